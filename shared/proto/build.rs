@@ -1,0 +1,33 @@
+//! Compiles `proto/` with `protox` (pure Rust, so no system `protoc` is needed) and
+//! generates the prost messages and tonic stubs. The encoded descriptor set is written
+//! next to the generated code: reflection serves it, and tests read it.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+const FILES: &[&str] = &[
+    "acx/common/v1/common.proto",
+    "acx/diagnostics/v1/diagnostics.proto",
+    "acx/ingest/v1/ingest.proto",
+    "acx/scoring/v1/scoring.proto",
+    "acx/liaison/v1/liaison.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+
+    let descriptors = protox::compile(FILES, [&proto_root])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("acx_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,468 @@
+//! Authentication (bearer token → [`Principal`]) and authorisation (which roles may call an
+//! RPC), as one tower layer in front of every service.
+//!
+//! Health and reflection need no credentials. Every other call needs
+//! `authorization: Bearer <token>`: no token or an unknown one is `UNAUTHENTICATED`; a
+//! principal whose role the service's [`AccessPolicy`] does not allow for the RPC is
+//! `PERMISSION_DENIED`. Handlers read the caller with [`Principal::of`].
+
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    path::Path,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use tonic::{Code, Status, body::Body};
+use tower::{Layer, Service};
+
+use crate::error::status_with_reason;
+
+/// The kinds of caller the exchange knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A marketplace reporting sellers and reading the blacklist.
+    Platform,
+    /// A customs authority sharing declarations and asking about shipments.
+    Customs,
+    /// Another ACX service (scoring reading ingest's feed, liaison asking scoring).
+    Service,
+    /// A read-only reviewer of the audit trail.
+    Auditor,
+}
+
+impl Role {
+    /// Every role; for RPCs any authenticated caller may use.
+    pub const ALL: &'static [Role] = &[Role::Platform, Role::Customs, Role::Service, Role::Auditor];
+
+    fn label(self) -> &'static str {
+        match self {
+            Role::Platform => "platform",
+            Role::Customs => "customs",
+            Role::Service => "service",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+/// An authenticated caller: a role and the id it holds (`platform:amazon`,
+/// `customs:us-cbp`, `service:scoring`, `auditor:jane`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Principal {
+    /// What kind of caller this is.
+    pub role: Role,
+    /// The platform, authority, service or auditor id; lowercase letters, digits, `-`, `_`, `.`.
+    pub id: String,
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.role.label(), self.id)
+    }
+}
+
+impl std::str::FromStr for Principal {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (role, id) = s
+            .split_once(':')
+            .ok_or_else(|| format!("principal {s:?} is not of the form <role>:<id>"))?;
+        let role = match role {
+            "platform" => Role::Platform,
+            "customs" => Role::Customs,
+            "service" => Role::Service,
+            "auditor" => Role::Auditor,
+            other => {
+                return Err(format!(
+                    "unknown role {other:?}: expected platform, customs, service or auditor"
+                ));
+            }
+        };
+        let valid_id = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            });
+        if !valid_id {
+            return Err(format!(
+                "principal id {id:?} must be 1-64 lowercase letters, digits, '-', '_' or '.'"
+            ));
+        }
+        Ok(Principal {
+            role,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Principal {
+    /// The caller of a request that passed the auth layer.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+        request
+            .extensions()
+            .get::<Principal>()
+            .ok_or_else(|| Status::unauthenticated("no authenticated principal"))
+    }
+}
+
+/// The known tokens, by hash. Configuration holds only SHA-256 hashes, never tokens.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRegistry {
+    by_hash: HashMap<String, Principal>,
+}
+
+/// A line of a token file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}:{line}: {reason}")]
+pub struct TokenFileError {
+    source_name: String,
+    line: usize,
+    reason: String,
+}
+
+impl TokenRegistry {
+    /// Parses token lines: `<sha256 hex of the token> <principal>` per line, `#` comments
+    /// and blank lines ignored. `source_name` names the origin in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, TokenFileError> {
+        let mut registry = TokenRegistry::default();
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let error = |reason: String| TokenFileError {
+                source_name: source_name.to_owned(),
+                line: index + 1,
+                reason,
+            };
+            let mut parts = line.split_whitespace();
+            let (Some(hash), Some(principal), None) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(error("expected '<sha256-hex> <role>:<id>'".to_owned()));
+            };
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(error(
+                    "the token hash must be 64 hex digits (sha256 of the token, never the token)"
+                        .to_owned(),
+                ));
+            }
+            let principal = principal.parse::<Principal>().map_err(error)?;
+            registry.insert(hash.to_ascii_lowercase(), principal);
+        }
+        Ok(registry)
+    }
+
+    /// Reads a token file (see [`TokenRegistry::parse`]).
+    pub fn load(path: &Path) -> Result<Self, TokenFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TokenFileError {
+            source_name: path.display().to_string(),
+            line: 0,
+            reason: e.to_string(),
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Adds a token hash.
+    pub fn insert(&mut self, hash: String, principal: Principal) {
+        self.by_hash.insert(hash, principal);
+    }
+
+    /// Adds every entry of `other`.
+    pub fn extend(&mut self, other: TokenRegistry) {
+        self.by_hash.extend(other.by_hash);
+    }
+
+    /// How many tokens are known.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether no token is known (then every protected call is refused).
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// The principal holding `token`, if any.
+    pub fn authenticate(&self, token: &str) -> Option<&Principal> {
+        self.by_hash.get(&crate::credentials::hash_token(token))
+    }
+}
+
+/// Which roles may call which RPC of a service. Rules name a whole service
+/// (`/acx.ingest.v1.IngestService/`) or one method (`/acx.ingest.v1.IngestService/GetReport`);
+/// the method rule wins. A path no rule names is refused.
+#[derive(Debug, Clone, Default)]
+pub struct AccessPolicy {
+    rules: HashMap<String, &'static [Role]>,
+}
+
+/// Paths any caller may use without credentials.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/")
+        || path.starts_with("/grpc.reflection.v1.ServerReflection/")
+        || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
+}
+
+impl AccessPolicy {
+    /// An empty policy (refuses everything but the public paths).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets `roles` call every RPC of the service named fully (`acx.ingest.v1.IngestService`).
+    pub fn service(mut self, service: &str, roles: &'static [Role]) -> Self {
+        self.rules.insert(format!("/{service}/"), roles);
+        self
+    }
+
+    /// Lets `roles` call one RPC, overriding the service rule.
+    pub fn method(mut self, service: &str, method: &str, roles: &'static [Role]) -> Self {
+        self.rules.insert(format!("/{service}/{method}"), roles);
+        self
+    }
+
+    fn allowed(&self, path: &str) -> &[Role] {
+        if let Some(roles) = self.rules.get(path) {
+            return roles;
+        }
+        let service_prefix = match path.rfind('/') {
+            Some(end) => &path[..=end],
+            None => path,
+        };
+        self.rules.get(service_prefix).copied().unwrap_or(&[])
+    }
+}
+
+/// Reads the bearer token from an `authorization` header value.
+fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Decides a call: `Ok(None)` for a public path, `Ok(Some(principal))` for an allowed call.
+fn authorize(
+    tokens: &TokenRegistry,
+    policy: &AccessPolicy,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Result<Option<Principal>, Status> {
+    if is_public(path) {
+        return Ok(None);
+    }
+    let Some(token) = bearer_token(headers) else {
+        return Err(status_with_reason(
+            Code::Unauthenticated,
+            "missing credentials: send 'authorization: Bearer <token>'",
+            "MISSING_CREDENTIALS",
+        ));
+    };
+    let Some(principal) = tokens.authenticate(token) else {
+        return Err(status_with_reason(
+            Code::Unauthenticated,
+            "unknown or revoked token",
+            "INVALID_CREDENTIALS",
+        ));
+    };
+    let allowed = policy.allowed(path);
+    if !allowed.contains(&principal.role) {
+        let expected: Vec<&str> = allowed.iter().map(|role| role.label()).collect();
+        let message = if expected.is_empty() {
+            format!("{principal} may not call {path}")
+        } else {
+            format!(
+                "{principal} may not call {path}: it is for {} principals",
+                expected.join(" or ")
+            )
+        };
+        return Err(status_with_reason(
+            Code::PermissionDenied,
+            message,
+            "ROLE_NOT_ALLOWED",
+        ));
+    }
+    Ok(Some(principal.clone()))
+}
+
+/// Tower layer enforcing a [`TokenRegistry`] and an [`AccessPolicy`].
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    tokens: Arc<TokenRegistry>,
+    policy: Arc<AccessPolicy>,
+}
+
+impl AuthLayer {
+    /// A layer checking `tokens` and `policy`.
+    pub fn new(tokens: TokenRegistry, policy: AccessPolicy) -> Self {
+        Self {
+            tokens: Arc::new(tokens),
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct Auth<S> {
+    inner: S,
+    layer: AuthLayer,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<http::Request<Body>> for Auth<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        match authorize(
+            &self.layer.tokens,
+            &self.layer.policy,
+            &path,
+            request.headers(),
+        ) {
+            Ok(principal) => {
+                if let Some(principal) = principal {
+                    tracing::Span::current().record("acx.principal", principal.to_string());
+                    request.extensions_mut().insert(principal);
+                }
+                Box::pin(self.inner.call(request))
+            }
+            Err(status) => {
+                tracing::debug!(rpc.path = %path, code = ?status.code(), "call refused");
+                Box::pin(std::future::ready(Ok(status.into_http())))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry_with(token: &str, principal: &str) -> TokenRegistry {
+        let text = format!(
+            "# comment\n\n{} {principal}  # trailing\n",
+            crate::credentials::hash_token(token)
+        );
+        TokenRegistry::parse(&text, "test").expect("valid token file")
+    }
+
+    fn headers(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, value.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn parses_principals() {
+        let p: Principal = "customs:us-cbp".parse().expect("valid");
+        assert_eq!(p.role, Role::Customs);
+        assert_eq!(p.to_string(), "customs:us-cbp");
+        assert!("customs".parse::<Principal>().is_err());
+        assert!("admin:x".parse::<Principal>().is_err());
+        assert!("platform:Amazon".parse::<Principal>().is_err());
+        assert!("platform:".parse::<Principal>().is_err());
+    }
+
+    #[test]
+    fn token_files_refuse_raw_tokens_and_name_the_line() {
+        let error = TokenRegistry::parse("acx_secret platform:a\n", "tokens")
+            .expect_err("a raw token is not a hash");
+        assert!(error.to_string().starts_with("tokens:1:"), "{error}");
+    }
+
+    #[test]
+    fn decides_public_allowed_denied_and_unknown() {
+        let tokens = registry_with("good-token", "platform:amazon");
+        let policy = AccessPolicy::new()
+            .service("acx.liaison.v1.LiaisonService", &[Role::Customs])
+            .service("acx.ingest.v1.IngestService", &[Role::Platform]);
+
+        let public = authorize(
+            &tokens,
+            &policy,
+            "/grpc.health.v1.Health/Check",
+            &http::HeaderMap::new(),
+        );
+        assert_eq!(public.expect("public"), None);
+
+        let missing = authorize(
+            &tokens,
+            &policy,
+            "/acx.ingest.v1.IngestService/SubmitReports",
+            &http::HeaderMap::new(),
+        );
+        assert_eq!(missing.expect_err("no token").code(), Code::Unauthenticated);
+
+        let unknown = authorize(
+            &tokens,
+            &policy,
+            "/acx.ingest.v1.IngestService/SubmitReports",
+            &headers("Bearer other"),
+        );
+        assert_eq!(unknown.expect_err("unknown").code(), Code::Unauthenticated);
+
+        let allowed = authorize(
+            &tokens,
+            &policy,
+            "/acx.ingest.v1.IngestService/SubmitReports",
+            &headers("bearer good-token"),
+        );
+        assert_eq!(allowed.expect("allowed").expect("principal").id, "amazon");
+
+        let denied = authorize(
+            &tokens,
+            &policy,
+            "/acx.liaison.v1.LiaisonService/CheckSeller",
+            &headers("Bearer good-token"),
+        );
+        assert_eq!(denied.expect_err("denied").code(), Code::PermissionDenied);
+
+        let unnamed = authorize(
+            &tokens,
+            &policy,
+            "/acx.other.v1.Other/Call",
+            &headers("Bearer good-token"),
+        );
+        assert_eq!(unnamed.expect_err("unnamed").code(), Code::PermissionDenied);
+    }
+
+    #[test]
+    fn method_rules_override_service_rules() {
+        let policy = AccessPolicy::new()
+            .service("s.S", &[Role::Platform])
+            .method("s.S", "Feed", &[Role::Service]);
+        assert_eq!(policy.allowed("/s.S/Feed"), &[Role::Service]);
+        assert_eq!(policy.allowed("/s.S/Get"), &[Role::Platform]);
+    }
+}

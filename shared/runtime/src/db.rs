@@ -1,0 +1,177 @@
+//! Database plumbing: a pool chosen by URL (`sqlite://...`, the default, or
+//! `postgres://...`), each service's migrations run at start-up, and a liveness ping for
+//! the health service.
+//!
+//! Migrations live with the service that owns them, one directory per backend
+//! (`migrations/sqlite`, `migrations/postgres`). On PostgreSQL sqlx takes an advisory lock
+//! while migrating, so several replicas starting at once are safe.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database url scheme {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedScheme(String),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The directory for a SQLite file could not be created.
+    #[error("cannot create the directory of the sqlite file")]
+    CreateDir(#[from] std::io::Error),
+}
+
+/// A service's database: one of the two supported backends.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// Embedded SQLite (the default).
+    Sqlite(SqlitePool),
+    /// PostgreSQL (production, and the way past one machine).
+    Postgres(PgPool),
+}
+
+/// A service's migrations, one set per backend (`sqlx::migrate!` of each directory).
+#[derive(Debug)]
+pub struct Migrations {
+    /// Migrations for SQLite.
+    pub sqlite: Migrator,
+    /// Migrations for PostgreSQL.
+    pub postgres: Migrator,
+}
+
+/// The URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Database {
+    /// Opens a pool for `url`. SQLite files (and their directory) are created if missing,
+    /// in WAL mode with `synchronous=NORMAL`.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(DbError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(dir) = options.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+            Ok(Self::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(DbError::Connect)?;
+            Ok(Self::Postgres(pool))
+        } else {
+            let scheme = url.split(':').next().unwrap_or(url).to_owned();
+            Err(DbError::UnsupportedScheme(scheme))
+        }
+    }
+
+    /// Runs the migrations of this backend.
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(pool) => migrations.sqlite.run(pool).await?,
+            Self::Postgres(pool) => migrations.postgres.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query within two seconds.
+    pub async fn ping(&self) -> bool {
+        let query = async {
+            match self {
+                Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+                Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            }
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), query).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Which backend this is, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://acx:secret@db:5432/acx"),
+            "postgres://acx:***@db:5432/acx"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/ingest.db"),
+            "sqlite://data/ingest.db"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_files_are_created_with_their_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/test.db");
+        let db = Database::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("connect");
+        assert!(db.ping().await);
+        assert!(path.exists());
+    }
+
+    #[tokio::test]
+    async fn refuses_unknown_schemes() {
+        let error = Database::connect("mysql://x")
+            .await
+            .expect_err("unsupported");
+        assert!(matches!(error, DbError::UnsupportedScheme(s) if s == "mysql"));
+    }
+}

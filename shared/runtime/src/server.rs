@@ -1,0 +1,229 @@
+//! Starting a service: bind first (so port 0 works and the real address is known), then
+//! serve the service's routes behind the shared layers until the shutdown signal, then
+//! drain calls in flight for at most the grace period.
+
+use std::{net::SocketAddr, time::Duration};
+
+use acx_telemetry::GrpcServerTraceLayer;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tonic::{
+    service::Routes,
+    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{
+    AccessPolicy, Database, ServerConfig, Shutdown,
+    auth::{AuthLayer, TokenRegistry},
+    diagnostics::Diagnostics,
+    limits::LimitsLayer,
+};
+
+/// How often the health service re-checks the database.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a service brings to [`serve`].
+#[derive(Debug)]
+pub struct ServiceSpec {
+    /// Fully qualified gRPC service name (`acx.ingest.v1.IngestService`): the health
+    /// service reports under it and under `""`.
+    pub name: &'static str,
+    /// The service's own gRPC servers.
+    pub routes: Routes,
+    /// Which roles may call which RPC.
+    pub policy: AccessPolicy,
+    /// The service's database: health is SERVING only while it answers.
+    pub database: Database,
+}
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file could not be read.
+    #[error(transparent)]
+    Tokens(#[from] crate::auth::TokenFileError),
+    /// A TLS file could not be read or used.
+    #[error("tls configuration: {0}")]
+    Tls(String),
+    /// Reflection could not be built from the descriptors.
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("grpc server failed")]
+    Transport(#[from] tonic::transport::Error),
+    /// The server task panicked or was cancelled.
+    #[error("grpc server task failed")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A server running in the background.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on.
+    pub local_addr: SocketAddr,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl RunningServer {
+    /// Waits until the server has stopped (after the shutdown signal and the drain).
+    pub async fn wait(self) -> Result<(), ServeError> {
+        self.task.await?
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|e| ServeError::Tls(format!("{}: {e}", path.display())))
+}
+
+fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServeError> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let mut tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(read_file(cert)?, read_file(key)?));
+    if let Some(ca) = &config.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read_file(ca)?));
+    }
+    Ok(Some(tls))
+}
+
+/// Keeps the health status in step with the database until shutdown, then reports
+/// NOT_SERVING.
+async fn watch_health(
+    reporter: HealthReporter,
+    name: &'static str,
+    database: Database,
+    shutdown: Shutdown,
+) {
+    let mut last = None;
+    loop {
+        let status = if database.ping().await {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            if status == ServingStatus::NotServing {
+                tracing::warn!(
+                    service = name,
+                    "database unreachable, health is NOT_SERVING"
+                );
+            }
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(name, status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEALTH_CHECK_INTERVAL) => {}
+            _ = shutdown.triggered() => break,
+        }
+    }
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_service_status(name, ServingStatus::NotServing)
+        .await;
+}
+
+/// Binds `config`'s address (or `127.0.0.1:default_port`) and serves `spec` until
+/// `shutdown` is triggered. Returns once the server is listening.
+pub async fn serve(
+    config: &ServerConfig,
+    default_port: u16,
+    spec: ServiceSpec,
+    shutdown: Shutdown,
+) -> Result<RunningServer, ServeError> {
+    let tokens = match &config.tokens_file {
+        Some(path) => TokenRegistry::load(path)?,
+        None => TokenRegistry::default(),
+    };
+    if tokens.is_empty() {
+        tracing::warn!(
+            service = spec.name,
+            "no tokens configured: only health and reflection will answer"
+        );
+    }
+
+    let addr = config.listen_addr_or(default_port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_service_status(spec.name, ServingStatus::NotServing)
+        .await;
+    tokio::spawn(watch_health(
+        reporter,
+        spec.name,
+        spec.database.clone(),
+        shutdown.clone(),
+    ));
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(acx_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(spec.name)
+            .with_service_name("acx.diagnostics.v1.DiagnosticsService")
+            .with_service_name("grpc.health.v1.Health")
+    };
+    let routes = spec
+        .routes
+        .add_service(health)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(Diagnostics::server(spec.name));
+
+    let layers = tower::ServiceBuilder::new()
+        .layer(GrpcServerTraceLayer)
+        .layer(AuthLayer::new(tokens, spec.policy))
+        .layer(LimitsLayer::new(config.limits()));
+    let mut builder = Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let Some(tls) = tls_config(config)? {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder.layer(layers).add_routes(routes);
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let grace = config.shutdown_grace;
+    let name = spec.name;
+    let signal = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let serving = router.serve_with_incoming_shutdown(incoming, signal.triggered());
+        tokio::pin!(serving);
+        let drain_deadline = async {
+            shutdown.triggered().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = &mut serving => {
+                tracing::info!(service = name, "server stopped");
+                result.map_err(ServeError::from)
+            }
+            () = drain_deadline => {
+                tracing::warn!(service = name, grace_ms = grace.as_millis() as u64,
+                    "grace period over, calls still in flight were dropped");
+                Ok(())
+            }
+        }
+    });
+    tracing::info!(service = name, addr = %local_addr, backend = spec.database.backend(), "listening");
+    Ok(RunningServer { local_addr, task })
+}
