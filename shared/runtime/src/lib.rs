@@ -14,8 +14,10 @@ pub mod db;
 pub mod diagnostics;
 pub mod error;
 pub mod limits;
+pub mod process;
 pub mod server;
 pub mod shutdown;
+pub mod validate;
 
 pub use auth::{AccessPolicy, Principal, Role};
 pub use config::ServerConfig;

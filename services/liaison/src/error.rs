@@ -1,0 +1,41 @@
+//! The liaison service's errors, and the one place they become gRPC statuses.
+
+use acx_runtime::{FieldViolation, error};
+use tonic::{Code, Status};
+
+/// Everything that can go wrong in liaison.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request has invalid fields.
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    /// The exchange knows nothing of the thing asked for.
+    #[error("{0}")]
+    NotFound(String),
+    /// Scoring could not be reached or failed.
+    #[error("scoring call failed")]
+    Scoring(#[source] Status),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// The database could not be opened or migrated at start-up.
+    #[error("database setup failed")]
+    DatabaseSetup(#[from] acx_runtime::db::DbError),
+    /// The scoring client could not be configured.
+    #[error("scoring client setup failed")]
+    Peer(#[from] acx_runtime::client::PeerError),
+    /// The gRPC server could not start.
+    #[error("server setup failed")]
+    Serve(#[from] acx_runtime::server::ServeError),
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Invalid(violations) => error::invalid_argument(&violations),
+            Error::NotFound(what) => error::status_with_reason(Code::NotFound, what, "NOT_FOUND"),
+            Error::Scoring(status) => error::unavailable("scoring", &status),
+            other => error::internal(&other),
+        }
+    }
+}

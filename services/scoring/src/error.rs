@@ -1,0 +1,37 @@
+//! The scoring service's errors, and the one place they become gRPC statuses.
+
+use acx_runtime::{FieldViolation, error};
+use tonic::{Code, Status};
+
+/// Everything that can go wrong in scoring.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request has invalid fields.
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    /// The exchange knows nothing of the thing asked for.
+    #[error("{0}")]
+    NotFound(String),
+    /// A stored record could not be decoded.
+    #[error("stored record is corrupt")]
+    Corrupt(#[from] prost::DecodeError),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// The database could not be opened or migrated at start-up.
+    #[error("database setup failed")]
+    DatabaseSetup(#[from] acx_runtime::db::DbError),
+    /// The gRPC server could not start.
+    #[error("server setup failed")]
+    Serve(#[from] acx_runtime::server::ServeError),
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Invalid(violations) => error::invalid_argument(&violations),
+            Error::NotFound(what) => error::status_with_reason(Code::NotFound, what, "NOT_FOUND"),
+            other => error::internal(&other),
+        }
+    }
+}

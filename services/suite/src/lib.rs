@@ -1,0 +1,138 @@
+//! The whole suite in one process: ingest, scoring and liaison on 127.0.0.1, each on its
+//! own port and SQLite file under the data directory, talking to each other over real gRPC.
+//! On first run it creates credentials for a demo platform, a demo customs authority, an
+//! auditor and the internal services, and keeps them in the data directory.
+
+mod credentials;
+
+pub use credentials::{Credentials, CredentialsError};
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use acx_runtime::{RunningServer, ServerConfig, Shutdown};
+use acx_telemetry::LogFormat;
+
+/// Command line of `acx`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "acx", version, about = "Run the whole ACX suite (ingest, scoring, liaison) in one process")]
+pub struct SuiteArgs {
+    /// Directory for the SQLite files and the credentials.
+    #[arg(long, env = "ACX_DATA_DIR", value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Address of the ingest service.
+    #[arg(long, env = "ACX_INGEST_ADDR", value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    pub ingest_addr: SocketAddr,
+
+    /// Address of the scoring service.
+    #[arg(long, env = "ACX_SCORING_ADDR", value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    pub scoring_addr: SocketAddr,
+
+    /// Address of the liaison service.
+    #[arg(long, env = "ACX_LIAISON_ADDR", value_name = "ADDR", default_value = "127.0.0.1:50053")]
+    pub liaison_addr: SocketAddr,
+
+    /// Log line format on standard error: human or json.
+    #[arg(long, env = "ACX_LOG_FORMAT", value_name = "FORMAT", default_value = "human")]
+    pub log_format: LogFormat,
+}
+
+/// Why the suite could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The credentials could not be created or read.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// Ingest failed to start.
+    #[error("ingest failed to start")]
+    Ingest(#[from] acx_ingest::Error),
+    /// Scoring failed to start.
+    #[error("scoring failed to start")]
+    Scoring(#[from] acx_scoring::Error),
+    /// Liaison failed to start.
+    #[error("liaison failed to start")]
+    Liaison(#[from] acx_liaison::Error),
+}
+
+/// The running suite.
+#[derive(Debug)]
+pub struct Suite {
+    /// The three servers: ingest, scoring, liaison.
+    pub servers: Vec<RunningServer>,
+    /// Where ingest listens.
+    pub ingest_addr: SocketAddr,
+    /// Where scoring listens.
+    pub scoring_addr: SocketAddr,
+    /// Where liaison listens.
+    pub liaison_addr: SocketAddr,
+    /// The credentials in use.
+    pub credentials: Credentials,
+}
+
+fn server_config(args: &SuiteArgs, addr: SocketAddr, tokens_file: PathBuf) -> ServerConfig {
+    let mut config = ServerConfig::local(&args.data_dir);
+    config.listen_addr = Some(addr);
+    config.tokens_file = Some(tokens_file);
+    config.log_format = args.log_format;
+    config
+}
+
+/// Starts the three services; returns once all listen.
+pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteError> {
+    let credentials = Credentials::load_or_create(&args.data_dir)?;
+    let tokens = credentials.tokens_file.clone();
+
+    let scoring = acx_scoring::start(
+        &acx_scoring::Config {
+            server: server_config(args, args.scoring_addr, tokens.clone()),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let ingest = acx_ingest::start(
+        &acx_ingest::Config {
+            server: server_config(args, args.ingest_addr, tokens.clone()),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let liaison = acx_liaison::start(
+        &acx_liaison::Config {
+            server: server_config(args, args.liaison_addr, tokens),
+            scoring_url: format!("http://{}", scoring.local_addr),
+            scoring_token: credentials.token_of("service:liaison")?.to_owned(),
+        },
+        shutdown,
+    )
+    .await?;
+
+    Ok(Suite {
+        ingest_addr: ingest.local_addr,
+        scoring_addr: scoring.local_addr,
+        liaison_addr: liaison.local_addr,
+        servers: vec![ingest, scoring, liaison],
+        credentials,
+    })
+}
+
+impl Suite {
+    /// What a new user needs to know: endpoints, where the credentials are, a first call.
+    pub fn banner(&self) -> String {
+        let file = self.credentials.path.display();
+        format!(
+            "ACX is running.\n\
+             \n  ingest   {ingest}   acx.ingest.v1.IngestService   (platforms)\
+             \n  scoring  {scoring}   acx.scoring.v1.ScoringService (platforms, services)\
+             \n  liaison  {liaison}   acx.liaison.v1.LiaisonService (customs)\n\
+             \nCredentials (bearer tokens, one per principal) are in {file}\n\
+             \nTry it:\
+             \n  grpcurl -plaintext {liaison} list\
+             \n  grpcurl -plaintext -H \"authorization: Bearer $(awk '$1==\"customs:demo-customs\" {{print $2}}' {file})\" \\\
+             \n    -d '{{\"message\": \"hello\"}}' {liaison} acx.diagnostics.v1.DiagnosticsService/Echo\n\
+             \nStop with Ctrl-C.",
+            ingest = self.ingest_addr,
+            scoring = self.scoring_addr,
+            liaison = self.liaison_addr,
+        )
+    }
+}
