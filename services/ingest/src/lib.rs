@@ -19,7 +19,11 @@ pub const DEFAULT_PORT: u16 = 50051;
 
 /// Command line and environment of `acx-ingest`.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "acx-ingest", version, about = "ACX ingest service: platform reports in")]
+#[command(
+    name = "acx-ingest",
+    version,
+    about = "ACX ingest service: platform reports in"
+)]
 pub struct Config {
     /// Settings every ACX server shares.
     #[command(flatten)]

@@ -7,7 +7,9 @@ async fn main() -> ExitCode {
     let config = acx_ingest::Config::parse();
     let log_format = config.server.log_format;
     acx_runtime::process::run("acx-ingest", log_format, |shutdown| async move {
-        acx_ingest::start(&config, shutdown).await.map(|server| vec![server])
+        acx_ingest::start(&config, shutdown)
+            .await
+            .map(|server| vec![server])
     })
     .await
 }

@@ -23,18 +23,32 @@ pub const DEFAULT_PORT: u16 = 50053;
 
 /// Command line and environment of `acx-liaison`.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "acx-liaison", version, about = "ACX liaison service: the customs door")]
+#[command(
+    name = "acx-liaison",
+    version,
+    about = "ACX liaison service: the customs door"
+)]
 pub struct Config {
     /// Settings every ACX server shares.
     #[command(flatten)]
     pub server: ServerConfig,
 
     /// URL of the scoring service.
-    #[arg(long, env = "ACX_SCORING_URL", value_name = "URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "ACX_SCORING_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub scoring_url: String,
 
     /// Bearer token liaison presents to scoring (a `service:liaison` token).
-    #[arg(long, env = "ACX_SCORING_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ACX_SCORING_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub scoring_token: String,
 }
 
@@ -57,7 +71,8 @@ pub fn access_policy() -> AccessPolicy {
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
     let database = Database::connect(&config.server.database_url_or_default("liaison")).await?;
     database.migrate(&migrations()).await?;
-    let scoring = ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
+    let scoring =
+        ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
     let liaison = service::Liaison::new(database.clone(), scoring);
     let routes = tonic::service::Routes::new(
         LiaisonServiceServer::new(liaison)

@@ -2,7 +2,9 @@
 
 use acx_proto::{
     common::{RiskTier, SellerAccountRef},
-    liaison::{CheckSellerRequest, CheckSellerResponse, PartyRisk, liaison_service_server::LiaisonService},
+    liaison::{
+        CheckSellerRequest, CheckSellerResponse, PartyRisk, liaison_service_server::LiaisonService,
+    },
     scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
 };
 use acx_runtime::{Database, Principal, client::PeerChannel};
@@ -49,7 +51,10 @@ impl Liaison {
         result.map(Response::new)
     }
 
-    async fn check_seller_risk(&self, seller: Option<SellerAccountRef>) -> Result<CheckSellerResponse, Error> {
+    async fn check_seller_risk(
+        &self,
+        seller: Option<SellerAccountRef>,
+    ) -> Result<CheckSellerResponse, Error> {
         let seller = validate_seller(seller)?;
         let request = GetSellerRiskRequest {
             seller: Some(seller.clone()),
@@ -100,6 +105,7 @@ impl LiaisonService for Liaison {
             |s| format!("seller={}/{}", s.platform, s.seller_id),
         );
         let result = self.check_seller_risk(seller).await;
-        self.audited(&principal, "CheckSeller", parameters, result).await
+        self.audited(&principal, "CheckSeller", parameters, result)
+            .await
     }
 }

@@ -8,7 +8,7 @@ pub use error::Error;
 
 use acx_proto::scoring::scoring_service_server::ScoringServiceServer;
 use acx_runtime::{
-    AccessPolicy, Database, Role, RunningServer, ServerConfig, Shutdown, ServiceSpec,
+    AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
     db::Migrations, server,
 };
 

@@ -7,7 +7,9 @@ async fn main() -> ExitCode {
     let config = acx_scoring::Config::parse();
     let log_format = config.server.log_format;
     acx_runtime::process::run("acx-scoring", log_format, |shutdown| async move {
-        acx_scoring::start(&config, shutdown).await.map(|server| vec![server])
+        acx_scoring::start(&config, shutdown)
+            .await
+            .map(|server| vec![server])
     })
     .await
 }

@@ -1,10 +1,7 @@
 //! The gRPC handlers of `acx.scoring.v1.ScoringService`.
 
-use acx_proto::{
-    scoring::{
-        GetSellerRiskRequest, GetSellerRiskResponse, SellerRisk,
-        scoring_service_server::ScoringService,
-    },
+use acx_proto::scoring::{
+    GetSellerRiskRequest, GetSellerRiskResponse, SellerRisk, scoring_service_server::ScoringService,
 };
 use acx_runtime::Database;
 use prost::Message;
@@ -28,10 +25,18 @@ impl Scoring {
         const QUERY: &str = "SELECT risk FROM seller_risk WHERE platform = $1 AND seller_id = $2";
         let row: Option<(Vec<u8>,)> = match &self.database {
             Database::Sqlite(pool) => {
-                sqlx::query_as(QUERY).bind(platform).bind(seller_id).fetch_optional(pool).await?
+                sqlx::query_as(QUERY)
+                    .bind(platform)
+                    .bind(seller_id)
+                    .fetch_optional(pool)
+                    .await?
             }
             Database::Postgres(pool) => {
-                sqlx::query_as(QUERY).bind(platform).bind(seller_id).fetch_optional(pool).await?
+                sqlx::query_as(QUERY)
+                    .bind(platform)
+                    .bind(seller_id)
+                    .fetch_optional(pool)
+                    .await?
             }
         };
         Ok(row.map(|(risk,)| risk))
@@ -50,7 +55,9 @@ impl ScoringService for Scoring {
             return Err(Error::Invalid(violations).into());
         }
         let seller = request.seller.unwrap_or_default();
-        let stored = self.stored_risk(&seller.platform, &seller.seller_id).await?;
+        let stored = self
+            .stored_risk(&seller.platform, &seller.seller_id)
+            .await?;
         let Some(bytes) = stored else {
             return Err(Error::NotFound(format!(
                 "the exchange knows nothing of seller {}/{}",

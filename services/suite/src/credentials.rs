@@ -93,7 +93,8 @@ impl Credentials {
             tracing::info!(path = %path.display(), "created demo credentials");
             entries
         };
-        let mut hashes = String::from("# token hashes (sha256) of the principals in 'credentials'\n");
+        let mut hashes =
+            String::from("# token hashes (sha256) of the principals in 'credentials'\n");
         for (principal, token) in &entries {
             hashes.push_str(&format!("{} {principal}\n", hash_token(token)));
         }
@@ -151,20 +152,32 @@ mod tests {
     fn first_run_creates_private_tokens_and_later_runs_keep_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = Credentials::load_or_create(dir.path()).expect("created");
-        let token = first.token_of("customs:demo-customs").expect("token").to_owned();
+        let token = first
+            .token_of("customs:demo-customs")
+            .expect("token")
+            .to_owned();
         assert!(token.starts_with("acx_"));
 
         let hashes = std::fs::read_to_string(&first.tokens_file).expect("tokens file");
-        assert!(!hashes.contains(&token), "the servers' file holds no raw token");
+        assert!(
+            !hashes.contains(&token),
+            "the servers' file holds no raw token"
+        );
         assert!(hashes.contains(&hash_token(&token)));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&first.path).expect("metadata").permissions().mode();
+            let mode = std::fs::metadata(&first.path)
+                .expect("metadata")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
 
         let second = Credentials::load_or_create(dir.path()).expect("loaded");
-        assert_eq!(second.token_of("customs:demo-customs").expect("token"), token);
+        assert_eq!(
+            second.token_of("customs:demo-customs").expect("token"),
+            token
+        );
     }
 }

@@ -14,26 +14,50 @@ use acx_telemetry::LogFormat;
 
 /// Command line of `acx`.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "acx", version, about = "Run the whole ACX suite (ingest, scoring, liaison) in one process")]
+#[command(
+    name = "acx",
+    version,
+    about = "Run the whole ACX suite (ingest, scoring, liaison) in one process"
+)]
 pub struct SuiteArgs {
     /// Directory for the SQLite files and the credentials.
     #[arg(long, env = "ACX_DATA_DIR", value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
     /// Address of the ingest service.
-    #[arg(long, env = "ACX_INGEST_ADDR", value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "ACX_INGEST_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
     pub ingest_addr: SocketAddr,
 
     /// Address of the scoring service.
-    #[arg(long, env = "ACX_SCORING_ADDR", value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "ACX_SCORING_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50052"
+    )]
     pub scoring_addr: SocketAddr,
 
     /// Address of the liaison service.
-    #[arg(long, env = "ACX_LIAISON_ADDR", value_name = "ADDR", default_value = "127.0.0.1:50053")]
+    #[arg(
+        long,
+        env = "ACX_LIAISON_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50053"
+    )]
     pub liaison_addr: SocketAddr,
 
     /// Log line format on standard error: human or json.
-    #[arg(long, env = "ACX_LOG_FORMAT", value_name = "FORMAT", default_value = "human")]
+    #[arg(
+        long,
+        env = "ACX_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "human"
+    )]
     pub log_format: LogFormat,
 }
 

@@ -137,8 +137,12 @@ where
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout)
+            // A hair under the caller's deadline, so that this layer's DEADLINE_EXCEEDED
+            // answers before tonic's own timer on the same header, which says CANCELLED.
             .map_or(limits.default_deadline, |asked| {
-                asked.min(limits.default_deadline)
+                asked
+                    .saturating_sub(Duration::from_millis(1))
+                    .min(limits.default_deadline)
             });
         let max = limits.max_message_bytes;
         let request = request.map(|body| Body::new(SizeLimitedBody::new(body, max)));

@@ -52,6 +52,6 @@ where
             ExitCode::FAILURE
         }
     };
-    telemetry.shutdown();
+    telemetry.shutdown().await;
     code
 }

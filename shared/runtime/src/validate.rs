@@ -28,9 +28,15 @@ mod tests {
     fn names_each_missing_field() {
         assert_eq!(seller_ref(None, "seller")[0].field, "seller");
         let empty = SellerAccountRef::default();
-        let fields: Vec<String> = seller_ref(Some(&empty), "seller").into_iter().map(|v| v.field).collect();
+        let fields: Vec<String> = seller_ref(Some(&empty), "seller")
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
         assert_eq!(fields, ["seller.platform", "seller.seller_id"]);
-        let good = SellerAccountRef { platform: "amazon".into(), seller_id: "A1".into() };
+        let good = SellerAccountRef {
+            platform: "amazon".into(),
+            seller_id: "A1".into(),
+        };
         assert!(seller_ref(Some(&good), "seller").is_empty());
     }
 }

@@ -64,12 +64,16 @@ impl TelemetryGuard {
     }
 
     /// Flushes and stops the span exporter. Call it after the servers have stopped, so the
-    /// spans of the last calls are sent.
-    pub fn shutdown(mut self) {
-        if let Some(provider) = self.provider.take()
-            && let Err(error) = provider.shutdown()
-        {
-            eprintln!("telemetry shutdown failed: {error}");
+    /// spans of the last calls are sent. The flush blocks, so it runs off the async workers
+    /// while the export task it waits for keeps running on them.
+    pub async fn shutdown(mut self) {
+        let Some(provider) = self.provider.take() else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || provider.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("telemetry shutdown failed: {error}"),
+            Err(error) => eprintln!("telemetry shutdown failed: {error}"),
         }
     }
 }

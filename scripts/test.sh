@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against real SQLite and a real PostgreSQL.
+#
+# Unless ACX_TEST_POSTGRES_URL points at a server already, it starts a throwaway
+# PostgreSQL cluster (installing the Debian package first if it is missing and we are
+# root), on a free loopback port, and removes it afterwards. Extra arguments go to
+# `cargo test` (e.g. `scripts/test.sh -p acx-runtime`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_dir=""
+pg_ctl=()
+stop_postgres() {
+  if [ -n "$pg_dir" ]; then
+    "${pg_ctl[@]}" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+
+start_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$bin" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "PostgreSQL is not installed: install the 'postgresql' package, or set ACX_TEST_POSTGRES_URL" >&2
+      exit 1
+    fi
+    echo "installing PostgreSQL..." >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+
+  pg_dir=$(mktemp -d /tmp/acx-test-pg.XXXXXX)
+  local run_as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # initdb refuses to run as root: the cluster belongs to the postgres user.
+    chown postgres "$pg_dir"
+    run_as=(runuser -u postgres --)
+  fi
+  pg_ctl=("${run_as[@]}" "$bin/pg_ctl")
+  trap stop_postgres EXIT
+
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${run_as[@]}" "$bin/initdb" -D "$pg_dir/data" -U acx --auth=trust -E UTF8 >/dev/null
+  "${pg_ctl[@]}" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+    -o "-p $port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
+    start >/dev/null
+  export ACX_TEST_POSTGRES_URL="postgres://acx@127.0.0.1:$port/postgres"
+  echo "PostgreSQL for tests at $ACX_TEST_POSTGRES_URL" >&2
+}
+
+if [ -z "${ACX_TEST_POSTGRES_URL:-}" ]; then
+  start_postgres
+fi
+# The PostgreSQL tests fail rather than skip from here on.
+export ACX_REQUIRE_POSTGRES=1
+cargo test --workspace --locked "$@"
