@@ -1,0 +1,252 @@
+//! The `acx` binary as a process, the way an operator runs it: graceful shutdown on
+//! SIGTERM, and OpenTelemetry traces that cross services and are flushed on the way out.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, ExitStatus, Stdio},
+    time::Duration,
+};
+
+use acx_proto::{
+    common::SellerAccountRef,
+    diagnostics::{EchoRequest, diagnostics_service_client::DiagnosticsServiceClient},
+    liaison::{CheckSellerRequest, liaison_service_client::LiaisonServiceClient},
+};
+use acx_tests::{authorized, channel};
+use tonic::Code;
+
+/// The suite running as a child process.
+struct SuiteProcess {
+    child: Child,
+    addrs: HashMap<String, SocketAddr>,
+    data_dir: tempfile::TempDir,
+}
+
+impl SuiteProcess {
+    /// Starts `acx` on free ports and waits for its banner.
+    fn spawn(env: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_acx"))
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(["--ingest-addr", "127.0.0.1:0"])
+            .args(["--scoring-addr", "127.0.0.1:0"])
+            .args(["--liaison-addr", "127.0.0.1:0"])
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut addrs = HashMap::new();
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let [name @ ("ingest" | "scoring" | "liaison"), addr, ..] = words.as_slice() {
+                addrs.insert((*name).to_owned(), addr.parse().unwrap());
+            }
+            if line.starts_with("Stop with Ctrl-C") {
+                break;
+            }
+        }
+        assert_eq!(
+            addrs.len(),
+            3,
+            "the banner names the three endpoints: {addrs:?}"
+        );
+        Self {
+            child,
+            addrs,
+            data_dir,
+        }
+    }
+
+    fn addr(&self, service: &str) -> SocketAddr {
+        self.addrs[service]
+    }
+
+    fn token(&self, principal: &str) -> String {
+        let credentials =
+            std::fs::read_to_string(self.data_dir.path().join("credentials")).unwrap();
+        credentials
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(principal)?
+                    .strip_prefix(' ')
+                    .map(str::to_owned)
+            })
+            .unwrap()
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    async fn exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still running after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SuiteProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_call_in_flight_finish_then_exits_zero() {
+    let mut suite = SuiteProcess::spawn(&[]);
+    let token = suite.token("customs:demo-customs");
+    let mut client = DiagnosticsServiceClient::new(channel(suite.addr("liaison")).await);
+    let slow = authorized(
+        EchoRequest {
+            message: "draining".to_owned(),
+            delay: Some(prost_types_duration(Duration::from_secs(2))),
+        },
+        &token,
+    );
+    let in_flight = tokio::spawn(async move { client.echo(slow).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    suite.sigterm();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let refused =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", suite.addr("liaison")))
+            .unwrap()
+            .connect()
+            .await;
+    assert!(refused.is_err(), "no new connections once draining");
+
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the call in flight completes");
+    assert_eq!(answer.into_inner().message, "draining");
+    let status = suite.exit_within(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "clean exit after the drain");
+}
+
+fn prost_types_duration(duration: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: duration.as_secs() as i64,
+        nanos: duration.subsec_nanos() as i32,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customs_question_is_one_trace_across_liaison_and_scoring() {
+    let mut collector = fake_opentelemetry_collector::FakeCollectorServer::start()
+        .await
+        .unwrap();
+    let endpoint = collector.endpoint();
+    let mut suite = SuiteProcess::spawn(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "acx-test"),
+    ]);
+    let token = suite.token("customs:demo-customs");
+
+    // The caller's own trace: ACX's spans must continue it.
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let mut request = authorized(
+        CheckSellerRequest {
+            seller: Some(SellerAccountRef {
+                platform: "amazon".to_owned(),
+                seller_id: "TRACED".to_owned(),
+            }),
+        },
+        &token,
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{caller_trace}-{caller_span}-01")
+            .parse()
+            .unwrap(),
+    );
+    let mut liaison = LiaisonServiceClient::new(channel(suite.addr("liaison")).await);
+    let answer = liaison
+        .check_seller(request)
+        .await
+        .expect_err("unknown seller");
+    assert_eq!(answer.code(), Code::NotFound);
+
+    // The batch exporter's delay is seconds: these spans arrive only through the flush on
+    // shutdown.
+    suite.sigterm();
+    assert_eq!(
+        suite.exit_within(Duration::from_secs(15)).await.code(),
+        Some(0)
+    );
+    let spans = collector.exported_spans(2, Duration::from_secs(10)).await;
+
+    let find = |service: &str, method: &str| {
+        spans
+            .iter()
+            .find(|s| has_string(s, "rpc.service", service) && has_string(s, "rpc.method", method))
+            .unwrap_or_else(|| panic!("no span for {service}/{method} in {spans:#?}"))
+    };
+    let liaison_span = find("acx.liaison.v1.LiaisonService", "CheckSeller");
+    let scoring_span = find("acx.scoring.v1.ScoringService", "GetSellerRisk");
+
+    assert_eq!(
+        liaison_span.trace_id, caller_trace,
+        "liaison continues the caller's trace"
+    );
+    assert_eq!(liaison_span.parent_span_id, caller_span);
+    assert_eq!(
+        scoring_span.trace_id, caller_trace,
+        "one trace across both services"
+    );
+    assert_eq!(
+        scoring_span.parent_span_id, liaison_span.span_id,
+        "scoring's span is liaison's child"
+    );
+    for span in [liaison_span, scoring_span] {
+        assert_eq!(span.kind, "SPAN_KIND_SERVER");
+        assert!(has_string(span, "rpc.system", "grpc"), "{span:#?}");
+        assert!(
+            has_int(span, "rpc.grpc.status_code", 5),
+            "NOT_FOUND: {span:#?}"
+        );
+    }
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.attributes.contains_key("rpc.system")),
+        "only the RPC spans are exported, no transport internals: {spans:#?}"
+    );
+}
+
+/// The fake collector keeps attribute values as the debug text of the OTLP `AnyValue`.
+fn has_string(span: &fake_opentelemetry_collector::ExportedSpan, key: &str, value: &str) -> bool {
+    span.attributes
+        .get(key)
+        .is_some_and(|text| text.contains(&format!("StringValue({value:?})")))
+}
+
+fn has_int(span: &fake_opentelemetry_collector::ExportedSpan, key: &str, value: i64) -> bool {
+    span.attributes
+        .get(key)
+        .is_some_and(|text| text.contains(&format!("IntValue({value})")))
+}
