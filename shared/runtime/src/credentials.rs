@@ -1,7 +1,7 @@
 //! Bearer tokens: how they are made and how they are hashed. Servers keep only the hash
 //! (SHA-256 of the whole token, hex); tokens are 256 random bits, so a fast hash is safe.
 
-use rand::Rng;
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Prefix of every token ACX makes, so a leaked one is easy to recognise in a scanner.
