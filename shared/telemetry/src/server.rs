@@ -93,6 +93,7 @@ where
             rpc.service = %service,
             rpc.method = %method,
             rpc.grpc.status_code = Empty,
+            acx.principal = Empty,
         );
         let _ = span.set_parent(crate::extract_context(request.headers()));
         let future = {
