@@ -35,7 +35,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
   python3 -m venv "$venv"
 fi
 stamp="$venv/.acx-requirements.sha256"
-wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+wanted="$("$venv/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$requirements")"
 if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
   step "installing check tools into $venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"

@@ -11,7 +11,7 @@ or liaison) it checks that:
     kubelet never kills a replica that is still draining calls;
   * database URLs and tokens come from Secrets, never from a ConfigMap or a literal;
   * the peer URLs (ACX_SCORING_URL, ACX_INGEST_URL) name an existing Service and its port;
-  * the pod does not mount a service account token;
+  * the pod mounts no service account token and gets no docker-link variables;
   * all three run the same image;
 and that every Secret a pod refers to is either rendered (dev) or one of the documented,
 operator-created Secrets (prod).
@@ -67,6 +67,8 @@ def main(overlay: str, paths: list[str]) -> int:
 
         if pod.get("automountServiceAccountToken") is not False:
             errors.append(f"{where}: automountServiceAccountToken must be false")
+        if pod.get("enableServiceLinks") is not False:
+            errors.append(f"{where}: enableServiceLinks must be false (its variables share the ACX_ prefix)")
 
         env: dict[str, str] = {}
         for ref in container.get("envFrom", []):
