@@ -147,3 +147,101 @@ pub async fn drop_postgres_database(server_url: &str, database_url: &str) {
     .await
     .expect("drop test database");
 }
+
+/// Ingest running alone for a test, with two platforms and the scoring service as callers.
+pub struct IngestHarness {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Token of `platform:acme-market`.
+    pub platform_a: String,
+    /// Token of `platform:bazaar`.
+    pub platform_b: String,
+    /// Token of `service:scoring`.
+    pub service: String,
+    /// Its database URL (SQLite file or PostgreSQL database).
+    pub database_url: String,
+    /// Directory of its token and key files (and SQLite database).
+    pub dir: std::path::PathBuf,
+    shutdown: Shutdown,
+    server: Option<acx_runtime::RunningServer>,
+}
+
+/// Which database a harness runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the test PostgreSQL server.
+    Postgres,
+}
+
+impl IngestHarness {
+    /// Starts ingest on `backend` in `dir`; `None` when PostgreSQL is asked for but not
+    /// configured (see [`postgres_server_url`]).
+    pub async fn start(backend: Backend, dir: &std::path::Path) -> Option<Self> {
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.join("ingest.db").display()),
+            Backend::Postgres => fresh_postgres_database(&postgres_server_url()?).await,
+        };
+        let [platform_a, platform_b, service] =
+            [(); 3].map(|()| acx_runtime::credentials::generate_token());
+        let tokens = format!(
+            "{} platform:acme-market\n{} platform:bazaar\n{} service:scoring\n",
+            hash_token(&platform_a),
+            hash_token(&platform_b),
+            hash_token(&service)
+        );
+        std::fs::write(dir.join("tokens"), tokens).expect("tokens file");
+        let keys = dir.join("identifier-keys");
+        if !keys.exists() {
+            std::fs::write(
+                &keys,
+                acx_domain::identifiers::IdentifierKeys::generate_file("k1"),
+            )
+            .expect("keys file");
+        }
+        let mut harness = Self {
+            addr: any_port(),
+            platform_a,
+            platform_b,
+            service,
+            database_url,
+            dir: dir.to_owned(),
+            shutdown: Shutdown::new(),
+            server: None,
+        };
+        harness.restart().await;
+        Some(harness)
+    }
+
+    /// Stops ingest (if running), waits for it to drain, and starts it again on the same
+    /// database, keys and port.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.shutdown.trigger();
+            server.wait().await.expect("clean stop");
+            self.shutdown = Shutdown::new();
+        }
+        let mut server = acx_runtime::ServerConfig::local(&self.dir);
+        server.listen_addr = Some(self.addr);
+        server.database_url = Some(self.database_url.clone());
+        server.tokens_file = Some(self.dir.join("tokens"));
+        server.shutdown_grace = std::time::Duration::from_secs(2);
+        let config = acx_ingest::Config {
+            server,
+            identifier_keys_file: self.dir.join("identifier-keys"),
+            max_batch_reports: 500,
+        };
+        let running = acx_ingest::start(&config, self.shutdown.clone())
+            .await
+            .expect("ingest starts");
+        self.addr = running.local_addr;
+        self.server = Some(running);
+    }
+}
+
+impl Drop for IngestHarness {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}

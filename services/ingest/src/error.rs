@@ -1,14 +1,26 @@
 //! The ingest service's errors, and the one place they become gRPC statuses.
 
-use acx_runtime::error;
+use acx_runtime::{FieldViolation, error};
 use tonic::{Code, Status};
 
 /// Everything that can go wrong in ingest.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The RPC is part of the contract but not served by this version.
-    #[error("{0} is not available in this version of ingest")]
-    NotYetServed(&'static str),
+    /// The request has invalid fields.
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    /// The thing asked for does not exist (for this caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// A stored report could not be decoded.
+    #[error("stored report is corrupt")]
+    Corrupt(#[from] prost::DecodeError),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// The identifier keys could not be read at start-up.
+    #[error("cannot read the identifier keys")]
+    Keys(#[from] acx_domain::identifiers::KeyFileError),
     /// The database could not be opened or migrated at start-up.
     #[error("database setup failed")]
     DatabaseSetup(#[from] acx_runtime::db::DbError),
@@ -20,9 +32,8 @@ pub enum Error {
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
-            Error::NotYetServed(_) => {
-                error::status_with_reason(Code::Unimplemented, error.to_string(), "NOT_YET_SERVED")
-            }
+            Error::Invalid(violations) => error::invalid_argument(&violations),
+            Error::NotFound(what) => error::status_with_reason(Code::NotFound, what, "NOT_FOUND"),
             other => error::internal(&other),
         }
     }

@@ -1,11 +1,20 @@
-//! The ingest service (`acx.ingest.v1`): the platforms' door to the exchange. This crate is
-//! the service as a library; `acx-ingest` is its thin binary.
+//! The ingest service (`acx.ingest.v1`): the platforms' door to the exchange. Reports are
+//! checked field by field, identifiers are normalised and kept only as keyed hashes, a
+//! retry never doubles a report, a platform sees only its own reports, and every accepted
+//! report joins an ordered change feed that scoring follows. This crate is the service as a
+//! library; `acx-ingest` is its thin binary.
 
 mod error;
+mod intake;
+mod prepare;
 mod service;
+mod store;
 
 pub use error::Error;
 
+use std::{path::PathBuf, sync::Arc};
+
+use acx_domain::identifiers::IdentifierKeys;
 use acx_proto::ingest::ingest_service_server::IngestServiceServer;
 use acx_runtime::{
     AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
@@ -28,6 +37,16 @@ pub struct Config {
     /// Settings every ACX server shares.
     #[command(flatten)]
     pub server: ServerConfig,
+
+    /// File of the keys that hash identifiers: `<key-id> <hex secret>` per line, the
+    /// current key first, older ones kept for reports hashed before a rotation.
+    #[arg(long, env = "ACX_IDENTIFIER_KEYS_FILE", value_name = "FILE")]
+    pub identifier_keys_file: PathBuf,
+
+    /// Most reports in one SubmitReports call or one bulk-load batch.
+    #[arg(long, env = "ACX_INGEST_MAX_BATCH_REPORTS", value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_batch_reports: u32,
 }
 
 /// Ingest's migrations for both backends.
@@ -38,19 +57,25 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Who may call what: platforms report; other roles may only echo.
+/// Who may call what: platforms report and read their own reports; only internal
+/// services follow the change feed.
 pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Platform])
+        .method(SERVICE_NAME, "StreamChanges", &[Role::Service])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
 /// Opens the database, migrates it and starts serving until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
+    let keys = IdentifierKeys::load(&config.identifier_keys_file)?;
     let database = Database::connect(&config.server.database_url_or_default("ingest")).await?;
     database.migrate(&migrations()).await?;
+    let head = store::head(&database).await?;
+    let intake = Arc::new(intake::Intake::new(database.clone(), keys, head));
+    let ingest = service::Ingest::new(intake, config.max_batch_reports as usize, shutdown.clone());
     let routes = tonic::service::Routes::new(
-        IngestServiceServer::new(service::Ingest)
+        IngestServiceServer::new(ingest)
             .max_decoding_message_size(config.server.max_message_bytes as usize),
     );
     let spec = ServiceSpec {

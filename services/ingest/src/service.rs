@@ -1,34 +1,386 @@
-//! The gRPC handlers of `acx.ingest.v1.IngestService`.
-//!
-//! The foundation serves the contract, authentication and limits; report intake itself
-//! (validation, hashing of identifiers, idempotent storage, the change feed) is the ingest
-//! issue's work and answers `UNIMPLEMENTED` with a reason until then.
+//! The gRPC handlers of `acx.ingest.v1.IngestService`. The calling platform is always the
+//! authenticated principal: a platform reports, reads and lists only as itself.
+
+use std::{pin::Pin, sync::Arc, time::Duration};
 
 use acx_proto::ingest::{
-    GetReportRequest, GetReportResponse, SubmitReportsRequest, SubmitReportsResponse,
+    BulkLoadReportsRequest, BulkLoadReportsResponse, GetReportRequest, GetReportResponse,
+    ListReportsRequest, ListReportsResponse, Report, ReportKind, ReportOutcome, StoredReport,
+    StreamChangesRequest, StreamChangesResponse, SubmitReportsRequest, SubmitReportsResponse,
     ingest_service_server::IngestService,
 };
-use tonic::{Request, Response, Status};
+use acx_runtime::{FieldViolation, Principal, Role, Shutdown};
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tonic::{Request, Response, Status, Streaming};
 
-use crate::Error;
+use crate::{
+    Error,
+    intake::Intake,
+    store::{self, ListFilter, StoredRow},
+};
+
+/// Reports per page of a listing when the caller does not say.
+const DEFAULT_PAGE_SIZE: i64 = 100;
+/// Most reports per page of a listing.
+const MAX_PAGE_SIZE: i64 = 1000;
+/// Feed rows read per query.
+const FEED_BATCH: i64 = 500;
+/// How often a live feed re-reads the database when nothing was announced in this process
+/// (reports written by other replicas).
+const FEED_POLL: Duration = Duration::from_millis(500);
 
 /// The ingest service.
-#[derive(Debug, Clone, Copy)]
-pub struct Ingest;
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    intake: Arc<Intake>,
+    max_batch_reports: usize,
+    shutdown: Shutdown,
+}
+
+impl Ingest {
+    /// The service over `intake`, refusing batches over `max_batch_reports`.
+    pub fn new(intake: Arc<Intake>, max_batch_reports: usize, shutdown: Shutdown) -> Self {
+        Self {
+            intake,
+            max_batch_reports,
+            shutdown,
+        }
+    }
+
+    fn check_batch_size(&self, count: usize) -> Result<(), Error> {
+        if count == 0 {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "reports",
+                "needs at least one report",
+            )]));
+        }
+        if count > self.max_batch_reports {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "reports",
+                format!(
+                    "at most {} reports per batch; send more in several batches or with BulkLoadReports",
+                    self.max_batch_reports
+                ),
+            )]));
+        }
+        Ok(())
+    }
+}
+
+/// The platform a request comes from.
+fn platform_of<T>(request: &Request<T>) -> Result<String, Status> {
+    let principal = Principal::of(request)?;
+    if principal.role != Role::Platform {
+        return Err(Status::permission_denied(
+            "only platforms submit and read reports",
+        ));
+    }
+    Ok(principal.id.clone())
+}
+
+fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+fn micros(time: &prost_types::Timestamp) -> i64 {
+    time.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(time.nanos / 1000))
+}
+
+fn stored_report(row: StoredRow) -> Result<StoredReport, Error> {
+    let report = Report::decode(row.payload.as_slice())?;
+    Ok(StoredReport {
+        name: format!("reports/{}", report.report_id),
+        report: Some(report),
+        sequence: row.sequence,
+        receive_time: Some(timestamp(row.receive_time_us)),
+    })
+}
+
+/// A page token: where the last page ended, bound to the filters it was made for.
+fn page_token(filter: &ListFilter, after: i64) -> String {
+    hex::encode(format!(
+        "v1:{}:{}:{}:{after}",
+        filter.kind, filter.start_us, filter.end_us
+    ))
+}
+
+fn parse_page_token(token: &str, filter: &ListFilter) -> Result<i64, Error> {
+    let bad = |why: &str| Error::Invalid(vec![FieldViolation::new("page_token", why)]);
+    if token.is_empty() {
+        return Ok(0);
+    }
+    let text = hex::decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| bad("is not a token this service issued"))?;
+    let expected_prefix = format!("v1:{}:{}:{}:", filter.kind, filter.start_us, filter.end_us);
+    let after = text
+        .strip_prefix(&expected_prefix)
+        .ok_or_else(|| bad("was issued for other filters; repeat the first request's filters"))?;
+    after
+        .parse()
+        .map_err(|_| bad("is not a token this service issued"))
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl IngestService for Ingest {
     async fn submit_reports(
         &self,
-        _request: Request<SubmitReportsRequest>,
+        request: Request<SubmitReportsRequest>,
     ) -> Result<Response<SubmitReportsResponse>, Status> {
-        Err(Error::NotYetServed("SubmitReports").into())
+        let platform = platform_of(&request)?;
+        let reports = request.into_inner().reports;
+        self.check_batch_size(reports.len())?;
+        let results = self.intake.submit(&platform, reports, 0).await?;
+        Ok(Response::new(SubmitReportsResponse { results }))
     }
 
     async fn get_report(
         &self,
-        _request: Request<GetReportRequest>,
+        request: Request<GetReportRequest>,
     ) -> Result<Response<GetReportResponse>, Status> {
-        Err(Error::NotYetServed("GetReport").into())
+        let platform = platform_of(&request)?;
+        let name = request.into_inner().name;
+        let Some(report_id) = name.strip_prefix("reports/").filter(|id| !id.is_empty()) else {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "name",
+                "must be reports/{report_id}",
+            )])
+            .into());
+        };
+        let row = store::get(self.intake.database(), &platform, report_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(format!("no report {name} of this platform")))?;
+        Ok(Response::new(GetReportResponse {
+            report: Some(stored_report(row)?),
+        }))
+    }
+
+    async fn list_reports(
+        &self,
+        request: Request<ListReportsRequest>,
+    ) -> Result<Response<ListReportsResponse>, Status> {
+        let platform = platform_of(&request)?;
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        let page_size = match i64::from(request.page_size) {
+            0 => DEFAULT_PAGE_SIZE,
+            size if size < 0 => {
+                violations.push(FieldViolation::new("page_size", "must not be negative"));
+                DEFAULT_PAGE_SIZE
+            }
+            size => size.min(MAX_PAGE_SIZE),
+        };
+        let kind = match ReportKind::try_from(request.kind) {
+            Ok(kind) => kind as i32,
+            Err(_) => {
+                violations.push(FieldViolation::new("kind", "is not a known report kind"));
+                0
+            }
+        };
+        let filter = ListFilter {
+            kind,
+            start_us: request.start_time.as_ref().map_or(i64::MIN, micros),
+            end_us: request.end_time.as_ref().map_or(i64::MAX, micros),
+        };
+        if filter.end_us < filter.start_us {
+            violations.push(FieldViolation::new(
+                "end_time",
+                "must not be before start_time",
+            ));
+        }
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations).into());
+        }
+        let after = parse_page_token(&request.page_token, &filter)?;
+        let rows = store::list(
+            self.intake.database(),
+            &platform,
+            filter,
+            after,
+            page_size + 1,
+        )
+        .await
+        .map_err(Error::from)?;
+        let more = rows.len() as i64 > page_size;
+        let reports = rows
+            .into_iter()
+            .take(page_size as usize)
+            .map(stored_report)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_page_token = match reports.last() {
+            Some(last) if more => page_token(&filter, last.sequence),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListReportsResponse {
+            reports,
+            next_page_token,
+        }))
+    }
+
+    type BulkLoadReportsStream = BoxStream<BulkLoadReportsResponse>;
+
+    async fn bulk_load_reports(
+        &self,
+        request: Request<Streaming<BulkLoadReportsRequest>>,
+    ) -> Result<Response<Self::BulkLoadReportsStream>, Status> {
+        let platform = platform_of(&request)?;
+        let mut batches = request.into_inner();
+        // A small buffer: the loop below waits for the client to take each progress
+        // message, and reads the next batch only once this one is stored.
+        let (progress, receiver) = mpsc::channel(2);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut totals = BulkLoadReportsResponse::default();
+            loop {
+                let batch = match batches.message().await {
+                    Ok(Some(batch)) => batch,
+                    Ok(None) => break,
+                    Err(status) => {
+                        let _ = progress.send(Err(status)).await;
+                        break;
+                    }
+                };
+                if let Err(error) = service.check_batch_size(batch.reports.len()) {
+                    let _ = progress.send(Err(error.into())).await;
+                    break;
+                }
+                let first_index = totals.received as usize;
+                let results = match service
+                    .intake
+                    .submit(&platform, batch.reports, first_index)
+                    .await
+                {
+                    Ok(results) => results,
+                    Err(error) => {
+                        let _ = progress.send(Err(error.into())).await;
+                        break;
+                    }
+                };
+                totals.received += results.len() as i64;
+                let mut problems = Vec::new();
+                for result in results {
+                    match ReportOutcome::try_from(result.outcome) {
+                        Ok(ReportOutcome::Accepted) => totals.accepted += 1,
+                        Ok(ReportOutcome::Duplicate) => totals.duplicates += 1,
+                        Ok(ReportOutcome::Rejected) => {
+                            totals.rejected += 1;
+                            problems.push(result);
+                        }
+                        _ => {
+                            totals.already_exists += 1;
+                            problems.push(result);
+                        }
+                    }
+                }
+                let update = BulkLoadReportsResponse {
+                    problems,
+                    ..totals.clone()
+                };
+                if progress.send(Ok(update)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    type StreamChangesStream = BoxStream<StreamChangesResponse>;
+
+    async fn stream_changes(
+        &self,
+        request: Request<StreamChangesRequest>,
+    ) -> Result<Response<Self::StreamChangesStream>, Status> {
+        let mut cursor = request.into_inner().after_sequence;
+        if cursor < 0 {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "after_sequence",
+                "must not be negative",
+            )])
+            .into());
+        }
+        let (sender, receiver) = mpsc::channel(FEED_BATCH as usize);
+        let intake = Arc::clone(&self.intake);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut head = intake.watch_head();
+            loop {
+                let rows = match store::changes(intake.database(), cursor, FEED_BATCH).await {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        let _ = sender.send(Err(Error::from(error).into())).await;
+                        return;
+                    }
+                };
+                let caught_up = (rows.len() as i64) < FEED_BATCH;
+                for row in rows {
+                    cursor = row.sequence;
+                    let change = Report::decode(row.payload.as_slice()).map(|report| {
+                        StreamChangesResponse {
+                            sequence: row.sequence,
+                            platform: row.platform,
+                            receive_time: Some(timestamp(row.receive_time_us)),
+                            report: Some(report),
+                        }
+                    });
+                    let item = change.map_err(|e| Status::from(Error::from(e)));
+                    if sender.send(item).await.is_err() {
+                        return; // the reader went away
+                    }
+                }
+                if caught_up {
+                    tokio::select! {
+                        _ = head.changed() => {}
+                        () = tokio::time::sleep(FEED_POLL) => {}
+                        () = sender.closed() => return,
+                        () = shutdown.triggered() => {
+                            let _ = sender.send(Err(Status::unavailable(
+                                "ingest is shutting down; reconnect with your last sequence",
+                            ))).await;
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_are_bound_to_their_filters() {
+        let filter = ListFilter {
+            kind: 1,
+            start_us: 0,
+            end_us: i64::MAX,
+        };
+        let token = page_token(&filter, 42);
+        assert_eq!(parse_page_token(&token, &filter).ok(), Some(42));
+        let other = ListFilter { kind: 2, ..filter };
+        assert!(parse_page_token(&token, &other).is_err());
+        assert!(parse_page_token("zz", &filter).is_err());
+        assert_eq!(parse_page_token("", &filter).ok(), Some(0));
+    }
+
+    #[test]
+    fn timestamps_convert_both_ways() {
+        let time = timestamp(1_700_000_000_123_456);
+        assert_eq!(time.seconds, 1_700_000_000);
+        assert_eq!(time.nanos, 123_456_000);
+        assert_eq!(micros(&time), 1_700_000_000_123_456);
     }
 }

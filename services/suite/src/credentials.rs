@@ -1,12 +1,14 @@
 //! First-run credentials of the suite. Tokens are random, made on this machine, never
 //! hard-coded: `credentials` (mode 0600) keeps each principal's token for the user, and
-//! `tokens` keeps only their hashes, which is what the servers read.
+//! `tokens` keeps only their hashes, which is what the servers read; `identifier-keys`
+//! (mode 0600) holds the secret that hashes sellers' identifiers.
 
 use std::{
     io::Write,
     path::{Path, PathBuf},
 };
 
+use acx_domain::identifiers::IdentifierKeys;
 use acx_runtime::credentials::{generate_token, hash_token};
 
 /// The principals the suite creates on first run.
@@ -51,6 +53,8 @@ pub struct Credentials {
     pub path: PathBuf,
     /// The file holding only their hashes, for the servers.
     pub tokens_file: PathBuf,
+    /// The exchange's keys for hashing identifiers (made on first run, like the tokens).
+    pub identifier_keys_file: PathBuf,
     entries: Vec<(String, String)>,
 }
 
@@ -99,9 +103,14 @@ impl Credentials {
             hashes.push_str(&format!("{} {principal}\n", hash_token(token)));
         }
         write_private(&tokens_file, &hashes)?;
+        let identifier_keys_file = data_dir.join("identifier-keys");
+        if !identifier_keys_file.exists() {
+            write_private(&identifier_keys_file, &IdentifierKeys::generate_file("k1"))?;
+        }
         let credentials = Self {
             path,
             tokens_file,
+            identifier_keys_file,
             entries,
         };
         for principal in PRINCIPALS {

@@ -116,6 +116,8 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
     let ingest = acx_ingest::start(
         &acx_ingest::Config {
             server: server_config(args, args.ingest_addr, tokens.clone()),
+            identifier_keys_file: credentials.identifier_keys_file.clone(),
+            max_batch_reports: 1000,
         },
         shutdown.clone(),
     )

@@ -96,35 +96,44 @@ fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServeErr
     Ok(Some(tls))
 }
 
+async fn database_status(database: &Database) -> ServingStatus {
+    if database.ping().await {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    }
+}
+
 /// Keeps the health status in step with the database until shutdown, then reports
-/// NOT_SERVING.
+/// NOT_SERVING. `last` is the status already reported.
 async fn watch_health(
     reporter: HealthReporter,
     name: &'static str,
     database: Database,
     shutdown: Shutdown,
+    mut last: ServingStatus,
 ) {
-    let mut last = None;
     loop {
-        let status = if database.ping().await {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        if last != Some(status) {
+        tokio::select! {
+            _ = tokio::time::sleep(HEALTH_CHECK_INTERVAL) => {}
+            _ = shutdown.triggered() => break,
+        }
+        let status = database_status(&database).await;
+        if status != last {
             if status == ServingStatus::NotServing {
                 tracing::warn!(
                     service = name,
                     "database unreachable, health is NOT_SERVING"
                 );
+            } else {
+                tracing::info!(
+                    service = name,
+                    "database reachable again, health is SERVING"
+                );
             }
             reporter.set_service_status("", status).await;
             reporter.set_service_status(name, status).await;
-            last = Some(status);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(HEALTH_CHECK_INTERVAL) => {}
-            _ = shutdown.triggered() => break,
+            last = status;
         }
     }
     reporter
@@ -163,17 +172,17 @@ pub async fn serve(
         .map_err(|source| ServeError::Bind { addr, source })?;
 
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    reporter
-        .set_service_status(spec.name, ServingStatus::NotServing)
-        .await;
+    // Checked once before the server answers, so a started server whose database is up is
+    // SERVING from its first probe.
+    let initial = database_status(&spec.database).await;
+    reporter.set_service_status("", initial).await;
+    reporter.set_service_status(spec.name, initial).await;
     tokio::spawn(watch_health(
         reporter,
         spec.name,
         spec.database.clone(),
         shutdown.clone(),
+        initial,
     ));
 
     let reflection = || {

@@ -1,0 +1,325 @@
+//! Ingest's storage on either backend. A batch is written in one transaction with
+//! multi-row statements (SQLite: multi-row INSERT; PostgreSQL: INSERT ... SELECT FROM
+//! UNNEST), never one round trip per row. Writers are serialised (SQLite's write lock,
+//! taken at BEGIN IMMEDIATE; a PostgreSQL advisory lock), so sequence numbers become
+//! visible in order and a feed reader never skips one.
+
+use std::collections::HashMap;
+
+use acx_runtime::Database;
+use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+
+use crate::prepare::Prepared;
+
+/// Rows per multi-row INSERT on SQLite (7 parameters each, well under its 32766 limit).
+const SQLITE_ROWS_PER_INSERT: usize = 1000;
+/// Ids per lookup statement.
+const IDS_PER_LOOKUP: usize = 1000;
+/// Advisory lock key serialising feed writers on PostgreSQL.
+const FEED_WRITE_LOCK: i64 = 0x0AC5_0001;
+
+/// A report already stored under an id.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Existing {
+    /// Its id.
+    pub report_id: String,
+    /// Its feed position.
+    pub sequence: i64,
+    /// Its keyed content hash.
+    pub content_hash: Vec<u8>,
+    /// The key of that hash.
+    pub key_id: String,
+    /// Its kind (`ReportKind`).
+    pub kind: i32,
+    /// The retraction that withdrew it, if any.
+    pub retracted_by: Option<String>,
+}
+
+/// A stored report as read back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredRow {
+    /// Feed position.
+    pub sequence: i64,
+    /// Submitting platform.
+    pub platform: String,
+    /// Receive time, microseconds since the epoch.
+    pub receive_time_us: i64,
+    /// Encoded stored form (`acx.ingest.v1.Report`).
+    pub payload: Vec<u8>,
+}
+
+/// Filters of a listing.
+#[derive(Debug, Clone, Copy)]
+pub struct ListFilter {
+    /// `ReportKind` value, 0 for all.
+    pub kind: i32,
+    /// Inclusive lower bound of the receive time (µs).
+    pub start_us: i64,
+    /// Exclusive upper bound of the receive time (µs).
+    pub end_us: i64,
+}
+
+/// An open write transaction on either backend.
+pub enum WriteTx {
+    /// SQLite, holding the write lock.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// PostgreSQL, holding the feed advisory lock.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Starts a batch: takes the writer lock first, so that the existence checks and the
+/// inserts see one consistent state.
+pub async fn begin_write(database: &Database) -> Result<WriteTx, sqlx::Error> {
+    match database {
+        Database::Sqlite(pool) => Ok(WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(FEED_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(WriteTx::Postgres(tx))
+        }
+    }
+}
+
+impl WriteTx {
+    /// The reports `platform` already stored under any of `ids`.
+    pub async fn existing(
+        &mut self,
+        platform: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Existing>, sqlx::Error> {
+        const COLUMNS: &str = "SELECT report_id, sequence, content_hash, key_id, kind, retracted_by FROM reports WHERE platform = ";
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_LOOKUP) {
+            let rows: Vec<Existing> = match self {
+                WriteTx::Sqlite(tx) => {
+                    let mut query = QueryBuilder::<Sqlite>::new(COLUMNS);
+                    query.push_bind(platform).push(" AND report_id IN (");
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    query.push(")");
+                    query.build_query_as().fetch_all(&mut **tx).await?
+                }
+                WriteTx::Postgres(tx) => {
+                    let ids: Vec<&str> = chunk.to_vec();
+                    let mut query = QueryBuilder::<Postgres>::new(COLUMNS);
+                    query
+                        .push_bind(platform)
+                        .push(" AND report_id = ANY(")
+                        .push_bind(ids)
+                        .push(")");
+                    query.build_query_as().fetch_all(&mut **tx).await?
+                }
+            };
+            found.extend(rows.into_iter().map(|row| (row.report_id.clone(), row)));
+        }
+        Ok(found)
+    }
+
+    /// Inserts `reports` in order; returns their sequences, in the same order.
+    pub async fn insert(
+        &mut self,
+        platform: &str,
+        reports: &[&Prepared],
+        receive_time_us: i64,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let mut by_id: HashMap<String, i64> = HashMap::with_capacity(reports.len());
+        match self {
+            WriteTx::Sqlite(tx) => {
+                for chunk in reports.chunks(SQLITE_ROWS_PER_INSERT) {
+                    let mut query = QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) ",
+                    );
+                    query.push_values(chunk, |mut row, report| {
+                        row.push_bind(platform)
+                            .push_bind(report.report_id.as_str())
+                            .push_bind(report.kind as i32)
+                            .push_bind(report.content_hash.as_slice())
+                            .push_bind(report.key_id.as_str())
+                            .push_bind(report.payload.as_slice())
+                            .push_bind(receive_time_us);
+                    });
+                    query.push(" RETURNING report_id, sequence");
+                    let rows: Vec<(String, i64)> =
+                        query.build_query_as().fetch_all(&mut **tx).await?;
+                    by_id.extend(rows);
+                }
+            }
+            WriteTx::Postgres(tx) => {
+                let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
+                let kinds: Vec<i32> = reports.iter().map(|r| r.kind as i32).collect();
+                let hashes: Vec<&[u8]> =
+                    reports.iter().map(|r| r.content_hash.as_slice()).collect();
+                let keys: Vec<&str> = reports.iter().map(|r| r.key_id.as_str()).collect();
+                let payloads: Vec<&[u8]> = reports.iter().map(|r| r.payload.as_slice()).collect();
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) \
+                     SELECT $1, r.report_id, r.kind, r.content_hash, r.key_id, r.payload, $2 \
+                     FROM UNNEST($3::text[], $4::int4[], $5::bytea[], $6::text[], $7::bytea[]) \
+                          WITH ORDINALITY AS r(report_id, kind, content_hash, key_id, payload, position) \
+                     ORDER BY r.position \
+                     RETURNING report_id, sequence",
+                )
+                .bind(platform)
+                .bind(receive_time_us)
+                .bind(ids)
+                .bind(kinds)
+                .bind(hashes)
+                .bind(keys)
+                .bind(payloads)
+                .fetch_all(&mut **tx)
+                .await?;
+                by_id.extend(rows);
+            }
+        }
+        Ok(reports
+            .iter()
+            .map(|report| by_id.get(&report.report_id).copied().unwrap_or_default())
+            .collect())
+    }
+
+    /// Records that `retraction_id` withdrew `report_id`.
+    pub async fn mark_retracted(
+        &mut self,
+        platform: &str,
+        report_id: &str,
+        retraction_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        const UPDATE: &str =
+            "UPDATE reports SET retracted_by = $1 WHERE platform = $2 AND report_id = $3";
+        match self {
+            WriteTx::Sqlite(tx) => {
+                sqlx::query(UPDATE)
+                    .bind(retraction_id)
+                    .bind(platform)
+                    .bind(report_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            WriteTx::Postgres(tx) => {
+                sqlx::query(UPDATE)
+                    .bind(retraction_id)
+                    .bind(platform)
+                    .bind(report_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the batch durable and visible.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await,
+            WriteTx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+const STORED_COLUMNS: &str = "SELECT sequence, platform, receive_time_us, payload FROM reports ";
+
+/// One report of `platform`.
+pub async fn get(
+    database: &Database,
+    platform: &str,
+    report_id: &str,
+) -> Result<Option<StoredRow>, sqlx::Error> {
+    let sql = format!("{STORED_COLUMNS}WHERE platform = $1 AND report_id = $2");
+    let sql = sqlx::AssertSqlSafe(sql);
+    match database {
+        Database::Sqlite(pool) => {
+            sqlx::query_as(sql)
+                .bind(platform)
+                .bind(report_id)
+                .fetch_optional(pool)
+                .await
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_as(sql)
+                .bind(platform)
+                .bind(report_id)
+                .fetch_optional(pool)
+                .await
+        }
+    }
+}
+
+/// Up to `limit` reports of `platform` after sequence `after`, oldest first.
+pub async fn list(
+    database: &Database,
+    platform: &str,
+    filter: ListFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredRow>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{STORED_COLUMNS}WHERE platform = $1 AND sequence > $2 AND ($3 = 0 OR kind = $3) \
+         AND receive_time_us >= $4 AND receive_time_us < $5 ORDER BY sequence LIMIT $6"
+    ));
+    match database {
+        Database::Sqlite(pool) => {
+            sqlx::query_as(sql)
+                .bind(platform)
+                .bind(after)
+                .bind(filter.kind)
+                .bind(filter.start_us)
+                .bind(filter.end_us)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_as(sql)
+                .bind(platform)
+                .bind(after)
+                .bind(filter.kind)
+                .bind(filter.start_us)
+                .bind(filter.end_us)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+    }
+}
+
+/// Up to `limit` reports of every platform after sequence `after`, in feed order.
+pub async fn changes(
+    database: &Database,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredRow>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{STORED_COLUMNS}WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+    ));
+    match database {
+        Database::Sqlite(pool) => {
+            sqlx::query_as(sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_as(sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+    }
+}
+
+/// The highest sequence stored, 0 when empty.
+pub async fn head(database: &Database) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COALESCE(MAX(sequence), 0) FROM reports";
+    let (head,): (i64,) = match database {
+        Database::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+        Database::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+    };
+    Ok(head)
+}

@@ -1,0 +1,418 @@
+/// True for an officially assigned ISO 3166-1 alpha-2 country code ("DE", "CN", "HK").
+///
+/// Only the uppercase form is accepted: callers store codes as given, so "de" is a field
+/// violation rather than something to fix silently. User-assigned and reserved codes ("XK",
+/// "EU", "UK") are rejected.
+pub fn is_country(code: &str) -> bool {
+    COUNTRIES.binary_search(&code).is_ok()
+}
+
+/// True for an active ISO 4217 currency (or fund) code ("EUR", "USD", "CNY"), uppercase only.
+///
+/// Withdrawn codes ("DEM", "HRK") are rejected so that every stored amount has a currency that
+/// can still be converted.
+pub fn is_currency(code: &str) -> bool {
+    CURRENCIES.binary_search(&code).is_ok()
+}
+
+/// Checks a GS1 GTIN (EAN-8, UPC-A, EAN-13 or GTIN-14) so that typing mistakes in product
+/// codes are caught at ingest rather than silently failing to match later.
+///
+/// Returns `None` when `gtin` is 8, 12, 13 or 14 ASCII digits with a correct check digit,
+/// otherwise `Some(reason)`, a short lowercase text for a field violation.
+pub fn gtin_error(gtin: &str) -> Option<String> {
+    let bytes = gtin.as_bytes();
+    if !matches!(bytes.len(), 8 | 12 | 13 | 14) || !bytes.iter().all(u8::is_ascii_digit) {
+        return Some("must be 8, 12, 13 or 14 digits".to_owned());
+    }
+    let (body, check) = bytes.split_at(bytes.len() - 1);
+    // GS1: weights 3, 1, 3, 1, ... from the digit next to the check digit leftwards.
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    let expected = (10 - sum % 10) % 10;
+    if u32::from(check[0] - b'0') == expected {
+        None
+    } else {
+        Some("has a wrong check digit".to_owned())
+    }
+}
+
+/// Normalises a Harmonized System tariff code so that "6403.99", "6403 99" and "640399" are
+/// the same code.
+///
+/// Dots and spaces are removed; what is left must be 6 to 10 digits whose first two (the HS
+/// chapter) are 01 to 97 and not 77 (a chapter reserved for future use). Returns the digits,
+/// or a short lowercase reason.
+pub fn normalize_hs_code(code: &str) -> Result<String, String> {
+    let digits: String = code.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+    if !(6..=10).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must be 6 to 10 digits (dots and spaces allowed)".to_owned());
+    }
+    let chapter: u8 = digits[..2].parse().map_err(|_| "is not a valid HS code")?;
+    if !(1..=97).contains(&chapter) || chapter == 77 {
+        return Err(
+            "has an unknown HS chapter (first two digits must be 01 to 97, not 77)".to_owned(),
+        );
+    }
+    Ok(digits)
+}
+
+/// The international calling code (without '+') of a country, for turning phone numbers in
+/// national format into E.164. `country` is an uppercase ISO 3166-1 alpha-2 code; `None` for
+/// countries not in the table.
+pub fn calling_code(country: &str) -> Option<&'static str> {
+    CALLING_CODES
+        .binary_search_by_key(&country, |&(c, _)| c)
+        .ok()
+        .map(|i| CALLING_CODES[i].1)
+}
+
+/// ISO 3166-1 alpha-2 codes, officially assigned only (249), sorted for binary search.
+const COUNTRIES: [&str; 249] = [
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+/// ISO 4217 active currency and fund codes (list one as of 2025: HRK, SLL and ZWL withdrawn,
+/// XCG and ZWG added), sorted for binary search.
+const CURRENCIES: [&str; 179] = [
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
+    "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE",
+    "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL",
+    "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR",
+    "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD",
+    "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK",
+    "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO",
+    "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON",
+    "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD",
+    "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD",
+    "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV",
+    "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD",
+    "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// International calling codes (ITU-T E.164) by ISO 3166-1 alpha-2 country, sorted by country.
+/// Covers the countries where most reported sellers are; extend as needed.
+const CALLING_CODES: [(&str, &str); 83] = [
+    ("AE", "971"),
+    ("AR", "54"),
+    ("AT", "43"),
+    ("AU", "61"),
+    ("BD", "880"),
+    ("BE", "32"),
+    ("BG", "359"),
+    ("BH", "973"),
+    ("BR", "55"),
+    ("CA", "1"),
+    ("CH", "41"),
+    ("CL", "56"),
+    ("CN", "86"),
+    ("CO", "57"),
+    ("CY", "357"),
+    ("CZ", "420"),
+    ("DE", "49"),
+    ("DK", "45"),
+    ("DZ", "213"),
+    ("EE", "372"),
+    ("EG", "20"),
+    ("ES", "34"),
+    ("FI", "358"),
+    ("FR", "33"),
+    ("GB", "44"),
+    ("GH", "233"),
+    ("GR", "30"),
+    ("HK", "852"),
+    ("HR", "385"),
+    ("HU", "36"),
+    ("ID", "62"),
+    ("IE", "353"),
+    ("IL", "972"),
+    ("IN", "91"),
+    ("IS", "354"),
+    ("IT", "39"),
+    ("JO", "962"),
+    ("JP", "81"),
+    ("KE", "254"),
+    ("KH", "855"),
+    ("KR", "82"),
+    ("KW", "965"),
+    ("KZ", "7"),
+    ("LA", "856"),
+    ("LB", "961"),
+    ("LK", "94"),
+    ("LT", "370"),
+    ("LU", "352"),
+    ("LV", "371"),
+    ("MA", "212"),
+    ("MM", "95"),
+    ("MO", "853"),
+    ("MT", "356"),
+    ("MX", "52"),
+    ("MY", "60"),
+    ("NG", "234"),
+    ("NL", "31"),
+    ("NO", "47"),
+    ("NP", "977"),
+    ("NZ", "64"),
+    ("OM", "968"),
+    ("PE", "51"),
+    ("PH", "63"),
+    ("PK", "92"),
+    ("PL", "48"),
+    ("PT", "351"),
+    ("QA", "974"),
+    ("RO", "40"),
+    ("RU", "7"),
+    ("SA", "966"),
+    ("SE", "46"),
+    ("SG", "65"),
+    ("SI", "386"),
+    ("SK", "421"),
+    ("TH", "66"),
+    ("TN", "216"),
+    ("TR", "90"),
+    ("TW", "886"),
+    ("UA", "380"),
+    ("US", "1"),
+    ("VE", "58"),
+    ("VN", "84"),
+    ("ZA", "27"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_sorted_unique(list: &[&str]) {
+        for pair in list.windows(2) {
+            assert!(pair[0] < pair[1], "{} before {}", pair[0], pair[1]);
+        }
+    }
+
+    #[test]
+    fn tables_are_sorted_for_binary_search() {
+        assert_sorted_unique(&COUNTRIES);
+        assert_sorted_unique(&CURRENCIES);
+        let countries: Vec<&str> = CALLING_CODES.iter().map(|&(c, _)| c).collect();
+        assert_sorted_unique(&countries);
+    }
+
+    #[test]
+    fn table_entries_are_well_formed() {
+        assert!(
+            COUNTRIES
+                .iter()
+                .all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
+        assert!(
+            CURRENCIES
+                .iter()
+                .all(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
+        for (country, code) in CALLING_CODES {
+            assert!(is_country(country), "{country}");
+            assert!((1..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()));
+            assert!(!code.starts_with('0'));
+        }
+    }
+
+    #[test]
+    fn countries() {
+        for code in [
+            "DE", "CN", "HK", "TW", "US", "GB", "AX", "BQ", "SS", "ZW", "AD",
+        ] {
+            assert!(is_country(code), "{code}");
+        }
+        assert_eq!(COUNTRIES.len(), 249);
+        // Not officially assigned, withdrawn, wrong case or wrong shape.
+        for code in [
+            "XK", "EU", "UK", "AN", "YU", "CS", "ZZ", "de", "De", "", "D", "DEU", " DE",
+        ] {
+            assert!(!is_country(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn currencies() {
+        for code in [
+            "EUR", "USD", "CNY", "HKD", "GBP", "JPY", "CHF", "SLE", "VED", "XCG", "ZWG", "XAU",
+        ] {
+            assert!(is_currency(code), "{code}");
+        }
+        for code in [
+            "DEM", "FRF", "HRK", "ZWL", "SLL", "VEF", "RMB", "BTC", "eur", "EU", "EURO", "",
+        ] {
+            assert!(!is_currency(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn valid_gtins() {
+        for gtin in [
+            "96385074",       // EAN-8
+            "036000291452",   // UPC-A
+            "4006381333931",  // EAN-13
+            "9780306406157",  // ISBN-13
+            "5901234123457",  // EAN-13 (GS1 example)
+            "10614141000415", // GTIN-14
+            "00000000",
+        ] {
+            assert_eq!(gtin_error(gtin), None, "{gtin}");
+        }
+    }
+
+    #[test]
+    fn gtin_wrong_check_digit() {
+        for gtin in [
+            "96385075",
+            "036000291453",
+            "4006381333932",
+            "10614141000416",
+            "4006381333913",
+        ] {
+            assert_eq!(
+                gtin_error(gtin).as_deref(),
+                Some("has a wrong check digit"),
+                "{gtin}"
+            );
+        }
+    }
+
+    #[test]
+    fn gtin_wrong_shape() {
+        for gtin in [
+            "",
+            "1234567",
+            "123456789",
+            "40063813339",
+            "400638133393112",
+            "4006381 333931",
+            "4006-381333931",
+            "400638133393X",
+            "４００６３８１３３３９３１",
+        ] {
+            assert_eq!(
+                gtin_error(gtin).as_deref(),
+                Some("must be 8, 12, 13 or 14 digits"),
+                "{gtin}"
+            );
+        }
+    }
+
+    #[test]
+    fn hs_codes_are_normalised() {
+        assert_eq!(normalize_hs_code("6403.99"), Ok("640399".to_owned()));
+        assert_eq!(normalize_hs_code("6403 99"), Ok("640399".to_owned()));
+        assert_eq!(normalize_hs_code("4202.21.00"), Ok("42022100".to_owned()));
+        assert_eq!(
+            normalize_hs_code(" 8517.13.00.00 "),
+            Ok("8517130000".to_owned())
+        );
+        assert_eq!(normalize_hs_code("010121"), Ok("010121".to_owned()));
+        assert_eq!(normalize_hs_code("9701.10"), Ok("970110".to_owned()));
+        assert_eq!(normalize_hs_code("6403991"), Ok("6403991".to_owned()));
+    }
+
+    #[test]
+    fn hs_codes_with_wrong_length_or_characters() {
+        let msg = Err("must be 6 to 10 digits (dots and spaces allowed)".to_owned());
+        for code in [
+            "",
+            "6403",
+            "64039",
+            "64039912345",
+            "6403-99",
+            "6403.9A",
+            "6403_99_00",
+            "６４０３９９",
+        ] {
+            assert_eq!(normalize_hs_code(code), msg, "{code}");
+        }
+    }
+
+    #[test]
+    fn hs_codes_with_unknown_chapter() {
+        let msg =
+            Err("has an unknown HS chapter (first two digits must be 01 to 97, not 77)".to_owned());
+        for code in ["000000", "001234", "770000", "7701.10", "980000", "9903.88"] {
+            assert_eq!(normalize_hs_code(code), msg, "{code}");
+        }
+    }
+
+    #[test]
+    fn calling_codes() {
+        let expected = [
+            ("US", "1"),
+            ("CA", "1"),
+            ("GB", "44"),
+            ("DE", "49"),
+            ("FR", "33"),
+            ("IT", "39"),
+            ("ES", "34"),
+            ("NL", "31"),
+            ("BE", "32"),
+            ("PL", "48"),
+            ("SE", "46"),
+            ("CH", "41"),
+            ("AT", "43"),
+            ("IE", "353"),
+            ("PT", "351"),
+            ("DK", "45"),
+            ("NO", "47"),
+            ("FI", "358"),
+            ("CN", "86"),
+            ("HK", "852"),
+            ("TW", "886"),
+            ("JP", "81"),
+            ("KR", "82"),
+            ("IN", "91"),
+            ("SG", "65"),
+            ("MY", "60"),
+            ("TH", "66"),
+            ("VN", "84"),
+            ("ID", "62"),
+            ("PH", "63"),
+            ("AU", "61"),
+            ("NZ", "64"),
+            ("BR", "55"),
+            ("MX", "52"),
+            ("AR", "54"),
+            ("TR", "90"),
+            ("AE", "971"),
+            ("SA", "966"),
+            ("IL", "972"),
+            ("ZA", "27"),
+            ("NG", "234"),
+            ("EG", "20"),
+            ("RU", "7"),
+            ("UA", "380"),
+            ("PK", "92"),
+            ("BD", "880"),
+        ];
+        for (country, code) in expected {
+            assert_eq!(calling_code(country), Some(code), "{country}");
+        }
+        for country in ["AQ", "XX", "gb", "", "GBR"] {
+            assert_eq!(calling_code(country), None, "{country}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Domain rules shared by the ACX services, kept in one crate so that ingest and scoring agree
+//! byte for byte on what a value means.
+//!
+//! - [`identifiers`]: normalising seller identifiers (registration and tax numbers, bank
+//!   accounts, addresses, e-mail, phone, web domains) and hashing them with the exchange's
+//!   secret keys, so that members can match sellers without ever sharing the raw values.
+//! - [`codes`]: checks for the standard codes that reports carry (ISO 3166-1 countries,
+//!   ISO 4217 currencies, GS1 GTINs, HS tariff codes, telephone calling codes).
+//! - [`money`]: exact decimal amounts as integer millionths, so prices never pass through
+//!   floating point.
+
+/// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
+/// and telephone calling codes. Lists are sorted static arrays searched by binary search.
+pub mod codes;
+/// Identifier normalisation and keyed (HMAC-SHA256) hashing: the same real-world value always
+/// gives the same normalised string, and so the same hash, whoever reported it.
+pub mod identifiers;
+/// Money amounts as exact integer millionths of the currency unit, parsed from and formatted to
+/// plain decimal text.
+pub mod money;

@@ -1,0 +1,154 @@
+/// Millionths in one currency unit.
+const MICROS_PER_UNIT: i64 = 1_000_000;
+/// Largest amount accepted, in whole units; far above any real price, well inside `i64` micros.
+const MAX_UNITS: i64 = 1_000_000_000_000;
+/// Most fraction digits accepted: one millionth is the smallest amount that can be stored.
+const MAX_FRACTION_DIGITS: usize = 6;
+
+/// Parses a non-negative decimal amount into millionths of the currency unit (`"12.50"` gives
+/// `12_500_000`), so that prices are stored and compared exactly, never as floating point.
+///
+/// Accepts ASCII digits with an optional '.' followed by 1 to 6 fraction digits; no sign, no
+/// exponent, no thousands separators, no surrounding spaces; at most 1e12 units. `Err` carries a
+/// short lowercase reason for a field violation.
+pub fn parse_amount_micros(text: &str) -> Result<i64, String> {
+    const FORMAT: &str = "must be a non-negative decimal such as 12.50";
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+        return Err(FORMAT.to_owned());
+    }
+    let fraction = fraction.unwrap_or_default();
+    if fraction.len() > MAX_FRACTION_DIGITS {
+        return Err(format!(
+            "must have at most {MAX_FRACTION_DIGITS} digits after the decimal point"
+        ));
+    }
+    let too_large = || format!("must be at most {MAX_UNITS}");
+    // Leading zeros would not change the value, but could make the text too long to parse.
+    let whole = whole.trim_start_matches('0');
+    if whole.len() > 13 {
+        return Err(too_large());
+    }
+    let units: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| FORMAT)?
+    };
+    // Right-pad the fraction to six digits: "5" is 500000 millionths.
+    let fraction_micros: i64 = format!("{fraction:0<6}").parse().map_err(|_| FORMAT)?;
+    let micros = units * MICROS_PER_UNIT + fraction_micros;
+    if micros > MAX_UNITS * MICROS_PER_UNIT {
+        return Err(too_large());
+    }
+    Ok(micros)
+}
+
+/// Formats millionths back to the shortest exact decimal text ("12.5", "3", "0.000001"), the
+/// inverse of [`parse_amount_micros`]. Negative values (differences) get a leading '-'.
+pub fn format_micros(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let per_unit = MICROS_PER_UNIT.unsigned_abs();
+    let (units, fraction) = (abs / per_unit, abs % per_unit);
+    if fraction == 0 {
+        return format!("{sign}{units}");
+    }
+    let fraction = format!("{fraction:06}");
+    format!("{sign}{units}.{}", fraction.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_decimals() {
+        assert_eq!(parse_amount_micros("12.50"), Ok(12_500_000));
+        assert_eq!(parse_amount_micros("12.5"), Ok(12_500_000));
+        assert_eq!(parse_amount_micros("3"), Ok(3_000_000));
+        assert_eq!(parse_amount_micros("0"), Ok(0));
+        assert_eq!(parse_amount_micros("0.0"), Ok(0));
+        assert_eq!(parse_amount_micros("0.000001"), Ok(1));
+        assert_eq!(parse_amount_micros("199.999999"), Ok(199_999_999));
+        assert_eq!(parse_amount_micros("007.10"), Ok(7_100_000));
+    }
+
+    #[test]
+    fn limit_is_one_trillion_units() {
+        assert_eq!(
+            parse_amount_micros("1000000000000"),
+            Ok(1_000_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_amount_micros("1000000000000.000000"),
+            Ok(1_000_000_000_000_000_000)
+        );
+        let msg = Err("must be at most 1000000000000".to_owned());
+        assert_eq!(parse_amount_micros("1000000000000.000001"), msg);
+        assert_eq!(parse_amount_micros("1000000000001"), msg);
+        assert_eq!(parse_amount_micros("99999999999999999999999"), msg);
+        // Leading zeros do not count towards the size.
+        assert_eq!(
+            parse_amount_micros(&format!("{}1.5", "0".repeat(40))),
+            Ok(1_500_000)
+        );
+    }
+
+    #[test]
+    fn rejects_other_notations() {
+        let msg = Err("must be a non-negative decimal such as 12.50".to_owned());
+        for text in [
+            "", "-1", "+1", "1e3", "1E3", "1,000", "1 000", "1,5", ".5", "5.", "1.2.3", " 1", "1 ",
+            "NaN", "inf", "0x10", "١٢", "１２", "12.5€", "$12",
+        ] {
+            assert_eq!(parse_amount_micros(text), msg, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_more_than_six_fraction_digits() {
+        assert_eq!(
+            parse_amount_micros("0.0000001"),
+            Err("must have at most 6 digits after the decimal point".to_owned())
+        );
+        assert_eq!(
+            parse_amount_micros("1.1234560"),
+            Err("must have at most 6 digits after the decimal point".to_owned())
+        );
+    }
+
+    #[test]
+    fn formats_shortest_text() {
+        assert_eq!(format_micros(12_500_000), "12.5");
+        assert_eq!(format_micros(3_000_000), "3");
+        assert_eq!(format_micros(1), "0.000001");
+        assert_eq!(format_micros(0), "0");
+        assert_eq!(format_micros(100_000), "0.1");
+        assert_eq!(format_micros(1_000_000_000_000_000_000), "1000000000000");
+        assert_eq!(format_micros(-2_050_000), "-2.05");
+        assert_eq!(format_micros(i64::MIN), "-9223372036854.775808");
+        assert_eq!(format_micros(i64::MAX), "9223372036854.775807");
+    }
+
+    #[test]
+    fn format_and_parse_round_trip() {
+        for micros in [
+            0,
+            1,
+            10,
+            999_999,
+            1_000_000,
+            12_345_678,
+            1_000_000_000_000_000_000,
+        ] {
+            assert_eq!(parse_amount_micros(&format_micros(micros)), Ok(micros));
+        }
+        for text in ["12.5", "3", "0.000001", "0.1", "1000000000000", "42.123456"] {
+            assert_eq!(format_micros(parse_amount_micros(text).expect(text)), text);
+        }
+    }
+}
