@@ -21,10 +21,19 @@ use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
 
+/// A fixed observation time (2025-10-09), so that a resubmitted report is the same report
+/// however long the test takes.
+fn observed() -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: 1_760_000_000,
+        nanos: 0,
+    }
+}
+
 fn now() -> prost_types::Timestamp {
     let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     prost_types::Timestamp {
-        seconds: elapsed.as_secs() as i64 - 60,
+        seconds: elapsed.as_secs() as i64,
         nanos: 0,
     }
 }
@@ -51,7 +60,7 @@ fn finding(report_id: &str, seller_id: &str) -> Report {
             evidence_type: EvidenceType::TestBuy as i32,
             verdict: Verdict::Confirmed as i32,
             action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: Some(now()),
+            observe_time: Some(observed()),
             notes: "test buy examined by the brand".to_owned(),
         })),
     }
@@ -93,7 +102,7 @@ fn profile(report_id: &str, seller_id: &str, phone: &str) -> Report {
                 phones: vec![phone.to_owned()],
                 web_domains: vec![RAW_IDENTIFIERS[5].to_owned()],
             }),
-            observe_time: Some(now()),
+            observe_time: Some(observed()),
             hashed_identifiers: vec![],
         })),
     }
@@ -109,7 +118,7 @@ fn price(report_id: &str, amount: &str) -> Report {
                 currency_code: "EUR".to_owned(),
                 amount: amount.to_owned(),
             }),
-            observe_time: Some(now()),
+            observe_time: Some(observed()),
         })),
     }
 }
@@ -132,7 +141,7 @@ fn shipment(report_id: &str) -> Report {
                     amount: "12.99".to_owned(),
                 }),
             }],
-            ship_time: Some(now()),
+            ship_time: Some(observed()),
         })),
     }
 }
@@ -852,4 +861,53 @@ async fn a_bulk_load_acknowledges_each_batch_and_can_be_rerun() {
         .into_inner();
     let refused = progress.next().await.unwrap().unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_retry_after_a_key_rotation_is_still_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    let token = ingest.platform_a.clone();
+    let first = submit(
+        &ingest,
+        &token,
+        vec![profile("P-1", "S1", "+49 30 1234 5678")],
+    )
+    .await;
+    assert_eq!(outcomes(&first), [ReportOutcome::Accepted]);
+
+    // Rotate: a new current key first, the old one kept for what it hashed.
+    let keys = dir.path().join("identifier-keys");
+    let old = std::fs::read_to_string(&keys).unwrap();
+    let rotated = acx_domain::identifiers::IdentifierKeys::generate_file("k2") + &old;
+    std::fs::write(&keys, rotated).unwrap();
+    ingest.restart().await;
+
+    let retry = submit(
+        &ingest,
+        &token,
+        vec![
+            profile("P-1", "S1", "+49 30 1234 5678"),
+            profile("P-2", "S2", "+49 30 1234 5678"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&retry),
+        [ReportOutcome::Duplicate, ReportOutcome::Accepted]
+    );
+    assert_eq!(retry[0].sequence, first[0].sequence);
+    let changes = read_feed(&ingest, 0, 2).await;
+    let key_ids: Vec<String> = changes
+        .iter()
+        .map(|c| match &c.report.as_ref().unwrap().kind {
+            Some(Kind::SellerProfile(p)) => p.hashed_identifiers[0].key_id.clone(),
+            _ => panic!("profiles"),
+        })
+        .collect();
+    assert_eq!(
+        key_ids,
+        ["k1", "k2"],
+        "new reports are hashed with the new key"
+    );
 }

@@ -31,23 +31,34 @@ pub struct Intake {
 /// What happened to one report, before sequences are known.
 enum Decision {
     Rejected(Vec<FieldViolation>),
-    /// Accepted: position among the reports to insert.
-    Accepted(usize),
-    /// Same content as a stored report (its sequence) or as an earlier one of this batch.
-    Duplicate(Earlier),
-    /// The id holds different content.
-    AlreadyExists(Earlier),
-}
-
-#[derive(Clone, Copy)]
-enum Earlier {
-    Stored(i64),
-    InBatch(usize),
+    /// To be inserted: position among the candidates (accepted unless its id is taken).
+    Candidate(usize),
+    /// Same content as an earlier candidate of this batch (its position).
+    Duplicate(usize),
+    /// The same id as an earlier candidate of this batch, with different content.
+    AlreadyExists(usize),
 }
 
 fn micros_since_epoch(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A batch checked and prepared, ready for [`Intake::store_batch`].
+#[derive(Debug)]
+pub struct PreparedBatch {
+    now: SystemTime,
+    items: Vec<PreparedItem>,
+    /// Ids the batch's retractions withdraw.
+    targets: Vec<String>,
+}
+
+#[derive(Debug)]
+struct PreparedItem {
+    report_id: String,
+    prepared: Result<Prepared, Vec<FieldViolation>>,
+    /// The report as submitted, kept only during a key rotation.
+    original: Option<Report>,
 }
 
 fn retraction_target(report: &Report) -> Option<&str> {
@@ -80,98 +91,169 @@ impl Intake {
     /// Stores the valid reports of a batch from `platform`; one result per report, in order.
     /// `first_index` is the index of the first report in the caller's numbering (bulk loads
     /// count across their whole stream); violation paths name `reports[i]` of this batch.
+    ///
+    /// New reports are inserted without a prior lookup (`ON CONFLICT DO NOTHING`); only
+    /// those whose id turns out to be taken are read back and classified as duplicates or
+    /// conflicts. Retraction targets are looked up first, since they decide acceptance.
     pub async fn submit(
         &self,
         platform: &str,
         reports: Vec<Report>,
         first_index: usize,
     ) -> Result<Vec<ReportResult>, Error> {
+        let batch = self.prepare_batch(platform, reports);
+        self.store_batch(platform, batch, first_index).await
+    }
+
+    /// The CPU half of a batch: checks and prepares every report, touching no database,
+    /// so that a bulk load can prepare one batch while the previous one is written.
+    pub fn prepare_batch(&self, platform: &str, reports: Vec<Report>) -> PreparedBatch {
         let now = SystemTime::now();
-        let mut lookup: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
-        lookup.extend(reports.iter().filter_map(retraction_target));
-        lookup.retain(|id| !id.is_empty());
-        lookup.sort_unstable();
-        lookup.dedup();
-
-        let mut tx = store::begin_write(&self.database).await?;
-        let mut existing = tx.existing(platform, &lookup).await?;
-
-        let mut accepted: Vec<Prepared> = Vec::new();
-        let mut in_batch: HashMap<String, usize> = HashMap::new();
-        let mut decisions = Vec::with_capacity(reports.len());
-        let mut report_ids = Vec::with_capacity(reports.len());
+        let mut targets: Vec<String> = reports
+            .iter()
+            .filter_map(retraction_target)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        // After a key rotation a retry must be compared under the key that hashed the
+        // stored report, which needs the report as submitted: keep it only then.
+        let keep_originals = self.keys.len() > 1;
+        let mut items = Vec::with_capacity(reports.len());
         for (position, report) in reports.into_iter().enumerate() {
-            report_ids.push(report.report_id.clone());
-            // A stored report is compared under the key that hashed it, so a key rotation
-            // does not turn a retry into a conflict.
-            let key = existing
-                .get(&report.report_id)
-                .and_then(|stored| self.keys.get(&stored.key_id))
-                .unwrap_or_else(|| self.keys.current());
-            let prepared = match prepare(report, platform, key, now) {
+            let report_id = report.report_id.clone();
+            let original = keep_originals.then(|| report.clone());
+            let prepared =
+                prepare(report, platform, self.keys.current(), now).map_err(|violations| {
+                    let path = format!("reports[{position}]");
+                    violations.into_iter().map(|v| v.nested(&path)).collect()
+                });
+            items.push(PreparedItem {
+                report_id,
+                prepared,
+                original,
+            });
+        }
+        PreparedBatch {
+            now,
+            items,
+            targets,
+        }
+    }
+
+    /// The database half of a batch: classifies the prepared reports against what the
+    /// platform stored and writes the new ones in one transaction.
+    pub async fn store_batch(
+        &self,
+        platform: &str,
+        batch: PreparedBatch,
+        first_index: usize,
+    ) -> Result<Vec<ReportResult>, Error> {
+        let PreparedBatch {
+            now,
+            items,
+            targets,
+        } = batch;
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let mut tx = store::begin_write(&self.database).await?;
+        let mut stored_targets = if targets.is_empty() {
+            HashMap::new()
+        } else {
+            tx.existing(platform, &targets).await?
+        };
+
+        let mut candidates: Vec<Prepared> = Vec::new();
+        let mut originals: Vec<Option<Report>> = Vec::new();
+        let mut in_batch: HashMap<String, usize> = HashMap::new();
+        let mut decisions = Vec::with_capacity(items.len());
+        let mut report_ids = Vec::with_capacity(items.len());
+        for (position, item) in items.into_iter().enumerate() {
+            report_ids.push(item.report_id);
+            let original = item.original;
+            let prepared = match item.prepared {
                 Ok(prepared) => prepared,
                 Err(violations) => {
-                    let path = format!("reports[{position}]");
-                    decisions.push(Decision::Rejected(
-                        violations.into_iter().map(|v| v.nested(&path)).collect(),
-                    ));
+                    decisions.push(Decision::Rejected(violations));
                     continue;
                 }
             };
-            if let Some(stored) = existing.get(&prepared.report_id) {
-                let earlier = Earlier::Stored(stored.sequence);
-                decisions.push(if stored.content_hash == prepared.content_hash {
-                    Decision::Duplicate(earlier)
-                } else {
-                    Decision::AlreadyExists(earlier)
-                });
-                continue;
-            }
             if let Some(&slot) = in_batch.get(&prepared.report_id) {
-                let earlier = Earlier::InBatch(slot);
-                decisions.push(if accepted[slot].content_hash == prepared.content_hash {
-                    Decision::Duplicate(earlier)
+                decisions.push(if candidates[slot].content_hash == prepared.content_hash {
+                    Decision::Duplicate(slot)
                 } else {
-                    Decision::AlreadyExists(earlier)
+                    Decision::AlreadyExists(slot)
                 });
-                continue;
-            }
-            if let Some(target) = &prepared.retracts
-                && let Some(problem) =
-                    self.retraction_problem(target, &existing, &in_batch, &accepted)
-            {
-                let field = format!("reports[{position}].retraction.retracted_report_id");
-                decisions.push(Decision::Rejected(vec![FieldViolation::new(
-                    field, problem,
-                )]));
                 continue;
             }
             if let Some(target) = &prepared.retracts {
+                if let Some(problem) =
+                    retraction_problem(target, &stored_targets, &in_batch, &candidates)
+                {
+                    let field = format!("reports[{position}].retraction.retracted_report_id");
+                    decisions.push(Decision::Rejected(vec![FieldViolation::new(
+                        field, problem,
+                    )]));
+                    continue;
+                }
                 // Later retractions in this batch see the target as withdrawn.
-                if let Some(stored) = existing.get_mut(target.as_str()) {
+                if let Some(stored) = stored_targets.get_mut(target.as_str()) {
                     stored.retracted_by = Some(prepared.report_id.clone());
                 }
             }
-            in_batch.insert(prepared.report_id.clone(), accepted.len());
-            decisions.push(Decision::Accepted(accepted.len()));
-            accepted.push(prepared);
+            in_batch.insert(prepared.report_id.clone(), candidates.len());
+            decisions.push(Decision::Candidate(candidates.len()));
+            candidates.push(prepared);
+            originals.push(original);
         }
 
-        let sequences = if accepted.is_empty() {
-            Vec::new()
+        let rows: Vec<&Prepared> = candidates.iter().collect();
+        let inserted = if rows.is_empty() {
+            HashMap::new()
         } else {
-            let rows: Vec<&Prepared> = accepted.iter().collect();
-            let sequences = tx.insert(platform, &rows, micros_since_epoch(now)).await?;
-            for report in &accepted {
-                if let Some(target) = &report.retracts {
-                    tx.mark_retracted(platform, target, &report.report_id)
-                        .await?;
-                }
-            }
-            sequences
+            tx.insert_new(platform, &rows, micros_since_epoch(now))
+                .await?
         };
+        // Candidates whose id was taken: a retry (same content) or a conflicting reuse.
+        let taken: Vec<&str> = candidates
+            .iter()
+            .map(|c| c.report_id.as_str())
+            .filter(|id| !inserted.contains_key(*id))
+            .collect();
+        let stored = if taken.is_empty() {
+            HashMap::new()
+        } else {
+            tx.existing(platform, &taken).await?
+        };
+        let mut outcome_of_candidate = Vec::with_capacity(candidates.len());
+        for (candidate, original) in candidates.iter().zip(originals) {
+            let outcome = match (
+                inserted.get(&candidate.report_id),
+                stored.get(&candidate.report_id),
+            ) {
+                (Some(&sequence), _) => {
+                    if let Some(target) = &candidate.retracts {
+                        tx.mark_retracted(platform, target, &candidate.report_id)
+                            .await?;
+                    }
+                    (ReportOutcome::Accepted, sequence)
+                }
+                (None, Some(existing)) => {
+                    let same = self.same_content(candidate, original, existing, platform, now);
+                    let outcome = if same {
+                        ReportOutcome::Duplicate
+                    } else {
+                        ReportOutcome::AlreadyExists
+                    };
+                    (outcome, existing.sequence)
+                }
+                // Unreachable under the writer lock; reported rather than assumed.
+                (None, None) => (ReportOutcome::AlreadyExists, 0),
+            };
+            outcome_of_candidate.push(outcome);
+        }
         tx.commit().await?;
-        if let Some(&last) = sequences.iter().max() {
+        if let Some(&last) = inserted.values().max() {
             self.head.send_if_modified(|head| {
                 let advanced = last > *head;
                 if advanced {
@@ -181,9 +263,10 @@ impl Intake {
             });
         }
 
-        let sequence_of = |earlier: Earlier| match earlier {
-            Earlier::Stored(sequence) => sequence,
-            Earlier::InBatch(slot) => sequences.get(slot).copied().unwrap_or_default(),
+        let sequence_of = |slot: usize| {
+            outcome_of_candidate
+                .get(slot)
+                .map_or(0, |(_, sequence)| *sequence)
         };
         Ok(decisions
             .into_iter()
@@ -192,19 +275,16 @@ impl Intake {
             .map(|(position, (decision, report_id))| {
                 let (outcome, sequence, violations) = match decision {
                     Decision::Rejected(violations) => (ReportOutcome::Rejected, 0, violations),
-                    Decision::Accepted(slot) => (
-                        ReportOutcome::Accepted,
-                        sequences.get(slot).copied().unwrap_or_default(),
-                        Vec::new(),
-                    ),
-                    Decision::Duplicate(earlier) => {
-                        (ReportOutcome::Duplicate, sequence_of(earlier), Vec::new())
+                    Decision::Candidate(slot) => {
+                        let (outcome, sequence) = outcome_of_candidate[slot];
+                        (outcome, sequence, Vec::new())
                     }
-                    Decision::AlreadyExists(earlier) => (
-                        ReportOutcome::AlreadyExists,
-                        sequence_of(earlier),
-                        Vec::new(),
-                    ),
+                    Decision::Duplicate(slot) => {
+                        (ReportOutcome::Duplicate, sequence_of(slot), Vec::new())
+                    }
+                    Decision::AlreadyExists(slot) => {
+                        (ReportOutcome::AlreadyExists, sequence_of(slot), Vec::new())
+                    }
                 };
                 ReportResult {
                     index: (first_index + position) as i32,
@@ -223,28 +303,47 @@ impl Intake {
             .collect())
     }
 
-    /// Why a retraction of `target` cannot be accepted, if it cannot.
-    fn retraction_problem(
+    /// Whether `candidate` has the content of the `existing` report of the same id,
+    /// comparing under the key that hashed the stored one.
+    fn same_content(
         &self,
-        target: &str,
-        existing: &HashMap<String, store::Existing>,
-        in_batch: &HashMap<String, usize>,
-        accepted: &[Prepared],
-    ) -> Option<String> {
-        let (kind, retracted_by) = if let Some(stored) = existing.get(target) {
-            (stored.kind, stored.retracted_by.clone())
-        } else if let Some(&slot) = in_batch.get(target) {
-            let withdrawn = accepted
-                .iter()
-                .find(|r| r.retracts.as_deref() == Some(target))
-                .map(|r| r.report_id.clone());
-            (accepted[slot].kind as i32, withdrawn)
-        } else {
-            return Some("no accepted report of this platform has this id".to_owned());
-        };
-        if kind == ReportKind::Retraction as i32 {
-            return Some("a retraction cannot be retracted".to_owned());
+        candidate: &Prepared,
+        original: Option<Report>,
+        existing: &store::Existing,
+        platform: &str,
+        now: SystemTime,
+    ) -> bool {
+        if existing.key_id == candidate.key_id {
+            return existing.content_hash == candidate.content_hash;
         }
-        retracted_by.map(|by| format!("is already retracted by report {by}"))
+        match (original, self.keys.get(&existing.key_id)) {
+            (Some(original), Some(key)) => prepare(original, platform, key, now)
+                .is_ok_and(|again| again.content_hash == existing.content_hash),
+            _ => false,
+        }
     }
+}
+
+/// Why a retraction of `target` cannot be accepted, if it cannot.
+fn retraction_problem(
+    target: &str,
+    existing: &HashMap<String, store::Existing>,
+    in_batch: &HashMap<String, usize>,
+    accepted: &[Prepared],
+) -> Option<String> {
+    let (kind, retracted_by) = if let Some(stored) = existing.get(target) {
+        (stored.kind, stored.retracted_by.clone())
+    } else if let Some(&slot) = in_batch.get(target) {
+        let withdrawn = accepted
+            .iter()
+            .find(|r| r.retracts.as_deref() == Some(target))
+            .map(|r| r.report_id.clone());
+        (accepted[slot].kind as i32, withdrawn)
+    } else {
+        return Some("no accepted report of this platform has this id".to_owned());
+    };
+    if kind == ReportKind::Retraction as i32 {
+        return Some("a retraction cannot be retracted".to_owned());
+    }
+    retracted_by.map(|by| format!("is already retracted by report {by}"))
 }

@@ -4,6 +4,7 @@
 //! report joins an ordered change feed that scoring follows. This crate is the service as a
 //! library; `acx-ingest` is its thin binary.
 
+pub mod bench;
 mod error;
 mod intake;
 mod prepare;

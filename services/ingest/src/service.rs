@@ -5,9 +5,9 @@ use std::{pin::Pin, sync::Arc, time::Duration};
 
 use acx_proto::ingest::{
     BulkLoadReportsRequest, BulkLoadReportsResponse, GetReportRequest, GetReportResponse,
-    ListReportsRequest, ListReportsResponse, Report, ReportKind, ReportOutcome, StoredReport,
-    StreamChangesRequest, StreamChangesResponse, SubmitReportsRequest, SubmitReportsResponse,
-    ingest_service_server::IngestService,
+    ListReportsRequest, ListReportsResponse, Report, ReportKind, ReportOutcome, ReportResult,
+    StoredReport, StreamChangesRequest, StreamChangesResponse, SubmitReportsRequest,
+    SubmitReportsResponse, ingest_service_server::IngestService,
 };
 use acx_runtime::{FieldViolation, Principal, Role, Shutdown};
 use prost::Message;
@@ -236,60 +236,54 @@ impl IngestService for Ingest {
     ) -> Result<Response<Self::BulkLoadReportsStream>, Status> {
         let platform = platform_of(&request)?;
         let mut batches = request.into_inner();
-        // A small buffer: the loop below waits for the client to take each progress
-        // message, and reads the next batch only once this one is stored.
+        // A small buffer: progress waits for the client to take it. One batch is written
+        // while the next is read and prepared; no more is held, so a fast client is slowed
+        // by HTTP/2 flow control instead of filling memory.
         let (progress, receiver) = mpsc::channel(2);
         let service = self.clone();
         tokio::spawn(async move {
             let mut totals = BulkLoadReportsResponse::default();
-            loop {
+            let mut writing: Option<tokio::task::JoinHandle<Result<Vec<ReportResult>, Error>>> =
+                None;
+            let mut next_index = 0;
+            let failure = loop {
                 let batch = match batches.message().await {
                     Ok(Some(batch)) => batch,
-                    Ok(None) => break,
-                    Err(status) => {
-                        let _ = progress.send(Err(status)).await;
-                        break;
-                    }
+                    Ok(None) => break None,
+                    Err(status) => break Some(status),
                 };
                 if let Err(error) = service.check_batch_size(batch.reports.len()) {
-                    let _ = progress.send(Err(error.into())).await;
-                    break;
+                    break Some(error.into());
                 }
-                let first_index = totals.received as usize;
-                let results = match service
-                    .intake
-                    .submit(&platform, batch.reports, first_index)
-                    .await
+                let first_index = next_index;
+                next_index += batch.reports.len();
+                let intake = Arc::clone(&service.intake);
+                let who = platform.clone();
+                let prepared =
+                    tokio::task::spawn_blocking(move || intake.prepare_batch(&who, batch.reports))
+                        .await;
+                let prepared = match prepared {
+                    Ok(prepared) => prepared,
+                    Err(error) => break Some(acx_runtime::error::internal(&error)),
+                };
+                if let Some(previous) = writing.take()
+                    && !acknowledge(&mut totals, previous.await, &progress).await
                 {
-                    Ok(results) => results,
-                    Err(error) => {
-                        let _ = progress.send(Err(error.into())).await;
-                        break;
-                    }
-                };
-                totals.received += results.len() as i64;
-                let mut problems = Vec::new();
-                for result in results {
-                    match ReportOutcome::try_from(result.outcome) {
-                        Ok(ReportOutcome::Accepted) => totals.accepted += 1,
-                        Ok(ReportOutcome::Duplicate) => totals.duplicates += 1,
-                        Ok(ReportOutcome::Rejected) => {
-                            totals.rejected += 1;
-                            problems.push(result);
-                        }
-                        _ => {
-                            totals.already_exists += 1;
-                            problems.push(result);
-                        }
-                    }
+                    return;
                 }
-                let update = BulkLoadReportsResponse {
-                    problems,
-                    ..totals.clone()
-                };
-                if progress.send(Ok(update)).await.is_err() {
-                    break;
-                }
+                let intake = Arc::clone(&service.intake);
+                let who = platform.clone();
+                writing = Some(tokio::spawn(async move {
+                    intake.store_batch(&who, prepared, first_index).await
+                }));
+            };
+            if let Some(previous) = writing.take()
+                && !acknowledge(&mut totals, previous.await, &progress).await
+            {
+                return;
+            }
+            if let Some(status) = failure {
+                let _ = progress.send(Err(status)).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -355,6 +349,49 @@ impl IngestService for Ingest {
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
+}
+
+/// Counts a written batch into `totals` and sends the progress; false when the load must
+/// stop (the batch failed, or the client went away).
+async fn acknowledge(
+    totals: &mut BulkLoadReportsResponse,
+    written: Result<Result<Vec<ReportResult>, Error>, tokio::task::JoinError>,
+    progress: &mpsc::Sender<Result<BulkLoadReportsResponse, Status>>,
+) -> bool {
+    let results = match written {
+        Ok(Ok(results)) => results,
+        Ok(Err(error)) => {
+            let _ = progress.send(Err(error.into())).await;
+            return false;
+        }
+        Err(error) => {
+            let _ = progress
+                .send(Err(acx_runtime::error::internal(&error)))
+                .await;
+            return false;
+        }
+    };
+    totals.received += results.len() as i64;
+    let mut problems = Vec::new();
+    for result in results {
+        match ReportOutcome::try_from(result.outcome) {
+            Ok(ReportOutcome::Accepted) => totals.accepted += 1,
+            Ok(ReportOutcome::Duplicate) => totals.duplicates += 1,
+            Ok(ReportOutcome::Rejected) => {
+                totals.rejected += 1;
+                problems.push(result);
+            }
+            _ => {
+                totals.already_exists += 1;
+                problems.push(result);
+            }
+        }
+    }
+    let update = BulkLoadReportsResponse {
+        problems,
+        ..totals.clone()
+    };
+    progress.send(Ok(update)).await.is_ok()
 }
 
 #[cfg(test)]

@@ -120,13 +120,15 @@ impl WriteTx {
         Ok(found)
     }
 
-    /// Inserts `reports` in order; returns their sequences, in the same order.
-    pub async fn insert(
+    /// Inserts `reports` in order, skipping any whose id the platform already used (they
+    /// are classified afterwards, so a fresh load pays for no lookup); returns the sequence
+    /// of each report inserted, by id.
+    pub async fn insert_new(
         &mut self,
         platform: &str,
         reports: &[&Prepared],
         receive_time_us: i64,
-    ) -> Result<Vec<i64>, sqlx::Error> {
+    ) -> Result<HashMap<String, i64>, sqlx::Error> {
         let mut by_id: HashMap<String, i64> = HashMap::with_capacity(reports.len());
         match self {
             WriteTx::Sqlite(tx) => {
@@ -143,7 +145,7 @@ impl WriteTx {
                             .push_bind(report.payload.as_slice())
                             .push_bind(receive_time_us);
                     });
-                    query.push(" RETURNING report_id, sequence");
+                    query.push(" ON CONFLICT (platform, report_id) DO NOTHING RETURNING report_id, sequence");
                     let rows: Vec<(String, i64)> =
                         query.build_query_as().fetch_all(&mut **tx).await?;
                     by_id.extend(rows);
@@ -162,6 +164,7 @@ impl WriteTx {
                      FROM UNNEST($3::text[], $4::int4[], $5::bytea[], $6::text[], $7::bytea[]) \
                           WITH ORDINALITY AS r(report_id, kind, content_hash, key_id, payload, position) \
                      ORDER BY r.position \
+                     ON CONFLICT (platform, report_id) DO NOTHING \
                      RETURNING report_id, sequence",
                 )
                 .bind(platform)
@@ -176,10 +179,7 @@ impl WriteTx {
                 by_id.extend(rows);
             }
         }
-        Ok(reports
-            .iter()
-            .map(|report| by_id.get(&report.report_id).copied().unwrap_or_default())
-            .collect())
+        Ok(by_id)
     }
 
     /// Records that `retraction_id` withdrew `report_id`.

@@ -497,6 +497,12 @@ impl IdentifierKeys {
     pub fn get(&self, id: &str) -> Option<&IdentifierKey> {
         self.keys.iter().find(|k| k.id == id)
     }
+
+    /// How many keys there are (more than one during a rotation).
+    #[allow(clippy::len_without_is_empty)] // never empty, by construction
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
 }
 
 impl fmt::Debug for IdentifierKeys {

@@ -204,7 +204,12 @@ pub async fn serve(
         .layer(GrpcServerTraceLayer)
         .layer(AuthLayer::new(tokens, spec.policy))
         .layer(LimitsLayer::new(config.limits()));
-    let mut builder = Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    // Windows larger than HTTP/2's 64 KiB default let a bulk load keep the pipe full; they
+    // also bound what one stream can make the server buffer.
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .initial_stream_window_size(Some(1024 * 1024))
+        .initial_connection_window_size(Some(4 * 1024 * 1024));
     if let Some(tls) = tls_config(config)? {
         builder = builder.tls_config(tls)?;
     }
