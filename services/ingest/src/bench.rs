@@ -109,7 +109,7 @@ pub fn sample_report(n: usize) -> Report {
             }),
             products: vec![product],
             evidence_type: EvidenceType::TestBuy as i32,
-            verdict: if n % 2 == 0 {
+            verdict: if n.is_multiple_of(2) {
                 Verdict::Confirmed
             } else {
                 Verdict::Suspected
