@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real SQLite and a real PostgreSQL.
+# Runs every test: the workspace's tests against real SQLite and a real PostgreSQL, the
+# static checks of the Kubernetes manifests (deploy/check.sh), and the cluster-like test
+# that starts the three release binaries as the prod overlay's pods would
+# (deploy/cluster_test.py).
 #
 # Unless ACX_TEST_POSTGRES_URL points at a server already, it starts a throwaway
 # PostgreSQL cluster (installing the Debian package first if it is missing and we are
 # root), on a free loopback port, and removes it afterwards. Extra arguments go to
-# `cargo test` (e.g. `scripts/test.sh -p acx-runtime`).
+# `cargo test` only, and skip the deploy checks (e.g. `scripts/test.sh -p acx-runtime`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,3 +60,9 @@ fi
 # The PostgreSQL tests fail rather than skip from here on.
 export ACX_REQUIRE_POSTGRES=1
 cargo test --workspace --locked "$@"
+
+if [ "$#" -eq 0 ]; then
+  # Installs its pinned Python tools into a virtualenv on first use.
+  deploy/check.sh
+  "${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv/bin/python" deploy/cluster_test.py
+fi

@@ -1,10 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = acx_suite::SuiteArgs::parse();
+    let args: acx_suite::SuiteArgs = acx_runtime::config::parse_or_exit();
     let log_format = args.log_format;
     acx_runtime::process::run("acx", log_format, |shutdown| async move {
         let suite = acx_suite::start(&args, shutdown).await?;

@@ -11,6 +11,35 @@ use acx_telemetry::LogFormat;
 
 use crate::limits::Limits;
 
+/// Parses the command line and `ACX_*` environment of a binary, or exits with one message.
+/// A bad value names the flag and, since it usually comes from the environment in a
+/// container, the variable too.
+pub fn parse_or_exit<T: clap::Parser>() -> T {
+    let error = match T::try_parse() {
+        Ok(parsed) => return parsed,
+        Err(error) => error,
+    };
+    let invalid_arg = error
+        .get(clap::error::ContextKind::InvalidArg)
+        .map(ToString::to_string);
+    let env = invalid_arg.and_then(|shown| {
+        let command = T::command();
+        let arg = command.get_arguments().find(|arg| {
+            arg.get_long()
+                .is_some_and(|long| shown.starts_with(&format!("--{long}")))
+        })?;
+        arg.get_env().map(|env| env.to_string_lossy().into_owned())
+    });
+    match env {
+        Some(env) => {
+            let _ = error.print();
+            eprintln!("note: this setting is the flag above or the environment variable {env}");
+            std::process::exit(2);
+        }
+        None => error.exit(),
+    }
+}
+
 /// Parses `250ms`, `30s`, `5m`, `1h` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

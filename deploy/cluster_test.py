@@ -1,0 +1,1354 @@
+#!/usr/bin/env python3
+"""The closest thing to a cluster without one: the prod overlay's pods as local processes.
+
+    <venv>/bin/python deploy/cluster_test.py [--overlay prod] [--no-build] [--keep] [--otel stub|remove]
+
+where <venv> is ${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv, which deploy/check.sh
+creates from deploy/requirements-check.txt.
+
+It renders the overlay with `kubectl kustomize`, and for each of the Deployments acx-ingest,
+acx-scoring and acx-liaison it builds the process the kubelet would start:
+
+  * command and args of the container ($(VAR) references expanded the way the kubelet does);
+  * the environment: the image's ENV (from deploy/Dockerfile), docker-link variables unless
+    enableServiceLinks is false, envFrom ConfigMaps (and Secrets), then env: literal values,
+    configMapKeyRef from the rendered ConfigMaps, secretKeyRef from local stand-ins for the
+    operator's Secrets, fieldRef from a made-up pod (name, uid, namespace, node, labels);
+    plus PATH and HOSTNAME, and nothing else from this shell;
+  * the volumes: Secret and ConfigMap volumes written to files with their modes, emptyDirs
+    as empty directories; absolute paths under a mountPath are rewritten to the local copy;
+  * the user: runAsUser/runAsGroup/fsGroup when this runs as root (files then belong to
+    root:fsGroup as in a pod, and the process cannot write outside its volumes), else the
+    current user;
+  * the addresses: a listen address 0.0.0.0:P becomes 127.0.0.1:<free port>, and
+    <service>[.<ns>[.svc[.cluster.local]]]:<port> of a rendered Service becomes the local
+    address of the pod that Service selects. The OpenTelemetry collector is replaced by a
+    stub OTLP receiver in this process (--otel stub, the default) or its endpoint variable is
+    removed (--otel remove).
+
+The operator's Secrets get local values: acx-database gets URLs of fresh databases
+acx_ct_<service>_<random> on the PostgreSQL server of ACX_TEST_POSTGRES_URL (a throwaway
+server is started, as scripts/test.sh does, when it is unset); acx-tokens gets the SHA-256
+hashes of random tokens for customs:ct-customs, service:liaison and service:scoring;
+acx-peer-tokens the raw service tokens; acx-identifier-keys one random key.
+
+Then it starts the three release binaries together (target/release/<name>, built first when
+missing or older than the sources), consumers before providers, and checks that:
+
+  1. each answers grpc.health.v1.Health/Check with SERVING on its (mapped) startup probe port
+     within the startup probe's budget, and its readiness and liveness probes pass;
+  2. DiagnosticsService/Echo answers on each with the customs token, and refuses no token;
+  3. LiaisonService/CheckSeller answers NOT_FOUND: liaison asked scoring, with its peer token,
+     and scoring knows nothing of the seller (UNAVAILABLE would mean it could not reach it);
+  4. on SIGTERM each turns NOT_SERVING, finishes a call in flight, and exits with code 0
+     within terminationGracePeriodSeconds minus the preStop sleep (the kubelet runs the
+     preStop hook first, inside the same grace period);
+  5. peak memory stays under the container's memory limit; log lines are JSON when
+     ACX_LOG_FORMAT=json; nothing is written to the emptyDir (PostgreSQL holds all state);
+  6. (--otel stub) every service exported its spans, with the pod's resource attributes, and
+     the CheckSeller call is one trace across liaison and scoring.
+
+Processes, databases, the throwaway server and the temporary directory are always removed
+(--keep keeps the directory, with each process's log). Exit status 0 only if every check
+passed; the summary names each failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from concurrent import futures
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_HINT = "${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv"
+
+# gRPC's fork handlers only log noise here: the children exec at once and never use gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+try:
+    import grpc
+    import yaml
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+except ImportError as missing:  # pragma: no cover - depends on the interpreter
+    sys.exit(
+        f"cluster_test.py: {missing}. Run it with the deploy virtualenv, {VENV_HINT}/bin/python "
+        "(deploy/check.sh creates it), or `pip install -r deploy/requirements-check.txt`."
+    )
+
+# The Deployments under test, in start order: consumers before the services they call, the
+# worst order for a service that does not cope with a peer that is not up yet.
+DEPLOYMENTS = ["acx-liaison", "acx-scoring", "acx-ingest"]
+BINARIES = ["acx-ingest", "acx-scoring", "acx-liaison"]
+API_SERVICE = {
+    "acx-ingest": "acx.ingest.v1.IngestService",
+    "acx-scoring": "acx.scoring.v1.ScoringService",
+    "acx-liaison": "acx.liaison.v1.LiaisonService",
+}
+# Sources of the three binaries: a newer file than a binary means it must be rebuilt.
+SOURCE_PATHS = ["Cargo.toml", "Cargo.lock", "services", "shared", "proto"]
+CUSTOMS = "customs:ct-customs"
+PRINCIPALS = [CUSTOMS, "service:liaison", "service:scoring"]
+OTEL_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+NODE_NAME = "ct-node-1"
+# No HTTP proxy from the environment for loopback gRPC.
+CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class TestFailure(Exception):
+    """A problem that makes the rest of the run meaningless."""
+
+
+def log(message: str) -> None:
+    print(f"[cluster-test {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- protobuf, by hand: the few messages this test sends and reads ---------------------------
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def pb_bytes(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def pb_str(field: int, text: str) -> bytes:
+    return pb_bytes(field, text.encode())
+
+
+def pb_int(field: int, value: int) -> bytes:
+    return _varint(field << 3) + _varint(value)
+
+
+def pb_decode(data: bytes) -> dict[int, list[Any]]:
+    """Fields of one message: varints as int, everything else as bytes."""
+    fields: dict[int, list[Any]] = {}
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        shift = result = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return result
+
+    while pos < len(data):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value: Any = varint()
+        elif wire == 1:
+            value, pos = data[pos:pos + 8], pos + 8
+        elif wire == 2:
+            length = varint()
+            value, pos = data[pos:pos + length], pos + length
+        elif wire == 5:
+            value, pos = data[pos:pos + 4], pos + 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        fields.setdefault(field, []).append(value)
+    return fields
+
+
+def pb_first_str(fields: dict[int, list[Any]], field: int) -> str:
+    values = fields.get(field) or [b""]
+    return values[0].decode(errors="replace")
+
+
+# --- a stand-in for the OpenTelemetry Collector ----------------------------------------------
+
+@dataclasses.dataclass
+class Span:
+    service: str
+    attributes: dict[str, str]      # of the resource
+    trace_id: str
+    name: str
+    span_attributes: dict[str, str]
+
+
+class StubCollector(grpc.GenericRpcHandler):
+    """Accepts OTLP/gRPC trace exports, answers with an empty response, keeps the spans."""
+
+    EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.other_calls: list[str] = []
+        self._lock = threading.Lock()
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self._server.add_generic_rpc_handlers((self,))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop(grace=None)
+
+    def service(self, handler_call_details):  # noqa: D401 - grpc's name
+        method = handler_call_details.method
+
+        def export(request: bytes, _context) -> bytes:
+            if method == self.EXPORT:
+                spans = self._parse(request)
+                with self._lock:
+                    self.spans.extend(spans)
+            else:
+                with self._lock:
+                    self.other_calls.append(method)
+            return b""  # an empty ExportTraceServiceResponse: everything accepted
+
+        return grpc.unary_unary_rpc_method_handler(export)
+
+    @staticmethod
+    def _parse(request: bytes) -> list[Span]:
+        spans = []
+        for resource_spans in pb_decode(request).get(1, []):
+            rs = pb_decode(resource_spans)
+            attributes = {}
+            for resource in rs.get(1, []):
+                attributes = StubCollector._attributes(pb_decode(resource).get(1, []))
+            for scope_spans in rs.get(2, []):
+                for span in pb_decode(scope_spans).get(2, []):
+                    sf = pb_decode(span)
+                    spans.append(Span(
+                        service=attributes.get("service.name", ""),
+                        attributes=attributes,
+                        trace_id=(sf.get(1) or [b""])[0].hex(),
+                        name=pb_first_str(sf, 5),
+                        span_attributes=StubCollector._attributes(sf.get(9, [])),
+                    ))
+        return spans
+
+    @staticmethod
+    def _attributes(key_values: list[bytes]) -> dict[str, str]:
+        """KeyValue list -> {key: value}, string values as such, others as their raw fields."""
+        out = {}
+        for kv in key_values:
+            kv_fields = pb_decode(kv)
+            value = pb_decode((kv_fields.get(2) or [b""])[0])
+            if 1 in value:
+                out[pb_first_str(kv_fields, 1)] = pb_first_str(value, 1)
+            else:
+                out[pb_first_str(kv_fields, 1)] = str(next(iter(value.values()), [""])[0])
+        return out
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+class Postgres:
+    """The server of ACX_TEST_POSTGRES_URL, or a throwaway one started like scripts/test.sh."""
+
+    def __init__(self, dry_run: bool = False) -> None:
+        self.dry_run = dry_run
+        self.url = os.environ.get("ACX_TEST_POSTGRES_URL", "")
+        self.throwaway_dir: str | None = None
+        self.pg_ctl: list[str] = []
+        self.databases: list[str] = []
+        if shutil.which("psql") is None:
+            raise TestFailure("psql is not installed (Debian package postgresql-client)")
+
+    def start_if_needed(self) -> None:
+        if self.dry_run:
+            self.url = self.url or "postgres://acx@127.0.0.1:5432/postgres"
+            return
+        if self.url:
+            log(f"PostgreSQL: {self.url} (ACX_TEST_POSTGRES_URL)")
+            return
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                      key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.parent.name)] or [0])
+        if not bins:
+            raise TestFailure("ACX_TEST_POSTGRES_URL is unset and no PostgreSQL server is installed "
+                              "(/usr/lib/postgresql/*/bin): set it, or install the postgresql package")
+        bindir = bins[-1].parent
+        self.throwaway_dir = tempfile.mkdtemp(prefix="acx-ct-pg.")
+        run_as: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(self.throwaway_dir, user="postgres")
+            run_as = ["runuser", "-u", "postgres", "--"]
+        port = free_port()
+        data = f"{self.throwaway_dir}/data"
+        subprocess.run([*run_as, str(bindir / "initdb"), "-D", data, "-U", "acx", "--auth=trust",
+                        "-E", "UTF8"], check=True, stdout=subprocess.DEVNULL)
+        self.pg_ctl = [*run_as, str(bindir / "pg_ctl"), "-D", data]
+        subprocess.run([*self.pg_ctl, "-l", f"{self.throwaway_dir}/server.log", "-w", "-o",
+                        f"-p {port} -k {self.throwaway_dir} -c listen_addresses=127.0.0.1 "
+                        "-c fsync=off -c synchronous_commit=off", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.url = f"postgres://acx@127.0.0.1:{port}/postgres"
+        log(f"PostgreSQL: started a throwaway server at {self.url}")
+
+    def psql(self, sql: str) -> None:
+        done = subprocess.run(["psql", self.url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise TestFailure(f"psql {sql!r} failed: {done.stderr.strip()}")
+
+    def create_database(self, name: str) -> str:
+        if not self.dry_run:
+            self.psql(f'CREATE DATABASE "{name}"')
+            self.databases.append(name)
+        parts = urllib.parse.urlsplit(self.url)
+        return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+    def cleanup(self) -> list[str]:
+        problems = []
+        for name in self.databases:
+            try:
+                self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception as error:  # noqa: BLE001 - report and go on cleaning
+                problems.append(f"drop database {name}: {error}")
+        self.databases.clear()
+        if self.throwaway_dir:
+            subprocess.run([*self.pg_ctl, "-m", "immediate", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.rmtree(self.throwaway_dir, ignore_errors=True)
+            self.throwaway_dir = None
+        return problems
+
+
+# --- binaries ----------------------------------------------------------------------------------
+
+def target_dir() -> Path:
+    configured = os.environ.get("CARGO_TARGET_DIR")
+    return Path(configured) if configured else REPO / "target"
+
+
+def newest_source_mtime() -> tuple[float, str]:
+    newest, newest_path = 0.0, ""
+    for rel in SOURCE_PATHS:
+        root = REPO / rel
+        paths = [root] if root.is_file() else root.rglob("*")
+        for path in paths:
+            if path.is_file():
+                mtime = path.stat().st_mtime
+                if mtime > newest:
+                    newest, newest_path = mtime, str(path.relative_to(REPO))
+    return newest, newest_path
+
+
+def ensure_binaries(build: bool) -> dict[str, Path]:
+    release = target_dir() / "release"
+    binaries = {name: release / name for name in BINARIES}
+    newest, newest_path = newest_source_mtime()
+    stale = [name for name, path in binaries.items()
+             if not path.exists() or path.stat().st_mtime < newest]
+    if stale:
+        why = ", ".join(stale) + f" missing or older than {newest_path}"
+        if not build:
+            missing = [n for n in stale if not binaries[n].exists()]
+            if missing:
+                raise TestFailure(f"--no-build, but {', '.join(missing)} not built in {release}")
+            log(f"warning: --no-build: using binaries older than the sources ({why})")
+            return binaries
+        command = ["cargo", "build", "--release", "--locked"]
+        for name in BINARIES:
+            command += ["-p", name]
+        log(f"building ({why}): {shlex.join(command)}")
+        if subprocess.run(command, cwd=REPO).returncode != 0:
+            raise TestFailure("the release build failed")
+    for name, path in binaries.items():
+        if not path.exists():
+            raise TestFailure(f"{path} does not exist after the build")
+    return binaries
+
+
+def image_config() -> tuple[dict[str, str], str | None]:
+    """ENV and USER of the final stage of deploy/Dockerfile (continuation lines joined)."""
+    text = (REPO / "deploy" / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)
+    env: dict[str, str] = {}
+    user: str | None = None
+    for line in text.splitlines():
+        words = line.strip().split(None, 1)
+        if not words:
+            continue
+        keyword = words[0].upper()
+        rest = words[1] if len(words) > 1 else ""
+        if keyword == "FROM":
+            env, user = {}, None
+        elif keyword == "ENV":
+            parts = shlex.split(rest)
+            if parts and "=" not in parts[0]:  # legacy `ENV KEY value`
+                env[parts[0]] = rest.split(None, 1)[1] if len(parts) > 1 else ""
+            else:
+                env.update(part.split("=", 1) for part in parts)
+        elif keyword == "USER":
+            user = rest.strip()
+    return env, user
+
+
+# --- rendering and the pods ---------------------------------------------------------------
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes $(VAR) expansion: $$ is a literal $, unknown references stay as they are."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "$" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "$":
+                out.append("$")
+                i += 2
+                continue
+            if nxt == "(":
+                end = text.find(")", i + 2)
+                if end != -1:
+                    name = text[i + 2:end]
+                    out.append(env[name] if name in env else text[i:end + 1])
+                    i = end + 1
+                    continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def parse_quantity(text: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(text))
+    if not match or (match.group(2) and match.group(2) not in units):
+        raise ValueError(f"cannot read quantity {text!r}")
+    return float(match.group(1)) * units.get(match.group(2), 1)
+
+
+@dataclasses.dataclass
+class Pod:
+    deployment: str
+    name: str
+    root: Path                      # the container's filesystem view: cwd, mounts below it
+    argv: list[str]
+    env: dict[str, str]
+    user: tuple[int, int, list[int]] | None
+    probe_ports: dict[str, int]     # probe kind -> container port
+    probes: dict[str, dict]
+    startup_budget: float
+    grace: int
+    pre_stop: int
+    memory_limit: float | None
+    local_ports: dict[int, int]     # container port -> local port
+    empty_dirs: list[Path]
+    mount_tops: set[str]            # what this test put at the top of root: volumes, mount points
+    notes: list[str]
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    started: float = 0.0
+    ready_after: float | None = None
+    stop_seconds: float | None = None
+    exit_code: int | None = None
+    peak_rss: float | None = None
+    killed: bool = False
+
+    def local(self, container_port: int) -> str:
+        return f"127.0.0.1:{self.local_ports[container_port]}"
+
+
+class Cluster:
+    """What the rendered overlay says, and the local stand-ins for what it leaves out."""
+
+    def __init__(self, docs: list[dict], secret_values: dict[str, dict[str, str]],
+                 binaries: dict[str, Path], workdir: Path, otel_port: int | None,
+                 checks: "Checks") -> None:
+        self.docs = docs
+        self.secrets = secret_values
+        self.binaries = binaries
+        self.workdir = workdir
+        self.otel_port = otel_port
+        self.checks = checks
+        self.config_maps = self._of_kind("ConfigMap")
+        self.services = self._of_kind("Service")
+        self.deployments = self._of_kind("Deployment")
+        self.image_env, self.image_user = image_config()
+        self.local_ports: dict[str, dict[int, int]] = {}
+        self.pod_names = {
+            d: f"{d}-{secrets.token_hex(5)}-{secrets.token_hex(3)[:5]}" for d in self.deployments
+        }
+        # host:port of each rendered Service (every DNS spelling) -> local address
+        self.service_hosts: dict[tuple[str, int], str] = {}
+        self.service_names: set[str] = set()
+        self._map_services()
+
+    def _of_kind(self, kind: str) -> dict[str, dict]:
+        return {d["metadata"]["name"]: d for d in self.docs if d.get("kind") == kind}
+
+    def local_port(self, deployment: str, container_port: int) -> int:
+        ports = self.local_ports.setdefault(deployment, {})
+        if container_port not in ports:
+            ports[container_port] = free_port()
+        return ports[container_port]
+
+    @staticmethod
+    def container_of(deployment: dict) -> dict:
+        containers = deployment["spec"]["template"]["spec"]["containers"]
+        if len(containers) != 1:
+            raise TestFailure(f"Deployment {deployment['metadata']['name']}: expected one container")
+        return containers[0]
+
+    def _map_services(self) -> None:
+        for name, service in self.services.items():
+            namespace = service["metadata"].get("namespace", "default")
+            selector = service["spec"].get("selector") or {}
+            hosts = [name, f"{name}.{namespace}", f"{name}.{namespace}.svc",
+                     f"{name}.{namespace}.svc.cluster.local"]
+            self.service_names.update(hosts)
+            target = None
+            for dep_name, dep in self.deployments.items():
+                labels = dep["spec"]["template"]["metadata"].get("labels", {})
+                if selector and all(labels.get(k) == v for k, v in selector.items()):
+                    target = dep_name
+            for port in service["spec"].get("ports", []):
+                if target in DEPLOYMENTS:
+                    container = self.container_of(self.deployments[target])
+                    wanted = port.get("targetPort", port["port"])
+                    if isinstance(wanted, str):
+                        named = [p["containerPort"] for p in container.get("ports", [])
+                                 if p.get("name") == wanted]
+                        if not named:
+                            self.checks.fail(f"Service {name}: targetPort {wanted!r} is no port of {target}")
+                            continue
+                        wanted = named[0]
+                    address = f"127.0.0.1:{self.local_port(target, int(wanted))}"
+                elif name == "otel-collector" and self.otel_port is not None:
+                    address = f"127.0.0.1:{self.otel_port}"
+                else:
+                    continue
+                for host in hosts:
+                    self.service_hosts[(host, port["port"])] = address
+
+    # -- substitution of the values that came from the manifests (never of local secrets)
+
+    def localize(self, value: str, deployment: str, mounts: dict[str, Path], where: str,
+                 notes: list[str]) -> str:
+        listen = re.fullmatch(r"(0\.0\.0\.0|\[::\]|::)?:(\d+)", value)
+        if listen:
+            return f"127.0.0.1:{self.local_port(deployment, int(listen.group(2)))}"
+
+        def host_port(match: re.Match) -> str:
+            host, port = match.group(1), int(match.group(2))
+            return self.service_hosts.get((host, port), match.group(0))
+
+        value = re.sub(r"(?<![\w.-])([a-z0-9][a-z0-9.-]*):(\d+)(?!\d)", host_port, value)
+        flag, sep, path = value.partition("=") if value.startswith("--") else ("", "", value)
+        if path.startswith("/"):
+            for mount_path in sorted(mounts, key=len, reverse=True):
+                if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+                    path = str(mounts[mount_path]) + path[len(mount_path.rstrip("/")):]
+                    break
+            else:
+                notes.append(f"{where}={path}: no volume provides it (must be in the image)")
+            value = flag + sep + path
+        return value
+
+    def unresolved_hosts(self, value: str) -> list[str]:
+        return [f"{h}:{p}" for h, p in re.findall(r"(?<![\w.-])([a-z0-9][a-z0-9.-]*):(\d+)(?!\d)", value)
+                if h in self.service_names or h.endswith(".svc") or h.endswith(".cluster.local")]
+
+    def service_link_env(self, namespace: str) -> dict[str, str]:
+        """The docker-link variables the kubelet adds when enableServiceLinks is not false."""
+        env: dict[str, str] = {}
+        for name, service in self.services.items():
+            if service["metadata"].get("namespace", "default") != namespace:
+                continue
+            prefix = name.upper().replace("-", "_")
+            ports = service["spec"].get("ports", [])
+            if not ports:
+                continue
+            for index, port in enumerate(ports):
+                address = self.service_hosts.get((name, port["port"]), f"127.0.0.1:{port['port']}")
+                host, local = address.rsplit(":", 1)
+                proto = port.get("protocol", "TCP")
+                if index == 0:
+                    env[f"{prefix}_SERVICE_HOST"] = host
+                    env[f"{prefix}_SERVICE_PORT"] = local
+                    env[f"{prefix}_PORT"] = f"{proto.lower()}://{address}"
+                if port.get("name"):
+                    env[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = local
+                base = f"{prefix}_PORT_{port['port']}_{proto}"
+                env[base] = f"{proto.lower()}://{address}"
+                env[f"{base}_PROTO"] = proto.lower()
+                env[f"{base}_PORT"] = local
+                env[f"{base}_ADDR"] = host
+        return env
+
+    def field_ref(self, deployment: dict, path: str) -> str:
+        name = deployment["metadata"]["name"]
+        meta = deployment["spec"]["template"]["metadata"]
+        values = {
+            "metadata.name": self.pod_names[name],
+            "metadata.namespace": deployment["metadata"].get("namespace", "default"),
+            "metadata.uid": str(uuid.uuid4()),
+            "spec.nodeName": NODE_NAME,
+            "spec.serviceAccountName": deployment["spec"]["template"]["spec"].get("serviceAccountName", "default"),
+            "status.hostIP": "127.0.0.1",
+            "status.podIP": "127.0.0.1",
+            "status.podIPs": "127.0.0.1",
+            "status.hostIPs": "127.0.0.1",
+        }
+        if path in values:
+            return values[path]
+        match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+        if match:
+            return (meta.get(match.group(1)) or {}).get(match.group(2), "")
+        raise TestFailure(f"Deployment {name}: fieldRef {path} is not emulated")
+
+    def secret_data(self, name: str) -> dict[str, str] | None:
+        """The local stand-in of a Secret; a generated one (dev) by its name without the hash."""
+        if name in self.secrets:
+            return self.secrets[name]
+        base = re.sub(r"-[a-z0-9]{10}$", "", name)
+        if base != name and name in self._of_kind("Secret"):
+            return self.secrets.get(base)
+        return None
+
+    def secret_value(self, secret: str, key: str, optional: bool, where: str) -> str | None:
+        data = self.secret_data(secret)
+        if data is None or key not in data:
+            if optional:
+                return None
+            raise TestFailure(f"{where}: refers to Secret {secret} key {key}, which is not one of the "
+                              f"documented operator Secrets ({', '.join(sorted(self.secrets))})")
+        return data[key]
+
+    def config_map_data(self, name: str, optional: bool, where: str) -> dict[str, str] | None:
+        if name not in self.config_maps:
+            if optional:
+                return None
+            raise TestFailure(f"{where}: ConfigMap {name} is not in the rendered overlay")
+        return dict(self.config_maps[name].get("data") or {})
+
+    # -- volumes
+
+    def materialize_volumes(self, dep_name: str, pod_spec: dict, container: dict, root: Path,
+                            owner: tuple[int, int] | None) -> tuple[dict[str, Path], list[Path]]:
+        volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
+        mounts: dict[str, Path] = {}
+        empty_dirs: list[Path] = []
+        for mount in container.get("volumeMounts", []):
+            where = f"Deployment {dep_name}: volumeMount {mount['name']}"
+            volume = volumes.get(mount["name"])
+            if volume is None:
+                raise TestFailure(f"{where}: no such volume")
+            local = root / "volumes" / mount["name"]
+            if not local.exists():
+                self._write_volume(volume, local, owner, where)
+                if "emptyDir" in volume:
+                    empty_dirs.append(local)
+            target = local / mount["subPath"] if mount.get("subPath") else local
+            mounts[mount["mountPath"]] = target
+            # Show the mount where the pod has it too, for whoever reads the kept directory.
+            link = root / mount["mountPath"].lstrip("/")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(target)
+        return mounts, empty_dirs
+
+    def _write_volume(self, volume: dict, local: Path, owner: tuple[int, int] | None,
+                      where: str) -> None:
+        local.mkdir(parents=True)
+        local.chmod(0o755)
+        if "emptyDir" in volume:
+            local.chmod(0o777)  # what the kubelet gives an emptyDir
+            return
+        sources = []
+        if "secret" in volume:
+            sources.append(("secret", volume["secret"], volume["secret"].get("defaultMode", 0o644)))
+        elif "configMap" in volume:
+            sources.append(("configMap", volume["configMap"], volume["configMap"].get("defaultMode", 0o644)))
+        elif "projected" in volume:
+            mode = volume["projected"].get("defaultMode", 0o644)
+            for source in volume["projected"].get("sources", []):
+                kind = next(iter(source))
+                if kind not in ("secret", "configMap"):
+                    raise TestFailure(f"{where}: projected source {kind} is not emulated")
+                sources.append((kind, source[kind], mode))
+        else:
+            raise TestFailure(f"{where}: volume type {sorted(set(volume) - {'name'})} is not emulated")
+        for kind, ref, default_mode in sources:
+            optional = bool(ref.get("optional"))
+            if kind == "secret":
+                name = ref.get("secretName") or ref.get("name")
+                data = self.secret_data(name)
+                if data is None and not optional:
+                    raise TestFailure(f"{where}: Secret {name} is not one of the documented operator "
+                                      f"Secrets ({', '.join(sorted(self.secrets))})")
+            else:
+                data = self.config_map_data(ref["name"], optional, where)
+            if data is None:
+                continue
+            items = ref.get("items") or [{"key": k, "path": k} for k in data]
+            for item in items:
+                if item["key"] not in data:
+                    if optional:
+                        continue
+                    raise TestFailure(f"{where}: {kind} {ref.get('secretName') or ref.get('name')} "
+                                      f"has no key {item['key']}")
+                path = local / item["path"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(data[item["key"]])
+                if owner is not None:
+                    os.chown(path, 0, owner[1])
+                path.chmod(item.get("mode", default_mode))
+
+    # -- the pod
+
+    def pod(self, dep_name: str) -> Pod:
+        deployment = self.deployments.get(dep_name)
+        if deployment is None:
+            raise TestFailure(f"the rendered overlay has no Deployment {dep_name}")
+        spec = deployment["spec"]["template"]["spec"]
+        container = self.container_of(deployment)
+        namespace = deployment["metadata"].get("namespace", "default")
+        where = f"Deployment {dep_name}"
+        notes: list[str] = []
+        if spec.get("initContainers"):
+            raise TestFailure(f"{where}: init containers are not emulated")
+
+        # user and groups: the container's securityContext wins over the pod's
+        pod_sc, ctr_sc = spec.get("securityContext") or {}, container.get("securityContext") or {}
+        image_uid, image_gid = (self.image_user or "0:0").partition(":")[::2]
+        uid = int(ctr_sc.get("runAsUser", pod_sc.get("runAsUser", image_uid or 0)))
+        gid = int(ctr_sc.get("runAsGroup", pod_sc.get("runAsGroup", image_gid or 0)))
+        fs_group = pod_sc.get("fsGroup")
+        if (ctr_sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) and uid == 0):
+            self.checks.fail(f"{where}: runAsNonRoot, but it would run as uid 0")
+        user = None
+        if os.geteuid() == 0:
+            groups = [int(fs_group)] if fs_group is not None else []
+            groups += [int(g) for g in pod_sc.get("supplementalGroups", [])]
+            user = (uid, gid, groups)
+        else:
+            notes.append("not root: runs as the current user, not as its runAsUser")
+
+        root = self.workdir / "pods" / dep_name
+        root.mkdir(parents=True)
+        root.chmod(0o755)
+        mounts, empty_dirs = self.materialize_volumes(
+            dep_name, spec, container, root, (uid, int(fs_group)) if user and fs_group is not None else None)
+
+        # environment, in the kubelet's order
+        env: dict[str, str] = {}
+        from_manifest: set[str] = set()
+        if spec.get("enableServiceLinks", True) is not False:
+            env.update(self.service_link_env(namespace))
+            from_manifest.update(env)
+            notes.append("enableServiceLinks is not false: docker-link variables added")
+        for source in container.get("envFrom", []):
+            prefix = source.get("prefix", "")
+            if "configMapRef" in source:
+                ref = source["configMapRef"]
+                data = self.config_map_data(ref["name"], bool(ref.get("optional")), where) or {}
+                for key, value in data.items():
+                    env[prefix + key] = value
+                    from_manifest.add(prefix + key)
+            elif "secretRef" in source:
+                ref = source["secretRef"]
+                data = self.secret_data(ref["name"])
+                if data is None and not ref.get("optional"):
+                    raise TestFailure(f"{where}: envFrom Secret {ref['name']} is not documented")
+                for key, value in (data or {}).items():
+                    env[prefix + key] = value
+                    from_manifest.discard(prefix + key)
+        for var in container.get("env", []):
+            name = var["name"]
+            if "valueFrom" not in var:
+                env[name] = expand(var.get("value", ""), env)
+                from_manifest.add(name)
+                continue
+            source = var["valueFrom"]
+            value: str | None
+            if "configMapKeyRef" in source:
+                ref = source["configMapKeyRef"]
+                data = self.config_map_data(ref["name"], bool(ref.get("optional")), where) or {}
+                if ref["key"] not in data and not ref.get("optional"):
+                    raise TestFailure(f"{where}: env {name}: ConfigMap {ref['name']} has no key {ref['key']}")
+                value = data.get(ref["key"])
+                from_manifest.add(name)
+            elif "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
+                value = self.secret_value(ref["name"], ref["key"], bool(ref.get("optional")),
+                                          f"{where}: env {name}")
+                from_manifest.discard(name)
+            elif "fieldRef" in source:
+                value = self.field_ref(deployment, source["fieldRef"]["fieldPath"])
+                from_manifest.discard(name)
+            elif "resourceFieldRef" in source:
+                resource = source["resourceFieldRef"]["resource"]
+                kind, _, res = resource.partition(".")
+                raw = ((container.get("resources") or {}).get(kind) or {}).get(res, "0")
+                value = str(int(parse_quantity(raw) / parse_quantity(source["resourceFieldRef"].get("divisor", "1"))))
+                from_manifest.discard(name)
+            else:
+                raise TestFailure(f"{where}: env {name}: valueFrom {sorted(source)} is not emulated")
+            if value is not None:
+                env[name] = value
+
+        # the OpenTelemetry collector: a local stub, or no export at all
+        if self.otel_port is None:
+            for name in OTEL_ENDPOINT_VARS:
+                if env.pop(name, None) is not None:
+                    notes.append(f"{name} removed (--otel remove): no trace export")
+
+        for name in sorted(from_manifest & env.keys()):
+            env[name] = self.localize(env[name], dep_name, mounts, name, notes)
+            for host in self.unresolved_hosts(env[name]):
+                self.checks.fail(f"{where}: {name}={env[name]}: {host} is no Service this test can map")
+            if "$(" in env[name]:
+                self.checks.fail(f"{where}: {name}={env[name]}: unresolved $(VAR) reference")
+
+        # command and args, expanded against the environment the pod has
+        command = [expand(c, env) for c in container.get("command") or []]
+        args = [expand(a, env) for a in container.get("args") or []]
+        if not command:
+            raise TestFailure(f"{where}: no command (the image has no entrypoint on purpose)")
+        binary_name = Path(command[0]).name
+        if binary_name not in self.binaries:
+            raise TestFailure(f"{where}: command {command[0]} is not one of {', '.join(BINARIES)}")
+        args = [self.localize(a, dep_name, mounts, "args", notes) for a in args]
+        image_bin = self.workdir / "image" / "usr" / "local" / "bin" / binary_name
+        argv = [str(image_bin), *command[1:], *args]
+
+        full_env = dict(self.image_env)
+        full_env.update(env)
+        full_env["HOSTNAME"] = self.pod_names[dep_name]
+        full_env["PATH"] = os.environ.get("PATH", IMAGE_PATH)
+
+        probes = {kind: container[kind] for kind in ("startupProbe", "readinessProbe", "livenessProbe")
+                  if kind in container}
+        probe_ports = {}
+        for kind, probe in probes.items():
+            if "grpc" not in probe:
+                self.checks.fail(f"{where}: {kind} is not a gRPC probe")
+                continue
+            probe_ports[kind] = int(probe["grpc"]["port"])
+            self.local_port(dep_name, probe_ports[kind])
+        first = probes.get("startupProbe") or probes.get("readinessProbe") or {}
+        startup_budget = (first.get("initialDelaySeconds", 0)
+                          + first.get("periodSeconds", 10) * first.get("failureThreshold", 3))
+        pre_stop_hook = (container.get("lifecycle") or {}).get("preStop") or {}
+        if pre_stop_hook and "sleep" not in pre_stop_hook:
+            notes.append(f"preStop {sorted(pre_stop_hook)} not emulated")
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+        return Pod(
+            deployment=dep_name,
+            name=self.pod_names[dep_name],
+            root=root,
+            argv=argv,
+            env=full_env,
+            user=user,
+            probe_ports=probe_ports,
+            probes=probes,
+            startup_budget=float(startup_budget or 60),
+            grace=int(spec.get("terminationGracePeriodSeconds", 30)),
+            pre_stop=int((pre_stop_hook.get("sleep") or {}).get("seconds", 0)),
+            memory_limit=parse_quantity(limit) if limit else None,
+            local_ports=self.local_ports.setdefault(dep_name, {}),
+            empty_dirs=empty_dirs,
+            mount_tops={"volumes"} | {m.strip("/").split("/")[0] for m in mounts},
+            notes=notes,
+        )
+
+
+# --- checks and the run ----------------------------------------------------------------------
+
+class Checks:
+    def __init__(self) -> None:
+        self.results: list[tuple[bool, str]] = []
+        self._lock = threading.Lock()
+
+    def ok(self, message: str) -> None:
+        with self._lock:
+            self.results.append((True, message))
+        log(f"ok    {message}")
+
+    def fail(self, message: str) -> None:
+        with self._lock:
+            self.results.append((False, message))
+        log(f"FAIL  {message}")
+
+    def check(self, condition: bool, message: str, detail: str = "") -> bool:
+        if condition:
+            self.ok(message)
+        else:
+            self.fail(f"{message}{': ' + detail if detail else ''}")
+        return condition
+
+    @property
+    def failures(self) -> list[str]:
+        return [m for ok, m in self.results if not ok]
+
+
+def health(channel: grpc.Channel, service: str, timeout: float) -> str:
+    stub = health_pb2_grpc.HealthStub(channel)
+    try:
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    except grpc.RpcError as error:
+        return f"{error.code().name}"
+
+
+def unary(channel: grpc.Channel, method: str, request: bytes, token: str | None,
+          timeout: float = 10.0) -> tuple[grpc.StatusCode, bytes | str]:
+    call = channel.unary_unary(method)  # no serializers: bytes in, bytes out
+    metadata = [("authorization", f"Bearer {token}")] if token else None
+    try:
+        return grpc.StatusCode.OK, call(request, metadata=metadata, timeout=timeout)
+    except grpc.RpcError as error:
+        return error.code(), error.details() or ""
+
+
+def read_peak_rss(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def tail(path: Path | None, lines: int = 15) -> str:
+    if path is None or not path.exists():
+        return "(no log)"
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join("      " + line for line in text[-lines:])
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.checks = Checks()
+        self.workdir = Path(tempfile.mkdtemp(prefix="acx-cluster-test."))
+        self.workdir.chmod(0o755)  # the pods' users must reach their files below it
+        self.postgres: Postgres | None = None
+        self.collector: StubCollector | None = None
+        self.pods: dict[str, Pod] = {}
+        self.channels: dict[str, grpc.Channel] = {}
+        self.tokens: dict[str, str] = {}
+        self.check_seller_done = False
+
+    # -- set-up
+
+    def render(self) -> list[dict]:
+        overlay = Path(self.args.overlay) if "/" in self.args.overlay else \
+            REPO / "deploy" / "k8s" / "overlays" / self.args.overlay
+        if shutil.which("kubectl") is None:
+            raise TestFailure("kubectl is required (its built-in kustomize renders the overlay)")
+        done = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise TestFailure(f"kubectl kustomize {overlay} failed: {done.stderr.strip()}")
+        (self.workdir / "rendered.yaml").write_text(done.stdout)
+        docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+        log(f"rendered {overlay.relative_to(REPO) if overlay.is_relative_to(REPO) else overlay}: "
+            f"{len(docs)} resources")
+        return docs
+
+    def local_secrets(self) -> dict[str, dict[str, str]]:
+        """Local values for the four operator-created Secrets of docs/deploy.md section 3."""
+        assert self.postgres is not None
+        suffix = secrets.token_hex(4)
+        urls = {}
+        for service in ("ingest", "scoring", "liaison"):
+            urls[f"{service}-url"] = self.postgres.create_database(f"acx_ct_{service}_{suffix}")
+        self.tokens = {p: "acx_" + secrets.token_hex(32) for p in PRINCIPALS}
+        token_lines = "".join(f"{hashlib.sha256(t.encode()).hexdigest()} {p}\n"
+                              for p, t in self.tokens.items())
+        return {
+            "acx-database": urls,
+            "acx-tokens": {"tokens": "# <sha256-hex> <role>:<id>, made by deploy/cluster_test.py\n"
+                                     + token_lines},
+            "acx-identifier-keys": {"keys": f"k1 {secrets.token_hex(32)}\n"},
+            "acx-peer-tokens": {"liaison-token": self.tokens["service:liaison"],
+                                "scoring-token": self.tokens["service:scoring"]},
+        }
+
+    def install_image(self, binaries: dict[str, Path]) -> None:
+        """The image's /usr/local/bin: the binaries, root-owned, mode 0555."""
+        bindir = self.workdir / "image" / "usr" / "local" / "bin"
+        bindir.mkdir(parents=True)
+        for part in (self.workdir / "image", self.workdir / "image" / "usr",
+                     self.workdir / "image" / "usr" / "local", bindir):
+            part.chmod(0o755)
+        for name, path in binaries.items():
+            shutil.copy2(path, bindir / name)
+            (bindir / name).chmod(0o555)
+
+    def start(self, pod: Pod) -> None:
+        pod.log_path = self.workdir / "logs" / f"{pod.deployment}.log"
+        pod.log_path.parent.mkdir(exist_ok=True)
+        handle = open(pod.log_path, "wb")
+        extra: dict[str, Any] = {}
+        if pod.user is not None:
+            extra = {"user": pod.user[0], "group": pod.user[1], "extra_groups": pod.user[2]}
+        pod.started = time.monotonic()
+        pod.process = subprocess.Popen(pod.argv, env=pod.env, cwd=pod.root, stdin=subprocess.DEVNULL,
+                                       stdout=handle, stderr=subprocess.STDOUT, process_group=0,
+                                       **extra)
+        handle.close()
+
+    # -- the checks
+
+    def wait_serving(self) -> bool:
+        waiting = {name: pod for name, pod in self.pods.items()}
+        while waiting:
+            for name, pod in list(waiting.items()):
+                elapsed = time.monotonic() - pod.started
+                assert pod.process is not None
+                if pod.process.poll() is not None:
+                    pod.exit_code = pod.process.returncode
+                    self.checks.fail(f"{name}: exited with code {pod.exit_code} before serving\n"
+                                     f"{tail(pod.log_path)}")
+                    del waiting[name]
+                    continue
+                probe = pod.probes.get("startupProbe") or pod.probes.get("readinessProbe") or {}
+                # A new connection per attempt, as the kubelet makes: a long-lived channel
+                # would back off between reconnections and see SERVING late.
+                with grpc.insecure_channel(pod.local(pod.probe_ports["startupProbe"]),
+                                           options=CHANNEL_OPTIONS) as channel:
+                    status = health(channel, (probe.get("grpc") or {}).get("service", ""),
+                                    float(probe.get("timeoutSeconds", 1)))
+                if status == "SERVING":
+                    elapsed = pod.ready_after = time.monotonic() - pod.started
+                    self.checks.ok(f"{name}: SERVING on startup probe port "
+                                   f"{pod.probe_ports.get('startupProbe')} (local "
+                                   f"{pod.local(pod.probe_ports['startupProbe'])}) after {elapsed:.2f}s "
+                                   f"(budget {pod.startup_budget:.0f}s)")
+                    del waiting[name]
+                elif elapsed > pod.startup_budget:
+                    self.checks.fail(f"{name}: not SERVING within the startup probe's "
+                                     f"{pod.startup_budget:.0f}s (last: {status}); the kubelet would "
+                                     f"restart it\n{tail(pod.log_path)}")
+                    del waiting[name]
+            time.sleep(0.2)
+        return all(p.ready_after is not None for p in self.pods.values())
+
+    def check_probes(self) -> None:
+        for name, pod in self.pods.items():
+            for kind in ("readinessProbe", "livenessProbe"):
+                if kind not in pod.probes or kind not in pod.probe_ports:
+                    continue
+                probe = pod.probes[kind]
+                port = pod.probe_ports[kind]
+                with grpc.insecure_channel(pod.local(port), options=CHANNEL_OPTIONS) as ch:
+                    status = health(ch, probe["grpc"].get("service", ""), float(probe.get("timeoutSeconds", 1)))
+                self.checks.check(status == "SERVING", f"{name}: {kind} on port {port} passes", status)
+
+    def check_calls(self) -> None:
+        customs = self.tokens[CUSTOMS]
+        for name in BINARIES:
+            channel = self.channels[name]
+            code, reply = unary(channel, "/acx.diagnostics.v1.DiagnosticsService/Echo", pb_str(1, "hi"), customs)
+            if code == grpc.StatusCode.OK:
+                fields = pb_decode(reply)  # type: ignore[arg-type]
+                echoed, service = pb_first_str(fields, 1), pb_first_str(fields, 2)
+                self.checks.check(echoed == "hi" and service == API_SERVICE[name],
+                                  f"{name}: Echo with the customs token answers",
+                                  f"got message={echoed!r} service={service!r}")
+            else:
+                self.checks.fail(f"{name}: Echo with the customs token: {code.name} {reply}")
+            code, reply = unary(channel, "/acx.diagnostics.v1.DiagnosticsService/Echo", pb_str(1, "hi"), None)
+            self.checks.check(code == grpc.StatusCode.UNAUTHENTICATED,
+                              f"{name}: Echo without a token is UNAUTHENTICATED", f"got {code.name} {reply}")
+
+        request = pb_bytes(1, pb_str(1, "amazon") + pb_str(2, "CT-1"))
+        code, reply = unary(self.channels["acx-liaison"], "/acx.liaison.v1.LiaisonService/CheckSeller",
+                            request, customs)
+        self.check_seller_done = True
+        hint = {grpc.StatusCode.UNAVAILABLE: " (liaison could not reach scoring)",
+                grpc.StatusCode.OK: " (scoring knew the seller?)"}.get(code, "")
+        self.checks.check(code == grpc.StatusCode.NOT_FOUND,
+                          "acx-liaison: CheckSeller crosses to scoring and answers NOT_FOUND",
+                          f"got {code.name} {reply!r}{hint}")
+
+    def terminate(self) -> None:
+        customs = self.tokens[CUSTOMS]
+
+        def one(pod: Pod) -> None:
+            name = pod.deployment
+            assert pod.process is not None
+            pod.peak_rss = read_peak_rss(pod.process.pid)
+            channel = self.channels[name]
+            # A call in flight when SIGTERM arrives: it must finish, not be cut.
+            slow = pb_str(1, "drain") + pb_bytes(2, pb_int(1, 2))  # delay: 2s
+            in_flight: dict[str, Any] = {}
+
+            def call() -> None:
+                in_flight["result"] = unary(channel, "/acx.diagnostics.v1.DiagnosticsService/Echo",
+                                            slow, customs, timeout=30)
+
+            caller = threading.Thread(target=call)
+            caller.start()
+            time.sleep(0.5)
+            budget = pod.grace - pod.pre_stop
+            sent = time.monotonic()
+            pod.process.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            after = health(channel, "", 1.0)
+            self.checks.check(after != "SERVING", f"{name}: not SERVING once SIGTERM is received "
+                              f"(health: {after})", "health still SERVING 0.2s after SIGTERM")
+            try:
+                pod.exit_code = pod.process.wait(timeout=max(budget - (time.monotonic() - sent), 0.1))
+                pod.stop_seconds = time.monotonic() - sent
+            except subprocess.TimeoutExpired:
+                pod.killed = True
+                os.killpg(pod.process.pid, signal.SIGKILL)
+                pod.exit_code = pod.process.wait()
+            caller.join(timeout=30)
+            if pod.killed:
+                self.checks.fail(f"{name}: still running {budget}s after SIGTERM "
+                                 f"(grace {pod.grace}s - preStop {pod.pre_stop}s): the kubelet "
+                                 f"would SIGKILL it\n{tail(pod.log_path)}")
+            else:
+                self.checks.check(pod.exit_code == 0,
+                                  f"{name}: exits 0 {pod.stop_seconds:.2f}s after SIGTERM "
+                                  f"(budget {budget}s = grace {pod.grace}s - preStop {pod.pre_stop}s)",
+                                  f"exit code {pod.exit_code}\n{tail(pod.log_path)}")
+                if pod.stop_seconds is not None and pod.stop_seconds > 5:
+                    # The only call this test leaves in flight ends 1.5s after SIGTERM.
+                    log(f"{name}: note: draining took {pod.stop_seconds:.1f}s; something held the "
+                        "server open (a long-lived stream that does not end on shutdown?)")
+            code, reply = in_flight.get("result", (grpc.StatusCode.UNKNOWN, "no result"))
+            echoed = pb_first_str(pb_decode(reply), 1) if code == grpc.StatusCode.OK else ""
+            self.checks.check(code == grpc.StatusCode.OK and echoed == "drain",
+                              f"{name}: a call in flight at SIGTERM completes", f"{code.name} {reply!r}")
+
+        # Like `kubectl delete`: every pod gets its SIGTERM at about the same time.
+        threads = [threading.Thread(target=one, args=(pod,)) for pod in self.pods.values()
+                   if pod.process is not None and pod.process.poll() is None]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def check_after(self) -> None:
+        for name, pod in self.pods.items():
+            if pod.peak_rss is not None and pod.memory_limit is not None:
+                self.checks.check(pod.peak_rss < pod.memory_limit,
+                                  f"{name}: peak RSS {pod.peak_rss / 2**20:.0f}Mi under the "
+                                  f"{pod.memory_limit / 2**20:.0f}Mi memory limit")
+            written = [str(p.relative_to(d)) for d in pod.empty_dirs for p in d.rglob("*")]
+            self.checks.check(not written, f"{name}: wrote nothing to its emptyDir volumes",
+                              ", ".join(written[:10]))
+            strays = [p.name for p in pod.root.iterdir() if p.name not in pod.mount_tops]
+            self.checks.check(not strays, f"{name}: wrote nothing to its (read-only) root filesystem",
+                              ", ".join(strays))
+            if pod.log_path and pod.env.get("ACX_LOG_FORMAT") == "json":
+                lines = [l for l in pod.log_path.read_text(errors="replace").splitlines() if l.strip()]
+                bad, levels, loud = [], {}, []
+                for line in lines:
+                    try:
+                        record = json.loads(line)
+                        level = str(record.get("level", "?")).upper()
+                        levels[level] = levels.get(level, 0) + 1
+                        if level in ("WARN", "ERROR"):
+                            loud.append(line)
+                    except (json.JSONDecodeError, AttributeError):
+                        bad.append(line)
+                for line in loud[:5]:
+                    log(f"{name}: logged {line}")
+                self.checks.check(not bad, f"{name}: all {len(lines)} log lines are JSON "
+                                  f"({', '.join(f'{k} {v}' for k, v in sorted(levels.items()))})",
+                                  "not JSON: " + " | ".join(bad[:3]))
+        if self.collector is not None:
+            self.check_traces()
+
+    def check_traces(self) -> None:
+        assert self.collector is not None
+        spans = self.collector.spans
+        # What each service served, and for whom: shows the calls between services.
+        for name in BINARIES:
+            served: dict[str, int] = {}
+            for span in spans:
+                if span.service == name and span.span_attributes.get("otel.kind", "server") == "server":
+                    who = span.span_attributes.get("acx.principal") or "-"
+                    key = f"{span.name} by {who}"
+                    served[key] = served.get(key, 0) + 1
+            log(f"{name} served: " + (", ".join(f"{k} x{v}" for k, v in sorted(served.items())) or "nothing"))
+        feed = [s for s in spans if s.service == "acx-ingest"
+                and s.span_attributes.get("acx.principal") == "service:scoring"]
+        log(f"scoring -> ingest (change feed): {len(feed)} call(s) seen"
+            + ("" if feed else " (none: no feed consumer yet, or it had not called before SIGTERM)"))
+        for name, pod in self.pods.items():
+            mine = [s for s in spans if s.service == name]
+            pod_names = {s.attributes.get("k8s.pod.name") for s in mine}
+            self.checks.check(bool(mine) and pod_names == {pod.name},
+                              f"{name}: {len(mine)} spans exported to the collector's address, "
+                              f"with its pod's resource attributes",
+                              f"k8s.pod.name {sorted(map(str, pod_names))}, expected {pod.name}")
+        if self.check_seller_done:
+            asked = {s.trace_id for s in spans if s.service == "acx-liaison" and s.name.endswith("/CheckSeller")}
+            answered = {s.trace_id for s in spans if s.service == "acx-scoring" and s.name.endswith("/GetSellerRisk")}
+            self.checks.check(bool(asked & answered), "CheckSeller is one trace across liaison and scoring",
+                              f"liaison traces {sorted(asked)}, scoring GetSellerRisk traces {sorted(answered)}")
+
+    # -- the whole
+
+    def execute(self) -> None:
+        if self.args.dry_run:
+            binaries = {name: target_dir() / "release" / name for name in BINARIES}
+        else:
+            binaries = ensure_binaries(build=not self.args.no_build)
+        docs = self.render()
+        self.postgres = Postgres(dry_run=self.args.dry_run)
+        self.postgres.start_if_needed()
+        if self.args.otel == "stub":
+            self.collector = StubCollector()
+            self.collector.start()
+        cluster = Cluster(docs, self.local_secrets(), binaries, self.workdir,
+                          self.collector.port if self.collector else None, self.checks)
+        for name in DEPLOYMENTS:
+            self.pods[name] = cluster.pod(name)
+        self.describe()
+        if self.checks.failures:
+            raise TestFailure("the overlay cannot be run as it is (see above)")
+        if self.args.dry_run:
+            self.checks.ok("dry run: the overlay's three pods resolve (nothing started)")
+            return
+        self.install_image(binaries)
+
+        for name in DEPLOYMENTS:
+            self.start(self.pods[name])
+        log("started " + ", ".join(f"{n} (pid {p.process.pid})" for n, p in self.pods.items() if p.process))
+        if not self.wait_serving():
+            return
+        for name, pod in self.pods.items():
+            self.channels[name] = grpc.insecure_channel(pod.local(pod.probe_ports["startupProbe"]),
+                                                        options=CHANNEL_OPTIONS)
+        self.check_probes()
+        self.check_calls()
+        self.terminate()
+        self.check_after()
+
+    def describe(self) -> None:
+        for name, pod in self.pods.items():
+            shown = {k: ("<secret>" if k in {"ACX_SCORING_TOKEN", "ACX_INGEST_TOKEN"} else v)
+                     for k, v in sorted(pod.env.items()) if k != "PATH"}
+            user = f"uid {pod.user[0]} gid {pod.user[1]} groups {pod.user[2]}" if pod.user else "current user"
+            log(f"{name}: {shlex.join(pod.argv)} as {user}, cwd {pod.root}\n"
+                + "\n".join(f"      {k}={v}" for k, v in shown.items()))
+            for note in pod.notes:
+                log(f"{name}: note: {note}")
+
+    def cleanup(self) -> list[str]:
+        problems = []
+        for pod in self.pods.values():
+            if pod.process is not None and pod.process.poll() is None:
+                try:
+                    os.killpg(pod.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                pod.process.wait()
+        for channel in self.channels.values():
+            channel.close()
+        if self.collector is not None:
+            self.collector.stop()
+        if self.postgres is not None:
+            problems += self.postgres.cleanup()
+        if self.args.keep:
+            log(f"kept {self.workdir} (logs in {self.workdir / 'logs'})")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return problems
+
+    def summary(self) -> None:
+        print(f"\n== cluster test summary ({self.args.overlay})")
+        header = ("deployment", "local addr", "ready", "startup budget", "SIGTERM->exit",
+                  "exit budget", "exit", "peak RSS")
+        rows = [header]
+        for name in BINARIES:
+            pod = self.pods.get(name)
+            if pod is None:
+                continue
+            port = pod.probe_ports.get("startupProbe")
+            rows.append((
+                name,
+                pod.local(port) if port in pod.local_ports else "-",
+                f"{pod.ready_after:.2f}s" if pod.ready_after is not None else "no",
+                f"{pod.startup_budget:.0f}s",
+                "killed" if pod.killed else (f"{pod.stop_seconds:.2f}s" if pod.stop_seconds is not None else "-"),
+                f"{pod.grace - pod.pre_stop}s",
+                "-" if pod.exit_code is None else str(pod.exit_code),
+                f"{pod.peak_rss / 2**20:.0f}Mi" if pod.peak_rss else "-",
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        for row in rows:
+            print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        passed = sum(ok for ok, _ in self.checks.results)
+        failed = len(self.checks.results) - passed
+        print()
+        for ok, message in self.checks.results:
+            if not ok:
+                print(f"  FAIL {message}")
+        print(f"{passed} passed, {failed} failed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--overlay", default="prod", help="overlay under deploy/k8s/overlays (default prod), or a kustomization directory "
+                             "(any argument with a /)")
+    parser.add_argument("--no-build", action="store_true", help="use target/release as it is")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="render and resolve the pods, print them, start nothing")
+    parser.add_argument("--otel", choices=("stub", "remove"), default="stub",
+                        help="replace the collector by a local stub OTLP receiver (default), or remove "
+                             "OTEL_EXPORTER_OTLP_ENDPOINT")
+    args = parser.parse_args()
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    run = Run(args)
+    try:
+        run.execute()
+    except TestFailure as error:
+        run.checks.fail(str(error))
+    except KeyboardInterrupt:
+        run.checks.fail("interrupted")
+    except Exception as error:  # noqa: BLE001 - a crash of the test is a failure, after cleanup
+        import traceback
+        traceback.print_exc()
+        run.checks.fail(f"the test itself crashed: {error!r}")
+    finally:
+        for problem in run.cleanup():
+            run.checks.fail(f"cleanup: {problem}")
+    if not run.checks.results:
+        run.checks.fail("no check ran")
+    run.summary()
+    return 1 if run.checks.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
