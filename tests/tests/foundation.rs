@@ -190,6 +190,7 @@ async fn principals_of_the_wrong_kind_are_permission_denied() {
         .get_seller_risk(authorized(
             GetSellerRiskRequest {
                 seller: seller("amazon", "A1"),
+                cluster_id: String::new(),
             },
             &customs,
         ))
@@ -293,7 +294,7 @@ async fn scoring_with(
     server.tokens_file = Some(tokens_file(dir, token, "service:test"));
     configure(&mut server);
     let shutdown = Shutdown::new();
-    let running = acx_scoring::start(&acx_scoring::Config { server }, shutdown.clone())
+    let running = acx_scoring::start(&acx_scoring::Config::standalone(server), shutdown.clone())
         .await
         .unwrap();
     (running.local_addr, shutdown)

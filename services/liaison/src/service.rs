@@ -58,6 +58,7 @@ impl Liaison {
         let seller = validate_seller(seller)?;
         let request = GetSellerRiskRequest {
             seller: Some(seller.clone()),
+            cluster_id: String::new(),
         };
         let risk = match self.scoring.clone().get_seller_risk(request).await {
             Ok(response) => response.into_inner().risk.unwrap_or_default(),

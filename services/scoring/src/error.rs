@@ -21,6 +21,12 @@ pub enum Error {
     /// The database could not be opened or migrated at start-up.
     #[error("database setup failed")]
     DatabaseSetup(#[from] acx_runtime::db::DbError),
+    /// Ingest's change feed failed.
+    #[error("change feed failed")]
+    Feed(#[source] Status),
+    /// The ingest client could not be configured.
+    #[error("ingest client setup failed")]
+    Peer(#[from] acx_runtime::client::PeerError),
     /// The gRPC server could not start.
     #[error("server setup failed")]
     Serve(#[from] acx_runtime::server::ServeError),

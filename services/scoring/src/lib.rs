@@ -1,15 +1,26 @@
-//! The scoring service (`acx.scoring.v1`): the exchange's judgement of sellers and
-//! shipments. This crate is the service as a library; `acx-scoring` is its thin binary.
+//! The scoring service (`acx.scoring.v1`): the exchange's judgement of sellers. It follows
+//! ingest's change feed from a durable cursor, links accounts across platforms, scores them
+//! with readable reasons and keeps the shared blacklist (see [`model`] for the rules). This
+//! crate is the service as a library; `acx-scoring` is its thin binary.
 
 mod error;
+pub mod model;
+mod names;
+mod scorer;
 mod service;
+mod store;
 
 pub use error::Error;
 
-use acx_proto::scoring::scoring_service_server::ScoringServiceServer;
+use std::sync::Arc;
+
+use acx_proto::{
+    ingest::ingest_service_client::IngestServiceClient,
+    scoring::scoring_service_server::ScoringServiceServer,
+};
 use acx_runtime::{
     AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
-    db::Migrations, server,
+    client::peer_channel, db::Migrations, server,
 };
 
 /// Fully qualified name of the gRPC service.
@@ -24,6 +35,49 @@ pub struct Config {
     /// Settings every ACX server shares.
     #[command(flatten)]
     pub server: ServerConfig,
+
+    /// URL of the ingest service, whose change feed scoring follows.
+    #[arg(
+        long,
+        env = "ACX_INGEST_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub ingest_url: String,
+
+    /// Bearer token scoring presents to ingest (a `service:scoring` token). Without it
+    /// scoring serves what it has but does not follow the feed.
+    #[arg(
+        long,
+        env = "ACX_INGEST_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub ingest_token: Option<String>,
+
+    /// Half-life of a counterfeit finding's weight, in days.
+    #[arg(long, env = "ACX_SCORING_HALF_LIFE_DAYS", value_name = "DAYS", default_value_t = 180.0,
+          value_parser = parse_half_life)]
+    pub half_life_days: f64,
+}
+
+fn parse_half_life(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(days) if days.is_finite() && days >= 1.0 => Ok(days),
+        _ => Err(format!("{text:?} is not a number of days of at least 1")),
+    }
+}
+
+impl Config {
+    /// Scoring with `server` settings, no feed, default model parameters (for tests).
+    pub fn standalone(server: ServerConfig) -> Self {
+        Self {
+            server,
+            ingest_url: "http://127.0.0.1:50051".to_owned(),
+            ingest_token: None,
+            half_life_days: 180.0,
+        }
+    }
 }
 
 /// Scoring's migrations for both backends.
@@ -42,11 +96,25 @@ pub fn access_policy() -> AccessPolicy {
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
-/// Opens the database, migrates it and starts serving until `shutdown`.
+/// Opens the database, migrates it, rebuilds the model, follows ingest's feed and serves
+/// until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
     let database = Database::connect(&config.server.database_url_or_default("scoring")).await?;
     database.migrate(&migrations()).await?;
-    let scoring = service::Scoring::new(database.clone());
+    let params = model::ModelParams {
+        half_life_days: config.half_life_days,
+    };
+    let scorer = Arc::new(scorer::Scorer::load(database.clone(), params).await?);
+    match &config.ingest_token {
+        Some(token) => {
+            let ingest = IngestServiceClient::new(peer_channel(&config.ingest_url, token)?);
+            tokio::spawn(Arc::clone(&scorer).follow(ingest, shutdown.clone()));
+        }
+        None => tracing::warn!(
+            "no ACX_INGEST_TOKEN: scoring serves what it has but does not follow ingest's feed"
+        ),
+    }
+    let scoring = service::Scoring::new(scorer);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

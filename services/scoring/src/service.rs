@@ -1,46 +1,73 @@
-//! The gRPC handlers of `acx.scoring.v1.ScoringService`.
+//! The gRPC handlers of `acx.scoring.v1.ScoringService`. Risks and the blacklist are
+//! served from the model in memory; history and the blacklist's change feed from the
+//! database.
+
+use std::sync::Arc;
 
 use acx_proto::scoring::{
-    GetSellerRiskRequest, GetSellerRiskResponse, SellerRisk, scoring_service_server::ScoringService,
+    BatchGetSellerRisksRequest, BatchGetSellerRisksResponse, GetSellerRiskRequest,
+    GetSellerRiskResponse, ListBlacklistChangesRequest, ListBlacklistChangesResponse,
+    ListBlacklistRequest, ListBlacklistResponse, ListSellerRiskHistoryRequest,
+    ListSellerRiskHistoryResponse, scoring_service_server::ScoringService,
 };
-use acx_runtime::Database;
-use prost::Message;
+use acx_runtime::{FieldViolation, validate};
 use tonic::{Request, Response, Status};
 
-use crate::Error;
+use crate::{Error, scorer::Scorer, store};
 
-/// The scoring service over its database.
+/// Most items per page or batch.
+const MAX_PAGE: i64 = 1000;
+/// Items per page when the caller does not say.
+const DEFAULT_PAGE: i64 = 100;
+
+/// The scoring service.
 #[derive(Debug, Clone)]
 pub struct Scoring {
-    database: Database,
+    scorer: Arc<Scorer>,
 }
 
 impl Scoring {
-    /// Scoring over `database` (already migrated).
-    pub fn new(database: Database) -> Self {
-        Self { database }
+    /// The service over `scorer`.
+    pub fn new(scorer: Arc<Scorer>) -> Self {
+        Self { scorer }
     }
+}
 
-    async fn stored_risk(&self, platform: &str, seller_id: &str) -> Result<Option<Vec<u8>>, Error> {
-        const QUERY: &str = "SELECT risk FROM seller_risk WHERE platform = $1 AND seller_id = $2";
-        let row: Option<(Vec<u8>,)> = match &self.database {
-            Database::Sqlite(pool) => {
-                sqlx::query_as(QUERY)
-                    .bind(platform)
-                    .bind(seller_id)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Database::Postgres(pool) => {
-                sqlx::query_as(QUERY)
-                    .bind(platform)
-                    .bind(seller_id)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        Ok(row.map(|(risk,)| risk))
+fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> i64 {
+    match i64::from(requested) {
+        0 => DEFAULT_PAGE,
+        size if size < 0 => {
+            violations.push(FieldViolation::new("page_size", "must not be negative"));
+            DEFAULT_PAGE
+        }
+        size => size.min(MAX_PAGE),
     }
+}
+
+fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(violations))
+    }
+}
+
+/// Opaque page tokens: hex of a tagged text, checked on the way back in.
+fn encode_token(text: &str) -> String {
+    hex::encode(text)
+}
+
+fn decode_token(token: &str, prefix: &str) -> Result<String, Error> {
+    hex::decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(prefix).map(str::to_owned))
+        .ok_or_else(|| {
+            Error::Invalid(vec![FieldViolation::new(
+                "page_token",
+                "is not a token this service issued for this request",
+            )])
+        })
 }
 
 #[tonic::async_trait]
@@ -50,22 +77,167 @@ impl ScoringService for Scoring {
         request: Request<GetSellerRiskRequest>,
     ) -> Result<Response<GetSellerRiskResponse>, Status> {
         let request = request.into_inner();
-        let violations = acx_runtime::validate::seller_ref(request.seller.as_ref(), "seller");
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations).into());
-        }
-        let seller = request.seller.unwrap_or_default();
-        let stored = self
-            .stored_risk(&seller.platform, &seller.seller_id)
-            .await?;
-        let Some(bytes) = stored else {
-            return Err(Error::NotFound(format!(
-                "the exchange knows nothing of seller {}/{}",
-                seller.platform, seller.seller_id
-            ))
-            .into());
+        let model = self.scorer.read().await;
+        let risk = match (&request.seller, request.cluster_id.trim()) {
+            (Some(_), "") => {
+                invalid(validate::seller_ref(request.seller.as_ref(), "seller"))?;
+                let seller = request.seller.unwrap_or_default();
+                model
+                    .risk(&(seller.platform.clone(), seller.seller_id.clone()))
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "the exchange knows nothing of seller {}/{}",
+                            seller.platform, seller.seller_id
+                        ))
+                    })?
+            }
+            (None, cluster_id) if !cluster_id.is_empty() => model
+                .cluster_risk(cluster_id)
+                .cloned()
+                .ok_or_else(|| Error::NotFound(format!("no cluster {cluster_id}")))?,
+            _ => {
+                return Err(Error::Invalid(vec![FieldViolation::new(
+                    "seller",
+                    "set exactly one of seller or cluster_id",
+                )])
+                .into());
+            }
         };
-        let risk = SellerRisk::decode(bytes.as_slice()).map_err(Error::from)?;
         Ok(Response::new(GetSellerRiskResponse { risk: Some(risk) }))
+    }
+
+    async fn batch_get_seller_risks(
+        &self,
+        request: Request<BatchGetSellerRisksRequest>,
+    ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
+        let sellers = request.into_inner().sellers;
+        let mut violations = Vec::new();
+        if sellers.is_empty() || sellers.len() as i64 > MAX_PAGE {
+            violations.push(FieldViolation::new(
+                "sellers",
+                format!("needs 1 to {MAX_PAGE} sellers"),
+            ));
+        }
+        for (i, seller) in sellers.iter().enumerate() {
+            violations.extend(validate::seller_ref(Some(seller), &format!("sellers[{i}]")));
+        }
+        invalid(violations)?;
+        let model = self.scorer.read().await;
+        let mut response = BatchGetSellerRisksResponse::default();
+        for seller in sellers {
+            match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
+                Some(risk) => response.risks.push(risk.clone()),
+                None => response.not_found.push(seller),
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn list_seller_risk_history(
+        &self,
+        request: Request<ListSellerRiskHistoryRequest>,
+    ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = validate::seller_ref(request.seller.as_ref(), "seller");
+        let limit = page_size(request.page_size, &mut violations);
+        invalid(violations)?;
+        let seller = request.seller.unwrap_or_default();
+        let prefix = format!("h1:{}/{}:", seller.platform, seller.seller_id);
+        let before = if request.page_token.is_empty() {
+            i64::MAX
+        } else {
+            decode_token(&request.page_token, &prefix)?
+                .parse()
+                .map_err(|_| {
+                    Error::Invalid(vec![FieldViolation::new("page_token", "is malformed")])
+                })?
+        };
+        let rows = store::history(self.scorer.database(), &seller, before, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+        let next_page_token = match rows.last() {
+            Some((id, _)) if more => encode_token(&format!("{prefix}{id}")),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListSellerRiskHistoryResponse {
+            changes: rows.into_iter().map(|(_, change)| change).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_blacklist(
+        &self,
+        request: Request<ListBlacklistRequest>,
+    ) -> Result<Response<ListBlacklistResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        let limit = page_size(request.page_size, &mut violations);
+        invalid(violations)?;
+        // The cursor is taken before the page is read: changes after it may already show in
+        // the page, and replaying them is harmless for a copy kept by account.
+        let (cursor, after) = if request.page_token.is_empty() {
+            (
+                store::blacklist_head(self.scorer.database())
+                    .await
+                    .map_err(Error::from)?,
+                None,
+            )
+        } else {
+            let text = decode_token(&request.page_token, "b1:")?;
+            let mut parts = text.splitn(3, '\u{1f}');
+            match (
+                parts.next().and_then(|c| c.parse().ok()),
+                parts.next(),
+                parts.next(),
+            ) {
+                (Some(cursor), Some(platform), Some(seller)) => {
+                    (cursor, Some((platform.to_owned(), seller.to_owned())))
+                }
+                _ => {
+                    return Err(Error::Invalid(vec![FieldViolation::new(
+                        "page_token",
+                        "is malformed",
+                    )])
+                    .into());
+                }
+            }
+        };
+        let model = self.scorer.read().await;
+        let mut entries = model.blacklist_page(after.as_ref(), limit as usize + 1);
+        let more = entries.len() as i64 > limit;
+        entries.truncate(limit as usize);
+        let next_page_token = match entries.last().and_then(|e| e.seller.as_ref()) {
+            Some(last) if more => encode_token(&format!(
+                "b1:{cursor}\u{1f}{}\u{1f}{}",
+                last.platform, last.seller_id
+            )),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListBlacklistResponse {
+            entries,
+            next_page_token,
+            changes_cursor: cursor,
+        }))
+    }
+
+    async fn list_blacklist_changes(
+        &self,
+        request: Request<ListBlacklistChangesRequest>,
+    ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        if request.after_cursor < 0 {
+            violations.push(FieldViolation::new("after_cursor", "must not be negative"));
+        }
+        let limit = page_size(request.page_size, &mut violations);
+        invalid(violations)?;
+        let changes =
+            store::blacklist_changes(self.scorer.database(), request.after_cursor, limit).await?;
+        let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
+        Ok(Response::new(ListBlacklistChangesResponse {
+            changes,
+            next_cursor,
+        }))
     }
 }

@@ -106,18 +106,24 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
     let credentials = Credentials::load_or_create(&args.data_dir)?;
     let tokens = credentials.tokens_file.clone();
 
-    let scoring = acx_scoring::start(
-        &acx_scoring::Config {
-            server: server_config(args, args.scoring_addr, tokens.clone()),
-        },
-        shutdown.clone(),
-    )
-    .await?;
     let ingest = acx_ingest::start(
         &acx_ingest::Config {
             server: server_config(args, args.ingest_addr, tokens.clone()),
             identifier_keys_file: credentials.identifier_keys_file.clone(),
             max_batch_reports: 1000,
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let scoring = acx_scoring::start(
+        &acx_scoring::Config {
+            ingest_url: format!("http://{}", ingest.local_addr),
+            ingest_token: Some(credentials.token_of("service:scoring")?.to_owned()),
+            ..acx_scoring::Config::standalone(server_config(
+                args,
+                args.scoring_addr,
+                tokens.clone(),
+            ))
         },
         shutdown.clone(),
     )

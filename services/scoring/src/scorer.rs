@@ -1,0 +1,169 @@
+//! The scorer: the model in memory (reads are served from it), rebuilt at start-up from the
+//! stored inputs, and kept up to date by following ingest's change feed. Each batch of
+//! changes is applied, recomputed and written with its cursor in one transaction; if the
+//! write fails the model is reloaded from the database, so memory never runs ahead of what
+//! is durable for long.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServiceClient};
+use acx_runtime::{Database, Shutdown, client::PeerChannel, error::cause_chain};
+use tokio::sync::{RwLock, watch};
+
+use crate::{
+    Error,
+    model::{Model, ModelParams},
+    store::{self, BatchWrite, Input},
+};
+
+/// Most changes applied in one transaction.
+const MAX_BATCH: usize = 500;
+
+/// The model and its durable copy.
+#[derive(Debug)]
+pub struct Scorer {
+    model: RwLock<Model>,
+    database: Database,
+    params: ModelParams,
+    /// The last feed sequence whose effects are stored (and served).
+    applied: watch::Sender<i64>,
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+async fn load_model(database: &Database, params: ModelParams) -> Result<Model, Error> {
+    let mut model = Model::new(params);
+    for input in store::inputs(database).await? {
+        model.apply(input.sequence, &input.platform, &input.report);
+    }
+    model.settle_clusters_quietly();
+    let (risks, listings) = store::served(database).await?;
+    model.restore(risks, listings);
+    Ok(model)
+}
+
+impl Scorer {
+    /// Rebuilds the model from `database`.
+    pub async fn load(database: Database, params: ModelParams) -> Result<Self, Error> {
+        let model = load_model(&database, params).await?;
+        let cursor = store::cursor(&database).await?;
+        Ok(Self {
+            model: RwLock::new(model),
+            database,
+            params,
+            applied: watch::channel(cursor).0,
+        })
+    }
+
+    /// The model, for reading.
+    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Model> {
+        self.model.read().await
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Applies a batch of feed changes, writes it, and advances the cursor.
+    pub async fn apply_batch(&self, inputs: Vec<Input>) -> Result<(), Error> {
+        let cursor = *self.applied.borrow();
+        let inputs: Vec<Input> = inputs.into_iter().filter(|i| i.sequence > cursor).collect();
+        let Some(last) = inputs.last().map(|i| i.sequence) else {
+            return Ok(());
+        };
+        let now_us = now_micros();
+        let mut model = self.model.write().await;
+        let mut touched = std::collections::BTreeSet::new();
+        for input in &inputs {
+            touched.extend(model.apply(input.sequence, &input.platform, &input.report));
+        }
+        let effects = model.recompute(&touched, now_us);
+        let written = store::write_batch(
+            &self.database,
+            BatchWrite {
+                inputs: &inputs,
+                effects: &effects,
+                now_us,
+            },
+        )
+        .await;
+        if let Err(error) = written {
+            // Memory is ahead of the database: start again from what is durable.
+            *model = load_model(&self.database, self.params).await?;
+            return Err(error.into());
+        }
+        drop(model);
+        self.applied.send_replace(last);
+        Ok(())
+    }
+
+    /// Follows ingest's feed until `shutdown`, reconnecting with backoff.
+    pub async fn follow(
+        self: Arc<Self>,
+        ingest: IngestServiceClient<PeerChannel>,
+        shutdown: Shutdown,
+    ) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.follow_once(ingest.clone()) => outcome,
+                () = shutdown.triggered() => return,
+            };
+            match outcome {
+                Ok(()) => backoff = Duration::from_millis(200),
+                Err(error) => {
+                    tracing::warn!(error = %cause_chain(&error), retry_ms = backoff.as_millis() as u64,
+                        "change feed interrupted, reconnecting");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.triggered() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn follow_once(&self, mut ingest: IngestServiceClient<PeerChannel>) -> Result<(), Error> {
+        let after_sequence = *self.applied.borrow();
+        let mut stream = ingest
+            .stream_changes(StreamChangesRequest { after_sequence })
+            .await
+            .map_err(Error::Feed)?
+            .into_inner();
+        tracing::info!(after_sequence, "following ingest's change feed");
+        loop {
+            let Some(first) = stream.message().await.map_err(Error::Feed)? else {
+                return Ok(());
+            };
+            let mut changes = vec![first];
+            // Take what has already arrived, up to a batch, without waiting.
+            while changes.len() < MAX_BATCH {
+                match tokio::time::timeout(Duration::ZERO, stream.message()).await {
+                    Ok(Ok(Some(change))) => changes.push(change),
+                    Ok(Ok(None)) | Err(_) => break,
+                    Ok(Err(status)) => return Err(Error::Feed(status)),
+                }
+            }
+            let inputs = changes
+                .into_iter()
+                .filter_map(|change| {
+                    Some(Input {
+                        sequence: change.sequence,
+                        platform: change.platform,
+                        report: change.report?,
+                    })
+                })
+                .collect();
+            self.apply_batch(inputs).await?;
+        }
+    }
+}

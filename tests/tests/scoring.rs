@@ -1,0 +1,626 @@
+//! Scoring end to end: platforms report to ingest, scoring follows the change feed, and
+//! the risk, clusters and blacklist are read back through scoring's and liaison's APIs.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use acx_proto::{
+    common::{Identifiers, ProductRef, RiskTier, SellerAccountRef},
+    ingest::{
+        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, Retraction,
+        RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
+        ingest_service_client::IngestServiceClient, report::Kind,
+    },
+    liaison::{CheckSellerRequest, liaison_service_client::LiaisonServiceClient},
+    scoring::{
+        BatchGetSellerRisksRequest, BlacklistChangeType, GetSellerRiskRequest,
+        ListBlacklistChangesRequest, ListBlacklistRequest, ListSellerRiskHistoryRequest,
+        ListingBasis, SellerRisk, scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_tests::{TestSuite, authorized, channel};
+use tonic::{Code, transport::Channel};
+
+const PLATFORM_A: &str = "platform:demo-platform";
+const PLATFORM_B: &str = "platform:demo-marketplace";
+
+fn observed(days_ago: i64) -> Option<prost_types::Timestamp> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Some(prost_types::Timestamp {
+        seconds: now - days_ago * 86_400 - 60,
+        nanos: 0,
+    })
+}
+
+fn profile(report_id: &str, seller_id: &str, name: &str, identifiers: Identifiers) -> Report {
+    Report {
+        report_id: report_id.to_owned(),
+        kind: Some(Kind::SellerProfile(SellerProfile {
+            seller_id: seller_id.to_owned(),
+            display_name: name.to_owned(),
+            legal_name: String::new(),
+            country: "CN".to_owned(),
+            identifiers: Some(identifiers),
+            observe_time: observed(1),
+            hashed_identifiers: vec![],
+        })),
+    }
+}
+
+fn confirmed_finding(report_id: &str, seller_id: &str) -> Report {
+    Report {
+        report_id: report_id.to_owned(),
+        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+            seller: Some(SellerAccountRef {
+                platform: String::new(),
+                seller_id: seller_id.to_owned(),
+            }),
+            products: vec![ProductRef {
+                gtin: "4006381333931".to_owned(),
+                ..Default::default()
+            }],
+            evidence_type: EvidenceType::TestBuy as i32,
+            verdict: Verdict::Confirmed as i32,
+            action_taken: ActionTaken::AccountSuspended as i32,
+            observe_time: observed(2),
+            notes: String::new(),
+        })),
+    }
+}
+
+fn bank(account: &str) -> Identifiers {
+    Identifiers {
+        bank_accounts: vec![account.to_owned()],
+        ..Default::default()
+    }
+}
+
+fn phone(number: &str) -> Identifiers {
+    Identifiers {
+        phones: vec![number.to_owned()],
+        ..Default::default()
+    }
+}
+
+async fn submit(suite: &TestSuite, principal: &str, reports: Vec<Report>) {
+    let results = IngestServiceClient::new(channel(suite.ingest).await)
+        .submit_reports(authorized(
+            SubmitReportsRequest { reports },
+            &suite.token(principal),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.outcome() == ReportOutcome::Accepted),
+        "{results:?}"
+    );
+}
+
+fn seller(platform: &str, seller_id: &str) -> SellerAccountRef {
+    SellerAccountRef {
+        platform: platform.to_owned(),
+        seller_id: seller_id.to_owned(),
+    }
+}
+
+async fn scoring(suite: &TestSuite) -> ScoringServiceClient<Channel> {
+    ScoringServiceClient::new(channel(suite.scoring).await)
+}
+
+/// Polls scoring until `check` holds for the account's risk (the feed is asynchronous).
+async fn risk_when(
+    suite: &TestSuite,
+    account: SellerAccountRef,
+    check: impl Fn(&SellerRisk) -> bool,
+) -> SellerRisk {
+    let token = suite.token(PLATFORM_A);
+    let mut client = scoring(suite).await;
+    let mut last = None;
+    for _ in 0..100 {
+        let request = GetSellerRiskRequest {
+            seller: Some(account.clone()),
+            cluster_id: String::new(),
+        };
+        if let Ok(response) = client.get_seller_risk(authorized(request, &token)).await {
+            let risk = response.into_inner().risk.unwrap();
+            if check(&risk) {
+                return risk;
+            }
+            last = Some(risk);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the risk of {account:?} never matched; last {last:#?}");
+}
+
+fn tier(risk: &SellerRisk) -> RiskTier {
+    risk.tier()
+}
+
+#[tokio::test]
+async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
+    let suite = TestSuite::start().await;
+    submit(
+        &suite,
+        PLATFORM_A,
+        vec![profile(
+            "P-1",
+            "S-1",
+            "Bright Deals",
+            bank("GB82 WEST 1234 5698 7654 32"),
+        )],
+    )
+    .await;
+    // Another platform, another name, the same bank account written differently.
+    submit(
+        &suite,
+        PLATFORM_B,
+        vec![profile(
+            "Q-1",
+            "T-9",
+            "Lucky Star Shop",
+            bank("gb82west12345698765432"),
+        )],
+    )
+    .await;
+    submit(&suite, PLATFORM_A, vec![confirmed_finding("F-1", "S-1")]).await;
+
+    let listed = risk_when(&suite, seller("demo-platform", "S-1"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    let linked = risk_when(&suite, seller("demo-marketplace", "T-9"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    assert_eq!(
+        listed.cluster_id, linked.cluster_id,
+        "one seller behind both accounts"
+    );
+    assert_eq!(listed.reasons[0].code, "COUNTERFEIT_CONFIRMED");
+    assert!(
+        listed.reasons[0]
+            .evidence
+            .contains(&"reports/demo-platform/F-1".to_owned())
+    );
+    assert!(
+        linked
+            .reasons
+            .iter()
+            .any(|r| r.code == "BLACKLISTED_STRONG_LINK")
+    );
+    assert!(listed.score > 0.8 && listed.model_version.starts_with("acx-risk-1"));
+
+    let list = scoring(&suite)
+        .await
+        .list_blacklist(authorized(
+            ListBlacklistRequest::default(),
+            &suite.token(PLATFORM_B),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let bases: Vec<(String, ListingBasis)> = list
+        .entries
+        .iter()
+        .map(|e| (e.seller.clone().unwrap().seller_id, e.basis()))
+        .collect();
+    // In account order: demo-marketplace before demo-platform.
+    assert_eq!(
+        bases,
+        [
+            ("T-9".to_owned(), ListingBasis::StrongLink),
+            ("S-1".to_owned(), ListingBasis::ConfirmedFinding)
+        ]
+    );
+
+    // Customs see the same through liaison.
+    let customs = LiaisonServiceClient::new(channel(suite.liaison).await)
+        .check_seller(authorized(
+            CheckSellerRequest {
+                seller: Some(seller("demo-marketplace", "T-9")),
+            },
+            &suite.token("customs:demo-customs"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    assert!(customs.blacklisted);
+    assert_eq!(customs.cluster_id, listed.cluster_id);
+}
+
+#[tokio::test]
+async fn a_weak_link_needs_a_similar_name() {
+    let suite = TestSuite::start().await;
+    submit(
+        &suite,
+        PLATFORM_A,
+        vec![profile(
+            "P-1",
+            "S-1",
+            "Shenzhen Bright Trading Co., Ltd",
+            phone("+86 755 1234 5678"),
+        )],
+    )
+    .await;
+    submit(
+        &suite,
+        PLATFORM_B,
+        vec![
+            profile(
+                "Q-1",
+                "T-1",
+                "BRIGHT TRADING (SHENZHEN) LIMITED",
+                phone("0086 755 1234-5678"),
+            ),
+            profile(
+                "Q-2",
+                "T-2",
+                "Ocean Garden Supplies",
+                phone("+86 755 1234 5678"),
+            ),
+        ],
+    )
+    .await;
+    let a = risk_when(&suite, seller("demo-platform", "S-1"), |_| true).await;
+    let similar = risk_when(&suite, seller("demo-marketplace", "T-1"), |r| {
+        r.cluster_id == a.cluster_id
+    })
+    .await;
+    let other = risk_when(&suite, seller("demo-marketplace", "T-2"), |_| true).await;
+    assert_eq!(similar.cluster_id, a.cluster_id);
+    assert_ne!(
+        other.cluster_id, a.cluster_id,
+        "a shared phone alone does not link"
+    );
+}
+
+#[tokio::test]
+async fn a_retraction_delists_and_the_delta_feed_says_why() {
+    let suite = TestSuite::start().await;
+    submit(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile(
+                "P-1",
+                "S-1",
+                "Bright Deals",
+                bank("DE89 3704 0044 0532 0130 00"),
+            ),
+            confirmed_finding("F-1", "S-1"),
+        ],
+    )
+    .await;
+    risk_when(&suite, seller("demo-platform", "S-1"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+
+    let token = suite.token(PLATFORM_B);
+    let mut client = scoring(&suite).await;
+    let start = client
+        .list_blacklist(authorized(ListBlacklistRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(start.entries.len(), 1);
+
+    let retraction = Report {
+        report_id: "R-1".to_owned(),
+        kind: Some(Kind::Retraction(Retraction {
+            retracted_report_id: "F-1".to_owned(),
+            reason: RetractionReason::AppealUpheld as i32,
+            note: "the seller proved the goods genuine".to_owned(),
+        })),
+    };
+    submit(&suite, PLATFORM_A, vec![retraction]).await;
+    let after = risk_when(&suite, seller("demo-platform", "S-1"), |r| {
+        tier(r) != RiskTier::Blacklisted
+    })
+    .await;
+    assert_eq!(after.score, 0.0);
+
+    let delta = client
+        .list_blacklist_changes(authorized(
+            ListBlacklistChangesRequest {
+                after_cursor: start.changes_cursor,
+                page_size: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(delta.changes.len(), 1, "{delta:#?}");
+    assert_eq!(delta.changes[0].r#type(), BlacklistChangeType::Delisted);
+    assert!(
+        delta.changes[0].reason.contains("appeal upheld"),
+        "{}",
+        delta.changes[0].reason
+    );
+    assert_eq!(delta.next_cursor, delta.changes[0].cursor);
+
+    let everything = client
+        .list_blacklist_changes(authorized(ListBlacklistChangesRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let types: Vec<BlacklistChangeType> = everything.changes.iter().map(|c| c.r#type()).collect();
+    assert_eq!(
+        types,
+        [BlacklistChangeType::Listed, BlacklistChangeType::Delisted],
+        "the trail is kept"
+    );
+    let empty = client
+        .list_blacklist(authorized(ListBlacklistRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.entries.is_empty());
+
+    let history = client
+        .list_seller_risk_history(authorized(
+            ListSellerRiskHistoryRequest {
+                seller: Some(seller("demo-platform", "S-1")),
+                page_size: 1,
+                page_token: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.changes[0].tier(), RiskTier::Low, "newest first");
+    assert!(!history.next_page_token.is_empty());
+}
+
+#[tokio::test]
+async fn reads_validate_and_batch() {
+    let suite = TestSuite::start().await;
+    submit(&suite, PLATFORM_A, vec![confirmed_finding("F-1", "S-1")]).await;
+    risk_when(&suite, seller("demo-platform", "S-1"), |_| true).await;
+    let token = suite.token(PLATFORM_A);
+    let mut client = scoring(&suite).await;
+    let batch = client
+        .batch_get_seller_risks(authorized(
+            BatchGetSellerRisksRequest {
+                sellers: vec![
+                    seller("demo-platform", "S-1"),
+                    seller("demo-platform", "NOBODY"),
+                ],
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(batch.risks.len(), 1);
+    assert_eq!(batch.not_found, [seller("demo-platform", "NOBODY")]);
+
+    let by_cluster = client
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: None,
+                cluster_id: batch.risks[0].cluster_id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        by_cluster.risk.unwrap().seller,
+        Some(seller("demo-platform", "S-1"))
+    );
+
+    let neither = client
+        .get_seller_risk(authorized(GetSellerRiskRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(neither.code(), Code::InvalidArgument);
+    let bad = client
+        .batch_get_seller_risks(authorized(
+            BatchGetSellerRisksRequest {
+                sellers: vec![seller("", "x")],
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().contains("sellers[0].platform"),
+        "{}",
+        bad.message()
+    );
+}
+
+/// Scoring alone, following `ingest`, on `backend`, with its own database in `dir`.
+struct ScoringHarness {
+    addr: std::net::SocketAddr,
+    database_url: String,
+    shutdown: acx_runtime::Shutdown,
+    server: Option<acx_runtime::RunningServer>,
+}
+
+impl ScoringHarness {
+    async fn start(
+        ingest: &acx_tests::IngestHarness,
+        database_url: String,
+        dir: &std::path::Path,
+    ) -> Self {
+        let mut harness = Self {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database_url,
+            shutdown: acx_runtime::Shutdown::new(),
+            server: None,
+        };
+        harness.restart(ingest, dir).await;
+        harness
+    }
+
+    async fn restart(&mut self, ingest: &acx_tests::IngestHarness, dir: &std::path::Path) {
+        // Its own directory: ingest's token file must stay as it is.
+        let dir = &dir.join("scoring");
+        std::fs::create_dir_all(dir).unwrap();
+        if let Some(server) = self.server.take() {
+            self.shutdown.trigger();
+            server.wait().await.unwrap();
+            self.shutdown = acx_runtime::Shutdown::new();
+        }
+        let mut server = acx_runtime::ServerConfig::local(dir);
+        server.listen_addr = Some(self.addr);
+        server.database_url = Some(self.database_url.clone());
+        server.tokens_file = Some(acx_tests::tokens_file(
+            dir,
+            &ingest.platform_a,
+            "platform:acme-market",
+        ));
+        let config = acx_scoring::Config {
+            ingest_url: format!("http://{}", ingest.addr),
+            ingest_token: Some(ingest.service.clone()),
+            ..acx_scoring::Config::standalone(server)
+        };
+        let running = acx_scoring::start(&config, self.shutdown.clone())
+            .await
+            .unwrap();
+        self.addr = running.local_addr;
+        self.server = Some(running);
+    }
+
+    async fn risk_when(
+        &self,
+        token: &str,
+        seller_id: &str,
+        check: impl Fn(&SellerRisk) -> bool,
+    ) -> SellerRisk {
+        let mut client = ScoringServiceClient::new(channel(self.addr).await);
+        for _ in 0..100 {
+            let request = GetSellerRiskRequest {
+                seller: Some(seller("acme-market", seller_id)),
+                cluster_id: String::new(),
+            };
+            if let Ok(response) = client.get_seller_risk(authorized(request, token)).await {
+                let risk = response.into_inner().risk.unwrap();
+                if check(&risk) {
+                    return risk;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{seller_id} never matched");
+    }
+}
+
+impl Drop for ScoringHarness {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+async fn count(database_url: &str, sql: &str) -> i64 {
+    let database = acx_runtime::Database::connect(database_url).await.unwrap();
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    let (n,): (i64,) = match &database {
+        acx_runtime::Database::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
+        acx_runtime::Database::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
+    };
+    database.close().await;
+    n
+}
+
+async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut ingest) = acx_tests::IngestHarness::start(backend, dir.path()).await else {
+        return;
+    };
+    let scoring_url = match backend {
+        acx_tests::Backend::Sqlite => {
+            format!("sqlite://{}", dir.path().join("scoring.db").display())
+        }
+        acx_tests::Backend::Postgres => {
+            acx_tests::fresh_postgres_database(&acx_tests::postgres_server_url().unwrap()).await
+        }
+    };
+    let mut scoring = ScoringHarness::start(&ingest, scoring_url.clone(), dir.path()).await;
+    let token = ingest.platform_a.clone();
+    let ingest_addr = ingest.addr; // kept across ingest's restart
+    let send = |reports: Vec<Report>| {
+        let addr = ingest_addr;
+        let token = token.clone();
+        async move {
+            IngestServiceClient::new(channel(addr).await)
+                .submit_reports(authorized(SubmitReportsRequest { reports }, &token))
+                .await
+                .unwrap()
+        }
+    };
+
+    send(
+        (0..10)
+            .map(|i| confirmed_finding(&format!("F-{i}"), &format!("S-{i}")))
+            .collect(),
+    )
+    .await;
+    scoring.risk_when(&token, "S-9", |_| true).await;
+
+    // Scoring restarts, then ingest restarts, with reports arriving in between.
+    scoring.restart(&ingest, dir.path()).await;
+    send(
+        (10..20)
+            .map(|i| confirmed_finding(&format!("F-{i}"), &format!("S-{i}")))
+            .collect(),
+    )
+    .await;
+    ingest.restart().await;
+    scoring.risk_when(&token, "S-19", |_| true).await;
+    send(
+        (20..25)
+            .map(|i| confirmed_finding(&format!("F-{i}"), &format!("S-{i}")))
+            .collect(),
+    )
+    .await;
+    scoring.risk_when(&token, "S-24", |_| true).await;
+
+    assert_eq!(
+        count(&scoring_url, "SELECT COUNT(*) FROM inputs").await,
+        25,
+        "every report taken once"
+    );
+    assert_eq!(
+        count(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
+        25,
+        "one history entry per account: nothing counted twice"
+    );
+    assert_eq!(
+        count(&scoring_url, "SELECT COUNT(*) FROM blacklist").await,
+        25
+    );
+    assert_eq!(
+        count(&scoring_url, "SELECT COUNT(*) FROM blacklist_changes").await,
+        25
+    );
+    let cursor = count(&scoring_url, "SELECT sequence FROM feed_cursor").await;
+    assert!(cursor >= 25, "the cursor is at the feed's head: {cursor}");
+}
+
+#[tokio::test]
+async fn restarts_of_scoring_and_ingest_lose_and_double_nothing_on_sqlite() {
+    restarts_lose_and_double_nothing(acx_tests::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn restarts_of_scoring_and_ingest_lose_and_double_nothing_on_postgres() {
+    restarts_lose_and_double_nothing(acx_tests::Backend::Postgres).await;
+}
