@@ -40,8 +40,14 @@ fn any_port() -> SocketAddr {
 impl TestSuite {
     /// Starts ingest, scoring and liaison on free loopback ports.
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// Starts the suite, with the demo data when `demo` is set.
+    pub async fn start_with(demo: bool) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let args = SuiteArgs {
+            demo,
             data_dir: data_dir.path().to_owned(),
             ingest_addr: any_port(),
             scoring_addr: any_port(),

@@ -624,3 +624,43 @@ async fn restarts_of_scoring_and_ingest_lose_and_double_nothing_on_sqlite() {
 async fn restarts_of_scoring_and_ingest_lose_and_double_nothing_on_postgres() {
     restarts_lose_and_double_nothing(acx_tests::Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
+    let suite = TestSuite::start_with(true).await;
+    let listed = risk_when(&suite, seller("demo-platform", "S-100"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    let strong = risk_when(&suite, seller("demo-marketplace", "T-2"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    let weak = risk_when(&suite, seller("demo-marketplace", "T-1"), |r| {
+        r.cluster_id == listed.cluster_id
+    })
+    .await;
+    let clean = risk_when(&suite, seller("demo-platform", "S-200"), |_| true).await;
+    assert_eq!(strong.cluster_id, listed.cluster_id);
+    assert_eq!(
+        tier(&weak),
+        RiskTier::High,
+        "weakly linked: not listed, but high risk: {weak:#?}"
+    );
+    assert!(
+        weak.reasons
+            .iter()
+            .any(|r| r.code == "LINKED_TO_BLACKLISTED")
+    );
+    assert_eq!(tier(&clean), RiskTier::Low);
+    assert_ne!(clean.cluster_id, listed.cluster_id);
+
+    let again = acx_suite::demo::load(
+        suite.ingest,
+        &suite.token(PLATFORM_A),
+        &suite.token(PLATFORM_B),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0, "loading the demo again changes nothing");
+}

@@ -4,6 +4,7 @@
 //! auditor and the internal services, and keeps them in the data directory.
 
 mod credentials;
+pub mod demo;
 
 pub use credentials::{Credentials, CredentialsError};
 
@@ -51,6 +52,11 @@ pub struct SuiteArgs {
     )]
     pub liaison_addr: SocketAddr,
 
+    /// Load a small demo data set (two platforms, linked sellers, findings) so that risk
+    /// scores and the blacklist show at once. Safe to repeat.
+    #[arg(long)]
+    pub demo: bool,
+
     /// Log line format on standard error: human or json.
     #[arg(
         long,
@@ -67,6 +73,9 @@ pub enum SuiteError {
     /// The credentials could not be created or read.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// The demo data could not be loaded.
+    #[error("cannot load the demo data")]
+    Demo(#[from] demo::DemoError),
     /// Ingest failed to start.
     #[error("ingest failed to start")]
     Ingest(#[from] acx_ingest::Error),
@@ -91,6 +100,8 @@ pub struct Suite {
     pub liaison_addr: SocketAddr,
     /// The credentials in use.
     pub credentials: Credentials,
+    /// Whether the demo data was loaded.
+    pub demo: bool,
 }
 
 fn server_config(args: &SuiteArgs, addr: SocketAddr, tokens_file: PathBuf) -> ServerConfig {
@@ -138,7 +149,18 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
     )
     .await?;
 
+    if args.demo {
+        let loaded = demo::load(
+            ingest.local_addr,
+            credentials.token_of("platform:demo-platform")?,
+            credentials.token_of("platform:demo-marketplace")?,
+        )
+        .await?;
+        tracing::info!(new_reports = loaded, "demo data loaded");
+    }
+
     Ok(Suite {
+        demo: args.demo,
         ingest_addr: ingest.local_addr,
         scoring_addr: scoring.local_addr,
         liaison_addr: liaison.local_addr,
@@ -161,9 +183,25 @@ impl Suite {
              \n  grpcurl -plaintext {liaison} list\
              \n  grpcurl -plaintext -H \"authorization: Bearer $(awk '$1==\"customs:demo-customs\" {{print $2}}' {file})\" \\\
              \n    -d '{{\"message\": \"hello\"}}' {liaison} acx.diagnostics.v1.DiagnosticsService/Echo\n\
-             \nStop with Ctrl-C.",
+             {demo}\nStop with Ctrl-C.",
             ingest = self.ingest_addr,
             scoring = self.scoring_addr,
+            liaison = self.liaison_addr,
+            demo = if self.demo {
+                self.demo_hint()
+            } else {
+                String::new()
+            },
+        )
+    }
+
+    fn demo_hint(&self) -> String {
+        let file = self.credentials.path.display();
+        format!(
+            "\nDemo data is loaded. A seller linked to a confirmed counterfeiter by a shared bank account:\
+             \n  grpcurl -plaintext -H \"authorization: Bearer $(awk '$1==\"customs:demo-customs\" {{print $2}}' {file})\" \\\
+             \n    -d '{{\"seller\": {{\"platform\": \"demo-marketplace\", \"sellerId\": \"T-2\"}}}}' \\\
+             \n    {liaison} acx.liaison.v1.LiaisonService/CheckSeller\n",
             liaison = self.liaison_addr,
         )
     }

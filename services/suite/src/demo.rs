@@ -1,0 +1,298 @@
+//! `acx --demo`: a small, realistic data set loaded through ingest's public API, so that a
+//! new user sees linked sellers, risk scores and the blacklist at once. Report ids are
+//! fixed, so loading again changes nothing (every report comes back as a duplicate).
+//!
+//! The story: "Bright Deals" sells counterfeit earbuds on the demo platform and was caught
+//! by a test buy. On the demo marketplace it trades as "Lucky Star Shop" (same bank account:
+//! listed as strongly linked) and as "Bright Trading (Shenzhen) Limited" (same phone, a
+//! similar name: linked, elevated). A headphone outlet has a suspected finding; two shops
+//! are clean.
+
+use std::net::SocketAddr;
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Identifiers, Money, ProductRef, SellerAccountRef},
+    ingest::{
+        ActionTaken, CounterfeitFinding, EvidenceType, PriceObservation, Report, ReportOutcome,
+        SellerProfile, ShipmentLine, ShipmentNotice, SubmitReportsRequest, Verdict,
+        ingest_service_client::IngestServiceClient, report::Kind,
+    },
+};
+use tonic::{metadata::MetadataValue, transport::Endpoint};
+
+/// Why the demo data could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Ingest could not be reached.
+    #[error("cannot reach ingest")]
+    Connect(#[from] tonic::transport::Error),
+    /// Ingest refused a call.
+    #[error("ingest refused the demo reports")]
+    Refused(#[from] tonic::Status),
+    /// A report was rejected (a bug in the demo data).
+    #[error("demo report {0} was rejected: {1}")]
+    Rejected(String, String),
+}
+
+fn days_ago(days: i64) -> Option<prost_types::Timestamp> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // Whole days, so that a reload on the same day is recognised as the same reports.
+    Some(prost_types::Timestamp {
+        seconds: (now / 86_400 - days) * 86_400,
+        nanos: 0,
+    })
+}
+
+fn earbuds() -> ProductRef {
+    ProductRef {
+        gtin: "0194252721407".to_owned(),
+        platform_product_id: "B0BDHWDR12".to_owned(),
+        brand: "Lumina".to_owned(),
+        title: "Lumina Pro wireless earbuds with charging case".to_owned(),
+        hs_code: "8518.30".to_owned(),
+    }
+}
+
+fn headphones() -> ProductRef {
+    ProductRef {
+        gtin: "4006381333931".to_owned(),
+        platform_product_id: "B07KESTREL".to_owned(),
+        brand: "Kestrel".to_owned(),
+        title: "Kestrel Studio over-ear headphones".to_owned(),
+        hs_code: "8518.30".to_owned(),
+    }
+}
+
+fn usd(amount: &str) -> Option<Money> {
+    Some(Money {
+        currency_code: "USD".to_owned(),
+        amount: amount.to_owned(),
+    })
+}
+
+fn profile(id: &str, seller: &str, display: &str, legal: &str, identifiers: Identifiers) -> Report {
+    Report {
+        report_id: id.to_owned(),
+        kind: Some(Kind::SellerProfile(SellerProfile {
+            seller_id: seller.to_owned(),
+            display_name: display.to_owned(),
+            legal_name: legal.to_owned(),
+            country: "CN".to_owned(),
+            identifiers: Some(identifiers),
+            observe_time: days_ago(30),
+            hashed_identifiers: Vec::new(),
+        })),
+    }
+}
+
+fn finding(
+    id: &str,
+    seller: &str,
+    product: ProductRef,
+    evidence: EvidenceType,
+    verdict: Verdict,
+    age: i64,
+) -> Report {
+    Report {
+        report_id: id.to_owned(),
+        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+            seller: Some(SellerAccountRef {
+                platform: String::new(),
+                seller_id: seller.to_owned(),
+            }),
+            products: vec![product],
+            evidence_type: evidence as i32,
+            verdict: verdict as i32,
+            action_taken: ActionTaken::ListingRemoved as i32,
+            observe_time: days_ago(age),
+            notes: "demo data".to_owned(),
+        })),
+    }
+}
+
+fn price(id: &str, seller: &str, product: ProductRef, amount: &str) -> Report {
+    Report {
+        report_id: id.to_owned(),
+        kind: Some(Kind::PriceObservation(PriceObservation {
+            seller_id: seller.to_owned(),
+            product: Some(product),
+            price: usd(amount),
+            observe_time: days_ago(5),
+        })),
+    }
+}
+
+fn shipment(
+    id: &str,
+    seller: &str,
+    tracking: &str,
+    product: ProductRef,
+    quantity: i64,
+    unit_price: &str,
+) -> Report {
+    Report {
+        report_id: id.to_owned(),
+        kind: Some(Kind::ShipmentNotice(ShipmentNotice {
+            seller_id: seller.to_owned(),
+            consignment: Some(ConsignmentNumbers {
+                tracking_numbers: vec![tracking.to_owned()],
+                bills_of_lading: Vec::new(),
+                air_waybills: Vec::new(),
+            }),
+            lines: vec![ShipmentLine {
+                product: Some(product),
+                quantity,
+                unit_price: usd(unit_price),
+            }],
+            ship_time: days_ago(3),
+        })),
+    }
+}
+
+const BANK: &str = "GB82 WEST 1234 5698 7654 32";
+const PHONE: &str = "+86 755 8888 1234";
+
+/// The demo platform's reports.
+fn platform_reports() -> Vec<Report> {
+    vec![
+        profile(
+            "demo-P-100",
+            "S-100",
+            "Bright Deals Store",
+            "Shenzhen Bright Trading Co., Ltd.",
+            Identifiers {
+                bank_accounts: vec![BANK.to_owned()],
+                phones: vec![PHONE.to_owned()],
+                emails: vec!["sales@bright-deals.example".to_owned()],
+                ..Default::default()
+            },
+        ),
+        profile(
+            "demo-P-200",
+            "S-200",
+            "Happy Home Goods",
+            "Happy Home Goods LLC",
+            Identifiers {
+                tax_numbers: vec!["US 12-3456789".to_owned()],
+                ..Default::default()
+            },
+        ),
+        profile(
+            "demo-P-300",
+            "S-300",
+            "Kestrel Audio Outlet",
+            "",
+            Identifiers::default(),
+        ),
+        finding(
+            "demo-F-100",
+            "S-100",
+            earbuds(),
+            EvidenceType::TestBuy,
+            Verdict::Confirmed,
+            12,
+        ),
+        finding(
+            "demo-F-300",
+            "S-300",
+            headphones(),
+            EvidenceType::RightsOwnerNotice,
+            Verdict::Suspected,
+            40,
+        ),
+        price("demo-L-100", "S-100", earbuds(), "24.99"),
+        price("demo-L-200", "S-200", earbuds(), "149.00"),
+        shipment(
+            "demo-N-100",
+            "S-100",
+            "1Z999AA10123456784",
+            earbuds(),
+            500,
+            "24.99",
+        ),
+    ]
+}
+
+/// The demo marketplace's reports.
+fn marketplace_reports() -> Vec<Report> {
+    vec![
+        profile(
+            "demo-Q-1",
+            "T-1",
+            "BRIGHT TRADING (SHENZHEN) LIMITED",
+            "",
+            Identifiers {
+                phones: vec!["0086 755 8888-1234".to_owned()],
+                ..Default::default()
+            },
+        ),
+        profile(
+            "demo-Q-2",
+            "T-2",
+            "Lucky Star Shop",
+            "",
+            Identifiers {
+                bank_accounts: vec!["gb82west12345698765432".to_owned()],
+                ..Default::default()
+            },
+        ),
+        profile(
+            "demo-Q-3",
+            "T-3",
+            "Nordic Lamp Co",
+            "Nordic Lamp AB",
+            Identifiers::default(),
+        ),
+        finding(
+            "demo-G-1",
+            "T-1",
+            earbuds(),
+            EvidenceType::AutomatedDetection,
+            Verdict::Suspected,
+            2,
+        ),
+        price("demo-M-2", "T-2", earbuds(), "19.90"),
+        shipment("demo-M-3", "T-2", "LX123456789CN", earbuds(), 800, "19.90"),
+    ]
+}
+
+async fn submit(ingest: SocketAddr, token: &str, reports: Vec<Report>) -> Result<usize, DemoError> {
+    let channel = Endpoint::from_shared(format!("http://{ingest}"))?
+        .connect()
+        .await?;
+    let mut client = IngestServiceClient::new(channel);
+    let mut request = tonic::Request::new(SubmitReportsRequest { reports });
+    if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
+        request.metadata_mut().insert("authorization", value);
+    }
+    let results = client.submit_reports(request).await?.into_inner().results;
+    let mut accepted = 0;
+    for result in results {
+        match result.outcome() {
+            ReportOutcome::Accepted => accepted += 1,
+            // Loaded by an earlier run (on another day the dates differ: same story).
+            ReportOutcome::Duplicate | ReportOutcome::AlreadyExists => {}
+            _ => {
+                let why: Vec<String> = result
+                    .violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .collect();
+                return Err(DemoError::Rejected(result.report_id, why.join("; ")));
+            }
+        }
+    }
+    Ok(accepted)
+}
+
+/// Loads the demo reports of both demo platforms; returns how many were new.
+pub async fn load(
+    ingest: SocketAddr,
+    platform_token: &str,
+    marketplace_token: &str,
+) -> Result<usize, DemoError> {
+    Ok(submit(ingest, platform_token, platform_reports()).await?
+        + submit(ingest, marketplace_token, marketplace_reports()).await?)
+}
