@@ -232,6 +232,14 @@ fn evidence_weight(evidence_type: i32) -> f64 {
     }
 }
 
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 fn finding_name(key: &(String, String)) -> String {
     format!("reports/{}/{}", key.0, key.1)
 }
@@ -841,9 +849,9 @@ impl Model {
                 reasons.push(Reason {
                     code: code.to_owned(),
                     description: format!(
-                        "{description} ({} reports from {} platforms)",
-                        evidence.len(),
-                        platforms.len()
+                        "{description} ({} from {})",
+                        plural(evidence.len(), "report"),
+                        plural(platforms.len(), "platform")
                     ),
                     contribution: share(part),
                     evidence,
@@ -860,9 +868,12 @@ impl Model {
                 evidence: link_reasons.to_vec(),
             });
         }
+        // The listing decides the tier, so it leads; the rest by contribution.
         reasons.sort_by(|a, b| {
-            b.contribution
-                .total_cmp(&a.contribution)
+            let unlisted = |r: &Reason| !r.code.starts_with("BLACKLISTED_");
+            unlisted(a)
+                .cmp(&unlisted(b))
+                .then_with(|| b.contribution.total_cmp(&a.contribution))
                 .then_with(|| a.code.cmp(&b.code))
         });
 
