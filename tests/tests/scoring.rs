@@ -185,9 +185,13 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
         listed.cluster_id, linked.cluster_id,
         "one seller behind both accounts"
     );
-    assert_eq!(listed.reasons[0].code, "COUNTERFEIT_CONFIRMED");
+    assert_eq!(
+        listed.reasons[0].code, "BLACKLISTED_CONFIRMED_FINDING",
+        "the listing leads the reasons"
+    );
+    assert_eq!(listed.reasons[1].code, "COUNTERFEIT_CONFIRMED");
     assert!(
-        listed.reasons[0]
+        listed.reasons[1]
             .evidence
             .contains(&"reports/demo-platform/F-1".to_owned())
     );
