@@ -668,3 +668,79 @@ async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
     .unwrap();
     assert_eq!(again, 0, "loading the demo again changes nothing");
 }
+
+#[tokio::test]
+async fn an_entity_check_finds_a_listed_seller_by_its_bank_account_or_its_name() {
+    use acx_proto::scoring::CheckEntityRequest;
+    let suite = TestSuite::start_with(true).await;
+    let listed = risk_when(&suite, seller("demo-platform", "S-100"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    risk_when(&suite, seller("demo-marketplace", "T-3"), |_| true).await; // the whole demo is in
+    let token = suite.token(PLATFORM_B);
+    let mut client = scoring(&suite).await;
+
+    let by_bank = client
+        .check_entity(authorized(
+            CheckEntityRequest {
+                name: "Sunrise Gadgets".to_owned(),
+                country: "CN".to_owned(),
+                identifiers: Some(bank("GB82-WEST-1234-5698-7654-32")),
+                max_matches: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let top = &by_bank.matches[0];
+    assert_eq!(top.cluster_id, listed.cluster_id);
+    assert!(top.blacklisted);
+    assert_eq!(top.matched_features, ["bank_account"]);
+    assert!((top.match_score - 0.9).abs() < 1e-9);
+    assert!(top.accounts.contains(&seller("demo-marketplace", "T-2")));
+
+    let by_name = client
+        .check_entity(authorized(
+            CheckEntityRequest {
+                name: "NORDIC LAMP CO.".to_owned(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_name.matches.len(), 1);
+    assert_eq!(
+        by_name.matches[0].accounts,
+        [seller("demo-marketplace", "T-3")]
+    );
+    assert!(!by_name.matches[0].blacklisted);
+
+    let bad = client
+        .check_entity(authorized(
+            CheckEntityRequest {
+                identifiers: Some(Identifiers {
+                    emails: vec!["nobody".to_owned()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().contains("identifiers.emails[0]"),
+        "{}",
+        bad.message()
+    );
+    let empty = client
+        .check_entity(authorized(CheckEntityRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+}

@@ -5,13 +5,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use acx_domain::{
-    codes,
-    identifiers::{self, IdentifierKey, IdentifierKind},
-    money,
-};
+use acx_domain::{codes, hashing, identifiers::IdentifierKey, money};
 use acx_proto::{
-    common::{self as pb_common, HashedIdentifier, Identifiers, Money, ProductRef},
+    common::{HashedIdentifier, Money, ProductRef},
     ingest::{
         ActionTaken, CounterfeitFinding, EvidenceType, PriceObservation, Report, ReportKind,
         Retraction, RetractionReason, SellerProfile, ShipmentNotice, Verdict, report::Kind,
@@ -24,8 +20,6 @@ use prost::Message;
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// Earliest accepted observation time (2000-01-01): older ones are typing errors.
 const EARLIEST_TIME_SECONDS: i64 = 946_684_800;
-/// Most identifiers of one kind in a profile.
-const MAX_IDENTIFIERS_PER_KIND: usize = 50;
 /// Most products in a finding, lines in a shipment notice, numbers in a consignment.
 const MAX_ITEMS: usize = 1000;
 
@@ -224,48 +218,6 @@ fn check_finding(
     check.text("counterfeit_finding.notes", &finding.notes, false, 2000);
 }
 
-/// The raw identifiers of a profile by kind, with their field names.
-fn identifier_lists(identifiers: &Identifiers) -> [(IdentifierKind, &'static str, &[String]); 7] {
-    [
-        (
-            IdentifierKind::BusinessRegistration,
-            "business_registration_numbers",
-            &identifiers.business_registration_numbers,
-        ),
-        (
-            IdentifierKind::TaxNumber,
-            "tax_numbers",
-            &identifiers.tax_numbers,
-        ),
-        (
-            IdentifierKind::BankAccount,
-            "bank_accounts",
-            &identifiers.bank_accounts,
-        ),
-        (IdentifierKind::Address, "addresses", &identifiers.addresses),
-        (IdentifierKind::Email, "emails", &identifiers.emails),
-        (IdentifierKind::Phone, "phones", &identifiers.phones),
-        (
-            IdentifierKind::WebDomain,
-            "web_domains",
-            &identifiers.web_domains,
-        ),
-    ]
-}
-
-/// The contract's enum value for an identifier kind.
-pub fn proto_kind(kind: IdentifierKind) -> pb_common::IdentifierKind {
-    match kind {
-        IdentifierKind::BusinessRegistration => pb_common::IdentifierKind::BusinessRegistration,
-        IdentifierKind::TaxNumber => pb_common::IdentifierKind::TaxNumber,
-        IdentifierKind::BankAccount => pb_common::IdentifierKind::BankAccount,
-        IdentifierKind::Address => pb_common::IdentifierKind::Address,
-        IdentifierKind::Email => pb_common::IdentifierKind::Email,
-        IdentifierKind::Phone => pb_common::IdentifierKind::Phone,
-        IdentifierKind::WebDomain => pb_common::IdentifierKind::WebDomain,
-    }
-}
-
 fn check_profile(
     check: &mut Check,
     profile: &mut SellerProfile,
@@ -296,27 +248,14 @@ fn check_profile(
     // Raw identifiers leave the report here: only their keyed hashes are kept.
     let raw = profile.identifiers.take().unwrap_or_default();
     let country = (!profile.country.is_empty()).then_some(profile.country.as_str());
-    let mut hashed = Vec::new();
-    for (kind, name, values) in identifier_lists(&raw) {
-        let field = format!("seller_profile.identifiers.{name}");
-        if values.len() > MAX_IDENTIFIERS_PER_KIND {
-            check.fail(
-                &field,
-                format!("must have at most {MAX_IDENTIFIERS_PER_KIND} entries"),
-            );
-            continue;
-        }
-        for (i, value) in values.iter().enumerate() {
-            match identifiers::normalize(kind, value, country) {
-                Ok(normalized) => hashed.push(HashedIdentifier {
-                    kind: proto_kind(kind) as i32,
-                    key_id: key.id().to_owned(),
-                    hash: key.hash_identifier(kind, &normalized),
-                }),
-                Err(reason) => check.fail(format!("{field}[{i}]"), reason),
-            }
-        }
+    let (normalized, problems) = hashing::normalize_all(&raw, country);
+    for (field, reason) in problems {
+        check.fail(format!("seller_profile.identifiers.{field}"), reason);
     }
+    let mut hashed: Vec<HashedIdentifier> = normalized
+        .iter()
+        .map(|(kind, value)| hashing::hashed(*kind, value, key))
+        .collect();
     hashed.sort_by(|a, b| (a.kind, &a.hash).cmp(&(b.kind, &b.hash)));
     hashed.dedup();
     profile.hashed_identifiers = hashed;

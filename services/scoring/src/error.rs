@@ -27,6 +27,9 @@ pub enum Error {
     /// The ingest client could not be configured.
     #[error("ingest client setup failed")]
     Peer(#[from] acx_runtime::client::PeerError),
+    /// The identifier keys could not be read at start-up.
+    #[error("cannot read the identifier keys")]
+    Keys(#[from] acx_domain::identifiers::KeyFileError),
     /// The gRPC server could not start.
     #[error("server setup failed")]
     Serve(#[from] acx_runtime::server::ServeError),

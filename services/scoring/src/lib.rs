@@ -55,6 +55,11 @@ pub struct Config {
     )]
     pub ingest_token: Option<String>,
 
+    /// File of the keys that hash identifiers (the same file as ingest's), for entity
+    /// checks by identifier. Without it, entity checks match names only.
+    #[arg(long, env = "ACX_IDENTIFIER_KEYS_FILE", value_name = "FILE")]
+    pub identifier_keys_file: Option<std::path::PathBuf>,
+
     /// Half-life of a counterfeit finding's weight, in days.
     #[arg(long, env = "ACX_SCORING_HALF_LIFE_DAYS", value_name = "DAYS", default_value_t = 180.0,
           value_parser = parse_half_life)]
@@ -75,6 +80,7 @@ impl Config {
             server,
             ingest_url: "http://127.0.0.1:50051".to_owned(),
             ingest_token: None,
+            identifier_keys_file: None,
             half_life_days: 180.0,
         }
     }
@@ -114,7 +120,11 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
             "no ACX_INGEST_TOKEN: scoring serves what it has but does not follow ingest's feed"
         ),
     }
-    let scoring = service::Scoring::new(scorer);
+    let keys = match &config.identifier_keys_file {
+        Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
+        None => None,
+    };
+    let scoring = service::Scoring::new(scorer, keys);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

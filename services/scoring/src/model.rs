@@ -36,7 +36,7 @@ use acx_domain::identifiers::IdentifierKind;
 use acx_proto::{
     common::{self as pb, Reason, RiskTier, SellerAccountRef},
     ingest::{EvidenceType, Report, RetractionReason, Verdict, report::Kind},
-    scoring::{BlacklistEntry, ListingBasis, SellerRisk},
+    scoring::{BlacklistEntry, EntityMatch, ListingBasis, SellerRisk},
 };
 use sha2::{Digest, Sha256};
 
@@ -162,6 +162,9 @@ pub struct Model {
     accounts: BTreeMap<AccountKey, Account>,
     /// Current-profile identifiers → accounts holding them.
     holders: HashMap<(i32, String), BTreeSet<AccountKey>>,
+    /// Current-profile names (as [`names::name_key`]) → accounts holding them.
+    named: HashMap<String, BTreeSet<AccountKey>>,
+    name_keys_of: HashMap<AccountKey, BTreeSet<String>>,
     findings: BTreeMap<(String, String), Finding>,
     findings_of: HashMap<AccountKey, BTreeSet<(String, String)>>,
     targets: HashMap<(String, String), Target>,
@@ -251,6 +254,8 @@ impl Model {
             params,
             accounts: BTreeMap::new(),
             holders: HashMap::new(),
+            named: HashMap::new(),
+            name_keys_of: HashMap::new(),
             findings: BTreeMap::new(),
             findings_of: HashMap::new(),
             targets: HashMap::new(),
@@ -309,7 +314,36 @@ impl Model {
                 .or_default()
                 .insert(account.clone());
         }
+        self.reindex_names(account);
         touched
+    }
+
+    /// Puts `account` under the names of its current profile only.
+    fn reindex_names(&mut self, account: &AccountKey) {
+        let keys: BTreeSet<String> = self
+            .accounts
+            .get(account)
+            .map(Account::names)
+            .unwrap_or_default()
+            .into_iter()
+            .map(names::name_key)
+            .filter(|key| !key.is_empty())
+            .collect();
+        let before = self
+            .name_keys_of
+            .insert(account.clone(), keys.clone())
+            .unwrap_or_default();
+        for key in before.difference(&keys) {
+            if let Some(holders) = self.named.get_mut(key) {
+                holders.remove(account);
+                if holders.is_empty() {
+                    self.named.remove(key);
+                }
+            }
+        }
+        for key in keys {
+            self.named.entry(key).or_default().insert(account.clone());
+        }
     }
 
     fn current_identifiers(&self, account: &AccountKey) -> BTreeSet<(i32, String)> {
@@ -921,6 +955,96 @@ impl Model {
                         .cmp(&a.seller.as_ref().map(|s| &s.seller_id))
                 })
             })
+    }
+
+    /// Clusters matching a party described by `name` and hashed identifiers, best first.
+    pub fn check_entity(
+        &self,
+        name: &str,
+        identifiers: &[(i32, String)],
+        limit: usize,
+    ) -> Vec<EntityMatch> {
+        // Per cluster: the strongest weight of each matched feature.
+        let mut found: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        for (kind, hash) in identifiers {
+            for account in self
+                .holders
+                .get(&(*kind, hash.clone()))
+                .into_iter()
+                .flatten()
+            {
+                if let Some(cluster) = self.cluster_of.get(account) {
+                    let weight = if is_strong(*kind) { 0.9 } else { 0.35 };
+                    let feature = found
+                        .entry(cluster.clone())
+                        .or_default()
+                        .entry(kind_label(*kind).to_owned())
+                        .or_default();
+                    *feature = feature.max(weight);
+                }
+            }
+        }
+        let name = name.trim();
+        if !name.is_empty() {
+            for account in self.named.get(&names::name_key(name)).into_iter().flatten() {
+                if let Some(cluster) = self.cluster_of.get(account) {
+                    found
+                        .entry(cluster.clone())
+                        .or_default()
+                        .insert("name (same)".to_owned(), 0.5);
+                }
+            }
+            for (cluster, features) in &mut found {
+                if features.contains_key("name (same)") {
+                    continue;
+                }
+                let best = self
+                    .members_of
+                    .get(cluster)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|a| self.accounts.get(a).map(Account::names).unwrap_or_default())
+                    .map(|other| names::similarity(name, other))
+                    .fold(0.0, f64::max);
+                if best >= names::SIMILAR_NAMES {
+                    features.insert(format!("name (similarity {best:.2})"), 0.5 * best);
+                }
+            }
+        }
+        let mut matches: Vec<EntityMatch> = found
+            .into_iter()
+            .map(|(cluster_id, features)| {
+                let score = 1.0 - features.values().fold(1.0, |rest, w| rest * (1.0 - w));
+                let accounts: Vec<SellerAccountRef> = self
+                    .members_of
+                    .get(&cluster_id)
+                    .into_iter()
+                    .flatten()
+                    .map(seller_ref)
+                    .collect();
+                let blacklisted = self
+                    .members_of
+                    .get(&cluster_id)
+                    .into_iter()
+                    .flatten()
+                    .any(|a| self.listings.contains_key(a));
+                EntityMatch {
+                    risk: self.cluster_risk(&cluster_id).cloned(),
+                    cluster_id,
+                    match_score: (score * 1e6).round() / 1e6,
+                    matched_features: features.into_keys().collect(),
+                    blacklisted,
+                    accounts,
+                }
+            })
+            .collect();
+        matches.sort_by(|a, b| {
+            b.match_score
+                .total_cmp(&a.match_score)
+                .then_with(|| a.cluster_id.cmp(&b.cluster_id))
+        });
+        matches.truncate(limit);
+        matches
     }
 
     /// The blacklist, in account order, after `after` (exclusive), at most `limit`.

@@ -90,6 +90,11 @@ pub fn name_words(name: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// A name reduced to its distinctive words in order, for exact look-ups.
+pub fn name_key(name: &str) -> String {
+    name_words(name).into_iter().collect::<Vec<_>>().join(" ")
+}
+
 fn trigrams(words: &BTreeSet<String>) -> BTreeSet<[char; 3]> {
     let mut grams = BTreeSet::new();
     for word in words {

@@ -80,12 +80,16 @@ impl Scorer {
             return Ok(());
         };
         let now_us = now_micros();
-        let mut model = self.model.write().await;
-        let mut touched = std::collections::BTreeSet::new();
-        for input in &inputs {
-            touched.extend(model.apply(input.sequence, &input.platform, &input.report));
-        }
-        let effects = model.recompute(&touched, now_us);
+        // The write lock covers only the work in memory; readers are not held up by the
+        // database write.
+        let effects = {
+            let mut model = self.model.write().await;
+            let mut touched = std::collections::BTreeSet::new();
+            for input in &inputs {
+                touched.extend(model.apply(input.sequence, &input.platform, &input.report));
+            }
+            model.recompute(&touched, now_us)
+        };
         let written = store::write_batch(
             &self.database,
             BatchWrite {
@@ -97,10 +101,10 @@ impl Scorer {
         .await;
         if let Err(error) = written {
             // Memory is ahead of the database: start again from what is durable.
-            *model = load_model(&self.database, self.params).await?;
+            let reloaded = load_model(&self.database, self.params).await?;
+            *self.model.write().await = reloaded;
             return Err(error.into());
         }
-        drop(model);
         self.applied.send_replace(last);
         Ok(())
     }

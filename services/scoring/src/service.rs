@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
+use acx_domain::{hashing, identifiers::IdentifierKeys};
 use acx_proto::scoring::{
-    BatchGetSellerRisksRequest, BatchGetSellerRisksResponse, GetSellerRiskRequest,
-    GetSellerRiskResponse, ListBlacklistChangesRequest, ListBlacklistChangesResponse,
-    ListBlacklistRequest, ListBlacklistResponse, ListSellerRiskHistoryRequest,
-    ListSellerRiskHistoryResponse, scoring_service_server::ScoringService,
+    BatchGetSellerRisksRequest, BatchGetSellerRisksResponse, CheckEntityRequest,
+    CheckEntityResponse, GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
+    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
+    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
+    scoring_service_server::ScoringService,
 };
 use acx_runtime::{FieldViolation, validate};
 use tonic::{Request, Response, Status};
@@ -24,12 +26,16 @@ const DEFAULT_PAGE: i64 = 100;
 #[derive(Debug, Clone)]
 pub struct Scoring {
     scorer: Arc<Scorer>,
+    keys: Option<Arc<IdentifierKeys>>,
 }
 
 impl Scoring {
-    /// The service over `scorer`.
-    pub fn new(scorer: Arc<Scorer>) -> Self {
-        Self { scorer }
+    /// The service over `scorer`; `keys` hash the identifiers of entity checks.
+    pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>) -> Self {
+        Self {
+            scorer,
+            keys: keys.map(Arc::new),
+        }
     }
 }
 
@@ -219,6 +225,82 @@ impl ScoringService for Scoring {
             next_page_token,
             changes_cursor: cursor,
         }))
+    }
+
+    async fn check_entity(
+        &self,
+        request: Request<CheckEntityRequest>,
+    ) -> Result<Response<CheckEntityResponse>, Status> {
+        let request = request.into_inner();
+        let identifiers = request.identifiers.unwrap_or_default();
+        let country = request.country.trim().to_ascii_uppercase();
+        let mut violations = Vec::new();
+        if !country.is_empty() && !acx_domain::codes::is_country(&country) {
+            violations.push(FieldViolation::new(
+                "country",
+                "must be an ISO 3166-1 alpha-2 code such as CN or DE",
+            ));
+        }
+        if !(0..=100).contains(&request.max_matches) {
+            violations.push(FieldViolation::new(
+                "max_matches",
+                "must be between 1 and 100 (0 for 10)",
+            ));
+        }
+        if request.name.chars().count() > 300 {
+            violations.push(FieldViolation::new(
+                "name",
+                "must be at most 300 characters",
+            ));
+        }
+        let (normalized, problems) = hashing::normalize_all(
+            &identifiers,
+            (!country.is_empty()).then_some(country.as_str()),
+        );
+        violations.extend(
+            problems
+                .into_iter()
+                .map(|(field, why)| FieldViolation::new(format!("identifiers.{field}"), why)),
+        );
+        if request.name.trim().is_empty() && normalized.is_empty() && violations.is_empty() {
+            violations.push(FieldViolation::new(
+                "name",
+                "give a name or at least one identifier",
+            ));
+        }
+        invalid(violations)?;
+        let hashed: Vec<(i32, String)> = match (&self.keys, normalized.is_empty()) {
+            (_, true) => Vec::new(),
+            (None, false) => {
+                return Err(acx_runtime::error::status_with_reason(
+                    tonic::Code::FailedPrecondition,
+                    "this scoring server has no identifier keys: it can match names only",
+                    "NO_IDENTIFIER_KEYS",
+                ));
+            }
+            // Under every key, so that accounts hashed before a rotation match too.
+            (Some(keys), false) => keys
+                .all()
+                .iter()
+                .flat_map(|key| {
+                    normalized
+                        .iter()
+                        .map(|(kind, value)| hashing::hashed(*kind, value, key))
+                })
+                .map(|h| (h.kind, h.hash))
+                .collect(),
+        };
+        let limit = if request.max_matches == 0 {
+            10
+        } else {
+            request.max_matches as usize
+        };
+        let matches = self
+            .scorer
+            .read()
+            .await
+            .check_entity(&request.name, &hashed, limit);
+        Ok(Response::new(CheckEntityResponse { matches }))
     }
 
     async fn list_blacklist_changes(

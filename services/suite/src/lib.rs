@@ -3,6 +3,7 @@
 //! On first run it creates credentials for a demo platform, a demo customs authority, an
 //! auditor and the internal services, and keeps them in the data directory.
 
+pub mod bench;
 mod credentials;
 pub mod demo;
 
@@ -130,6 +131,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
         &acx_scoring::Config {
             ingest_url: format!("http://{}", ingest.local_addr),
             ingest_token: Some(credentials.token_of("service:scoring")?.to_owned()),
+            identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
             ..acx_scoring::Config::standalone(server_config(
                 args,
                 args.scoring_addr,

@@ -498,6 +498,11 @@ impl IdentifierKeys {
         self.keys.iter().find(|k| k.id == id)
     }
 
+    /// Every key, the current one first.
+    pub fn all(&self) -> &[IdentifierKey] {
+        &self.keys
+    }
+
     /// How many keys there are (more than one during a rotation).
     #[allow(clippy::len_without_is_empty)] // never empty, by construction
     pub fn len(&self) -> usize {

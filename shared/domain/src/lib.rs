@@ -12,6 +12,8 @@
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
 pub mod codes;
+/// Contract identifiers to keyed hashes, one set of rules for every service.
+pub mod hashing;
 /// Identifier normalisation and keyed (HMAC-SHA256) hashing: the same real-world value always
 /// gives the same normalised string, and so the same hash, whoever reported it.
 pub mod identifiers;
