@@ -196,18 +196,15 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
 
     // Load the sellers, a tenth of them with a finding.
     let mut ingest = IngestServiceClient::new(ingest_channel);
-    for start in (0..options.sellers).step_by(1000) {
-        let mut reports: Vec<Report> = (start..(start + 1000).min(options.sellers))
-            .map(seller_profile)
-            .collect();
+    for start in (0..options.sellers).step_by(900) {
+        let end = (start + 900).min(options.sellers);
+        let mut reports: Vec<Report> = (start..end).map(seller_profile).collect();
         reports.extend(
-            (start..(start + 1000).min(options.sellers))
+            (start..end)
                 .filter(|n| n % 10 == 0)
                 .map(|n| finding(&format!("bench-F-{n}"), &format!("S-{n}"))),
         );
-        ingest
-            .submit_reports(authorized(SubmitReportsRequest { reports }, &platform))
-            .await?;
+        ingest.submit_reports(authorized(SubmitReportsRequest { reports }, &platform)).await?;
     }
     let mut scoring = ScoringServiceClient::new(scoring_channel.clone());
     let last = seller(options.sellers - 1);
