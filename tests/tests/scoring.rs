@@ -744,3 +744,170 @@ async fn an_entity_check_finds_a_listed_seller_by_its_bank_account_or_its_name()
         .unwrap_err();
     assert_eq!(empty.code(), Code::InvalidArgument);
 }
+
+fn declared(
+    id: &str,
+    tracking: &str,
+    hs: &str,
+    quantity: f64,
+    kg: f64,
+    usd_total: &str,
+) -> acx_proto::scoring::DeclaredShipment {
+    acx_proto::scoring::DeclaredShipment {
+        declaration_id: id.to_owned(),
+        authority: "demo-customs".to_owned(),
+        importer_id: "IMP-1".to_owned(),
+        origin_country: "CN".to_owned(),
+        seller: None,
+        consignment: Some(acx_proto::common::ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        }),
+        lines: vec![acx_proto::scoring::DeclaredLine {
+            line_number: 1,
+            hs_code: hs.to_owned(),
+            quantity,
+            net_mass_kg: kg,
+            declared_value: Some(acx_proto::common::Money {
+                currency_code: "USD".to_owned(),
+                amount: usd_total.to_owned(),
+            }),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a_normal_one_is_not()
+{
+    use acx_proto::scoring::{AssessShipmentRequest, Lane};
+    let suite = TestSuite::start_with(true).await;
+    risk_when(&suite, seller("demo-marketplace", "T-3"), |_| true).await;
+    let service = suite.token("service:liaison");
+    let client = scoring(&suite).await;
+    let assess = |shipment, record| {
+        let request = authorized(
+            AssessShipmentRequest {
+                shipment: Some(shipment),
+                record,
+            },
+            &service,
+        );
+        let mut client = client.clone();
+        async move {
+            client
+                .assess_shipment(request)
+                .await
+                .map(|r| r.into_inner().assessment.unwrap())
+        }
+    };
+
+    // The demo's 500 earbuds sold at 24.99 on the platform, declared at 2.00 each.
+    let low = assess(
+        declared(
+            "D-LOW",
+            "1Z 999 AA1 0123 4567 84",
+            "8518.30.00",
+            500.0,
+            40.0,
+            "1000.00",
+        ),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        low.matched_shipment_notice,
+        "reports/demo-platform/demo-N-100"
+    );
+    let anomaly = &low.lines[0].anomalies[0];
+    assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_MARKET");
+    assert!((anomaly.ratio - 2.0 / 24.99).abs() < 0.01, "{anomaly:?}");
+    assert!(anomaly.estimated_gap_usd > 10_000.0);
+    assert_eq!(low.lane(), Lane::Red);
+    assert_eq!(
+        low.seller_risk.as_ref().unwrap().tier(),
+        RiskTier::Blacklisted,
+        "the notice's seller is listed"
+    );
+    assert!(low.reasons.iter().any(|r| r.code == "SELLER_BLACKLISTED"));
+
+    // Comparable declarations around 30 USD/kg, recorded, then one at 3 USD/kg.
+    for i in 0..30 {
+        let total = format!("{:.2}", 300.0 + f64::from(i) * 2.0);
+        assess(
+            declared(
+                &format!("D-{i}"),
+                &format!("TRK{i}"),
+                "950300",
+                100.0,
+                10.0,
+                &total,
+            ),
+            true,
+        )
+        .await
+        .unwrap();
+    }
+    let cheap = assess(
+        declared("D-CHEAP", "TRK-X", "950300", 100.0, 10.0, "30.00"),
+        true,
+    )
+    .await
+    .unwrap();
+    let codes: Vec<&str> = cheap.lines[0]
+        .anomalies
+        .iter()
+        .map(|a| a.code.as_str())
+        .collect();
+    assert!(codes.contains(&"DECLARED_VALUE_BELOW_PEERS"), "{cheap:#?}");
+    assert!(
+        codes.contains(&"DECLARED_VALUE_BELOW_IMPORTER_HISTORY"),
+        "{cheap:#?}"
+    );
+    let peer = cheap.lines[0]
+        .anomalies
+        .iter()
+        .find(|a| a.code == "DECLARED_VALUE_BELOW_PEERS")
+        .unwrap();
+    assert_eq!(peer.comparison_group, "HS 950300 from CN");
+    assert!(
+        peer.expected_low > 25.0 && peer.expected_high < 40.0,
+        "{peer:?}"
+    );
+    assert_ne!(cheap.lane(), Lane::Green);
+
+    let normal = assess(
+        declared("D-OK", "TRK-Y", "950300", 100.0, 10.0, "320.00"),
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(normal.lines[0].anomalies.is_empty(), "{normal:#?}");
+    assert!(normal.risk < 0.3);
+
+    // Only internal services assess; bad input names its fields.
+    let denied = scoring(&suite)
+        .await
+        .assess_shipment(authorized(
+            AssessShipmentRequest::default(),
+            &suite.token(PLATFORM_A),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad = assess(declared("", "T", "12", 0.0, 1.0, "1"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    for field in [
+        "shipment.declaration_id",
+        "shipment.lines[0].hs_code",
+        "shipment.lines[0].quantity",
+    ] {
+        assert!(
+            bad.message().contains(field),
+            "{field} in {}",
+            bad.message()
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod names;
 mod scorer;
 mod service;
 mod store;
+mod valuation;
 
 pub use error::Error;
 
@@ -60,10 +61,23 @@ pub struct Config {
     #[arg(long, env = "ACX_IDENTIFIER_KEYS_FILE", value_name = "FILE")]
     pub identifier_keys_file: Option<std::path::PathBuf>,
 
+    /// Share of assessed declarations picked at random for inspection (0 to 1), so that
+    /// outcomes keep arriving on shipments the model would not pick.
+    #[arg(long, env = "ACX_SCORING_RANDOM_INSPECTION_SHARE", value_name = "SHARE", default_value_t = 0.02,
+          value_parser = parse_share)]
+    pub random_inspection_share: f64,
+
     /// Half-life of a counterfeit finding's weight, in days.
     #[arg(long, env = "ACX_SCORING_HALF_LIFE_DAYS", value_name = "DAYS", default_value_t = 180.0,
           value_parser = parse_half_life)]
     pub half_life_days: f64,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("{text:?} is not a share between 0 and 1")),
+    }
 }
 
 fn parse_half_life(text: &str) -> Result<f64, String> {
@@ -81,6 +95,7 @@ impl Config {
             ingest_url: "http://127.0.0.1:50051".to_owned(),
             ingest_token: None,
             identifier_keys_file: None,
+            random_inspection_share: 0.02,
             half_life_days: 180.0,
         }
     }
@@ -99,6 +114,7 @@ pub fn migrations() -> Migrations {
 pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Platform, Role::Service])
+        .method(SERVICE_NAME, "AssessShipment", &[Role::Service])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -110,7 +126,9 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let params = model::ModelParams {
         half_life_days: config.half_life_days,
     };
-    let scorer = Arc::new(scorer::Scorer::load(database.clone(), params).await?);
+    let scorer = Arc::new(
+        scorer::Scorer::load(database.clone(), params, config.random_inspection_share).await?,
+    );
     match &config.ingest_token {
         Some(token) => {
             let ingest = IngestServiceClient::new(peer_channel(&config.ingest_url, token)?);

@@ -174,6 +174,8 @@ pub struct Model {
     listings: BTreeMap<AccountKey, BlacklistEntry>,
     /// Why the last retractions happened, by retracted report, for delisting reasons.
     retraction_notes: HashMap<(String, String), String>,
+    /// Marketplace prices and shipment notices, for declared-value comparisons.
+    market: crate::valuation::MarketIndex,
 }
 
 fn is_strong(kind: i32) -> bool {
@@ -264,6 +266,7 @@ impl Model {
             risks: HashMap::new(),
             listings: BTreeMap::new(),
             retraction_notes: HashMap::new(),
+            market: crate::valuation::MarketIndex::default(),
         }
     }
 
@@ -419,12 +422,17 @@ impl Model {
                 let account = (platform.to_owned(), price.seller_id.clone());
                 self.touch_account(&account, sequence);
                 self.targets.insert(report_key, Target::Other);
+                if let (Some(product), Some(value)) = (&price.product, &price.price) {
+                    self.market.observe_price(&product.gtin, value);
+                }
                 BTreeSet::from([account])
             }
             Kind::ShipmentNotice(notice) => {
                 let account = (platform.to_owned(), notice.seller_id.clone());
                 self.touch_account(&account, sequence);
                 self.targets.insert(report_key, Target::Other);
+                self.market
+                    .observe_notice(platform, &report.report_id, notice);
                 BTreeSet::from([account])
             }
             Kind::Retraction(retraction) => {
@@ -929,6 +937,11 @@ impl Model {
             model_version: self.params.version(),
             compute_time: Some(timestamp(now_us)),
         }
+    }
+
+    /// Marketplace prices and shipment notices.
+    pub fn market(&self) -> &crate::valuation::MarketIndex {
+        &self.market
     }
 
     /// The served risk of an account.

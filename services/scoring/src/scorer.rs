@@ -13,10 +13,13 @@ use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServi
 use acx_runtime::{Database, Shutdown, client::PeerChannel, error::cause_chain};
 use tokio::sync::{RwLock, watch};
 
+use acx_proto::scoring::{DeclaredShipment, ShipmentAssessment};
+
 use crate::{
     Error,
     model::{Model, ModelParams},
     store::{self, BatchWrite, Input},
+    valuation::{self, AssessmentInputs, Peers},
 };
 
 /// Most changes applied in one transaction.
@@ -26,6 +29,8 @@ const MAX_BATCH: usize = 500;
 #[derive(Debug)]
 pub struct Scorer {
     model: RwLock<Model>,
+    peers: RwLock<Peers>,
+    random_share: f64,
     database: Database,
     params: ModelParams,
     /// The last feed sequence whose effects are stored (and served).
@@ -50,12 +55,23 @@ async fn load_model(database: &Database, params: ModelParams) -> Result<Model, E
 }
 
 impl Scorer {
-    /// Rebuilds the model from `database`.
-    pub async fn load(database: Database, params: ModelParams) -> Result<Self, Error> {
+    /// Rebuilds the model and the declaration statistics from `database`; `random_share`
+    /// of assessed declarations are picked for a random inspection.
+    pub async fn load(
+        database: Database,
+        params: ModelParams,
+        random_share: f64,
+    ) -> Result<Self, Error> {
         let model = load_model(&database, params).await?;
         let cursor = store::cursor(&database).await?;
+        let mut peers = Peers::default();
+        for shipment in store::shipments(&database).await? {
+            peers.record(&shipment);
+        }
         Ok(Self {
             model: RwLock::new(model),
+            peers: RwLock::new(peers),
+            random_share,
             database,
             params,
             applied: watch::channel(cursor).0,
@@ -65,6 +81,42 @@ impl Scorer {
     /// The model, for reading.
     pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Model> {
         self.model.read().await
+    }
+
+    /// Assesses a (validated) declaration, and records it for the statistics if asked.
+    pub async fn assess(
+        &self,
+        shipment: &DeclaredShipment,
+        record: bool,
+    ) -> Result<ShipmentAssessment, Error> {
+        let assessment = {
+            let model = self.model.read().await;
+            let peers = self.peers.read().await;
+            let notice = model.market().matching_notice(shipment);
+            let seller = notice.map(|n| n.account.clone()).or_else(|| {
+                shipment
+                    .seller
+                    .as_ref()
+                    .map(|s| (s.platform.clone(), s.seller_id.clone()))
+            });
+            valuation::assess(
+                shipment,
+                AssessmentInputs {
+                    market: model.market(),
+                    peers: &peers,
+                    seller_risk: seller.and_then(|account| model.risk(&account).cloned()),
+                    notice,
+                    random_share: self.random_share,
+                    model_version: format!("{};values-1", self.params.version()),
+                },
+            )
+        };
+        if record {
+            // Durable first: the statistics in memory never hold what a restart would lose.
+            store::record_shipment(&self.database, shipment).await?;
+            self.peers.write().await.record(shipment);
+        }
+        Ok(assessment)
     }
 
     /// The database.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use acx_domain::{hashing, identifiers::IdentifierKeys};
 use acx_proto::scoring::{
-    BatchGetSellerRisksRequest, BatchGetSellerRisksResponse, CheckEntityRequest,
-    CheckEntityResponse, GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
+    AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
+    BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
+    GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
     ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
     ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
     scoring_service_server::ScoringService,
@@ -56,6 +57,75 @@ fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
     } else {
         Err(Error::Invalid(violations))
     }
+}
+
+/// Checks a declaration and puts its codes in canonical form; violations under `shipment`.
+fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    let mut fail = |field: String, why: &str| {
+        violations.push(FieldViolation::new(format!("shipment.{field}"), why))
+    };
+    for (field, value) in [
+        ("declaration_id", &shipment.declaration_id),
+        ("authority", &shipment.authority),
+    ] {
+        if value.trim().is_empty() || value.len() > 128 {
+            fail(field.to_owned(), "is required, at most 128 characters");
+        }
+    }
+    shipment.origin_country = shipment.origin_country.trim().to_ascii_uppercase();
+    if !shipment.origin_country.is_empty()
+        && !acx_domain::codes::is_country(&shipment.origin_country)
+    {
+        fail(
+            "origin_country".to_owned(),
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
+        );
+    }
+    if let Some(seller) = &shipment.seller
+        && (seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty())
+    {
+        fail(
+            "seller".to_owned(),
+            "needs both platform and seller_id, or leave it out",
+        );
+    }
+    if shipment.lines.is_empty() || shipment.lines.len() > 1000 {
+        fail("lines".to_owned(), "needs 1 to 1000 lines");
+    }
+    for (i, line) in shipment.lines.iter_mut().enumerate() {
+        match acx_domain::codes::normalize_hs_code(&line.hs_code) {
+            Ok(code) => line.hs_code = code,
+            Err(why) => fail(format!("lines[{i}].hs_code"), &why),
+        }
+        if !(line.quantity > 0.0 && line.quantity.is_finite()) {
+            fail(format!("lines[{i}].quantity"), "must be greater than zero");
+        }
+        if !(line.net_mass_kg > 0.0 && line.net_mass_kg.is_finite()) {
+            fail(
+                format!("lines[{i}].net_mass_kg"),
+                "must be greater than zero",
+            );
+        }
+        match &line.declared_value {
+            None => fail(format!("lines[{i}].declared_value"), "is required"),
+            Some(value)
+                if acx_domain::money::usd_per_unit(&value.currency_code.to_ascii_uppercase())
+                    .is_none() =>
+            {
+                fail(
+                    format!("lines[{i}].declared_value.currency_code"),
+                    "has no reference rate: use a major ISO 4217 currency",
+                )
+            }
+            Some(value) if acx_domain::money::parse_amount_micros(&value.amount).is_err() => fail(
+                format!("lines[{i}].declared_value.amount"),
+                "must be a non-negative decimal such as 1250.00",
+            ),
+            Some(_) => {}
+        }
+    }
+    violations
 }
 
 /// Opaque page tokens: hex of a tagged text, checked on the way back in.
@@ -301,6 +371,19 @@ impl ScoringService for Scoring {
             .await
             .check_entity(&request.name, &hashed, limit);
         Ok(Response::new(CheckEntityResponse { matches }))
+    }
+
+    async fn assess_shipment(
+        &self,
+        request: Request<AssessShipmentRequest>,
+    ) -> Result<Response<AssessShipmentResponse>, Status> {
+        let request = request.into_inner();
+        let mut shipment = request.shipment.unwrap_or_default();
+        invalid(validate_shipment(&mut shipment))?;
+        let assessment = self.scorer.assess(&shipment, request.record).await?;
+        Ok(Response::new(AssessShipmentResponse {
+            assessment: Some(assessment),
+        }))
     }
 
     async fn list_blacklist_changes(

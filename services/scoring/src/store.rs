@@ -242,3 +242,31 @@ pub async fn blacklist_head(database: &Database) -> Result<i64, sqlx::Error> {
     let (head,): (i64,) = on_backend!(database, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
     Ok(head)
 }
+
+/// Every recorded declaration, for the replay at start-up.
+pub async fn shipments(
+    database: &Database,
+) -> Result<Vec<acx_proto::scoring::DeclaredShipment>, crate::Error> {
+    const SQL: &str = "SELECT payload FROM shipments";
+    let rows: Vec<(Vec<u8>,)> =
+        on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+    rows.into_iter()
+        .map(|(bytes,)| {
+            Ok(acx_proto::scoring::DeclaredShipment::decode(
+                bytes.as_slice(),
+            )?)
+        })
+        .collect()
+}
+
+/// Records a declaration (once per authority and id).
+pub async fn record_shipment(
+    database: &Database,
+    shipment: &acx_proto::scoring::DeclaredShipment,
+) -> Result<(), sqlx::Error> {
+    const SQL: &str = "INSERT INTO shipments (authority, declaration_id, payload) VALUES ($1, $2, $3) \
+                       ON CONFLICT (authority, declaration_id) DO NOTHING";
+    let payload = shipment.encode_to_vec();
+    on_backend!(database, pool => sqlx::query(SQL)
+        .bind(&shipment.authority).bind(&shipment.declaration_id).bind(payload).execute(pool).await.map(drop))
+}

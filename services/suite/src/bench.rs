@@ -204,7 +204,9 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
                 .filter(|n| n % 10 == 0)
                 .map(|n| finding(&format!("bench-F-{n}"), &format!("S-{n}"))),
         );
-        ingest.submit_reports(authorized(SubmitReportsRequest { reports }, &platform)).await?;
+        ingest
+            .submit_reports(authorized(SubmitReportsRequest { reports }, &platform))
+            .await?;
     }
     let mut scoring = ScoringServiceClient::new(scoring_channel.clone());
     let last = seller(options.sellers - 1);

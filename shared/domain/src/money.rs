@@ -61,6 +61,47 @@ pub fn format_micros(micros: i64) -> String {
     format!("{sign}{units}.{}", fraction.trim_end_matches('0'))
 }
 
+/// Approximate reference rates, US dollars per unit of a currency, used only to put
+/// declared values and marketplace prices on one scale for comparison (never to compute a
+/// customs value). `None` for a currency without a reference rate.
+pub fn usd_per_unit(currency: &str) -> Option<f64> {
+    const RATES: &[(&str, f64)] = &[
+        ("AED", 0.2723),
+        ("AUD", 0.66),
+        ("BRL", 0.18),
+        ("CAD", 0.73),
+        ("CHF", 1.13),
+        ("CNY", 0.138),
+        ("CZK", 0.043),
+        ("DKK", 0.145),
+        ("EUR", 1.08),
+        ("GBP", 1.27),
+        ("HKD", 0.128),
+        ("IDR", 0.000063),
+        ("INR", 0.012),
+        ("JPY", 0.0067),
+        ("KRW", 0.00074),
+        ("MXN", 0.058),
+        ("MYR", 0.22),
+        ("NOK", 0.093),
+        ("NZD", 0.6),
+        ("PHP", 0.018),
+        ("PLN", 0.25),
+        ("SEK", 0.095),
+        ("SGD", 0.74),
+        ("THB", 0.028),
+        ("TRY", 0.03),
+        ("TWD", 0.031),
+        ("USD", 1.0),
+        ("VND", 0.00004),
+        ("ZAR", 0.054),
+    ];
+    RATES
+        .binary_search_by(|(code, _)| (*code).cmp(currency))
+        .ok()
+        .map(|i| RATES[i].1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +191,18 @@ mod tests {
         for text in ["12.5", "3", "0.000001", "0.1", "1000000000000", "42.123456"] {
             assert_eq!(format_micros(parse_amount_micros(text).expect(text)), text);
         }
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::usd_per_unit;
+
+    #[test]
+    fn reference_rates_are_found_by_code() {
+        assert_eq!(usd_per_unit("USD"), Some(1.0));
+        assert!(usd_per_unit("EUR").is_some_and(|r| r > 1.0));
+        assert!(usd_per_unit("CNY").is_some_and(|r| r < 0.2));
+        assert_eq!(usd_per_unit("XXX"), None);
     }
 }

@@ -1,0 +1,695 @@
+//! Declared-value anomalies and shipment assessment.
+//!
+//! A declared line is compared on a log scale with robust statistics (median and MAD) of:
+//! - **marketplace prices** of the same goods, per unit: the listings (price observations)
+//!   of the products on the platform shipment notice whose consignment numbers match the
+//!   declaration, and the notice's own unit prices;
+//! - **comparable declarations**, per kilogram: the same HS code, falling back from 6 to 4
+//!   to 2 digits, with the origin country first and then without, taking the first group
+//!   with at least [`MIN_PEERS`] values;
+//! - **the importer's own history**, per kilogram, for the same 6-digit HS code (at least
+//!   [`MIN_HISTORY`] values).
+//!
+//! A comparison flags the line when the robust z-score is at most [`ANOMALY_Z`] (or, for
+//! marketplace prices with fewer than five observations, when the value is under half the
+//! median). Values are put in US dollars with reference rates, only to compare them. The
+//! statistics keep the latest [`RESERVOIR`] values of each group and are updated as
+//! declarations are recorded.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use acx_domain::money;
+use acx_proto::{
+    common::{Money, Reason, RiskTier},
+    ingest::ShipmentNotice,
+    scoring::{
+        ComparisonBasis, DeclaredShipment, Lane, LineAssessment, SellerRisk, ShipmentAssessment,
+        ValueAnomaly,
+    },
+};
+use sha2::{Digest, Sha256};
+
+/// Values kept per group.
+pub const RESERVOIR: usize = 2000;
+/// Fewest comparable declarations for a peer comparison.
+pub const MIN_PEERS: usize = 20;
+/// Fewest earlier declarations for an importer comparison.
+pub const MIN_HISTORY: usize = 5;
+/// Robust z-score at or below which a value is anomalously low.
+pub const ANOMALY_Z: f64 = -2.5;
+/// Smallest MAD (log scale) used, so that identical values do not make every difference
+/// infinitely significant.
+const MIN_MAD: f64 = 0.05;
+
+/// The latest values of one group (natural logs of US-dollar values).
+#[derive(Debug, Clone, Default)]
+pub struct Reservoir {
+    values: VecDeque<f64>,
+}
+
+impl Reservoir {
+    fn push(&mut self, value: f64) {
+        if self.values.len() == RESERVOIR {
+            self.values.pop_front();
+        }
+        self.values.push_back(value);
+    }
+
+    /// Median and MAD of the values, and how many there are.
+    fn robust(&self) -> Option<(f64, f64, usize)> {
+        if self.values.is_empty() {
+            return None;
+        }
+        let mut sorted: Vec<f64> = self.values.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let median = middle(&sorted);
+        let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
+        deviations.sort_by(f64::total_cmp);
+        Some((median, middle(&deviations).max(MIN_MAD), sorted.len()))
+    }
+}
+
+fn middle(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// A money amount in US dollars, if it parses and has a reference rate.
+pub fn usd(value: &Money) -> Option<f64> {
+    let micros = money::parse_amount_micros(&value.amount).ok()?;
+    Some(micros as f64 / 1e6 * money::usd_per_unit(&value.currency_code.to_ascii_uppercase())?)
+}
+
+/// A platform shipment notice, as matched by consignment numbers.
+#[derive(Debug, Clone)]
+pub struct NoticeRef {
+    /// The shipping account.
+    pub account: (String, String),
+    /// `reports/{platform}/{report_id}`.
+    pub name: String,
+    /// (GTIN, 6-digit HS code, unit price in USD) of each line.
+    pub lines: Vec<(String, String, Option<f64>)>,
+}
+
+/// Marketplace prices, fed by the platforms' reports.
+#[derive(Debug, Default)]
+pub struct MarketIndex {
+    by_gtin: HashMap<String, Reservoir>,
+    notices: HashMap<String, NoticeRef>,
+}
+
+impl MarketIndex {
+    /// A listing price of a product.
+    pub fn observe_price(&mut self, gtin: &str, price: &Money) {
+        if let (false, Some(value)) = (gtin.is_empty(), usd(price))
+            && value > 0.0
+        {
+            self.by_gtin
+                .entry(gtin.to_owned())
+                .or_default()
+                .push(value.ln());
+        }
+    }
+
+    /// A shipment notice: its unit prices, and its consignment numbers for matching.
+    pub fn observe_notice(&mut self, platform: &str, report_id: &str, notice: &ShipmentNotice) {
+        let lines: Vec<(String, String, Option<f64>)> = notice
+            .lines
+            .iter()
+            .map(|line| {
+                let product = line.product.clone().unwrap_or_default();
+                let unit = line.unit_price.as_ref().and_then(usd);
+                if let Some(price) = &line.unit_price {
+                    self.observe_price(&product.gtin, price);
+                }
+                (
+                    product.gtin,
+                    product.hs_code.chars().take(6).collect(),
+                    unit,
+                )
+            })
+            .collect();
+        let notice_ref = NoticeRef {
+            account: (platform.to_owned(), notice.seller_id.clone()),
+            name: format!("reports/{platform}/{report_id}"),
+            lines,
+        };
+        for number in consignment_numbers(notice.consignment.as_ref()) {
+            self.notices.insert(number, notice_ref.clone());
+        }
+    }
+
+    /// The notice sharing a consignment number with `shipment`, if any.
+    pub fn matching_notice(&self, shipment: &DeclaredShipment) -> Option<&NoticeRef> {
+        consignment_numbers(shipment.consignment.as_ref())
+            .iter()
+            .find_map(|n| self.notices.get(n))
+    }
+}
+
+/// Consignment numbers in canonical form (upper case, no spaces or dashes).
+pub fn consignment_numbers(
+    consignment: Option<&acx_proto::common::ConsignmentNumbers>,
+) -> Vec<String> {
+    let Some(c) = consignment else {
+        return Vec::new();
+    };
+    c.tracking_numbers
+        .iter()
+        .chain(&c.bills_of_lading)
+        .chain(&c.air_waybills)
+        .map(|n| {
+            n.chars()
+                .filter(|c| !c.is_whitespace() && *c != '-')
+                .collect::<String>()
+                .to_ascii_uppercase()
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Comparable declarations and importers' histories, fed by recorded declarations.
+#[derive(Debug, Default)]
+pub struct Peers {
+    groups: HashMap<String, Reservoir>,
+    importers: HashMap<(String, String), Reservoir>,
+    recorded: HashSet<(String, String)>,
+}
+
+/// The peer groups of a line, most specific first.
+fn peer_groups(hs_code: &str, origin: &str) -> Vec<(String, String)> {
+    let mut groups = Vec::new();
+    for digits in [6, 4, 2] {
+        let prefix: String = hs_code.chars().take(digits).collect();
+        if !origin.is_empty() {
+            groups.push((
+                format!("{prefix}|{origin}"),
+                format!("HS {prefix} from {origin}"),
+            ));
+        }
+        groups.push((prefix.clone(), format!("HS {prefix}")));
+    }
+    groups
+}
+
+impl Peers {
+    /// Adds a declaration's per-kilogram values; false when it was recorded before.
+    pub fn record(&mut self, shipment: &DeclaredShipment) -> bool {
+        if !self
+            .recorded
+            .insert((shipment.authority.clone(), shipment.declaration_id.clone()))
+        {
+            return false;
+        }
+        for line in &shipment.lines {
+            let Some(per_kg) = line
+                .declared_value
+                .as_ref()
+                .and_then(usd)
+                .map(|v| v / line.net_mass_kg)
+            else {
+                continue;
+            };
+            if !(per_kg > 0.0 && per_kg.is_finite()) {
+                continue;
+            }
+            for (key, _) in peer_groups(&line.hs_code, &shipment.origin_country) {
+                self.groups.entry(key).or_default().push(per_kg.ln());
+            }
+            let hs6: String = line.hs_code.chars().take(6).collect();
+            self.importers
+                .entry((shipment.importer_id.clone(), hs6))
+                .or_default()
+                .push(per_kg.ln());
+        }
+        true
+    }
+}
+
+/// Compares `declared` (USD) with a group; `Some` anomaly when it is anomalously low.
+fn compare(
+    declared: f64,
+    quantity: f64,
+    group: &Reservoir,
+    basis: ComparisonBasis,
+    label: String,
+    min_size: usize,
+) -> Option<ValueAnomaly> {
+    let (median, mad, n) = group.robust()?;
+    if n < min_size || declared <= 0.0 {
+        return None;
+    }
+    let sigma = 1.4826 * mad;
+    let z = (declared.ln() - median) / sigma;
+    let ratio = declared / median.exp();
+    let small_market = basis == ComparisonBasis::MarketplacePrice && n < 5;
+    let anomalous = if small_market {
+        ratio < 0.5
+    } else {
+        z <= ANOMALY_Z
+    };
+    if !anomalous {
+        return None;
+    }
+    let code = match basis {
+        ComparisonBasis::MarketplacePrice => "DECLARED_VALUE_BELOW_MARKET",
+        ComparisonBasis::PeerDeclarations => "DECLARED_VALUE_BELOW_PEERS",
+        _ => "DECLARED_VALUE_BELOW_IMPORTER_HISTORY",
+    };
+    let round = |v: f64| (v * 1e4).round() / 1e4;
+    Some(ValueAnomaly {
+        code: code.to_owned(),
+        basis: basis as i32,
+        comparison_group: label,
+        expected_low: round((median - 2.0 * sigma).exp()),
+        expected_high: round((median + 2.0 * sigma).exp()),
+        ratio: round(ratio),
+        robust_z: round(z),
+        estimated_gap_usd: round(((median.exp() - declared) * quantity).max(0.0)),
+        sample_size: n as i64,
+    })
+}
+
+/// Whether a declaration is picked for a random inspection: a fixed function of its id,
+/// so the same declaration is always picked the same way.
+pub fn randomly_selected(shipment: &DeclaredShipment, share: f64) -> bool {
+    let digest =
+        Sha256::digest(format!("{}/{}", shipment.authority, shipment.declaration_id).as_bytes());
+    let draw = u64::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+    ]);
+    (draw as f64 / u64::MAX as f64) < share
+}
+
+/// Everything an assessment reads.
+pub struct AssessmentInputs<'a> {
+    /// Marketplace prices and notices.
+    pub market: &'a MarketIndex,
+    /// Comparable declarations.
+    pub peers: &'a Peers,
+    /// The seller's risk, if the exchange knows the seller.
+    pub seller_risk: Option<SellerRisk>,
+    /// The notice matched by consignment numbers.
+    pub notice: Option<&'a NoticeRef>,
+    /// Share of declarations picked at random for inspection.
+    pub random_share: f64,
+    /// Model version.
+    pub model_version: String,
+}
+
+/// Assesses a (validated) declaration.
+pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> ShipmentAssessment {
+    let mut lines = Vec::new();
+    let mut line_strength: Vec<(f64, String)> = Vec::new();
+    let mut gaps: BTreeMap<&'static str, (f64, Vec<String>)> = BTreeMap::new();
+    for line in &shipment.lines {
+        let total = line.declared_value.as_ref().and_then(usd).unwrap_or(0.0);
+        let unit = total / line.quantity;
+        let per_kg = total / line.net_mass_kg;
+        let hs6: String = line.hs_code.chars().take(6).collect();
+        let mut anomalies = Vec::new();
+
+        // Marketplace: the notice's products of the same HS code (or the only product).
+        if let Some(notice) = inputs.notice {
+            let candidates: Vec<&(String, String, Option<f64>)> = if notice.lines.len() == 1 {
+                notice.lines.iter().collect()
+            } else {
+                notice
+                    .lines
+                    .iter()
+                    .filter(|(_, hs, _)| !hs.is_empty() && hs6.starts_with(hs.as_str()))
+                    .collect()
+            };
+            for (gtin, _, notice_price) in candidates {
+                let mut group = inputs.market.by_gtin.get(gtin).cloned().unwrap_or_default();
+                if group.values.is_empty()
+                    && let Some(price) = notice_price
+                    && *price > 0.0
+                {
+                    group.push(price.ln());
+                }
+                let label = if gtin.is_empty() {
+                    "the matched shipment notice".to_owned()
+                } else {
+                    format!("GTIN {gtin}")
+                };
+                if let Some(anomaly) = compare(
+                    unit,
+                    line.quantity,
+                    &group,
+                    ComparisonBasis::MarketplacePrice,
+                    label,
+                    1,
+                ) {
+                    anomalies.push(anomaly);
+                    break;
+                }
+            }
+        }
+        // Comparable declarations, most specific group with enough values.
+        for (key, label) in peer_groups(&line.hs_code, &shipment.origin_country) {
+            if let Some(group) = inputs.peers.groups.get(&key)
+                && group.values.len() >= MIN_PEERS
+            {
+                if let Some(anomaly) = compare(
+                    per_kg,
+                    line.net_mass_kg,
+                    group,
+                    ComparisonBasis::PeerDeclarations,
+                    label,
+                    MIN_PEERS,
+                ) {
+                    anomalies.push(anomaly);
+                }
+                break;
+            }
+        }
+        // The importer's own history.
+        if let Some(group) = inputs
+            .peers
+            .importers
+            .get(&(shipment.importer_id.clone(), hs6.clone()))
+            && let Some(anomaly) = compare(
+                per_kg,
+                line.net_mass_kg,
+                group,
+                ComparisonBasis::ImporterHistory,
+                format!("importer {} HS {hs6}", shipment.importer_id),
+                MIN_HISTORY,
+            )
+        {
+            anomalies.push(anomaly);
+        }
+
+        for anomaly in &anomalies {
+            // -2.5 → 0.25, -4 → 0.75, ≤ -4.75 → 1; a market ratio under 0.5 counts as z = -4.
+            let z = if anomaly.sample_size < 5
+                && anomaly.basis == ComparisonBasis::MarketplacePrice as i32
+            {
+                -4.0
+            } else {
+                anomaly.robust_z
+            };
+            let strength = ((-z - 1.75) / 3.0).clamp(0.0, 1.0);
+            line_strength.push((strength, anomaly.code.clone()));
+            let entry = gaps.entry(code_static(&anomaly.code)).or_default();
+            entry.0 = entry.0.max(strength);
+            entry.1.push(format!(
+                "line {}: {} (ratio {:.2})",
+                line.line_number, anomaly.comparison_group, anomaly.ratio
+            ));
+        }
+        lines.push(LineAssessment {
+            line_number: line.line_number,
+            declared_unit_value_usd: (unit * 1e4).round() / 1e4,
+            declared_value_per_kg_usd: (per_kg * 1e4).round() / 1e4,
+            anomalies,
+        });
+    }
+
+    let value_component = 1.0
+        - line_strength
+            .iter()
+            .fold(1.0, |rest, (s, _)| rest * (1.0 - 0.8 * s));
+    let seller_score = inputs.seller_risk.as_ref().map_or(0.0, |r| r.score);
+    let seller_listed = inputs
+        .seller_risk
+        .as_ref()
+        .is_some_and(|r| r.tier == RiskTier::Blacklisted as i32);
+    let seller_component = if seller_listed { 1.0 } else { seller_score };
+    let risk = 1.0 - (1.0 - value_component) * (1.0 - seller_component);
+
+    let mut reasons = Vec::new();
+    let total_raw: f64 = gaps.values().map(|(s, _)| 0.8 * s).sum::<f64>() + seller_component;
+    let share = |part: f64| {
+        if total_raw > 0.0 {
+            risk * part / total_raw
+        } else {
+            0.0
+        }
+    };
+    for (code, (strength, evidence)) in &gaps {
+        reasons.push(Reason {
+            code: (*code).to_owned(),
+            description: match *code {
+                "DECLARED_VALUE_BELOW_MARKET" => {
+                    "declared value far below the price of the same goods on the platforms"
+                }
+                "DECLARED_VALUE_BELOW_PEERS" => "declared value far below comparable declarations",
+                _ => "declared value far below the importer's own earlier declarations",
+            }
+            .to_owned(),
+            contribution: share(0.8 * strength),
+            evidence: evidence.clone(),
+        });
+    }
+    if let Some(seller) = &inputs.seller_risk
+        && seller_component > 0.0
+    {
+        let account = seller.seller.clone().unwrap_or_default();
+        reasons.push(Reason {
+            code: if seller_listed {
+                "SELLER_BLACKLISTED"
+            } else {
+                "SELLER_RISK"
+            }
+            .to_owned(),
+            description: format!(
+                "the seller {}/{} is {}",
+                account.platform,
+                account.seller_id,
+                if seller_listed {
+                    "on the blacklist".to_owned()
+                } else {
+                    format!("scored {:.2}", seller.score)
+                }
+            ),
+            contribution: share(seller_component),
+            evidence: seller
+                .reasons
+                .iter()
+                .flat_map(|r| r.evidence.iter().cloned())
+                .take(10)
+                .collect(),
+        });
+    }
+    reasons.sort_by(|a, b| {
+        b.contribution
+            .total_cmp(&a.contribution)
+            .then_with(|| a.code.cmp(&b.code))
+    });
+
+    let random_selection = randomly_selected(shipment, inputs.random_share);
+    let lane = if random_selection || seller_listed || risk >= 0.6 {
+        Lane::Red
+    } else if risk >= 0.3 {
+        Lane::Yellow
+    } else {
+        Lane::Green
+    };
+    if random_selection {
+        reasons.push(Reason {
+            code: "RANDOM_SELECTION".to_owned(),
+            description: "selected at random for inspection, so that outcomes arrive on shipments the model would not pick".to_owned(),
+            contribution: 0.0,
+            evidence: Vec::new(),
+        });
+    }
+    ShipmentAssessment {
+        risk: (risk * 1e6).round() / 1e6,
+        lane: lane as i32,
+        random_selection,
+        reasons,
+        lines,
+        seller_risk: inputs.seller_risk,
+        matched_shipment_notice: inputs.notice.map(|n| n.name.clone()).unwrap_or_default(),
+        model_version: inputs.model_version,
+    }
+}
+
+fn code_static(code: &str) -> &'static str {
+    match code {
+        "DECLARED_VALUE_BELOW_MARKET" => "DECLARED_VALUE_BELOW_MARKET",
+        "DECLARED_VALUE_BELOW_PEERS" => "DECLARED_VALUE_BELOW_PEERS",
+        _ => "DECLARED_VALUE_BELOW_IMPORTER_HISTORY",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acx_proto::scoring::DeclaredLine;
+
+    fn line(hs: &str, quantity: f64, kg: f64, usd_total: &str) -> DeclaredLine {
+        DeclaredLine {
+            line_number: 1,
+            hs_code: hs.to_owned(),
+            quantity,
+            net_mass_kg: kg,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: usd_total.to_owned(),
+            }),
+        }
+    }
+
+    fn shipment(id: &str, importer: &str, line: DeclaredLine) -> DeclaredShipment {
+        DeclaredShipment {
+            declaration_id: id.to_owned(),
+            authority: "cbp".to_owned(),
+            importer_id: importer.to_owned(),
+            origin_country: "CN".to_owned(),
+            seller: None,
+            consignment: None,
+            lines: vec![line],
+        }
+    }
+
+    fn inputs<'a>(market: &'a MarketIndex, peers: &'a Peers) -> AssessmentInputs<'a> {
+        AssessmentInputs {
+            market,
+            peers,
+            seller_risk: None,
+            notice: None,
+            random_share: 0.0,
+            model_version: "test".to_owned(),
+        }
+    }
+
+    fn peers_around(per_kg: f64) -> Peers {
+        let mut peers = Peers::default();
+        for i in 0..100 {
+            // ±10% around per_kg, 1 kg lines.
+            let value = per_kg * (0.9 + 0.2 * (i as f64 / 99.0));
+            peers.record(&shipment(
+                &format!("D{i}"),
+                &format!("I{}", i % 7),
+                line("851830", 10.0, 1.0, &format!("{value:.2}")),
+            ));
+        }
+        peers
+    }
+
+    #[test]
+    fn a_value_far_below_peers_is_flagged_with_its_range_and_gap() {
+        let peers = peers_around(100.0);
+        let market = MarketIndex::default();
+        let low = assess(
+            &shipment("X", "new", line("851830", 10.0, 2.0, "40.00")),
+            inputs(&market, &peers),
+        );
+        let anomaly = &low.lines[0].anomalies[0];
+        assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_PEERS");
+        assert_eq!(anomaly.comparison_group, "HS 851830 from CN");
+        assert!(
+            anomaly.expected_low > 80.0 && anomaly.expected_high < 125.0,
+            "{anomaly:?}"
+        );
+        assert!((anomaly.ratio - 0.2).abs() < 0.02, "{anomaly:?}");
+        assert!(anomaly.robust_z < -2.5);
+        assert!(
+            (anomaly.estimated_gap_usd - 160.0).abs() < 5.0,
+            "(100 - 20) per kg × 2 kg: {anomaly:?}"
+        );
+        assert!(low.risk > 0.5);
+
+        let normal = assess(
+            &shipment("Y", "new", line("851830", 10.0, 2.0, "205.00")),
+            inputs(&market, &peers),
+        );
+        assert!(normal.lines[0].anomalies.is_empty());
+        assert_eq!(normal.lane, Lane::Green as i32);
+        assert_eq!(normal.risk, 0.0);
+    }
+
+    #[test]
+    fn peer_groups_fall_back_to_shorter_hs_codes() {
+        let peers = peers_around(100.0);
+        let market = MarketIndex::default();
+        let other = assess(
+            &shipment("X", "new", line("851890", 1.0, 1.0, "10.00")),
+            inputs(&market, &peers),
+        );
+        assert_eq!(
+            other.lines[0].anomalies[0].comparison_group,
+            "HS 8518 from CN"
+        );
+    }
+
+    #[test]
+    fn a_value_far_below_the_marketplace_price_is_flagged() {
+        let mut market = MarketIndex::default();
+        let notice = ShipmentNotice {
+            seller_id: "S1".to_owned(),
+            consignment: Some(acx_proto::common::ConsignmentNumbers {
+                tracking_numbers: vec!["1Z-999".to_owned()],
+                ..Default::default()
+            }),
+            lines: vec![acx_proto::ingest::ShipmentLine {
+                product: Some(acx_proto::common::ProductRef {
+                    gtin: "0194252721407".to_owned(),
+                    hs_code: "851830".to_owned(),
+                    ..Default::default()
+                }),
+                quantity: 500,
+                unit_price: Some(Money {
+                    currency_code: "USD".to_owned(),
+                    amount: "24.99".to_owned(),
+                }),
+            }],
+            ship_time: None,
+        };
+        market.observe_notice("amazon", "N1", &notice);
+        let mut declared = shipment("X", "imp", line("85183000", 500.0, 40.0, "1000.00"));
+        declared.consignment = Some(acx_proto::common::ConsignmentNumbers {
+            tracking_numbers: vec!["1z 999".to_owned()],
+            ..Default::default()
+        });
+        let peers = Peers::default();
+        let matched = market.matching_notice(&declared);
+        assert_eq!(matched.map(|n| n.name.as_str()), Some("reports/amazon/N1"));
+        let assessment = assess(
+            &declared,
+            AssessmentInputs {
+                notice: matched,
+                ..inputs(&market, &peers)
+            },
+        );
+        let anomaly = &assessment.lines[0].anomalies[0];
+        assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_MARKET");
+        assert!((anomaly.ratio - 2.0 / 24.99).abs() < 1e-3);
+        assert!((anomaly.estimated_gap_usd - (24.99 - 2.0) * 500.0).abs() < 1.0);
+        assert_eq!(assessment.lane, Lane::Red as i32);
+    }
+
+    #[test]
+    fn random_selection_is_a_fixed_share_of_declarations() {
+        let picked = (0..10_000)
+            .filter(|i| {
+                randomly_selected(
+                    &shipment(&format!("D{i}"), "i", line("851830", 1.0, 1.0, "1")),
+                    0.02,
+                )
+            })
+            .count();
+        assert!((150..250).contains(&picked), "{picked}");
+        let again = randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02);
+        assert_eq!(
+            again,
+            randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02)
+        );
+    }
+
+    #[test]
+    fn recording_is_idempotent() {
+        let mut peers = Peers::default();
+        let declared = shipment("D1", "i", line("851830", 1.0, 1.0, "5"));
+        assert!(peers.record(&declared));
+        assert!(!peers.record(&declared));
+        assert_eq!(peers.groups.get("851830").map(|g| g.values.len()), Some(1));
+    }
+}
