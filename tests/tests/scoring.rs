@@ -486,11 +486,14 @@ impl ScoringHarness {
         let mut server = acx_runtime::ServerConfig::local(dir);
         server.listen_addr = Some(self.addr);
         server.database_url = Some(self.database_url.clone());
-        server.tokens_file = Some(acx_tests::tokens_file(
-            dir,
-            &ingest.platform_a,
-            "platform:acme-market",
-        ));
+        let tokens = dir.join("tokens");
+        let lines = format!(
+            "{} platform:acme-market\n{} service:liaison\n",
+            acx_runtime::credentials::hash_token(&ingest.platform_a),
+            acx_runtime::credentials::hash_token(&ingest.service)
+        );
+        std::fs::write(&tokens, lines).unwrap();
+        server.tokens_file = Some(tokens);
         let config = acx_scoring::Config {
             ingest_url: format!("http://{}", ingest.addr),
             ingest_token: Some(ingest.service.clone()),
@@ -579,8 +582,49 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     .await;
     scoring.risk_when(&token, "S-9", |_| true).await;
 
+    // A recorded declaration and its outcome, before the restart.
+    let service = ingest.service.clone();
+    let mut client = ScoringServiceClient::new(channel(scoring.addr).await);
+    let mut shipment = declared("D-1", "TRK-1", "640399", 10.0, 5.0, "100.00");
+    shipment.seller = Some(seller("acme-market", "S-0"));
+    client
+        .assess_shipment(authorized(
+            acx_proto::scoring::AssessShipmentRequest {
+                shipment: Some(shipment),
+                record: true,
+            },
+            &service,
+        ))
+        .await
+        .unwrap();
+    let outcome = || acx_proto::scoring::RecordOutcomeRequest {
+        authority: "demo-customs".to_owned(),
+        declaration_id: "D-1".to_owned(),
+        kind: acx_proto::scoring::OutcomeKind::UndervaluationConfirmed as i32,
+        inspect_time: None,
+        extra_duty: None,
+    };
+    assert!(
+        client
+            .record_outcome(authorized(outcome(), &service))
+            .await
+            .unwrap()
+            .into_inner()
+            .recorded
+    );
+
     // Scoring restarts, then ingest restarts, with reports arriving in between.
     scoring.restart(&ingest, dir.path()).await;
+    let mut client = ScoringServiceClient::new(channel(scoring.addr).await);
+    let again = client
+        .record_outcome(authorized(outcome(), &service))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !again.recorded,
+        "the outcome and its declaration survived the restart"
+    );
     send(
         (10..20)
             .map(|i| confirmed_finding(&format!("F-{i}"), &format!("S-{i}")))
@@ -604,8 +648,8 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     );
     assert_eq!(
         count(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
-        25,
-        "one history entry per account: nothing counted twice"
+        26,
+        "one history entry per account, one more for S-0's outcome: nothing counted twice"
     );
     assert_eq!(
         count(&scoring_url, "SELECT COUNT(*) FROM blacklist").await,
@@ -763,6 +807,8 @@ fn declared(
             tracking_numbers: vec![tracking.to_owned()],
             ..Default::default()
         }),
+        declarant_id: "BROKER-1".to_owned(),
+        customs_office: "USLAX".to_owned(),
         lines: vec![acx_proto::scoring::DeclaredLine {
             line_number: 1,
             hs_code: hs.to_owned(),
@@ -910,4 +956,139 @@ async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a
             bad.message()
         );
     }
+}
+
+#[tokio::test]
+async fn outcomes_shift_later_assessments_and_a_seizure_lists_the_seller() {
+    use acx_proto::scoring::{AssessShipmentRequest, OutcomeKind, RecordOutcomeRequest};
+    let suite = TestSuite::start_with(true).await;
+    risk_when(&suite, seller("demo-marketplace", "T-3"), |_| true).await;
+    let service = suite.token("service:liaison");
+    let client = scoring(&suite).await;
+    let assess = |shipment: acx_proto::scoring::DeclaredShipment, record: bool| {
+        let request = authorized(
+            AssessShipmentRequest {
+                shipment: Some(shipment),
+                record,
+            },
+            &service,
+        );
+        let mut client = client.clone();
+        async move {
+            client
+                .assess_shipment(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .assessment
+                .unwrap()
+        }
+    };
+    let outcome = |id: &str, kind: OutcomeKind| {
+        let request = authorized(
+            RecordOutcomeRequest {
+                authority: "demo-customs".to_owned(),
+                declaration_id: id.to_owned(),
+                kind: kind as i32,
+                inspect_time: None,
+                extra_duty: None,
+            },
+            &service,
+        );
+        let mut client = client.clone();
+        async move {
+            client
+                .record_outcome(request)
+                .await
+                .map(|r| r.into_inner().recorded)
+        }
+    };
+    let from = |id: &str, importer: &str| {
+        let mut shipment = declared(id, &format!("TRK-{id}"), "640399", 100.0, 50.0, "900.00");
+        shipment.importer_id = importer.to_owned();
+        shipment
+    };
+
+    // A background of cleared inspections, then an importer caught three times.
+    for i in 0..20 {
+        assess(from(&format!("C-{i}"), &format!("GOOD-{}", i % 5)), true).await;
+        assert!(
+            outcome(&format!("C-{i}"), OutcomeKind::Cleared)
+                .await
+                .unwrap()
+        );
+    }
+    let before = assess(from("NEXT-0", "IMP-BAD"), false).await;
+    for i in 0..3 {
+        assess(from(&format!("B-{i}"), "IMP-BAD"), true).await;
+        assert!(
+            outcome(&format!("B-{i}"), OutcomeKind::UndervaluationConfirmed)
+                .await
+                .unwrap()
+        );
+    }
+    let after = assess(from("NEXT-1", "IMP-BAD"), false).await;
+    assert!(
+        after.risk > before.risk,
+        "outcomes raise the importer's risk: {} -> {}",
+        before.risk,
+        after.risk
+    );
+    let profile = after
+        .reasons
+        .iter()
+        .find(|r| r.code == "PROFILE_IMPORTER")
+        .expect("importer profile reason");
+    assert!(
+        profile.description.contains("3 of 3"),
+        "{}",
+        profile.description
+    );
+    let good = assess(from("NEXT-2", "GOOD-1"), false).await;
+    assert!(
+        !good.reasons.iter().any(|r| r.code == "PROFILE_IMPORTER"),
+        "a clean record adds nothing"
+    );
+
+    // Repeats change nothing; unknown declarations are not found.
+    assert!(
+        !outcome("B-0", OutcomeKind::UndervaluationConfirmed)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        outcome("NOPE", OutcomeKind::Cleared)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        outcome("B-1", OutcomeKind::Unspecified)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+
+    // A seizure on a declaration naming a clean seller lists it, with the outcome as evidence.
+    let mut seized = from("S-1", "IMP-X");
+    seized.seller = Some(seller("demo-platform", "S-200"));
+    assess(seized, true).await;
+    assert!(
+        outcome("S-1", OutcomeKind::CounterfeitSeized)
+            .await
+            .unwrap()
+    );
+    let listed = risk_when(&suite, seller("demo-platform", "S-200"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    assert!(
+        listed
+            .reasons
+            .iter()
+            .any(|r| r.evidence.contains(&"outcomes/demo-customs/S-1".to_owned())),
+        "{listed:#?}"
+    );
 }

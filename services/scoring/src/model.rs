@@ -96,6 +96,9 @@ impl Account {
 #[derive(Debug, Clone)]
 struct Finding {
     account: AccountKey,
+    /// A customs finding of undervaluation: evidence against the seller, but never a
+    /// reason to list it.
+    undervaluation: bool,
     confirmed: bool,
     evidence_type: i32,
     observe_us: i64,
@@ -110,8 +113,16 @@ enum Target {
     Other,
 }
 
-/// A finding's weight, whether it is confirmed, and its resource name.
-type Weighted = (f64, bool, String);
+/// Which reason a finding's weight goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bucket {
+    Confirmed,
+    Suspected,
+    Undervaluation,
+}
+
+/// A finding's weight, its reason, and its resource name.
+type Weighted = (f64, Bucket, String);
 
 /// A recomputed risk that differs from the one served before.
 #[derive(Debug, Clone)]
@@ -245,8 +256,13 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
+/// Platforms' findings are `reports/{platform}/{id}`; customs outcomes, kept under the
+/// platform `customs:{authority}`, are `outcomes/{authority}/{declaration_id}`.
 fn finding_name(key: &(String, String)) -> String {
-    format!("reports/{}/{}", key.0, key.1)
+    match key.0.strip_prefix("customs:") {
+        Some(authority) => format!("outcomes/{authority}/{}", key.1),
+        None => format!("reports/{}/{}", key.0, key.1),
+    }
 }
 
 impl Model {
@@ -405,6 +421,7 @@ impl Model {
                     report_key.clone(),
                     Finding {
                         account: account.clone(),
+                        undervaluation: false,
                         confirmed: finding.verdict == Verdict::Confirmed as i32,
                         evidence_type: finding.evidence_type,
                         observe_us: micros(finding.observe_time.as_ref()),
@@ -477,6 +494,40 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// Takes a customs outcome attributed to `account`: a counterfeit seizure counts as a
+    /// confirmed finding with customs-seizure evidence (and so lists the account), a
+    /// confirmed undervaluation as evidence of a lesser weight that never lists.
+    pub fn apply_outcome(
+        &mut self,
+        authority: &str,
+        declaration_id: &str,
+        account: &AccountKey,
+        seized: bool,
+        observe_us: i64,
+    ) -> BTreeSet<AccountKey> {
+        let key = (format!("customs:{authority}"), declaration_id.to_owned());
+        if self.findings.contains_key(&key) {
+            return BTreeSet::new();
+        }
+        self.touch_account(account, i64::MAX);
+        self.findings.insert(
+            key.clone(),
+            Finding {
+                account: account.clone(),
+                undervaluation: !seized,
+                confirmed: true,
+                evidence_type: EvidenceType::CustomsSeizure as i32,
+                observe_us,
+                retracted: false,
+            },
+        );
+        self.findings_of
+            .entry(account.clone())
+            .or_default()
+            .insert(key);
+        BTreeSet::from([account.clone()])
     }
 
     /// The accounts linked to `account` directly, with whether the link is strong.
@@ -625,7 +676,7 @@ impl Model {
                 .filter(|key| {
                     self.findings
                         .get(*key)
-                        .is_some_and(|f| f.confirmed && !f.retracted)
+                        .is_some_and(|f| f.confirmed && !f.retracted && !f.undervaluation)
                 })
                 .map(finding_name)
                 .collect()
@@ -801,16 +852,21 @@ impl Model {
         let mut groups: BTreeMap<(String, i32), Vec<Weighted>> = BTreeMap::new();
         for (key, finding) in findings {
             let age = (now_us - finding.observe_us).max(0) as f64;
-            let verdict = if finding.confirmed { 0.9 } else { 0.35 };
+            let (verdict, bucket) = match (finding.undervaluation, finding.confirmed) {
+                (true, _) => (0.4, Bucket::Undervaluation),
+                (false, true) => (0.9, Bucket::Confirmed),
+                (false, false) => (0.35, Bucket::Suspected),
+            };
             let weight =
                 verdict * evidence_weight(finding.evidence_type) * 0.5_f64.powf(age / half_life_us);
             groups
                 .entry((key.0.clone(), finding.evidence_type))
                 .or_default()
-                .push((weight, finding.confirmed, finding_name(key)));
+                .push((weight, bucket, finding_name(key)));
         }
         let mut confirmed = (0.0, Vec::new());
         let mut suspected = (0.0, Vec::new());
+        let mut undervalued = (0.0, Vec::new());
         let mut not_evidence = 1.0;
         for members in groups.values_mut() {
             members.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
@@ -819,16 +875,16 @@ impl Model {
             let group = (strongest + 0.2 * rest).min(0.99);
             not_evidence *= 1.0 - group;
             let total: f64 = members.iter().map(|m| m.0).sum();
-            for (weight, is_confirmed, name) in members.iter() {
+            for (weight, kind, name) in members.iter() {
                 let share = if total > 0.0 {
                     group * weight / total
                 } else {
                     0.0
                 };
-                let bucket = if *is_confirmed {
-                    &mut confirmed
-                } else {
-                    &mut suspected
+                let bucket = match kind {
+                    Bucket::Confirmed => &mut confirmed,
+                    Bucket::Suspected => &mut suspected,
+                    Bucket::Undervaluation => &mut undervalued,
                 };
                 bucket.0 += share;
                 bucket.1.push(name.clone());
@@ -843,7 +899,7 @@ impl Model {
         };
         let score = 1.0 - (1.0 - findings_component) * (1.0 - link_component);
 
-        let raw_total = confirmed.0 + suspected.0 + link_component;
+        let raw_total = confirmed.0 + suspected.0 + undervalued.0 + link_component;
         let share = |part: f64| {
             if raw_total > 0.0 {
                 score * part / raw_total
@@ -856,7 +912,7 @@ impl Model {
             let (code, description) = match ListingBasis::try_from(entry.basis) {
                 Ok(ListingBasis::ConfirmedFinding) => (
                     "BLACKLISTED_CONFIRMED_FINDING",
-                    "on the blacklist: a platform confirmed counterfeit goods from this account",
+                    "on the blacklist: a platform or customs confirmed counterfeit goods from this account",
                 ),
                 _ => (
                     "BLACKLISTED_STRONG_LINK",
@@ -881,19 +937,24 @@ impl Model {
                 "suspected counterfeit findings on this account or linked accounts",
                 suspected,
             ),
+            (
+                "UNDERVALUATION_CONFIRMED",
+                "customs confirmed undervalued declarations of this account or linked accounts",
+                undervalued,
+            ),
         ] {
             if part > 0.0 {
                 evidence.sort();
                 let platforms: BTreeSet<&str> = evidence
                     .iter()
-                    .filter_map(|e| e.trim_start_matches("reports/").split('/').next())
+                    .filter_map(|e| e.split('/').nth(1))
                     .collect();
                 reasons.push(Reason {
                     code: code.to_owned(),
                     description: format!(
                         "{description} ({} from {})",
                         plural(evidence.len(), "report"),
-                        plural(platforms.len(), "platform")
+                        plural(platforms.len(), "source")
                     ),
                     contribution: share(part),
                     evidence,

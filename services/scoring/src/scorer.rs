@@ -13,13 +13,13 @@ use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServi
 use acx_runtime::{Database, Shutdown, client::PeerChannel, error::cause_chain};
 use tokio::sync::{RwLock, watch};
 
-use acx_proto::scoring::{DeclaredShipment, ShipmentAssessment};
+use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment};
 
 use crate::{
     Error,
     model::{Model, ModelParams},
     store::{self, BatchWrite, Input},
-    valuation::{self, AssessmentInputs, Peers},
+    valuation::{self, AssessmentInputs, Peers, Profiles},
 };
 
 /// Most changes applied in one transaction.
@@ -30,6 +30,10 @@ const MAX_BATCH: usize = 500;
 pub struct Scorer {
     model: RwLock<Model>,
     peers: RwLock<Peers>,
+    profiles: RwLock<Profiles>,
+    /// Serialises the writers (the feed consumer and recorded outcomes), so each change of
+    /// the model is written before the next begins.
+    writer: tokio::sync::Mutex<()>,
     random_share: f64,
     database: Database,
     params: ModelParams,
@@ -43,12 +47,47 @@ fn now_micros() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
+/// Whether an outcome found fraud (counterfeits or undervaluation).
+fn is_fraud(outcome: &RecordOutcomeRequest) -> bool {
+    matches!(
+        outcome.kind(),
+        OutcomeKind::CounterfeitSeized | OutcomeKind::UndervaluationConfirmed
+    )
+}
+
+/// Applies a fraud outcome to the seller it was attributed to.
+fn apply_outcome(
+    model: &mut Model,
+    record: &store::OutcomeRecord,
+) -> std::collections::BTreeSet<crate::model::AccountKey> {
+    let (Some(seller), true) = (&record.seller, is_fraud(&record.outcome)) else {
+        return std::collections::BTreeSet::new();
+    };
+    let observe_us = record
+        .outcome
+        .inspect_time
+        .as_ref()
+        .map_or(now_micros(), |t| {
+            t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos / 1000)
+        });
+    model.apply_outcome(
+        &record.outcome.authority,
+        &record.outcome.declaration_id,
+        seller,
+        record.outcome.kind() == OutcomeKind::CounterfeitSeized,
+        observe_us,
+    )
+}
+
 async fn load_model(database: &Database, params: ModelParams) -> Result<Model, Error> {
     let mut model = Model::new(params);
     for input in store::inputs(database).await? {
         model.apply(input.sequence, &input.platform, &input.report);
     }
     model.settle_clusters_quietly();
+    for record in store::outcomes(database).await? {
+        apply_outcome(&mut model, &record);
+    }
     let (risks, listings) = store::served(database).await?;
     model.restore(risks, listings);
     Ok(model)
@@ -68,9 +107,19 @@ impl Scorer {
         for shipment in store::shipments(&database).await? {
             peers.record(&shipment);
         }
+        let mut profiles = Profiles::default();
+        for record in store::outcomes(&database).await? {
+            if let Some(shipment) =
+                peers.recorded(&record.outcome.authority, &record.outcome.declaration_id)
+            {
+                profiles.record(shipment, is_fraud(&record.outcome));
+            }
+        }
         Ok(Self {
             model: RwLock::new(model),
             peers: RwLock::new(peers),
+            profiles: RwLock::new(profiles),
+            writer: tokio::sync::Mutex::new(()),
             random_share,
             database,
             params,
@@ -92,6 +141,7 @@ impl Scorer {
         let assessment = {
             let model = self.model.read().await;
             let peers = self.peers.read().await;
+            let profiles = self.profiles.read().await;
             let notice = model.market().matching_notice(shipment);
             let seller = notice.map(|n| n.account.clone()).or_else(|| {
                 shipment
@@ -104,6 +154,7 @@ impl Scorer {
                 AssessmentInputs {
                     market: model.market(),
                     peers: &peers,
+                    profiles: &profiles,
                     seller_risk: seller.and_then(|account| model.risk(&account).cloned()),
                     notice,
                     random_share: self.random_share,
@@ -124,8 +175,66 @@ impl Scorer {
         &self.database
     }
 
+    /// Records an inspection outcome of a recorded declaration; false when it had been
+    /// recorded before. The seller behind the declaration is attributed now and kept with
+    /// the outcome, so a replay gives the same result.
+    pub async fn record_outcome(&self, outcome: RecordOutcomeRequest) -> Result<bool, Error> {
+        let _writer = self.writer.lock().await;
+        let key = (outcome.authority.clone(), outcome.declaration_id.clone());
+        let shipment = self
+            .peers
+            .read()
+            .await
+            .recorded(&key.0, &key.1)
+            .cloned()
+            .ok_or_else(|| {
+                Error::NotFound(format!("no recorded declaration {} of {}", key.1, key.0))
+            })?;
+        if store::outcome_exists(&self.database, &key.0, &key.1).await? {
+            return Ok(false);
+        }
+        let now_us = now_micros();
+        let (record, effects) = {
+            let mut model = self.model.write().await;
+            let seller = model
+                .market()
+                .matching_notice(&shipment)
+                .map(|n| n.account.clone())
+                .or_else(|| {
+                    shipment
+                        .seller
+                        .as_ref()
+                        .map(|s| (s.platform.clone(), s.seller_id.clone()))
+                });
+            let record = store::OutcomeRecord { outcome, seller };
+            let touched = apply_outcome(&mut model, &record);
+            (record, model.recompute(&touched, now_us))
+        };
+        let written = store::write_batch(
+            &self.database,
+            BatchWrite {
+                outcome: Some(&record),
+                inputs: &[],
+                effects: &effects,
+                now_us,
+            },
+        )
+        .await;
+        if let Err(error) = written {
+            let reloaded = load_model(&self.database, self.params).await?;
+            *self.model.write().await = reloaded;
+            return Err(error.into());
+        }
+        self.profiles
+            .write()
+            .await
+            .record(&shipment, is_fraud(&record.outcome));
+        Ok(true)
+    }
+
     /// Applies a batch of feed changes, writes it, and advances the cursor.
     pub async fn apply_batch(&self, inputs: Vec<Input>) -> Result<(), Error> {
+        let _writer = self.writer.lock().await;
         let cursor = *self.applied.borrow();
         let inputs: Vec<Input> = inputs.into_iter().filter(|i| i.sequence > cursor).collect();
         let Some(last) = inputs.last().map(|i| i.sequence) else {
@@ -145,6 +254,7 @@ impl Scorer {
         let written = store::write_batch(
             &self.database,
             BatchWrite {
+                outcome: None,
                 inputs: &inputs,
                 effects: &effects,
                 now_us,

@@ -10,8 +10,8 @@ use acx_proto::scoring::{
     BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
     GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
     ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
-    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
-    scoring_service_server::ScoringService,
+    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, OutcomeKind, RecordOutcomeRequest,
+    RecordOutcomeResponse, scoring_service_server::ScoringService,
 };
 use acx_runtime::{FieldViolation, validate};
 use tonic::{Request, Response, Status};
@@ -384,6 +384,32 @@ impl ScoringService for Scoring {
         Ok(Response::new(AssessShipmentResponse {
             assessment: Some(assessment),
         }))
+    }
+
+    async fn record_outcome(
+        &self,
+        request: Request<RecordOutcomeRequest>,
+    ) -> Result<Response<RecordOutcomeResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Vec::new();
+        for (field, value) in [
+            ("authority", &request.authority),
+            ("declaration_id", &request.declaration_id),
+        ] {
+            if value.trim().is_empty() {
+                violations.push(FieldViolation::new(field, "is required"));
+            }
+        }
+        match OutcomeKind::try_from(request.kind) {
+            Ok(OutcomeKind::Unspecified) => {
+                violations.push(FieldViolation::new("kind", "is required"))
+            }
+            Err(_) => violations.push(FieldViolation::new("kind", "is not a known outcome")),
+            Ok(_) => {}
+        }
+        invalid(violations)?;
+        let recorded = self.scorer.record_outcome(request).await?;
+        Ok(Response::new(RecordOutcomeResponse { recorded }))
     }
 
     async fn list_blacklist_changes(

@@ -24,9 +24,20 @@ pub struct Input {
     pub report: Report,
 }
 
+/// A customs outcome with the seller it was attributed to.
+#[derive(Debug, Clone)]
+pub struct OutcomeRecord {
+    /// The outcome as reported.
+    pub outcome: acx_proto::scoring::RecordOutcomeRequest,
+    /// The seller behind the declaration, when known.
+    pub seller: Option<AccountKey>,
+}
+
 /// Everything one batch writes.
 #[derive(Debug)]
 pub struct BatchWrite<'a> {
+    /// A customs outcome, when the batch is one.
+    pub outcome: Option<&'a OutcomeRecord>,
     /// The reports taken.
     pub inputs: &'a [Input],
     /// What they changed.
@@ -192,6 +203,13 @@ pub async fn write_batch(database: &Database, batch: BatchWrite<'_>) -> Result<(
             "INSERT INTO cluster_merges (from_cluster, into_cluster, merge_time_us) VALUES ($1, $2, $3)")
             .bind(&merge.from).bind(&merge.into).bind(batch.now_us).execute(conn).await?);
     }
+    if let Some(record) = batch.outcome {
+        let (platform, seller_id) = record.seller.clone().unzip();
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO outcomes (authority, declaration_id, seller_platform, seller_id, payload) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&record.outcome.authority).bind(&record.outcome.declaration_id).bind(platform).bind(seller_id)
+            .bind(record.outcome.encode_to_vec()).execute(conn).await?);
+    }
     if let Some(last) = batch.inputs.last() {
         on_tx!(&mut tx, conn => sqlx::query("UPDATE feed_cursor SET sequence = $1 WHERE id = 1")
             .bind(last.sequence).execute(conn).await?);
@@ -269,4 +287,31 @@ pub async fn record_shipment(
     let payload = shipment.encode_to_vec();
     on_backend!(database, pool => sqlx::query(SQL)
         .bind(&shipment.authority).bind(&shipment.declaration_id).bind(payload).execute(pool).await.map(drop))
+}
+
+/// Every recorded outcome, for the replay at start-up.
+pub async fn outcomes(database: &Database) -> Result<Vec<OutcomeRecord>, crate::Error> {
+    const SQL: &str = "SELECT seller_platform, seller_id, payload FROM outcomes";
+    let rows: Vec<(Option<String>, Option<String>, Vec<u8>)> =
+        on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+    rows.into_iter()
+        .map(|(platform, seller_id, bytes)| {
+            Ok(OutcomeRecord {
+                outcome: acx_proto::scoring::RecordOutcomeRequest::decode(bytes.as_slice())?,
+                seller: platform.zip(seller_id),
+            })
+        })
+        .collect()
+}
+
+/// Whether an outcome of this declaration was recorded.
+pub async fn outcome_exists(
+    database: &Database,
+    authority: &str,
+    declaration_id: &str,
+) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM outcomes WHERE authority = $1 AND declaration_id = $2";
+    let (count,): (i64,) = on_backend!(database, pool =>
+        sqlx::query_as(SQL).bind(authority).bind(declaration_id).fetch_one(pool).await?);
+    Ok(count > 0)
 }

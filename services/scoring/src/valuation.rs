@@ -16,7 +16,7 @@
 //! statistics keep the latest [`RESERVOIR`] values of each group and are updated as
 //! declarations are recorded.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use acx_domain::money;
 use acx_proto::{
@@ -177,7 +177,7 @@ pub fn consignment_numbers(
 pub struct Peers {
     groups: HashMap<String, Reservoir>,
     importers: HashMap<(String, String), Reservoir>,
-    recorded: HashSet<(String, String)>,
+    recorded: HashMap<(String, String), DeclaredShipment>,
 }
 
 /// The peer groups of a line, most specific first.
@@ -199,12 +199,11 @@ fn peer_groups(hs_code: &str, origin: &str) -> Vec<(String, String)> {
 impl Peers {
     /// Adds a declaration's per-kilogram values; false when it was recorded before.
     pub fn record(&mut self, shipment: &DeclaredShipment) -> bool {
-        if !self
-            .recorded
-            .insert((shipment.authority.clone(), shipment.declaration_id.clone()))
-        {
+        let key = (shipment.authority.clone(), shipment.declaration_id.clone());
+        if self.recorded.contains_key(&key) {
             return false;
         }
+        self.recorded.insert(key, shipment.clone());
         for line in &shipment.lines {
             let Some(per_kg) = line
                 .declared_value
@@ -227,6 +226,85 @@ impl Peers {
                 .push(per_kg.ln());
         }
         true
+    }
+}
+
+impl Peers {
+    /// A recorded declaration.
+    pub fn recorded(&self, authority: &str, declaration_id: &str) -> Option<&DeclaredShipment> {
+        self.recorded
+            .get(&(authority.to_owned(), declaration_id.to_owned()))
+    }
+}
+
+/// Weight of the prior in the smoothed fraud rates: a party's rate starts at the overall
+/// rate and needs about this many inspections to move away from it.
+const PRIOR_WEIGHT: f64 = 5.0;
+
+/// Inspection outcomes per party (importer, declarant, HS code, origin, office), smoothed
+/// towards the overall rate so that one case does not condemn a newcomer and a long clean
+/// record counts.
+#[derive(Debug, Default)]
+pub struct Profiles {
+    parties: HashMap<(&'static str, String), (f64, f64)>,
+    overall: (f64, f64),
+}
+
+/// The parties of a declaration whose history is kept, with their labels.
+fn parties(shipment: &DeclaredShipment) -> Vec<(&'static str, String)> {
+    let mut parties = vec![
+        ("importer", shipment.importer_id.clone()),
+        ("declarant", shipment.declarant_id.clone()),
+        ("origin", shipment.origin_country.clone()),
+        ("office", shipment.customs_office.clone()),
+    ];
+    let mut codes: Vec<String> = shipment
+        .lines
+        .iter()
+        .map(|l| l.hs_code.chars().take(6).collect())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    parties.extend(codes.into_iter().map(|code| ("hs", code)));
+    parties.retain(|(_, id)| !id.is_empty());
+    parties
+}
+
+impl Profiles {
+    /// Counts one inspection of `shipment`; `fraud` when it found counterfeits or
+    /// undervaluation.
+    pub fn record(&mut self, shipment: &DeclaredShipment, fraud: bool) {
+        let hit = if fraud { 1.0 } else { 0.0 };
+        self.overall.0 += 1.0;
+        self.overall.1 += hit;
+        for party in parties(shipment) {
+            let entry = self.parties.entry(party).or_default();
+            entry.0 += 1.0;
+            entry.1 += hit;
+        }
+    }
+
+    /// The overall fraud rate among inspections (with one imaginary fraud in ten, so it is
+    /// never 0 or 1).
+    fn base_rate(&self) -> f64 {
+        (self.overall.1 + 1.0) / (self.overall.0 + 10.0)
+    }
+
+    /// The parties of `shipment` whose smoothed fraud rate is above the overall rate:
+    /// (label, id, inspections, frauds, smoothed rate, base rate).
+    fn risky_parties(
+        &self,
+        shipment: &DeclaredShipment,
+    ) -> Vec<(&'static str, String, f64, f64, f64, f64)> {
+        let base = self.base_rate();
+        parties(shipment)
+            .into_iter()
+            .filter_map(|(label, id)| {
+                let (inspected, frauds) = *self.parties.get(&(label, id.clone()))?;
+                let rate = (frauds + PRIOR_WEIGHT * base) / (inspected + PRIOR_WEIGHT);
+                (rate > base).then_some((label, id, inspected, frauds, rate, base))
+            })
+            .collect()
     }
 }
 
@@ -291,6 +369,8 @@ pub struct AssessmentInputs<'a> {
     pub market: &'a MarketIndex,
     /// Comparable declarations.
     pub peers: &'a Peers,
+    /// Inspection outcomes per party.
+    pub profiles: &'a Profiles,
     /// The seller's risk, if the exchange knows the seller.
     pub seller_risk: Option<SellerRisk>,
     /// The notice matched by consignment numbers.
@@ -415,16 +495,44 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
         - line_strength
             .iter()
             .fold(1.0, |rest, (s, _)| rest * (1.0 - 0.8 * s));
+    // Parties with a worse inspection record than the overall rate.
+    let history: Vec<(String, f64, String)> = inputs
+        .profiles
+        .risky_parties(shipment)
+        .into_iter()
+        .map(|(label, id, inspected, frauds, rate, base)| {
+            let component = 0.8 * (rate - base) / (1.0 - base);
+            let description = format!(
+                "{label} {id}: {frauds:.0} of {inspected:.0} inspections found fraud (smoothed rate {rate:.2}, overall {base:.2})"
+            );
+            (format!("PROFILE_{}", label.to_ascii_uppercase()), component, description)
+        })
+        .collect();
+    let history_component = 1.0 - history.iter().fold(1.0, |rest, (_, c, _)| rest * (1.0 - c));
     let seller_score = inputs.seller_risk.as_ref().map_or(0.0, |r| r.score);
     let seller_listed = inputs
         .seller_risk
         .as_ref()
         .is_some_and(|r| r.tier == RiskTier::Blacklisted as i32);
     let seller_component = if seller_listed { 1.0 } else { seller_score };
-    let risk = 1.0 - (1.0 - value_component) * (1.0 - seller_component);
+    let risk = 1.0 - (1.0 - value_component) * (1.0 - seller_component) * (1.0 - history_component);
 
     let mut reasons = Vec::new();
-    let total_raw: f64 = gaps.values().map(|(s, _)| 0.8 * s).sum::<f64>() + seller_component;
+    let total_raw: f64 = gaps.values().map(|(s, _)| 0.8 * s).sum::<f64>()
+        + seller_component
+        + history.iter().map(|(_, c, _)| c).sum::<f64>();
+    for (code, component, description) in &history {
+        reasons.push(Reason {
+            code: code.clone(),
+            description: description.clone(),
+            contribution: if total_raw > 0.0 {
+                risk * component / total_raw
+            } else {
+                0.0
+            },
+            evidence: Vec::new(),
+        });
+    }
     let share = |part: f64| {
         if total_raw > 0.0 {
             risk * part / total_raw
@@ -546,13 +654,18 @@ mod tests {
             seller: None,
             consignment: None,
             lines: vec![line],
+            declarant_id: String::new(),
+            customs_office: String::new(),
         }
     }
+
+    static NO_PROFILES: std::sync::LazyLock<Profiles> = std::sync::LazyLock::new(Profiles::default);
 
     fn inputs<'a>(market: &'a MarketIndex, peers: &'a Peers) -> AssessmentInputs<'a> {
         AssessmentInputs {
             market,
             peers,
+            profiles: &NO_PROFILES,
             seller_risk: None,
             notice: None,
             random_share: 0.0,
@@ -681,6 +794,71 @@ mod tests {
         assert_eq!(
             again,
             randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02)
+        );
+    }
+
+    #[test]
+    fn outcomes_raise_a_partys_risk_smoothly() {
+        let market = MarketIndex::default();
+        let peers = Peers::default();
+        let mut profiles = Profiles::default();
+        for i in 0..50 {
+            profiles.record(
+                &shipment(
+                    &format!("C{i}"),
+                    &format!("clean-{}", i % 10),
+                    line("950300", 1.0, 1.0, "5"),
+                ),
+                false,
+            );
+        }
+        let newcomer_once = {
+            let mut p = Profiles {
+                overall: profiles.overall,
+                ..Default::default()
+            };
+            p.record(
+                &shipment("N1", "newcomer", line("640399", 1.0, 1.0, "5")),
+                true,
+            );
+            p
+        };
+        for i in 0..6 {
+            profiles.record(
+                &shipment(&format!("F{i}"), "fraudster", line("640399", 1.0, 1.0, "5")),
+                true,
+            );
+        }
+        let assess_with = |profiles: &Profiles, importer: &str| {
+            assess(
+                &shipment("NEXT", importer, line("640399", 1.0, 1.0, "5")),
+                AssessmentInputs {
+                    profiles,
+                    ..inputs(&market, &peers)
+                },
+            )
+        };
+        let repeat = assess_with(&profiles, "fraudster");
+        let once = assess_with(&newcomer_once, "newcomer");
+        let clean = assess_with(&profiles, "clean-3");
+        assert!(
+            repeat.reasons.iter().any(|r| r.code == "PROFILE_IMPORTER"),
+            "{repeat:#?}"
+        );
+        assert!(
+            repeat.risk > once.risk,
+            "six frauds weigh more than one: {} vs {}",
+            repeat.risk,
+            once.risk
+        );
+        assert!(
+            once.risk < 0.6,
+            "one case does not condemn a newcomer: {}",
+            once.risk
+        );
+        assert!(
+            !clean.reasons.iter().any(|r| r.code == "PROFILE_IMPORTER"),
+            "a clean record adds nothing"
         );
     }
 
