@@ -4,6 +4,7 @@
 //! crate is the service as a library; `acx-scoring` is its thin binary.
 
 mod error;
+pub mod evaluation;
 pub mod model;
 mod names;
 mod scorer;
