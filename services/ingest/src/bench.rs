@@ -137,13 +137,7 @@ fn gtin(n: usize) -> String {
     format!("{body}{}", (10 - sum % 10) % 10)
 }
 
-/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
-pub fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+use acx_runtime::process::peak_memory_mib;
 
 /// Figures of one run.
 #[derive(Debug, Clone)]

@@ -55,3 +55,11 @@ where
     telemetry.shutdown().await;
     code
 }
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`), for benchmarks.
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

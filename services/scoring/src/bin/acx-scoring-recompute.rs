@@ -1,0 +1,129 @@
+//! `acx-scoring-recompute [--sellers N] [--reports M]`: a full recomputation of the model
+//! from scratch, as at a start-up replay: M reports about N sellers (profiles with linking
+//! identifiers, counterfeit findings, price observations) applied in feed order, then every
+//! cluster, risk and listing computed. Prints the time of each phase and peak memory.
+
+use std::{process::ExitCode, time::Instant};
+
+use acx_proto::{
+    common::{HashedIdentifier, IdentifierKind, Money, ProductRef, SellerAccountRef},
+    ingest::{CounterfeitFinding, PriceObservation, Report, SellerProfile, Verdict, report::Kind},
+};
+use acx_scoring::model::{Model, ModelParams};
+
+fn report(n: usize, sellers: usize) -> (String, Report) {
+    let seller = n % sellers;
+    let platform = ["mkt-a", "mkt-b", "mkt-c"][seller % 3].to_owned();
+    let seller_id = format!("S{seller}");
+    let time = Some(prost_types::Timestamp {
+        seconds: 1_760_000_000 - (n % 10_000) as i64 * 60,
+        nanos: 0,
+    });
+    let kind = if n < sellers {
+        // First a profile per seller; one in 50 shares a bank account with its neighbour.
+        let bank = if seller % 50 == 1 { seller - 1 } else { seller };
+        Kind::SellerProfile(SellerProfile {
+            seller_id,
+            display_name: format!("Store {seller}"),
+            hashed_identifiers: vec![
+                HashedIdentifier {
+                    kind: IdentifierKind::BankAccount as i32,
+                    key_id: "k1".to_owned(),
+                    hash: format!("{bank:064x}"),
+                },
+                HashedIdentifier {
+                    kind: IdentifierKind::Phone as i32,
+                    key_id: "k1".to_owned(),
+                    hash: format!("p{seller:063x}"),
+                },
+            ],
+            observe_time: time,
+            ..Default::default()
+        })
+    } else if n.is_multiple_of(20) {
+        Kind::CounterfeitFinding(CounterfeitFinding {
+            seller: Some(SellerAccountRef {
+                platform: String::new(),
+                seller_id,
+            }),
+            products: vec![],
+            evidence_type: 1 + (n % 4) as i32,
+            verdict: if n.is_multiple_of(60) {
+                Verdict::Confirmed
+            } else {
+                Verdict::Suspected
+            } as i32,
+            action_taken: 1,
+            observe_time: time,
+            notes: String::new(),
+        })
+    } else {
+        Kind::PriceObservation(PriceObservation {
+            seller_id,
+            product: Some(ProductRef {
+                gtin: format!("{:013}", n % 100_000),
+                ..Default::default()
+            }),
+            price: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: format!("{}.99", n % 90 + 5),
+            }),
+            observe_time: time,
+        })
+    };
+    (
+        platform,
+        Report {
+            report_id: format!("R{n}"),
+            kind: Some(kind),
+        },
+    )
+}
+
+fn main() -> ExitCode {
+    let mut sellers = 1_000_000;
+    let mut reports = 10_000_000;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().and_then(|v| v.parse::<usize>().ok());
+        match (flag.as_str(), value) {
+            ("--sellers", Some(v)) if v > 0 => sellers = v,
+            ("--reports", Some(v)) if v > 0 => reports = v,
+            _ => {
+                eprintln!("acx-scoring-recompute: use --sellers N --reports M");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let reports = reports.max(sellers);
+    println!("full recomputation: {sellers} sellers, {reports} reports");
+    let mut model = Model::new(ModelParams {
+        half_life_days: 180.0,
+    });
+    let clock = Instant::now();
+    let mut touched = std::collections::BTreeSet::new();
+    for n in 0..reports {
+        let (platform, report) = report(n, sellers);
+        touched.extend(model.apply(n as i64 + 1, &platform, &report));
+    }
+    let applied = clock.elapsed();
+    let clock = Instant::now();
+    let effects = model.recompute(&touched, 1_760_000_000_000_000);
+    let recomputed = clock.elapsed();
+    println!(
+        "  apply reports     {:>8.1} s  ({:.0} reports/s)",
+        applied.as_secs_f64(),
+        reports as f64 / applied.as_secs_f64()
+    );
+    println!(
+        "  recompute all     {:>8.1} s  ({} risks, {} listings)",
+        recomputed.as_secs_f64(),
+        effects.risks.len(),
+        effects.listings.len()
+    );
+    match acx_runtime::process::peak_memory_mib() {
+        Some(mib) => println!("  peak memory       {mib:>8.0} MiB"),
+        None => println!("  peak memory       unknown (no /proc/self/status)"),
+    }
+    ExitCode::SUCCESS
+}
