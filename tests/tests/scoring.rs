@@ -809,6 +809,7 @@ fn declared(
         }),
         declarant_id: "BROKER-1".to_owned(),
         customs_office: "USLAX".to_owned(),
+        declaration_time: None,
         lines: vec![acx_proto::scoring::DeclaredLine {
             line_number: 1,
             hs_code: hs.to_owned(),
@@ -894,12 +895,9 @@ async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a
         .await
         .unwrap();
     }
-    let cheap = assess(
-        declared("D-CHEAP", "TRK-X", "950300", 100.0, 10.0, "30.00"),
-        true,
-    )
-    .await
-    .unwrap();
+    let mut cheap_one = declared("D-CHEAP", "TRK-X", "950300", 100.0, 10.0, "30.00");
+    cheap_one.seller = Some(seller("demo-platform", "S-200"));
+    let cheap = assess(cheap_one, true).await.unwrap();
     let codes: Vec<&str> = cheap.lines[0]
         .anomalies
         .iter()
@@ -921,6 +919,21 @@ async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a
         "{peer:?}"
     );
     assert_ne!(cheap.lane(), Lane::Green);
+
+    // The anomaly weighs on the seller behind the shipment, but never lists it.
+    let weighed = risk_when(&suite, seller("demo-platform", "S-200"), |r| {
+        r.reasons
+            .iter()
+            .any(|reason| reason.code == "DECLARED_VALUE_ANOMALIES")
+    })
+    .await;
+    assert!(weighed.score > 0.0);
+    assert_ne!(tier(&weighed), RiskTier::Blacklisted);
+    assert!(
+        weighed.reasons[0]
+            .evidence
+            .contains(&"declarations/demo-customs/D-CHEAP".to_owned())
+    );
 
     let normal = assess(
         declared("D-OK", "TRK-Y", "950300", 100.0, 10.0, "320.00"),

@@ -326,6 +326,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
                 }],
                 declarant_id: format!("B{}", importer % 40),
                 customs_office: ["USLAX", "USNYC", "USMIA"][importer % 3].to_owned(),
+                declaration_time: None,
             },
             fraud: undervalued || counterfeit,
             recoverable,

@@ -93,13 +93,17 @@ impl Account {
     }
 }
 
+/// Evidence about an account: a platform's finding, a customs outcome, or a declared-value
+/// anomaly on one of its shipments.
 #[derive(Debug, Clone)]
 struct Finding {
     account: AccountKey,
-    /// A customs finding of undervaluation: evidence against the seller, but never a
-    /// reason to list it.
-    undervaluation: bool,
-    confirmed: bool,
+    /// Which reason it feeds.
+    bucket: Bucket,
+    /// Its weight before decay.
+    weight: f64,
+    /// Whether it lists the account (confirmed counterfeits only).
+    lists: bool,
     evidence_type: i32,
     observe_us: i64,
     retracted: bool,
@@ -119,6 +123,7 @@ enum Bucket {
     Confirmed,
     Suspected,
     Undervaluation,
+    ValueAnomaly,
 }
 
 /// A finding's weight, its reason, and its resource name.
@@ -259,9 +264,12 @@ fn plural(count: usize, noun: &str) -> String {
 /// Platforms' findings are `reports/{platform}/{id}`; customs outcomes, kept under the
 /// platform `customs:{authority}`, are `outcomes/{authority}/{declaration_id}`.
 fn finding_name(key: &(String, String)) -> String {
-    match key.0.strip_prefix("customs:") {
-        Some(authority) => format!("outcomes/{authority}/{}", key.1),
-        None => format!("reports/{}/{}", key.0, key.1),
+    if let Some(authority) = key.0.strip_prefix("customs:") {
+        format!("outcomes/{authority}/{}", key.1)
+    } else if let Some(authority) = key.0.strip_prefix("declarations:") {
+        format!("declarations/{authority}/{}", key.1)
+    } else {
+        format!("reports/{}/{}", key.0, key.1)
     }
 }
 
@@ -410,6 +418,7 @@ impl Model {
                 self.reindex(&account, &before)
             }
             Kind::CounterfeitFinding(finding) => {
+                let confirmed = finding.verdict == Verdict::Confirmed as i32;
                 let seller_id = finding
                     .seller
                     .as_ref()
@@ -421,8 +430,14 @@ impl Model {
                     report_key.clone(),
                     Finding {
                         account: account.clone(),
-                        undervaluation: false,
-                        confirmed: finding.verdict == Verdict::Confirmed as i32,
+                        bucket: if confirmed {
+                            Bucket::Confirmed
+                        } else {
+                            Bucket::Suspected
+                        },
+                        weight: if confirmed { 0.9 } else { 0.35 }
+                            * evidence_weight(finding.evidence_type),
+                        lists: confirmed,
                         evidence_type: finding.evidence_type,
                         observe_us: micros(finding.observe_time.as_ref()),
                         retracted: false,
@@ -516,9 +531,51 @@ impl Model {
             key.clone(),
             Finding {
                 account: account.clone(),
-                undervaluation: !seized,
-                confirmed: true,
+                bucket: if seized {
+                    Bucket::Confirmed
+                } else {
+                    Bucket::Undervaluation
+                },
+                weight: if seized { 0.9 } else { 0.4 },
+                lists: seized,
                 evidence_type: EvidenceType::CustomsSeizure as i32,
+                observe_us,
+                retracted: false,
+            },
+        );
+        self.findings_of
+            .entry(account.clone())
+            .or_default()
+            .insert(key);
+        BTreeSet::from([account.clone()])
+    }
+
+    /// Takes a declared-value anomaly (of `strength` 0 to 1) on a shipment of `account`:
+    /// weak evidence that never lists anyone on its own.
+    pub fn apply_value_anomaly(
+        &mut self,
+        authority: &str,
+        declaration_id: &str,
+        account: &AccountKey,
+        strength: f64,
+        observe_us: i64,
+    ) -> BTreeSet<AccountKey> {
+        let key = (
+            format!("declarations:{authority}"),
+            declaration_id.to_owned(),
+        );
+        if strength <= 0.0 || self.findings.contains_key(&key) {
+            return BTreeSet::new();
+        }
+        self.touch_account(account, i64::MAX);
+        self.findings.insert(
+            key.clone(),
+            Finding {
+                account: account.clone(),
+                bucket: Bucket::ValueAnomaly,
+                weight: 0.3 * strength.min(1.0),
+                lists: false,
+                evidence_type: EvidenceType::Unspecified as i32,
                 observe_us,
                 retracted: false,
             },
@@ -676,7 +733,7 @@ impl Model {
                 .filter(|key| {
                     self.findings
                         .get(*key)
-                        .is_some_and(|f| f.confirmed && !f.retracted && !f.undervaluation)
+                        .is_some_and(|f| f.lists && !f.retracted)
                 })
                 .map(finding_name)
                 .collect()
@@ -852,21 +909,16 @@ impl Model {
         let mut groups: BTreeMap<(String, i32), Vec<Weighted>> = BTreeMap::new();
         for (key, finding) in findings {
             let age = (now_us - finding.observe_us).max(0) as f64;
-            let (verdict, bucket) = match (finding.undervaluation, finding.confirmed) {
-                (true, _) => (0.4, Bucket::Undervaluation),
-                (false, true) => (0.9, Bucket::Confirmed),
-                (false, false) => (0.35, Bucket::Suspected),
-            };
-            let weight =
-                verdict * evidence_weight(finding.evidence_type) * 0.5_f64.powf(age / half_life_us);
+            let weight = finding.weight * 0.5_f64.powf(age / half_life_us);
             groups
                 .entry((key.0.clone(), finding.evidence_type))
                 .or_default()
-                .push((weight, bucket, finding_name(key)));
+                .push((weight, finding.bucket, finding_name(key)));
         }
         let mut confirmed = (0.0, Vec::new());
         let mut suspected = (0.0, Vec::new());
         let mut undervalued = (0.0, Vec::new());
+        let mut anomalous = (0.0, Vec::new());
         let mut not_evidence = 1.0;
         for members in groups.values_mut() {
             members.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
@@ -885,6 +937,7 @@ impl Model {
                     Bucket::Confirmed => &mut confirmed,
                     Bucket::Suspected => &mut suspected,
                     Bucket::Undervaluation => &mut undervalued,
+                    Bucket::ValueAnomaly => &mut anomalous,
                 };
                 bucket.0 += share;
                 bucket.1.push(name.clone());
@@ -899,7 +952,7 @@ impl Model {
         };
         let score = 1.0 - (1.0 - findings_component) * (1.0 - link_component);
 
-        let raw_total = confirmed.0 + suspected.0 + undervalued.0 + link_component;
+        let raw_total = confirmed.0 + suspected.0 + undervalued.0 + anomalous.0 + link_component;
         let share = |part: f64| {
             if raw_total > 0.0 {
                 score * part / raw_total
@@ -941,6 +994,11 @@ impl Model {
                 "UNDERVALUATION_CONFIRMED",
                 "customs confirmed undervalued declarations of this account or linked accounts",
                 undervalued,
+            ),
+            (
+                "DECLARED_VALUE_ANOMALIES",
+                "declarations of this account's shipments with anomalously low values",
+                anomalous,
             ),
         ] {
             if part > 0.0 {

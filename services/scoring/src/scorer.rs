@@ -5,6 +5,7 @@
 //! is durable for long.
 
 use std::{
+    collections::BTreeSet,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -17,7 +18,7 @@ use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest, Sh
 
 use crate::{
     Error,
-    model::{Model, ModelParams},
+    model::{AccountKey, Model, ModelParams},
     store::{self, BatchWrite, Input},
     valuation::{self, AssessmentInputs, Peers, Profiles},
 };
@@ -55,11 +56,26 @@ fn is_fraud(outcome: &RecordOutcomeRequest) -> bool {
     )
 }
 
+/// Applies a recorded declaration's value anomaly to the seller it was attributed to.
+fn apply_anomaly(model: &mut Model, record: &store::ShipmentRecord) -> BTreeSet<AccountKey> {
+    match &record.seller {
+        Some(seller) if record.anomaly > 0.0 => model.apply_value_anomaly(
+            &record.shipment.authority,
+            &record.shipment.declaration_id,
+            seller,
+            record.anomaly,
+            record
+                .shipment
+                .declaration_time
+                .as_ref()
+                .map_or(0, |t| t.seconds.saturating_mul(1_000_000)),
+        ),
+        _ => std::collections::BTreeSet::new(),
+    }
+}
+
 /// Applies a fraud outcome to the seller it was attributed to.
-fn apply_outcome(
-    model: &mut Model,
-    record: &store::OutcomeRecord,
-) -> std::collections::BTreeSet<crate::model::AccountKey> {
+fn apply_outcome(model: &mut Model, record: &store::OutcomeRecord) -> BTreeSet<AccountKey> {
     let (Some(seller), true) = (&record.seller, is_fraud(&record.outcome)) else {
         return std::collections::BTreeSet::new();
     };
@@ -85,6 +101,9 @@ async fn load_model(database: &Database, params: ModelParams) -> Result<Model, E
         model.apply(input.sequence, &input.platform, &input.report);
     }
     model.settle_clusters_quietly();
+    for record in store::shipments(database).await? {
+        apply_anomaly(&mut model, &record);
+    }
     for record in store::outcomes(database).await? {
         apply_outcome(&mut model, &record);
     }
@@ -104,8 +123,8 @@ impl Scorer {
         let model = load_model(&database, params).await?;
         let cursor = store::cursor(&database).await?;
         let mut peers = Peers::default();
-        for shipment in store::shipments(&database).await? {
-            peers.record(&shipment);
+        for record in store::shipments(&database).await? {
+            peers.record(&record.shipment);
         }
         let mut profiles = Profiles::default();
         for record in store::outcomes(&database).await? {
@@ -132,41 +151,86 @@ impl Scorer {
         self.model.read().await
     }
 
-    /// Assesses a (validated) declaration, and records it for the statistics if asked.
+    /// The seller behind a declaration: the account of the matching shipment notice, else
+    /// the one declared.
+    fn seller_of(model: &Model, shipment: &DeclaredShipment) -> Option<AccountKey> {
+        model
+            .market()
+            .matching_notice(shipment)
+            .map(|n| n.account.clone())
+            .or_else(|| {
+                shipment
+                    .seller
+                    .as_ref()
+                    .map(|s| (s.platform.clone(), s.seller_id.clone()))
+            })
+    }
+
+    /// Assesses a (validated) declaration. With `record`, the declaration joins the
+    /// statistics, and an anomalous value weighs on the seller behind it, both durably.
     pub async fn assess(
         &self,
         shipment: &DeclaredShipment,
         record: bool,
     ) -> Result<ShipmentAssessment, Error> {
-        let assessment = {
+        let _writer = if record {
+            Some(self.writer.lock().await)
+        } else {
+            None
+        };
+        let (assessment, seller) = {
             let model = self.model.read().await;
             let peers = self.peers.read().await;
             let profiles = self.profiles.read().await;
             let notice = model.market().matching_notice(shipment);
-            let seller = notice.map(|n| n.account.clone()).or_else(|| {
-                shipment
-                    .seller
-                    .as_ref()
-                    .map(|s| (s.platform.clone(), s.seller_id.clone()))
-            });
-            valuation::assess(
+            let seller = Self::seller_of(&model, shipment);
+            let assessment = valuation::assess(
                 shipment,
                 AssessmentInputs {
                     market: model.market(),
                     peers: &peers,
                     profiles: &profiles,
-                    seller_risk: seller.and_then(|account| model.risk(&account).cloned()),
+                    seller_risk: seller
+                        .as_ref()
+                        .and_then(|account| model.risk(account).cloned()),
                     notice,
                     random_share: self.random_share,
                     model_version: format!("{};values-1", self.params.version()),
                 },
-            )
+            );
+            (assessment, seller)
         };
-        if record {
-            // Durable first: the statistics in memory never hold what a restart would lose.
-            store::record_shipment(&self.database, shipment).await?;
-            self.peers.write().await.record(shipment);
+        let already = self
+            .peers
+            .read()
+            .await
+            .recorded(&shipment.authority, &shipment.declaration_id)
+            .is_some();
+        if !record || already {
+            return Ok(assessment);
         }
+        let mut stamped = shipment.clone();
+        let now_us = now_micros();
+        stamped
+            .declaration_time
+            .get_or_insert(prost_types::Timestamp {
+                seconds: now_us.div_euclid(1_000_000),
+                nanos: 0,
+            });
+        let record = store::ShipmentRecord {
+            shipment: stamped,
+            seller,
+            anomaly: valuation::anomaly_strength(&assessment),
+        };
+        self.commit(
+            |model| apply_anomaly(model, &record),
+            &[],
+            None,
+            Some(&record),
+        )
+        .await?;
+        // Durable first: the statistics in memory never hold what a restart would lose.
+        self.peers.write().await.record(shipment);
         Ok(assessment)
     }
 
@@ -193,38 +257,15 @@ impl Scorer {
         if store::outcome_exists(&self.database, &key.0, &key.1).await? {
             return Ok(false);
         }
-        let now_us = now_micros();
-        let (record, effects) = {
-            let mut model = self.model.write().await;
-            let seller = model
-                .market()
-                .matching_notice(&shipment)
-                .map(|n| n.account.clone())
-                .or_else(|| {
-                    shipment
-                        .seller
-                        .as_ref()
-                        .map(|s| (s.platform.clone(), s.seller_id.clone()))
-                });
-            let record = store::OutcomeRecord { outcome, seller };
-            let touched = apply_outcome(&mut model, &record);
-            (record, model.recompute(&touched, now_us))
-        };
-        let written = store::write_batch(
-            &self.database,
-            BatchWrite {
-                outcome: Some(&record),
-                inputs: &[],
-                effects: &effects,
-                now_us,
-            },
+        let seller = Self::seller_of(&*self.model.read().await, &shipment);
+        let record = store::OutcomeRecord { outcome, seller };
+        self.commit(
+            |model| apply_outcome(model, &record),
+            &[],
+            Some(&record),
+            None,
         )
-        .await;
-        if let Err(error) = written {
-            let reloaded = load_model(&self.database, self.params).await?;
-            *self.model.write().await = reloaded;
-            return Err(error.into());
-        }
+        .await?;
         self.profiles
             .write()
             .await
@@ -240,34 +281,52 @@ impl Scorer {
         let Some(last) = inputs.last().map(|i| i.sequence) else {
             return Ok(());
         };
-        let now_us = now_micros();
-        // The write lock covers only the work in memory; readers are not held up by the
-        // database write.
-        let effects = {
-            let mut model = self.model.write().await;
-            let mut touched = std::collections::BTreeSet::new();
-            for input in &inputs {
-                touched.extend(model.apply(input.sequence, &input.platform, &input.report));
-            }
-            model.recompute(&touched, now_us)
-        };
-        let written = store::write_batch(
-            &self.database,
-            BatchWrite {
-                outcome: None,
-                inputs: &inputs,
-                effects: &effects,
-                now_us,
+        self.commit(
+            |model| {
+                let mut touched = BTreeSet::new();
+                for input in &inputs {
+                    touched.extend(model.apply(input.sequence, &input.platform, &input.report));
+                }
+                touched
             },
+            &inputs,
+            None,
+            None,
         )
-        .await;
-        if let Err(error) = written {
-            // Memory is ahead of the database: start again from what is durable.
-            let reloaded = load_model(&self.database, self.params).await?;
-            *self.model.write().await = reloaded;
+        .await?;
+        self.applied.send_replace(last);
+        Ok(())
+    }
+
+    /// Changes the model with `apply`, recomputes what it touched, and writes the change with
+    /// its effects in one transaction. Readers wait for the write, so a score they see is
+    /// durable and so is its trail on the blacklist's change feed; if the write fails the
+    /// model is reloaded from the database.
+    async fn commit<F>(
+        &self,
+        apply: F,
+        inputs: &[Input],
+        outcome: Option<&store::OutcomeRecord>,
+        shipment: Option<&store::ShipmentRecord>,
+    ) -> Result<(), Error>
+    where
+        F: FnOnce(&mut Model) -> BTreeSet<AccountKey>,
+    {
+        let now_us = now_micros();
+        let mut model = self.model.write().await;
+        let touched = apply(&mut model);
+        let effects = model.recompute(&touched, now_us);
+        let batch = BatchWrite {
+            outcome,
+            shipment,
+            inputs,
+            effects: &effects,
+            now_us,
+        };
+        if let Err(error) = store::write_batch(&self.database, batch).await {
+            *model = load_model(&self.database, self.params).await?;
             return Err(error.into());
         }
-        self.applied.send_replace(last);
         Ok(())
     }
 

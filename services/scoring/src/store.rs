@@ -38,6 +38,8 @@ pub struct OutcomeRecord {
 pub struct BatchWrite<'a> {
     /// A customs outcome, when the batch is one.
     pub outcome: Option<&'a OutcomeRecord>,
+    /// A recorded declaration, when the batch is one.
+    pub shipment: Option<&'a ShipmentRecord>,
     /// The reports taken.
     pub inputs: &'a [Input],
     /// What they changed.
@@ -203,6 +205,14 @@ pub async fn write_batch(database: &Database, batch: BatchWrite<'_>) -> Result<(
             "INSERT INTO cluster_merges (from_cluster, into_cluster, merge_time_us) VALUES ($1, $2, $3)")
             .bind(&merge.from).bind(&merge.into).bind(batch.now_us).execute(conn).await?);
     }
+    if let Some(record) = batch.shipment {
+        let (platform, seller_id) = record.seller.clone().unzip();
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO shipments (authority, declaration_id, seller_platform, seller_id, anomaly, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&record.shipment.authority).bind(&record.shipment.declaration_id).bind(platform).bind(seller_id)
+            .bind(record.anomaly).bind(record.shipment.encode_to_vec()).execute(conn).await?);
+    }
     if let Some(record) = batch.outcome {
         let (platform, seller_id) = record.seller.clone().unzip();
         on_tx!(&mut tx, conn => sqlx::query(
@@ -261,34 +271,6 @@ pub async fn blacklist_head(database: &Database) -> Result<i64, sqlx::Error> {
     Ok(head)
 }
 
-/// Every recorded declaration, for the replay at start-up.
-pub async fn shipments(
-    database: &Database,
-) -> Result<Vec<acx_proto::scoring::DeclaredShipment>, crate::Error> {
-    const SQL: &str = "SELECT payload FROM shipments";
-    let rows: Vec<(Vec<u8>,)> =
-        on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
-    rows.into_iter()
-        .map(|(bytes,)| {
-            Ok(acx_proto::scoring::DeclaredShipment::decode(
-                bytes.as_slice(),
-            )?)
-        })
-        .collect()
-}
-
-/// Records a declaration (once per authority and id).
-pub async fn record_shipment(
-    database: &Database,
-    shipment: &acx_proto::scoring::DeclaredShipment,
-) -> Result<(), sqlx::Error> {
-    const SQL: &str = "INSERT INTO shipments (authority, declaration_id, payload) VALUES ($1, $2, $3) \
-                       ON CONFLICT (authority, declaration_id) DO NOTHING";
-    let payload = shipment.encode_to_vec();
-    on_backend!(database, pool => sqlx::query(SQL)
-        .bind(&shipment.authority).bind(&shipment.declaration_id).bind(payload).execute(pool).await.map(drop))
-}
-
 /// Every recorded outcome, for the replay at start-up.
 pub async fn outcomes(database: &Database) -> Result<Vec<OutcomeRecord>, crate::Error> {
     const SQL: &str = "SELECT seller_platform, seller_id, payload FROM outcomes";
@@ -314,4 +296,34 @@ pub async fn outcome_exists(
     let (count,): (i64,) = on_backend!(database, pool =>
         sqlx::query_as(SQL).bind(authority).bind(declaration_id).fetch_one(pool).await?);
     Ok(count > 0)
+}
+
+/// A recorded declaration with the seller it was attributed to and its anomaly strength.
+#[derive(Debug, Clone)]
+pub struct ShipmentRecord {
+    /// The declaration.
+    pub shipment: acx_proto::scoring::DeclaredShipment,
+    /// The seller behind it, when known.
+    pub seller: Option<AccountKey>,
+    /// Strength of its strongest value anomaly, 0 to 1.
+    pub anomaly: f64,
+}
+
+/// A `shipments` row: seller platform and id, anomaly strength, encoded declaration.
+type ShipmentRow = (Option<String>, Option<String>, f64, Vec<u8>);
+
+/// Every recorded declaration, for the replay at start-up.
+pub async fn shipments(database: &Database) -> Result<Vec<ShipmentRecord>, crate::Error> {
+    const SQL: &str = "SELECT seller_platform, seller_id, anomaly, payload FROM shipments";
+    let rows: Vec<ShipmentRow> =
+        on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+    rows.into_iter()
+        .map(|(platform, seller_id, anomaly, bytes)| {
+            Ok(ShipmentRecord {
+                shipment: acx_proto::scoring::DeclaredShipment::decode(bytes.as_slice())?,
+                seller: platform.zip(seller_id),
+                anomaly,
+            })
+        })
+        .collect()
 }

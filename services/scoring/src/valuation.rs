@@ -352,6 +352,25 @@ fn compare(
     })
 }
 
+/// How strong an anomaly is, 0 to 1: z = -2.5 gives 0.25, -4 gives 0.75, -4.75 or lower
+/// gives 1; a thin market's ratio under 0.5 counts as z = -4.
+fn strength(anomaly: &ValueAnomaly) -> f64 {
+    let thin_market =
+        anomaly.sample_size < 5 && anomaly.basis == ComparisonBasis::MarketplacePrice as i32;
+    let z = if thin_market { -4.0 } else { anomaly.robust_z };
+    ((-z - 1.75) / 3.0).clamp(0.0, 1.0)
+}
+
+/// The strongest value anomaly of an assessment, 0 when there is none.
+pub fn anomaly_strength(assessment: &ShipmentAssessment) -> f64 {
+    assessment
+        .lines
+        .iter()
+        .flat_map(|line| &line.anomalies)
+        .map(strength)
+        .fold(0.0, f64::max)
+}
+
 /// Whether a declaration is picked for a random inspection: a fixed function of its id,
 /// so the same declaration is always picked the same way.
 pub fn randomly_selected(shipment: &DeclaredShipment, share: f64) -> bool {
@@ -466,15 +485,7 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
         }
 
         for anomaly in &anomalies {
-            // -2.5 → 0.25, -4 → 0.75, ≤ -4.75 → 1; a market ratio under 0.5 counts as z = -4.
-            let z = if anomaly.sample_size < 5
-                && anomaly.basis == ComparisonBasis::MarketplacePrice as i32
-            {
-                -4.0
-            } else {
-                anomaly.robust_z
-            };
-            let strength = ((-z - 1.75) / 3.0).clamp(0.0, 1.0);
+            let strength = strength(anomaly);
             line_strength.push((strength, anomaly.code.clone()));
             let entry = gaps.entry(code_static(&anomaly.code)).or_default();
             entry.0 = entry.0.max(strength);
@@ -656,6 +667,7 @@ mod tests {
             lines: vec![line],
             declarant_id: String::new(),
             customs_office: String::new(),
+            declaration_time: None,
         }
     }
 
