@@ -70,8 +70,11 @@ pub fn access_policy() -> AccessPolicy {
 /// Opens the database, migrates it and starts serving until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
     let keys = IdentifierKeys::load(&config.identifier_keys_file)?;
-    let database = Database::connect(&config.server.database_url_or_default("ingest")).await?;
-    database.migrate(&migrations()).await?;
+    let database = Database::open(
+        &config.server.database_url_or_default("ingest"),
+        &migrations(),
+    )
+    .await?;
     let head = store::head(&database).await?;
     let intake = Arc::new(intake::Intake::new(database.clone(), keys, head));
     let ingest = service::Ingest::new(intake, config.max_batch_reports as usize, shutdown.clone());

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use acx_runtime::Database;
+use acx_runtime::{Database, on_backend};
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 
 use crate::prepare::Prepared;
@@ -229,24 +229,10 @@ pub async fn get(
     platform: &str,
     report_id: &str,
 ) -> Result<Option<StoredRow>, sqlx::Error> {
-    let sql = format!("{STORED_COLUMNS}WHERE platform = $1 AND report_id = $2");
-    let sql = sqlx::AssertSqlSafe(sql);
-    match database {
-        Database::Sqlite(pool) => {
-            sqlx::query_as(sql)
-                .bind(platform)
-                .bind(report_id)
-                .fetch_optional(pool)
-                .await
-        }
-        Database::Postgres(pool) => {
-            sqlx::query_as(sql)
-                .bind(platform)
-                .bind(report_id)
-                .fetch_optional(pool)
-                .await
-        }
-    }
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{STORED_COLUMNS}WHERE platform = $1 AND report_id = $2"
+    ));
+    on_backend!(database, pool => sqlx::query_as(sql).bind(platform).bind(report_id).fetch_optional(pool).await)
 }
 
 /// Up to `limit` reports of `platform` after sequence `after`, oldest first.
@@ -261,30 +247,15 @@ pub async fn list(
         "{STORED_COLUMNS}WHERE platform = $1 AND sequence > $2 AND ($3 = 0 OR kind = $3) \
          AND receive_time_us >= $4 AND receive_time_us < $5 ORDER BY sequence LIMIT $6"
     ));
-    match database {
-        Database::Sqlite(pool) => {
-            sqlx::query_as(sql)
-                .bind(platform)
-                .bind(after)
-                .bind(filter.kind)
-                .bind(filter.start_us)
-                .bind(filter.end_us)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        }
-        Database::Postgres(pool) => {
-            sqlx::query_as(sql)
-                .bind(platform)
-                .bind(after)
-                .bind(filter.kind)
-                .bind(filter.start_us)
-                .bind(filter.end_us)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        }
-    }
+    on_backend!(database, pool => sqlx::query_as(sql)
+        .bind(platform)
+        .bind(after)
+        .bind(filter.kind)
+        .bind(filter.start_us)
+        .bind(filter.end_us)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
 }
 
 /// Up to `limit` reports of every platform after sequence `after`, in feed order.
@@ -296,30 +267,12 @@ pub async fn changes(
     let sql = sqlx::AssertSqlSafe(format!(
         "{STORED_COLUMNS}WHERE sequence > $1 ORDER BY sequence LIMIT $2"
     ));
-    match database {
-        Database::Sqlite(pool) => {
-            sqlx::query_as(sql)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        }
-        Database::Postgres(pool) => {
-            sqlx::query_as(sql)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        }
-    }
+    on_backend!(database, pool => sqlx::query_as(sql).bind(after).bind(limit).fetch_all(pool).await)
 }
 
 /// The highest sequence stored, 0 when empty.
 pub async fn head(database: &Database) -> Result<i64, sqlx::Error> {
     const SQL: &str = "SELECT COALESCE(MAX(sequence), 0) FROM reports";
-    let (head,): (i64,) = match database {
-        Database::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
-        Database::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
-    };
+    let (head,): (i64,) = on_backend!(database, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
     Ok(head)
 }

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use acx_runtime::{Database, Principal};
+use acx_runtime::{Database, Principal, on_backend};
 use tonic::Code;
 
 /// One call to record.
@@ -43,29 +43,15 @@ pub async fn record(database: &Database, entry: AuditEntry<'_>) -> Result<(), sq
                           VALUES ($1, $2, $3, $4, $5)";
     let principal = entry.principal.to_string();
     let outcome = code_name(entry.outcome);
-    match database {
-        Database::Sqlite(pool) => {
-            sqlx::query(INSERT)
-                .bind(now_micros())
-                .bind(&principal)
-                .bind(entry.rpc)
-                .bind(&entry.parameters)
-                .bind(&outcome)
-                .execute(pool)
-                .await?;
-        }
-        Database::Postgres(pool) => {
-            sqlx::query(INSERT)
-                .bind(now_micros())
-                .bind(&principal)
-                .bind(entry.rpc)
-                .bind(&entry.parameters)
-                .bind(&outcome)
-                .execute(pool)
-                .await?;
-        }
-    }
-    Ok(())
+    on_backend!(database, pool => sqlx::query(INSERT)
+        .bind(now_micros())
+        .bind(&principal)
+        .bind(entry.rpc)
+        .bind(&entry.parameters)
+        .bind(&outcome)
+        .execute(pool)
+        .await
+        .map(drop))
 }
 
 #[cfg(test)]

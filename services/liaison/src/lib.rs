@@ -69,8 +69,11 @@ pub fn access_policy() -> AccessPolicy {
 
 /// Opens the database, migrates it and starts serving until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
-    let database = Database::connect(&config.server.database_url_or_default("liaison")).await?;
-    database.migrate(&migrations()).await?;
+    let database = Database::open(
+        &config.server.database_url_or_default("liaison"),
+        &migrations(),
+    )
+    .await?;
     let scoring =
         ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
     let liaison = service::Liaison::new(database.clone(), scoring);

@@ -123,8 +123,11 @@ pub fn access_policy() -> AccessPolicy {
 /// Opens the database, migrates it, rebuilds the model, follows ingest's feed and serves
 /// until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
-    let database = Database::connect(&config.server.database_url_or_default("scoring")).await?;
-    database.migrate(&migrations()).await?;
+    let database = Database::open(
+        &config.server.database_url_or_default("scoring"),
+        &migrations(),
+    )
+    .await?;
     let params = model::ModelParams {
         half_life_days: config.half_life_days,
     };

@@ -7,7 +7,7 @@ use acx_proto::{
     ingest::Report,
     scoring::{BlacklistChange, BlacklistEntry, SellerRisk, SellerRiskChange},
 };
-use acx_runtime::Database;
+use acx_runtime::{Database, on_backend};
 use prost::Message;
 use sqlx::{Postgres, Sqlite, Transaction};
 
@@ -46,15 +46,6 @@ pub struct BatchWrite<'a> {
     pub effects: &'a Effects,
     /// Time of the recomputation, µs.
     pub now_us: i64,
-}
-
-macro_rules! on_backend {
-    ($database:expr, $pool:ident => $body:expr) => {
-        match $database {
-            Database::Sqlite($pool) => $body,
-            Database::Postgres($pool) => $body,
-        }
-    };
 }
 
 /// The last feed sequence whose effects are stored.

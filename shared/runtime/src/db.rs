@@ -16,6 +16,20 @@ use sqlx::{
     },
 };
 
+/// Runs the same sqlx code on whichever backend `$database` is: the statement text is shared
+/// (both backends take `$1` placeholders), only the pool's type differs.
+///
+/// `on_backend!(database, pool => sqlx::query(SQL).execute(pool).await)`
+#[macro_export]
+macro_rules! on_backend {
+    ($database:expr, $pool:ident => $body:expr) => {
+        match $database {
+            $crate::Database::Sqlite($pool) => $body,
+            $crate::Database::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Why the database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -100,6 +114,13 @@ impl Database {
         }
     }
 
+    /// Opens `url` and runs this service's migrations on it: what every service does first.
+    pub async fn open(url: &str, migrations: &Migrations) -> Result<Self, DbError> {
+        let database = Self::connect(url).await?;
+        database.migrate(migrations).await?;
+        Ok(database)
+    }
+
     /// Runs the migrations of this backend.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
         match self {
@@ -112,10 +133,7 @@ impl Database {
     /// Whether the database answers a trivial query within two seconds.
     pub async fn ping(&self) -> bool {
         let query = async {
-            match self {
-                Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-                Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-            }
+            on_backend!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
         };
         matches!(
             tokio::time::timeout(Duration::from_secs(2), query).await,
@@ -133,10 +151,7 @@ impl Database {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(pool) => pool.close().await,
-            Self::Postgres(pool) => pool.close().await,
-        }
+        on_backend!(self, pool => pool.close().await)
     }
 }
 
