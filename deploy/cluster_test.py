@@ -1197,8 +1197,8 @@ class Run:
             log(f"{name} served: " + (", ".join(f"{k} x{v}" for k, v in sorted(served.items())) or "nothing"))
         feed = [s for s in spans if s.service == "acx-ingest"
                 and s.span_attributes.get("acx.principal") == "service:scoring"]
-        log(f"scoring -> ingest (change feed): {len(feed)} call(s) seen"
-            + ("" if feed else " (none: no feed consumer yet, or it had not called before SIGTERM)"))
+        self.checks.check(bool(feed),
+                          f"scoring follows ingest's change feed as service:scoring ({len(feed)} call(s) seen)")
         for name, pod in self.pods.items():
             mine = [s for s in spans if s.service == name]
             pod_names = {s.attributes.get("k8s.pod.name") for s in mine}
