@@ -12,6 +12,12 @@ pub enum Error {
     /// The exchange knows nothing of the thing asked for.
     #[error("{0}")]
     NotFound(String),
+    /// The id is taken by something else.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A stored record could not be decoded.
+    #[error("stored record is corrupt")]
+    Corrupt(#[from] prost::DecodeError),
     /// Scoring could not be reached or failed.
     #[error("scoring call failed")]
     Scoring(#[source] Status),
@@ -34,6 +40,9 @@ impl From<Error> for Status {
         match error {
             Error::Invalid(violations) => error::invalid_argument(&violations),
             Error::NotFound(what) => error::status_with_reason(Code::NotFound, what, "NOT_FOUND"),
+            Error::AlreadyExists(what) => {
+                error::status_with_reason(Code::AlreadyExists, what, "ALREADY_EXISTS")
+            }
             Error::Scoring(status) => error::unavailable("scoring", &status),
             other => error::internal(&other),
         }

@@ -1,9 +1,14 @@
-//! The liaison service (`acx.liaison.v1`): the customs door. This crate is the service as
-//! a library; `acx-liaison` is its thin binary.
+//! The liaison service (`acx.liaison.v1`): the customs door. Declarations in (stored first,
+//! then assessed by scoring, or pending until it answers), shipments and party risk out,
+//! inspection results back to scoring through a durable outbox, and an audit record of every
+//! call. This crate is the service as a library; `acx-liaison` is its thin binary.
 
 mod audit;
+mod declarations;
 mod error;
 mod service;
+mod shipments;
+mod store;
 
 pub use error::Error;
 
@@ -76,7 +81,10 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     .await?;
     let scoring =
         ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
-    let liaison = service::Liaison::new(database.clone(), scoring);
+    let shipments = shipments::Shipments::new(database.clone(), scoring.clone());
+    // Assesses pending declarations and forwards inspection results until scoring has them.
+    tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
+    let liaison = service::Liaison::new(database.clone(), scoring, shipments);
     let routes = tonic::service::Routes::new(
         LiaisonServiceServer::new(liaison)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

@@ -3,7 +3,10 @@
 use acx_proto::{
     common::{RiskTier, SellerAccountRef},
     liaison::{
-        CheckSellerRequest, CheckSellerResponse, PartyRisk, liaison_service_server::LiaisonService,
+        CheckSellerRequest, CheckSellerResponse, GetShipmentRequest, GetShipmentResponse,
+        PartyRisk, RecordInspectionResultRequest, RecordInspectionResultResponse,
+        SubmitDeclarationsRequest, SubmitDeclarationsResponse,
+        liaison_service_server::LiaisonService,
     },
     scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
 };
@@ -13,19 +16,37 @@ use tonic::{Code, Request, Response, Status};
 use crate::{
     Error,
     audit::{self, AuditEntry},
+    shipments::{Shipments, parse_name},
 };
 
-/// The liaison service: its database (audit trail) and its client of scoring.
+/// Most declarations in one SubmitDeclarations call.
+const MAX_DECLARATIONS: usize = 500;
+
+/// The liaison service: its database (audit trail, shipments) and its client of scoring.
 #[derive(Debug, Clone)]
 pub struct Liaison {
     database: Database,
     scoring: ScoringServiceClient<PeerChannel>,
+    shipments: Shipments,
+}
+
+/// The customs authority a request comes from.
+fn authority_of<T>(request: &Request<T>) -> Result<Principal, Status> {
+    Ok(Principal::of(request)?.clone())
 }
 
 impl Liaison {
     /// Liaison over `database` (already migrated), asking `scoring`.
-    pub fn new(database: Database, scoring: ScoringServiceClient<PeerChannel>) -> Self {
-        Self { database, scoring }
+    pub fn new(
+        database: Database,
+        scoring: ScoringServiceClient<PeerChannel>,
+        shipments: Shipments,
+    ) -> Self {
+        Self {
+            database,
+            scoring,
+            shipments,
+        }
     }
 
     /// Records the call, then returns its result. A call whose audit record cannot be
@@ -107,6 +128,78 @@ impl LiaisonService for Liaison {
         );
         let result = self.check_seller_risk(seller).await;
         self.audited(&principal, "CheckSeller", parameters, result)
+            .await
+    }
+
+    async fn submit_declarations(
+        &self,
+        request: Request<SubmitDeclarationsRequest>,
+    ) -> Result<Response<SubmitDeclarationsResponse>, Status> {
+        let principal = authority_of(&request)?;
+        let declarations = request.into_inner().declarations;
+        let ids: Vec<&str> = declarations
+            .iter()
+            .take(10)
+            .map(|d| d.declaration_id.as_str())
+            .collect();
+        let parameters = format!("declarations={} ids={}", declarations.len(), ids.join(","));
+        let result = if declarations.is_empty() || declarations.len() > MAX_DECLARATIONS {
+            Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+                "declarations",
+                format!("needs 1 to {MAX_DECLARATIONS} declarations"),
+            )]))
+        } else {
+            self.shipments
+                .submit(&principal.id, declarations)
+                .await
+                .map(|results| SubmitDeclarationsResponse { results })
+        };
+        self.audited(&principal, "SubmitDeclarations", parameters, result)
+            .await
+    }
+
+    async fn get_shipment(
+        &self,
+        request: Request<GetShipmentRequest>,
+    ) -> Result<Response<GetShipmentResponse>, Status> {
+        let principal = authority_of(&request)?;
+        let name = request.into_inner().name;
+        let result =
+            match parse_name(&name) {
+                Ok(id) => self.shipments.get(&principal.id, id).await.map(|shipment| {
+                    GetShipmentResponse {
+                        shipment: Some(shipment),
+                    }
+                }),
+                Err(error) => Err(error),
+            };
+        self.audited(&principal, "GetShipment", format!("name={name}"), result)
+            .await
+    }
+
+    async fn record_inspection_result(
+        &self,
+        request: Request<RecordInspectionResultRequest>,
+    ) -> Result<Response<RecordInspectionResultResponse>, Status> {
+        let principal = authority_of(&request)?;
+        let request = request.into_inner();
+        let kind = request.result.as_ref().map_or(0, |r| r.kind);
+        let parameters = format!("name={} kind={kind}", request.name);
+        let result = match (parse_name(&request.name), request.result) {
+            (Err(error), _) => Err(error),
+            (Ok(_), None) => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+                "result",
+                "is required",
+            )])),
+            (Ok(id), Some(inspection)) => self
+                .shipments
+                .record_result(&principal.id, id, inspection)
+                .await
+                .map(|shipment| RecordInspectionResultResponse {
+                    shipment: Some(shipment),
+                }),
+        };
+        self.audited(&principal, "RecordInspectionResult", parameters, result)
             .await
     }
 }

@@ -1,0 +1,385 @@
+//! Declarations in, assessments attached, inspection results out: the work behind
+//! SubmitDeclarations, GetShipment and RecordInspectionResult, and the background worker
+//! that assesses pending declarations and forwards inspection results (the outbox) until
+//! scoring acknowledges them.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use acx_proto::{
+    liaison::{
+        AssessmentState, Declaration, DeclarationOutcome, DeclarationResult, DeclarationViolation,
+        InspectionResult, Shipment,
+    },
+    scoring::{
+        AssessShipmentRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
+        scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_runtime::{Database, FieldViolation, Shutdown, client::PeerChannel, error::cause_chain};
+use prost::Message;
+use tokio::sync::Notify;
+use tonic::Code;
+
+use crate::{Error, declarations, store};
+
+/// How long one call to scoring may take before the declaration stays pending.
+const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the worker looks for pending work when nothing woke it.
+const WORKER_INTERVAL: Duration = Duration::from_secs(1);
+/// Most items the worker handles per round.
+const WORKER_BATCH: i64 = 200;
+
+/// Declarations and results of all authorities, with the scoring client.
+#[derive(Debug, Clone)]
+pub struct Shipments {
+    database: Database,
+    scoring: ScoringServiceClient<PeerChannel>,
+    wake: Arc<Notify>,
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+/// The declaration id of a `shipments/{declaration_id}` name.
+pub fn parse_name(name: &str) -> Result<&str, Error> {
+    name.strip_prefix("shipments/")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            Error::Invalid(vec![FieldViolation::new(
+                "name",
+                "must be shipments/{declaration_id}",
+            )])
+        })
+}
+
+impl Shipments {
+    /// Over `database`, assessing with `scoring`.
+    pub fn new(database: Database, scoring: ScoringServiceClient<PeerChannel>) -> Self {
+        Self {
+            database,
+            scoring,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Asks scoring to assess (and record) a declaration.
+    async fn assess(
+        &self,
+        authority: &str,
+        declaration: &Declaration,
+    ) -> Result<ShipmentAssessment, Error> {
+        let request = AssessShipmentRequest {
+            shipment: Some(declarations::to_scoring(authority, declaration)),
+            record: true,
+        };
+        let mut scoring = self.scoring.clone();
+        let call = scoring.assess_shipment(request);
+        match tokio::time::timeout(SCORING_TIMEOUT, call).await {
+            Ok(Ok(response)) => response.into_inner().assessment.ok_or_else(|| {
+                Error::Scoring(tonic::Status::internal(
+                    "scoring answered without an assessment",
+                ))
+            }),
+            Ok(Err(status)) => Err(Error::Scoring(status)),
+            Err(_) => Err(Error::Scoring(tonic::Status::deadline_exceeded(
+                "scoring did not answer in time",
+            ))),
+        }
+    }
+
+    /// Assesses a stored declaration now if scoring answers; otherwise it stays pending.
+    async fn try_assess(
+        &self,
+        authority: &str,
+        declaration: &Declaration,
+    ) -> Result<Option<ShipmentAssessment>, Error> {
+        match self.assess(authority, declaration).await {
+            Ok(assessment) => {
+                store::set_assessment(
+                    &self.database,
+                    authority,
+                    &declaration.declaration_id,
+                    &assessment,
+                )
+                .await?;
+                Ok(Some(assessment))
+            }
+            Err(error) => {
+                tracing::warn!(declaration.id = %declaration.declaration_id, error = %cause_chain(&error),
+                    "assessment pending: scoring did not assess");
+                self.wake.notify_one();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stores and assesses a batch of declarations from `authority`, one result each.
+    pub async fn submit(
+        &self,
+        authority: &str,
+        declarations: Vec<Declaration>,
+    ) -> Result<Vec<DeclarationResult>, Error> {
+        let mut results = Vec::with_capacity(declarations.len());
+        for (index, mut declaration) in declarations.into_iter().enumerate() {
+            let mut result = DeclarationResult {
+                index: index as i32,
+                declaration_id: declaration.declaration_id.clone(),
+                ..Default::default()
+            };
+            let violations =
+                declarations::validate(&mut declaration, &format!("declarations[{index}]"));
+            if !violations.is_empty() {
+                result.outcome = DeclarationOutcome::Rejected as i32;
+                result.violations = violations
+                    .into_iter()
+                    .map(|v| DeclarationViolation {
+                        field: v.field,
+                        description: v.description,
+                    })
+                    .collect();
+                results.push(result);
+                continue;
+            }
+            let payload = declaration.encode_to_vec();
+            let hash = declarations::content_hash(&payload);
+            let id = declaration.declaration_id.clone();
+            if store::insert(
+                &self.database,
+                authority,
+                &id,
+                &hash,
+                &payload,
+                now_micros(),
+            )
+            .await?
+            {
+                result.outcome = DeclarationOutcome::Accepted as i32;
+                match self.try_assess(authority, &declaration).await? {
+                    Some(assessment) => {
+                        result.assessment_state = AssessmentState::Assessed as i32;
+                        result.lane = assessment.lane;
+                        result.risk = assessment.risk;
+                    }
+                    None => result.assessment_state = AssessmentState::Pending as i32,
+                }
+            } else {
+                let Some(stored) = store::get(&self.database, authority, &id).await? else {
+                    return Err(Error::NotFound(format!(
+                        "declaration {id} vanished while being stored"
+                    )));
+                };
+                result.outcome = if stored.content_hash == hash {
+                    DeclarationOutcome::Duplicate
+                } else {
+                    DeclarationOutcome::AlreadyExists
+                } as i32;
+                let shipment = self.shipment(stored).await?;
+                result.assessment_state = shipment.assessment_state;
+                if let Some(assessment) = shipment.assessment {
+                    result.lane = assessment.lane;
+                    result.risk = assessment.risk;
+                }
+            }
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// A stored declaration as the API shows it.
+    async fn shipment(&self, row: store::DeclarationRow) -> Result<Shipment, Error> {
+        let assessment = row
+            .assessment
+            .as_deref()
+            .map(ShipmentAssessment::decode)
+            .transpose()?;
+        let state = if row.state == store::ASSESSED {
+            AssessmentState::Assessed
+        } else {
+            AssessmentState::Pending
+        };
+        let inspection_result =
+            store::result(&self.database, &row.authority, &row.declaration_id).await?;
+        Ok(Shipment {
+            name: format!("shipments/{}", row.declaration_id),
+            declaration: Some(Declaration::decode(row.payload.as_slice())?),
+            assessment_state: state as i32,
+            assessment,
+            receive_time: Some(timestamp(row.receive_time_us)),
+            inspection_result,
+        })
+    }
+
+    /// One of `authority`'s shipments.
+    pub async fn get(&self, authority: &str, declaration_id: &str) -> Result<Shipment, Error> {
+        let row = store::get(&self.database, authority, declaration_id)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no shipment shipments/{declaration_id} of this authority"
+                ))
+            })?;
+        self.shipment(row).await
+    }
+
+    /// Records an inspection result of one of `authority`'s shipments and forwards it.
+    pub async fn record_result(
+        &self,
+        authority: &str,
+        declaration_id: &str,
+        mut result: InspectionResult,
+    ) -> Result<Shipment, Error> {
+        let mut violations = Vec::new();
+        match OutcomeKind::try_from(result.kind) {
+            Ok(OutcomeKind::Unspecified) => {
+                violations.push(FieldViolation::new("result.kind", "is required"))
+            }
+            Err(_) => violations.push(FieldViolation::new("result.kind", "is not a known outcome")),
+            Ok(_) => {}
+        }
+        if !(result.seized_quantity >= 0.0 && result.seized_quantity.is_finite()) {
+            violations.push(FieldViolation::new(
+                "result.seized_quantity",
+                "must not be negative",
+            ));
+        }
+        for (field, money) in [
+            ("result.assessed_value", &mut result.assessed_value),
+            ("result.extra_duty", &mut result.extra_duty),
+        ] {
+            if let Some(money) = money {
+                money.currency_code = money.currency_code.trim().to_ascii_uppercase();
+                if !acx_domain::codes::is_currency(&money.currency_code) {
+                    violations.push(FieldViolation::new(
+                        format!("{field}.currency_code"),
+                        "must be an ISO 4217 currency code",
+                    ));
+                }
+                match acx_domain::money::parse_amount_micros(money.amount.trim()) {
+                    Ok(micros) => money.amount = acx_domain::money::format_micros(micros),
+                    Err(why) => {
+                        violations.push(FieldViolation::new(format!("{field}.amount"), why))
+                    }
+                }
+            }
+        }
+        if result.note.chars().count() > 2000 {
+            violations.push(FieldViolation::new(
+                "result.note",
+                "must be at most 2000 characters",
+            ));
+        }
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        result.forwarded = false;
+        if result.inspect_time.is_none() {
+            result.inspect_time = Some(timestamp(now_micros()));
+        }
+        // The shipment must exist (and be the caller's) before anything is stored.
+        self.get(authority, declaration_id).await?;
+        if !store::insert_result(&self.database, authority, declaration_id, &result).await? {
+            let existing = store::result(&self.database, authority, declaration_id)
+                .await?
+                .unwrap_or_default();
+            let same = existing.kind == result.kind
+                && existing.seized_quantity == result.seized_quantity
+                && existing.assessed_value == result.assessed_value
+                && existing.extra_duty == result.extra_duty;
+            if !same {
+                return Err(Error::AlreadyExists(format!(
+                    "shipments/{declaration_id} already has a different inspection result"
+                )));
+            }
+        }
+        self.forward(authority, declaration_id).await?;
+        self.get(authority, declaration_id).await
+    }
+
+    /// Sends one stored result to scoring; marks it forwarded once scoring acknowledges.
+    async fn forward(&self, authority: &str, declaration_id: &str) -> Result<(), Error> {
+        let Some(result) = store::result(&self.database, authority, declaration_id).await? else {
+            return Ok(());
+        };
+        if result.forwarded {
+            return Ok(());
+        }
+        let request = RecordOutcomeRequest {
+            authority: authority.to_owned(),
+            declaration_id: declaration_id.to_owned(),
+            kind: result.kind,
+            inspect_time: result.inspect_time,
+            extra_duty: result.extra_duty.clone(),
+        };
+        let mut scoring = self.scoring.clone();
+        let call = scoring.record_outcome(request);
+        let acknowledged = match tokio::time::timeout(SCORING_TIMEOUT, call).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(status)) => {
+                // NOT_FOUND: scoring has not recorded the declaration yet (still pending).
+                if status.code() != Code::NotFound {
+                    tracing::warn!(declaration.id = %declaration_id, code = ?status.code(), "outcome not forwarded yet");
+                }
+                false
+            }
+            Err(_) => false,
+        };
+        store::mark_forwarded(&self.database, authority, declaration_id, acknowledged).await?;
+        if !acknowledged {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// One round of the worker: assess pending declarations, forward unacknowledged results.
+    async fn work(&self) -> Result<(), Error> {
+        for row in store::pending(&self.database, WORKER_BATCH).await? {
+            let declaration = Declaration::decode(row.payload.as_slice())?;
+            match self.assess(&row.authority, &declaration).await {
+                Ok(assessment) => {
+                    store::set_assessment(
+                        &self.database,
+                        &row.authority,
+                        &row.declaration_id,
+                        &assessment,
+                    )
+                    .await?;
+                    tracing::info!(declaration.id = %row.declaration_id, "pending declaration assessed");
+                }
+                Err(_) => return Ok(()), // scoring still down: try again next round
+            }
+        }
+        for (authority, declaration_id, _) in
+            store::unforwarded(&self.database, WORKER_BATCH).await?
+        {
+            self.forward(&authority, &declaration_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the worker until `shutdown`.
+    pub async fn run_worker(self, shutdown: Shutdown) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(WORKER_INTERVAL) => {}
+                () = self.wake.notified() => tokio::time::sleep(Duration::from_millis(200)).await,
+                () = shutdown.triggered() => return,
+            }
+            if let Err(error) = self.work().await {
+                tracing::warn!(error = %cause_chain(&error), "liaison worker round failed");
+            }
+        }
+    }
+}

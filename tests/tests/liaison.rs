@@ -1,0 +1,406 @@
+//! Liaison through its public gRPC API: declarations validated, stored, assessed by scoring
+//! (or pending while scoring is down, then assessed), shipments read back, and inspection
+//! results forwarded to scoring through the outbox across restarts.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Money, SellerAccountRef},
+    liaison::{
+        AssessmentState, Declaration, DeclarationLine, DeclarationOutcome, GetShipmentRequest,
+        InspectionResult, Procedure, RecordInspectionResultRequest, Shipment,
+        SubmitDeclarationsRequest, TransportMode, ValuationBasis,
+        liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{
+        Lane, OutcomeKind, RecordOutcomeRequest, scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_runtime::{ServerConfig, Shutdown, credentials::hash_token};
+use acx_tests::{TestSuite, authorized, channel};
+use tonic::{Code, transport::Channel};
+
+fn declaration(id: &str, tracking: &str, quantity: f64, value: &str) -> Declaration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: now - 3600,
+            nanos: 0,
+        }),
+        customs_office: "USLAX".to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: "US-IMP-77".to_owned(),
+        declarant_id: "BROKER-9".to_owned(),
+        consignor_id: "CN-EXP-1".to_owned(),
+        carrier_id: "UPS".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        }),
+        departure_country: "cn".to_owned(),
+        origin_country: "CN".to_owned(),
+        marketplace: String::new(),
+        seller: None,
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: "8518.30.2000".to_owned(),
+            description: "wireless earphones".to_owned(),
+            quantity,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: 40.0,
+            gross_mass_kg: 45.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: value.to_owned(),
+            }),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.049,
+            declared_duty: None,
+        }],
+    }
+}
+
+async fn submit(
+    client: &mut LiaisonServiceClient<Channel>,
+    token: &str,
+    declarations: Vec<Declaration>,
+) -> Vec<acx_proto::liaison::DeclarationResult> {
+    client
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest { declarations },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+}
+
+async fn shipment(client: &mut LiaisonServiceClient<Channel>, token: &str, id: &str) -> Shipment {
+    client
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: format!("shipments/{id}"),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+}
+
+#[tokio::test]
+async fn declarations_are_validated_stored_assessed_and_idempotent() {
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    // Wait until scoring has the demo (its shipment notice carries the marketplace price).
+    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
+    for _ in 0..100 {
+        let request = acx_proto::scoring::GetSellerRiskRequest {
+            seller: Some(SellerAccountRef {
+                platform: "demo-marketplace".to_owned(),
+                seller_id: "T-3".to_owned(),
+            }),
+            cluster_id: String::new(),
+        };
+        if scoring
+            .get_seller_risk(authorized(request, &suite.token("platform:demo-platform")))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut bad = declaration("D-BAD", "X", 0.0, "abc");
+    bad.origin_country = "ZZ".to_owned();
+    bad.lines[0].hs_code = "12".to_owned();
+    let low = declaration("D-LOW", "1Z 999 AA1 0123 4567 84", 500.0, "1000.00");
+    let results = submit(&mut liaison, &token, vec![low.clone(), bad]).await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    assert_eq!(results[0].assessment_state(), AssessmentState::Assessed);
+    assert_eq!(results[0].lane(), Lane::Red, "{results:#?}");
+    assert_eq!(results[1].outcome(), DeclarationOutcome::Rejected);
+    let fields: Vec<&str> = results[1]
+        .violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    for field in [
+        "declarations[1].origin_country",
+        "declarations[1].lines[0].hs_code",
+        "declarations[1].lines[0].quantity",
+        "declarations[1].lines[0].declared_value.amount",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+
+    let retry = submit(&mut liaison, &token, vec![low.clone()]).await;
+    assert_eq!(retry[0].outcome(), DeclarationOutcome::Duplicate);
+    assert_eq!(retry[0].lane(), Lane::Red);
+    let mut changed = low.clone();
+    changed.lines[0].declared_value.as_mut().unwrap().amount = "1500.00".to_owned();
+    assert_eq!(
+        submit(&mut liaison, &token, vec![changed]).await[0].outcome(),
+        DeclarationOutcome::AlreadyExists
+    );
+
+    let stored = shipment(&mut liaison, &token, "D-LOW").await;
+    let assessment = stored.assessment.unwrap();
+    assert_eq!(
+        assessment.matched_shipment_notice,
+        "reports/demo-platform/demo-N-100"
+    );
+    assert_eq!(
+        assessment.lines[0].anomalies[0].code,
+        "DECLARED_VALUE_BELOW_MARKET"
+    );
+    assert!(assessment.lines[0].anomalies[0].expected_low > 2.0);
+    assert_eq!(
+        stored.declaration.unwrap().lines[0].hs_code,
+        "8518302000",
+        "codes in canonical form"
+    );
+
+    let missing = liaison
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: "shipments/NOPE".to_owned(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let platform = liaison
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest {
+                declarations: vec![low],
+            },
+            &suite.token("platform:demo-platform"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(platform.code(), Code::PermissionDenied);
+}
+
+/// Liaison and scoring started separately, so that either can be down or restarted.
+struct Pair {
+    dir: tempfile::TempDir,
+    customs: String,
+    liaison_token: String,
+    scoring_addr: SocketAddr,
+    liaison_addr: SocketAddr,
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn config(dir: &Path, name: &str, addr: SocketAddr, tokens: &Path) -> ServerConfig {
+    let mut server = ServerConfig::local(dir);
+    server.listen_addr = Some(addr);
+    server.database_url = Some(format!(
+        "sqlite://{}",
+        dir.join(format!("{name}.db")).display()
+    ));
+    server.tokens_file = Some(tokens.to_owned());
+    server.shutdown_grace = Duration::from_secs(2);
+    server
+}
+
+impl Pair {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let customs = acx_runtime::credentials::generate_token();
+        let liaison_token = acx_runtime::credentials::generate_token();
+        let tokens = format!(
+            "{} customs:ct\n{} service:liaison\n",
+            hash_token(&customs),
+            hash_token(&liaison_token)
+        );
+        std::fs::write(dir.path().join("tokens"), tokens).unwrap();
+        Self {
+            dir,
+            customs,
+            liaison_token,
+            scoring_addr: free_port(),
+            liaison_addr: free_port(),
+        }
+    }
+
+    async fn start_liaison(&self) -> (Shutdown, acx_runtime::RunningServer) {
+        let shutdown = Shutdown::new();
+        let config = acx_liaison::Config {
+            server: config(
+                self.dir.path(),
+                "liaison",
+                self.liaison_addr,
+                &self.dir.path().join("tokens"),
+            ),
+            scoring_url: format!("http://{}", self.scoring_addr),
+            scoring_token: self.liaison_token.clone(),
+        };
+        let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
+        (shutdown, running)
+    }
+
+    async fn start_scoring(&self) -> Shutdown {
+        let shutdown = Shutdown::new();
+        let server = config(
+            self.dir.path(),
+            "scoring",
+            self.scoring_addr,
+            &self.dir.path().join("tokens"),
+        );
+        acx_scoring::start(&acx_scoring::Config::standalone(server), shutdown.clone())
+            .await
+            .unwrap();
+        shutdown
+    }
+
+    async fn shipment_when(&self, id: &str, check: impl Fn(&Shipment) -> bool) -> Shipment {
+        let mut client = LiaisonServiceClient::new(channel(self.liaison_addr).await);
+        let mut last = None;
+        for _ in 0..100 {
+            let current = shipment(&mut client, &self.customs, id).await;
+            if check(&current) {
+                return current;
+            }
+            last = Some(current);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("shipment {id} never matched: {last:#?}");
+    }
+}
+
+#[tokio::test]
+async fn declarations_are_accepted_while_scoring_is_down_and_results_reach_it_across_restarts() {
+    let pair = Pair::new();
+    let (liaison_shutdown, liaison) = pair.start_liaison().await;
+    let mut client = LiaisonServiceClient::new(channel(pair.liaison_addr).await);
+
+    // Scoring is down: accepted and stored as pending, nothing lost.
+    let results = submit(
+        &mut client,
+        &pair.customs,
+        vec![declaration("D-1", "TRK-1", 100.0, "800.00")],
+    )
+    .await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    assert_eq!(results[0].assessment_state(), AssessmentState::Pending);
+    let result = InspectionResult {
+        kind: OutcomeKind::UndervaluationConfirmed as i32,
+        assessed_value: Some(Money {
+            currency_code: "usd".to_owned(),
+            amount: "2400".to_owned(),
+        }),
+        extra_duty: Some(Money {
+            currency_code: "USD".to_owned(),
+            amount: "78.40".to_owned(),
+        }),
+        note: "invoice found in the parcel".to_owned(),
+        ..Default::default()
+    };
+    let recorded = client
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/D-1".to_owned(),
+                result: Some(result.clone()),
+            },
+            &pair.customs,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    let stored = recorded.inspection_result.unwrap();
+    assert!(
+        !stored.forwarded,
+        "scoring is down: the result waits in the outbox"
+    );
+    assert_eq!(
+        stored.assessed_value.unwrap().amount,
+        "2400",
+        "amounts in canonical form"
+    );
+
+    // Liaison restarts before scoring comes back: the outbox and the pending state survive.
+    liaison_shutdown.trigger();
+    liaison.wait().await.unwrap();
+    let (liaison_shutdown, _liaison) = pair.start_liaison().await;
+    let scoring_shutdown = pair.start_scoring().await;
+
+    let done = pair
+        .shipment_when("D-1", |s| {
+            s.assessment_state() == AssessmentState::Assessed
+                && s.inspection_result.as_ref().is_some_and(|r| r.forwarded)
+        })
+        .await;
+    assert!(done.assessment.is_some());
+
+    // Scoring has it: the same outcome again is not new there.
+    let mut scoring = ScoringServiceClient::new(channel(pair.scoring_addr).await);
+    let again = scoring
+        .record_outcome(authorized(
+            RecordOutcomeRequest {
+                authority: "ct".to_owned(),
+                declaration_id: "D-1".to_owned(),
+                kind: OutcomeKind::UndervaluationConfirmed as i32,
+                inspect_time: None,
+                extra_duty: None,
+            },
+            &pair.liaison_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !again.recorded,
+        "the outbox delivered the outcome exactly once"
+    );
+
+    // The same result again is harmless; a different one is refused.
+    let mut client = LiaisonServiceClient::new(channel(pair.liaison_addr).await);
+    client
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/D-1".to_owned(),
+                result: Some(result),
+            },
+            &pair.customs,
+        ))
+        .await
+        .unwrap();
+    let different = client
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/D-1".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::Cleared as i32,
+                    ..Default::default()
+                }),
+            },
+            &pair.customs,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(different.code(), Code::AlreadyExists);
+    liaison_shutdown.trigger();
+    scoring_shutdown.trigger();
+}
