@@ -69,6 +69,7 @@ pub fn migrations() -> Migrations {
 pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Customs])
+        .method(SERVICE_NAME, "ListAuditRecords", &[Role::Auditor])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -84,7 +85,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let shipments = shipments::Shipments::new(database.clone(), scoring.clone());
     // Assesses pending declarations and forwards inspection results until scoring has them.
     tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
-    let liaison = service::Liaison::new(database.clone(), scoring, shipments);
+    let liaison = service::Liaison::new(database.clone(), scoring, shipments, shutdown.clone());
     let routes = tonic::service::Routes::new(
         LiaisonServiceServer::new(liaison)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

@@ -3,10 +3,11 @@
 use acx_proto::{
     common::{RiskTier, SellerAccountRef},
     liaison::{
-        CheckSellerRequest, CheckSellerResponse, GetShipmentRequest, GetShipmentResponse,
-        PartyRisk, RecordInspectionResultRequest, RecordInspectionResultResponse,
-        SubmitDeclarationsRequest, SubmitDeclarationsResponse,
-        liaison_service_server::LiaisonService,
+        AuditRecord, CheckSellerRequest, CheckSellerResponse, GetShipmentRequest,
+        GetShipmentResponse, ListAuditRecordsRequest, ListAuditRecordsResponse, PartyRisk,
+        RecordInspectionResultRequest, RecordInspectionResultResponse, SearchShipmentsRequest,
+        SearchShipmentsResponse, SubmitDeclarationsRequest, SubmitDeclarationsResponse,
+        WatchAlertsRequest, WatchAlertsResponse, liaison_service_server::LiaisonService,
     },
     scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
 };
@@ -28,6 +29,7 @@ pub struct Liaison {
     database: Database,
     scoring: ScoringServiceClient<PeerChannel>,
     shipments: Shipments,
+    shutdown: acx_runtime::Shutdown,
 }
 
 /// The customs authority a request comes from.
@@ -36,16 +38,19 @@ fn authority_of<T>(request: &Request<T>) -> Result<Principal, Status> {
 }
 
 impl Liaison {
-    /// Liaison over `database` (already migrated), asking `scoring`.
+    /// Liaison over `database` (already migrated), asking `scoring`; alert streams end at
+    /// `shutdown`.
     pub fn new(
         database: Database,
         scoring: ScoringServiceClient<PeerChannel>,
         shipments: Shipments,
+        shutdown: acx_runtime::Shutdown,
     ) -> Self {
         Self {
             database,
             scoring,
             shipments,
+            shutdown,
         }
     }
 
@@ -202,4 +207,186 @@ impl LiaisonService for Liaison {
         self.audited(&principal, "RecordInspectionResult", parameters, result)
             .await
     }
+
+    async fn search_shipments(
+        &self,
+        request: Request<SearchShipmentsRequest>,
+    ) -> Result<Response<SearchShipmentsResponse>, Status> {
+        let principal = authority_of(&request)?;
+        let request = request.into_inner();
+        let parameters = format!(
+            "office={} importer={} lane={} min_risk={} hs={} order={}",
+            request.customs_office,
+            request.importer_id,
+            request.lane,
+            request.min_risk,
+            request.hs_code_prefix,
+            request.order_by
+        );
+        let result = self.shipments.search(&principal.id, &request).await;
+        self.audited(&principal, "SearchShipments", parameters, result)
+            .await
+    }
+
+    type WatchAlertsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<WatchAlertsResponse, Status>> + Send>,
+    >;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let principal = authority_of(&request)?;
+        let filter = request.into_inner();
+        let parameters = format!(
+            "after_cursor={} lane={} min_risk={} office={}",
+            filter.after_cursor, filter.lane, filter.min_risk, filter.customs_office
+        );
+        let checked = if filter.after_cursor < 0 {
+            Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+                "after_cursor",
+                "must not be negative",
+            )]))
+        } else {
+            Ok(())
+        };
+        self.audited(&principal, "WatchAlerts", parameters, checked)
+            .await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        let shipments = self.shipments.clone();
+        let signal = shipments.alert_signal();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut cursor = filter.after_cursor;
+            loop {
+                // Register for the next signal before reading, so nothing slips in between.
+                let notified = signal.notified();
+                let alerts = match shipments.alerts_after(&principal.id, cursor, 100).await {
+                    Ok(alerts) => alerts,
+                    Err(error) => {
+                        let _ = sender.send(Err(Status::from(error))).await;
+                        return;
+                    }
+                };
+                let caught_up = alerts.len() < 100;
+                for (next, shipment) in alerts {
+                    cursor = next;
+                    if matches_alert(&filter, &shipment) {
+                        let alert = WatchAlertsResponse {
+                            cursor: next,
+                            shipment: Some(shipment),
+                        };
+                        if sender.send(Ok(alert)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if caught_up {
+                    tokio::select! {
+                        () = notified => {}
+                        () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        () = sender.closed() => return,
+                        () = shutdown.triggered() => {
+                            let _ = sender.send(Err(Status::unavailable("liaison is shutting down; reconnect with your last cursor"))).await;
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<ListAuditRecordsRequest>,
+    ) -> Result<Response<ListAuditRecordsResponse>, Status> {
+        let request = request.into_inner();
+        let limit = match request.page_size {
+            0 => 100,
+            size if size < 0 => {
+                return Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+                    "page_size",
+                    "must not be negative",
+                )])
+                .into());
+            }
+            size => i64::from(size.min(1000)),
+        };
+        let after = if request.page_token.is_empty() {
+            0
+        } else {
+            hex::decode(&request.page_token)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.strip_prefix("a1:").and_then(|id| id.parse().ok()))
+                .ok_or_else(|| {
+                    Error::Invalid(vec![acx_runtime::FieldViolation::new(
+                        "page_token",
+                        "is not a token of this list",
+                    )])
+                })?
+        };
+        let start = request
+            .start_time
+            .as_ref()
+            .map_or(i64::MIN, |t| t.seconds.saturating_mul(1_000_000));
+        let end = request
+            .end_time
+            .as_ref()
+            .map_or(i64::MAX, |t| t.seconds.saturating_mul(1_000_000));
+        let rows = crate::store::audit_records(
+            &self.database,
+            &request.principal,
+            &request.rpc,
+            start,
+            end,
+            after,
+            limit + 1,
+        )
+        .await
+        .map_err(Error::from)?;
+        let more = rows.len() as i64 > limit;
+        let records: Vec<AuditRecord> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(
+                |(id, time, principal, rpc, parameters, outcome)| AuditRecord {
+                    id,
+                    principal,
+                    rpc,
+                    parameters,
+                    call_time: Some(prost_types::Timestamp {
+                        seconds: time.div_euclid(1_000_000),
+                        nanos: (time.rem_euclid(1_000_000) * 1000) as i32,
+                    }),
+                    outcome,
+                },
+            )
+            .collect();
+        let next_page_token = match records.last() {
+            Some(last) if more => hex::encode(format!("a1:{}", last.id)),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListAuditRecordsResponse {
+            records,
+            next_page_token,
+        }))
+    }
+}
+
+/// Whether an alert passes a watcher's filter.
+fn matches_alert(filter: &WatchAlertsRequest, shipment: &acx_proto::liaison::Shipment) -> bool {
+    let Some(assessment) = &shipment.assessment else {
+        return false;
+    };
+    (filter.lane == 0 || assessment.lane == filter.lane)
+        && assessment.risk >= filter.min_risk
+        && (filter.customs_office.is_empty()
+            || shipment
+                .declaration
+                .as_ref()
+                .is_some_and(|d| d.customs_office == filter.customs_office))
 }

@@ -11,7 +11,7 @@ use std::{
 use acx_proto::{
     liaison::{
         AssessmentState, Declaration, DeclarationOutcome, DeclarationResult, DeclarationViolation,
-        InspectionResult, Shipment,
+        InspectionResult, SearchShipmentsRequest, SearchShipmentsResponse, Shipment, ShipmentOrder,
     },
     scoring::{
         AssessShipmentRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
@@ -20,6 +20,7 @@ use acx_proto::{
 };
 use acx_runtime::{Database, FieldViolation, Shutdown, client::PeerChannel, error::cause_chain};
 use prost::Message;
+use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tonic::Code;
 
@@ -38,6 +39,8 @@ pub struct Shipments {
     database: Database,
     scoring: ScoringServiceClient<PeerChannel>,
     wake: Arc<Notify>,
+    /// Notified after every stored assessment, for alert watchers.
+    alerts: Arc<Notify>,
 }
 
 fn now_micros() -> i64 {
@@ -72,6 +75,7 @@ impl Shipments {
             database,
             scoring,
             wake: Arc::new(Notify::new()),
+            alerts: Arc::new(Notify::new()),
         }
     }
 
@@ -115,6 +119,7 @@ impl Shipments {
                     &assessment,
                 )
                 .await?;
+                self.alerts.notify_waiters();
                 Ok(Some(assessment))
             }
             Err(error) => {
@@ -156,16 +161,14 @@ impl Shipments {
             let payload = declaration.encode_to_vec();
             let hash = declarations::content_hash(&payload);
             let id = declaration.declaration_id.clone();
-            if store::insert(
-                &self.database,
+            let new = store::NewDeclaration {
                 authority,
-                &id,
-                &hash,
-                &payload,
-                now_micros(),
-            )
-            .await?
-            {
+                declaration: &declaration,
+                content_hash: &hash,
+                payload: &payload,
+                receive_time_us: now_micros(),
+            };
+            if store::insert(&self.database, new).await? {
                 result.outcome = DeclarationOutcome::Accepted as i32;
                 match self.try_assess(authority, &declaration).await? {
                     Some(assessment) => {
@@ -232,6 +235,227 @@ impl Shipments {
                 ))
             })?;
         self.shipment(row).await
+    }
+
+    /// One page of `authority`'s shipments matching `request`.
+    pub async fn search(
+        &self,
+        authority: &str,
+        request: &SearchShipmentsRequest,
+    ) -> Result<SearchShipmentsResponse, Error> {
+        let mut violations = Vec::new();
+        let limit = match request.page_size {
+            0 => 50,
+            size if size < 0 => {
+                violations.push(FieldViolation::new("page_size", "must not be negative"));
+                50
+            }
+            size => i64::from(size.min(500)),
+        };
+        if !(0.0..=1.0).contains(&request.min_risk) {
+            violations.push(FieldViolation::new("min_risk", "must be between 0 and 1"));
+        }
+        if !request.hs_code_prefix.chars().all(|c| c.is_ascii_digit())
+            || request.hs_code_prefix.len() > 10
+        {
+            violations.push(FieldViolation::new(
+                "hs_code_prefix",
+                "must be up to 10 digits",
+            ));
+        }
+        if let Some(seller) = &request.seller
+            && (seller.platform.is_empty() || seller.seller_id.is_empty())
+        {
+            violations.push(FieldViolation::new(
+                "seller",
+                "needs both platform and seller_id",
+            ));
+        }
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        let by_time = request.order_by() == ShipmentOrder::DeclarationTime;
+        // The filters, in a fixed text that page tokens are bound to.
+        let fingerprint = format!(
+            "{:?}",
+            (
+                authority,
+                &request.customs_office,
+                request.start_time,
+                request.end_time,
+                request.lane,
+                request.min_risk.to_bits(),
+                &request.importer_id,
+                &request.seller,
+                &request.hs_code_prefix,
+                request.assessment_state,
+                by_time
+            )
+        );
+        let fingerprint = hex::encode(&Sha256::digest(fingerprint.as_bytes())[..8]);
+        let mut conditions = vec!["authority = $1".to_owned()];
+        let mut args = vec![store::Arg::Text(authority.to_owned())];
+        let mut add = |condition: &str, arg: store::Arg| {
+            args.push(arg);
+            conditions.push(condition.replace('?', &format!("${}", args.len())));
+        };
+        if !request.customs_office.is_empty() {
+            add(
+                "customs_office = ?",
+                store::Arg::Text(request.customs_office.clone()),
+            );
+        }
+        if let Some(start) = &request.start_time {
+            add(
+                "declaration_time_us >= ?",
+                store::Arg::Int(start.seconds.saturating_mul(1_000_000)),
+            );
+        }
+        if let Some(end) = &request.end_time {
+            add(
+                "declaration_time_us < ?",
+                store::Arg::Int(end.seconds.saturating_mul(1_000_000)),
+            );
+        }
+        if request.lane != 0 {
+            add("lane = ?", store::Arg::Int(i64::from(request.lane)));
+        }
+        if request.min_risk > 0.0 {
+            add("risk >= ?", store::Arg::Real(request.min_risk));
+        }
+        if !request.importer_id.is_empty() {
+            add(
+                "importer_id = ?",
+                store::Arg::Text(request.importer_id.clone()),
+            );
+        }
+        if let Some(seller) = &request.seller {
+            add(
+                "seller_platform = ?",
+                store::Arg::Text(seller.platform.clone()),
+            );
+            add("seller_id = ?", store::Arg::Text(seller.seller_id.clone()));
+        }
+        if !request.hs_code_prefix.is_empty() {
+            add(
+                "hs_codes LIKE ?",
+                store::Arg::Text(format!("% {}%", request.hs_code_prefix)),
+            );
+        }
+        match AssessmentState::try_from(request.assessment_state) {
+            Ok(AssessmentState::Pending) => {
+                add("state = ?", store::Arg::Int(i64::from(store::PENDING)))
+            }
+            Ok(AssessmentState::Assessed) => {
+                add("state = ?", store::Arg::Int(i64::from(store::ASSESSED)))
+            }
+            _ => {}
+        }
+        // Keyset pagination: the token holds the last row's sort key and the newest row
+        // of the first page (so later arrivals stay out), bound to the filters.
+        let bad_token = || {
+            Error::Invalid(vec![FieldViolation::new(
+                "page_token",
+                "is not a token of this search",
+            )])
+        };
+        let (snapshot, after) = if request.page_token.is_empty() {
+            (i64::MAX, None)
+        } else {
+            let text =
+                String::from_utf8(hex::decode(&request.page_token).map_err(|_| bad_token())?)
+                    .map_err(|_| bad_token())?;
+            let parts: Vec<&str> = text.split(':').collect();
+            match parts.as_slice() {
+                [tag, print, snapshot, key, seq] if *tag == "s1" && *print == fingerprint => (
+                    snapshot.parse().map_err(|_| bad_token())?,
+                    Some((
+                        u64::from_str_radix(key, 16).map_err(|_| bad_token())?,
+                        seq.parse::<i64>().map_err(|_| bad_token())?,
+                    )),
+                ),
+                _ => return Err(bad_token()),
+            }
+        };
+        add("seq <= ?", store::Arg::Int(snapshot));
+        let key_expression = if by_time {
+            "declaration_time_us"
+        } else {
+            "COALESCE(risk, -1.0)"
+        };
+        if let Some((key, seq)) = after {
+            let key_arg = if by_time {
+                store::Arg::Int(key as i64)
+            } else {
+                store::Arg::Real(f64::from_bits(key))
+            };
+            args.push(key_arg.clone());
+            let k = args.len();
+            args.push(key_arg);
+            let k2 = args.len();
+            args.push(store::Arg::Int(seq));
+            let s = args.len();
+            conditions.push(format!(
+                "({key_expression} < ${k} OR ({key_expression} = ${k2} AND seq < ${s}))"
+            ));
+        }
+        let order = format!("{key_expression} DESC, seq DESC");
+        let rows = store::search(&self.database, &conditions, &args, &order, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        let snapshot = if snapshot == i64::MAX {
+            rows.first().map_or(0, |(seq, _)| *seq)
+        } else {
+            snapshot
+        };
+        let mut shipments = Vec::new();
+        let mut last = None;
+        for (seq, row) in rows.into_iter().take(limit as usize) {
+            let shipment = self.shipment(row).await?;
+            let key = if by_time {
+                shipment
+                    .declaration
+                    .as_ref()
+                    .and_then(|d| d.declaration_time)
+                    .map_or(0, |t| t.seconds * 1_000_000) as u64
+            } else {
+                shipment
+                    .assessment
+                    .as_ref()
+                    .map_or(-1.0, |a| a.risk)
+                    .to_bits()
+            };
+            last = Some((key, seq));
+            shipments.push(shipment);
+        }
+        let next_page_token = match last {
+            Some((key, seq)) if more => {
+                hex::encode(format!("s1:{fingerprint}:{snapshot}:{key:x}:{seq}"))
+            }
+            _ => String::new(),
+        };
+        Ok(SearchShipmentsResponse {
+            shipments,
+            next_page_token,
+        })
+    }
+
+    /// Alerts of `authority` after `cursor`, oldest first.
+    pub async fn alerts_after(
+        &self,
+        authority: &str,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Shipment)>, Error> {
+        let mut alerts = Vec::new();
+        for (cursor, row) in store::alerts_after(&self.database, authority, cursor, limit).await? {
+            alerts.push((cursor, self.shipment(row).await?));
+        }
+        Ok(alerts)
+    }
+
+    /// Wakes when a new assessment may have produced an alert.
+    pub fn alert_signal(&self) -> Arc<Notify> {
+        Arc::clone(&self.alerts)
     }
 
     /// Records an inspection result of one of `authority`'s shipments and forwards it.
@@ -356,6 +580,7 @@ impl Shipments {
                         &assessment,
                     )
                     .await?;
+                    self.alerts.notify_waiters();
                     tracing::info!(declaration.id = %row.declaration_id, "pending declaration assessed");
                 }
                 Err(_) => return Ok(()), // scoring still down: try again next round

@@ -1,6 +1,9 @@
 //! Liaison's declarations and inspection results, on either backend.
 
-use acx_proto::{liaison::InspectionResult, scoring::ShipmentAssessment};
+use acx_proto::{
+    liaison::{Declaration, InspectionResult},
+    scoring::{Lane, ShipmentAssessment},
+};
 use acx_runtime::{Database, on_backend};
 use prost::Message;
 
@@ -30,24 +33,59 @@ pub struct DeclarationRow {
 
 const COLUMNS: &str = "SELECT authority, declaration_id, content_hash, payload, state, assessment, receive_time_us FROM declarations ";
 
+/// A declaration to store, with the fields searches filter on.
+#[derive(Debug)]
+pub struct NewDeclaration<'a> {
+    /// The declaring authority.
+    pub authority: &'a str,
+    /// The declaration as submitted (canonical form).
+    pub declaration: &'a Declaration,
+    /// SHA-256 of `payload`.
+    pub content_hash: &'a [u8],
+    /// The encoded declaration.
+    pub payload: &'a [u8],
+    /// When it arrived, µs.
+    pub receive_time_us: i64,
+}
+
 /// Stores a new declaration as pending; false when the id is taken (nothing written).
-pub async fn insert(
-    database: &Database,
-    authority: &str,
-    declaration_id: &str,
-    content_hash: &[u8],
-    payload: &[u8],
-    receive_time_us: i64,
-) -> Result<bool, sqlx::Error> {
-    const SQL: &str = "INSERT INTO declarations (authority, declaration_id, content_hash, payload, state, receive_time_us) \
-                       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (authority, declaration_id) DO NOTHING";
+pub async fn insert(database: &Database, new: NewDeclaration<'_>) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "INSERT INTO declarations (authority, declaration_id, content_hash, payload, state, \
+                       customs_office, importer_id, seller_platform, seller_id, hs_codes, declaration_time_us, \
+                       receive_time_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                       ON CONFLICT (authority, declaration_id) DO NOTHING";
+    let declaration = new.declaration;
+    let (seller_platform, seller_id) = declaration
+        .seller
+        .as_ref()
+        .map(|s| (s.platform.clone(), s.seller_id.clone()))
+        .unzip();
+    let hs_codes = format!(
+        " {} ",
+        declaration
+            .lines
+            .iter()
+            .map(|l| l.hs_code.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let declared_us = declaration
+        .declaration_time
+        .as_ref()
+        .map_or(0, |t| t.seconds.saturating_mul(1_000_000));
     let result = on_backend!(database, pool => sqlx::query(SQL)
-        .bind(authority)
-        .bind(declaration_id)
-        .bind(content_hash)
-        .bind(payload)
+        .bind(new.authority)
+        .bind(&declaration.declaration_id)
+        .bind(new.content_hash)
+        .bind(new.payload)
         .bind(PENDING)
-        .bind(receive_time_us)
+        .bind(&declaration.customs_office)
+        .bind(&declaration.importer_id)
+        .bind(&seller_platform)
+        .bind(&seller_id)
+        .bind(&hs_codes)
+        .bind(declared_us)
+        .bind(new.receive_time_us)
         .execute(pool)
         .await?
         .rows_affected());
@@ -72,26 +110,59 @@ pub async fn pending(database: &Database, limit: i64) -> Result<Vec<DeclarationR
     on_backend!(database, pool => sqlx::query_as(sql).bind(PENDING).bind(limit).fetch_all(pool).await)
 }
 
-/// Stores the assessment of a declaration.
+/// Stores the assessment of a declaration and, for RED and YELLOW, its alert, in one
+/// transaction; writers are serialised so alert cursors become visible in order.
 pub async fn set_assessment(
     database: &Database,
     authority: &str,
     declaration_id: &str,
     assessment: &ShipmentAssessment,
 ) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4 \
-                       WHERE authority = $5 AND declaration_id = $6";
-    on_backend!(database, pool => sqlx::query(SQL)
-        .bind(ASSESSED)
-        .bind(assessment.encode_to_vec())
-        .bind(assessment.risk)
-        .bind(assessment.lane)
-        .bind(authority)
-        .bind(declaration_id)
-        .execute(pool)
-        .await
-        .map(drop))
+    const UPDATE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4 \
+                          WHERE authority = $5 AND declaration_id = $6 AND state = $7";
+    const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
+    let alert = assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
+    let payload = assessment.encode_to_vec();
+    macro_rules! write {
+        ($tx:expr) => {{
+            let mut tx = $tx;
+            let updated = sqlx::query(UPDATE)
+                .bind(ASSESSED)
+                .bind(&payload)
+                .bind(assessment.risk)
+                .bind(assessment.lane)
+                .bind(authority)
+                .bind(declaration_id)
+                .bind(PENDING)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // Only the first assessment counts: a concurrent one found it assessed.
+            if updated == 1 && alert {
+                sqlx::query(ALERT)
+                    .bind(authority)
+                    .bind(declaration_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }};
+    }
+    match database {
+        Database::Sqlite(pool) => write!(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ALERT_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            write!(tx)
+        }
+    }
 }
+
+/// Advisory lock key serialising alert writers on PostgreSQL.
+const ALERT_WRITE_LOCK: i64 = 0x0AC5_0003;
 
 /// Stores an inspection result in the outbox; false when the declaration has one already.
 pub async fn insert_result(
@@ -161,4 +232,91 @@ pub async fn mark_forwarded(
         .execute(pool)
         .await
         .map(drop))
+}
+
+/// A search filter value, bound in order.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    /// An integer.
+    Int(i64),
+    /// A real number.
+    Real(f64),
+    /// A text.
+    Text(String),
+}
+
+/// Declarations matching a search: `conditions` use `$n` placeholders numbered from 1 in
+/// the order of `args`; `order` is the ORDER BY clause.
+pub async fn search(
+    database: &Database,
+    conditions: &[String],
+    args: &[Arg],
+    order: &str,
+    limit: i64,
+) -> Result<Vec<(i64, DeclarationRow)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT seq, authority, declaration_id, content_hash, payload, state, assessment, receive_time_us \
+         FROM declarations WHERE {} ORDER BY {order} LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    let sql = sqlx::AssertSqlSafe(sql);
+    let rows: Vec<SearchRow> = on_backend!(database, pool => {
+        let mut query = sqlx::query_as(sql);
+        for arg in args {
+            query = match arg {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Real(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query.fetch_all(pool).await?
+    });
+    Ok(rows.into_iter().map(|row| (row.seq, row.row)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct SearchRow {
+    seq: i64,
+    #[sqlx(flatten)]
+    row: DeclarationRow,
+}
+
+/// Alerts of `authority` after `cursor`: (cursor, declaration).
+pub async fn alerts_after(
+    database: &Database,
+    authority: &str,
+    cursor: i64,
+    limit: i64,
+) -> Result<Vec<(i64, DeclarationRow)>, sqlx::Error> {
+    const SQL: &str = "SELECT a.cursor AS seq, d.authority, d.declaration_id, d.content_hash, d.payload, d.state, \
+                       d.assessment, d.receive_time_us FROM alerts a JOIN declarations d \
+                       ON d.authority = a.authority AND d.declaration_id = a.declaration_id \
+                       WHERE a.authority = $1 AND a.cursor > $2 ORDER BY a.cursor LIMIT $3";
+    let rows: Vec<SearchRow> = on_backend!(database, pool =>
+        sqlx::query_as(SQL).bind(authority).bind(cursor).bind(limit).fetch_all(pool).await?);
+    Ok(rows.into_iter().map(|row| (row.seq, row.row)).collect())
+}
+
+/// Audit records matching the filters, after id `after`, oldest first.
+pub async fn audit_records(
+    database: &Database,
+    principal: &str,
+    rpc: &str,
+    start_us: i64,
+    end_us: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64, String, String, String, String)>, sqlx::Error> {
+    const SQL: &str = "SELECT id, call_time_us, principal, rpc, parameters, outcome FROM audit_log \
+                       WHERE id > $1 AND ($2 = '' OR principal = $2) AND ($3 = '' OR rpc = $3) \
+                       AND call_time_us >= $4 AND call_time_us < $5 ORDER BY id LIMIT $6";
+    on_backend!(database, pool => sqlx::query_as(SQL)
+        .bind(after)
+        .bind(principal)
+        .bind(rpc)
+        .bind(start_us)
+        .bind(end_us)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
 }

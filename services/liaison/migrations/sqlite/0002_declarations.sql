@@ -13,10 +13,28 @@ CREATE TABLE declarations (
     assessment      BLOB,
     risk            REAL,
     lane            INTEGER,
+    -- search fields, copied from the declaration
+    customs_office  TEXT    NOT NULL,
+    importer_id     TEXT    NOT NULL,
+    seller_platform TEXT,
+    seller_id       TEXT,
+    -- the lines' HS codes, space-separated with spaces around: ' 851830 950300 '
+    hs_codes        TEXT    NOT NULL,
+    declaration_time_us INTEGER NOT NULL,
     receive_time_us INTEGER NOT NULL,
     UNIQUE (authority, declaration_id)
 );
 CREATE INDEX declarations_pending ON declarations (state, seq);
+CREATE INDEX declarations_by_risk ON declarations (authority, risk, seq);
+CREATE INDEX declarations_by_time ON declarations (authority, declaration_time_us, seq);
+
+-- Newly assessed RED and YELLOW shipments, in the order they were assessed: the cursor of
+-- WatchAlerts. Written in the transaction that stores the assessment.
+CREATE TABLE alerts (
+    cursor         INTEGER PRIMARY KEY AUTOINCREMENT,
+    authority      TEXT NOT NULL,
+    declaration_id TEXT NOT NULL
+);
 
 -- Inspection results, one per declaration, and the outbox to scoring: forwarded = 1 once
 -- scoring acknowledged the outcome.
