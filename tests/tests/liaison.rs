@@ -639,3 +639,36 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
         "never the token"
     );
 }
+
+#[tokio::test]
+async fn the_demo_shows_red_alerts_at_once() {
+    use acx_proto::liaison::WatchAlertsRequest;
+    use tokio_stream::StreamExt;
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let mut alerts = liaison
+        .watch_alerts(authorized(WatchAlertsRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let alert = tokio::time::timeout(Duration::from_secs(5), alerts.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let shipment = alert.shipment.unwrap();
+        assert_eq!(
+            shipment.assessment.as_ref().unwrap().lane(),
+            Lane::Red,
+            "{shipment:#?}"
+        );
+        names.push(shipment.name);
+    }
+    names.sort();
+    assert_eq!(names, ["shipments/DEMO-1001", "shipments/DEMO-1002"]);
+    let ordinary = shipment(&mut liaison, &token, "DEMO-2000").await;
+    assert_eq!(ordinary.assessment.unwrap().lane(), Lane::Green);
+}

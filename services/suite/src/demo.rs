@@ -3,7 +3,8 @@
 //! fixed, so loading again changes nothing (every report comes back as a duplicate).
 //!
 //! The story: "Bright Deals" sells counterfeit earbuds on the demo platform and was caught
-//! by a test buy. On the demo marketplace it trades as "Lucky Star Shop" (same bank account:
+//! by a test buy; customs then declare two shipments of its earbuds at a tenth of their
+//! marketplace price (RED alerts) among ordinary ones. On the demo marketplace it trades as "Lucky Star Shop" (same bank account:
 //! listed as strongly linked) and as "Bright Trading (Shenzhen) Limited" (same phone, a
 //! similar name: linked, elevated). A headphone outlet has a suspected finding; two shops
 //! are clean.
@@ -17,6 +18,11 @@ use acx_proto::{
         SellerProfile, ShipmentLine, ShipmentNotice, SubmitReportsRequest, Verdict,
         ingest_service_client::IngestServiceClient, report::Kind,
     },
+    liaison::{
+        Declaration, DeclarationLine, DeclarationOutcome, Procedure, SubmitDeclarationsRequest,
+        TransportMode, ValuationBasis, liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
 };
 use tonic::{metadata::MetadataValue, transport::Endpoint};
 
@@ -263,10 +269,7 @@ async fn submit(ingest: SocketAddr, token: &str, reports: Vec<Report>) -> Result
         .connect()
         .await?;
     let mut client = IngestServiceClient::new(channel);
-    let mut request = tonic::Request::new(SubmitReportsRequest { reports });
-    if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
-        request.metadata_mut().insert("authorization", value);
-    }
+    let request = with_token(SubmitReportsRequest { reports }, token);
     let results = client.submit_reports(request).await?.into_inner().results;
     let mut accepted = 0;
     for result in results {
@@ -285,6 +288,167 @@ async fn submit(ingest: SocketAddr, token: &str, reports: Vec<Report>) -> Result
         }
     }
     Ok(accepted)
+}
+
+/// The goods of a demo declaration line: HS code, quantity, net mass (kg), value (USD).
+type Goods<'a> = (&'a str, f64, f64, &'a str);
+
+fn demo_declaration(
+    id: &str,
+    hours_ago: i64,
+    importer: &str,
+    tracking: &str,
+    goods: Goods<'_>,
+) -> Declaration {
+    let (hs, quantity, kg, usd) = goods;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: (now / 3600 - hours_ago) * 3600,
+            nanos: 0,
+        }),
+        customs_office: "USLAX".to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: importer.to_owned(),
+        declarant_id: "BROKER-DEMO".to_owned(),
+        consignor_id: String::new(),
+        carrier_id: "DEMO-EXPRESS".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            bills_of_lading: Vec::new(),
+            air_waybills: Vec::new(),
+        }),
+        departure_country: "CN".to_owned(),
+        origin_country: "CN".to_owned(),
+        marketplace: String::new(),
+        seller: None,
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: hs.to_owned(),
+            description: "demo goods".to_owned(),
+            quantity,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: kg,
+            gross_mass_kg: kg * 1.1,
+            declared_value: self::usd(usd),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.05,
+            declared_duty: None,
+        }],
+    }
+}
+
+/// The demo customs authority's declarations: two undervalued shipments of the listed
+/// seller's earbuds (matched to the platforms' shipment notices by tracking number), and
+/// ordinary ones.
+fn declarations() -> Vec<Declaration> {
+    let mut all = vec![
+        demo_declaration(
+            "DEMO-1001",
+            5,
+            "US-IMP-4711",
+            "1Z999AA10123456784",
+            ("8518.30", 500.0, 40.0, "1000.00"),
+        ),
+        demo_declaration(
+            "DEMO-1002",
+            4,
+            "US-IMP-4711",
+            "LX123456789CN",
+            ("8518.30", 800.0, 60.0, "720.00"),
+        ),
+    ];
+    let ordinary = [
+        ("9405.42", 120.0, 300.0, "5400.00"),
+        ("6403.99", 200.0, 180.0, "7600.00"),
+        ("9503.00", 1000.0, 250.0, "4200.00"),
+        ("8471.30", 50.0, 75.0, "16500.00"),
+        ("4202.92", 300.0, 90.0, "3900.00"),
+        ("8516.31", 150.0, 120.0, "4100.00"),
+    ];
+    for (i, (hs, quantity, kg, usd)) in ordinary.into_iter().enumerate() {
+        all.push(demo_declaration(
+            &format!("DEMO-20{i:02}"),
+            10 - i as i64,
+            &format!("US-IMP-{}", 100 + i),
+            &format!("1ZDEMO{i:04}"),
+            (hs, quantity, kg, usd),
+        ));
+    }
+    all
+}
+
+/// Loads the demo customs authority's declarations once scoring has taken the platforms'
+/// reports, so their assessments see the shipment notices; returns how many were new.
+pub async fn load_declarations(
+    liaison: SocketAddr,
+    scoring: SocketAddr,
+    customs_token: &str,
+    platform_token: &str,
+) -> Result<usize, DemoError> {
+    let scoring_channel = Endpoint::from_shared(format!("http://{scoring}"))?
+        .connect()
+        .await?;
+    let mut scoring_client = ScoringServiceClient::new(scoring_channel);
+    for _ in 0..100 {
+        let request = GetSellerRiskRequest {
+            seller: Some(SellerAccountRef {
+                platform: "demo-marketplace".to_owned(),
+                seller_id: "T-3".to_owned(),
+            }),
+            cluster_id: String::new(),
+        };
+        if scoring_client
+            .get_seller_risk(with_token(request, platform_token))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let channel = Endpoint::from_shared(format!("http://{liaison}"))?
+        .connect()
+        .await?;
+    let request = with_token(
+        SubmitDeclarationsRequest {
+            declarations: declarations(),
+        },
+        customs_token,
+    );
+    let results = LiaisonServiceClient::new(channel)
+        .submit_declarations(request)
+        .await?
+        .into_inner()
+        .results;
+    let mut accepted = 0;
+    for result in results {
+        match result.outcome() {
+            DeclarationOutcome::Accepted => accepted += 1,
+            DeclarationOutcome::Duplicate | DeclarationOutcome::AlreadyExists => {}
+            _ => {
+                let why: Vec<String> = result
+                    .violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .collect();
+                return Err(DemoError::Rejected(result.declaration_id, why.join("; ")));
+            }
+        }
+    }
+    Ok(accepted)
+}
+
+fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
 }
 
 /// Loads the demo reports of both demo platforms; returns how many were new.

@@ -158,7 +158,18 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             credentials.token_of("platform:demo-marketplace")?,
         )
         .await?;
-        tracing::info!(new_reports = loaded, "demo data loaded");
+        let declared = demo::load_declarations(
+            liaison.local_addr,
+            scoring.local_addr,
+            credentials.token_of("customs:demo-customs")?,
+            credentials.token_of("platform:demo-platform")?,
+        )
+        .await?;
+        tracing::info!(
+            new_reports = loaded,
+            new_declarations = declared,
+            "demo data loaded"
+        );
     }
 
     Ok(Suite {
@@ -199,11 +210,16 @@ impl Suite {
 
     fn demo_hint(&self) -> String {
         let file = self.credentials.path.display();
+        let auth = format!(
+            "-H \"authorization: Bearer $(awk '$1==\"customs:demo-customs\" {{print $2}}' {file})\""
+        );
         format!(
             "\nDemo data is loaded. A seller linked to a confirmed counterfeiter by a shared bank account:\
-             \n  grpcurl -plaintext -H \"authorization: Bearer $(awk '$1==\"customs:demo-customs\" {{print $2}}' {file})\" \\\
+             \n  grpcurl -plaintext {auth} \\\
              \n    -d '{{\"seller\": {{\"platform\": \"demo-marketplace\", \"sellerId\": \"T-2\"}}}}' \\\
-             \n    {liaison} acx.liaison.v1.LiaisonService/CheckSeller\n",
+             \n    {liaison} acx.liaison.v1.LiaisonService/CheckSeller\
+             \nThe RED alerts among the demo declarations (undervalued, matched to a platform's shipment notice):\
+             \n  grpcurl -plaintext {auth} -d '{{}}' {liaison} acx.liaison.v1.LiaisonService/WatchAlerts\n",
             liaison = self.liaison_addr,
         )
     }
