@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the workspace's tests against real SQLite and a real PostgreSQL, the
+# Runs every test: the workspace's tests against real SQLite and a real PostgreSQL (and the
+# README's customs walkthrough through buf curl, installed from npm on first use), the
 # static checks of the Kubernetes manifests (deploy/check.sh), and the cluster-like test
 # that starts the three release binaries as the prod overlay's pods would
 # (deploy/cluster_test.py).
@@ -56,6 +57,17 @@ start_postgres() {
 
 if [ -z "${ACX_TEST_POSTGRES_URL:-}" ]; then
   start_postgres
+fi
+
+# buf, from npm, for the README walkthrough test (an independent reflection client). The
+# native binary, not npm's wrapper script, so that a test can stop a streaming call.
+if [ -z "${ACX_BUF:-}" ]; then
+  buf_dir="${XDG_CACHE_HOME:-$HOME/.cache}/acx-buf"
+  if ! ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf >/dev/null 2>&1; then
+    npm install --silent --no-audit --no-fund --prefix "$buf_dir" @bufbuild/buf@1 >/dev/null
+  fi
+  ACX_BUF=$(ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf | head -n 1)
+  export ACX_BUF
 fi
 # The PostgreSQL tests fail rather than skip from here on.
 export ACX_REQUIRE_POSTGRES=1
