@@ -434,20 +434,26 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
     // Five declarations matching the listed seller's shipment notice at a tenth of the price
     // (RED), and five ordinary ones (GREEN).
+    // All at one office, which every search and watch below filters on (the demo's own
+    // declarations are at another).
+    let at_office = |mut d: Declaration| {
+        d.customs_office = "USSEA".to_owned();
+        d
+    };
     let mut batch: Vec<Declaration> = (0..5)
         .map(|i| {
-            declaration(
+            at_office(declaration(
                 &format!("R-{i}"),
                 "1Z999AA10123456784",
                 500.0,
                 &format!("{}.00", 1000 + i * 10),
-            )
+            ))
         })
         .collect();
     batch.extend((0..5).map(|i| {
         let mut ordinary = declaration(&format!("G-{i}"), &format!("TRK-G{i}"), 10.0, "2500.00");
         ordinary.importer_id = format!("US-IMP-G{i}");
-        ordinary
+        at_office(ordinary)
     }));
     let results = submit(&mut liaison, &token, batch).await;
     assert!(
@@ -461,6 +467,10 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
     let search = |request: SearchShipmentsRequest| {
         let mut client = reader.clone();
         let token = token.clone();
+        let request = SearchShipmentsRequest {
+            customs_office: "USSEA".to_owned(),
+            ..request
+        };
         async move {
             client
                 .search_shipments(authorized(request, &token))
@@ -518,7 +528,7 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
         page_token = page.next_page_token;
         let mut late = declaration(&format!("LATE-{}", names.len()), "TRK-L", 10.0, "2500.00");
         late.importer_id = format!("US-IMP-L{}", names.len());
-        submit(&mut liaison, &token, vec![late]).await;
+        submit(&mut liaison, &token, vec![at_office(late)]).await;
     }
     assert_eq!(names.len(), 10, "{names:?}");
     let mut unique = names.clone();
@@ -548,6 +558,7 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
                     WatchAlertsRequest {
                         after_cursor,
                         lane: Lane::Red as i32,
+                        customs_office: "USSEA".to_owned(),
                         ..Default::default()
                     },
                     &token,
@@ -588,7 +599,12 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
     submit(
         &mut liaison,
         &token,
-        vec![declaration("R-LIVE", "1Z999AA10123456784", 500.0, "900.00")],
+        vec![at_office(declaration(
+            "R-LIVE",
+            "1Z999AA10123456784",
+            500.0,
+            "900.00",
+        ))],
     )
     .await;
     let live = tokio::time::timeout(Duration::from_secs(5), resumed.next())
@@ -671,4 +687,77 @@ async fn the_demo_shows_red_alerts_at_once() {
     assert_eq!(names, ["shipments/DEMO-1001", "shipments/DEMO-1002"]);
     let ordinary = shipment(&mut liaison, &token, "DEMO-2000").await;
     assert_eq!(ordinary.assessment.unwrap().lane(), Lane::Green);
+}
+
+#[tokio::test]
+async fn a_party_check_finds_an_importers_history_and_a_described_seller() {
+    use acx_proto::{
+        common::Identifiers,
+        liaison::{CheckPartyRequest, PartyDescription, check_party_request::Party},
+    };
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let check = |party: Party| authorized(CheckPartyRequest { party: Some(party) }, &token);
+
+    let unknown = liaison
+        .check_party(check(Party::ImporterId("US-IMP-4711".to_owned())))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "no inspection recorded yet");
+    liaison
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/DEMO-1001".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::CounterfeitSeized as i32,
+                    seized_quantity: 500.0,
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    let importer = liaison
+        .check_party(check(Party::ImporterId("US-IMP-4711".to_owned())))
+        .await
+        .unwrap()
+        .into_inner()
+        .importer
+        .unwrap();
+    assert_eq!((importer.inspections, importer.frauds), (1, 1));
+    assert!(importer.smoothed_rate > importer.base_rate);
+
+    let described = liaison
+        .check_party(check(Party::Entity(PartyDescription {
+            name: "Sunrise Gadgets".to_owned(),
+            country: "CN".to_owned(),
+            identifiers: Some(Identifiers {
+                bank_accounts: vec!["GB82 WEST 1234 5698 7654 32".to_owned()],
+                ..Default::default()
+            }),
+        })))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(described.matches[0].blacklisted);
+    assert_eq!(described.matches[0].matched_features, ["bank_account"]);
+
+    let invalid = liaison
+        .check_party(check(Party::Entity(PartyDescription {
+            identifiers: Some(Identifiers {
+                emails: vec!["nobody".to_owned()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let nothing = liaison
+        .check_party(authorized(CheckPartyRequest { party: None }, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(nothing.code(), Code::InvalidArgument);
 }

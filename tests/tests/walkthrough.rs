@@ -53,10 +53,15 @@ impl Curl {
     fn call(&self, method: &str, file: &str, authorized: bool) -> (i32, String) {
         let output = self
             .command(authorized)
-            .args(["-d", &walkthrough_file(file), &format!("{}/acx.liaison.v1.LiaisonService/{method}", self.base)])
+            .args([
+                "-d",
+                &walkthrough_file(file),
+                &format!("{}/acx.liaison.v1.LiaisonService/{method}", self.base),
+            ])
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
         (output.status.code().unwrap_or(-1), text)
     }
 }
@@ -72,18 +77,38 @@ async fn the_customs_walkthrough_works_as_printed() {
     };
     let blocking = tokio::task::spawn_blocking(move || {
         // List services and methods through reflection.
-        let listed = curl.command(false).args(["--list-services", &curl.base]).output().unwrap();
+        let listed = curl
+            .command(false)
+            .args(["--list-services", &curl.base])
+            .output()
+            .unwrap();
         let services = String::from_utf8_lossy(&listed.stdout).into_owned();
-        assert!(services.contains("acx.liaison.v1.LiaisonService"), "{services}");
-        let methods = curl.command(false).args(["--list-methods", &curl.base]).output().unwrap();
+        assert!(
+            services.contains("acx.liaison.v1.LiaisonService"),
+            "{services}"
+        );
+        let methods = curl
+            .command(false)
+            .args(["--list-methods", &curl.base])
+            .output()
+            .unwrap();
         let methods = String::from_utf8_lossy(&methods.stdout).into_owned();
-        for method in ["SubmitDeclarations", "GetShipment", "SearchShipments", "WatchAlerts", "RecordInspectionResult"] {
+        for method in [
+            "SubmitDeclarations",
+            "GetShipment",
+            "SearchShipments",
+            "WatchAlerts",
+            "RecordInspectionResult",
+        ] {
             assert!(methods.contains(method), "{method} in {methods}");
         }
 
         let (code, out) = curl.call("SubmitDeclarations", "submit-declarations.json", true);
         assert_eq!(code, 0, "{out}");
-        assert!(out.contains("DECLARATION_OUTCOME_ACCEPTED") && out.contains("LANE_RED"), "{out}");
+        assert!(
+            out.contains("DECLARATION_OUTCOME_ACCEPTED") && out.contains("LANE_RED"),
+            "{out}"
+        );
 
         let (code, out) = curl.call("GetShipment", "get-shipment.json", true);
         assert_eq!(code, 0, "{out}");
@@ -97,7 +122,11 @@ async fn the_customs_walkthrough_works_as_printed() {
         // The alert stream stays open: read what arrives for a few seconds.
         let mut watch = curl
             .command(true)
-            .args(["-d", &walkthrough_file("watch-alerts.json"), &format!("{}/acx.liaison.v1.LiaisonService/WatchAlerts", curl.base)])
+            .args([
+                "-d",
+                &walkthrough_file("watch-alerts.json"),
+                &format!("{}/acx.liaison.v1.LiaisonService/WatchAlerts", curl.base),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -105,13 +134,25 @@ async fn the_customs_walkthrough_works_as_printed() {
         std::thread::sleep(Duration::from_secs(3));
         let _ = watch.kill();
         let mut streamed = String::new();
-        watch.stdout.take().unwrap().read_to_string(&mut streamed).unwrap();
+        watch
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut streamed)
+            .unwrap();
         let _ = watch.wait();
         assert!(streamed.contains("shipments/WALK-0001"), "{streamed}");
 
-        let (code, out) = curl.call("RecordInspectionResult", "record-inspection-result.json", true);
+        let (code, out) = curl.call(
+            "RecordInspectionResult",
+            "record-inspection-result.json",
+            true,
+        );
         assert_eq!(code, 0, "{out}");
-        assert!(out.contains("OUTCOME_KIND_UNDERVALUATION_CONFIRMED"), "{out}");
+        assert!(
+            out.contains("OUTCOME_KIND_UNDERVALUATION_CONFIRMED"),
+            "{out}"
+        );
 
         let (code, out) = curl.call("CheckSeller", "check-seller.json", true);
         assert_eq!(code, 0, "{out}");
@@ -120,7 +161,10 @@ async fn the_customs_walkthrough_works_as_printed() {
         // Errors read well: no token is UNAUTHENTICATED (buf curl exits with the code × 8).
         let (code, out) = curl.call("GetShipment", "get-shipment.json", false);
         assert_eq!(code, 16 * 8, "{out}");
-        assert!(out.contains("unauthenticated") && out.contains("authorization: Bearer"), "{out}");
+        assert!(
+            out.contains("unauthenticated") && out.contains("authorization: Bearer"),
+            "{out}"
+        );
     });
     blocking.await.unwrap();
 }

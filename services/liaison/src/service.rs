@@ -3,13 +3,18 @@
 use acx_proto::{
     common::{RiskTier, SellerAccountRef},
     liaison::{
-        AuditRecord, CheckSellerRequest, CheckSellerResponse, GetShipmentRequest,
-        GetShipmentResponse, ListAuditRecordsRequest, ListAuditRecordsResponse, PartyRisk,
+        AuditRecord, CheckPartyRequest, CheckPartyResponse, CheckSellerRequest,
+        CheckSellerResponse, GetShipmentRequest, GetShipmentResponse, ImporterRisk,
+        ListAuditRecordsRequest, ListAuditRecordsResponse, PartyRisk,
         RecordInspectionResultRequest, RecordInspectionResultResponse, SearchShipmentsRequest,
         SearchShipmentsResponse, SubmitDeclarationsRequest, SubmitDeclarationsResponse,
-        WatchAlertsRequest, WatchAlertsResponse, liaison_service_server::LiaisonService,
+        WatchAlertsRequest, WatchAlertsResponse, check_party_request,
+        liaison_service_server::LiaisonService,
     },
-    scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
+    scoring::{
+        CheckEntityRequest, GetPartyHistoryRequest, GetSellerRiskRequest, PartyKind,
+        scoring_service_client::ScoringServiceClient,
+    },
 };
 use acx_runtime::{Database, Principal, client::PeerChannel};
 use tonic::{Code, Request, Response, Status};
@@ -75,6 +80,63 @@ impl Liaison {
             .await
             .map_err(|e| Status::from(Error::Database(e)))?;
         result.map(Response::new)
+    }
+
+    async fn check_party_risk(
+        &self,
+        party: Option<check_party_request::Party>,
+    ) -> Result<CheckPartyResponse, Error> {
+        let mut scoring = self.scoring.clone();
+        match party {
+            Some(check_party_request::Party::ImporterId(id)) if !id.trim().is_empty() => {
+                let request = GetPartyHistoryRequest {
+                    kind: PartyKind::Importer as i32,
+                    id: id.clone(),
+                };
+                let history = match scoring.get_party_history(request).await {
+                    Ok(response) => response.into_inner(),
+                    Err(status) if status.code() == Code::NotFound => {
+                        return Err(Error::NotFound(format!(
+                            "no recorded inspection of importer {id}"
+                        )));
+                    }
+                    Err(status) => return Err(Error::Scoring(status)),
+                };
+                Ok(CheckPartyResponse {
+                    importer: Some(ImporterRisk {
+                        importer_id: id,
+                        inspections: history.inspections,
+                        frauds: history.frauds,
+                        smoothed_rate: history.smoothed_rate,
+                        base_rate: history.base_rate,
+                    }),
+                    matches: Vec::new(),
+                })
+            }
+            Some(check_party_request::Party::Entity(entity)) => {
+                let request = CheckEntityRequest {
+                    name: entity.name,
+                    country: entity.country,
+                    identifiers: entity.identifiers,
+                    max_matches: 0,
+                };
+                match scoring.check_entity(request).await {
+                    Ok(response) => Ok(CheckPartyResponse {
+                        importer: None,
+                        matches: response.into_inner().matches,
+                    }),
+                    // Invalid names or identifiers: scoring's violations are the caller's.
+                    Err(status) if status.code() == Code::InvalidArgument => {
+                        Err(Error::Rejected(status))
+                    }
+                    Err(status) => Err(Error::Scoring(status)),
+                }
+            }
+            _ => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+                "party",
+                "give importer_id or entity",
+            )])),
+        }
     }
 
     async fn check_seller_risk(
@@ -374,6 +436,24 @@ impl LiaisonService for Liaison {
             records,
             next_page_token,
         }))
+    }
+
+    async fn check_party(
+        &self,
+        request: Request<CheckPartyRequest>,
+    ) -> Result<Response<CheckPartyResponse>, Status> {
+        let principal = authority_of(&request)?;
+        let party = request.into_inner().party;
+        let parameters = match &party {
+            Some(check_party_request::Party::ImporterId(id)) => format!("importer={id}"),
+            Some(check_party_request::Party::Entity(entity)) => {
+                format!("entity name={}", entity.name)
+            }
+            None => "party=".to_owned(),
+        };
+        let result = self.check_party_risk(party).await;
+        self.audited(&principal, "CheckParty", parameters, result)
+            .await
     }
 }
 

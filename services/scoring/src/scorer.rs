@@ -234,6 +234,15 @@ impl Scorer {
         Ok(assessment)
     }
 
+    /// A party's inspection history: (inspections, frauds, smoothed rate, base rate).
+    pub async fn party_history(
+        &self,
+        label: &'static str,
+        id: &str,
+    ) -> Option<(f64, f64, f64, f64)> {
+        self.profiles.read().await.history(label, id)
+    }
+
     /// The database.
     pub fn database(&self) -> &Database {
         &self.database

@@ -8,10 +8,11 @@ use acx_domain::{hashing, identifiers::IdentifierKeys};
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
     BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
-    GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
-    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
-    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, OutcomeKind, RecordOutcomeRequest,
-    RecordOutcomeResponse, scoring_service_server::ScoringService,
+    GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
+    ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
+    ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
+    OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
+    scoring_service_server::ScoringService,
 };
 use acx_runtime::{FieldViolation, validate};
 use tonic::{Request, Response, Status};
@@ -410,6 +411,41 @@ impl ScoringService for Scoring {
         invalid(violations)?;
         let recorded = self.scorer.record_outcome(request).await?;
         Ok(Response::new(RecordOutcomeResponse { recorded }))
+    }
+
+    async fn get_party_history(
+        &self,
+        request: Request<GetPartyHistoryRequest>,
+    ) -> Result<Response<GetPartyHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let label = match PartyKind::try_from(request.kind) {
+            Ok(PartyKind::Importer) => "importer",
+            Ok(PartyKind::Declarant) => "declarant",
+            Ok(PartyKind::Origin) => "origin",
+            Ok(PartyKind::Office) => "office",
+            Ok(PartyKind::HsCode) => "hs",
+            _ => {
+                return Err(
+                    Error::Invalid(vec![FieldViolation::new("kind", "is required")]).into(),
+                );
+            }
+        };
+        if request.id.trim().is_empty() {
+            return Err(Error::Invalid(vec![FieldViolation::new("id", "is required")]).into());
+        }
+        let (inspections, frauds, smoothed_rate, base_rate) = self
+            .scorer
+            .party_history(label, &request.id)
+            .await
+            .ok_or_else(|| {
+                Error::NotFound(format!("no recorded inspection of {label} {}", request.id))
+            })?;
+        Ok(Response::new(GetPartyHistoryResponse {
+            inspections: inspections as i64,
+            frauds: frauds as i64,
+            smoothed_rate,
+            base_rate,
+        }))
     }
 
     async fn list_blacklist_changes(

@@ -290,6 +290,19 @@ impl Profiles {
         (self.overall.1 + 1.0) / (self.overall.0 + 10.0)
     }
 
+    /// The history of one party (`importer`, `declarant`, `origin`, `office`, `hs`):
+    /// (inspections, frauds, smoothed rate, base rate), if it was ever inspected.
+    pub fn history(&self, label: &'static str, id: &str) -> Option<(f64, f64, f64, f64)> {
+        let (inspected, frauds) = *self.parties.get(&(label, id.to_owned()))?;
+        let base = self.base_rate();
+        Some((
+            inspected,
+            frauds,
+            (frauds + PRIOR_WEIGHT * base) / (inspected + PRIOR_WEIGHT),
+            base,
+        ))
+    }
+
     /// The parties of `shipment` whose smoothed fraud rate is above the overall rate:
     /// (label, id, inspections, frauds, smoothed rate, base rate).
     fn risky_parties(
