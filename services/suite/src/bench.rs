@@ -62,7 +62,7 @@ pub struct BenchReport {
 
 type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
-fn authorized<T>(message: T, token: &str) -> Request<T> {
+pub(crate) fn authorized<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
     if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
         request.metadata_mut().insert("authorization", value);
@@ -132,7 +132,7 @@ fn seller(n: usize) -> SellerAccountRef {
 }
 
 /// Runs `call` from `concurrency` tasks for `duration`; returns rate and latencies.
-async fn load<F, Fut>(concurrency: usize, duration: Duration, call: F) -> LoadFigures
+pub(crate) async fn load<F, Fut>(concurrency: usize, duration: Duration, call: F) -> LoadFigures
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,

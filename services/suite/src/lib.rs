@@ -6,6 +6,7 @@
 pub mod bench;
 mod credentials;
 pub mod demo;
+pub mod liaison_bench;
 
 pub use credentials::{Credentials, CredentialsError};
 

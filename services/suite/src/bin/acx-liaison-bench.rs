@@ -1,0 +1,73 @@
+//! `acx-liaison-bench [--intake N] [--stored M] [--concurrency C] [--seconds S]`: prints
+//! declaration intake with and without assessment, and GetShipment / SearchShipments over M
+//! stored declarations next to the Echo baseline of the same liaison server.
+
+use std::{process::ExitCode, time::Duration};
+
+use acx_suite::liaison_bench::{LiaisonBenchOptions, run};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut options = LiaisonBenchOptions {
+        intake: 2000,
+        stored: 100_000,
+        concurrency: 32,
+        duration: Duration::from_secs(5),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let Some(value) = args
+            .next()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|v| *v > 0)
+        else {
+            eprintln!("acx-liaison-bench: {flag} needs a positive number");
+            return ExitCode::from(2);
+        };
+        match flag.as_str() {
+            "--intake" => options.intake = value,
+            "--stored" => options.stored = value,
+            "--concurrency" => options.concurrency = value,
+            "--seconds" => options.duration = Duration::from_secs(value as u64),
+            other => {
+                eprintln!("acx-liaison-bench: unknown argument {other}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    println!(
+        "liaison bench: {} declarations per intake run, {} stored, {} concurrent callers",
+        options.intake, options.stored, options.concurrency
+    );
+    match run(&options).await {
+        Ok(report) => {
+            println!(
+                "  intake, assessed by scoring       {:>8.0} declarations/s",
+                report.intake_assessed
+            );
+            println!(
+                "  intake, scoring unreachable       {:>8.0} declarations/s (stored as pending)",
+                report.intake_pending
+            );
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            for (name, figures) in [
+                ("Echo (baseline)", report.echo),
+                ("GetShipment", report.get),
+                ("SearchShipments", report.search),
+            ] {
+                println!(
+                    "  {name:<16} {:>8.0} calls/s  p50 {:.2} ms  p99 {:.2} ms  ({:.2} of Echo)",
+                    figures.rate,
+                    ms(figures.p50),
+                    ms(figures.p99),
+                    figures.rate / report.echo.rate
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("acx-liaison-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
