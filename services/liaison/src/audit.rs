@@ -4,6 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use acx_runtime::{Database, Principal, on_backend};
+use tokio::sync::{mpsc, oneshot};
 use tonic::Code;
 
 /// One call to record.
@@ -37,21 +38,97 @@ fn code_name(code: Code) -> String {
     name
 }
 
-/// Appends `entry` to the trail.
-pub async fn record(database: &Database, entry: AuditEntry<'_>) -> Result<(), sqlx::Error> {
-    const INSERT: &str = "INSERT INTO audit_log (call_time_us, principal, rpc, parameters, outcome) \
-                          VALUES ($1, $2, $3, $4, $5)";
-    let principal = entry.principal.to_string();
-    let outcome = code_name(entry.outcome);
-    on_backend!(database, pool => sqlx::query(INSERT)
-        .bind(now_micros())
-        .bind(&principal)
-        .bind(entry.rpc)
-        .bind(&entry.parameters)
-        .bind(&outcome)
-        .execute(pool)
-        .await
-        .map(drop))
+/// A record waiting for the writer, with the caller waiting for its outcome.
+struct Pending {
+    row: (i64, String, String, String, String),
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Most records written in one transaction.
+const MAX_GROUP: usize = 500;
+
+/// The audit writer: calls hand their record over and wait until it is committed, and the
+/// writer commits whatever has queued up in one multi-row statement (group commit). A
+/// call still never answers before its record is durable, but concurrent calls share one
+/// write instead of queueing behind one write each.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending(..)")
+    }
+}
+
+impl AuditLog {
+    /// Starts the writer over `database`.
+    pub fn start(database: Database) -> Self {
+        let (queue, mut receiver) = mpsc::channel::<Pending>(4 * MAX_GROUP);
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match receiver.try_recv() {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let rows: Vec<_> = group.iter().map(|p| p.row.clone()).collect();
+                let outcome = write(&database, &rows).await.map_err(|e| e.to_string());
+                for pending in group {
+                    let _ = pending.done.send(outcome.clone());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Appends `entry` to the trail; returns once it is committed.
+    pub async fn record(&self, entry: AuditEntry<'_>) -> Result<(), AuditError> {
+        let (done, committed) = oneshot::channel();
+        let row = (
+            now_micros(),
+            entry.principal.to_string(),
+            entry.rpc.to_owned(),
+            entry.parameters,
+            code_name(entry.outcome),
+        );
+        self.queue
+            .send(Pending { row, done })
+            .await
+            .map_err(|_| AuditError("the audit writer stopped".to_owned()))?;
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(AuditError(error)),
+            Err(_) => Err(AuditError("the audit writer stopped".to_owned())),
+        }
+    }
+}
+
+/// Why a record could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("audit record not written: {0}")]
+pub struct AuditError(String);
+
+/// Writes rows (time, principal, rpc, parameters, outcome) in one statement.
+async fn write(
+    database: &Database,
+    rows: &[(i64, String, String, String, String)],
+) -> Result<(), sqlx::Error> {
+    const HEAD: &str = "INSERT INTO audit_log (call_time_us, principal, rpc, parameters, outcome) ";
+    on_backend!(database, pool => {
+        let mut query = sqlx::QueryBuilder::new(HEAD);
+        query.push_values(rows, |mut b, row| {
+            b.push_bind(row.0)
+                .push_bind(row.1.clone())
+                .push_bind(row.2.clone())
+                .push_bind(row.3.clone())
+                .push_bind(row.4.clone());
+        });
+        query.build().execute(pool).await.map(drop)
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum Error {
     /// Scoring could not be reached or failed.
     #[error("scoring call failed")]
     Scoring(#[source] Status),
+    /// The audit record could not be written (the call fails: nothing goes unrecorded).
+    #[error("audit trail unavailable")]
+    Audit(#[from] crate::audit::AuditError),
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),

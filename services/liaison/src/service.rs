@@ -21,7 +21,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
-    audit::{self, AuditEntry},
+    audit::{AuditEntry, AuditLog},
     shipments::{Shipments, parse_name},
 };
 
@@ -32,6 +32,7 @@ const MAX_DECLARATIONS: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Liaison {
     database: Database,
+    audit: AuditLog,
     scoring: ScoringServiceClient<PeerChannel>,
     shipments: Shipments,
     shutdown: acx_runtime::Shutdown,
@@ -52,6 +53,7 @@ impl Liaison {
         shutdown: acx_runtime::Shutdown,
     ) -> Self {
         Self {
+            audit: AuditLog::start(database.clone()),
             database,
             scoring,
             shipments,
@@ -76,9 +78,10 @@ impl Liaison {
             parameters,
             outcome,
         };
-        audit::record(&self.database, entry)
+        self.audit
+            .record(entry)
             .await
-            .map_err(|e| Status::from(Error::Database(e)))?;
+            .map_err(|e| Status::from(Error::Audit(e)))?;
         result.map(Response::new)
     }
 

@@ -213,8 +213,14 @@ impl Shipments {
         } else {
             AssessmentState::Pending
         };
-        let inspection_result =
-            store::result(&self.database, &row.authority, &row.declaration_id).await?;
+        let inspection_result = match &row.result_payload {
+            Some(payload) => {
+                let mut result = InspectionResult::decode(payload.as_slice())?;
+                result.forwarded = row.result_forwarded == Some(1);
+                Some(result)
+            }
+            None => None,
+        };
         Ok(Shipment {
             name: format!("shipments/{}", row.declaration_id),
             declaration: Some(Declaration::decode(row.payload.as_slice())?),
@@ -293,7 +299,7 @@ impl Shipments {
             )
         );
         let fingerprint = hex::encode(&Sha256::digest(fingerprint.as_bytes())[..8]);
-        let mut conditions = vec!["authority = $1".to_owned()];
+        let mut conditions = vec!["d.authority = $1".to_owned()];
         let mut args = vec![store::Arg::Text(authority.to_owned())];
         let mut add = |condition: &str, arg: store::Arg| {
             args.push(arg);
@@ -377,11 +383,11 @@ impl Shipments {
                 _ => return Err(bad_token()),
             }
         };
-        add("seq <= ?", store::Arg::Int(snapshot));
+        add("d.seq <= ?", store::Arg::Int(snapshot));
         let key_expression = if by_time {
             "declaration_time_us"
         } else {
-            "COALESCE(risk, -1.0)"
+            "COALESCE(d.risk, -1.0)"
         };
         if let Some((key, seq)) = after {
             let key_arg = if by_time {
@@ -396,10 +402,10 @@ impl Shipments {
             args.push(store::Arg::Int(seq));
             let s = args.len();
             conditions.push(format!(
-                "({key_expression} < ${k} OR ({key_expression} = ${k2} AND seq < ${s}))"
+                "({key_expression} < ${k} OR ({key_expression} = ${k2} AND d.seq < ${s}))"
             ));
         }
-        let order = format!("{key_expression} DESC, seq DESC");
+        let order = format!("{key_expression} DESC, d.seq DESC");
         let rows = store::search(&self.database, &conditions, &args, &order, limit + 1).await?;
         let more = rows.len() as i64 > limit;
         let snapshot = if snapshot == i64::MAX {

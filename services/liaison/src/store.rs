@@ -29,9 +29,17 @@ pub struct DeclarationRow {
     pub assessment: Option<Vec<u8>>,
     /// When it was received, µs.
     pub receive_time_us: i64,
+    /// Its encoded inspection result, if any (one query serves the whole shipment).
+    pub result_payload: Option<Vec<u8>>,
+    /// Whether scoring acknowledged that result (1) or not yet (0).
+    pub result_forwarded: Option<i32>,
 }
 
-const COLUMNS: &str = "SELECT authority, declaration_id, content_hash, payload, state, assessment, receive_time_us FROM declarations ";
+/// A declaration with its inspection result; `d` is the declaration, `r` the result.
+const SELECTED: &str = "d.authority, d.declaration_id, d.content_hash, d.payload, d.state, d.assessment, \
+                        d.receive_time_us, r.payload AS result_payload, r.forwarded AS result_forwarded";
+const JOINED: &str = "declarations d LEFT JOIN inspection_results r \
+                      ON r.authority = d.authority AND r.declaration_id = d.declaration_id";
 
 /// A declaration to store, with the fields searches filter on.
 #[derive(Debug)]
@@ -99,14 +107,16 @@ pub async fn get(
     declaration_id: &str,
 ) -> Result<Option<DeclarationRow>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "{COLUMNS}WHERE authority = $1 AND declaration_id = $2"
+        "SELECT {SELECTED} FROM {JOINED} WHERE d.authority = $1 AND d.declaration_id = $2"
     ));
     on_backend!(database, pool => sqlx::query_as(sql).bind(authority).bind(declaration_id).fetch_optional(pool).await)
 }
 
 /// Up to `limit` declarations still waiting for their assessment, oldest first.
 pub async fn pending(database: &Database, limit: i64) -> Result<Vec<DeclarationRow>, sqlx::Error> {
-    let sql = sqlx::AssertSqlSafe(format!("{COLUMNS}WHERE state = $1 ORDER BY seq LIMIT $2"));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {SELECTED} FROM {JOINED} WHERE d.state = $1 ORDER BY d.seq LIMIT $2"
+    ));
     on_backend!(database, pool => sqlx::query_as(sql).bind(PENDING).bind(limit).fetch_all(pool).await)
 }
 
@@ -255,8 +265,7 @@ pub async fn search(
     limit: i64,
 ) -> Result<Vec<(i64, DeclarationRow)>, sqlx::Error> {
     let sql = format!(
-        "SELECT seq, authority, declaration_id, content_hash, payload, state, assessment, receive_time_us \
-         FROM declarations WHERE {} ORDER BY {order} LIMIT {limit}",
+        "SELECT d.seq, {SELECTED} FROM {JOINED} WHERE {} ORDER BY {order} LIMIT {limit}",
         conditions.join(" AND ")
     );
     let sql = sqlx::AssertSqlSafe(sql);
@@ -288,12 +297,14 @@ pub async fn alerts_after(
     cursor: i64,
     limit: i64,
 ) -> Result<Vec<(i64, DeclarationRow)>, sqlx::Error> {
-    const SQL: &str = "SELECT a.cursor AS seq, d.authority, d.declaration_id, d.content_hash, d.payload, d.state, \
-                       d.assessment, d.receive_time_us FROM alerts a JOIN declarations d \
-                       ON d.authority = a.authority AND d.declaration_id = a.declaration_id \
-                       WHERE a.authority = $1 AND a.cursor > $2 ORDER BY a.cursor LIMIT $3";
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT a.cursor AS seq, {SELECTED} FROM alerts a \
+         JOIN declarations d ON d.authority = a.authority AND d.declaration_id = a.declaration_id \
+         LEFT JOIN inspection_results r ON r.authority = d.authority AND r.declaration_id = d.declaration_id \
+         WHERE a.authority = $1 AND a.cursor > $2 ORDER BY a.cursor LIMIT $3"
+    ));
     let rows: Vec<SearchRow> = on_backend!(database, pool =>
-        sqlx::query_as(SQL).bind(authority).bind(cursor).bind(limit).fetch_all(pool).await?);
+        sqlx::query_as(sql).bind(authority).bind(cursor).bind(limit).fetch_all(pool).await?);
     Ok(rows.into_iter().map(|row| (row.seq, row.row)).collect())
 }
 

@@ -25,8 +25,12 @@ CREATE TABLE declarations (
     UNIQUE (authority, declaration_id)
 );
 CREATE INDEX declarations_pending ON declarations (state, seq);
-CREATE INDEX declarations_by_risk ON declarations (authority, risk, seq);
+-- the orders and the most selective filters of SearchShipments
+CREATE INDEX declarations_by_risk ON declarations (authority, (COALESCE(risk, -1.0)), seq);
 CREATE INDEX declarations_by_time ON declarations (authority, declaration_time_us, seq);
+CREATE INDEX declarations_by_importer ON declarations (authority, importer_id, seq);
+CREATE INDEX declarations_by_seller ON declarations (authority, seller_platform, seller_id, seq);
+CREATE INDEX declarations_by_office ON declarations (authority, customs_office, declaration_time_us, seq);
 
 -- Newly assessed RED and YELLOW shipments, in the order they were assessed: the cursor of
 -- WatchAlerts. Written in the transaction that stores the assessment.
