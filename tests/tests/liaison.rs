@@ -823,3 +823,103 @@ async fn a_party_check_finds_an_importers_history_and_a_described_seller() {
         .unwrap_err();
     assert_eq!(nothing.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn platforms_are_refused_every_liaison_rpc_and_every_refusal_is_audited() {
+    use acx_proto::liaison::{
+        CheckPartyRequest, CheckSellerRequest, ListAuditRecordsRequest, SearchShipmentsRequest,
+        WatchAlertsRequest,
+    };
+    let suite = TestSuite::start().await;
+    let platform = suite.token("platform:demo-platform");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let codes = [
+        liaison
+            .submit_declarations(authorized(SubmitDeclarationsRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .get_shipment(authorized(GetShipmentRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .search_shipments(authorized(SearchShipmentsRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .watch_alerts(authorized(WatchAlertsRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest::default(),
+                &platform,
+            ))
+            .await
+            .map(drop),
+        liaison
+            .check_seller(authorized(CheckSellerRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .check_party(authorized(CheckPartyRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .list_audit_records(authorized(ListAuditRecordsRequest::default(), &platform))
+            .await
+            .map(drop),
+    ];
+    for code in codes {
+        assert_eq!(code.unwrap_err().code(), Code::PermissionDenied);
+    }
+    let anonymous = liaison
+        .get_shipment(GetShipmentRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+
+    let auditor = suite.token("auditor:demo-auditor");
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        records = liaison
+            .list_audit_records(authorized(
+                ListAuditRecordsRequest {
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                &auditor,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        if records.len() >= 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| (r.principal.as_str(), r.rpc.as_str(), r.outcome.as_str()))
+        .collect();
+    for rpc in [
+        "SubmitDeclarations",
+        "GetShipment",
+        "SearchShipments",
+        "WatchAlerts",
+        "RecordInspectionResult",
+        "CheckSeller",
+        "CheckParty",
+        "ListAuditRecords",
+    ] {
+        assert!(
+            refused.contains(&("platform:demo-platform", rpc, "PERMISSION_DENIED")),
+            "{rpc} in {refused:?}"
+        );
+    }
+    assert!(
+        refused.contains(&("-", "GetShipment", "UNAUTHENTICATED")),
+        "{refused:?}"
+    );
+}

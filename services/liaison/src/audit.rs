@@ -85,6 +85,38 @@ impl AuditLog {
         Self { queue }
     }
 
+    /// Records a call refused before it reached liaison (no or unknown token, wrong role).
+    /// The caller has its answer already, so nothing waits for the write; a failure is
+    /// logged.
+    pub fn record_refusal(&self, refusal: acx_runtime::auth::Refusal) {
+        let (done, committed) = oneshot::channel();
+        let rpc = refusal
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let principal = refusal
+            .principal
+            .map_or_else(|| "-".to_owned(), |p| p.to_string());
+        let row = (
+            now_micros(),
+            principal,
+            rpc,
+            String::new(),
+            code_name(refusal.code),
+        );
+        if self.queue.try_send(Pending { row, done }).is_err() {
+            tracing::error!("audit queue full: a refused call was not recorded");
+            return;
+        }
+        tokio::spawn(async move {
+            if !matches!(committed.await, Ok(Ok(()))) {
+                tracing::error!("a refused call could not be recorded in the audit trail");
+            }
+        });
+    }
+
     /// Appends `entry` to the trail; returns once it is committed.
     pub async fn record(&self, entry: AuditEntry<'_>) -> Result<(), AuditError> {
         let (done, committed) = oneshot::channel();

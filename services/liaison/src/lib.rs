@@ -12,6 +12,8 @@ mod store;
 
 pub use error::Error;
 
+use std::sync::Arc;
+
 use acx_proto::{
     liaison::liaison_service_server::LiaisonServiceServer,
     scoring::scoring_service_client::ScoringServiceClient,
@@ -85,7 +87,18 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let shipments = shipments::Shipments::new(database.clone(), scoring.clone());
     // Assesses pending declarations and forwards inspection results until scoring has them.
     tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
-    let liaison = service::Liaison::new(database.clone(), scoring, shipments, shutdown.clone());
+    // Every call is audited: answered ones by the handlers, refused ones through the policy.
+    let audit = audit::AuditLog::start(database.clone());
+    let refusals = audit.clone();
+    let policy =
+        access_policy().on_refusal(Arc::new(move |refusal| refusals.record_refusal(refusal)));
+    let liaison = service::Liaison::new(
+        database.clone(),
+        scoring,
+        shipments,
+        audit,
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(
         LiaisonServiceServer::new(liaison)
             .max_decoding_message_size(config.server.max_message_bytes as usize),
@@ -93,7 +106,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let spec = ServiceSpec {
         name: SERVICE_NAME,
         routes,
-        policy: access_policy(),
+        policy,
         database,
     };
     Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)

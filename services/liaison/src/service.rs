@@ -50,10 +50,11 @@ impl Liaison {
         database: Database,
         scoring: ScoringServiceClient<PeerChannel>,
         shipments: Shipments,
+        audit: AuditLog,
         shutdown: acx_runtime::Shutdown,
     ) -> Self {
         Self {
-            audit: AuditLog::start(database.clone()),
+            audit,
             database,
             scoring,
             shipments,

@@ -195,9 +195,33 @@ impl TokenRegistry {
 /// Which roles may call which RPC of a service. Rules name a whole service
 /// (`/acx.ingest.v1.IngestService/`) or one method (`/acx.ingest.v1.IngestService/GetReport`);
 /// the method rule wins. A path no rule names is refused.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AccessPolicy {
     rules: HashMap<String, &'static [Role]>,
+    on_refusal: Option<RefusalHook>,
+}
+
+/// A call refused before it reached the service: who (when known), what, and why.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The caller, when its token was valid (a role not allowed for the RPC).
+    pub principal: Option<Principal>,
+    /// The RPC path, e.g. `/acx.liaison.v1.LiaisonService/GetShipment`.
+    pub path: String,
+    /// UNAUTHENTICATED or PERMISSION_DENIED.
+    pub code: Code,
+}
+
+/// Told of every refused call (a service that audits every call records them).
+pub type RefusalHook = Arc<dyn Fn(Refusal) + Send + Sync>;
+
+impl fmt::Debug for AccessPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessPolicy")
+            .field("rules", &self.rules)
+            .field("on_refusal", &self.on_refusal.is_some())
+            .finish()
+    }
 }
 
 /// Paths any caller may use without credentials.
@@ -216,6 +240,12 @@ impl AccessPolicy {
     /// Lets `roles` call every RPC of the service named fully (`acx.ingest.v1.IngestService`).
     pub fn service(mut self, service: &str, roles: &'static [Role]) -> Self {
         self.rules.insert(format!("/{service}/"), roles);
+        self
+    }
+
+    /// Calls `hook` for every call refused for lack of credentials or of the right role.
+    pub fn on_refusal(mut self, hook: RefusalHook) -> Self {
+        self.on_refusal = Some(hook);
         self
     }
 
@@ -359,6 +389,16 @@ where
             }
             Err(status) => {
                 tracing::debug!(rpc.path = %path, code = ?status.code(), "call refused");
+                if let Some(hook) = &self.layer.policy.on_refusal {
+                    let principal = bearer_token(request.headers())
+                        .and_then(|token| self.layer.tokens.authenticate(token))
+                        .cloned();
+                    hook(Refusal {
+                        principal,
+                        path,
+                        code: status.code(),
+                    });
+                }
                 Box::pin(std::future::ready(Ok(status.into_http())))
             }
         }
