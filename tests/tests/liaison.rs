@@ -7,7 +7,7 @@
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Money, SellerAccountRef},
+    common::{ConsignmentNumbers, Money},
     liaison::{
         AssessmentState, Declaration, DeclarationLine, DeclarationOutcome, GetShipmentRequest,
         InspectionResult, Procedure, RecordInspectionResultRequest, Shipment,
@@ -103,25 +103,7 @@ async fn declarations_are_validated_stored_assessed_and_idempotent() {
     let suite = TestSuite::start_with(true).await;
     let token = suite.token("customs:demo-customs");
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
-    // Wait until scoring has the demo (its shipment notice carries the marketplace price).
-    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
-    for _ in 0..100 {
-        let request = acx_proto::scoring::GetSellerRiskRequest {
-            seller: Some(SellerAccountRef {
-                platform: "demo-marketplace".to_owned(),
-                seller_id: "T-3".to_owned(),
-            }),
-            cluster_id: String::new(),
-        };
-        if scoring
-            .get_seller_risk(authorized(request, &suite.token("platform:demo-platform")))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The suite loads the demo's declarations only once scoring has its reports.
 
     let mut bad = declaration("D-BAD", "X", 0.0, "abc");
     bad.origin_country = "ZZ".to_owned();
@@ -475,24 +457,6 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
     use tokio_stream::StreamExt;
     let suite = TestSuite::start_with(true).await;
     let token = suite.token("customs:demo-customs");
-    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
-    for _ in 0..100 {
-        let request = acx_proto::scoring::GetSellerRiskRequest {
-            seller: Some(SellerAccountRef {
-                platform: "demo-marketplace".to_owned(),
-                seller_id: "T-3".to_owned(),
-            }),
-            cluster_id: String::new(),
-        };
-        if scoring
-            .get_seller_risk(authorized(request, &suite.token("platform:demo-platform")))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
     // Five declarations matching the listed seller's shipment notice at a tenth of the price
     // (RED), and five ordinary ones (GREEN).
