@@ -48,11 +48,7 @@ impl TestSuite {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let args = SuiteArgs {
             demo,
-            data_dir: data_dir.path().to_owned(),
-            ingest_addr: any_port(),
-            scoring_addr: any_port(),
-            liaison_addr: any_port(),
-            log_format: Default::default(),
+            ..SuiteArgs::on_free_ports(data_dir.path())
         };
         let shutdown = Shutdown::new();
         let suite = acx_suite::start(&args, shutdown.clone())

@@ -2,10 +2,7 @@
 //! platform already stored (accepted, duplicate, already exists, rejected), and the
 //! accepted ones written in one transaction that also gives them their feed sequences.
 
-use std::{
-    collections::HashMap,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{collections::HashMap, time::SystemTime};
 
 use acx_domain::identifiers::IdentifierKeys;
 use acx_proto::ingest::{
@@ -37,11 +34,6 @@ enum Decision {
     Duplicate(usize),
     /// The same id as an earlier candidate of this batch, with different content.
     AlreadyExists(usize),
-}
-
-fn micros_since_epoch(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// A batch checked and prepared, ready for [`Intake::store_batch`].
@@ -211,8 +203,12 @@ impl Intake {
         let inserted = if rows.is_empty() {
             HashMap::new()
         } else {
-            tx.insert_new(platform, &rows, micros_since_epoch(now))
-                .await?
+            tx.insert_new(
+                platform,
+                &rows,
+                acx_runtime::time::from_timestamp(&now.into()),
+            )
+            .await?
         };
         // Candidates whose id was taken: a retry (same content) or a conflicting reuse.
         let taken: Vec<&str> = candidates

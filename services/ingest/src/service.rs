@@ -9,7 +9,10 @@ use acx_proto::ingest::{
     StoredReport, StreamChangesRequest, StreamChangesResponse, SubmitReportsRequest,
     SubmitReportsResponse, ingest_service_server::IngestService,
 };
-use acx_runtime::{FieldViolation, Principal, Role, Shutdown};
+use acx_runtime::{
+    FieldViolation, Principal, Role, Shutdown,
+    time::{from_timestamp as micros, to_timestamp as timestamp},
+};
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
@@ -78,19 +81,6 @@ fn platform_of<T>(request: &Request<T>) -> Result<String, Status> {
         ));
     }
     Ok(principal.id.clone())
-}
-
-fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
-
-fn micros(time: &prost_types::Timestamp) -> i64 {
-    time.seconds
-        .saturating_mul(1_000_000)
-        .saturating_add(i64::from(time.nanos / 1000))
 }
 
 fn stored_report(row: StoredRow) -> Result<StoredReport, Error> {
@@ -411,13 +401,5 @@ mod tests {
         assert!(parse_page_token(&token, &other).is_err());
         assert!(parse_page_token("zz", &filter).is_err());
         assert_eq!(parse_page_token("", &filter).ok(), Some(0));
-    }
-
-    #[test]
-    fn timestamps_convert_both_ways() {
-        let time = timestamp(1_700_000_000_123_456);
-        assert_eq!(time.seconds, 1_700_000_000);
-        assert_eq!(time.nanos, 123_456_000);
-        assert_eq!(micros(&time), 1_700_000_000_123_456);
     }
 }

@@ -1,9 +1,7 @@
 //! The audit trail: one append-only row per call (principal, RPC, what was asked, time,
 //! outcome). Never the bearer token.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use acx_runtime::{Database, Principal, on_backend};
+use acx_runtime::{Database, Principal, on_backend, time::now_micros};
 use tokio::sync::{mpsc, oneshot};
 use tonic::Code;
 
@@ -18,12 +16,6 @@ pub struct AuditEntry<'a> {
     pub parameters: String,
     /// The status code of the answer.
     pub outcome: Code,
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_micros() as i64)
 }
 
 /// The canonical upper-snake name of a status code (`NOT_FOUND`).

@@ -424,10 +424,7 @@ impl LiaisonService for Liaison {
                     principal,
                     rpc,
                     parameters,
-                    call_time: Some(prost_types::Timestamp {
-                        seconds: time.div_euclid(1_000_000),
-                        nanos: (time.rem_euclid(1_000_000) * 1000) as i32,
-                    }),
+                    call_time: Some(acx_runtime::time::to_timestamp(time)),
                     outcome,
                 },
             )

@@ -3,10 +3,7 @@
 //! that assesses pending declarations and forwards inspection results (the outbox) until
 //! scoring acknowledges them.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
 use acx_proto::{
     liaison::{
@@ -18,7 +15,12 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_runtime::{Database, FieldViolation, Shutdown, client::PeerChannel, error::cause_chain};
+use acx_runtime::{
+    Database, FieldViolation, Shutdown,
+    client::PeerChannel,
+    error::cause_chain,
+    time::{now_micros, to_timestamp},
+};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -41,19 +43,6 @@ pub struct Shipments {
     wake: Arc<Notify>,
     /// Notified after every stored assessment, for alert watchers.
     alerts: Arc<Notify>,
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
-
-fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
 }
 
 /// The declaration id of a `shipments/{declaration_id}` name.
@@ -226,7 +215,7 @@ impl Shipments {
             declaration: Some(Declaration::decode(row.payload.as_slice())?),
             assessment_state: state as i32,
             assessment,
-            receive_time: Some(timestamp(row.receive_time_us)),
+            receive_time: Some(to_timestamp(row.receive_time_us)),
             inspection_result,
         })
     }
@@ -516,7 +505,7 @@ impl Shipments {
         }
         result.forwarded = false;
         if result.inspect_time.is_none() {
-            result.inspect_time = Some(timestamp(now_micros()));
+            result.inspect_time = Some(to_timestamp(now_micros()));
         }
         // The shipment must exist (and be the caller's) before anything is stored.
         self.get(authority, declaration_id).await?;

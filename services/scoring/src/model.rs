@@ -231,17 +231,11 @@ fn seller_ref(account: &AccountKey) -> SellerAccountRef {
     }
 }
 
-fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
+use acx_runtime::time::to_timestamp as timestamp;
 
+/// A report's time in microseconds, 0 when it has none.
 fn micros(time: Option<&prost_types::Timestamp>) -> i64 {
-    time.map_or(0, |t| {
-        t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos / 1000)
-    })
+    time.map_or(0, acx_runtime::time::from_timestamp)
 }
 
 fn evidence_weight(evidence_type: i32) -> f64 {

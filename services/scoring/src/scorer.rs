@@ -4,14 +4,15 @@
 //! write fails the model is reloaded from the database, so memory never runs ahead of what
 //! is durable for long.
 
-use std::{
-    collections::BTreeSet,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServiceClient};
-use acx_runtime::{Database, Shutdown, client::PeerChannel, error::cause_chain};
+use acx_runtime::{
+    Database, Shutdown,
+    client::PeerChannel,
+    error::cause_chain,
+    time::{now_micros, to_timestamp},
+};
 use tokio::sync::{RwLock, watch};
 
 use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment};
@@ -40,12 +41,6 @@ pub struct Scorer {
     params: ModelParams,
     /// The last feed sequence whose effects are stored (and served).
     applied: watch::Sender<i64>,
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Whether an outcome found fraud (counterfeits or undervaluation).
@@ -211,12 +206,10 @@ impl Scorer {
         }
         let mut stamped = shipment.clone();
         let now_us = now_micros();
+        // Whole seconds: the replay reads the anomaly's time from the stored seconds.
         stamped
             .declaration_time
-            .get_or_insert(prost_types::Timestamp {
-                seconds: now_us.div_euclid(1_000_000),
-                nanos: 0,
-            });
+            .get_or_insert(to_timestamp(now_us.div_euclid(1_000_000) * 1_000_000));
         let record = store::ShipmentRecord {
             shipment: stamped,
             seller,

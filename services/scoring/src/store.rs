@@ -122,10 +122,7 @@ fn change_record(change: &crate::model::ListingChange, now_us: i64) -> Blacklist
         r#type: kind as i32,
         entry: change.entry.clone().or_else(|| change.before.clone()),
         reason: change.reason.clone(),
-        change_time: Some(prost_types::Timestamp {
-            seconds: now_us.div_euclid(1_000_000),
-            nanos: (now_us.rem_euclid(1_000_000) * 1000) as i32,
-        }),
+        change_time: Some(acx_runtime::time::to_timestamp(now_us)),
     }
 }
 

@@ -171,15 +171,7 @@ where
 /// Starts the suite in a temporary directory and measures.
 pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let dir = tempfile::tempdir()?;
-    let any = "127.0.0.1:0".parse()?;
-    let args = SuiteArgs {
-        data_dir: dir.path().to_owned(),
-        ingest_addr: any,
-        scoring_addr: any,
-        liaison_addr: any,
-        demo: false,
-        log_format: Default::default(),
-    };
+    let args = SuiteArgs::on_free_ports(dir.path());
     let shutdown = Shutdown::new();
     let suite = crate::start(&args, shutdown.clone()).await?;
     let platform = suite

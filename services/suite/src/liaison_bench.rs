@@ -128,15 +128,7 @@ async fn submit(
 /// Runs the benchmark.
 pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, BenchError> {
     let dir = tempfile::tempdir()?;
-    let any = "127.0.0.1:0".parse()?;
-    let args = SuiteArgs {
-        data_dir: dir.path().to_owned(),
-        ingest_addr: any,
-        scoring_addr: any,
-        liaison_addr: any,
-        demo: false,
-        log_format: Default::default(),
-    };
+    let args = SuiteArgs::on_free_ports(dir.path());
     let shutdown = Shutdown::new();
     let suite = crate::start(&args, shutdown.clone()).await?;
     let customs = suite
@@ -150,7 +142,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     // assessment. It also holds the stored declarations for the read loads.
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let mut server = ServerConfig::local(dir.path().join("pending"));
-    server.listen_addr = Some(any);
+    server.listen_addr = Some("127.0.0.1:0".parse()?);
     server.tokens_file = Some(suite.credentials.tokens_file.clone());
     server.max_concurrent_calls = 4096;
     let pending_config = acx_liaison::Config {

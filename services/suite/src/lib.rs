@@ -69,6 +69,22 @@ pub struct SuiteArgs {
     pub log_format: LogFormat,
 }
 
+impl SuiteArgs {
+    /// The suite on free loopback ports over `data_dir`, without demo data: what tests and
+    /// benchmarks start.
+    pub fn on_free_ports(data_dir: impl Into<PathBuf>) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            data_dir: data_dir.into(),
+            ingest_addr: any,
+            scoring_addr: any,
+            liaison_addr: any,
+            demo: false,
+            log_format: LogFormat::default(),
+        }
+    }
+}
+
 /// Why the suite could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {

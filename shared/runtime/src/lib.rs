@@ -17,6 +17,7 @@ pub mod limits;
 pub mod process;
 pub mod server;
 pub mod shutdown;
+pub mod time;
 pub mod validate;
 
 pub use auth::{AccessPolicy, Principal, Role};
