@@ -145,18 +145,8 @@ impl Check {
             self.fail(path, "is required");
             return;
         };
-        value.currency_code = value.currency_code.trim().to_ascii_uppercase();
-        if value.currency_code.is_empty() {
-            self.fail(format!("{path}.currency_code"), "is required");
-        } else if !codes::is_currency(&value.currency_code) {
-            self.fail(
-                format!("{path}.currency_code"),
-                "must be an ISO 4217 currency code such as USD or EUR",
-            );
-        }
-        match money::parse_amount_micros(value.amount.trim()) {
-            Ok(micros) => value.amount = money::format_micros(micros),
-            Err(reason) => self.fail(format!("{path}.amount"), reason),
+        for (field, why) in money::canonicalize(value) {
+            self.fail(format!("{path}.{field}"), why);
         }
     }
 

@@ -60,16 +60,8 @@ impl Check<'_> {
             }
             return;
         };
-        value.currency_code = value.currency_code.trim().to_ascii_uppercase();
-        if !codes::is_currency(&value.currency_code) {
-            self.fail(
-                format!("{field}.currency_code"),
-                "must be an ISO 4217 currency code such as USD or EUR",
-            );
-        }
-        match money::parse_amount_micros(value.amount.trim()) {
-            Ok(micros) => value.amount = money::format_micros(micros),
-            Err(why) => self.fail(format!("{field}.amount"), why),
+        for (sub, why) in money::canonicalize(value) {
+            self.fail(format!("{field}.{sub}"), why);
         }
     }
 }

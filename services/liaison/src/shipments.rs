@@ -479,18 +479,8 @@ impl Shipments {
             ("result.extra_duty", &mut result.extra_duty),
         ] {
             if let Some(money) = money {
-                money.currency_code = money.currency_code.trim().to_ascii_uppercase();
-                if !acx_domain::codes::is_currency(&money.currency_code) {
-                    violations.push(FieldViolation::new(
-                        format!("{field}.currency_code"),
-                        "must be an ISO 4217 currency code",
-                    ));
-                }
-                match acx_domain::money::parse_amount_micros(money.amount.trim()) {
-                    Ok(micros) => money.amount = acx_domain::money::format_micros(micros),
-                    Err(why) => {
-                        violations.push(FieldViolation::new(format!("{field}.amount"), why))
-                    }
+                for (sub, why) in acx_domain::money::canonicalize(money) {
+                    violations.push(FieldViolation::new(format!("{field}.{sub}"), why));
                 }
             }
         }

@@ -61,6 +61,27 @@ pub fn format_micros(micros: i64) -> String {
     format!("{sign}{units}.{}", fraction.trim_end_matches('0'))
 }
 
+/// Checks an amount of money from a request and puts it in canonical form (upper-case
+/// currency, shortest decimal amount). Problems as (sub-field, description):
+/// `("currency_code", ...)` or `("amount", ...)`.
+pub fn canonicalize(value: &mut acx_proto::common::Money) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    value.currency_code = value.currency_code.trim().to_ascii_uppercase();
+    if value.currency_code.is_empty() {
+        problems.push(("currency_code", "is required".to_owned()));
+    } else if !crate::codes::is_currency(&value.currency_code) {
+        problems.push((
+            "currency_code",
+            "must be an ISO 4217 currency code such as USD or EUR".to_owned(),
+        ));
+    }
+    match parse_amount_micros(value.amount.trim()) {
+        Ok(micros) => value.amount = format_micros(micros),
+        Err(why) => problems.push(("amount", why)),
+    }
+    problems
+}
+
 /// Approximate reference rates, US dollars per unit of a currency, used only to put
 /// declared values and marketplace prices on one scale for comparison (never to compute a
 /// customs value). `None` for a currency without a reference rate.
@@ -204,5 +225,30 @@ mod rate_tests {
         assert!(usd_per_unit("EUR").is_some_and(|r| r > 1.0));
         assert!(usd_per_unit("CNY").is_some_and(|r| r < 0.2));
         assert_eq!(usd_per_unit("XXX"), None);
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::canonicalize;
+    use acx_proto::common::Money;
+
+    #[test]
+    fn canonical_money_and_its_problems() {
+        let mut good = Money {
+            currency_code: " usd ".to_owned(),
+            amount: "12.50".to_owned(),
+        };
+        assert!(canonicalize(&mut good).is_empty());
+        assert_eq!(
+            (good.currency_code.as_str(), good.amount.as_str()),
+            ("USD", "12.5")
+        );
+        let mut bad = Money {
+            currency_code: String::new(),
+            amount: "-1".to_owned(),
+        };
+        let fields: Vec<&str> = canonicalize(&mut bad).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["currency_code", "amount"]);
     }
 }
