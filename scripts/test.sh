@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the workspace's tests against real SQLite and a real PostgreSQL (and the
-# README's customs walkthrough through buf curl, installed from npm on first use), the
+# README's customs walkthrough through buf curl, installed from npm on first use, and the
+# Python example through the stubs scripts/gen-stubs.sh generates and checks), the
 # static checks of the Kubernetes manifests (deploy/check.sh), and the cluster-like test
 # that starts the three release binaries as the prod overlay's pods would
 # (deploy/cluster_test.py).
@@ -69,7 +70,14 @@ if [ -z "${ACX_BUF:-}" ]; then
   ACX_BUF=$(ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf | head -n 1)
   export ACX_BUF
 fi
-# The PostgreSQL tests fail rather than skip from here on.
+# Client stubs for Go, Python, Java and Kotlin into gen/ (checked to build and import), and
+# the Python runtime for the test that runs the Python example against the suite.
+scripts/gen-stubs.sh
+set -a
+# shellcheck source=/dev/null
+. gen/stubs.env
+set +a
+# The PostgreSQL tests (and the walkthrough and stubs tests) fail rather than skip from here on.
 export ACX_REQUIRE_POSTGRES=1
 cargo test --workspace --locked "$@"
 

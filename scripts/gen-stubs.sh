@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Generates the client stubs for Go, Python, Java and Kotlin from the contracts in proto/
+# (buf.gen.yaml) into gen/, and checks that they are usable:
+#
+#   1. every service has its stubs in every language (Go *_grpc.pb.go, Python *_pb2_grpc.py,
+#      Java *Grpc.java; Kotlin builders for every request message);
+#   2. Go: the generated packages build (go build, offline, in GOPATH mode against Debian's
+#      google.golang.org/protobuf and google.golang.org/grpc sources);
+#   3. Java: messages and gRPC stubs compile (javac against Debian's protobuf and grpc-java jars);
+#   4. Python: every module imports, with the runtime pinned by
+#      shared/client/examples/python/requirements.txt in a virtualenv.
+#
+# Kotlin is generated but not compiled: Debian ships neither a current kotlinc nor the
+# protobuf-kotlin runtime, and Maven Central is out of reach here.
+#
+# The plugins are local, so nothing comes from buf.build: missing ones are installed from
+# Debian when run as root (otherwise the script names the packages). buf comes from npm
+# (or ACX_BUF). Finally it writes gen/stubs.env (ACX_PYTHON, ACX_PY_STUBS) for the test that
+# runs the Python example against the suite (tests/tests/stubs.rs). Repeated runs skip the
+# installs and the Java compile when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cache="${XDG_CACHE_HOME:-$HOME/.cache}"
+venv="$cache/acx-stubs-venv"
+requirements="$root/shared/client/examples/python/requirements.txt"
+java_dir=/usr/share/java
+java_jars=(protobuf grpc-api grpc-stub grpc-protobuf guava geronimo-annotation-1.3-spec)
+gocode=/usr/share/gocode
+go_prefix=github.com/acx-exchange/acx/gen/go
+
+step() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'gen-stubs.sh: %s\n' "$*" >&2; exit 1; }
+sha() { sha256sum | cut -d' ' -f1; }
+
+# --- tools: every missing one as the Debian package that has it ---------------------------
+missing=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need_path() { [ -e "$1" ] || missing+=("$2"); }
+need_cmd protoc protobuf-compiler
+need_cmd protoc-gen-go protoc-gen-go
+need_cmd protoc-gen-go-grpc protoc-gen-go-grpc
+need_cmd grpc_python_plugin protobuf-compiler-grpc
+need_cmd grpc_java_plugin protobuf-compiler-grpc-java-plugin
+need_cmd go golang-go
+need_path "$gocode/src/google.golang.org/protobuf/proto" golang-google-protobuf-dev
+need_path "$gocode/src/google.golang.org/grpc/server.go" golang-google-grpc-dev
+need_cmd javac default-jdk-headless
+need_path "$java_dir/protobuf.jar" libprotobuf-java
+need_path "$java_dir/grpc-stub.jar" libgrpc-java
+need_path "$java_dir/guava.jar" libguava-java
+need_path "$java_dir/geronimo-annotation-1.3-spec.jar" libgeronimo-annotation-1.3-spec-java
+need_cmd python3 python3
+# Debian's python3 makes virtualenvs only with python3-venv.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "missing tools: install the Debian packages ${missing[*]}"
+  step "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -z "${ACX_BUF:-}" ]; then
+  buf_dir="$cache/acx-buf"
+  if ! ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf >/dev/null 2>&1; then
+    step "installing buf from npm"
+    npm install --silent --no-audit --no-fund --prefix "$buf_dir" @bufbuild/buf@1 >/dev/null
+  fi
+  ACX_BUF=$(ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf | head -n 1)
+fi
+
+# --- generate -------------------------------------------------------------------------------
+step "buf generate (buf.gen.yaml) into gen/"
+"$ACX_BUF" generate
+
+# --- 1. every service in every language -----------------------------------------------------
+step "checking that every service has stubs in every language"
+services=0
+for proto in proto/acx/*/v1/*.proto; do
+  rel=${proto#proto/}
+  dir=$(dirname "$rel")
+  base=$(basename "$rel" .proto)
+  java_pkg=com/$dir
+  for service in $(sed -n 's/^service \([A-Za-z0-9_]*\).*/\1/p' "$proto"); do
+    services=$((services + 1))
+    for file in "gen/go/$dir/${base}_grpc.pb.go" "gen/python/$dir/${base}_pb2_grpc.py" \
+      "gen/python/$dir/${base}_pb2.pyi" "gen/java/$java_pkg/${service}Grpc.java"; do
+      [ -s "$file" ] || die "no $file for $service"
+    done
+    for request in $(sed -n 's/^ *rpc [A-Za-z0-9_]*(\(stream \)\{0,1\}\([A-Za-z0-9_]*\)).*/\2/p' "$proto"); do
+      [ -s "gen/kotlin/$java_pkg/${request}Kt.kt" ] || die "no Kotlin builder for $request"
+    done
+  done
+done
+[ "$services" -ge 4 ] || die "found only $services services under proto/"
+
+# --- 2. Go ----------------------------------------------------------------------------------
+step "go build (GOPATH mode, Debian's Go libraries, offline)"
+work=$(mktemp -d "${TMPDIR:-/tmp}/acx-gen-stubs.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/src/$(dirname "$go_prefix")"
+cp -r gen/go "$work/src/$go_prefix"
+GO111MODULE=off GOFLAGS="" GOPROXY=off GOPATH="$work:$gocode" GOCACHE="$cache/acx-go-build" \
+  go build "$go_prefix/..."
+
+# --- 3. Java --------------------------------------------------------------------------------
+classpath=""
+for jar in "${java_jars[@]}"; do classpath+="$java_dir/$jar.jar:"; done
+classpath=${classpath%:}
+java_sum=$( (javac -version 2>&1; echo "$classpath"; cd gen/java && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha)
+java_stamp="$cache/acx-stubs-java.sha256"
+if [ "$(cat "$java_stamp" 2>/dev/null || true)" = "$java_sum" ]; then
+  step "javac: generated Java unchanged since the last successful compile"
+else
+  step "javac (messages and gRPC stubs, against Debian's jars)"
+  find gen/java -name '*.java' >"$work/java-sources"
+  javac -nowarn -encoding UTF-8 -d "$work/classes" -cp "$classpath" "@$work/java-sources"
+  printf '%s\n' "$java_sum" >"$java_stamp"
+fi
+
+# --- 4. Python ------------------------------------------------------------------------------
+if [ ! -x "$venv/bin/python" ]; then
+  step "creating virtualenv $venv"
+  python3 -m venv "$venv"
+fi
+py_stamp="$venv/.acx-requirements.sha256"
+wanted=$(sha <"$requirements")
+if [ "$(cat "$py_stamp" 2>/dev/null || true)" != "$wanted" ]; then
+  step "installing the Python runtime ($requirements)"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  printf '%s\n' "$wanted" >"$py_stamp"
+fi
+step "importing every Python module"
+(cd gen/python && find acx -name '*.py' | sed 's/\.py$//; s#/#.#g' | sort) >"$work/py-modules"
+PYTHONPATH="$root/gen/python" "$venv/bin/python" - "$work/py-modules" <<'EOF'
+import importlib, sys
+names = open(sys.argv[1]).read().split()
+for name in names:
+    importlib.import_module(name)
+print(f"imported {len(names)} modules", file=sys.stderr)
+EOF
+
+printf 'ACX_PYTHON=%q\nACX_PY_STUBS=%q\n' "$venv/bin/python" "$root/gen/python" >gen/stubs.env
+step "stubs for $services services in gen/{go,python,java,kotlin}; test environment in gen/stubs.env"
