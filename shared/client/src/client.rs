@@ -153,9 +153,9 @@ impl Client {
                 return Err(config_error("the token is empty"));
             }
             Some(token) => Some(
-                AsciiMetadataValue::try_from(format!("Bearer {}", token.trim())).map_err(
-                    |_| config_error("the token has characters that cannot go in a header"),
-                )?,
+                AsciiMetadataValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| {
+                    config_error("the token has characters that cannot go in a header")
+                })?,
             ),
         };
 
@@ -354,7 +354,9 @@ impl Client {
                     record_outcome(status.code(), attempts);
                     return Err(Error::Status(error));
                 }
-                let jitter = self.retry.backoff(attempts - 1, rand::rng().random::<f64>());
+                let jitter = self
+                    .retry
+                    .backoff(attempts - 1, rand::rng().random::<f64>());
                 let wait = match error.retry_delay {
                     Some(asked) => jitter.max(asked.min(self.retry.max_backoff)),
                     None => jitter,

@@ -217,7 +217,11 @@ mod tests {
         assert_eq!(policy.backoff(2, 0.0), Duration::ZERO);
         assert_eq!(policy.backoff(2, 1.0), Duration::from_millis(400));
         assert_eq!(policy.backoff(2, 0.5), Duration::from_millis(200));
-        assert_eq!(policy.backoff(2, 7.0), Duration::from_millis(400), "clamped");
+        assert_eq!(
+            policy.backoff(2, 7.0),
+            Duration::from_millis(400),
+            "clamped"
+        );
         assert_eq!(policy.backoff(2, f64::NAN), Duration::ZERO);
     }
 }

@@ -156,7 +156,11 @@ mod tests {
     fn details_are_decoded() {
         let mut details = ErrorDetails::new();
         details.add_bad_request_violation("lines[0].hs_code", "must be 6 to 10 digits");
-        details.set_error_info("INVALID_ARGUMENT", "acx.exchange", Default::default());
+        details.set_error_info(
+            "INVALID_ARGUMENT",
+            "acx.exchange",
+            std::collections::HashMap::new(),
+        );
         details.set_retry_info(Some(Duration::from_millis(250)));
         let status =
             tonic::Status::with_error_details(Code::InvalidArgument, "invalid request", details);

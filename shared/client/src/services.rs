@@ -15,7 +15,9 @@
 //! Streams are opened once and never retried; see the crate docs for resuming them.
 
 use acx_proto::{
-    diagnostics::{EchoRequest, EchoResponse, diagnostics_service_client::DiagnosticsServiceClient},
+    diagnostics::{
+        EchoRequest, EchoResponse, diagnostics_service_client::DiagnosticsServiceClient,
+    },
     ingest::{
         BulkLoadReportsRequest, BulkLoadReportsResponse, GetReportRequest, GetReportResponse,
         ListReportsRequest, ListReportsResponse, StreamChangesRequest, StreamChangesResponse,
@@ -23,11 +25,10 @@ use acx_proto::{
     },
     liaison::{
         CheckPartyRequest, CheckPartyResponse, CheckSellerRequest, CheckSellerResponse,
-        GetShipmentRequest, GetShipmentResponse, ListAuditRecordsRequest,
-        ListAuditRecordsResponse, RecordInspectionResultRequest, RecordInspectionResultResponse,
-        SearchShipmentsRequest, SearchShipmentsResponse, SubmitDeclarationsRequest,
-        SubmitDeclarationsResponse, WatchAlertsRequest, WatchAlertsResponse,
-        liaison_service_client::LiaisonServiceClient,
+        GetShipmentRequest, GetShipmentResponse, ListAuditRecordsRequest, ListAuditRecordsResponse,
+        RecordInspectionResultRequest, RecordInspectionResultResponse, SearchShipmentsRequest,
+        SearchShipmentsResponse, SubmitDeclarationsRequest, SubmitDeclarationsResponse,
+        WatchAlertsRequest, WatchAlertsResponse, liaison_service_client::LiaisonServiceClient,
     },
     scoring::{
         AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,

@@ -1,0 +1,532 @@
+//! The client's retry policy, deadline, metadata and trace context against a small
+//! diagnostics server that answers from a script and records what it received.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use acx_client::{Client, ClientConfig, Error, Idempotency, RetryPolicy};
+use acx_proto::diagnostics::{
+    EchoRequest, EchoResponse,
+    diagnostics_service_client::DiagnosticsServiceClient,
+    diagnostics_service_server::{DiagnosticsService, DiagnosticsServiceServer},
+};
+use tonic::{Code, Request, Response, Status, metadata::MetadataMap};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// What the scripted server sees and answers.
+#[derive(Default)]
+struct Script {
+    /// Answers to give, in order; once empty, every call succeeds.
+    answers: VecDeque<Status>,
+    /// Metadata of every call received.
+    calls: Vec<MetadataMap>,
+}
+
+#[derive(Clone, Default)]
+struct Scripted(Arc<Mutex<Script>>);
+
+#[tonic::async_trait]
+impl DiagnosticsService for Scripted {
+    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        let answer = {
+            let mut script = self.0.lock().unwrap();
+            script.calls.push(request.metadata().clone());
+            script.answers.pop_front()
+        };
+        let message = request.into_inner();
+        if let Some(delay) = message.delay {
+            let delay = Duration::try_from(delay).unwrap_or_default();
+            tokio::time::sleep(delay).await;
+        }
+        match answer {
+            Some(status) => Err(status),
+            None => Ok(Response::new(EchoResponse {
+                message: message.message,
+                service: "scripted".to_owned(),
+            })),
+        }
+    }
+}
+
+impl Scripted {
+    fn attempts(&self) -> usize {
+        self.0.lock().unwrap().calls.len()
+    }
+
+    fn last_call(&self) -> MetadataMap {
+        self.0.lock().unwrap().calls.last().cloned().unwrap()
+    }
+}
+
+/// Serves `answers` on a free loopback port.
+async fn scripted_server(answers: Vec<Status>) -> (SocketAddr, Scripted) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let scripted = Scripted(Arc::new(Mutex::new(Script {
+        answers: answers.into(),
+        calls: Vec::new(),
+    })));
+    let service = DiagnosticsServiceServer::new(scripted.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+    });
+    (addr, scripted)
+}
+
+/// Retries that do not slow the tests down.
+fn quick_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        multiplier: 2.0,
+    }
+}
+
+async fn client(addr: SocketAddr, retry: RetryPolicy) -> Client {
+    Client::connect(
+        ClientConfig::new(format!("http://{addr}"))
+            .with_token("test-token")
+            .with_retry(retry),
+    )
+    .await
+    .unwrap()
+}
+
+fn echo(message: &str) -> EchoRequest {
+    EchoRequest {
+        message: message.to_owned(),
+        delay: None,
+    }
+}
+
+#[tokio::test]
+async fn unavailable_is_retried_until_it_succeeds() {
+    let (addr, server) = scripted_server(vec![
+        Status::unavailable("restarting"),
+        Status::unavailable("restarting"),
+    ])
+    .await;
+    let client = client(addr, quick_retries(4)).await;
+    let answer = client.diagnostics().echo(echo("hello")).await.unwrap();
+    assert_eq!(answer.message, "hello");
+    assert_eq!(server.attempts(), 3, "two failures, then success");
+}
+
+#[tokio::test]
+async fn resource_exhausted_is_retried() {
+    let (addr, server) =
+        scripted_server(vec![Status::resource_exhausted("rate limit reached")]).await;
+    let client = client(addr, quick_retries(4)).await;
+    client.diagnostics().echo(echo("again")).await.unwrap();
+    assert_eq!(server.attempts(), 2);
+}
+
+#[tokio::test]
+async fn invalid_argument_is_final_and_keeps_the_field_violations() {
+    let mut details = ErrorDetails::new();
+    details.add_bad_request_violation("message", "must not be empty");
+    details.set_error_info(
+        "INVALID_ARGUMENT",
+        "acx.exchange",
+        std::collections::HashMap::new(),
+    );
+    let (addr, server) = scripted_server(vec![Status::with_error_details(
+        Code::InvalidArgument,
+        "invalid request: message: must not be empty",
+        details,
+    )])
+    .await;
+    let client = client(addr, quick_retries(4)).await;
+    let error = client.diagnostics().echo(echo("")).await.unwrap_err();
+    assert_eq!(server.attempts(), 1, "never retried");
+    let Error::Status(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status.code, Code::InvalidArgument);
+    assert_eq!(status.attempts, 1);
+    assert_eq!(status.reason.as_deref(), Some("INVALID_ARGUMENT"));
+    assert_eq!(error.field_violations()[0].field, "message");
+    assert_eq!(error.field_violations()[0].description, "must not be empty");
+}
+
+#[tokio::test]
+async fn non_idempotent_calls_are_not_retried() {
+    let (addr, server) = scripted_server(vec![Status::unavailable("restarting")]).await;
+    let client = client(addr, quick_retries(4)).await;
+    let error = client
+        .call(
+            "acx.diagnostics.v1.DiagnosticsService/Echo",
+            Idempotency::NonIdempotent,
+            |channel| async move { DiagnosticsServiceClient::new(channel).echo(echo("x")).await },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(Code::Unavailable));
+    assert_eq!(server.attempts(), 1);
+
+    // The same call marked idempotent is retried (and the script now lets it through).
+    let (addr, server) = scripted_server(vec![Status::unavailable("restarting")]).await;
+    let client = self::client(addr, quick_retries(4)).await;
+    let answer = client
+        .call(
+            "acx.diagnostics.v1.DiagnosticsService/Echo",
+            Idempotency::Idempotent,
+            |channel| async move { DiagnosticsServiceClient::new(channel).echo(echo("y")).await },
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.message, "y");
+    assert_eq!(server.attempts(), 2);
+}
+
+#[tokio::test]
+async fn it_gives_up_after_max_attempts_and_says_how_many() {
+    let (addr, server) = scripted_server(vec![Status::unavailable("down"); 10]).await;
+    let client = client(addr, quick_retries(3)).await;
+    let error = client.diagnostics().echo(echo("x")).await.unwrap_err();
+    assert_eq!(server.attempts(), 3);
+    let Error::Status(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status.code, Code::Unavailable);
+    assert_eq!(status.attempts, 3);
+    assert!(error.to_string().contains("after 3 attempts"), "{error}");
+
+    // RetryPolicy::none() makes one attempt.
+    let none = client.with_retry(RetryPolicy::none());
+    let error = none.diagnostics().echo(echo("x")).await.unwrap_err();
+    assert_eq!(server.attempts(), 4);
+    assert_eq!(
+        error.to_string(),
+        "UNAVAILABLE: down",
+        "one attempt, no count"
+    );
+}
+
+#[tokio::test]
+async fn a_port_where_nothing_listens_is_unavailable_after_the_retries() {
+    let free = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let client = client(addr, quick_retries(2)).await;
+    let error = client.diagnostics().echo(echo("x")).await.unwrap_err();
+    let Error::Status(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status.code, Code::Unavailable, "{error}");
+    assert_eq!(status.attempts, 2);
+}
+
+#[tokio::test]
+async fn the_wait_grows_and_honours_the_servers_retry_delay() {
+    // Real waits: with a 40 ms ceiling doubling each time and full jitter, three retries
+    // wait at most 40 + 80 + 160 ms.
+    let (addr, _server) = scripted_server(vec![Status::unavailable("down"); 3]).await;
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(40),
+        max_backoff: Duration::from_secs(1),
+        multiplier: 2.0,
+    };
+    let client = client(addr, policy).await;
+    let started = Instant::now();
+    client.diagnostics().echo(echo("x")).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(280 + 500),
+        "bounded"
+    );
+
+    // A RetryInfo delay from the server is a floor for the wait.
+    let mut details = ErrorDetails::new();
+    details.set_retry_info(Some(Duration::from_millis(300)));
+    let (addr, server) = scripted_server(vec![Status::with_error_details(
+        Code::ResourceExhausted,
+        "slow down",
+        details,
+    )])
+    .await;
+    // (within max_backoff, so a server cannot hold a caller longer than its policy allows)
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_secs(1),
+        multiplier: 2.0,
+    };
+    let client = self::client(addr, policy).await;
+    let started = Instant::now();
+    client.diagnostics().echo(echo("x")).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(server.attempts(), 2);
+}
+
+#[tokio::test]
+async fn every_call_carries_the_token_and_its_deadline() {
+    let (addr, server) = scripted_server(vec![]).await;
+    let config = ClientConfig::new(format!("http://{addr}"))
+        .with_token("test-token")
+        .with_deadline(Duration::from_millis(1500));
+    let client = Client::connect(config).await.unwrap();
+    client.diagnostics().echo(echo("x")).await.unwrap();
+    let metadata = server.last_call();
+    assert_eq!(
+        metadata.get("authorization").unwrap().to_str().unwrap(),
+        "Bearer test-token"
+    );
+    let timeout = metadata.get("grpc-timeout").unwrap().to_str().unwrap();
+    assert!(
+        ["1500m", "1500000u", "1500000000n"].contains(&timeout),
+        "{timeout}"
+    );
+
+    // Raw stubs carry the token but no deadline: they also serve streams.
+    client.raw_diagnostics().echo(echo("x")).await.unwrap();
+    let metadata = server.last_call();
+    assert!(metadata.get("authorization").is_some());
+    assert!(metadata.get("grpc-timeout").is_none());
+}
+
+#[tokio::test]
+async fn a_slow_answer_is_deadline_exceeded_and_not_retried() {
+    let (addr, server) = scripted_server(vec![]).await;
+    let config = ClientConfig::new(format!("http://{addr}"))
+        .with_deadline(Duration::from_millis(100))
+        .with_retry(quick_retries(4));
+    let client = Client::connect(config).await.unwrap();
+    let started = Instant::now();
+    let error = client
+        .diagnostics()
+        .echo(EchoRequest {
+            message: "slow".to_owned(),
+            delay: Some(prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(Code::DeadlineExceeded), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.attempts(), 1);
+
+    // Why the client maps it: tonic on its own ends such a call CANCELLED.
+    let mut request = Request::new(EchoRequest {
+        message: "slow".to_owned(),
+        delay: Some(prost_types::Duration {
+            seconds: 2,
+            nanos: 0,
+        }),
+    });
+    request.set_timeout(Duration::from_millis(100));
+    let status = client.raw_diagnostics().echo(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+}
+
+#[tokio::test]
+async fn the_trace_context_of_the_current_span_is_sent() {
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    // The test runtime runs on this thread only, so a thread-local default covers the call.
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let (addr, server) = scripted_server(vec![Status::unavailable("once")]).await;
+    let client = client(addr, quick_retries(2)).await;
+    let span = tracing::info_span!("customs question");
+    let trace_id = span.context().span().span_context().trace_id();
+    assert_ne!(trace_id, opentelemetry::trace::TraceId::INVALID);
+    client
+        .diagnostics()
+        .echo(echo("traced"))
+        .instrument(span)
+        .await
+        .unwrap();
+
+    let calls = server.0.lock().unwrap().calls.clone();
+    assert_eq!(calls.len(), 2);
+    for metadata in calls {
+        let traceparent = metadata.get("traceparent").unwrap().to_str().unwrap();
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+        assert_eq!(parts[1], trace_id.to_string(), "the caller's trace");
+    }
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_up_front() {
+    async fn refused(config: ClientConfig) -> String {
+        match Client::connect(config).await {
+            Err(Error::Config(message)) => message,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+    let message = refused(ClientConfig::new("127.0.0.1:50053")).await;
+    assert!(message.contains("http://host:port"), "{message}");
+    let message = refused(ClientConfig::new("ftp://127.0.0.1:1")).await;
+    assert!(message.contains("expected http"), "{message}");
+    let message = refused(ClientConfig::new("http://127.0.0.1:1").with_token("a\nb")).await;
+    assert!(message.contains("token"), "{message}");
+    let message = refused(ClientConfig::new("http://127.0.0.1:1").with_token("  ")).await;
+    assert!(message.contains("empty"), "{message}");
+    let message =
+        refused(ClientConfig::new("http://127.0.0.1:1").with_ca_certificate("/nonexistent/ca.pem"))
+            .await;
+    assert!(message.contains("https://"), "{message}");
+    let message = refused(
+        ClientConfig::new("https://127.0.0.1:1").with_ca_certificate("/nonexistent/ca.pem"),
+    )
+    .await;
+    assert!(message.contains("/nonexistent/ca.pem"), "{message}");
+    let message =
+        refused(ClientConfig::new("http://127.0.0.1:1").with_deadline(Duration::ZERO)).await;
+    assert!(message.contains("deadline"), "{message}");
+}
+
+/// Makes, with the system's openssl, a CA and two certificates it signs: `server`
+/// (for localhost and 127.0.0.1) and `client` (for client authentication).
+fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let subject_ca = "/CN=acx-client-test-ca";
+    openssl(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", subject_ca,
+        "-keyout", "ca.key", "-out", "ca.pem",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for name in ["server", "client"] {
+        let (key, csr, pem, ext) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.ext"),
+        );
+        let subject = format!("/CN=acx-test-{name}");
+        openssl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out",
+            &csr,
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-days",
+            "1",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ]);
+    }
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca_and_a_client_certificate() {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let file = |name: &str| dir.path().join(name);
+    let read = |name: &str| std::fs::read(file(name)).unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(read("server.pem"), read("server.key")))
+        .client_ca_root(Certificate::from_pem(read("ca.pem")));
+    let scripted = Scripted::default();
+    let service = DiagnosticsServiceServer::new(scripted.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .tls_config(tls)
+            .unwrap()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+    });
+
+    let mutual = ClientConfig::new(format!("https://localhost:{}", addr.port()))
+        .with_ca_certificate(file("ca.pem"))
+        .with_client_identity(file("client.pem"), file("client.key"))
+        .with_retry(quick_retries(2));
+    let client = Client::connect(mutual.clone()).await.unwrap();
+    let answer = client.diagnostics().echo(echo("over tls")).await.unwrap();
+    assert_eq!(answer.message, "over tls");
+
+    // By IP address: the server's certificate names 127.0.0.1 too.
+    let by_ip = ClientConfig {
+        endpoint: format!("https://{addr}"),
+        ..mutual.clone()
+    };
+    let client = Client::connect(by_ip).await.unwrap();
+    client.diagnostics().echo(echo("by ip")).await.unwrap();
+
+    // No client certificate: the server refuses the handshake.
+    let anonymous = ClientConfig {
+        client_identity: None,
+        ..mutual.clone()
+    };
+    let client = Client::connect(anonymous).await.unwrap();
+    let error = client.diagnostics().echo(echo("x")).await.unwrap_err();
+    assert!(error.code().is_some(), "{error}");
+
+    // Without the private CA (only the public roots) the server is not trusted.
+    let public_roots = ClientConfig {
+        ca_certificate: None,
+        ..mutual.clone()
+    };
+    let client = Client::connect(public_roots).await.unwrap();
+    let error = client.diagnostics().echo(echo("x")).await.unwrap_err();
+    assert_eq!(error.code(), Some(Code::Unavailable), "{error}");
+    assert_eq!(
+        scripted.attempts(),
+        2,
+        "only the trusted, identified calls got through"
+    );
+
+    // A key file that is not a key is a configuration error, not a failed call.
+    let wrong_key = ClientConfig {
+        client_identity: Some((file("client.pem"), file("ca.pem"))),
+        ..mutual
+    };
+    assert!(matches!(
+        Client::connect(wrong_key).await,
+        Err(Error::Config(message)) if message.contains("PRIVATE KEY")
+    ));
+}

@@ -1,0 +1,262 @@
+//! The client against the real suite (with its demo data): tokens, typed errors with the
+//! server's field paths, deadlines, unary calls and a stream.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use acx_client::{Client, ClientConfig, Error, RetryPolicy};
+use acx_proto::{
+    common::SellerAccountRef,
+    diagnostics::EchoRequest,
+    liaison::{
+        CheckSellerRequest, DeclarationOutcome, GetShipmentRequest, SearchShipmentsRequest,
+        SubmitDeclarationsRequest, WatchAlertsRequest,
+    },
+    scoring::Lane,
+};
+use acx_tests::TestSuite;
+use tonic::Code;
+
+async fn liaison(suite: &TestSuite, token: &str) -> Client {
+    Client::connect(ClientConfig::new(format!("http://{}", suite.liaison)).with_token(token))
+        .await
+        .unwrap()
+}
+
+fn seller(platform: &str, seller_id: &str) -> CheckSellerRequest {
+    CheckSellerRequest {
+        seller: Some(SellerAccountRef {
+            platform: platform.to_owned(),
+            seller_id: seller_id.to_owned(),
+        }),
+    }
+}
+
+/// A valid declaration, as in `docs/walkthrough/submit-declarations.json`.
+fn declaration(id: &str) -> acx_proto::liaison::Declaration {
+    use acx_proto::{
+        common::{ConsignmentNumbers, Money},
+        liaison::{Declaration, DeclarationLine, Procedure, TransportMode, ValuationBasis},
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: now - 3600,
+            nanos: 0,
+        }),
+        customs_office: "USLAX".to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: "US-IMP-4711".to_owned(),
+        declarant_id: "BROKER-9".to_owned(),
+        consignor_id: "CN-EXP-318".to_owned(),
+        carrier_id: "UPS".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec!["1Z999AA10123456784".to_owned()],
+            ..Default::default()
+        }),
+        departure_country: "CN".to_owned(),
+        origin_country: "CN".to_owned(),
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: "8518.30.2000".to_owned(),
+            description: "wireless earphones with charging case".to_owned(),
+            quantity: 500.0,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: 40.0,
+            gross_mass_kg: 44.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: "1000.00".to_owned(),
+            }),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.049,
+            declared_duty: None,
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_client_against_the_suite() {
+    let suite = TestSuite::start_with(true).await;
+    let customs = liaison(&suite, &suite.token("customs:demo-customs")).await;
+
+    // A wrong token: UNAUTHENTICATED, final at once.
+    let stranger = liaison(&suite, "not-a-token").await;
+    let error = stranger
+        .liaison()
+        .check_seller(seller("demo-marketplace", "T-2"))
+        .await
+        .unwrap_err();
+    let Error::Status(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status.code, Code::Unauthenticated, "{error}");
+    assert_eq!(status.attempts, 1);
+
+    // A valid call.
+    let risk = customs
+        .liaison()
+        .check_seller(seller("demo-marketplace", "T-2"))
+        .await
+        .unwrap()
+        .risk
+        .unwrap();
+    assert_eq!(risk.seller.unwrap().seller_id, "T-2");
+    assert!(risk.score > 0.0);
+
+    // An invalid request: INVALID_ARGUMENT with the server's field paths and reason.
+    let error = customs
+        .liaison()
+        .check_seller(seller("demo-marketplace", " "))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(Code::InvalidArgument), "{error}");
+    assert_eq!(error.reason(), Some("INVALID_ARGUMENT"));
+    let fields: Vec<&str> = error
+        .field_violations()
+        .iter()
+        .map(|violation| violation.field.as_str())
+        .collect();
+    assert_eq!(fields, ["seller.seller_id"]);
+    let error = customs
+        .liaison()
+        .search_shipments(SearchShipmentsRequest {
+            min_risk: 2.0,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.field_violations()[0].field, "min_risk");
+    let error = customs
+        .liaison()
+        .submit_declarations(SubmitDeclarationsRequest {
+            declarations: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.field_violations()[0].field, "declarations");
+
+    // Declarations: an invalid one is rejected in its own result with its field paths;
+    // a valid one is accepted, and a repeat (what a retry sends) is a DUPLICATE.
+    let mut bad = declaration("ACX-CLIENT-BAD");
+    bad.lines[0].hs_code = "12".to_owned();
+    let good = declaration("ACX-CLIENT-1");
+    let results = customs
+        .liaison()
+        .submit_declarations(SubmitDeclarationsRequest {
+            declarations: vec![good.clone(), bad],
+        })
+        .await
+        .unwrap()
+        .results;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    assert_eq!(results[0].lane(), Lane::Red, "{results:?}");
+    assert_eq!(results[1].outcome(), DeclarationOutcome::Rejected);
+    assert_eq!(
+        results[1].violations[0].field,
+        "declarations[1].lines[0].hs_code"
+    );
+    let again = customs
+        .liaison()
+        .submit_declarations(SubmitDeclarationsRequest {
+            declarations: vec![good],
+        })
+        .await
+        .unwrap()
+        .results;
+    assert_eq!(again[0].outcome(), DeclarationOutcome::Duplicate);
+    let shipment = customs
+        .liaison()
+        .get_shipment(GetShipmentRequest {
+            name: "shipments/ACX-CLIENT-1".to_owned(),
+        })
+        .await
+        .unwrap()
+        .shipment
+        .unwrap();
+    assert_eq!(shipment.assessment.unwrap().lane(), Lane::Red);
+
+    // A missing shipment: NOT_FOUND, not retried.
+    let error = customs
+        .liaison()
+        .get_shipment(GetShipmentRequest {
+            name: "shipments/NOPE".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(Code::NotFound));
+
+    // A stream: the RED alerts from the start, the demo's and ours.
+    let mut alerts = customs
+        .liaison()
+        .watch_alerts(WatchAlertsRequest {
+            after_cursor: 0,
+            lane: Lane::Red as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), alerts.message())
+        .await
+        .expect("an alert in time")
+        .unwrap()
+        .expect("the stream is open");
+    assert!(first.cursor > 0);
+    assert!(first.shipment.is_some());
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_each_call() {
+    let suite = TestSuite::start_with(false).await;
+    let config = ClientConfig::new(format!("http://{}", suite.liaison))
+        .with_token(suite.token("customs:demo-customs"))
+        .with_deadline(Duration::from_millis(200))
+        .with_retry(RetryPolicy::none());
+    let client = Client::connect(config).await.unwrap();
+    client
+        .diagnostics()
+        .echo(EchoRequest {
+            message: "quick".to_owned(),
+            delay: None,
+        })
+        .await
+        .unwrap();
+
+    // The server would wait 3 s before answering: the client stops at 200 ms.
+    let started = std::time::Instant::now();
+    let error = client
+        .diagnostics()
+        .echo(EchoRequest {
+            message: "slow".to_owned(),
+            delay: Some(prost_types::Duration {
+                seconds: 3,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(Code::DeadlineExceeded), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // A longer deadline for one call lets it through.
+    let answer = client
+        .with_deadline(Duration::from_secs(5))
+        .diagnostics()
+        .echo(EchoRequest {
+            message: "patient".to_owned(),
+            delay: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 300_000_000,
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.message, "patient");
+}
