@@ -401,15 +401,13 @@ impl<'a> Renderer<'a> {
             writeln!(out, "### Messages and enums")?;
             writeln!(out)?;
         }
-        {
-            for (file, item) in items {
-                match item {
-                    Item::Message { name, proto, path } => {
-                        self.write_message(out, package, file, &name, proto, &path)?
-                    }
-                    Item::Enum { name, proto, path } => {
-                        write_enum(out, package, file, &name, proto, &path)?
-                    }
+        for (file, item) in items {
+            match item {
+                Item::Message { name, proto, path } => {
+                    self.write_message(out, package, file, &name, proto, &path)?
+                }
+                Item::Enum { name, proto, path } => {
+                    write_enum(out, package, file, &name, proto, &path)?
                 }
             }
         }
