@@ -5,8 +5,10 @@
 #   1. every service has its stubs in every language (Go *_grpc.pb.go, Python *_pb2_grpc.py,
 #      Java *Grpc.java; Kotlin builders for every request message);
 #   2. Go: the generated packages build (go build, offline, in GOPATH mode against Debian's
-#      google.golang.org/protobuf and google.golang.org/grpc sources);
-#   3. Java: messages and gRPC stubs compile (javac against Debian's protobuf and grpc-java jars);
+#      google.golang.org/protobuf and google.golang.org/grpc sources), and a reply survives a
+#      round trip through grpc-go's codec;
+#   3. Java: messages and gRPC stubs compile (javac against Debian's protobuf and grpc-java
+#      jars), and a reply survives a round trip through its gRPC method's marshaller;
 #   4. Python: every module imports, with the runtime pinned by
 #      shared/client/examples/python/requirements.txt in a virtualenv.
 #
@@ -25,7 +27,7 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}"
 venv="$cache/acx-stubs-venv"
 requirements="$root/shared/client/examples/python/requirements.txt"
 java_dir=/usr/share/java
-java_jars=(protobuf grpc-api grpc-stub grpc-protobuf guava geronimo-annotation-1.3-spec)
+java_jars=(protobuf grpc-api grpc-stub grpc-protobuf grpc-protobuf-lite guava geronimo-annotation-1.3-spec)
 gocode=/usr/share/gocode
 go_prefix=github.com/acx-exchange/acx/gen/go
 
@@ -45,6 +47,9 @@ need_cmd grpc_java_plugin protobuf-compiler-grpc-java-plugin
 need_cmd go golang-go
 need_path "$gocode/src/google.golang.org/protobuf/proto" golang-google-protobuf-dev
 need_path "$gocode/src/google.golang.org/grpc/server.go" golang-google-grpc-dev
+# grpc-go's codec goes through github.com/golang/protobuf: Debian's 1.3 builds with today's
+# messages but panics on the first reply; 1.5 (registry.go) wraps google.golang.org/protobuf.
+need_path "$gocode/src/github.com/golang/protobuf/proto/registry.go" golang-github-golang-protobuf-1-5-dev
 need_cmd javac default-jdk-headless
 need_path "$java_dir/protobuf.jar" libprotobuf-java
 need_path "$java_dir/grpc-stub.jar" libgrpc-java
@@ -102,8 +107,40 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/acx-gen-stubs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/src/$(dirname "$go_prefix")"
 cp -r gen/go "$work/src/$go_prefix"
-GO111MODULE=off GOFLAGS="" GOPROXY=off GOPATH="$work:$gocode" GOCACHE="$cache/acx-go-build" \
-  go build "$go_prefix/..."
+mkdir -p "$work/src/acxcheck"
+# A reply through grpc-go's own codec, as a client decodes it.
+cat >"$work/src/acxcheck/main.go" <<GO
+package main
+
+import (
+	"log"
+
+	liaisonv1 "$go_prefix/acx/liaison/v1"
+	scoringv1 "$go_prefix/acx/scoring/v1"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto"
+)
+
+func main() {
+	codec := encoding.GetCodec("proto")
+	sent := &liaisonv1.GetShipmentResponse{Shipment: &liaisonv1.Shipment{
+		Name: "shipments/X", Assessment: &scoringv1.ShipmentAssessment{Lane: scoringv1.Lane_LANE_RED}}}
+	data, err := codec.Marshal(sent)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var got liaisonv1.GetShipmentResponse
+	if err := codec.Unmarshal(data, &got); err != nil {
+		log.Fatal(err)
+	}
+	if got.GetShipment().GetAssessment().GetLane() != scoringv1.Lane_LANE_RED {
+		log.Fatalf("round trip through grpc's codec lost the lane: %v", &got)
+	}
+}
+GO
+go_env=(env GO111MODULE=off GOFLAGS="" GOPROXY=off GOPATH="$work:$gocode" GOCACHE="$cache/acx-go-build")
+"${go_env[@]}" go build "$go_prefix/..."
+"${go_env[@]}" go run acxcheck
 
 # --- 3. Java --------------------------------------------------------------------------------
 classpath=""
@@ -115,8 +152,35 @@ if [ "$(cat "$java_stamp" 2>/dev/null || true)" = "$java_sum" ]; then
   step "javac: generated Java unchanged since the last successful compile"
 else
   step "javac (messages and gRPC stubs, against Debian's jars)"
-  find gen/java -name '*.java' >"$work/java-sources"
+  mkdir -p "$work/check"
+  # A reply through its gRPC method's own marshaller, as a client decodes it.
+  cat >"$work/check/AcxStubCheck.java" <<'JAVA'
+import com.acx.liaison.v1.GetShipmentRequest;
+import com.acx.liaison.v1.GetShipmentResponse;
+import com.acx.liaison.v1.LiaisonServiceGrpc;
+import com.acx.liaison.v1.Shipment;
+import com.acx.scoring.v1.Lane;
+import com.acx.scoring.v1.ShipmentAssessment;
+import io.grpc.MethodDescriptor;
+
+public final class AcxStubCheck {
+  public static void main(String[] args) {
+    GetShipmentResponse sent = GetShipmentResponse.newBuilder()
+        .setShipment(Shipment.newBuilder().setName("shipments/X")
+            .setAssessment(ShipmentAssessment.newBuilder().setLane(Lane.LANE_RED)))
+        .build();
+    MethodDescriptor<GetShipmentRequest, GetShipmentResponse> method =
+        LiaisonServiceGrpc.getGetShipmentMethod();
+    GetShipmentResponse got = method.parseResponse(method.streamResponse(sent));
+    if (got.getShipment().getAssessment().getLane() != Lane.LANE_RED) {
+      throw new AssertionError("round trip through the gRPC marshaller lost the lane: " + got);
+    }
+  }
+}
+JAVA
+  find gen/java "$work/check" -name '*.java' >"$work/java-sources"
   javac -nowarn -encoding UTF-8 -d "$work/classes" -cp "$classpath" "@$work/java-sources"
+  java -cp "$work/classes:$classpath" AcxStubCheck
   printf '%s\n' "$java_sum" >"$java_stamp"
 fi
 
