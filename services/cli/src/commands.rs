@@ -11,24 +11,22 @@ use acx_proto::{
     liaison::{
         AssessmentState, CheckSellerRequest, DeclarationOutcome, DeclarationResult,
         GetShipmentRequest, InspectionResult, RecordInspectionResultRequest,
-        SearchShipmentsRequest, Shipment, ShipmentOrder,
-        SubmitDeclarationsRequest, WatchAlertsRequest,
+        SearchShipmentsRequest, Shipment, ShipmentOrder, SubmitDeclarationsRequest,
+        WatchAlertsRequest,
     },
     scoring::{
-        GetSellerRiskRequest, Lane, ListBlacklistChangesRequest, ListBlacklistRequest,
-        OutcomeKind,
+        GetSellerRiskRequest, Lane, ListBlacklistChangesRequest, ListBlacklistRequest, OutcomeKind,
     },
 };
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::{
-    Context,
-    checkpoint,
+    Context, checkpoint,
     declarations::{self, CSV_COLUMNS},
     error::{CliError, exit},
     json,
     load::{self, LoadOptions},
-    output::{print, print_json, print_json_line, short, table, time},
+    output::{print, print_json, print_json_line, short, table, time, within_item},
     progress::group,
     rejected_or_ok,
 };
@@ -380,9 +378,7 @@ pub async fn run(context: &Context, command: Command) -> Result<u8, CliError> {
             format,
             batch_size,
         }) => declarations_submit(context, &file, format, batch_size).await,
-        Command::Shipments(ShipmentsCommand::Search(args)) => {
-            shipments_search(context, args).await
-        }
+        Command::Shipments(ShipmentsCommand::Search(args)) => shipments_search(context, args).await,
         Command::Shipments(ShipmentsCommand::Get { id }) => shipments_get(context, &id).await,
         Command::Shipments(ShipmentsCommand::RecordResult(args)) => {
             record_result(context, args).await
@@ -515,7 +511,10 @@ fn reasons_text(reasons: &[Reason]) -> String {
             reason.contribution, reason.code, reason.description
         ));
         if !reason.evidence.is_empty() {
-            text.push_str(&format!("        evidence: {}\n", reason.evidence.join(", ")));
+            text.push_str(&format!(
+                "        evidence: {}\n",
+                reason.evidence.join(", ")
+            ));
         }
     }
     text
@@ -712,17 +711,6 @@ fn file_summary(
     Ok(exit::OK)
 }
 
-/// `declarations[3].lines[0].hs_code` as `lines[0].hs_code`: the batch position means
-/// nothing to someone reading a file.
-fn within_declaration(field: &str) -> &str {
-    match field.strip_prefix("declarations[") {
-        Some(rest) => rest
-            .split_once("].")
-            .map_or(field, |(_, inside)| inside),
-        None => field,
-    }
-}
-
 async fn declarations_submit(
     context: &Context,
     file: &Path,
@@ -730,7 +718,9 @@ async fn declarations_submit(
     batch_size: usize,
 ) -> Result<u8, CliError> {
     if batch_size == 0 {
-        return Err(CliError::Usage("--batch-size must be at least 1".to_owned()));
+        return Err(CliError::Usage(
+            "--batch-size must be at least 1".to_owned(),
+        ));
     }
     let csv = match format {
         Some(format) => format == InputFormat::Csv,
@@ -768,7 +758,7 @@ async fn declarations_submit(
                 )));
             };
             for violation in &mut result.violations {
-                violation.field = within_declaration(&violation.field).to_owned();
+                violation.field = within_item(&violation.field, "declarations").to_owned();
             }
             rows.push((*line, Ok(result)));
         }
@@ -855,7 +845,15 @@ async fn declarations_submit(
             });
         }
         let mut text = table(
-            &["LINE", "DECLARATION", "OUTCOME", "STATE", "LANE", "RISK", "PROBLEMS"],
+            &[
+                "LINE",
+                "DECLARATION",
+                "OUTCOME",
+                "STATE",
+                "LANE",
+                "RISK",
+                "PROBLEMS",
+            ],
             &table_rows,
         );
         text.push_str(&format!(
@@ -883,7 +881,10 @@ fn shipment_row(shipment: &Shipment) -> Vec<String> {
         time(declaration.declaration_time.as_ref()),
         declaration.customs_office,
         declaration.importer_id,
-        short(shipment.assessment_state().as_str_name(), "ASSESSMENT_STATE_"),
+        short(
+            shipment.assessment_state().as_str_name(),
+            "ASSESSMENT_STATE_",
+        ),
         assessment.map_or("-".to_owned(), |a| short(a.lane().as_str_name(), "LANE_")),
         assessment.map_or("-".to_owned(), |a| format!("{:.2}", a.risk)),
         top_reason(shipment),
@@ -940,7 +941,14 @@ async fn shipments_search(context: &Context, args: SearchArgs) -> Result<u8, Cli
         let rows: Vec<Vec<String>> = shipments.iter().map(shipment_row).collect();
         let mut text = table(
             &[
-                "SHIPMENT", "DECLARED", "OFFICE", "IMPORTER", "STATE", "LANE", "RISK", "TOP REASON",
+                "SHIPMENT",
+                "DECLARED",
+                "OFFICE",
+                "IMPORTER",
+                "STATE",
+                "LANE",
+                "RISK",
+                "TOP REASON",
             ],
             &rows,
         );
@@ -951,7 +959,9 @@ async fn shipments_search(context: &Context, args: SearchArgs) -> Result<u8, Cli
 }
 
 fn money(m: Option<&Money>) -> String {
-    m.map_or("-".to_owned(), |m| format!("{} {}", m.amount, m.currency_code))
+    m.map_or("-".to_owned(), |m| {
+        format!("{} {}", m.amount, m.currency_code)
+    })
 }
 
 fn shipment_text(shipment: &Shipment) -> String {
@@ -962,7 +972,10 @@ fn shipment_text(shipment: &Shipment) -> String {
         time(declaration.declaration_time.as_ref()),
         declaration.customs_office,
         declaration.importer_id,
-        short(shipment.assessment_state().as_str_name(), "ASSESSMENT_STATE_"),
+        short(
+            shipment.assessment_state().as_str_name(),
+            "ASSESSMENT_STATE_"
+        ),
     );
     if let Some(assessment) = &shipment.assessment {
         text.push_str(&format!(
@@ -1154,10 +1167,9 @@ async fn alerts_watch(
         if let Some(status) = &broken
             && status.code() != tonic::Code::Unavailable
         {
-            return Err(acx_client::Error::Status(acx_client::ServerError::from_status(
-                status, 1,
-            ))
-            .into());
+            return Err(
+                acx_client::Error::Status(acx_client::ServerError::from_status(status, 1)).into(),
+            );
         }
         eprintln!(
             "acxctl: the alert stream broke off; reconnecting after cursor {} in {:?}",
@@ -1174,15 +1186,6 @@ async fn alerts_watch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn violation_paths_are_made_relative_to_the_declaration() {
-        assert_eq!(
-            within_declaration("declarations[12].lines[0].hs_code"),
-            "lines[0].hs_code"
-        );
-        assert_eq!(within_declaration("lines[0].hs_code"), "lines[0].hs_code");
-    }
 
     #[test]
     fn resource_names_take_an_id_or_a_name() {

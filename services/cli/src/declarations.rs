@@ -277,7 +277,11 @@ fn check_same(first: &Declaration, row: &Declaration) -> Result<(), String> {
         text("declarant_id", &first.declarant_id, &row.declarant_id),
         text("consignor_id", &first.consignor_id, &row.consignor_id),
         text("carrier_id", &first.carrier_id, &row.carrier_id),
-        text("departure_country", &first.departure_country, &row.departure_country),
+        text(
+            "departure_country",
+            &first.departure_country,
+            &row.departure_country,
+        ),
         text("origin_country", &first.origin_country, &row.origin_country),
         text("marketplace", &first.marketplace, &row.marketplace),
         other(
@@ -285,7 +289,11 @@ fn check_same(first: &Declaration, row: &Declaration) -> Result<(), String> {
             row.declaration_time.is_some(),
             row.declaration_time == first.declaration_time,
         ),
-        other("procedure", row.procedure != 0, row.procedure == first.procedure),
+        other(
+            "procedure",
+            row.procedure != 0,
+            row.procedure == first.procedure,
+        ),
         other(
             "transport_mode",
             row.transport_mode != 0,
@@ -296,7 +304,11 @@ fn check_same(first: &Declaration, row: &Declaration) -> Result<(), String> {
             row.consignment.is_some(),
             row.consignment == first.consignment,
         ),
-        other("the seller", row.seller.is_some(), row.seller == first.seller),
+        other(
+            "the seller",
+            row.seller.is_some(),
+            row.seller == first.seller,
+        ),
     ];
     match differs.into_iter().flatten().next() {
         Some(name) => Err(format!(
@@ -377,13 +389,19 @@ D-2,,USJFK,,,,,,9503.00,toys,10,PCE,5,USD,50,FOB,0
         assert_eq!(d1.lines[1].line_number, 2);
         assert_eq!(d1.lines[1].hs_code, "6403.99");
         assert_eq!(
-            d1.lines[1].declared_value.as_ref().map(|m| m.amount.as_str()),
+            d1.lines[1]
+                .declared_value
+                .as_ref()
+                .map(|m| m.amount.as_str()),
             Some("7600.00")
         );
         assert_eq!(d1.lines[1].valuation_basis(), ValuationBasis::Fob);
         assert!(d1.declaration_time.is_some());
         // A contradicting office fails D-2; an unknown procedure fails D-3.
-        let d2 = items[1].declaration.as_ref().expect_err("D-2 contradicts itself");
+        let d2 = items[1]
+            .declaration
+            .as_ref()
+            .expect_err("D-2 contradicts itself");
         assert!(d2.contains("customs_office"), "{d2}");
         let d3 = items[2].declaration.as_ref().expect_err("D-3 is invalid");
         assert!(d3.contains("TELEPORT"), "{d3}");

@@ -108,12 +108,12 @@ mod tests {
         let Some(Kind::SellerProfile(profile)) = &report.kind else {
             panic!("a seller profile: {report:?}");
         };
-        assert_eq!(
-            profile.observe_time.map(|t| t.seconds),
-            Some(1_767_323_045)
-        );
+        assert_eq!(profile.observe_time.map(|t| t.seconds), Some(1_767_323_045));
         let value = to_value(&report).expect("serialises");
-        assert_eq!(value["sellerProfile"]["observeTime"], "2026-01-02T03:04:05Z");
+        assert_eq!(
+            value["sellerProfile"]["observeTime"],
+            "2026-01-02T03:04:05Z"
+        );
         assert_eq!(parse::<Report>(&value.to_string()).ok(), Some(report));
     }
 

@@ -202,9 +202,7 @@ impl Context {
 
 /// Runs a parsed command line; returns the exit code, having printed any error.
 pub async fn run(cli: Cli) -> u8 {
-    let context = Context {
-        global: cli.global,
-    };
+    let context = Context { global: cli.global };
     match commands::run(&context, cli.command).await {
         Ok(code) => code,
         Err(error) => {
@@ -265,7 +263,11 @@ pub(crate) async fn stop_signal() {
 
 /// The code for a command that ran but had items rejected.
 pub(crate) fn rejected_or_ok(rejected: u64) -> u8 {
-    if rejected > 0 { exit::REJECTED } else { exit::OK }
+    if rejected > 0 {
+        exit::REJECTED
+    } else {
+        exit::OK
+    }
 }
 
 #[cfg(test)]

@@ -134,7 +134,9 @@ struct ReadEnd {
 /// Runs a load to its end, an interruption or a failure (after checkpointing).
 pub async fn run(ingest: IngestClient, options: &LoadOptions) -> Result<LoadSummary, CliError> {
     if options.batch_size == 0 {
-        return Err(CliError::Usage("--batch-size must be at least 1".to_owned()));
+        return Err(CliError::Usage(
+            "--batch-size must be at least 1".to_owned(),
+        ));
     }
     let checkpoint = if options.restart {
         None
@@ -549,7 +551,7 @@ impl LoadState {
                     .violations
                     .iter()
                     .map(|v| Violation {
-                        field: v.field.clone(),
+                        field: crate::output::within_item(&v.field, "reports").to_owned(),
                         description: v.description.clone(),
                     })
                     .collect(),

@@ -75,18 +75,35 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// An enum value's name without its prefix, lower case: `LANE_RED` as `red`.
 pub fn short(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix).unwrap_or(name).to_ascii_lowercase()
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_ascii_lowercase()
 }
 
 /// A timestamp as RFC 3339 (UTC, seconds), or `-`.
 pub fn time(timestamp: Option<&prost_types::Timestamp>) -> String {
-    timestamp.map_or_else(|| "-".to_owned(), |t| {
-        prost_types::Timestamp {
-            seconds: t.seconds,
-            nanos: 0,
-        }
-        .to_string()
-    })
+    timestamp.map_or_else(
+        || "-".to_owned(),
+        |t| {
+            prost_types::Timestamp {
+                seconds: t.seconds,
+                nanos: 0,
+            }
+            .to_string()
+        },
+    )
+}
+
+/// `declarations[3].lines[0].hs_code` as `lines[0].hs_code`: the position of an item in
+/// one request (a batch the tool made up) means nothing to someone reading the file; the
+/// tool names the file's line instead.
+pub fn within_item<'a>(field: &'a str, collection: &str) -> &'a str {
+    field
+        .strip_prefix(collection)
+        .and_then(|rest| rest.strip_prefix('['))
+        .and_then(|rest| rest.split_once("]."))
+        .filter(|(index, _)| index.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(field, |(_, inside)| inside)
 }
 
 #[cfg(test)]
@@ -103,6 +120,23 @@ mod tests {
             ],
         );
         assert_eq!(text, "ID         LANE\nDEMO-1001  red\nD          green\n");
+    }
+
+    #[test]
+    fn violation_paths_are_made_relative_to_their_item() {
+        assert_eq!(
+            within_item("declarations[12].lines[0].hs_code", "declarations"),
+            "lines[0].hs_code"
+        );
+        assert_eq!(
+            within_item("reports[5].price_observation.product.gtin", "reports"),
+            "price_observation.product.gtin"
+        );
+        assert_eq!(
+            within_item("lines[0].hs_code", "declarations"),
+            "lines[0].hs_code"
+        );
+        assert_eq!(within_item("reports[x].a", "reports"), "reports[x].a");
     }
 
     #[test]

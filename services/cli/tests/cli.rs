@@ -1,0 +1,779 @@
+//! `acxctl` as users run it: the real binary, against the real suite started in this test
+//! process (fresh SQLite files, free ports), checked by its exit code, standard output
+//! (`--output json` parsed with serde_json) and the files it writes.
+
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use acx_proto::ingest::{ListReportsRequest, ingest_service_client::IngestServiceClient};
+use acx_tests::{TestSuite, authorized, channel};
+use serde_json::Value;
+
+const PLATFORM: &str = "platform:demo-platform";
+const CUSTOMS: &str = "customs:demo-customs";
+
+/// What one run of `acxctl` did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+fn command(suite: &TestSuite, token: &str, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_acxctl"));
+    command
+        .args(args)
+        .env("ACX_INGEST_ENDPOINT", format!("http://{}", suite.ingest))
+        .env("ACX_SCORING_ENDPOINT", format!("http://{}", suite.scoring))
+        .env("ACX_LIAISON_ENDPOINT", format!("http://{}", suite.liaison))
+        .env("ACX_TOKEN", token)
+        .env_remove("ACX_TOKEN_FILE")
+        .env_remove("ACX_PRINCIPAL")
+        .env_remove("ACX_OUTPUT")
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `acxctl args` as `principal` (or with `token` when it has no ':').
+async fn acxctl(suite: &TestSuite, principal: &str, args: &[&str]) -> Run {
+    let token = if principal.contains(':') {
+        suite.token(principal)
+    } else {
+        principal.to_owned()
+    };
+    let output = command(suite, &token, args)
+        .output()
+        .await
+        .expect("acxctl runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+fn price(id: &str) -> String {
+    format!(
+        r#"{{"reportId": "{id}", "priceObservation": {{"sellerId": "S-{id}", "product": {{"gtin": "4006381333931", "hsCode": "9608.20"}}, "price": {{"currencyCode": "EUR", "amount": "3.49"}}, "observeTime": "2026-10-01T10:00:00Z"}}}}"#
+    )
+}
+
+fn reject_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("rejects file")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+/// Every report id the platform has stored, each once.
+async fn stored_ids(suite: &TestSuite, principal: &str) -> Vec<String> {
+    let mut ingest = IngestServiceClient::new(channel(suite.ingest).await);
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = ingest
+            .list_reports(authorized(
+                ListReportsRequest {
+                    page_size: 1000,
+                    page_token,
+                    ..Default::default()
+                },
+                &suite.token(principal),
+            ))
+            .await
+            .expect("ListReports")
+            .into_inner();
+        ids.extend(
+            page.reports
+                .into_iter()
+                .filter_map(|r| r.report.map(|r| r.report_id)),
+        );
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_twice() {
+    let suite = TestSuite::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("reports.jsonl");
+    let mut lines: Vec<String> = (1..=30).map(|i| price(&format!("R-{i}"))).collect();
+    // Bad lines at known places (1-based): not JSON, an unknown field, a wrong GTIN check
+    // digit, an unknown currency; and a blank line, which is no report at all.
+    lines.insert(2, "{this is not json".to_owned());
+    lines.insert(
+        9,
+        r#"{"reportId": "X-typo", "priceObservaton": {}}"#.to_owned(),
+    );
+    lines.insert(
+        14,
+        price("X-gtin").replace("4006381333931", "4006381333932"),
+    );
+    lines.insert(20, price("X-currency").replace("EUR", "EURO"));
+    lines.insert(25, "   ".to_owned());
+    std::fs::write(&input, lines.join("\n") + "\n").expect("input written");
+
+    let args = [
+        "--output",
+        "json",
+        "reports",
+        "load",
+        path(&input),
+        "--batch-size",
+        "7",
+        "--no-progress",
+    ];
+    let run = acxctl(&suite, PLATFORM, &args).await;
+    assert_eq!(run.code, 3, "some rejected: {run:#?}");
+    let summary = run.json();
+    assert_eq!(summary["lines"], 35);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["accepted"], 30);
+    assert_eq!(summary["duplicates"], 0);
+    assert_eq!(summary["rejected"], 4);
+    assert_eq!(summary["unparseable"], 2);
+    assert_eq!(summary["alreadyExists"], 0);
+    assert_eq!(summary["checkpointFile"], Value::Null);
+    assert!(!dir.path().join("reports.jsonl.checkpoint").exists());
+
+    let rejects_path = dir.path().join("reports.jsonl.rejects.jsonl");
+    let rejects = reject_lines(&rejects_path);
+    let numbers: Vec<u64> = rejects.iter().filter_map(|r| r["line"].as_u64()).collect();
+    assert_eq!(numbers, [3, 10, 15, 21], "{rejects:#?}");
+    assert_eq!(rejects[0]["outcome"], "UNPARSEABLE");
+    assert!(rejects[0]["error"].is_string());
+    assert_eq!(rejects[1]["outcome"], "UNPARSEABLE");
+    assert_eq!(rejects[1]["reportId"], "X-typo");
+    assert!(
+        rejects[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("priceObservaton")),
+        "{rejects:#?}"
+    );
+    assert_eq!(rejects[2]["outcome"], "REJECTED");
+    assert_eq!(rejects[2]["reportId"], "X-gtin");
+    assert_eq!(
+        rejects[2]["violations"][0]["field"],
+        "price_observation.product.gtin"
+    );
+    assert_eq!(rejects[3]["reportId"], "X-currency");
+    assert_eq!(
+        rejects[3]["violations"][0]["field"],
+        "price_observation.price.currency_code"
+    );
+
+    // The same file again: every good report answers DUPLICATE; the rejects are the same.
+    let before = std::fs::read(&rejects_path).expect("rejects");
+    let run = acxctl(&suite, PLATFORM, &args).await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let summary = run.json();
+    assert_eq!(summary["accepted"], 0);
+    assert_eq!(summary["duplicates"], 30);
+    assert_eq!(summary["rejected"], 4);
+    assert_eq!(std::fs::read(&rejects_path).expect("rejects"), before);
+    let ids = stored_ids(&suite, PLATFORM).await;
+    assert_eq!(ids.len(), 30);
+
+    // Human output: the counts and where the rejects are.
+    let run = acxctl(&suite, PLATFORM, &args[2..]).await;
+    assert_eq!(run.code, 3);
+    assert!(run.stdout.contains("duplicate    30"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("rejected lines are in"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn checkpointed_lines(checkpoint: &Path) -> Option<u64> {
+    std::fs::read_to_string(checkpoint)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|c| c["linesDone"].as_u64())
+}
+
+/// Starts `acxctl args`, and once its checkpoint is past line `above` stops it with
+/// SIGINT (`gentle`, then waits for its output) or SIGKILL. Returns the checkpoint's line
+/// at that moment (`None` when the load finished first: the caller's later checks hold
+/// either way) and, after SIGINT, the run.
+async fn interrupt(
+    suite: &TestSuite,
+    args: &[&str],
+    checkpoint: &Path,
+    above: u64,
+    gentle: bool,
+) -> (Option<u64>, Option<Run>) {
+    let mut child = command(suite, &suite.token(PLATFORM), args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("acxctl starts");
+    let mut at = None;
+    for _ in 0..4000 {
+        if let Some(done) = checkpointed_lines(checkpoint).filter(|&done| done > above) {
+            if gentle {
+                let pid = child.id().expect("running").to_string();
+                let status = std::process::Command::new("kill")
+                    .args(["-INT", &pid])
+                    .status()
+                    .expect("kill runs");
+                assert!(status.success());
+            } else {
+                child.start_kill().expect("kill");
+            }
+            at = Some(done);
+            break;
+        }
+        if child.try_wait().expect("status").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let output = child.wait_with_output().await.expect("acxctl ends");
+    let run = (gentle && at.is_some()).then(|| Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    });
+    (at, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_load_resumes_and_stores_every_report_exactly_once() {
+    let suite = TestSuite::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("backfill.jsonl");
+    let total = 20_000;
+    let text: String = (1..=total)
+        .map(|i| price(&format!("B-{i}")) + "\n")
+        .collect();
+    std::fs::write(&input, text).expect("input written");
+    let checkpoint = dir.path().join("backfill.jsonl.checkpoint");
+    let load = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "--output",
+            "json",
+            "reports",
+            "load",
+            path(&input),
+            "--batch-size",
+            "100",
+            "--checkpoint-interval",
+            "0s",
+            "--no-progress",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+
+    // 1. A run that stops by itself after 1000 lines, leaving its checkpoint.
+    let run = acxctl(&suite, PLATFORM, &load(&["--max-lines", "1000"])).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let summary = run.json();
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["lines"], 1000);
+    assert_eq!(summary["accepted"], 1000);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&checkpoint).expect("checkpoint"))
+            .expect("checkpoint is JSON");
+    assert_eq!(saved["linesDone"], 1000);
+
+    // 2. A run stopped by SIGINT (Ctrl-C) past line 3000: it finishes the batches in
+    //    flight, checkpoints and says so (exit code 130).
+    let (interrupted, run) = interrupt(&suite, &load(&[]), &checkpoint, 3000, true).await;
+    if let Some(run) = run {
+        assert_eq!(run.code, 130, "{run:#?}");
+        let summary = run.json();
+        assert_eq!(summary["interrupted"], true);
+        assert_eq!(summary["complete"], false);
+        assert!(summary["lines"].as_u64() >= interrupted, "{summary:#?}");
+        assert_eq!(
+            summary["accepted"]
+                .as_u64()
+                .zip(summary["duplicates"].as_u64())
+                .map(|(a, d)| a + d),
+            summary["lines"].as_u64()
+        );
+    }
+
+    // 3. A run killed (SIGKILL: no chance to tidy up) 3000 lines further on.
+    let (killed_at, _) = interrupt(
+        &suite,
+        &load(&[]),
+        &checkpoint,
+        interrupted.unwrap_or(0) + 3000,
+        false,
+    )
+    .await;
+    eprintln!("interrupted at line {interrupted:?}, killed at line {killed_at:?}");
+
+    // 4. The rerun resumes from the checkpoint and completes.
+    let run = acxctl(&suite, PLATFORM, &load(&[])).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let summary = run.json();
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["lines"], total);
+    assert_eq!(summary["rejected"], 0);
+    let accepted = summary["accepted"].as_u64().expect("count");
+    let duplicates = summary["duplicates"].as_u64().expect("count");
+    assert_eq!(accepted + duplicates, total, "{summary:#?}");
+    if let Some(killed_at) = killed_at {
+        assert!(
+            summary["resumedFromLine"].as_u64() >= Some(killed_at),
+            "resumed from the checkpoint: {summary:#?}"
+        );
+    }
+    assert!(!checkpoint.exists());
+
+    let ids = stored_ids(&suite, PLATFORM).await;
+    assert_eq!(ids.len() as u64, total);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len() as u64, total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_input_is_not_resumed_blindly() {
+    let suite = TestSuite::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("r.jsonl");
+    let text: String = (1..=20).map(|i| price(&format!("C-{i}")) + "\n").collect();
+    std::fs::write(&input, &text).expect("input written");
+    let args = |extra: &'static [&'static str]| {
+        let mut args = vec!["reports", "load", path(&input), "--batch-size", "5"];
+        args.extend_from_slice(extra);
+        args
+    };
+    let run = acxctl(&suite, PLATFORM, &args(&["--max-lines", "10"])).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stdout.contains("run the same command again"),
+        "{run:#?}"
+    );
+    std::fs::write(&input, text.replace("C-3\"", "C-3b\"")).expect("input changed");
+    let run = acxctl(&suite, PLATFORM, &args(&[])).await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("--restart"), "{run:#?}");
+    let run = acxctl(&suite, PLATFORM, &args(&["--restart"])).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("accepted     11"), "{run:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seller_risk_and_the_blacklist_from_the_demo() {
+    let suite = TestSuite::start_with(true).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+
+    // Lucky Star Shop shares a bank account with a confirmed counterfeiter: listed.
+    let mut risk = Value::Null;
+    for _ in 0..100 {
+        let run = acxctl(
+            &suite,
+            PLATFORM,
+            &["-o", "json", "seller", "risk", "demo-marketplace", "T-2"],
+        )
+        .await;
+        if run.code == 0 {
+            risk = run.json();
+            if risk["tier"] == "RISK_TIER_BLACKLISTED" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(risk["tier"], "RISK_TIER_BLACKLISTED", "{risk:#?}");
+    assert_eq!(risk["seller"]["sellerId"], "T-2");
+    let reasons = risk["reasons"].as_array().expect("reasons");
+    assert!(!reasons.is_empty());
+    assert!(reasons.iter().all(|r| r["code"].is_string()));
+
+    let human = acxctl(
+        &suite,
+        PLATFORM,
+        &["seller", "risk", "demo-marketplace", "T-2"],
+    )
+    .await;
+    assert_eq!(human.code, 0);
+    assert!(human.stdout.contains("blacklisted"), "{human:#?}");
+    assert!(
+        human
+            .stdout
+            .contains(reasons[0]["code"].as_str().unwrap_or("?")),
+        "{human:#?}"
+    );
+
+    // Customs ask through liaison.
+    let check = acxctl(
+        &suite,
+        CUSTOMS,
+        &["seller", "check", "demo-marketplace", "T-2", "-o", "json"],
+    )
+    .await;
+    assert_eq!(check.code, 0, "{check:#?}");
+    assert_eq!(check.json()["blacklisted"], true);
+
+    // The whole list to a file, then the delta from its cursor.
+    let out = dir.path().join("blacklist.jsonl");
+    let state = dir.path().join("blacklist.cursor");
+    let pull = acxctl(
+        &suite,
+        PLATFORM,
+        &[
+            "-o",
+            "json",
+            "blacklist",
+            "pull",
+            "--out",
+            path(&out),
+            "--state",
+            path(&state),
+        ],
+    )
+    .await;
+    assert_eq!(pull.code, 0, "{pull:#?}");
+    let summary = pull.json();
+    let entries: Vec<Value> = reject_lines(&out);
+    assert_eq!(summary["entries"], entries.len());
+    let listed: HashSet<String> = entries
+        .iter()
+        .map(|e| format!("{}/{}", e["seller"]["platform"], e["seller"]["sellerId"]))
+        .collect();
+    assert!(listed.contains("\"demo-platform\"/\"S-100\""), "{listed:?}");
+    assert!(
+        listed.contains("\"demo-marketplace\"/\"T-2\""),
+        "{listed:?}"
+    );
+    let cursor = std::fs::read_to_string(&state).expect("state file");
+    assert_eq!(cursor.trim(), summary["cursor"].to_string());
+
+    let changes = dir.path().join("changes.jsonl");
+    let delta = acxctl(
+        &suite,
+        PLATFORM,
+        &[
+            "blacklist",
+            "delta",
+            "--out",
+            path(&changes),
+            "--since",
+            "0",
+        ],
+    )
+    .await;
+    assert_eq!(delta.code, 0, "{delta:#?}");
+    let all: Vec<Value> = reject_lines(&changes);
+    assert!(all.len() >= entries.len(), "every listing is a change");
+    assert!(
+        all.iter()
+            .all(|c| c["type"].is_string() && c["entry"].is_object())
+    );
+    let delta = acxctl(
+        &suite,
+        PLATFORM,
+        &[
+            "-o",
+            "json",
+            "blacklist",
+            "delta",
+            "--out",
+            path(&changes),
+            "--state",
+            path(&state),
+        ],
+    )
+    .await;
+    assert_eq!(delta.code, 0, "{delta:#?}");
+    assert_eq!(delta.json()["changes"], 0, "nothing changed since the pull");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declarations_shipments_results_and_alerts_for_customs() {
+    let suite = TestSuite::start_with(true).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+
+    // The demo's RED alerts, then the watch stops by itself.
+    let watch = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "-o", "json", "alerts", "watch", "--lane", "red", "--max", "2",
+        ],
+    )
+    .await;
+    assert_eq!(watch.code, 0, "{watch:#?}");
+    let mut names: Vec<String> = watch
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON object per line"))
+        .map(|alert| {
+            assert_eq!(alert["shipment"]["assessment"]["lane"], "LANE_RED");
+            assert!(alert["cursor"].is_string(), "int64 as a string");
+            alert["shipment"]["name"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["shipments/DEMO-1001", "shipments/DEMO-1002"]);
+    let human = acxctl(&suite, CUSTOMS, &["alerts", "watch", "--max", "1"]).await;
+    assert_eq!(human.code, 0, "{human:#?}");
+    assert_eq!(human.stdout.lines().count(), 1);
+    assert!(human.stdout.contains("red"), "{human:#?}");
+
+    // The example files: CSV (two declarations, one with two lines) and JSON Lines.
+    let csv = examples().join("declarations.csv");
+    let run = acxctl(
+        &suite,
+        CUSTOMS,
+        &["-o", "json", "declarations", "submit", path(&csv)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let answer = run.json();
+    assert_eq!(answer["accepted"], 2, "{answer:#?}");
+    assert_eq!(answer["results"][0]["declarationId"], "EX-CSV-1");
+    assert_eq!(answer["results"][0]["line"], 2);
+    assert_eq!(
+        answer["results"][1]["assessmentState"],
+        "ASSESSMENT_STATE_ASSESSED"
+    );
+    let jsonl = examples().join("declarations.jsonl");
+    let run = acxctl(&suite, CUSTOMS, &["declarations", "submit", path(&jsonl)]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("EX-JSON-1"), "{run:#?}");
+    assert!(run.stdout.contains("1 accepted"), "{run:#?}");
+    // Again: duplicates, still success.
+    let run = acxctl(&suite, CUSTOMS, &["declarations", "submit", path(&csv)]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("2 duplicate"), "{run:#?}");
+
+    // A file with bad declarations: each named with its line and field violations.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "declaration_id,customs_office,origin_country,hs_code,quantity,currency,declared_value\n\
+         B-1,USLAX,ZZ,12,0,USD,abc\n\
+         B-2,USLAX,CN,851830,10,USD,100.00\n\
+         B-3,USLAX,CN,851830,ten,USD,100.00\n",
+    )
+    .expect("written");
+    let run = acxctl(
+        &suite,
+        CUSTOMS,
+        &["-o", "json", "declarations", "submit", path(&bad)],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let answer = run.json();
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["line"], 2);
+    assert_eq!(results[0]["outcome"], "DECLARATION_OUTCOME_REJECTED");
+    let fields: Vec<&str> = results[0]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["field"].as_str())
+        .collect();
+    assert!(fields.contains(&"origin_country"), "{fields:?}");
+    assert!(fields.contains(&"lines[0].hs_code"), "{fields:?}");
+    assert_eq!(results[2]["line"], 4);
+    assert_eq!(results[2]["outcome"], "UNPARSEABLE");
+
+    // Search: the table, and its JSON.
+    let table = acxctl(
+        &suite,
+        CUSTOMS,
+        &["shipments", "search", "--office", "USLAX", "--lane", "red"],
+    )
+    .await;
+    assert_eq!(table.code, 0, "{table:#?}");
+    let header = table.stdout.lines().next().unwrap_or_default();
+    assert!(header.starts_with("SHIPMENT"), "{table:#?}");
+    assert!(header.contains("TOP REASON"), "{table:#?}");
+    assert!(table.stdout.contains("DEMO-1001"), "{table:#?}");
+    assert!(table.stdout.contains("DEMO-1002"), "{table:#?}");
+    assert!(!table.stdout.contains("DEMO-2000"), "{table:#?}");
+    let found = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "-o",
+            "json",
+            "shipments",
+            "search",
+            "--importer",
+            "US-IMP-9002",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(found["shipments"][0]["name"], "shipments/EX-CSV-2");
+    assert_eq!(
+        found["shipments"][0]["declaration"]["lines"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Details, then the inspection result, once.
+    let shipment = acxctl(&suite, CUSTOMS, &["shipments", "get", "DEMO-1001"]).await;
+    assert_eq!(shipment.code, 0, "{shipment:#?}");
+    assert!(shipment.stdout.contains("lane red"), "{shipment:#?}");
+    assert!(
+        shipment.stdout.contains("DECLARED_VALUE_BELOW_MARKET"),
+        "{shipment:#?}"
+    );
+    let record = [
+        "-o",
+        "json",
+        "shipments",
+        "record-result",
+        "DEMO-1001",
+        "--kind",
+        "counterfeit-seized",
+        "--seized-quantity",
+        "500",
+        "--note",
+        "found in the parcel",
+    ];
+    let recorded = acxctl(&suite, CUSTOMS, &record).await;
+    assert_eq!(recorded.code, 0, "{recorded:#?}");
+    let shipment = recorded.json();
+    assert_eq!(
+        shipment["inspectionResult"]["kind"],
+        "OUTCOME_KIND_COUNTERFEIT_SEIZED"
+    );
+    assert_eq!(
+        acxctl(&suite, CUSTOMS, &record).await.code,
+        0,
+        "a repeat is harmless"
+    );
+    let other = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "shipments",
+            "record-result",
+            "DEMO-1001",
+            "--kind",
+            "cleared",
+        ],
+    )
+    .await;
+    assert_eq!(other.code, 7, "a different result conflicts: {other:#?}");
+    assert!(other.stderr.contains("ALREADY_EXISTS"), "{other:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_and_errors_scripts_can_rely_on() {
+    let suite = TestSuite::start().await;
+
+    // The example reports load as documented.
+    let reports = examples().join("reports.jsonl");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rejects = dir.path().join("rejects.jsonl");
+    let checkpoint = dir.path().join("checkpoint");
+    let run = acxctl(
+        &suite,
+        PLATFORM,
+        &[
+            "-o",
+            "json",
+            "reports",
+            "load",
+            path(&reports),
+            "--rejects",
+            path(&rejects),
+            "--checkpoint",
+            path(&checkpoint),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.json()["accepted"], 6);
+    let report = acxctl(&suite, PLATFORM, &["reports", "get", "ex-P-900"]).await;
+    assert_eq!(report.code, 0, "{report:#?}");
+    assert_eq!(report.json()["report"]["reportId"], "ex-P-900");
+
+    // 4: not found, as text and as JSON on standard error.
+    let missing = acxctl(&suite, CUSTOMS, &["shipments", "get", "NOPE"]).await;
+    assert_eq!(missing.code, 4, "{missing:#?}");
+    assert!(missing.stderr.contains("NOT_FOUND"), "{missing:#?}");
+    let missing = acxctl(&suite, CUSTOMS, &["-o", "json", "shipments", "get", "NOPE"]).await;
+    assert_eq!(missing.code, 4);
+    let error: Value = serde_json::from_str(missing.stderr.trim()).expect("JSON error");
+    assert_eq!(error["error"]["code"], "NOT_FOUND");
+
+    // 5: an unknown token; a platform asking the customs door.
+    let unknown = acxctl(
+        &suite,
+        "acx_not-a-real-token",
+        &["alerts", "watch", "--max", "1"],
+    )
+    .await;
+    assert_eq!(unknown.code, 5, "{unknown:#?}");
+    assert!(unknown.stderr.contains("UNAUTHENTICATED"), "{unknown:#?}");
+    let denied = acxctl(&suite, PLATFORM, &["shipments", "get", "X"]).await;
+    assert_eq!(denied.code, 5, "{denied:#?}");
+    assert!(denied.stderr.contains("PERMISSION_DENIED"), "{denied:#?}");
+
+    // 2: invalid input, with the field the server named; bad flags; a missing file.
+    let invalid = acxctl(
+        &suite,
+        PLATFORM,
+        &["-o", "json", "seller", "risk", "", "T-1"],
+    )
+    .await;
+    assert_eq!(invalid.code, 2, "{invalid:#?}");
+    let error: Value = serde_json::from_str(invalid.stderr.trim()).expect("JSON error");
+    assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(
+        error["error"]["fieldViolations"][0]["field"],
+        "seller.platform"
+    );
+    let usage = acxctl(&suite, PLATFORM, &["shipments", "search", "--lane", "blue"]).await;
+    assert_eq!(usage.code, 2, "{usage:#?}");
+    let no_file = acxctl(&suite, PLATFORM, &["reports", "load", "/nonexistent.jsonl"]).await;
+    assert_eq!(no_file.code, 2, "{no_file:#?}");
+
+    // 6: nothing listening.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        listener.local_addr().expect("address")
+    };
+    let down = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "--liaison-endpoint",
+            &format!("http://{closed}"),
+            "--deadline",
+            "2s",
+            "shipments",
+            "get",
+            "X",
+        ],
+    )
+    .await;
+    assert_eq!(down.code, 6, "{down:#?}");
+}
