@@ -472,11 +472,10 @@ async fn reports_load(context: &Context, args: LoadArgs) -> Result<u8, CliError>
             group(t.unparseable),
             group(t.already_exists)
         ));
-        if t.rejected + t.already_exists > 0 {
-            text.push_str(&format!(
-                "rejected lines are in {}\n",
-                summary.rejects_file.display()
-            ));
+        if let Some(rejects) = &summary.rejects_file
+            && t.rejected + t.already_exists > 0
+        {
+            text.push_str(&format!("rejected lines are in {}\n", rejects.display()));
         }
         print(&text)?;
     }

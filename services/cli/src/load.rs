@@ -74,8 +74,8 @@ pub struct LoadSummary {
     /// The counts, over every run of this load.
     #[serde(flatten)]
     pub totals: Totals,
-    /// The rejects file.
-    pub rejects_file: PathBuf,
+    /// The rejects file; none when no line was rejected (an empty one is removed).
+    pub rejects_file: Option<PathBuf>,
     /// Rejected lines written to it.
     pub rejects_written: u64,
     /// The checkpoint to resume from, while the load is incomplete.
@@ -249,8 +249,10 @@ pub async fn run(ingest: IngestClient, options: &LoadOptions) -> Result<LoadSumm
         && !unanswered
         && !interrupted
         && matches!(read_end, Ok(ReadEnd { eof: true }));
-    state.progress.finish();
+    let totals = state.totals();
+    state.progress.finish(state.lines_done, &totals);
     state.flush_rejects()?;
+    let no_rejects = state.rejects_bytes == 0;
     if complete {
         Checkpoint::remove(&options.checkpoint)?;
     } else {
@@ -269,17 +271,22 @@ pub async fn run(ingest: IngestClient, options: &LoadOptions) -> Result<LoadSumm
         ));
     }
     read_end?;
-    Ok(LoadSummary {
+    let summary = LoadSummary {
         input: options.input.clone(),
         lines: state.lines_done,
         resumed_from_line: resumed,
         complete,
         interrupted,
         totals: state.totals(),
-        rejects_file: options.rejects.clone(),
+        rejects_file: (!no_rejects || !complete).then(|| options.rejects.clone()),
         rejects_written: state.rejects_written,
         checkpoint_file: (!complete).then(|| options.checkpoint.clone()),
-    })
+    };
+    if summary.rejects_file.is_none() {
+        drop(state); // closes the rejects file before it is removed
+        std::fs::remove_file(&options.rejects).map_err(CliError::io(&options.rejects))?;
+    }
+    Ok(summary)
 }
 
 fn pop(queue: &Mutex<VecDeque<BatchMeta>>) -> Option<BatchMeta> {

@@ -23,11 +23,14 @@ pub struct Progress {
 impl Progress {
     /// Progress on standard error; `enabled` false draws nothing.
     pub fn new(enabled: bool, base: Totals) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let started = Instant::now();
         Self {
             enabled,
-            terminal: std::io::stderr().is_terminal(),
-            started: Instant::now(),
-            last_drawn: None,
+            terminal,
+            started,
+            // Plain lines start after the first interval: a short load prints none.
+            last_drawn: (!terminal).then_some(started),
             base_reports: base.reports + base.unparseable,
             drawn_in_place: false,
         }
@@ -80,9 +83,11 @@ impl Progress {
         let _ = stderr.flush();
     }
 
-    /// Ends the in-place line, so the summary starts on a fresh one.
-    pub fn finish(&mut self) {
+    /// Draws the final counts in place (a throttled redraw may have missed them) and ends
+    /// the line, so the summary starts on a fresh one.
+    pub fn finish(&mut self, lines: u64, totals: &Totals) {
         if self.drawn_in_place {
+            self.draw(lines, totals);
             let _ = writeln!(std::io::stderr());
             self.drawn_in_place = false;
         }

@@ -157,6 +157,11 @@ async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_t
     assert_eq!(summary["unparseable"], 2);
     assert_eq!(summary["alreadyExists"], 0);
     assert_eq!(summary["checkpointFile"], Value::Null);
+    assert!(
+        summary["rejectsFile"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("reports.jsonl.rejects.jsonl"))
+    );
     assert!(!dir.path().join("reports.jsonl.checkpoint").exists());
 
     let rejects_path = dir.path().join("reports.jsonl.rejects.jsonl");
@@ -710,7 +715,10 @@ async fn exit_codes_and_errors_scripts_can_rely_on() {
     )
     .await;
     assert_eq!(run.code, 0, "{run:#?}");
-    assert_eq!(run.json()["accepted"], 6);
+    let summary = run.json();
+    assert_eq!(summary["accepted"], 6);
+    assert_eq!(summary["rejectsFile"], Value::Null, "no rejects, no file");
+    assert!(!rejects.exists() && !checkpoint.exists());
     let report = acxctl(&suite, PLATFORM, &["reports", "get", "ex-P-900"]).await;
     assert_eq!(report.code, 0, "{report:#?}");
     assert_eq!(report.json()["report"]["reportId"], "ex-P-900");
