@@ -91,6 +91,10 @@ impl IngestClient {
     /// Streams batches of reports and returns the server's per-batch answers. Not
     /// retried: when it breaks off, run the load again from the start (or from the first
     /// batch not acknowledged); reports already accepted come back `DUPLICATE`.
+    ///
+    /// Ingest stores one batch while it reads the next, and acknowledges a batch once it
+    /// has read the next one or the end of the stream: send without waiting for each
+    /// answer, or the load stalls.
     pub async fn bulk_load_reports(
         &self,
         batches: impl Stream<Item = BulkLoadReportsRequest> + Send + 'static,

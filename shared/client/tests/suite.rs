@@ -260,3 +260,106 @@ async fn the_deadline_bounds_each_call() {
         .unwrap();
     assert_eq!(answer.message, "patient");
 }
+
+/// A price observation, as in `tests/tests/ingest.rs`.
+fn price(report_id: &str) -> acx_proto::ingest::Report {
+    use acx_proto::{
+        common::{Money, ProductRef},
+        ingest::{PriceObservation, Report, report::Kind},
+    };
+    Report {
+        report_id: report_id.to_owned(),
+        kind: Some(Kind::PriceObservation(PriceObservation {
+            seller_id: "S1".to_owned(),
+            product: Some(ProductRef {
+                gtin: "4006381333931".to_owned(),
+                platform_product_id: "B00TESTASIN".to_owned(),
+                brand: "Stabilo".to_owned(),
+                title: "Highlighter, 4 pack".to_owned(),
+                hs_code: "9608.20".to_owned(),
+            }),
+            price: Some(Money {
+                currency_code: "EUR".to_owned(),
+                amount: "4.50".to_owned(),
+            }),
+            observe_time: Some(prost_types::Timestamp {
+                seconds: 1_760_000_000,
+                nanos: 0,
+            }),
+        })),
+    }
+}
+
+#[tokio::test]
+async fn streams_outlive_the_deadline() {
+    use acx_proto::ingest::BulkLoadReportsRequest;
+    let suite = TestSuite::start_with(true).await;
+    let deadline = Duration::from_millis(300);
+    let connect = |addr: std::net::SocketAddr, principal: &str| {
+        let config = ClientConfig::new(format!("http://{addr}"))
+            .with_token(suite.token(principal))
+            .with_deadline(deadline);
+        Client::connect(config)
+    };
+
+    // A bulk load whose batches come slower than the unary deadline.
+    let ingest = connect(suite.ingest, "platform:demo-platform")
+        .await
+        .unwrap();
+    let (batches, receiver) = tokio::sync::mpsc::channel(1);
+    let mut progress = ingest
+        .ingest()
+        .bulk_load_reports(tokio_stream::wrappers::ReceiverStream::new(receiver))
+        .await
+        .unwrap();
+    // (Ingest acknowledges a batch once it has read the next one or the end of the
+    // stream: it stores one batch while reading the next.)
+    for batch in 0..2 {
+        tokio::time::sleep(deadline * 2).await;
+        batches
+            .send(BulkLoadReportsRequest {
+                reports: vec![price(&format!("ACX-CLIENT-P-{batch}"))],
+            })
+            .await
+            .unwrap();
+    }
+    drop(batches);
+    for batch in 0..2 {
+        let acknowledged = progress.message().await.unwrap().unwrap();
+        assert_eq!(acknowledged.accepted, batch + 1, "{acknowledged:?}");
+    }
+    assert!(progress.message().await.unwrap().is_none(), "load complete");
+
+    // An alert watch that waits longer than the deadline still sees a new alert live:
+    // read the alerts already there until the stream has been quiet for twice the
+    // deadline, then declare a new undervalued shipment.
+    let customs = connect(suite.liaison, "customs:demo-customs")
+        .await
+        .unwrap();
+    let mut alerts = customs
+        .liaison()
+        .watch_alerts(WatchAlertsRequest {
+            after_cursor: 0,
+            lane: Lane::Red as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    while let Ok(alert) = tokio::time::timeout(deadline * 2, alerts.message()).await {
+        assert!(alert.unwrap().is_some(), "the stream stays open");
+    }
+    customs
+        .with_deadline(Duration::from_secs(10))
+        .liaison()
+        .submit_declarations(SubmitDeclarationsRequest {
+            declarations: vec![declaration("ACX-CLIENT-LIVE")],
+        })
+        .await
+        .unwrap();
+    let alert = tokio::time::timeout(Duration::from_secs(10), alerts.message())
+        .await
+        .expect("the live alert in time")
+        .unwrap()
+        .expect("the stream is still open");
+    assert_eq!(alert.shipment.unwrap().name, "shipments/ACX-CLIENT-LIVE");
+}
