@@ -251,6 +251,7 @@ impl Pair {
                 &self.dir.path().join("tokens"),
             ),
             scoring_url: format!("http://{}", self.scoring_addr),
+            audit_database_url: None,
             scoring_token: self.liaison_token.clone(),
         };
         let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
@@ -284,6 +285,70 @@ impl Pair {
         }
         panic!("shipment {id} never matched: {last:#?}");
     }
+}
+
+/// Questions answer before their audit record is committed (group commit): every one of
+/// them is still in the trail, in its own SQLite file, once liaison has stopped, even if
+/// the process ends right then (its runtime is dropped, as when `main` returns).
+#[test]
+fn questions_answered_just_before_shutdown_are_in_the_audit_trail() {
+    let runtime = || tokio::runtime::Runtime::new().unwrap();
+    let pair = runtime()
+        .block_on(Pair::new(acx_tests::Backend::Sqlite))
+        .unwrap();
+    let server = runtime();
+    let answered = server.block_on(async {
+        let (shutdown, running) = pair.start_liaison().await;
+        let client = LiaisonServiceClient::new(channel(pair.liaison_addr).await);
+        let mut calls = Vec::new();
+        for n in 0..300 {
+            let mut client = client.clone();
+            let token = pair.customs.clone();
+            calls.push(tokio::spawn(async move {
+                let request = GetShipmentRequest {
+                    name: format!("shipments/NONE-{n}"),
+                };
+                client.get_shipment(authorized(request, &token)).await
+            }));
+        }
+        // Stop while calls are still being answered.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        shutdown.trigger();
+        let mut answered = 0;
+        for call in calls {
+            if let Err(status) = call.await.unwrap()
+                && status.code() == Code::NotFound
+            {
+                answered += 1;
+            }
+        }
+        running.wait().await.unwrap();
+        answered
+    });
+    drop(server);
+    assert!(answered > 0);
+
+    runtime().block_on(async {
+        let audit_file = pair.dir.path().join("liaison-audit.db");
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", audit_file.display()))
+            .await
+            .unwrap();
+        let (recorded,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM audit_log WHERE rpc = 'GetShipment' AND outcome = 'NOT_FOUND'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(recorded, answered);
+        // The declarations' file holds no audit records: its readers' page caches are not
+        // emptied by every call.
+        let main = sqlx::SqlitePool::connect(&pair.liaison_url).await.unwrap();
+        let (in_main,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(&main)
+            .await
+            .unwrap();
+        assert_eq!(in_main, 0);
+    });
 }
 
 #[tokio::test]

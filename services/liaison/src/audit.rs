@@ -2,6 +2,11 @@
 //! outcome). Never the bearer token.
 
 use acx_runtime::{Database, Principal, on_backend, time::now_micros};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use tokio::sync::{mpsc, oneshot};
 use tonic::Code;
 
@@ -30,22 +35,13 @@ fn code_name(code: Code) -> String {
     name
 }
 
-/// A record waiting for the writer, with the caller waiting for its outcome.
+type Row = (i64, String, String, String, String);
+
+/// Work for the writer: a record to append (with whoever waits for its commit), or a
+/// flush that answers once everything queued before it is written.
 struct Pending {
-    row: (i64, String, String, String, String),
-    done: oneshot::Sender<Result<(), String>>,
-}
-
-/// Most records written in one transaction.
-const MAX_GROUP: usize = 500;
-
-/// The audit writer: calls hand their record over and wait until it is committed, and the
-/// writer commits whatever has queued up in one multi-row statement (group commit). A
-/// call still never answers before its record is durable, but concurrent calls share one
-/// write instead of queueing behind one write each.
-#[derive(Debug, Clone)]
-pub struct AuditLog {
-    queue: mpsc::Sender<Pending>,
+    row: Option<Row>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -54,34 +50,81 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// Most records written in one transaction.
+const MAX_GROUP: usize = 500;
+/// How often the writer steps aside for the calls in progress before writing a group.
+const LINGER_YIELDS: usize = 4;
+
+/// When a call may answer, relative to its audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Once the record is committed: for calls that change something.
+    Committed,
+    /// Once the record is queued for the next group commit (milliseconds later, and
+    /// always before the server stops): for questions, which then do not wait for the
+    /// database. If the last write of the trail failed, this waits for the commit, so a
+    /// broken trail refuses calls instead of losing their records.
+    Queued,
+}
+
+/// The audit writer: calls hand their record over and the writer commits whatever has
+/// queued up in one multi-row statement (group commit), so concurrent calls share one
+/// write instead of queueing behind one write each.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Pending>,
+    /// Set while the last group could not be written.
+    failing: Arc<AtomicBool>,
+}
+
 impl AuditLog {
     /// Starts the writer over `database`.
     pub fn start(database: Database) -> Self {
         let (queue, mut receiver) = mpsc::channel::<Pending>(4 * MAX_GROUP);
+        let failing = Arc::new(AtomicBool::new(false));
+        let writer_failing = failing.clone();
         tokio::spawn(async move {
             while let Some(first) = receiver.recv().await {
                 let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match receiver.try_recv() {
-                        Ok(next) => group.push(next),
-                        Err(_) => break,
+                // Let the calls in progress add their records first: one write for many.
+                for _ in 0..LINGER_YIELDS {
+                    tokio::task::yield_now().await;
+                    while group.len() < MAX_GROUP {
+                        match receiver.try_recv() {
+                            Ok(next) => group.push(next),
+                            Err(_) => break,
+                        }
                     }
                 }
-                let rows: Vec<_> = group.iter().map(|p| p.row.clone()).collect();
-                let outcome = write(&database, &rows).await.map_err(|e| e.to_string());
+                let rows: Vec<Row> = group.iter().filter_map(|p| p.row.clone()).collect();
+                let outcome = if rows.is_empty() {
+                    Ok(())
+                } else {
+                    write(&database, &rows).await.map_err(|e| e.to_string())
+                };
+                writer_failing.store(outcome.is_err(), Ordering::SeqCst);
+                let mut unconfirmed = 0;
                 for pending in group {
-                    let _ = pending.done.send(outcome.clone());
+                    match pending.done {
+                        Some(done) => {
+                            let _ = done.send(outcome.clone());
+                        }
+                        None => unconfirmed += 1,
+                    }
+                }
+                if let Err(error) = &outcome
+                    && unconfirmed > 0
+                {
+                    tracing::error!(%error, records = unconfirmed, "audit records of answered calls were not written");
                 }
             }
         });
-        Self { queue }
+        Self { queue, failing }
     }
 
     /// Records a call refused before it reached liaison (no or unknown token, wrong role).
-    /// The caller has its answer already, so nothing waits for the write; a failure is
-    /// logged.
+    /// The caller has its answer already, so nothing waits for the write.
     pub fn record_refusal(&self, refusal: acx_runtime::auth::Refusal) {
-        let (done, committed) = oneshot::channel();
         let rpc = refusal
             .path
             .rsplit('/')
@@ -98,20 +141,21 @@ impl AuditLog {
             String::new(),
             code_name(refusal.code),
         );
-        if self.queue.try_send(Pending { row, done }).is_err() {
+        let pending = Pending {
+            row: Some(row),
+            done: None,
+        };
+        if self.queue.try_send(pending).is_err() {
             tracing::error!("audit queue full: a refused call was not recorded");
-            return;
         }
-        tokio::spawn(async move {
-            if !matches!(committed.await, Ok(Ok(()))) {
-                tracing::error!("a refused call could not be recorded in the audit trail");
-            }
-        });
     }
 
-    /// Appends `entry` to the trail; returns once it is committed.
-    pub async fn record(&self, entry: AuditEntry<'_>) -> Result<(), AuditError> {
-        let (done, committed) = oneshot::channel();
+    /// Appends `entry` to the trail; returns as `durability` says.
+    pub async fn record(
+        &self,
+        entry: AuditEntry<'_>,
+        durability: Durability,
+    ) -> Result<(), AuditError> {
         let row = (
             now_micros(),
             entry.principal.to_string(),
@@ -119,8 +163,33 @@ impl AuditLog {
             entry.parameters,
             code_name(entry.outcome),
         );
+        let wait = durability == Durability::Committed || self.failing.load(Ordering::SeqCst);
+        if !wait {
+            return self
+                .queue
+                .send(Pending {
+                    row: Some(row),
+                    done: None,
+                })
+                .await
+                .map_err(|_| AuditError("the audit writer stopped".to_owned()));
+        }
+        self.enqueue_and_wait(Some(row)).await
+    }
+
+    /// Returns once every record queued so far is written: at shutdown, after the last
+    /// call has answered.
+    pub async fn flush(&self) -> Result<(), AuditError> {
+        self.enqueue_and_wait(None).await
+    }
+
+    async fn enqueue_and_wait(&self, row: Option<Row>) -> Result<(), AuditError> {
+        let (done, committed) = oneshot::channel();
         self.queue
-            .send(Pending { row, done })
+            .send(Pending {
+                row,
+                done: Some(done),
+            })
             .await
             .map_err(|_| AuditError("the audit writer stopped".to_owned()))?;
         match committed.await {
@@ -137,10 +206,7 @@ impl AuditLog {
 pub struct AuditError(String);
 
 /// Writes rows (time, principal, rpc, parameters, outcome) in one statement.
-async fn write(
-    database: &Database,
-    rows: &[(i64, String, String, String, String)],
-) -> Result<(), sqlx::Error> {
+async fn write(database: &Database, rows: &[Row]) -> Result<(), sqlx::Error> {
     const HEAD: &str = "INSERT INTO audit_log (call_time_us, principal, rpc, parameters, outcome) ";
     on_backend!(database, pool => {
         let mut query = sqlx::QueryBuilder::new(HEAD);

@@ -30,6 +30,9 @@ pub enum Error {
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// A coalesced read failed (the database, or the reader stopped with the server).
+    #[error("shipment read failed")]
+    Read(#[from] crate::reads::ReadError),
     /// The database could not be opened or migrated at start-up.
     #[error("database setup failed")]
     DatabaseSetup(#[from] acx_runtime::db::DbError),

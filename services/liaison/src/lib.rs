@@ -6,6 +6,7 @@
 mod audit;
 mod declarations;
 mod error;
+mod reads;
 mod service;
 mod shipments;
 mod store;
@@ -49,6 +50,12 @@ pub struct Config {
     )]
     pub scoring_url: String,
 
+    /// Database of the audit trail. Default: the liaison database, except when that is a
+    /// SQLite file: then a `-audit` file beside it, because every write to a SQLite file
+    /// empties the page cache of its readers, and the trail is written on every call.
+    #[arg(long, env = "ACX_AUDIT_DATABASE_URL", value_name = "URL")]
+    pub audit_database_url: Option<String>,
+
     /// Bearer token liaison presents to scoring (a `service:liaison` token).
     #[arg(
         long,
@@ -75,30 +82,60 @@ pub fn access_policy() -> AccessPolicy {
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
-/// Opens the database, migrates it and starts serving until `shutdown`.
+impl Config {
+    /// The audit trail's database URL (see `audit_database_url`).
+    pub fn audit_database_url_or_default(&self) -> String {
+        let main = self.server.database_url_or_default("liaison");
+        self.audit_database_url
+            .clone()
+            .unwrap_or_else(|| beside_sqlite_file(&main, "-audit").unwrap_or(main))
+    }
+}
+
+/// `url` with `suffix` added to the SQLite file's name (before `.db`), or None when `url`
+/// is not a SQLite file (a server database, or an in-memory one).
+fn beside_sqlite_file(url: &str, suffix: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, format!("?{query}")),
+        None => (rest, String::new()),
+    };
+    let file_start = path.rfind('/').map_or(0, |slash| slash + 1);
+    let file = &path[file_start..];
+    if file.is_empty() || file.contains(":memory:") {
+        return None;
+    }
+    let renamed = match file.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => format!("{stem}{suffix}.{extension}"),
+        _ => format!("{file}{suffix}"),
+    };
+    Some(format!("sqlite:{}{renamed}{query}", &path[..file_start]))
+}
+
+/// Opens the databases, migrates them and starts serving until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
-    let database = Database::open(
-        &config.server.database_url_or_default("liaison"),
-        &migrations(),
-    )
-    .await?;
+    let database_url = config.server.database_url_or_default("liaison");
+    let database = Database::open(&database_url, &migrations()).await?;
+    // The audit database has liaison's schema; only its audit_log is used.
+    let audit_url = config.audit_database_url_or_default();
+    let audit_database = if audit_url == database_url {
+        database.clone()
+    } else {
+        Database::open(&audit_url, &migrations()).await?
+    };
     let scoring =
         ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
     let shipments = shipments::Shipments::new(database.clone(), scoring.clone());
     // Assesses pending declarations and forwards inspection results until scoring has them.
     tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
     // Every call is audited: answered ones by the handlers, refused ones through the policy.
-    let audit = audit::AuditLog::start(database.clone());
+    let audit = audit::AuditLog::start(audit_database.clone());
     let refusals = audit.clone();
+    let flush = audit.clone();
     let policy =
         access_policy().on_refusal(Arc::new(move |refusal| refusals.record_refusal(refusal)));
-    let liaison = service::Liaison::new(
-        database.clone(),
-        scoring,
-        shipments,
-        audit,
-        shutdown.clone(),
-    );
+    let liaison =
+        service::Liaison::new(audit_database, scoring, shipments, audit, shutdown.clone());
     let routes = tonic::service::Routes::new(
         LiaisonServiceServer::new(liaison)
             .max_decoding_message_size(config.server.max_message_bytes as usize),
@@ -109,5 +146,35 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         policy,
         database,
     };
-    Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
+    let running = server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?;
+    // Questions answer before their audit record is committed: write those before exiting.
+    Ok(running.then(async move {
+        if let Err(error) = flush.flush().await {
+            tracing::error!(%error, "the audit trail could not be flushed at shutdown");
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::beside_sqlite_file;
+
+    #[test]
+    fn the_audit_file_sits_beside_the_sqlite_file() {
+        let beside = |url| beside_sqlite_file(url, "-audit");
+        assert_eq!(
+            beside("sqlite:///var/lib/acx/liaison.db").as_deref(),
+            Some("sqlite:///var/lib/acx/liaison-audit.db")
+        );
+        assert_eq!(
+            beside("sqlite:data/liaison.db?mode=rwc").as_deref(),
+            Some("sqlite:data/liaison-audit.db?mode=rwc")
+        );
+        assert_eq!(
+            beside("sqlite:liaison").as_deref(),
+            Some("sqlite:liaison-audit")
+        );
+        assert_eq!(beside("sqlite::memory:"), None);
+        assert_eq!(beside("postgres://acx@db/acx"), None);
+    }
 }

@@ -21,17 +21,18 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
-    audit::{AuditEntry, AuditLog},
+    audit::{AuditEntry, AuditLog, Durability},
     shipments::{Shipments, parse_name},
 };
 
 /// Most declarations in one SubmitDeclarations call.
 const MAX_DECLARATIONS: usize = 500;
 
-/// The liaison service: its database (audit trail, shipments) and its client of scoring.
+/// The liaison service: its shipments, its audit trail and its client of scoring.
 #[derive(Debug, Clone)]
 pub struct Liaison {
-    database: Database,
+    /// Where the audit trail is (read by ListAuditRecords; written through `audit`).
+    audit_database: Database,
     audit: AuditLog,
     scoring: ScoringServiceClient<PeerChannel>,
     shipments: Shipments,
@@ -44,10 +45,10 @@ fn authority_of<T>(request: &Request<T>) -> Result<Principal, Status> {
 }
 
 impl Liaison {
-    /// Liaison over `database` (already migrated), asking `scoring`; alert streams end at
-    /// `shutdown`.
+    /// Liaison with its audit trail in `audit_database` (already migrated), asking
+    /// `scoring`; alert streams end at `shutdown`.
     pub fn new(
-        database: Database,
+        audit_database: Database,
         scoring: ScoringServiceClient<PeerChannel>,
         shipments: Shipments,
         audit: AuditLog,
@@ -55,7 +56,7 @@ impl Liaison {
     ) -> Self {
         Self {
             audit,
-            database,
+            audit_database,
             scoring,
             shipments,
             shutdown,
@@ -63,13 +64,15 @@ impl Liaison {
     }
 
     /// Records the call, then returns its result. A call whose audit record cannot be
-    /// written fails: no question goes unrecorded.
+    /// written fails: no question goes unrecorded. Calls that change something answer
+    /// once their record is committed, questions once it is queued (see `Durability`).
     async fn audited<T>(
         &self,
         principal: &Principal,
         rpc: &str,
         parameters: String,
         result: Result<T, Error>,
+        durability: Durability,
     ) -> Result<Response<T>, Status> {
         let result = result.map_err(Status::from);
         let outcome = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
@@ -80,7 +83,7 @@ impl Liaison {
             outcome,
         };
         self.audit
-            .record(entry)
+            .record(entry, durability)
             .await
             .map_err(|e| Status::from(Error::Audit(e)))?;
         result.map(Response::new)
@@ -198,8 +201,14 @@ impl LiaisonService for Liaison {
             |s| format!("seller={}/{}", s.platform, s.seller_id),
         );
         let result = self.check_seller_risk(seller).await;
-        self.audited(&principal, "CheckSeller", parameters, result)
-            .await
+        self.audited(
+            &principal,
+            "CheckSeller",
+            parameters,
+            result,
+            Durability::Queued,
+        )
+        .await
     }
 
     async fn submit_declarations(
@@ -225,8 +234,14 @@ impl LiaisonService for Liaison {
                 .await
                 .map(|results| SubmitDeclarationsResponse { results })
         };
-        self.audited(&principal, "SubmitDeclarations", parameters, result)
-            .await
+        self.audited(
+            &principal,
+            "SubmitDeclarations",
+            parameters,
+            result,
+            Durability::Committed,
+        )
+        .await
     }
 
     async fn get_shipment(
@@ -244,8 +259,14 @@ impl LiaisonService for Liaison {
                 }),
                 Err(error) => Err(error),
             };
-        self.audited(&principal, "GetShipment", format!("name={name}"), result)
-            .await
+        self.audited(
+            &principal,
+            "GetShipment",
+            format!("name={name}"),
+            result,
+            Durability::Queued,
+        )
+        .await
     }
 
     async fn record_inspection_result(
@@ -270,8 +291,14 @@ impl LiaisonService for Liaison {
                     shipment: Some(shipment),
                 }),
         };
-        self.audited(&principal, "RecordInspectionResult", parameters, result)
-            .await
+        self.audited(
+            &principal,
+            "RecordInspectionResult",
+            parameters,
+            result,
+            Durability::Committed,
+        )
+        .await
     }
 
     async fn search_shipments(
@@ -290,8 +317,14 @@ impl LiaisonService for Liaison {
             request.order_by
         );
         let result = self.shipments.search(&principal.id, &request).await;
-        self.audited(&principal, "SearchShipments", parameters, result)
-            .await
+        self.audited(
+            &principal,
+            "SearchShipments",
+            parameters,
+            result,
+            Durability::Queued,
+        )
+        .await
     }
 
     type WatchAlertsStream = std::pin::Pin<
@@ -316,8 +349,14 @@ impl LiaisonService for Liaison {
         } else {
             Ok(())
         };
-        self.audited(&principal, "WatchAlerts", parameters, checked)
-            .await?;
+        self.audited(
+            &principal,
+            "WatchAlerts",
+            parameters,
+            checked,
+            Durability::Queued,
+        )
+        .await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(64);
         let shipments = self.shipments.clone();
         let signal = shipments.alert_signal();
@@ -403,8 +442,11 @@ impl LiaisonService for Liaison {
             .end_time
             .as_ref()
             .map_or(i64::MAX, |t| t.seconds.saturating_mul(1_000_000));
+        // Questions answer before their record is committed: the auditor sees every call
+        // answered before this one.
+        self.audit.flush().await.map_err(Error::from)?;
         let rows = crate::store::audit_records(
-            &self.database,
+            &self.audit_database,
             &request.principal,
             &request.rpc,
             start,
@@ -453,8 +495,14 @@ impl LiaisonService for Liaison {
             None => "party=".to_owned(),
         };
         let result = self.check_party_risk(party).await;
-        self.audited(&principal, "CheckParty", parameters, result)
-            .await
+        self.audited(
+            &principal,
+            "CheckParty",
+            parameters,
+            result,
+            Durability::Queued,
+        )
+        .await
     }
 }
 

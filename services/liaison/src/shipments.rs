@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tonic::Code;
 
-use crate::{Error, declarations, store};
+use crate::{Error, declarations, reads::ShipmentReader, store};
 
 /// How long one call to scoring may take before the declaration stays pending.
 const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,6 +39,8 @@ const WORKER_BATCH: i64 = 200;
 #[derive(Debug, Clone)]
 pub struct Shipments {
     database: Database,
+    /// GetShipment's reads, coalesced into one query per batch of concurrent calls.
+    reader: ShipmentReader,
     scoring: ScoringServiceClient<PeerChannel>,
     wake: Arc<Notify>,
     /// Notified after every stored assessment, for alert watchers.
@@ -61,6 +63,7 @@ impl Shipments {
     /// Over `database`, assessing with `scoring`.
     pub fn new(database: Database, scoring: ScoringServiceClient<PeerChannel>) -> Self {
         Self {
+            reader: ShipmentReader::start(database.clone()),
             database,
             scoring,
             wake: Arc::new(Notify::new()),
@@ -222,7 +225,9 @@ impl Shipments {
 
     /// One of `authority`'s shipments.
     pub async fn get(&self, authority: &str, declaration_id: &str) -> Result<Shipment, Error> {
-        let row = store::get(&self.database, authority, declaration_id)
+        let row = self
+            .reader
+            .get(authority, declaration_id)
             .await?
             .ok_or_else(|| {
                 Error::NotFound(format!(

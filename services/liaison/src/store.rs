@@ -112,6 +112,38 @@ pub async fn get(
     on_backend!(database, pool => sqlx::query_as(sql).bind(authority).bind(declaration_id).fetch_optional(pool).await)
 }
 
+/// The declarations named by `keys` (authority, declaration id) in one query; the ones
+/// that exist, in no particular order.
+pub async fn get_many(
+    database: &Database,
+    keys: &[(String, String)],
+) -> Result<Vec<DeclarationRow>, sqlx::Error> {
+    let mut authorities: Vec<&str> = keys.iter().map(|(a, _)| a.as_str()).collect();
+    authorities.sort_unstable();
+    authorities.dedup();
+    let ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
+    // Both lists as IN constraints: the unique (authority, declaration_id) index serves
+    // every pair; a row of another authority with a requested id is dropped by the caller.
+    let placeholders = |from: usize, count: usize| {
+        (from..from + count)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {SELECTED} FROM {JOINED} WHERE d.authority IN ({}) AND d.declaration_id IN ({})",
+        placeholders(1, authorities.len()),
+        placeholders(1 + authorities.len(), ids.len())
+    ));
+    on_backend!(database, pool => {
+        let mut query = sqlx::query_as(sql);
+        for value in authorities.iter().chain(&ids) {
+            query = query.bind(*value);
+        }
+        query.fetch_all(pool).await
+    })
+}
+
 /// Up to `limit` declarations still waiting for their assessment, oldest first.
 pub async fn pending(database: &Database, limit: i64) -> Result<Vec<DeclarationRow>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(

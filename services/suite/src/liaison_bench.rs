@@ -148,6 +148,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     let pending_config = acx_liaison::Config {
         server,
         scoring_url: format!("http://{closed_port}"),
+        audit_database_url: None,
         scoring_token: suite.credentials.token_of("service:liaison")?.to_owned(),
     };
     let pending = acx_liaison::start(&pending_config, shutdown.clone()).await?;

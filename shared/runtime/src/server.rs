@@ -78,6 +78,20 @@ impl RunningServer {
     pub async fn wait(self) -> Result<(), ServeError> {
         self.task.await?
     }
+
+    /// This server, whose `wait` also waits for `after` once the server has stopped: for
+    /// work the answered calls left behind (an audit trail to flush, say).
+    pub fn then(self, after: impl Future<Output = ()> + Send + 'static) -> Self {
+        let task = self.task;
+        Self {
+            local_addr: self.local_addr,
+            task: tokio::spawn(async move {
+                let served = task.await;
+                after.await;
+                served?
+            }),
+        }
+    }
 }
 
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
