@@ -247,3 +247,21 @@ impl Drop for IngestHarness {
         self.shutdown.trigger();
     }
 }
+
+/// A tool that `scripts/test.sh` provides through the environment variable `variable`
+/// (buf, the Python with generated stubs): `None`, with a message, when it is missing
+/// locally, so the test skips; a failure where it must be there (`ACX_REQUIRE_POSTGRES=1`,
+/// set by scripts/test.sh, as in CI).
+pub fn tool_from_env(variable: &str, skipping: &str) -> Option<std::path::PathBuf> {
+    match std::env::var_os(variable) {
+        Some(path) => Some(path.into()),
+        None => {
+            assert!(
+                std::env::var("ACX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "scripts/test.sh sets {variable}; it is missing"
+            );
+            eprintln!("skipping {skipping}: {variable} is not set (scripts/test.sh sets it)");
+            None
+        }
+    }
+}

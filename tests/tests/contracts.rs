@@ -11,17 +11,7 @@ use std::{
 
 /// The buf binary: `ACX_BUF`, set by scripts/test.sh (which installs buf from npm).
 fn buf() -> Option<PathBuf> {
-    match std::env::var_os("ACX_BUF") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            assert!(
-                std::env::var("ACX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "scripts/test.sh sets ACX_BUF; it is missing"
-            );
-            eprintln!("skipping the contract checks: ACX_BUF is not set (scripts/test.sh sets it)");
-            None
-        }
-    }
+    acx_tests::tool_from_env("ACX_BUF", "the contract checks")
 }
 
 fn repository() -> PathBuf {

@@ -14,23 +14,10 @@ use tokio::process::Command;
 /// `ACX_PY_STUBS`, which scripts/test.sh takes from gen/stubs.env (written by
 /// scripts/gen-stubs.sh).
 fn python_env() -> Option<(PathBuf, PathBuf)> {
-    match (
-        std::env::var_os("ACX_PYTHON"),
-        std::env::var_os("ACX_PY_STUBS"),
-    ) {
-        (Some(python), Some(stubs)) => Some((python.into(), stubs.into())),
-        _ => {
-            assert!(
-                std::env::var("ACX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "scripts/test.sh sets ACX_PYTHON and ACX_PY_STUBS; they are missing"
-            );
-            eprintln!(
-                "skipping the Python example: ACX_PYTHON and ACX_PY_STUBS are not set \
-                 (run scripts/gen-stubs.sh, or scripts/test.sh which does)"
-            );
-            None
-        }
-    }
+    let skipping = "the Python example (run scripts/gen-stubs.sh)";
+    let python = acx_tests::tool_from_env("ACX_PYTHON", skipping)?;
+    let stubs = acx_tests::tool_from_env("ACX_PY_STUBS", skipping)?;
+    Some((python, stubs))
 }
 
 /// Runs the quickstart against `suite` with `token`; returns its exit status and output.

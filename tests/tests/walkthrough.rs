@@ -16,17 +16,7 @@ use acx_tests::TestSuite;
 
 /// The buf binary: `ACX_BUF`, set by scripts/test.sh (which installs buf from npm).
 fn buf() -> Option<PathBuf> {
-    match std::env::var_os("ACX_BUF") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            assert!(
-                std::env::var("ACX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "scripts/test.sh sets ACX_BUF; it is missing"
-            );
-            eprintln!("skipping the walkthrough: ACX_BUF is not set (scripts/test.sh sets it)");
-            None
-        }
-    }
+    acx_tests::tool_from_env("ACX_BUF", "the walkthrough")
 }
 
 fn walkthrough_file(name: &str) -> String {
