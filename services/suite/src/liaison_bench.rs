@@ -34,21 +34,37 @@ pub struct LiaisonBenchOptions {
     pub concurrency: usize,
     /// Duration of each read load.
     pub duration: Duration,
+    /// Rounds of the read loads (Echo, GetShipment, SearchShipments, one after the other):
+    /// on a shared machine the median of the per-round ratios is steadier than one round.
+    pub rounds: usize,
 }
 
 /// Figures of one run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LiaisonBenchReport {
     /// Declarations per second, assessed by scoring on the way in.
     pub intake_assessed: f64,
     /// Declarations per second with scoring unreachable (stored as pending).
     pub intake_pending: f64,
+    /// The read loads, a round each.
+    pub rounds: Vec<ReadRound>,
+}
+
+/// One round of the read loads, run back to back.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadRound {
     /// Echo of liaison.
     pub echo: LoadFigures,
     /// GetShipment.
     pub get: LoadFigures,
     /// SearchShipments (one importer, 20 per page, by risk).
     pub search: LoadFigures,
+}
+
+/// The median of `values` (0 for none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -162,47 +178,49 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     .await?;
 
     let stored = options.stored.max(options.intake);
-    let (channel, token) = (pending_channel.clone(), customs.clone());
-    let echo = load(options.concurrency, options.duration, move |_| {
-        let mut client = DiagnosticsServiceClient::new(channel.clone());
-        let request = authorized(
-            EchoRequest {
-                message: "bench".to_owned(),
-                delay: None,
-            },
-            &token,
-        );
-        async move { client.echo(request).await.is_ok() }
-    })
-    .await;
-    let (channel, token) = (pending_channel.clone(), customs.clone());
-    let get = load(options.concurrency, options.duration, move |i| {
-        let mut client = LiaisonServiceClient::new(channel.clone());
-        let name = format!("shipments/B{:09}", (i * 7919) % stored);
-        let request = authorized(GetShipmentRequest { name }, &token);
-        async move { client.get_shipment(request).await.is_ok() }
-    })
-    .await;
-    let (channel, token) = (pending_channel, customs);
-    let search = load(options.concurrency, options.duration, move |i| {
-        let mut client = LiaisonServiceClient::new(channel.clone());
-        let request = authorized(
-            SearchShipmentsRequest {
-                importer_id: format!("IMP-{}", i % 5000),
-                page_size: 20,
-                ..Default::default()
-            },
-            &token,
-        );
-        async move { client.search_shipments(request).await.is_ok() }
-    })
-    .await;
+    let mut rounds = Vec::new();
+    for _ in 0..options.rounds.max(1) {
+        let (channel, token) = (pending_channel.clone(), customs.clone());
+        let echo = load(options.concurrency, options.duration, move |_| {
+            let mut client = DiagnosticsServiceClient::new(channel.clone());
+            let request = authorized(
+                EchoRequest {
+                    message: "bench".to_owned(),
+                    delay: None,
+                },
+                &token,
+            );
+            async move { client.echo(request).await.is_ok() }
+        })
+        .await;
+        let (channel, token) = (pending_channel.clone(), customs.clone());
+        let get = load(options.concurrency, options.duration, move |i| {
+            let mut client = LiaisonServiceClient::new(channel.clone());
+            let name = format!("shipments/B{:09}", (i * 7919) % stored);
+            let request = authorized(GetShipmentRequest { name }, &token);
+            async move { client.get_shipment(request).await.is_ok() }
+        })
+        .await;
+        let (channel, token) = (pending_channel.clone(), customs.clone());
+        let search = load(options.concurrency, options.duration, move |i| {
+            let mut client = LiaisonServiceClient::new(channel.clone());
+            let request = authorized(
+                SearchShipmentsRequest {
+                    importer_id: format!("IMP-{}", i % 5000),
+                    page_size: 20,
+                    ..Default::default()
+                },
+                &token,
+            );
+            async move { client.search_shipments(request).await.is_ok() }
+        })
+        .await;
+        rounds.push(ReadRound { echo, get, search });
+    }
     shutdown.trigger();
     Ok(LiaisonBenchReport {
         intake_assessed,
         intake_pending,
-        echo,
-        get,
-        search,
+        rounds,
     })
 }
