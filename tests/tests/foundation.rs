@@ -220,20 +220,28 @@ async fn check_seller_crosses_to_scoring_and_is_audited() {
     );
     assert!(unknown.message().contains("amazon/NOBODY"));
 
+    // The trail has its own SQLite file; a question's record is committed just after
+    // the answer (group commit), so it may take a moment to appear.
     let database = Database::connect(&format!(
         "sqlite://{}",
-        suite.data_dir.path().join("liaison.db").display()
+        suite.data_dir.path().join("liaison-audit.db").display()
     ))
     .await
     .unwrap();
     let Database::Sqlite(pool) = &database else {
         unreachable!()
     };
-    let rows: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT principal, rpc, parameters, outcome FROM audit_log")
+    let mut rows: Vec<(String, String, String, String)> = Vec::new();
+    for _ in 0..100 {
+        rows = sqlx::query_as("SELECT principal, rpc, parameters, outcome FROM audit_log")
             .fetch_all(pool)
             .await
             .unwrap();
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
         rows,
         [(
