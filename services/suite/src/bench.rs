@@ -131,6 +131,28 @@ fn seller(n: usize) -> SellerAccountRef {
     }
 }
 
+/// The baseline of every benchmark: the diagnostics `Echo` of the server behind `channel`,
+/// under the same load as the RPC it is compared with.
+pub(crate) async fn echo_load(
+    channel: Channel,
+    token: String,
+    concurrency: usize,
+    duration: Duration,
+) -> LoadFigures {
+    load(concurrency, duration, move |_| {
+        let mut client = DiagnosticsServiceClient::new(channel.clone());
+        let request = authorized(
+            EchoRequest {
+                message: "bench".to_owned(),
+                delay: None,
+            },
+            &token,
+        );
+        async move { client.echo(request).await.is_ok() }
+    })
+    .await
+}
+
 /// Runs `call` from `concurrency` tasks for `duration`; returns rate and latencies.
 pub(crate) async fn load<F, Fut>(concurrency: usize, duration: Duration, call: F) -> LoadFigures
 where
@@ -235,18 +257,12 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         async move { client.get_seller_risk(request).await.is_ok() }
     })
     .await;
-    let (channel, token) = (scoring_channel.clone(), platform.clone());
-    let echo = load(options.concurrency, options.duration, move |_| {
-        let mut client = DiagnosticsServiceClient::new(channel.clone());
-        let request = authorized(
-            EchoRequest {
-                message: "bench".to_owned(),
-                delay: None,
-            },
-            &token,
-        );
-        async move { client.echo(request).await.is_ok() }
-    })
+    let echo = echo_load(
+        scoring_channel.clone(),
+        platform.clone(),
+        options.concurrency,
+        options.duration,
+    )
     .await;
 
     // Freshness: a new suspected finding on a known seller, then poll its score.

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use acx_proto::{
     common::{ConsignmentNumbers, Money},
-    diagnostics::{EchoRequest, diagnostics_service_client::DiagnosticsServiceClient},
     liaison::{
         Declaration, DeclarationLine, GetShipmentRequest, Procedure, SearchShipmentsRequest,
         SubmitDeclarationsRequest, TransportMode, ValuationBasis,
@@ -20,7 +19,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::{
     SuiteArgs,
-    bench::{LoadFigures, authorized, load},
+    bench::{LoadFigures, authorized, echo_load, load},
 };
 
 /// What to run.
@@ -180,18 +179,12 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     let stored = options.stored.max(options.intake);
     let mut rounds = Vec::new();
     for _ in 0..options.rounds.max(1) {
-        let (channel, token) = (pending_channel.clone(), customs.clone());
-        let echo = load(options.concurrency, options.duration, move |_| {
-            let mut client = DiagnosticsServiceClient::new(channel.clone());
-            let request = authorized(
-                EchoRequest {
-                    message: "bench".to_owned(),
-                    delay: None,
-                },
-                &token,
-            );
-            async move { client.echo(request).await.is_ok() }
-        })
+        let echo = echo_load(
+            pending_channel.clone(),
+            customs.clone(),
+            options.concurrency,
+            options.duration,
+        )
         .await;
         let (channel, token) = (pending_channel.clone(), customs.clone());
         let get = load(options.concurrency, options.duration, move |i| {
