@@ -287,6 +287,68 @@ impl Pair {
     }
 }
 
+/// Two authorities may use the same declaration id. Concurrent GetShipment calls are
+/// answered in shared lookups; each authority still sees only its own declaration, and
+/// another authority's id is NOT_FOUND, never its content.
+#[tokio::test]
+async fn authorities_never_see_each_others_shipments_even_in_shared_lookups() {
+    let pair = Pair::new(acx_tests::Backend::Sqlite).await.unwrap();
+    let other = acx_runtime::credentials::generate_token();
+    let tokens = pair.dir.path().join("tokens");
+    let mut lines = std::fs::read_to_string(&tokens).unwrap();
+    lines.push_str(&format!("{} customs:other\n", hash_token(&other)));
+    std::fs::write(&tokens, lines).unwrap();
+    let (_shutdown, _liaison) = pair.start_liaison().await;
+    let mut client = LiaisonServiceClient::new(channel(pair.liaison_addr).await);
+
+    let mine = declaration("SAME-1", "TRK-A", 100.0, "800.00");
+    let theirs = declaration("SAME-1", "TRK-B", 7.0, "70.00");
+    for (token, declarations) in [
+        (
+            &pair.customs,
+            vec![mine, declaration("ONLY-A", "TRK-C", 1.0, "10.00")],
+        ),
+        (&other, vec![theirs]),
+    ] {
+        for result in submit(&mut client, token, declarations).await {
+            assert_eq!(result.outcome(), DeclarationOutcome::Accepted);
+        }
+    }
+
+    let mut calls = Vec::new();
+    for n in 0..200 {
+        let (mut client, token, id) = match n % 3 {
+            0 => (client.clone(), pair.customs.clone(), "SAME-1"),
+            1 => (client.clone(), other.clone(), "SAME-1"),
+            _ => (client.clone(), other.clone(), "ONLY-A"),
+        };
+        calls.push(tokio::spawn(async move {
+            let request = GetShipmentRequest {
+                name: format!("shipments/{id}"),
+            };
+            (
+                n % 3,
+                client.get_shipment(authorized(request, &token)).await,
+            )
+        }));
+    }
+    for call in calls {
+        match call.await.unwrap() {
+            (0, answer) => {
+                let shipment = answer.unwrap().into_inner().shipment.unwrap();
+                let tracking = &shipment.declaration.unwrap().consignment.unwrap();
+                assert_eq!(tracking.tracking_numbers, ["TRK-A"]);
+            }
+            (1, answer) => {
+                let shipment = answer.unwrap().into_inner().shipment.unwrap();
+                let tracking = &shipment.declaration.unwrap().consignment.unwrap();
+                assert_eq!(tracking.tracking_numbers, ["TRK-B"]);
+            }
+            (_, answer) => assert_eq!(answer.unwrap_err().code(), Code::NotFound),
+        }
+    }
+}
+
 /// Questions answer before their audit record is committed (group commit): every one of
 /// them is still in the trail, in its own SQLite file, once liaison has stopped, even if
 /// the process ends right then (its runtime is dropped, as when `main` returns).
