@@ -96,21 +96,25 @@ impl AuditLog {
                         }
                     }
                 }
-                let rows: Vec<Row> = group.iter().filter_map(|p| p.row.clone()).collect();
+                let mut rows = Vec::with_capacity(group.len());
+                let mut waiting = Vec::new();
+                // Records whose callers have their answer already.
+                let mut unconfirmed = 0;
+                for pending in group {
+                    rows.extend(pending.row);
+                    match pending.done {
+                        Some(done) => waiting.push(done),
+                        None => unconfirmed += 1,
+                    }
+                }
                 let outcome = if rows.is_empty() {
                     Ok(())
                 } else {
-                    write(&database, &rows).await.map_err(|e| e.to_string())
+                    write(&database, rows).await.map_err(|e| e.to_string())
                 };
                 writer_failing.store(outcome.is_err(), Ordering::SeqCst);
-                let mut unconfirmed = 0;
-                for pending in group {
-                    match pending.done {
-                        Some(done) => {
-                            let _ = done.send(outcome.clone());
-                        }
-                        None => unconfirmed += 1,
-                    }
+                for done in waiting {
+                    let _ = done.send(outcome.clone());
                 }
                 if let Err(error) = &outcome
                     && unconfirmed > 0
@@ -206,16 +210,16 @@ impl AuditLog {
 pub struct AuditError(String);
 
 /// Writes rows (time, principal, rpc, parameters, outcome) in one statement.
-async fn write(database: &Database, rows: &[Row]) -> Result<(), sqlx::Error> {
+async fn write(database: &Database, rows: Vec<Row>) -> Result<(), sqlx::Error> {
     const HEAD: &str = "INSERT INTO audit_log (call_time_us, principal, rpc, parameters, outcome) ";
     on_backend!(database, pool => {
         let mut query = sqlx::QueryBuilder::new(HEAD);
-        query.push_values(rows, |mut b, row| {
-            b.push_bind(row.0)
-                .push_bind(row.1.clone())
-                .push_bind(row.2.clone())
-                .push_bind(row.3.clone())
-                .push_bind(row.4.clone());
+        query.push_values(rows, |mut b, (time, principal, rpc, parameters, outcome)| {
+            b.push_bind(time)
+                .push_bind(principal)
+                .push_bind(rpc)
+                .push_bind(parameters)
+                .push_bind(outcome);
         });
         query.build().execute(pool).await.map(drop)
     })
