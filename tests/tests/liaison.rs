@@ -289,10 +289,20 @@ impl Pair {
 
 /// Two authorities may use the same declaration id. Concurrent GetShipment calls are
 /// answered in shared lookups; each authority still sees only its own declaration, and
-/// another authority's id is NOT_FOUND, never its content.
+/// another authority's id is NOT_FOUND, never its content. On SQLite the lookups run on the
+/// reader's own connection, on PostgreSQL as one query per batch through the pool.
 #[tokio::test]
-async fn authorities_never_see_each_others_shipments_even_in_shared_lookups() {
-    let pair = Pair::new(acx_tests::Backend::Sqlite).await.unwrap();
+async fn authorities_never_see_each_others_shipments_even_in_shared_lookups_on_sqlite() {
+    authorities_never_see_each_others_shipments(acx_tests::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn authorities_never_see_each_others_shipments_even_in_shared_lookups_on_postgres() {
+    authorities_never_see_each_others_shipments(acx_tests::Backend::Postgres).await;
+}
+
+async fn authorities_never_see_each_others_shipments(backend: acx_tests::Backend) {
+    let pair = Pair::new(backend).await.unwrap();
     let other = acx_runtime::credentials::generate_token();
     let tokens = pair.dir.path().join("tokens");
     let mut lines = std::fs::read_to_string(&tokens).unwrap();

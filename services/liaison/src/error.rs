@@ -36,6 +36,9 @@ pub enum Error {
     /// The database could not be opened or migrated at start-up.
     #[error("database setup failed")]
     DatabaseSetup(#[from] acx_runtime::db::DbError),
+    /// The shipment reader could not open its connection or start its thread.
+    #[error("cannot start the shipment reader")]
+    ReaderSetup(#[source] std::io::Error),
     /// The scoring client could not be configured.
     #[error("scoring client setup failed")]
     Peer(#[from] acx_runtime::client::PeerError),

@@ -125,11 +125,14 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     };
     let scoring =
         ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
-    let shipments = shipments::Shipments::new(database.clone(), scoring.clone());
+    let sqlite_file = acx_runtime::db::sqlite_file(&database_url);
+    let reader = reads::ShipmentReader::start(database.clone(), sqlite_file.as_deref())
+        .map_err(Error::ReaderSetup)?;
+    let shipments = shipments::Shipments::new(database.clone(), reader, scoring.clone());
     // Assesses pending declarations and forwards inspection results until scoring has them.
     tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
     // Every call is audited: answered ones by the handlers, refused ones through the policy.
-    let audit = audit::AuditLog::start(audit_database.clone());
+    let audit = audit::AuditLog::start(audit_database.dedicated_connection().await?);
     let refusals = audit.clone();
     let flush = audit.clone();
     let policy =

@@ -60,10 +60,14 @@ pub fn parse_name(name: &str) -> Result<&str, Error> {
 }
 
 impl Shipments {
-    /// Over `database`, assessing with `scoring`.
-    pub fn new(database: Database, scoring: ScoringServiceClient<PeerChannel>) -> Self {
+    /// Over `database`, assessing with `scoring`; GetShipment reads through `reader`.
+    pub fn new(
+        database: Database,
+        reader: ShipmentReader,
+        scoring: ScoringServiceClient<PeerChannel>,
+    ) -> Self {
         Self {
-            reader: ShipmentReader::start(database.clone()),
+            reader,
             database,
             scoring,
             wake: Arc::new(Notify::new()),

@@ -6,7 +6,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`). On PostgreSQL sqlx takes an advisory lock
 //! while migrating, so several replicas starting at once are safe.
 
-use std::{str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use sqlx::{
     migrate::Migrator,
@@ -28,6 +28,16 @@ macro_rules! on_backend {
             $crate::Database::Postgres($pool) => $body,
         }
     };
+}
+
+/// The file of a `sqlite:` URL, for code that opens its own connection to it; None for
+/// in-memory SQLite (`sqlite::memory:`, `mode=memory`) and for other databases.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_owned())
 }
 
 /// Why the database could not be opened or migrated.
@@ -130,6 +140,27 @@ impl Database {
         Ok(())
     }
 
+    /// A handle for one busy task that runs one statement at a time (a writer that groups
+    /// its commits): on SQLite a connection of its own with a 64 MiB page cache (each SQLite
+    /// connection caches pages apart, so a task that hops between pool connections keeps
+    /// finding its pages cold); on PostgreSQL, where the server holds the cache, the pool.
+    pub async fn dedicated_connection(&self) -> Result<Self, DbError> {
+        match self {
+            Self::Sqlite(pool) => {
+                let options = (*pool.connect_options())
+                    .clone()
+                    .pragma("cache_size", "-65536");
+                let single = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Connect)?;
+                Ok(Self::Sqlite(single))
+            }
+            Self::Postgres(_) => Ok(self.clone()),
+        }
+    }
+
     /// Whether the database answers a trivial query within two seconds.
     pub async fn ping(&self) -> bool {
         let query = async {
@@ -180,6 +211,21 @@ mod tests {
             .expect("connect");
         assert!(db.ping().await);
         assert!(path.exists());
+    }
+
+    #[test]
+    fn finds_the_file_of_sqlite_urls_only() {
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/acx/liaison.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/acx/liaison.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://data/liaison.db"),
+            Some(PathBuf::from("data/liaison.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://shared?mode=memory"), None);
+        assert_eq!(sqlite_file("postgres://acx@db/acx"), None);
     }
 
     #[tokio::test]
