@@ -6,6 +6,7 @@ use acx_proto::{
 };
 use acx_runtime::{Database, on_backend};
 use prost::Message;
+use std::sync::LazyLock;
 
 /// Assessment states as stored.
 pub const PENDING: i32 = 1;
@@ -100,10 +101,11 @@ pub async fn insert(database: &Database, new: NewDeclaration<'_>) -> Result<bool
     Ok(result == 1)
 }
 
-/// One declaration, by authority ($1) and declaration id ($2).
-fn get_one_sql() -> String {
+/// One declaration, by authority ($1) and declaration id ($2); built once, because the
+/// shipment reader looks its cached statement up by this text on every batch.
+static GET_ONE: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {SELECTED} FROM {JOINED} WHERE d.authority = $1 AND d.declaration_id = $2")
-}
+});
 
 /// One declaration of `authority`.
 pub async fn get(
@@ -111,7 +113,7 @@ pub async fn get(
     authority: &str,
     declaration_id: &str,
 ) -> Result<Option<DeclarationRow>, sqlx::Error> {
-    let sql = sqlx::AssertSqlSafe(get_one_sql());
+    let sql = sqlx::AssertSqlSafe(GET_ONE.as_str());
     on_backend!(database, pool => sqlx::query_as(sql).bind(authority).bind(declaration_id).fetch_optional(pool).await)
 }
 
@@ -124,7 +126,7 @@ pub fn get_each(
     keys: &[(String, String)],
 ) -> Result<Vec<DeclarationRow>, rusqlite::Error> {
     let snapshot = connection.unchecked_transaction()?;
-    let mut statement = snapshot.prepare_cached(&get_one_sql())?;
+    let mut statement = snapshot.prepare_cached(&GET_ONE)?;
     let mut rows = Vec::with_capacity(keys.len());
     for (authority, declaration_id) in keys {
         let mut found = statement.query([authority, declaration_id])?;
