@@ -87,6 +87,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         routes,
         policy: access_policy(),
         database,
+        ready: None,
     };
     Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
 }

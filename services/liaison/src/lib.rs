@@ -148,6 +148,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         routes,
         policy,
         database,
+        ready: None,
     };
     let running = server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?;
     // Questions answer before their audit record is committed: write those before exiting.

@@ -1,14 +1,27 @@
-//! The scoring service (`acx.scoring.v1`): the exchange's judgement of sellers. It follows
-//! ingest's change feed from a durable cursor, links accounts across platforms, scores them
-//! with readable reasons and keeps the shared blacklist (see [`model`] for the rules). This
-//! crate is the service as a library; `acx-scoring` is its thin binary.
+//! The scoring service (`acx.scoring.v1`): the exchange's judgement of sellers. It links
+//! accounts across platforms, scores them with readable reasons and keeps the shared
+//! blacklist (see [`model`] for the rules). This crate is the service as a library;
+//! `acx-scoring` is its thin binary.
+//!
+//! Everything scoring learns (ingest's feed, recorded declarations, inspection outcomes)
+//! is one ordered history in its database ([`history`]); every replica applies it in order
+//! ([`follower`]), starting from a snapshot ([`snapshot`]), and stored effects are written
+//! once ([`effects`]). One replica at a time follows ingest's feed ([`lease`], `feed`).
 
+mod db;
+mod effects;
 mod error;
 pub mod evaluation;
+mod feed;
+mod follower;
+pub mod history;
+mod lease;
 pub mod model;
 mod names;
 mod scorer;
 mod service;
+pub mod snapshot;
+pub mod state;
 mod store;
 mod valuation;
 
@@ -72,6 +85,17 @@ pub struct Config {
     #[arg(long, env = "ACX_SCORING_HALF_LIFE_DAYS", value_name = "DAYS", default_value_t = 180.0,
           value_parser = parse_half_life)]
     pub half_life_days: f64,
+
+    /// Write a snapshot of the state after this many history entries (a feed entry holds
+    /// up to 500 reports), by the replica holding the snapshot lease.
+    #[arg(long, env = "ACX_SCORING_SNAPSHOT_EVERY_ENTRIES", value_name = "ENTRIES", default_value_t = 2000,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub snapshot_every_entries: i64,
+
+    /// Or after this many seconds, when any entry was applied since the last snapshot.
+    #[arg(long, env = "ACX_SCORING_SNAPSHOT_INTERVAL_SECONDS", value_name = "SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_interval_seconds: u64,
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -98,6 +122,8 @@ impl Config {
             identifier_keys_file: None,
             random_inspection_share: 0.02,
             half_life_days: 180.0,
+            snapshot_every_entries: 2000,
+            snapshot_interval_seconds: 600,
         }
     }
 }
@@ -121,7 +147,8 @@ pub fn access_policy() -> AccessPolicy {
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
-/// Opens the database, migrates it, rebuilds the model, follows ingest's feed and serves
+/// Opens the database, migrates it, starts following the history (ready once caught up
+/// with its head as of now), follows ingest's feed while holding the feed lease, and serves
 /// until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
     let database = Database::open(
@@ -132,13 +159,26 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let params = model::ModelParams {
         half_life_days: config.half_life_days,
     };
-    let scorer = Arc::new(
-        scorer::Scorer::load(database.clone(), params, config.random_inspection_share).await?,
-    );
+    let scorer = Arc::new(scorer::Scorer::new(
+        database.clone(),
+        params,
+        config.random_inspection_share,
+    ));
+    let head = history::head(&database).await?;
+    scorer
+        .start_head
+        .store(head, std::sync::atomic::Ordering::Relaxed);
+    // An empty history: ready at once (otherwise once the follower has applied `head`).
+    scorer.ready.send_replace(head == 0);
+    let policy = follower::SnapshotPolicy {
+        every_entries: config.snapshot_every_entries,
+        every: std::time::Duration::from_secs(config.snapshot_interval_seconds),
+    };
+    tokio::spawn(Arc::clone(&scorer).follow_history(policy, shutdown.clone()));
     match &config.ingest_token {
         Some(token) => {
             let ingest = IngestServiceClient::new(peer_channel(&config.ingest_url, token)?);
-            tokio::spawn(Arc::clone(&scorer).follow(ingest, shutdown.clone()));
+            tokio::spawn(Arc::clone(&scorer).follow_feed(ingest, shutdown.clone()));
         }
         None => tracing::warn!(
             "no ACX_INGEST_TOKEN: scoring serves what it has but does not follow ingest's feed"
@@ -148,6 +188,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
         None => None,
     };
+    let ready = scorer.ready();
     let scoring = service::Scoring::new(scorer, keys);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
@@ -158,6 +199,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         routes,
         policy: access_policy(),
         database,
+        ready: Some(ready),
     };
     Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
 }

@@ -46,7 +46,7 @@ use crate::names;
 pub type AccountKey = (String, String);
 
 /// Tunable parameters; part of the model version.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelParams {
     /// Half-life of a finding's weight, in days.
     pub half_life_days: f64,
@@ -60,7 +60,7 @@ impl ModelParams {
 }
 
 /// One version of an account's profile.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Profile {
     report_id: String,
     observe_us: i64,
@@ -70,7 +70,7 @@ struct Profile {
     retracted: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Account {
     /// Feed sequence of the first report that named the account.
     first_seen: i64,
@@ -95,7 +95,7 @@ impl Account {
 
 /// Evidence about an account: a platform's finding, a customs outcome, or a declared-value
 /// anomaly on one of its shipments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Finding {
     account: AccountKey,
     /// Which reason it feeds.
@@ -110,7 +110,7 @@ struct Finding {
 }
 
 /// What a stored report is, for retractions to find it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Target {
     Finding,
     Profile(AccountKey),
@@ -118,7 +118,7 @@ enum Target {
 }
 
 /// Which reason a finding's weight goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Bucket {
     Confirmed,
     Suspected,
@@ -172,7 +172,7 @@ pub struct Effects {
 }
 
 /// The whole state of the model.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     params: ModelParams,
     accounts: BTreeMap<AccountKey, Account>,
@@ -186,7 +186,9 @@ pub struct Model {
     targets: HashMap<(String, String), Target>,
     cluster_of: HashMap<AccountKey, String>,
     members_of: HashMap<String, BTreeSet<AccountKey>>,
+    #[serde(with = "crate::snapshot::prost_values")]
     risks: HashMap<AccountKey, SellerRisk>,
+    #[serde(with = "crate::snapshot::prost_values")]
     listings: BTreeMap<AccountKey, BlacklistEntry>,
     /// Why the last retractions happened, by retracted report, for delisting reasons.
     retraction_notes: HashMap<(String, String), String>,

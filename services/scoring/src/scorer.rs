@@ -1,149 +1,116 @@
-//! The scorer: the model in memory (reads are served from it), rebuilt at start-up from the
-//! stored inputs, and kept up to date by following ingest's change feed. Each batch of
-//! changes is applied, recomputed and written with its cursor in one transaction; if the
-//! write fails the model is reloaded from the database, so memory never runs ahead of what
-//! is durable for long.
+//! The scorer: one replica's state in memory (reads are served from it), kept at a
+//! position of the history ([`crate::history`]) by the follower ([`crate::follower`]).
+//! Writes (a recorded assessment, an outcome) append to the history and answer once this
+//! replica has applied their entry, so a caller reads its own writes here, and on another
+//! replica by asking for the position they returned (see [`crate::service`]).
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+use std::time::Duration;
 
-use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServiceClient};
+use acx_proto::scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment};
 use acx_runtime::{
-    Database, Shutdown,
-    client::PeerChannel,
-    error::cause_chain,
+    Database,
     time::{now_micros, to_timestamp},
 };
-use tokio::sync::{RwLock, watch};
-
-use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, RwLock, RwLockReadGuard, watch};
 
 use crate::{
     Error,
+    history::{self, DeclarationEntry, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
-    store::{self, BatchWrite, Input},
-    valuation::{self, AssessmentInputs, Peers, Profiles},
+    state::State,
+    valuation::{self, AssessmentInputs},
 };
 
-/// Most changes applied in one transaction.
-const MAX_BATCH: usize = 500;
+/// How long a write waits for its own replica to apply it before answering UNAVAILABLE.
+const APPLY_WAIT: Duration = Duration::from_secs(30);
 
-/// The model and its durable copy.
+/// One replica's state and its place in the history.
 #[derive(Debug)]
 pub struct Scorer {
-    model: RwLock<Model>,
-    peers: RwLock<Peers>,
-    profiles: RwLock<Profiles>,
-    /// Serialises the writers (the feed consumer and recorded outcomes), so each change of
-    /// the model is written before the next begins.
-    writer: tokio::sync::Mutex<()>,
+    pub(crate) state: Arc<RwLock<State>>,
+    pub(crate) database: Database,
+    pub(crate) params: ModelParams,
     random_share: f64,
-    database: Database,
-    params: ModelParams,
-    /// The last feed sequence whose effects are stored (and served).
-    applied: watch::Sender<i64>,
+    /// The last position applied, whose effects are stored.
+    pub(crate) applied: watch::Sender<i64>,
+    /// The history's head when this replica started: it is ready once it has applied it.
+    pub(crate) start_head: AtomicI64,
+    /// Whether it is ready (applied ≥ `start_head`).
+    pub(crate) ready: watch::Sender<bool>,
+    /// Woken after a local append, so the follower reads it at once.
+    pub(crate) wake: Notify,
+    /// This replica's name in leases.
+    pub(crate) replica: String,
 }
 
-/// Whether an outcome found fraud (counterfeits or undervaluation).
-fn is_fraud(outcome: &RecordOutcomeRequest) -> bool {
-    matches!(
-        outcome.kind(),
-        OutcomeKind::CounterfeitSeized | OutcomeKind::UndervaluationConfirmed
-    )
-}
-
-/// Applies a recorded declaration's value anomaly to the seller it was attributed to.
-fn apply_anomaly(model: &mut Model, record: &store::ShipmentRecord) -> BTreeSet<AccountKey> {
-    match &record.seller {
-        Some(seller) if record.anomaly > 0.0 => model.apply_value_anomaly(
-            &record.shipment.authority,
-            &record.shipment.declaration_id,
-            seller,
-            record.anomaly,
-            record
-                .shipment
-                .declaration_time
-                .as_ref()
-                .map_or(0, |t| t.seconds.saturating_mul(1_000_000)),
-        ),
-        _ => std::collections::BTreeSet::new(),
+fn seller_ref(account: AccountKey) -> acx_proto::common::SellerAccountRef {
+    acx_proto::common::SellerAccountRef {
+        platform: account.0,
+        seller_id: account.1,
     }
-}
-
-/// Applies a fraud outcome to the seller it was attributed to.
-fn apply_outcome(model: &mut Model, record: &store::OutcomeRecord) -> BTreeSet<AccountKey> {
-    let (Some(seller), true) = (&record.seller, is_fraud(&record.outcome)) else {
-        return std::collections::BTreeSet::new();
-    };
-    let observe_us = record
-        .outcome
-        .inspect_time
-        .as_ref()
-        .map_or(now_micros(), |t| {
-            t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos / 1000)
-        });
-    model.apply_outcome(
-        &record.outcome.authority,
-        &record.outcome.declaration_id,
-        seller,
-        record.outcome.kind() == OutcomeKind::CounterfeitSeized,
-        observe_us,
-    )
-}
-
-async fn load_model(database: &Database, params: ModelParams) -> Result<Model, Error> {
-    let mut model = Model::new(params);
-    for input in store::inputs(database).await? {
-        model.apply(input.sequence, &input.platform, &input.report);
-    }
-    model.settle_clusters_quietly();
-    for record in store::shipments(database).await? {
-        apply_anomaly(&mut model, &record);
-    }
-    for record in store::outcomes(database).await? {
-        apply_outcome(&mut model, &record);
-    }
-    let (risks, listings) = store::served(database).await?;
-    model.restore(risks, listings);
-    Ok(model)
 }
 
 impl Scorer {
-    /// Rebuilds the model and the declaration statistics from `database`; `random_share`
-    /// of assessed declarations are picked for a random inspection.
-    pub async fn load(
-        database: Database,
-        params: ModelParams,
-        random_share: f64,
-    ) -> Result<Self, Error> {
-        let model = load_model(&database, params).await?;
-        let cursor = store::cursor(&database).await?;
-        let mut peers = Peers::default();
-        for record in store::shipments(&database).await? {
-            peers.record(&record.shipment);
-        }
-        let mut profiles = Profiles::default();
-        for record in store::outcomes(&database).await? {
-            if let Some(shipment) =
-                peers.recorded(&record.outcome.authority, &record.outcome.declaration_id)
-            {
-                profiles.record(shipment, is_fraud(&record.outcome));
-            }
-        }
-        Ok(Self {
-            model: RwLock::new(model),
-            peers: RwLock::new(peers),
-            profiles: RwLock::new(profiles),
-            writer: tokio::sync::Mutex::new(()),
-            random_share,
+    /// An empty replica over `database` (the follower fills it); `random_share` of assessed
+    /// declarations are picked for a random inspection.
+    pub fn new(database: Database, params: ModelParams, random_share: f64) -> Self {
+        static COUNTER: AtomicI64 = AtomicI64::new(0);
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scoring".to_owned());
+        let replica = format!(
+            "{host}/{}/{}/{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            now_micros()
+        );
+        Self {
+            state: Arc::new(RwLock::new(State::new(params))),
             database,
             params,
-            applied: watch::channel(cursor).0,
-        })
+            random_share,
+            applied: watch::channel(0).0,
+            start_head: AtomicI64::new(i64::MAX),
+            ready: watch::channel(false).0,
+            wake: Notify::new(),
+            replica,
+        }
     }
 
     /// The model, for reading.
-    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Model> {
-        self.model.read().await
+    pub async fn read(&self) -> RwLockReadGuard<'_, Model> {
+        RwLockReadGuard::map(self.state.read().await, |state| &state.model)
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The last position this replica has applied.
+    pub fn applied(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Whether this replica has caught up with the history as it was at start-up.
+    pub fn ready(&self) -> watch::Receiver<bool> {
+        self.ready.subscribe()
+    }
+
+    /// Waits until this replica has applied `position`, for at most `wait`.
+    pub async fn wait_applied(&self, position: i64, wait: Duration) -> Result<i64, Error> {
+        let mut applied = self.applied.subscribe();
+        match tokio::time::timeout(wait, applied.wait_for(|a| *a >= position)).await {
+            Ok(Ok(at)) => Ok(*at),
+            _ => Err(Error::Behind {
+                wanted: position,
+                applied: self.applied(),
+            }),
+        }
     }
 
     /// The seller behind a declaration: the account of the matching shipment notice, else
@@ -161,70 +128,73 @@ impl Scorer {
             })
     }
 
-    /// Assesses a (validated) declaration. With `record`, the declaration joins the
-    /// statistics, and an anomalous value weighs on the seller behind it, both durably.
+    /// Assesses a (validated) declaration against this replica's state.
+    async fn assess_now(
+        &self,
+        shipment: &DeclaredShipment,
+    ) -> (ShipmentAssessment, Option<AccountKey>) {
+        let state = self.state.read().await;
+        let model = &state.model;
+        let notice = model.market().matching_notice(shipment);
+        let seller = Self::seller_of(model, shipment);
+        let assessment = valuation::assess(
+            shipment,
+            AssessmentInputs {
+                market: model.market(),
+                peers: &state.peers,
+                profiles: &state.profiles,
+                seller_risk: seller
+                    .as_ref()
+                    .and_then(|account| model.risk(account).cloned()),
+                notice,
+                random_share: self.random_share,
+                model_version: format!("{};values-1", self.params.version()),
+            },
+        );
+        (assessment, seller)
+    }
+
+    /// Assesses a (validated) declaration. With `record`, the declaration is appended to
+    /// the history (once per declaration id: a repeat with the same content returns the
+    /// stored assessment, with other content is ALREADY_EXISTS), so it joins the
+    /// statistics and an anomalous value weighs on the seller behind it, on every replica.
+    /// Returns the assessment and the position to read at to see it.
     pub async fn assess(
         &self,
         shipment: &DeclaredShipment,
         record: bool,
-    ) -> Result<ShipmentAssessment, Error> {
-        let _writer = if record {
-            Some(self.writer.lock().await)
-        } else {
-            None
-        };
-        let (assessment, seller) = {
-            let model = self.model.read().await;
-            let peers = self.peers.read().await;
-            let profiles = self.profiles.read().await;
-            let notice = model.market().matching_notice(shipment);
-            let seller = Self::seller_of(&model, shipment);
-            let assessment = valuation::assess(
-                shipment,
-                AssessmentInputs {
-                    market: model.market(),
-                    peers: &peers,
-                    profiles: &profiles,
-                    seller_risk: seller
-                        .as_ref()
-                        .and_then(|account| model.risk(account).cloned()),
-                    notice,
-                    random_share: self.random_share,
-                    model_version: format!("{};values-1", self.params.version()),
-                },
-            );
-            (assessment, seller)
-        };
-        let already = self
-            .peers
-            .read()
-            .await
-            .recorded(&shipment.authority, &shipment.declaration_id)
-            .is_some();
-        if !record || already {
-            return Ok(assessment);
+    ) -> Result<(ShipmentAssessment, i64), Error> {
+        let (assessment, seller) = self.assess_now(shipment).await;
+        if !record {
+            return Ok((assessment, self.applied()));
         }
+        let content_hash = Sha256::digest(shipment.encode_to_vec()).to_vec();
         let mut stamped = shipment.clone();
-        let now_us = now_micros();
-        // Whole seconds: the replay reads the anomaly's time from the stored seconds.
+        // Whole seconds: the anomaly's time is read from the recorded seconds.
         stamped
             .declaration_time
-            .get_or_insert(to_timestamp(now_us.div_euclid(1_000_000) * 1_000_000));
-        let record = store::ShipmentRecord {
-            shipment: stamped,
-            seller,
+            .get_or_insert(to_timestamp(now_micros().div_euclid(1_000_000) * 1_000_000));
+        let entry = DeclarationEntry {
+            shipment: Some(stamped),
+            seller: seller.map(seller_ref),
             anomaly: valuation::anomaly_strength(&assessment),
         };
-        self.commit(
-            |model| apply_anomaly(model, &record),
-            &[],
-            None,
-            Some(&record),
-        )
-        .await?;
-        // Durable first: the statistics in memory never hold what a restart would lose.
-        self.peers.write().await.record(shipment);
-        Ok(assessment)
+        let (position, assessment) =
+            match history::append_declaration(&self.database, entry, &content_hash, &assessment)
+                .await?
+            {
+                Recorded::Appended(position) => (position, assessment),
+                Recorded::Before(position, stored) => (position, stored),
+                Recorded::Conflict => {
+                    return Err(Error::AlreadyExists(format!(
+                        "declaration {} of {} was recorded before with other content",
+                        shipment.declaration_id, shipment.authority
+                    )));
+                }
+            };
+        self.wake.notify_one();
+        self.wait_applied(position, APPLY_WAIT).await?;
+        Ok((assessment, position))
     }
 
     /// A party's inspection history: (inspections, frauds, smoothed rate, base rate).
@@ -233,164 +203,39 @@ impl Scorer {
         label: &'static str,
         id: &str,
     ) -> Option<(f64, f64, f64, f64)> {
-        self.profiles.read().await.history(label, id)
+        self.state.read().await.profiles.history(label, id)
     }
 
-    /// The database.
-    pub fn database(&self) -> &Database {
-        &self.database
-    }
-
-    /// Records an inspection outcome of a recorded declaration; false when it had been
-    /// recorded before. The seller behind the declaration is attributed now and kept with
-    /// the outcome, so a replay gives the same result.
-    pub async fn record_outcome(&self, outcome: RecordOutcomeRequest) -> Result<bool, Error> {
-        let _writer = self.writer.lock().await;
-        let key = (outcome.authority.clone(), outcome.declaration_id.clone());
-        let shipment = self
-            .peers
-            .read()
-            .await
-            .recorded(&key.0, &key.1)
-            .cloned()
-            .ok_or_else(|| {
-                Error::NotFound(format!("no recorded declaration {} of {}", key.1, key.0))
-            })?;
-        if store::outcome_exists(&self.database, &key.0, &key.1).await? {
-            return Ok(false);
-        }
-        let seller = Self::seller_of(&*self.model.read().await, &shipment);
-        let record = store::OutcomeRecord { outcome, seller };
-        self.commit(
-            |model| apply_outcome(model, &record),
-            &[],
-            Some(&record),
-            None,
-        )
-        .await?;
-        self.profiles
-            .write()
-            .await
-            .record(&shipment, is_fraud(&record.outcome));
-        Ok(true)
-    }
-
-    /// Applies a batch of feed changes, writes it, and advances the cursor.
-    pub async fn apply_batch(&self, inputs: Vec<Input>) -> Result<(), Error> {
-        let _writer = self.writer.lock().await;
-        let cursor = *self.applied.borrow();
-        let inputs: Vec<Input> = inputs.into_iter().filter(|i| i.sequence > cursor).collect();
-        let Some(last) = inputs.last().map(|i| i.sequence) else {
-            return Ok(());
-        };
-        self.commit(
-            |model| {
-                let mut touched = BTreeSet::new();
-                for input in &inputs {
-                    touched.extend(model.apply(input.sequence, &input.platform, &input.report));
-                }
-                touched
-            },
-            &inputs,
-            None,
-            None,
-        )
-        .await?;
-        self.applied.send_replace(last);
-        Ok(())
-    }
-
-    /// Changes the model with `apply`, recomputes what it touched, and writes the change with
-    /// its effects in one transaction. Readers wait for the write, so a score they see is
-    /// durable and so is its trail on the blacklist's change feed; if the write fails the
-    /// model is reloaded from the database.
-    async fn commit<F>(
+    /// Records an inspection outcome of a recorded declaration: whether it was new (false
+    /// when recorded before) and the position to read at to see it. The seller behind the
+    /// declaration is attributed now and kept in the entry, so every replica applies the
+    /// same.
+    pub async fn record_outcome(
         &self,
-        apply: F,
-        inputs: &[Input],
-        outcome: Option<&store::OutcomeRecord>,
-        shipment: Option<&store::ShipmentRecord>,
-    ) -> Result<(), Error>
-    where
-        F: FnOnce(&mut Model) -> BTreeSet<AccountKey>,
-    {
-        let now_us = now_micros();
-        let mut model = self.model.write().await;
-        let touched = apply(&mut model);
-        let effects = model.recompute(&touched, now_us);
-        let batch = BatchWrite {
-            outcome,
-            shipment,
-            inputs,
-            effects: &effects,
-            now_us,
+        outcome: RecordOutcomeRequest,
+    ) -> Result<(bool, i64), Error> {
+        let shipment =
+            history::declaration(&self.database, &outcome.authority, &outcome.declaration_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "no recorded declaration {} of {}",
+                        outcome.declaration_id, outcome.authority
+                    ))
+                })?;
+        let seller = Self::seller_of(&*self.read().await, &shipment);
+        let entry = OutcomeEntry {
+            outcome: Some(outcome),
+            shipment: Some(shipment),
+            seller: seller.map(seller_ref),
         };
-        if let Err(error) = store::write_batch(&self.database, batch).await {
-            *model = load_model(&self.database, self.params).await?;
-            return Err(error.into());
-        }
-        Ok(())
-    }
-
-    /// Follows ingest's feed until `shutdown`, reconnecting with backoff.
-    pub async fn follow(
-        self: Arc<Self>,
-        ingest: IngestServiceClient<PeerChannel>,
-        shutdown: Shutdown,
-    ) {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let outcome = tokio::select! {
-                outcome = self.follow_once(ingest.clone()) => outcome,
-                () = shutdown.triggered() => return,
-            };
-            match outcome {
-                Ok(()) => backoff = Duration::from_millis(200),
-                Err(error) => {
-                    tracing::warn!(error = %cause_chain(&error), retry_ms = backoff.as_millis() as u64,
-                        "change feed interrupted, reconnecting");
-                }
+        match history::append_outcome(&self.database, entry).await? {
+            Some(position) => {
+                self.wake.notify_one();
+                self.wait_applied(position, APPLY_WAIT).await?;
+                Ok((true, position))
             }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = shutdown.triggered() => return,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
-    }
-
-    async fn follow_once(&self, mut ingest: IngestServiceClient<PeerChannel>) -> Result<(), Error> {
-        let after_sequence = *self.applied.borrow();
-        let mut stream = ingest
-            .stream_changes(StreamChangesRequest { after_sequence })
-            .await
-            .map_err(Error::Feed)?
-            .into_inner();
-        tracing::info!(after_sequence, "following ingest's change feed");
-        loop {
-            let Some(first) = stream.message().await.map_err(Error::Feed)? else {
-                return Ok(());
-            };
-            let mut changes = vec![first];
-            // Take what has already arrived, up to a batch, without waiting.
-            while changes.len() < MAX_BATCH {
-                match tokio::time::timeout(Duration::ZERO, stream.message()).await {
-                    Ok(Ok(Some(change))) => changes.push(change),
-                    Ok(Ok(None)) | Err(_) => break,
-                    Ok(Err(status)) => return Err(Error::Feed(status)),
-                }
-            }
-            let inputs = changes
-                .into_iter()
-                .filter_map(|change| {
-                    Some(Input {
-                        sequence: change.sequence,
-                        platform: change.platform,
-                        report: change.report?,
-                    })
-                })
-                .collect();
-            self.apply_batch(inputs).await?;
+            None => Ok((false, self.applied())),
         }
     }
 }

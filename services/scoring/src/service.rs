@@ -1,6 +1,15 @@
 //! The gRPC handlers of `acx.scoring.v1.ScoringService`. Risks and the blacklist are
 //! served from the model in memory; history and the blacklist's change feed from the
 //! database.
+//!
+//! ## Positions
+//! Every answer carries the `acx-applied-position` header: the history position this
+//! replica had applied (writes: the position of their own entry). A caller that sends
+//! `acx-min-position: N` is answered only once the replica has applied N, waiting up to
+//! the call's deadline (at most [`MAX_POSITION_WAIT`]), else UNAVAILABLE with reason
+//! `REPLICA_BEHIND`: so a write through one replica is read back through any other. Until a
+//! replica has caught up with the history as it was when it started, every call waits the
+//! same way (health is NOT_SERVING meanwhile).
 
 use std::sync::Arc;
 
@@ -24,6 +33,29 @@ const MAX_PAGE: i64 = 1000;
 /// Items per page when the caller does not say.
 const DEFAULT_PAGE: i64 = 100;
 
+/// Request header: the least history position the answer must reflect.
+pub const MIN_POSITION_HEADER: &str = "acx-min-position";
+/// Response header: the history position the answer reflects.
+pub const APPLIED_POSITION_HEADER: &str = "acx-applied-position";
+/// Longest a call waits for its replica to reach a position.
+const MAX_POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The `grpc-timeout` of a request (`<digits><unit>`), if it has a valid one.
+fn grpc_timeout<T>(request: &Request<T>) -> Option<std::time::Duration> {
+    let text = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let value: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => std::time::Duration::from_secs(value.saturating_mul(3600)),
+        "M" => std::time::Duration::from_secs(value.saturating_mul(60)),
+        "S" => std::time::Duration::from_secs(value),
+        "m" => std::time::Duration::from_millis(value),
+        "u" => std::time::Duration::from_micros(value),
+        "n" => std::time::Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
 /// The scoring service.
 #[derive(Debug, Clone)]
 pub struct Scoring {
@@ -39,6 +71,47 @@ impl Scoring {
             keys: keys.map(Arc::new),
         }
     }
+}
+
+impl Scoring {
+    /// Waits until this replica has caught up with its start-up head and with the
+    /// request's `acx-min-position`; returns the position applied.
+    async fn at_position<T>(&self, request: &Request<T>) -> Result<i64, Status> {
+        let mut wanted = self
+            .scorer
+            .start_head
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(value) = request.metadata().get(MIN_POSITION_HEADER) {
+            let Some(position) = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+            else {
+                return Err(Error::Invalid(vec![FieldViolation::new(
+                    MIN_POSITION_HEADER,
+                    "must be a history position (a whole number) as returned in acx-applied-position",
+                )])
+                .into());
+            };
+            wanted = wanted.max(position);
+        }
+        if self.scorer.applied() >= wanted {
+            return Ok(self.scorer.applied());
+        }
+        let wait = grpc_timeout(request).map_or(MAX_POSITION_WAIT, |t| t.min(MAX_POSITION_WAIT));
+        Ok(self.scorer.wait_applied(wanted, wait).await?)
+    }
+}
+
+/// `message` with the `acx-applied-position` header.
+fn at<T>(message: T, position: i64) -> Response<T> {
+    let mut response = Response::new(message);
+    if let Ok(value) = position.to_string().parse() {
+        response
+            .metadata_mut()
+            .insert(APPLIED_POSITION_HEADER, value);
+    }
+    response
 }
 
 fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> i64 {
@@ -153,6 +226,7 @@ impl ScoringService for Scoring {
         &self,
         request: Request<GetSellerRiskRequest>,
     ) -> Result<Response<GetSellerRiskResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let model = self.scorer.read().await;
         let risk = match (&request.seller, request.cluster_id.trim()) {
@@ -181,13 +255,14 @@ impl ScoringService for Scoring {
                 .into());
             }
         };
-        Ok(Response::new(GetSellerRiskResponse { risk: Some(risk) }))
+        Ok(at(GetSellerRiskResponse { risk: Some(risk) }, position))
     }
 
     async fn batch_get_seller_risks(
         &self,
         request: Request<BatchGetSellerRisksRequest>,
     ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let sellers = request.into_inner().sellers;
         let mut violations = Vec::new();
         if sellers.is_empty() || sellers.len() as i64 > MAX_PAGE {
@@ -208,13 +283,14 @@ impl ScoringService for Scoring {
                 None => response.not_found.push(seller),
             }
         }
-        Ok(Response::new(response))
+        Ok(at(response, position))
     }
 
     async fn list_seller_risk_history(
         &self,
         request: Request<ListSellerRiskHistoryRequest>,
     ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let mut violations = validate::seller_ref(request.seller.as_ref(), "seller");
         let limit = page_size(request.page_size, &mut violations);
@@ -237,16 +313,20 @@ impl ScoringService for Scoring {
             Some((id, _)) if more => encode_token(&format!("{prefix}{id}")),
             _ => String::new(),
         };
-        Ok(Response::new(ListSellerRiskHistoryResponse {
-            changes: rows.into_iter().map(|(_, change)| change).collect(),
-            next_page_token,
-        }))
+        Ok(at(
+            ListSellerRiskHistoryResponse {
+                changes: rows.into_iter().map(|(_, change)| change).collect(),
+                next_page_token,
+            },
+            position,
+        ))
     }
 
     async fn list_blacklist(
         &self,
         request: Request<ListBlacklistRequest>,
     ) -> Result<Response<ListBlacklistResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         let limit = page_size(request.page_size, &mut violations);
@@ -291,17 +371,21 @@ impl ScoringService for Scoring {
             )),
             _ => String::new(),
         };
-        Ok(Response::new(ListBlacklistResponse {
-            entries,
-            next_page_token,
-            changes_cursor: cursor,
-        }))
+        Ok(at(
+            ListBlacklistResponse {
+                entries,
+                next_page_token,
+                changes_cursor: cursor,
+            },
+            position,
+        ))
     }
 
     async fn check_entity(
         &self,
         request: Request<CheckEntityRequest>,
     ) -> Result<Response<CheckEntityResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let identifiers = request.identifiers.unwrap_or_default();
         let country = request.country.trim().to_ascii_uppercase();
@@ -371,26 +455,31 @@ impl ScoringService for Scoring {
             .read()
             .await
             .check_entity(&request.name, &hashed, limit);
-        Ok(Response::new(CheckEntityResponse { matches }))
+        Ok(at(CheckEntityResponse { matches }, position))
     }
 
     async fn assess_shipment(
         &self,
         request: Request<AssessShipmentRequest>,
     ) -> Result<Response<AssessShipmentResponse>, Status> {
+        self.at_position(&request).await?;
         let request = request.into_inner();
         let mut shipment = request.shipment.unwrap_or_default();
         invalid(validate_shipment(&mut shipment))?;
-        let assessment = self.scorer.assess(&shipment, request.record).await?;
-        Ok(Response::new(AssessShipmentResponse {
-            assessment: Some(assessment),
-        }))
+        let (assessment, position) = self.scorer.assess(&shipment, request.record).await?;
+        Ok(at(
+            AssessShipmentResponse {
+                assessment: Some(assessment),
+            },
+            position,
+        ))
     }
 
     async fn record_outcome(
         &self,
         request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<RecordOutcomeResponse>, Status> {
+        self.at_position(&request).await?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         for (field, value) in [
@@ -409,14 +498,15 @@ impl ScoringService for Scoring {
             Ok(_) => {}
         }
         invalid(violations)?;
-        let recorded = self.scorer.record_outcome(request).await?;
-        Ok(Response::new(RecordOutcomeResponse { recorded }))
+        let (recorded, position) = self.scorer.record_outcome(request).await?;
+        Ok(at(RecordOutcomeResponse { recorded }, position))
     }
 
     async fn get_party_history(
         &self,
         request: Request<GetPartyHistoryRequest>,
     ) -> Result<Response<GetPartyHistoryResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let label = match PartyKind::try_from(request.kind) {
             Ok(PartyKind::Importer) => "importer",
@@ -440,18 +530,22 @@ impl ScoringService for Scoring {
             .ok_or_else(|| {
                 Error::NotFound(format!("no recorded inspection of {label} {}", request.id))
             })?;
-        Ok(Response::new(GetPartyHistoryResponse {
-            inspections: inspections as i64,
-            frauds: frauds as i64,
-            smoothed_rate,
-            base_rate,
-        }))
+        Ok(at(
+            GetPartyHistoryResponse {
+                inspections: inspections as i64,
+                frauds: frauds as i64,
+                smoothed_rate,
+                base_rate,
+            },
+            position,
+        ))
     }
 
     async fn list_blacklist_changes(
         &self,
         request: Request<ListBlacklistChangesRequest>,
     ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.after_cursor < 0 {
@@ -462,9 +556,12 @@ impl ScoringService for Scoring {
         let changes =
             store::blacklist_changes(self.scorer.database(), request.after_cursor, limit).await?;
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
-        Ok(Response::new(ListBlacklistChangesResponse {
-            changes,
-            next_cursor,
-        }))
+        Ok(at(
+            ListBlacklistChangesResponse {
+                changes,
+                next_cursor,
+            },
+            position,
+        ))
     }
 }

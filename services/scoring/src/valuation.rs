@@ -42,7 +42,7 @@ pub const ANOMALY_Z: f64 = -2.5;
 const MIN_MAD: f64 = 0.05;
 
 /// The latest values of one group (natural logs of US-dollar values).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Reservoir {
     values: VecDeque<f64>,
 }
@@ -85,7 +85,7 @@ pub fn usd(value: &Money) -> Option<f64> {
 }
 
 /// A platform shipment notice, as matched by consignment numbers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NoticeRef {
     /// The shipping account.
     pub account: (String, String),
@@ -96,7 +96,7 @@ pub struct NoticeRef {
 }
 
 /// Marketplace prices, fed by the platforms' reports.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct MarketIndex {
     by_gtin: HashMap<String, Reservoir>,
     notices: HashMap<String, NoticeRef>,
@@ -172,12 +172,12 @@ pub fn consignment_numbers(
         .collect()
 }
 
-/// Comparable declarations and importers' histories, fed by recorded declarations.
-#[derive(Debug, Default)]
+/// Comparable declarations and importers' histories, fed by recorded declarations (each
+/// once: the history records a declaration id once).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Peers {
     groups: HashMap<String, Reservoir>,
     importers: HashMap<(String, String), Reservoir>,
-    recorded: HashMap<(String, String), DeclaredShipment>,
 }
 
 /// The peer groups of a line, most specific first.
@@ -197,13 +197,8 @@ fn peer_groups(hs_code: &str, origin: &str) -> Vec<(String, String)> {
 }
 
 impl Peers {
-    /// Adds a declaration's per-kilogram values; false when it was recorded before.
-    pub fn record(&mut self, shipment: &DeclaredShipment) -> bool {
-        let key = (shipment.authority.clone(), shipment.declaration_id.clone());
-        if self.recorded.contains_key(&key) {
-            return false;
-        }
-        self.recorded.insert(key, shipment.clone());
+    /// Adds a declaration's per-kilogram values.
+    pub fn record(&mut self, shipment: &DeclaredShipment) {
         for line in &shipment.lines {
             let Some(per_kg) = line
                 .declared_value
@@ -225,15 +220,6 @@ impl Peers {
                 .or_default()
                 .push(per_kg.ln());
         }
-        true
-    }
-}
-
-impl Peers {
-    /// A recorded declaration.
-    pub fn recorded(&self, authority: &str, declaration_id: &str) -> Option<&DeclaredShipment> {
-        self.recorded
-            .get(&(authority.to_owned(), declaration_id.to_owned()))
     }
 }
 
@@ -244,10 +230,44 @@ const PRIOR_WEIGHT: f64 = 5.0;
 /// Inspection outcomes per party (importer, declarant, HS code, origin, office), smoothed
 /// towards the overall rate so that one case does not condemn a newcomer and a long clean
 /// record counts.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Profiles {
+    #[serde(with = "party_counts")]
     parties: HashMap<(&'static str, String), (f64, f64)>,
     overall: (f64, f64),
+}
+
+/// The labels of parties whose history is kept.
+const PARTY_LABELS: [&str; 5] = ["importer", "declarant", "origin", "office", "hs"];
+
+/// Serialises [`Profiles::parties`], whose labels are static strings.
+mod party_counts {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    type Counts = HashMap<(&'static str, String), (f64, f64)>;
+
+    pub fn serialize<S: Serializer>(counts: &Counts, serializer: S) -> Result<S::Ok, S::Error> {
+        let rows: Vec<(&str, &String, &(f64, f64))> = counts
+            .iter()
+            .map(|((label, id), c)| (*label, id, c))
+            .collect();
+        rows.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Counts, D::Error> {
+        let rows: Vec<(String, String, (f64, f64))> = Vec::deserialize(deserializer)?;
+        rows.into_iter()
+            .map(|(label, id, c)| {
+                let label = super::PARTY_LABELS
+                    .into_iter()
+                    .find(|l| *l == label)
+                    .ok_or_else(|| D::Error::custom(format!("unknown party label {label}")))?;
+                Ok(((label, id), c))
+            })
+            .collect()
+    }
 }
 
 /// The parties of a declaration whose history is kept, with their labels.
@@ -885,14 +905,5 @@ mod tests {
             !clean.reasons.iter().any(|r| r.code == "PROFILE_IMPORTER"),
             "a clean record adds nothing"
         );
-    }
-
-    #[test]
-    fn recording_is_idempotent() {
-        let mut peers = Peers::default();
-        let declared = shipment("D1", "i", line("851830", 1.0, 1.0, "5"));
-        assert!(peers.record(&declared));
-        assert!(!peers.record(&declared));
-        assert_eq!(peers.groups.get("851830").map(|g| g.values.len()), Some(1));
     }
 }

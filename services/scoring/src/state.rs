@@ -1,0 +1,114 @@
+//! Everything a replica serves from, and how one history entry changes it. Applying is
+//! deterministic: the same state and entry give the same state and effects on every
+//! replica (the entry's append time is the only clock).
+
+use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest};
+
+use crate::{
+    history::{DeclarationEntry, Entry, OutcomeEntry},
+    model::{AccountKey, Effects, Model, ModelParams},
+    valuation::{Peers, Profiles},
+};
+
+/// A replica's whole in-memory state.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    /// Accounts, clusters, findings, risks, the blacklist, marketplace prices.
+    pub model: Model,
+    /// Comparable declarations and importers' histories.
+    pub peers: Peers,
+    /// Inspection outcomes per party.
+    pub profiles: Profiles,
+}
+
+/// Whether an outcome found fraud (counterfeits or undervaluation).
+pub fn is_fraud(outcome: &RecordOutcomeRequest) -> bool {
+    matches!(
+        outcome.kind(),
+        OutcomeKind::CounterfeitSeized | OutcomeKind::UndervaluationConfirmed
+    )
+}
+
+fn account(seller: Option<&acx_proto::common::SellerAccountRef>) -> Option<AccountKey> {
+    seller.map(|s| (s.platform.clone(), s.seller_id.clone()))
+}
+
+/// A declaration's time in µs (whole seconds, as recorded), else `fallback_us`.
+fn declared_us(shipment: &DeclaredShipment, fallback_us: i64) -> i64 {
+    shipment
+        .declaration_time
+        .as_ref()
+        .map_or(fallback_us, |t| t.seconds.saturating_mul(1_000_000))
+}
+
+impl State {
+    /// An empty state.
+    pub fn new(params: ModelParams) -> Self {
+        Self {
+            model: Model::new(params),
+            peers: Peers::default(),
+            profiles: Profiles::default(),
+        }
+    }
+
+    /// Applies one entry appended at `time_us`; returns the effects to store.
+    pub fn apply(&mut self, entry: &Entry, time_us: i64) -> Effects {
+        let touched = match entry {
+            Entry::Feed(batch) => {
+                let mut touched = std::collections::BTreeSet::new();
+                for item in &batch.reports {
+                    if let Some(report) = &item.report {
+                        touched.extend(self.model.apply(item.sequence, &item.platform, report));
+                    }
+                }
+                touched
+            }
+            Entry::Declaration(DeclarationEntry {
+                shipment,
+                seller,
+                anomaly,
+            }) => {
+                let shipment = shipment.clone().unwrap_or_default();
+                self.peers.record(&shipment);
+                match account(seller.as_ref()) {
+                    Some(seller) if *anomaly > 0.0 => self.model.apply_value_anomaly(
+                        &shipment.authority,
+                        &shipment.declaration_id,
+                        &seller,
+                        *anomaly,
+                        declared_us(&shipment, time_us),
+                    ),
+                    _ => Default::default(),
+                }
+            }
+            Entry::Outcome(OutcomeEntry {
+                outcome,
+                shipment,
+                seller,
+            }) => {
+                let outcome = outcome.clone().unwrap_or_default();
+                let fraud = is_fraud(&outcome);
+                if let Some(shipment) = shipment {
+                    self.profiles.record(shipment, fraud);
+                }
+                match account(seller.as_ref()) {
+                    Some(seller) if fraud => {
+                        let observe_us = outcome
+                            .inspect_time
+                            .as_ref()
+                            .map_or(time_us, acx_runtime::time::from_timestamp);
+                        self.model.apply_outcome(
+                            &outcome.authority,
+                            &outcome.declaration_id,
+                            &seller,
+                            outcome.kind() == OutcomeKind::CounterfeitSeized,
+                            observe_us,
+                        )
+                    }
+                    _ => Default::default(),
+                }
+            }
+        };
+        self.model.recompute(&touched, time_us)
+    }
+}
