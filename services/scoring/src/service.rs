@@ -98,7 +98,9 @@ impl Scoring {
         if self.scorer.applied() >= wanted {
             return Ok(self.scorer.applied());
         }
-        let wait = grpc_timeout(request).map_or(MAX_POSITION_WAIT, |t| t.min(MAX_POSITION_WAIT));
+        // Most of the deadline, so the caller hears UNAVAILABLE before its own timeout.
+        let wait =
+            grpc_timeout(request).map_or(MAX_POSITION_WAIT, |t| (t - t / 5).min(MAX_POSITION_WAIT));
         Ok(self.scorer.wait_applied(wanted, wait).await?)
     }
 }
