@@ -44,7 +44,7 @@ use crate::{
 pub const CHANNEL: &str = "acx_scoring_history";
 
 /// Advisory lock key that serialises appends on PostgreSQL ("ACXHIST").
-const APPEND_LOCK: i64 = 0x4143_5848_4953_54;
+const APPEND_LOCK: i64 = 0x0041_4358_4849_5354;
 
 /// One report taken from ingest's feed.
 #[derive(Clone, PartialEq, Message)]
@@ -230,7 +230,7 @@ pub enum Recorded {
     /// Appended at this position.
     Appended(i64),
     /// Recorded before, with the same content: its position and stored assessment.
-    Before(i64, ShipmentAssessment),
+    Before(i64, Box<ShipmentAssessment>),
     /// Recorded before with other content.
     Conflict,
 }
@@ -261,7 +261,10 @@ pub async fn append_declaration(
                 .await?
                 .ok_or_else(|| Error::Database(sqlx::Error::RowNotFound))?;
         return Ok(if hash == content_hash {
-            Recorded::Before(before, ShipmentAssessment::decode(stored.as_slice())?)
+            Recorded::Before(
+                before,
+                Box::new(ShipmentAssessment::decode(stored.as_slice())?),
+            )
         } else {
             Recorded::Conflict
         });

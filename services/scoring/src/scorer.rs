@@ -184,7 +184,7 @@ impl Scorer {
                 .await?
             {
                 Recorded::Appended(position) => (position, assessment),
-                Recorded::Before(position, stored) => (position, stored),
+                Recorded::Before(position, stored) => (position, *stored),
                 Recorded::Conflict => {
                     return Err(Error::AlreadyExists(format!(
                         "declaration {} of {} was recorded before with other content",
