@@ -6,6 +6,7 @@
 mod audit;
 mod declarations;
 mod error;
+mod positions;
 mod reads;
 mod service;
 mod shipments;

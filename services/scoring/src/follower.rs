@@ -154,21 +154,24 @@ impl Scorer {
         let Some(last) = entries.last().map(|e| e.position) else {
             return Ok(0);
         };
-        let applied: Vec<Applied> = {
-            let mut state = self.state.write().await;
-            entries
-                .iter()
-                .map(|stored| Applied {
-                    position: stored.position,
-                    time_us: stored.append_time_us,
-                    effects: state.apply(&stored.entry, stored.append_time_us),
-                })
-                .collect()
-        };
-        // The state has moved on: the effects must be stored before anything else.
+        // Readers wait while the entries are applied and their effects first written, so
+        // a score they see has its trail (history, blacklist changes) stored too.
+        let mut state = self.state.write().await;
+        let applied: Vec<Applied> = entries
+            .iter()
+            .map(|stored| Applied {
+                position: stored.position,
+                time_us: stored.append_time_us,
+                effects: state.apply(&stored.entry, stored.append_time_us),
+            })
+            .collect();
+        let mut written = effects::write(&self.database, &applied).await;
+        drop(state);
+        // The state has moved on: its effects must be stored before anything else (while
+        // the database is down, reads go on from memory).
         let mut backoff = Duration::from_millis(50);
         loop {
-            match effects::write(&self.database, &applied).await {
+            match written {
                 Ok(_) => break,
                 Err(WriteError::Gap { cursor, first }) => {
                     tracing::error!(
@@ -183,6 +186,7 @@ impl Scorer {
                         "effects could not be stored, retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
+                    written = effects::write(&self.database, &applied).await;
                 }
             }
         }

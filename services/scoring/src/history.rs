@@ -235,32 +235,53 @@ pub enum Recorded {
     Conflict,
 }
 
-/// Appends a declaration entry unless the declaration was recorded before; `content_hash`
-/// is of the declaration as sent, `assessment` what the caller is answered.
-pub async fn append_declaration(
+/// A declaration to record: its entry, the hash of its content as sent, and the
+/// assessment its caller is answered.
+#[derive(Debug)]
+pub struct NewDeclaration {
+    /// The entry to append.
+    pub entry: DeclarationEntry,
+    /// SHA-256 of the declaration as sent (canonical form).
+    pub content_hash: Vec<u8>,
+    /// The assessment answered.
+    pub assessment: ShipmentAssessment,
+}
+
+/// Appends one entry per declaration not recorded before, all in one transaction; says
+/// for each what became of it.
+pub async fn append_declarations(
     database: &Database,
-    entry: DeclarationEntry,
-    content_hash: &[u8],
-    assessment: &ShipmentAssessment,
-) -> Result<Recorded, Error> {
-    let shipment = entry.shipment.clone().unwrap_or_default();
-    let (mut tx, position) = begin_append(database).await?;
+    declarations: &[NewDeclaration],
+) -> Result<Vec<Recorded>, Error> {
     const CLAIM: &str = "INSERT INTO declarations (authority, declaration_id, position, content_hash, shipment, assessment) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (authority, declaration_id) DO NOTHING";
-    let claimed: u64;
-    on_tx!(&mut tx, conn => {
-        claimed = sqlx::query(CLAIM)
-            .bind(&shipment.authority).bind(&shipment.declaration_id).bind(position)
-            .bind(content_hash).bind(shipment.encode_to_vec()).bind(assessment.encode_to_vec())
-            .execute(conn).await?.rows_affected();
-    });
-    if claimed == 0 {
-        tx.rollback().await?;
-        let (before, hash, stored) =
-            recorded_declaration(database, &shipment.authority, &shipment.declaration_id)
-                .await?
-                .ok_or_else(|| Error::Database(sqlx::Error::RowNotFound))?;
-        return Ok(if hash == content_hash {
+    const BEFORE: &str = "SELECT position, content_hash, assessment FROM declarations \
+                          WHERE authority = $1 AND declaration_id = $2";
+    let (mut tx, mut position) = begin_append(database).await?;
+    let mut results = Vec::with_capacity(declarations.len());
+    for new in declarations {
+        let shipment = new.entry.shipment.clone().unwrap_or_default();
+        let claimed: u64;
+        on_tx!(&mut tx, conn => {
+            claimed = sqlx::query(CLAIM)
+                .bind(&shipment.authority).bind(&shipment.declaration_id).bind(position)
+                .bind(&new.content_hash).bind(shipment.encode_to_vec())
+                .bind(new.assessment.encode_to_vec())
+                .execute(conn).await?.rows_affected();
+        });
+        if claimed == 1 {
+            insert(&mut tx, position, &Entry::Declaration(new.entry.clone())).await?;
+            results.push(Recorded::Appended(position));
+            position += 1;
+            continue;
+        }
+        let (before, hash, stored): (i64, Vec<u8>, Vec<u8>);
+        on_tx!(&mut tx, conn => {
+            (before, hash, stored) = sqlx::query_as(BEFORE)
+                .bind(&shipment.authority).bind(&shipment.declaration_id)
+                .fetch_one(conn).await?;
+        });
+        results.push(if hash == new.content_hash {
             Recorded::Before(
                 before,
                 Box::new(ShipmentAssessment::decode(stored.as_slice())?),
@@ -269,21 +290,8 @@ pub async fn append_declaration(
             Recorded::Conflict
         });
     }
-    insert(&mut tx, position, &Entry::Declaration(entry)).await?;
     tx.commit().await?;
-    Ok(Recorded::Appended(position))
-}
-
-/// A recorded declaration's position, content hash and encoded assessment.
-async fn recorded_declaration(
-    database: &Database,
-    authority: &str,
-    declaration_id: &str,
-) -> Result<Option<(i64, Vec<u8>, Vec<u8>)>, sqlx::Error> {
-    const SQL: &str = "SELECT position, content_hash, assessment FROM declarations \
-                       WHERE authority = $1 AND declaration_id = $2";
-    Ok(on_backend!(database, pool => sqlx::query_as(SQL)
-        .bind(authority).bind(declaration_id).fetch_optional(pool).await?))
+    Ok(results)
 }
 
 /// A recorded declaration as recorded, if any.

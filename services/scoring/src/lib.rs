@@ -142,6 +142,7 @@ pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Platform, Role::Service])
         .method(SERVICE_NAME, "AssessShipment", &[Role::Service])
+        .method(SERVICE_NAME, "AssessShipments", &[Role::Service])
         .method(SERVICE_NAME, "RecordOutcome", &[Role::Service])
         .method(SERVICE_NAME, "GetPartyHistory", &[Role::Service])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, RwLock, RwLockReadGuard, watch};
 
 use crate::{
     Error,
-    history::{self, DeclarationEntry, OutcomeEntry, Recorded},
+    history::{self, DeclarationEntry, NewDeclaration, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
     state::State,
     valuation::{self, AssessmentInputs},
@@ -164,37 +164,73 @@ impl Scorer {
         shipment: &DeclaredShipment,
         record: bool,
     ) -> Result<(ShipmentAssessment, i64), Error> {
-        let (assessment, seller) = self.assess_now(shipment).await;
-        if !record {
-            return Ok((assessment, self.applied()));
+        let (mut results, position) = self
+            .assess_batch(std::slice::from_ref(shipment), record)
+            .await?;
+        match results.pop().flatten() {
+            Some(assessment) => Ok((assessment, position)),
+            None => Err(Error::AlreadyExists(format!(
+                "declaration {} of {} was recorded before with other content",
+                shipment.declaration_id, shipment.authority
+            ))),
         }
-        let content_hash = Sha256::digest(shipment.encode_to_vec()).to_vec();
-        let mut stamped = shipment.clone();
+    }
+
+    /// Assesses (validated) declarations against the same state; with `record`, records
+    /// the new ones in one append. One result each, in order: None when the id was
+    /// recorded before with other content. Returns the position to read at.
+    pub async fn assess_batch(
+        &self,
+        shipments: &[DeclaredShipment],
+        record: bool,
+    ) -> Result<(Vec<Option<ShipmentAssessment>>, i64), Error> {
+        let mut assessed = Vec::with_capacity(shipments.len());
+        for shipment in shipments {
+            assessed.push(self.assess_now(shipment).await);
+        }
+        if !record {
+            let results = assessed.into_iter().map(|(a, _)| Some(a)).collect();
+            return Ok((results, self.applied()));
+        }
         // Whole seconds: the anomaly's time is read from the recorded seconds.
-        stamped
-            .declaration_time
-            .get_or_insert(to_timestamp(now_micros().div_euclid(1_000_000) * 1_000_000));
-        let entry = DeclarationEntry {
-            shipment: Some(stamped),
-            seller: seller.map(seller_ref),
-            anomaly: valuation::anomaly_strength(&assessment),
-        };
-        let (position, assessment) =
-            match history::append_declaration(&self.database, entry, &content_hash, &assessment)
-                .await?
-            {
-                Recorded::Appended(position) => (position, assessment),
-                Recorded::Before(position, stored) => (position, *stored),
-                Recorded::Conflict => {
-                    return Err(Error::AlreadyExists(format!(
-                        "declaration {} of {} was recorded before with other content",
-                        shipment.declaration_id, shipment.authority
-                    )));
+        let now = to_timestamp(now_micros().div_euclid(1_000_000) * 1_000_000);
+        let new: Vec<NewDeclaration> = shipments
+            .iter()
+            .zip(assessed)
+            .map(|(shipment, (assessment, seller))| {
+                let mut stamped = shipment.clone();
+                stamped.declaration_time.get_or_insert(now);
+                NewDeclaration {
+                    entry: DeclarationEntry {
+                        shipment: Some(stamped),
+                        seller: seller.map(seller_ref),
+                        anomaly: valuation::anomaly_strength(&assessment),
+                    },
+                    content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
+                    assessment,
                 }
-            };
+            })
+            .collect();
+        let recorded = history::append_declarations(&self.database, &new).await?;
+        let mut position = 0;
+        let results = recorded
+            .into_iter()
+            .zip(new)
+            .map(|(recorded, new)| match recorded {
+                Recorded::Appended(at) => {
+                    position = position.max(at);
+                    Some(new.assessment)
+                }
+                Recorded::Before(at, stored) => {
+                    position = position.max(at);
+                    Some(*stored)
+                }
+                Recorded::Conflict => None,
+            })
+            .collect();
         self.wake.notify_one();
         self.wait_applied(position, APPLY_WAIT).await?;
-        Ok((assessment, position))
+        Ok((results, position.max(self.applied())))
     }
 
     /// A party's inspection history: (inspections, frauds, smoothed rate, base rate).

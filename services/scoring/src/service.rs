@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use acx_domain::{hashing, identifiers::IdentifierKeys};
 use acx_proto::scoring::{
-    AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
-    BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
-    GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
+    AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
+    AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
+    CheckEntityRequest, CheckEntityResponse, DeclaredShipment, GetPartyHistoryRequest,
+    GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
     ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
     ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
     OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
@@ -28,6 +29,8 @@ use tonic::{Request, Response, Status};
 
 use crate::{Error, scorer::Scorer, store};
 
+/// Most declarations per AssessShipments call (liaison's SubmitDeclarations batch).
+const MAX_BATCH_ASSESSMENTS: usize = 500;
 /// Most items per page or batch.
 const MAX_PAGE: i64 = 1000;
 /// Items per page when the caller does not say.
@@ -475,6 +478,41 @@ impl ScoringService for Scoring {
             },
             position,
         ))
+    }
+
+    async fn assess_shipments(
+        &self,
+        request: Request<AssessShipmentsRequest>,
+    ) -> Result<Response<AssessShipmentsResponse>, Status> {
+        self.at_position(&request).await?;
+        let request = request.into_inner();
+        let mut shipments = request.shipments;
+        let mut violations = Vec::new();
+        if shipments.is_empty() || shipments.len() > MAX_BATCH_ASSESSMENTS {
+            violations.push(FieldViolation::new(
+                "shipments",
+                format!("needs 1 to {MAX_BATCH_ASSESSMENTS} declarations"),
+            ));
+        }
+        for (i, shipment) in shipments.iter_mut().enumerate() {
+            violations.extend(validate_shipment(shipment).into_iter().map(|mut v| {
+                v.field = format!("shipments[{i}].{}", v.field.trim_start_matches("shipment."));
+                v
+            }));
+            if violations.len() > 100 {
+                break; // bounded: errors travel in headers
+            }
+        }
+        invalid(violations)?;
+        let (results, position) = self.scorer.assess_batch(&shipments, request.record).await?;
+        let results = results
+            .into_iter()
+            .map(|assessment| AssessShipmentsResult {
+                conflict: assessment.is_none(),
+                assessment,
+            })
+            .collect();
+        Ok(at(AssessShipmentsResponse { results }, position))
     }
 
     async fn record_outcome(
