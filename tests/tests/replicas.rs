@@ -863,3 +863,69 @@ async fn two_liaisons_over_two_scoring_replicas_answer_alike() {
     stop_a.trigger();
     stop_b.trigger();
 }
+
+/// A database from before the history (reports kept in `inputs`, replayed at start) is
+/// moved into the history once, and what it knew is served.
+#[tokio::test]
+async fn a_database_from_before_the_history_is_moved_into_it() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scoring.db").display());
+    let token = acx_runtime::credentials::generate_token();
+    let mut replica = Replica::start(None, &token, &url, &dir.path().join("a"), 2000).await;
+    replica.stop().await;
+    // What the previous version stored: hashed reports in `inputs`, the feed cursor.
+    let database = acx_runtime::Database::connect(&url).await.unwrap();
+    let acx_runtime::Database::Sqlite(pool) = &database else {
+        unreachable!()
+    };
+    let mut profile = reports(0..1).remove(0);
+    if let Some(Kind::SellerProfile(p)) = profile.kind.as_mut() {
+        p.identifiers = None;
+        p.hashed_identifiers = vec![acx_proto::common::HashedIdentifier {
+            kind: acx_proto::common::IdentifierKind::BankAccount as i32,
+            key_id: "k1".to_owned(),
+            hash: "b0".to_owned(),
+        }];
+    }
+    let finding = reports(0..1).remove(1);
+    for (sequence, report) in [(1_i64, &profile), (2, &finding)] {
+        sqlx::query("INSERT INTO inputs (sequence, platform, payload) VALUES ($1, $2, $3)")
+            .bind(sequence)
+            .bind(PLATFORM)
+            .bind(report.encode_to_vec())
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE feed_cursor SET sequence = 2")
+        .execute(pool)
+        .await
+        .unwrap();
+    database.close().await;
+
+    let replica = Replica::start(None, &token, &url, &dir.path().join("a"), 2000).await;
+    let risk = replica
+        .client()
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller(0)),
+                cluster_id: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    assert_eq!(risk.tier, acx_proto::common::RiskTier::Blacklisted as i32);
+    assert_eq!(scalar(&url, REPORTS).await, 2, "both reports moved, once");
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM inputs").await, 0);
+    assert_eq!(
+        scalar(&url, "SELECT position FROM effects_cursor").await,
+        1,
+        "their effects were stored before"
+    );
+}

@@ -44,7 +44,7 @@ use crate::{
 pub const CHANNEL: &str = "acx_scoring_history";
 
 /// Advisory lock key that serialises appends on PostgreSQL ("ACXHIST").
-const APPEND_LOCK: i64 = 0x0041_4358_4849_5354;
+pub(crate) const APPEND_LOCK: i64 = 0x0041_4358_4849_5354;
 
 /// One report taken from ingest's feed.
 #[derive(Clone, PartialEq, Message)]
@@ -174,13 +174,24 @@ async fn begin_append(database: &Database) -> Result<(Tx, i64), sqlx::Error> {
     Ok((tx, next))
 }
 
-/// Writes `entry` at `position` (in the append transaction) and notifies followers.
-async fn insert(tx: &mut Tx, position: i64, entry: &Entry) -> Result<(), sqlx::Error> {
+/// Writes `entry` at `position` appended at `time_us` (in an append transaction).
+pub(crate) async fn insert_at(
+    tx: &mut Tx,
+    position: i64,
+    entry: &Entry,
+    time_us: i64,
+) -> Result<(), sqlx::Error> {
     const SQL: &str = "INSERT INTO history (position, kind, records, payload, append_time_us) \
                        VALUES ($1, $2, $3, $4, $5)";
     on_tx!(&mut *tx, conn => sqlx::query(SQL)
         .bind(position).bind(entry.kind()).bind(entry.records()).bind(entry.encode())
-        .bind(now_micros()).execute(conn).await?);
+        .bind(time_us).execute(conn).await?);
+    Ok(())
+}
+
+/// Writes `entry` at `position` (in the append transaction) and notifies followers.
+async fn insert(tx: &mut Tx, position: i64, entry: &Entry) -> Result<(), sqlx::Error> {
+    insert_at(tx, position, entry, now_micros()).await?;
     if let Tx::Postgres(tx) = tx {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)

@@ -23,6 +23,7 @@ mod service;
 pub mod snapshot;
 pub mod state;
 mod store;
+mod upgrade;
 mod valuation;
 
 pub use error::Error;
@@ -165,6 +166,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         params,
         config.random_inspection_share,
     ));
+    upgrade::from_legacy(&database).await?;
     let head = history::head(&database).await?;
     scorer
         .start_head
