@@ -33,6 +33,9 @@ fn seller(platform: Option<String>, seller_id: Option<String>) -> Option<SellerA
         })
 }
 
+/// A `shipments` row: seller platform and id, anomaly strength, encoded declaration.
+type ShipmentRow = (Option<String>, Option<String>, f64, Vec<u8>);
+
 /// Moves the old tables into an empty history; returns how many entries it appended.
 pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
     const COUNT: &str = "SELECT (SELECT COUNT(*) FROM history), \
@@ -44,7 +47,7 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
     }
     let inputs: Vec<(i64, String, Vec<u8>)> = on_backend!(database, pool => sqlx::query_as(
         "SELECT sequence, platform, payload FROM inputs ORDER BY sequence").fetch_all(pool).await?);
-    let shipments: Vec<(Option<String>, Option<String>, f64, Vec<u8>)> = on_backend!(database, pool =>
+    let shipments: Vec<ShipmentRow> = on_backend!(database, pool =>
         sqlx::query_as("SELECT seller_platform, seller_id, anomaly, payload FROM shipments ORDER BY authority, declaration_id")
             .fetch_all(pool).await?);
     let outcomes: Vec<(Option<String>, Option<String>, Vec<u8>)> = on_backend!(database, pool =>
