@@ -191,7 +191,8 @@ async fn drop_database(options: &BenchOptions, url: &str) -> Result<(), BenchErr
 }
 
 /// The raw storage rate: the same rows, prepared outside the clock, written batch by batch
-/// with the same multi-row statements, without gRPC.
+/// without gRPC, lookups or read-back: on PostgreSQL one binary COPY per batch, on SQLite
+/// the same multi-row statements.
 async fn raw_rate(
     options: &BenchOptions,
     url: &str,
@@ -208,9 +209,18 @@ async fn raw_rate(
             .collect();
         let rows: Vec<_> = prepared.iter().collect();
         let clock = Instant::now();
-        let mut tx = store::begin_write(&database).await?;
-        tx.insert_new("bench-platform", &rows, 0).await?;
-        tx.commit().await?;
+        match &database {
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                store::copy_rows(&mut tx, "bench-platform", &rows, 0).await?;
+                tx.commit().await?;
+            }
+            Database::Sqlite(_) => {
+                let mut tx = store::begin_write(&database).await?;
+                tx.insert_new("bench-platform", &rows, 0).await?;
+                tx.commit().await?;
+            }
+        }
         stored += clock.elapsed();
     }
     database.close().await;
