@@ -1,6 +1,15 @@
 //! Everything a replica serves from, and how one history entry changes it. Applying is
 //! deterministic: the same state and entry give the same state and effects on every
 //! replica (the entry's append time is the only clock).
+//!
+//! Growing it (a trained model's versions, outcome-rate statistics per party, HS code and
+//! country, lane thresholds per authority): a field here (serde, so snapshots carry it;
+//! bump [`crate::snapshot::FORMAT_VERSION`], and replicas replay from the history once), an
+//! [`Entry`] kind that changes it, and its arm in [`State::apply`]. Work that must not run
+//! on every replica (training a model) runs on the holder of a lease
+//! ([`crate::lease`]) and appends its result as an entry (a promoted model version), which
+//! every replica then applies identically; re-assessments it causes are effects, written
+//! once ([`crate::effects`]).
 
 use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest};
 
