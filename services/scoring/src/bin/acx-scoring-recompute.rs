@@ -1,7 +1,9 @@
-//! `acx-scoring-recompute [--sellers N] [--reports M]`: a full recomputation of the model
-//! from scratch, as at a start-up replay: M reports about N sellers (profiles with linking
-//! identifiers, counterfeit findings, price observations) applied in feed order, then every
-//! cluster, risk and listing computed. Prints the time of each phase and peak memory.
+//! `acx-scoring-recompute [--sellers N] [--reports M]`: a replica's start-up from scratch
+//! and from a snapshot: M reports about N sellers (profiles with linking identifiers,
+//! counterfeit findings, price observations) applied as history entries of 500 (what a
+//! replica does replaying the history, recomputing after each entry), then the state
+//! serialised as a snapshot and read back. Prints the time of each phase, the snapshot's
+//! size and peak memory.
 
 use std::{process::ExitCode, time::Instant};
 
@@ -9,7 +11,12 @@ use acx_proto::{
     common::{HashedIdentifier, IdentifierKind, Money, ProductRef, SellerAccountRef},
     ingest::{CounterfeitFinding, PriceObservation, Report, SellerProfile, Verdict, report::Kind},
 };
-use acx_scoring::model::{Model, ModelParams};
+use acx_scoring::{
+    history::{Entry, FeedBatch, FeedReport},
+    model::ModelParams,
+    snapshot,
+    state::State,
+};
 
 fn report(n: usize, sellers: usize) -> (String, Report) {
     let seller = n % sellers;
@@ -97,29 +104,57 @@ fn main() -> ExitCode {
     }
     let reports = reports.max(sellers);
     println!("full recomputation: {sellers} sellers, {reports} reports");
-    let mut model = Model::new(ModelParams {
+    let params = ModelParams {
         half_life_days: 180.0,
-    });
+    };
+    let mut state = State::new(params);
     let clock = Instant::now();
-    let mut touched = std::collections::BTreeSet::new();
+    let (mut risks, mut listings) = (0, 0);
+    let mut batch = Vec::with_capacity(500);
     for n in 0..reports {
         let (platform, report) = report(n, sellers);
-        touched.extend(model.apply(n as i64 + 1, &platform, &report));
+        batch.push(FeedReport {
+            sequence: n as i64 + 1,
+            platform,
+            report: Some(report),
+        });
+        if batch.len() == 500 || n + 1 == reports {
+            let entry = Entry::Feed(FeedBatch {
+                reports: std::mem::take(&mut batch),
+            });
+            let effects = state.apply(&entry, 1_760_000_000_000_000);
+            risks += effects.risks.len();
+            listings += effects.listings.len();
+        }
     }
     let applied = clock.elapsed();
-    let clock = Instant::now();
-    let effects = model.recompute(&touched, 1_760_000_000_000_000);
-    let recomputed = clock.elapsed();
     println!(
-        "  apply reports     {:>8.1} s  ({:.0} reports/s)",
+        "  replay history    {:>8.1} s  ({:.0} reports/s; {risks} risk changes, {listings} listing changes)",
         applied.as_secs_f64(),
         reports as f64 / applied.as_secs_f64()
     );
+    let clock = Instant::now();
+    let bytes = match snapshot::encode(&state, params) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("acx-scoring-recompute: snapshot: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let encoded = clock.elapsed();
+    drop(state);
+    let clock = Instant::now();
+    let restored = snapshot::decode(&bytes, params);
+    let decoded = clock.elapsed();
+    if !matches!(restored, Ok(Some(_))) {
+        eprintln!("acx-scoring-recompute: the snapshot does not read back");
+        return ExitCode::FAILURE;
+    }
     println!(
-        "  recompute all     {:>8.1} s  ({} risks, {} listings)",
-        recomputed.as_secs_f64(),
-        effects.risks.len(),
-        effects.listings.len()
+        "  snapshot          {:>8.1} MiB  (write {:.1} s, read {:.1} s: start-up from it)",
+        bytes.len() as f64 / (1024.0 * 1024.0),
+        encoded.as_secs_f64(),
+        decoded.as_secs_f64()
     );
     match acx_runtime::process::peak_memory_mib() {
         Some(mib) => println!("  peak memory       {mib:>8.0} MiB"),
