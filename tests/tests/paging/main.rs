@@ -12,7 +12,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod blacklist;
 mod fake_scoring;
+mod reports;
 mod search;
 
 use std::{net::SocketAddr, time::Duration};
@@ -52,6 +54,8 @@ struct LiaisonHarness {
     customs: Vec<String>,
     /// Token of `auditor:a0`.
     auditor: String,
+    /// Token of `auditor:a1`.
+    other_auditor: String,
     /// Token of `platform:p0` (refused by liaison).
     platform: String,
     shutdown: Shutdown,
@@ -76,12 +80,13 @@ impl LiaisonHarness {
         };
         let token = |_| acx_runtime::credentials::generate_token();
         let customs: Vec<String> = (0..AUTHORITIES).map(token).collect();
-        let [auditor, platform, service] = [0, 1, 2].map(token);
+        let [auditor, other_auditor, platform, service] = [0, 1, 2, 3].map(token);
         let mut tokens = String::new();
         for (i, customs) in customs.iter().enumerate() {
             tokens.push_str(&format!("{} customs:c{i}\n", hash_token(customs)));
         }
         tokens.push_str(&format!("{} auditor:a0\n", hash_token(&auditor)));
+        tokens.push_str(&format!("{} auditor:a1\n", hash_token(&other_auditor)));
         tokens.push_str(&format!("{} platform:p0\n", hash_token(&platform)));
         std::fs::write(dir.path().join("tokens"), tokens).unwrap();
         let (fake, scoring) = FakeScoring::start().await;
@@ -103,6 +108,7 @@ impl LiaisonHarness {
             fake,
             customs,
             auditor,
+            other_auditor,
             platform,
             shutdown,
             _dir: dir,
