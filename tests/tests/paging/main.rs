@@ -13,9 +13,11 @@
 
 mod audit;
 mod blacklist;
+mod bytes;
 mod fake_scoring;
 mod reports;
 mod search;
+mod tokens;
 
 use std::{net::SocketAddr, time::Duration};
 
