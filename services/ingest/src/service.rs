@@ -27,7 +27,8 @@ use crate::{
 
 /// The RPC page tokens of ListReports are bound to.
 const LIST_RPC: &str = "acx.ingest.v1.IngestService/ListReports";
-/// Reports read per query (each at most a request's size, usually a few kB).
+/// Reports read by a page's first query (each at most a request's size, usually a few kB;
+/// later queries are sized by the bytes left).
 const LIST_CHUNK: usize = 256;
 /// Feed rows read per query.
 const FEED_BATCH: i64 = 500;

@@ -256,7 +256,7 @@ async fn write(database: &Database, rows: Vec<Row>) -> Result<(), sqlx::Error> {
 
 /// The RPC audit page tokens are bound to.
 const LIST_RPC: &str = "acx.liaison.v1.LiaisonService/ListAuditRecords";
-/// Records read per query.
+/// Records read by a page's first query (later ones are sized by the bytes left).
 const LIST_CHUNK: usize = 256;
 
 /// One page of the trail for `principal` (an auditor): the records matching `request` up to

@@ -31,10 +31,10 @@ use crate::{
 
 /// The RPC page tokens are bound to.
 const RPC: &str = "acx.liaison.v1.LiaisonService/SearchShipments";
-/// Shipments read per query: a declaration of 999 lines with its assessment is about
-/// 600 kB, and a page stops at about 1 MiB, so reading a whole page of them at once would
-/// hold hundreds of megabytes for a few items.
-const CHUNK: usize = 32;
+/// Shipments read by a page's first query (later ones are sized by the bytes left): a
+/// declaration of 999 lines with its assessment is about 600 kB, and a page stops at about
+/// 1 MiB, so reading a whole page of them at once would hold hundreds of megabytes for a few.
+const FIRST_CHUNK: usize = 32;
 /// The sort key of pending shipments by risk: below every risk (risks are 0 to 1).
 const PENDING: i64 = -1;
 
@@ -69,7 +69,7 @@ pub async fn search(
     let query = Query::new(&principal.id, request, declared, assessed);
     let by_time = request.order_by() == ShipmentOrder::DeclarationTime;
     let mut page = Page::new(size, cursor.map(|(_, _, key, seq)| (key, seq)));
-    while let Some(count) = page.wanted(CHUNK) {
+    while let Some(count) = page.wanted(FIRST_CHUNK) {
         let rows = if by_time {
             query.by_time(database, page.after(), count).await?
         } else {

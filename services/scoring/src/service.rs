@@ -25,7 +25,8 @@ use crate::{Error, scorer::Scorer, store};
 
 /// Most sellers in one BatchGetSellerRisks call.
 const MAX_BATCH: i64 = 1000;
-/// Rows read per query of a listing (history entries and changes are small).
+/// Rows read by a listing page's first query (history entries and changes are small; later
+/// queries are sized by the bytes left).
 const LIST_CHUNK: usize = 256;
 /// The RPCs page tokens are bound to.
 const HISTORY_RPC: &str = "acx.scoring.v1.ScoringService/ListSellerRiskHistory";

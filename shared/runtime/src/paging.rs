@@ -58,7 +58,7 @@ pub fn page_size(requested: i32) -> Result<usize, FieldViolation> {
 ///
 /// ```text
 /// let mut page = Page::new(size, after);
-/// while let Some(count) = page.wanted(CHUNK) {
+/// while let Some(count) = page.wanted(FIRST_CHUNK) {
 ///     let rows = read(page.after(), count).await?;   // up to `count` (item, position)s
 ///     page.take(rows, count);
 /// }
@@ -99,11 +99,21 @@ impl<T: prost::Message, P: Clone> Page<T, P> {
         }
     }
 
-    /// How many items to read next, at most `chunk`: the room left plus one (to learn whether
-    /// the listing goes on); None once the page is done.
-    pub fn wanted(&self, chunk: usize) -> Option<usize> {
-        (!self.full && !self.exhausted)
-            .then(|| (self.size - self.items.len() + 1).min(chunk.max(1)))
+    /// How many items to read next: the room left plus one (to learn whether the listing goes
+    /// on), but on the first read at most `first_chunk`, and later at most what the bytes left
+    /// hold at the items' average size so far (plus one). A page of small items takes two
+    /// reads at most; one of large items never reads many more than it can keep. None once
+    /// the page is done.
+    pub fn wanted(&self, first_chunk: usize) -> Option<usize> {
+        if self.full || self.exhausted {
+            return None;
+        }
+        let room = self.size - self.items.len() + 1;
+        let fit = match self.items.len() {
+            0 => first_chunk,
+            taken => self.budget.saturating_sub(self.bytes) / (self.bytes / taken).max(1) + 1,
+        };
+        Some(room.min(fit).max(1))
     }
 
     /// The position to read after: the last item taken, or where the page started.
@@ -427,7 +437,7 @@ mod tests {
         let item = |n: i64| filters(n);
         let mut page: Page<prost_types::Timestamp, i64> = Page::new(2, Some(0));
         assert_eq!(page.wanted(100), Some(3));
-        assert_eq!(page.wanted(2), Some(2), "at most a chunk");
+        assert_eq!(page.wanted(2), Some(2), "at most a chunk at first");
         assert_eq!(page.after(), Some(0));
         page.take([(item(1), 1)], 1);
         assert_eq!(page.after(), Some(1));
@@ -460,6 +470,15 @@ mod tests {
             "one item always fits, however large"
         );
         assert!(!page.offer(item(2), 2));
+
+        // After the first read, reads are sized by the bytes left at the average item size.
+        let mut page: Page<prost_types::Timestamp, i64> = Page::with_budget(1000, 40, None);
+        assert_eq!(page.wanted(3), Some(3));
+        page.take((1..=3).map(|n| (item(n), n)), 3);
+        assert_eq!(page.wanted(3), Some(28 / 4 + 1), "28 bytes left, 4 an item");
+        let mut small: Page<prost_types::Timestamp, i64> = Page::new(1000, None);
+        small.take((1..=3).map(|n| (item(n), n)), 3);
+        assert_eq!(small.wanted(3), Some(998), "the room left, plus one");
     }
 
     #[test]
