@@ -912,13 +912,17 @@ async fn shipments_search(context: &Context, args: SearchArgs) -> Result<u8, Cli
             OrderArg::Risk => ShipmentOrder::Risk as i32,
             OrderArg::Time => ShipmentOrder::DeclarationTime as i32,
         },
-        page_size: i32::try_from(args.limit.clamp(1, 500)).unwrap_or(500),
+        page_size: 0,
         page_token: String::new(),
     };
     let liaison = context.liaison().await?;
     let mut shipments = Vec::new();
     let mut next_page_token = String::new();
     while shipments.len() < args.limit {
+        // Never more than asked for, so the token goes on right after the last one shown.
+        // (Pages may come shorter: the server also bounds them by bytes.)
+        let wanted = (args.limit - shipments.len()).min(1000);
+        request.page_size = i32::try_from(wanted).unwrap_or(1000);
         let page = liaison.search_shipments(request.clone()).await?;
         shipments.extend(page.shipments);
         next_page_token = page.next_page_token;

@@ -77,7 +77,13 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     .await?;
     let head = store::head(&database).await?;
     let intake = Arc::new(intake::Intake::new(database.clone(), keys, head));
-    let ingest = service::Ingest::new(intake, config.max_batch_reports as usize, shutdown.clone());
+    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let ingest = service::Ingest::new(
+        intake,
+        config.max_batch_reports as usize,
+        tokens,
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(
         IngestServiceServer::new(ingest)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

@@ -235,25 +235,29 @@ pub async fn get(
     on_backend!(database, pool => sqlx::query_as(sql).bind(platform).bind(report_id).fetch_optional(pool).await)
 }
 
-/// Up to `limit` reports of `platform` after sequence `after`, oldest first.
+/// Up to `limit` reports of `platform` matching `filter` after sequence `after` and up to
+/// `up_to`, oldest first.
 pub async fn list(
     database: &Database,
     platform: &str,
     filter: ListFilter,
     after: i64,
-    limit: i64,
+    up_to: i64,
+    limit: usize,
 ) -> Result<Vec<StoredRow>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "{STORED_COLUMNS}WHERE platform = $1 AND sequence > $2 AND ($3 = 0 OR kind = $3) \
-         AND receive_time_us >= $4 AND receive_time_us < $5 ORDER BY sequence LIMIT $6"
+        "{STORED_COLUMNS}WHERE platform = $1 AND sequence > $2 AND sequence <= $3 \
+         AND ($4 = 0 OR kind = $4) AND receive_time_us >= $5 AND receive_time_us < $6 \
+         ORDER BY sequence LIMIT $7"
     ));
     on_backend!(database, pool => sqlx::query_as(sql)
         .bind(platform)
         .bind(after)
+        .bind(up_to)
         .bind(filter.kind)
         .bind(filter.start_us)
         .bind(filter.end_us)
-        .bind(limit)
+        .bind(limit as i64)
         .fetch_all(pool)
         .await)
 }

@@ -148,7 +148,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
         None => None,
     };
-    let scoring = service::Scoring::new(scorer, keys);
+    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let scoring = service::Scoring::new(scorer, keys, tokens);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

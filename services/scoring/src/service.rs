@@ -14,42 +14,55 @@ use acx_proto::scoring::{
     OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
     scoring_service_server::ScoringService,
 };
-use acx_runtime::{FieldViolation, validate};
+use acx_runtime::{
+    FieldViolation, Principal,
+    paging::{self, Page, PageTokens, Scope},
+    validate,
+};
 use tonic::{Request, Response, Status};
 
 use crate::{Error, scorer::Scorer, store};
 
-/// Most items per page or batch.
-const MAX_PAGE: i64 = 1000;
-/// Items per page when the caller does not say.
-const DEFAULT_PAGE: i64 = 100;
+/// Most sellers in one BatchGetSellerRisks call.
+const MAX_BATCH: i64 = 1000;
+/// Rows read by a listing page's first query (history entries and changes are small; later
+/// queries are sized by the bytes left).
+const LIST_CHUNK: usize = 256;
+/// The RPCs page tokens are bound to.
+const HISTORY_RPC: &str = "acx.scoring.v1.ScoringService/ListSellerRiskHistory";
+const BLACKLIST_RPC: &str = "acx.scoring.v1.ScoringService/ListBlacklist";
 
 /// The scoring service.
 #[derive(Debug, Clone)]
 pub struct Scoring {
     scorer: Arc<Scorer>,
     keys: Option<Arc<IdentifierKeys>>,
+    tokens: PageTokens,
 }
 
 impl Scoring {
-    /// The service over `scorer`; `keys` hash the identifiers of entity checks.
-    pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>) -> Self {
+    /// The service over `scorer`; `keys` hash the identifiers of entity checks; `tokens`
+    /// seal page tokens.
+    pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>, tokens: PageTokens) -> Self {
         Self {
             scorer,
             keys: keys.map(Arc::new),
+            tokens,
         }
     }
 }
 
-fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> i64 {
-    match i64::from(requested) {
-        0 => DEFAULT_PAGE,
-        size if size < 0 => {
-            violations.push(FieldViolation::new("page_size", "must not be negative"));
-            DEFAULT_PAGE
-        }
-        size => size.min(MAX_PAGE),
-    }
+/// The page size of a request; a violation joins `violations`.
+fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> usize {
+    paging::page_size(requested).unwrap_or_else(|violation| {
+        violations.push(violation);
+        1
+    })
+}
+
+/// A refused page token as an error.
+fn bad_token(violation: FieldViolation) -> Error {
+    Error::Invalid(vec![violation])
 }
 
 fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
@@ -129,24 +142,6 @@ fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldViolation> {
     violations
 }
 
-/// Opaque page tokens: hex of a tagged text, checked on the way back in.
-fn encode_token(text: &str) -> String {
-    hex::encode(text)
-}
-
-fn decode_token(token: &str, prefix: &str) -> Result<String, Error> {
-    hex::decode(token)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(prefix).map(str::to_owned))
-        .ok_or_else(|| {
-            Error::Invalid(vec![FieldViolation::new(
-                "page_token",
-                "is not a token this service issued for this request",
-            )])
-        })
-}
-
 #[tonic::async_trait]
 impl ScoringService for Scoring {
     async fn get_seller_risk(
@@ -190,10 +185,10 @@ impl ScoringService for Scoring {
     ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
         let sellers = request.into_inner().sellers;
         let mut violations = Vec::new();
-        if sellers.is_empty() || sellers.len() as i64 > MAX_PAGE {
+        if sellers.is_empty() || sellers.len() as i64 > MAX_BATCH {
             violations.push(FieldViolation::new(
                 "sellers",
-                format!("needs 1 to {MAX_PAGE} sellers"),
+                format!("needs 1 to {MAX_BATCH} sellers"),
             ));
         }
         for (i, seller) in sellers.iter().enumerate() {
@@ -215,30 +210,34 @@ impl ScoringService for Scoring {
         &self,
         request: Request<ListSellerRiskHistoryRequest>,
     ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
         let request = request.into_inner();
         let mut violations = validate::seller_ref(request.seller.as_ref(), "seller");
-        let limit = page_size(request.page_size, &mut violations);
+        let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
+        let filters = ListSellerRiskHistoryRequest {
+            page_size: 0,
+            page_token: String::new(),
+            ..request.clone()
+        };
+        let scope = Scope::new(HISTORY_RPC, &principal, &filters);
+        // The id of the last entry shown. Newest first: later entries have higher ids and
+        // stay out of a listing begun before them.
+        let before: Option<i64> = self
+            .tokens
+            .open(&scope, &request.page_token)
+            .map_err(bad_token)?;
         let seller = request.seller.unwrap_or_default();
-        let prefix = format!("h1:{}/{}:", seller.platform, seller.seller_id);
-        let before = if request.page_token.is_empty() {
-            i64::MAX
-        } else {
-            decode_token(&request.page_token, &prefix)?
-                .parse()
-                .map_err(|_| {
-                    Error::Invalid(vec![FieldViolation::new("page_token", "is malformed")])
-                })?
-        };
-        let rows = store::history(self.scorer.database(), &seller, before, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_page_token = match rows.last() {
-            Some((id, _)) if more => encode_token(&format!("{prefix}{id}")),
-            _ => String::new(),
-        };
+        let mut page = Page::new(size, before);
+        while let Some(count) = page.wanted(LIST_CHUNK) {
+            let before = page.after().unwrap_or(i64::MAX);
+            let rows = store::history(self.scorer.database(), &seller, before, count).await?;
+            page.take(rows.into_iter().map(|(id, change)| (change, id)), count);
+        }
+        let (changes, next) = page.finish();
+        let next_page_token = next.map_or_else(String::new, |id| self.tokens.issue(&scope, &id));
         Ok(Response::new(ListSellerRiskHistoryResponse {
-            changes: rows.into_iter().map(|(_, change)| change).collect(),
+            changes,
             next_page_token,
         }))
     }
@@ -247,54 +246,50 @@ impl ScoringService for Scoring {
         &self,
         request: Request<ListBlacklistRequest>,
     ) -> Result<Response<ListBlacklistResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
         let request = request.into_inner();
         let mut violations = Vec::new();
-        let limit = page_size(request.page_size, &mut violations);
+        let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
+        let scope = Scope::new(BLACKLIST_RPC, &principal, &ListBlacklistRequest::default());
+        // (the change cursor at the first page, the last account shown).
+        let cursor: Option<(i64, String, String)> = self
+            .tokens
+            .open(&scope, &request.page_token)
+            .map_err(bad_token)?;
         // The cursor is taken before the page is read: changes after it may already show in
         // the page, and replaying them is harmless for a copy kept by account.
-        let (cursor, after) = if request.page_token.is_empty() {
-            (
+        let (changes_cursor, after) = match cursor {
+            Some((changes_cursor, platform, seller_id)) => {
+                (changes_cursor, Some((platform, seller_id)))
+            }
+            None => (
                 store::blacklist_head(self.scorer.database())
                     .await
                     .map_err(Error::from)?,
                 None,
-            )
-        } else {
-            let text = decode_token(&request.page_token, "b1:")?;
-            let mut parts = text.splitn(3, '\u{1f}');
-            match (
-                parts.next().and_then(|c| c.parse().ok()),
-                parts.next(),
-                parts.next(),
-            ) {
-                (Some(cursor), Some(platform), Some(seller)) => {
-                    (cursor, Some((platform.to_owned(), seller.to_owned())))
-                }
-                _ => {
-                    return Err(Error::Invalid(vec![FieldViolation::new(
-                        "page_token",
-                        "is malformed",
-                    )])
-                    .into());
-                }
-            }
+            ),
         };
         let model = self.scorer.read().await;
-        let mut entries = model.blacklist_page(after.as_ref(), limit as usize + 1);
-        let more = entries.len() as i64 > limit;
-        entries.truncate(limit as usize);
-        let next_page_token = match entries.last().and_then(|e| e.seller.as_ref()) {
-            Some(last) if more => encode_token(&format!(
-                "b1:{cursor}\u{1f}{}\u{1f}{}",
-                last.platform, last.seller_id
-            )),
-            _ => String::new(),
-        };
+        let mut page = Page::new(size, after);
+        while let Some(count) = page.wanted(usize::MAX) {
+            let entries = model.blacklist_page(page.after().as_ref(), count);
+            let entries = entries.into_iter().map(|entry| {
+                let seller = entry.seller.clone().unwrap_or_default();
+                (entry, (seller.platform, seller.seller_id))
+            });
+            page.take(entries, count);
+        }
+        drop(model);
+        let (entries, next) = page.finish();
+        let next_page_token = next.map_or_else(String::new, |(platform, seller_id)| {
+            self.tokens
+                .issue(&scope, &(changes_cursor, platform, seller_id))
+        });
         Ok(Response::new(ListBlacklistResponse {
             entries,
             next_page_token,
-            changes_cursor: cursor,
+            changes_cursor,
         }))
     }
 
@@ -457,10 +452,19 @@ impl ScoringService for Scoring {
         if request.after_cursor < 0 {
             violations.push(FieldViolation::new("after_cursor", "must not be negative"));
         }
-        let limit = page_size(request.page_size, &mut violations);
+        let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
-        let changes =
-            store::blacklist_changes(self.scorer.database(), request.after_cursor, limit).await?;
+        let mut page = Page::new(size, Some(request.after_cursor));
+        while let Some(count) = page.wanted(LIST_CHUNK) {
+            let after = page.after().unwrap_or(request.after_cursor);
+            let changes = store::blacklist_changes(self.scorer.database(), after, count).await?;
+            let changes = changes.into_iter().map(|change| {
+                let cursor = change.cursor;
+                (change, cursor)
+            });
+            page.take(changes, count);
+        }
+        let (changes, _) = page.finish();
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
         Ok(Response::new(ListBlacklistChangesResponse {
             changes,

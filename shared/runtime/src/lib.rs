@@ -14,6 +14,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod error;
 pub mod limits;
+pub mod paging;
 pub mod process;
 pub mod server;
 pub mod shutdown;
