@@ -9,11 +9,13 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod credentials;
 pub mod db;
 pub mod diagnostics;
 pub mod error;
 pub mod limits;
+pub mod malformed;
 pub mod process;
 pub mod server;
 pub mod shutdown;
