@@ -22,7 +22,7 @@ pub mod shutdown;
 pub mod time;
 pub mod validate;
 
-pub use auth::{AccessPolicy, Principal, Role};
+pub use auth::{AccessPolicy, Grant, Principal, Role};
 pub use config::ServerConfig;
 pub use db::Database;
 pub use error::FieldViolation;
