@@ -3,6 +3,7 @@
 //! with readable reasons and keeps the shared blacklist (see [`model`] for the rules). This
 //! crate is the service as a library; `acx-scoring` is its thin binary.
 
+mod disclosure;
 mod error;
 pub mod evaluation;
 pub mod model;

@@ -14,10 +14,10 @@ use acx_proto::scoring::{
     OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
     scoring_service_server::ScoringService,
 };
-use acx_runtime::{FieldViolation, validate};
+use acx_runtime::{FieldViolation, Principal, validate};
 use tonic::{Request, Response, Status};
 
-use crate::{Error, scorer::Scorer, store};
+use crate::{Error, disclosure::Disclosure, scorer::Scorer, store};
 
 /// Most items per page or batch.
 const MAX_PAGE: i64 = 1000;
@@ -29,13 +29,16 @@ const DEFAULT_PAGE: i64 = 100;
 pub struct Scoring {
     scorer: Arc<Scorer>,
     keys: Option<Arc<IdentifierKeys>>,
+    disclosure: Arc<Disclosure>,
 }
 
 impl Scoring {
-    /// The service over `scorer`; `keys` hash the identifiers of entity checks.
+    /// The service over `scorer`; `keys` hash the identifiers of entity checks (and key the
+    /// opaque references to evidence other platforms see).
     pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>) -> Self {
         Self {
             scorer,
+            disclosure: Arc::new(Disclosure::new(keys.as_ref())),
             keys: keys.map(Arc::new),
         }
     }
@@ -153,6 +156,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<GetSellerRiskRequest>,
     ) -> Result<Response<GetSellerRiskResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let model = self.scorer.read().await;
         let risk = match (&request.seller, request.cluster_id.trim()) {
@@ -181,13 +186,17 @@ impl ScoringService for Scoring {
                 .into());
             }
         };
-        Ok(Response::new(GetSellerRiskResponse { risk: Some(risk) }))
+        Ok(Response::new(GetSellerRiskResponse {
+            risk: Some(viewer.risk(risk)),
+        }))
     }
 
     async fn batch_get_seller_risks(
         &self,
         request: Request<BatchGetSellerRisksRequest>,
     ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let sellers = request.into_inner().sellers;
         let mut violations = Vec::new();
         if sellers.is_empty() || sellers.len() as i64 > MAX_PAGE {
@@ -204,7 +213,7 @@ impl ScoringService for Scoring {
         let mut response = BatchGetSellerRisksResponse::default();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
-                Some(risk) => response.risks.push(risk.clone()),
+                Some(risk) => response.risks.push(viewer.risk(risk.clone())),
                 None => response.not_found.push(seller),
             }
         }
@@ -247,6 +256,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<ListBlacklistRequest>,
     ) -> Result<Response<ListBlacklistResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let mut violations = Vec::new();
         let limit = page_size(request.page_size, &mut violations);
@@ -292,7 +303,7 @@ impl ScoringService for Scoring {
             _ => String::new(),
         };
         Ok(Response::new(ListBlacklistResponse {
-            entries,
+            entries: entries.into_iter().map(|e| viewer.entry(e)).collect(),
             next_page_token,
             changes_cursor: cursor,
         }))
@@ -302,6 +313,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<CheckEntityRequest>,
     ) -> Result<Response<CheckEntityResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let identifiers = request.identifiers.unwrap_or_default();
         let country = request.country.trim().to_ascii_uppercase();
@@ -371,7 +384,12 @@ impl ScoringService for Scoring {
             .read()
             .await
             .check_entity(&request.name, &hashed, limit);
-        Ok(Response::new(CheckEntityResponse { matches }))
+        Ok(Response::new(CheckEntityResponse {
+            matches: matches
+                .into_iter()
+                .map(|m| viewer.entity_match(m))
+                .collect(),
+        }))
     }
 
     async fn assess_shipment(
@@ -452,6 +470,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<ListBlacklistChangesRequest>,
     ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.after_cursor < 0 {
@@ -463,7 +483,7 @@ impl ScoringService for Scoring {
             store::blacklist_changes(self.scorer.database(), request.after_cursor, limit).await?;
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
         Ok(Response::new(ListBlacklistChangesResponse {
-            changes,
+            changes: changes.into_iter().map(|c| viewer.change(c)).collect(),
             next_cursor,
         }))
     }
