@@ -363,3 +363,101 @@ fn has_int(span: &fake_opentelemetry_collector::ExportedSpan, key: &str, value: 
         .get(key)
         .is_some_and(|text| text.contains(&format!("IntValue({value})")))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
+    use acx_proto::{
+        common::ProductRef,
+        ingest::{
+            ActionTaken, CounterfeitFinding, EvidenceType, Report, SubmitReportsRequest, Verdict,
+            ingest_service_client::IngestServiceClient, report::Kind,
+        },
+        scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
+    };
+    let mut collector = fake_opentelemetry_collector::FakeCollectorServer::start()
+        .await
+        .unwrap();
+    let endpoint = collector.endpoint();
+    let mut suite = SuiteProcess::spawn(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "acx-test"),
+    ]);
+    let token = suite.token("platform:demo-platform");
+    let report_trace = "0af7651916cd43dd8448eb211c80319c";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut request = authorized(
+        SubmitReportsRequest {
+            reports: vec![Report {
+                report_id: "TRACED-1".into(),
+                kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+                    seller: Some(SellerAccountRef {
+                        platform: String::new(),
+                        seller_id: "S-TRACED".into(),
+                    }),
+                    products: vec![ProductRef {
+                        gtin: "4006381333931".into(),
+                        ..Default::default()
+                    }],
+                    evidence_type: EvidenceType::TestBuy as i32,
+                    verdict: Verdict::Confirmed as i32,
+                    action_taken: ActionTaken::AccountSuspended as i32,
+                    observe_time: Some(prost_types::Timestamp {
+                        seconds: now - 3_600,
+                        nanos: 0,
+                    }),
+                    notes: String::new(),
+                })),
+            }],
+        },
+        &token,
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{report_trace}-b7ad6b7169203331-01")
+            .parse()
+            .unwrap(),
+    );
+    IngestServiceClient::new(channel(suite.addr("ingest")).await)
+        .submit_reports(request)
+        .await
+        .unwrap();
+    // Wait until scoring has applied it.
+    let mut scoring = ScoringServiceClient::new(channel(suite.addr("scoring")).await);
+    let mut applied = false;
+    for _ in 0..300 {
+        let ask = authorized(
+            GetSellerRiskRequest {
+                seller: Some(SellerAccountRef {
+                    platform: "demo-platform".into(),
+                    seller_id: "S-TRACED".into(),
+                }),
+                cluster_id: String::new(),
+            },
+            &token,
+        );
+        if scoring.get_seller_risk(ask).await.is_ok() {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(applied, "scoring never applied the report");
+    suite.sigterm();
+    assert_eq!(
+        suite.exit_within(Duration::from_secs(15)).await.code(),
+        Some(0)
+    );
+    let spans = collector.exported_spans(3, Duration::from_secs(10)).await;
+    let applying = spans
+        .iter()
+        .filter(|span| span.name == "scoring/apply feed reports")
+        .find(|span| span.links.iter().any(|link| link.trace_id == report_trace))
+        .unwrap_or_else(|| panic!("no applying span links to the report's trace: {spans:#?}"));
+    assert_ne!(
+        applying.trace_id, report_trace,
+        "a trace of its own, linked"
+    );
+}

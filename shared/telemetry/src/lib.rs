@@ -10,7 +10,10 @@ mod context;
 mod export;
 mod server;
 
-pub use context::{TraceContextInterceptor, extract_context, inject_context};
+pub use context::{
+    TraceContextInterceptor, current_traceparent, extract_context, inject_context,
+    link_to_traceparent,
+};
 pub use server::{GrpcServerTrace, GrpcServerTraceLayer};
 
 use opentelemetry::trace::TracerProvider as _;
