@@ -209,7 +209,7 @@ async fn raw_rate(
         let rows: Vec<_> = prepared.iter().collect();
         let clock = Instant::now();
         let mut tx = store::begin_write(&database).await?;
-        tx.insert_new("bench-platform", &rows, 0).await?;
+        tx.insert_new("bench-platform", &rows, 0, None).await?;
         tx.commit().await?;
         stored += clock.elapsed();
     }

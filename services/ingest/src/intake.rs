@@ -43,6 +43,8 @@ pub struct PreparedBatch {
     items: Vec<PreparedItem>,
     /// Ids the batch's retractions withdraw.
     targets: Vec<String>,
+    /// The `traceparent` of the call that sent the batch, stored with its reports.
+    trace_context: Option<String>,
 }
 
 #[derive(Debug)]
@@ -131,6 +133,7 @@ impl Intake {
             now,
             items,
             targets,
+            trace_context: acx_telemetry::current_traceparent(),
         }
     }
 
@@ -146,6 +149,7 @@ impl Intake {
             now,
             items,
             targets,
+            trace_context,
         } = batch;
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let mut tx = store::begin_write(&self.database).await?;
@@ -207,6 +211,7 @@ impl Intake {
                 platform,
                 &rows,
                 acx_runtime::time::from_timestamp(&now.into()),
+                trace_context.as_deref(),
             )
             .await?
         };

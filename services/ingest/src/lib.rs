@@ -18,7 +18,7 @@ use std::{path::PathBuf, sync::Arc};
 use acx_domain::identifiers::IdentifierKeys;
 use acx_proto::ingest::ingest_service_server::IngestServiceServer;
 use acx_runtime::{
-    AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
+    AccessPolicy, Database, Grant, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
     db::Migrations, server,
 };
 
@@ -58,12 +58,13 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Who may call what: platforms report and read their own reports; only internal
-/// services follow the change feed.
+/// Who may call what: platforms report and read their own reports; only scoring
+/// (`service:scoring`, no other service) follows the change feed, which carries every
+/// platform's reports.
 pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Platform])
-        .method(SERVICE_NAME, "StreamChanges", &[Role::Service])
+        .grant_method(SERVICE_NAME, "StreamChanges", &[Grant::service("scoring")])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 

@@ -316,6 +316,7 @@ impl IngestService for Ingest {
                             platform: row.platform,
                             receive_time: Some(timestamp(row.receive_time_us)),
                             report: Some(report),
+                            traceparent: row.trace_context.unwrap_or_default(),
                         }
                     });
                     let item = change.map_err(|e| Status::from(Error::from(e)));

@@ -46,6 +46,8 @@ pub struct StoredRow {
     pub receive_time_us: i64,
     /// Encoded stored form (`acx.ingest.v1.Report`).
     pub payload: Vec<u8>,
+    /// The `traceparent` of the call that stored it, if it was traced.
+    pub trace_context: Option<String>,
 }
 
 /// Filters of a listing.
@@ -128,13 +130,14 @@ impl WriteTx {
         platform: &str,
         reports: &[&Prepared],
         receive_time_us: i64,
+        trace_context: Option<&str>,
     ) -> Result<HashMap<String, i64>, sqlx::Error> {
         let mut by_id: HashMap<String, i64> = HashMap::with_capacity(reports.len());
         match self {
             WriteTx::Sqlite(tx) => {
                 for chunk in reports.chunks(SQLITE_ROWS_PER_INSERT) {
                     let mut query = QueryBuilder::<Sqlite>::new(
-                        "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) ",
+                        "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) ",
                     );
                     query.push_values(chunk, |mut row, report| {
                         row.push_bind(platform)
@@ -143,7 +146,8 @@ impl WriteTx {
                             .push_bind(report.content_hash.as_slice())
                             .push_bind(report.key_id.as_str())
                             .push_bind(report.payload.as_slice())
-                            .push_bind(receive_time_us);
+                            .push_bind(receive_time_us)
+                            .push_bind(trace_context);
                     });
                     query.push(" ON CONFLICT (platform, report_id) DO NOTHING RETURNING report_id, sequence");
                     let rows: Vec<(String, i64)> =
@@ -159,8 +163,8 @@ impl WriteTx {
                 let keys: Vec<&str> = reports.iter().map(|r| r.key_id.as_str()).collect();
                 let payloads: Vec<&[u8]> = reports.iter().map(|r| r.payload.as_slice()).collect();
                 let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) \
-                     SELECT $1, r.report_id, r.kind, r.content_hash, r.key_id, r.payload, $2 \
+                    "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) \
+                     SELECT $1, r.report_id, r.kind, r.content_hash, r.key_id, r.payload, $2, $8 \
                      FROM UNNEST($3::text[], $4::int4[], $5::bytea[], $6::text[], $7::bytea[]) \
                           WITH ORDINALITY AS r(report_id, kind, content_hash, key_id, payload, position) \
                      ORDER BY r.position \
@@ -174,6 +178,7 @@ impl WriteTx {
                 .bind(hashes)
                 .bind(keys)
                 .bind(payloads)
+                .bind(trace_context)
                 .fetch_all(&mut **tx)
                 .await?;
                 by_id.extend(rows);
@@ -221,7 +226,8 @@ impl WriteTx {
     }
 }
 
-const STORED_COLUMNS: &str = "SELECT sequence, platform, receive_time_us, payload FROM reports ";
+const STORED_COLUMNS: &str =
+    "SELECT sequence, platform, receive_time_us, payload, trace_context FROM reports ";
 
 /// One report of `platform`.
 pub async fn get(

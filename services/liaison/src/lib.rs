@@ -6,6 +6,7 @@
 mod audit;
 mod declarations;
 mod error;
+mod parties;
 mod reads;
 mod search;
 mod service;

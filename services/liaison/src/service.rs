@@ -21,6 +21,7 @@ use tonic::{Code, Request, Response, Status};
 use crate::{
     Error,
     audit::{AuditEntry, AuditLog, Durability},
+    parties,
     shipments::{Shipments, parse_name},
 };
 
@@ -96,9 +97,13 @@ impl Liaison {
         &self,
         party: Option<check_party_request::Party>,
     ) -> Result<CheckPartyResponse, Error> {
+        let violations = parties::validate(party.as_ref());
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
         let mut scoring = self.scoring.clone();
         match party {
-            Some(check_party_request::Party::ImporterId(id)) if !id.trim().is_empty() => {
+            Some(check_party_request::Party::ImporterId(id)) => {
                 let request = GetPartyHistoryRequest {
                     kind: PartyKind::Importer as i32,
                     id: id.clone(),
@@ -110,7 +115,7 @@ impl Liaison {
                             "no recorded inspection of importer {id}"
                         )));
                     }
-                    Err(status) => return Err(Error::Scoring(status)),
+                    Err(status) => return Err(parties::scoring_failure(status, "importer_id")),
                 };
                 Ok(CheckPartyResponse {
                     importer: Some(ImporterRisk {
@@ -135,14 +140,10 @@ impl Liaison {
                         importer: None,
                         matches: response.into_inner().matches,
                     }),
-                    // Invalid names or identifiers: scoring's violations are the caller's.
-                    Err(status) if status.code() == Code::InvalidArgument => {
-                        Err(Error::Rejected(status))
-                    }
-                    Err(status) => Err(Error::Scoring(status)),
+                    Err(status) => Err(parties::scoring_failure(status, "entity")),
                 }
             }
-            _ => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+            None => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
                 "party",
                 "give importer_id or entity",
             )])),
@@ -166,7 +167,7 @@ impl Liaison {
                     seller.platform, seller.seller_id
                 )));
             }
-            Err(status) => return Err(Error::Scoring(status)),
+            Err(status) => return Err(parties::scoring_failure(status, "seller")),
         };
         let blacklisted = risk.tier == RiskTier::Blacklisted as i32;
         Ok(CheckSellerResponse {

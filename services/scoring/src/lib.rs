@@ -3,6 +3,7 @@
 //! with readable reasons and keeps the shared blacklist (see [`model`] for the rules). This
 //! crate is the service as a library; `acx-scoring` is its thin binary.
 
+mod disclosure;
 mod error;
 pub mod evaluation;
 pub mod model;
@@ -21,7 +22,7 @@ use acx_proto::{
     scoring::scoring_service_server::ScoringServiceServer,
 };
 use acx_runtime::{
-    AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
+    AccessPolicy, Database, Grant, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
     client::peer_channel, db::Migrations, server,
 };
 
@@ -110,14 +111,20 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Who may call what: platforms read seller risk, and so do the other ACX services
-/// (liaison asks on behalf of customs).
+/// Who may call what: platforms read seller risk and the blacklist; liaison
+/// (`service:liaison`, no other service) asks what customs ask through it (a seller's risk,
+/// an entity check) and alone assesses shipments, records outcomes and reads a party's
+/// inspection history. Nothing else is granted.
 pub fn access_policy() -> AccessPolicy {
+    const PLATFORMS: Grant = Grant::Role(Role::Platform);
+    const LIAISON: Grant = Grant::service("liaison");
     AccessPolicy::new()
-        .service(SERVICE_NAME, &[Role::Platform, Role::Service])
-        .method(SERVICE_NAME, "AssessShipment", &[Role::Service])
-        .method(SERVICE_NAME, "RecordOutcome", &[Role::Service])
-        .method(SERVICE_NAME, "GetPartyHistory", &[Role::Service])
+        .grant_service(SERVICE_NAME, &[PLATFORMS])
+        .grant_method(SERVICE_NAME, "GetSellerRisk", &[PLATFORMS, LIAISON])
+        .grant_method(SERVICE_NAME, "CheckEntity", &[PLATFORMS, LIAISON])
+        .grant_method(SERVICE_NAME, "AssessShipment", &[LIAISON])
+        .grant_method(SERVICE_NAME, "RecordOutcome", &[LIAISON])
+        .grant_method(SERVICE_NAME, "GetPartyHistory", &[LIAISON])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 

@@ -14,6 +14,7 @@ use acx_runtime::{
     time::{now_micros, to_timestamp},
 };
 use tokio::sync::{RwLock, watch};
+use tracing::Instrument as _;
 
 use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment};
 
@@ -26,6 +27,8 @@ use crate::{
 
 /// Most changes applied in one transaction.
 const MAX_BATCH: usize = 500;
+/// Most trace links on the span of one applied batch (the SDK's default limit).
+const MAX_LINKS: usize = 128;
 
 /// The model and its durable copy.
 #[derive(Debug)]
@@ -380,6 +383,19 @@ impl Scorer {
                     Ok(Err(status)) => return Err(Error::Feed(status)),
                 }
             }
+            // One span per applied batch, linked to the trace of each report's submission.
+            let span = tracing::info_span!(
+                "acx.scoring.apply_feed",
+                otel.name = "scoring/apply feed reports",
+                acx.feed.reports = changes.len(),
+                acx.feed.last_sequence = changes.last().map_or(0, |c| c.sequence),
+            );
+            let mut linked = std::collections::HashSet::new();
+            for change in &changes {
+                if linked.len() < MAX_LINKS && linked.insert(change.traceparent.clone()) {
+                    acx_telemetry::link_to_traceparent(&span, &change.traceparent);
+                }
+            }
             let inputs = changes
                 .into_iter()
                 .filter_map(|change| {
@@ -390,7 +406,7 @@ impl Scorer {
                     })
                 })
                 .collect();
-            self.apply_batch(inputs).await?;
+            self.apply_batch(inputs).instrument(span).await?;
         }
     }
 }

@@ -21,7 +21,7 @@ use acx_runtime::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Error, scorer::Scorer, store};
+use crate::{Error, disclosure::Disclosure, scorer::Scorer, store};
 
 /// Most sellers in one BatchGetSellerRisks call.
 const MAX_BATCH: i64 = 1000;
@@ -37,15 +37,17 @@ const BLACKLIST_RPC: &str = "acx.scoring.v1.ScoringService/ListBlacklist";
 pub struct Scoring {
     scorer: Arc<Scorer>,
     keys: Option<Arc<IdentifierKeys>>,
+    disclosure: Arc<Disclosure>,
     tokens: PageTokens,
 }
 
 impl Scoring {
-    /// The service over `scorer`; `keys` hash the identifiers of entity checks; `tokens`
-    /// seal page tokens.
+    /// The service over `scorer`; `keys` hash the identifiers of entity checks (and key the
+    /// opaque references to evidence other platforms see); `tokens` seal page tokens.
     pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>, tokens: PageTokens) -> Self {
         Self {
             scorer,
+            disclosure: Arc::new(Disclosure::new(keys.as_ref())),
             keys: keys.map(Arc::new),
             tokens,
         }
@@ -148,6 +150,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<GetSellerRiskRequest>,
     ) -> Result<Response<GetSellerRiskResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let model = self.scorer.read().await;
         let risk = match (&request.seller, request.cluster_id.trim()) {
@@ -176,13 +180,17 @@ impl ScoringService for Scoring {
                 .into());
             }
         };
-        Ok(Response::new(GetSellerRiskResponse { risk: Some(risk) }))
+        Ok(Response::new(GetSellerRiskResponse {
+            risk: Some(viewer.risk(risk)),
+        }))
     }
 
     async fn batch_get_seller_risks(
         &self,
         request: Request<BatchGetSellerRisksRequest>,
     ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let sellers = request.into_inner().sellers;
         let mut violations = Vec::new();
         if sellers.is_empty() || sellers.len() as i64 > MAX_BATCH {
@@ -199,7 +207,7 @@ impl ScoringService for Scoring {
         let mut response = BatchGetSellerRisksResponse::default();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
-                Some(risk) => response.risks.push(risk.clone()),
+                Some(risk) => response.risks.push(viewer.risk(risk.clone())),
                 None => response.not_found.push(seller),
             }
         }
@@ -247,6 +255,7 @@ impl ScoringService for Scoring {
         request: Request<ListBlacklistRequest>,
     ) -> Result<Response<ListBlacklistResponse>, Status> {
         let principal = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&principal);
         let request = request.into_inner();
         let mut violations = Vec::new();
         let size = page_size(request.page_size, &mut violations);
@@ -287,7 +296,7 @@ impl ScoringService for Scoring {
                 .issue(&scope, &(changes_cursor, platform, seller_id))
         });
         Ok(Response::new(ListBlacklistResponse {
-            entries,
+            entries: entries.into_iter().map(|e| viewer.entry(e)).collect(),
             next_page_token,
             changes_cursor,
         }))
@@ -297,6 +306,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<CheckEntityRequest>,
     ) -> Result<Response<CheckEntityResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let identifiers = request.identifiers.unwrap_or_default();
         let country = request.country.trim().to_ascii_uppercase();
@@ -366,7 +377,12 @@ impl ScoringService for Scoring {
             .read()
             .await
             .check_entity(&request.name, &hashed, limit);
-        Ok(Response::new(CheckEntityResponse { matches }))
+        Ok(Response::new(CheckEntityResponse {
+            matches: matches
+                .into_iter()
+                .map(|m| viewer.entity_match(m))
+                .collect(),
+        }))
     }
 
     async fn assess_shipment(
@@ -447,6 +463,8 @@ impl ScoringService for Scoring {
         &self,
         request: Request<ListBlacklistChangesRequest>,
     ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.after_cursor < 0 {
@@ -467,7 +485,7 @@ impl ScoringService for Scoring {
         let (changes, _) = page.finish();
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
         Ok(Response::new(ListBlacklistChangesResponse {
-            changes,
+            changes: changes.into_iter().map(|c| viewer.change(c)).collect(),
             next_cursor,
         }))
     }

@@ -8,7 +8,7 @@ mod credentials;
 pub mod demo;
 pub mod liaison_bench;
 
-pub use credentials::{Credentials, CredentialsError};
+pub use credentials::{Credentials, CredentialsError, PRINCIPALS};
 
 use std::{net::SocketAddr, path::PathBuf};
 
