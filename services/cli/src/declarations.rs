@@ -261,6 +261,7 @@ fn add_row<'a>(
         } else {
             money("declared_duty")
         },
+        national_codes: Vec::new(),
     });
     Ok(())
 }

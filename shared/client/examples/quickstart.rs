@@ -202,6 +202,7 @@ fn sample_declaration(id: &str) -> Declaration {
             valuation_basis: ValuationBasis::Fob.into(),
             duty_rate: 0.049,
             declared_duty: None,
+            ..Default::default()
         }],
         ..Default::default()
     }
