@@ -427,8 +427,8 @@ fn compare(
 }
 
 /// How strong an anomaly is, 0 to 1: z = -2.5 gives 0.25, -4 gives 0.75, -4.75 or lower
-/// gives 1; a thin market's ratio under 0.5 counts as z = -4, and a declared value of 0 is
-/// always 1, the strongest.
+/// gives 1; a thin market's ratio under 0.5 counts as z = -4, and a declared value of 0
+/// (or a ratio that rounds to 0, under 0.00005) is always 1, the strongest.
 fn strength(anomaly: &ValueAnomaly) -> f64 {
     let thin_market =
         anomaly.sample_size < 5 && anomaly.basis == ComparisonBasis::MarketplacePrice as i32;

@@ -26,6 +26,11 @@ pub fn is_currency(code: &str) -> bool {
     CURRENCIES.binary_search(&code).is_ok()
 }
 
+/// The active ISO 4217 currency and fund codes, sorted.
+pub fn currencies() -> &'static [&'static str] {
+    &CURRENCIES
+}
+
 /// Checks a GS1 GTIN (EAN-8, UPC-A, EAN-13 or GTIN-14) so that typing mistakes in product
 /// codes are caught at ingest rather than silently failing to match later.
 ///
