@@ -9,6 +9,7 @@
 pub mod checkpoint;
 mod commands;
 pub mod declarations;
+pub mod dialect;
 pub mod error;
 pub mod json;
 pub mod load;
