@@ -12,6 +12,7 @@ pub mod declarations;
 pub mod dialect;
 pub mod error;
 pub mod json;
+pub mod kcs;
 pub mod load;
 pub mod output;
 pub mod progress;
