@@ -819,7 +819,9 @@ fn declared(
                 currency_code: "USD".to_owned(),
                 amount: usd_total.to_owned(),
             }),
+            ..Default::default()
         }],
+        ..Default::default()
     }
 }
 
@@ -957,7 +959,7 @@ async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
-    let bad = assess(declared("", "T", "12", 0.0, 1.0, "1"), false)
+    let bad = assess(declared("", "T", "12", -1.0, 1.0, "1"), false)
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);

@@ -9,8 +9,10 @@
 pub mod checkpoint;
 mod commands;
 pub mod declarations;
+pub mod dialect;
 pub mod error;
 pub mod json;
+pub mod kcs;
 pub mod load;
 pub mod output;
 pub mod progress;

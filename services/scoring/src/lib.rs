@@ -73,6 +73,13 @@ pub struct Config {
     #[arg(long, env = "ACX_SCORING_HALF_LIFE_DAYS", value_name = "DAYS", default_value_t = 180.0,
           value_parser = parse_half_life)]
     pub half_life_days: f64,
+
+    /// Reference exchange rates in the European Central Bank's CSV format (its
+    /// eurofxref-hist.csv or daily eurofxref.csv, or a table of your own in that format),
+    /// replacing the built-in ECB table (weekly, 2015-01-02 to 2026-10-30). Declared values
+    /// and prices are put in US dollars at the rates of their date, only to compare them.
+    #[arg(long, env = "ACX_REFERENCE_RATES_FILE", value_name = "FILE")]
+    pub reference_rates_file: Option<std::path::PathBuf>,
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -99,6 +106,7 @@ impl Config {
             identifier_keys_file: None,
             random_inspection_share: 0.02,
             half_life_days: 180.0,
+            reference_rates_file: None,
         }
     }
 }
@@ -139,8 +147,21 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let params = model::ModelParams {
         half_life_days: config.half_life_days,
     };
+    let rates = match &config.reference_rates_file {
+        Some(path) => Arc::new(acx_domain::rates::ReferenceRates::load(path)?),
+        None => acx_domain::rates::ReferenceRates::builtin(),
+    };
+    let (first, last) = rates.date_range();
+    tracing::info!(rates.source = %rates.source(), rates.first = %first, rates.last = %last,
+        rates.currencies = rates.currencies().len(), "reference rates loaded");
     let scorer = Arc::new(
-        scorer::Scorer::load(database.clone(), params, config.random_inspection_share).await?,
+        scorer::Scorer::load(
+            database.clone(),
+            params,
+            config.random_inspection_share,
+            rates,
+        )
+        .await?,
     );
     match &config.ingest_token {
         Some(token) => {

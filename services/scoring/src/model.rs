@@ -449,7 +449,8 @@ impl Model {
                 self.touch_account(&account, sequence);
                 self.targets.insert(report_key, Target::Other);
                 if let (Some(product), Some(value)) = (&price.product, &price.price) {
-                    self.market.observe_price(&product.gtin, value);
+                    self.market
+                        .observe_price(&product.gtin, value, price.observe_time.as_ref());
                 }
                 BTreeSet::from([account])
             }
@@ -1055,6 +1056,15 @@ impl Model {
     /// Marketplace prices and shipment notices.
     pub fn market(&self) -> &crate::valuation::MarketIndex {
         &self.market
+    }
+
+    /// Puts marketplace prices in US dollars with `rates`: an empty price index, so call it
+    /// before the first report is applied.
+    pub fn use_reference_rates(
+        &mut self,
+        rates: std::sync::Arc<acx_domain::rates::ReferenceRates>,
+    ) {
+        self.market = crate::valuation::MarketIndex::new(rates);
     }
 
     /// The served risk of an account.

@@ -6,6 +6,7 @@
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
+use acx_domain::rates::ReferenceRates;
 use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServiceClient};
 use acx_runtime::{
     Database, Shutdown,
@@ -40,6 +41,8 @@ pub struct Scorer {
     /// the model is written before the next begins.
     writer: tokio::sync::Mutex<()>,
     random_share: f64,
+    /// Reference rates that put declared values in US dollars.
+    rates: Arc<ReferenceRates>,
     database: Database,
     params: ModelParams,
     /// The last feed sequence whose effects are stored (and served).
@@ -93,8 +96,13 @@ fn apply_outcome(model: &mut Model, record: &store::OutcomeRecord) -> BTreeSet<A
     )
 }
 
-async fn load_model(database: &Database, params: ModelParams) -> Result<Model, Error> {
+async fn load_model(
+    database: &Database,
+    params: ModelParams,
+    rates: &Arc<ReferenceRates>,
+) -> Result<Model, Error> {
     let mut model = Model::new(params);
+    model.use_reference_rates(Arc::clone(rates));
     for input in store::inputs(database).await? {
         model.apply(input.sequence, &input.platform, &input.report);
     }
@@ -112,17 +120,19 @@ async fn load_model(database: &Database, params: ModelParams) -> Result<Model, E
 
 impl Scorer {
     /// Rebuilds the model and the declaration statistics from `database`; `random_share`
-    /// of assessed declarations are picked for a random inspection.
+    /// of assessed declarations are picked for a random inspection; values are compared in
+    /// US dollars at `rates`.
     pub async fn load(
         database: Database,
         params: ModelParams,
         random_share: f64,
+        rates: Arc<ReferenceRates>,
     ) -> Result<Self, Error> {
-        let model = load_model(&database, params).await?;
+        let model = load_model(&database, params, &rates).await?;
         let cursor = store::cursor(&database).await?;
         let mut peers = Peers::default();
         for record in store::shipments(&database).await? {
-            peers.record(&record.shipment);
+            peers.record(&record.shipment, &rates);
         }
         let mut profiles = Profiles::default();
         for record in store::outcomes(&database).await? {
@@ -138,6 +148,7 @@ impl Scorer {
             profiles: RwLock::new(profiles),
             writer: tokio::sync::Mutex::new(()),
             random_share,
+            rates,
             database,
             params,
             applied: watch::channel(cursor).0,
@@ -187,6 +198,7 @@ impl Scorer {
                 AssessmentInputs {
                     market: model.market(),
                     peers: &peers,
+                    rates: &self.rates,
                     profiles: &profiles,
                     seller_risk: seller
                         .as_ref()
@@ -225,8 +237,12 @@ impl Scorer {
             Some(&record),
         )
         .await?;
-        // Durable first: the statistics in memory never hold what a restart would lose.
-        self.peers.write().await.record(shipment);
+        // Durable first: the statistics in memory never hold what a restart would lose. The
+        // stamped copy, as the replay at start-up reads it.
+        self.peers
+            .write()
+            .await
+            .record(&record.shipment, &self.rates);
         Ok(assessment)
     }
 
@@ -329,7 +345,7 @@ impl Scorer {
             now_us,
         };
         if let Err(error) = store::write_batch(&self.database, batch).await {
-            *model = load_model(&self.database, self.params).await?;
+            *model = load_model(&self.database, self.params, &self.rates).await?;
             return Err(error.into());
         }
         Ok(())

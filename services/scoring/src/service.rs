@@ -4,7 +4,11 @@
 
 use std::sync::Arc;
 
-use acx_domain::{hashing, identifiers::IdentifierKeys};
+use acx_domain::{
+    customs::{self, DeclarationFields, GoodsItem},
+    hashing,
+    identifiers::IdentifierKeys,
+};
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
     BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
@@ -75,72 +79,59 @@ fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
     }
 }
 
-/// Checks a declaration and puts its codes in canonical form; violations under `shipment`.
+/// Checks a declaration with the rules liaison applies ([`acx_domain::customs`]) and puts
+/// its codes in canonical form; violations under `shipment`.
 fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    let mut fail = |field: String, why: &str| {
-        violations.push(FieldViolation::new(format!("shipment.{field}"), why))
+    if shipment.authority.trim().is_empty() || shipment.authority.chars().count() > 128 {
+        violations.push(FieldViolation::new(
+            "shipment.authority",
+            "is required, at most 128 characters",
+        ));
+    }
+    let fields = DeclarationFields {
+        declaration_id: &shipment.declaration_id,
+        declaration_seconds: shipment.declaration_time.as_ref().map(|t| t.seconds),
+        // The time of recording when unset.
+        time_required: false,
+        customs_office: &shipment.customs_office,
+        procedure: shipment.procedure,
+        transport_mode: shipment.transport_mode,
+        importer_id: &shipment.importer_id,
+        declarant_id: &shipment.declarant_id,
+        consignor_id: &shipment.consignor_id,
+        carrier_id: &shipment.carrier_id,
+        marketplace: &shipment.marketplace,
+        consignment: shipment.consignment.as_ref(),
+        departure_country: &mut shipment.departure_country,
+        origin_country: &mut shipment.origin_country,
+        seller: shipment.seller.as_ref(),
+        national_codes: &mut shipment.national_codes,
+        lines: shipment
+            .lines
+            .iter_mut()
+            .map(|line| GoodsItem {
+                line_number: line.line_number,
+                hs_code: &mut line.hs_code,
+                description: &line.description,
+                quantity: line.quantity,
+                quantity_unit: &mut line.quantity_unit,
+                net_mass_kg: line.net_mass_kg,
+                gross_mass_kg: line.gross_mass_kg,
+                declared_value: line.declared_value.as_mut(),
+                valuation_basis: line.valuation_basis,
+                duty_rate: line.duty_rate,
+                declared_duty: line.declared_duty.as_mut(),
+                national_codes: &mut line.national_codes,
+            })
+            .collect(),
     };
-    for (field, value) in [
-        ("declaration_id", &shipment.declaration_id),
-        ("authority", &shipment.authority),
-    ] {
-        if value.trim().is_empty() || value.len() > 128 {
-            fail(field.to_owned(), "is required, at most 128 characters");
-        }
-    }
-    shipment.origin_country = shipment.origin_country.trim().to_ascii_uppercase();
-    if !shipment.origin_country.is_empty()
-        && !acx_domain::codes::is_country(&shipment.origin_country)
-    {
-        fail(
-            "origin_country".to_owned(),
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
-        );
-    }
-    if let Some(seller) = &shipment.seller
-        && (seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty())
-    {
-        fail(
-            "seller".to_owned(),
-            "needs both platform and seller_id, or leave it out",
-        );
-    }
-    if shipment.lines.is_empty() || shipment.lines.len() > 1000 {
-        fail("lines".to_owned(), "needs 1 to 1000 lines");
-    }
-    for (i, line) in shipment.lines.iter_mut().enumerate() {
-        match acx_domain::codes::normalize_hs_code(&line.hs_code) {
-            Ok(code) => line.hs_code = code,
-            Err(why) => fail(format!("lines[{i}].hs_code"), &why),
-        }
-        if !(line.quantity > 0.0 && line.quantity.is_finite()) {
-            fail(format!("lines[{i}].quantity"), "must be greater than zero");
-        }
-        if !(line.net_mass_kg > 0.0 && line.net_mass_kg.is_finite()) {
-            fail(
-                format!("lines[{i}].net_mass_kg"),
-                "must be greater than zero",
-            );
-        }
-        match &line.declared_value {
-            None => fail(format!("lines[{i}].declared_value"), "is required"),
-            Some(value)
-                if acx_domain::money::usd_per_unit(&value.currency_code.to_ascii_uppercase())
-                    .is_none() =>
-            {
-                fail(
-                    format!("lines[{i}].declared_value.currency_code"),
-                    "has no reference rate: use a major ISO 4217 currency",
-                )
-            }
-            Some(value) if acx_domain::money::parse_amount_micros(&value.amount).is_err() => fail(
-                format!("lines[{i}].declared_value.amount"),
-                "must be a non-negative decimal such as 1250.00",
-            ),
-            Some(_) => {}
-        }
-    }
+    let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
+    violations.extend(
+        customs::check(fields, now_seconds)
+            .into_iter()
+            .map(|(field, why)| FieldViolation::new(format!("shipment.{field}"), why)),
+    );
     violations
 }
 

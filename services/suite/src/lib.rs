@@ -59,6 +59,11 @@ pub struct SuiteArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// Reference exchange rates in the European Central Bank's CSV format, replacing the
+    /// built-in ECB table (see scoring's --reference-rates-file).
+    #[arg(long, env = "ACX_REFERENCE_RATES_FILE", value_name = "FILE")]
+    pub reference_rates_file: Option<PathBuf>,
+
     /// Log line format on standard error: human or json.
     #[arg(
         long,
@@ -80,6 +85,7 @@ impl SuiteArgs {
             scoring_addr: any,
             liaison_addr: any,
             demo: false,
+            reference_rates_file: None,
             log_format: LogFormat::default(),
         }
     }
@@ -149,6 +155,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             ingest_url: format!("http://{}", ingest.local_addr),
             ingest_token: Some(credentials.token_of("service:scoring")?.to_owned()),
             identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
+            reference_rates_file: args.reference_rates_file.clone(),
             ..acx_scoring::Config::standalone(server_config(
                 args,
                 args.scoring_addr,

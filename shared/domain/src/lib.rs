@@ -7,11 +7,16 @@
 //! - [`codes`]: checks for the standard codes that reports carry (ISO 3166-1 countries,
 //!   ISO 4217 currencies, GS1 GTINs, HS tariff codes, telephone calling codes).
 //! - [`money`]: exact decimal amounts as integer millionths, so prices never pass through
-//!   floating point.
+//!   floating point; [`rates`]: the European Central Bank's reference rates by date, to
+//!   compare amounts in different currencies.
+//! - [`customs`]: what a customs declaration may hold, the one set of rules liaison and
+//!   scoring both apply.
 
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
 pub mod codes;
+/// The rules of a customs declaration's fields, shared by liaison and scoring.
+pub mod customs;
 /// Contract identifiers to keyed hashes, one set of rules for every service.
 pub mod hashing;
 /// Identifier normalisation and keyed (HMAC-SHA256) hashing: the same real-world value always
@@ -20,3 +25,5 @@ pub mod identifiers;
 /// Money amounts as exact integer millionths of the currency unit, parsed from and formatted to
 /// plain decimal text.
 pub mod money;
+/// Reference exchange rates by date (European Central Bank), built in and replaceable.
+pub mod rates;
