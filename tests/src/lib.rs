@@ -46,6 +46,12 @@ impl TestSuite {
     /// Starts the suite, with the demo data when `demo` is set.
     pub async fn start_with(demo: bool) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
+        Self::start_in(data_dir, demo).await
+    }
+
+    /// Starts the suite on `data_dir`, which may hold what an earlier run left (credentials,
+    /// keys, databases).
+    pub async fn start_in(data_dir: tempfile::TempDir, demo: bool) -> Self {
         let args = SuiteArgs {
             demo,
             ..SuiteArgs::on_free_ports(data_dir.path())
@@ -164,6 +170,8 @@ pub struct IngestHarness {
     pub database_url: String,
     /// Directory of its token and key files (and SQLite database).
     pub dir: std::path::PathBuf,
+    /// Older normalisation versions it hashes under too (set, then [`Self::restart`]).
+    pub legacy_normalizations: acx_ingest::LegacyNormalizations,
     shutdown: Shutdown,
     server: Option<acx_runtime::RunningServer>,
 }
@@ -209,6 +217,7 @@ impl IngestHarness {
             service,
             database_url,
             dir: dir.to_owned(),
+            legacy_normalizations: Default::default(),
             shutdown: Shutdown::new(),
             server: None,
         };
@@ -233,6 +242,7 @@ impl IngestHarness {
             server,
             identifier_keys_file: self.dir.join("identifier-keys"),
             max_batch_reports: 500,
+            legacy_normalizations: self.legacy_normalizations.clone(),
         };
         let running = acx_ingest::start(&config, self.shutdown.clone())
             .await

@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use acx_domain::identifiers::IdentifierKind;
+use acx_domain::{hashing, identifiers::IdentifierKind};
 use acx_proto::{
     common::{self as pb, Reason, RiskTier, SellerAccountRef},
     ingest::{EvidenceType, Report, RetractionReason, Verdict, report::Kind},
@@ -67,7 +67,26 @@ struct Profile {
     display_name: String,
     legal_name: String,
     identifiers: BTreeSet<(i32, String)>,
+    /// The normalisation version the profile was hashed under
+    /// ([`acx_domain::hashing::primary_version`]).
+    normalization: u32,
+    /// Its legacy hashes (made under an older version, to meet profiles stored under it),
+    /// with their versions; every other hash is a primary one.
+    legacy: BTreeMap<(i32, String), u32>,
     retracted: bool,
+}
+
+impl Profile {
+    /// (version of this profile's hash, the profile's own version), for
+    /// [`acx_domain::hashing::links_across_versions`].
+    fn version_of(&self, identifier: &(i32, String)) -> (u32, u32) {
+        let version = self
+            .legacy
+            .get(identifier)
+            .copied()
+            .unwrap_or(self.normalization);
+        (version, self.normalization)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -397,6 +416,13 @@ impl Model {
                     .iter()
                     .map(|h| (h.kind, h.hash.clone()))
                     .collect();
+                let normalization = hashing::primary_version(&profile.hashed_identifiers);
+                let legacy = profile
+                    .hashed_identifiers
+                    .iter()
+                    .filter(|h| h.normalization_version.max(1) < normalization)
+                    .map(|h| ((h.kind, h.hash.clone()), h.normalization_version.max(1)))
+                    .collect();
                 if let Some(entry) = self.accounts.get_mut(&account) {
                     entry.profiles.push(Profile {
                         report_id: report.report_id.clone(),
@@ -404,6 +430,8 @@ impl Model {
                         display_name: profile.display_name.clone(),
                         legal_name: profile.legal_name.clone(),
                         identifiers,
+                        normalization,
+                        legacy,
                         retracted: false,
                     });
                 }
@@ -592,11 +620,25 @@ impl Model {
             .map(Account::names)
             .unwrap_or_default();
         let mut links: BTreeMap<AccountKey, bool> = BTreeMap::new();
-        for (kind, hash) in &profile.identifiers {
-            let Some(holders) = self.holders.get(&(*kind, hash.clone())) else {
+        for identifier @ (kind, _) in &profile.identifiers {
+            let Some(holders) = self.holders.get(identifier) else {
                 continue;
             };
             for other in holders.iter().filter(|other| *other != account) {
+                // A shared hash counts only if it means the same under both sides' rules.
+                let same_rules = self
+                    .accounts
+                    .get(other)
+                    .and_then(Account::current)
+                    .is_some_and(|theirs| {
+                        hashing::links_across_versions(
+                            profile.version_of(identifier),
+                            theirs.version_of(identifier),
+                        )
+                    });
+                if !same_rules {
+                    continue;
+                }
                 if is_strong(*kind) {
                     links.insert(other.clone(), true);
                 } else if !links.contains_key(other) {
@@ -1084,20 +1126,35 @@ impl Model {
     }
 
     /// Clusters matching a party described by `name` and hashed identifiers, best first.
+    /// `identifiers` are (kind, hash, normalisation version) under the current version and,
+    /// for the legacy versions, under those (see [`acx_domain::hashing`]).
     pub fn check_entity(
         &self,
         name: &str,
-        identifiers: &[(i32, String)],
+        identifiers: &[(i32, String, u32)],
         limit: usize,
     ) -> Vec<EntityMatch> {
+        let asked_version = identifiers.iter().map(|i| i.2.max(1)).max().unwrap_or(1);
         // Per cluster: the strongest weight of each matched feature.
         let mut found: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-        for (kind, hash) in identifiers {
+        for (kind, hash, version) in identifiers {
+            let identifier = (*kind, hash.clone());
             for account in self
                 .holders
-                .get(&(*kind, hash.clone()))
+                .get(&identifier)
                 .into_iter()
                 .flatten()
+                .filter(|account| {
+                    self.accounts
+                        .get(*account)
+                        .and_then(Account::current)
+                        .is_some_and(|theirs| {
+                            hashing::links_across_versions(
+                                ((*version).max(1), asked_version),
+                                theirs.version_of(&identifier),
+                            )
+                        })
+                })
             {
                 if let Some(cluster) = self.cluster_of.get(account) {
                     let weight = if is_strong(*kind) { 0.9 } else { 0.35 };
@@ -1171,6 +1228,19 @@ impl Model {
         });
         matches.truncate(limit);
         matches
+    }
+
+    /// How many accounts' current profiles (with identifiers) were hashed under each
+    /// normalisation version: while older versions have profiles, ingest should keep
+    /// hashing new ones under them too (README, "Privacy").
+    pub fn profiles_by_normalization(&self) -> BTreeMap<u32, usize> {
+        let mut counts = BTreeMap::new();
+        for profile in self.accounts.values().filter_map(Account::current) {
+            if !profile.identifiers.is_empty() {
+                *counts.entry(profile.normalization).or_default() += 1;
+            }
+        }
+        counts
     }
 
     /// The blacklist, in account order, after `after` (exclusive), at most `limit`.
@@ -1293,6 +1363,7 @@ mod tests {
                         kind: *kind as i32,
                         key_id: "k1".to_owned(),
                         hash: (*hash).to_owned(),
+                        normalization_version: 2,
                     })
                     .collect(),
             })),
