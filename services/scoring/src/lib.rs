@@ -6,7 +6,7 @@
 mod error;
 pub mod evaluation;
 pub mod model;
-mod names;
+pub mod names;
 mod scorer;
 mod service;
 mod store;

@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use acx_domain::{hashing, identifiers::IdentifierKind};
+use acx_domain::{hashing, identifiers::IdentifierKind, names::Name};
 use acx_proto::{
     common::{self as pb, Reason, RiskTier, SellerAccountRef},
     ingest::{EvidenceType, Report, RetractionReason, Verdict, report::Kind},
@@ -64,8 +64,8 @@ impl ModelParams {
 struct Profile {
     report_id: String,
     observe_us: i64,
-    display_name: String,
-    legal_name: String,
+    /// The display and legal names, analysed for comparison once.
+    parsed_names: Vec<Name>,
     identifiers: BTreeSet<(i32, String)>,
     /// The normalisation version the profile was hashed under
     /// ([`acx_domain::hashing::primary_version`]).
@@ -105,9 +105,9 @@ impl Account {
             .max_by(|a, b| (a.observe_us, &a.report_id).cmp(&(b.observe_us, &b.report_id)))
     }
 
-    fn names(&self) -> Vec<&str> {
+    fn names(&self) -> Vec<&Name> {
         self.current()
-            .map(|p| vec![p.display_name.as_str(), p.legal_name.as_str()])
+            .map(|p| p.parsed_names.iter().collect())
             .unwrap_or_default()
     }
 }
@@ -197,7 +197,7 @@ pub struct Model {
     accounts: BTreeMap<AccountKey, Account>,
     /// Current-profile identifiers → accounts holding them.
     holders: HashMap<(i32, String), BTreeSet<AccountKey>>,
-    /// Current-profile names (as [`names::name_key`]) → accounts holding them.
+    /// Current-profile names (as [`Name::key`]) → accounts holding them.
     named: HashMap<String, BTreeSet<AccountKey>>,
     name_keys_of: HashMap<AccountKey, BTreeSet<String>>,
     findings: BTreeMap<(String, String), Finding>,
@@ -366,7 +366,7 @@ impl Model {
             .map(Account::names)
             .unwrap_or_default()
             .into_iter()
-            .map(names::name_key)
+            .map(Name::key)
             .filter(|key| !key.is_empty())
             .collect();
         let before = self
@@ -427,8 +427,11 @@ impl Model {
                     entry.profiles.push(Profile {
                         report_id: report.report_id.clone(),
                         observe_us: micros(profile.observe_time.as_ref()),
-                        display_name: profile.display_name.clone(),
-                        legal_name: profile.legal_name.clone(),
+                        parsed_names: [&profile.display_name, &profile.legal_name]
+                            .into_iter()
+                            .filter(|n| !n.trim().is_empty())
+                            .map(|n| Name::parse(n))
+                            .collect(),
                         identifiers,
                         normalization,
                         legacy,
@@ -1167,9 +1170,9 @@ impl Model {
                 }
             }
         }
-        let name = name.trim();
-        if !name.is_empty() {
-            for account in self.named.get(&names::name_key(name)).into_iter().flatten() {
+        let name = Name::parse(name);
+        if !name.tokens.is_empty() {
+            for account in self.named.get(&name.key()).into_iter().flatten() {
                 if let Some(cluster) = self.cluster_of.get(account) {
                     found
                         .entry(cluster.clone())
@@ -1187,7 +1190,7 @@ impl Model {
                     .into_iter()
                     .flatten()
                     .flat_map(|a| self.accounts.get(a).map(Account::names).unwrap_or_default())
-                    .map(|other| names::similarity(name, other))
+                    .map(|other| names::compare(&name, other))
                     .fold(0.0, f64::max);
                 if best >= names::SIMILAR_NAMES {
                     features.insert(format!("name (similarity {best:.2})"), 0.5 * best);

@@ -5,6 +5,8 @@
 //!   accounts, addresses, e-mail, phone, web domains) on top of the field's libraries, one
 //!   module per kind, versioned; [`hashing`] turns them into keyed hashes with the exchange's
 //!   secret keys, so that members can match sellers without ever sharing the raw values.
+//! - [`names`]: company and shop names folded for comparison (Unicode, accents, scripts,
+//!   legal forms from the ISO 20275 list).
 //! - [`gtin`]: product numbers in their GTIN-14 form.
 //! - [`codes`]: checks for the standard codes that reports carry (ISO 3166-1 countries,
 //!   ISO 4217 currencies, GS1 GTINs, HS tariff codes, telephone calling codes).
@@ -25,3 +27,6 @@ pub mod identifiers;
 /// Money amounts as exact integer millionths of the currency unit, parsed from and formatted to
 /// plain decimal text.
 pub mod money;
+/// Company and shop names analysed for comparison: Unicode forms, accents, scripts, legal
+/// forms (ISO 20275), fillers and places.
+pub mod names;
