@@ -22,7 +22,8 @@ where source is "<ELF code> <country>". Left out:
   real words, and forms of more than 8 words, which no seller name ends with.
 Then a short supplement, marked "acx", adds forms the list lacks or writes otherwise: the
 Hepburn romanisations of Japanese forms (the list has Kunrei "kabusikigaisya"), mainland
-Chinese company forms, Russian and Vietnamese abbreviations, Singapore's "Pte. Ltd.".
+Chinese company forms, Russian, Ukrainian, Greek, Turkish, Indonesian and Vietnamese
+spellings, Singapore's "Pte. Ltd.".
 """
 
 import csv
@@ -65,6 +66,10 @@ SUPPLEMENT = [
     # Russia (the ELF list spells these out without abbreviations).
     "Общество с ограниченной ответственностью", "ООО", "АО", "ПАО", "ЗАО", "ОАО",
     "Акционерное общество", "Публичное акционерное общество", "OOO", "PAO", "ZAO", "OAO",
+    # Ukraine and Greece (the list gives Greek forms Latin abbreviations only).
+    "ТОВ", "Товариство з обмеженою відповідальністю", "ПрАТ", "ПАТ", "Α.Ε.", "Ε.Π.Ε.", "Ι.Κ.Ε.",
+    # Turkey and Indonesia, as written after and before names.
+    "Anonim Şirketi", "Limited Şirketi", "Perseroan Terbatas", "PT", "Tbk",
     # Viet Nam.
     "Công ty TNHH", "Công ty trách nhiệm hữu hạn", "Công ty Cổ phần", "TNHH",
     # Singapore, Czechia, common English spellings.

@@ -5,8 +5,8 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Normalises a cleaned address ([`super::text::clean`]).
 ///
-/// Lower-cased; accents of Latin, Greek and Cyrillic letters removed (`Brașov` and
-/// `Brasov` agree; letters of other scripts are kept as they are) and `ß` written `ss`;
+/// Lower-cased; accents of Latin and Greek letters removed (`Brașov` and `Brasov` agree;
+/// Cyrillic `ё` is `е`; other letters are kept as they are) and `ß` written `ss`;
 /// every character that is not a letter or digit becomes a space; whitespace collapsed;
 /// common words abbreviated (street st, strasse str, road rd, avenue ave, boulevard blvd,
 /// building bldg, floor fl, room rm, suite ste, district dist, industrial ind,
@@ -30,15 +30,27 @@ pub fn normalize(value: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Removes the combining diacritical marks (U+0300 to U+036F) of a canonical decomposition:
-/// the accents of Latin, Greek and Cyrillic letters. Marks of other scripts (Indic vowel
-/// signs, Hangul jamo, the kana voicing marks) are kept, as they change the word.
+/// Removes the accents of Latin and Greek letters (the combining diacritical marks U+0300 to
+/// U+036F of a canonical decomposition), and the diaeresis of Cyrillic ones (`ё` as `е`).
+/// Other marks are kept, as they make other letters (Cyrillic `й`, Indic vowel signs, the
+/// kana voicing marks).
 pub(crate) fn fold_accents(value: &str) -> String {
-    value
-        .nfd()
-        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
-        .nfc()
-        .collect()
+    let mut out = String::with_capacity(value.len());
+    let mut base = ' ';
+    for c in value.nfd() {
+        let mark = ('\u{300}'..='\u{36f}').contains(&c);
+        if !mark {
+            base = c;
+            out.push(c);
+            continue;
+        }
+        let latin_or_greek = base.is_ascii_alphabetic() || ('\u{370}'..='\u{3ff}').contains(&base);
+        let cyrillic_diaeresis = c == '\u{308}' && ('\u{400}'..='\u{4ff}').contains(&base);
+        if !(latin_or_greek || cyrillic_diaeresis) {
+            out.push(c);
+        }
+    }
+    out.nfc().collect()
 }
 
 /// Word-by-word abbreviations, so "Main Street" and "Main St." agree (and German compounds,

@@ -2,8 +2,8 @@
 //! case, accents, punctuation, scripts and legal forms are set aside.
 //!
 //! A name is cleaned like an identifier ([`crate::identifiers::text::fold_compatibility`]:
-//! NFKC, format characters removed), lower-cased, stripped of Latin, Greek and Cyrillic accents
-//! (`ß` as `ss`), and cut into tokens: words of letters and digits, dotted initials joined
+//! NFKC, format characters removed), lower-cased, stripped of Latin and Greek accents (Latin
+//! words are written in ASCII: `ß` as `ss`, `ø` as `o`), and cut into tokens: words of letters and digits, dotted initials joined
 //! (`S.p.A.` is `spa`, `J.P.` is `jp`), and each Chinese character or Japanese kana a token of
 //! its own, as those scripts write no spaces between words. Each token also has a Latin form,
 //! transliterated by `any_ascii` (`Ромашка` `romashka`, `明亮` `ming` `liang`), which is what
@@ -189,6 +189,12 @@ fn tokenize(raw: &str) -> Vec<Token> {
                 .chars()
                 .find(|c| c.is_alphabetic())
                 .map_or(Script::Latin, script_of);
+            // Latin letters without a decomposition (ø, ł, đ, æ) fold by transliteration.
+            let native = if script == Script::Latin {
+                latin.clone()
+            } else {
+                native
+            };
             Token {
                 native,
                 latin,
@@ -226,7 +232,9 @@ mod tests {
         let nfd: String = unicode_normalization::UnicodeNormalization::nfd(nfc).collect();
         assert_ne!(nfc, nfd);
         assert_eq!(Name::parse(nfc), Name::parse(&nfd));
-        assert_eq!(distinctive(nfc), ["thuong", "mai", "đuc", "phat"]);
+        assert_eq!(distinctive(nfc), ["thuong", "mai", "duc", "phat"]);
+        assert_eq!(distinctive("Ørsted A/S"), ["orsted"]);
+        assert_eq!(distinctive("Łukasz Trade"), ["lukasz"]);
     }
 
     #[test]
