@@ -1502,6 +1502,50 @@ mod tests {
     }
 
     #[test]
+    fn hashes_link_only_when_they_mean_the_same_under_both_profiles_rules() {
+        // (kind, hash, normalisation version); version 0 is a hash stored before versions.
+        let with_versions = |id: &str, seller: &str, hashes: &[(&str, u32)]| {
+            let mut report = profile(id, seller, "Bright Deals", &[]);
+            if let Some(Kind::SellerProfile(p)) = report.kind.as_mut() {
+                p.hashed_identifiers = hashes
+                    .iter()
+                    .map(|(hash, version)| HashedIdentifier {
+                        kind: pb::IdentifierKind::Phone as i32,
+                        key_id: "k1".to_owned(),
+                        hash: (*hash).to_owned(),
+                        normalization_version: *version,
+                    })
+                    .collect();
+            }
+            report
+        };
+        let model = model_of(&[
+            // Stored under version 1; its number read the old way ("old").
+            ("a", with_versions("P1", "OLD", &[("old", 0)])),
+            // The same number now: primary "new", legacy "old".
+            ("b", with_versions("P2", "NEW", &[("new", 2), ("old", 1)])),
+            // Another number whose current form is "old": must not meet the legacy hash.
+            ("c", with_versions("P3", "OTHER", &[("old", 2)])),
+            // A second new profile of the first number, legacy hash only in common with c.
+            ("d", with_versions("P4", "NEW2", &[("new2", 2), ("old", 1)])),
+        ]);
+        let cluster = |a: &AccountKey| model.risk(a).expect("scored").cluster_id.clone();
+        assert_eq!(cluster(&key("a", "OLD")), cluster(&key("b", "NEW")));
+        assert_eq!(cluster(&key("a", "OLD")), cluster(&key("d", "NEW2")));
+        // c meets a primary to primary (the old rules' output is what c's number is now), so
+        // it joins them; but b and d never link through their legacy hashes alone, and c
+        // never through b's or d's legacy hash.
+        let direct = |x: &AccountKey| -> BTreeSet<AccountKey> {
+            model.links_of(x).into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(direct(&key("b", "NEW")), BTreeSet::from([key("a", "OLD")]));
+        assert_eq!(
+            direct(&key("c", "OTHER")),
+            BTreeSet::from([key("a", "OLD")])
+        );
+    }
+
+    #[test]
     fn cluster_ids_are_stable_and_merges_keep_the_oldest() {
         let mut model = Model::new(params());
         let oldest = key("a", "S1");
