@@ -1,16 +1,15 @@
 //! Identifiers and names as platforms and customs really send them, end to end: accepted by
 //! ingest, hashed like their plain forms, linked (or kept apart) by scoring, found by entity
 //! checks through scoring and liaison; invalid ones left out with a warning; GTINs as one
-//! product whatever their length; and hashes stored under the previous normalisation still
-//! linked and matched after an upgrade.
+//! product whatever their length. Hashes stored under the previous normalisation:
+//! `identifier_versions.rs`.
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
-use acx_domain::identifiers::{IdentifierKeys, IdentifierKind, Normalization, normalize_as};
 use acx_proto::{
-    common::{HashedIdentifier, Identifiers, Money, ProductRef, SellerAccountRef},
+    common::{Identifiers, Money, ProductRef, SellerAccountRef},
     ingest::{
         ActionTaken, BulkLoadReportsRequest, CounterfeitFinding, EvidenceType, GetReportRequest,
         PriceObservation, Report, ReportOutcome, ReportResult, SellerProfile, ShipmentLine,
@@ -27,7 +26,6 @@ use acx_proto::{
     },
 };
 use acx_tests::{Backend, IngestHarness, TestSuite, authorized, channel};
-use prost::Message;
 
 const PLATFORM_A: &str = "platform:demo-platform";
 const PLATFORM_B: &str = "platform:demo-marketplace";
@@ -630,149 +628,4 @@ async fn a_gtin_written_as_upc_a_or_ean_13_is_one_product_for_price_comparison()
     assert_eq!(anomaly.comparison_group, "GTIN 00036000291452");
     // The three listings (12, 13 and 14 digits) and the notice's own price: one product.
     assert_eq!(anomaly.sample_size, 4, "{anomaly:?}");
-}
-
-/// A seller profile as the release before normalisation version 2 stored it: identifiers
-/// hashed under the version-1 rules without a version, the content hash over the payload.
-fn stored_by_version_1(
-    key: &acx_domain::identifiers::IdentifierKey,
-    report: &Report,
-    country: &str,
-) -> (Vec<u8>, Vec<u8>) {
-    let mut report = report.clone();
-    if let Some(Kind::SellerProfile(p)) = report.kind.as_mut() {
-        let raw = p.identifiers.take().unwrap_or_default();
-        let mut hashed = Vec::new();
-        for (kind, values) in [
-            (IdentifierKind::Phone, &raw.phones),
-            (IdentifierKind::Email, &raw.emails),
-            (IdentifierKind::TaxNumber, &raw.tax_numbers),
-        ] {
-            for value in values {
-                let normalized =
-                    normalize_as(Normalization::V1, kind, value, Some(country)).unwrap();
-                hashed.push(HashedIdentifier {
-                    kind: acx_domain::hashing::proto_kind(kind) as i32,
-                    key_id: key.id().to_owned(),
-                    hash: key.hash_identifier(kind, &normalized),
-                    normalization_version: 0,
-                });
-            }
-        }
-        hashed.sort_by(|a, b| (a.kind, &a.hash).cmp(&(b.kind, &b.hash)));
-        p.hashed_identifiers = hashed;
-    }
-    let payload = report.encode_to_vec();
-    (key.mac(&payload).to_vec(), payload)
-}
-
-#[tokio::test]
-async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_the_upgrade() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let credentials = acx_suite::Credentials::load_or_create(data_dir.path()).unwrap();
-    let keys = IdentifierKeys::load(&credentials.identifier_keys_file).unwrap();
-    let key = keys.current();
-    // What the previous release stored: a Hungarian seller's profile and a price by UPC-A.
-    let old_profile = profile(
-        "OLD-P",
-        "OLD-1",
-        "Dunaparti Kereskedelmi Kft.",
-        "HU",
-        Identifiers {
-            phones: vec!["06 1 234 5678".to_owned()],
-            emails: vec!["sales@dunaparti.example".to_owned()],
-            tax_numbers: vec!["HU12345678".to_owned()],
-            ..Default::default()
-        },
-    );
-    let old_price = Report {
-        report_id: "OLD-PR".to_owned(),
-        kind: Some(Kind::PriceObservation(PriceObservation {
-            seller_id: "OLD-1".to_owned(),
-            product: Some(ProductRef {
-                gtin: "036000291452".to_owned(),
-                ..Default::default()
-            }),
-            price: Some(Money {
-                currency_code: "HUF".to_owned(),
-                amount: "7990".to_owned(),
-            }),
-            observe_time: now_minus(7200),
-        })),
-    };
-    {
-        let url = format!("sqlite://{}", data_dir.path().join("ingest.db").display());
-        let database = acx_runtime::Database::open(&url, &acx_ingest::migrations())
-            .await
-            .unwrap();
-        let acx_runtime::Database::Sqlite(pool) = database else {
-            panic!("sqlite")
-        };
-        for (report, kind) in [(&old_profile, 2), (&old_price, 3)] {
-            let (content_hash, payload) = stored_by_version_1(key, report, "HU");
-            sqlx::query(
-                "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) VALUES ('demo-platform', ?, ?, ?, ?, ?, 0)",
-            )
-            .bind(&report.report_id)
-            .bind(kind)
-            .bind(content_hash)
-            .bind(key.id())
-            .bind(payload)
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        pool.close().await;
-    }
-    let suite = TestSuite::start_in(data_dir, false).await;
-    accept(&suite, PLATFORM_A, vec![confirmed("OLD-F", "OLD-1")]).await;
-    let old = risk(&suite, account("demo-platform", "OLD-1")).await;
-
-    // A retry of either report from before the upgrade is a duplicate, not a conflict.
-    let retried = submit(
-        &suite,
-        PLATFORM_A,
-        vec![old_profile.clone(), old_price.clone()],
-    )
-    .await;
-    assert_eq!(
-        retried.iter().map(|r| r.outcome()).collect::<Vec<_>>(),
-        [ReportOutcome::Duplicate, ReportOutcome::Duplicate],
-        "{retried:#?}"
-    );
-
-    // A new profile with the same phone written the same way links through its legacy
-    // hash (version 2 reads the number differently, and rightly).
-    accept(
-        &suite,
-        PLATFORM_B,
-        vec![profile(
-            "NEW-P",
-            "NEW-1",
-            "Dunaparti Kereskedelmi Kft",
-            "HU",
-            phones(&["06 1 234 5678"]),
-        )],
-    )
-    .await;
-    let new = risk(&suite, account("demo-marketplace", "NEW-1")).await;
-    assert_eq!(new.cluster_id, old.cluster_id);
-
-    // Entity checks match the old hashes: a legacy form of the phone, a plain e-mail with a
-    // zero-width space (same normalised string under both versions), a full-width tax number.
-    for ids in [
-        phones(&["06 1 234 5678"]),
-        Identifiers {
-            emails: vec!["sales\u{200b}@dunaparti.example".to_owned()],
-            ..Default::default()
-        },
-        Identifiers {
-            tax_numbers: vec!["ＨＵ１２３４５６７８".to_owned()],
-            ..Default::default()
-        },
-    ] {
-        let matches = check_entity(&suite, "", "HU", ids.clone()).await;
-        assert_eq!(matches.len(), 1, "{ids:?}: {matches:#?}");
-        assert_eq!(matches[0].cluster_id, old.cluster_id, "{ids:?}");
-    }
 }

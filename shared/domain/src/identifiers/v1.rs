@@ -4,6 +4,9 @@
 //! than a single "0", no IDN domains). Version 2 ([`super`]) is what new identifiers are
 //! normalised with; this one only computes the legacy hashes that keep older data linked (see
 //! [`crate::hashing`]).
+//!
+//! Longer than our files usually are: the frozen rules stay next to the tests that pin them,
+//! so that neither is changed without the other.
 
 use super::IdentifierKind;
 use crate::codes;
