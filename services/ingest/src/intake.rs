@@ -51,7 +51,8 @@ pub struct PreparedBatch {
 struct PreparedItem {
     report_id: String,
     prepared: Result<Prepared, Rejection>,
-    /// The report as submitted, kept only during a key rotation.
+    /// The report as submitted, kept only during a key rotation or while legacy
+    /// normalisation versions are configured.
     original: Option<Report>,
 }
 
@@ -129,8 +130,11 @@ impl Intake {
         for (position, report) in reports.into_iter().enumerate() {
             let report_id = report.report_id.clone();
             let original = keep_originals.then(|| report.clone());
-            let path = format!("reports[{position}]");
             let nest = |list: Vec<FieldViolation>| -> Vec<FieldViolation> {
+                if list.is_empty() {
+                    return list;
+                }
+                let path = format!("reports[{position}]");
                 list.into_iter().map(|v| v.nested(&path)).collect()
             };
             let prepared =
