@@ -507,7 +507,7 @@ pub fn prepare_with(
     let content = report.encode_to_vec();
     let content_hash = match rules.version {
         Normalization::V1 => key.mac(&content),
-        _ => key.mac(&[CONTENT_TAG_V2, &content].concat()),
+        _ => key.mac_parts(&[CONTENT_TAG_V2, &content]),
     };
     let payload = if legacy_hashes.is_empty() {
         content

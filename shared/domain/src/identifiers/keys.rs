@@ -41,6 +41,16 @@ impl IdentifierKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// HMAC-SHA256(secret, the parts one after the other), as [`mac`](Self::mac) of their
+    /// concatenation, without building it.
+    pub fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.hmac();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     fn hmac(&self) -> Hmac<Sha256> {
         <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
             .expect("HMAC accepts keys of any length")
@@ -274,6 +284,12 @@ mod tests {
             hex::encode(key.mac(b"abc")),
             "f0133729c4163dede81e21cd47839256da58171238c8a0d874397c73b14e1e47"
         );
+    }
+
+    #[test]
+    fn mac_of_parts_is_mac_of_their_concatenation() {
+        let key = test_key("k1", &hex::decode(SECRET_HEX).unwrap());
+        assert_eq!(key.mac_parts(&[b"a", b"", b"bc"]), key.mac(b"abc"));
     }
 
     #[test]
