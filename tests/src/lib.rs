@@ -65,7 +65,9 @@ impl TestSuite {
         Self::start_in(data_dir, false).await
     }
 
-    async fn start_in(data_dir: tempfile::TempDir, demo: bool) -> Self {
+    /// Starts the suite on `data_dir`, which may hold what an earlier run left (credentials,
+    /// keys, databases).
+    pub async fn start_in(data_dir: tempfile::TempDir, demo: bool) -> Self {
         let args = SuiteArgs {
             demo,
             ..SuiteArgs::on_free_ports(data_dir.path())
@@ -193,6 +195,8 @@ pub struct IngestHarness {
     pub database_url: String,
     /// Directory of its token and key files (and SQLite database).
     pub dir: std::path::PathBuf,
+    /// Older normalisation versions it hashes under too (set, then [`Self::restart`]).
+    pub legacy_normalizations: acx_ingest::LegacyNormalizations,
     shutdown: Shutdown,
     server: Option<acx_runtime::RunningServer>,
 }
@@ -238,6 +242,7 @@ impl IngestHarness {
             service,
             database_url,
             dir: dir.to_owned(),
+            legacy_normalizations: Default::default(),
             shutdown: Shutdown::new(),
             server: None,
         };
@@ -262,6 +267,7 @@ impl IngestHarness {
             server,
             identifier_keys_file: self.dir.join("identifier-keys"),
             max_batch_reports: 500,
+            legacy_normalizations: self.legacy_normalizations.clone(),
         };
         let running = acx_ingest::start(&config, self.shutdown.clone())
             .await

@@ -247,6 +247,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         server,
         identifier_keys_file: keys_file,
         max_batch_reports: options.batch as u32,
+        legacy_normalizations: Default::default(),
     };
     let shutdown = Shutdown::new();
     let running = crate::start(&config, shutdown.clone()).await?;

@@ -365,10 +365,19 @@ async fn acknowledge(
     };
     totals.received += results.len() as i64;
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     for result in results {
         match ReportOutcome::try_from(result.outcome) {
-            Ok(ReportOutcome::Accepted) => totals.accepted += 1,
-            Ok(ReportOutcome::Duplicate) => totals.duplicates += 1,
+            Ok(outcome @ (ReportOutcome::Accepted | ReportOutcome::Duplicate)) => {
+                if outcome == ReportOutcome::Accepted {
+                    totals.accepted += 1;
+                } else {
+                    totals.duplicates += 1;
+                }
+                if !result.warnings.is_empty() {
+                    warnings.push(result);
+                }
+            }
             Ok(ReportOutcome::Rejected) => {
                 totals.rejected += 1;
                 problems.push(result);
@@ -381,6 +390,7 @@ async fn acknowledge(
     }
     let update = BulkLoadReportsResponse {
         problems,
+        warnings,
         ..totals.clone()
     };
     progress.send(Ok(update)).await.is_ok()

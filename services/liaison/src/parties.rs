@@ -56,14 +56,15 @@ fn validate_entity(entity: &PartyDescription) -> Vec<FieldViolation> {
         ));
     }
     let identifiers = entity.identifiers.clone().unwrap_or_default();
-    let (normalized, problems) =
-        hashing::normalize_all(&identifiers, (!country.is_empty()).then_some(&*country));
+    // Only the current rules: a question is checked, not stored, so legacy forms add nothing.
+    let set = hashing::normalize_all(&identifiers, (!country.is_empty()).then_some(&*country), &[]);
     violations.extend(
-        problems
+        set.too_many
             .into_iter()
+            .chain(set.invalid)
             .map(|(field, why)| FieldViolation::new(format!("entity.identifiers.{field}"), why)),
     );
-    if entity.name.trim().is_empty() && normalized.is_empty() && violations.is_empty() {
+    if entity.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
         violations.push(FieldViolation::new(
             "entity.name",
             "give a name or at least one identifier",

@@ -204,6 +204,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
                 kind: acx_proto::common::IdentifierKind::BankAccount as i32,
                 key_id: "k1".to_owned(),
                 hash: format!("bank-{seller}"),
+                normalization_version: 2,
             };
             let profile = Report {
                 report_id: format!("P-{seller}-{suffix}"),

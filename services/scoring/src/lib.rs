@@ -7,7 +7,7 @@ mod disclosure;
 mod error;
 pub mod evaluation;
 pub mod model;
-mod names;
+pub mod names;
 mod scorer;
 mod service;
 mod store;

@@ -115,6 +115,13 @@ async fn load_model(
     }
     let (risks, listings) = store::served(database).await?;
     model.restore(risks, listings);
+    for (version, profiles) in model.profiles_by_normalization() {
+        tracing::info!(
+            acx.identifiers.normalization = version,
+            profiles,
+            "current seller profiles whose identifiers were hashed under this normalisation version"
+        );
+    }
     Ok(model)
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use acx_domain::{
     customs::{self, DeclarationFields, GoodsItem},
     hashing,
-    identifiers::IdentifierKeys,
+    identifiers::{IdentifierKeys, Normalization},
 };
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
@@ -321,23 +321,27 @@ impl ScoringService for Scoring {
                 "must be at most 300 characters",
             ));
         }
-        let (normalized, problems) = hashing::normalize_all(
+        // Every older version too: matching profiles stored under it costs a few hashes.
+        let legacy: Vec<Normalization> = Normalization::CURRENT.older().collect();
+        let set = hashing::normalize_all(
             &identifiers,
             (!country.is_empty()).then_some(country.as_str()),
+            &legacy,
         );
         violations.extend(
-            problems
+            set.too_many
                 .into_iter()
+                .chain(set.invalid)
                 .map(|(field, why)| FieldViolation::new(format!("identifiers.{field}"), why)),
         );
-        if request.name.trim().is_empty() && normalized.is_empty() && violations.is_empty() {
+        if request.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
             violations.push(FieldViolation::new(
                 "name",
                 "give a name or at least one identifier",
             ));
         }
         invalid(violations)?;
-        let hashed: Vec<(i32, String)> = match (&self.keys, normalized.is_empty()) {
+        let hashed: Vec<(i32, String, u32)> = match (&self.keys, set.normalized.is_empty()) {
             (_, true) => Vec::new(),
             (None, false) => {
                 return Err(acx_runtime::error::status_with_reason(
@@ -350,12 +354,8 @@ impl ScoringService for Scoring {
             (Some(keys), false) => keys
                 .all()
                 .iter()
-                .flat_map(|key| {
-                    normalized
-                        .iter()
-                        .map(|(kind, value)| hashing::hashed(*kind, value, key))
-                })
-                .map(|h| (h.kind, h.hash))
+                .flat_map(|key| hashing::hash_all(&set.normalized, key))
+                .map(|h| (h.kind, h.hash, h.normalization_version))
                 .collect(),
         };
         let limit = if request.max_matches == 0 {

@@ -120,6 +120,13 @@ pub struct NoticeRef {
     pub lines: Vec<(String, String, Option<f64>)>,
 }
 
+/// A GTIN as prices are grouped by: its GTIN-14 form, so UPC-A and EAN-13 of a product are
+/// one product (ingest stores GTIN-14 since normalisation version 2; older reports on the
+/// feed still carry what was submitted).
+fn gtin_key(gtin: &str) -> String {
+    acx_domain::gtin::canonical(gtin).unwrap_or_else(|_| gtin.to_owned())
+}
+
 /// Marketplace prices, fed by the platforms' reports.
 #[derive(Debug)]
 pub struct MarketIndex {
@@ -155,7 +162,7 @@ impl MarketIndex {
             && value > 0.0
         {
             self.by_gtin
-                .entry(gtin.to_owned())
+                .entry(gtin_key(gtin))
                 .or_default()
                 .push(value.ln());
         }
@@ -177,7 +184,7 @@ impl MarketIndex {
                     self.observe_price(&product.gtin, price, notice.ship_time.as_ref());
                 }
                 (
-                    product.gtin,
+                    gtin_key(&product.gtin),
                     product.hs_code.chars().take(6).collect(),
                     unit,
                 )

@@ -146,6 +146,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             server: server_config(args, args.ingest_addr, tokens.clone()),
             identifier_keys_file: credentials.identifier_keys_file.clone(),
             max_batch_reports: 1000,
+            legacy_normalizations: Default::default(),
         },
         shutdown.clone(),
     )

@@ -82,6 +82,7 @@ async fn the_default_search_page_fits_a_default_client_however_large_the_declara
                     valuation_basis: ValuationBasis::Fob as i32,
                     duty_rate: 0.049,
                     declared_duty: None,
+                    national_codes: Vec::new(),
                 }
             })
             .collect();

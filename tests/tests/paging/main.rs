@@ -169,7 +169,9 @@ fn declaration(id: &str, office: &str, importer: &str, hs_code: &str, time: i64)
             valuation_basis: ValuationBasis::Fob as i32,
             duty_rate: 0.049,
             declared_duty: None,
+            national_codes: Vec::new(),
         }],
+        national_codes: Vec::new(),
     }
 }
 

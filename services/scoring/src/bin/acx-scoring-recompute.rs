@@ -30,11 +30,13 @@ fn report(n: usize, sellers: usize) -> (String, Report) {
                     kind: IdentifierKind::BankAccount as i32,
                     key_id: "k1".to_owned(),
                     hash: format!("{bank:064x}"),
+                    normalization_version: 2,
                 },
                 HashedIdentifier {
                     kind: IdentifierKind::Phone as i32,
                     key_id: "k1".to_owned(),
                     hash: format!("p{seller:063x}"),
+                    normalization_version: 2,
                 },
             ],
             observe_time: time,
