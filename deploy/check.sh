@@ -7,7 +7,10 @@
 #   4. kustomize    render every overlay (kubectl kustomize) into a temporary directory
 #   5. kubernetes-validate --strict, against the oldest and the newest Kubernetes we support
 #   6. checkov      the rendered manifests and the Dockerfile (deploy/.checkov.yaml)
-#   7. ACX invariants (deploy/check_manifests.py): ports, probes, grace periods, secrets
+#   7. ACX invariants (deploy/check_manifests.py): ports, probes, grace periods, secrets,
+#      at most one scoring replica
+#   8. the invariant check itself: prod overlays patched to run a second scoring replica (by
+#      its HPA, its Deployment, or a rollout surge) must each be refused
 #
 # Needs bash, python3 (3.9+) and kubectl (for its built-in kustomize). The Python tools are
 # installed on first use into ${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv, pinned by
@@ -92,5 +95,41 @@ step "ACX manifest invariants"
 for overlay in "${overlays[@]}"; do
   "$bin/python" "$deploy_dir/check_manifests.py" "$overlay" "$rendered/$overlay.yaml"
 done
+
+# --- 8: the scoring guard refuses what it must ---------------------------------------------
+step "a prod overlay that could run two scoring replicas is refused"
+mutants=(
+  'kind: HorizontalPodAutoscaler|/spec/maxReplicas|2'
+  'kind: Deployment|/spec/replicas|2'
+  'kind: Deployment|/spec/strategy|{"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}'
+)
+for mutant in "${mutants[@]}"; do
+  IFS='|' read -r target path value <<<"$mutant"
+  dir="$rendered/mutant"
+  rm -rf "$dir" && mkdir -p "$dir"
+  # kustomize takes no absolute root: name prod relative to the mutant's directory.
+  prod="$("$bin/python" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' \
+    "$deploy_dir/k8s/overlays/prod" "$dir")"
+  cat >"$dir/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $prod
+patches:
+  - target:
+      $target
+      name: acx-scoring
+    patch: |-
+      - op: replace
+        path: $path
+        value: $value
+EOF
+  kubectl kustomize "$dir" >"$dir/rendered.yaml"
+  if "$bin/python" "$deploy_dir/check_manifests.py" mutant "$dir/rendered.yaml" >/dev/null 2>&1; then
+    die "check_manifests.py accepted prod with scoring $path = $value"
+  fi
+  echo "refused: $path = $value"
+done
+rm -rf "$rendered/mutant"
 
 printf '\ndeploy/check.sh: all checks passed (%s)\n' "${overlays[*]}"

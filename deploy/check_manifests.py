@@ -13,6 +13,9 @@ or liaison) it checks that:
   * the peer URLs (ACX_SCORING_URL, ACX_INGEST_URL) name an existing Service and its port;
   * the pod mounts no service account token and gets no docker-link variables;
   * all three run the same image;
+  * nothing can run more than one scoring replica: the Deployment asks for at most one, rolls
+    out without a surge (Recreate, or maxSurge 0), and every autoscaler that targets it has
+    maxReplicas 1 (scoring replicas do not agree yet, docs/deploy.md section 7);
 and that every Secret a pod refers to is either rendered (dev) or one of the documented,
 operator-created Secrets (prod).
 """
@@ -39,11 +42,61 @@ def parse_seconds(text: str) -> float:
     return amount * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
-def main(overlay: str, paths: list[str]) -> int:
+# Until scoring replicas apply one ordered history (a later issue), two replicas each apply the
+# change feed, serve different answers and record every blacklist change once per replica.
+SCORING_DEPLOYMENT = "acx-scoring"
+MAX_SCORING_REPLICAS = 1
+
+
+def load(paths: list[str]) -> list[dict]:
     docs = []
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             docs.extend(doc for doc in yaml.safe_load_all(handle) if doc)
+    return docs
+
+
+def scoring_replica_errors(docs: list[dict]) -> list[str]:
+    """Every way the rendered manifests could run more than one scoring replica at once."""
+    errors: list[str] = []
+    deployments = [
+        d for d in docs
+        if d.get("kind") == "Deployment" and d.get("metadata", {}).get("name") == SCORING_DEPLOYMENT
+    ]
+    if len(deployments) != 1:
+        return [f"expected one Deployment {SCORING_DEPLOYMENT}, found {len(deployments)}"]
+    spec = deployments[0]["spec"]
+    replicas = spec.get("replicas", 1)
+    if replicas > MAX_SCORING_REPLICAS:
+        errors.append(f"Deployment {SCORING_DEPLOYMENT} asks for {replicas} replicas (at most {MAX_SCORING_REPLICAS})")
+    strategy = spec.get("strategy", {})
+    kind = strategy.get("type", "RollingUpdate")
+    if kind == "RollingUpdate":
+        # The default surge is 25%, rounded up: one extra pod during every rollout.
+        surge = strategy.get("rollingUpdate", {}).get("maxSurge", "25%")
+        if surge not in (0, "0", "0%"):
+            errors.append(
+                f"Deployment {SCORING_DEPLOYMENT} rolls out with maxSurge {surge!r}: two replicas "
+                "during a rollout (use Recreate)"
+            )
+    elif kind != "Recreate":
+        errors.append(f"Deployment {SCORING_DEPLOYMENT} has unknown strategy {kind!r}")
+    for doc in docs:
+        target = doc.get("spec", {}).get("scaleTargetRef") if isinstance(doc.get("spec"), dict) else None
+        if not target or target.get("name") != SCORING_DEPLOYMENT:
+            continue
+        where = f"{doc.get('kind')} {doc['metadata']['name']}"
+        high = doc["spec"].get("maxReplicas", doc["spec"].get("maxReplicaCount"))
+        if high is None or high > MAX_SCORING_REPLICAS:
+            errors.append(f"{where} may scale {SCORING_DEPLOYMENT} to {high} replicas (at most {MAX_SCORING_REPLICAS})")
+        low = doc["spec"].get("minReplicas", doc["spec"].get("minReplicaCount", 1))
+        if low > MAX_SCORING_REPLICAS:
+            errors.append(f"{where} keeps at least {low} replicas of {SCORING_DEPLOYMENT}")
+    return errors
+
+
+def main(overlay: str, paths: list[str]) -> int:
+    docs = load(paths)
 
     def of_kind(kind: str) -> dict[str, dict]:
         return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
@@ -136,6 +189,7 @@ def main(overlay: str, paths: list[str]) -> int:
         errors.append(f"{overlay}: expected Deployments for {sorted(SERVICES)}, found {sorted(seen)}")
     if len(images) > 1:
         errors.append(f"{overlay}: the three services must run one image, found {sorted(images)}")
+    errors.extend(f"{overlay}: {error}" for error in scoring_replica_errors(docs))
 
     for error in errors:
         print(f"error: {error}", file=sys.stderr)

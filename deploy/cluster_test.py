@@ -32,6 +32,9 @@ server is started, as scripts/test.sh does, when it is unset); acx-tokens gets t
 hashes of random tokens for customs:ct-customs, service:liaison and service:scoring;
 acx-peer-tokens the raw service tokens; acx-identifier-keys one random key.
 
+Before anything starts, it checks that the rendered overlay cannot run more than one scoring
+replica (its Deployment, rollout strategy and autoscalers; deploy/check_manifests.py).
+
 Then it starts the three release binaries together (target/release/<name>, built first when
 missing or older than the sources), consumers before providers, and checks that:
 
@@ -78,6 +81,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 VENV_HINT = "${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv"
 
 # gRPC's fork handlers only log noise here: the children exec at once and never use gRPC.
@@ -87,6 +91,8 @@ try:
     import grpc
     import yaml
     from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from check_manifests import scoring_replica_errors
 except ImportError as missing:  # pragma: no cover - depends on the interpreter
     sys.exit(
         f"cluster_test.py: {missing}. Run it with the deploy virtualenv, {VENV_HINT}/bin/python "
@@ -1220,6 +1226,11 @@ class Run:
         else:
             binaries = ensure_binaries(build=not self.args.no_build)
         docs = self.render()
+        # The overlay runs one scoring replica and cannot be scaled to two (replicas do not
+        # agree yet): the same rule deploy/check.sh applies, on what this test deploys.
+        scaling = scoring_replica_errors(docs)
+        self.checks.check(not scaling, "acx-scoring cannot run more than one replica",
+                          "; ".join(scaling))
         self.postgres = Postgres(dry_run=self.args.dry_run)
         self.postgres.start_if_needed()
         if self.args.otel == "stub":

@@ -2,6 +2,8 @@
 //! binary): a suite started in-process on free ports with fresh SQLite files, typed
 //! clients, and fresh PostgreSQL databases when a test server is configured.
 
+pub mod raw;
+
 use std::net::SocketAddr;
 
 use acx_runtime::{Shutdown, credentials::hash_token};
@@ -45,7 +47,27 @@ impl TestSuite {
 
     /// Starts the suite, with the demo data when `demo` is set.
     pub async fn start_with(demo: bool) -> Self {
+        Self::start_in(tempfile::tempdir().expect("temporary data directory"), demo).await
+    }
+
+    /// Starts the suite with principals of its own beside those the suite creates
+    /// (`customs:second-customs`, `service:other`), each with a fresh token.
+    pub async fn start_with_principals(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let mut text = String::new();
+        for principal in acx_suite::PRINCIPALS.iter().chain(extra) {
+            text.push_str(&format!(
+                "{principal} {}\n",
+                acx_runtime::credentials::generate_token()
+            ));
+        }
+        std::fs::write(data_dir.path().join("credentials"), text).expect("credentials file");
+        Self::start_in(data_dir, false).await
+    }
+
+    /// Starts the suite on `data_dir`, which may hold what an earlier run left (credentials,
+    /// keys, databases).
+    pub async fn start_in(data_dir: tempfile::TempDir, demo: bool) -> Self {
         let args = SuiteArgs {
             demo,
             ..SuiteArgs::on_free_ports(data_dir.path())
@@ -80,6 +102,15 @@ pub async fn channel(addr: SocketAddr) -> Channel {
         .connect()
         .await
         .expect("server reachable")
+}
+
+/// A channel to `addr`, or why it could not connect (a server refusing connections).
+pub async fn channel_result(addr: SocketAddr) -> Result<Channel, String> {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `message` with `authorization: Bearer <token>`.
@@ -164,6 +195,8 @@ pub struct IngestHarness {
     pub database_url: String,
     /// Directory of its token and key files (and SQLite database).
     pub dir: std::path::PathBuf,
+    /// Older normalisation versions it hashes under too (set, then [`Self::restart`]).
+    pub legacy_normalizations: acx_ingest::LegacyNormalizations,
     shutdown: Shutdown,
     server: Option<acx_runtime::RunningServer>,
 }
@@ -209,6 +242,7 @@ impl IngestHarness {
             service,
             database_url,
             dir: dir.to_owned(),
+            legacy_normalizations: Default::default(),
             shutdown: Shutdown::new(),
             server: None,
         };
@@ -233,6 +267,7 @@ impl IngestHarness {
             server,
             identifier_keys_file: self.dir.join("identifier-keys"),
             max_batch_reports: 500,
+            legacy_normalizations: self.legacy_normalizations.clone(),
         };
         let running = acx_ingest::start(&config, self.shutdown.clone())
             .await

@@ -239,8 +239,18 @@ async fn every_bad_field_is_named_with_its_path() {
     assert!(results[0].violations[5].description.contains("future"));
     assert_eq!(
         violation_fields(&results[1]),
+        ["reports[1].seller_profile.country"]
+    );
+    // Invalid identifiers never refuse a profile on their own; they are named as warnings,
+    // here next to the violation that does refuse it.
+    let warned: Vec<&str> = results[1]
+        .warnings
+        .iter()
+        .map(|w| w.field.as_str())
+        .collect();
+    assert_eq!(
+        warned,
         [
-            "reports[1].seller_profile.country",
             "reports[1].seller_profile.identifiers.emails[0]",
             "reports[1].seller_profile.identifiers.phones[0]",
         ]

@@ -63,7 +63,9 @@ fn declaration(id: &str, tracking: &str, quantity: f64, value: &str) -> Declarat
             valuation_basis: ValuationBasis::Fob as i32,
             duty_rate: 0.049,
             declared_duty: None,
+            ..Default::default()
         }],
+        ..Default::default()
     }
 }
 
@@ -106,7 +108,8 @@ async fn declarations_are_validated_stored_assessed_and_idempotent() {
     // The suite loads the demo's declarations only once scoring has its reports.
 
     let mut bad = declaration("D-BAD", "X", 0.0, "abc");
-    bad.origin_country = "ZZ".to_owned();
+    bad.origin_country = "XX".to_owned();
+    bad.lines[0].quantity = -1.0;
     bad.lines[0].hs_code = "12".to_owned();
     let low = declaration("D-LOW", "1Z 999 AA1 0123 4567 84", 500.0, "1000.00");
     let results = submit(&mut liaison, &token, vec![low.clone(), bad]).await;

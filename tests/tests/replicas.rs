@@ -56,8 +56,9 @@ impl Replica {
         std::fs::write(
             &tokens,
             format!(
-                "{} service:liaison\n",
-                acx_runtime::credentials::hash_token(token)
+                "{} service:liaison\n{} platform:reader\n",
+                acx_runtime::credentials::hash_token(token),
+                acx_runtime::credentials::hash_token(&reader(token)),
             ),
         )
         .unwrap();
@@ -104,6 +105,12 @@ impl Drop for Replica {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
+}
+
+/// The token of a platform (`platform:reader`) on replicas started with `token` (which is
+/// liaison's): the blacklist and batch risk reads are for platforms only.
+fn reader(token: &str) -> String {
+    format!("{token}-reader")
 }
 
 /// `message` with credentials, asking for history position `min` at least.
@@ -251,7 +258,7 @@ async fn risks(replica: &Replica, token: &str, sellers: usize, min: i64) -> Vec<
                 BatchGetSellerRisksRequest {
                     sellers: (start..sellers.min(start + 1000)).map(seller).collect(),
                 },
-                token,
+                &reader(token),
                 min,
             ))
             .await
@@ -276,7 +283,7 @@ async fn blacklist(replica: &Replica, token: &str, min: i64) -> Vec<BlacklistEnt
                     page_size: 100,
                     page_token: page_token.clone(),
                 },
-                token,
+                &reader(token),
                 min,
             ))
             .await
@@ -296,6 +303,7 @@ fn declaration(id: &str, seller_index: usize) -> DeclaredShipment {
         authority: "customs-x".to_owned(),
         importer_id: "IMP-1".to_owned(),
         origin_country: "CN".to_owned(),
+        customs_office: "USLAX".to_owned(),
         seller: Some(seller(seller_index)),
         consignment: Some(ConsignmentNumbers {
             tracking_numbers: vec![format!("TRK{id}")],
@@ -310,6 +318,7 @@ fn declaration(id: &str, seller_index: usize) -> DeclaredShipment {
                 currency_code: "USD".to_owned(),
                 amount: "100.00".to_owned(),
             }),
+            ..Default::default()
         }],
         ..Default::default()
     }
@@ -339,6 +348,30 @@ async fn two_replicas_agree_store_each_effect_once_and_read_each_others_writes()
     let listed = blacklist(&a, &token, head).await;
     assert_eq!(listed, blacklist(&b, &token, head).await);
     assert_eq!(listed.len(), SELLERS / 10 * 2, "each finding lists a pair");
+    // A page token of one replica continues on the other (one key per deployment, stored).
+    let page = |page_token: String| ListBlacklistRequest {
+        page_size: 7,
+        page_token,
+    };
+    let first = a
+        .client()
+        .await
+        .list_blacklist(at_least(page(String::new()), &reader(&token), head))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = b
+        .client()
+        .await
+        .list_blacklist(at_least(page(first.next_page_token), &reader(&token), head))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [first.entries, second.entries].concat(),
+        listed[..14],
+        "pages of two replicas"
+    );
 
     // Each change once on the change feed, and no effect written twice.
     let changes = a
@@ -349,7 +382,7 @@ async fn two_replicas_agree_store_each_effect_once_and_read_each_others_writes()
                 after_cursor: 0,
                 page_size: 1000,
             },
-            &token,
+            &reader(&token),
         ))
         .await
         .unwrap()
@@ -886,6 +919,8 @@ async fn a_database_from_before_the_history_is_moved_into_it() {
             kind: acx_proto::common::IdentifierKind::BankAccount as i32,
             key_id: "k1".to_owned(),
             hash: "b0".to_owned(),
+            // Stored before normalisation versions.
+            normalization_version: 0,
         }];
     }
     let finding = reports(0..1).remove(1);

@@ -170,6 +170,9 @@ pub enum DeclarationsCommand {
         /// Declarations per call (liaison takes up to 500).
         #[arg(long, default_value_t = 100)]
         batch_size: usize,
+        /// How the CSV file is written.
+        #[command(flatten)]
+        csv: crate::dialect::CsvArgs,
     },
 }
 
@@ -377,7 +380,8 @@ pub async fn run(context: &Context, command: Command) -> Result<u8, CliError> {
             file,
             format,
             batch_size,
-        }) => declarations_submit(context, &file, format, batch_size).await,
+            csv,
+        }) => declarations_submit(context, &file, format, batch_size, &csv).await,
         Command::Shipments(ShipmentsCommand::Search(args)) => shipments_search(context, args).await,
         Command::Shipments(ShipmentsCommand::Get { id }) => shipments_get(context, &id).await,
         Command::Shipments(ShipmentsCommand::RecordResult(args)) => {
@@ -715,6 +719,7 @@ async fn declarations_submit(
     file: &Path,
     format: Option<InputFormat>,
     batch_size: usize,
+    csv_args: &crate::dialect::CsvArgs,
 ) -> Result<u8, CliError> {
     if batch_size == 0 {
         return Err(CliError::Usage(
@@ -727,7 +732,8 @@ async fn declarations_submit(
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
     };
-    let items = declarations::read(file, csv)?;
+    let options = csv_args.options();
+    let (items, dialect) = declarations::read(file, csv.then_some(&options))?;
     let liaison = context.liaison().await?;
 
     // (line, declaration id, outcome as read or answered)
@@ -794,8 +800,18 @@ async fn declarations_submit(
             entry["line"] = (*line).into();
             results.push(entry);
         }
+        let csv = dialect.as_ref().map(|d| {
+            serde_json::json!({
+                "delimiter": char::from(d.delimiter).to_string(),
+                "delimiterDetected": d.delimiter_detected,
+                "decimal": d.decimal.map(|s| s.name()),
+                "decimalDetected": d.decimal_detected,
+                "timezone": d.timezone,
+            })
+        });
         print_json(&serde_json::json!({
             "file": file,
+            "csv": csv,
             "accepted": accepted,
             "duplicates": duplicates,
             "rejected": rejected + unreadable,
@@ -855,6 +871,9 @@ async fn declarations_submit(
             ],
             &table_rows,
         );
+        if let Some(dialect) = &dialect {
+            text.push_str(&format!("read as CSV: {dialect}\n"));
+        }
         text.push_str(&format!(
             "{accepted} accepted, {duplicates} duplicate, {} rejected, {conflicting} conflicting\n",
             rejected + unreadable
@@ -912,13 +931,17 @@ async fn shipments_search(context: &Context, args: SearchArgs) -> Result<u8, Cli
             OrderArg::Risk => ShipmentOrder::Risk as i32,
             OrderArg::Time => ShipmentOrder::DeclarationTime as i32,
         },
-        page_size: i32::try_from(args.limit.clamp(1, 500)).unwrap_or(500),
+        page_size: 0,
         page_token: String::new(),
     };
     let liaison = context.liaison().await?;
     let mut shipments = Vec::new();
     let mut next_page_token = String::new();
     while shipments.len() < args.limit {
+        // Never more than asked for, so the token goes on right after the last one shown.
+        // (Pages may come shorter: the server also bounds them by bytes.)
+        let wanted = (args.limit - shipments.len()).min(1000);
+        request.page_size = i32::try_from(wanted).unwrap_or(1000);
         let page = liaison.search_shipments(request.clone()).await?;
         shipments.extend(page.shipments);
         next_page_token = page.next_page_token;

@@ -4,16 +4,23 @@
 //! The CSV form is for exports from spreadsheets and customs systems, which are flat: the
 //! header names the columns ([`CSV_COLUMNS`], in any order, any subset but
 //! `declaration_id`); the declaration's own fields may be repeated on each of its rows or
-//! given on the first only, and a row that contradicts an earlier one is an error.
+//! given on the first only, and a row that contradicts an earlier one is an error. The
+//! file's delimiter, decimal style and the zone of its times are given or detected
+//! ([`crate::dialect`]), as European spreadsheets write `;`, `1.540,00` and
+//! `25.11.2026 14:00`.
 
 use std::{collections::HashMap, path::Path};
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Money, SellerAccountRef},
+    common::{ConsignmentNumbers, Money, NationalCode, SellerAccountRef},
     liaison::{Declaration, DeclarationLine, Procedure, TransportMode, ValuationBasis},
 };
 
-use crate::{error::CliError, json};
+use crate::{
+    dialect::{self, CsvOptions, DecimalStyle, Dialect},
+    error::CliError,
+    json,
+};
 
 /// A declaration read from the file, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,25 +35,33 @@ pub struct Item {
 /// The CSV columns, for the help text and the README.
 pub const CSV_COLUMNS: &str = "\
 CSV columns (header row required; one row per declaration line, rows grouped by
-declaration_id; declaration fields may be given on the first row of a declaration only):
+declaration_id; declaration fields may be given on the first row of a declaration only;
+names in any case, spaces for '_' allowed: \"Declaration ID\"):
   declaration_id      required: the authority's reference (e.g. the MRN)
-  declaration_time    RFC 3339, e.g. 2026-11-20T08:00:00Z
+  declaration_time    with a zone: 2026-11-20T08:00:00Z, 2026-11-20T09:00:00+01:00;
+                      without one (2026-11-20 09:00, 20.11.2026 09:00, 20.11.2026) only
+                      with --timezone
   customs_office      e.g. USLAX
   procedure           HOME_USE, TEMPORARY_ADMISSION, INWARD_PROCESSING, TRANSIT, OTHER
-  transport_mode      SEA, AIR, ROAD, RAIL, POSTAL, COURIER
+  transport_mode      SEA, AIR, ROAD, RAIL, POSTAL, COURIER, OTHER
   importer_id, declarant_id, consignor_id, carrier_id
   tracking_numbers, bills_of_lading, air_waybills    several separated by ';'
-  departure_country, origin_country                  ISO 3166-1 alpha-2, e.g. CN
+  departure_country, origin_country                  ISO 3166-1 alpha-2, e.g. CN; ZZ unknown
   marketplace, seller_platform, seller_id            the marketplace seller, if known
+  national_codes      declaration-level national codes: scheme=code;scheme=code,
+                      e.g. kr.import_type=11;kr.payment_type=43
   line_number         1, 2, ...; rows in order when empty
-  hs_code             6 to 10 digits (dots allowed), e.g. 8518.30
+  hs_code             6 to 10 digits (dots, spaces, hyphens allowed), e.g. 8518.30
   description, quantity, quantity_unit (e.g. PCE), net_mass_kg, gross_mass_kg
   currency            ISO 4217, for declared_value and declared_duty, e.g. USD
-  declared_value      decimal, e.g. 1000.00
+  declared_value      decimal, e.g. 1000.00 (or 1.000,00 with a decimal comma)
   valuation_basis     FOB or CIF
   duty_rate           a fraction: 0.05 is 5 %
   declared_duty       decimal
-Enum values may also be given in full (PROCEDURE_HOME_USE).";
+  line_national_codes line-level national codes, e.g. kr.tax_type=FCN1
+Enum values may also be given in full (PROCEDURE_HOME_USE). The delimiter (',' ';' tab
+'|') and the decimal style (24.5 or 24,5) are detected unless --delimiter and --decimal
+say; what was used is reported.";
 
 const COLUMNS: &[&str] = &[
     "declaration_id",
@@ -78,17 +93,33 @@ const COLUMNS: &[&str] = &[
     "valuation_basis",
     "duty_rate",
     "declared_duty",
+    "national_codes",
+    "line_national_codes",
 ];
 
-/// Reads declarations from `path`: CSV when it ends in `.csv` (or `csv` is set), else
-/// JSON Lines.
-pub fn read(path: &Path, csv: bool) -> Result<Vec<Item>, CliError> {
+/// The numeric columns, whose values tell the decimal style.
+const NUMERIC: [&str; 6] = [
+    "quantity",
+    "net_mass_kg",
+    "gross_mass_kg",
+    "declared_value",
+    "duty_rate",
+    "declared_duty",
+];
+
+/// Reads declarations from `path`: CSV read with `csv` when given, else JSON Lines; for
+/// CSV also how it was read.
+pub fn read(
+    path: &Path,
+    csv: Option<&CsvOptions>,
+) -> Result<(Vec<Item>, Option<Dialect>), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-    if csv {
-        read_csv(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
-    } else {
-        Ok(read_jsonl(&text))
+    match csv {
+        Some(options) => read_csv(&text, options)
+            .map(|(items, dialect)| (items, Some(dialect)))
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display()))),
+        None => Ok((read_jsonl(&text), None)),
     }
 }
 
@@ -104,24 +135,26 @@ pub fn read_jsonl(text: &str) -> Vec<Item> {
         .collect()
 }
 
-/// Rows grouped into declarations, in order of first appearance. Errors in the header
-/// (an unknown column, no `declaration_id`) fail the whole file; errors in a row fail
-/// only its declaration.
-pub fn read_csv(text: &str) -> Result<Vec<Item>, String> {
+/// A column name as spreadsheets write it, in the form of [`COLUMNS`]: `Declaration ID`
+/// is `declaration_id`.
+fn column_name(name: &str) -> String {
+    name.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+/// The header's columns with `delimiter`: (name, position), or why they are not usable.
+fn header_with(text: &str, delimiter: u8) -> Result<HashMap<String, usize>, String> {
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .trim(csv::Trim::All)
-        .flexible(false)
         .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| format!("header row: {e}"))?
-        .clone();
+    let header = reader.headers().map_err(|e| format!("header row: {e}"))?;
     let mut index = HashMap::new();
     for (position, name) in header.iter().enumerate() {
-        let name = name.to_ascii_lowercase();
+        let name = column_name(name);
         if !COLUMNS.contains(&name.as_str()) {
+            let shown: String = name.chars().take(60).collect();
             return Err(format!(
-                "unknown column {name:?}; known columns: {}",
+                "unknown column {shown:?}; known columns: {}",
                 COLUMNS.join(", ")
             ));
         }
@@ -132,80 +165,208 @@ pub fn read_csv(text: &str) -> Result<Vec<Item>, String> {
     if !index.contains_key("declaration_id") {
         return Err("the header has no declaration_id column".to_owned());
     }
+    Ok(index)
+}
 
-    let mut items: Vec<Item> = Vec::new();
-    let mut by_id: HashMap<String, usize> = HashMap::new();
+/// The delimiter: the given one, else the first of [`dialect::DELIMITERS`] with which the
+/// header is all known columns.
+fn delimiter_of(text: &str, given: Option<u8>) -> Result<(u8, HashMap<String, usize>), String> {
+    if let Some(delimiter) = given {
+        return header_with(text, delimiter).map(|index| (delimiter, index));
+    }
+    let mut first_error = None;
+    for delimiter in dialect::DELIMITERS {
+        match header_with(text, delimiter) {
+            Ok(index) => return Ok((delimiter, index)),
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    Err(format!(
+        "no delimiter (',', ';', tab, '|') splits the header into known columns; with ',': {}",
+        first_error.unwrap_or_default()
+    ))
+}
+
+/// Rows grouped into declarations, in order of first appearance, and how the file was
+/// read. Errors of the file as a whole (the header, a decimal style or time zone that
+/// cannot be told) fail it; errors in a row fail only its declaration.
+pub fn read_csv(text: &str, options: &CsvOptions) -> Result<(Vec<Item>, Dialect), String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (delimiter, index) = delimiter_of(text, options.delimiter)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let mut records = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
         let line = record.position().map_or(0, |p| p.line());
-        let field = |name: &str| -> &str {
-            index
-                .get(name)
-                .and_then(|&i| record.get(i))
-                .unwrap_or_default()
-        };
-        let id = field("declaration_id");
+        records.push((line, record));
+    }
+    let cell = |record: &csv::StringRecord, name: &str| -> String {
+        index
+            .get(name)
+            .and_then(|&i| record.get(i))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let decimal = match options.decimal {
+        Some(style) => Some(style),
+        None => {
+            let index = &index;
+            dialect::detect_decimal(records.iter().flat_map(|(line, record)| {
+                NUMERIC.iter().filter_map(move |name| {
+                    index
+                        .get(*name)
+                        .and_then(|&i| record.get(i))
+                        .map(|text| (*line, text))
+                })
+            }))?
+        }
+    };
+    for (line, record) in &records {
+        let time = cell(record, "declaration_time");
+        if !time.is_empty()
+            && let Err(None) = dialect::parse_time(&time, options.timezone.as_ref())
+        {
+            return Err(format!(
+                "line {line}: declaration_time {time:?} has no time zone, and times are never taken as UTC unasked: give --timezone (e.g. Europe/Berlin or +01:00), or write the zone (2026-11-25T14:00:00+01:00)"
+            ));
+        }
+    }
+    let dialect = Dialect {
+        delimiter,
+        delimiter_detected: options.delimiter.is_none(),
+        decimal,
+        decimal_detected: options.decimal.is_none(),
+        timezone: options.timezone.as_ref().map(|z| z.name.clone()),
+    };
+
+    let mut items: Vec<Item> = Vec::new();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for (line, record) in &records {
+        let line = *line;
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let position = *by_id.entry(id.to_owned()).or_insert_with(|| {
+        let id = cell(record, "declaration_id");
+        let position = *by_id.entry(id.clone()).or_insert_with(|| {
             items.push(Item {
                 line,
                 declaration: Ok(Declaration {
-                    declaration_id: id.to_owned(),
+                    declaration_id: id.clone(),
                     ..Default::default()
                 }),
             });
             items.len() - 1
         });
         let item = &mut items[position];
+        let row = Row {
+            field: &|name: &str| cell(record, name),
+            decimal,
+            timezone: options.timezone.as_ref(),
+        };
         if let Ok(declaration) = &mut item.declaration
-            && let Err(error) = add_row(declaration, &field)
+            && let Err(error) = add_row(declaration, &row)
         {
             item.declaration = Err(format!("row at line {line}: {error}"));
         }
     }
-    Ok(items)
+    Ok((items, dialect))
+}
+
+/// One CSV row: its cells by column name, and how to read numbers and times.
+struct Row<'a> {
+    field: &'a dyn Fn(&str) -> String,
+    decimal: Option<DecimalStyle>,
+    timezone: Option<&'a dialect::Zone>,
+}
+
+impl Row<'_> {
+    fn field(&self, name: &str) -> String {
+        (self.field)(name)
+    }
+
+    /// A number column as an `f64`; 0 when empty.
+    fn number(&self, name: &str) -> Result<f64, String> {
+        let text = self.field(name);
+        if text.is_empty() {
+            return Ok(0.0);
+        }
+        dialect::plain_number(&text, self.decimal)
+            .ok()
+            .and_then(|plain| plain.parse::<f64>().ok())
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| format!("{name} {text:?} is not a number"))
+    }
+
+    /// An amount column as plain decimal text (as the contract takes it); text that is no
+    /// number goes as it is, for the server to say what is wrong with it.
+    fn amount(&self, name: &str) -> String {
+        let text = self.field(name);
+        dialect::plain_number(&text, self.decimal).unwrap_or(text)
+    }
+}
+
+/// `scheme=code;scheme=code` as national codes.
+fn national_codes(name: &str, text: &str) -> Result<Vec<NationalCode>, String> {
+    list(text)
+        .into_iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((scheme, code)) => Ok(NationalCode {
+                scheme: scheme.trim().to_owned(),
+                code: code.trim().to_owned(),
+            }),
+            None => Err(format!(
+                "{name} {pair:?} is not scheme=code, e.g. kr.import_type=11"
+            )),
+        })
+        .collect()
 }
 
 /// Adds one row: its declaration fields (checked against earlier rows) and its line.
-fn add_row<'a>(
-    declaration: &mut Declaration,
-    field: &impl Fn(&str) -> &'a str,
-) -> Result<(), String> {
+fn add_row(declaration: &mut Declaration, row: &Row<'_>) -> Result<(), String> {
+    let field = |name: &str| row.field(name);
     let first = declaration.lines.is_empty();
     let mut header = Declaration {
         declaration_id: declaration.declaration_id.clone(),
-        customs_office: field("customs_office").to_owned(),
-        importer_id: field("importer_id").to_owned(),
-        declarant_id: field("declarant_id").to_owned(),
-        consignor_id: field("consignor_id").to_owned(),
-        carrier_id: field("carrier_id").to_owned(),
-        departure_country: field("departure_country").to_owned(),
-        origin_country: field("origin_country").to_owned(),
-        marketplace: field("marketplace").to_owned(),
+        customs_office: field("customs_office"),
+        importer_id: field("importer_id"),
+        declarant_id: field("declarant_id"),
+        consignor_id: field("consignor_id"),
+        carrier_id: field("carrier_id"),
+        departure_country: field("departure_country"),
+        origin_country: field("origin_country"),
+        marketplace: field("marketplace"),
+        national_codes: national_codes("national_codes", &field("national_codes"))?,
         ..Default::default()
     };
     let time = field("declaration_time");
     if !time.is_empty() {
-        header.declaration_time = Some(
-            time.parse::<prost_types::Timestamp>()
-                .map_err(|_| format!("declaration_time {time:?} is not an RFC 3339 time"))?,
-        );
+        let timestamp = dialect::parse_time(&time, row.timezone).map_err(|why| {
+            why.unwrap_or_else(|| format!("declaration_time {time:?} has no time zone"))
+        })?;
+        header.declaration_time = Some(prost_types::Timestamp {
+            seconds: timestamp.as_second(),
+            nanos: timestamp.subsec_nanosecond(),
+        });
     }
-    header.procedure = enum_value("procedure", field("procedure"), "PROCEDURE_", |name| {
+    header.procedure = enum_value("procedure", &field("procedure"), "PROCEDURE_", |name| {
         Procedure::from_str_name(name).map(|v| v as i32)
     })?;
     header.transport_mode = enum_value(
         "transport_mode",
-        field("transport_mode"),
+        &field("transport_mode"),
         "TRANSPORT_MODE_",
         |name| TransportMode::from_str_name(name).map(|v| v as i32),
     )?;
     let consignment = ConsignmentNumbers {
-        tracking_numbers: list(field("tracking_numbers")),
-        bills_of_lading: list(field("bills_of_lading")),
-        air_waybills: list(field("air_waybills")),
+        tracking_numbers: list(&field("tracking_numbers")),
+        bills_of_lading: list(&field("bills_of_lading")),
+        air_waybills: list(&field("air_waybills")),
     };
     if consignment != ConsignmentNumbers::default() {
         header.consignment = Some(consignment);
@@ -213,8 +374,8 @@ fn add_row<'a>(
     let (platform, seller) = (field("seller_platform"), field("seller_id"));
     if !platform.is_empty() || !seller.is_empty() {
         header.seller = Some(SellerAccountRef {
-            platform: platform.to_owned(),
-            seller_id: seller.to_owned(),
+            platform,
+            seller_id: seller,
         });
     }
     if first {
@@ -228,13 +389,13 @@ fn add_row<'a>(
 
     let currency = field("currency");
     let money = |name: &str| {
-        let amount = field(name);
+        let amount = row.amount(name);
         (!amount.is_empty() || !currency.is_empty()).then(|| Money {
-            currency_code: currency.to_owned(),
-            amount: amount.to_owned(),
+            currency_code: currency.clone(),
+            amount,
         })
     };
-    let line_number = match field("line_number") {
+    let line_number = match field("line_number").as_str() {
         "" => i32::try_from(declaration.lines.len() + 1).unwrap_or(i32::MAX),
         text => text
             .parse()
@@ -242,25 +403,26 @@ fn add_row<'a>(
     };
     declaration.lines.push(DeclarationLine {
         line_number,
-        hs_code: field("hs_code").to_owned(),
-        description: field("description").to_owned(),
-        quantity: number("quantity", field("quantity"))?,
-        quantity_unit: field("quantity_unit").to_owned(),
-        net_mass_kg: number("net_mass_kg", field("net_mass_kg"))?,
-        gross_mass_kg: number("gross_mass_kg", field("gross_mass_kg"))?,
+        hs_code: field("hs_code"),
+        description: field("description"),
+        quantity: row.number("quantity")?,
+        quantity_unit: field("quantity_unit"),
+        net_mass_kg: row.number("net_mass_kg")?,
+        gross_mass_kg: row.number("gross_mass_kg")?,
         declared_value: money("declared_value"),
         valuation_basis: enum_value(
             "valuation_basis",
-            field("valuation_basis"),
+            &field("valuation_basis"),
             "VALUATION_BASIS_",
             |name| ValuationBasis::from_str_name(name).map(|v| v as i32),
         )?,
-        duty_rate: number("duty_rate", field("duty_rate"))?,
+        duty_rate: row.number("duty_rate")?,
         declared_duty: if field("declared_duty").is_empty() {
             None
         } else {
             money("declared_duty")
         },
+        national_codes: national_codes("line_national_codes", &field("line_national_codes"))?,
     });
     Ok(())
 }
@@ -309,6 +471,11 @@ fn check_same(first: &Declaration, row: &Declaration) -> Result<(), String> {
             row.seller.is_some(),
             row.seller == first.seller,
         ),
+        other(
+            "national_codes",
+            !row.national_codes.is_empty(),
+            row.national_codes == first.national_codes,
+        ),
     ];
     match differs.into_iter().flatten().next() {
         Some(name) => Err(format!(
@@ -325,16 +492,6 @@ fn list(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-fn number(name: &str, text: &str) -> Result<f64, String> {
-    if text.is_empty() {
-        return Ok(0.0);
-    }
-    text.parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite())
-        .ok_or_else(|| format!("{name} {text:?} is not a number"))
 }
 
 /// An enum value by its short (`FOB`) or full (`VALUATION_BASIS_FOB`) name; 0 when empty.
@@ -359,68 +516,5 @@ fn enum_value(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CSV: &str = "\
-declaration_id,declaration_time,customs_office,procedure,transport_mode,importer_id,tracking_numbers,origin_country,hs_code,description,quantity,quantity_unit,net_mass_kg,currency,declared_value,valuation_basis,duty_rate
-D-1,2026-11-20T08:00:00Z,USLAX,HOME_USE,COURIER,IMP-1,1Z1;1Z2,CN,8518.30,\"earbuds, wireless\",500,PCE,40,USD,1000.00,FOB,0.05
-D-2,2026-11-20T09:00:00Z,USLAX,home_use,AIR,IMP-2,,CN,9405.42,lamps,120,PCE,300,USD,5400.00,CIF,0.04
-D-1,,,,,,,,6403.99,shoes,200,PR,180,USD,7600.00,FOB,0.1
-D-3,,USLAX,TELEPORT,,,,,,,,,,,,,
-D-2,,USJFK,,,,,,9503.00,toys,10,PCE,5,USD,50,FOB,0
-";
-
-    #[test]
-    fn rows_are_grouped_into_declarations_with_their_lines() {
-        let items = read_csv(CSV).expect("valid header");
-        assert_eq!(items.len(), 3);
-        let d1 = items[0].declaration.as_ref().expect("D-1 is valid");
-        assert_eq!(items[0].line, 2);
-        assert_eq!(d1.declaration_id, "D-1");
-        assert_eq!(d1.procedure(), Procedure::HomeUse);
-        assert_eq!(d1.transport_mode(), TransportMode::Courier);
-        assert_eq!(
-            d1.consignment.as_ref().map(|c| c.tracking_numbers.clone()),
-            Some(vec!["1Z1".to_owned(), "1Z2".to_owned()])
-        );
-        assert_eq!(d1.lines.len(), 2);
-        assert_eq!(d1.lines[0].description, "earbuds, wireless");
-        assert_eq!(d1.lines[1].line_number, 2);
-        assert_eq!(d1.lines[1].hs_code, "6403.99");
-        assert_eq!(
-            d1.lines[1]
-                .declared_value
-                .as_ref()
-                .map(|m| m.amount.as_str()),
-            Some("7600.00")
-        );
-        assert_eq!(d1.lines[1].valuation_basis(), ValuationBasis::Fob);
-        assert!(d1.declaration_time.is_some());
-        // A contradicting office fails D-2; an unknown procedure fails D-3.
-        let d2 = items[1]
-            .declaration
-            .as_ref()
-            .expect_err("D-2 contradicts itself");
-        assert!(d2.contains("customs_office"), "{d2}");
-        let d3 = items[2].declaration.as_ref().expect_err("D-3 is invalid");
-        assert!(d3.contains("TELEPORT"), "{d3}");
-    }
-
-    #[test]
-    fn the_header_must_be_known_and_name_the_declaration() {
-        assert!(read_csv("declaration_id,hs_cod\nD,1\n").is_err());
-        assert!(read_csv("hs_code\n851830\n").is_err());
-        assert!(read_csv("declaration_id,declaration_id\nD,D\n").is_err());
-    }
-
-    #[test]
-    fn json_lines_keep_their_line_numbers() {
-        let items = read_jsonl("{\"declarationId\": \"A\"}\n\n{nope\n");
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[0].line, 1);
-        assert!(items[0].declaration.is_ok());
-        assert_eq!(items[1].line, 3);
-        assert!(items[1].declaration.is_err());
-    }
-}
+#[path = "declarations_tests.rs"]
+mod tests;

@@ -9,7 +9,8 @@ use tonic::Code;
 pub mod exit {
     /// Everything worked.
     pub const OK: u8 = 0;
-    /// Any other failure (I/O, an internal server error, an unexpected answer).
+    /// Any other failure (I/O, an internal server error, an unexpected answer, an answer
+    /// larger than the tool accepts).
     pub const FAILURE: u8 = 1;
     /// Bad flags or arguments, an unusable input file, or a request the server found
     /// invalid as a whole (`INVALID_ARGUMENT`).
@@ -64,6 +65,10 @@ impl CliError {
         match self {
             Self::Usage(_) => exit::USAGE,
             Self::Io { .. } | Self::Failed(_) => exit::FAILURE,
+            // Not a usage error: tonic reports an answer over the receive limit as OUT_OF_RANGE.
+            Self::Client(acx_client::Error::Status(status)) if status.is_answer_too_large() => {
+                exit::FAILURE
+            }
             Self::Client(error) => match error.code() {
                 None => exit::USAGE, // configuration: endpoint, token, certificate
                 Some(code) => exit_code_of(code),
@@ -79,7 +84,12 @@ impl CliError {
                 error["code"] = code_name(code).into();
             }
             if let acx_client::Error::Status(status) = client {
-                error["message"] = status.message.clone().into();
+                error["message"] = if status.is_answer_too_large() {
+                    status.to_string()
+                } else {
+                    status.message.clone()
+                }
+                .into();
                 if let Some(reason) = &status.reason {
                     error["reason"] = reason.clone().into();
                 }
@@ -99,6 +109,9 @@ impl CliError {
     /// The error for people: the code, the message and each field violation on its own line.
     pub fn to_human(&self) -> String {
         match self {
+            Self::Client(acx_client::Error::Status(status)) if status.is_answer_too_large() => {
+                status.to_string()
+            }
             Self::Client(acx_client::Error::Status(status)) => {
                 let mut text = format!("{}: {}", code_name(status.code), status.message);
                 if let Some(reason) = &status.reason {

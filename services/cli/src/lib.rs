@@ -9,8 +9,10 @@
 pub mod checkpoint;
 mod commands;
 pub mod declarations;
+pub mod dialect;
 pub mod error;
 pub mod json;
+pub mod kcs;
 pub mod load;
 pub mod output;
 pub mod progress;
@@ -28,7 +30,8 @@ use output::OutputFormat;
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    failure (I/O, an internal server error, an unexpected answer)
+  1    failure (I/O, an internal server error, an unexpected answer, or one larger
+       than acxctl accepts)
   2    usage: bad flags or arguments, an unusable input file, INVALID_ARGUMENT
   3    some items (reports, declarations) were rejected; the rest went through
   4    not found (NOT_FOUND)

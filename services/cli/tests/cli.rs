@@ -576,7 +576,7 @@ async fn declarations_shipments_results_and_alerts_for_customs() {
     std::fs::write(
         &bad,
         "declaration_id,customs_office,origin_country,hs_code,quantity,currency,declared_value\n\
-         B-1,USLAX,ZZ,12,0,USD,abc\n\
+         B-1,USLAX,XX,12,0,USD,abc\n\
          B-2,USLAX,CN,851830,10,USD,100.00\n\
          B-3,USLAX,CN,851830,ten,USD,100.00\n",
     )

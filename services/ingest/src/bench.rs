@@ -212,12 +212,12 @@ async fn raw_rate(
         match &database {
             Database::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                store::copy_rows(&mut tx, "bench-platform", &rows, 0).await?;
+                store::copy_rows(&mut tx, "bench-platform", &rows, 0, None).await?;
                 tx.commit().await?;
             }
             Database::Sqlite(_) => {
                 let mut tx = store::begin_write(&database).await?;
-                tx.insert_new("bench-platform", &rows, 0).await?;
+                tx.insert_new("bench-platform", &rows, 0, None).await?;
                 tx.commit().await?;
             }
         }
@@ -257,6 +257,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         server,
         identifier_keys_file: keys_file,
         max_batch_reports: options.batch as u32,
+        legacy_normalizations: Default::default(),
     };
     let shutdown = Shutdown::new();
     let running = crate::start(&config, shutdown.clone()).await?;

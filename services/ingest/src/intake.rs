@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, time::SystemTime};
 
-use acx_domain::identifiers::IdentifierKeys;
+use acx_domain::identifiers::{IdentifierKeys, Normalization};
 use acx_proto::ingest::{
     FieldViolation as PbViolation, Report, ReportKind, ReportOutcome, ReportResult, report::Kind,
 };
@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::{
     Error,
-    prepare::{Prepared, prepare},
+    prepare::{Prepared, Rejection, Rules, prepare_with},
     store,
 };
 
@@ -22,12 +22,14 @@ use crate::{
 pub struct Intake {
     database: Database,
     keys: IdentifierKeys,
+    /// Current rules, with the legacy versions configured.
+    rules: Rules,
     head: watch::Sender<i64>,
 }
 
 /// What happened to one report, before sequences are known.
 enum Decision {
-    Rejected(Vec<FieldViolation>),
+    Rejected(Rejection),
     /// To be inserted: position among the candidates (accepted unless its id is taken).
     Candidate(usize),
     /// Same content as an earlier candidate of this batch (its position).
@@ -43,13 +45,16 @@ pub struct PreparedBatch {
     items: Vec<PreparedItem>,
     /// Ids the batch's retractions withdraw.
     targets: Vec<String>,
+    /// The `traceparent` of the call that sent the batch, stored with its reports.
+    trace_context: Option<String>,
 }
 
 #[derive(Debug)]
 struct PreparedItem {
     report_id: String,
-    prepared: Result<Prepared, Vec<FieldViolation>>,
-    /// The report as submitted, kept only during a key rotation.
+    prepared: Result<Prepared, Rejection>,
+    /// The report as submitted, kept only during a key rotation or while legacy
+    /// normalisation versions are configured.
     original: Option<Report>,
 }
 
@@ -61,11 +66,21 @@ fn retraction_target(report: &Report) -> Option<&str> {
 }
 
 impl Intake {
-    /// Intake over `database`, hashing with `keys`; `head` is the highest stored sequence.
-    pub fn new(database: Database, keys: IdentifierKeys, head: i64) -> Self {
+    /// Intake over `database`, hashing with `keys` under the current normalisation and the
+    /// `legacy` versions; `head` is the highest stored sequence.
+    pub fn new(
+        database: Database,
+        keys: IdentifierKeys,
+        legacy: Vec<Normalization>,
+        head: i64,
+    ) -> Self {
         Self {
             database,
             keys,
+            rules: Rules {
+                version: Normalization::CURRENT,
+                legacy,
+            },
             head: watch::channel(head).0,
         }
     }
@@ -109,18 +124,32 @@ impl Intake {
             .collect();
         targets.sort_unstable();
         targets.dedup();
-        // After a key rotation a retry must be compared under the key that hashed the
-        // stored report, which needs the report as submitted: keep it only then.
-        let keep_originals = self.keys.len() > 1;
+        // After a key rotation or a change of normalisation a retry must be compared under
+        // the key and rules that made the stored report, which needs the report as
+        // submitted: keep it only then.
+        let keep_originals = self.keys.len() > 1 || !self.rules.legacy.is_empty();
         let mut items = Vec::with_capacity(reports.len());
         for (position, report) in reports.into_iter().enumerate() {
             let report_id = report.report_id.clone();
             let original = keep_originals.then(|| report.clone());
+            let nest = |list: Vec<FieldViolation>| -> Vec<FieldViolation> {
+                if list.is_empty() {
+                    return list;
+                }
+                let path = format!("reports[{position}]");
+                list.into_iter().map(|v| v.nested(&path)).collect()
+            };
             let prepared =
-                prepare(report, platform, self.keys.current(), now).map_err(|violations| {
-                    let path = format!("reports[{position}]");
-                    violations.into_iter().map(|v| v.nested(&path)).collect()
-                });
+                match prepare_with(report, platform, self.keys.current(), &self.rules, now) {
+                    Ok(mut prepared) => {
+                        prepared.warnings = nest(std::mem::take(&mut prepared.warnings));
+                        Ok(prepared)
+                    }
+                    Err(rejection) => Err(Rejection {
+                        violations: nest(rejection.violations),
+                        warnings: nest(rejection.warnings),
+                    }),
+                };
             items.push(PreparedItem {
                 report_id,
                 prepared,
@@ -131,6 +160,7 @@ impl Intake {
             now,
             items,
             targets,
+            trace_context: acx_telemetry::current_traceparent(),
         }
     }
 
@@ -146,6 +176,7 @@ impl Intake {
             now,
             items,
             targets,
+            trace_context,
         } = batch;
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let mut tx = store::begin_write(&self.database).await?;
@@ -160,13 +191,18 @@ impl Intake {
         let mut in_batch: HashMap<String, usize> = HashMap::new();
         let mut decisions = Vec::with_capacity(items.len());
         let mut report_ids = Vec::with_capacity(items.len());
+        let mut warnings = Vec::with_capacity(items.len());
         for (position, item) in items.into_iter().enumerate() {
             report_ids.push(item.report_id);
             let original = item.original;
             let prepared = match item.prepared {
-                Ok(prepared) => prepared,
-                Err(violations) => {
-                    decisions.push(Decision::Rejected(violations));
+                Ok(mut prepared) => {
+                    warnings.push(std::mem::take(&mut prepared.warnings));
+                    prepared
+                }
+                Err(mut rejection) => {
+                    warnings.push(std::mem::take(&mut rejection.warnings));
+                    decisions.push(Decision::Rejected(rejection));
                     continue;
                 }
             };
@@ -183,9 +219,10 @@ impl Intake {
                     retraction_problem(target, &stored_targets, &in_batch, &candidates)
                 {
                     let field = format!("reports[{position}].retraction.retracted_report_id");
-                    decisions.push(Decision::Rejected(vec![FieldViolation::new(
-                        field, problem,
-                    )]));
+                    decisions.push(Decision::Rejected(Rejection {
+                        violations: vec![FieldViolation::new(field, problem)],
+                        warnings: Vec::new(),
+                    }));
                     continue;
                 }
                 // Later retractions in this batch see the target as withdrawn.
@@ -207,6 +244,7 @@ impl Intake {
                 platform,
                 &rows,
                 acx_runtime::time::from_timestamp(&now.into()),
+                trace_context.as_deref(),
             )
             .await?
         };
@@ -264,13 +302,24 @@ impl Intake {
                 .get(slot)
                 .map_or(0, |(_, sequence)| *sequence)
         };
+        let to_pb = |list: Vec<FieldViolation>| -> Vec<PbViolation> {
+            list.into_iter()
+                .map(|v| PbViolation {
+                    field: v.field,
+                    description: v.description,
+                })
+                .collect()
+        };
         Ok(decisions
             .into_iter()
             .zip(report_ids)
+            .zip(warnings)
             .enumerate()
-            .map(|(position, (decision, report_id))| {
+            .map(|(position, ((decision, report_id), warnings))| {
                 let (outcome, sequence, violations) = match decision {
-                    Decision::Rejected(violations) => (ReportOutcome::Rejected, 0, violations),
+                    Decision::Rejected(rejection) => {
+                        (ReportOutcome::Rejected, 0, rejection.violations)
+                    }
                     Decision::Candidate(slot) => {
                         let (outcome, sequence) = outcome_of_candidate[slot];
                         (outcome, sequence, Vec::new())
@@ -287,20 +336,16 @@ impl Intake {
                     report_id,
                     outcome: outcome as i32,
                     sequence,
-                    violations: violations
-                        .into_iter()
-                        .map(|v| PbViolation {
-                            field: v.field,
-                            description: v.description,
-                        })
-                        .collect(),
+                    violations: to_pb(violations),
+                    warnings: to_pb(warnings),
                 }
             })
             .collect())
     }
 
     /// Whether `candidate` has the content of the `existing` report of the same id,
-    /// comparing under the key that hashed the stored one.
+    /// comparing under the key and the normalisation rules that made the stored one: the
+    /// current rules and each legacy version, under the stored report's key.
     fn same_content(
         &self,
         candidate: &Prepared,
@@ -309,14 +354,24 @@ impl Intake {
         platform: &str,
         now: SystemTime,
     ) -> bool {
-        if existing.key_id == candidate.key_id {
-            return existing.content_hash == candidate.content_hash;
+        if existing.key_id == candidate.key_id && existing.content_hash == candidate.content_hash {
+            return true;
         }
-        match (original, self.keys.get(&existing.key_id)) {
-            (Some(original), Some(key)) => prepare(original, platform, key, now)
-                .is_ok_and(|again| again.content_hash == existing.content_hash),
-            _ => false,
+        let (Some(original), Some(key)) = (original, self.keys.get(&existing.key_id)) else {
+            return false;
+        };
+        let mut versions = self.rules.legacy.clone();
+        if existing.key_id != candidate.key_id {
+            versions.insert(0, self.rules.version);
         }
+        versions.into_iter().any(|version| {
+            let rules = Rules {
+                version,
+                legacy: Vec::new(),
+            };
+            prepare_with(original.clone(), platform, key, &rules, now)
+                .is_ok_and(|again| again.content_hash == existing.content_hash)
+        })
     }
 }
 

@@ -15,10 +15,10 @@ pub use error::Error;
 
 use std::{path::PathBuf, sync::Arc};
 
-use acx_domain::identifiers::IdentifierKeys;
+use acx_domain::identifiers::{IdentifierKeys, Normalization};
 use acx_proto::ingest::ingest_service_server::IngestServiceServer;
 use acx_runtime::{
-    AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
+    AccessPolicy, Database, Grant, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
     db::Migrations, server,
 };
 
@@ -44,10 +44,50 @@ pub struct Config {
     #[arg(long, env = "ACX_IDENTIFIER_KEYS_FILE", value_name = "FILE")]
     pub identifier_keys_file: PathBuf,
 
+    /// Older normalisation versions whose hashes new profiles also carry, so that they link
+    /// to profiles stored under those versions, and under which retries of reports stored
+    /// before an upgrade are recognised: a comma-separated list of versions, `none` for
+    /// none. Default: every older version (only `1` today).
+    #[arg(long, env = "ACX_INGEST_LEGACY_NORMALIZATIONS", value_name = "VERSIONS",
+          default_value = "1", value_parser = parse_legacy)]
+    pub legacy_normalizations: LegacyNormalizations,
+
     /// Most reports in one SubmitReports call or one bulk-load batch.
     #[arg(long, env = "ACX_INGEST_MAX_BATCH_REPORTS", value_name = "N", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_batch_reports: u32,
+}
+
+/// Older normalisation versions to hash under as well (see
+/// [`Config::legacy_normalizations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyNormalizations(pub Vec<Normalization>);
+
+impl Default for LegacyNormalizations {
+    /// Every version older than the current one.
+    fn default() -> Self {
+        LegacyNormalizations(Normalization::CURRENT.older().collect())
+    }
+}
+
+fn parse_legacy(text: &str) -> Result<LegacyNormalizations, String> {
+    if matches!(text.trim(), "" | "none") {
+        return Ok(LegacyNormalizations(Vec::new()));
+    }
+    let mut versions = Vec::new();
+    for part in text.split(',') {
+        let version: Normalization = part.parse()?;
+        if version >= Normalization::CURRENT {
+            return Err(format!(
+                "version {version} is not older than the current version {}",
+                Normalization::CURRENT
+            ));
+        }
+        if !versions.contains(&version) {
+            versions.push(version);
+        }
+    }
+    Ok(LegacyNormalizations(versions))
 }
 
 /// Ingest's migrations for both backends.
@@ -58,12 +98,13 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Who may call what: platforms report and read their own reports; only internal
-/// services follow the change feed.
+/// Who may call what: platforms report and read their own reports; only scoring
+/// (`service:scoring`, no other service) follows the change feed, which carries every
+/// platform's reports.
 pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Platform])
-        .method(SERVICE_NAME, "StreamChanges", &[Role::Service])
+        .grant_method(SERVICE_NAME, "StreamChanges", &[Grant::service("scoring")])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -76,8 +117,19 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     )
     .await?;
     let head = store::head(&database).await?;
-    let intake = Arc::new(intake::Intake::new(database.clone(), keys, head));
-    let ingest = service::Ingest::new(intake, config.max_batch_reports as usize, shutdown.clone());
+    let intake = Arc::new(intake::Intake::new(
+        database.clone(),
+        keys,
+        config.legacy_normalizations.0.clone(),
+        head,
+    ));
+    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let ingest = service::Ingest::new(
+        intake,
+        config.max_batch_reports as usize,
+        tokens,
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(
         IngestServiceServer::new(ingest)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

@@ -5,7 +5,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use acx_domain::{codes, hashing, identifiers::IdentifierKey, money};
+use acx_domain::{
+    codes, gtin, hashing,
+    identifiers::{IdentifierKey, Normalization},
+    money,
+};
 use acx_proto::{
     common::{HashedIdentifier, Money, ProductRef},
     ingest::{
@@ -23,6 +27,36 @@ const EARLIEST_TIME_SECONDS: i64 = 946_684_800;
 /// Most products in a finding, lines in a shipment notice, numbers in a consignment.
 const MAX_ITEMS: usize = 1000;
 
+/// Which normalisation rules a report is prepared under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// The version whose rules make the stored form and the content hash: the current one
+    /// for new reports; an older one only to recognise a retry of a report stored under it.
+    pub version: Normalization,
+    /// Older versions whose hashes are added to a profile's identifiers, so that it still
+    /// links to profiles stored under them (see `acx_domain::hashing`).
+    pub legacy: Vec<Normalization>,
+}
+
+impl Default for Rules {
+    /// The current version, with every older one as legacy.
+    fn default() -> Self {
+        Rules {
+            version: Normalization::CURRENT,
+            legacy: Normalization::CURRENT.older().collect(),
+        }
+    }
+}
+
+/// Why a report cannot be stored, and what else was wrong with it.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// The problems that refuse the report.
+    pub violations: Vec<FieldViolation>,
+    /// Identifiers that would have been left out (see [`Prepared::warnings`]).
+    pub warnings: Vec<FieldViolation>,
+}
+
 /// A valid report, ready to store.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -38,12 +72,17 @@ pub struct Prepared {
     pub key_id: String,
     /// For a retraction: the report it withdraws.
     pub retracts: Option<String>,
+    /// Values left out of the stored report, with why: identifiers that are not valid for
+    /// their kind. The rest of the report is stored.
+    pub warnings: Vec<FieldViolation>,
 }
 
 /// Accumulates violations, each under its field path.
-#[derive(Default)]
 struct Check {
     violations: Vec<FieldViolation>,
+    warnings: Vec<FieldViolation>,
+    /// The rules' version, for canonical forms that changed with it.
+    version: Normalization,
 }
 
 fn has_control_chars(text: &str) -> bool {
@@ -54,6 +93,10 @@ impl Check {
     fn fail(&mut self, field: impl Into<String>, description: impl Into<String>) {
         self.violations
             .push(FieldViolation::new(field, description));
+    }
+
+    fn warn(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.warnings.push(FieldViolation::new(field, description));
     }
 
     fn text(&mut self, field: &str, value: &str, required: bool, max_chars: usize) {
@@ -118,10 +161,13 @@ impl Check {
         if product.gtin.is_empty() && product.platform_product_id.is_empty() {
             self.fail(path, "needs a gtin or a platform_product_id");
         }
-        if !product.gtin.is_empty()
-            && let Some(reason) = codes::gtin_error(&product.gtin)
-        {
-            self.fail(format!("{path}.gtin"), reason);
+        if !product.gtin.is_empty() {
+            match gtin::canonical(&product.gtin) {
+                // Before version 2 GTINs were stored as given.
+                Ok(canonical) if self.version >= Normalization::V2 => product.gtin = canonical,
+                Ok(_) => {}
+                Err(reason) => self.fail(format!("{path}.gtin"), reason),
+            }
         }
         if !product.platform_product_id.is_empty() {
             self.id(
@@ -212,8 +258,9 @@ fn check_profile(
     check: &mut Check,
     profile: &mut SellerProfile,
     key: &IdentifierKey,
+    rules: &Rules,
     now: SystemTime,
-) {
+) -> Vec<HashedIdentifier> {
     check.seller_id("seller_profile.seller_id", &profile.seller_id);
     check.text(
         "seller_profile.display_name",
@@ -237,15 +284,54 @@ fn check_profile(
 
     // Raw identifiers leave the report here: only their keyed hashes are kept.
     let raw = profile.identifiers.take().unwrap_or_default();
-    let country = (!profile.country.is_empty()).then_some(profile.country.as_str());
-    let (normalized, problems) = hashing::normalize_all(&raw, country);
-    for (field, reason) in problems {
+    let country = (!profile.country.is_empty()).then(|| profile.country.clone());
+    let country = country.as_deref();
+    if rules.version == Normalization::V1 {
+        check_profile_v1(check, profile, &raw, country, key);
+        return Vec::new();
+    }
+    let set = hashing::normalize_all(&raw, country, &rules.legacy);
+    for (field, reason) in set.too_many {
         check.fail(format!("seller_profile.identifiers.{field}"), reason);
     }
-    let mut hashed: Vec<HashedIdentifier> = normalized
-        .iter()
-        .map(|(kind, value)| hashing::hashed(*kind, value, key))
-        .collect();
+    for (field, reason) in set.invalid {
+        check.warn(
+            format!("seller_profile.identifiers.{field}"),
+            format!("{reason}: left out"),
+        );
+    }
+    let all = hashing::hash_all(&set.normalized, key);
+    let (primary, legacy): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|h| h.normalization_version == rules.version.number());
+    profile.hashed_identifiers = primary;
+    legacy
+}
+
+/// A profile's identifiers as version 1 stored them, to recognise a retry of a report
+/// stored under it: hashes without a version, and an invalid identifier refusing the report.
+fn check_profile_v1(
+    check: &mut Check,
+    profile: &mut SellerProfile,
+    raw: &acx_proto::common::Identifiers,
+    country: Option<&str>,
+    key: &IdentifierKey,
+) {
+    let mut hashed = Vec::new();
+    for (kind, name, values) in hashing::by_kind(raw) {
+        for (i, value) in values.iter().enumerate() {
+            match acx_domain::identifiers::normalize_as(Normalization::V1, kind, value, country) {
+                Ok(value) => {
+                    let mut h = hashing::hashed_one(kind, &value, Normalization::V1, key);
+                    h.normalization_version = 0;
+                    hashed.push(h);
+                }
+                Err(reason) => {
+                    check.fail(format!("seller_profile.identifiers.{name}[{i}]"), reason)
+                }
+            }
+        }
+    }
     hashed.sort_by(|a, b| (a.kind, &a.hash).cmp(&(b.kind, &b.hash)));
     hashed.dedup();
     profile.hashed_identifiers = hashed;
@@ -345,17 +431,43 @@ fn check_retraction(check: &mut Check, retraction: &Retraction, own_id: &str) {
     check.text("retraction.note", &retraction.note, false, 1000);
 }
 
-/// Checks `report` from `platform` and builds its stored form, hashing identifiers and
-/// content with `key`. Violation paths are relative to the report (`seller_profile.country`).
+/// Domain separation of content hashes by rules version: a report prepared under version 2
+/// never has the content hash of one prepared under version 1 (whose hash, made before
+/// versions existed, covers the encoded report alone).
+const CONTENT_TAG_V2: &[u8] = b"acx-report-content/normalization-2\0";
+
+/// Checks `report` from `platform` and builds its stored form under the current rules with
+/// every older version as legacy ([`Rules::default`]), hashing identifiers and content with
+/// `key`. Violation paths are relative to the report (`seller_profile.country`).
 pub fn prepare(
-    mut report: Report,
+    report: Report,
     platform: &str,
     key: &IdentifierKey,
     now: SystemTime,
-) -> Result<Prepared, Vec<FieldViolation>> {
-    let mut check = Check::default();
+) -> Result<Prepared, Rejection> {
+    prepare_with(report, platform, key, &Rules::default(), now)
+}
+
+/// [`prepare`] under the given rules.
+///
+/// The content hash covers the report with its primary identifier hashes only (those of
+/// `rules.version`), so that it does not change with the legacy versions configured; the
+/// stored report carries the legacy hashes as well.
+pub fn prepare_with(
+    mut report: Report,
+    platform: &str,
+    key: &IdentifierKey,
+    rules: &Rules,
+    now: SystemTime,
+) -> Result<Prepared, Rejection> {
+    let mut check = Check {
+        violations: Vec::new(),
+        warnings: Vec::new(),
+        version: rules.version,
+    };
     check.id("report_id", &report.report_id);
     let mut retracts = None;
+    let mut legacy_hashes = Vec::new();
     let kind = match report.kind.as_mut() {
         None => {
             check.fail(
@@ -369,7 +481,7 @@ pub fn prepare(
             ReportKind::CounterfeitFinding
         }
         Some(Kind::SellerProfile(profile)) => {
-            check_profile(&mut check, profile, key, now);
+            legacy_hashes = check_profile(&mut check, profile, key, rules, now);
             ReportKind::SellerProfile
         }
         Some(Kind::PriceObservation(price)) => {
@@ -387,15 +499,34 @@ pub fn prepare(
         }
     };
     if !check.violations.is_empty() {
-        return Err(check.violations);
+        return Err(Rejection {
+            violations: check.violations,
+            warnings: check.warnings,
+        });
     }
-    let payload = report.encode_to_vec();
+    let content = report.encode_to_vec();
+    let content_hash = match rules.version {
+        Normalization::V1 => key.mac(&content),
+        _ => key.mac_parts(&[CONTENT_TAG_V2, &content]),
+    };
+    let payload = if legacy_hashes.is_empty() {
+        content
+    } else {
+        if let Some(Kind::SellerProfile(profile)) = report.kind.as_mut() {
+            profile.hashed_identifiers.extend(legacy_hashes);
+            profile
+                .hashed_identifiers
+                .sort_by(|a, b| (a.kind, &a.hash).cmp(&(b.kind, &b.hash)));
+        }
+        report.encode_to_vec()
+    };
     Ok(Prepared {
-        content_hash: key.mac(&payload).to_vec(),
+        content_hash: content_hash.to_vec(),
         key_id: key.id().to_owned(),
         report_id: report.report_id,
         kind,
         payload,
         retracts,
+        warnings: check.warnings,
     })
 }

@@ -11,6 +11,7 @@ use acx_proto::ingest::{
 };
 use acx_runtime::{
     FieldViolation, Principal, Role, Shutdown,
+    paging::{self, Page, PageTokens, Scope},
     time::{from_timestamp as micros, to_timestamp as timestamp},
 };
 use prost::Message;
@@ -24,10 +25,11 @@ use crate::{
     store::{self, ListFilter, StoredRow},
 };
 
-/// Reports per page of a listing when the caller does not say.
-const DEFAULT_PAGE_SIZE: i64 = 100;
-/// Most reports per page of a listing.
-const MAX_PAGE_SIZE: i64 = 1000;
+/// The RPC page tokens of ListReports are bound to.
+const LIST_RPC: &str = "acx.ingest.v1.IngestService/ListReports";
+/// Reports read by a page's first query (each at most a request's size, usually a few kB;
+/// later queries are sized by the bytes left).
+const LIST_CHUNK: usize = 256;
 /// Feed rows read per query.
 const FEED_BATCH: i64 = 500;
 /// How often a live feed re-reads the database when nothing was announced in this process
@@ -39,15 +41,23 @@ const FEED_POLL: Duration = Duration::from_millis(500);
 pub struct Ingest {
     intake: Arc<Intake>,
     max_batch_reports: usize,
+    tokens: PageTokens,
     shutdown: Shutdown,
 }
 
 impl Ingest {
-    /// The service over `intake`, refusing batches over `max_batch_reports`.
-    pub fn new(intake: Arc<Intake>, max_batch_reports: usize, shutdown: Shutdown) -> Self {
+    /// The service over `intake`, refusing batches over `max_batch_reports`, sealing page
+    /// tokens with `tokens`.
+    pub fn new(
+        intake: Arc<Intake>,
+        max_batch_reports: usize,
+        tokens: PageTokens,
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
             intake,
             max_batch_reports,
+            tokens,
             shutdown,
         }
     }
@@ -74,13 +84,18 @@ impl Ingest {
 
 /// The platform a request comes from.
 fn platform_of<T>(request: &Request<T>) -> Result<String, Status> {
+    Ok(platform_principal(request)?.id.clone())
+}
+
+/// The platform principal a request comes from.
+fn platform_principal<T>(request: &Request<T>) -> Result<&Principal, Status> {
     let principal = Principal::of(request)?;
     if principal.role != Role::Platform {
         return Err(Status::permission_denied(
             "only platforms submit and read reports",
         ));
     }
-    Ok(principal.id.clone())
+    Ok(principal)
 }
 
 fn stored_report(row: StoredRow) -> Result<StoredReport, Error> {
@@ -91,32 +106,6 @@ fn stored_report(row: StoredRow) -> Result<StoredReport, Error> {
         sequence: row.sequence,
         receive_time: Some(timestamp(row.receive_time_us)),
     })
-}
-
-/// A page token: where the last page ended, bound to the filters it was made for.
-fn page_token(filter: &ListFilter, after: i64) -> String {
-    hex::encode(format!(
-        "v1:{}:{}:{}:{after}",
-        filter.kind, filter.start_us, filter.end_us
-    ))
-}
-
-fn parse_page_token(token: &str, filter: &ListFilter) -> Result<i64, Error> {
-    let bad = |why: &str| Error::Invalid(vec![FieldViolation::new("page_token", why)]);
-    if token.is_empty() {
-        return Ok(0);
-    }
-    let text = hex::decode(token)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| bad("is not a token this service issued"))?;
-    let expected_prefix = format!("v1:{}:{}:{}:", filter.kind, filter.start_us, filter.end_us);
-    let after = text
-        .strip_prefix(&expected_prefix)
-        .ok_or_else(|| bad("was issued for other filters; repeat the first request's filters"))?;
-    after
-        .parse()
-        .map_err(|_| bad("is not a token this service issued"))
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -160,17 +149,13 @@ impl IngestService for Ingest {
         &self,
         request: Request<ListReportsRequest>,
     ) -> Result<Response<ListReportsResponse>, Status> {
-        let platform = platform_of(&request)?;
+        let principal = platform_principal(&request)?.clone();
         let request = request.into_inner();
         let mut violations = Vec::new();
-        let page_size = match i64::from(request.page_size) {
-            0 => DEFAULT_PAGE_SIZE,
-            size if size < 0 => {
-                violations.push(FieldViolation::new("page_size", "must not be negative"));
-                DEFAULT_PAGE_SIZE
-            }
-            size => size.min(MAX_PAGE_SIZE),
-        };
+        let size = paging::page_size(request.page_size).unwrap_or_else(|violation| {
+            violations.push(violation);
+            1
+        });
         let kind = match ReportKind::try_from(request.kind) {
             Ok(kind) => kind as i32,
             Err(_) => {
@@ -192,26 +177,42 @@ impl IngestService for Ingest {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations).into());
         }
-        let after = parse_page_token(&request.page_token, &filter)?;
-        let rows = store::list(
-            self.intake.database(),
-            &platform,
-            filter,
-            after,
-            page_size + 1,
-        )
-        .await
-        .map_err(Error::from)?;
-        let more = rows.len() as i64 > page_size;
-        let reports = rows
-            .into_iter()
-            .take(page_size as usize)
-            .map(stored_report)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_page_token = match reports.last() {
-            Some(last) if more => page_token(&filter, last.sequence),
-            _ => String::new(),
+        let filters = ListReportsRequest {
+            page_size: 0,
+            page_token: String::new(),
+            ..request.clone()
         };
+        let scope = Scope::new(LIST_RPC, &principal, &filters);
+        // (the newest report at the first page, the last report shown): reports that
+        // arrive later are left out, so a listing ends.
+        let cursor: Option<(i64, i64)> = self
+            .tokens
+            .open(&scope, &request.page_token)
+            .map_err(|violation| Error::Invalid(vec![violation]))?;
+        let database = self.intake.database();
+        let (up_to, after) = match cursor {
+            Some((up_to, after)) => (up_to, Some(after)),
+            None => (store::head(database).await.map_err(Error::from)?, None),
+        };
+        let mut page = Page::new(size, after);
+        while let Some(count) = page.wanted(LIST_CHUNK) {
+            let after = page.after().unwrap_or(0);
+            let rows = store::list(database, &principal.id, filter, after, up_to, count)
+                .await
+                .map_err(Error::from)?;
+            let reports = rows
+                .into_iter()
+                .map(|row| {
+                    let sequence = row.sequence;
+                    stored_report(row).map(|report| (report, sequence))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            page.take(reports, count);
+        }
+        let (reports, next) = page.finish();
+        let next_page_token = next.map_or_else(String::new, |last| {
+            self.tokens.issue(&scope, &(up_to, last))
+        });
         Ok(Response::new(ListReportsResponse {
             reports,
             next_page_token,
@@ -315,6 +316,7 @@ impl IngestService for Ingest {
                             platform: row.platform,
                             receive_time: Some(timestamp(row.receive_time_us)),
                             report: Some(report),
+                            traceparent: row.trace_context.unwrap_or_default(),
                         }
                     });
                     let item = change.map_err(|e| Status::from(Error::from(e)));
@@ -363,10 +365,19 @@ async fn acknowledge(
     };
     totals.received += results.len() as i64;
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     for result in results {
         match ReportOutcome::try_from(result.outcome) {
-            Ok(ReportOutcome::Accepted) => totals.accepted += 1,
-            Ok(ReportOutcome::Duplicate) => totals.duplicates += 1,
+            Ok(outcome @ (ReportOutcome::Accepted | ReportOutcome::Duplicate)) => {
+                if outcome == ReportOutcome::Accepted {
+                    totals.accepted += 1;
+                } else {
+                    totals.duplicates += 1;
+                }
+                if !result.warnings.is_empty() {
+                    warnings.push(result);
+                }
+            }
             Ok(ReportOutcome::Rejected) => {
                 totals.rejected += 1;
                 problems.push(result);
@@ -379,27 +390,8 @@ async fn acknowledge(
     }
     let update = BulkLoadReportsResponse {
         problems,
+        warnings,
         ..totals.clone()
     };
     progress.send(Ok(update)).await.is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_are_bound_to_their_filters() {
-        let filter = ListFilter {
-            kind: 1,
-            start_us: 0,
-            end_us: i64::MAX,
-        };
-        let token = page_token(&filter, 42);
-        assert_eq!(parse_page_token(&token, &filter).ok(), Some(42));
-        let other = ListFilter { kind: 2, ..filter };
-        assert!(parse_page_token(&token, &other).is_err());
-        assert!(parse_page_token("zz", &filter).is_err());
-        assert_eq!(parse_page_token("", &filter).ok(), Some(0));
-    }
 }

@@ -50,6 +50,8 @@ pub struct StoredRow {
     pub receive_time_us: i64,
     /// Encoded stored form (`acx.ingest.v1.Report`).
     pub payload: Vec<u8>,
+    /// The `traceparent` of the call that stored it, if it was traced.
+    pub trace_context: Option<String>,
 }
 
 /// Filters of a listing.
@@ -132,13 +134,14 @@ impl WriteTx {
         platform: &str,
         reports: &[&Prepared],
         receive_time_us: i64,
+        trace_context: Option<&str>,
     ) -> Result<HashMap<String, i64>, sqlx::Error> {
         let mut by_id: HashMap<String, i64> = HashMap::with_capacity(reports.len());
         match self {
             WriteTx::Sqlite(tx) => {
                 for chunk in reports.chunks(SQLITE_ROWS_PER_INSERT) {
                     let mut query = QueryBuilder::<Sqlite>::new(
-                        "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) ",
+                        "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) ",
                     );
                     query.push_values(chunk, |mut row, report| {
                         row.push_bind(platform)
@@ -147,7 +150,8 @@ impl WriteTx {
                             .push_bind(report.content_hash.as_slice())
                             .push_bind(report.key_id.as_str())
                             .push_bind(report.payload.as_slice())
-                            .push_bind(receive_time_us);
+                            .push_bind(receive_time_us)
+                            .push_bind(trace_context);
                     });
                     query.push(" ON CONFLICT (platform, report_id) DO NOTHING RETURNING report_id, sequence");
                     let rows: Vec<(String, i64)> =
@@ -172,7 +176,7 @@ impl WriteTx {
                     sqlx::query_as("SELECT COALESCE(MAX(sequence), 0) FROM reports")
                         .fetch_one(&mut **tx)
                         .await?;
-                copy_rows(tx, platform, &fresh, receive_time_us).await?;
+                copy_rows(tx, platform, &fresh, receive_time_us, trace_context).await?;
                 let rows: Vec<(String, i64)> = sqlx::query_as(
                     "SELECT report_id, sequence FROM reports WHERE sequence > $1 ORDER BY sequence",
                 )
@@ -189,8 +193,8 @@ impl WriteTx {
                 let keys: Vec<&str> = reports.iter().map(|r| r.key_id.as_str()).collect();
                 let payloads: Vec<&[u8]> = reports.iter().map(|r| r.payload.as_slice()).collect();
                 let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) \
-                     SELECT $1, r.report_id, r.kind, r.content_hash, r.key_id, r.payload, $2 \
+                    "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) \
+                     SELECT $1, r.report_id, r.kind, r.content_hash, r.key_id, r.payload, $2, $8 \
                      FROM UNNEST($3::text[], $4::int4[], $5::bytea[], $6::text[], $7::bytea[]) \
                           WITH ORDINALITY AS r(report_id, kind, content_hash, key_id, payload, position) \
                      ORDER BY r.position \
@@ -204,6 +208,7 @@ impl WriteTx {
                 .bind(hashes)
                 .bind(keys)
                 .bind(payloads)
+                .bind(trace_context)
                 .fetch_all(&mut **tx)
                 .await?;
                 by_id.extend(rows);
@@ -264,6 +269,7 @@ pub async fn copy_rows(
     platform: &str,
     reports: &[&Prepared],
     receive_time_us: i64,
+    trace_context: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     if reports.is_empty() {
         return Ok(());
@@ -275,7 +281,7 @@ pub async fn copy_rows(
     buffer.extend_from_slice(&0_i32.to_be_bytes());
     buffer.extend_from_slice(&0_i32.to_be_bytes());
     for report in reports {
-        buffer.extend_from_slice(&7_i16.to_be_bytes());
+        buffer.extend_from_slice(&8_i16.to_be_bytes());
         copy_field(&mut buffer, platform.as_bytes());
         copy_field(&mut buffer, report.report_id.as_bytes());
         copy_field(&mut buffer, &(report.kind as i32).to_be_bytes());
@@ -283,11 +289,16 @@ pub async fn copy_rows(
         copy_field(&mut buffer, report.key_id.as_bytes());
         copy_field(&mut buffer, &report.payload);
         copy_field(&mut buffer, &receive_time_us.to_be_bytes());
+        match trace_context {
+            Some(context) => copy_field(&mut buffer, context.as_bytes()),
+            // A NULL field is length -1 with no bytes.
+            None => buffer.extend_from_slice(&(-1_i32).to_be_bytes()),
+        }
     }
     buffer.extend_from_slice(&(-1_i16).to_be_bytes());
     let mut copy = tx
         .copy_in_raw(
-            "COPY reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) \
+            "COPY reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) \
              FROM STDIN WITH (FORMAT binary)",
         )
         .await?;
@@ -296,7 +307,8 @@ pub async fn copy_rows(
     Ok(())
 }
 
-const STORED_COLUMNS: &str = "SELECT sequence, platform, receive_time_us, payload FROM reports ";
+const STORED_COLUMNS: &str =
+    "SELECT sequence, platform, receive_time_us, payload, trace_context FROM reports ";
 
 /// One report of `platform`.
 pub async fn get(
@@ -310,25 +322,29 @@ pub async fn get(
     on_backend!(database, pool => sqlx::query_as(sql).bind(platform).bind(report_id).fetch_optional(pool).await)
 }
 
-/// Up to `limit` reports of `platform` after sequence `after`, oldest first.
+/// Up to `limit` reports of `platform` matching `filter` after sequence `after` and up to
+/// `up_to`, oldest first.
 pub async fn list(
     database: &Database,
     platform: &str,
     filter: ListFilter,
     after: i64,
-    limit: i64,
+    up_to: i64,
+    limit: usize,
 ) -> Result<Vec<StoredRow>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "{STORED_COLUMNS}WHERE platform = $1 AND sequence > $2 AND ($3 = 0 OR kind = $3) \
-         AND receive_time_us >= $4 AND receive_time_us < $5 ORDER BY sequence LIMIT $6"
+        "{STORED_COLUMNS}WHERE platform = $1 AND sequence > $2 AND sequence <= $3 \
+         AND ($4 = 0 OR kind = $4) AND receive_time_us >= $5 AND receive_time_us < $6 \
+         ORDER BY sequence LIMIT $7"
     ));
     on_backend!(database, pool => sqlx::query_as(sql)
         .bind(platform)
         .bind(after)
+        .bind(up_to)
         .bind(filter.kind)
         .bind(filter.start_us)
         .bind(filter.end_us)
-        .bind(limit)
+        .bind(limit as i64)
         .fetch_all(pool)
         .await)
 }

@@ -1,7 +1,12 @@
 //! The audit trail: one append-only row per call (principal, RPC, what was asked, time,
 //! outcome). Never the bearer token.
 
-use acx_runtime::{Database, Principal, on_backend, time::now_micros};
+use acx_proto::liaison::{AuditRecord, ListAuditRecordsRequest, ListAuditRecordsResponse};
+use acx_runtime::{
+    Database, Principal, on_backend,
+    paging::{self, Page, PageTokens, Scope},
+    time::{from_timestamp, now_micros},
+};
 use std::{
     sync::{
         Arc,
@@ -12,6 +17,8 @@ use std::{
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tonic::Code;
+
+use crate::store;
 
 /// One call to record.
 #[derive(Debug)]
@@ -244,6 +251,76 @@ async fn write(database: &Database, rows: Vec<Row>) -> Result<(), sqlx::Error> {
                 .push_bind(outcome);
         });
         query.build().execute(pool).await.map(drop)
+    })
+}
+
+/// The RPC audit page tokens are bound to.
+const LIST_RPC: &str = "acx.liaison.v1.LiaisonService/ListAuditRecords";
+/// Records read by a page's first query (later ones are sized by the bytes left).
+const LIST_CHUNK: usize = 256;
+
+/// One page of the trail for `principal` (an auditor): the records matching `request` up to
+/// the newest at its first page (the trail grows with every call; a listing ends), oldest
+/// first. Every queued record is written first, so every call answered before the first
+/// page is in the listing.
+pub async fn list(
+    log: &AuditLog,
+    database: &Database,
+    tokens: &PageTokens,
+    principal: &Principal,
+    request: &ListAuditRecordsRequest,
+) -> Result<ListAuditRecordsResponse, crate::Error> {
+    let size = paging::page_size(request.page_size)
+        .map_err(|violation| crate::Error::Invalid(vec![violation]))?;
+    let filters = ListAuditRecordsRequest {
+        page_size: 0,
+        page_token: String::new(),
+        ..request.clone()
+    };
+    let scope = Scope::new(LIST_RPC, principal, &filters);
+    // (the newest record at the first page, the last record shown)
+    let cursor: Option<(i64, i64)> = tokens
+        .open(&scope, &request.page_token)
+        .map_err(|violation| crate::Error::Invalid(vec![violation]))?;
+    let (up_to, after) = match cursor {
+        Some(cursor) => (cursor.0, Some(cursor.1)),
+        None => {
+            log.flush().await?;
+            (store::audit_head(database).await?, None)
+        }
+    };
+    let filter = store::AuditFilter {
+        principal: request.principal.clone(),
+        rpc: request.rpc.clone(),
+        start_us: request.start_time.as_ref().map_or(i64::MIN, from_timestamp),
+        end_us: request.end_time.as_ref().map_or(i64::MAX, from_timestamp),
+        up_to,
+    };
+    let mut page = Page::new(size, after);
+    while let Some(count) = page.wanted(LIST_CHUNK) {
+        let rows =
+            store::audit_records(database, &filter, page.after().unwrap_or(0), count).await?;
+        let records = rows
+            .into_iter()
+            .map(|(id, time, principal, rpc, parameters, outcome)| {
+                let record = AuditRecord {
+                    id,
+                    principal,
+                    rpc,
+                    parameters,
+                    call_time: Some(acx_runtime::time::to_timestamp(time)),
+                    outcome,
+                };
+                (record, id)
+            });
+        page.take(records, count);
+    }
+    let (records, next) = page.finish();
+    let next_page_token =
+        next.map_or_else(String::new, |last| tokens.issue(&scope, &(up_to, last)));
+    Ok(ListAuditRecordsResponse {
+        records,
+        next_page_token,
     })
 }
 

@@ -1,70 +1,16 @@
-//! Checking a customs declaration field by field (as ingest checks reports), putting its
-//! codes in canonical form, and turning it into what scoring assesses.
+//! Checking a customs declaration field by field with the rules scoring applies too
+//! ([`acx_domain::customs`]), putting its codes in canonical form, and turning it into what
+//! scoring assesses.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use acx_domain::{codes, money};
+use acx_domain::customs::{self, DeclarationFields, GoodsItem};
 use acx_proto::{
-    common::Money,
-    liaison::{Declaration, Procedure, TransportMode, ValuationBasis},
+    liaison::Declaration,
     scoring::{DeclaredLine, DeclaredShipment},
 };
 use acx_runtime::FieldViolation;
 use sha2::{Digest, Sha256};
-
-/// How far in the future a declaration time may be (clock skew).
-const MAX_SKEW_SECONDS: i64 = 300;
-
-/// Accumulates violations under a path prefix.
-struct Check<'a> {
-    prefix: &'a str,
-    violations: Vec<FieldViolation>,
-}
-
-impl Check<'_> {
-    fn fail(&mut self, field: impl AsRef<str>, why: impl Into<String>) {
-        self.violations.push(FieldViolation::new(
-            format!("{}.{}", self.prefix, field.as_ref()),
-            why,
-        ));
-    }
-
-    fn id(&mut self, field: &str, value: &str, required: bool) {
-        if value.trim().is_empty() {
-            if required {
-                self.fail(field, "is required");
-            }
-        } else if value.len() > 128 || value.chars().any(char::is_control) {
-            self.fail(
-                field,
-                "must be at most 128 characters without control characters",
-            );
-        }
-    }
-
-    fn country(&mut self, field: &str, value: &mut String, required: bool) {
-        *value = value.trim().to_ascii_uppercase();
-        if value.is_empty() {
-            if required {
-                self.fail(field, "is required");
-            }
-        } else if !codes::is_country(value) {
-            self.fail(field, "must be an ISO 3166-1 alpha-2 code such as CN or DE");
-        }
-    }
-
-    fn money(&mut self, field: &str, value: Option<&mut Money>, required: bool) {
-        let Some(value) = value else {
-            if required {
-                self.fail(field, "is required");
-            }
-            return;
-        };
-        for (sub, why) in money::canonicalize(value) {
-            self.fail(format!("{field}.{sub}"), why);
-        }
-    }
-}
 
 fn now_seconds() -> i64 {
     SystemTime::now()
@@ -73,128 +19,48 @@ fn now_seconds() -> i64 {
 }
 
 /// Checks `declaration` (violations under `prefix`, e.g. `declarations[2]`) and puts its
-/// codes and amounts in canonical form.
+/// codes, countries, amounts and national codes in canonical form.
 pub fn validate(declaration: &mut Declaration, prefix: &str) -> Vec<FieldViolation> {
-    let mut check = Check {
-        prefix,
-        violations: Vec::new(),
+    let fields = DeclarationFields {
+        declaration_id: &declaration.declaration_id,
+        declaration_seconds: declaration.declaration_time.as_ref().map(|t| t.seconds),
+        time_required: true,
+        customs_office: &declaration.customs_office,
+        procedure: declaration.procedure,
+        transport_mode: declaration.transport_mode,
+        importer_id: &declaration.importer_id,
+        declarant_id: &declaration.declarant_id,
+        consignor_id: &declaration.consignor_id,
+        carrier_id: &declaration.carrier_id,
+        marketplace: &declaration.marketplace,
+        consignment: declaration.consignment.as_ref(),
+        departure_country: &mut declaration.departure_country,
+        origin_country: &mut declaration.origin_country,
+        seller: declaration.seller.as_ref(),
+        national_codes: &mut declaration.national_codes,
+        lines: declaration
+            .lines
+            .iter_mut()
+            .map(|line| GoodsItem {
+                line_number: line.line_number,
+                hs_code: &mut line.hs_code,
+                description: &line.description,
+                quantity: line.quantity,
+                quantity_unit: &mut line.quantity_unit,
+                net_mass_kg: line.net_mass_kg,
+                gross_mass_kg: line.gross_mass_kg,
+                declared_value: line.declared_value.as_mut(),
+                valuation_basis: line.valuation_basis,
+                duty_rate: line.duty_rate,
+                declared_duty: line.declared_duty.as_mut(),
+                national_codes: &mut line.national_codes,
+            })
+            .collect(),
     };
-    check.id("declaration_id", &declaration.declaration_id, true);
-    match &declaration.declaration_time {
-        None => check.fail("declaration_time", "is required"),
-        Some(time) if time.seconds > now_seconds() + MAX_SKEW_SECONDS => {
-            check.fail("declaration_time", "must not be in the future")
-        }
-        Some(time) if time.seconds < 946_684_800 => {
-            check.fail("declaration_time", "must not be before 2000-01-01")
-        }
-        Some(_) => {}
-    }
-    check.id("customs_office", &declaration.customs_office, true);
-    if !matches!(Procedure::try_from(declaration.procedure), Ok(p) if p != Procedure::Unspecified) {
-        check.fail("procedure", "is required: one of the PROCEDURE_ values");
-    }
-    if !matches!(TransportMode::try_from(declaration.transport_mode), Ok(m) if m != TransportMode::Unspecified)
-    {
-        check.fail(
-            "transport_mode",
-            "is required: one of the TRANSPORT_MODE_ values",
-        );
-    }
-    check.id("importer_id", &declaration.importer_id, true);
-    for (field, value) in [
-        ("declarant_id", &declaration.declarant_id),
-        ("consignor_id", &declaration.consignor_id),
-        ("carrier_id", &declaration.carrier_id),
-        ("marketplace", &declaration.marketplace),
-    ] {
-        check.id(field, value, false);
-    }
-    check.country("origin_country", &mut declaration.origin_country, true);
-    check.country(
-        "departure_country",
-        &mut declaration.departure_country,
-        false,
-    );
-    if let Some(seller) = &declaration.seller
-        && (seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty())
-    {
-        check.fail(
-            "seller",
-            "needs both platform and seller_id, or leave it out",
-        );
-    }
-    if let Some(consignment) = &declaration.consignment {
-        let numbers = consignment
-            .tracking_numbers
-            .iter()
-            .chain(&consignment.bills_of_lading)
-            .chain(&consignment.air_waybills);
-        for number in numbers {
-            let canonical: String = number
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .collect();
-            if canonical.is_empty()
-                || canonical.len() > 64
-                || !canonical.chars().all(|c| c.is_ascii_alphanumeric())
-            {
-                check.fail(
-                    "consignment",
-                    format!("{number:?} is not 1 to 64 letters and digits"),
-                );
-            }
-        }
-    }
-    if declaration.lines.is_empty() || declaration.lines.len() > 999 {
-        check.fail("lines", "needs 1 to 999 lines");
-    }
-    for (i, line) in declaration.lines.iter_mut().enumerate() {
-        let at = |field: &str| format!("lines[{i}].{field}");
-        match codes::normalize_hs_code(&line.hs_code) {
-            Ok(code) => line.hs_code = code,
-            Err(why) => check.fail(at("hs_code"), why),
-        }
-        if line.description.chars().count() > 500 {
-            check.fail(at("description"), "must be at most 500 characters");
-        }
-        if !(line.quantity > 0.0 && line.quantity.is_finite()) {
-            check.fail(at("quantity"), "must be greater than zero");
-        }
-        if !(line.net_mass_kg > 0.0 && line.net_mass_kg.is_finite()) {
-            check.fail(at("net_mass_kg"), "must be greater than zero");
-        }
-        if line.gross_mass_kg != 0.0
-            && !(line.gross_mass_kg >= line.net_mass_kg && line.gross_mass_kg.is_finite())
-        {
-            check.fail(at("gross_mass_kg"), "must not be less than net_mass_kg");
-        }
-        check.money(&at("declared_value"), line.declared_value.as_mut(), true);
-        if let Some(value) = &line.declared_value
-            && codes::is_currency(&value.currency_code)
-            && money::usd_per_unit(&value.currency_code).is_none()
-        {
-            check.fail(
-                at("declared_value.currency_code"),
-                "has no reference rate for comparison: use a major currency",
-            );
-        }
-        if !matches!(ValuationBasis::try_from(line.valuation_basis), Ok(b) if b != ValuationBasis::Unspecified)
-        {
-            check.fail(
-                at("valuation_basis"),
-                "is required: VALUATION_BASIS_FOB or VALUATION_BASIS_CIF",
-            );
-        }
-        if !(0.0..=1.0).contains(&line.duty_rate) {
-            check.fail(
-                at("duty_rate"),
-                "must be a fraction between 0 and 1 (0.12 for 12%)",
-            );
-        }
-        check.money(&at("declared_duty"), line.declared_duty.as_mut(), false);
-    }
-    check.violations
+    customs::check(fields, now_seconds())
+        .into_iter()
+        .map(|(field, why)| FieldViolation::new(format!("{prefix}.{field}"), why))
+        .collect()
 }
 
 /// SHA-256 of the (canonical) declaration, to tell a retry from a reuse of its id.
@@ -202,7 +68,8 @@ pub fn content_hash(encoded: &[u8]) -> Vec<u8> {
     Sha256::digest(encoded).to_vec()
 }
 
-/// What scoring needs of a declaration by `authority`.
+/// What scoring assesses of a declaration by `authority`: every field it holds. The enums
+/// have the same numbers in `acx.liaison.v1` and `acx.common.v1`.
 pub fn to_scoring(authority: &str, declaration: &Declaration) -> DeclaredShipment {
     DeclaredShipment {
         declaration_id: declaration.declaration_id.clone(),
@@ -220,10 +87,132 @@ pub fn to_scoring(authority: &str, declaration: &Declaration) -> DeclaredShipmen
                 quantity: line.quantity,
                 net_mass_kg: line.net_mass_kg,
                 declared_value: line.declared_value.clone(),
+                description: line.description.clone(),
+                quantity_unit: line.quantity_unit.clone(),
+                gross_mass_kg: line.gross_mass_kg,
+                valuation_basis: line.valuation_basis,
+                duty_rate: line.duty_rate,
+                declared_duty: line.declared_duty.clone(),
+                national_codes: line.national_codes.clone(),
             })
             .collect(),
         declarant_id: declaration.declarant_id.clone(),
         customs_office: declaration.customs_office.clone(),
         declaration_time: declaration.declaration_time,
+        consignor_id: declaration.consignor_id.clone(),
+        carrier_id: declaration.carrier_id.clone(),
+        departure_country: declaration.departure_country.clone(),
+        transport_mode: declaration.transport_mode,
+        procedure: declaration.procedure,
+        marketplace: declaration.marketplace.clone(),
+        national_codes: declaration.national_codes.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acx_proto::{
+        common::{Money, NationalCode},
+        liaison::{DeclarationLine, Procedure, TransportMode, ValuationBasis},
+    };
+
+    /// Every field of a declaration set, so that a field `to_scoring` forgets shows.
+    fn full() -> Declaration {
+        let code = |scheme: &str, code: &str| NationalCode {
+            scheme: scheme.to_owned(),
+            code: code.to_owned(),
+        };
+        let money = |amount: &str| Money {
+            currency_code: "KRW".to_owned(),
+            amount: amount.to_owned(),
+        };
+        Declaration {
+            declaration_id: "D".to_owned(),
+            declaration_time: Some(prost_types::Timestamp {
+                seconds: 1_600_000_000,
+                nanos: 0,
+            }),
+            customs_office: "30".to_owned(),
+            procedure: Procedure::InwardProcessing as i32,
+            transport_mode: TransportMode::Other as i32,
+            importer_id: "I".to_owned(),
+            declarant_id: "B".to_owned(),
+            consignor_id: "S".to_owned(),
+            carrier_id: "C".to_owned(),
+            consignment: Some(acx_proto::common::ConsignmentNumbers {
+                tracking_numbers: vec!["T1".to_owned()],
+                bills_of_lading: vec!["B1".to_owned()],
+                air_waybills: vec!["A1".to_owned()],
+            }),
+            departure_country: "JP".to_owned(),
+            origin_country: "ZZ".to_owned(),
+            marketplace: "amazon".to_owned(),
+            seller: Some(acx_proto::common::SellerAccountRef {
+                platform: "amazon".to_owned(),
+                seller_id: "A1".to_owned(),
+            }),
+            lines: vec![DeclarationLine {
+                line_number: 3,
+                hs_code: "9903881500".to_owned(),
+                description: "earbuds".to_owned(),
+                quantity: 5.0,
+                quantity_unit: "PCE".to_owned(),
+                net_mass_kg: 0.5,
+                gross_mass_kg: 0.7,
+                declared_value: Some(money("1000")),
+                valuation_basis: ValuationBasis::Cif as i32,
+                duty_rate: 7.5,
+                declared_duty: Some(money("7500")),
+                national_codes: vec![code("kr.tax_type", "A")],
+            }],
+            national_codes: vec![code("kr.import_type", "11")],
+        }
+    }
+
+    #[test]
+    fn scoring_gets_every_field_of_the_declaration() {
+        let declaration = full();
+        let shipment = to_scoring("kcs", &declaration);
+        // Every field (each set to something other than its default) comes back.
+        let back = {
+            let s = &shipment;
+            let l = &s.lines[0];
+            Declaration {
+                declaration_id: s.declaration_id.clone(),
+                declaration_time: s.declaration_time,
+                customs_office: s.customs_office.clone(),
+                procedure: s.procedure,
+                transport_mode: s.transport_mode,
+                importer_id: s.importer_id.clone(),
+                declarant_id: s.declarant_id.clone(),
+                consignor_id: s.consignor_id.clone(),
+                carrier_id: s.carrier_id.clone(),
+                consignment: s.consignment.clone(),
+                departure_country: s.departure_country.clone(),
+                origin_country: s.origin_country.clone(),
+                marketplace: s.marketplace.clone(),
+                seller: s.seller.clone(),
+                lines: vec![DeclarationLine {
+                    line_number: l.line_number,
+                    hs_code: l.hs_code.clone(),
+                    description: l.description.clone(),
+                    quantity: l.quantity,
+                    quantity_unit: l.quantity_unit.clone(),
+                    net_mass_kg: l.net_mass_kg,
+                    gross_mass_kg: l.gross_mass_kg,
+                    declared_value: l.declared_value.clone(),
+                    valuation_basis: l.valuation_basis,
+                    duty_rate: l.duty_rate,
+                    declared_duty: l.declared_duty.clone(),
+                    national_codes: l.national_codes.clone(),
+                }],
+                national_codes: s.national_codes.clone(),
+            }
+        };
+        assert_eq!(back, declaration);
+        assert_eq!(shipment.authority, "kcs");
+        let mut valid = declaration.clone();
+        assert_eq!(validate(&mut valid, "d"), Vec::new());
     }
 }

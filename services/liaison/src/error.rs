@@ -18,9 +18,6 @@ pub enum Error {
     /// A stored record could not be decoded.
     #[error("stored record is corrupt")]
     Corrupt(#[from] prost::DecodeError),
-    /// Scoring refused the request as invalid: its answer is the caller's.
-    #[error("invalid request")]
-    Rejected(#[source] Status),
     /// Scoring could not be reached or failed.
     #[error("scoring call failed")]
     Scoring(#[source] Status),
@@ -55,7 +52,6 @@ impl From<Error> for Status {
             Error::AlreadyExists(what) => {
                 error::status_with_reason(Code::AlreadyExists, what, "ALREADY_EXISTS")
             }
-            Error::Rejected(status) => status,
             Error::Scoring(status) => error::unavailable("scoring", &status),
             other => error::internal(&other),
         }

@@ -6,8 +6,10 @@
 mod audit;
 mod declarations;
 mod error;
+mod parties;
 mod positions;
 mod reads;
+mod search;
 mod service;
 mod shipments;
 mod store;
@@ -138,8 +140,15 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let flush = audit.clone();
     let policy =
         access_policy().on_refusal(Arc::new(move |refusal| refusals.record_refusal(refusal)));
-    let liaison =
-        service::Liaison::new(audit_database, scoring, shipments, audit, shutdown.clone());
+    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let liaison = service::Liaison::new(
+        audit_database,
+        scoring,
+        shipments,
+        audit,
+        tokens,
+        shutdown.clone(),
+    );
     let routes = tonic::service::Routes::new(
         LiaisonServiceServer::new(liaison)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

@@ -3,25 +3,25 @@
 use acx_proto::{
     common::{RiskTier, SellerAccountRef},
     liaison::{
-        AuditRecord, CheckPartyRequest, CheckPartyResponse, CheckSellerRequest,
-        CheckSellerResponse, GetShipmentRequest, GetShipmentResponse, ImporterRisk,
-        ListAuditRecordsRequest, ListAuditRecordsResponse, PartyRisk,
-        RecordInspectionResultRequest, RecordInspectionResultResponse, SearchShipmentsRequest,
-        SearchShipmentsResponse, SubmitDeclarationsRequest, SubmitDeclarationsResponse,
-        WatchAlertsRequest, WatchAlertsResponse, check_party_request,
-        liaison_service_server::LiaisonService,
+        CheckPartyRequest, CheckPartyResponse, CheckSellerRequest, CheckSellerResponse,
+        GetShipmentRequest, GetShipmentResponse, ImporterRisk, ListAuditRecordsRequest,
+        ListAuditRecordsResponse, PartyRisk, RecordInspectionResultRequest,
+        RecordInspectionResultResponse, SearchShipmentsRequest, SearchShipmentsResponse,
+        SubmitDeclarationsRequest, SubmitDeclarationsResponse, WatchAlertsRequest,
+        WatchAlertsResponse, check_party_request, liaison_service_server::LiaisonService,
     },
     scoring::{
         CheckEntityRequest, GetPartyHistoryRequest, GetSellerRiskRequest, PartyKind,
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_runtime::{Database, Principal, client::PeerChannel};
+use acx_runtime::{Database, Principal, client::PeerChannel, paging::PageTokens};
 use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
     audit::{AuditEntry, AuditLog, Durability},
+    parties,
     shipments::{Shipments, parse_name},
 };
 
@@ -36,6 +36,8 @@ pub struct Liaison {
     audit: AuditLog,
     scoring: ScoringServiceClient<PeerChannel>,
     shipments: Shipments,
+    /// Seals and opens the page tokens of SearchShipments and ListAuditRecords.
+    tokens: PageTokens,
     shutdown: acx_runtime::Shutdown,
 }
 
@@ -46,12 +48,13 @@ fn authority_of<T>(request: &Request<T>) -> Result<Principal, Status> {
 
 impl Liaison {
     /// Liaison with its audit trail in `audit_database` (already migrated), asking
-    /// `scoring`; alert streams end at `shutdown`.
+    /// `scoring`, sealing page tokens with `tokens`; alert streams end at `shutdown`.
     pub fn new(
         audit_database: Database,
         scoring: ScoringServiceClient<PeerChannel>,
         shipments: Shipments,
         audit: AuditLog,
+        tokens: PageTokens,
         shutdown: acx_runtime::Shutdown,
     ) -> Self {
         Self {
@@ -59,6 +62,7 @@ impl Liaison {
             audit_database,
             scoring,
             shipments,
+            tokens,
             shutdown,
         }
     }
@@ -93,9 +97,13 @@ impl Liaison {
         &self,
         party: Option<check_party_request::Party>,
     ) -> Result<CheckPartyResponse, Error> {
+        let violations = parties::validate(party.as_ref());
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
         let mut scoring = self.scoring.clone();
         match party {
-            Some(check_party_request::Party::ImporterId(id)) if !id.trim().is_empty() => {
+            Some(check_party_request::Party::ImporterId(id)) => {
                 let request = GetPartyHistoryRequest {
                     kind: PartyKind::Importer as i32,
                     id: id.clone(),
@@ -110,7 +118,7 @@ impl Liaison {
                             "no recorded inspection of importer {id}"
                         )));
                     }
-                    Err(status) => return Err(Error::Scoring(status)),
+                    Err(status) => return Err(parties::scoring_failure(status, "importer_id")),
                 };
                 Ok(CheckPartyResponse {
                     importer: Some(ImporterRisk {
@@ -138,14 +146,10 @@ impl Liaison {
                         importer: None,
                         matches: response.into_inner().matches,
                     }),
-                    // Invalid names or identifiers: scoring's violations are the caller's.
-                    Err(status) if status.code() == Code::InvalidArgument => {
-                        Err(Error::Rejected(status))
-                    }
-                    Err(status) => Err(Error::Scoring(status)),
+                    Err(status) => Err(parties::scoring_failure(status, "entity")),
                 }
             }
-            _ => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
+            None => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
                 "party",
                 "give importer_id or entity",
             )])),
@@ -174,7 +178,7 @@ impl Liaison {
                     seller.platform, seller.seller_id
                 )));
             }
-            Err(status) => return Err(Error::Scoring(status)),
+            Err(status) => return Err(parties::scoring_failure(status, "seller")),
         };
         let blacklisted = risk.tier == RiskTier::Blacklisted as i32;
         Ok(CheckSellerResponse {
@@ -327,7 +331,13 @@ impl LiaisonService for Liaison {
             request.hs_code_prefix,
             request.order_by
         );
-        let result = self.shipments.search(&principal.id, &request).await;
+        let result = crate::search::search(
+            self.shipments.database(),
+            &self.tokens,
+            &principal,
+            &request,
+        )
+        .await;
         self.audited(
             &principal,
             "SearchShipments",
@@ -419,77 +429,17 @@ impl LiaisonService for Liaison {
         &self,
         request: Request<ListAuditRecordsRequest>,
     ) -> Result<Response<ListAuditRecordsResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
         let request = request.into_inner();
-        let limit = match request.page_size {
-            0 => 100,
-            size if size < 0 => {
-                return Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
-                    "page_size",
-                    "must not be negative",
-                )])
-                .into());
-            }
-            size => i64::from(size.min(1000)),
-        };
-        let after = if request.page_token.is_empty() {
-            0
-        } else {
-            hex::decode(&request.page_token)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .and_then(|text| text.strip_prefix("a1:").and_then(|id| id.parse().ok()))
-                .ok_or_else(|| {
-                    Error::Invalid(vec![acx_runtime::FieldViolation::new(
-                        "page_token",
-                        "is not a token of this list",
-                    )])
-                })?
-        };
-        let start = request
-            .start_time
-            .as_ref()
-            .map_or(i64::MIN, |t| t.seconds.saturating_mul(1_000_000));
-        let end = request
-            .end_time
-            .as_ref()
-            .map_or(i64::MAX, |t| t.seconds.saturating_mul(1_000_000));
-        // Questions answer before their record is committed: the auditor sees every call
-        // answered before this one.
-        self.audit.flush().await.map_err(Error::from)?;
-        let rows = crate::store::audit_records(
+        let records = crate::audit::list(
+            &self.audit,
             &self.audit_database,
-            &request.principal,
-            &request.rpc,
-            start,
-            end,
-            after,
-            limit + 1,
+            &self.tokens,
+            &principal,
+            &request,
         )
-        .await
-        .map_err(Error::from)?;
-        let more = rows.len() as i64 > limit;
-        let records: Vec<AuditRecord> = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(
-                |(id, time, principal, rpc, parameters, outcome)| AuditRecord {
-                    id,
-                    principal,
-                    rpc,
-                    parameters,
-                    call_time: Some(acx_runtime::time::to_timestamp(time)),
-                    outcome,
-                },
-            )
-            .collect();
-        let next_page_token = match records.last() {
-            Some(last) if more => hex::encode(format!("a1:{}", last.id)),
-            _ => String::new(),
-        };
-        Ok(Response::new(ListAuditRecordsResponse {
-            records,
-            next_page_token,
-        }))
+        .await?;
+        Ok(Response::new(records))
     }
 
     async fn check_party(

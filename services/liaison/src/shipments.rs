@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use acx_proto::{
     liaison::{
         AssessmentState, Declaration, DeclarationOutcome, DeclarationResult, DeclarationViolation,
-        InspectionResult, SearchShipmentsRequest, SearchShipmentsResponse, Shipment, ShipmentOrder,
+        InspectionResult, Shipment,
     },
     scoring::{
         AssessShipmentsRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
@@ -22,7 +22,6 @@ use acx_runtime::{
     time::{now_micros, to_timestamp},
 };
 use prost::Message;
-use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tonic::Code;
 
@@ -63,6 +62,36 @@ pub fn parse_name(name: &str) -> Result<&str, Error> {
         })
 }
 
+/// A stored declaration as the API shows it.
+pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error> {
+    let assessment = row
+        .assessment
+        .as_deref()
+        .map(ShipmentAssessment::decode)
+        .transpose()?;
+    let state = if row.state == store::ASSESSED {
+        AssessmentState::Assessed
+    } else {
+        AssessmentState::Pending
+    };
+    let inspection_result = match &row.result_payload {
+        Some(payload) => {
+            let mut result = InspectionResult::decode(payload.as_slice())?;
+            result.forwarded = row.result_forwarded == Some(1);
+            Some(result)
+        }
+        None => None,
+    };
+    Ok(Shipment {
+        name: format!("shipments/{}", row.declaration_id),
+        declaration: Some(Declaration::decode(row.payload.as_slice())?),
+        assessment_state: state as i32,
+        assessment,
+        receive_time: Some(to_timestamp(row.receive_time_us)),
+        inspection_result,
+    })
+}
+
 impl Shipments {
     /// Over `database`, assessing with `scoring`; GetShipment reads through `reader`.
     pub fn new(
@@ -78,6 +107,11 @@ impl Shipments {
             alerts: Arc::new(Notify::new()),
             positions: Positions::default(),
         }
+    }
+
+    /// The declarations' database (for searches).
+    pub(crate) fn database(&self) -> &Database {
+        &self.database
     }
 
     /// The scoring position of this liaison's writes.
@@ -213,7 +247,7 @@ impl Shipments {
                 } else {
                     DeclarationOutcome::AlreadyExists
                 } as i32;
-                let shipment = self.shipment(stored).await?;
+                let shipment = to_shipment(stored)?;
                 result.assessment_state = shipment.assessment_state;
                 if let Some(assessment) = shipment.assessment {
                     result.lane = assessment.lane;
@@ -236,36 +270,6 @@ impl Shipments {
         Ok(results)
     }
 
-    /// A stored declaration as the API shows it.
-    async fn shipment(&self, row: store::DeclarationRow) -> Result<Shipment, Error> {
-        let assessment = row
-            .assessment
-            .as_deref()
-            .map(ShipmentAssessment::decode)
-            .transpose()?;
-        let state = if row.state == store::ASSESSED {
-            AssessmentState::Assessed
-        } else {
-            AssessmentState::Pending
-        };
-        let inspection_result = match &row.result_payload {
-            Some(payload) => {
-                let mut result = InspectionResult::decode(payload.as_slice())?;
-                result.forwarded = row.result_forwarded == Some(1);
-                Some(result)
-            }
-            None => None,
-        };
-        Ok(Shipment {
-            name: format!("shipments/{}", row.declaration_id),
-            declaration: Some(Declaration::decode(row.payload.as_slice())?),
-            assessment_state: state as i32,
-            assessment,
-            receive_time: Some(to_timestamp(row.receive_time_us)),
-            inspection_result,
-        })
-    }
-
     /// One of `authority`'s shipments.
     pub async fn get(&self, authority: &str, declaration_id: &str) -> Result<Shipment, Error> {
         let row = self
@@ -277,209 +281,7 @@ impl Shipments {
                     "no shipment shipments/{declaration_id} of this authority"
                 ))
             })?;
-        self.shipment(row).await
-    }
-
-    /// One page of `authority`'s shipments matching `request`.
-    pub async fn search(
-        &self,
-        authority: &str,
-        request: &SearchShipmentsRequest,
-    ) -> Result<SearchShipmentsResponse, Error> {
-        let mut violations = Vec::new();
-        let limit = match request.page_size {
-            0 => 50,
-            size if size < 0 => {
-                violations.push(FieldViolation::new("page_size", "must not be negative"));
-                50
-            }
-            size => i64::from(size.min(500)),
-        };
-        if !(0.0..=1.0).contains(&request.min_risk) {
-            violations.push(FieldViolation::new("min_risk", "must be between 0 and 1"));
-        }
-        if !request.hs_code_prefix.chars().all(|c| c.is_ascii_digit())
-            || request.hs_code_prefix.len() > 10
-        {
-            violations.push(FieldViolation::new(
-                "hs_code_prefix",
-                "must be up to 10 digits",
-            ));
-        }
-        if let Some(seller) = &request.seller
-            && (seller.platform.is_empty() || seller.seller_id.is_empty())
-        {
-            violations.push(FieldViolation::new(
-                "seller",
-                "needs both platform and seller_id",
-            ));
-        }
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations));
-        }
-        let by_time = request.order_by() == ShipmentOrder::DeclarationTime;
-        // The filters, in a fixed text that page tokens are bound to.
-        let fingerprint = format!(
-            "{:?}",
-            (
-                authority,
-                &request.customs_office,
-                request.start_time,
-                request.end_time,
-                request.lane,
-                request.min_risk.to_bits(),
-                &request.importer_id,
-                &request.seller,
-                &request.hs_code_prefix,
-                request.assessment_state,
-                by_time
-            )
-        );
-        let fingerprint = hex::encode(&Sha256::digest(fingerprint.as_bytes())[..8]);
-        let mut conditions = vec!["d.authority = $1".to_owned()];
-        let mut args = vec![store::Arg::Text(authority.to_owned())];
-        let mut add = |condition: &str, arg: store::Arg| {
-            args.push(arg);
-            conditions.push(condition.replace('?', &format!("${}", args.len())));
-        };
-        if !request.customs_office.is_empty() {
-            add(
-                "customs_office = ?",
-                store::Arg::Text(request.customs_office.clone()),
-            );
-        }
-        if let Some(start) = &request.start_time {
-            add(
-                "declaration_time_us >= ?",
-                store::Arg::Int(start.seconds.saturating_mul(1_000_000)),
-            );
-        }
-        if let Some(end) = &request.end_time {
-            add(
-                "declaration_time_us < ?",
-                store::Arg::Int(end.seconds.saturating_mul(1_000_000)),
-            );
-        }
-        if request.lane != 0 {
-            add("lane = ?", store::Arg::Int(i64::from(request.lane)));
-        }
-        if request.min_risk > 0.0 {
-            add("risk >= ?", store::Arg::Real(request.min_risk));
-        }
-        if !request.importer_id.is_empty() {
-            add(
-                "importer_id = ?",
-                store::Arg::Text(request.importer_id.clone()),
-            );
-        }
-        if let Some(seller) = &request.seller {
-            add(
-                "seller_platform = ?",
-                store::Arg::Text(seller.platform.clone()),
-            );
-            add("seller_id = ?", store::Arg::Text(seller.seller_id.clone()));
-        }
-        if !request.hs_code_prefix.is_empty() {
-            add(
-                "hs_codes LIKE ?",
-                store::Arg::Text(format!("% {}%", request.hs_code_prefix)),
-            );
-        }
-        match AssessmentState::try_from(request.assessment_state) {
-            Ok(AssessmentState::Pending) => {
-                add("state = ?", store::Arg::Int(i64::from(store::PENDING)))
-            }
-            Ok(AssessmentState::Assessed) => {
-                add("state = ?", store::Arg::Int(i64::from(store::ASSESSED)))
-            }
-            _ => {}
-        }
-        // Keyset pagination: the token holds the last row's sort key and the newest row
-        // of the first page (so later arrivals stay out), bound to the filters.
-        let bad_token = || {
-            Error::Invalid(vec![FieldViolation::new(
-                "page_token",
-                "is not a token of this search",
-            )])
-        };
-        let (snapshot, after) = if request.page_token.is_empty() {
-            (i64::MAX, None)
-        } else {
-            let text =
-                String::from_utf8(hex::decode(&request.page_token).map_err(|_| bad_token())?)
-                    .map_err(|_| bad_token())?;
-            let parts: Vec<&str> = text.split(':').collect();
-            match parts.as_slice() {
-                [tag, print, snapshot, key, seq] if *tag == "s1" && *print == fingerprint => (
-                    snapshot.parse().map_err(|_| bad_token())?,
-                    Some((
-                        u64::from_str_radix(key, 16).map_err(|_| bad_token())?,
-                        seq.parse::<i64>().map_err(|_| bad_token())?,
-                    )),
-                ),
-                _ => return Err(bad_token()),
-            }
-        };
-        add("d.seq <= ?", store::Arg::Int(snapshot));
-        let key_expression = if by_time {
-            "declaration_time_us"
-        } else {
-            "COALESCE(d.risk, -1.0)"
-        };
-        if let Some((key, seq)) = after {
-            let key_arg = if by_time {
-                store::Arg::Int(key as i64)
-            } else {
-                store::Arg::Real(f64::from_bits(key))
-            };
-            args.push(key_arg.clone());
-            let k = args.len();
-            args.push(key_arg);
-            let k2 = args.len();
-            args.push(store::Arg::Int(seq));
-            let s = args.len();
-            conditions.push(format!(
-                "({key_expression} < ${k} OR ({key_expression} = ${k2} AND d.seq < ${s}))"
-            ));
-        }
-        let order = format!("{key_expression} DESC, d.seq DESC");
-        let rows = store::search(&self.database, &conditions, &args, &order, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        let snapshot = if snapshot == i64::MAX {
-            rows.first().map_or(0, |(seq, _)| *seq)
-        } else {
-            snapshot
-        };
-        let mut shipments = Vec::new();
-        let mut last = None;
-        for (seq, row) in rows.into_iter().take(limit as usize) {
-            let shipment = self.shipment(row).await?;
-            let key = if by_time {
-                shipment
-                    .declaration
-                    .as_ref()
-                    .and_then(|d| d.declaration_time)
-                    .map_or(0, |t| t.seconds * 1_000_000) as u64
-            } else {
-                shipment
-                    .assessment
-                    .as_ref()
-                    .map_or(-1.0, |a| a.risk)
-                    .to_bits()
-            };
-            last = Some((key, seq));
-            shipments.push(shipment);
-        }
-        let next_page_token = match last {
-            Some((key, seq)) if more => {
-                hex::encode(format!("s1:{fingerprint}:{snapshot}:{key:x}:{seq}"))
-            }
-            _ => String::new(),
-        };
-        Ok(SearchShipmentsResponse {
-            shipments,
-            next_page_token,
-        })
+        to_shipment(row)
     }
 
     /// Alerts of `authority` after `cursor`, oldest first.
@@ -491,7 +293,7 @@ impl Shipments {
     ) -> Result<Vec<(i64, Shipment)>, Error> {
         let mut alerts = Vec::new();
         for (cursor, row) in store::alerts_after(&self.database, authority, cursor, limit).await? {
-            alerts.push((cursor, self.shipment(row).await?));
+            alerts.push((cursor, to_shipment(row)?));
         }
         Ok(alerts)
     }

@@ -197,7 +197,10 @@ pub async fn set_assessment(
     declaration_id: &str,
     assessment: &ShipmentAssessment,
 ) -> Result<(), sqlx::Error> {
-    const UPDATE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4 \
+    // assessed_seq: the authority's assessments in the order they were stored (writers are
+    // serialised below, so the numbers are unique and become visible in order).
+    const UPDATE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4, \
+                          assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
                           WHERE authority = $5 AND declaration_id = $6 AND state = $7";
     const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
     let alert = assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
@@ -324,6 +327,31 @@ pub enum Arg {
     Text(String),
 }
 
+/// Where a search's first page stands: the newest declaration stored (of any authority)
+/// and the number of `authority`'s newest assessment (0 when none).
+pub async fn search_snapshot(
+    database: &Database,
+    authority: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    const SQL: &str = "SELECT (SELECT COALESCE(MAX(seq), 0) FROM declarations), \
+                       (SELECT COALESCE(MAX(assessed_seq), 0) FROM declarations WHERE authority = $1)";
+    on_backend!(database, pool => sqlx::query_as(SQL).bind(authority).fetch_one(pool).await)
+}
+
+/// A declaration found by a search, with its place in the orders.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SearchRow {
+    /// Its position in arrival order.
+    pub seq: i64,
+    /// Its risk, once assessed.
+    pub risk: Option<f64>,
+    /// Its declaration time, µs.
+    pub declaration_time_us: i64,
+    /// The declaration.
+    #[sqlx(flatten)]
+    pub row: DeclarationRow,
+}
+
 /// Declarations matching a search: `conditions` use `$n` placeholders numbered from 1 in
 /// the order of `args`; `order` is the ORDER BY clause.
 pub async fn search(
@@ -331,14 +359,14 @@ pub async fn search(
     conditions: &[String],
     args: &[Arg],
     order: &str,
-    limit: i64,
-) -> Result<Vec<(i64, DeclarationRow)>, sqlx::Error> {
+    limit: usize,
+) -> Result<Vec<SearchRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT d.seq, {SELECTED} FROM {JOINED} WHERE {} ORDER BY {order} LIMIT {limit}",
+        "SELECT d.seq, d.risk, d.declaration_time_us, {SELECTED} FROM {JOINED} WHERE {} ORDER BY {order} LIMIT {limit}",
         conditions.join(" AND ")
     );
     let sql = sqlx::AssertSqlSafe(sql);
-    let rows: Vec<SearchRow> = on_backend!(database, pool => {
+    on_backend!(database, pool => {
         let mut query = sqlx::query_as(sql);
         for arg in args {
             query = match arg {
@@ -347,13 +375,12 @@ pub async fn search(
                 Arg::Text(v) => query.bind(v.clone()),
             };
         }
-        query.fetch_all(pool).await?
-    });
-    Ok(rows.into_iter().map(|row| (row.seq, row.row)).collect())
+        query.fetch_all(pool).await
+    })
 }
 
 #[derive(sqlx::FromRow)]
-struct SearchRow {
+struct AlertRow {
     seq: i64,
     #[sqlx(flatten)]
     row: DeclarationRow,
@@ -372,31 +399,54 @@ pub async fn alerts_after(
          LEFT JOIN inspection_results r ON r.authority = d.authority AND r.declaration_id = d.declaration_id \
          WHERE a.authority = $1 AND a.cursor > $2 ORDER BY a.cursor LIMIT $3"
     ));
-    let rows: Vec<SearchRow> = on_backend!(database, pool =>
+    let rows: Vec<AlertRow> = on_backend!(database, pool =>
         sqlx::query_as(sql).bind(authority).bind(cursor).bind(limit).fetch_all(pool).await?);
     Ok(rows.into_iter().map(|row| (row.seq, row.row)).collect())
 }
 
-/// Audit records matching the filters, after id `after`, oldest first.
+/// The newest audit record's id, 0 when none.
+pub async fn audit_head(database: &Database) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COALESCE(MAX(id), 0) FROM audit_log";
+    let (head,): (i64,) = on_backend!(database, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
+    Ok(head)
+}
+
+/// Filters of an audit listing.
+#[derive(Debug, Clone)]
+pub struct AuditFilter {
+    /// Only this principal; all when empty.
+    pub principal: String,
+    /// Only this RPC; all when empty.
+    pub rpc: String,
+    /// Calls at or after this time, µs.
+    pub start_us: i64,
+    /// Calls before this time, µs.
+    pub end_us: i64,
+    /// Records up to this id (the newest at the listing's first page).
+    pub up_to: i64,
+}
+
+/// An audit record: id, call time (µs), principal, RPC, parameters, outcome.
+pub type AuditRow = (i64, i64, String, String, String, String);
+
+/// Audit records matching `filter`, after id `after`, oldest first.
 pub async fn audit_records(
     database: &Database,
-    principal: &str,
-    rpc: &str,
-    start_us: i64,
-    end_us: i64,
+    filter: &AuditFilter,
     after: i64,
-    limit: i64,
-) -> Result<Vec<(i64, i64, String, String, String, String)>, sqlx::Error> {
+    limit: usize,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
     const SQL: &str = "SELECT id, call_time_us, principal, rpc, parameters, outcome FROM audit_log \
-                       WHERE id > $1 AND ($2 = '' OR principal = $2) AND ($3 = '' OR rpc = $3) \
-                       AND call_time_us >= $4 AND call_time_us < $5 ORDER BY id LIMIT $6";
+                       WHERE id > $1 AND id <= $2 AND ($3 = '' OR principal = $3) AND ($4 = '' OR rpc = $4) \
+                       AND call_time_us >= $5 AND call_time_us < $6 ORDER BY id LIMIT $7";
     on_backend!(database, pool => sqlx::query_as(SQL)
         .bind(after)
-        .bind(principal)
-        .bind(rpc)
-        .bind(start_us)
-        .bind(end_us)
-        .bind(limit)
+        .bind(filter.up_to)
+        .bind(&filter.principal)
+        .bind(&filter.rpc)
+        .bind(filter.start_us)
+        .bind(filter.end_us)
+        .bind(limit as i64)
         .fetch_all(pool)
         .await)
 }

@@ -44,6 +44,9 @@ pub enum Error {
     /// The identifier keys could not be read at start-up.
     #[error("cannot read the identifier keys")]
     Keys(#[from] acx_domain::identifiers::KeyFileError),
+    /// The reference rates file could not be used at start-up.
+    #[error("cannot use the reference rates")]
+    Rates(#[from] acx_domain::rates::RatesError),
     /// The gRPC server could not start.
     #[error("server setup failed")]
     Serve(#[from] acx_runtime::server::ServeError),

@@ -204,6 +204,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
                 kind: acx_proto::common::IdentifierKind::BankAccount as i32,
                 key_id: "k1".to_owned(),
                 hash: format!("bank-{seller}"),
+                normalization_version: 2,
             };
             let profile = Report {
                 report_id: format!("P-{seller}-{suffix}"),
@@ -323,10 +324,12 @@ pub fn run(options: EvalOptions) -> EvalReport {
                     quantity,
                     net_mass_kg: mass,
                     declared_value: usd(declared_value),
+                    ..Default::default()
                 }],
                 declarant_id: format!("B{}", importer % 40),
                 customs_office: ["USLAX", "USNYC", "USMIA"][importer % 3].to_owned(),
                 declaration_time: None,
+                ..Default::default()
             },
             fraud: undervalued || counterfeit,
             recoverable,
@@ -334,12 +337,13 @@ pub fn run(options: EvalOptions) -> EvalReport {
     };
 
     // Earlier period: assess and record every declaration; learn the inspected outcomes.
+    let rates = acx_domain::rates::ReferenceRates::builtin();
     let mut peers = Peers::default();
     let mut profiles = Profiles::default();
     let mut hs_history: HashMap<String, (f64, f64)> = HashMap::new();
     for index in 0..options.train {
         let generated = generate(&mut rng, &mut market, index);
-        peers.record(&generated.shipment);
+        peers.record(&generated.shipment, &rates);
         if rng.unit() < options.inspected_share {
             profiles.record(&generated.shipment, generated.fraud);
             let entry = hs_history
@@ -369,6 +373,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
             AssessmentInputs {
                 market: &market,
                 peers: &peers,
+                rates: &rates,
                 profiles: &profiles,
                 seller_risk: seller.and_then(|account| model.risk(&account).cloned()),
                 notice,
@@ -383,7 +388,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
             .unwrap_or_default();
         hs_scores.push((frauds + 1.0) / (inspected + 10.0));
         truth.push((generated.fraud, generated.recoverable));
-        peers.record(&generated.shipment);
+        peers.record(&generated.shipment, &rates);
     }
 
     // Random selection: the average of 20 shuffles.

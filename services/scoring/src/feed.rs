@@ -100,6 +100,7 @@ impl Scorer {
                     sequence: change.sequence,
                     platform: change.platform,
                     report: change.report,
+                    traceparent: change.traceparent,
                 })
                 .collect();
             if history::append_feed(&self.database, FeedBatch { reports })

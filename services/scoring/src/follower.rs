@@ -26,6 +26,32 @@ use crate::{
 pub const POLL: Duration = Duration::from_millis(200);
 /// Most entries applied in one round (one effects transaction).
 const ROUND: i64 = 64;
+/// Most trace links on the span of one applied feed entry (the SDK's default limit).
+const MAX_LINKS: usize = 128;
+
+/// The span of applying `entry`: for reports from ingest's feed, one linked to the trace of
+/// each report's submission; none for other entries.
+fn apply_span(entry: &history::Entry) -> tracing::Span {
+    let history::Entry::Feed(batch) = entry else {
+        return tracing::Span::none();
+    };
+    let span = tracing::info_span!(
+        "acx.scoring.apply_feed",
+        otel.name = "scoring/apply feed reports",
+        acx.feed.reports = batch.reports.len(),
+        acx.feed.last_sequence = batch.reports.last().map_or(0, |r| r.sequence),
+    );
+    let mut linked = std::collections::HashSet::new();
+    for report in &batch.reports {
+        if !report.traceparent.is_empty()
+            && linked.len() < MAX_LINKS
+            && linked.insert(report.traceparent.as_str())
+        {
+            acx_telemetry::link_to_traceparent(&span, &report.traceparent);
+        }
+    }
+    span
+}
 
 /// When snapshots are written.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +113,8 @@ impl Scorer {
     pub async fn follow_history(self: Arc<Self>, policy: SnapshotPolicy, shutdown: Shutdown) {
         let started = Instant::now();
         match snapshot::restore_latest(&self.database, self.params).await {
-            Ok(Some((position, state))) => {
+            Ok(Some((position, mut state))) => {
+                state.use_rates(Arc::clone(&self.rates));
                 *self.state.write().await = state;
                 self.applied.send_replace(position);
                 tracing::info!(
@@ -144,6 +171,15 @@ impl Scorer {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "caught up with the history: serving"
             );
+            if let Ok(state) = self.state.try_read() {
+                for (version, profiles) in state.model.profiles_by_normalization() {
+                    tracing::info!(
+                        acx.identifiers.normalization = version,
+                        profiles,
+                        "current seller profiles whose identifiers were hashed under this normalisation version"
+                    );
+                }
+            }
         }
     }
 
@@ -162,7 +198,8 @@ impl Scorer {
             .map(|stored| Applied {
                 position: stored.position,
                 time_us: stored.append_time_us,
-                effects: state.apply(&stored.entry, stored.append_time_us),
+                effects: apply_span(&stored.entry)
+                    .in_scope(|| state.apply(&stored.entry, stored.append_time_us)),
             })
             .collect();
         let mut written = effects::write(&self.database, &applied).await;

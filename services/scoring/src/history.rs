@@ -58,6 +58,10 @@ pub struct FeedReport {
     /// The report (hashed identifiers only).
     #[prost(message, optional, tag = "3")]
     pub report: Option<Report>,
+    /// The W3C `traceparent` of the report's submission (empty if none), so the span
+    /// applying it links to that trace.
+    #[prost(string, tag = "4")]
+    pub traceparent: String,
 }
 
 /// Reports taken from ingest's feed, in feed order.

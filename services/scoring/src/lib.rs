@@ -9,6 +9,7 @@
 //! once ([`effects`]). One replica at a time follows ingest's feed ([`lease`], `feed`).
 
 mod db;
+mod disclosure;
 mod effects;
 mod error;
 pub mod evaluation;
@@ -17,7 +18,7 @@ mod follower;
 pub mod history;
 mod lease;
 pub mod model;
-mod names;
+pub mod names;
 mod scorer;
 mod service;
 pub mod snapshot;
@@ -35,7 +36,7 @@ use acx_proto::{
     scoring::scoring_service_server::ScoringServiceServer,
 };
 use acx_runtime::{
-    AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
+    AccessPolicy, Database, Grant, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
     client::peer_channel, db::Migrations, server,
 };
 
@@ -97,6 +98,13 @@ pub struct Config {
     #[arg(long, env = "ACX_SCORING_SNAPSHOT_INTERVAL_SECONDS", value_name = "SECONDS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_interval_seconds: u64,
+
+    /// Reference exchange rates in the European Central Bank's CSV format (its
+    /// eurofxref-hist.csv or daily eurofxref.csv, or a table of your own in that format),
+    /// replacing the built-in ECB table (weekly, 2015-01-02 to 2026-10-30). Declared values
+    /// and prices are put in US dollars at the rates of their date, only to compare them.
+    #[arg(long, env = "ACX_REFERENCE_RATES_FILE", value_name = "FILE")]
+    pub reference_rates_file: Option<std::path::PathBuf>,
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -125,6 +133,7 @@ impl Config {
             half_life_days: 180.0,
             snapshot_every_entries: 2000,
             snapshot_interval_seconds: 600,
+            reference_rates_file: None,
         }
     }
 }
@@ -137,15 +146,21 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Who may call what: platforms read seller risk, and so do the other ACX services
-/// (liaison asks on behalf of customs).
+/// Who may call what: platforms read seller risk and the blacklist; liaison
+/// (`service:liaison`, no other service) asks what customs ask through it (a seller's risk,
+/// an entity check) and alone assesses shipments, records outcomes and reads a party's
+/// inspection history. Nothing else is granted.
 pub fn access_policy() -> AccessPolicy {
+    const PLATFORMS: Grant = Grant::Role(Role::Platform);
+    const LIAISON: Grant = Grant::service("liaison");
     AccessPolicy::new()
-        .service(SERVICE_NAME, &[Role::Platform, Role::Service])
-        .method(SERVICE_NAME, "AssessShipment", &[Role::Service])
-        .method(SERVICE_NAME, "AssessShipments", &[Role::Service])
-        .method(SERVICE_NAME, "RecordOutcome", &[Role::Service])
-        .method(SERVICE_NAME, "GetPartyHistory", &[Role::Service])
+        .grant_service(SERVICE_NAME, &[PLATFORMS])
+        .grant_method(SERVICE_NAME, "GetSellerRisk", &[PLATFORMS, LIAISON])
+        .grant_method(SERVICE_NAME, "CheckEntity", &[PLATFORMS, LIAISON])
+        .grant_method(SERVICE_NAME, "AssessShipment", &[LIAISON])
+        .grant_method(SERVICE_NAME, "AssessShipments", &[LIAISON])
+        .grant_method(SERVICE_NAME, "RecordOutcome", &[LIAISON])
+        .grant_method(SERVICE_NAME, "GetPartyHistory", &[LIAISON])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -161,10 +176,18 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let params = model::ModelParams {
         half_life_days: config.half_life_days,
     };
+    let rates = match &config.reference_rates_file {
+        Some(path) => Arc::new(acx_domain::rates::ReferenceRates::load(path)?),
+        None => acx_domain::rates::ReferenceRates::builtin(),
+    };
+    let (first, last) = rates.date_range();
+    tracing::info!(rates.source = %rates.source(), rates.first = %first, rates.last = %last,
+        rates.currencies = rates.currencies().len(), "reference rates loaded");
     let scorer = Arc::new(scorer::Scorer::new(
         database.clone(),
         params,
         config.random_inspection_share,
+        rates,
     ));
     upgrade::from_legacy(&database).await?;
     let head = history::head(&database).await?;
@@ -192,7 +215,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         None => None,
     };
     let ready = scorer.ready();
-    let scoring = service::Scoring::new(scorer, keys);
+    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let scoring = service::Scoring::new(scorer, keys, tokens);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
             .max_decoding_message_size(config.server.max_message_bytes as usize),

@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use acx_domain::identifiers::IdentifierKind;
+use acx_domain::{hashing, identifiers::IdentifierKind, names::Name};
 use acx_proto::{
     common::{self as pb, Reason, RiskTier, SellerAccountRef},
     ingest::{EvidenceType, Report, RetractionReason, Verdict, report::Kind},
@@ -64,10 +64,29 @@ impl ModelParams {
 struct Profile {
     report_id: String,
     observe_us: i64,
-    display_name: String,
-    legal_name: String,
+    /// The display and legal names, analysed for comparison once.
+    parsed_names: Vec<Name>,
     identifiers: BTreeSet<(i32, String)>,
+    /// The normalisation version the profile was hashed under
+    /// ([`acx_domain::hashing::primary_version`]).
+    normalization: u32,
+    /// Its legacy hashes (made under an older version, to meet profiles stored under it),
+    /// with their versions; every other hash is a primary one.
+    legacy: BTreeMap<(i32, String), u32>,
     retracted: bool,
+}
+
+impl Profile {
+    /// (version of this profile's hash, the profile's own version), for
+    /// [`acx_domain::hashing::links_across_versions`].
+    fn version_of(&self, identifier: &(i32, String)) -> (u32, u32) {
+        let version = self
+            .legacy
+            .get(identifier)
+            .copied()
+            .unwrap_or(self.normalization);
+        (version, self.normalization)
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -86,9 +105,9 @@ impl Account {
             .max_by(|a, b| (a.observe_us, &a.report_id).cmp(&(b.observe_us, &b.report_id)))
     }
 
-    fn names(&self) -> Vec<&str> {
+    fn names(&self) -> Vec<&Name> {
         self.current()
-            .map(|p| vec![p.display_name.as_str(), p.legal_name.as_str()])
+            .map(|p| p.parsed_names.iter().collect())
             .unwrap_or_default()
     }
 }
@@ -178,7 +197,7 @@ pub struct Model {
     accounts: BTreeMap<AccountKey, Account>,
     /// Current-profile identifiers → accounts holding them.
     holders: HashMap<(i32, String), BTreeSet<AccountKey>>,
-    /// Current-profile names (as [`names::name_key`]) → accounts holding them.
+    /// Current-profile names (as [`Name::key`]) → accounts holding them.
     named: HashMap<String, BTreeSet<AccountKey>>,
     name_keys_of: HashMap<AccountKey, BTreeSet<String>>,
     findings: BTreeMap<(String, String), Finding>,
@@ -349,7 +368,7 @@ impl Model {
             .map(Account::names)
             .unwrap_or_default()
             .into_iter()
-            .map(names::name_key)
+            .map(Name::key)
             .filter(|key| !key.is_empty())
             .collect();
         let before = self
@@ -399,13 +418,25 @@ impl Model {
                     .iter()
                     .map(|h| (h.kind, h.hash.clone()))
                     .collect();
+                let normalization = hashing::primary_version(&profile.hashed_identifiers);
+                let legacy = profile
+                    .hashed_identifiers
+                    .iter()
+                    .filter(|h| h.normalization_version.max(1) < normalization)
+                    .map(|h| ((h.kind, h.hash.clone()), h.normalization_version.max(1)))
+                    .collect();
                 if let Some(entry) = self.accounts.get_mut(&account) {
                     entry.profiles.push(Profile {
                         report_id: report.report_id.clone(),
                         observe_us: micros(profile.observe_time.as_ref()),
-                        display_name: profile.display_name.clone(),
-                        legal_name: profile.legal_name.clone(),
+                        parsed_names: [&profile.display_name, &profile.legal_name]
+                            .into_iter()
+                            .filter(|n| !n.trim().is_empty())
+                            .map(|n| Name::parse(n))
+                            .collect(),
                         identifiers,
+                        normalization,
+                        legacy,
                         retracted: false,
                     });
                 }
@@ -451,7 +482,8 @@ impl Model {
                 self.touch_account(&account, sequence);
                 self.targets.insert(report_key, Target::Other);
                 if let (Some(product), Some(value)) = (&price.product, &price.price) {
-                    self.market.observe_price(&product.gtin, value);
+                    self.market
+                        .observe_price(&product.gtin, value, price.observe_time.as_ref());
                 }
                 BTreeSet::from([account])
             }
@@ -594,11 +626,25 @@ impl Model {
             .map(Account::names)
             .unwrap_or_default();
         let mut links: BTreeMap<AccountKey, bool> = BTreeMap::new();
-        for (kind, hash) in &profile.identifiers {
-            let Some(holders) = self.holders.get(&(*kind, hash.clone())) else {
+        for identifier @ (kind, _) in &profile.identifiers {
+            let Some(holders) = self.holders.get(identifier) else {
                 continue;
             };
             for other in holders.iter().filter(|other| *other != account) {
+                // A shared hash counts only if it means the same under both sides' rules.
+                let same_rules = self
+                    .accounts
+                    .get(other)
+                    .and_then(Account::current)
+                    .is_some_and(|theirs| {
+                        hashing::links_across_versions(
+                            profile.version_of(identifier),
+                            theirs.version_of(identifier),
+                        )
+                    });
+                if !same_rules {
+                    continue;
+                }
                 if is_strong(*kind) {
                     links.insert(other.clone(), true);
                 } else if !links.contains_key(other) {
@@ -1059,6 +1105,15 @@ impl Model {
         &self.market
     }
 
+    /// Puts marketplace prices in US dollars with `rates`: call it before the first report
+    /// is applied, and on a state restored from a snapshot (which holds no rates).
+    pub fn use_reference_rates(
+        &mut self,
+        rates: std::sync::Arc<acx_domain::rates::ReferenceRates>,
+    ) {
+        self.market.set_rates(rates);
+    }
+
     /// The served risk of an account.
     pub fn risk(&self, account: &AccountKey) -> Option<&SellerRisk> {
         self.risks.get(account)
@@ -1086,20 +1141,35 @@ impl Model {
     }
 
     /// Clusters matching a party described by `name` and hashed identifiers, best first.
+    /// `identifiers` are (kind, hash, normalisation version) under the current version and,
+    /// for the legacy versions, under those (see [`acx_domain::hashing`]).
     pub fn check_entity(
         &self,
         name: &str,
-        identifiers: &[(i32, String)],
+        identifiers: &[(i32, String, u32)],
         limit: usize,
     ) -> Vec<EntityMatch> {
+        let asked_version = identifiers.iter().map(|i| i.2.max(1)).max().unwrap_or(1);
         // Per cluster: the strongest weight of each matched feature.
         let mut found: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-        for (kind, hash) in identifiers {
+        for (kind, hash, version) in identifiers {
+            let identifier = (*kind, hash.clone());
             for account in self
                 .holders
-                .get(&(*kind, hash.clone()))
+                .get(&identifier)
                 .into_iter()
                 .flatten()
+                .filter(|account| {
+                    self.accounts
+                        .get(*account)
+                        .and_then(Account::current)
+                        .is_some_and(|theirs| {
+                            hashing::links_across_versions(
+                                ((*version).max(1), asked_version),
+                                theirs.version_of(&identifier),
+                            )
+                        })
+                })
             {
                 if let Some(cluster) = self.cluster_of.get(account) {
                     let weight = if is_strong(*kind) { 0.9 } else { 0.35 };
@@ -1112,9 +1182,9 @@ impl Model {
                 }
             }
         }
-        let name = name.trim();
-        if !name.is_empty() {
-            for account in self.named.get(&names::name_key(name)).into_iter().flatten() {
+        let name = Name::parse(name);
+        if !name.tokens.is_empty() {
+            for account in self.named.get(&name.key()).into_iter().flatten() {
                 if let Some(cluster) = self.cluster_of.get(account) {
                     found
                         .entry(cluster.clone())
@@ -1132,7 +1202,7 @@ impl Model {
                     .into_iter()
                     .flatten()
                     .flat_map(|a| self.accounts.get(a).map(Account::names).unwrap_or_default())
-                    .map(|other| names::similarity(name, other))
+                    .map(|other| names::compare(&name, other))
                     .fold(0.0, f64::max);
                 if best >= names::SIMILAR_NAMES {
                     features.insert(format!("name (similarity {best:.2})"), 0.5 * best);
@@ -1173,6 +1243,19 @@ impl Model {
         });
         matches.truncate(limit);
         matches
+    }
+
+    /// How many accounts' current profiles (with identifiers) were hashed under each
+    /// normalisation version: while older versions have profiles, ingest should keep
+    /// hashing new ones under them too (README, "Privacy").
+    pub fn profiles_by_normalization(&self) -> BTreeMap<u32, usize> {
+        let mut counts = BTreeMap::new();
+        for profile in self.accounts.values().filter_map(Account::current) {
+            if !profile.identifiers.is_empty() {
+                *counts.entry(profile.normalization).or_default() += 1;
+            }
+        }
+        counts
     }
 
     /// The blacklist, in account order, after `after` (exclusive), at most `limit`.
@@ -1295,6 +1378,7 @@ mod tests {
                         kind: *kind as i32,
                         key_id: "k1".to_owned(),
                         hash: (*hash).to_owned(),
+                        normalization_version: 2,
                     })
                     .collect(),
             })),
@@ -1427,6 +1511,50 @@ mod tests {
         let cluster = |a: &AccountKey| model.risk(a).expect("scored").cluster_id.clone();
         assert_eq!(cluster(&key("a", "S1")), cluster(&key("b", "T1")));
         assert_ne!(cluster(&key("a", "S1")), cluster(&key("c", "U1")));
+    }
+
+    #[test]
+    fn hashes_link_only_when_they_mean_the_same_under_both_profiles_rules() {
+        // (kind, hash, normalisation version); version 0 is a hash stored before versions.
+        let with_versions = |id: &str, seller: &str, hashes: &[(&str, u32)]| {
+            let mut report = profile(id, seller, "Bright Deals", &[]);
+            if let Some(Kind::SellerProfile(p)) = report.kind.as_mut() {
+                p.hashed_identifiers = hashes
+                    .iter()
+                    .map(|(hash, version)| HashedIdentifier {
+                        kind: pb::IdentifierKind::Phone as i32,
+                        key_id: "k1".to_owned(),
+                        hash: (*hash).to_owned(),
+                        normalization_version: *version,
+                    })
+                    .collect();
+            }
+            report
+        };
+        let model = model_of(&[
+            // Stored under version 1; its number read the old way ("old").
+            ("a", with_versions("P1", "OLD", &[("old", 0)])),
+            // The same number now: primary "new", legacy "old".
+            ("b", with_versions("P2", "NEW", &[("new", 2), ("old", 1)])),
+            // Another number whose current form is "old": must not meet the legacy hash.
+            ("c", with_versions("P3", "OTHER", &[("old", 2)])),
+            // A second new profile of the first number, legacy hash only in common with c.
+            ("d", with_versions("P4", "NEW2", &[("new2", 2), ("old", 1)])),
+        ]);
+        let cluster = |a: &AccountKey| model.risk(a).expect("scored").cluster_id.clone();
+        assert_eq!(cluster(&key("a", "OLD")), cluster(&key("b", "NEW")));
+        assert_eq!(cluster(&key("a", "OLD")), cluster(&key("d", "NEW2")));
+        // c meets a primary to primary (the old rules' output is what c's number is now), so
+        // it joins them; but b and d never link through their legacy hashes alone, and c
+        // never through b's or d's legacy hash.
+        let direct = |x: &AccountKey| -> BTreeSet<AccountKey> {
+            model.links_of(x).into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(direct(&key("b", "NEW")), BTreeSet::from([key("a", "OLD")]));
+        assert_eq!(
+            direct(&key("c", "OTHER")),
+            BTreeSet::from([key("a", "OLD")])
+        );
     }
 
     #[test]

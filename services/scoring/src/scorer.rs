@@ -10,6 +10,7 @@ use std::sync::{
 };
 use std::time::Duration;
 
+use acx_domain::rates::ReferenceRates;
 use acx_proto::scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment};
 use acx_runtime::{
     Database,
@@ -37,6 +38,9 @@ pub struct Scorer {
     pub(crate) database: Database,
     pub(crate) params: ModelParams,
     random_share: f64,
+    /// Reference rates that put declared values in US dollars (put back on a state
+    /// restored from a snapshot).
+    pub(crate) rates: Arc<ReferenceRates>,
     /// The last position applied, whose effects are stored.
     pub(crate) applied: watch::Sender<i64>,
     /// The history's head when this replica started: it is ready once it has applied it.
@@ -58,8 +62,14 @@ fn seller_ref(account: AccountKey) -> acx_proto::common::SellerAccountRef {
 
 impl Scorer {
     /// An empty replica over `database` (the follower fills it); `random_share` of assessed
-    /// declarations are picked for a random inspection.
-    pub fn new(database: Database, params: ModelParams, random_share: f64) -> Self {
+    /// declarations are picked for a random inspection; values are compared in US dollars
+    /// at `rates`.
+    pub fn new(
+        database: Database,
+        params: ModelParams,
+        random_share: f64,
+        rates: Arc<ReferenceRates>,
+    ) -> Self {
         static COUNTER: AtomicI64 = AtomicI64::new(0);
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scoring".to_owned());
         let replica = format!(
@@ -69,10 +79,11 @@ impl Scorer {
             now_micros()
         );
         Self {
-            state: Arc::new(RwLock::new(State::new(params))),
+            state: Arc::new(RwLock::new(State::new(params, Arc::clone(&rates)))),
             database,
             params,
             random_share,
+            rates,
             applied: watch::channel(0).0,
             start_head: AtomicI64::new(i64::MAX),
             ready: watch::channel(false).0,
@@ -142,6 +153,7 @@ impl Scorer {
             AssessmentInputs {
                 market: model.market(),
                 peers: &state.peers,
+                rates: &state.rates,
                 profiles: &state.profiles,
                 seller_risk: seller
                     .as_ref()

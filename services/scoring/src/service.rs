@@ -13,7 +13,11 @@
 
 use std::sync::Arc;
 
-use acx_domain::{hashing, identifiers::IdentifierKeys};
+use acx_domain::{
+    customs::{self, DeclarationFields, GoodsItem},
+    hashing,
+    identifiers::{IdentifierKeys, Normalization},
+};
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
     AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
@@ -24,17 +28,25 @@ use acx_proto::scoring::{
     OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
     scoring_service_server::ScoringService,
 };
-use acx_runtime::{FieldViolation, validate};
+use acx_runtime::{
+    FieldViolation, Principal,
+    paging::{self, Page, PageTokens, Scope},
+    validate,
+};
 use tonic::{Request, Response, Status};
 
-use crate::{Error, scorer::Scorer, store};
+use crate::{Error, disclosure::Disclosure, scorer::Scorer, store};
 
+/// Most sellers in one BatchGetSellerRisks call.
+const MAX_BATCH: i64 = 1000;
+/// Rows read by a listing page's first query (history entries and changes are small; later
+/// queries are sized by the bytes left).
+const LIST_CHUNK: usize = 256;
+/// The RPCs page tokens are bound to.
+const HISTORY_RPC: &str = "acx.scoring.v1.ScoringService/ListSellerRiskHistory";
+const BLACKLIST_RPC: &str = "acx.scoring.v1.ScoringService/ListBlacklist";
 /// Most declarations per AssessShipments call (liaison's SubmitDeclarations batch).
 const MAX_BATCH_ASSESSMENTS: usize = 500;
-/// Most items per page or batch.
-const MAX_PAGE: i64 = 1000;
-/// Items per page when the caller does not say.
-const DEFAULT_PAGE: i64 = 100;
 
 /// Request header: the least history position the answer must reflect.
 pub const MIN_POSITION_HEADER: &str = "acx-min-position";
@@ -64,14 +76,22 @@ fn grpc_timeout<T>(request: &Request<T>) -> Option<std::time::Duration> {
 pub struct Scoring {
     scorer: Arc<Scorer>,
     keys: Option<Arc<IdentifierKeys>>,
+    disclosure: Arc<Disclosure>,
+    tokens: PageTokens,
 }
 
 impl Scoring {
-    /// The service over `scorer`; `keys` hash the identifiers of entity checks.
-    pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>) -> Self {
+    /// The service over `scorer`; `keys` hash the identifiers of entity checks (and key the
+    /// opaque references to evidence other platforms see); `tokens` seal page tokens.
+    pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>, tokens: PageTokens) -> Self {
         Self {
             scorer,
+            disclosure: Arc::new(Disclosure::new(
+                keys.as_ref(),
+                tokens.derive("acx.scoring.evidence-references"),
+            )),
             keys: keys.map(Arc::new),
+            tokens,
         }
     }
 }
@@ -119,15 +139,17 @@ fn at<T>(message: T, position: i64) -> Response<T> {
     response
 }
 
-fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> i64 {
-    match i64::from(requested) {
-        0 => DEFAULT_PAGE,
-        size if size < 0 => {
-            violations.push(FieldViolation::new("page_size", "must not be negative"));
-            DEFAULT_PAGE
-        }
-        size => size.min(MAX_PAGE),
-    }
+/// The page size of a request; a violation joins `violations`.
+fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> usize {
+    paging::page_size(requested).unwrap_or_else(|violation| {
+        violations.push(violation);
+        1
+    })
+}
+
+/// A refused page token as an error.
+fn bad_token(violation: FieldViolation) -> Error {
+    Error::Invalid(vec![violation])
 }
 
 fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
@@ -138,91 +160,60 @@ fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
     }
 }
 
-/// Checks a declaration and puts its codes in canonical form; violations under `shipment`.
+/// Checks a declaration with the rules liaison applies ([`acx_domain::customs`]) and puts
+/// its codes in canonical form; violations under `shipment`.
 fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    let mut fail = |field: String, why: &str| {
-        violations.push(FieldViolation::new(format!("shipment.{field}"), why))
+    if shipment.authority.trim().is_empty() || shipment.authority.chars().count() > 128 {
+        violations.push(FieldViolation::new(
+            "shipment.authority",
+            "is required, at most 128 characters",
+        ));
+    }
+    let fields = DeclarationFields {
+        declaration_id: &shipment.declaration_id,
+        declaration_seconds: shipment.declaration_time.as_ref().map(|t| t.seconds),
+        // The time of recording when unset.
+        time_required: false,
+        customs_office: &shipment.customs_office,
+        procedure: shipment.procedure,
+        transport_mode: shipment.transport_mode,
+        importer_id: &shipment.importer_id,
+        declarant_id: &shipment.declarant_id,
+        consignor_id: &shipment.consignor_id,
+        carrier_id: &shipment.carrier_id,
+        marketplace: &shipment.marketplace,
+        consignment: shipment.consignment.as_ref(),
+        departure_country: &mut shipment.departure_country,
+        origin_country: &mut shipment.origin_country,
+        seller: shipment.seller.as_ref(),
+        national_codes: &mut shipment.national_codes,
+        lines: shipment
+            .lines
+            .iter_mut()
+            .map(|line| GoodsItem {
+                line_number: line.line_number,
+                hs_code: &mut line.hs_code,
+                description: &line.description,
+                quantity: line.quantity,
+                quantity_unit: &mut line.quantity_unit,
+                net_mass_kg: line.net_mass_kg,
+                gross_mass_kg: line.gross_mass_kg,
+                declared_value: line.declared_value.as_mut(),
+                valuation_basis: line.valuation_basis,
+                duty_rate: line.duty_rate,
+                declared_duty: line.declared_duty.as_mut(),
+                national_codes: &mut line.national_codes,
+            })
+            .collect(),
     };
-    for (field, value) in [
-        ("declaration_id", &shipment.declaration_id),
-        ("authority", &shipment.authority),
-    ] {
-        if value.trim().is_empty() || value.len() > 128 {
-            fail(field.to_owned(), "is required, at most 128 characters");
-        }
-    }
-    shipment.origin_country = shipment.origin_country.trim().to_ascii_uppercase();
-    if !shipment.origin_country.is_empty()
-        && !acx_domain::codes::is_country(&shipment.origin_country)
-    {
-        fail(
-            "origin_country".to_owned(),
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
-        );
-    }
-    if let Some(seller) = &shipment.seller
-        && (seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty())
-    {
-        fail(
-            "seller".to_owned(),
-            "needs both platform and seller_id, or leave it out",
-        );
-    }
-    if shipment.lines.is_empty() || shipment.lines.len() > 1000 {
-        fail("lines".to_owned(), "needs 1 to 1000 lines");
-    }
-    for (i, line) in shipment.lines.iter_mut().enumerate() {
-        match acx_domain::codes::normalize_hs_code(&line.hs_code) {
-            Ok(code) => line.hs_code = code,
-            Err(why) => fail(format!("lines[{i}].hs_code"), &why),
-        }
-        if !(line.quantity > 0.0 && line.quantity.is_finite()) {
-            fail(format!("lines[{i}].quantity"), "must be greater than zero");
-        }
-        if !(line.net_mass_kg > 0.0 && line.net_mass_kg.is_finite()) {
-            fail(
-                format!("lines[{i}].net_mass_kg"),
-                "must be greater than zero",
-            );
-        }
-        match &line.declared_value {
-            None => fail(format!("lines[{i}].declared_value"), "is required"),
-            Some(value)
-                if acx_domain::money::usd_per_unit(&value.currency_code.to_ascii_uppercase())
-                    .is_none() =>
-            {
-                fail(
-                    format!("lines[{i}].declared_value.currency_code"),
-                    "has no reference rate: use a major ISO 4217 currency",
-                )
-            }
-            Some(value) if acx_domain::money::parse_amount_micros(&value.amount).is_err() => fail(
-                format!("lines[{i}].declared_value.amount"),
-                "must be a non-negative decimal such as 1250.00",
-            ),
-            Some(_) => {}
-        }
-    }
+    let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
+    violations.extend(
+        customs::check(fields, now_seconds)
+            .into_iter()
+            .map(|(field, why)| FieldViolation::new(format!("shipment.{field}"), why)),
+    );
     violations
-}
-
-/// Opaque page tokens: hex of a tagged text, checked on the way back in.
-fn encode_token(text: &str) -> String {
-    hex::encode(text)
-}
-
-fn decode_token(token: &str, prefix: &str) -> Result<String, Error> {
-    hex::decode(token)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(prefix).map(str::to_owned))
-        .ok_or_else(|| {
-            Error::Invalid(vec![FieldViolation::new(
-                "page_token",
-                "is not a token this service issued for this request",
-            )])
-        })
 }
 
 #[tonic::async_trait]
@@ -232,6 +223,8 @@ impl ScoringService for Scoring {
         request: Request<GetSellerRiskRequest>,
     ) -> Result<Response<GetSellerRiskResponse>, Status> {
         let position = self.at_position(&request).await?;
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let model = self.scorer.read().await;
         let risk = match (&request.seller, request.cluster_id.trim()) {
@@ -260,7 +253,12 @@ impl ScoringService for Scoring {
                 .into());
             }
         };
-        Ok(at(GetSellerRiskResponse { risk: Some(risk) }, position))
+        Ok(at(
+            GetSellerRiskResponse {
+                risk: Some(viewer.risk(risk)),
+            },
+            position,
+        ))
     }
 
     async fn batch_get_seller_risks(
@@ -268,12 +266,14 @@ impl ScoringService for Scoring {
         request: Request<BatchGetSellerRisksRequest>,
     ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
         let position = self.at_position(&request).await?;
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let sellers = request.into_inner().sellers;
         let mut violations = Vec::new();
-        if sellers.is_empty() || sellers.len() as i64 > MAX_PAGE {
+        if sellers.is_empty() || sellers.len() as i64 > MAX_BATCH {
             violations.push(FieldViolation::new(
                 "sellers",
-                format!("needs 1 to {MAX_PAGE} sellers"),
+                format!("needs 1 to {MAX_BATCH} sellers"),
             ));
         }
         for (i, seller) in sellers.iter().enumerate() {
@@ -284,7 +284,7 @@ impl ScoringService for Scoring {
         let mut response = BatchGetSellerRisksResponse::default();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
-                Some(risk) => response.risks.push(risk.clone()),
+                Some(risk) => response.risks.push(viewer.risk(risk.clone())),
                 None => response.not_found.push(seller),
             }
         }
@@ -296,31 +296,35 @@ impl ScoringService for Scoring {
         request: Request<ListSellerRiskHistoryRequest>,
     ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
         let position = self.at_position(&request).await?;
+        let principal = Principal::of(&request)?.clone();
         let request = request.into_inner();
         let mut violations = validate::seller_ref(request.seller.as_ref(), "seller");
-        let limit = page_size(request.page_size, &mut violations);
+        let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
+        let filters = ListSellerRiskHistoryRequest {
+            page_size: 0,
+            page_token: String::new(),
+            ..request.clone()
+        };
+        let scope = Scope::new(HISTORY_RPC, &principal, &filters);
+        // The id of the last entry shown. Newest first: later entries have higher ids and
+        // stay out of a listing begun before them.
+        let before: Option<i64> = self
+            .tokens
+            .open(&scope, &request.page_token)
+            .map_err(bad_token)?;
         let seller = request.seller.unwrap_or_default();
-        let prefix = format!("h1:{}/{}:", seller.platform, seller.seller_id);
-        let before = if request.page_token.is_empty() {
-            i64::MAX
-        } else {
-            decode_token(&request.page_token, &prefix)?
-                .parse()
-                .map_err(|_| {
-                    Error::Invalid(vec![FieldViolation::new("page_token", "is malformed")])
-                })?
-        };
-        let rows = store::history(self.scorer.database(), &seller, before, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-        let next_page_token = match rows.last() {
-            Some((id, _)) if more => encode_token(&format!("{prefix}{id}")),
-            _ => String::new(),
-        };
+        let mut page = Page::new(size, before);
+        while let Some(count) = page.wanted(LIST_CHUNK) {
+            let before = page.after().unwrap_or(i64::MAX);
+            let rows = store::history(self.scorer.database(), &seller, before, count).await?;
+            page.take(rows.into_iter().map(|(id, change)| (change, id)), count);
+        }
+        let (changes, next) = page.finish();
+        let next_page_token = next.map_or_else(String::new, |id| self.tokens.issue(&scope, &id));
         Ok(at(
             ListSellerRiskHistoryResponse {
-                changes: rows.into_iter().map(|(_, change)| change).collect(),
+                changes,
                 next_page_token,
             },
             position,
@@ -332,55 +336,52 @@ impl ScoringService for Scoring {
         request: Request<ListBlacklistRequest>,
     ) -> Result<Response<ListBlacklistResponse>, Status> {
         let position = self.at_position(&request).await?;
+        let principal = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&principal);
         let request = request.into_inner();
         let mut violations = Vec::new();
-        let limit = page_size(request.page_size, &mut violations);
+        let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
+        let scope = Scope::new(BLACKLIST_RPC, &principal, &ListBlacklistRequest::default());
+        // (the change cursor at the first page, the last account shown).
+        let cursor: Option<(i64, String, String)> = self
+            .tokens
+            .open(&scope, &request.page_token)
+            .map_err(bad_token)?;
         // The cursor is taken before the page is read: changes after it may already show in
         // the page, and replaying them is harmless for a copy kept by account.
-        let (cursor, after) = if request.page_token.is_empty() {
-            (
+        let (changes_cursor, after) = match cursor {
+            Some((changes_cursor, platform, seller_id)) => {
+                (changes_cursor, Some((platform, seller_id)))
+            }
+            None => (
                 store::blacklist_head(self.scorer.database())
                     .await
                     .map_err(Error::from)?,
                 None,
-            )
-        } else {
-            let text = decode_token(&request.page_token, "b1:")?;
-            let mut parts = text.splitn(3, '\u{1f}');
-            match (
-                parts.next().and_then(|c| c.parse().ok()),
-                parts.next(),
-                parts.next(),
-            ) {
-                (Some(cursor), Some(platform), Some(seller)) => {
-                    (cursor, Some((platform.to_owned(), seller.to_owned())))
-                }
-                _ => {
-                    return Err(Error::Invalid(vec![FieldViolation::new(
-                        "page_token",
-                        "is malformed",
-                    )])
-                    .into());
-                }
-            }
+            ),
         };
         let model = self.scorer.read().await;
-        let mut entries = model.blacklist_page(after.as_ref(), limit as usize + 1);
-        let more = entries.len() as i64 > limit;
-        entries.truncate(limit as usize);
-        let next_page_token = match entries.last().and_then(|e| e.seller.as_ref()) {
-            Some(last) if more => encode_token(&format!(
-                "b1:{cursor}\u{1f}{}\u{1f}{}",
-                last.platform, last.seller_id
-            )),
-            _ => String::new(),
-        };
+        let mut page = Page::new(size, after);
+        while let Some(count) = page.wanted(usize::MAX) {
+            let entries = model.blacklist_page(page.after().as_ref(), count);
+            let entries = entries.into_iter().map(|entry| {
+                let seller = entry.seller.clone().unwrap_or_default();
+                (entry, (seller.platform, seller.seller_id))
+            });
+            page.take(entries, count);
+        }
+        drop(model);
+        let (entries, next) = page.finish();
+        let next_page_token = next.map_or_else(String::new, |(platform, seller_id)| {
+            self.tokens
+                .issue(&scope, &(changes_cursor, platform, seller_id))
+        });
         Ok(at(
             ListBlacklistResponse {
-                entries,
+                entries: entries.into_iter().map(|e| viewer.entry(e)).collect(),
                 next_page_token,
-                changes_cursor: cursor,
+                changes_cursor,
             },
             position,
         ))
@@ -391,6 +392,8 @@ impl ScoringService for Scoring {
         request: Request<CheckEntityRequest>,
     ) -> Result<Response<CheckEntityResponse>, Status> {
         let position = self.at_position(&request).await?;
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let identifiers = request.identifiers.unwrap_or_default();
         let country = request.country.trim().to_ascii_uppercase();
@@ -413,23 +416,27 @@ impl ScoringService for Scoring {
                 "must be at most 300 characters",
             ));
         }
-        let (normalized, problems) = hashing::normalize_all(
+        // Every older version too: matching profiles stored under it costs a few hashes.
+        let legacy: Vec<Normalization> = Normalization::CURRENT.older().collect();
+        let set = hashing::normalize_all(
             &identifiers,
             (!country.is_empty()).then_some(country.as_str()),
+            &legacy,
         );
         violations.extend(
-            problems
+            set.too_many
                 .into_iter()
+                .chain(set.invalid)
                 .map(|(field, why)| FieldViolation::new(format!("identifiers.{field}"), why)),
         );
-        if request.name.trim().is_empty() && normalized.is_empty() && violations.is_empty() {
+        if request.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
             violations.push(FieldViolation::new(
                 "name",
                 "give a name or at least one identifier",
             ));
         }
         invalid(violations)?;
-        let hashed: Vec<(i32, String)> = match (&self.keys, normalized.is_empty()) {
+        let hashed: Vec<(i32, String, u32)> = match (&self.keys, set.normalized.is_empty()) {
             (_, true) => Vec::new(),
             (None, false) => {
                 return Err(acx_runtime::error::status_with_reason(
@@ -442,12 +449,8 @@ impl ScoringService for Scoring {
             (Some(keys), false) => keys
                 .all()
                 .iter()
-                .flat_map(|key| {
-                    normalized
-                        .iter()
-                        .map(|(kind, value)| hashing::hashed(*kind, value, key))
-                })
-                .map(|h| (h.kind, h.hash))
+                .flat_map(|key| hashing::hash_all(&set.normalized, key))
+                .map(|h| (h.kind, h.hash, h.normalization_version))
                 .collect(),
         };
         let limit = if request.max_matches == 0 {
@@ -460,7 +463,15 @@ impl ScoringService for Scoring {
             .read()
             .await
             .check_entity(&request.name, &hashed, limit);
-        Ok(at(CheckEntityResponse { matches }, position))
+        Ok(at(
+            CheckEntityResponse {
+                matches: matches
+                    .into_iter()
+                    .map(|m| viewer.entity_match(m))
+                    .collect(),
+            },
+            position,
+        ))
     }
 
     async fn assess_shipment(
@@ -586,19 +597,30 @@ impl ScoringService for Scoring {
         request: Request<ListBlacklistChangesRequest>,
     ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
         let position = self.at_position(&request).await?;
+        let caller = Principal::of(&request)?.clone();
+        let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
         let mut violations = Vec::new();
         if request.after_cursor < 0 {
             violations.push(FieldViolation::new("after_cursor", "must not be negative"));
         }
-        let limit = page_size(request.page_size, &mut violations);
+        let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
-        let changes =
-            store::blacklist_changes(self.scorer.database(), request.after_cursor, limit).await?;
+        let mut page = Page::new(size, Some(request.after_cursor));
+        while let Some(count) = page.wanted(LIST_CHUNK) {
+            let after = page.after().unwrap_or(request.after_cursor);
+            let changes = store::blacklist_changes(self.scorer.database(), after, count).await?;
+            let changes = changes.into_iter().map(|change| {
+                let cursor = change.cursor;
+                (change, cursor)
+            });
+            page.take(changes, count);
+        }
+        let (changes, _) = page.finish();
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
         Ok(at(
             ListBlacklistChangesResponse {
-                changes,
+                changes: changes.into_iter().map(|c| viewer.change(c)).collect(),
                 next_cursor,
             },
             position,

@@ -11,6 +11,9 @@
 //! every replica then applies identically; re-assessments it causes are effects, written
 //! once ([`crate::effects`]).
 
+use std::sync::Arc;
+
+use acx_domain::rates::ReferenceRates;
 use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest};
 
 use crate::{
@@ -28,6 +31,11 @@ pub struct State {
     pub peers: Peers,
     /// Inspection outcomes per party.
     pub profiles: Profiles,
+    /// Reference rates that put declared values and prices in US dollars: configuration,
+    /// not state (every replica must load the same table; see docs/deploy.md §7), so not
+    /// in snapshots; [`State::use_rates`] puts them back on a restored state.
+    #[serde(skip, default = "ReferenceRates::builtin")]
+    pub rates: Arc<ReferenceRates>,
 }
 
 /// Whether an outcome found fraud (counterfeits or undervaluation).
@@ -51,13 +59,22 @@ fn declared_us(shipment: &DeclaredShipment, fallback_us: i64) -> i64 {
 }
 
 impl State {
-    /// An empty state.
-    pub fn new(params: ModelParams) -> Self {
-        Self {
+    /// An empty state whose values are compared in US dollars at `rates`.
+    pub fn new(params: ModelParams, rates: Arc<ReferenceRates>) -> Self {
+        let mut state = Self {
             model: Model::new(params),
             peers: Peers::default(),
             profiles: Profiles::default(),
-        }
+            rates: ReferenceRates::builtin(),
+        };
+        state.use_rates(rates);
+        state
+    }
+
+    /// Compares values at `rates` from now on (for a state restored from a snapshot).
+    pub fn use_rates(&mut self, rates: Arc<ReferenceRates>) {
+        self.model.use_reference_rates(Arc::clone(&rates));
+        self.rates = rates;
     }
 
     /// Applies one entry appended at `time_us`; returns the effects to store.
@@ -78,7 +95,7 @@ impl State {
                 anomaly,
             }) => {
                 let shipment = shipment.clone().unwrap_or_default();
-                self.peers.record(&shipment);
+                self.peers.record(&shipment, &self.rates);
                 match account(seller.as_ref()) {
                     Some(seller) if *anomaly > 0.0 => self.model.apply_value_anomaly(
                         &shipment.authority,

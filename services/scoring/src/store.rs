@@ -13,12 +13,12 @@ pub async fn history(
     database: &Database,
     seller: &SellerAccountRef,
     before: i64,
-    limit: i64,
+    limit: usize,
 ) -> Result<Vec<(i64, SellerRiskChange)>, crate::Error> {
     const SQL: &str = "SELECT id, change FROM risk_history WHERE platform = $1 AND seller_id = $2 AND id < $3 \
                        ORDER BY id DESC LIMIT $4";
     let rows: Vec<(i64, Vec<u8>)> = on_backend!(database, pool => sqlx::query_as(SQL)
-        .bind(&seller.platform).bind(&seller.seller_id).bind(before).bind(limit).fetch_all(pool).await?);
+        .bind(&seller.platform).bind(&seller.seller_id).bind(before).bind(limit as i64).fetch_all(pool).await?);
     rows.into_iter()
         .map(|(id, bytes)| Ok((id, SellerRiskChange::decode(bytes.as_slice())?)))
         .collect()
@@ -28,11 +28,11 @@ pub async fn history(
 pub async fn blacklist_changes(
     database: &Database,
     after: i64,
-    limit: i64,
+    limit: usize,
 ) -> Result<Vec<BlacklistChange>, crate::Error> {
     const SQL: &str =
         "SELECT cursor, change FROM blacklist_changes WHERE cursor > $1 ORDER BY cursor LIMIT $2";
-    let rows: Vec<(i64, Vec<u8>)> = on_backend!(database, pool => sqlx::query_as(SQL).bind(after).bind(limit).fetch_all(pool).await?);
+    let rows: Vec<(i64, Vec<u8>)> = on_backend!(database, pool => sqlx::query_as(SQL).bind(after).bind(limit as i64).fetch_all(pool).await?);
     rows.into_iter()
         .map(|(cursor, bytes)| {
             let mut change = BlacklistChange::decode(bytes.as_slice())?;

@@ -61,6 +61,7 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
             sequence,
             platform,
             report: Some(Report::decode(payload.as_slice())?),
+            traceparent: String::new(),
         });
         if batch.len() == 500 {
             entries.push(Entry::Feed(FeedBatch {

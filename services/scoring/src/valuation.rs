@@ -12,19 +12,32 @@
 //!
 //! A comparison flags the line when the robust z-score is at most [`ANOMALY_Z`] (or, for
 //! marketplace prices with fewer than five observations, when the value is under half the
-//! median). Values are put in US dollars with reference rates, only to compare them. The
-//! statistics keep the latest [`RESERVOIR`] values of each group and are updated as
-//! declarations are recorded.
+//! median). A declared value of 0 is the strongest anomaly of all (robust z [`MIN_Z`]).
+//! Values are put in US dollars with the European Central Bank's reference rates of the
+//! declaration date ([`ReferenceRates`]), only to compare them. The statistics keep the
+//! latest [`RESERVOIR`] values of each group and are updated as declarations are recorded;
+//! values of 0 (no logarithm), lines of national chapters (98, 99: not goods classes) and
+//! the origin `ZZ` (unknown) stay out of them.
+//!
+//! What a line does not carry leaves comparisons out, and the assessment says so
+//! ([`SkippedComparison`]; each code once among the reasons, with contribution 0): no
+//! reference rate for the currency (no comparison), no quantity (no per-unit comparison
+//! with a matched notice), net mass 0 (no per-kilogram comparison), a national chapter (no
+//! comparison with other declarations or the importer's history).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
-use acx_domain::money;
+use acx_domain::{
+    codes, money,
+    rates::{self, ReferenceRates},
+};
 use acx_proto::{
     common::{Money, Reason, RiskTier},
     ingest::ShipmentNotice,
     scoring::{
-        ComparisonBasis, DeclaredShipment, Lane, LineAssessment, SellerRisk, ShipmentAssessment,
-        ValueAnomaly,
+        ComparisonBasis, DeclaredLine, DeclaredShipment, Lane, LineAssessment, SellerRisk,
+        ShipmentAssessment, SkippedComparison, ValueAnomaly,
     },
 };
 use sha2::{Digest, Sha256};
@@ -40,6 +53,10 @@ pub const ANOMALY_Z: f64 = -2.5;
 /// Smallest MAD (log scale) used, so that identical values do not make every difference
 /// infinitely significant.
 const MIN_MAD: f64 = 0.05;
+/// Bounds of a reported robust z-score; a declared value of 0 (no logarithm) gets `MIN_Z`.
+pub const MIN_Z: f64 = -99.0;
+/// Upper bound of a reported robust z-score.
+const MAX_Z: f64 = 99.0;
 
 /// The latest values of one group (natural logs of US-dollar values).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -78,10 +95,18 @@ fn middle(sorted: &[f64]) -> f64 {
     }
 }
 
-/// A money amount in US dollars, if it parses and has a reference rate.
-pub fn usd(value: &Money) -> Option<f64> {
+/// A money amount in US dollars on `day` (days since 1970-01-01), if it parses and its
+/// currency has a reference rate that day.
+pub fn usd(value: &Money, rates: &ReferenceRates, day: i64) -> Option<f64> {
     let micros = money::parse_amount_micros(&value.amount).ok()?;
-    Some(micros as f64 / 1e6 * money::usd_per_unit(&value.currency_code.to_ascii_uppercase())?)
+    let rate = rates.usd_per_unit(&value.currency_code.to_ascii_uppercase(), day)?;
+    Some(micros as f64 / 1e6 * rate)
+}
+
+/// The day of a report's or declaration's time; without one, the table's latest rates (so
+/// a replay gives the same values whenever it runs).
+fn day_of(time: Option<&prost_types::Timestamp>) -> i64 {
+    time.map_or(i64::MAX, |t| rates::day_of(t.seconds))
 }
 
 /// A platform shipment notice, as matched by consignment numbers.
@@ -95,21 +120,57 @@ pub struct NoticeRef {
     pub lines: Vec<(String, String, Option<f64>)>,
 }
 
+/// A GTIN as prices are grouped by: its GTIN-14 form, so UPC-A and EAN-13 of a product are
+/// one product (ingest stores GTIN-14 since normalisation version 2; older reports on the
+/// feed still carry what was submitted).
+fn gtin_key(gtin: &str) -> String {
+    acx_domain::gtin::canonical(gtin).unwrap_or_else(|_| gtin.to_owned())
+}
+
 /// Marketplace prices, fed by the platforms' reports.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct MarketIndex {
     by_gtin: HashMap<String, Reservoir>,
     notices: HashMap<String, NoticeRef>,
+    /// Not in snapshots: the replica's configured rates are put back on restore
+    /// ([`MarketIndex::set_rates`]).
+    #[serde(skip, default = "ReferenceRates::builtin")]
+    rates: Arc<ReferenceRates>,
+}
+
+impl Default for MarketIndex {
+    fn default() -> Self {
+        Self::new(ReferenceRates::builtin())
+    }
 }
 
 impl MarketIndex {
-    /// A listing price of a product.
-    pub fn observe_price(&mut self, gtin: &str, price: &Money) {
-        if let (false, Some(value)) = (gtin.is_empty(), usd(price))
+    /// An empty index that puts prices in US dollars with `rates`.
+    pub fn new(rates: Arc<ReferenceRates>) -> Self {
+        Self {
+            by_gtin: HashMap::new(),
+            notices: HashMap::new(),
+            rates,
+        }
+    }
+
+    /// Puts later prices in US dollars with `rates` (those observed so far stay as they are).
+    pub fn set_rates(&mut self, rates: Arc<ReferenceRates>) {
+        self.rates = rates;
+    }
+
+    /// A listing price of a product, observed at `time` (its day's reference rates).
+    pub fn observe_price(
+        &mut self,
+        gtin: &str,
+        price: &Money,
+        time: Option<&prost_types::Timestamp>,
+    ) {
+        if let (false, Some(value)) = (gtin.is_empty(), usd(price, &self.rates, day_of(time)))
             && value > 0.0
         {
             self.by_gtin
-                .entry(gtin.to_owned())
+                .entry(gtin_key(gtin))
                 .or_default()
                 .push(value.ln());
         }
@@ -122,12 +183,16 @@ impl MarketIndex {
             .iter()
             .map(|line| {
                 let product = line.product.clone().unwrap_or_default();
-                let unit = line.unit_price.as_ref().and_then(usd);
+                let day = day_of(notice.ship_time.as_ref());
+                let unit = line
+                    .unit_price
+                    .as_ref()
+                    .and_then(|price| usd(price, &self.rates, day));
                 if let Some(price) = &line.unit_price {
-                    self.observe_price(&product.gtin, price);
+                    self.observe_price(&product.gtin, price, notice.ship_time.as_ref());
                 }
                 (
-                    product.gtin,
+                    gtin_key(&product.gtin),
                     product.hs_code.chars().take(6).collect(),
                     unit,
                 )
@@ -180,12 +245,12 @@ pub struct Peers {
     importers: HashMap<(String, String), Reservoir>,
 }
 
-/// The peer groups of a line, most specific first.
+/// The peer groups of a line, most specific first; an unknown origin (`ZZ`) is no group.
 fn peer_groups(hs_code: &str, origin: &str) -> Vec<(String, String)> {
     let mut groups = Vec::new();
     for digits in [6, 4, 2] {
         let prefix: String = hs_code.chars().take(digits).collect();
-        if !origin.is_empty() {
+        if !origin.is_empty() && origin != codes::UNKNOWN_COUNTRY {
             groups.push((
                 format!("{prefix}|{origin}"),
                 format!("HS {prefix} from {origin}"),
@@ -197,13 +262,19 @@ fn peer_groups(hs_code: &str, origin: &str) -> Vec<(String, String)> {
 }
 
 impl Peers {
-    /// Adds a declaration's per-kilogram values.
-    pub fn record(&mut self, shipment: &DeclaredShipment) {
+    /// Adds a declaration's per-kilogram values (in US dollars with `rates`). Lines of
+    /// national chapters, without net mass, without a rate or declared at 0 add nothing:
+    /// they are no value per kilogram of a class of goods.
+    pub fn record(&mut self, shipment: &DeclaredShipment, rates: &ReferenceRates) {
+        let day = day_of(shipment.declaration_time.as_ref());
         for line in &shipment.lines {
+            if codes::is_national_chapter(&line.hs_code) || line.net_mass_kg <= 0.0 {
+                continue;
+            }
             let Some(per_kg) = line
                 .declared_value
                 .as_ref()
-                .and_then(usd)
+                .and_then(|value| usd(value, rates, day))
                 .map(|v| v / line.net_mass_kg)
             else {
                 continue;
@@ -351,11 +422,16 @@ fn compare(
     min_size: usize,
 ) -> Option<ValueAnomaly> {
     let (median, mad, n) = group.robust()?;
-    if n < min_size || declared <= 0.0 {
+    if n < min_size || !(declared >= 0.0 && declared.is_finite()) {
         return None;
     }
     let sigma = 1.4826 * mad;
-    let z = (declared.ln() - median) / sigma;
+    // A value of 0 has no logarithm: it is as far below any group as a value can be.
+    let z = if declared > 0.0 {
+        ((declared.ln() - median) / sigma).clamp(MIN_Z, MAX_Z)
+    } else {
+        MIN_Z
+    };
     let ratio = declared / median.exp();
     let small_market = basis == ComparisonBasis::MarketplacePrice && n < 5;
     let anomalous = if small_market {
@@ -386,11 +462,16 @@ fn compare(
 }
 
 /// How strong an anomaly is, 0 to 1: z = -2.5 gives 0.25, -4 gives 0.75, -4.75 or lower
-/// gives 1; a thin market's ratio under 0.5 counts as z = -4.
+/// gives 1; a thin market's ratio under 0.5 counts as z = -4, and a declared value of 0
+/// (or a ratio that rounds to 0, under 0.00005) is always 1, the strongest.
 fn strength(anomaly: &ValueAnomaly) -> f64 {
     let thin_market =
         anomaly.sample_size < 5 && anomaly.basis == ComparisonBasis::MarketplacePrice as i32;
-    let z = if thin_market { -4.0 } else { anomaly.robust_z };
+    let z = if thin_market && anomaly.ratio > 0.0 {
+        -4.0
+    } else {
+        anomaly.robust_z
+    };
     ((-z - 1.75) / 3.0).clamp(0.0, 1.0)
 }
 
@@ -421,6 +502,8 @@ pub struct AssessmentInputs<'a> {
     pub market: &'a MarketIndex,
     /// Comparable declarations.
     pub peers: &'a Peers,
+    /// Reference rates, to put declared values in US dollars.
+    pub rates: &'a ReferenceRates,
     /// Inspection outcomes per party.
     pub profiles: &'a Profiles,
     /// The seller's risk, if the exchange knows the seller.
@@ -433,91 +516,233 @@ pub struct AssessmentInputs<'a> {
     pub model_version: String,
 }
 
-/// Assesses a (validated) declaration.
-pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> ShipmentAssessment {
-    let mut lines = Vec::new();
-    let mut line_strength: Vec<(f64, String)> = Vec::new();
-    let mut gaps: BTreeMap<&'static str, (f64, Vec<String>)> = BTreeMap::new();
-    for line in &shipment.lines {
-        let total = line.declared_value.as_ref().and_then(usd).unwrap_or(0.0);
-        let unit = total / line.quantity;
-        let per_kg = total / line.net_mass_kg;
-        let hs6: String = line.hs_code.chars().take(6).collect();
-        let mut anomalies = Vec::new();
+/// Why comparisons were left out, with the lines they concern: reason code → "line n: why".
+type Notes = BTreeMap<&'static str, Vec<(i32, String)>>;
 
-        // Marketplace: the notice's products of the same HS code (or the only product).
-        if let Some(notice) = inputs.notice {
-            let candidates: Vec<&(String, String, Option<f64>)> = if notice.lines.len() == 1 {
-                notice.lines.iter().collect()
-            } else {
-                notice
-                    .lines
-                    .iter()
-                    .filter(|(_, hs, _)| !hs.is_empty() && hs6.starts_with(hs.as_str()))
-                    .collect()
-            };
-            for (gtin, _, notice_price) in candidates {
-                let mut group = inputs.market.by_gtin.get(gtin).cloned().unwrap_or_default();
-                if group.values.is_empty()
-                    && let Some(price) = notice_price
-                    && *price > 0.0
-                {
-                    group.push(price.ln());
+/// The comparisons of one line at the reference rates of `day`, with those it left out.
+fn assess_line(
+    shipment: &DeclaredShipment,
+    line: &DeclaredLine,
+    day: i64,
+    inputs: &AssessmentInputs<'_>,
+) -> LineAssessment {
+    let hs6: String = line.hs_code.chars().take(6).collect();
+    let mut anomalies = Vec::new();
+    let mut skipped = Vec::new();
+    let mut skip = |code: &str, basis: ComparisonBasis, description: String| {
+        skipped.push(SkippedComparison {
+            code: code.to_owned(),
+            basis: basis as i32,
+            description,
+        });
+    };
+    let currency = line
+        .declared_value
+        .as_ref()
+        .map(|v| v.currency_code.to_ascii_uppercase())
+        .unwrap_or_default();
+    let Some(total) = line
+        .declared_value
+        .as_ref()
+        .and_then(|value| usd(value, inputs.rates, day))
+    else {
+        skip(
+            NO_REFERENCE_RATE,
+            ComparisonBasis::Unspecified,
+            format!(
+                "no reference rate for {currency} on {}: the value was not compared",
+                rates::format_day(day)
+            ),
+        );
+        return LineAssessment {
+            line_number: line.line_number,
+            skipped_comparisons: skipped,
+            ..Default::default()
+        };
+    };
+    // A value of 0 is 0 per unit and per kilogram, whatever the quantity and the mass.
+    let per = |amount: f64| {
+        if amount > 0.0 {
+            Some(total / amount)
+        } else {
+            (total == 0.0).then_some(0.0)
+        }
+    };
+    let (unit, per_kg) = (per(line.quantity), per(line.net_mass_kg));
+
+    // Marketplace: the notice's products of the same HS code (or the only product).
+    if let Some(notice) = inputs.notice {
+        let candidates: Vec<&(String, String, Option<f64>)> = if notice.lines.len() == 1 {
+            notice.lines.iter().collect()
+        } else {
+            notice
+                .lines
+                .iter()
+                .filter(|(_, hs, _)| !hs.is_empty() && hs6.starts_with(hs.as_str()))
+                .collect()
+        };
+        match unit {
+            None if !candidates.is_empty() => skip(
+                NO_QUANTITY,
+                ComparisonBasis::MarketplacePrice,
+                "no quantity declared: not compared per unit with the platforms' prices".to_owned(),
+            ),
+            None => {}
+            Some(unit) => {
+                for (gtin, _, notice_price) in candidates {
+                    let mut group = inputs.market.by_gtin.get(gtin).cloned().unwrap_or_default();
+                    if group.values.is_empty()
+                        && let Some(price) = notice_price
+                        && *price > 0.0
+                    {
+                        group.push(price.ln());
+                    }
+                    let label = if gtin.is_empty() {
+                        "the matched shipment notice".to_owned()
+                    } else {
+                        format!("GTIN {gtin}")
+                    };
+                    if let Some(anomaly) = compare(
+                        unit,
+                        line.quantity,
+                        &group,
+                        ComparisonBasis::MarketplacePrice,
+                        label,
+                        1,
+                    ) {
+                        anomalies.push(anomaly);
+                        break;
+                    }
                 }
-                let label = if gtin.is_empty() {
-                    "the matched shipment notice".to_owned()
-                } else {
-                    format!("GTIN {gtin}")
-                };
-                if let Some(anomaly) = compare(
-                    unit,
-                    line.quantity,
-                    &group,
-                    ComparisonBasis::MarketplacePrice,
-                    label,
-                    1,
-                ) {
-                    anomalies.push(anomaly);
+            }
+        }
+    }
+    let per_kg_bases = [
+        ComparisonBasis::PeerDeclarations,
+        ComparisonBasis::ImporterHistory,
+    ];
+    match per_kg {
+        _ if codes::is_national_chapter(&line.hs_code) => {
+            for basis in per_kg_bases {
+                skip(
+                    NATIONAL_TARIFF_CODE,
+                    basis,
+                    format!(
+                        "{} is a national chapter code, not a class of goods: not compared with other declarations",
+                        line.hs_code
+                    ),
+                );
+            }
+        }
+        None => {
+            for basis in per_kg_bases {
+                skip(
+                    NO_NET_MASS,
+                    basis,
+                    "net mass 0: not compared per kilogram with other declarations".to_owned(),
+                );
+            }
+        }
+        Some(per_kg) => {
+            // Comparable declarations, most specific group with enough values.
+            for (key, label) in peer_groups(&line.hs_code, &shipment.origin_country) {
+                if let Some(group) = inputs.peers.groups.get(&key)
+                    && group.values.len() >= MIN_PEERS
+                {
+                    if let Some(anomaly) = compare(
+                        per_kg,
+                        line.net_mass_kg,
+                        group,
+                        ComparisonBasis::PeerDeclarations,
+                        label,
+                        MIN_PEERS,
+                    ) {
+                        anomalies.push(anomaly);
+                    }
                     break;
                 }
             }
-        }
-        // Comparable declarations, most specific group with enough values.
-        for (key, label) in peer_groups(&line.hs_code, &shipment.origin_country) {
-            if let Some(group) = inputs.peers.groups.get(&key)
-                && group.values.len() >= MIN_PEERS
-            {
-                if let Some(anomaly) = compare(
+            // The importer's own history.
+            if let Some(group) = inputs
+                .peers
+                .importers
+                .get(&(shipment.importer_id.clone(), hs6.clone()))
+                && let Some(anomaly) = compare(
                     per_kg,
                     line.net_mass_kg,
                     group,
-                    ComparisonBasis::PeerDeclarations,
-                    label,
-                    MIN_PEERS,
-                ) {
-                    anomalies.push(anomaly);
-                }
-                break;
+                    ComparisonBasis::ImporterHistory,
+                    format!("importer {} HS {hs6}", shipment.importer_id),
+                    MIN_HISTORY,
+                )
+            {
+                anomalies.push(anomaly);
             }
         }
-        // The importer's own history.
-        if let Some(group) = inputs
-            .peers
-            .importers
-            .get(&(shipment.importer_id.clone(), hs6.clone()))
-            && let Some(anomaly) = compare(
-                per_kg,
-                line.net_mass_kg,
-                group,
-                ComparisonBasis::ImporterHistory,
-                format!("importer {} HS {hs6}", shipment.importer_id),
-                MIN_HISTORY,
-            )
-        {
-            anomalies.push(anomaly);
-        }
+    }
+    let round = |v: Option<f64>| (v.unwrap_or(0.0) * 1e4).round() / 1e4;
+    LineAssessment {
+        line_number: line.line_number,
+        declared_unit_value_usd: round(unit),
+        declared_value_per_kg_usd: round(per_kg),
+        anomalies,
+        skipped_comparisons: skipped,
+    }
+}
 
-        for anomaly in &anomalies {
+/// Reason codes of comparisons left out (see [`SkippedComparison`]).
+const NO_REFERENCE_RATE: &str = "NO_REFERENCE_RATE";
+const NO_QUANTITY: &str = "NO_QUANTITY";
+const NO_NET_MASS: &str = "NO_NET_MASS";
+const NATIONAL_TARIFF_CODE: &str = "NATIONAL_TARIFF_CODE";
+
+fn note_code(code: &str) -> &'static str {
+    match code {
+        NO_REFERENCE_RATE => NO_REFERENCE_RATE,
+        NO_QUANTITY => NO_QUANTITY,
+        NO_NET_MASS => NO_NET_MASS,
+        _ => NATIONAL_TARIFF_CODE,
+    }
+}
+
+/// One note per code of the comparisons left out, naming up to five lines.
+fn note_reasons(notes: Notes) -> Vec<Reason> {
+    notes
+        .into_iter()
+        .map(|(code, mut lines)| {
+            lines.dedup_by_key(|(line, _)| *line);
+            let mut parts: Vec<String> = lines
+                .iter()
+                .take(5)
+                .map(|(line, why)| format!("line {line}: {why}"))
+                .collect();
+            if lines.len() > 5 {
+                parts.push(format!("and {} more lines", lines.len() - 5));
+            }
+            Reason {
+                code: code.to_owned(),
+                description: parts.join("; "),
+                contribution: 0.0,
+                evidence: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Assesses a (validated) declaration, at the reference rates of its declaration date (of
+/// today when it has none).
+pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> ShipmentAssessment {
+    let day = rates::day_of(shipment.declaration_time.as_ref().map_or_else(
+        || acx_runtime::time::now_micros().div_euclid(1_000_000),
+        |t| t.seconds,
+    ));
+    let mut lines = Vec::new();
+    let mut line_strength: Vec<(f64, String)> = Vec::new();
+    let mut gaps: BTreeMap<&'static str, (f64, Vec<String>)> = BTreeMap::new();
+    let mut notes = Notes::new();
+    for line in &shipment.lines {
+        let assessed = assess_line(shipment, line, day, &inputs);
+        for anomaly in &assessed.anomalies {
             let strength = strength(anomaly);
             line_strength.push((strength, anomaly.code.clone()));
             let entry = gaps.entry(code_static(&anomaly.code)).or_default();
@@ -527,12 +752,13 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
                 line.line_number, anomaly.comparison_group, anomaly.ratio
             ));
         }
-        lines.push(LineAssessment {
-            line_number: line.line_number,
-            declared_unit_value_usd: (unit * 1e4).round() / 1e4,
-            declared_value_per_kg_usd: (per_kg * 1e4).round() / 1e4,
-            anomalies,
-        });
+        for skipped in &assessed.skipped_comparisons {
+            notes
+                .entry(note_code(&skipped.code))
+                .or_default()
+                .push((line.line_number, skipped.description.clone()));
+        }
+        lines.push(assessed);
     }
 
     let value_component = 1.0
@@ -651,6 +877,7 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
             evidence: Vec::new(),
         });
     }
+    reasons.extend(note_reasons(notes));
     ShipmentAssessment {
         risk: (risk * 1e6).round() / 1e6,
         lane: lane as i32,
@@ -672,238 +899,5 @@ fn code_static(code: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use acx_proto::scoring::DeclaredLine;
-
-    fn line(hs: &str, quantity: f64, kg: f64, usd_total: &str) -> DeclaredLine {
-        DeclaredLine {
-            line_number: 1,
-            hs_code: hs.to_owned(),
-            quantity,
-            net_mass_kg: kg,
-            declared_value: Some(Money {
-                currency_code: "USD".to_owned(),
-                amount: usd_total.to_owned(),
-            }),
-        }
-    }
-
-    fn shipment(id: &str, importer: &str, line: DeclaredLine) -> DeclaredShipment {
-        DeclaredShipment {
-            declaration_id: id.to_owned(),
-            authority: "cbp".to_owned(),
-            importer_id: importer.to_owned(),
-            origin_country: "CN".to_owned(),
-            seller: None,
-            consignment: None,
-            lines: vec![line],
-            declarant_id: String::new(),
-            customs_office: String::new(),
-            declaration_time: None,
-        }
-    }
-
-    static NO_PROFILES: std::sync::LazyLock<Profiles> = std::sync::LazyLock::new(Profiles::default);
-
-    fn inputs<'a>(market: &'a MarketIndex, peers: &'a Peers) -> AssessmentInputs<'a> {
-        AssessmentInputs {
-            market,
-            peers,
-            profiles: &NO_PROFILES,
-            seller_risk: None,
-            notice: None,
-            random_share: 0.0,
-            model_version: "test".to_owned(),
-        }
-    }
-
-    fn peers_around(per_kg: f64) -> Peers {
-        let mut peers = Peers::default();
-        for i in 0..100 {
-            // ±10% around per_kg, 1 kg lines.
-            let value = per_kg * (0.9 + 0.2 * (i as f64 / 99.0));
-            peers.record(&shipment(
-                &format!("D{i}"),
-                &format!("I{}", i % 7),
-                line("851830", 10.0, 1.0, &format!("{value:.2}")),
-            ));
-        }
-        peers
-    }
-
-    #[test]
-    fn a_value_far_below_peers_is_flagged_with_its_range_and_gap() {
-        let peers = peers_around(100.0);
-        let market = MarketIndex::default();
-        let low = assess(
-            &shipment("X", "new", line("851830", 10.0, 2.0, "40.00")),
-            inputs(&market, &peers),
-        );
-        let anomaly = &low.lines[0].anomalies[0];
-        assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_PEERS");
-        assert_eq!(anomaly.comparison_group, "HS 851830 from CN");
-        assert!(
-            anomaly.expected_low > 80.0 && anomaly.expected_high < 125.0,
-            "{anomaly:?}"
-        );
-        assert!((anomaly.ratio - 0.2).abs() < 0.02, "{anomaly:?}");
-        assert!(anomaly.robust_z < -2.5);
-        assert!(
-            (anomaly.estimated_gap_usd - 160.0).abs() < 5.0,
-            "(100 - 20) per kg × 2 kg: {anomaly:?}"
-        );
-        assert!(low.risk > 0.5);
-
-        let normal = assess(
-            &shipment("Y", "new", line("851830", 10.0, 2.0, "205.00")),
-            inputs(&market, &peers),
-        );
-        assert!(normal.lines[0].anomalies.is_empty());
-        assert_eq!(normal.lane, Lane::Green as i32);
-        assert_eq!(normal.risk, 0.0);
-    }
-
-    #[test]
-    fn peer_groups_fall_back_to_shorter_hs_codes() {
-        let peers = peers_around(100.0);
-        let market = MarketIndex::default();
-        let other = assess(
-            &shipment("X", "new", line("851890", 1.0, 1.0, "10.00")),
-            inputs(&market, &peers),
-        );
-        assert_eq!(
-            other.lines[0].anomalies[0].comparison_group,
-            "HS 8518 from CN"
-        );
-    }
-
-    #[test]
-    fn a_value_far_below_the_marketplace_price_is_flagged() {
-        let mut market = MarketIndex::default();
-        let notice = ShipmentNotice {
-            seller_id: "S1".to_owned(),
-            consignment: Some(acx_proto::common::ConsignmentNumbers {
-                tracking_numbers: vec!["1Z-999".to_owned()],
-                ..Default::default()
-            }),
-            lines: vec![acx_proto::ingest::ShipmentLine {
-                product: Some(acx_proto::common::ProductRef {
-                    gtin: "0194252721407".to_owned(),
-                    hs_code: "851830".to_owned(),
-                    ..Default::default()
-                }),
-                quantity: 500,
-                unit_price: Some(Money {
-                    currency_code: "USD".to_owned(),
-                    amount: "24.99".to_owned(),
-                }),
-            }],
-            ship_time: None,
-        };
-        market.observe_notice("amazon", "N1", &notice);
-        let mut declared = shipment("X", "imp", line("85183000", 500.0, 40.0, "1000.00"));
-        declared.consignment = Some(acx_proto::common::ConsignmentNumbers {
-            tracking_numbers: vec!["1z 999".to_owned()],
-            ..Default::default()
-        });
-        let peers = Peers::default();
-        let matched = market.matching_notice(&declared);
-        assert_eq!(matched.map(|n| n.name.as_str()), Some("reports/amazon/N1"));
-        let assessment = assess(
-            &declared,
-            AssessmentInputs {
-                notice: matched,
-                ..inputs(&market, &peers)
-            },
-        );
-        let anomaly = &assessment.lines[0].anomalies[0];
-        assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_MARKET");
-        assert!((anomaly.ratio - 2.0 / 24.99).abs() < 1e-3);
-        assert!((anomaly.estimated_gap_usd - (24.99 - 2.0) * 500.0).abs() < 1.0);
-        assert_eq!(assessment.lane, Lane::Red as i32);
-    }
-
-    #[test]
-    fn random_selection_is_a_fixed_share_of_declarations() {
-        let picked = (0..10_000)
-            .filter(|i| {
-                randomly_selected(
-                    &shipment(&format!("D{i}"), "i", line("851830", 1.0, 1.0, "1")),
-                    0.02,
-                )
-            })
-            .count();
-        assert!((150..250).contains(&picked), "{picked}");
-        let again = randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02);
-        assert_eq!(
-            again,
-            randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02)
-        );
-    }
-
-    #[test]
-    fn outcomes_raise_a_partys_risk_smoothly() {
-        let market = MarketIndex::default();
-        let peers = Peers::default();
-        let mut profiles = Profiles::default();
-        for i in 0..50 {
-            profiles.record(
-                &shipment(
-                    &format!("C{i}"),
-                    &format!("clean-{}", i % 10),
-                    line("950300", 1.0, 1.0, "5"),
-                ),
-                false,
-            );
-        }
-        let newcomer_once = {
-            let mut p = Profiles {
-                overall: profiles.overall,
-                ..Default::default()
-            };
-            p.record(
-                &shipment("N1", "newcomer", line("640399", 1.0, 1.0, "5")),
-                true,
-            );
-            p
-        };
-        for i in 0..6 {
-            profiles.record(
-                &shipment(&format!("F{i}"), "fraudster", line("640399", 1.0, 1.0, "5")),
-                true,
-            );
-        }
-        let assess_with = |profiles: &Profiles, importer: &str| {
-            assess(
-                &shipment("NEXT", importer, line("640399", 1.0, 1.0, "5")),
-                AssessmentInputs {
-                    profiles,
-                    ..inputs(&market, &peers)
-                },
-            )
-        };
-        let repeat = assess_with(&profiles, "fraudster");
-        let once = assess_with(&newcomer_once, "newcomer");
-        let clean = assess_with(&profiles, "clean-3");
-        assert!(
-            repeat.reasons.iter().any(|r| r.code == "PROFILE_IMPORTER"),
-            "{repeat:#?}"
-        );
-        assert!(
-            repeat.risk > once.risk,
-            "six frauds weigh more than one: {} vs {}",
-            repeat.risk,
-            once.risk
-        );
-        assert!(
-            once.risk < 0.6,
-            "one case does not condemn a newcomer: {}",
-            once.risk
-        );
-        assert!(
-            !clean.reasons.iter().any(|r| r.code == "PROFILE_IMPORTER"),
-            "a clean record adds nothing"
-        );
-    }
-}
+#[path = "valuation_tests.rs"]
+mod tests;

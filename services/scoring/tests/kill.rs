@@ -238,6 +238,7 @@ async fn a_replica_killed_mid_load_rejoins_and_the_replicas_agree() {
         &acx_ingest::Config {
             server: config,
             identifier_keys_file: dir.path().join("identifier-keys"),
+            legacy_normalizations: Default::default(),
             max_batch_reports: 500,
         },
         shutdown.clone(),
@@ -306,8 +307,8 @@ async fn a_replica_killed_mid_load_rejoins_and_the_replicas_agree() {
     assert_eq!(scalar(&url, reports_in).await, total, "every report once");
     let head = scalar(&url, "SELECT COALESCE(MAX(position), 0) FROM history").await;
     let (from_a, from_b) = (
-        risks(&a, &liaison, SELLERS, head).await,
-        risks(&b, &liaison, SELLERS, head).await,
+        risks(&a, &platform, SELLERS, head).await,
+        risks(&b, &platform, SELLERS, head).await,
     );
     assert_eq!(from_a, from_b, "the replicas agree");
     let changes = b
@@ -318,7 +319,7 @@ async fn a_replica_killed_mid_load_rejoins_and_the_replicas_agree() {
                 after_cursor: 0,
                 page_size: 1000,
             },
-            &liaison,
+            &platform,
             head,
         ))
         .await

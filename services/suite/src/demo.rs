@@ -338,7 +338,9 @@ fn demo_declaration(
             valuation_basis: ValuationBasis::Fob as i32,
             duty_rate: 0.05,
             declared_duty: None,
+            national_codes: Vec::new(),
         }],
+        national_codes: Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@ mod credentials;
 pub mod demo;
 pub mod liaison_bench;
 
-pub use credentials::{Credentials, CredentialsError};
+pub use credentials::{Credentials, CredentialsError, PRINCIPALS};
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -59,6 +59,11 @@ pub struct SuiteArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// Reference exchange rates in the European Central Bank's CSV format, replacing the
+    /// built-in ECB table (see scoring's --reference-rates-file).
+    #[arg(long, env = "ACX_REFERENCE_RATES_FILE", value_name = "FILE")]
+    pub reference_rates_file: Option<PathBuf>,
+
     /// Log line format on standard error: human or json.
     #[arg(
         long,
@@ -80,6 +85,7 @@ impl SuiteArgs {
             scoring_addr: any,
             liaison_addr: any,
             demo: false,
+            reference_rates_file: None,
             log_format: LogFormat::default(),
         }
     }
@@ -140,6 +146,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             server: server_config(args, args.ingest_addr, tokens.clone()),
             identifier_keys_file: credentials.identifier_keys_file.clone(),
             max_batch_reports: 1000,
+            legacy_normalizations: Default::default(),
         },
         shutdown.clone(),
     )
@@ -149,6 +156,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             ingest_url: format!("http://{}", ingest.local_addr),
             ingest_token: Some(credentials.token_of("service:scoring")?.to_owned()),
             identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
+            reference_rates_file: args.reference_rates_file.clone(),
             ..acx_scoring::Config::standalone(server_config(
                 args,
                 args.scoring_addr,

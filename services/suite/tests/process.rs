@@ -29,6 +29,11 @@ struct SuiteProcess {
 impl SuiteProcess {
     /// Starts `acx` on free ports and waits for its banner.
     fn spawn(env: &[(&str, &str)]) -> Self {
+        Self::spawn_logging_to(env, Stdio::null())
+    }
+
+    /// Starts `acx` with its standard error (the log) going to `stderr`.
+    fn spawn_logging_to(env: &[(&str, &str)], stderr: Stdio) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_acx"))
             .arg("--data-dir")
@@ -39,7 +44,7 @@ impl SuiteProcess {
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -190,6 +195,30 @@ async fn a_customs_question_is_one_trace_across_liaison_and_scoring() {
         .await
         .expect_err("unknown seller");
     assert_eq!(answer.code(), Code::NotFound);
+    // Probes and reflection make no trace.
+    let liaison_channel = channel(suite.addr("liaison")).await;
+    for (path, message) in [
+        ("/grpc.health.v1.Health/Check", vec![]),
+        (
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            vec![0x3a, 0x00],
+        ),
+        (
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            vec![0x3a, 0x00],
+        ),
+    ] {
+        let answer = acx_tests::raw::call(
+            &liaison_channel,
+            path,
+            None,
+            acx_tests::raw::frame(&message),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.code(), Some(Code::Ok), "{path}: {answer:?}");
+    }
 
     // The batch exporter's delay is seconds: these spans arrive only through the flush on
     // shutdown.
@@ -236,6 +265,90 @@ async fn a_customs_question_is_one_trace_across_liaison_and_scoring() {
             .all(|s| s.attributes.contains_key("rpc.system")),
         "only the RPC spans are exported, no transport internals: {spans:#?}"
     );
+    assert!(
+        !spans
+            .iter()
+            .any(|s| s.attributes.get("rpc.service").is_some_and(|service| {
+                service.contains("grpc.health") || service.contains("grpc.reflection")
+            })),
+        "health checks and reflection are not traced: {spans:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_is_logged_once_in_a_while_in_the_log_format() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let endpoint = format!("http://{closed}");
+    let mut suite = SuiteProcess::spawn_logging_to(
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("ACX_LOG_FORMAT", "json"),
+            ("RUST_LOG", "warn"),
+        ],
+        Stdio::from(log),
+    );
+    let token = suite.token("customs:demo-customs");
+    let mut client = DiagnosticsServiceClient::new(channel(suite.addr("liaison")).await);
+    let warnings = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
+            .filter(|line: &serde_json::Value| {
+                line["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("span export failed"))
+            })
+            .collect()
+    };
+    // Calls make spans; every batch of them fails to export. The failure shows while the
+    // server runs, not only at shutdown.
+    let mut rounds = 0;
+    while warnings().is_empty() {
+        rounds += 1;
+        assert!(rounds < 600, "no warning about the unreachable collector");
+        client
+            .echo(authorized(
+                EchoRequest {
+                    message: "spans".into(),
+                    delay: None,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Many more failing batches: still one warning (at most one a minute).
+    for _ in 0..40 {
+        client
+            .echo(authorized(
+                EchoRequest {
+                    message: "more spans".into(),
+                    delay: None,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = warnings();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0]["level"], "WARN", "{seen:#?}");
+    suite.sigterm();
+    assert_eq!(
+        suite.exit_within(Duration::from_secs(30)).await.code(),
+        Some(0)
+    );
 }
 
 /// The fake collector keeps attribute values as the debug text of the OTLP `AnyValue`.
@@ -249,4 +362,102 @@ fn has_int(span: &fake_opentelemetry_collector::ExportedSpan, key: &str, value: 
     span.attributes
         .get(key)
         .is_some_and(|text| text.contains(&format!("IntValue({value})")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
+    use acx_proto::{
+        common::ProductRef,
+        ingest::{
+            ActionTaken, CounterfeitFinding, EvidenceType, Report, SubmitReportsRequest, Verdict,
+            ingest_service_client::IngestServiceClient, report::Kind,
+        },
+        scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
+    };
+    let mut collector = fake_opentelemetry_collector::FakeCollectorServer::start()
+        .await
+        .unwrap();
+    let endpoint = collector.endpoint();
+    let mut suite = SuiteProcess::spawn(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "acx-test"),
+    ]);
+    let token = suite.token("platform:demo-platform");
+    let report_trace = "0af7651916cd43dd8448eb211c80319c";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut request = authorized(
+        SubmitReportsRequest {
+            reports: vec![Report {
+                report_id: "TRACED-1".into(),
+                kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+                    seller: Some(SellerAccountRef {
+                        platform: String::new(),
+                        seller_id: "S-TRACED".into(),
+                    }),
+                    products: vec![ProductRef {
+                        gtin: "4006381333931".into(),
+                        ..Default::default()
+                    }],
+                    evidence_type: EvidenceType::TestBuy as i32,
+                    verdict: Verdict::Confirmed as i32,
+                    action_taken: ActionTaken::AccountSuspended as i32,
+                    observe_time: Some(prost_types::Timestamp {
+                        seconds: now - 3_600,
+                        nanos: 0,
+                    }),
+                    notes: String::new(),
+                })),
+            }],
+        },
+        &token,
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{report_trace}-b7ad6b7169203331-01")
+            .parse()
+            .unwrap(),
+    );
+    IngestServiceClient::new(channel(suite.addr("ingest")).await)
+        .submit_reports(request)
+        .await
+        .unwrap();
+    // Wait until scoring has applied it.
+    let mut scoring = ScoringServiceClient::new(channel(suite.addr("scoring")).await);
+    let mut applied = false;
+    for _ in 0..300 {
+        let ask = authorized(
+            GetSellerRiskRequest {
+                seller: Some(SellerAccountRef {
+                    platform: "demo-platform".into(),
+                    seller_id: "S-TRACED".into(),
+                }),
+                cluster_id: String::new(),
+            },
+            &token,
+        );
+        if scoring.get_seller_risk(ask).await.is_ok() {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(applied, "scoring never applied the report");
+    suite.sigterm();
+    assert_eq!(
+        suite.exit_within(Duration::from_secs(15)).await.code(),
+        Some(0)
+    );
+    let spans = collector.exported_spans(3, Duration::from_secs(10)).await;
+    let applying = spans
+        .iter()
+        .filter(|span| span.name == "scoring/apply feed reports")
+        .find(|span| span.links.iter().any(|link| link.trace_id == report_trace))
+        .unwrap_or_else(|| panic!("no applying span links to the report's trace: {spans:#?}"));
+    assert_ne!(
+        applying.trace_id, report_trace,
+        "a trace of its own, linked"
+    );
 }

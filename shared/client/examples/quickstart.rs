@@ -170,8 +170,10 @@ fn sample_declaration(id: &str) -> Declaration {
         .map_or(0, |elapsed| elapsed.as_secs());
     Declaration {
         declaration_id: id.to_owned(),
+        // The start of the last hour, so that running it again within the hour sends the
+        // same declaration (DUPLICATE), not another one under the same id.
         declaration_time: Some(prost_types::Timestamp {
-            seconds: i64::try_from(now).unwrap_or(i64::MAX) - 3600,
+            seconds: (i64::try_from(now).unwrap_or(i64::MAX) / 3600 - 1) * 3600,
             nanos: 0,
         }),
         customs_office: "USLAX".to_owned(),
@@ -202,6 +204,7 @@ fn sample_declaration(id: &str) -> Declaration {
             valuation_basis: ValuationBasis::Fob.into(),
             duty_rate: 0.049,
             declared_duty: None,
+            ..Default::default()
         }],
         ..Default::default()
     }

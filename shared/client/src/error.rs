@@ -105,8 +105,32 @@ impl ServerError {
     }
 }
 
+/// How tonic words its refusal of an answer larger than the client's receive limit.
+const TOO_LARGE: &str = "Error, decoded message length too large";
+
+impl ServerError {
+    /// Whether this is not the server's answer but the client's refusal of it: larger than
+    /// the client's receive limit (4 MiB by default). tonic reports that as `OUT_OF_RANGE`,
+    /// which would otherwise read as a request out of range.
+    pub fn is_answer_too_large(&self) -> bool {
+        self.code == Code::OutOfRange && self.message.starts_with(TOO_LARGE)
+    }
+}
+
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_answer_too_large() {
+            let detail = self
+                .message
+                .trim_start_matches(TOO_LARGE)
+                .trim_start_matches(':');
+            return write!(
+                f,
+                "the answer is larger than this client accepts ({}); ask for less at once, \
+                 e.g. fewer items per page",
+                detail.trim()
+            );
+        }
         write!(f, "{}: {}", code_name(self.code), self.message)?;
         // The server's message already names the fields; add them only when it did not.
         for violation in &self.field_violations {
@@ -179,6 +203,22 @@ mod tests {
             error.to_string(),
             "INVALID_ARGUMENT: invalid request; lines[0].hs_code: must be 6 to 10 digits"
         );
+    }
+
+    #[test]
+    fn an_answer_over_the_receive_limit_is_told_apart_from_a_server_error() {
+        let local = tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
+        );
+        let error = ServerError::from_status(&local, 1);
+        assert!(error.is_answer_too_large());
+        assert_eq!(
+            error.to_string(),
+            "the answer is larger than this client accepts (found 5000000 bytes, the limit is: \
+             4194304 bytes); ask for less at once, e.g. fewer items per page"
+        );
+        let server = ServerError::from_status(&tonic::Status::out_of_range("page 9 of 3"), 1);
+        assert!(!server.is_answer_too_large());
     }
 
     #[test]

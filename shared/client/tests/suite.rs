@@ -77,6 +77,7 @@ fn declaration(id: &str) -> acx_proto::liaison::Declaration {
             valuation_basis: ValuationBasis::Fob as i32,
             duty_rate: 0.049,
             declared_duty: None,
+            ..Default::default()
         }],
         ..Default::default()
     }

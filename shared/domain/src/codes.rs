@@ -7,12 +7,28 @@ pub fn is_country(code: &str) -> bool {
     COUNTRIES.binary_search(&code).is_ok()
 }
 
+/// The code customs systems declare for an unknown country ("ZZ", user-assigned in ISO
+/// 3166-1 and used so by the UN/LOCODE and the customs data models).
+pub const UNKNOWN_COUNTRY: &str = "ZZ";
+
+/// True for a country code a customs declaration may carry: an officially assigned ISO
+/// 3166-1 alpha-2 code, [`UNKNOWN_COUNTRY`] ("ZZ"), or "XK" (Kosovo: user-assigned, but the
+/// code the EU, the UN/CEFACT and most customs administrations use). Upper case only.
+pub fn is_declared_country(code: &str) -> bool {
+    is_country(code) || code == UNKNOWN_COUNTRY || code == "XK"
+}
+
 /// True for an active ISO 4217 currency (or fund) code ("EUR", "USD", "CNY"), uppercase only.
 ///
 /// Withdrawn codes ("DEM", "HRK") are rejected so that every stored amount has a currency that
 /// can still be converted.
 pub fn is_currency(code: &str) -> bool {
     CURRENCIES.binary_search(&code).is_ok()
+}
+
+/// The active ISO 4217 currency and fund codes, sorted.
+pub fn currencies() -> &'static [&'static str] {
+    &CURRENCIES
 }
 
 /// Checks a GS1 GTIN (EAN-8, UPC-A, EAN-13 or GTIN-14) so that typing mistakes in product
@@ -41,24 +57,46 @@ pub fn gtin_error(gtin: &str) -> Option<String> {
     }
 }
 
-/// Normalises a Harmonized System tariff code so that "6403.99", "6403 99" and "640399" are
-/// the same code.
+/// Normalises a tariff code (the Harmonized System code, or a national extension of it) so
+/// that the notations of printed tariffs are one code: "6403.99", "6403 99", "6403-99" and
+/// "640399" are the same.
 ///
-/// Dots and spaces are removed; what is left must be 6 to 10 digits whose first two (the HS
-/// chapter) are 01 to 97 and not 77 (a chapter reserved for future use). Returns the digits,
-/// or a short lowercase reason.
+/// Rules, in order:
+/// - dots, hyphens and white space are removed; what is left must be ASCII digits;
+/// - 5 digits are a 6-digit code whose leading zero was lost (spreadsheets and data exports
+///   store codes as numbers, so "090121" becomes "90121"): a zero is put back. Only 5: a
+///   7- or 9-digit code is a national code of its own (Japan's statistical codes have 9);
+/// - 6 to 10 digits are kept as they are, leading zeros included;
+/// - the chapter (first two digits) must exist: 01 to 97 but not 77 (reserved) are the HS,
+///   98 and 99 national chapters (e.g. US "9903.88.15"; see [`is_national_chapter`]).
+///
+/// Returns the digits, or a short lowercase reason.
 pub fn normalize_hs_code(code: &str) -> Result<String, String> {
-    let digits: String = code.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
-    if !(6..=10).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("must be 6 to 10 digits (dots and spaces allowed)".to_owned());
+    let mut digits: String = code
+        .chars()
+        .filter(|c| !matches!(c, '.' | '-') && !c.is_whitespace())
+        .collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !(5..=10).contains(&digits.len()) {
+        return Err("must be 6 to 10 digits (dots, spaces and hyphens allowed)".to_owned());
+    }
+    if digits.len() == 5 {
+        digits.insert(0, '0');
     }
     let chapter: u8 = digits[..2].parse().map_err(|_| "is not a valid HS code")?;
-    if !(1..=97).contains(&chapter) || chapter == 77 {
+    if chapter == 0 || chapter == 77 {
         return Err(
-            "has an unknown HS chapter (first two digits must be 01 to 97, not 77)".to_owned(),
+            "has an unknown chapter (first two digits must be 01 to 99, not 77)".to_owned(),
         );
     }
     Ok(digits)
+}
+
+/// True for a normalised tariff code of a national chapter (98 or 99): chapters the HS
+/// leaves to national use for special provisions (US chapter 99: temporary and additional
+/// duties such as "9903.88.15", listed before the goods' own code on an entry line). Such a
+/// code does not say what the goods are, so it is kept out of comparisons between goods.
+pub fn is_national_chapter(code: &str) -> bool {
+    code.starts_with("98") || code.starts_with("99")
 }
 
 /// The international calling code (without '+') of a country, for turning phone numbers in
@@ -333,17 +371,49 @@ mod tests {
     }
 
     #[test]
+    fn hs_codes_in_the_notations_of_national_tariffs() {
+        for (given, canonical) in [
+            ("6403-99", "640399"),
+            ("8518.30.20 00", "8518302000"),
+            ("8518 30 20-00", "8518302000"),
+            ("\t6403.99\u{a0}", "640399"),
+            ("0901.21", "090121"),
+            ("090121", "090121"),
+            ("0101.21.00.10", "0101210010"),
+            // A leading zero lost to a spreadsheet.
+            ("90121", "090121"),
+            ("901.21", "090121"),
+            // National chapters.
+            ("9903.88.15", "99038815"),
+            ("9801.00.10", "98010010"),
+            ("990388", "990388"),
+            // Japan's 9-digit statistical codes stay as they are.
+            ("6403.99.000", "640399000"),
+        ] {
+            assert_eq!(
+                normalize_hs_code(given),
+                Ok(canonical.to_owned()),
+                "{given:?}"
+            );
+        }
+        assert!(is_national_chapter("99038815"));
+        assert!(is_national_chapter("98010010"));
+        assert!(!is_national_chapter("970110"));
+        assert!(!is_national_chapter("090121"));
+    }
+
+    #[test]
     fn hs_codes_with_wrong_length_or_characters() {
-        let msg = Err("must be 6 to 10 digits (dots and spaces allowed)".to_owned());
+        let msg = Err("must be 6 to 10 digits (dots, spaces and hyphens allowed)".to_owned());
         for code in [
             "",
             "6403",
-            "64039",
+            "...",
             "64039912345",
-            "6403-99",
             "6403.9A",
             "6403_99_00",
             "６４０３９９",
+            "-",
         ] {
             assert_eq!(normalize_hs_code(code), msg, "{code}");
         }
@@ -352,9 +422,19 @@ mod tests {
     #[test]
     fn hs_codes_with_unknown_chapter() {
         let msg =
-            Err("has an unknown HS chapter (first two digits must be 01 to 97, not 77)".to_owned());
-        for code in ["000000", "001234", "770000", "7701.10", "980000", "9903.88"] {
+            Err("has an unknown chapter (first two digits must be 01 to 99, not 77)".to_owned());
+        for code in ["000000", "001234", "770000", "7701.10", "00123"] {
             assert_eq!(normalize_hs_code(code), msg, "{code}");
+        }
+    }
+
+    #[test]
+    fn declared_countries_include_unknown_and_kosovo() {
+        for code in ["ZZ", "XK", "CN", "DE"] {
+            assert!(is_declared_country(code), "{code}");
+        }
+        for code in ["zz", "XX", "EU", "UK", ""] {
+            assert!(!is_declared_country(code), "{code}");
         }
     }
 

@@ -1,10 +1,25 @@
 //! The contract's identifiers (`acx.common.v1.Identifiers`) turned into keyed hashes, by
 //! one set of rules for every service: ingest when it stores a profile, scoring when an
 //! entity check asks about a name and identifiers.
+//!
+//! ## Hash continuity across normalisation versions
+//! Raw identifiers are never stored, so a hash made under older rules cannot be recomputed
+//! under new ones. Each value is therefore hashed under the current rules (its *primary*
+//! hash, [`Normalization::CURRENT`]) and, while older versions are in use, under each older
+//! version too (its *legacy* hashes): the old rules applied to the raw value and to the
+//! current normalised value (so a value an old rule refused or mis-read, such as a phone
+//! with an extension, still meets an old record typed the plain way). A legacy hash equal to
+//! the primary one is not repeated: the HMAC input holds no version, so wherever the rules
+//! agree (most values) old and new hashes are simply equal.
+//!
+//! Scoring links two profiles on a shared hash only when it means the same under both sides'
+//! rules ([`links_across_versions`]): primary meets primary, or a legacy hash of version
+//! *v* meets the primary hash of a profile made under version *v*. Two legacy hashes never
+//! link, so an old rule's mistakes do not spread to new data.
 
 use acx_proto::common::{self as pb, HashedIdentifier, Identifiers};
 
-use crate::identifiers::{self, IdentifierKey, IdentifierKind};
+use crate::identifiers::{self, IdentifierKey, IdentifierKind, Normalization};
 
 /// Most identifiers of one kind in one request.
 pub const MAX_PER_KIND: usize = 50;
@@ -55,36 +70,277 @@ pub fn proto_kind(kind: IdentifierKind) -> pb::IdentifierKind {
 /// e.g. `("emails[0]", "is not a valid e-mail address")`.
 pub type Problem = (String, String);
 
-/// The normalised identifiers, by kind, and the problems of those that are not valid.
+/// One identifier normalised: its current form, and its forms under older versions that
+/// differ from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    /// The kind of identifier.
+    pub kind: IdentifierKind,
+    /// Normalised under [`Normalization::CURRENT`].
+    pub current: String,
+    /// Legacy forms: (older version, its normalised value), none equal to `current`.
+    pub legacy: Vec<(Normalization, String)>,
+}
+
+/// What [`normalize_all`] made of a set of identifiers.
+#[derive(Debug, Default)]
+pub struct NormalizedSet {
+    /// The valid identifiers, in request order.
+    pub normalized: Vec<Normalized>,
+    /// Values that are not valid identifiers of their kind: left out (a warning for a stored
+    /// profile, a field violation for a question).
+    pub invalid: Vec<Problem>,
+    /// Kinds with more than [`MAX_PER_KIND`] values: the request is malformed.
+    pub too_many: Vec<Problem>,
+}
+
+/// Normalises every identifier under the current rules and under each version in `legacy`
+/// (older versions whose hashes are still to be matched; see the module docs). `country` is
+/// the seller's ISO 3166-1 country, for phone numbers in national form.
 pub fn normalize_all(
     identifiers: &Identifiers,
     country: Option<&str>,
-) -> (Vec<(IdentifierKind, String)>, Vec<Problem>) {
-    let mut normalized = Vec::new();
-    let mut problems = Vec::new();
+    legacy: &[Normalization],
+) -> NormalizedSet {
+    let mut set = NormalizedSet::default();
     for (kind, name, values) in by_kind(identifiers) {
         if values.len() > MAX_PER_KIND {
-            problems.push((
+            set.too_many.push((
                 name.to_owned(),
                 format!("must have at most {MAX_PER_KIND} entries"),
             ));
             continue;
         }
-        for (i, value) in values.iter().enumerate() {
-            match identifiers::normalize(kind, value, country) {
-                Ok(value) => normalized.push((kind, value)),
-                Err(reason) => problems.push((format!("{name}[{i}]"), reason)),
+        for (i, raw) in values.iter().enumerate() {
+            match identifiers::normalize(kind, raw, country) {
+                Ok(current) => {
+                    let legacy = legacy_forms(kind, raw, &current, country, legacy);
+                    set.normalized.push(Normalized {
+                        kind,
+                        current,
+                        legacy,
+                    });
+                }
+                Err(reason) => set.invalid.push((format!("{name}[{i}]"), reason)),
             }
         }
     }
-    (normalized, problems)
+    set
 }
 
-/// The keyed hash of a normalised identifier, as the contract carries it.
-pub fn hashed(kind: IdentifierKind, normalized: &str, key: &IdentifierKey) -> HashedIdentifier {
+/// The forms of one value under older versions: each version's rules applied to the raw value
+/// and to the current form, without repeats or the current form itself.
+fn legacy_forms(
+    kind: IdentifierKind,
+    raw: &str,
+    current: &str,
+    country: Option<&str>,
+    versions: &[Normalization],
+) -> Vec<(Normalization, String)> {
+    let mut forms: Vec<(Normalization, String)> = Vec::new();
+    for &version in versions.iter().filter(|v| **v < Normalization::CURRENT) {
+        for input in [raw, current] {
+            if let Ok(form) = identifiers::normalize_as(version, kind, input, country)
+                && form != current
+                && !forms.iter().any(|(_, f)| *f == form)
+            {
+                forms.push((version, form));
+            }
+        }
+    }
+    forms
+}
+
+/// The keyed hashes of normalised identifiers under `key`, as the contract carries them:
+/// each primary hash (current version) and its legacy hashes, sorted by kind and hash, each
+/// hash once (the newest version wins).
+pub fn hash_all(normalized: &[Normalized], key: &IdentifierKey) -> Vec<HashedIdentifier> {
+    let mut hashed: Vec<HashedIdentifier> = Vec::new();
+    for item in normalized {
+        hashed.push(hashed_one(
+            item.kind,
+            &item.current,
+            Normalization::CURRENT,
+            key,
+        ));
+        for (version, form) in &item.legacy {
+            hashed.push(hashed_one(item.kind, form, *version, key));
+        }
+    }
+    hashed.sort_by(|a, b| {
+        (a.kind, &a.hash)
+            .cmp(&(b.kind, &b.hash))
+            .then(b.normalization_version.cmp(&a.normalization_version))
+    });
+    hashed.dedup_by(|later, earlier| later.kind == earlier.kind && later.hash == earlier.hash);
+    hashed
+}
+
+/// The keyed hash of one normalised value, as the contract carries it.
+pub fn hashed_one(
+    kind: IdentifierKind,
+    normalized: &str,
+    version: Normalization,
+    key: &IdentifierKey,
+) -> HashedIdentifier {
     HashedIdentifier {
         kind: proto_kind(kind) as i32,
         key_id: key.id().to_owned(),
         hash: key.hash_identifier(kind, normalized),
+        normalization_version: version.number(),
+    }
+}
+
+/// The version a set of hashes (one profile's) was made under: the newest version among
+/// them; version 1 for hashes stored before versions were recorded.
+pub fn primary_version(hashes: &[HashedIdentifier]) -> u32 {
+    hashes
+        .iter()
+        .map(|h| h.normalization_version.max(1))
+        .max()
+        .unwrap_or(1)
+}
+
+/// Whether a hash shared by two profiles links them, given each side's version of that hash
+/// and each profile's [`primary_version`]: when both are primary hashes (made under their
+/// profile's own rules, whatever the versions), or when a legacy hash of one meets the
+/// primary hash of a profile made under that very version. Two legacy hashes never link.
+pub fn links_across_versions(
+    (version_a, primary_a): (u32, u32),
+    (version_b, primary_b): (u32, u32),
+) -> bool {
+    let (version_a, version_b) = (version_a.max(1), version_b.max(1));
+    let a_primary = version_a == primary_a;
+    let b_primary = version_b == primary_b;
+    (a_primary && b_primary) || (a_primary != b_primary && version_a == version_b)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn key() -> IdentifierKey {
+        crate::identifiers::IdentifierKeys::parse(&format!("k1 {}", "ab".repeat(32)))
+            .unwrap()
+            .current()
+            .clone()
+    }
+
+    fn ids(phones: &[&str], emails: &[&str]) -> Identifiers {
+        Identifiers {
+            phones: phones.iter().map(|s| s.to_string()).collect(),
+            emails: emails.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_left_out_and_named() {
+        let set = normalize_all(
+            &ids(&["+1 650 555 0134 ext. 12", "call me"], &["a@b"]),
+            None,
+            &[Normalization::V1],
+        );
+        assert_eq!(set.normalized.len(), 1);
+        assert_eq!(set.normalized[0].current, "+16505550134");
+        assert_eq!(
+            set.invalid,
+            [
+                (
+                    "emails[0]".to_owned(),
+                    "is not a valid e-mail address".to_owned()
+                ),
+                (
+                    "phones[1]".to_owned(),
+                    "is not a valid phone number".to_owned()
+                ),
+            ]
+        );
+        assert!(set.too_many.is_empty());
+        let many: Vec<&str> = vec!["+1 650 555 0134"; 51];
+        let set = normalize_all(&ids(&many, &[]), None, &[]);
+        assert_eq!(set.too_many.len(), 1);
+        assert!(set.normalized.is_empty());
+    }
+
+    #[test]
+    fn legacy_forms_appear_only_where_the_rules_differ() {
+        // Plain values: version 1 agrees, so one hash serves both.
+        let set = normalize_all(
+            &ids(&["+44 20 7946 0958"], &["info@example.com"]),
+            None,
+            &[Normalization::V1],
+        );
+        assert!(set.normalized.iter().all(|n| n.legacy.is_empty()));
+        let hashed = hash_all(&set.normalized, &key());
+        assert_eq!(hashed.len(), 2);
+        assert!(hashed.iter().all(|h| h.normalization_version == 2));
+
+        // Hungarian trunk prefix: version 1 read "06 1 ..." as "+36 6 1 ...".
+        let set = normalize_all(
+            &ids(&["06 1 234 5678"], &[]),
+            Some("HU"),
+            &[Normalization::V1],
+        );
+        assert_eq!(set.normalized[0].current, "+3612345678");
+        assert_eq!(
+            set.normalized[0].legacy,
+            [(Normalization::V1, "+36612345678".to_owned())]
+        );
+        let hashed = hash_all(&set.normalized, &key());
+        assert_eq!(
+            hashed
+                .iter()
+                .map(|h| h.normalization_version)
+                .collect::<Vec<_>>()
+                .len(),
+            2
+        );
+        // Without legacy versions, only the primary hash.
+        let set = normalize_all(&ids(&["06 1 234 5678"], &[]), Some("HU"), &[]);
+        assert_eq!(hash_all(&set.normalized, &key()).len(), 1);
+    }
+
+    #[test]
+    fn version_one_hashes_of_a_clean_value_equal_the_current_ones() {
+        let k = key();
+        let v1 = identifiers::normalize_as(
+            Normalization::V1,
+            IdentifierKind::TaxNumber,
+            "DE 123 456 789",
+            None,
+        )
+        .unwrap();
+        let v2 = identifiers::normalize(IdentifierKind::TaxNumber, "ＤＥ１２３４５６７８９", None)
+            .unwrap();
+        assert_eq!(
+            k.hash_identifier(IdentifierKind::TaxNumber, &v1),
+            k.hash_identifier(IdentifierKind::TaxNumber, &v2)
+        );
+    }
+
+    #[test]
+    fn the_version_rule() {
+        // (version of the shared hash, primary version of its profile)
+        let new_primary = (2, 2);
+        let new_legacy = (1, 2);
+        let old = (1, 1);
+        let old_unversioned = (0, 1);
+        assert!(links_across_versions(new_primary, new_primary));
+        assert!(links_across_versions(new_primary, old));
+        assert!(links_across_versions(new_legacy, old));
+        assert!(links_across_versions(old_unversioned, new_legacy));
+        assert!(links_across_versions(old, old_unversioned));
+        assert!(!links_across_versions(new_legacy, new_legacy));
+        assert!(!links_across_versions(new_legacy, new_primary));
+        assert_eq!(primary_version(&[]), 1);
+        let h = |v| HashedIdentifier {
+            normalization_version: v,
+            ..Default::default()
+        };
+        assert_eq!(primary_version(&[h(0), h(0)]), 1);
+        assert_eq!(primary_version(&[h(1), h(2)]), 2);
     }
 }

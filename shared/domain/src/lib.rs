@@ -2,17 +2,29 @@
 //! byte for byte on what a value means.
 //!
 //! - [`identifiers`]: normalising seller identifiers (registration and tax numbers, bank
-//!   accounts, addresses, e-mail, phone, web domains) and hashing them with the exchange's
+//!   accounts, addresses, e-mail, phone, web domains) on top of the field's libraries, one
+//!   module per kind, versioned; [`hashing`] turns them into keyed hashes with the exchange's
 //!   secret keys, so that members can match sellers without ever sharing the raw values.
+//! - [`names`]: company and shop names folded for comparison (Unicode, accents, scripts,
+//!   legal forms from the ISO 20275 list).
+//! - [`gtin`]: product numbers in their GTIN-14 form.
 //! - [`codes`]: checks for the standard codes that reports carry (ISO 3166-1 countries,
 //!   ISO 4217 currencies, GS1 GTINs, HS tariff codes, telephone calling codes).
 //! - [`money`]: exact decimal amounts as integer millionths, so prices never pass through
-//!   floating point.
+//!   floating point; [`rates`]: the European Central Bank's reference rates by date, to
+//!   compare amounts in different currencies.
+//! - [`customs`]: what a customs declaration may hold, the one set of rules liaison and
+//!   scoring both apply.
 
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
 pub mod codes;
-/// Contract identifiers to keyed hashes, one set of rules for every service.
+/// The rules of a customs declaration's fields, shared by liaison and scoring.
+pub mod customs;
+/// GTINs in their canonical GTIN-14 form.
+pub mod gtin;
+/// Contract identifiers to keyed hashes, one set of rules for every service, and how hashes
+/// of different normalisation versions link.
 pub mod hashing;
 /// Identifier normalisation and keyed (HMAC-SHA256) hashing: the same real-world value always
 /// gives the same normalised string, and so the same hash, whoever reported it.
@@ -20,3 +32,8 @@ pub mod identifiers;
 /// Money amounts as exact integer millionths of the currency unit, parsed from and formatted to
 /// plain decimal text.
 pub mod money;
+/// Company and shop names analysed for comparison: Unicode forms, accents, scripts, legal
+/// forms (ISO 20275), fillers and places.
+pub mod names;
+/// Reference exchange rates by date (European Central Bank), built in and replaceable.
+pub mod rates;

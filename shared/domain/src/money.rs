@@ -2,15 +2,18 @@
 const MICROS_PER_UNIT: i64 = 1_000_000;
 /// Largest amount accepted, in whole units; far above any real price, well inside `i64` micros.
 const MAX_UNITS: i64 = 1_000_000_000_000;
-/// Most fraction digits accepted: one millionth is the smallest amount that can be stored.
+/// Fraction digits kept: one millionth is the smallest amount that can be stored.
 const MAX_FRACTION_DIGITS: usize = 6;
 
 /// Parses a non-negative decimal amount into millionths of the currency unit (`"12.50"` gives
 /// `12_500_000`), so that prices are stored and compared exactly, never as floating point.
 ///
-/// Accepts ASCII digits with an optional '.' followed by 1 to 6 fraction digits; no sign, no
-/// exponent, no thousands separators, no surrounding spaces; at most 1e12 units. `Err` carries a
-/// short lowercase reason for a field violation.
+/// Accepts ASCII digits with an optional '.' followed by at least one fraction digit; no sign,
+/// no exponent, no thousands separators, no surrounding spaces; at most 1e12 units. Digits
+/// past the sixth after the point (floating-point noise from exports, such as
+/// `"241.58000000000004"`) are rounded to the nearest millionth, halves away from zero:
+/// `"0.0000005"` is 1 millionth, `"0.00000049"` is 0. `Err` carries a short lowercase reason
+/// for a field violation.
 pub fn parse_amount_micros(text: &str) -> Result<i64, String> {
     const FORMAT: &str = "must be a non-negative decimal such as 12.50";
     let (whole, fraction) = match text.split_once('.') {
@@ -22,11 +25,8 @@ pub fn parse_amount_micros(text: &str) -> Result<i64, String> {
         return Err(FORMAT.to_owned());
     }
     let fraction = fraction.unwrap_or_default();
-    if fraction.len() > MAX_FRACTION_DIGITS {
-        return Err(format!(
-            "must have at most {MAX_FRACTION_DIGITS} digits after the decimal point"
-        ));
-    }
+    let (kept, dropped) = fraction.split_at(fraction.len().min(MAX_FRACTION_DIGITS));
+    let round_up = dropped.as_bytes().first().is_some_and(|&d| d >= b'5');
     let too_large = || format!("must be at most {MAX_UNITS}");
     // Leading zeros would not change the value, but could make the text too long to parse.
     let whole = whole.trim_start_matches('0');
@@ -39,8 +39,8 @@ pub fn parse_amount_micros(text: &str) -> Result<i64, String> {
         whole.parse().map_err(|_| FORMAT)?
     };
     // Right-pad the fraction to six digits: "5" is 500000 millionths.
-    let fraction_micros: i64 = format!("{fraction:0<6}").parse().map_err(|_| FORMAT)?;
-    let micros = units * MICROS_PER_UNIT + fraction_micros;
+    let fraction_micros: i64 = format!("{kept:0<6}").parse().map_err(|_| FORMAT)?;
+    let micros = units * MICROS_PER_UNIT + fraction_micros + i64::from(round_up);
     if micros > MAX_UNITS * MICROS_PER_UNIT {
         return Err(too_large());
     }
@@ -80,47 +80,6 @@ pub fn canonicalize(value: &mut acx_proto::common::Money) -> Vec<(&'static str, 
         Err(why) => problems.push(("amount", why)),
     }
     problems
-}
-
-/// Approximate reference rates, US dollars per unit of a currency, used only to put
-/// declared values and marketplace prices on one scale for comparison (never to compute a
-/// customs value). `None` for a currency without a reference rate.
-pub fn usd_per_unit(currency: &str) -> Option<f64> {
-    const RATES: &[(&str, f64)] = &[
-        ("AED", 0.2723),
-        ("AUD", 0.66),
-        ("BRL", 0.18),
-        ("CAD", 0.73),
-        ("CHF", 1.13),
-        ("CNY", 0.138),
-        ("CZK", 0.043),
-        ("DKK", 0.145),
-        ("EUR", 1.08),
-        ("GBP", 1.27),
-        ("HKD", 0.128),
-        ("IDR", 0.000063),
-        ("INR", 0.012),
-        ("JPY", 0.0067),
-        ("KRW", 0.00074),
-        ("MXN", 0.058),
-        ("MYR", 0.22),
-        ("NOK", 0.093),
-        ("NZD", 0.6),
-        ("PHP", 0.018),
-        ("PLN", 0.25),
-        ("SEK", 0.095),
-        ("SGD", 0.74),
-        ("THB", 0.028),
-        ("TRY", 0.03),
-        ("TWD", 0.031),
-        ("USD", 1.0),
-        ("VND", 0.00004),
-        ("ZAR", 0.054),
-    ];
-    RATES
-        .binary_search_by(|(code, _)| (*code).cmp(currency))
-        .ok()
-        .map(|i| RATES[i].1)
 }
 
 #[cfg(test)]
@@ -172,14 +131,31 @@ mod tests {
     }
 
     #[test]
-    fn rejects_more_than_six_fraction_digits() {
+    fn rounds_past_the_sixth_fraction_digit_halves_away_from_zero() {
+        assert_eq!(parse_amount_micros("0.0000001"), Ok(0));
+        assert_eq!(parse_amount_micros("0.00000049"), Ok(0));
+        assert_eq!(parse_amount_micros("0.0000005"), Ok(1));
+        assert_eq!(parse_amount_micros("1.1234560"), Ok(1_123_456));
+        assert_eq!(parse_amount_micros("1.9999995"), Ok(2_000_000));
+        // Floating-point noise from exports of the development data.
+        assert_eq!(parse_amount_micros("241.58000000000004"), Ok(241_580_000));
         assert_eq!(
-            parse_amount_micros("0.0000001"),
-            Err("must have at most 6 digits after the decimal point".to_owned())
+            parse_amount_micros("2359189.8000000003"),
+            Ok(2_359_189_800_000)
+        );
+        assert_eq!(parse_amount_micros("57.22000000000001"), Ok(57_220_000));
+        assert_eq!(
+            parse_amount_micros(&format!("3.{}", "9".repeat(200))),
+            Ok(4_000_000)
+        );
+        // Rounding up may not pass the limit.
+        assert_eq!(
+            parse_amount_micros("999999999999.9999995"),
+            Ok(1_000_000_000_000_000_000)
         );
         assert_eq!(
-            parse_amount_micros("1.1234560"),
-            Err("must have at most 6 digits after the decimal point".to_owned())
+            parse_amount_micros("1000000000000.0000005"),
+            Err("must be at most 1000000000000".to_owned())
         );
     }
 
@@ -212,19 +188,6 @@ mod tests {
         for text in ["12.5", "3", "0.000001", "0.1", "1000000000000", "42.123456"] {
             assert_eq!(format_micros(parse_amount_micros(text).expect(text)), text);
         }
-    }
-}
-
-#[cfg(test)]
-mod rate_tests {
-    use super::usd_per_unit;
-
-    #[test]
-    fn reference_rates_are_found_by_code() {
-        assert_eq!(usd_per_unit("USD"), Some(1.0));
-        assert!(usd_per_unit("EUR").is_some_and(|r| r > 1.0));
-        assert!(usd_per_unit("CNY").is_some_and(|r| r < 0.2));
-        assert_eq!(usd_per_unit("XXX"), None);
     }
 }
 

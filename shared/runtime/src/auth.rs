@@ -192,12 +192,43 @@ impl TokenRegistry {
     }
 }
 
-/// Which roles may call which RPC of a service. Rules name a whole service
+/// Who an access rule lets in: every principal of a role, or one principal by name (for
+/// the internal services: least privilege between them is per service, not per role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Every principal of the role.
+    Role(Role),
+    /// One principal: its role and id (`service:scoring`).
+    Principal(Role, &'static str),
+}
+
+impl Grant {
+    /// The internal service `name` (`service:<name>`) and no other.
+    pub const fn service(name: &'static str) -> Self {
+        Grant::Principal(Role::Service, name)
+    }
+
+    fn admits(self, principal: &Principal) -> bool {
+        match self {
+            Grant::Role(role) => principal.role == role,
+            Grant::Principal(role, id) => principal.role == role && principal.id == id,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Grant::Role(role) => format!("{} principals", role.label()),
+            Grant::Principal(role, id) => format!("{}:{id}", role.label()),
+        }
+    }
+}
+
+/// Which principals may call which RPC of a service. Rules name a whole service
 /// (`/acx.ingest.v1.IngestService/`) or one method (`/acx.ingest.v1.IngestService/GetReport`);
-/// the method rule wins. A path no rule names is refused.
+/// the method rule wins. A path no rule names is refused (default deny).
 #[derive(Clone, Default)]
 pub struct AccessPolicy {
-    rules: HashMap<String, &'static [Role]>,
+    rules: HashMap<String, Vec<Grant>>,
     on_refusal: Option<RefusalHook>,
 }
 
@@ -238,8 +269,14 @@ impl AccessPolicy {
     }
 
     /// Lets `roles` call every RPC of the service named fully (`acx.ingest.v1.IngestService`).
-    pub fn service(mut self, service: &str, roles: &'static [Role]) -> Self {
-        self.rules.insert(format!("/{service}/"), roles);
+    pub fn service(self, service: &str, roles: &[Role]) -> Self {
+        let grants: Vec<Grant> = roles.iter().copied().map(Grant::Role).collect();
+        self.grant_service(service, &grants)
+    }
+
+    /// Lets `grants` call every RPC of the service named fully.
+    pub fn grant_service(mut self, service: &str, grants: &[Grant]) -> Self {
+        self.rules.insert(format!("/{service}/"), grants.to_vec());
         self
     }
 
@@ -250,20 +287,27 @@ impl AccessPolicy {
     }
 
     /// Lets `roles` call one RPC, overriding the service rule.
-    pub fn method(mut self, service: &str, method: &str, roles: &'static [Role]) -> Self {
-        self.rules.insert(format!("/{service}/{method}"), roles);
+    pub fn method(self, service: &str, method: &str, roles: &[Role]) -> Self {
+        let grants: Vec<Grant> = roles.iter().copied().map(Grant::Role).collect();
+        self.grant_method(service, method, &grants)
+    }
+
+    /// Lets `grants` (and no one else) call one RPC, overriding the service rule.
+    pub fn grant_method(mut self, service: &str, method: &str, grants: &[Grant]) -> Self {
+        self.rules
+            .insert(format!("/{service}/{method}"), grants.to_vec());
         self
     }
 
-    fn allowed(&self, path: &str) -> &[Role] {
-        if let Some(roles) = self.rules.get(path) {
-            return roles;
+    fn allowed(&self, path: &str) -> &[Grant] {
+        if let Some(grants) = self.rules.get(path) {
+            return grants;
         }
         let service_prefix = match path.rfind('/') {
             Some(end) => &path[..=end],
             None => path,
         };
-        self.rules.get(service_prefix).copied().unwrap_or(&[])
+        self.rules.get(service_prefix).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -302,8 +346,8 @@ fn authorize(
         ));
     };
     let allowed = policy.allowed(path);
-    if !allowed.contains(&principal.role) {
-        let expected: Vec<&str> = allowed.iter().map(|role| role.label()).collect();
+    if !allowed.iter().any(|grant| grant.admits(principal)) {
+        let expected: Vec<String> = allowed.iter().map(|grant| grant.describe()).collect();
         let message = if expected.is_empty() {
             format!("{principal} may not call {path}")
         } else {
@@ -502,7 +546,49 @@ mod tests {
         let policy = AccessPolicy::new()
             .service("s.S", &[Role::Platform])
             .method("s.S", "Feed", &[Role::Service]);
-        assert_eq!(policy.allowed("/s.S/Feed"), &[Role::Service]);
-        assert_eq!(policy.allowed("/s.S/Get"), &[Role::Platform]);
+        assert_eq!(policy.allowed("/s.S/Feed"), &[Grant::Role(Role::Service)]);
+        assert_eq!(policy.allowed("/s.S/Get"), &[Grant::Role(Role::Platform)]);
+    }
+
+    #[test]
+    fn a_grant_to_one_service_admits_no_other() {
+        let tokens = {
+            let mut tokens = registry_with("scoring-token", "service:scoring");
+            tokens.extend(registry_with("other-token", "service:other"));
+            tokens
+        };
+        let policy = AccessPolicy::new().grant_method("s.S", "Feed", &[Grant::service("scoring")]);
+        let decide = |token: &str| {
+            authorize(
+                &tokens,
+                &policy,
+                "/s.S/Feed",
+                &headers(&format!("Bearer {token}")),
+            )
+        };
+        assert_eq!(
+            decide("scoring-token")
+                .expect("allowed")
+                .expect("principal")
+                .id,
+            "scoring"
+        );
+        let denied = decide("other-token").expect_err("another service");
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        assert!(
+            denied.message().contains("service:scoring"),
+            "{}",
+            denied.message()
+        );
+        let unnamed = authorize(
+            &tokens,
+            &policy,
+            "/s.S/Get",
+            &headers("Bearer scoring-token"),
+        );
+        assert_eq!(
+            unnamed.expect_err("default deny").code(),
+            Code::PermissionDenied
+        );
     }
 }

@@ -46,11 +46,18 @@ pub enum PeerError {
     Token,
 }
 
+/// Largest header list accepted from a peer. ACX errors stay far below it (see
+/// `error::invalid_argument`), but the h2 default of 16 KiB is where a client drops the
+/// whole connection, failing every call that shares it: a peer's answer to one caller must
+/// never cost the others theirs.
+const PEER_MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
+
 /// A lazily connected channel to `url` (`http://host:port`) authenticating with `token`.
 /// It reconnects by itself, so a peer that is down at start-up is not an error.
 pub fn peer_channel(url: &str, token: &str) -> Result<PeerChannel, PeerError> {
     let endpoint = Endpoint::from_str(url)
         .map_err(|_| PeerError::Url(url.to_owned()))?
+        .http2_max_header_list_size(PEER_MAX_HEADER_LIST_BYTES)
         .connect_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))

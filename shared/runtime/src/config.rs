@@ -138,6 +138,37 @@ pub struct ServerConfig {
           value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// Connections held at once; more are closed as soon as they are accepted.
+    #[arg(long, env = "ACX_MAX_CONNECTIONS", value_name = "N", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Time a new connection has to send the HTTP/2 preface (and finish TLS); then it is closed.
+    #[arg(long, env = "ACX_HANDSHAKE_TIMEOUT", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_positive_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Interval of the HTTP/2 keepalive pings the server sends on every connection.
+    #[arg(long, env = "ACX_KEEPALIVE_INTERVAL", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_positive_duration)]
+    pub keepalive_interval: Duration,
+
+    /// A peer that does not answer a keepalive ping within this is dead: its connection closes.
+    #[arg(long, env = "ACX_KEEPALIVE_TIMEOUT", value_name = "DURATION", default_value = "20s",
+          value_parser = parse_positive_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// Age at which a connection is asked to go away (GOAWAY: its calls finish, clients
+    /// reconnect, spreading over replicas behind an L4 balancer).
+    #[arg(long, env = "ACX_MAX_CONNECTION_AGE", value_name = "DURATION", default_value = "30m",
+          value_parser = parse_positive_duration)]
+    pub max_connection_age: Duration,
+
+    /// After its maximum age, how long a connection's calls (long streams) may run before it is closed.
+    #[arg(long, env = "ACX_MAX_CONNECTION_AGE_GRACE", value_name = "DURATION", default_value = "10m",
+          value_parser = parse_duration)]
+    pub max_connection_age_grace: Duration,
+
     /// Log line format on standard error: human or json (levels come from RUST_LOG).
     #[arg(
         long,
@@ -164,6 +195,12 @@ impl ServerConfig {
             default_deadline: Duration::from_secs(30),
             max_concurrent_calls: 512,
             shutdown_grace: Duration::from_secs(20),
+            max_connections: 2048,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
+            max_connection_age: Duration::from_secs(30 * 60),
+            max_connection_age_grace: Duration::from_secs(10 * 60),
             log_format: LogFormat::Human,
         }
     }
@@ -182,6 +219,17 @@ impl ServerConfig {
                 "sqlite://{}",
                 self.data_dir.join(format!("{service}.db")).display()
             ),
+        }
+    }
+
+    /// The connection limits.
+    pub fn connection_limits(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            handshake_timeout: self.handshake_timeout,
+            close_after: self
+                .max_connection_age
+                .saturating_add(self.max_connection_age_grace),
         }
     }
 

@@ -43,32 +43,123 @@ impl FieldViolation {
     }
 }
 
-/// A status with an `ErrorInfo` detail carrying `reason` (UPPER_SNAKE, stable, for programs).
-pub fn status_with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
-    Status::with_error_details(code, message, details)
+/// Most violations listed in one `google.rpc.BadRequest`; the others are counted, not listed.
+pub const MAX_LISTED_VIOLATIONS: usize = 16;
+/// Bytes of field paths and descriptions one `BadRequest` may carry in all. With the caps
+/// below, a status stays far under the 16 KiB header list that HTTP/2 clients accept by
+/// default: status details travel in a header, and a client refusing them drops the whole
+/// connection, failing every other call on it.
+const VIOLATIONS_BUDGET_BYTES: usize = 4096;
+/// Longest field path kept, in bytes.
+const MAX_FIELD_BYTES: usize = 128;
+/// Longest violation description kept, in bytes (a description that quotes a value never
+/// echoes it at length).
+const MAX_DESCRIPTION_BYTES: usize = 192;
+/// Longest status message kept, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 512;
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &text[..end]))
 }
 
-/// `INVALID_ARGUMENT` listing every violation as `google.rpc.BadRequest`. The message names
-/// the fields too, for clients that do not decode details.
+fn error_info(
+    details: &mut ErrorDetails,
+    reason: &str,
+    metadata: std::collections::HashMap<String, String>,
+) {
+    details.set_error_info(reason, ERROR_DOMAIN, metadata);
+}
+
+/// A status with an `ErrorInfo` detail carrying `reason` (UPPER_SNAKE, stable, for programs).
+/// The message is cut to [`MAX_MESSAGE_BYTES`].
+pub fn status_with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    error_info(&mut details, reason, std::collections::HashMap::new());
+    let message = message.into();
+    Status::with_error_details(code, clip(&message, MAX_MESSAGE_BYTES), details)
+}
+
+/// `INVALID_ARGUMENT` with the violations as `google.rpc.BadRequest`, bounded whatever the
+/// input: at most [`MAX_LISTED_VIOLATIONS`] are listed (fewer if their text is long), each
+/// path and description cut short, and the `ErrorInfo` (reason `INVALID_ARGUMENT`) counts
+/// them: metadata `violations` (all of them) and `listed`. The message names the first
+/// violation and how many more there are, for clients that do not decode details.
 pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    let mut details = ErrorDetails::new();
+    let mut listed = 0;
+    let mut spent = 0;
+    for violation in violations.iter().take(MAX_LISTED_VIOLATIONS) {
+        let field = clip(&violation.field, MAX_FIELD_BYTES);
+        let description = clip(&violation.description, MAX_DESCRIPTION_BYTES);
+        spent += field.len() + description.len();
+        if listed > 0 && spent > VIOLATIONS_BUDGET_BYTES {
+            break;
+        }
+        details.add_bad_request_violation(field, description);
+        listed += 1;
+    }
     let mut message = String::from("invalid request");
-    for (index, violation) in violations.iter().enumerate() {
-        let separator = if index == 0 { ": " } else { "; " };
+    if let Some(first) = violations.first() {
         let _ = write!(
             message,
-            "{separator}{}: {}",
-            violation.field, violation.description
+            ": {}: {}",
+            clip(&first.field, MAX_FIELD_BYTES),
+            clip(&first.description, MAX_DESCRIPTION_BYTES)
         );
     }
-    let mut details = ErrorDetails::new();
-    for violation in violations {
-        details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
+    match violations.len() {
+        0 | 1 => {}
+        total if listed == total => {
+            let _ = write!(
+                message,
+                " (and {} more: see the google.rpc.BadRequest details)",
+                total - 1
+            );
+        }
+        total => {
+            let _ = write!(
+                message,
+                " (and {} more; the first {listed} are in the google.rpc.BadRequest details)",
+                total - 1
+            );
+        }
     }
-    details.set_error_info(
-        "INVALID_ARGUMENT",
-        ERROR_DOMAIN,
+    let metadata = [
+        ("violations".to_owned(), violations.len().to_string()),
+        ("listed".to_owned(), listed.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    error_info(&mut details, "INVALID_ARGUMENT", metadata);
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// `INVALID_ARGUMENT` for a request body that is not a valid message of the RPC's request
+/// type (truncated, a string that is not UTF-8, field number 0, a wrong wire type, a bad
+/// gRPC frame): `ErrorInfo` reason `MALFORMED_MESSAGE`, and a `BadRequest` violation when
+/// the field is known (`reports[].seller.seller_id` style paths, without indexes).
+pub fn malformed_message(description: &str, field: Option<&str>) -> Status {
+    let description = clip(description, MAX_DESCRIPTION_BYTES);
+    let mut details = ErrorDetails::new();
+    let message = match field {
+        Some(field) => {
+            let field = clip(field, MAX_FIELD_BYTES);
+            details.add_bad_request_violation(field.clone(), description.clone());
+            format!("the request is not a valid protobuf message: {field}: {description}")
+        }
+        None => format!("the request is not a valid protobuf message: {description}"),
+    };
+    error_info(
+        &mut details,
+        "MALFORMED_MESSAGE",
         std::collections::HashMap::new(),
     );
     Status::with_error_details(Code::InvalidArgument, message, details)
@@ -133,6 +224,38 @@ mod tests {
             details.error_info().expect("error info").reason,
             "INVALID_ARGUMENT"
         );
+    }
+
+    #[test]
+    fn errors_stay_small_whatever_the_input() {
+        let huge = "x".repeat(100_000);
+        let many: Vec<FieldViolation> = (0..5_000)
+            .map(|i| FieldViolation::new(format!("identifiers.phones[{i}]{huge}"), &huge))
+            .collect();
+        let status = invalid_argument(&many);
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).expect("valid headers");
+        let size: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        assert!(size < 8 * 1024, "{size} bytes of headers");
+        let details = status.get_error_details();
+        let listed = details
+            .bad_request()
+            .expect("bad request")
+            .field_violations
+            .len();
+        assert!((1..=MAX_LISTED_VIOLATIONS).contains(&listed));
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.metadata["violations"], "5000");
+        assert_eq!(info.metadata["listed"], listed.to_string());
+        assert!(status.message().contains("and 4999 more"));
+
+        let long = status_with_reason(Code::NotFound, huge.clone(), "NOT_FOUND");
+        assert!(long.message().len() <= MAX_MESSAGE_BYTES);
+        assert_eq!(clip("ééé", 4), "…");
+        assert_eq!(clip("abc", 3), "abc");
     }
 
     #[test]

@@ -9,18 +9,21 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod credentials;
 pub mod db;
 pub mod diagnostics;
 pub mod error;
 pub mod limits;
+pub mod malformed;
+pub mod paging;
 pub mod process;
 pub mod server;
 pub mod shutdown;
 pub mod time;
 pub mod validate;
 
-pub use auth::{AccessPolicy, Principal, Role};
+pub use auth::{AccessPolicy, Grant, Principal, Role};
 pub use config::ServerConfig;
 pub use db::Database;
 pub use error::FieldViolation;

@@ -15,8 +15,10 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use crate::{
     AccessPolicy, Database, ServerConfig, Shutdown,
     auth::{AuthLayer, TokenRegistry},
+    connections,
     diagnostics::Diagnostics,
     limits::LimitsLayer,
+    malformed::MalformedRequestLayer,
 };
 
 /// How often the health service re-checks the database.
@@ -221,6 +223,9 @@ pub async fn serve(
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(acx_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc.Status and the error details (BadRequest, ErrorInfo, RetryInfo, ...):
+            // grpcurl and buf curl decode the details of an error only if reflection knows them.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(spec.name)
             .with_service_name("acx.diagnostics.v1.DiagnosticsService")
             .with_service_name("grpc.health.v1.Health")
@@ -234,20 +239,30 @@ pub async fn serve(
 
     let layers = tower::ServiceBuilder::new()
         .layer(GrpcServerTraceLayer)
+        .layer(MalformedRequestLayer)
         .layer(AuthLayer::new(tokens, spec.policy))
         .layer(LimitsLayer::new(config.limits()));
     // Windows larger than HTTP/2's 64 KiB default let a bulk load keep the pipe full; they
-    // also bound what one stream can make the server buffer.
+    // also bound what one stream can make the server buffer. Keepalive pings drop dead
+    // peers; the maximum age sends GOAWAY, so clients reconnect (and spread over replicas).
     let mut builder = Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_interval(Some(config.keepalive_interval))
+        .http2_keepalive_timeout(Some(config.keepalive_timeout))
+        // No max_connection_age_grace here: connections::limit enforces it (see there).
+        .max_connection_age(config.max_connection_age)
         .initial_stream_window_size(Some(1024 * 1024))
         .initial_connection_window_size(Some(4 * 1024 * 1024));
     if let Some(tls) = tls_config(config)? {
-        builder = builder.tls_config(tls)?;
+        builder = builder.tls_config(tls.timeout(config.handshake_timeout))?;
     }
     let router = builder.layer(layers).add_routes(routes);
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = connections::limit(
+        TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(config.keepalive_interval)),
+        &config.connection_limits(),
+    );
     let grace = config.shutdown_grace;
     let name = spec.name;
     let signal = shutdown.clone();

@@ -1,7 +1,10 @@
 //! W3C trace-context propagation: extraction on the server side, injection on the client
 //! side, both through the global propagator that [`crate::init`] installs.
 
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::{
+    propagation::{Extractor, Injector},
+    trace::TraceContextExt as _,
+};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -44,6 +47,33 @@ pub fn inject_context(metadata: &mut MetadataMap) {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut MetadataInjector(metadata));
     });
+}
+
+/// The W3C `traceparent` of the current span: to carry a trace past a queue or a table
+/// (ingest's change feed), where no request carries it. `None` outside a trace.
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let mut carrier = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut carrier);
+    });
+    carrier.remove("traceparent")
+}
+
+/// Links `span` to the span a `traceparent` names (one the work of `span` follows from,
+/// such as the call that stored a feed item); a malformed or empty one adds nothing.
+pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
+    if traceparent.is_empty() {
+        return;
+    }
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let linked = context.span().span_context().clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
 }
 
 /// A client interceptor that injects the current trace context into every call, so the

@@ -7,9 +7,13 @@
 //! it on every client call. Attribute names are listed in `docs/telemetry.md`.
 
 mod context;
+mod export;
 mod server;
 
-pub use context::{TraceContextInterceptor, extract_context, inject_context};
+pub use context::{
+    TraceContextInterceptor, current_traceparent, extract_context, inject_context,
+    link_to_traceparent,
+};
 pub use server::{GrpcServerTrace, GrpcServerTraceLayer};
 
 use opentelemetry::trace::TracerProvider as _;
@@ -135,7 +139,7 @@ fn tracer_provider(default_service_name: &str) -> Result<SdkTracerProvider, Tele
         .build()?;
     let processor =
         opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
-            exporter,
+            export::WatchedExporter::new(exporter),
             opentelemetry_sdk::runtime::Tokio,
         )
         .build();

@@ -33,6 +33,14 @@ pub struct GrpcServerTrace<S> {
     inner: S,
 }
 
+/// Health checks and reflection make no span: probes alone would make a trace every few
+/// seconds per pod, and neither is a call anyone traces.
+fn is_untraced(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/")
+        || path.starts_with("/grpc.reflection.v1.ServerReflection/")
+        || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
+}
+
 /// Splits `/acx.ingest.v1.IngestService/SubmitReports` into service and method.
 fn service_and_method(path: &str) -> (&str, &str) {
     let path = path.trim_start_matches('/');
@@ -83,6 +91,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if is_untraced(request.uri().path()) {
+            return TracedFuture {
+                inner: self.inner.call(request).instrument(Span::none()),
+                span: None,
+            };
+        }
         let (service, method) = service_and_method(request.uri().path());
         let span = tracing::info_span!(
             "grpc.server",
@@ -197,6 +211,15 @@ mod tests {
             ("acx.ingest.v1.IngestService", "SubmitReports")
         );
         assert_eq!(service_and_method("/odd"), ("odd", ""));
+    }
+
+    #[test]
+    fn health_and_reflection_are_not_traced() {
+        assert!(is_untraced("/grpc.health.v1.Health/Check"));
+        assert!(is_untraced(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        ));
+        assert!(!is_untraced("/acx.diagnostics.v1.DiagnosticsService/Echo"));
     }
 
     #[test]

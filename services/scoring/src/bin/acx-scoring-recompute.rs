@@ -37,11 +37,13 @@ fn report(n: usize, sellers: usize) -> (String, Report) {
                     kind: IdentifierKind::BankAccount as i32,
                     key_id: "k1".to_owned(),
                     hash: format!("{bank:064x}"),
+                    normalization_version: 2,
                 },
                 HashedIdentifier {
                     kind: IdentifierKind::Phone as i32,
                     key_id: "k1".to_owned(),
                     hash: format!("p{seller:063x}"),
+                    normalization_version: 2,
                 },
             ],
             observe_time: time,
@@ -107,7 +109,7 @@ fn main() -> ExitCode {
     let params = ModelParams {
         half_life_days: 180.0,
     };
-    let mut state = State::new(params);
+    let mut state = State::new(params, acx_domain::rates::ReferenceRates::builtin());
     let clock = Instant::now();
     let (mut risks, mut listings) = (0, 0);
     let mut batch = Vec::with_capacity(500);
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
             sequence: n as i64 + 1,
             platform,
             report: Some(report),
+            traceparent: String::new(),
         });
         if batch.len() == 500 || n + 1 == reports {
             let entry = Entry::Feed(FeedBatch {

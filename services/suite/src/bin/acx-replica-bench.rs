@@ -54,6 +54,7 @@ fn declaration(n: usize) -> DeclaredShipment {
         authority: "bench-customs".to_owned(),
         importer_id: format!("IMP-{}", n % 50),
         origin_country: "CN".to_owned(),
+        customs_office: "BENCH-01".to_owned(),
         lines: vec![DeclaredLine {
             line_number: 1,
             hs_code: "851830".to_owned(),
@@ -63,6 +64,7 @@ fn declaration(n: usize) -> DeclaredShipment {
                 currency_code: "USD".to_owned(),
                 amount: format!("{}.00", 100 + n % 50),
             }),
+            ..Default::default()
         }],
         seller: Some(SellerAccountRef {
             platform: "bench".to_owned(),

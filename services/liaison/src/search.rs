@@ -1,0 +1,351 @@
+//! SearchShipments: an authority's shipments matching filters, by risk or by declaration
+//! time, in keyset pages.
+//!
+//! A search is the answer as it stood at its first page. The page token keeps two bounds
+//! taken then: the newest declaration stored (later ones are left out) and the number of
+//! the authority's newest assessment. A shipment assessed after the first page is placed and
+//! filtered as what it was then, pending: by risk it comes among the pending shipments
+//! (last, newest first), and a lane or minimum-risk filter leaves it out. So every shipment
+//! that matched at the first page comes exactly once, in order, whatever is assessed or
+//! arrives while the pages are read; each shows its current state. (On PostgreSQL a
+//! declaration still being stored while the first page is read may come or not, never
+//! twice.)
+//!
+//! By risk, assessed shipments come first (highest risk first, newest first among equal
+//! risks), read through the risk indexes; then the pending ones, newest first: those still
+//! pending and those assessed since the first page, read apart and merged.
+
+use acx_proto::liaison::{
+    AssessmentState, SearchShipmentsRequest, SearchShipmentsResponse, ShipmentOrder,
+};
+use acx_runtime::{
+    Database, FieldViolation, Principal,
+    paging::{self, Page, PageTokens, Scope},
+};
+
+use crate::{
+    Error,
+    shipments::to_shipment,
+    store::{self, Arg, SearchRow},
+};
+
+/// The RPC page tokens are bound to.
+const RPC: &str = "acx.liaison.v1.LiaisonService/SearchShipments";
+/// Shipments read by a page's first query (later ones are sized by the bytes left): a
+/// declaration of 999 lines with its assessment is about 600 kB, and a page stops at about
+/// 1 MiB, so reading a whole page of them at once would hold hundreds of megabytes for a few.
+const FIRST_CHUNK: usize = 32;
+/// The sort key of pending shipments by risk: below every risk (risks are 0 to 1).
+const PENDING: i64 = -1;
+
+/// A shipment's place in a search: its sort key (by risk: the risk's IEEE bits, which sort
+/// as the risks do, or [`PENDING`]; by time: the declaration time in µs) and its `seq`.
+type Place = (i64, i64);
+/// What a token holds: the newest declaration and the authority's newest assessment at the
+/// first page, then the place of the last shipment shown.
+type Cursor = (i64, i64, i64, i64);
+
+/// One page of `principal`'s shipments matching `request`.
+pub async fn search(
+    database: &Database,
+    tokens: &PageTokens,
+    principal: &Principal,
+    request: &SearchShipmentsRequest,
+) -> Result<SearchShipmentsResponse, Error> {
+    let size = validate(request)?;
+    let filters = SearchShipmentsRequest {
+        page_size: 0,
+        page_token: String::new(),
+        ..request.clone()
+    };
+    let scope = Scope::new(RPC, principal, &filters);
+    let cursor: Option<Cursor> = tokens
+        .open(&scope, &request.page_token)
+        .map_err(|violation| Error::Invalid(vec![violation]))?;
+    let (declared, assessed) = match cursor {
+        Some((declared, assessed, _, _)) => (declared, assessed),
+        None => store::search_snapshot(database, &principal.id).await?,
+    };
+    let query = Query::new(&principal.id, request, declared, assessed);
+    let by_time = request.order_by() == ShipmentOrder::DeclarationTime;
+    let mut page = Page::new(size, cursor.map(|(_, _, key, seq)| (key, seq)));
+    while let Some(count) = page.wanted(FIRST_CHUNK) {
+        let rows = if by_time {
+            query.by_time(database, page.after(), count).await?
+        } else {
+            query.by_risk(database, page.after(), count).await?
+        };
+        let shipments = rows
+            .into_iter()
+            .map(|(place, row)| Ok((to_shipment(row)?, place)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        page.take(shipments, count);
+    }
+    let (shipments, next) = page.finish();
+    let next_page_token = next.map_or_else(String::new, |(key, seq)| {
+        tokens.issue(&scope, &(declared, assessed, key, seq))
+    });
+    Ok(SearchShipmentsResponse {
+        shipments,
+        next_page_token,
+    })
+}
+
+/// The page size, or every violation of the request.
+fn validate(request: &SearchShipmentsRequest) -> Result<usize, Error> {
+    let mut violations = Vec::new();
+    let size = paging::page_size(request.page_size).unwrap_or_else(|violation| {
+        violations.push(violation);
+        1
+    });
+    if !(0.0..=1.0).contains(&request.min_risk) {
+        violations.push(FieldViolation::new("min_risk", "must be between 0 and 1"));
+    }
+    if !request.hs_code_prefix.chars().all(|c| c.is_ascii_digit())
+        || request.hs_code_prefix.len() > 10
+    {
+        violations.push(FieldViolation::new(
+            "hs_code_prefix",
+            "must be up to 10 digits",
+        ));
+    }
+    if let Some(seller) = &request.seller
+        && (seller.platform.is_empty() || seller.seller_id.is_empty())
+    {
+        violations.push(FieldViolation::new(
+            "seller",
+            "needs both platform and seller_id",
+        ));
+    }
+    if violations.is_empty() {
+        Ok(size)
+    } else {
+        Err(Error::Invalid(violations))
+    }
+}
+
+/// SQL conditions, each with `?` placeholders and its arguments, numbered `$1, $2, ...`
+/// when the query is built.
+#[derive(Debug, Clone, Default)]
+struct Conditions(Vec<(String, Vec<Arg>)>);
+
+impl Conditions {
+    /// Adds `condition`, whose `?`s take `args` in order.
+    fn and(&mut self, condition: impl Into<String>, args: impl IntoIterator<Item = Arg>) {
+        self.0.push((condition.into(), args.into_iter().collect()));
+    }
+
+    /// These conditions and `condition`.
+    fn with(&self, condition: impl Into<String>, args: impl IntoIterator<Item = Arg>) -> Self {
+        let mut more = self.clone();
+        more.and(condition, args);
+        more
+    }
+
+    /// These conditions and `other`'s.
+    fn join(&self, other: &Conditions) -> Self {
+        let mut all = self.clone();
+        all.0.extend(other.0.iter().cloned());
+        all
+    }
+
+    /// The matching rows in `order`, at most `limit`.
+    async fn rows(
+        &self,
+        database: &Database,
+        order: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchRow>, sqlx::Error> {
+        let mut conditions = Vec::with_capacity(self.0.len());
+        let mut args = Vec::new();
+        for (condition, values) in &self.0 {
+            let mut text = String::new();
+            for (index, part) in condition.split('?').enumerate() {
+                if index > 0 {
+                    text.push_str(&format!("${}", args.len() + 1));
+                    args.push(values[index - 1].clone());
+                }
+                text.push_str(part);
+            }
+            conditions.push(text);
+        }
+        store::search(database, &conditions, &args, order, limit).await
+    }
+}
+
+/// A search's conditions as at its first page.
+#[derive(Debug)]
+struct Query {
+    /// What every shipment listed matches: the authority, the filters on what was declared,
+    /// and arrival up to the first page.
+    declared: Conditions,
+    /// Shipments assessed by the first page, matching the lane and risk filters.
+    assessed: Option<Conditions>,
+    /// Whether shipments pending at the first page can match.
+    pending: bool,
+    /// The authority's newest assessment at the first page.
+    assessed_up_to: i64,
+}
+
+/// Risk as SQL sees it (pending: -1), as the risk indexes hold it.
+const RISK: &str = "COALESCE(d.risk, -1.0)";
+
+impl Query {
+    fn new(
+        authority: &str,
+        request: &SearchShipmentsRequest,
+        declared_up_to: i64,
+        assessed_up_to: i64,
+    ) -> Self {
+        let mut declared = Conditions::default();
+        declared.and("d.authority = ?", [Arg::Text(authority.to_owned())]);
+        declared.and("d.seq <= ?", [Arg::Int(declared_up_to)]);
+        if !request.customs_office.is_empty() {
+            declared.and(
+                "customs_office = ?",
+                [Arg::Text(request.customs_office.clone())],
+            );
+        }
+        if let Some(start) = &request.start_time {
+            declared.and(
+                "declaration_time_us >= ?",
+                [Arg::Int(start.seconds.saturating_mul(1_000_000))],
+            );
+        }
+        if let Some(end) = &request.end_time {
+            declared.and(
+                "declaration_time_us < ?",
+                [Arg::Int(end.seconds.saturating_mul(1_000_000))],
+            );
+        }
+        if !request.importer_id.is_empty() {
+            declared.and("importer_id = ?", [Arg::Text(request.importer_id.clone())]);
+        }
+        if let Some(seller) = &request.seller {
+            declared.and(
+                "seller_platform = ? AND seller_id = ?",
+                [
+                    Arg::Text(seller.platform.clone()),
+                    Arg::Text(seller.seller_id.clone()),
+                ],
+            );
+        }
+        if !request.hs_code_prefix.is_empty() {
+            declared.and(
+                "hs_codes LIKE ?",
+                [Arg::Text(format!("% {}%", request.hs_code_prefix))],
+            );
+        }
+        let state = AssessmentState::try_from(request.assessment_state).ok();
+        let mut assessed = (state != Some(AssessmentState::Pending)).then(Conditions::default);
+        if let Some(assessed) = &mut assessed {
+            assessed.and("d.assessed_seq <= ?", [Arg::Int(assessed_up_to)]);
+            if request.lane != 0 {
+                assessed.and("d.lane = ?", [Arg::Int(i64::from(request.lane))]);
+            }
+            if request.min_risk > 0.0 {
+                assessed.and("d.risk >= ?", [Arg::Real(request.min_risk)]);
+            }
+        }
+        let pending = state != Some(AssessmentState::Assessed)
+            && request.lane == 0
+            && request.min_risk <= 0.0;
+        Self {
+            declared,
+            assessed,
+            pending,
+            assessed_up_to,
+        }
+    }
+
+    /// Up to `count` shipments after `after`, newest declaration first.
+    async fn by_time(
+        &self,
+        database: &Database,
+        after: Option<Place>,
+        count: usize,
+    ) -> Result<Vec<(Place, store::DeclarationRow)>, Error> {
+        let mut conditions = match (&self.assessed, self.pending) {
+            (Some(assessed), false) => self.declared.join(assessed),
+            (None, true) => self.declared.with(
+                "(d.assessed_seq IS NULL OR d.assessed_seq > ?)",
+                [Arg::Int(self.assessed_up_to)],
+            ),
+            (None, false) => return Ok(Vec::new()),
+            // Both states match: lane and risk filters would have ruled pending ones out.
+            (Some(_), true) => self.declared.clone(),
+        };
+        if let Some((time, seq)) = after {
+            conditions.and(
+                "(d.declaration_time_us < ? OR (d.declaration_time_us = ? AND d.seq < ?))",
+                [Arg::Int(time), Arg::Int(time), Arg::Int(seq)],
+            );
+        }
+        let rows = conditions
+            .rows(database, "d.declaration_time_us DESC, d.seq DESC", count)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|found| ((found.declaration_time_us, found.seq), found.row))
+            .collect())
+    }
+
+    /// Up to `count` shipments after `after`, highest risk first, pending ones last.
+    async fn by_risk(
+        &self,
+        database: &Database,
+        after: Option<Place>,
+        count: usize,
+    ) -> Result<Vec<(Place, store::DeclarationRow)>, Error> {
+        let mut found = Vec::new();
+        let mut pending_after = None;
+        match after {
+            Some((PENDING, seq)) => pending_after = Some(seq),
+            after => {
+                if let Some(assessed) = &self.assessed {
+                    let mut conditions = self
+                        .declared
+                        .join(assessed)
+                        .with(format!("{RISK} >= 0.0"), []);
+                    if let Some((key, seq)) = after {
+                        let risk = f64::from_bits(key as u64);
+                        conditions.and(
+                            format!("({RISK} < ? OR ({RISK} = ? AND d.seq < ?))"),
+                            [Arg::Real(risk), Arg::Real(risk), Arg::Int(seq)],
+                        );
+                    }
+                    let rows = conditions
+                        .rows(database, &format!("{RISK} DESC, d.seq DESC"), count)
+                        .await?;
+                    found.extend(rows.into_iter().map(|row| {
+                        let risk = row.risk.unwrap_or(-1.0);
+                        ((risk.to_bits() as i64, row.seq), row.row)
+                    }));
+                }
+            }
+        }
+        if found.len() == count || !self.pending {
+            return Ok(found);
+        }
+        // Pending at the first page: still pending (through the risk indexes, at -1) and
+        // assessed since (through the assessment index), merged newest first.
+        let wanted = count - found.len();
+        let mut still = self.declared.with(format!("{RISK} = -1.0"), []);
+        let mut since = self
+            .declared
+            .with("d.assessed_seq > ?", [Arg::Int(self.assessed_up_to)]);
+        if let Some(seq) = pending_after {
+            still.and("d.seq < ?", [Arg::Int(seq)]);
+            since.and("d.seq < ?", [Arg::Int(seq)]);
+        }
+        let mut rows = still.rows(database, "d.seq DESC", wanted).await?;
+        rows.extend(since.rows(database, "d.seq DESC", wanted).await?);
+        rows.sort_by_key(|row| std::cmp::Reverse(row.seq));
+        found.extend(
+            rows.into_iter()
+                .take(wanted)
+                .map(|row| ((PENDING, row.seq), row.row)),
+        );
+        Ok(found)
+    }
+}

@@ -1,0 +1,369 @@
+//! What a customs declaration may hold: the rules liaison applies to the declarations customs
+//! send (`acx.liaison.v1.Declaration`) and scoring to the declarations it assesses
+//! (`acx.scoring.v1.DeclaredShipment`), in one place, so that both accept, refuse and
+//! canonicalise exactly the same things.
+//!
+//! The rule is to accept what real declarations carry and refuse only what is malformed:
+//! a missing quantity, a net mass of 0 (masses are recorded to 0.1 kg), a duty rate of
+//! several hundred percent, an unknown country (`ZZ`), no transport mode or procedure, a
+//! national tariff chapter (98, 99), amounts with floating-point noise, and any active
+//! ISO 4217 currency are all accepted; the assessment then says which comparisons it could
+//! not make. Refused: what cannot be read (a negative or non-finite number, a code of the
+//! wrong shape, an unknown enum value), a line number below 1 or used twice, and what
+//! contradicts itself (a gross mass below the net mass).
+//!
+//! Each service borrows its message's fields into a [`DeclarationFields`] and calls
+//! [`check`]; problems come back as (path within the declaration, reason).
+
+use acx_proto::common::{
+    ConsignmentNumbers, Money, NationalCode, Procedure, SellerAccountRef, TransportMode,
+    ValuationBasis,
+};
+
+use crate::{codes, money};
+
+/// Most goods items in a declaration (the WCO goods item number has three digits).
+pub const MAX_LINES: usize = 999;
+/// Highest duty rate accepted, as a fraction: 100 is 10 000 %. Real ad valorem rates reach
+/// several hundred percent (754 % in the development data); this bound only keeps out
+/// numbers that cannot be rates.
+pub const MAX_DUTY_RATE: f64 = 100.0;
+/// Most national codes on one declaration or line.
+pub const MAX_NATIONAL_CODES: usize = 32;
+/// Longest party id, office code or marketplace id, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest trade description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// How far in the future a declaration time may be (clock skew), in seconds.
+pub const MAX_SKEW_SECONDS: i64 = 300;
+/// 2000-01-01T00:00:00Z: no declaration time before it is believable.
+const EARLIEST_SECONDS: i64 = 946_684_800;
+
+/// The fields of a declaration, borrowed from either service's message. Codes, countries,
+/// amounts and national codes are put in canonical form in place.
+#[derive(Debug)]
+pub struct DeclarationFields<'a> {
+    /// The authority's declaration id; required.
+    pub declaration_id: &'a str,
+    /// Unix seconds of the declaration time, if given.
+    pub declaration_seconds: Option<i64>,
+    /// Whether a declaration time is required (liaison: yes; scoring: the time of
+    /// recording when unset).
+    pub time_required: bool,
+    /// Customs office code; required.
+    pub customs_office: &'a str,
+    /// `Procedure` number (liaison's and common's have the same values); 0 accepted.
+    pub procedure: i32,
+    /// `TransportMode` number; 0 accepted.
+    pub transport_mode: i32,
+    /// Importer of record; required.
+    pub importer_id: &'a str,
+    /// Declarant; optional.
+    pub declarant_id: &'a str,
+    /// Consignor; optional.
+    pub consignor_id: &'a str,
+    /// Carrier; optional.
+    pub carrier_id: &'a str,
+    /// Marketplace id; optional.
+    pub marketplace: &'a str,
+    /// Transport document numbers; optional.
+    pub consignment: Option<&'a ConsignmentNumbers>,
+    /// Country of dispatch; optional.
+    pub departure_country: &'a mut String,
+    /// Country of origin; required (`ZZ` when unknown).
+    pub origin_country: &'a mut String,
+    /// The marketplace seller account; optional, both parts when given.
+    pub seller: Option<&'a SellerAccountRef>,
+    /// Declaration-level national codes.
+    pub national_codes: &'a mut Vec<NationalCode>,
+    /// The goods items.
+    pub lines: Vec<GoodsItem<'a>>,
+}
+
+/// The fields of one goods item, borrowed from either service's message.
+#[derive(Debug)]
+pub struct GoodsItem<'a> {
+    /// Goods item number: 1 or more, unique within the declaration.
+    pub line_number: i32,
+    /// Tariff code (see [`codes::normalize_hs_code`]).
+    pub hs_code: &'a mut String,
+    /// Trade description.
+    pub description: &'a str,
+    /// Quantity: not negative; 0 when not declared.
+    pub quantity: f64,
+    /// Unit of the quantity.
+    pub quantity_unit: &'a mut String,
+    /// Net mass, kg: not negative; 0 when not declared.
+    pub net_mass_kg: f64,
+    /// Gross mass, kg: not negative; not below the net mass when both are declared.
+    pub gross_mass_kg: f64,
+    /// Declared value; required.
+    pub declared_value: Option<&'a mut Money>,
+    /// `ValuationBasis` number; 0 accepted.
+    pub valuation_basis: i32,
+    /// Duty rate as a fraction, 0 to [`MAX_DUTY_RATE`].
+    pub duty_rate: f64,
+    /// Declared duty; optional.
+    pub declared_duty: Option<&'a mut Money>,
+    /// Line-level national codes.
+    pub national_codes: &'a mut Vec<NationalCode>,
+}
+
+/// Problems found, as (path within the declaration, reason).
+pub type Problems = Vec<(String, String)>;
+
+/// Checks a declaration at `now_seconds` (Unix time) and canonicalises it in place.
+pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
+    let mut problems = Problems::new();
+    let mut fail = |field: &str, why: &str| problems.push((field.to_owned(), why.to_owned()));
+    id(&mut fail, "declaration_id", fields.declaration_id, true);
+    match fields.declaration_seconds {
+        None if fields.time_required => fail("declaration_time", "is required"),
+        None => {}
+        Some(seconds) if seconds > now_seconds + MAX_SKEW_SECONDS => {
+            fail("declaration_time", "must not be in the future")
+        }
+        Some(seconds) if seconds < EARLIEST_SECONDS => {
+            fail("declaration_time", "must not be before 2000-01-01")
+        }
+        Some(_) => {}
+    }
+    id(&mut fail, "customs_office", fields.customs_office, true);
+    if Procedure::try_from(fields.procedure).is_err() {
+        fail(
+            "procedure",
+            "is not a known procedure: one of the PROCEDURE_ values, or unset",
+        );
+    }
+    if TransportMode::try_from(fields.transport_mode).is_err() {
+        fail(
+            "transport_mode",
+            "is not a known mode: one of the TRANSPORT_MODE_ values (OTHER for a mode they do not name), or unset",
+        );
+    }
+    id(&mut fail, "importer_id", fields.importer_id, true);
+    for (field, value) in [
+        ("declarant_id", fields.declarant_id),
+        ("consignor_id", fields.consignor_id),
+        ("carrier_id", fields.carrier_id),
+        ("marketplace", fields.marketplace),
+    ] {
+        id(&mut fail, field, value, false);
+    }
+    country(&mut fail, "origin_country", fields.origin_country, true);
+    country(
+        &mut fail,
+        "departure_country",
+        fields.departure_country,
+        false,
+    );
+    if let Some(seller) = fields.seller
+        && (seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty())
+    {
+        fail(
+            "seller",
+            "needs both platform and seller_id, or leave it out",
+        );
+    }
+    if let Some(consignment) = fields.consignment {
+        let numbers = consignment
+            .tracking_numbers
+            .iter()
+            .chain(&consignment.bills_of_lading)
+            .chain(&consignment.air_waybills);
+        for number in numbers {
+            let canonical: String = number
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '-')
+                .collect();
+            if canonical.is_empty()
+                || canonical.len() > 64
+                || !canonical.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                fail(
+                    "consignment",
+                    &format!("{number:?} is not 1 to 64 letters and digits"),
+                );
+            }
+        }
+    }
+    national_codes(&mut fail, "national_codes", fields.national_codes);
+    if fields.lines.is_empty() || fields.lines.len() > MAX_LINES {
+        fail("lines", &format!("needs 1 to {MAX_LINES} lines"));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, line) in fields.lines.into_iter().enumerate() {
+        let at = |field: &str| format!("lines[{i}].{field}");
+        if line.line_number < 1 {
+            fail(
+                &at("line_number"),
+                "must be 1 or more (goods item numbers start at 1)",
+            );
+        } else if let Some(first) = seen.insert(line.line_number, i) {
+            fail(
+                &at("line_number"),
+                &format!(
+                    "{} is already the number of lines[{first}]",
+                    line.line_number
+                ),
+            );
+        }
+        goods_item(&mut |field, why| fail(&at(field), why), line);
+    }
+    problems
+}
+
+fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>) {
+    match codes::normalize_hs_code(line.hs_code) {
+        Ok(code) => *line.hs_code = code,
+        Err(why) => fail("hs_code", &why),
+    }
+    if line.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        fail(
+            "description",
+            &format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        );
+    }
+    if !(line.quantity >= 0.0 && line.quantity.is_finite()) {
+        fail(
+            "quantity",
+            "must be a number not below 0 (0 or unset when not declared)",
+        );
+    }
+    *line.quantity_unit = line.quantity_unit.trim().to_owned();
+    if line.quantity_unit.chars().count() > 16 || line.quantity_unit.chars().any(char::is_control) {
+        fail(
+            "quantity_unit",
+            "must be a unit code of at most 16 characters, e.g. PCE",
+        );
+    }
+    let mass = |kg: f64| kg >= 0.0 && kg.is_finite();
+    if !mass(line.net_mass_kg) {
+        fail(
+            "net_mass_kg",
+            "must be a number of kilograms not below 0 (0 when below the recorded precision)",
+        );
+    }
+    if !mass(line.gross_mass_kg) {
+        fail(
+            "gross_mass_kg",
+            "must be a number of kilograms not below 0 (0 or unset when not declared)",
+        );
+    } else if line.gross_mass_kg > 0.0 && line.gross_mass_kg < line.net_mass_kg {
+        fail("gross_mass_kg", "must not be less than net_mass_kg");
+    }
+    amount(fail, "declared_value", line.declared_value, true);
+    if ValuationBasis::try_from(line.valuation_basis).is_err() {
+        fail(
+            "valuation_basis",
+            "is not a known basis: VALUATION_BASIS_FOB, VALUATION_BASIS_CIF, or unset",
+        );
+    }
+    if !(line.duty_rate >= 0.0 && line.duty_rate <= MAX_DUTY_RATE) {
+        fail(
+            "duty_rate",
+            &format!("must be a fraction from 0 to {MAX_DUTY_RATE} (0.12 for 12%, 5.0 for 500%)"),
+        );
+    }
+    amount(fail, "declared_duty", line.declared_duty, false);
+    national_codes(fail, "national_codes", line.national_codes);
+}
+
+fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &str, required: bool) {
+    if value.trim().is_empty() {
+        if required {
+            fail(field, "is required");
+        }
+    } else if value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
+        fail(
+            field,
+            &format!("must be at most {MAX_ID_CHARS} characters without control characters"),
+        );
+    }
+}
+
+/// An ISO 3166-1 alpha-2 code in either case, `ZZ` (unknown) or `XK` (Kosovo).
+fn country(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, required: bool) {
+    *value = value.trim().to_ascii_uppercase();
+    if value.is_empty() {
+        if required {
+            fail(field, "is required (ZZ when unknown)");
+        }
+    } else if !codes::is_declared_country(value) {
+        fail(
+            field,
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE (ZZ when unknown)",
+        );
+    }
+}
+
+fn amount(
+    fail: &mut impl FnMut(&str, &str),
+    field: &str,
+    value: Option<&mut Money>,
+    required: bool,
+) {
+    match value {
+        None if required => fail(field, "is required"),
+        None => {}
+        Some(value) => {
+            for (sub, why) in money::canonicalize(value) {
+                fail(&format!("{field}.{sub}"), &why);
+            }
+        }
+    }
+}
+
+/// Checks national codes and puts them in canonical form: schemes in lower case, codes
+/// trimmed, sorted by scheme, an exact repeat dropped.
+fn national_codes(fail: &mut impl FnMut(&str, &str), field: &str, list: &mut Vec<NationalCode>) {
+    if list.len() > MAX_NATIONAL_CODES {
+        fail(
+            field,
+            &format!("must hold at most {MAX_NATIONAL_CODES} codes"),
+        );
+        return;
+    }
+    for (i, entry) in list.iter_mut().enumerate() {
+        entry.scheme = entry.scheme.trim().to_ascii_lowercase();
+        entry.code = entry.code.trim().to_owned();
+        let scheme_ok = (1..=64).contains(&entry.scheme.len())
+            && entry
+                .scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !scheme_ok {
+            fail(
+                &format!("{field}[{i}].scheme"),
+                "must be 1 to 64 letters, digits, '.', '_' or '-', e.g. kr.import_type",
+            );
+        }
+        let length = entry.code.chars().count();
+        if !(1..=64).contains(&length) || entry.code.chars().any(char::is_control) {
+            fail(
+                &format!("{field}[{i}].code"),
+                "must be 1 to 64 characters without control characters",
+            );
+        }
+    }
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    order.sort_by(|&a, &b| list[a].scheme.cmp(&list[b].scheme).then(a.cmp(&b)));
+    for pair in order.windows(2) {
+        let (first, second) = (&list[pair[0]], &list[pair[1]]);
+        if first.scheme == second.scheme && first.code != second.code {
+            fail(
+                &format!("{field}[{}].scheme", pair[1]),
+                &format!(
+                    "{} is already given with code {:?}: one code per scheme",
+                    first.scheme, first.code
+                ),
+            );
+        }
+    }
+    list.sort_by(|a, b| a.scheme.cmp(&b.scheme));
+    list.dedup();
+}
+
+#[cfg(test)]
+#[path = "customs_tests.rs"]
+mod tests;

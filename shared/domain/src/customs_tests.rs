@@ -1,0 +1,288 @@
+use super::*;
+
+/// An owned declaration to borrow fields from.
+#[derive(Debug, Clone)]
+struct Owned {
+    origin: String,
+    departure: String,
+    codes: Vec<NationalCode>,
+    lines: Vec<OwnedLine>,
+    transport_mode: i32,
+    procedure: i32,
+    seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+struct OwnedLine {
+    number: i32,
+    hs: String,
+    quantity: f64,
+    unit: String,
+    net: f64,
+    gross: f64,
+    value: Option<Money>,
+    basis: i32,
+    rate: f64,
+    codes: Vec<NationalCode>,
+}
+
+const NOW: i64 = 1_795_000_000;
+
+fn usd(amount: &str) -> Option<Money> {
+    Some(Money {
+        currency_code: "usd".to_owned(),
+        amount: amount.to_owned(),
+    })
+}
+
+fn code(scheme: &str, code: &str) -> NationalCode {
+    NationalCode {
+        scheme: scheme.to_owned(),
+        code: code.to_owned(),
+    }
+}
+
+fn good() -> Owned {
+    Owned {
+        origin: "cn".to_owned(),
+        departure: String::new(),
+        codes: Vec::new(),
+        lines: vec![OwnedLine {
+            number: 1,
+            hs: "8518.30".to_owned(),
+            quantity: 500.0,
+            unit: " PCE ".to_owned(),
+            net: 40.0,
+            gross: 45.0,
+            value: usd("1000.00"),
+            basis: 1,
+            rate: 0.049,
+            codes: Vec::new(),
+        }],
+        transport_mode: 6,
+        procedure: 1,
+        seconds: Some(NOW - 3600),
+    }
+}
+
+fn run(owned: &mut Owned) -> Problems {
+    let fields = DeclarationFields {
+        declaration_id: "D-1",
+        declaration_seconds: owned.seconds,
+        time_required: true,
+        customs_office: "USLAX",
+        procedure: owned.procedure,
+        transport_mode: owned.transport_mode,
+        importer_id: "IMP-1",
+        declarant_id: "",
+        consignor_id: "",
+        carrier_id: "",
+        marketplace: "",
+        consignment: None,
+        departure_country: &mut owned.departure,
+        origin_country: &mut owned.origin,
+        seller: None,
+        national_codes: &mut owned.codes,
+        lines: owned
+            .lines
+            .iter_mut()
+            .map(|line| GoodsItem {
+                line_number: line.number,
+                hs_code: &mut line.hs,
+                description: "",
+                quantity: line.quantity,
+                quantity_unit: &mut line.unit,
+                net_mass_kg: line.net,
+                gross_mass_kg: line.gross,
+                declared_value: line.value.as_mut(),
+                valuation_basis: line.basis,
+                duty_rate: line.rate,
+                declared_duty: None,
+                national_codes: &mut line.codes,
+            })
+            .collect(),
+    };
+    check(fields, NOW)
+}
+
+fn fields_of(problems: &Problems) -> Vec<&str> {
+    problems.iter().map(|(field, _)| field.as_str()).collect()
+}
+
+#[test]
+fn a_good_declaration_is_put_in_canonical_form() {
+    let mut owned = good();
+    owned.codes = vec![
+        code(" KR.Import_Type ", " 11 "),
+        code("kr.process_type", "B"),
+    ];
+    assert_eq!(run(&mut owned), Problems::new());
+    assert_eq!(owned.origin, "CN");
+    assert_eq!(owned.lines[0].hs, "851830");
+    assert_eq!(owned.lines[0].unit, "PCE");
+    let value = owned.lines[0].value.clone().unwrap_or_default();
+    assert_eq!(
+        (value.currency_code.as_str(), value.amount.as_str()),
+        ("USD", "1000")
+    );
+    assert_eq!(
+        owned.codes,
+        [code("kr.import_type", "11"), code("kr.process_type", "B")]
+    );
+}
+
+#[test]
+fn what_real_declarations_lack_or_carry_is_accepted() {
+    let mut owned = good();
+    owned.origin = "ZZ".to_owned();
+    owned.departure = "zz".to_owned();
+    owned.transport_mode = TransportMode::Other as i32;
+    owned.procedure = 0;
+    let line = &mut owned.lines[0];
+    line.hs = "9903.88.15".to_owned();
+    line.quantity = 0.0;
+    line.unit = String::new();
+    line.net = 0.0;
+    line.gross = 0.0;
+    line.basis = 0;
+    line.rate = 7.543;
+    line.value = Some(Money {
+        currency_code: "HUF".to_owned(),
+        amount: "1250000.0000000002".to_owned(),
+    });
+    let mut second = owned.lines[0].clone();
+    second.number = 2;
+    second.hs = "90121".to_owned();
+    second.value = usd("0.00");
+    second.rate = MAX_DUTY_RATE;
+    owned.lines.push(second);
+    assert_eq!(run(&mut owned), Problems::new());
+    assert_eq!(owned.departure, "ZZ");
+    assert_eq!(owned.lines[0].hs, "99038815");
+    assert_eq!(owned.lines[1].hs, "090121");
+    assert_eq!(
+        owned.lines[0].value.as_ref().map(|m| m.amount.as_str()),
+        Some("1250000")
+    );
+    // No transport mode at all.
+    owned.transport_mode = 0;
+    assert_eq!(run(&mut owned), Problems::new());
+}
+
+#[test]
+fn malformed_values_are_refused_with_their_field() {
+    let mut owned = good();
+    owned.origin = "XX".to_owned();
+    owned.transport_mode = 42;
+    owned.procedure = -1;
+    owned.seconds = Some(NOW + 3600);
+    let line = &mut owned.lines[0];
+    line.number = 0;
+    line.hs = "12".to_owned();
+    line.quantity = -1.0;
+    line.net = f64::NAN;
+    line.basis = 9;
+    line.rate = MAX_DUTY_RATE + 0.01;
+    line.value = None;
+    line.codes = vec![code("kr tax", ""), code("x", "\u{7}")];
+    let problems = run(&mut owned);
+    assert_eq!(
+        fields_of(&problems),
+        [
+            "declaration_time",
+            "procedure",
+            "transport_mode",
+            "origin_country",
+            "lines[0].line_number",
+            "lines[0].hs_code",
+            "lines[0].quantity",
+            "lines[0].net_mass_kg",
+            "lines[0].declared_value",
+            "lines[0].valuation_basis",
+            "lines[0].duty_rate",
+            "lines[0].national_codes[0].scheme",
+            "lines[0].national_codes[0].code",
+            "lines[0].national_codes[1].code",
+        ],
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn line_numbers_start_at_one_and_are_used_once() {
+    for number in [-1, 0] {
+        let mut owned = good();
+        owned.lines[0].number = number;
+        let problems = run(&mut owned);
+        assert_eq!(fields_of(&problems), ["lines[0].line_number"]);
+        assert!(problems[0].1.contains("1 or more"), "{problems:?}");
+    }
+    let mut owned = good();
+    let mut second = owned.lines[0].clone();
+    second.hs = "640399".to_owned();
+    owned.lines.push(second);
+    let problems = run(&mut owned);
+    assert_eq!(fields_of(&problems), ["lines[1].line_number"]);
+    assert!(problems[0].1.contains("lines[0]"), "{problems:?}");
+}
+
+#[test]
+fn masses_and_numbers_that_contradict_or_cannot_be_read_are_refused() {
+    for (net, gross, quantity, rate, field) in [
+        (10.0, 5.0, 1.0, 0.1, "lines[0].gross_mass_kg"),
+        (10.0, -1.0, 1.0, 0.1, "lines[0].gross_mass_kg"),
+        (-0.1, 0.0, 1.0, 0.1, "lines[0].net_mass_kg"),
+        (10.0, 0.0, f64::INFINITY, 0.1, "lines[0].quantity"),
+        (10.0, 0.0, 1.0, -0.01, "lines[0].duty_rate"),
+        (10.0, 0.0, 1.0, f64::NAN, "lines[0].duty_rate"),
+    ] {
+        let mut owned = good();
+        let line = &mut owned.lines[0];
+        (line.net, line.gross, line.quantity, line.rate) = (net, gross, quantity, rate);
+        assert_eq!(fields_of(&run(&mut owned)), [field]);
+    }
+}
+
+#[test]
+fn one_code_per_scheme_and_a_bounded_list() {
+    let mut owned = good();
+    owned.codes = vec![
+        code("kr.tax_type", "A"),
+        code("KR.TAX_TYPE", "A"),
+        code("kr.import_use", "21"),
+    ];
+    assert_eq!(run(&mut owned), Problems::new());
+    assert_eq!(
+        owned.codes,
+        [code("kr.import_use", "21"), code("kr.tax_type", "A")],
+        "an exact repeat is dropped"
+    );
+    owned.codes = vec![code("kr.tax_type", "A"), code("kr.tax_type", "C")];
+    assert_eq!(fields_of(&run(&mut owned)), ["national_codes[1].scheme"]);
+    owned.codes = (0..=MAX_NATIONAL_CODES)
+        .map(|i| code(&format!("s{i}"), "1"))
+        .collect();
+    assert_eq!(fields_of(&run(&mut owned)), ["national_codes"]);
+}
+
+#[test]
+fn liaison_and_common_enums_have_the_same_values() {
+    use acx_proto::liaison;
+    for n in 0..=8 {
+        assert_eq!(
+            liaison::TransportMode::try_from(n).map(|m| m.as_str_name()),
+            TransportMode::try_from(n).map(|m| m.as_str_name()),
+            "{n}"
+        );
+        assert_eq!(
+            liaison::Procedure::try_from(n).map(|m| m.as_str_name()),
+            Procedure::try_from(n).map(|m| m.as_str_name()),
+            "{n}"
+        );
+        assert_eq!(
+            liaison::ValuationBasis::try_from(n).map(|m| m.as_str_name()),
+            ValuationBasis::try_from(n).map(|m| m.as_str_name()),
+            "{n}"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! GS1 Global Trade Item Numbers in one canonical form, so that the same product written as
+//! UPC-A, EAN-13 or GTIN-14 is one product for price comparison.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::codes;
+
+/// The GTIN-14 form of a GTIN-8, GTIN-12 (UPC-A), GTIN-13 (EAN-13) or GTIN-14: the digits
+/// with zeros in front up to 14, after checking the GS1 check digit (which the zeros do not
+/// change). Spaces and dashes, as printed under bar codes, are ignored, and full-width digits
+/// read as digits.
+///
+/// UPC-A `"036000291452"`, EAN-13 `"0036000291452"` and `"0 36000 29145 2"` all give
+/// `"00036000291452"`.
+///
+/// Errors (short lowercase texts for a field violation): "must be 8, 12, 13 or 14 digits",
+/// "has a wrong check digit".
+pub fn canonical(gtin: &str) -> Result<String, String> {
+    let digits: String = gtin
+        .nfkc()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if let Some(reason) = codes::gtin_error(&digits) {
+        return Err(reason);
+    }
+    Ok(format!("{digits:0>14}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn every_length_becomes_gtin_14() {
+        let upc_a = canonical("036000291452").unwrap();
+        assert_eq!(upc_a, "00036000291452");
+        assert_eq!(canonical("0036000291452").unwrap(), upc_a);
+        assert_eq!(canonical("00036000291452").unwrap(), upc_a);
+        assert_eq!(canonical("0 36000 29145 2").unwrap(), upc_a);
+        assert_eq!(canonical("０３６０００２９１４５２").unwrap(), upc_a);
+        assert_eq!(canonical("4006381333931").unwrap(), "04006381333931");
+        assert_eq!(canonical("96385074").unwrap(), "00000096385074");
+        assert_eq!(canonical("10012345678902").unwrap(), "10012345678902");
+    }
+
+    #[test]
+    fn check_digits_and_lengths_are_checked() {
+        assert_eq!(
+            canonical("036000291453").unwrap_err(),
+            "has a wrong check digit"
+        );
+        for bad in ["12345", "0360002914521", "03600029145x", ""] {
+            assert!(canonical(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_is_idempotent() {
+        for gtin in ["036000291452", "4006381333931", "96385074"] {
+            let once = canonical(gtin).unwrap();
+            assert_eq!(canonical(&once).unwrap(), once);
+        }
+    }
+}

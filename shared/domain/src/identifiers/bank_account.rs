@@ -1,0 +1,129 @@
+//! Bank and payout accounts: IBANs checked against the IBAN registry (the `iban_validate`
+//! crate: check digits and each country's account format), other account numbers taken as
+//! they are printed.
+
+use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
+
+/// Normalises a cleaned bank account ([`super::text::clean`]).
+///
+/// Separators (spaces, dashes, dots, slashes) are dropped and letters upper-cased. Then:
+/// - a value that starts with two letters and two digits is an **IBAN**: its ISO 7064
+///   check digits must be right and, for a country in the IBAN registry, its account part
+///   must have that country's format (an IBAN of a country the registry does not list yet
+///   is accepted on its check digits). Result: the electronic form,
+///   `"de89 3704 0044 0532 0130 00"` gives `"DE89370400440532013000"`;
+/// - anything else is a **national account number** (a US routing and account number, a
+///   Chinese bank card number, a sort code and account): accepted as 6 to 34 letters and
+///   digits, as national systems have no common check.
+///
+/// Errors: "is not a valid IBAN: ..." with the reason, "must be an IBAN or an account number
+/// of 6 to 34 letters or digits".
+pub fn normalize(value: &str) -> Result<String, String> {
+    let compact: String = value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect();
+    if looks_like_iban(&compact) {
+        return match compact.parse::<Iban>() {
+            Ok(iban) => Ok(iban.electronic_str().to_owned()),
+            Err(ParseIbanError::UnknownCountry(base)) => Ok(base.electronic_str().to_owned()),
+            Err(ParseIbanError::InvalidBban(_)) => {
+                Err("is not a valid IBAN: the account part does not fit its country".to_owned())
+            }
+            Err(ParseIbanError::InvalidBaseIban { .. }) => match compact.parse::<BaseIban>() {
+                Err(iban::ParseBaseIbanError::InvalidChecksum) => {
+                    Err("is not a valid IBAN: wrong check digits".to_owned())
+                }
+                _ => Err("is not a valid IBAN: wrong length or characters".to_owned()),
+            },
+        };
+    }
+    if (6..=34).contains(&compact.chars().count()) && compact.is_ascii() {
+        Ok(compact)
+    } else {
+        Err("must be an IBAN or an account number of 6 to 34 letters or digits".to_owned())
+    }
+}
+
+/// Two ASCII letters then two digits: how every IBAN begins, and no national account number.
+fn looks_like_iban(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 4
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..4].iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::super::{IdentifierKind::BankAccount, normalize as normalize_kind};
+
+    fn ok(raw: &str) -> String {
+        normalize_kind(BankAccount, raw, None).unwrap_or_else(|e| panic!("{raw}: {e}"))
+    }
+
+    fn err(raw: &str) -> String {
+        normalize_kind(BankAccount, raw, None).expect_err(raw)
+    }
+
+    #[test]
+    fn ibans_of_many_countries_in_print_and_electronic_form() {
+        assert_eq!(ok("DE89 3704 0044 0532 0130 00"), "DE89370400440532013000");
+        assert_eq!(ok("de89-3704-0044-0532-0130-00"), "DE89370400440532013000");
+        assert_eq!(
+            ok("ＤＥ８９３７０４００４４０５３２０１３０００"),
+            "DE89370400440532013000"
+        );
+        assert_eq!(ok("GB29 NWBK 6016 1331 9268 19"), "GB29NWBK60161331926819");
+        assert_eq!(
+            ok("HU42 1177 3016 1111 1018 0000 0000"),
+            "HU42117730161111101800000000"
+        );
+        assert_eq!(
+            ok("FR14 2004 1010 0505 0001 3M02 606"),
+            "FR1420041010050500013M02606"
+        );
+        assert_eq!(
+            ok("MT84 MALT 0110 0001 2345 MTLC AST0 01S"),
+            "MT84MALT011000012345MTLCAST001S"
+        );
+        assert_eq!(
+            ok("RO49 AAAA 1B31 0075 9384 0000"),
+            "RO49AAAA1B31007593840000"
+        );
+    }
+
+    #[test]
+    fn bad_ibans_say_why() {
+        assert_eq!(
+            err("DE89 3704 0044 0532 0130 01"),
+            "is not a valid IBAN: wrong check digits"
+        );
+        // Right check digits, but a German account part must be 18 digits.
+        assert_eq!(
+            err("DE86 3704 0044 0532 0130"),
+            "is not a valid IBAN: the account part does not fit its country"
+        );
+        assert_eq!(
+            err(&format!("DE89{}", "1".repeat(40))),
+            "is not a valid IBAN: wrong length or characters"
+        );
+    }
+
+    #[test]
+    fn national_account_numbers_are_accepted_as_printed() {
+        assert_eq!(ok("021000021 / 123456789"), "021000021123456789");
+        assert_eq!(ok("6222 0202 0000 1234 567"), "6222020200001234567");
+        assert_eq!(ok("12-34-56 12345678"), "12345612345678");
+        assert_eq!(
+            err("12345"),
+            "must be an IBAN or an account number of 6 to 34 letters or digits"
+        );
+        assert_eq!(
+            err(&"1".repeat(35)),
+            "must be an IBAN or an account number of 6 to 34 letters or digits"
+        );
+    }
+}

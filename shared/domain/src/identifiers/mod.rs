@@ -1,0 +1,263 @@
+//! Seller identifiers: what each kind accepts and how it is normalised, so that the same
+//! real-world value always gives the same string, and so the same keyed hash, whoever reported
+//! it and however they typed it.
+//!
+//! Every value is first cleaned the same way ([`text::clean`]): Unicode NFKC (full-width
+//! `９１４４` becomes `9144`, `＋` becomes `+`), format characters removed (zero-width space
+//! U+200B, byte-order mark U+FEFF, soft hyphen, bidi marks: the whole Unicode `Cf` category),
+//! whitespace unified and trimmed. Then one small module per kind applies the field's own
+//! library: [`phone`] (libphonenumber's metadata, every country), [`bank_account`] (IBAN
+//! rules of every registry country), [`email`] and [`web_domain`] (IDNA: Unicode and punycode
+//! forms of a domain agree), [`registration`] (registration and tax numbers) and [`address`].
+//!
+//! Normalisation is versioned ([`Normalization`]): raw identifiers are never stored, so a
+//! hash made under an older version can only be matched by hashing a new value the old way
+//! too. Version 1 ([`v1`]) is frozen for that; see [`crate::hashing`].
+
+pub mod address;
+pub mod bank_account;
+pub mod email;
+mod keys;
+pub mod phone;
+pub mod registration;
+pub mod text;
+pub(crate) mod v1;
+pub mod web_domain;
+
+pub use keys::{IdentifierKey, IdentifierKeys, KeyFileError};
+
+/// The kinds of seller identifier that members report and the exchange matches on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdentifierKind {
+    /// Company or trade register number.
+    BusinessRegistration,
+    /// VAT, sales-tax or other tax identification number.
+    TaxNumber,
+    /// Bank account number or IBAN that receives payments.
+    BankAccount,
+    /// Postal address (business, warehouse, return address).
+    Address,
+    /// E-mail address.
+    Email,
+    /// Telephone number.
+    Phone,
+    /// Web domain of a shop or contact site.
+    WebDomain,
+}
+
+impl IdentifierKind {
+    /// Every kind, in declaration order, for iterating (tests, metrics, admin listings).
+    pub const ALL: [IdentifierKind; 7] = [
+        IdentifierKind::BusinessRegistration,
+        IdentifierKind::TaxNumber,
+        IdentifierKind::BankAccount,
+        IdentifierKind::Address,
+        IdentifierKind::Email,
+        IdentifierKind::Phone,
+        IdentifierKind::WebDomain,
+    ];
+
+    /// Stable lowercase tag used inside hashes and logs. Never change one: every stored hash
+    /// depends on it.
+    pub fn tag(self) -> &'static str {
+        match self {
+            IdentifierKind::BusinessRegistration => "business_registration",
+            IdentifierKind::TaxNumber => "tax_number",
+            IdentifierKind::BankAccount => "bank_account",
+            IdentifierKind::Address => "address",
+            IdentifierKind::Email => "email",
+            IdentifierKind::Phone => "phone",
+            IdentifierKind::WebDomain => "web_domain",
+        }
+    }
+
+    /// Registration, tax and bank identifiers identify a business on their own; the others
+    /// (shared addresses, forwarded phones, reused mailboxes) link sellers only together with a
+    /// similar name.
+    pub fn is_strong(self) -> bool {
+        matches!(
+            self,
+            IdentifierKind::BusinessRegistration
+                | IdentifierKind::TaxNumber
+                | IdentifierKind::BankAccount
+        )
+    }
+}
+
+/// A version of the normalisation rules. Every hash records the version that made it (the
+/// contract's `HashedIdentifier.normalization_version`), so that a change of rules never
+/// silently orphans the hashes already stored: while older versions are in use, identifiers
+/// are hashed under the older rules too (see [`crate::hashing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Normalization {
+    /// The hand-written rules used before versions were recorded (hashes with version 0 on
+    /// the wire were made under it). Frozen.
+    V1,
+    /// NFKC and format characters first, then a field library per kind: libphonenumber,
+    /// IBAN registry rules, IDNA.
+    V2,
+}
+
+impl Normalization {
+    /// The version new identifiers are normalised and hashed with.
+    pub const CURRENT: Normalization = Normalization::V2;
+    /// Every version, oldest first.
+    pub const ALL: [Normalization; 2] = [Normalization::V1, Normalization::V2];
+
+    /// The version's number, as the contract carries it (1, 2, ...).
+    pub fn number(self) -> u32 {
+        match self {
+            Normalization::V1 => 1,
+            Normalization::V2 => 2,
+        }
+    }
+
+    /// The version a number on the wire stands for: 0 (a hash stored before versions were
+    /// recorded) is version 1. `None` for a version this build does not know.
+    pub fn from_number(number: u32) -> Option<Normalization> {
+        match number {
+            0 | 1 => Some(Normalization::V1),
+            2 => Some(Normalization::V2),
+            _ => None,
+        }
+    }
+
+    /// The versions before this one, newest first.
+    pub fn older(self) -> impl Iterator<Item = Normalization> {
+        Normalization::ALL
+            .into_iter()
+            .rev()
+            .filter(move |v| *v < self)
+    }
+}
+
+impl std::fmt::Display for Normalization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+impl std::str::FromStr for Normalization {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .and_then(Normalization::from_number)
+            .ok_or_else(|| format!("unknown normalisation version {s:?}: this build knows 1 and 2"))
+    }
+}
+
+/// Normalises a raw identifier under the current rules ([`Normalization::CURRENT`]).
+///
+/// `country` is the seller's ISO 3166-1 alpha-2 country when known (any case); it is used
+/// only to read phone numbers written in national form. `Err` is a short lowercase text for a
+/// field violation or warning, e.g. "is not a valid e-mail address".
+pub fn normalize(kind: IdentifierKind, raw: &str, country: Option<&str>) -> Result<String, String> {
+    normalize_as(Normalization::CURRENT, kind, raw, country)
+}
+
+/// Normalises a raw identifier under the rules of `version`.
+pub fn normalize_as(
+    version: Normalization,
+    kind: IdentifierKind,
+    raw: &str,
+    country: Option<&str>,
+) -> Result<String, String> {
+    if version == Normalization::V1 {
+        return v1::normalize(kind, raw, country);
+    }
+    let value = text::clean(raw)?;
+    match kind {
+        IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
+            registration::normalize(&value)
+        }
+        IdentifierKind::BankAccount => bank_account::normalize(&value),
+        IdentifierKind::Email => email::normalize(&value),
+        IdentifierKind::Phone => phone::normalize(&value, country),
+        IdentifierKind::Address => address::normalize(&value),
+        IdentifierKind::WebDomain => web_domain::normalize(&value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    use IdentifierKind::*;
+
+    // --- kinds ---
+
+    #[test]
+    fn tags_are_stable_and_distinct() {
+        let tags: Vec<&str> = IdentifierKind::ALL.iter().map(|k| k.tag()).collect();
+        assert_eq!(
+            tags,
+            [
+                "business_registration",
+                "tax_number",
+                "bank_account",
+                "address",
+                "email",
+                "phone",
+                "web_domain"
+            ]
+        );
+    }
+
+    #[test]
+    fn strong_kinds_are_registration_tax_and_bank() {
+        let strong: Vec<IdentifierKind> = IdentifierKind::ALL
+            .into_iter()
+            .filter(|k| k.is_strong())
+            .collect();
+        assert_eq!(strong, [BusinessRegistration, TaxNumber, BankAccount]);
+    }
+
+    #[test]
+    fn all_is_sorted_and_complete() {
+        let mut sorted = IdentifierKind::ALL;
+        sorted.sort();
+        assert_eq!(sorted, IdentifierKind::ALL);
+    }
+
+    #[test]
+    fn versions_round_trip() {
+        assert_eq!(Normalization::from_number(0), Some(Normalization::V1));
+        for v in Normalization::ALL {
+            assert_eq!(Normalization::from_number(v.number()), Some(v));
+            assert_eq!(v.to_string().parse::<Normalization>().unwrap(), v);
+        }
+        assert_eq!(Normalization::from_number(3), None);
+        assert!("0".parse::<Normalization>().is_err());
+        assert!("x".parse::<Normalization>().is_err());
+        assert_eq!(
+            Normalization::V2.older().collect::<Vec<_>>(),
+            [Normalization::V1]
+        );
+        assert_eq!(Normalization::V1.older().count(), 0);
+    }
+
+    #[test]
+    fn every_kind_cleans_before_its_rules() {
+        // NFKC, zero-width and format characters, whatever the kind.
+        assert_eq!(
+            normalize(TaxNumber, "\u{feff}ＤＥ１２３４５６７８９", None).unwrap(),
+            "DE123456789"
+        );
+        assert_eq!(
+            normalize(Email, "in\u{200b}fo@example.com", None).unwrap(),
+            "info@example.com"
+        );
+        for kind in IdentifierKind::ALL {
+            assert_eq!(
+                normalize(kind, " \u{200b} ", None).unwrap_err(),
+                "must not be empty"
+            );
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Business registration and tax numbers (VAT, EORI, USCC, EIN, ...): letters and digits
+//! only, upper case, as registries compare them.
+
+/// Letters and digits of a cleaned value ([`super::text::clean`]), upper case; spaces, dots,
+/// dashes, slashes and other punctuation dropped. At least 4 letters or digits.
+///
+/// `"de 123.456-789"` and `"ＤＥ１２３４５６７８９"` both give `"DE123456789"`. Letters of
+/// other scripts are kept, upper-cased (`"ωμέγα 1234"` gives `"ΩΜΈΓΑ1234"`).
+///
+/// Error: "must contain at least 4 letters or digits".
+pub fn normalize(value: &str) -> Result<String, String> {
+    let out: String = value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect();
+    if out.chars().count() < 4 {
+        return Err("must contain at least 4 letters or digits".to_owned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::super::{IdentifierKind::*, normalize as normalize_kind};
+
+    fn ok(raw: &str) -> String {
+        let a = normalize_kind(BusinessRegistration, raw, None).unwrap();
+        assert_eq!(normalize_kind(TaxNumber, raw, None).unwrap(), a);
+        a
+    }
+
+    #[test]
+    fn punctuation_and_case_do_not_matter() {
+        assert_eq!(ok("de 123.456-789"), "DE123456789");
+        assert_eq!(ok("HRB 12345 B"), "HRB12345B");
+        assert_eq!(ok("GB 123/4567/89"), "GB123456789");
+        assert_eq!(ok("(FR) 40_303_265_045"), "FR40303265045");
+        assert_eq!(ok("12-3456789"), "123456789");
+    }
+
+    #[test]
+    fn full_width_and_invisible_characters_hash_like_ascii() {
+        // A Chinese unified social credit code typed in full-width digits.
+        assert_eq!(
+            ok("９１４４０３００ＭＡ５ＦＸＬ２Ｘ３Ｋ"),
+            "91440300MA5FXL2X3K"
+        );
+        assert_eq!(ok("91440300MA5FXL2X3K"), "91440300MA5FXL2X3K");
+        assert_eq!(
+            ok("9144\u{200b}0300MA5FXL2X3K\u{feff}"),
+            "91440300MA5FXL2X3K"
+        );
+        assert_eq!(ok("ＤＥ　１２３ ４５６ ７８９"), "DE123456789");
+    }
+
+    #[test]
+    fn other_scripts_are_kept_upper_cased() {
+        assert_eq!(ok("ÖSTERREICH fn 12345a"), "ÖSTERREICHFN12345A");
+        assert_eq!(ok("ωμέγα 1234"), "ΩΜΈΓΑ1234");
+        assert_eq!(ok("株式会社 0123"), "株式会社0123");
+    }
+
+    #[test]
+    fn fewer_than_four_letters_or_digits_are_refused() {
+        for raw in ["a-1.2", "１２３", "--"] {
+            assert_eq!(
+                normalize_kind(TaxNumber, raw, None).unwrap_err(),
+                "must contain at least 4 letters or digits"
+            );
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The cleaning every identifier (and every name, see [`crate::names`]) gets before its kind's
+//! own rules: what real systems send arrives in NFD or full-width forms, with zero-width
+//! characters, byte-order marks and line breaks inside a value.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+/// Longest identifier accepted, in characters, after cleaning.
+pub const MAX_CHARS: usize = 500;
+
+/// Whether `c` is a format character (Unicode general category `Cf`): zero-width space and
+/// joiners (U+200B-U+200D), word joiner (U+2060), byte-order mark (U+FEFF), soft hyphen
+/// (U+00AD), bidirectional marks and embeddings. Invisible, so never part of a value.
+pub fn is_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+}
+
+/// Unicode NFKC with format characters removed, every run of whitespace (tabs and line
+/// breaks included) made one space, trimmed. Used for identifiers and names alike.
+pub fn fold_compatibility(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut space = false;
+    for c in raw.nfkc().filter(|c| !is_format(*c)) {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Cleans a raw identifier: [`fold_compatibility`], then checks that something is left, that
+/// it is at most [`MAX_CHARS`] characters and holds no control characters (tabs and line
+/// breaks count as spaces, as multi-line addresses have them).
+///
+/// Errors: "must not be empty", "must be at most 500 characters", "must not contain control
+/// characters".
+pub fn clean(raw: &str) -> Result<String, String> {
+    let value = fold_compatibility(raw);
+    if value.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if value.chars().count() > MAX_CHARS {
+        return Err(format!("must be at most {MAX_CHARS} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn nfkc_turns_full_width_and_compatibility_forms_into_plain_ones() {
+        assert_eq!(
+            clean("９１４４０３００ＭＡ５ＦＸ").unwrap(),
+            "91440300MA5FX"
+        );
+        assert_eq!(clean("＋４４ ２０").unwrap(), "+44 20");
+        assert_eq!(
+            clean("ｓｈｏｐ＠ｅｘａｍｐｌｅ．ｃｏｍ").unwrap(),
+            "shop@example.com"
+        );
+        // NFD and NFC of the same text agree.
+        assert_eq!(clean("Đức Phát"), clean("Đức Phát"));
+    }
+
+    #[test]
+    fn format_characters_go_and_whitespace_is_one_space() {
+        for c in [
+            '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}', '\u{200e}',
+        ] {
+            assert!(is_format(c), "{c:?}");
+            assert_eq!(clean(&format!("a{c}b")).unwrap(), "ab", "{c:?}");
+        }
+        assert_eq!(
+            clean(" a \t b\r\n c\u{3000}d\u{a0}e ").unwrap(),
+            "a b c d e"
+        );
+        assert!(!is_format('a') && !is_format(' '));
+    }
+
+    #[test]
+    fn empty_long_and_control_characters_are_refused() {
+        assert_eq!(
+            clean(" \u{200b}\u{feff} ").unwrap_err(),
+            "must not be empty"
+        );
+        assert_eq!(
+            clean(&"a".repeat(501)).unwrap_err(),
+            "must be at most 500 characters"
+        );
+        assert_eq!(clean(&"ä".repeat(500)).unwrap().chars().count(), 500);
+        for bad in ["a\u{0}b", "a\u{7f}b", "a\u{1b}b"] {
+            assert_eq!(
+                clean(bad).unwrap_err(),
+                "must not contain control characters"
+            );
+        }
+    }
+}

@@ -1,0 +1,811 @@
+//! Customs declarations as real systems send them, through the public gRPC API: every
+//! active currency (compared at the European Central Bank's rates of the declaration date,
+//! or assessed without value comparisons and saying so), declared values of zero, national
+//! tariff chapters and the notations of printed tariffs, what real declarations lack or
+//! carry (no quantity, net mass 0, duty rates of several hundred percent, unknown
+//! countries, no or another transport mode, floating-point noise in amounts), what is still
+//! refused, and every field of a declaration reaching scoring intact.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use acx_domain::{codes, rates::ReferenceRates};
+use acx_proto::{
+    common::{ConsignmentNumbers, Money, NationalCode, ProductRef},
+    ingest::{
+        Report, ShipmentLine, ShipmentNotice, SubmitReportsRequest,
+        ingest_service_client::IngestServiceClient, report::Kind,
+    },
+    liaison::{
+        Declaration, DeclarationLine, DeclarationOutcome, DeclarationResult, GetShipmentRequest,
+        Procedure, SearchShipmentsRequest, Shipment, SubmitDeclarationsRequest, TransportMode,
+        ValuationBasis, liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{
+        AssessShipmentRequest, ComparisonBasis, DeclaredShipment, Lane, ShipmentAssessment,
+        scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_tests::{TestSuite, authorized, channel};
+use prost::Message;
+use tonic::{Code, transport::Channel};
+
+const CUSTOMS: &str = "customs:demo-customs";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn money(currency: &str, amount: &str) -> Option<Money> {
+    Some(Money {
+        currency_code: currency.to_owned(),
+        amount: amount.to_owned(),
+    })
+}
+
+fn line(number: i32, hs: &str, quantity: f64, kg: f64, value: Option<Money>) -> DeclarationLine {
+    DeclarationLine {
+        line_number: number,
+        hs_code: hs.to_owned(),
+        description: "goods".to_owned(),
+        quantity,
+        quantity_unit: "PCE".to_owned(),
+        net_mass_kg: kg,
+        declared_value: value,
+        valuation_basis: ValuationBasis::Fob as i32,
+        duty_rate: 0.05,
+        ..Default::default()
+    }
+}
+
+fn declaration(id: &str, lines: Vec<DeclarationLine>) -> Declaration {
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: now() - 3600,
+            nanos: 0,
+        }),
+        customs_office: "HUBUD".to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Road as i32,
+        importer_id: "IMP-CUSTOMS".to_owned(),
+        origin_country: "CN".to_owned(),
+        lines,
+        ..Default::default()
+    }
+}
+
+async fn liaison(suite: &TestSuite) -> LiaisonServiceClient<Channel> {
+    LiaisonServiceClient::new(channel(suite.liaison).await)
+}
+
+async fn submit(suite: &TestSuite, declarations: Vec<Declaration>) -> Vec<DeclarationResult> {
+    liaison(suite)
+        .await
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest { declarations },
+            &suite.token(CUSTOMS),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+}
+
+async fn shipment(suite: &TestSuite, id: &str) -> Shipment {
+    liaison(suite)
+        .await
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: format!("shipments/{id}"),
+            },
+            &suite.token(CUSTOMS),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+}
+
+fn assessment(shipment: &Shipment) -> &ShipmentAssessment {
+    shipment.assessment.as_ref().expect("assessed")
+}
+
+/// The reasons' codes, without a random selection (a fixed 2% of declaration ids).
+fn reason_codes(assessment: &ShipmentAssessment) -> Vec<&str> {
+    assessment
+        .reasons
+        .iter()
+        .map(|r| r.code.as_str())
+        .filter(|code| *code != "RANDOM_SELECTION")
+        .collect()
+}
+
+fn accepted(results: &[DeclarationResult]) {
+    for result in results {
+        assert_eq!(
+            result.outcome(),
+            DeclarationOutcome::Accepted,
+            "{result:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_active_currency_is_accepted_and_one_without_a_rate_is_assessed_without_comparisons()
+{
+    let suite = TestSuite::start().await;
+    let declarations: Vec<Declaration> = codes::currencies()
+        .iter()
+        .map(|code| {
+            declaration(
+                &format!("CUR-{code}"),
+                vec![line(1, "8518.30", 10.0, 2.0, money(code, "1250000"))],
+            )
+        })
+        .collect();
+    assert!(declarations.len() > 170);
+    let results = submit(&suite, declarations).await;
+    accepted(&results);
+
+    let rates = ReferenceRates::builtin();
+    let today = acx_domain::rates::day_of(now() - 3600);
+    for code in codes::currencies() {
+        let stored = shipment(&suite, &format!("CUR-{code}")).await;
+        let assessed = assessment(&stored);
+        let line = &assessed.lines[0];
+        match rates.usd_per_unit(code, today) {
+            Some(rate) => {
+                assert!(
+                    !reason_codes(assessed).contains(&"NO_REFERENCE_RATE"),
+                    "{code}: {assessed:#?}"
+                );
+                let expected = 1_250_000.0 * rate / 10.0;
+                assert!(
+                    (line.declared_unit_value_usd - expected).abs() <= 1e-4 * expected.max(1.0),
+                    "{code}: {} vs {expected}",
+                    line.declared_unit_value_usd
+                );
+            }
+            None => {
+                assert_eq!(line.skipped_comparisons.len(), 1, "{code}");
+                let skipped = &line.skipped_comparisons[0];
+                assert_eq!(skipped.code, "NO_REFERENCE_RATE");
+                assert_eq!(skipped.basis(), ComparisonBasis::Unspecified);
+                assert!(skipped.description.contains(code), "{skipped:?}");
+                assert!(line.anomalies.is_empty());
+                assert_eq!(line.declared_unit_value_usd, 0.0);
+                let reason = assessed
+                    .reasons
+                    .iter()
+                    .find(|r| r.code == "NO_REFERENCE_RATE")
+                    .unwrap_or_else(|| panic!("{code}: {assessed:#?}"));
+                assert_eq!(reason.contribution, 0.0);
+            }
+        }
+    }
+    // The currencies of the issue: the EU members outside the euro, by the ECB's rates.
+    for code in ["HUF", "PLN", "CZK", "RON", "SEK", "DKK", "KRW"] {
+        assert!(rates.usd_per_unit(code, today).is_some(), "{code}");
+    }
+    assert_eq!(rates.usd_per_unit("AED", today), None);
+}
+
+/// Ingest takes a platform's shipment notice of `seller`: 500 earbuds at 24.99 each on a
+/// tracking number; scoring has it once an assessment matches it.
+async fn notice_of_earbuds(suite: &TestSuite, seller: &str, tracking: &str) {
+    let notice = Report {
+        report_id: format!("N-{tracking}"),
+        kind: Some(Kind::ShipmentNotice(ShipmentNotice {
+            seller_id: seller.to_owned(),
+            consignment: Some(ConsignmentNumbers {
+                tracking_numbers: vec![tracking.to_owned()],
+                ..Default::default()
+            }),
+            lines: vec![ShipmentLine {
+                product: Some(ProductRef {
+                    gtin: "4006381333931".to_owned(),
+                    hs_code: "851830".to_owned(),
+                    ..Default::default()
+                }),
+                quantity: 500,
+                unit_price: money("USD", "24.99"),
+            }],
+            ship_time: Some(prost_types::Timestamp {
+                seconds: now() - 86_400,
+                nanos: 0,
+            }),
+        })),
+    };
+    let mut ingest = IngestServiceClient::new(channel(suite.ingest).await);
+    ingest
+        .submit_reports(authorized(
+            SubmitReportsRequest {
+                reports: vec![notice],
+            },
+            &suite.token("platform:demo-platform"),
+        ))
+        .await
+        .unwrap();
+    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
+    let probe = DeclaredShipment {
+        declaration_id: "PROBE".to_owned(),
+        authority: "probe".to_owned(),
+        importer_id: "I".to_owned(),
+        customs_office: "O".to_owned(),
+        origin_country: "CN".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        }),
+        lines: vec![acx_proto::scoring::DeclaredLine {
+            line_number: 1,
+            hs_code: "851830".to_owned(),
+            declared_value: money("USD", "1"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for _ in 0..100 {
+        let request = AssessShipmentRequest {
+            shipment: Some(probe.clone()),
+            record: false,
+        };
+        let answer = scoring
+            .assess_shipment(authorized(request, &suite.token("service:liaison")))
+            .await
+            .unwrap()
+            .into_inner();
+        if !answer
+            .assessment
+            .unwrap()
+            .matched_shipment_notice
+            .is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("scoring never took the notice of {tracking}");
+}
+
+#[tokio::test]
+async fn a_zero_value_on_a_tracking_number_sold_at_24_99_is_the_strongest_undervaluation() {
+    let suite = TestSuite::start().await;
+    // Two sellers, so that the first declaration's anomaly (which weighs on its seller)
+    // does not raise the second's risk.
+    notice_of_earbuds(&suite, "S-ZERO", "1ZZERO0000000001").await;
+    notice_of_earbuds(&suite, "S-CENT", "1ZCENT0000000001").await;
+    notice_of_earbuds(&suite, "S-LOW", "1ZLOW00000000001").await;
+    let earbuds = |id: &str, tracking: &str, amount: &str| {
+        let mut declared = declaration(
+            id,
+            vec![line(1, "8518.30", 500.0, 40.0, money("USD", amount))],
+        );
+        declared.consignment = Some(ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        });
+        declared
+    };
+    let results = submit(
+        &suite,
+        vec![
+            earbuds("ZERO", "1ZZERO0000000001", "0.00"),
+            earbuds("CENT", "1ZCENT0000000001", "0.01"),
+            earbuds("LOW", "1ZLOW00000000001", "2000.00"),
+        ],
+    )
+    .await;
+    accepted(&results);
+    // The sellers have no record: the value alone decides. Nothing is at least as strong
+    // as a cent, and stronger than a sixth of the price.
+    assert_eq!(results[0].lane(), Lane::Red, "{results:#?}");
+    assert!(results[0].risk >= results[1].risk, "{results:#?}");
+    assert!(results[0].risk > results[2].risk, "{results:#?}");
+
+    let zero = shipment(&suite, "ZERO").await;
+    let assessed = assessment(&zero);
+    let anomaly = &assessed.lines[0].anomalies[0];
+    assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_MARKET");
+    assert_eq!(anomaly.ratio, 0.0);
+    assert_eq!(anomaly.robust_z, -99.0, "the strongest z there is");
+    assert!((anomaly.estimated_gap_usd - 500.0 * 24.99).abs() < 0.01);
+    assert_eq!(assessed.reasons[0].code, "DECLARED_VALUE_BELOW_MARKET");
+    for other in ["CENT", "LOW"] {
+        let other = shipment(&suite, other).await;
+        let other = assessment(&other);
+        assert!(other.lines[0].anomalies[0].robust_z >= anomaly.robust_z);
+        assert!(assessed.reasons[0].contribution >= other.reasons[0].contribution);
+    }
+}
+
+#[tokio::test]
+async fn national_chapters_are_accepted_and_kept_out_of_peer_statistics_and_notations_canonicalised()
+ {
+    let suite = TestSuite::start().await;
+    // Twenty-five ordinary declarations of each code, about 100 USD per kg, from VN.
+    let mut history = Vec::new();
+    for i in 0..25 {
+        for (prefix, hs) in [("NAT", "9903.88.15"), ("GDS", "6403.99")] {
+            let amount = format!("{:.2}", 1000.0 + 10.0 * f64::from(i));
+            let mut declared = declaration(
+                &format!("{prefix}-{i}"),
+                vec![line(1, hs, 10.0, 10.0, money("USD", &amount))],
+            );
+            declared.origin_country = "VN".to_owned();
+            history.push(declared);
+        }
+    }
+    accepted(&submit(&suite, history).await);
+    let mut low = Vec::new();
+    for (id, hs) in [("NAT-LOW", "9903-88-15"), ("GDS-LOW", "6403 99")] {
+        let mut declared = declaration(id, vec![line(1, hs, 10.0, 10.0, money("USD", "10.00"))]);
+        declared.origin_country = "VN".to_owned();
+        low.push(declared);
+    }
+    accepted(&submit(&suite, low).await);
+
+    let national = shipment(&suite, "NAT-LOW").await;
+    assert_eq!(
+        national.declaration.as_ref().unwrap().lines[0].hs_code,
+        "99038815"
+    );
+    let assessed = assessment(&national);
+    assert!(assessed.lines[0].anomalies.is_empty(), "{assessed:#?}");
+    let skipped: Vec<&str> = assessed.lines[0]
+        .skipped_comparisons
+        .iter()
+        .map(|s| s.code.as_str())
+        .collect();
+    assert_eq!(skipped, ["NATIONAL_TARIFF_CODE", "NATIONAL_TARIFF_CODE"]);
+    assert!(reason_codes(assessed).contains(&"NATIONAL_TARIFF_CODE"));
+    // The same values under a real HS code are compared, and found low.
+    let goods = shipment(&suite, "GDS-LOW").await;
+    assert_eq!(
+        goods.declaration.as_ref().unwrap().lines[0].hs_code,
+        "640399"
+    );
+    let anomaly = &assessment(&goods).lines[0].anomalies[0];
+    assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_PEERS");
+    assert_eq!(anomaly.comparison_group, "HS 640399 from VN");
+    assert_eq!(
+        anomaly.sample_size, 25,
+        "no chapter 99 line among the peers"
+    );
+
+    // Leading zeros kept, including one a spreadsheet dropped.
+    let coffee = vec![
+        line(1, "0901.21", 10.0, 10.0, money("EUR", "80")),
+        line(2, "0901 21-00", 10.0, 10.0, money("EUR", "80")),
+        line(3, "90121", 10.0, 10.0, money("EUR", "80")),
+    ];
+    accepted(&submit(&suite, vec![declaration("COFFEE", coffee)]).await);
+    let stored = shipment(&suite, "COFFEE").await;
+    let stored_codes: Vec<&str> = stored
+        .declaration
+        .as_ref()
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.hs_code.as_str())
+        .collect();
+    assert_eq!(stored_codes, ["090121", "09012100", "090121"]);
+    let found = liaison(&suite)
+        .await
+        .search_shipments(authorized(
+            SearchShipmentsRequest {
+                hs_code_prefix: "0901".to_owned(),
+                ..Default::default()
+            },
+            &suite.token(CUSTOMS),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = found.shipments.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["shipments/COFFEE"]);
+}
+
+/// One row of the development data (KCS 2020) as a declaration: no quantity, a net mass
+/// of 0, a duty rate of 754.3 %, a national transport mode, unknown countries, no
+/// procedure or valuation basis, floating-point noise in the value, national codes.
+fn as_customs_send_it(id: &str) -> Declaration {
+    let code = |scheme: &str, code: &str| NationalCode {
+        scheme: scheme.to_owned(),
+        code: code.to_owned(),
+    };
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: 1_600_000_000,
+            nanos: 0,
+        }),
+        customs_office: "30".to_owned(),
+        transport_mode: TransportMode::Other as i32,
+        importer_id: "QLRUBN9".to_owned(),
+        declarant_id: "ZZR1LT6".to_owned(),
+        consignor_id: "0VKY2BR".to_owned(),
+        departure_country: "zz".to_owned(),
+        origin_country: "ZZ".to_owned(),
+        national_codes: vec![
+            code("KR.Process_Type", "B"),
+            code("kr.import_type", " 11 "),
+            code("kr.transport_mode", "90"),
+        ],
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: "100630".to_owned(),
+            net_mass_kg: 0.0,
+            declared_value: money("KRW", "241.58000000000004"),
+            duty_rate: 7.543,
+            national_codes: vec![
+                code("kr.tax_type", "FCN1"),
+                code("kr.origin_indicator", "G"),
+            ],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_the_malformed_refused()
+ {
+    let suite = TestSuite::start().await;
+    let results = submit(&suite, vec![as_customs_send_it("KCS-1")]).await;
+    accepted(&results);
+    let stored = shipment(&suite, "KCS-1").await;
+    let declared = stored.declaration.as_ref().unwrap();
+    assert_eq!(declared.origin_country, "ZZ");
+    assert_eq!(declared.departure_country, "ZZ");
+    assert_eq!(declared.transport_mode(), TransportMode::Other);
+    assert_eq!(declared.procedure(), Procedure::Unspecified);
+    let value = declared.lines[0].declared_value.as_ref().unwrap();
+    assert_eq!(
+        (value.currency_code.as_str(), value.amount.as_str()),
+        ("KRW", "241.58")
+    );
+    assert_eq!(declared.lines[0].duty_rate, 7.543);
+    let schemes: Vec<(&str, &str)> = declared
+        .national_codes
+        .iter()
+        .map(|c| (c.scheme.as_str(), c.code.as_str()))
+        .collect();
+    assert_eq!(
+        schemes,
+        [
+            ("kr.import_type", "11"),
+            ("kr.process_type", "B"),
+            ("kr.transport_mode", "90")
+        ]
+    );
+    let assessed = assessment(&stored);
+    assert_eq!(
+        reason_codes(assessed),
+        ["NO_NET_MASS"],
+        "nothing to hold against it, and the per-kg comparison left out"
+    );
+
+    // The same declaration again is a duplicate, however its noise is written.
+    let mut again = as_customs_send_it("KCS-1");
+    again.lines[0].declared_value = money("krw", "241.580000");
+    assert_eq!(
+        submit(&suite, vec![again]).await[0].outcome(),
+        DeclarationOutcome::Duplicate
+    );
+
+    // Refused: line numbers below 1 or used twice, negative or non-finite numbers, a rate
+    // past the bound, a country that is not one, an enum value that does not exist.
+    let mut bad = Vec::new();
+    for (id, change) in [
+        (
+            "B-1",
+            (|d: &mut Declaration| d.lines[0].line_number = -1) as fn(&mut Declaration),
+        ),
+        ("B-2", |d| d.lines[0].line_number = 0),
+        ("B-3", |d| {
+            let mut second = d.lines[0].clone();
+            second.hs_code = "851830".to_owned();
+            d.lines.push(second);
+        }),
+        ("B-4", |d| d.lines[0].quantity = -5.0),
+        ("B-5", |d| d.lines[0].net_mass_kg = f64::NAN),
+        ("B-6", |d| d.lines[0].duty_rate = 100.5),
+        ("B-7", |d| d.origin_country = "XX".to_owned()),
+        ("B-8", |d| d.transport_mode = 8),
+        ("B-9", |d| d.lines[0].hs_code = "7701.10".to_owned()),
+    ] {
+        let mut declared = as_customs_send_it(id);
+        change(&mut declared);
+        bad.push(declared);
+    }
+    let results = submit(&suite, bad).await;
+    let fields: Vec<(DeclarationOutcome, Vec<&str>)> = results
+        .iter()
+        .map(|r| {
+            (
+                r.outcome(),
+                r.violations.iter().map(|v| v.field.as_str()).collect(),
+            )
+        })
+        .collect();
+    let rejected = |i: usize, field: &str| {
+        (
+            DeclarationOutcome::Rejected,
+            vec![format!("declarations[{i}].{field}")],
+        )
+    };
+    let expected = [
+        rejected(0, "lines[0].line_number"),
+        rejected(1, "lines[0].line_number"),
+        rejected(2, "lines[1].line_number"),
+        rejected(3, "lines[0].quantity"),
+        rejected(4, "lines[0].net_mass_kg"),
+        rejected(5, "lines[0].duty_rate"),
+        rejected(6, "origin_country"),
+        rejected(7, "transport_mode"),
+        rejected(8, "lines[0].hs_code"),
+    ];
+    for (got, want) in fields.iter().zip(&expected) {
+        assert_eq!(got.0, want.0, "{results:#?}");
+        assert_eq!(got.1, want.1, "{results:#?}");
+    }
+    assert_eq!(fields.len(), expected.len());
+}
+
+#[tokio::test]
+async fn every_field_of_a_declaration_reaches_scoring_intact() {
+    let suite = TestSuite::start().await;
+    let mut declared = as_customs_send_it("FULL-1");
+    declared.procedure = Procedure::InwardProcessing as i32;
+    declared.carrier_id = "COURIER-7".to_owned();
+    declared.marketplace = "amazon".to_owned();
+    declared.seller = Some(acx_proto::common::SellerAccountRef {
+        platform: "amazon".to_owned(),
+        seller_id: "A-77".to_owned(),
+    });
+    declared.consignment = Some(ConsignmentNumbers {
+        tracking_numbers: vec!["1ZFULL".to_owned()],
+        bills_of_lading: vec!["BOL-1".to_owned()],
+        air_waybills: vec!["176-12345675".to_owned()],
+    });
+    let line = &mut declared.lines[0];
+    line.description = "rice".to_owned();
+    line.quantity = 20.0;
+    line.quantity_unit = "KGM".to_owned();
+    line.net_mass_kg = 20.0;
+    line.gross_mass_kg = 21.5;
+    line.valuation_basis = ValuationBasis::Cif as i32;
+    line.declared_duty = money("KRW", "1822.2");
+    accepted(&submit(&suite, vec![declared]).await);
+    let stored = shipment(&suite, "FULL-1").await;
+    let canonical = stored.declaration.unwrap();
+
+    // What scoring recorded: the declaration as it stores it for every later assessment
+    // and for the models trained on these fields.
+    let scoring_db = suite.data_dir.path().join("scoring.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", scoring_db.display()))
+        .await
+        .unwrap();
+    let (payload,): (Vec<u8>,) = sqlx::query_as("SELECT payload FROM shipments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let recorded = DeclaredShipment::decode(payload.as_slice()).unwrap();
+    let l = &recorded.lines[0];
+    let c = &canonical.lines[0];
+    assert_eq!(recorded.authority, "demo-customs");
+    assert_eq!(
+        (
+            &recorded.declaration_id,
+            recorded.declaration_time,
+            &recorded.customs_office,
+            recorded.procedure,
+            recorded.transport_mode,
+            &recorded.importer_id,
+            &recorded.declarant_id,
+            &recorded.consignor_id,
+        ),
+        (
+            &canonical.declaration_id,
+            canonical.declaration_time,
+            &canonical.customs_office,
+            canonical.procedure,
+            canonical.transport_mode,
+            &canonical.importer_id,
+            &canonical.declarant_id,
+            &canonical.consignor_id,
+        )
+    );
+    assert_eq!(
+        (
+            &recorded.carrier_id,
+            &recorded.consignment,
+            &recorded.departure_country,
+            &recorded.origin_country,
+            &recorded.marketplace,
+            &recorded.seller,
+            &recorded.national_codes,
+        ),
+        (
+            &canonical.carrier_id,
+            &canonical.consignment,
+            &canonical.departure_country,
+            &canonical.origin_country,
+            &canonical.marketplace,
+            &canonical.seller,
+            &canonical.national_codes,
+        )
+    );
+    assert_eq!(
+        (
+            l.line_number,
+            &l.hs_code,
+            &l.description,
+            l.quantity,
+            &l.quantity_unit,
+            l.net_mass_kg,
+            l.gross_mass_kg,
+            &l.declared_value,
+            l.valuation_basis,
+            l.duty_rate,
+            &l.declared_duty,
+            &l.national_codes,
+        ),
+        (
+            c.line_number,
+            &c.hs_code,
+            &c.description,
+            c.quantity,
+            &c.quantity_unit,
+            c.net_mass_kg,
+            c.gross_mass_kg,
+            &c.declared_value,
+            c.valuation_basis,
+            c.duty_rate,
+            &c.declared_duty,
+            &c.national_codes,
+        )
+    );
+    assert_eq!(recorded.national_codes.len(), 3);
+    assert_eq!(l.national_codes.len(), 2);
+}
+
+/// Scoring started alone on `rates` (a file in the ECB's format), with a liaison token.
+async fn scoring_with_rates(
+    dir: &std::path::Path,
+    rates: &str,
+) -> Result<(acx_runtime::Shutdown, std::net::SocketAddr, String), acx_scoring::Error> {
+    let token = acx_runtime::credentials::generate_token();
+    let tokens = acx_tests::tokens_file(dir, &token, "service:liaison");
+    let rates_file = dir.join("rates.csv");
+    std::fs::write(&rates_file, rates).unwrap();
+    let mut server = acx_runtime::ServerConfig::local(dir);
+    server.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    server.tokens_file = Some(tokens);
+    let shutdown = acx_runtime::Shutdown::new();
+    let config = acx_scoring::Config {
+        reference_rates_file: Some(rates_file),
+        ..acx_scoring::Config::standalone(server)
+    };
+    let running = acx_scoring::start(&config, shutdown.clone()).await?;
+    Ok((shutdown, running.local_addr, token))
+}
+
+#[tokio::test]
+async fn the_reference_rates_are_replaced_at_run_time_by_a_file_in_the_ecb_format() {
+    let dir = tempfile::tempdir().unwrap();
+    // A table of one's own: AED (which the ECB does not publish) at 4 per euro, the euro
+    // at 1.2 USD, from 2026-01-01 on; and an older row at other rates.
+    let table = "Date,USD,AED,\n2026-01-01,1.2,4.0,\n2019-01-01,1.1,4.4,\n";
+    let (shutdown, addr, token) = scoring_with_rates(dir.path(), table).await.unwrap();
+    let mut scoring = ScoringServiceClient::new(channel(addr).await);
+    let assess = |seconds: i64| DeclaredShipment {
+        declaration_id: format!("R-{seconds}"),
+        authority: "customs-x".to_owned(),
+        importer_id: "I".to_owned(),
+        customs_office: "O".to_owned(),
+        origin_country: "AE".to_owned(),
+        declaration_time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+        lines: vec![acx_proto::scoring::DeclaredLine {
+            line_number: 1,
+            hs_code: "851830".to_owned(),
+            quantity: 10.0,
+            net_mass_kg: 1.0,
+            declared_value: money("AED", "100"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut unit_value = async |seconds: i64| {
+        let request = AssessShipmentRequest {
+            shipment: Some(assess(seconds)),
+            record: false,
+        };
+        let assessment = scoring
+            .assess_shipment(authorized(request, &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .assessment
+            .unwrap();
+        assert!(
+            assessment.lines[0].skipped_comparisons.is_empty(),
+            "{assessment:#?}"
+        );
+        assessment.lines[0].declared_unit_value_usd
+    };
+    // 100 AED = 25 EUR = 30 USD in 2026; = 100 / 4.4 × 1.1 = 25 USD in 2019.
+    assert_eq!(unit_value(now() - 3600).await, 3.0);
+    assert_eq!(unit_value(1_560_000_000).await, 2.5);
+    shutdown.trigger();
+
+    // A file that is not a table of rates stops scoring at start-up, naming the line.
+    let other = tempfile::tempdir().unwrap();
+    let error = scoring_with_rates(other.path(), "Date,USD\n2026-01-01,1\n2026-02-30,1\n")
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let chain = acx_runtime::error::cause_chain(&error);
+    assert!(chain.contains("line 3"), "{chain}");
+    assert!(chain.contains("2026-02-30"), "{chain}");
+}
+
+#[tokio::test]
+async fn scoring_applies_the_same_rules_when_asked_directly() {
+    let suite = TestSuite::start().await;
+    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
+    let token = suite.token("service:liaison");
+    let mut shipment = DeclaredShipment {
+        declaration_id: "S-1".to_owned(),
+        authority: "x".to_owned(),
+        importer_id: "I".to_owned(),
+        customs_office: "O".to_owned(),
+        origin_country: "zz".to_owned(),
+        transport_mode: acx_proto::common::TransportMode::Other as i32,
+        lines: vec![acx_proto::scoring::DeclaredLine {
+            line_number: 1,
+            hs_code: "9903.88.15".to_owned(),
+            declared_value: money("HUF", "1250000.0000001"),
+            duty_rate: 3.0,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let request = AssessShipmentRequest {
+        shipment: Some(shipment.clone()),
+        record: false,
+    };
+    let answer = scoring
+        .assess_shipment(authorized(request, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        reason_codes(&answer.assessment.unwrap()),
+        ["NATIONAL_TARIFF_CODE"]
+    );
+    shipment.lines[0].line_number = -1;
+    shipment.lines[0].quantity = -1.0;
+    let request = AssessShipmentRequest {
+        shipment: Some(shipment),
+        record: false,
+    };
+    let status = scoring
+        .assess_shipment(authorized(request, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    for field in [
+        "shipment.lines[0].line_number",
+        "shipment.lines[0].quantity",
+    ] {
+        assert!(status.message().contains(field), "{}", status.message());
+    }
+}

@@ -1,0 +1,299 @@
+//! Hash continuity across normalisation versions, end to end: reports stored by the release
+//! before normalisation version 2 (identifiers hashed under the version-1 rules, a price by
+//! UPC-A) are, after the upgrade, recognised when retried, linked to new profiles through
+//! legacy hashes, and matched by entity checks. (The other identifier tests are in
+//! `identifiers.rs`.)
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use acx_domain::identifiers::{IdentifierKeys, IdentifierKind, Normalization, normalize_as};
+use acx_proto::{
+    common::{HashedIdentifier, Identifiers, Money, ProductRef, SellerAccountRef},
+    ingest::{
+        ActionTaken, CounterfeitFinding, EvidenceType, PriceObservation, Report, ReportOutcome,
+        ReportResult, SellerProfile, SubmitReportsRequest, Verdict,
+        ingest_service_client::IngestServiceClient, report::Kind,
+    },
+    scoring::{
+        CheckEntityRequest, GetSellerRiskRequest, SellerRisk,
+        scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_tests::{TestSuite, authorized, channel};
+use prost::Message;
+
+const PLATFORM_A: &str = "platform:demo-platform";
+const PLATFORM_B: &str = "platform:demo-marketplace";
+
+fn now_minus(seconds: i64) -> Option<prost_types::Timestamp> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Some(prost_types::Timestamp {
+        seconds: now - seconds,
+        nanos: 0,
+    })
+}
+
+fn profile(id: &str, seller: &str, name: &str, country: &str, ids: Identifiers) -> Report {
+    Report {
+        report_id: id.to_owned(),
+        kind: Some(Kind::SellerProfile(SellerProfile {
+            seller_id: seller.to_owned(),
+            display_name: name.to_owned(),
+            country: country.to_owned(),
+            identifiers: Some(ids),
+            observe_time: now_minus(3600),
+            ..Default::default()
+        })),
+    }
+}
+
+fn confirmed(id: &str, seller: &str) -> Report {
+    Report {
+        report_id: id.to_owned(),
+        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+            seller: Some(SellerAccountRef {
+                platform: String::new(),
+                seller_id: seller.to_owned(),
+            }),
+            products: vec![ProductRef {
+                gtin: "4006381333931".to_owned(),
+                ..Default::default()
+            }],
+            evidence_type: EvidenceType::TestBuy as i32,
+            verdict: Verdict::Confirmed as i32,
+            action_taken: ActionTaken::AccountSuspended as i32,
+            observe_time: now_minus(1800),
+            notes: String::new(),
+        })),
+    }
+}
+
+fn phones(numbers: &[&str]) -> Identifiers {
+    Identifiers {
+        phones: numbers.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+async fn submit_to(
+    addr: std::net::SocketAddr,
+    token: &str,
+    reports: Vec<Report>,
+) -> Vec<ReportResult> {
+    IngestServiceClient::new(channel(addr).await)
+        .submit_reports(authorized(SubmitReportsRequest { reports }, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+}
+
+async fn submit(suite: &TestSuite, principal: &str, reports: Vec<Report>) -> Vec<ReportResult> {
+    submit_to(suite.ingest, &suite.token(principal), reports).await
+}
+
+async fn accept(suite: &TestSuite, principal: &str, reports: Vec<Report>) {
+    let results = submit(suite, principal, reports).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.outcome() == ReportOutcome::Accepted && r.warnings.is_empty()),
+        "{results:#?}"
+    );
+}
+
+fn account(platform: &str, seller: &str) -> SellerAccountRef {
+    SellerAccountRef {
+        platform: platform.to_owned(),
+        seller_id: seller.to_owned(),
+    }
+}
+
+/// The account's risk once scoring knows it (the feed is asynchronous).
+async fn risk(suite: &TestSuite, who: SellerAccountRef) -> SellerRisk {
+    let token = suite.token(PLATFORM_A);
+    let mut client = ScoringServiceClient::new(channel(suite.scoring).await);
+    for _ in 0..200 {
+        let request = GetSellerRiskRequest {
+            seller: Some(who.clone()),
+            cluster_id: String::new(),
+        };
+        if let Ok(response) = client.get_seller_risk(authorized(request, &token)).await {
+            return response.into_inner().risk.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("scoring never knew {who:?}");
+}
+
+async fn check_entity(
+    suite: &TestSuite,
+    name: &str,
+    country: &str,
+    ids: Identifiers,
+) -> Vec<acx_proto::scoring::EntityMatch> {
+    ScoringServiceClient::new(channel(suite.scoring).await)
+        .check_entity(authorized(
+            CheckEntityRequest {
+                name: name.to_owned(),
+                country: country.to_owned(),
+                identifiers: Some(ids),
+                max_matches: 0,
+            },
+            &suite.token(PLATFORM_B),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .matches
+}
+
+/// A seller profile as the release before normalisation version 2 stored it: identifiers
+/// hashed under the version-1 rules without a version, the content hash over the payload.
+fn stored_by_version_1(
+    key: &acx_domain::identifiers::IdentifierKey,
+    report: &Report,
+    country: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut report = report.clone();
+    if let Some(Kind::SellerProfile(p)) = report.kind.as_mut() {
+        let raw = p.identifiers.take().unwrap_or_default();
+        let mut hashed = Vec::new();
+        for (kind, values) in [
+            (IdentifierKind::Phone, &raw.phones),
+            (IdentifierKind::Email, &raw.emails),
+            (IdentifierKind::TaxNumber, &raw.tax_numbers),
+        ] {
+            for value in values {
+                let normalized =
+                    normalize_as(Normalization::V1, kind, value, Some(country)).unwrap();
+                hashed.push(HashedIdentifier {
+                    kind: acx_domain::hashing::proto_kind(kind) as i32,
+                    key_id: key.id().to_owned(),
+                    hash: key.hash_identifier(kind, &normalized),
+                    normalization_version: 0,
+                });
+            }
+        }
+        hashed.sort_by(|a, b| (a.kind, &a.hash).cmp(&(b.kind, &b.hash)));
+        p.hashed_identifiers = hashed;
+    }
+    let payload = report.encode_to_vec();
+    (key.mac(&payload).to_vec(), payload)
+}
+
+#[tokio::test]
+async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_the_upgrade() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let credentials = acx_suite::Credentials::load_or_create(data_dir.path()).unwrap();
+    let keys = IdentifierKeys::load(&credentials.identifier_keys_file).unwrap();
+    let key = keys.current();
+    // What the previous release stored: a Hungarian seller's profile and a price by UPC-A.
+    let old_profile = profile(
+        "OLD-P",
+        "OLD-1",
+        "Dunaparti Kereskedelmi Kft.",
+        "HU",
+        Identifiers {
+            phones: vec!["06 1 234 5678".to_owned()],
+            emails: vec!["sales@dunaparti.example".to_owned()],
+            tax_numbers: vec!["HU12345678".to_owned()],
+            ..Default::default()
+        },
+    );
+    let old_price = Report {
+        report_id: "OLD-PR".to_owned(),
+        kind: Some(Kind::PriceObservation(PriceObservation {
+            seller_id: "OLD-1".to_owned(),
+            product: Some(ProductRef {
+                gtin: "036000291452".to_owned(),
+                ..Default::default()
+            }),
+            price: Some(Money {
+                currency_code: "HUF".to_owned(),
+                amount: "7990".to_owned(),
+            }),
+            observe_time: now_minus(7200),
+        })),
+    };
+    {
+        let url = format!("sqlite://{}", data_dir.path().join("ingest.db").display());
+        let database = acx_runtime::Database::open(&url, &acx_ingest::migrations())
+            .await
+            .unwrap();
+        let acx_runtime::Database::Sqlite(pool) = database else {
+            panic!("sqlite")
+        };
+        for (report, kind) in [(&old_profile, 2), (&old_price, 3)] {
+            let (content_hash, payload) = stored_by_version_1(key, report, "HU");
+            sqlx::query(
+                "INSERT INTO reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us) VALUES ('demo-platform', ?, ?, ?, ?, ?, 0)",
+            )
+            .bind(&report.report_id)
+            .bind(kind)
+            .bind(content_hash)
+            .bind(key.id())
+            .bind(payload)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }
+    let suite = TestSuite::start_in(data_dir, false).await;
+    accept(&suite, PLATFORM_A, vec![confirmed("OLD-F", "OLD-1")]).await;
+    let old = risk(&suite, account("demo-platform", "OLD-1")).await;
+
+    // A retry of either report from before the upgrade is a duplicate, not a conflict.
+    let retried = submit(
+        &suite,
+        PLATFORM_A,
+        vec![old_profile.clone(), old_price.clone()],
+    )
+    .await;
+    assert_eq!(
+        retried.iter().map(|r| r.outcome()).collect::<Vec<_>>(),
+        [ReportOutcome::Duplicate, ReportOutcome::Duplicate],
+        "{retried:#?}"
+    );
+
+    // A new profile with the same phone written the same way links through its legacy
+    // hash (version 2 reads the number differently, and rightly).
+    accept(
+        &suite,
+        PLATFORM_B,
+        vec![profile(
+            "NEW-P",
+            "NEW-1",
+            "Dunaparti Kereskedelmi Kft",
+            "HU",
+            phones(&["06 1 234 5678"]),
+        )],
+    )
+    .await;
+    let new = risk(&suite, account("demo-marketplace", "NEW-1")).await;
+    assert_eq!(new.cluster_id, old.cluster_id);
+
+    // Entity checks match the old hashes: a legacy form of the phone, a plain e-mail with a
+    // zero-width space (same normalised string under both versions), a full-width tax number.
+    for ids in [
+        phones(&["06 1 234 5678"]),
+        Identifiers {
+            emails: vec!["sales\u{200b}@dunaparti.example".to_owned()],
+            ..Default::default()
+        },
+        Identifiers {
+            tax_numbers: vec!["ＨＵ１２３４５６７８".to_owned()],
+            ..Default::default()
+        },
+    ] {
+        let matches = check_entity(&suite, "", "HU", ids.clone()).await;
+        assert_eq!(matches.len(), 1, "{ids:?}: {matches:#?}");
+        assert_eq!(matches[0].cluster_id, old.cluster_id, "{ids:?}");
+    }
+}

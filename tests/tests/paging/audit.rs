@@ -1,0 +1,207 @@
+//! ListAuditRecords: each record matching the filters once, oldest first, up to the newest
+//! at the first page (every call makes a record, so a listing that took later ones would
+//! chase its own tail), against the calls the test made.
+
+use std::time::Duration;
+
+use acx_proto::liaison::{GetShipmentRequest, ListAuditRecordsRequest, SearchShipmentsRequest};
+use acx_tests::{Backend, authorized};
+use rand::{Rng, rngs::StdRng, seq::IndexedRandom};
+
+use crate::{LiaisonHarness, seeded};
+
+/// One call the test made, as the trail must show it.
+#[derive(Debug, Clone)]
+struct Call {
+    principal: String,
+    rpc: &'static str,
+    outcome: &'static str,
+    /// Text only this call's parameters hold (empty for refusals, which record none).
+    tag: String,
+    /// Time markers taken before the call.
+    markers_before: usize,
+}
+
+struct Trail<'a> {
+    liaison: &'a LiaisonHarness,
+    calls: Vec<Call>,
+    /// Times (µs) taken between calls, strictly between the calls' record times.
+    markers: Vec<i64>,
+}
+
+impl Trail<'_> {
+    async fn call(&mut self, rng: &mut StdRng) {
+        let mut client = self.liaison.client().await;
+        let n = self.calls.len();
+        let who = rng.random_range(0..3);
+        let principal = format!("customs:c{who}");
+        let token = &self.liaison.customs[who];
+        let call = match rng.random_range(0..5) {
+            0 | 1 => {
+                let tag = format!("shipments/Q-{n}");
+                let request = GetShipmentRequest { name: tag.clone() };
+                let answer = client.get_shipment(authorized(request, token)).await;
+                assert_eq!(answer.unwrap_err().code(), tonic::Code::NotFound);
+                (principal, "GetShipment", "NOT_FOUND", tag)
+            }
+            2 | 3 => {
+                let tag = format!("I-{n}");
+                let request = SearchShipmentsRequest {
+                    importer_id: tag.clone(),
+                    page_size: 1,
+                    ..Default::default()
+                };
+                client
+                    .search_shipments(authorized(request, token))
+                    .await
+                    .unwrap();
+                (
+                    principal,
+                    "SearchShipments",
+                    "OK",
+                    format!("importer={tag} "),
+                )
+            }
+            _ => {
+                let request = GetShipmentRequest {
+                    name: format!("shipments/Q-{n}"),
+                };
+                let answer = client
+                    .get_shipment(authorized(request, &self.liaison.platform))
+                    .await;
+                assert_eq!(answer.unwrap_err().code(), tonic::Code::PermissionDenied);
+                (
+                    "platform:p0".to_owned(),
+                    "GetShipment",
+                    "PERMISSION_DENIED",
+                    String::new(),
+                )
+            }
+        };
+        self.calls.push(Call {
+            principal: call.0,
+            rpc: call.1,
+            outcome: call.2,
+            tag: call.3,
+            markers_before: self.markers.len(),
+        });
+    }
+
+    async fn marker(&mut self) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.markers.push(acx_runtime::time::now_micros());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    /// Up to ten calls, with markers between some.
+    async fn calls(&mut self, rng: &mut StdRng) {
+        for _ in 0..rng.random_range(0..10) {
+            if rng.random_bool(0.3) {
+                self.marker().await;
+            }
+            self.call(rng).await;
+        }
+    }
+}
+
+fn filters(
+    rng: &mut StdRng,
+    markers: &[i64],
+) -> (ListAuditRecordsRequest, Option<usize>, Option<usize>) {
+    let mut request = ListAuditRecordsRequest::default();
+    if rng.random_bool(0.3) {
+        request.principal = ["customs:c0", "customs:c1", "customs:c2", "platform:p0"]
+            .choose(rng)
+            .unwrap()
+            .to_string();
+    }
+    if rng.random_bool(0.3) {
+        request.rpc = ["GetShipment", "SearchShipments"]
+            .choose(rng)
+            .unwrap()
+            .to_string();
+    }
+    let mut bound = || {
+        (!markers.is_empty() && rng.random_bool(0.3)).then(|| rng.random_range(0..markers.len()))
+    };
+    let (start, end) = (bound(), bound());
+    let at = |micros: i64| acx_runtime::time::to_timestamp(micros);
+    request.start_time = start.map(|s| at(markers[s]));
+    request.end_time = end.map(|e| at(markers[e]));
+    (request, start, end)
+}
+
+async fn every_audit_listing_lists_each_matching_record_once(backend: Backend, cases: usize) {
+    let Some(liaison) = LiaisonHarness::start(backend).await else {
+        return;
+    };
+    let (seed, mut rng) = seeded();
+    let mut trail = Trail {
+        liaison: &liaison,
+        calls: Vec::new(),
+        markers: Vec::new(),
+    };
+    let mut auditor = liaison.client().await;
+    for case in 0..cases {
+        trail.calls(&mut rng).await;
+        let (mut request, start, end) = filters(&mut rng, &trail.markers);
+        let want: Vec<&Call> = trail
+            .calls
+            .iter()
+            .filter(|call| {
+                (request.principal.is_empty() || call.principal == request.principal)
+                    && (request.rpc.is_empty() || call.rpc == request.rpc)
+                    && start.is_none_or(|s| call.markers_before > s)
+                    && end.is_none_or(|e| call.markers_before <= e)
+            })
+            .collect();
+        let want: Vec<Call> = want.into_iter().cloned().collect();
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            request.page_size = rng.random_range(1..=5);
+            sizes.push(request.page_size);
+            let page = auditor
+                .list_audit_records(authorized(request.clone(), &liaison.auditor))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(page.records.len() <= request.page_size as usize);
+            got.extend(page.records);
+            if page.next_page_token.is_empty() || sizes.len() > 500 {
+                break;
+            }
+            request.page_token = page.next_page_token;
+            // Calls between pages make records after the first page: never listed.
+            if rng.random_bool(0.4) {
+                trail.call(&mut rng).await;
+            }
+        }
+        request.page_token.clear();
+        let context = || {
+            format!(
+                "seed {seed} (ACX_PAGING_SEED), case {case}: filters {request:?}, page sizes \
+                 {sizes:?}\nwanted {want:#?}\ngot {got:#?}"
+            )
+        };
+        assert_eq!(got.len(), want.len(), "{}", context());
+        for (record, call) in got.iter().zip(&want) {
+            let same = record.principal == call.principal
+                && record.rpc == call.rpc
+                && record.outcome == call.outcome
+                && record.parameters.contains(&call.tag);
+            assert!(same, "{}", context());
+        }
+        assert!(got.windows(2).all(|w| w[0].id < w[1].id), "{}", context());
+    }
+}
+
+#[tokio::test]
+async fn every_audit_listing_lists_each_matching_record_once_on_sqlite() {
+    every_audit_listing_lists_each_matching_record_once(Backend::Sqlite, 30).await;
+}
+
+#[tokio::test]
+async fn every_audit_listing_lists_each_matching_record_once_on_postgres() {
+    every_audit_listing_lists_each_matching_record_once(Backend::Postgres, 10).await;
+}

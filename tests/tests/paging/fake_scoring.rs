@@ -1,0 +1,264 @@
+//! A scoring service under the test's control, for liaison: it assesses each declaration
+//! with the risk the test chose, is down for some, and holds others until released, so that
+//! a test decides when a shipment goes from pending to assessed (for example between two
+//! pages of a search).
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use acx_proto::scoring::{
+    AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
+    AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
+    CheckEntityRequest, CheckEntityResponse, GetPartyHistoryRequest, GetPartyHistoryResponse,
+    GetSellerRiskRequest, GetSellerRiskResponse, Lane, ListBlacklistChangesRequest,
+    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
+    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, RecordOutcomeRequest,
+    RecordOutcomeResponse, ShipmentAssessment,
+    scoring_service_server::{ScoringService, ScoringServiceServer},
+};
+use tokio::sync::{oneshot, watch};
+use tonic::{Request, Response, Status};
+
+/// What the fake does with one declaration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Behaviour {
+    /// Assesses it with this risk (and the lane of [`lane_of`]).
+    Assess(f64),
+    /// Answers UNAVAILABLE: the declaration stays pending.
+    Down,
+    /// Waits until released, then assesses it with this risk.
+    Hold(f64),
+}
+
+/// The lane the fake gives a risk.
+pub fn lane_of(risk: f64) -> Lane {
+    if risk >= 0.7 {
+        Lane::Red
+    } else if risk >= 0.4 {
+        Lane::Yellow
+    } else {
+        Lane::Green
+    }
+}
+
+type Key = (String, String);
+
+#[derive(Default)]
+struct State {
+    behaviours: HashMap<Key, Behaviour>,
+    /// Told when a held declaration's assessment is first asked for (it is stored by then).
+    arrivals: HashMap<Key, oneshot::Sender<()>>,
+}
+
+/// The fake; cheap to clone, shared by the server and the test.
+#[derive(Clone)]
+pub struct FakeScoring {
+    state: Arc<Mutex<State>>,
+    /// Bumped whenever behaviours change, for held calls to look again.
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl FakeScoring {
+    /// Serves a new fake on a free loopback port.
+    pub async fn start() -> (Self, SocketAddr) {
+        let fake = Self {
+            state: Arc::default(),
+            changed: Arc::new(watch::channel(0).0),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = ScoringServiceServer::new(fake.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(server)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        (fake, addr)
+    }
+
+    /// Sets what happens to `authority`'s declaration `id`.
+    pub fn set(&self, authority: &str, id: &str, behaviour: Behaviour) {
+        let key = (authority.to_owned(), id.to_owned());
+        self.state.lock().unwrap().behaviours.insert(key, behaviour);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Holds `authority`'s declaration `id` at `risk`; the receiver hears when liaison has
+    /// stored it and asked for its assessment.
+    pub fn hold(&self, authority: &str, id: &str, risk: f64) -> oneshot::Receiver<()> {
+        let (told, arrived) = oneshot::channel();
+        let key = (authority.to_owned(), id.to_owned());
+        self.state
+            .lock()
+            .unwrap()
+            .arrivals
+            .insert(key.clone(), told);
+        self.set(authority, id, Behaviour::Hold(risk));
+        arrived
+    }
+
+    /// Releases every held declaration of `authority`: they are assessed now.
+    pub fn release(&self, authority: &str) {
+        let mut state = self.state.lock().unwrap();
+        for ((owner, _), behaviour) in state.behaviours.iter_mut() {
+            if let (true, Behaviour::Hold(risk)) = (owner == authority, *behaviour) {
+                *behaviour = Behaviour::Assess(risk);
+            }
+        }
+        drop(state);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    fn behaviour(&self, key: &Key) -> Behaviour {
+        let mut state = self.state.lock().unwrap();
+        let behaviour = state
+            .behaviours
+            .get(key)
+            .copied()
+            .unwrap_or(Behaviour::Assess(0.1));
+        if let Behaviour::Hold(_) = behaviour
+            && let Some(told) = state.arrivals.remove(key)
+        {
+            let _ = told.send(());
+        }
+        behaviour
+    }
+}
+
+fn unimplemented<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented("not in the fake"))
+}
+
+fn assessment(risk: f64) -> ShipmentAssessment {
+    ShipmentAssessment {
+        risk,
+        lane: lane_of(risk) as i32,
+        model_version: "fake".to_owned(),
+        ..Default::default()
+    }
+}
+
+impl FakeScoring {
+    /// The risks of `keys`, once none is held; UNAVAILABLE when any is down (as scoring
+    /// answers a batch as a whole).
+    async fn risks(&self, keys: &[Key]) -> Result<Vec<f64>, Status> {
+        let mut changed = self.changed.subscribe();
+        loop {
+            let behaviours: Vec<Behaviour> = keys.iter().map(|key| self.behaviour(key)).collect();
+            if behaviours.contains(&Behaviour::Down) {
+                return Err(Status::unavailable("down in this test"));
+            }
+            let risks: Option<Vec<f64>> = behaviours
+                .iter()
+                .map(|b| match b {
+                    Behaviour::Assess(risk) => Some(*risk),
+                    _ => None,
+                })
+                .collect();
+            if let Some(risks) = risks {
+                return Ok(risks);
+            }
+            if changed.changed().await.is_err() {
+                return Err(Status::unavailable("the fake stopped"));
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ScoringService for FakeScoring {
+    async fn assess_shipment(
+        &self,
+        request: Request<AssessShipmentRequest>,
+    ) -> Result<Response<AssessShipmentResponse>, Status> {
+        let shipment = request.into_inner().shipment.unwrap_or_default();
+        let risks = self
+            .risks(&[(shipment.authority, shipment.declaration_id)])
+            .await?;
+        Ok(Response::new(AssessShipmentResponse {
+            assessment: Some(assessment(risks[0])),
+        }))
+    }
+
+    /// Liaison assesses each batch in one call.
+    async fn assess_shipments(
+        &self,
+        request: Request<AssessShipmentsRequest>,
+    ) -> Result<Response<AssessShipmentsResponse>, Status> {
+        let keys: Vec<Key> = request
+            .into_inner()
+            .shipments
+            .into_iter()
+            .map(|s| (s.authority, s.declaration_id))
+            .collect();
+        let risks = self.risks(&keys).await?;
+        Ok(Response::new(AssessShipmentsResponse {
+            results: risks
+                .into_iter()
+                .map(|risk| AssessShipmentsResult {
+                    assessment: Some(assessment(risk)),
+                    conflict: false,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_seller_risk(
+        &self,
+        _: Request<GetSellerRiskRequest>,
+    ) -> Result<Response<GetSellerRiskResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn batch_get_seller_risks(
+        &self,
+        _: Request<BatchGetSellerRisksRequest>,
+    ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn list_seller_risk_history(
+        &self,
+        _: Request<ListSellerRiskHistoryRequest>,
+    ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn list_blacklist(
+        &self,
+        _: Request<ListBlacklistRequest>,
+    ) -> Result<Response<ListBlacklistResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn list_blacklist_changes(
+        &self,
+        _: Request<ListBlacklistChangesRequest>,
+    ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn check_entity(
+        &self,
+        _: Request<CheckEntityRequest>,
+    ) -> Result<Response<CheckEntityResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn record_outcome(
+        &self,
+        _: Request<RecordOutcomeRequest>,
+    ) -> Result<Response<RecordOutcomeResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn get_party_history(
+        &self,
+        _: Request<GetPartyHistoryRequest>,
+    ) -> Result<Response<GetPartyHistoryResponse>, Status> {
+        unimplemented()
+    }
+}

@@ -1,0 +1,183 @@
+//! Paging of every list RPC, through the public gRPC API: each listing walked page by page
+//! (page sizes from 1 up, rows arriving, being assessed and changing between pages) gives
+//! every matching row exactly once, in order, against a brute-force listing; pages are
+//! bounded by bytes; page tokens are bound to their caller and filters and refused when
+//! altered, foreign or from an earlier release.
+//!
+//! The properties run as seeded random cases rather than with `proptest`: every case drives
+//! real servers through async calls, which proptest's synchronous runner and shrinking do
+//! not help with, and `rand` is already a dependency. A failure prints its seed; set
+//! `ACX_PAGING_SEED` to replay it.
+
+#![allow(clippy::unwrap_used)]
+
+mod audit;
+mod blacklist;
+mod bytes;
+mod fake_scoring;
+mod reports;
+mod search;
+mod tokens;
+
+use std::{net::SocketAddr, time::Duration};
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Money, SellerAccountRef},
+    liaison::{
+        Declaration, DeclarationLine, Procedure, TransportMode, ValuationBasis,
+        liaison_service_client::LiaisonServiceClient,
+    },
+};
+use acx_runtime::{ServerConfig, Shutdown, credentials::hash_token};
+use acx_tests::{Backend, channel};
+use fake_scoring::FakeScoring;
+use rand::{SeedableRng, rngs::StdRng};
+use tonic::transport::Channel;
+
+/// Customs authorities of a [`LiaisonHarness`]: `customs:c0` to `customs:c{N-1}`.
+const AUTHORITIES: usize = 48;
+
+/// A random source for a property, from `ACX_PAGING_SEED` or a fresh seed, which a failure
+/// message must print.
+fn seeded() -> (u64, StdRng) {
+    let seed = std::env::var("ACX_PAGING_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(rand::random);
+    (seed, StdRng::seed_from_u64(seed))
+}
+
+/// Liaison alone over a fresh database, assessing through a [`FakeScoring`], with many
+/// customs authorities (one per case of a property) and an auditor.
+struct LiaisonHarness {
+    addr: SocketAddr,
+    fake: FakeScoring,
+    /// Token of `customs:c{i}`.
+    customs: Vec<String>,
+    /// Token of `auditor:a0`.
+    auditor: String,
+    /// Token of `auditor:a1`.
+    other_auditor: String,
+    /// Token of `platform:p0` (refused by liaison).
+    platform: String,
+    shutdown: Shutdown,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for LiaisonHarness {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+impl LiaisonHarness {
+    /// None when PostgreSQL is asked for but not configured.
+    async fn start(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("liaison.db").display()),
+            Backend::Postgres => {
+                acx_tests::fresh_postgres_database(&acx_tests::postgres_server_url()?).await
+            }
+        };
+        let token = |_| acx_runtime::credentials::generate_token();
+        let customs: Vec<String> = (0..AUTHORITIES).map(token).collect();
+        let [auditor, other_auditor, platform, service] = [0, 1, 2, 3].map(token);
+        let mut tokens = String::new();
+        for (i, customs) in customs.iter().enumerate() {
+            tokens.push_str(&format!("{} customs:c{i}\n", hash_token(customs)));
+        }
+        tokens.push_str(&format!("{} auditor:a0\n", hash_token(&auditor)));
+        tokens.push_str(&format!("{} auditor:a1\n", hash_token(&other_auditor)));
+        tokens.push_str(&format!("{} platform:p0\n", hash_token(&platform)));
+        std::fs::write(dir.path().join("tokens"), tokens).unwrap();
+        let (fake, scoring) = FakeScoring::start().await;
+        let mut server = ServerConfig::local(dir.path());
+        server.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        server.database_url = Some(database_url);
+        server.tokens_file = Some(dir.path().join("tokens"));
+        server.shutdown_grace = Duration::from_secs(2);
+        let config = acx_liaison::Config {
+            server,
+            scoring_url: format!("http://{scoring}"),
+            audit_database_url: None,
+            scoring_token: service,
+        };
+        let shutdown = Shutdown::new();
+        let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
+        Some(Self {
+            addr: running.local_addr,
+            fake,
+            customs,
+            auditor,
+            other_auditor,
+            platform,
+            shutdown,
+            _dir: dir,
+        })
+    }
+
+    async fn client(&self) -> LiaisonServiceClient<Channel> {
+        LiaisonServiceClient::new(channel(self.addr).await)
+    }
+}
+
+/// Seconds since the epoch, now.
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A valid one-line declaration `id` at `office`, by `importer`, of goods under `hs_code`,
+/// declared at `time` (seconds).
+fn declaration(id: &str, office: &str, importer: &str, hs_code: &str, time: i64) -> Declaration {
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: time,
+            nanos: 0,
+        }),
+        customs_office: office.to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: importer.to_owned(),
+        declarant_id: "BROKER-9".to_owned(),
+        consignor_id: "CN-EXP-1".to_owned(),
+        carrier_id: "UPS".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![format!("TRK{id}")],
+            ..Default::default()
+        }),
+        departure_country: "CN".to_owned(),
+        origin_country: "CN".to_owned(),
+        marketplace: String::new(),
+        seller: None,
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: hs_code.to_owned(),
+            description: "wireless earphones".to_owned(),
+            quantity: 100.0,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: 40.0,
+            gross_mass_kg: 45.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: "2500.00".to_owned(),
+            }),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.049,
+            declared_duty: None,
+            national_codes: Vec::new(),
+        }],
+        national_codes: Vec::new(),
+    }
+}
+
+fn seller(platform: &str, seller_id: &str) -> SellerAccountRef {
+    SellerAccountRef {
+        platform: platform.to_owned(),
+        seller_id: seller_id.to_owned(),
+    }
+}

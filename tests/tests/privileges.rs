@@ -1,0 +1,124 @@
+//! Least privilege, as a matrix: every kind of principal (each platform, customs, an
+//! auditor, each internal service and a service the exchange does not know for anything)
+//! against every RPC of every service. A principal no rule names is refused
+//! (`PERMISSION_DENIED`), and internal services are granted per service name: only
+//! `service:scoring` follows ingest's change feed; only `service:liaison` assesses
+//! shipments, records outcomes and reads party histories, and it reads nothing else of
+//! scoring's but what customs ask through it.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use acx_tests::{
+    TestSuite,
+    raw::{self, RawAnswer},
+};
+use futures_util::{StreamExt, stream};
+use prost_reflect::DescriptorPool;
+use tonic::Code;
+
+const PRINCIPALS: &[&str] = &[
+    "platform:demo-platform",
+    "platform:demo-marketplace",
+    "customs:demo-customs",
+    "customs:second-customs",
+    "auditor:demo-auditor",
+    "service:scoring",
+    "service:liaison",
+    "service:other",
+];
+
+/// Whether `principal` may call `method` of `service`: the policy, written out.
+fn allowed(service: &str, method: &str, principal: &str) -> bool {
+    let role = principal.split(':').next().unwrap();
+    match (service, method) {
+        ("acx.diagnostics.v1.DiagnosticsService", _) => true,
+        ("acx.ingest.v1.IngestService", "StreamChanges") => principal == "service:scoring",
+        ("acx.ingest.v1.IngestService", _) => role == "platform",
+        (
+            "acx.scoring.v1.ScoringService",
+            "AssessShipment" | "AssessShipments" | "RecordOutcome" | "GetPartyHistory",
+        ) => principal == "service:liaison",
+        ("acx.scoring.v1.ScoringService", "GetSellerRisk" | "CheckEntity") => {
+            role == "platform" || principal == "service:liaison"
+        }
+        ("acx.scoring.v1.ScoringService", _) => role == "platform",
+        ("acx.liaison.v1.LiaisonService", "ListAuditRecords") => role == "auditor",
+        ("acx.liaison.v1.LiaisonService", _) => role == "customs",
+        _ => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_principal_against_every_rpc_gets_exactly_what_it_is_granted() {
+    let suite =
+        TestSuite::start_with_principals(&["customs:second-customs", "service:other"]).await;
+    let mut pool = DescriptorPool::new();
+    pool.decode_file_descriptor_set(acx_proto::FILE_DESCRIPTOR_SET)
+        .unwrap();
+    let mut cases = Vec::new();
+    for (addr, own) in [
+        (suite.ingest, acx_ingest::SERVICE_NAME),
+        (suite.scoring, acx_scoring::SERVICE_NAME),
+        (suite.liaison, acx_liaison::SERVICE_NAME),
+    ] {
+        let channel = acx_tests::channel(addr).await;
+        for name in [own, "acx.diagnostics.v1.DiagnosticsService"] {
+            for method in pool.get_service_by_name(name).unwrap().methods() {
+                for principal in PRINCIPALS {
+                    cases.push((
+                        channel.clone(),
+                        name,
+                        method.name().to_owned(),
+                        *principal,
+                        suite.token(principal),
+                    ));
+                }
+            }
+        }
+    }
+    let total = cases.len();
+    let wrong: Vec<String> = stream::iter(cases)
+        .map(|(channel, service, method, principal, token)| async move {
+            // The default message: enough to pass or fail authorisation, which comes first.
+            let answer = raw::call(
+                &channel,
+                &format!("/{service}/{method}"),
+                Some(&token),
+                raw::frame(&[]),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+            let refused = matches!(
+                answer.code(),
+                Some(Code::PermissionDenied | Code::Unauthenticated)
+            );
+            let expected = allowed(service, &method, principal);
+            match (expected, &answer) {
+                (true, _) if !refused => None,
+                (false, RawAnswer::Status(status)) if status.code() == Code::PermissionDenied => {
+                    None
+                }
+                _ => Some(format!(
+                    "{principal} → {service}/{method}: expected {}, got {answer:?}",
+                    if expected {
+                        "allowed"
+                    } else {
+                        "PERMISSION_DENIED"
+                    }
+                )),
+            }
+        })
+        .buffer_unordered(16)
+        .filter_map(|wrong| async move { wrong })
+        .collect()
+        .await;
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} principal × RPC pairs are wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
