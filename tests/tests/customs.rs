@@ -593,11 +593,16 @@ async fn every_field_of_a_declaration_reaches_scoring_intact() {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", scoring_db.display()))
         .await
         .unwrap();
-    let (payload,): (Vec<u8>,) = sqlx::query_as("SELECT payload FROM shipments")
+    // Recorded declarations are entries of scoring's history (kind 2), which every replica
+    // applies.
+    let (payload,): (Vec<u8>,) = sqlx::query_as("SELECT payload FROM history WHERE kind = 2")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let recorded = DeclaredShipment::decode(payload.as_slice()).unwrap();
+    let recorded = acx_scoring::history::DeclarationEntry::decode(payload.as_slice())
+        .unwrap()
+        .shipment
+        .unwrap();
     let l = &recorded.lines[0];
     let c = &canonical.lines[0];
     assert_eq!(recorded.authority, "demo-customs");
@@ -802,10 +807,20 @@ async fn scoring_applies_the_same_rules_when_asked_directly() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
+    // Every field is in the BadRequest details (the message names the first and counts the
+    // others: errors are bounded).
+    let details = tonic_types::StatusExt::get_error_details(&status);
+    let fields: Vec<&str> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
     for field in [
         "shipment.lines[0].line_number",
         "shipment.lines[0].quantity",
     ] {
-        assert!(status.message().contains(field), "{}", status.message());
+        assert!(fields.contains(&field), "{field} in {fields:?}");
     }
 }
