@@ -4,7 +4,7 @@
 //! call. This crate is the service as a library; `acx-liaison` is its thin binary.
 
 mod audit;
-mod declarations;
+pub mod declarations;
 mod error;
 mod parties;
 mod reads;

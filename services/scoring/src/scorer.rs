@@ -23,6 +23,10 @@ use crate::{
     Error,
     model::{AccountKey, Model, ModelParams},
     store::{self, BatchWrite, Input},
+    targeting::{
+        Targeting,
+        features::{Context, Declared},
+    },
     valuation::{self, AssessmentInputs, Peers, Profiles},
 };
 
@@ -47,15 +51,15 @@ pub struct Scorer {
     params: ModelParams,
     /// The last feed sequence whose effects are stored (and served).
     applied: watch::Sender<i64>,
+    /// The targeting model, its statistics and lanes (see [`crate::targeting`]).
+    pub(crate) targeting: RwLock<Targeting>,
+    /// Serialises trainings.
+    pub(crate) training: tokio::sync::Mutex<()>,
+    /// Wakes the trainer when an outcome is recorded.
+    pub(crate) outcome_recorded: tokio::sync::Notify,
 }
 
-/// Whether an outcome found fraud (counterfeits or undervaluation).
-fn is_fraud(outcome: &RecordOutcomeRequest) -> bool {
-    matches!(
-        outcome.kind(),
-        OutcomeKind::CounterfeitSeized | OutcomeKind::UndervaluationConfirmed
-    )
-}
+use crate::targeting::store::is_fraud;
 
 /// Applies a recorded declaration's value anomaly to the seller it was attributed to.
 fn apply_anomaly(model: &mut Model, record: &store::ShipmentRecord) -> BTreeSet<AccountKey> {
@@ -149,7 +153,11 @@ impl Scorer {
                 profiles.record(shipment, is_fraud(&record.outcome));
             }
         }
+        let targeting = crate::targeting::load(&database, &rates).await?;
         Ok(Self {
+            targeting: RwLock::new(targeting),
+            training: tokio::sync::Mutex::new(()),
+            outcome_recorded: tokio::sync::Notify::new(),
             model: RwLock::new(model),
             peers: RwLock::new(peers),
             profiles: RwLock::new(profiles),
@@ -160,6 +168,21 @@ impl Scorer {
             params,
             applied: watch::channel(cursor).0,
         })
+    }
+
+    /// The reference rates declared values are compared at.
+    pub fn rates(&self) -> &ReferenceRates {
+        &self.rates
+    }
+
+    /// The share of declarations picked at random when no lane policy says otherwise.
+    pub fn random_share(&self) -> f64 {
+        self.random_share
+    }
+
+    /// The rules' version (what assesses during cold start).
+    pub fn rules_version(&self) -> String {
+        format!("{};values-1", self.params.version())
     }
 
     /// The model, for reading.
@@ -194,7 +217,8 @@ impl Scorer {
         } else {
             None
         };
-        let (assessment, seller) = {
+        let declared = Declared::read(shipment, &self.rates);
+        let (mut assessment, seller) = {
             let model = self.model.read().await;
             let peers = self.peers.read().await;
             let profiles = self.profiles.read().await;
@@ -212,11 +236,26 @@ impl Scorer {
                         .and_then(|account| model.risk(account).cloned()),
                     notice,
                     random_share: self.random_share,
-                    model_version: format!("{};values-1", self.params.version()),
+                    model_version: self.rules_version(),
                 },
             );
             (assessment, seller)
         };
+        let context = Context {
+            value_anomaly: valuation::anomaly_strength(&assessment),
+            seller_risk: assessment.seller_risk.as_ref().map(|r| r.score),
+            seller_listed: assessment
+                .seller_risk
+                .as_ref()
+                .is_some_and(|r| r.tier == acx_proto::common::RiskTier::Blacklisted as i32),
+        };
+        let score = self.targeting.read().await.apply(
+            &declared,
+            &context,
+            &mut assessment,
+            shipment,
+            self.random_share,
+        );
         let already = self
             .peers
             .read()
@@ -235,7 +274,9 @@ impl Scorer {
         let record = store::ShipmentRecord {
             shipment: stamped,
             seller,
-            anomaly: valuation::anomaly_strength(&assessment),
+            anomaly: context.value_anomaly,
+            seller_risk: context.seller_risk,
+            seller_listed: context.seller_listed,
         };
         self.commit(
             |model| apply_anomaly(model, &record),
@@ -250,6 +291,15 @@ impl Scorer {
             .write()
             .await
             .record(&record.shipment, &self.rates);
+        let mut targeting = self.targeting.write().await;
+        targeting
+            .stats
+            .see(&Declared::read(&record.shipment, &self.rates));
+        if let Some(score) = score {
+            targeting
+                .lanes
+                .observe(&shipment.authority, &shipment.customs_office, score);
+        }
         Ok(assessment)
     }
 
@@ -298,6 +348,20 @@ impl Scorer {
             .write()
             .await
             .record(&shipment, is_fraud(&record.outcome));
+        let declared = Declared::read(&shipment, &self.rates);
+        let day = record
+            .outcome
+            .inspect_time
+            .as_ref()
+            .map_or(now_micros() as f64 / 86_400e6, |t| {
+                t.seconds as f64 / 86_400.0
+            });
+        self.targeting.write().await.stats.record(
+            &declared,
+            is_fraud(&record.outcome),
+            day.max(declared.day),
+        );
+        self.outcome_recorded.notify_one();
         Ok(true)
     }
 

@@ -12,11 +12,12 @@ use acx_domain::{
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
     BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
-    GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
-    ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
-    ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
-    OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
-    scoring_service_server::ScoringService,
+    GetModelCardRequest, GetModelCardResponse, GetPartyHistoryRequest, GetPartyHistoryResponse,
+    GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
+    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
+    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, OutcomeKind, PartyKind,
+    RecordOutcomeRequest, RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse,
+    TrainModelRequest, TrainModelResponse, scoring_service_server::ScoringService,
 };
 use acx_runtime::{
     FieldViolation, Principal,
@@ -413,6 +414,50 @@ impl ScoringService for Scoring {
         invalid(violations)?;
         let recorded = self.scorer.record_outcome(request).await?;
         Ok(Response::new(RecordOutcomeResponse { recorded }))
+    }
+
+    async fn get_model_card(
+        &self,
+        request: Request<GetModelCardRequest>,
+    ) -> Result<Response<GetModelCardResponse>, Status> {
+        let request = request.into_inner();
+        let card = self.scorer.model_card(request.authority.trim()).await?;
+        Ok(Response::new(GetModelCardResponse { card: Some(card) }))
+    }
+
+    async fn train_model(
+        &self,
+        _request: Request<TrainModelRequest>,
+    ) -> Result<Response<TrainModelResponse>, Status> {
+        let trained = self.scorer.train_now().await?;
+        let card = self.scorer.model_card("").await?;
+        Ok(Response::new(TrainModelResponse {
+            promoted: trained.promoted,
+            challenger: Some(trained.summary),
+            card: Some(card),
+        }))
+    }
+
+    async fn set_lane_policy(
+        &self,
+        request: Request<SetLanePolicyRequest>,
+    ) -> Result<Response<SetLanePolicyResponse>, Status> {
+        let Some(mut policy) = request.into_inner().policy else {
+            return Err(Error::Invalid(vec![FieldViolation::new("policy", "is required")]).into());
+        };
+        policy.authority = policy.authority.trim().to_owned();
+        policy.customs_office = policy.customs_office.trim().to_owned();
+        let problems = crate::targeting::lanes::check(&policy);
+        invalid(
+            problems
+                .into_iter()
+                .map(|(field, why)| FieldViolation::new(field, why))
+                .collect(),
+        )?;
+        let thresholds = self.scorer.set_lane_policy(policy).await?;
+        Ok(Response::new(SetLanePolicyResponse {
+            thresholds: Some(thresholds),
+        }))
     }
 
     async fn get_party_history(

@@ -196,10 +196,11 @@ pub async fn write_batch(database: &Database, batch: BatchWrite<'_>) -> Result<(
     if let Some(record) = batch.shipment {
         let (platform, seller_id) = record.seller.clone().unzip();
         on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO shipments (authority, declaration_id, seller_platform, seller_id, anomaly, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6)")
+            "INSERT INTO shipments (authority, declaration_id, seller_platform, seller_id, anomaly, payload, seller_risk, seller_listed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&record.shipment.authority).bind(&record.shipment.declaration_id).bind(platform).bind(seller_id)
-            .bind(record.anomaly).bind(record.shipment.encode_to_vec()).execute(conn).await?);
+            .bind(record.anomaly).bind(record.shipment.encode_to_vec()).bind(record.seller_risk)
+            .bind(record.seller_listed).execute(conn).await?);
     }
     if let Some(record) = batch.outcome {
         let (platform, seller_id) = record.seller.clone().unzip();
@@ -295,6 +296,10 @@ pub struct ShipmentRecord {
     pub seller: Option<AccountKey>,
     /// Strength of its strongest value anomaly, 0 to 1.
     pub anomaly: f64,
+    /// The seller's risk when it was assessed.
+    pub seller_risk: Option<f64>,
+    /// Whether that seller was on the blacklist then.
+    pub seller_listed: bool,
 }
 
 /// A `shipments` row: seller platform and id, anomaly strength, encoded declaration.
@@ -311,6 +316,8 @@ pub async fn shipments(database: &Database) -> Result<Vec<ShipmentRecord>, crate
                 shipment: acx_proto::scoring::DeclaredShipment::decode(bytes.as_slice())?,
                 seller: platform.zip(seller_id),
                 anomaly,
+                seller_risk: None,
+                seller_listed: false,
             })
         })
         .collect()
