@@ -81,6 +81,11 @@ pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Customs])
         .method(SERVICE_NAME, "ListAuditRecords", &[Role::Auditor])
+        .method(
+            SERVICE_NAME,
+            "GetModelCard",
+            &[Role::Customs, Role::Auditor],
+        )
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 

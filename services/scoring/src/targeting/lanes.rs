@@ -60,12 +60,15 @@ pub struct LaneBook {
     recent: HashMap<(String, String), VecDeque<f64>>,
 }
 
-/// The value at quantile `q` (0..1) of `scores`, by the nearest rank.
-fn quantile(scores: &VecDeque<f64>, q: f64) -> f64 {
+/// The score at or above which `share` (0..1) of `scores` lie; infinite for none.
+fn threshold(scores: &VecDeque<f64>, share: f64) -> f64 {
     let mut sorted: Vec<f64> = scores.iter().copied().collect();
     sorted.sort_by(f64::total_cmp);
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+    let above = ((share * sorted.len() as f64).round() as usize).min(sorted.len());
+    if above == 0 {
+        return f64::INFINITY;
+    }
+    sorted[sorted.len() - above]
 }
 
 impl LaneBook {
@@ -94,6 +97,11 @@ impl LaneBook {
             (&a.authority, &a.customs_office).cmp(&(&b.authority, &b.customs_office))
         });
         all
+    }
+
+    /// Forgets the recent scores (a new model scores on its own scale).
+    pub fn clear_scores(&mut self) {
+        self.recent.clear();
     }
 
     /// Remembers a recorded shipment's score.
@@ -126,8 +134,8 @@ impl LaneBook {
             .or_else(|| self.recent.get(&keys[2]).filter(|r| !r.is_empty()));
         let (red, yellow, seen) = match ring {
             Some(ring) => (
-                quantile(ring, 1.0 - policy.red_share),
-                quantile(ring, 1.0 - policy.red_share - policy.yellow_share),
+                threshold(ring, policy.red_share),
+                threshold(ring, policy.red_share + policy.yellow_share),
                 ring.len(),
             ),
             // Nothing seen yet: everything GREEN unless shares say all.

@@ -368,6 +368,46 @@ mod tests {
         }
     }
 
+    fn example(day: f64, fraud: bool) -> Example {
+        let mut declared = Declared {
+            day,
+            ..Declared::default()
+        };
+        declared
+            .keys
+            .insert("importer".to_owned(), "IMP-9".to_owned());
+        Example {
+            declared,
+            context: Context::default(),
+            outcome: Some((fraud, 0.0, day)),
+        }
+    }
+
+    #[test]
+    fn a_declaration_never_sees_its_own_outcome_nor_later_ones() {
+        // Outcomes inspected the day they were declared, and one recorded as inspected
+        // before its declaration (bad data): it still comes after its own declaration.
+        let mut examples = vec![
+            example(10.0, true),
+            example(10.0, true),
+            example(12.0, false),
+        ];
+        examples.push(Example {
+            outcome: Some((true, 0.0, 1.0)),
+            ..example(11.0, true)
+        });
+        let space = FeatureSpace::new(&[]);
+        let names = space.names();
+        let n = names
+            .iter()
+            .position(|f| f == "importer.outcomes_log")
+            .unwrap();
+        let data = replay(&examples, &[&space]);
+        let outcomes_seen: Vec<f64> = data.rows.iter().map(|r| r[0][n].exp_m1().round()).collect();
+        // day 10 (twice): none yet; day 11: the two of day 10; day 12: those and day 11's.
+        assert_eq!(outcomes_seen, vec![0.0, 0.0, 2.0, 3.0]);
+    }
+
     #[test]
     fn a_challenger_that_backtests_worse_is_not_promoted() {
         let facts = Facts::default();

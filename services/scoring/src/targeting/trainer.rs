@@ -49,29 +49,37 @@ pub async fn load(database: &Database, rates: &ReferenceRates) -> Result<Targeti
         targeting.trained_at_outcomes = targeting.stats.totals().0;
     }
     if let Some(champion) = store::champion(database).await? {
-        let start = examples.len().saturating_sub(SEED_SCORES);
-        let mut scores = Vec::new();
-        for example in &examples[start..] {
-            let x = champion
-                .space
-                .vector(&example.declared, &example.context, &targeting.stats);
-            let raw = train::predict(&champion.booster, &[x.as_slice()]);
-            scores.push(1.0 / (1.0 + (-raw[0]).exp()));
-        }
-        for (example, score) in examples[start..].iter().zip(scores) {
-            let office = example
-                .declared
-                .keys
-                .get("office")
-                .map_or("", String::as_str);
-            targeting
-                .lanes
-                .observe(&example.declared.authority, office, score);
-        }
         tracing::info!(model = %champion.version_name(), "targeting model loaded");
         targeting.champion = Some(Arc::new(champion));
+        seed_lanes(&mut targeting, &examples);
     }
     Ok(targeting)
+}
+
+/// Scores the most recent declarations with the champion, so lane thresholds hold from
+/// the first assessment after a start or a promotion. `examples` in time order.
+fn seed_lanes(targeting: &mut Targeting, examples: &[train::Example]) {
+    let Some(champion) = targeting.champion.clone() else {
+        return;
+    };
+    let start = examples.len().saturating_sub(SEED_SCORES);
+    for example in &examples[start..] {
+        let x = champion
+            .space
+            .vector(&example.declared, &example.context, &targeting.stats);
+        let raw = train::predict(&champion.booster, &[x.as_slice()]);
+        let office = example
+            .declared
+            .keys
+            .get("office")
+            .filter(|o| o.as_str() != super::features::MISSING)
+            .map_or("", String::as_str);
+        targeting.lanes.observe(
+            &example.declared.authority,
+            office,
+            1.0 / (1.0 + (-raw[0]).exp()),
+        );
+    }
 }
 
 /// A training's result.
@@ -130,27 +138,32 @@ impl Scorer {
         if !matches!(result, Err(Error::FailedPrecondition(_))) {
             targeting.trained_at_outcomes = recorded;
         }
-        let (trained, champion) = result?;
+        let (trained, champion, examples) = result?;
         if let Some(champion) = champion {
             targeting.champion = Some(Arc::new(champion));
+            targeting.lanes.clear_scores();
+            seed_lanes(&mut targeting, &examples);
         }
         Ok(trained)
     }
 
-    async fn train_locked(&self) -> Result<(Trained, Option<Champion>), Error> {
-        let examples = store::examples(self.database(), self.rates()).await?;
+    async fn train_locked(
+        &self,
+    ) -> Result<(Trained, Option<Champion>, Vec<train::Example>), Error> {
+        let mut examples = store::examples(self.database(), self.rates()).await?;
+        examples.sort_by(|a, b| a.declared.day.total_cmp(&b.declared.day));
         let incumbent = self.targeting.read().await.champion.clone();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let started = std::time::Instant::now();
-        let (fitted, compared) = tokio::task::spawn_blocking(move || {
+        let (result, examples) = tokio::task::spawn_blocking(move || {
             let champion = incumbent
                 .as_ref()
                 .map(|c| (&c.space, &c.booster, c.facts.window.1));
-            train::train(&examples, champion, threads)
+            (train::train(&examples, champion, threads), examples)
         })
         .await
-        .map_err(|e| Error::Internal(format!("training task failed: {e}")))?
-        .map_err(|e| match e {
+        .map_err(|e| Error::Internal(format!("training task failed: {e}")))?;
+        let (fitted, compared) = result.map_err(|e| match e {
             NotTrained::TooFew { .. } => Error::FailedPrecondition(e.to_string()),
             NotTrained::Trees(_) => Error::Internal(e.to_string()),
         })?;
@@ -185,7 +198,7 @@ impl Scorer {
             space: fitted.space,
             facts: row.facts,
         });
-        Ok((trained, champion))
+        Ok((trained, champion, examples))
     }
 
     /// Trains whenever enough new outcomes have arrived and stopped arriving, until
