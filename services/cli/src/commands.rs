@@ -52,6 +52,9 @@ pub enum Command {
     /// New RED and YELLOW shipments as they are assessed (liaison).
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// The targeting model: its card, lane policies, a training on demand.
+    #[command(subcommand)]
+    Model(crate::model::ModelCommand),
 }
 
 /// `acxctl reports ...`
@@ -353,6 +356,7 @@ pub enum OutcomeArg {
 /// Runs `command`; returns the exit code of a command that ran.
 pub async fn run(context: &Context, command: Command) -> Result<u8, CliError> {
     match command {
+        Command::Model(command) => crate::model::run(context, command).await,
         Command::Reports(ReportsCommand::Load(args)) => reports_load(context, args).await,
         Command::Reports(ReportsCommand::Get { report_id }) => {
             reports_get(context, &report_id).await

@@ -14,6 +14,7 @@ pub mod error;
 pub mod json;
 pub mod kcs;
 pub mod load;
+pub mod model;
 pub mod output;
 pub mod progress;
 
