@@ -247,6 +247,7 @@ impl Pair {
     async fn start_liaison(&self) -> (Shutdown, acx_runtime::RunningServer) {
         let shutdown = Shutdown::new();
         let config = acx_liaison::Config {
+            reassess_interval_secs: 5,
             server: config(
                 &self.liaison_url,
                 self.dir.path(),

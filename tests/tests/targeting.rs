@@ -44,7 +44,12 @@ fn declaration(n: u64, day: i64, importer: u64) -> Declaration {
             seconds: START + day * 86_400 + 3600,
             nanos: 0,
         }),
-        customs_office: if n % 2 == 0 { "USLAX" } else { "USJFK" }.to_owned(),
+        customs_office: if n.is_multiple_of(2) {
+            "USLAX"
+        } else {
+            "USJFK"
+        }
+        .to_owned(),
         importer_id: format!("IMP-{importer}"),
         declarant_id: format!("BROKER-{}", draw(n, 2) % 5),
         consignor_id: format!("EXP-{}", draw(n, 3) % 40),
@@ -231,6 +236,59 @@ async fn outcomes_train_a_model_that_ranks_explains_and_fills_lanes_by_capacity(
         assert!((e.base_log_odds + sum - e.log_odds).abs() < 1e-6, "{e:?}");
         assert!((1.0 / (1.0 + (-e.log_odds).exp()) - a.risk).abs() < 1e-6);
     }
+
+    // Outcomes about an importer raise the risk of its open, uninspected shipments: the
+    // clean importer's shipment D-5001 is re-assessed when its importer is caught.
+    let caught: Vec<Declaration> = (6000..6040).map(|n| declaration(n, 96, 20)).collect();
+    submit(&mut liaison, &customs, caught).await;
+    for n in 6000..6040 {
+        liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest {
+                    name: format!("shipments/D-{n}"),
+                    result: Some(InspectionResult {
+                        kind: OutcomeKind::UndervaluationConfirmed as i32,
+                        ..Default::default()
+                    }),
+                },
+                &customs,
+            ))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let history = loop {
+        let shipment = liaison
+            .get_shipment(authorized(
+                GetShipmentRequest {
+                    name: "shipments/D-5001".to_owned(),
+                },
+                &customs,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .shipment
+            .unwrap();
+        if shipment.assessment_history.len() >= 2 {
+            let last = shipment.assessment_history.last().unwrap();
+            assert_eq!(shipment.assessment.as_ref().unwrap().risk, last.risk);
+            break shipment.assessment_history;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never re-assessed: {shipment:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!(history[0].cause, "assessed on arrival");
+    assert!((history[0].risk - clean.risk).abs() < 1e-9);
+    let last = history.last().unwrap();
+    assert!(last.risk > clean.risk, "{history:?}");
+    assert!(
+        last.cause.contains("outcomes") || last.cause.contains("model"),
+        "{history:?}"
+    );
 
     // Lanes by capacity: 10 % RED, 20 % YELLOW, nothing random or explored.
     let thresholds = liaison

@@ -103,7 +103,11 @@ pub async fn run(context: &Context, command: ModelCommand) -> Result<u8, CliErro
                 print(&format!(
                     "{} {}: {}\n",
                     challenger.version,
-                    if answer.promoted { "promoted" } else { "not promoted" },
+                    if answer.promoted {
+                        "promoted"
+                    } else {
+                        "not promoted"
+                    },
                     challenger.decision
                 ))?;
             }
@@ -195,7 +199,11 @@ pub fn card_text(card: &ModelCard) -> String {
                 "  {} {} {}: {}\n",
                 v.version,
                 time(v.trained_time.as_ref()),
-                if v.promoted { "promoted" } else { "not promoted" },
+                if v.promoted {
+                    "promoted"
+                } else {
+                    "not promoted"
+                },
                 v.decision
             ));
         }

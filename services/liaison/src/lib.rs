@@ -66,6 +66,16 @@ pub struct Config {
         hide_env_values = true
     )]
     pub scoring_token: String,
+
+    /// Seconds between looks at scoring's model card; when the model or the outcomes
+    /// recorded changed, open (uninspected) shipments are re-assessed. 0 turns it off.
+    #[arg(
+        long,
+        env = "ACX_REASSESS_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = 5
+    )]
+    pub reassess_interval_secs: u64,
 }
 
 /// Liaison's migrations for both backends.
@@ -138,6 +148,10 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let shipments = shipments::Shipments::new(database.clone(), reader, scoring.clone());
     // Assesses pending declarations and forwards inspection results until scoring has them.
     tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
+    if config.reassess_interval_secs > 0 {
+        let interval = std::time::Duration::from_secs(config.reassess_interval_secs);
+        tokio::spawn(shipments.clone().run_reassessor(interval, shutdown.clone()));
+    }
     // Every call is audited: answered ones by the handlers, refused ones through the policy.
     let audit = audit::AuditLog::start(audit_database.dedicated_connection().await?);
     let refusals = audit.clone();

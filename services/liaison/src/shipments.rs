@@ -27,6 +27,9 @@ use tonic::Code;
 
 use crate::{Error, declarations, reads::ShipmentReader, store};
 
+#[path = "reassess.rs"]
+mod reassess;
+
 /// How long one call to scoring may take before the declaration stays pending.
 const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often the worker looks for pending work when nothing woke it.
@@ -85,6 +88,7 @@ pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error>
         assessment,
         receive_time: Some(to_timestamp(row.receive_time_us)),
         inspection_result,
+        assessment_history: Vec::new(),
     })
 }
 
@@ -242,7 +246,10 @@ impl Shipments {
                     "no shipment shipments/{declaration_id} of this authority"
                 ))
             })?;
-        to_shipment(row)
+        let mut shipment = to_shipment(row)?;
+        shipment.assessment_history =
+            reassess::history(&self.database, authority, declaration_id).await?;
+        Ok(shipment)
     }
 
     /// Alerts of `authority` after `cursor`, oldest first.

@@ -249,19 +249,20 @@ impl Scorer {
                 .as_ref()
                 .is_some_and(|r| r.tier == acx_proto::common::RiskTier::Blacklisted as i32),
         };
-        let score = self.targeting.read().await.apply(
-            &declared,
-            &context,
-            &mut assessment,
-            shipment,
-            self.random_share,
-        );
         let already = self
             .peers
             .read()
             .await
             .recorded(&shipment.authority, &shipment.declaration_id)
             .is_some();
+        let score = self.targeting.read().await.apply(
+            &declared,
+            &context,
+            &mut assessment,
+            shipment,
+            self.random_share,
+            already,
+        );
         if !record || already {
             return Ok(assessment);
         }

@@ -419,6 +419,24 @@ impl FeatureSpace {
 
     /// The feature vector of `declared` from `stats` (missing values are NaN).
     pub fn vector(&self, declared: &Declared, context: &Context, stats: &Stats) -> Vec<f64> {
+        self.vector_with(declared, context, stats, false)
+    }
+
+    /// The feature vector of a declaration `stats` has already seen (a re-assessment): its
+    /// own declaration is taken out of the label-free statistics, so it reads as when it
+    /// arrived.
+    pub fn vector_seen(&self, declared: &Declared, context: &Context, stats: &Stats) -> Vec<f64> {
+        self.vector_with(declared, context, stats, true)
+    }
+
+    fn vector_with(
+        &self,
+        declared: &Declared,
+        context: &Context,
+        stats: &Stats,
+        own: bool,
+    ) -> Vec<f64> {
+        let own_count = u32::from(own);
         let rates = stats.rates(declared);
         let overall = stats.overall_rate();
         let mut x = Vec::with_capacity(self.fields.len() * 2 + 40);
@@ -453,7 +471,7 @@ impl FeatureSpace {
             let count = declared
                 .keys
                 .get(*key)
-                .map_or(0, |v| stats.seen_count(key, v));
+                .map_or(0, |v| stats.seen_count(key, v).saturating_sub(own_count));
             x.push(f64::from(count).ln_1p());
         }
         let lv = declared.log_value_per_kg();
@@ -462,10 +480,15 @@ impl FeatureSpace {
                 .keys
                 .get(*key)
                 .and_then(|v| stats.seen.get(&stat_key(key, v)));
-            x.push(match (lv, seen) {
-                (Some(lv), Some(s)) if s.values >= 2 => {
-                    let sd = (s.m2 / f64::from(s.values - 1)).sqrt();
-                    (lv - s.mean) / sd.max(0.1)
+            let moments = match (lv, seen) {
+                (Some(lv), Some(s)) if own && s.values > 0 => without(s, lv),
+                (_, Some(s)) => Some((s.values, s.mean, s.m2)),
+                _ => None,
+            };
+            x.push(match (lv, moments) {
+                (Some(lv), Some((n, mean, m2))) if n >= 2 => {
+                    let sd = (m2.max(0.0) / f64::from(n - 1)).sqrt();
+                    (lv - mean) / sd.max(0.1)
                 }
                 _ => f64::NAN,
             });
@@ -474,6 +497,7 @@ impl FeatureSpace {
             .keys
             .get("importer")
             .and_then(|v| stats.seen.get(&stat_key("importer", v)))
+            .filter(|s| s.count > own_count)
             .map(|s| s.first);
         x.push(first.map_or(-1.0, |f| (declared.day - f).max(0.0)));
         let value = declared.value_usd;
@@ -490,6 +514,17 @@ impl FeatureSpace {
         x.push(f64::from(u8::from(context.seller_listed)));
         x
     }
+}
+
+/// Welford moments (n, mean, M2) with one value `x` taken out again.
+fn without(seen: &Seen, x: f64) -> Option<(u32, f64, f64)> {
+    let n = seen.values;
+    if n <= 1 {
+        return Some((0, 0.0, 0.0));
+    }
+    let mean = (f64::from(n) * seen.mean - x) / f64::from(n - 1);
+    let m2 = seen.m2 - (x - mean) * (x - seen.mean);
+    Some((n - 1, mean, m2))
 }
 
 /// The field a feature name belongs to (`importer.fraud_rate` → `importer`), or the

@@ -104,6 +104,18 @@ impl LaneBook {
         self.recent.clear();
     }
 
+    /// Remembers a score for everyone's thresholds only (no authority's).
+    pub fn observe_everyone(&mut self, score: f64) {
+        let ring = self
+            .recent
+            .entry((String::new(), String::new()))
+            .or_default();
+        if ring.len() == RECENT {
+            ring.pop_front();
+        }
+        ring.push_back(score);
+    }
+
     /// Remembers a recorded shipment's score.
     pub fn observe(&mut self, authority: &str, office: &str, score: f64) {
         for key in [

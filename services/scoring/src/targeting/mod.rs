@@ -83,7 +83,8 @@ impl Targeting {
         outcomes >= self.trained_at_outcomes + RETRAIN_AFTER.max(self.trained_at_outcomes / 10)
     }
 
-    /// Scores `declared` with the champion and rewrites the rules' `assessment`: risk, lane,
+    /// Scores `declared` (already counted in the statistics when `seen`: a re-assessment)
+    /// with the champion and rewrites the rules' `assessment`: risk, lane,
     /// reasons and explanation from the model; the rules' facts (line comparisons, notes,
     /// a blacklisted seller, random selection) stay. Returns the score, or `None` in cold
     /// start (the assessment is left as the rules made it).
@@ -94,6 +95,7 @@ impl Targeting {
         assessment: &mut ShipmentAssessment,
         shipment: &DeclaredShipment,
         random_share: f64,
+        seen: bool,
     ) -> Option<f64> {
         let (authority, declaration_id, office) = (
             shipment.authority.as_str(),
@@ -101,7 +103,11 @@ impl Targeting {
             shipment.customs_office.as_str(),
         );
         let champion = self.champion.as_ref()?;
-        let x = champion.space.vector(declared, context, &self.stats);
+        let x = if seen {
+            champion.space.vector_seen(declared, context, &self.stats)
+        } else {
+            champion.space.vector(declared, context, &self.stats)
+        };
         let matrix = Matrix::new(&x, 1, x.len());
         let raw =
             champion

@@ -154,6 +154,9 @@ pub struct Fitted {
     pub space: FeatureSpace,
     /// Its facts.
     pub facts: Facts,
+    /// Its scores (probabilities) of the backtest declarations, point in time: how it
+    /// scores declarations it has not seen, to seed the lane thresholds.
+    pub backtest_scores: Vec<f64>,
 }
 
 /// Facts about a trained model, kept with it.
@@ -301,11 +304,13 @@ pub fn train(
         baseline,
         features: space.names(),
     };
+    let backtest_scores = scores.iter().map(|s| 1.0 / (1.0 + (-s).exp())).collect();
     Ok((
         Fitted {
             booster,
             space,
             facts,
+            backtest_scores,
         },
         compared,
     ))
@@ -356,6 +361,7 @@ impl std::fmt::Debug for Fitted {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -406,6 +412,38 @@ mod tests {
         let outcomes_seen: Vec<f64> = data.rows.iter().map(|r| r[0][n].exp_m1().round()).collect();
         // day 10 (twice): none yet; day 11: the two of day 10; day 12: those and day 11's.
         assert_eq!(outcomes_seen, vec![0.0, 0.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn a_reassessment_reads_the_declaration_as_when_it_arrived() {
+        let mut stats = Stats::default();
+        let mut earlier = Vec::new();
+        for (day, value, mass) in [(1.0, 100.0, 2.0), (2.0, 300.0, 4.0), (3.0, 90.0, 1.0)] {
+            let mut e = example(day, false);
+            e.declared.value_usd = Some(value);
+            e.declared.net_mass_kg = mass;
+            e.declared
+                .keys
+                .insert("hs6".to_owned(), "851830".to_owned());
+            stats.see(&e.declared);
+            earlier.push(e);
+        }
+        let mut new = example(4.0, false);
+        new.declared.value_usd = Some(40.0);
+        new.declared.net_mass_kg = 3.0;
+        new.declared
+            .keys
+            .insert("hs6".to_owned(), "851830".to_owned());
+        let space = FeatureSpace::new(&[]);
+        let on_arrival = space.vector(&new.declared, &new.context, &stats);
+        stats.see(&new.declared);
+        let again = space.vector_seen(&new.declared, &new.context, &stats);
+        for ((name, a), b) in space.names().iter().zip(&on_arrival).zip(&again) {
+            assert!(
+                (a - b).abs() < 1e-9 || (a.is_nan() && b.is_nan()),
+                "{name}: {a} vs {b}"
+            );
+        }
     }
 
     #[test]

@@ -56,17 +56,19 @@ pub async fn load(database: &Database, rates: &ReferenceRates) -> Result<Targeti
     Ok(targeting)
 }
 
-/// Scores the most recent declarations with the champion, so lane thresholds hold from
-/// the first assessment after a start or a promotion. `examples` in time order.
+/// Scores the most recent uninspected declarations with the champion, so lane thresholds
+/// hold from the first assessment after a start or a promotion (inspected ones would score
+/// with their own outcome known). `examples` in time order.
 fn seed_lanes(targeting: &mut Targeting, examples: &[train::Example]) {
     let Some(champion) = targeting.champion.clone() else {
         return;
     };
-    let start = examples.len().saturating_sub(SEED_SCORES);
-    for example in &examples[start..] {
+    let open: Vec<&train::Example> = examples.iter().filter(|e| e.outcome.is_none()).collect();
+    let start = open.len().saturating_sub(SEED_SCORES);
+    for example in &open[start..] {
         let x = champion
             .space
-            .vector(&example.declared, &example.context, &targeting.stats);
+            .vector_seen(&example.declared, &example.context, &targeting.stats);
         let raw = train::predict(&champion.booster, &[x.as_slice()]);
         let office = example
             .declared
@@ -139,9 +141,13 @@ impl Scorer {
             targeting.trained_at_outcomes = recorded;
         }
         let (trained, champion, examples) = result?;
-        if let Some(champion) = champion {
+        if let Some((champion, backtest_scores)) = champion {
             targeting.champion = Some(Arc::new(champion));
             targeting.lanes.clear_scores();
+            // How the new model scores declarations it has not seen, then the open ones.
+            for score in backtest_scores {
+                targeting.lanes.observe_everyone(score);
+            }
             seed_lanes(&mut targeting, &examples);
         }
         Ok(trained)
@@ -149,7 +155,7 @@ impl Scorer {
 
     async fn train_locked(
         &self,
-    ) -> Result<(Trained, Option<Champion>, Vec<train::Example>), Error> {
+    ) -> Result<(Trained, Option<(Champion, Vec<f64>)>, Vec<train::Example>), Error> {
         let mut examples = store::examples(self.database(), self.rates()).await?;
         examples.sort_by(|a, b| a.declared.day.total_cmp(&b.declared.day));
         let incumbent = self.targeting.read().await.champion.clone();
@@ -190,13 +196,16 @@ impl Scorer {
             promoted,
             summary: summary(&row),
         };
-        let champion = promoted.then(|| Champion {
-            version: row.version,
-            trained_us: row.trained_us,
-            names: fitted.space.names(),
-            booster: fitted.booster,
-            space: fitted.space,
-            facts: row.facts,
+        let champion = promoted.then(|| {
+            let champion = Champion {
+                version: row.version,
+                trained_us: row.trained_us,
+                names: fitted.space.names(),
+                booster: fitted.booster,
+                space: fitted.space,
+                facts: row.facts,
+            };
+            (champion, fitted.backtest_scores)
         });
         Ok((trained, champion, examples))
     }
