@@ -592,6 +592,7 @@ async fn a_gtin_written_as_upc_a_or_ean_13_is_one_product_for_price_comparison()
         shipment: Some(DeclaredShipment {
             declaration_id: "D-GTIN".to_owned(),
             authority: "demo-customs".to_owned(),
+            customs_office: "USLAX".to_owned(),
             importer_id: "IMP-G".to_owned(),
             origin_country: "CN".to_owned(),
             consignment: Some(acx_proto::common::ConsignmentNumbers {
