@@ -53,12 +53,13 @@ pub enum Source {
 
 /// Flags of `acxctl evaluate`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Evaluation")]
 pub struct EvaluateArgs {
     /// Where the declarations and outcomes come from.
     #[arg(long, value_enum, default_value_t = Source::Kcs)]
     pub source: Source,
-    /// The declarations file for --source kcs [default: shared/data/kcs-2020/
-    /// declarations-2020.csv, looked for in the current directory and those above it].
+    /// The declarations file for --source kcs [default:
+    /// shared/data/kcs-2020/declarations-2020.csv in the current directory or one above].
     #[arg(long, env = "ACX_KCS_2020_CSV")]
     pub file: Option<PathBuf>,
     /// Last day (UTC) of the learning window: its declarations are submitted and their
