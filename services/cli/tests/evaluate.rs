@@ -1,6 +1,6 @@
 //! `acxctl evaluate` end to end: the real binary replays a slice of the development data
-//! (the earliest 1,500 declarations of the learning window with their outcomes, then the
-//! earliest 500 of the evaluation window) into the real suite started in this process, and
+//! (the earliest 1,200 declarations of the learning window with their outcomes, then the
+//! earliest 400 of the evaluation window) into the real suite started in this process, and
 //! its report is checked against the data and against the risks read independently through
 //! liaison. It does not judge how well ACX targets (that is the documented benchmark);
 //! it proves the measurement complete and right. Then the generator's data, which carries
@@ -21,8 +21,8 @@ use acx_proto::liaison::{GetShipmentRequest, liaison_service_client::LiaisonServ
 use acx_tests::{TestSuite, authorized, channel};
 use serde_json::Value;
 
-const LEARN: usize = 1500;
-const EVALUATE: usize = 500;
+const LEARN: usize = 1200;
+const EVALUATE: usize = 400;
 /// 2020-10-01T00:00:00Z: the evaluation window of the default split starts here.
 const OCTOBER: i64 = 1_601_510_400;
 
@@ -139,6 +139,8 @@ async fn evaluate_replays_a_slice_of_the_development_data_and_reports_it_complet
             &EVALUATE.to_string(),
             "--batch",
             "200",
+            "--concurrency",
+            "16",
         ],
     )
     .await;

@@ -166,7 +166,8 @@ pub struct HsBaseline {
 }
 
 impl HsBaseline {
-    /// Weight of the overall rate, in inspections.
+    /// Weight of the overall rate, in inspections: with 5, the baseline reproduces the
+    /// reference figures of the development data's README (P@1% 61.6, AUC 0.73).
     pub const PRIOR: f64 = 5.0;
 
     /// Learns one outcome of a shipment of `hs_code` (its first 6 digits count).

@@ -80,9 +80,9 @@ fn bar(options: Options, total: u64) -> ProgressBar {
             ProgressDrawTarget::hidden()
         },
     );
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:<28} [{bar:30}] {pos}/{len} calls' items, {per_sec}, eta {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:<28} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
