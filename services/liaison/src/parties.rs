@@ -57,11 +57,7 @@ fn validate_entity(entity: &PartyDescription) -> Vec<FieldViolation> {
     }
     let identifiers = entity.identifiers.clone().unwrap_or_default();
     // Only the current rules: a question is checked, not stored, so legacy forms add nothing.
-    let set = hashing::normalize_all(
-        &identifiers,
-        (!country.is_empty()).then_some(&*country),
-        &[],
-    );
+    let set = hashing::normalize_all(&identifiers, (!country.is_empty()).then_some(&*country), &[]);
     violations.extend(
         set.too_many
             .into_iter()
