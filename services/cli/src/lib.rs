@@ -11,6 +11,7 @@ mod commands;
 pub mod declarations;
 pub mod dialect;
 pub mod error;
+pub mod evaluate;
 pub mod json;
 pub mod kcs;
 pub mod load;
