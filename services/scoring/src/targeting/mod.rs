@@ -66,10 +66,6 @@ pub struct Targeting {
 /// learned from, whichever is larger.
 const RETRAIN_AFTER: u64 = 100;
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 impl Targeting {
     /// Whether enough new outcomes arrived for a training.
     pub fn training_due(&self) -> bool {
@@ -116,7 +112,7 @@ impl Targeting {
         let (contributions, base) = raw.split_at(x.len());
         let base = base.first().copied().unwrap_or(0.0);
         let log_odds = base + contributions.iter().sum::<f64>();
-        let risk = sigmoid(log_odds);
+        let risk = train::sigmoid(log_odds);
 
         let policy = self.lanes.policy(authority, office, random_share);
         let thresholds = self.lanes.thresholds(&policy);

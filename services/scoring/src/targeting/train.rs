@@ -186,6 +186,11 @@ fn columns(rows: &[&[f64]]) -> Vec<f64> {
     data
 }
 
+/// The probability of a log-odds score: the trees' output on the risk scale.
+pub fn sigmoid(log_odds: f64) -> f64 {
+    1.0 / (1.0 + (-log_odds).exp())
+}
+
 /// Raw (log-odds) predictions of `booster` for `rows`.
 pub fn predict(booster: &GradientBooster, rows: &[&[f64]]) -> Vec<f64> {
     let cols = rows.first().map_or(0, |r| r.len());
@@ -304,7 +309,7 @@ pub fn train(
         baseline,
         features: space.names(),
     };
-    let backtest_scores = scores.iter().map(|s| 1.0 / (1.0 + (-s).exp())).collect();
+    let backtest_scores = scores.iter().copied().map(sigmoid).collect();
     Ok((
         Fitted {
             booster,

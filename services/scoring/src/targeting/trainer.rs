@@ -76,11 +76,9 @@ fn seed_lanes(targeting: &mut Targeting, examples: &[train::Example]) {
             .get("office")
             .filter(|o| o.as_str() != super::features::MISSING)
             .map_or("", String::as_str);
-        targeting.lanes.observe(
-            &example.declared.authority,
-            office,
-            1.0 / (1.0 + (-raw[0]).exp()),
-        );
+        targeting
+            .lanes
+            .observe(&example.declared.authority, office, train::sigmoid(raw[0]));
     }
 }
 
