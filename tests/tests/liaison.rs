@@ -247,6 +247,7 @@ impl Pair {
     async fn start_liaison(&self) -> (Shutdown, acx_runtime::RunningServer) {
         let shutdown = Shutdown::new();
         let config = acx_liaison::Config {
+            reassess_interval_secs: 5,
             server: config(
                 &self.liaison_url,
                 self.dir.path(),
@@ -386,12 +387,19 @@ fn questions_answered_just_before_shutdown_are_in_the_audit_trail() {
                 client.get_shipment(authorized(request, &token)).await
             }));
         }
-        // Stop while calls are still being answered.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        // Stop once the first call is answered, while the others are still being answered
+        // (a fixed delay answered none on a loaded machine).
+        let mut calls = calls.into_iter();
+        let first = calls.next().unwrap().await.unwrap();
         shutdown.trigger();
         let mut answered = 0;
-        for call in calls {
-            if let Err(status) = call.await.unwrap()
+        for answer in std::iter::once(first).chain(
+            futures_util::future::join_all(calls)
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        ) {
+            if let Err(status) = answer
                 && status.code() == Code::NotFound
             {
                 answered += 1;

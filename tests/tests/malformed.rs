@@ -53,6 +53,8 @@ fn principal_for(method: &MethodDescriptor) -> &'static str {
             "acx.scoring.v1.ScoringService",
             "AssessShipment" | "AssessShipments" | "RecordOutcome" | "GetPartyHistory",
         ) => "service:liaison",
+        ("acx.scoring.v1.ScoringService", "GetModelCard" | "SetLanePolicy") => "service:liaison",
+        ("acx.scoring.v1.ScoringService", "TrainModel") => "service:operator",
         ("acx.scoring.v1.ScoringService", _) => "platform:demo-platform",
         ("acx.liaison.v1.LiaisonService", "ListAuditRecords") => "auditor:demo-auditor",
         _ => "customs:demo-customs",
@@ -198,7 +200,7 @@ fn is_server_error(code: Code) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_answers_malformed_bodies_with_invalid_argument_and_stays_up() {
-    let suite = TestSuite::start().await;
+    let suite = TestSuite::start_with_principals(&["service:operator"]).await;
     let pool = pool();
     let servers = [
         (suite.ingest, acx_ingest::SERVICE_NAME),

@@ -27,6 +27,7 @@ const PRINCIPALS: &[&str] = &[
     "service:scoring",
     "service:liaison",
     "service:other",
+    "service:operator",
 ];
 
 /// Whether `principal` may call `method` of `service`: the policy, written out.
@@ -40,11 +41,17 @@ fn allowed(service: &str, method: &str, principal: &str) -> bool {
             "acx.scoring.v1.ScoringService",
             "AssessShipment" | "AssessShipments" | "RecordOutcome" | "GetPartyHistory",
         ) => principal == "service:liaison",
+        ("acx.scoring.v1.ScoringService", "GetModelCard") => {
+            matches!(principal, "service:liaison" | "service:operator") || role == "auditor"
+        }
+        ("acx.scoring.v1.ScoringService", "TrainModel") => principal == "service:operator",
+        ("acx.scoring.v1.ScoringService", "SetLanePolicy") => principal == "service:liaison",
         ("acx.scoring.v1.ScoringService", "GetSellerRisk" | "CheckEntity") => {
             role == "platform" || principal == "service:liaison"
         }
         ("acx.scoring.v1.ScoringService", _) => role == "platform",
         ("acx.liaison.v1.LiaisonService", "ListAuditRecords") => role == "auditor",
+        ("acx.liaison.v1.LiaisonService", "GetModelCard") => role == "customs" || role == "auditor",
         ("acx.liaison.v1.LiaisonService", _) => role == "customs",
         _ => false,
     }
@@ -52,8 +59,12 @@ fn allowed(service: &str, method: &str, principal: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_principal_against_every_rpc_gets_exactly_what_it_is_granted() {
-    let suite =
-        TestSuite::start_with_principals(&["customs:second-customs", "service:other"]).await;
+    let suite = TestSuite::start_with_principals(&[
+        "customs:second-customs",
+        "service:other",
+        "service:operator",
+    ])
+    .await;
     let mut pool = DescriptorPool::new();
     pool.decode_file_descriptor_set(acx_proto::FILE_DESCRIPTOR_SET)
         .unwrap();

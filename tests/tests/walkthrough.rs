@@ -148,6 +148,17 @@ async fn the_customs_walkthrough_works_as_printed() {
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("RISK_TIER_BLACKLISTED"), "{out}");
 
+        // The targeting model: cold start in the demo; lanes by capacity.
+        let (code, out) = curl.call("GetModelCard", "get-model-card.json", true);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("coldStart") && out.contains("rules"), "{out}");
+        let (code, out) = curl.call("SetLanePolicy", "set-lane-policy.json", true);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("redThreshold") || out.contains("redShare"),
+            "{out}"
+        );
+
         // Errors read well: no token is UNAUTHENTICATED (buf curl exits with the code × 8).
         let (code, out) = curl.call("GetShipment", "get-shipment.json", false);
         assert_eq!(code, 16 * 8, "{out}");

@@ -52,6 +52,17 @@ pub enum Command {
     /// New RED and YELLOW shipments as they are assessed (liaison).
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// The targeting model: its card, lane policies, a training on demand.
+    #[command(subcommand)]
+    Model(crate::model::ModelCommand),
+    /// Measures a running suite's targeting through the customs API: replays declarations
+    /// with known outcomes in time order (learning window with its inspection results, then
+    /// the evaluation window's declarations alone), reads each evaluated shipment's risk
+    /// back and prints precision@1/2/5/10%, revenue@n% and AUC next to random selection
+    /// and the HS6 fraud-rate baseline learned in the same run, with the lane mix and the
+    /// model versions seen.
+    #[command(after_help = crate::evaluate::AFTER_HELP)]
+    Evaluate(crate::evaluate::EvaluateArgs),
 }
 
 /// `acxctl reports ...`
@@ -353,6 +364,7 @@ pub enum OutcomeArg {
 /// Runs `command`; returns the exit code of a command that ran.
 pub async fn run(context: &Context, command: Command) -> Result<u8, CliError> {
     match command {
+        Command::Model(command) => crate::model::run(context, command).await,
         Command::Reports(ReportsCommand::Load(args)) => reports_load(context, args).await,
         Command::Reports(ReportsCommand::Get { report_id }) => {
             reports_get(context, &report_id).await
@@ -387,6 +399,7 @@ pub async fn run(context: &Context, command: Command) -> Result<u8, CliError> {
         Command::Shipments(ShipmentsCommand::RecordResult(args)) => {
             record_result(context, args).await
         }
+        Command::Evaluate(args) => crate::evaluate::run(context, args).await,
         Command::Alerts(AlertsCommand::Watch {
             after,
             lane,

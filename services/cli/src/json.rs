@@ -39,6 +39,9 @@ named! {
     acx_proto::liaison::DeclarationResult => "acx.liaison.v1.DeclarationResult",
     acx_proto::liaison::Shipment => "acx.liaison.v1.Shipment",
     acx_proto::liaison::WatchAlertsResponse => "acx.liaison.v1.WatchAlertsResponse",
+    acx_proto::scoring::ModelCard => "acx.scoring.v1.ModelCard",
+    acx_proto::scoring::LaneThresholds => "acx.scoring.v1.LaneThresholds",
+    acx_proto::scoring::TrainModelResponse => "acx.scoring.v1.TrainModelResponse",
 }
 
 fn pool() -> &'static DescriptorPool {

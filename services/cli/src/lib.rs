@@ -11,9 +11,11 @@ mod commands;
 pub mod declarations;
 pub mod dialect;
 pub mod error;
+pub mod evaluate;
 pub mod json;
 pub mod kcs;
 pub mod load;
+pub mod model;
 pub mod output;
 pub mod progress;
 

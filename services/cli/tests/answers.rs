@@ -97,6 +97,27 @@ impl ScoringService for Oversized {
     ) -> Result<Response<GetPartyHistoryResponse>, Status> {
         unimplemented()
     }
+
+    async fn get_model_card(
+        &self,
+        _: Request<acx_proto::scoring::GetModelCardRequest>,
+    ) -> Result<Response<acx_proto::scoring::GetModelCardResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn train_model(
+        &self,
+        _: Request<acx_proto::scoring::TrainModelRequest>,
+    ) -> Result<Response<acx_proto::scoring::TrainModelResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn set_lane_policy(
+        &self,
+        _: Request<acx_proto::scoring::SetLanePolicyRequest>,
+    ) -> Result<Response<acx_proto::scoring::SetLanePolicyResponse>, Status> {
+        unimplemented()
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! call. This crate is the service as a library; `acx-liaison` is its thin binary.
 
 mod audit;
-mod declarations;
+pub mod declarations;
 mod error;
 mod parties;
 mod positions;
@@ -67,6 +67,16 @@ pub struct Config {
         hide_env_values = true
     )]
     pub scoring_token: String,
+
+    /// Seconds between looks at scoring's model card; when the model or the outcomes
+    /// recorded changed, open (uninspected) shipments are re-assessed. 0 turns it off.
+    #[arg(
+        long,
+        env = "ACX_REASSESS_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = 5
+    )]
+    pub reassess_interval_secs: u64,
 }
 
 /// Liaison's migrations for both backends.
@@ -82,6 +92,11 @@ pub fn access_policy() -> AccessPolicy {
     AccessPolicy::new()
         .service(SERVICE_NAME, &[Role::Customs])
         .method(SERVICE_NAME, "ListAuditRecords", &[Role::Auditor])
+        .method(
+            SERVICE_NAME,
+            "GetModelCard",
+            &[Role::Customs, Role::Auditor],
+        )
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -134,6 +149,10 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let shipments = shipments::Shipments::new(database.clone(), reader, scoring.clone());
     // Assesses pending declarations and forwards inspection results until scoring has them.
     tokio::spawn(shipments.clone().run_worker(shutdown.clone()));
+    if config.reassess_interval_secs > 0 {
+        let interval = std::time::Duration::from_secs(config.reassess_interval_secs);
+        tokio::spawn(shipments.clone().run_reassessor(interval, shutdown.clone()));
+    }
     // Every call is audited: answered ones by the handlers, refused ones through the policy.
     let audit = audit::AuditLog::start(audit_database.dedicated_connection().await?);
     let refusals = audit.clone();

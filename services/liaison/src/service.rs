@@ -4,15 +4,16 @@ use acx_proto::{
     common::{RiskTier, SellerAccountRef},
     liaison::{
         CheckPartyRequest, CheckPartyResponse, CheckSellerRequest, CheckSellerResponse,
-        GetShipmentRequest, GetShipmentResponse, ImporterRisk, ListAuditRecordsRequest,
-        ListAuditRecordsResponse, PartyRisk, RecordInspectionResultRequest,
-        RecordInspectionResultResponse, SearchShipmentsRequest, SearchShipmentsResponse,
+        GetModelCardRequest, GetModelCardResponse, GetShipmentRequest, GetShipmentResponse,
+        ImporterRisk, ListAuditRecordsRequest, ListAuditRecordsResponse, PartyRisk,
+        RecordInspectionResultRequest, RecordInspectionResultResponse, SearchShipmentsRequest,
+        SearchShipmentsResponse, SetLanePolicyRequest, SetLanePolicyResponse,
         SubmitDeclarationsRequest, SubmitDeclarationsResponse, WatchAlertsRequest,
         WatchAlertsResponse, check_party_request, liaison_service_server::LiaisonService,
     },
     scoring::{
-        CheckEntityRequest, GetPartyHistoryRequest, GetSellerRiskRequest, PartyKind,
-        scoring_service_client::ScoringServiceClient,
+        self as scoring_api, CheckEntityRequest, GetPartyHistoryRequest, GetSellerRiskRequest,
+        PartyKind, scoring_service_client::ScoringServiceClient,
     },
 };
 use acx_runtime::{Database, Principal, client::PeerChannel, paging::PageTokens};
@@ -464,6 +465,98 @@ impl LiaisonService for Liaison {
             Durability::Queued,
         )
         .await
+    }
+
+    async fn get_model_card(
+        &self,
+        request: Request<GetModelCardRequest>,
+    ) -> Result<Response<GetModelCardResponse>, Status> {
+        let principal = authority_of(&request)?;
+        // Auditors see every authority's lanes; an authority its own.
+        let authority = match principal.role {
+            acx_runtime::Role::Customs => principal.id.clone(),
+            _ => String::new(),
+        };
+        let mut scoring = self.scoring.clone();
+        let result = scoring
+            .get_model_card(scoring_api::GetModelCardRequest { authority })
+            .await
+            .map(|r| GetModelCardResponse {
+                card: r.into_inner().card,
+            })
+            .map_err(Error::Scoring);
+        self.audited(
+            &principal,
+            "GetModelCard",
+            String::new(),
+            result,
+            Durability::Queued,
+        )
+        .await
+    }
+
+    async fn set_lane_policy(
+        &self,
+        request: Request<SetLanePolicyRequest>,
+    ) -> Result<Response<SetLanePolicyResponse>, Status> {
+        let principal = authority_of(&request)?;
+        let request = request.into_inner();
+        let parameters = format!(
+            "customs_office={} red_share={} yellow_share={} random_share={} exploration_share={}",
+            request.customs_office,
+            request.red_share,
+            request.yellow_share,
+            request.random_share,
+            request.exploration_share
+        );
+        let policy = scoring_api::LanePolicy {
+            authority: principal.id.clone(),
+            customs_office: request.customs_office,
+            red_share: request.red_share,
+            yellow_share: request.yellow_share,
+            random_share: request.random_share,
+            exploration_share: request.exploration_share,
+        };
+        let mut scoring = self.scoring.clone();
+        let result = match scoring
+            .set_lane_policy(scoring_api::SetLanePolicyRequest {
+                policy: Some(policy),
+            })
+            .await
+        {
+            Ok(response) => Ok(SetLanePolicyResponse {
+                thresholds: response.into_inner().thresholds,
+            }),
+            Err(status) => Err(policy_failure(status)),
+        };
+        self.audited(
+            &principal,
+            "SetLanePolicy",
+            parameters,
+            result,
+            Durability::Committed,
+        )
+        .await
+    }
+}
+
+/// Scoring's answer to a lane policy, for the caller: its fields are the caller's, without
+/// scoring's `policy.` prefix.
+fn policy_failure(status: Status) -> Error {
+    match parties::scoring_failure(status, "") {
+        Error::Invalid(violations) => Error::Invalid(
+            violations
+                .into_iter()
+                .map(|v| {
+                    let field = v
+                        .field
+                        .trim_start_matches('.')
+                        .trim_start_matches("policy.");
+                    acx_runtime::FieldViolation::new(field, v.description)
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 

@@ -27,6 +27,9 @@ use tonic::Code;
 
 use crate::{Error, declarations, positions::Positions, reads::ShipmentReader, store};
 
+#[path = "reassess.rs"]
+mod reassess;
+
 /// How long one call to scoring may take before the declaration stays pending.
 const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one batch assessment (up to 500 declarations) may take.
@@ -89,6 +92,7 @@ pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error>
         assessment,
         receive_time: Some(to_timestamp(row.receive_time_us)),
         inspection_result,
+        assessment_history: Vec::new(),
     })
 }
 
@@ -281,7 +285,10 @@ impl Shipments {
                     "no shipment shipments/{declaration_id} of this authority"
                 ))
             })?;
-        to_shipment(row)
+        let mut shipment = to_shipment(row)?;
+        shipment.assessment_history =
+            reassess::history(&self.database, authority, declaration_id).await?;
+        Ok(shipment)
     }
 
     /// Alerts of `authority` after `cursor`, oldest first.

@@ -4,7 +4,7 @@ use acx_proto::{
     liaison::{Declaration, InspectionResult},
     scoring::{Lane, ShipmentAssessment},
 };
-use acx_runtime::{Database, on_backend};
+use acx_runtime::{Database, on_backend, time::now_micros};
 use prost::Message;
 use std::sync::LazyLock;
 
@@ -226,6 +226,86 @@ pub async fn set_assessment(
                     .bind(declaration_id)
                     .execute(&mut *tx)
                     .await?;
+            }
+            if updated == 1 {
+                sqlx::query(HISTORY)
+                    .bind(authority)
+                    .bind(declaration_id)
+                    .bind(now_micros())
+                    .bind(&assessment.model_version)
+                    .bind(assessment.risk)
+                    .bind(assessment.lane)
+                    .bind("assessed on arrival")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }};
+    }
+    match database {
+        Database::Sqlite(pool) => write!(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ALERT_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            write!(tx)
+        }
+    }
+}
+
+/// Appends to a shipment's assessment history.
+const HISTORY: &str = "INSERT INTO assessment_history \
+    (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Replaces an assessed shipment's assessment after a re-assessment, appends it to its
+/// history with its `cause`, and (with `alert`) raises an alert, in one transaction
+/// serialised with the other alert writers.
+pub async fn replace_assessment(
+    database: &Database,
+    authority: &str,
+    declaration_id: &str,
+    assessment: &ShipmentAssessment,
+    cause: &str,
+    alert: bool,
+) -> Result<(), sqlx::Error> {
+    const UPDATE: &str = "UPDATE declarations SET assessment = $1, risk = $2, lane = $3 \
+                          WHERE authority = $4 AND declaration_id = $5 AND state = $6";
+    const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
+    let payload = assessment.encode_to_vec();
+    macro_rules! write {
+        ($tx:expr) => {{
+            let mut tx = $tx;
+            let updated = sqlx::query(UPDATE)
+                .bind(&payload)
+                .bind(assessment.risk)
+                .bind(assessment.lane)
+                .bind(authority)
+                .bind(declaration_id)
+                .bind(ASSESSED)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 1 {
+                sqlx::query(HISTORY)
+                    .bind(authority)
+                    .bind(declaration_id)
+                    .bind(now_micros())
+                    .bind(&assessment.model_version)
+                    .bind(assessment.risk)
+                    .bind(assessment.lane)
+                    .bind(cause)
+                    .execute(&mut *tx)
+                    .await?;
+                if alert {
+                    sqlx::query(ALERT)
+                        .bind(authority)
+                        .bind(declaration_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await
         }};

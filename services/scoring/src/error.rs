@@ -47,6 +47,12 @@ pub enum Error {
     /// The reference rates file could not be used at start-up.
     #[error("cannot use the reference rates")]
     Rates(#[from] acx_domain::rates::RatesError),
+    /// The request cannot be served in the current state (e.g. too few outcomes to train).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Something inside failed (logged; callers see INTERNAL).
+    #[error("{0}")]
+    Internal(String),
     /// The gRPC server could not start.
     #[error("server setup failed")]
     Serve(#[from] acx_runtime::server::ServeError),
@@ -62,6 +68,9 @@ impl From<Error> for Status {
             }
             behind @ Error::Behind { .. } => {
                 error::status_with_reason(Code::Unavailable, behind.to_string(), "REPLICA_BEHIND")
+            }
+            Error::FailedPrecondition(why) => {
+                error::status_with_reason(Code::FailedPrecondition, why, "FAILED_PRECONDITION")
             }
             other => error::internal(&other),
         }

@@ -115,6 +115,16 @@ impl Scorer {
         match snapshot::restore_latest(&self.database, self.params).await {
             Ok(Some((position, mut state))) => {
                 state.use_rates(Arc::clone(&self.rates));
+                if let Some(version) = state.targeting.champion_version {
+                    match crate::targeting::store::champion(&self.database, version).await {
+                        Ok(champion) => state.targeting.champion = Some(Arc::new(champion)),
+                        // Without its trees the snapshot cannot serve: replay instead.
+                        Err(error) => {
+                            tracing::error!(error = %cause_chain(&error), version,
+                                "the snapshot's targeting model cannot be read");
+                        }
+                    }
+                }
                 *self.state.write().await = state;
                 self.applied.send_replace(position);
                 tracing::info!(
@@ -190,6 +200,21 @@ impl Scorer {
         let Some(last) = entries.last().map(|e| e.position) else {
             return Ok(0);
         };
+        // A promoted model's trees are read before the state is locked (they are stored,
+        // immutable, before their entry is appended).
+        let promoted = entries.iter().rev().find_map(|e| match &e.entry {
+            history::Entry::ModelTrained(trained) if trained.promoted => Some(trained.version),
+            _ => None,
+        });
+        let champion = match promoted {
+            Some(version) => Some(Arc::new(
+                crate::targeting::store::champion(&self.database, version).await?,
+            )),
+            None => None,
+        };
+        let outcomes = entries
+            .iter()
+            .any(|e| matches!(e.entry, history::Entry::Outcome(_)));
         // Readers wait while the entries are applied and their effects first written, so
         // a score they see has its trail (history, blacklist changes) stored too.
         let mut state = self.state.write().await;
@@ -202,6 +227,10 @@ impl Scorer {
                     .in_scope(|| state.apply(&stored.entry, stored.append_time_us)),
             })
             .collect();
+        if champion.is_some() {
+            state.targeting.champion = champion;
+            tracing::info!(model = ?promoted, "targeting model in force");
+        }
         let mut written = effects::write(&self.database, &applied).await;
         drop(state);
         // The state has moved on: its effects must be stored before anything else (while
@@ -228,6 +257,9 @@ impl Scorer {
             }
         }
         self.applied.send_replace(last);
+        if outcomes {
+            self.outcome_recorded.notify_one();
+        }
         Ok(entries.len())
     }
 

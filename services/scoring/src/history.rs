@@ -11,12 +11,16 @@
 //!   id) through the `declarations` table written in the same transaction.
 //! - [`OutcomeEntry`] (3): an inspection outcome, unique per declaration through the
 //!   `inspection_outcomes` table; it carries its declaration, so applying it reads nothing.
+//! - [`ModelTrainedEntry`] (4): a targeting model version trained by the replica holding
+//!   the `trainer` lease; a promoted one becomes the champion on every replica (its trees
+//!   are read from `targeting_models`, immutable once written, before it is applied).
+//! - [`LanePolicyEntry`] (5): an authority's lane policy.
 //!
 //! An entry carries every input its application needs (the seller a declaration was
 //! attributed to, its anomaly strength), and applying it never reads the wall clock: the
 //! "as of" time is the entry's `append_time_us`. So every replica computes the same state.
 //!
-//! Adding a kind (a promoted model version, a lane policy): a payload message below, a
+//! Adding a kind: a payload message below, a
 //! variant of [`Entry`] with a new kind number, an `append_*` function, and an arm in
 //! `State::apply` ([`crate::state`]). Kind numbers are never reused.
 //!
@@ -85,6 +89,44 @@ pub struct DeclarationEntry {
     /// Strength of its strongest value anomaly, 0 to 1.
     #[prost(double, tag = "3")]
     pub anomaly: f64,
+    /// The seller's risk when it was assessed (a feature of the targeting model, as known
+    /// then).
+    #[prost(double, optional, tag = "4")]
+    pub seller_risk: Option<f64>,
+    /// Whether that seller was on the blacklist then.
+    #[prost(bool, tag = "5")]
+    pub seller_listed: bool,
+    /// The targeting model's score of it (none in cold start): the lanes' thresholds
+    /// follow recent scores ([`crate::targeting::lanes`]).
+    #[prost(double, optional, tag = "6")]
+    pub score: Option<f64>,
+}
+
+/// A trained targeting model version (stored in `targeting_models` before this entry is
+/// appended, by the one replica holding the `trainer` lease).
+#[derive(Clone, PartialEq, Message)]
+pub struct ModelTrainedEntry {
+    /// Its version number (`targeting-N`).
+    #[prost(int64, tag = "1")]
+    pub version: i64,
+    /// Whether it was promoted to champion: every replica then loads its trees.
+    #[prost(bool, tag = "2")]
+    pub promoted: bool,
+    /// Outcomes recorded when it was trained (the next training is due after more).
+    #[prost(uint64, tag = "3")]
+    pub recorded_outcomes: u64,
+    /// Its scores of the backtest declarations, which seed the lane thresholds when it is
+    /// promoted.
+    #[prost(double, repeated, tag = "4")]
+    pub backtest_scores: Vec<f64>,
+}
+
+/// A lane policy set by an authority.
+#[derive(Clone, PartialEq, Message)]
+pub struct LanePolicyEntry {
+    /// The policy.
+    #[prost(message, optional, tag = "1")]
+    pub policy: Option<acx_proto::scoring::LanePolicy>,
 }
 
 /// An inspection outcome of a recorded declaration.
@@ -110,6 +152,10 @@ pub enum Entry {
     Declaration(DeclarationEntry),
     /// An inspection outcome.
     Outcome(OutcomeEntry),
+    /// A trained targeting model version.
+    ModelTrained(ModelTrainedEntry),
+    /// A lane policy.
+    LanePolicy(LanePolicyEntry),
 }
 
 impl Entry {
@@ -119,6 +165,8 @@ impl Entry {
             Self::Feed(_) => 1,
             Self::Declaration(_) => 2,
             Self::Outcome(_) => 3,
+            Self::ModelTrained(_) => 4,
+            Self::LanePolicy(_) => 5,
         }
     }
 
@@ -135,6 +183,8 @@ impl Entry {
             Self::Feed(batch) => batch.encode_to_vec(),
             Self::Declaration(entry) => entry.encode_to_vec(),
             Self::Outcome(entry) => entry.encode_to_vec(),
+            Self::ModelTrained(entry) => entry.encode_to_vec(),
+            Self::LanePolicy(entry) => entry.encode_to_vec(),
         }
     }
 
@@ -144,6 +194,8 @@ impl Entry {
             1 => Self::Feed(FeedBatch::decode(payload)?),
             2 => Self::Declaration(DeclarationEntry::decode(payload)?),
             3 => Self::Outcome(OutcomeEntry::decode(payload)?),
+            4 => Self::ModelTrained(ModelTrainedEntry::decode(payload)?),
+            5 => Self::LanePolicy(LanePolicyEntry::decode(payload)?),
             other => return Err(Error::UnknownEntry(other)),
         })
     }
@@ -346,6 +398,15 @@ pub async fn append_outcome(
     insert(&mut tx, position, &Entry::Outcome(entry)).await?;
     tx.commit().await?;
     Ok(Some(position))
+}
+
+/// Appends one entry on its own (a trained model version, a lane policy); returns its
+/// position.
+pub async fn append(database: &Database, entry: &Entry) -> Result<i64, Error> {
+    let (mut tx, position) = begin_append(database).await?;
+    insert(&mut tx, position, entry).await?;
+    tx.commit().await?;
+    Ok(position)
 }
 
 /// The last position of the history, 0 when it is empty.

@@ -1,5 +1,6 @@
 //! Leases: at most one replica at a time holds a named lease (`feed`: follows ingest's feed
-//! and appends its reports; `snapshot`: writes snapshots). A replica takes or renews a
+//! and appends its reports; `snapshot`: writes snapshots; `trainer`: trains the targeting
+//! model). A replica takes or renews a
 //! lease with one conditional upsert; a holder that cannot renew before [`TTL`] stops
 //! doing the leased work at once, and anyone may take an expired lease. Holders compare
 //! their own clocks with the stored expiry, so clock skew between replicas shortens or
@@ -19,6 +20,8 @@ pub const RENEW: Duration = Duration::from_secs(3);
 pub const FEED: &str = "feed";
 /// The lease writing snapshots.
 pub const SNAPSHOT: &str = "snapshot";
+/// The lease training the targeting model (held only while a training runs).
+pub const TRAINER: &str = "trainer";
 
 /// Takes or renews `name` for `holder` for [`TTL`]; true when `holder` holds it now.
 pub async fn acquire(database: &Database, name: &str, holder: &str) -> Result<bool, sqlx::Error> {

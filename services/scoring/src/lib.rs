@@ -24,6 +24,7 @@ mod service;
 pub mod snapshot;
 pub mod state;
 mod store;
+pub mod targeting;
 mod upgrade;
 mod valuation;
 
@@ -148,11 +149,15 @@ pub fn migrations() -> Migrations {
 
 /// Who may call what: platforms read seller risk and the blacklist; liaison
 /// (`service:liaison`, no other service) asks what customs ask through it (a seller's risk,
-/// an entity check) and alone assesses shipments, records outcomes and reads a party's
-/// inspection history. Nothing else is granted.
+/// an entity check) and alone assesses shipments, records outcomes, reads a party's
+/// inspection history and sets lane policies; auditors and operators (`service:operator`)
+/// read the model card, and operators alone start a training. Nothing else is granted.
 pub fn access_policy() -> AccessPolicy {
     const PLATFORMS: Grant = Grant::Role(Role::Platform);
     const LIAISON: Grant = Grant::service("liaison");
+    const AUDITORS: Grant = Grant::Role(Role::Auditor);
+    // Operators of the deployment hold a `service:operator` token.
+    const OPERATOR: Grant = Grant::service("operator");
     AccessPolicy::new()
         .grant_service(SERVICE_NAME, &[PLATFORMS])
         .grant_method(SERVICE_NAME, "GetSellerRisk", &[PLATFORMS, LIAISON])
@@ -161,6 +166,9 @@ pub fn access_policy() -> AccessPolicy {
         .grant_method(SERVICE_NAME, "AssessShipments", &[LIAISON])
         .grant_method(SERVICE_NAME, "RecordOutcome", &[LIAISON])
         .grant_method(SERVICE_NAME, "GetPartyHistory", &[LIAISON])
+        .grant_method(SERVICE_NAME, "GetModelCard", &[LIAISON, AUDITORS, OPERATOR])
+        .grant_method(SERVICE_NAME, "TrainModel", &[OPERATOR])
+        .grant_method(SERVICE_NAME, "SetLanePolicy", &[LIAISON])
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -201,6 +209,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         every: std::time::Duration::from_secs(config.snapshot_interval_seconds),
     };
     tokio::spawn(Arc::clone(&scorer).follow_history(policy, shutdown.clone()));
+    tokio::spawn(Arc::clone(&scorer).run_trainer(shutdown.clone()));
     match &config.ingest_token {
         Some(token) => {
             let ingest = IngestServiceClient::new(peer_channel(&config.ingest_url, token)?);

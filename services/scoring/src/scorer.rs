@@ -25,11 +25,12 @@ use crate::{
     history::{self, DeclarationEntry, NewDeclaration, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
     state::State,
+    targeting::features::{Context, Declared},
     valuation::{self, AssessmentInputs},
 };
 
 /// How long a write waits for its own replica to apply it before answering UNAVAILABLE.
-const APPLY_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const APPLY_WAIT: Duration = Duration::from_secs(30);
 
 /// One replica's state and its place in the history.
 #[derive(Debug)]
@@ -51,6 +52,19 @@ pub struct Scorer {
     pub(crate) wake: Notify,
     /// This replica's name in leases.
     pub(crate) replica: String,
+    /// Serialises this replica's trainings (across replicas: the `trainer` lease).
+    pub(crate) training: tokio::sync::Mutex<()>,
+    /// Wakes the trainer when outcomes were applied.
+    pub(crate) outcome_recorded: Notify,
+}
+
+/// A declaration assessed now: the answer, the seller behind it, and what the targeting
+/// model knew of it (recorded with it, so the training replay reads it as it was).
+struct Assessed {
+    assessment: ShipmentAssessment,
+    seller: Option<AccountKey>,
+    context: Context,
+    score: Option<f64>,
 }
 
 fn seller_ref(account: AccountKey) -> acx_proto::common::SellerAccountRef {
@@ -89,7 +103,24 @@ impl Scorer {
             ready: watch::channel(false).0,
             wake: Notify::new(),
             replica,
+            training: tokio::sync::Mutex::new(()),
+            outcome_recorded: Notify::new(),
         }
+    }
+
+    /// The reference rates declared values are compared at.
+    pub fn rates(&self) -> &ReferenceRates {
+        &self.rates
+    }
+
+    /// The share of declarations picked at random when no lane policy says otherwise.
+    pub fn random_share(&self) -> f64 {
+        self.random_share
+    }
+
+    /// The rules' version (what assesses during cold start).
+    pub fn rules_version(&self) -> String {
+        format!("{};values-1", self.params.version())
     }
 
     /// The model, for reading.
@@ -139,16 +170,15 @@ impl Scorer {
             })
     }
 
-    /// Assesses a (validated) declaration against this replica's state.
-    async fn assess_now(
-        &self,
-        shipment: &DeclaredShipment,
-    ) -> (ShipmentAssessment, Option<AccountKey>) {
+    /// Assesses a (validated) declaration against this replica's state: the rules, then the
+    /// targeting model when one is in force. `seen`: the declaration is recorded already (a
+    /// re-assessment), so its own counts are left out of its features.
+    async fn assess_now(&self, shipment: &DeclaredShipment, seen: bool) -> Assessed {
         let state = self.state.read().await;
         let model = &state.model;
         let notice = model.market().matching_notice(shipment);
         let seller = Self::seller_of(model, shipment);
-        let assessment = valuation::assess(
+        let mut assessment = valuation::assess(
             shipment,
             AssessmentInputs {
                 market: model.market(),
@@ -160,10 +190,31 @@ impl Scorer {
                     .and_then(|account| model.risk(account).cloned()),
                 notice,
                 random_share: self.random_share,
-                model_version: format!("{};values-1", self.params.version()),
+                model_version: self.rules_version(),
             },
         );
-        (assessment, seller)
+        let context = Context {
+            value_anomaly: valuation::anomaly_strength(&assessment),
+            seller_risk: assessment.seller_risk.as_ref().map(|r| r.score),
+            seller_listed: assessment
+                .seller_risk
+                .as_ref()
+                .is_some_and(|r| r.tier == acx_proto::common::RiskTier::Blacklisted as i32),
+        };
+        let score = state.targeting.apply(
+            &Declared::read(shipment, &state.rates),
+            &context,
+            &mut assessment,
+            shipment,
+            self.random_share,
+            seen,
+        );
+        Assessed {
+            assessment,
+            seller,
+            context,
+            score,
+        }
     }
 
     /// Assesses a (validated) declaration. With `record`, the declaration is appended to
@@ -198,10 +249,20 @@ impl Scorer {
     ) -> Result<(Vec<Option<ShipmentAssessment>>, i64), Error> {
         let mut assessed = Vec::with_capacity(shipments.len());
         for shipment in shipments {
-            assessed.push(self.assess_now(shipment).await);
+            // Without `record`, a declaration may be one recorded before (a re-assessment):
+            // its features then leave its own counts out.
+            let seen = !record
+                && history::declaration(
+                    &self.database,
+                    &shipment.authority,
+                    &shipment.declaration_id,
+                )
+                .await?
+                .is_some();
+            assessed.push(self.assess_now(shipment, seen).await);
         }
         if !record {
-            let results = assessed.into_iter().map(|(a, _)| Some(a)).collect();
+            let results = assessed.into_iter().map(|a| Some(a.assessment)).collect();
             return Ok((results, self.applied()));
         }
         // Whole seconds: the anomaly's time is read from the recorded seconds.
@@ -209,17 +270,20 @@ impl Scorer {
         let new: Vec<NewDeclaration> = shipments
             .iter()
             .zip(assessed)
-            .map(|(shipment, (assessment, seller))| {
+            .map(|(shipment, assessed)| {
                 let mut stamped = shipment.clone();
                 stamped.declaration_time.get_or_insert(now);
                 NewDeclaration {
                     entry: DeclarationEntry {
                         shipment: Some(stamped),
-                        seller: seller.map(seller_ref),
-                        anomaly: valuation::anomaly_strength(&assessment),
+                        seller: assessed.seller.map(seller_ref),
+                        anomaly: assessed.context.value_anomaly,
+                        seller_risk: assessed.context.seller_risk,
+                        seller_listed: assessed.context.seller_listed,
+                        score: assessed.score,
                     },
                     content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
-                    assessment,
+                    assessment: assessed.assessment,
                 }
             })
             .collect();

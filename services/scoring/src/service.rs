@@ -21,12 +21,13 @@ use acx_domain::{
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
     AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
-    CheckEntityRequest, CheckEntityResponse, DeclaredShipment, GetPartyHistoryRequest,
-    GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
-    ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
-    ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
-    OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse,
-    scoring_service_server::ScoringService,
+    CheckEntityRequest, CheckEntityResponse, DeclaredShipment, GetModelCardRequest,
+    GetModelCardResponse, GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest,
+    GetSellerRiskResponse, ListBlacklistChangesRequest, ListBlacklistChangesResponse,
+    ListBlacklistRequest, ListBlacklistResponse, ListSellerRiskHistoryRequest,
+    ListSellerRiskHistoryResponse, OutcomeKind, PartyKind, RecordOutcomeRequest,
+    RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse, TrainModelRequest,
+    TrainModelResponse, scoring_service_server::ScoringService,
 };
 use acx_runtime::{
     FieldViolation, Principal,
@@ -551,6 +552,59 @@ impl ScoringService for Scoring {
         invalid(violations)?;
         let (recorded, position) = self.scorer.record_outcome(request).await?;
         Ok(at(RecordOutcomeResponse { recorded }, position))
+    }
+
+    async fn get_model_card(
+        &self,
+        request: Request<GetModelCardRequest>,
+    ) -> Result<Response<GetModelCardResponse>, Status> {
+        let position = self.at_position(&request).await?;
+        let request = request.into_inner();
+        let card = self.scorer.model_card(request.authority.trim()).await?;
+        Ok(at(GetModelCardResponse { card: Some(card) }, position))
+    }
+
+    async fn train_model(
+        &self,
+        request: Request<TrainModelRequest>,
+    ) -> Result<Response<TrainModelResponse>, Status> {
+        self.at_position(&request).await?;
+        let trained = self.scorer.train_now().await?;
+        let card = self.scorer.model_card("").await?;
+        Ok(at(
+            TrainModelResponse {
+                promoted: trained.promoted,
+                challenger: Some(trained.summary),
+                card: Some(card),
+            },
+            self.scorer.applied(),
+        ))
+    }
+
+    async fn set_lane_policy(
+        &self,
+        request: Request<SetLanePolicyRequest>,
+    ) -> Result<Response<SetLanePolicyResponse>, Status> {
+        self.at_position(&request).await?;
+        let Some(mut policy) = request.into_inner().policy else {
+            return Err(Error::Invalid(vec![FieldViolation::new("policy", "is required")]).into());
+        };
+        policy.authority = policy.authority.trim().to_owned();
+        policy.customs_office = policy.customs_office.trim().to_owned();
+        let problems = crate::targeting::lanes::check(&policy);
+        invalid(
+            problems
+                .into_iter()
+                .map(|(field, why)| FieldViolation::new(field, why))
+                .collect(),
+        )?;
+        let (thresholds, position) = self.scorer.set_lane_policy(policy).await?;
+        Ok(at(
+            SetLanePolicyResponse {
+                thresholds: Some(thresholds),
+            },
+            position,
+        ))
     }
 
     async fn get_party_history(

@@ -2,14 +2,12 @@
 //! deterministic: the same state and entry give the same state and effects on every
 //! replica (the entry's append time is the only clock).
 //!
-//! Growing it (a trained model's versions, outcome-rate statistics per party, HS code and
-//! country, lane thresholds per authority): a field here (serde, so snapshots carry it;
-//! bump [`crate::snapshot::FORMAT_VERSION`], and replicas replay from the history once), an
+//! Growing it: a field here (serde, so snapshots carry it; bump
+//! [`crate::snapshot::FORMAT_VERSION`], and replicas replay from the history once), an
 //! [`Entry`] kind that changes it, and its arm in [`State::apply`]. Work that must not run
-//! on every replica (training a model) runs on the holder of a lease
-//! ([`crate::lease`]) and appends its result as an entry (a promoted model version), which
-//! every replica then applies identically; re-assessments it causes are effects, written
-//! once ([`crate::effects`]).
+//! on every replica (training the targeting model) runs on the holder of a lease
+//! ([`crate::lease`]) and appends its result as an entry (a trained model version), which
+//! every replica then applies identically.
 
 use std::sync::Arc;
 
@@ -17,8 +15,9 @@ use acx_domain::rates::ReferenceRates;
 use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest};
 
 use crate::{
-    history::{DeclarationEntry, Entry, OutcomeEntry},
+    history::{DeclarationEntry, Entry, LanePolicyEntry, ModelTrainedEntry, OutcomeEntry},
     model::{AccountKey, Effects, Model, ModelParams},
+    targeting::{Targeting, features::Declared},
     valuation::{Peers, Profiles},
 };
 
@@ -31,6 +30,8 @@ pub struct State {
     pub peers: Peers,
     /// Inspection outcomes per party.
     pub profiles: Profiles,
+    /// The targeting model's statistics, lanes and champion version.
+    pub targeting: Targeting,
     /// Reference rates that put declared values and prices in US dollars: configuration,
     /// not state (every replica must load the same table; see docs/deploy.md §7), so not
     /// in snapshots; [`State::use_rates`] puts them back on a restored state.
@@ -65,6 +66,7 @@ impl State {
             model: Model::new(params),
             peers: Peers::default(),
             profiles: Profiles::default(),
+            targeting: Targeting::default(),
             rates: ReferenceRates::builtin(),
         };
         state.use_rates(rates);
@@ -93,9 +95,21 @@ impl State {
                 shipment,
                 seller,
                 anomaly,
+                score,
+                ..
             }) => {
                 let shipment = shipment.clone().unwrap_or_default();
                 self.peers.record(&shipment, &self.rates);
+                self.targeting
+                    .stats
+                    .see(&Declared::read(&shipment, &self.rates));
+                if let Some(score) = score {
+                    self.targeting.lanes.observe(
+                        &shipment.authority,
+                        &shipment.customs_office,
+                        *score,
+                    );
+                }
                 match account(seller.as_ref()) {
                     Some(seller) if *anomaly > 0.0 => self.model.apply_value_anomaly(
                         &shipment.authority,
@@ -116,6 +130,14 @@ impl State {
                 let fraud = is_fraud(&outcome);
                 if let Some(shipment) = shipment {
                     self.profiles.record(shipment, fraud);
+                    let declared = Declared::read(shipment, &self.rates);
+                    let day = outcome
+                        .inspect_time
+                        .as_ref()
+                        .map_or(time_us as f64 / 86_400e6, |t| t.seconds as f64 / 86_400.0);
+                    self.targeting
+                        .stats
+                        .record(&declared, fraud, day.max(declared.day));
                 }
                 match account(seller.as_ref()) {
                     Some(seller) if fraud => {
@@ -133,6 +155,31 @@ impl State {
                     }
                     _ => Default::default(),
                 }
+            }
+            Entry::ModelTrained(ModelTrainedEntry {
+                version,
+                promoted,
+                recorded_outcomes,
+                backtest_scores,
+            }) => {
+                let targeting = &mut self.targeting;
+                targeting.trained_at_outcomes = *recorded_outcomes;
+                if *promoted {
+                    targeting.champion_version = Some(*version);
+                    // A new model scores on its own scale: its thresholds start from how it
+                    // scored declarations it had not learned from.
+                    targeting.lanes.clear_scores();
+                    for score in backtest_scores {
+                        targeting.lanes.observe_everyone(*score);
+                    }
+                }
+                Default::default()
+            }
+            Entry::LanePolicy(LanePolicyEntry { policy }) => {
+                if let Some(policy) = policy {
+                    self.targeting.lanes.set(policy.clone());
+                }
+                Default::default()
             }
         };
         self.model.recompute(&touched, time_us)

@@ -5,7 +5,9 @@
 //! the old tables. Their effects were stored when they happened, so the effects cursor is
 //! set past them; the first replay computes risks as of the upgrade (stored risks are
 //! rewritten when an account next changes). A declaration recorded before keeps no
-//! assessment: asked again, it is assessed anew.
+//! assessment: asked again, it is assessed anew. Lane policies (table `lane_policies`)
+//! become entries too, and the newest promoted targeting model stays in force (an entry
+//! naming its version; `targeting_models` keeps every version).
 
 use std::collections::HashMap;
 
@@ -21,7 +23,10 @@ use sha2::{Digest, Sha256};
 use crate::{
     Error,
     db::{Tx, on_tx},
-    history::{DeclarationEntry, Entry, FeedBatch, FeedReport, OutcomeEntry},
+    history::{
+        DeclarationEntry, Entry, FeedBatch, FeedReport, LanePolicyEntry, ModelTrainedEntry,
+        OutcomeEntry,
+    },
 };
 
 fn seller(platform: Option<String>, seller_id: Option<String>) -> Option<SellerAccountRef> {
@@ -33,13 +38,22 @@ fn seller(platform: Option<String>, seller_id: Option<String>) -> Option<SellerA
         })
 }
 
-/// A `shipments` row: seller platform and id, anomaly strength, encoded declaration.
-type ShipmentRow = (Option<String>, Option<String>, f64, Vec<u8>);
+/// A `shipments` row: seller platform and id, anomaly strength, encoded declaration, the
+/// seller's risk and listing when it was assessed.
+type ShipmentRow = (
+    Option<String>,
+    Option<String>,
+    f64,
+    Vec<u8>,
+    Option<f64>,
+    bool,
+);
 
 /// Moves the old tables into an empty history; returns how many entries it appended.
 pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
     const COUNT: &str = "SELECT (SELECT COUNT(*) FROM history), \
-                         (SELECT COUNT(*) FROM inputs) + (SELECT COUNT(*) FROM shipments) + (SELECT COUNT(*) FROM outcomes)";
+                         (SELECT COUNT(*) FROM inputs) + (SELECT COUNT(*) FROM shipments) + (SELECT COUNT(*) FROM outcomes) \
+                         + (SELECT COUNT(*) FROM lane_policies) + (SELECT COUNT(*) FROM targeting_models)";
     let (history, legacy): (i64, i64) =
         on_backend!(database, pool => sqlx::query_as(COUNT).fetch_one(pool).await?);
     if history > 0 || legacy == 0 {
@@ -48,7 +62,7 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
     let inputs: Vec<(i64, String, Vec<u8>)> = on_backend!(database, pool => sqlx::query_as(
         "SELECT sequence, platform, payload FROM inputs ORDER BY sequence").fetch_all(pool).await?);
     let shipments: Vec<ShipmentRow> = on_backend!(database, pool =>
-        sqlx::query_as("SELECT seller_platform, seller_id, anomaly, payload FROM shipments ORDER BY authority, declaration_id")
+        sqlx::query_as("SELECT seller_platform, seller_id, anomaly, payload, seller_risk, seller_listed FROM shipments ORDER BY authority, declaration_id")
             .fetch_all(pool).await?);
     let outcomes: Vec<(Option<String>, Option<String>, Vec<u8>)> = on_backend!(database, pool =>
         sqlx::query_as("SELECT seller_platform, seller_id, payload FROM outcomes ORDER BY authority, declaration_id")
@@ -73,7 +87,7 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
         entries.push(Entry::Feed(FeedBatch { reports: batch }));
     }
     let mut recorded: HashMap<(String, String), DeclaredShipment> = HashMap::new();
-    for (platform, seller_id, anomaly, payload) in shipments {
+    for (platform, seller_id, anomaly, payload, seller_risk, seller_listed) in shipments {
         let shipment = DeclaredShipment::decode(payload.as_slice())?;
         recorded.insert(
             (shipment.authority.clone(), shipment.declaration_id.clone()),
@@ -83,8 +97,12 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
             shipment: Some(shipment),
             seller: seller(platform, seller_id),
             anomaly,
+            seller_risk,
+            seller_listed,
+            score: None,
         }));
     }
+    let recorded_outcomes = outcomes.len();
     for (platform, seller_id, payload) in outcomes {
         let outcome = RecordOutcomeRequest::decode(payload.as_slice())?;
         let shipment = recorded
@@ -94,6 +112,20 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
             outcome: Some(outcome),
             shipment,
             seller: seller(platform, seller_id),
+        }));
+    }
+    for policy in crate::targeting::store::policies(database).await? {
+        entries.push(Entry::LanePolicy(LanePolicyEntry {
+            policy: Some(policy),
+        }));
+    }
+    // The champion stays in force (its lane thresholds fill again as declarations arrive).
+    if let Some(champion) = crate::targeting::store::newest_promoted(database).await? {
+        entries.push(Entry::ModelTrained(ModelTrainedEntry {
+            version: champion.version,
+            promoted: true,
+            recorded_outcomes: recorded_outcomes as u64,
+            backtest_scores: Vec::new(),
         }));
     }
 
@@ -136,12 +168,12 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
                     .bind(&outcome.authority).bind(&outcome.declaration_id).bind(position)
                     .execute(conn).await?);
             }
-            Entry::Feed(_) => {}
+            Entry::Feed(_) | Entry::ModelTrained(_) | Entry::LanePolicy(_) => {}
         }
     }
     on_tx!(&mut tx, conn => sqlx::query("UPDATE effects_cursor SET position = $1 WHERE id = 1")
         .bind(count).execute(conn).await?);
-    for table in ["inputs", "shipments", "outcomes"] {
+    for table in ["inputs", "shipments", "outcomes", "lane_policies"] {
         let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table}"));
         on_tx!(&mut tx, conn => sqlx::query(sql).execute(conn).await?);
     }

@@ -887,6 +887,8 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
         seller_risk: inputs.seller_risk,
         matched_shipment_notice: inputs.notice.map(|n| n.name.clone()).unwrap_or_default(),
         model_version: inputs.model_version,
+        explanation: None,
+        exploration: false,
     }
 }
 

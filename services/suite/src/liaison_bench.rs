@@ -164,6 +164,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     server.max_concurrent_calls = 4096;
     let pending_config = acx_liaison::Config {
         server,
+        reassess_interval_secs: 0,
         scoring_url: format!("http://{closed_port}"),
         audit_database_url: None,
         scoring_token: suite.credentials.token_of("service:liaison")?.to_owned(),

@@ -168,6 +168,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
     .await?;
     let liaison = acx_liaison::start(
         &acx_liaison::Config {
+            reassess_interval_secs: 5,
             server: server_config(args, args.liaison_addr, tokens),
             scoring_url: format!("http://{}", scoring.local_addr),
             audit_database_url: None,

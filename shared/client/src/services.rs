@@ -182,6 +182,12 @@ impl ScoringClient {
         record_outcome, ScoringServiceClient, RecordOutcomeRequest, RecordOutcomeResponse,
         "acx.scoring.v1.ScoringService/RecordOutcome"
     );
+    unary!(
+        /// Trains a challenger now and promotes it if it backtests no worse (operators).
+        /// Retried: a second training on the same outcomes changes nothing.
+        train_model, ScoringServiceClient, acx_proto::scoring::TrainModelRequest,
+        acx_proto::scoring::TrainModelResponse, "acx.scoring.v1.ScoringService/TrainModel"
+    );
 }
 
 /// Calls to liaison (`acx.liaison.v1.LiaisonService`), the customs door.
@@ -231,6 +237,17 @@ impl LiaisonClient {
         /// An importer's inspection history, or the clusters matching a described seller.
         check_party, LiaisonServiceClient, CheckPartyRequest, CheckPartyResponse,
         "acx.liaison.v1.LiaisonService/CheckParty"
+    );
+    unary!(
+        /// The targeting model in force, with the caller's lane thresholds.
+        get_model_card, LiaisonServiceClient, acx_proto::liaison::GetModelCardRequest,
+        acx_proto::liaison::GetModelCardResponse, "acx.liaison.v1.LiaisonService/GetModelCard"
+    );
+    unary!(
+        /// Sets the caller's lane policy (shares RED and YELLOW, random, exploration).
+        /// Retried: setting the same policy again is harmless.
+        set_lane_policy, LiaisonServiceClient, acx_proto::liaison::SetLanePolicyRequest,
+        acx_proto::liaison::SetLanePolicyResponse, "acx.liaison.v1.LiaisonService/SetLanePolicy"
     );
 
     /// New RED and YELLOW alerts after `after_cursor`, then live. Not retried: to resume,

@@ -99,6 +99,7 @@ impl LiaisonHarness {
         server.shutdown_grace = Duration::from_secs(2);
         let config = acx_liaison::Config {
             server,
+            reassess_interval_secs: 0,
             scoring_url: format!("http://{scoring}"),
             audit_database_url: None,
             scoring_token: service,

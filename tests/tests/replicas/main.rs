@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod targeting;
+
 use std::time::Duration;
 
 use acx_proto::{
@@ -56,9 +58,10 @@ impl Replica {
         std::fs::write(
             &tokens,
             format!(
-                "{} service:liaison\n{} platform:reader\n",
+                "{} service:liaison\n{} platform:reader\n{} service:operator\n",
                 acx_runtime::credentials::hash_token(token),
                 acx_runtime::credentials::hash_token(&reader(token)),
+                acx_runtime::credentials::hash_token(&operator(token)),
             ),
         )
         .unwrap();
@@ -111,6 +114,12 @@ impl Drop for Replica {
 /// liaison's): the blacklist and batch risk reads are for platforms only.
 fn reader(token: &str) -> String {
     format!("{token}-reader")
+}
+
+/// The token of an operator (`service:operator`) on replicas started with `token`: it
+/// starts trainings.
+fn operator(token: &str) -> String {
+    format!("{token}-operator")
 }
 
 /// `message` with credentials, asking for history position `min` at least.
@@ -676,6 +685,7 @@ async fn liaison(
         scoring_url: format!("http://{}", scoring.addr),
         audit_database_url: None,
         scoring_token: scoring_token.to_owned(),
+        reassess_interval_secs: 1,
     };
     let shutdown = acx_runtime::Shutdown::new();
     let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();

@@ -1,0 +1,157 @@
+//! Re-assessment: shipments not yet inspected are assessed again when scoring's model
+//! changes (a new version promoted) or new inspection outcomes arrive (which change the
+//! record of their parties). A changed assessment replaces the shown one, joins the
+//! shipment's assessment history, and a rise into RED or YELLOW is an alert.
+
+use std::time::Duration;
+
+use acx_proto::{
+    liaison::{AssessmentRecord, Declaration},
+    scoring::{AssessShipmentRequest, GetModelCardRequest, Lane, ShipmentAssessment},
+};
+use acx_runtime::{Database, Shutdown, error::cause_chain, on_backend, time::now_micros};
+use prost::Message as _;
+
+use super::Shipments;
+use crate::{Error, declarations, store};
+
+/// Shipments received within this long are re-assessed while open.
+const HORIZON_US: i64 = 30 * 86_400 * 1_000_000;
+/// Most open shipments re-assessed per round (the newest first).
+const MAX_PER_ROUND: i64 = 10_000;
+
+/// How a lane ranks: RED above YELLOW above GREEN.
+fn rank(lane: i32) -> i32 {
+    match Lane::try_from(lane) {
+        Ok(Lane::Red) => 3,
+        Ok(Lane::Yellow) => 2,
+        Ok(Lane::Green) => 1,
+        _ => 0,
+    }
+}
+
+/// An open shipment: authority, id, declaration, current assessment.
+type OpenRow = (String, String, Vec<u8>, Option<Vec<u8>>);
+
+async fn open_shipments(database: &Database, since_us: i64) -> Result<Vec<OpenRow>, sqlx::Error> {
+    const SQL: &str = "SELECT d.authority, d.declaration_id, d.payload, d.assessment \
+        FROM declarations d LEFT JOIN inspection_results r \
+        ON r.authority = d.authority AND r.declaration_id = d.declaration_id \
+        WHERE d.state = $1 AND r.declaration_id IS NULL AND d.receive_time_us >= $2 \
+        ORDER BY d.seq DESC LIMIT $3";
+    on_backend!(database, pool => sqlx::query_as(SQL).bind(store::ASSESSED).bind(since_us)
+        .bind(MAX_PER_ROUND).fetch_all(pool).await)
+}
+
+/// The assessment history of a shipment, oldest first.
+pub async fn history(
+    database: &Database,
+    authority: &str,
+    declaration_id: &str,
+) -> Result<Vec<AssessmentRecord>, sqlx::Error> {
+    const SQL: &str = "SELECT assess_time_us, model_version, risk, lane, cause FROM assessment_history \
+        WHERE authority = $1 AND declaration_id = $2 ORDER BY seq";
+    let rows: Vec<(i64, String, f64, i32, String)> = on_backend!(database, pool =>
+        sqlx::query_as(SQL).bind(authority).bind(declaration_id).fetch_all(pool).await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(time, model_version, risk, lane, cause)| AssessmentRecord {
+                assess_time: Some(acx_runtime::time::to_timestamp(time)),
+                model_version,
+                risk,
+                lane,
+                cause,
+            },
+        )
+        .collect())
+}
+
+/// Whether two assessments differ in what an officer sees.
+fn changed(old: &ShipmentAssessment, new: &ShipmentAssessment) -> bool {
+    old.lane != new.lane
+        || old.model_version != new.model_version
+        || (old.risk - new.risk).abs() > 1e-6
+}
+
+impl Shipments {
+    /// Re-assesses the open shipments; returns how many changed.
+    async fn reassess_open(&self, cause: &str) -> Result<usize, Error> {
+        let since = now_micros() - HORIZON_US;
+        let mut changed_count = 0;
+        for (authority, id, payload, current) in open_shipments(&self.database, since).await? {
+            let declaration = Declaration::decode(payload.as_slice())?;
+            let old = current
+                .as_deref()
+                .map(ShipmentAssessment::decode)
+                .transpose()?
+                .unwrap_or_default();
+            let request = AssessShipmentRequest {
+                shipment: Some(declarations::to_scoring(&authority, &declaration)),
+                record: false,
+            };
+            let mut scoring = self.scoring.clone();
+            let new = match scoring.assess_shipment(request).await {
+                Ok(response) => response.into_inner().assessment.unwrap_or_default(),
+                Err(status) => return Err(Error::Scoring(status)),
+            };
+            if !changed(&old, &new) {
+                continue;
+            }
+            let alert = rank(new.lane) > rank(old.lane) && rank(new.lane) >= 2;
+            store::replace_assessment(&self.database, &authority, &id, &new, cause, alert).await?;
+            changed_count += 1;
+            if alert {
+                self.alerts.notify_waiters();
+            }
+        }
+        Ok(changed_count)
+    }
+
+    /// Watches scoring's model card every `interval` and re-assesses the open shipments
+    /// when the model version or the outcomes recorded change, until `shutdown`.
+    pub async fn run_reassessor(self, interval: Duration, shutdown: Shutdown) {
+        let mut seen: Option<(String, i64)> = None;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = shutdown.triggered() => return,
+            }
+            let mut scoring = self.scoring.clone();
+            let card = match scoring
+                .get_model_card(GetModelCardRequest {
+                    authority: String::new(),
+                })
+                .await
+            {
+                Ok(response) => response.into_inner().card.unwrap_or_default(),
+                Err(status) => {
+                    tracing::debug!(error = %status.message(), "model card unavailable; re-assessment waits");
+                    continue;
+                }
+            };
+            let now = (card.version.clone(), card.outcomes_recorded);
+            let Some(before) = seen.replace(now.clone()) else {
+                continue; // the first look after a start: nothing to compare with
+            };
+            if before == now {
+                continue;
+            }
+            let cause = if before.0 != now.0 {
+                format!("model {} in force", now.0)
+            } else {
+                format!(
+                    "{} new inspection outcomes recorded",
+                    now.1.saturating_sub(before.1)
+                )
+            };
+            match self.reassess_open(&cause).await {
+                Ok(n) => tracing::info!(changed = n, cause = %cause, "open shipments re-assessed"),
+                Err(error) => {
+                    tracing::warn!(error = %cause_chain(&error), "re-assessment failed; retried next round");
+                    seen = Some(before);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Targeting that learns: gradient-boosted trees trained from recorded inspection outcomes
+//! rank declarations; their per-feature contributions explain each score; lanes follow
+//! the authority's inspection capacity. While too few outcomes are recorded the rules of
+//! [`crate::valuation`] assess (cold start). See docs/targeting.md.
+
+pub mod backtest;
+pub mod explain;
+pub mod features;
+pub mod lanes;
+pub mod store;
+pub mod train;
+pub mod trainer;
+
+use std::sync::Arc;
+
+use acx_proto::scoring::{
+    DeclaredShipment, FeatureContribution, Lane, ModelExplanation, ShipmentAssessment,
+};
+use forust_ml::{GradientBooster, Matrix, gradientbooster::ContributionsMethod};
+
+use features::{Context, Declared, FeatureSpace, Stats};
+use lanes::{EXPLORE_BELOW, LaneBook, draw};
+use train::Facts;
+
+/// A promoted model.
+pub struct Champion {
+    /// Its version number (`targeting-N`).
+    pub version: i64,
+    /// When it was trained, µs since the epoch.
+    pub trained_us: i64,
+    /// The trees.
+    pub booster: GradientBooster,
+    /// Its features.
+    pub space: FeatureSpace,
+    /// Its feature names (cached).
+    pub names: Vec<String>,
+    /// What is known of it.
+    pub facts: Facts,
+}
+
+impl Champion {
+    /// Its version string.
+    pub fn version_name(&self) -> String {
+        format!("targeting-{}", self.version)
+    }
+}
+
+/// The targeting state: statistics, the champion, lanes. Part of each replica's state
+/// ([`crate::state::State`]), changed only by history entries, so every replica holds the
+/// same; the champion's trees are not in snapshots (they are read from `targeting_models`
+/// by [`Targeting::champion_version`]).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Targeting {
+    /// Outcome and declaration statistics, every recorded outcome so far.
+    pub stats: Stats,
+    /// The version of the model in force; `None` in cold start.
+    pub champion_version: Option<i64>,
+    /// The model in force (loaded by the follower when its entry is applied).
+    #[serde(skip)]
+    pub champion: Option<Arc<Champion>>,
+    /// Lane policies and recent scores.
+    pub lanes: LaneBook,
+    /// Outcomes recorded when the last training ran.
+    pub trained_at_outcomes: u64,
+    /// A training is running on this replica.
+    #[serde(skip)]
+    pub training: bool,
+}
+
+/// Outcomes that make a new training due: this many, or a tenth more than the last one
+/// learned from, whichever is larger.
+const RETRAIN_AFTER: u64 = 100;
+
+impl Targeting {
+    /// Whether enough new outcomes arrived for a training.
+    pub fn training_due(&self) -> bool {
+        let (outcomes, frauds) = self.stats.totals();
+        if outcomes < train::MIN_OUTCOMES as u64 || frauds < train::MIN_FRAUDS as u64 {
+            return false;
+        }
+        if self.trained_at_outcomes == 0 {
+            return true;
+        }
+        outcomes >= self.trained_at_outcomes + RETRAIN_AFTER.max(self.trained_at_outcomes / 10)
+    }
+
+    /// Scores `declared` (already counted in the statistics when `seen`: a re-assessment)
+    /// with the champion and rewrites the rules' `assessment`: risk, lane,
+    /// reasons and explanation from the model; the rules' facts (line comparisons, notes,
+    /// a blacklisted seller, random selection) stay. Returns the score, or `None` in cold
+    /// start (the assessment is left as the rules made it).
+    pub fn apply(
+        &self,
+        declared: &Declared,
+        context: &Context,
+        assessment: &mut ShipmentAssessment,
+        shipment: &DeclaredShipment,
+        random_share: f64,
+        seen: bool,
+    ) -> Option<f64> {
+        let (authority, declaration_id, office) = (
+            shipment.authority.as_str(),
+            shipment.declaration_id.as_str(),
+            shipment.customs_office.as_str(),
+        );
+        let champion = self.champion.as_ref()?;
+        let x = if seen {
+            champion.space.vector_seen(declared, context, &self.stats)
+        } else {
+            champion.space.vector(declared, context, &self.stats)
+        };
+        let matrix = Matrix::new(&x, 1, x.len());
+        let raw =
+            champion
+                .booster
+                .predict_contributions(&matrix, ContributionsMethod::Average, false);
+        let (contributions, base) = raw.split_at(x.len());
+        let base = base.first().copied().unwrap_or(0.0);
+        let log_odds = base + contributions.iter().sum::<f64>();
+        let risk = train::sigmoid(log_odds);
+
+        let policy = self.lanes.policy(authority, office, random_share);
+        let thresholds = self.lanes.thresholds(&policy);
+        let random = draw(authority, declaration_id, "random") < policy.random_share;
+        let blind = ["importer", "consignor"].iter().any(|party| {
+            declared
+                .keys
+                .get(*party)
+                .and_then(|v| self.stats.record_of(party, v))
+                .map_or(0, |r| r.inspections)
+                < EXPLORE_BELOW
+        });
+        let explore =
+            blind && draw(authority, declaration_id, "explore") < policy.exploration_share;
+        let mut lane = if risk >= thresholds.red_threshold {
+            Lane::Red
+        } else if risk >= thresholds.yellow_threshold {
+            Lane::Yellow
+        } else {
+            Lane::Green
+        };
+        if explore && lane == Lane::Green {
+            lane = Lane::Yellow;
+        }
+        if random || context.seller_listed {
+            lane = Lane::Red;
+        }
+
+        let mut reasons =
+            explain::reasons(&champion.names, contributions, risk, declared, &self.stats);
+        // The rules' facts stay, after the model's reasons: a blacklisted seller and the
+        // notes (random selection, comparisons left out); the party profiles and value
+        // comparisons they scored are features of the model now.
+        let kept = assessment.reasons.iter().filter(|r| {
+            r.code == "SELLER_BLACKLISTED"
+                || (r.contribution == 0.0 && r.code != "RANDOM_SELECTION")
+        });
+        reasons.extend(kept.cloned().map(|mut r| {
+            r.contribution = 0.0;
+            r
+        }));
+        if random {
+            reasons.push(acx_proto::common::Reason {
+                code: "RANDOM_SELECTION".to_owned(),
+                description: "selected at random for inspection, so that outcomes arrive on shipments the model would not pick".to_owned(),
+                contribution: 0.0,
+                evidence: Vec::new(),
+            });
+        }
+        if explore {
+            reasons.push(acx_proto::common::Reason {
+                code: "EXPLORATION".to_owned(),
+                description: "selected to explore a party with few or no recorded inspections, so the model learns where it is blind".to_owned(),
+                contribution: 0.0,
+                evidence: Vec::new(),
+            });
+        }
+        let mut explained: Vec<FeatureContribution> = champion
+            .names
+            .iter()
+            .zip(contributions)
+            .zip(&x)
+            .filter(|((_, c), _)| **c != 0.0)
+            .map(|((name, c), v)| FeatureContribution {
+                feature: name.clone(),
+                value: *v,
+                contribution: *c,
+            })
+            .collect();
+        explained.sort_by(|a, b| {
+            b.contribution
+                .abs()
+                .total_cmp(&a.contribution.abs())
+                .then_with(|| a.feature.cmp(&b.feature))
+        });
+        assessment.risk = risk;
+        assessment.lane = lane as i32;
+        assessment.random_selection = random;
+        assessment.exploration = explore;
+        assessment.reasons = reasons;
+        assessment.model_version = champion.version_name();
+        assessment.explanation = Some(ModelExplanation {
+            base_log_odds: base,
+            log_odds,
+            contributions: explained,
+        });
+        Some(risk)
+    }
+}
+
+impl std::fmt::Debug for Champion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Champion")
+            .field("trees", &self.booster.trees.len())
+            .field("space", &self.space)
+            .finish_non_exhaustive()
+    }
+}

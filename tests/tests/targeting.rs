@@ -1,0 +1,351 @@
+//! The targeting model through the public gRPC API (issue 13): cold start says the rules
+//! assess; outcomes recorded through liaison train a model (TrainModel, as an operator);
+//! an importer with a fraudulent record ranks above a clean one, every assessment has a
+//! reason and the model's version, contributions add up to the score; lanes hold the shares
+//! an authority sets; the model card tells what is in force.
+
+#![allow(clippy::unwrap_used)]
+
+use acx_proto::{
+    common::Money,
+    liaison::{
+        Declaration, DeclarationLine, GetModelCardRequest, GetShipmentRequest, InspectionResult,
+        RecordInspectionResultRequest, SetLanePolicyRequest, SubmitDeclarationsRequest,
+        liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{
+        Lane, OutcomeKind, ShipmentAssessment, TrainModelRequest,
+        scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_tests::{TestSuite, authorized, channel};
+use tonic::{Code, transport::Channel};
+
+const CUSTOMS: &str = "customs:demo-customs";
+const OPERATOR: &str = "service:operator";
+/// 2020-01-01, seconds.
+const START: i64 = 1_577_836_800;
+
+/// A small deterministic hash in 0..1000, so the data set is the same on every run.
+fn draw(n: u64, salt: u64) -> u64 {
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x ^ (x >> 29)) % 1000
+}
+
+/// Declaration `n` on day `day` by importer `importer`.
+fn declaration(n: u64, day: i64, importer: u64) -> Declaration {
+    let hs =
+        ["851830", "610910", "640399", "950300", "330499", "420222"][(draw(n, 1) % 6) as usize];
+    Declaration {
+        declaration_id: format!("D-{n}"),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: START + day * 86_400 + 3600,
+            nanos: 0,
+        }),
+        customs_office: if n.is_multiple_of(2) {
+            "USLAX"
+        } else {
+            "USJFK"
+        }
+        .to_owned(),
+        importer_id: format!("IMP-{importer}"),
+        declarant_id: format!("BROKER-{}", draw(n, 2) % 5),
+        consignor_id: format!("EXP-{}", draw(n, 3) % 40),
+        origin_country: ["CN", "VN", "TR", "DE"][(draw(n, 4) % 4) as usize].to_owned(),
+        departure_country: "CN".to_owned(),
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: hs.to_owned(),
+            description: "goods".to_owned(),
+            quantity: 10.0 + (draw(n, 5) % 90) as f64,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: 5.0 + (draw(n, 6) % 50) as f64,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: format!("{}", 200 + draw(n, 7) * 3),
+            }),
+            duty_rate: 0.05,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Importers 0-4 are caught in most inspections, the others rarely.
+fn fraudulent(n: u64, importer: u64) -> bool {
+    draw(n, 8) < if importer < 5 { 800 } else { 40 }
+}
+
+async fn submit(liaison: &mut LiaisonServiceClient<Channel>, token: &str, batch: Vec<Declaration>) {
+    for chunk in batch.chunks(500) {
+        let results = liaison
+            .submit_declarations(authorized(
+                SubmitDeclarationsRequest {
+                    declarations: chunk.to_vec(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        assert!(
+            results.iter().all(|r| r.violations.is_empty()),
+            "{results:?}"
+        );
+    }
+}
+
+async fn assessment(
+    liaison: &mut LiaisonServiceClient<Channel>,
+    token: &str,
+    id: &str,
+) -> ShipmentAssessment {
+    let shipment = liaison
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: format!("shipments/{id}"),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap();
+    shipment.assessment.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_train_a_model_that_ranks_explains_and_fills_lanes_by_capacity() {
+    let suite = TestSuite::start_with_principals(&[OPERATOR]).await;
+    let customs = suite.token(CUSTOMS);
+    let operator = suite.token(OPERATOR);
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
+
+    // Cold start: the rules assess, the card says why, and a training is refused.
+    let card = liaison
+        .get_model_card(authorized(GetModelCardRequest {}, &customs))
+        .await
+        .unwrap()
+        .into_inner()
+        .card
+        .unwrap();
+    assert!(
+        !card.trained && card.cold_start.contains("rules"),
+        "{card:?}"
+    );
+    let refused = scoring
+        .train_model(authorized(TrainModelRequest {}, &operator))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    let first = declaration(0, 0, 0);
+    submit(&mut liaison, &customs, vec![first]).await;
+    let rules = assessment(&mut liaison, &customs, "D-0").await;
+    assert!(rules.explanation.is_none() && !rules.model_version.starts_with("targeting-"));
+
+    // 900 declarations over 90 days by 30 importers, each inspected.
+    let learning: Vec<(u64, i64, u64)> = (1..900).map(|n| (n, (n / 10) as i64, n % 30)).collect();
+    submit(
+        &mut liaison,
+        &customs,
+        learning
+            .iter()
+            .map(|&(n, day, imp)| declaration(n, day, imp))
+            .collect(),
+    )
+    .await;
+    for &(n, day, importer) in &learning {
+        let kind = if fraudulent(n, importer) {
+            OutcomeKind::UndervaluationConfirmed
+        } else {
+            OutcomeKind::Cleared
+        };
+        liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest {
+                    name: format!("shipments/D-{n}"),
+                    result: Some(InspectionResult {
+                        kind: kind as i32,
+                        inspect_time: Some(prost_types::Timestamp {
+                            seconds: START + day * 86_400 + 7200,
+                            nanos: 0,
+                        }),
+                        ..Default::default()
+                    }),
+                },
+                &customs,
+            ))
+            .await
+            .unwrap();
+    }
+    // Liaison forwards results through its outbox; train once scoring holds them all.
+    let trained = loop {
+        match scoring
+            .train_model(authorized(TrainModelRequest {}, &operator))
+            .await
+        {
+            Ok(response) => {
+                let response = response.into_inner();
+                if response.card.as_ref().unwrap().outcomes_recorded >= 899 {
+                    break response;
+                }
+            }
+            Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let card = trained.card.unwrap();
+    assert!(card.trained, "{:?}", trained.challenger);
+    assert!(card.version.starts_with("targeting-"));
+    assert!(card.features.iter().any(|f| f == "importer.fraud_rate"));
+    let backtest = card.backtest.unwrap();
+    assert_eq!(backtest.top.len(), 4);
+    assert!(
+        card.baseline.is_some() && backtest.auc > 0.5,
+        "{backtest:?}"
+    );
+
+    // A fraudulent importer's next shipment ranks above a clean importer's, each explained.
+    submit(
+        &mut liaison,
+        &customs,
+        vec![declaration(5000, 95, 1), declaration(5001, 95, 20)],
+    )
+    .await;
+    let risky = assessment(&mut liaison, &customs, "D-5000").await;
+    let clean = assessment(&mut liaison, &customs, "D-5001").await;
+    assert!(risky.risk > clean.risk, "{} vs {}", risky.risk, clean.risk);
+    assert!(
+        risky
+            .reasons
+            .iter()
+            .any(|r| r.code == "IMPORTER_RECORD" && r.description.contains("IMP-1")),
+        "{:?}",
+        risky.reasons
+    );
+    for a in [&risky, &clean] {
+        assert_eq!(a.model_version, card.version);
+        assert!(!a.reasons.is_empty(), "every assessment has a reason");
+        let e = a.explanation.as_ref().unwrap();
+        let sum: f64 = e.contributions.iter().map(|c| c.contribution).sum();
+        assert!((e.base_log_odds + sum - e.log_odds).abs() < 1e-6, "{e:?}");
+        assert!((1.0 / (1.0 + (-e.log_odds).exp()) - a.risk).abs() < 1e-6);
+    }
+
+    // Outcomes about an importer raise the risk of its open, uninspected shipments: the
+    // clean importer's shipment D-5001 is re-assessed when its importer is caught.
+    let caught: Vec<Declaration> = (6000..6040).map(|n| declaration(n, 96, 20)).collect();
+    submit(&mut liaison, &customs, caught).await;
+    for n in 6000..6040 {
+        liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest {
+                    name: format!("shipments/D-{n}"),
+                    result: Some(InspectionResult {
+                        kind: OutcomeKind::UndervaluationConfirmed as i32,
+                        ..Default::default()
+                    }),
+                },
+                &customs,
+            ))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let history = loop {
+        let shipment = liaison
+            .get_shipment(authorized(
+                GetShipmentRequest {
+                    name: "shipments/D-5001".to_owned(),
+                },
+                &customs,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .shipment
+            .unwrap();
+        if shipment.assessment_history.len() >= 2 {
+            let last = shipment.assessment_history.last().unwrap();
+            assert_eq!(shipment.assessment.as_ref().unwrap().risk, last.risk);
+            break shipment.assessment_history;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never re-assessed: {shipment:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!(history[0].cause, "assessed on arrival");
+    assert!((history[0].risk - clean.risk).abs() < 1e-9);
+    let last = history.last().unwrap();
+    assert!(last.risk > clean.risk, "{history:?}");
+    assert!(
+        last.cause.contains("outcomes") || last.cause.contains("model"),
+        "{history:?}"
+    );
+
+    // Lanes by capacity: 10 % RED, 20 % YELLOW, nothing random or explored.
+    let thresholds = liaison
+        .set_lane_policy(authorized(
+            SetLanePolicyRequest {
+                red_share: 0.10,
+                yellow_share: 0.20,
+                ..Default::default()
+            },
+            &customs,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .thresholds
+        .unwrap();
+    assert!(thresholds.red_threshold >= thresholds.yellow_threshold);
+    let bad = liaison
+        .set_lane_policy(authorized(
+            SetLanePolicyRequest {
+                red_share: 0.9,
+                yellow_share: 0.5,
+                ..Default::default()
+            },
+            &customs,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("yellow_share"), "{bad:?}");
+
+    let fresh: Vec<Declaration> = (10_000..13_000)
+        .map(|n| declaration(n, 100 + (n as i64 - 10_000) / 100, n % 30))
+        .collect();
+    let mut lanes = [0usize; 4];
+    for chunk in fresh.chunks(500) {
+        let results = liaison
+            .submit_declarations(authorized(
+                SubmitDeclarationsRequest {
+                    declarations: chunk.to_vec(),
+                },
+                &customs,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        for r in results {
+            lanes[r.lane as usize] += 1;
+        }
+    }
+    let total = fresh.len() as f64;
+    let red = lanes[Lane::Red as usize] as f64 / total;
+    let yellow = lanes[Lane::Yellow as usize] as f64 / total;
+    assert!((red - 0.10).abs() < 0.04, "RED share {red:.3} ({lanes:?})");
+    assert!(
+        (yellow - 0.20).abs() < 0.05,
+        "YELLOW share {yellow:.3} ({lanes:?})"
+    );
+}
