@@ -126,12 +126,13 @@ acx_rust_problem() {
   fi
 }
 
-# kubectl whose built-in kustomize renders deploy/k8s (components, labels: kustomize 4.2 or
-# later, i.e. kubectl 1.22 or later). Debian 12's kubernetes-client is 1.20: too old.
+# kubectl whose built-in kustomize renders deploy/k8s (components, `labels` with
+# includeTemplates: kubectl 1.27 or later, whose kustomize is 5.0, does). Debian 12's
+# kubernetes-client is 1.20 (kustomize 2): too old.
 acx_kubectl_problem() {
   local repo
   repo="$(dirname "${BASH_SOURCE[0]}")/.."
-  local how="install kubectl 1.22 or later from the Kubernetes project (https://kubernetes.io/docs/tasks/tools/; Debian 12's kubernetes-client is too old), or run the cargo tests alone: scripts/test.sh --no-fail-fast"
+  local how="install kubectl 1.27 or later from the Kubernetes project (https://kubernetes.io/docs/tasks/tools/; Debian 12's kubernetes-client is too old), or run the cargo tests alone: scripts/test.sh --no-fail-fast"
   if ! command -v kubectl >/dev/null 2>&1; then
     echo "kubectl is not installed (the manifest checks and the cluster-like test render deploy/k8s with its built-in kustomize): $how"
   elif ! kubectl kustomize "$repo/deploy/k8s/overlays/prod" >/dev/null 2>&1; then
