@@ -103,7 +103,7 @@ if [ -n "${ACX_TEST_POSTGRES_URL:-}" ]; then
 else
   say "postgres" "start a throwaway cluster (initdb in /tmp, a free 127.0.0.1 port), removed at exit"
 fi
-say "build" "cargo test --workspace --locked $*: a debug build into target/ (the first one takes the longest)"
+say "build" "cargo test --workspace --locked${*:+ $*}: a debug build into target/ (the first one takes the longest; later runs reuse target/)"
 if [ "$with_deploy" = 1 ]; then
   say "build" "deploy/cluster_test.py: cargo build --release --locked -p acx-ingest -p acx-scoring -p acx-liaison when target/release is older than the sources (about 15 minutes on a fresh 2-core machine)"
   say "check" "deploy/check.sh: kubectl kustomize, linters and schema checks of deploy/"
