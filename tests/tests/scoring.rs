@@ -935,7 +935,7 @@ async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a
     .await;
     assert!(weighed.score > 0.0);
     assert_ne!(tier(&weighed), RiskTier::Blacklisted);
-    // A platform sees customs' evidence by kind and opaque reference (README, privacy).
+    // A platform sees customs' evidence by kind and opaque reference (docs/services.md, ingest).
     assert!(
         weighed.reasons[0]
             .evidence
