@@ -173,8 +173,7 @@ impl Scorer {
     /// Assesses a (validated) declaration against this replica's state: the rules, then the
     /// targeting model when one is in force. `seen`: the declaration is recorded already (a
     /// re-assessment), so its own counts are left out of its features.
-    async fn assess_now(&self, shipment: &DeclaredShipment, seen: bool) -> Assessed {
-        let state = self.state.read().await;
+    fn assess_now(&self, state: &State, shipment: &DeclaredShipment, seen: bool) -> Assessed {
         let model = &state.model;
         let notice = model.market().matching_notice(shipment);
         let seller = Self::seller_of(model, shipment);
@@ -247,44 +246,65 @@ impl Scorer {
         shipments: &[DeclaredShipment],
         record: bool,
     ) -> Result<(Vec<Option<ShipmentAssessment>>, i64), Error> {
-        let mut assessed = Vec::with_capacity(shipments.len());
-        for shipment in shipments {
-            // Without `record`, a declaration may be one recorded before (a re-assessment):
-            // its features then leave its own counts out.
-            let seen = !record
-                && history::declaration(
+        if !record {
+            let mut assessed = Vec::with_capacity(shipments.len());
+            for shipment in shipments {
+                // A declaration recorded before (a re-assessment) leaves its own counts out
+                // of its features.
+                let seen = history::declaration(
                     &self.database,
                     &shipment.authority,
                     &shipment.declaration_id,
                 )
                 .await?
                 .is_some();
-            assessed.push(self.assess_now(shipment, seen).await);
-        }
-        if !record {
-            let results = assessed.into_iter().map(|a| Some(a.assessment)).collect();
-            return Ok((results, self.applied()));
+                let state = self.state.read().await;
+                assessed.push(Some(self.assess_now(&state, shipment, seen).assessment));
+            }
+            return Ok((assessed, self.applied()));
         }
         // Whole seconds: the anomaly's time is read from the recorded seconds.
         let now = to_timestamp(now_micros().div_euclid(1_000_000) * 1_000_000);
-        let new: Vec<NewDeclaration> = shipments
+        let stamped: Vec<DeclaredShipment> = shipments
             .iter()
-            .zip(assessed)
-            .map(|(shipment, assessed)| {
+            .map(|shipment| {
                 let mut stamped = shipment.clone();
                 stamped.declaration_time.get_or_insert(now);
-                NewDeclaration {
-                    entry: DeclarationEntry {
-                        shipment: Some(stamped),
-                        seller: assessed.seller.map(seller_ref),
-                        anomaly: assessed.context.value_anomaly,
-                        seller_risk: assessed.context.seller_risk,
-                        seller_listed: assessed.context.seller_listed,
-                        score: assessed.score,
-                    },
-                    content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
-                    assessment: assessed.assessment,
-                }
+                stamped
+            })
+            .collect();
+        // Each declaration of a batch is assessed as if the ones before it had arrived (as
+        // the training replay reads them): their counts are added for the batch and taken
+        // back after it, for their history entries to add on every replica.
+        let assessed: Vec<Assessed> = {
+            let mut state = self.state.write().await;
+            let mut undo = Vec::with_capacity(shipments.len());
+            let mut assessed = Vec::with_capacity(shipments.len());
+            for (shipment, stamped) in shipments.iter().zip(&stamped) {
+                assessed.push(self.assess_now(&state, shipment, false));
+                let declared = Declared::read(stamped, &state.rates);
+                undo.push(state.targeting.stats.see_undoable(&declared));
+            }
+            for undo in undo.into_iter().rev() {
+                state.targeting.stats.undo(undo);
+            }
+            assessed
+        };
+        let new: Vec<NewDeclaration> = shipments
+            .iter()
+            .zip(stamped)
+            .zip(assessed)
+            .map(|((shipment, stamped), assessed)| NewDeclaration {
+                entry: DeclarationEntry {
+                    shipment: Some(stamped),
+                    seller: assessed.seller.map(seller_ref),
+                    anomaly: assessed.context.value_anomaly,
+                    seller_risk: assessed.context.seller_risk,
+                    seller_listed: assessed.context.seller_listed,
+                    score: assessed.score,
+                },
+                content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
+                assessment: assessed.assessment,
             })
             .collect();
         let recorded = history::append_declarations(&self.database, &new).await?;
