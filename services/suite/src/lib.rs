@@ -3,10 +3,8 @@
 //! On first run it creates credentials for a demo platform, a demo customs authority, an
 //! auditor and the internal services, and keeps them in the data directory.
 
-pub mod bench;
 mod credentials;
 pub mod demo;
-pub mod liaison_bench;
 
 pub use credentials::{Credentials, CredentialsError, PRINCIPALS};
 
