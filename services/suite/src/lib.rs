@@ -170,7 +170,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             server: server_config(args, args.liaison_addr, tokens),
             scoring_url: format!("http://{}", scoring.local_addr),
             audit_database_url: None,
-            scoring_token: credentials.token_of("service:liaison")?.to_owned(),
+            scoring_token: credentials.token_of("service:liaison")?.into(),
         },
         shutdown,
     )

@@ -166,7 +166,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
         reassess_interval_secs: 0,
         scoring_url: format!("http://{closed_port}"),
         audit_database_url: None,
-        scoring_token: suite.credentials.token_of("service:liaison")?.to_owned(),
+        scoring_token: suite.credentials.token_of("service:liaison")?.into(),
     };
     let pending = acx_liaison::start(&pending_config, shutdown.clone()).await?;
     let pending_channel = connect(pending.local_addr).await?;
