@@ -8,8 +8,8 @@ use std::time::Duration;
 use acx_proto::{
     common::{Identifiers, ProductRef, RiskTier, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, Retraction,
-        RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
+        ActionTaken, CounterfeitFinding, EvidenceType, GetReportRequest, Report, ReportOutcome,
+        Retraction, RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
         ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{CheckSellerRequest, liaison_service_client::LiaisonServiceClient},
@@ -195,6 +195,41 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
             .evidence
             .contains(&"reports/demo-platform/F-1".to_owned())
     );
+    // Every evidence name of the caller's platform is a resource its GetReport serves;
+    // another platform's GetReport does not serve it.
+    let mut ingest = IngestServiceClient::new(channel(suite.ingest).await);
+    let own: Vec<&String> = listed
+        .reasons
+        .iter()
+        .flat_map(|reason| &reason.evidence)
+        .filter(|name| name.starts_with("reports/demo-platform/"))
+        .collect();
+    assert!(!own.is_empty());
+    for name in own {
+        let report = ingest
+            .get_report(authorized(
+                GetReportRequest { name: name.clone() },
+                &suite.token(PLATFORM_A),
+            ))
+            .await
+            .unwrap_or_else(|status| panic!("{name}: {status:?}"))
+            .into_inner()
+            .report
+            .unwrap();
+        assert_eq!(
+            format!("reports/demo-platform/{}", &report.name["reports/".len()..]),
+            *name
+        );
+        let elsewhere = ingest
+            .get_report(authorized(
+                GetReportRequest { name: name.clone() },
+                &suite.token(PLATFORM_B),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(elsewhere.code(), Code::NotFound, "{name}");
+    }
+
     assert!(
         linked
             .reasons
