@@ -116,17 +116,37 @@ fn resource(collection: &str, id: &str) -> String {
     }
 }
 
+/// Marks a blacklisting reason in place of its share of the score.
+const LISTED: &str = "BLACKLISTED";
+
+/// The reasons, one a line with its share of the score, and the evidence under each.
+/// A blacklisting reason (`BLACKLISTED_*`) has no share by design (the listing sets the
+/// tier by itself): it is marked [`LISTED`] rather than shown as `0.00`, which would read
+/// as "counts for nothing".
 fn reasons_text(reasons: &[Reason]) -> String {
+    let listing = |reason: &Reason| reason.code.starts_with("BLACKLISTED_");
+    let width = if reasons.iter().any(listing) {
+        LISTED.len()
+    } else {
+        4
+    };
     let mut text = String::new();
     for reason in reasons {
+        let weight = if listing(reason) {
+            LISTED.to_owned()
+        } else {
+            format!("{:.2}", reason.contribution)
+        };
         text.push_str(&format!(
-            "  {:.2}  {}  {}\n",
-            reason.contribution, reason.code, reason.description
+            "  {weight:>width$}  {}  {}\n",
+            reason.code, reason.description
         ));
         if !reason.evidence.is_empty() {
             text.push_str(&format!(
-                "        evidence: {}\n",
-                reason.evidence.join(", ")
+                "{:indent$}evidence: {}\n",
+                "",
+                reason.evidence.join(", "),
+                indent = width + 4
             ));
         }
     }
@@ -141,5 +161,42 @@ mod tests {
     fn resource_names_take_an_id_or_a_name() {
         assert_eq!(resource("shipments", "D-1"), "shipments/D-1");
         assert_eq!(resource("shipments", "shipments/D-1"), "shipments/D-1");
+    }
+
+    fn reason(code: &str, contribution: f64, evidence: &[&str]) -> Reason {
+        Reason {
+            code: code.to_owned(),
+            description: format!("about {code}"),
+            contribution,
+            evidence: evidence.iter().map(|e| (*e).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_blacklisting_reason_is_marked_not_weighted() {
+        let text = reasons_text(&[
+            reason("BLACKLISTED_STRONG_LINK", 0.0, &["reports/p/F-1"]),
+            reason("COUNTERFEIT_CONFIRMED", 0.62, &["reports/p/F-1"]),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "  BLACKLISTED  BLACKLISTED_STRONG_LINK  about BLACKLISTED_STRONG_LINK",
+                "               evidence: reports/p/F-1",
+                "         0.62  COUNTERFEIT_CONFIRMED  about COUNTERFEIT_CONFIRMED",
+                "               evidence: reports/p/F-1",
+            ]
+        );
+        assert!(!text.contains("0.00"), "{text}");
+    }
+
+    #[test]
+    fn weighted_reasons_alone_keep_their_narrow_column() {
+        let text = reasons_text(&[reason("COUNTERFEIT_SUSPECTED", 0.2, &[])]);
+        assert_eq!(
+            text,
+            "  0.20  COUNTERFEIT_SUSPECTED  about COUNTERFEIT_SUSPECTED\n"
+        );
     }
 }
