@@ -230,6 +230,39 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
         assert_eq!(elsewhere.code(), Code::NotFound, "{name}");
     }
 
+    // A shipment of the listed seller: the seller's reason carries each piece of evidence
+    // once (the listing's evidence is also its confirmed finding's), first seen first.
+    let mut shipment = declared("D-LISTED", "TRK-LISTED", "640399", 10.0, 5.0, "100.00");
+    shipment.seller = Some(seller("demo-platform", "S-1"));
+    let assessment = scoring(&suite)
+        .await
+        .assess_shipment(authorized(
+            acx_proto::scoring::AssessShipmentRequest {
+                shipment: Some(shipment),
+                record: false,
+            },
+            &suite.token("service:liaison"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .assessment
+        .unwrap();
+    let seller_reason = assessment
+        .reasons
+        .iter()
+        .find(|reason| reason.code == "SELLER_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{assessment:#?}"));
+    let mut unique = seller_reason.evidence.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        seller_reason.evidence.len(),
+        "{:?}",
+        seller_reason.evidence
+    );
+    assert!(!seller_reason.evidence.is_empty());
     assert!(
         linked
             .reasons
@@ -730,10 +763,19 @@ async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
         RiskTier::High,
         "weakly linked: not listed, but high risk: {weak:#?}"
     );
+    let link = weak
+        .reasons
+        .iter()
+        .find(|r| r.code == "LINKED_TO_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{weak:#?}"));
+    // The link says what is shared, then how: "shared phone, with similar names".
     assert!(
-        weak.reasons
-            .iter()
-            .any(|r| r.code == "LINKED_TO_BLACKLISTED")
+        link.evidence.contains(
+            &"demo-marketplace/T-1 and demo-platform/S-100: shared phone, with similar names"
+                .to_owned()
+        ),
+        "{:?}",
+        link.evidence
     );
     assert_eq!(tier(&clean), RiskTier::Low);
     assert_ne!(clean.cluster_id, listed.cluster_id);
