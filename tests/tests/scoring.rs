@@ -763,12 +763,32 @@ async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
         RiskTier::High,
         "weakly linked: not listed, but high risk: {weak:#?}"
     );
-    let link = weak
+    assert!(
+        weak.reasons
+            .iter()
+            .any(|r| r.code == "LINKED_TO_BLACKLISTED")
+    );
+    // The link says what is shared, then how: "shared phone, with similar names" (as an
+    // service reads it: a platform sees another platform's accounts as opaque references).
+    let as_service = scoring(&suite)
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller("demo-marketplace", "T-1")),
+                cluster_id: String::new(),
+            },
+            &suite.token("service:liaison"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    let link = as_service
         .reasons
         .iter()
         .find(|r| r.code == "LINKED_TO_BLACKLISTED")
-        .unwrap_or_else(|| panic!("{weak:#?}"));
-    // The link says what is shared, then how: "shared phone, with similar names".
+        .unwrap_or_else(|| panic!("{as_service:#?}"));
     assert!(
         link.evidence.contains(
             &"demo-marketplace/T-1 and demo-platform/S-100: shared phone, with similar names"
