@@ -564,7 +564,7 @@ impl ScoringHarness {
         server.tokens_file = Some(tokens);
         let config = acx_scoring::Config {
             ingest_url: format!("http://{}", ingest.addr),
-            ingest_token: Some(ingest.service.clone()),
+            ingest_token: Some(ingest.service.clone().into()),
             ..acx_scoring::Config::standalone(server)
         };
         let running = acx_scoring::start(&config, self.shutdown.clone())
@@ -1217,4 +1217,16 @@ async fn outcomes_shift_later_assessments_and_a_seizure_lists_the_seller() {
             .any(|name| name.starts_with("evidence/outcome/"))),
         "{listed:#?}"
     );
+}
+
+#[test]
+fn the_ingest_token_never_shows_in_scorings_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = acx_scoring::Config {
+        ingest_token: Some("s3cret-token-value".into()),
+        ..acx_scoring::Config::standalone(acx_runtime::ServerConfig::local(dir.path()))
+    };
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("ingest_token: Some([redacted])"), "{shown}");
 }

@@ -152,7 +152,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
     let scoring = acx_scoring::start(
         &acx_scoring::Config {
             ingest_url: format!("http://{}", ingest.local_addr),
-            ingest_token: Some(credentials.token_of("service:scoring")?.to_owned()),
+            ingest_token: Some(credentials.token_of("service:scoring")?.into()),
             identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
             reference_rates_file: args.reference_rates_file.clone(),
             ..acx_scoring::Config::standalone(server_config(
