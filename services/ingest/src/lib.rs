@@ -4,11 +4,11 @@
 //! report joins an ordered change feed that scoring follows. This crate is the service as a
 //! library; `acx-ingest` is its thin binary.
 
-pub mod bench;
 mod error;
 mod intake;
 mod prepare;
 mod service;
+pub mod storage;
 mod store;
 
 pub use error::Error;

@@ -71,7 +71,7 @@ pub struct Config {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub ingest_token: Option<String>,
+    pub ingest_token: Option<acx_runtime::client::BearerToken>,
 
     /// File of the keys that hash identifiers (the same file as ingest's), for entity
     /// checks by identifier. Without it, entity checks match names only.
@@ -212,7 +212,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     tokio::spawn(Arc::clone(&scorer).run_trainer(shutdown.clone()));
     match &config.ingest_token {
         Some(token) => {
-            let ingest = IngestServiceClient::new(peer_channel(&config.ingest_url, token)?);
+            let ingest =
+                IngestServiceClient::new(peer_channel(&config.ingest_url, token.expose())?);
             tokio::spawn(Arc::clone(&scorer).follow_feed(ingest, shutdown.clone()));
         }
         None => tracing::warn!(

@@ -690,13 +690,10 @@ impl Model {
                     .map(|(kind, _)| kind_label(*kind))
                     .collect();
                 let kinds: Vec<&str> = shared.into_iter().collect();
-                let how = if strong {
-                    "shared"
-                } else {
-                    "shared, with similar names"
-                };
+                // "shared phone, with similar names", never "shared, with similar names phone".
+                let names = if strong { "" } else { ", with similar names" };
                 reasons.insert(format!(
-                    "{}/{} and {}/{}: {how} {}",
+                    "{}/{} and {}/{}: shared {}{names}",
                     account.0,
                     account.1,
                     other.0,

@@ -847,12 +847,18 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
                 }
             ),
             contribution: share(seller_component),
-            evidence: seller
-                .reasons
-                .iter()
-                .flat_map(|r| r.evidence.iter().cloned())
-                .take(10)
-                .collect(),
+            // The listing's evidence is also its findings': each name once, first seen first.
+            evidence: {
+                let mut seen = std::collections::HashSet::new();
+                seller
+                    .reasons
+                    .iter()
+                    .flat_map(|r| r.evidence.iter())
+                    .filter(|name| seen.insert(name.as_str()))
+                    .take(10)
+                    .cloned()
+                    .collect()
+            },
         });
     }
     reasons.sort_by(|a, b| {

@@ -69,7 +69,7 @@ impl Replica {
         let mut config = acx_scoring::Config::standalone(server);
         if let Some(ingest) = ingest {
             config.ingest_url = format!("http://{}", ingest.addr);
-            config.ingest_token = Some(ingest.service.clone());
+            config.ingest_token = Some(ingest.service.clone().into());
         }
         config.snapshot_every_entries = snapshot_every_entries;
         let shutdown = acx_runtime::Shutdown::new();
@@ -684,7 +684,7 @@ async fn liaison(
         server,
         scoring_url: format!("http://{}", scoring.addr),
         audit_database_url: None,
-        scoring_token: scoring_token.to_owned(),
+        scoring_token: scoring_token.to_owned().into(),
         reassess_interval_secs: 1,
     };
     let shutdown = acx_runtime::Shutdown::new();

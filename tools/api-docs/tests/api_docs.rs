@@ -2,7 +2,8 @@
 //! compiled now (so CI fails when a proto changes and the document does not), and the
 //! generator must cover every service and RPC and carry the proto comments.
 
-use acx_proto::{FILE_DESCRIPTOR_SET, api_docs};
+use acx_api_docs as api_docs;
+use acx_proto::FILE_DESCRIPTOR_SET;
 use prost::Message as _;
 use prost_types::FileDescriptorSet;
 

@@ -4,43 +4,40 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use acx_suite::bench::{BenchOptions, run};
+use acx_bench::scoring::{BenchOptions, run};
+use clap::Parser;
 
-fn parse_args() -> Result<BenchOptions, String> {
-    let mut options = BenchOptions {
-        sellers: 20_000,
-        concurrency: 32,
-        duration: Duration::from_secs(5),
-        freshness_samples: 200,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value: usize = args
-            .next()
-            .and_then(|v| v.parse().ok())
-            .ok_or(format!("{flag} needs a positive number"))?;
-        match flag.as_str() {
-            "--sellers" => options.sellers = value,
-            "--concurrency" => options.concurrency = value,
-            "--seconds" => options.duration = Duration::from_secs(value as u64),
-            "--freshness" => options.freshness_samples = value,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if options.sellers == 0 || options.concurrency == 0 || options.freshness_samples == 0 {
-        return Err("every number must be positive".to_owned());
-    }
-    Ok(options)
+/// Runs the whole suite in this process and prints GetSellerRisk throughput and latency
+/// next to the Echo baseline of the same server, and the freshness of scores after a report
+/// is accepted.
+#[derive(Debug, Parser)]
+#[command(name = "acx-scoring-bench", version)]
+struct Args {
+    /// Sellers loaded before the reads.
+    #[arg(long, value_name = "N", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    sellers: u64,
+    /// Concurrent callers.
+    #[arg(long, value_name = "C", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: u64,
+    /// Seconds per load (Echo, then GetSellerRisk).
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    seconds: u64,
+    /// Freshness samples (reports whose new score is waited for).
+    #[arg(long, value_name = "K", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    freshness: u64,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("acx-scoring-bench: {message}");
-            return ExitCode::from(2);
-        }
+    let args = Args::parse();
+    let options = BenchOptions {
+        sellers: args.sellers as usize,
+        concurrency: args.concurrency as usize,
+        duration: Duration::from_secs(args.seconds),
+        freshness_samples: args.freshness as usize,
     };
     println!(
         "scoring bench: {} sellers, {} concurrent callers, {} s per load",

@@ -1,17 +1,24 @@
 //! Writes the API reference (`docs/api.md`) from the compiled contracts.
 //!
 //! `acx-api-docs` prints it; `acx-api-docs --write` replaces `docs/api.md` in the checkout.
-//! `cargo test -p acx-proto` fails while the committed file differs from what this prints.
+//! `cargo test -p acx-api-docs` fails while the committed file differs from what this prints.
 
 use std::{io::Write as _, path::PathBuf, process::ExitCode};
 
-use acx_proto::api_docs;
+use clap::Parser;
+
+/// Renders the ACX API reference (docs/api.md) from the contracts compiled into acx-proto.
+#[derive(Debug, Parser)]
+#[command(name = "acx-api-docs", version)]
+struct Args {
+    /// Replace docs/api.md in this checkout instead of printing the document.
+    #[arg(long)]
+    write: bool,
+}
 
 /// What can stop the generator.
 #[derive(Debug, thiserror::Error)]
 enum Error {
-    #[error("unknown argument {0:?}; usage: acx-api-docs [--write]")]
-    Usage(String),
     #[error("cannot decode the embedded descriptor set: {0}")]
     Decode(#[from] prost::DecodeError),
     #[error("cannot write {}: {source}", path.display())]
@@ -23,17 +30,10 @@ enum Error {
     Stdout(std::io::Error),
 }
 
-fn run() -> Result<(), Error> {
-    let mut write = false;
-    for argument in std::env::args().skip(1) {
-        match argument.as_str() {
-            "--write" => write = true,
-            _ => return Err(Error::Usage(argument)),
-        }
-    }
-    let document = api_docs::render_acx()?;
-    if write {
-        let path = api_docs::default_output_path();
+fn run(args: &Args) -> Result<(), Error> {
+    let document = acx_api_docs::render_acx()?;
+    if args.write {
+        let path = acx_api_docs::default_output_path();
         std::fs::write(&path, document).map_err(|source| Error::Write {
             path: path.clone(),
             source,
@@ -49,7 +49,7 @@ fn run() -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    match run(&Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("acx-api-docs: {error}");

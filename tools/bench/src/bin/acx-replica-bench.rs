@@ -22,8 +22,18 @@ use tonic::{Request, transport::Channel};
 
 type Failure = Box<dyn std::error::Error>;
 
-fn usage() -> String {
-    "use --postgres SERVER_URL [--writes N]".to_owned()
+/// The replica lag of scoring: two replicas over a fresh PostgreSQL database; a write
+/// through one, the same read through the other at the write's position.
+#[derive(Debug, clap::Parser)]
+#[command(name = "acx-replica-bench", version)]
+struct Args {
+    /// PostgreSQL server URL (a database is made on it for the run and dropped after).
+    #[arg(long, value_name = "SERVER_URL")]
+    postgres: String,
+    /// Writes measured.
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    writes: u64,
 }
 
 fn request<T>(message: T, token: &str, min: Option<i64>) -> Request<T> {
@@ -162,29 +172,8 @@ async fn run(server: &str, writes: usize) -> Result<(), Failure> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut server = None;
-    let mut writes = 500;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next()) {
-            ("--postgres", Some(url)) => server = Some(url),
-            ("--writes", Some(n)) if n.parse::<usize>().is_ok_and(|n| n > 0) => {
-                writes = n.parse().unwrap_or(500)
-            }
-            ("--help" | "-h", _) => {
-                println!("acx-replica-bench: {}", usage());
-                return ExitCode::SUCCESS;
-            }
-            _ => {
-                eprintln!("acx-replica-bench: {}", usage());
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let Some(server) = server else {
-        eprintln!("acx-replica-bench: {}", usage());
-        return ExitCode::from(2);
-    };
+    let args = <Args as clap::Parser>::parse();
+    let (server, writes) = (args.postgres, args.writes as usize);
     match run(&server, writes).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -6,26 +6,25 @@
 use std::process::ExitCode;
 
 use acx_scoring::evaluation::{EvalOptions, Metrics, run};
+use clap::Parser;
 
-fn parse_args() -> Result<EvalOptions, String> {
-    let mut options = EvalOptions::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value: u64 = args
-            .next()
-            .and_then(|v| v.parse().ok())
-            .ok_or(format!("{flag} needs a number"))?;
-        match flag.as_str() {
-            "--train" => options.train = value as usize,
-            "--test" => options.test = value as usize,
-            "--seed" => options.seed = value,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if options.train < 100 || options.test < 100 {
-        return Err("--train and --test need at least 100 declarations".to_owned());
-    }
-    Ok(options)
+/// Generates declarations and outcomes with planted truth, learns from the earlier period's
+/// inspections, ranks the later period and prints precision@n%, revenue@n% and AUC next to
+/// random selection and the HS-code baseline (see docs/evaluation.md).
+#[derive(Debug, Parser)]
+#[command(name = "acx-scoring-eval", version)]
+struct Args {
+    /// Declarations of the earlier period, learned from (at least 100).
+    #[arg(long, value_name = "N", default_value_t = EvalOptions::default().train as u64,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    train: u64,
+    /// Declarations of the later period, ranked (at least 100).
+    #[arg(long, value_name = "N", default_value_t = EvalOptions::default().test as u64,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    test: u64,
+    /// Seed of the generator.
+    #[arg(long, value_name = "S", default_value_t = EvalOptions::default().seed)]
+    seed: u64,
 }
 
 fn row(name: &str, metrics: &Metrics) {
@@ -39,12 +38,12 @@ fn row(name: &str, metrics: &Metrics) {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("acx-scoring-eval: {message}");
-            return ExitCode::from(2);
-        }
+    let args = Args::parse();
+    let options = EvalOptions {
+        train: args.train as usize,
+        test: args.test as usize,
+        seed: args.seed,
+        ..EvalOptions::default()
     };
     let report = run(options);
     println!(

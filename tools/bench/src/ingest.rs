@@ -21,7 +21,7 @@ use acx_proto::{
 use acx_runtime::{Database, ServerConfig, Shutdown, credentials};
 use tokio_stream::StreamExt;
 
-use crate::{Config, prepare::prepare, store};
+use acx_ingest::{Config, storage};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -199,28 +199,18 @@ async fn raw_rate(
     keys: &IdentifierKeys,
 ) -> Result<f64, BenchError> {
     let database = Database::connect(url).await?;
-    database.migrate(&crate::migrations()).await?;
+    database.migrate(&acx_ingest::migrations()).await?;
     let mut stored = Duration::ZERO;
     let now = SystemTime::now();
     for start in (0..options.reports).step_by(options.batch) {
         let end = (start + options.batch).min(options.reports);
         let prepared: Vec<_> = (start..end)
-            .filter_map(|n| prepare(sample_report(n), "bench-platform", keys.current(), now).ok())
+            .filter_map(|n| {
+                storage::prepare(sample_report(n), "bench-platform", keys.current(), now).ok()
+            })
             .collect();
-        let rows: Vec<_> = prepared.iter().collect();
         let clock = Instant::now();
-        match &database {
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                store::copy_rows(&mut tx, "bench-platform", &rows, 0, None).await?;
-                tx.commit().await?;
-            }
-            Database::Sqlite(_) => {
-                let mut tx = store::begin_write(&database).await?;
-                tx.insert_new("bench-platform", &rows, 0, None).await?;
-                tx.commit().await?;
-            }
-        }
+        storage::store(&database, "bench-platform", &prepared).await?;
         stored += clock.elapsed();
     }
     database.close().await;
@@ -260,7 +250,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
         legacy_normalizations: Default::default(),
     };
     let shutdown = Shutdown::new();
-    let running = crate::start(&config, shutdown.clone()).await?;
+    let running = acx_ingest::start(&config, shutdown.clone()).await?;
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://{}", running.local_addr))?
             .connect()
@@ -320,7 +310,7 @@ mod tests {
     fn sample_reports_are_valid() {
         let keys = IdentifierKeys::parse(&IdentifierKeys::generate_file("k1")).expect("keys");
         for n in 0..40 {
-            let prepared = prepare(
+            let prepared = storage::prepare(
                 sample_report(n),
                 "bench-platform",
                 keys.current(),

@@ -5,39 +5,47 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use acx_suite::liaison_bench::{LiaisonBenchOptions, median, run};
+use acx_bench::liaison::{LiaisonBenchOptions, ReadRound, median, run};
+use clap::Parser;
+
+/// Runs the whole suite in this process and prints declaration intake with and without
+/// assessment, and GetShipment / SearchShipments over the stored declarations next to the
+/// Echo baseline of the same liaison server, round by round, with the median ratios.
+#[derive(Debug, Parser)]
+#[command(name = "acx-liaison-bench", version)]
+struct Args {
+    /// Declarations per intake run.
+    #[arg(long, value_name = "N", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    intake: u64,
+    /// Declarations stored before the reads.
+    #[arg(long, value_name = "M", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    stored: u64,
+    /// Concurrent callers.
+    #[arg(long, value_name = "C", default_value_t = 32,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: u64,
+    /// Seconds per read load.
+    #[arg(long, value_name = "S", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
+    /// Rounds of reads.
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: u64,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut options = LiaisonBenchOptions {
-        intake: 2000,
-        stored: 100_000,
-        concurrency: 32,
-        duration: Duration::from_secs(5),
-        rounds: 3,
+    let args = Args::parse();
+    let options = LiaisonBenchOptions {
+        intake: args.intake as usize,
+        stored: args.stored as usize,
+        concurrency: args.concurrency as usize,
+        duration: Duration::from_secs(args.seconds),
+        rounds: args.rounds as usize,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let Some(value) = args
-            .next()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|v| *v > 0)
-        else {
-            eprintln!("acx-liaison-bench: {flag} needs a positive number");
-            return ExitCode::from(2);
-        };
-        match flag.as_str() {
-            "--intake" => options.intake = value,
-            "--stored" => options.stored = value,
-            "--concurrency" => options.concurrency = value,
-            "--seconds" => options.duration = Duration::from_secs(value as u64),
-            "--rounds" => options.rounds = value,
-            other => {
-                eprintln!("acx-liaison-bench: unknown argument {other}");
-                return ExitCode::from(2);
-            }
-        }
-    }
     println!(
         "liaison bench: {} declarations per intake run, {} stored, {} concurrent callers",
         options.intake, options.stored, options.concurrency
@@ -69,7 +77,7 @@ async fn main() -> ExitCode {
                     );
                 }
             }
-            let ratios = |of: fn(&acx_suite::liaison_bench::ReadRound) -> f64| {
+            let ratios = |of: fn(&ReadRound) -> f64| {
                 median(report.rounds.iter().map(|r| of(r) / r.echo.rate).collect())
             };
             println!(

@@ -3,44 +3,35 @@
 
 use std::process::ExitCode;
 
-use acx_ingest::bench::{BenchOptions, run};
+use acx_bench::ingest::{BenchOptions, run};
+use clap::Parser;
 
-fn parse_args() -> Result<BenchOptions, String> {
-    let mut options = BenchOptions {
-        reports: 1_000_000,
-        batch: 1000,
-        postgres: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--reports" => {
-                options.reports = value()?.parse().map_err(|_| "--reports takes a number")?
-            }
-            "--batch" => options.batch = value()?.parse().map_err(|_| "--batch takes a number")?,
-            "--postgres" => options.postgres = Some(value()?),
-            other => {
-                return Err(format!(
-                    "unknown argument {other}; use --reports N --batch B --postgres URL"
-                ));
-            }
-        }
-    }
-    if options.reports == 0 || options.batch == 0 {
-        return Err("--reports and --batch must be positive".to_owned());
-    }
-    Ok(options)
+/// Streams N realistic reports to ingest over gRPC (BulkLoadReports) and prints the rate
+/// next to the raw storage rate of the same rows, and peak memory along the way.
+#[derive(Debug, Parser)]
+#[command(name = "acx-ingest-bench", version)]
+struct Args {
+    /// Reports to load on each path.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    reports: u64,
+    /// Reports per batch (per gRPC message and per raw transaction).
+    #[arg(long, value_name = "B", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    batch: u32,
+    /// A PostgreSQL server URL on which two fresh databases are made (and dropped
+    /// afterwards). Default: SQLite in a temporary directory.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("acx-ingest-bench: {message}");
-            return ExitCode::from(2);
-        }
+    let args = Args::parse();
+    let options = BenchOptions {
+        reports: args.reports as usize,
+        batch: args.batch as usize,
+        postgres: args.postgres,
     };
     let backend = if options.postgres.is_some() {
         "postgres"

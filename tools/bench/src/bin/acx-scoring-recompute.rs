@@ -17,6 +17,22 @@ use acx_scoring::{
     snapshot,
     state::State,
 };
+use clap::Parser;
+
+/// A full recomputation of scoring's model from N sellers' M reports, timed: applying the
+/// reports, then recomputing every touched seller.
+#[derive(Debug, Parser)]
+#[command(name = "acx-scoring-recompute", version)]
+struct Args {
+    /// Sellers.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    sellers: u64,
+    /// Reports (at least one per seller).
+    #[arg(long, value_name = "M", default_value_t = 10_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    reports: u64,
+}
 
 fn report(n: usize, sellers: usize) -> (String, Report) {
     let seller = n % sellers;
@@ -90,20 +106,9 @@ fn report(n: usize, sellers: usize) -> (String, Report) {
 }
 
 fn main() -> ExitCode {
-    let mut sellers = 1_000_000;
-    let mut reports = 10_000_000;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().and_then(|v| v.parse::<usize>().ok());
-        match (flag.as_str(), value) {
-            ("--sellers", Some(v)) if v > 0 => sellers = v,
-            ("--reports", Some(v)) if v > 0 => reports = v,
-            _ => {
-                eprintln!("acx-scoring-recompute: use --sellers N --reports M");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    let args = Args::parse();
+    let sellers = args.sellers as usize;
+    let reports = args.reports as usize;
     let reports = reports.max(sellers);
     println!("full recomputation: {sellers} sellers, {reports} reports");
     let params = ModelParams {

@@ -21,7 +21,7 @@ use acx_proto::{
 use acx_runtime::Shutdown;
 use tonic::{Request, metadata::MetadataValue, transport::Channel};
 
-use crate::SuiteArgs;
+use acx_suite::SuiteArgs;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let dir = tempfile::tempdir()?;
     let args = SuiteArgs::on_free_ports(dir.path());
     let shutdown = Shutdown::new();
-    let suite = crate::start(&args, shutdown.clone()).await?;
+    let suite = acx_suite::start(&args, shutdown.clone()).await?;
     let platform = suite
         .credentials
         .token_of("platform:demo-platform")?

@@ -17,10 +17,9 @@ use acx_proto::{
 use acx_runtime::{ServerConfig, Shutdown};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{
-    SuiteArgs,
-    bench::{LoadFigures, authorized, echo_load, load},
-};
+use acx_suite::SuiteArgs;
+
+use crate::scoring::{LoadFigures, authorized, echo_load, load};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -147,7 +146,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     let dir = tempfile::tempdir()?;
     let args = SuiteArgs::on_free_ports(dir.path());
     let shutdown = Shutdown::new();
-    let suite = crate::start(&args, shutdown.clone()).await?;
+    let suite = acx_suite::start(&args, shutdown.clone()).await?;
     let customs = suite
         .credentials
         .token_of("customs:demo-customs")?
@@ -167,7 +166,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
         reassess_interval_secs: 0,
         scoring_url: format!("http://{closed_port}"),
         audit_database_url: None,
-        scoring_token: suite.credentials.token_of("service:liaison")?.to_owned(),
+        scoring_token: suite.credentials.token_of("service:liaison")?.into(),
     };
     let pending = acx_liaison::start(&pending_config, shutdown.clone()).await?;
     let pending_channel = connect(pending.local_addr).await?;

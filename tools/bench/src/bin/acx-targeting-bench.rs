@@ -5,7 +5,7 @@
 //!   on the evaluation window, p50/p99, next to the features alone as the baseline of the same
 //!   run.
 //!
-//! `cargo run --release -p acx-cli --example targeting_bench -- --rows 1000000`
+//! `cargo run --release -p acx-bench --bin acx-targeting-bench -- --rows 1000000`
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -17,19 +17,27 @@ use acx_scoring::targeting::{
     features::{Context, Declared, Stats},
     train::{self, Example},
 };
+use clap::Parser;
 use forust_ml::{Matrix, gradientbooster::ContributionsMethod};
+
+/// Times training the targeting model on the development data's learning window replicated
+/// to N outcomes, and the model's part of one assessment next to its features alone (the
+/// baseline). Needs the development data (shared/data/kcs-2020) beside the checkout.
+#[derive(Debug, Parser)]
+#[command(name = "acx-targeting-bench", version)]
+struct Args {
+    /// Outcomes to train on (the learning window replicated, each copy a year later).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    rows: u64,
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rows: usize = args
-        .iter()
-        .position(|a| a == "--rows")
-        .and_then(|i| args.get(i + 1))
-        .map_or(1_000_000, |v| v.parse().unwrap());
+    let rows = Args::parse().rows as usize;
     let path = kcs::find_data_file(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("the development data beside the repository");
     let rates = ReferenceRates::builtin();
