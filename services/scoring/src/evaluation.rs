@@ -23,8 +23,9 @@ use acx_proto::{
 };
 
 use crate::{
+    market::MarketIndex,
     model::{Model, ModelParams},
-    valuation::{AssessmentInputs, MarketIndex, Peers, Profiles, assess},
+    valuation::{AssessmentInputs, Peers, Profiles, assess},
 };
 
 /// A small deterministic generator (SplitMix64), so runs repeat exactly.

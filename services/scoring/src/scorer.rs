@@ -25,7 +25,7 @@ use crate::{
     history::{self, DeclarationEntry, NewDeclaration, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
     state::State,
-    valuation::{self, AssessmentInputs},
+    valuation::{self, AssessmentInputs, PartyHistory},
 };
 
 /// How long a write waits for its own replica to apply it before answering UNAVAILABLE.
@@ -126,9 +126,9 @@ impl Scorer {
 
     /// The seller behind a declaration: the account of the matching shipment notice, else
     /// the one declared.
-    fn seller_of(model: &Model, shipment: &DeclaredShipment) -> Option<AccountKey> {
-        model
-            .market()
+    fn seller_of(state: &State, shipment: &DeclaredShipment) -> Option<AccountKey> {
+        state
+            .market
             .matching_notice(shipment)
             .map(|n| n.account.clone())
             .or_else(|| {
@@ -146,12 +146,12 @@ impl Scorer {
     ) -> (ShipmentAssessment, Option<AccountKey>) {
         let state = self.state.read().await;
         let model = &state.model;
-        let notice = model.market().matching_notice(shipment);
-        let seller = Self::seller_of(model, shipment);
+        let notice = state.market.matching_notice(shipment);
+        let seller = Self::seller_of(&state, shipment);
         let assessment = valuation::assess(
             shipment,
             AssessmentInputs {
-                market: model.market(),
+                market: &state.market,
                 peers: &state.peers,
                 rates: &state.rates,
                 profiles: &state.profiles,
@@ -245,12 +245,8 @@ impl Scorer {
         Ok((results, position.max(self.applied())))
     }
 
-    /// A party's inspection history: (inspections, frauds, smoothed rate, base rate).
-    pub async fn party_history(
-        &self,
-        label: &'static str,
-        id: &str,
-    ) -> Option<(f64, f64, f64, f64)> {
+    /// A party's inspection history.
+    pub async fn party_history(&self, label: &'static str, id: &str) -> Option<PartyHistory> {
         self.state.read().await.profiles.history(label, id)
     }
 
@@ -271,7 +267,7 @@ impl Scorer {
                         outcome.declaration_id, outcome.authority
                     ))
                 })?;
-        let seller = Self::seller_of(&*self.read().await, &shipment);
+        let seller = Self::seller_of(&*self.state.read().await, &shipment);
         let entry = OutcomeEntry {
             outcome: Some(outcome),
             shipment: Some(shipment),

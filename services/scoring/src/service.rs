@@ -574,7 +574,7 @@ impl ScoringService for Scoring {
         if request.id.trim().is_empty() {
             return Err(Error::Invalid(vec![FieldViolation::new("id", "is required")]).into());
         }
-        let (inspections, frauds, smoothed_rate, base_rate) = self
+        let history = self
             .scorer
             .party_history(label, &request.id)
             .await
@@ -583,10 +583,10 @@ impl ScoringService for Scoring {
             })?;
         Ok(at(
             GetPartyHistoryResponse {
-                inspections: inspections as i64,
-                frauds: frauds as i64,
-                smoothed_rate,
-                base_rate,
+                inspections: history.inspections as i64,
+                frauds: history.frauds as i64,
+                smoothed_rate: history.rate,
+                base_rate: history.base_rate,
             },
             position,
         ))
