@@ -155,9 +155,7 @@ impl Scorer {
                 peers: &state.peers,
                 rates: &state.rates,
                 profiles: &state.profiles,
-                seller_risk: seller
-                    .as_ref()
-                    .and_then(|account| model.risk(account).cloned()),
+                seller_risk: seller.as_ref().and_then(|account| model.risk(account)),
                 notice,
                 random_share: self.random_share,
                 model_version: format!("{};values-1", self.params.version()),

@@ -233,7 +233,6 @@ impl ScoringService for Scoring {
                 let seller = request.seller.unwrap_or_default();
                 model
                     .risk(&(seller.platform.clone(), seller.seller_id.clone()))
-                    .cloned()
                     .ok_or_else(|| {
                         Error::NotFound(format!(
                             "the exchange knows nothing of seller {}/{}",
@@ -243,7 +242,6 @@ impl ScoringService for Scoring {
             }
             (None, cluster_id) if !cluster_id.is_empty() => model
                 .cluster_risk(cluster_id)
-                .cloned()
                 .ok_or_else(|| Error::NotFound(format!("no cluster {cluster_id}")))?,
             _ => {
                 return Err(Error::Invalid(vec![FieldViolation::new(
@@ -284,7 +282,7 @@ impl ScoringService for Scoring {
         let mut response = BatchGetSellerRisksResponse::default();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
-                Some(risk) => response.risks.push(viewer.risk(risk.clone())),
+                Some(risk) => response.risks.push(viewer.risk(risk)),
                 None => response.not_found.push(seller),
             }
         }

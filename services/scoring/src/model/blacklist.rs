@@ -2,13 +2,13 @@
 //! finding), and so is every account strongly linked to it (basis: strong link); a
 //! retraction, an upheld appeal or an undone link delists. Every change carries its reason.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use acx_proto::scoring::{BlacklistEntry, ListingBasis};
 
 use super::{
-    Effects, ListingChange, Model,
-    accounts::{AccountKey, seller_ref},
+    ClusterId, Effects, ListingChange, Model,
+    accounts::{AccountId, AccountKey},
     timestamp,
 };
 
@@ -17,42 +17,43 @@ impl Model {
     /// and records what changed.
     pub(super) fn settle_listings(
         &mut self,
-        members: &BTreeSet<AccountKey>,
-        cluster_id: &str,
+        members: &[AccountId],
+        cluster_id: ClusterId,
         now_us: i64,
         effects: &mut Effects,
     ) {
         // Listings: own active confirmed findings, then strong links to them.
-        let confirmed_of = |account: &AccountKey| -> Vec<String> {
-            self.findings_of
+        let confirmed_of = |account: AccountId| -> Vec<String> {
+            self.accounts
                 .get(account)
-                .into_iter()
-                .flatten()
+                .map(|a| a.findings.as_slice())
+                .unwrap_or_default()
+                .iter()
                 .filter(|key| {
                     self.findings
                         .get(*key)
                         .is_some_and(|f| f.lists && !f.retracted)
                 })
-                .map(|key| key.name())
+                .map(|key| key.name(&self.platforms))
                 .collect()
         };
-        let mut new_listings: BTreeMap<AccountKey, BlacklistEntry> = BTreeMap::new();
-        for account in members {
+        let mut new_listings: BTreeMap<AccountId, BlacklistEntry> = BTreeMap::new();
+        for &account in members {
             let evidence = confirmed_of(account);
             if evidence.is_empty() {
                 continue;
             }
             for linked in self.component(account, true) {
-                let basis = if &linked == account {
+                let basis = if linked == account {
                     ListingBasis::ConfirmedFinding
                 } else {
                     ListingBasis::StrongLink
                 };
                 let entry = new_listings
-                    .entry(linked.clone())
+                    .entry(linked)
                     .or_insert_with(|| BlacklistEntry {
-                        seller: Some(seller_ref(&linked)),
-                        cluster_id: cluster_id.to_owned(),
+                        seller: Some(self.seller_ref(linked)),
+                        cluster_id: cluster_id.to_string(),
                         basis: basis as i32,
                         evidence: Vec::new(),
                         list_time: Some(timestamp(now_us)),
@@ -72,13 +73,13 @@ impl Model {
 
     fn diff_listings(
         &mut self,
-        members: &BTreeSet<AccountKey>,
-        new_listings: BTreeMap<AccountKey, BlacklistEntry>,
+        members: &[AccountId],
+        new_listings: BTreeMap<AccountId, BlacklistEntry>,
         effects: &mut Effects,
     ) {
-        for account in members {
-            let before = self.listings.get(account).cloned();
-            let after = new_listings.get(account).cloned();
+        for &account in members {
+            let before = self.listings.get(&account).cloned();
+            let after = new_listings.get(&account).cloned();
             let reason = match (&before, &after) {
                 (None, None) => continue,
                 (None, Some(entry)) => match ListingBasis::try_from(entry.basis) {
@@ -119,12 +120,19 @@ impl Model {
             if let (Some(old), Some(entry)) = (&before, kept.as_mut()) {
                 entry.list_time = old.list_time; // listed since the first listing
             }
+            let key = self.key_of(account);
             match &kept {
-                Some(entry) => self.listings.insert(account.clone(), entry.clone()),
-                None => self.listings.remove(account),
+                Some(entry) => {
+                    self.listings.insert(account, entry.clone());
+                    self.listing_order.insert(key.clone(), account);
+                }
+                None => {
+                    self.listings.remove(&account);
+                    self.listing_order.remove(&key);
+                }
             };
             effects.listings.push(ListingChange {
-                account: account.clone(),
+                account: key,
                 entry: kept,
                 before,
                 reason,
@@ -135,12 +143,15 @@ impl Model {
     /// The blacklist, in account order, after `after` (exclusive), at most `limit`.
     pub fn blacklist_page(&self, after: Option<&AccountKey>, limit: usize) -> Vec<BlacklistEntry> {
         let range = match after {
-            Some(key) => self.listings.range((
+            Some(key) => self.listing_order.range((
                 std::ops::Bound::Excluded(key.clone()),
                 std::ops::Bound::Unbounded,
             )),
-            None => self.listings.range::<AccountKey, _>(..),
+            None => self.listing_order.range::<AccountKey, _>(..),
         };
-        range.take(limit).map(|(_, entry)| entry.clone()).collect()
+        range
+            .take(limit)
+            .filter_map(|(_, id)| self.listings.get(id).cloned())
+            .collect()
     }
 }

@@ -7,8 +7,8 @@ use acx_domain::{hashing, names::Name};
 use acx_proto::{common::SellerAccountRef, scoring::EntityMatch};
 
 use super::{
-    Model,
-    accounts::{Account, seller_ref},
+    ClusterId, Model,
+    accounts::{Account, HashValue, Identifier},
     linking::{is_strong, kind_label},
 };
 use crate::names;
@@ -25,9 +25,9 @@ impl Model {
     ) -> Vec<EntityMatch> {
         let asked_version = identifiers.iter().map(|i| i.2.max(1)).max().unwrap_or(1);
         // Per cluster: the strongest weight of each matched feature.
-        let mut found: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        let mut found: BTreeMap<ClusterId, BTreeMap<String, f64>> = BTreeMap::new();
         for (kind, hash, version) in identifiers {
-            let identifier = (*kind, hash.clone());
+            let identifier: Identifier = (*kind, HashValue::new(hash));
             for account in self
                 .holders
                 .get(&identifier)
@@ -35,7 +35,7 @@ impl Model {
                 .flatten()
                 .filter(|account| {
                     self.accounts
-                        .get(*account)
+                        .get(**account)
                         .and_then(Account::current)
                         .is_some_and(|theirs| {
                             hashing::links_across_versions(
@@ -45,10 +45,10 @@ impl Model {
                         })
                 })
             {
-                if let Some(cluster) = self.cluster_of.get(account) {
+                if let Some(cluster) = self.accounts.get(*account).and_then(|a| a.cluster) {
                     let weight = if is_strong(*kind) { 0.9 } else { 0.35 };
                     let feature = found
-                        .entry(cluster.clone())
+                        .entry(cluster)
                         .or_default()
                         .entry(kind_label(*kind).to_owned())
                         .or_default();
@@ -58,10 +58,10 @@ impl Model {
         }
         let name = Name::parse(name);
         if !name.tokens.is_empty() {
-            for account in self.named.get(&name.key()).into_iter().flatten() {
-                if let Some(cluster) = self.cluster_of.get(account) {
+            for account in self.named.get(name.key().as_str()).into_iter().flatten() {
+                if let Some(cluster) = self.accounts.get(*account).and_then(|a| a.cluster) {
                     found
-                        .entry(cluster.clone())
+                        .entry(cluster)
                         .or_default()
                         .insert("name (same)".to_owned(), 0.5);
                 }
@@ -75,7 +75,12 @@ impl Model {
                     .get(cluster)
                     .into_iter()
                     .flatten()
-                    .flat_map(|a| self.accounts.get(a).map(Account::names).unwrap_or_default())
+                    .flat_map(|a| {
+                        self.accounts
+                            .get(*a)
+                            .map(Account::names)
+                            .unwrap_or_default()
+                    })
                     .map(|other| names::compare(&name, other))
                     .fold(0.0, f64::max);
                 if best >= names::SIMILAR_NAMES {
@@ -87,22 +92,19 @@ impl Model {
             .into_iter()
             .map(|(cluster_id, features)| {
                 let score = 1.0 - features.values().fold(1.0, |rest, w| rest * (1.0 - w));
+                let members = self
+                    .members_of
+                    .get(&cluster_id)
+                    .map_or(&[][..], Vec::as_slice);
                 let accounts: Vec<SellerAccountRef> = self
-                    .members_of
-                    .get(&cluster_id)
+                    .in_key_order(members.iter().copied())
                     .into_iter()
-                    .flatten()
-                    .map(seller_ref)
+                    .map(|a| self.seller_ref(a))
                     .collect();
-                let blacklisted = self
-                    .members_of
-                    .get(&cluster_id)
-                    .into_iter()
-                    .flatten()
-                    .any(|a| self.listings.contains_key(a));
+                let blacklisted = members.iter().any(|a| self.listings.contains_key(a));
                 EntityMatch {
-                    risk: self.cluster_risk(&cluster_id).cloned(),
-                    cluster_id,
+                    risk: self.riskiest_of(cluster_id),
+                    cluster_id: cluster_id.to_string(),
                     match_score: (score * 1e6).round() / 1e6,
                     matched_features: features.into_keys().collect(),
                     blacklisted,

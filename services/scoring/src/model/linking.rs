@@ -10,9 +10,41 @@ use sha2::{Digest, Sha256};
 
 use super::{
     Effects, Merge, Model,
-    accounts::{Account, AccountKey},
+    accounts::{Account, AccountId, AccountKey, set_insert, set_remove},
 };
 use crate::names;
+
+/// A cluster's id: the first 8 bytes of SHA-256 of its founder's `{platform}/{seller id}`,
+/// shown as `cl-` and 16 hex digits (so ids order as their strings do).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub(super) struct ClusterId(u64);
+
+impl ClusterId {
+    /// The id of the cluster `platform`/`seller_id` founds.
+    fn founded_by(platform: &str, seller_id: &str) -> Self {
+        let digest = Sha256::digest(format!("{platform}/{seller_id}").as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Self(u64::from_be_bytes(first))
+    }
+
+    /// Reads `cl-` and 16 hex digits.
+    pub(super) fn parse(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix("cl-")?;
+        if hex.len() != 16 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok().map(Self)
+    }
+}
+
+impl std::fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cl-{:016x}", self.0)
+    }
+}
 
 pub(super) fn is_strong(kind: i32) -> bool {
     [
@@ -40,51 +72,42 @@ pub(super) fn kind_label(kind: i32) -> &'static str {
 
 /// The cluster id founded by `account`.
 pub fn cluster_id_of(account: &AccountKey) -> String {
-    let digest = Sha256::digest(format!("{}/{}", account.0, account.1).as_bytes());
-    format!("cl-{}", &hex::encode(digest)[..16])
+    ClusterId::founded_by(&account.0, &account.1).to_string()
 }
 
 impl Model {
     /// The accounts linked to `account` directly, with whether the link is strong.
-    pub(super) fn links_of(&self, account: &AccountKey) -> Vec<(AccountKey, bool)> {
-        let Some(profile) = self.accounts.get(account).and_then(Account::current) else {
+    pub(super) fn links_of(&self, account: AccountId) -> Vec<(AccountId, bool)> {
+        let Some(own) = self.accounts.get(account) else {
             return Vec::new();
         };
-        let names = self
-            .accounts
-            .get(account)
-            .map(Account::names)
-            .unwrap_or_default();
-        let mut links: BTreeMap<AccountKey, bool> = BTreeMap::new();
-        for identifier @ (kind, _) in &profile.identifiers {
+        let Some(profile) = own.current() else {
+            return Vec::new();
+        };
+        let names = own.names();
+        let mut links: BTreeMap<AccountId, bool> = BTreeMap::new();
+        for identifier in &profile.identifiers {
             let Some(holders) = self.holders.get(identifier) else {
                 continue;
             };
-            for other in holders.iter().filter(|other| *other != account) {
+            for &other in holders.iter().filter(|other| **other != account) {
+                let theirs = self.accounts.get(other);
                 // A shared hash counts only if it means the same under both sides' rules.
-                let same_rules = self
-                    .accounts
-                    .get(other)
-                    .and_then(Account::current)
-                    .is_some_and(|theirs| {
-                        hashing::links_across_versions(
-                            profile.version_of(identifier),
-                            theirs.version_of(identifier),
-                        )
-                    });
+                let same_rules = theirs.and_then(Account::current).is_some_and(|theirs| {
+                    hashing::links_across_versions(
+                        profile.version_of(identifier),
+                        theirs.version_of(identifier),
+                    )
+                });
                 if !same_rules {
                     continue;
                 }
-                if is_strong(*kind) {
-                    links.insert(other.clone(), true);
-                } else if !links.contains_key(other) {
-                    let other_names = self
-                        .accounts
-                        .get(other)
-                        .map(Account::names)
-                        .unwrap_or_default();
+                if is_strong(identifier.0) {
+                    links.insert(other, true);
+                } else if !links.contains_key(&other) {
+                    let other_names = theirs.map(Account::names).unwrap_or_default();
                     if names::any_similar(&names, &other_names) {
-                        links.insert(other.clone(), false);
+                        links.insert(other, false);
                     }
                 }
             }
@@ -93,12 +116,12 @@ impl Model {
     }
 
     /// The connected component of `start`, following strong links only or all links.
-    pub(super) fn component(&self, start: &AccountKey, strong_only: bool) -> BTreeSet<AccountKey> {
-        let mut seen = BTreeSet::from([start.clone()]);
-        let mut queue = VecDeque::from([start.clone()]);
+    pub(super) fn component(&self, start: AccountId, strong_only: bool) -> BTreeSet<AccountId> {
+        let mut seen = BTreeSet::from([start]);
+        let mut queue = VecDeque::from([start]);
         while let Some(account) = queue.pop_front() {
-            for (other, strong) in self.links_of(&account) {
-                if (strong || !strong_only) && seen.insert(other.clone()) {
+            for (other, strong) in self.links_of(account) {
+                if (strong || !strong_only) && seen.insert(other) {
                     queue.push_back(other);
                 }
             }
@@ -107,16 +130,19 @@ impl Model {
     }
 
     /// Why two accounts of a cluster are linked: one line per shared identifier kind.
-    pub fn link_reasons(&self, members: &BTreeSet<AccountKey>) -> Vec<String> {
+    pub(super) fn link_reasons(&self, members: &[AccountId]) -> Vec<String> {
         let mut reasons = BTreeSet::new();
-        for account in members {
+        let set: BTreeSet<AccountId> = members.iter().copied().collect();
+        for &account in members {
             for (other, strong) in self.links_of(account) {
-                if account >= &other || !members.contains(&other) {
+                if self.key_ref(account) >= self.key_ref(other) || !set.contains(&other) {
                     continue;
                 }
+                let theirs = self.current_identifiers(other);
                 let shared: BTreeSet<&'static str> = self
                     .current_identifiers(account)
-                    .intersection(&self.current_identifiers(&other))
+                    .iter()
+                    .filter(|identifier| theirs.contains(identifier))
                     .map(|(kind, _)| kind_label(*kind))
                     .collect();
                 let kinds: Vec<&str> = shared.into_iter().collect();
@@ -125,12 +151,9 @@ impl Model {
                 } else {
                     "shared, with similar names"
                 };
+                let ((p1, s1), (p2, s2)) = (self.key_ref(account), self.key_ref(other));
                 reasons.insert(format!(
-                    "{}/{} and {}/{}: {how} {}",
-                    account.0,
-                    account.1,
-                    other.0,
-                    other.1,
+                    "{p1}/{s1} and {p2}/{s2}: {how} {}",
                     kinds.join(", ")
                 ));
             }
@@ -140,32 +163,31 @@ impl Model {
 
     /// The id of the cluster of `members`: its founder's, the account first seen (ties by
     /// account).
-    fn founder_cluster_id(&self, members: &BTreeSet<AccountKey>) -> String {
-        let founder = members
-            .iter()
-            .min_by_key(|a| {
-                (
-                    self.accounts.get(*a).map_or(i64::MAX, |acc| acc.first_seen),
-                    (*a).clone(),
-                )
-            })
-            .cloned()
-            .unwrap_or_default();
-        cluster_id_of(&founder)
+    fn founder_cluster_id(&self, members: &[AccountId]) -> ClusterId {
+        let founder = members.iter().copied().min_by(|a, b| {
+            let first_seen =
+                |id: AccountId| self.accounts.get(id).map_or(i64::MAX, |acc| acc.first_seen);
+            first_seen(*a)
+                .cmp(&first_seen(*b))
+                .then_with(|| self.key_ref(*a).cmp(&self.key_ref(*b)))
+        });
+        let (platform, seller_id) = founder.map_or(("", ""), |f| self.key_ref(f));
+        ClusterId::founded_by(platform, seller_id)
     }
 
-    /// The founder's cluster id for `members`, assigned to each; records merges.
+    /// The founder's cluster id for `members` (in account order), assigned to each;
+    /// records merges.
     pub(super) fn settle_cluster_id(
         &mut self,
-        members: &BTreeSet<AccountKey>,
+        members: &[AccountId],
         effects: &mut Effects,
-    ) -> String {
+    ) -> ClusterId {
         let cluster_id = self.founder_cluster_id(members);
-        for account in members {
-            if let Some(old) = self.assign_cluster(account, &cluster_id) {
+        for &account in members {
+            if let Some(old) = self.assign_cluster(account, cluster_id) {
                 let merge = Merge {
-                    from: old,
-                    into: cluster_id.clone(),
+                    from: old.to_string(),
+                    into: cluster_id.to_string(),
                 };
                 if !effects.merges.contains(&merge) {
                     effects.merges.push(merge);
@@ -176,17 +198,13 @@ impl Model {
     }
 
     /// Puts `account` in `cluster_id`; returns the cluster it left, if it changed.
-    fn assign_cluster(&mut self, account: &AccountKey, cluster_id: &str) -> Option<String> {
-        let old = self
-            .cluster_of
-            .insert(account.clone(), cluster_id.to_owned());
-        self.members_of
-            .entry(cluster_id.to_owned())
-            .or_default()
-            .insert(account.clone());
-        let old = old.filter(|old| old != cluster_id)?;
+    fn assign_cluster(&mut self, account: AccountId, cluster_id: ClusterId) -> Option<ClusterId> {
+        let entry = self.accounts.get_mut(account)?;
+        let old = entry.cluster.replace(cluster_id);
+        set_insert(self.members_of.entry(cluster_id).or_default(), account);
+        let old = old.filter(|old| *old != cluster_id)?;
         if let Some(members) = self.members_of.get_mut(&old) {
-            members.remove(account);
+            set_remove(members, account);
             if members.is_empty() {
                 self.members_of.remove(&old);
             }
@@ -194,34 +212,38 @@ impl Model {
         Some(old)
     }
 
-    /// The riskiest account of a cluster (or of the cluster it was merged into).
-    pub fn cluster_risk(&self, cluster_id: &str) -> Option<&SellerRisk> {
-        self.members_of
-            .get(cluster_id)?
-            .iter()
-            .filter_map(|account| self.risks.get(account))
-            .max_by(|a, b| {
-                a.score.total_cmp(&b.score).then_with(|| {
-                    b.seller
-                        .as_ref()
-                        .map(|s| &s.seller_id)
-                        .cmp(&a.seller.as_ref().map(|s| &s.seller_id))
-                })
-            })
+    /// The riskiest account of a cluster.
+    pub fn cluster_risk(&self, cluster_id: &str) -> Option<SellerRisk> {
+        self.riskiest_of(ClusterId::parse(cluster_id)?)
+    }
+
+    /// The riskiest account of a cluster (ties: the smallest seller id, then the first in
+    /// account order).
+    pub(super) fn riskiest_of(&self, cluster: ClusterId) -> Option<SellerRisk> {
+        let members = self.in_key_order(self.members_of.get(&cluster)?.iter().copied());
+        let riskiest = members
+            .into_iter()
+            .filter_map(|id| Some((id, self.accounts.get(id)?.risk.as_deref()?)))
+            .max_by(|(a, ra), (b, rb)| {
+                ra.score
+                    .total_cmp(&rb.score)
+                    .then_with(|| self.key_ref(*b).1.cmp(self.key_ref(*a).1))
+            })?;
+        Some(self.served(riskiest.0, riskiest.1))
     }
 
     /// Assigns clusters to every account after a replay, without emitting anything.
     pub fn settle_clusters_quietly(&mut self) {
-        let mut done: BTreeSet<AccountKey> = BTreeSet::new();
-        let accounts: Vec<AccountKey> = self.accounts.keys().cloned().collect();
+        let mut done: BTreeSet<AccountId> = BTreeSet::new();
+        let accounts: Vec<AccountId> = self.accounts.iter().map(|(id, _)| id).collect();
         for start in accounts {
             if done.contains(&start) {
                 continue;
             }
-            let members = self.component(&start, false);
+            let members: Vec<AccountId> = self.component(start, false).into_iter().collect();
             let cluster_id = self.founder_cluster_id(&members);
-            for account in &members {
-                self.assign_cluster(account, &cluster_id);
+            for &account in &members {
+                self.assign_cluster(account, cluster_id);
             }
             done.extend(members);
         }

@@ -46,19 +46,19 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use acx_domain::{hashing, names::Name};
 use acx_proto::{
     ingest::{EvidenceType, Report, RetractionReason, Verdict, report::Kind},
     scoring::{BlacklistEntry, SellerRisk},
 };
+use acx_runtime::time::to_timestamp as timestamp;
 
-pub use accounts::AccountKey;
-use accounts::{Account, Identifier, Profile};
+pub use accounts::{AccountId, AccountKey};
+use accounts::{Accounts, HashValue, Identifier, PlatformId, Platforms, Profile};
+use linking::ClusterId;
 pub use linking::cluster_id_of;
 pub use risk::ReasonCode;
-use risk::{Bucket, Finding, FindingKey, evidence_weight};
-
-use acx_domain::{hashing, names::Name};
-use acx_runtime::time::to_timestamp as timestamp;
+use risk::{Bucket, Finding, FindingKey, ServedRisk, evidence_weight};
 
 /// Tunable parameters; part of the model version.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -72,14 +72,6 @@ impl ModelParams {
     pub fn version(&self) -> String {
         format!("acx-risk-1;half-life={}d", self.half_life_days)
     }
-}
-
-/// What a stored report is, for retractions to find it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-enum Target {
-    Finding,
-    Profile(AccountKey),
-    Other,
 }
 
 /// A recomputed risk that differs from the one served before.
@@ -124,25 +116,31 @@ pub struct Effects {
     pub merges: Vec<Merge>,
 }
 
-/// The whole state of the model.
+/// The whole state of the model: what scoring serves from, and what later reports
+/// need (a retraction, a new profile). Memory grows with accounts, identifiers, findings
+/// and listings, not with reports: a price observation or shipment notice leaves only its
+/// account here (its price goes to [`crate::market`]), and of a profile only its version
+/// is kept (so that a retraction falls back to the one before).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     params: ModelParams,
-    accounts: BTreeMap<AccountKey, Account>,
-    /// Current-profile identifiers → accounts holding them.
-    holders: HashMap<Identifier, BTreeSet<AccountKey>>,
-    /// Current-profile names (as [`Name::key`]) → accounts holding them.
-    named: HashMap<String, BTreeSet<AccountKey>>,
-    name_keys_of: HashMap<AccountKey, BTreeSet<String>>,
+    platforms: Platforms,
+    accounts: Accounts,
+    /// Current-profile identifiers → accounts holding them (sorted).
+    holders: HashMap<Identifier, Vec<AccountId>>,
+    /// Current-profile names (as [`Name::key`]) → accounts holding them (sorted).
+    named: HashMap<Box<str>, Vec<AccountId>>,
+    /// Findings by key; each also listed on its account.
     findings: BTreeMap<FindingKey, Finding>,
-    findings_of: HashMap<AccountKey, BTreeSet<FindingKey>>,
-    targets: HashMap<(String, String), Target>,
-    cluster_of: HashMap<AccountKey, String>,
-    members_of: HashMap<String, BTreeSet<AccountKey>>,
+    /// Profile reports → their account, for retractions.
+    profile_reports: HashMap<(PlatformId, Box<str>), AccountId>,
+    /// Clusters → their members (sorted).
+    members_of: HashMap<ClusterId, Vec<AccountId>>,
+    /// The blacklist.
     #[serde(with = "crate::snapshot::prost_values")]
-    risks: HashMap<AccountKey, SellerRisk>,
-    #[serde(with = "crate::snapshot::prost_values")]
-    listings: BTreeMap<AccountKey, BlacklistEntry>,
+    listings: HashMap<AccountId, BlacklistEntry>,
+    /// The listed accounts in account order, for paging.
+    listing_order: BTreeMap<AccountKey, AccountId>,
     /// Why the last retractions happened, by retracted report, for delisting reasons.
     retraction_notes: HashMap<(String, String), String>,
 }
@@ -157,17 +155,15 @@ impl Model {
     pub fn new(params: ModelParams) -> Self {
         Self {
             params,
-            accounts: BTreeMap::new(),
+            platforms: Platforms::default(),
+            accounts: Accounts::default(),
             holders: HashMap::new(),
             named: HashMap::new(),
-            name_keys_of: HashMap::new(),
             findings: BTreeMap::new(),
-            findings_of: HashMap::new(),
-            targets: HashMap::new(),
-            cluster_of: HashMap::new(),
+            profile_reports: HashMap::new(),
             members_of: HashMap::new(),
-            risks: HashMap::new(),
-            listings: BTreeMap::new(),
+            listings: HashMap::new(),
+            listing_order: BTreeMap::new(),
             retraction_notes: HashMap::new(),
         }
     }
@@ -179,69 +175,63 @@ impl Model {
 
     /// Takes one report from the feed; returns the accounts whose cluster or risk may have
     /// changed.
-    pub fn apply(
-        &mut self,
-        sequence: i64,
-        platform: &str,
-        report: &Report,
-    ) -> BTreeSet<AccountKey> {
-        let report_key = (platform.to_owned(), report.report_id.clone());
+    pub fn apply(&mut self, sequence: i64, platform: &str, report: &Report) -> BTreeSet<AccountId> {
         let Some(kind) = &report.kind else {
             return BTreeSet::new();
         };
         match kind {
             Kind::SellerProfile(profile) => {
-                let account = (platform.to_owned(), profile.seller_id.clone());
-                self.touch_account(&account, sequence);
-                let before = self.current_identifiers(&account);
-                let identifiers = profile
+                let account = self.touch_account(platform, &profile.seller_id, sequence);
+                let before = self.current_identifiers(account);
+                let identifiers: BTreeSet<Identifier> = profile
                     .hashed_identifiers
                     .iter()
-                    .map(|h| (h.kind, h.hash.clone()))
+                    .map(|h| (h.kind, HashValue::new(&h.hash)))
                     .collect();
                 let normalization = hashing::primary_version(&profile.hashed_identifiers);
                 let legacy = profile
                     .hashed_identifiers
                     .iter()
                     .filter(|h| h.normalization_version.max(1) < normalization)
-                    .map(|h| ((h.kind, h.hash.clone()), h.normalization_version.max(1)))
+                    .map(|h| {
+                        (
+                            (h.kind, HashValue::new(&h.hash)),
+                            h.normalization_version.max(1),
+                        )
+                    })
                     .collect();
-                if let Some(entry) = self.accounts.get_mut(&account) {
+                if let Some(entry) = self.accounts.get_mut(account) {
                     entry.profiles.push(Profile {
-                        report_id: report.report_id.clone(),
+                        report_id: report.report_id.as_str().into(),
                         observe_us: micros(profile.observe_time.as_ref()),
                         parsed_names: [&profile.display_name, &profile.legal_name]
                             .into_iter()
                             .filter(|n| !n.trim().is_empty())
                             .map(|n| Name::parse(n))
                             .collect(),
-                        identifiers,
+                        identifiers: identifiers.into_iter().collect(),
                         normalization,
                         legacy,
                         retracted: false,
                     });
                 }
-                self.targets
-                    .insert(report_key, Target::Profile(account.clone()));
-                self.reindex(&account, &before)
+                let platform = self.platforms.intern(platform);
+                self.profile_reports
+                    .insert((platform, report.report_id.as_str().into()), account);
+                self.reindex(account, &before)
             }
             Kind::CounterfeitFinding(finding) => {
                 let confirmed = finding.verdict == Verdict::Confirmed as i32;
-                let seller_id = finding
-                    .seller
-                    .as_ref()
-                    .map(|s| s.seller_id.clone())
-                    .unwrap_or_default();
-                let account = (platform.to_owned(), seller_id);
-                self.touch_account(&account, sequence);
-                let finding_key = FindingKey::Report {
-                    platform: platform.to_owned(),
-                    report_id: report.report_id.clone(),
+                let seller_id = finding.seller.as_ref().map_or("", |s| s.seller_id.as_str());
+                let account = self.touch_account(platform, seller_id, sequence);
+                let key = FindingKey::Report {
+                    platform: self.platforms.intern(platform),
+                    report_id: report.report_id.as_str().into(),
                 };
-                self.findings.insert(
-                    finding_key.clone(),
+                self.add_finding(
+                    key,
                     Finding {
-                        account: account.clone(),
+                        account,
                         bucket: if confirmed {
                             Bucket::Confirmed
                         } else {
@@ -255,26 +245,15 @@ impl Model {
                         retracted: false,
                     },
                 );
-                self.findings_of
-                    .entry(account.clone())
-                    .or_default()
-                    .insert(finding_key);
-                self.targets.insert(report_key, Target::Finding);
                 BTreeSet::from([account])
             }
+            // Their prices and lines go to the market index (crate::market): here only the
+            // account is heard of, and nothing is kept for a retraction (it changes nothing).
             Kind::PriceObservation(price) => {
-                let account = (platform.to_owned(), price.seller_id.clone());
-                self.touch_account(&account, sequence);
-                // Its price goes to the market index (crate::market), not here.
-                self.targets.insert(report_key, Target::Other);
-                BTreeSet::from([account])
+                BTreeSet::from([self.touch_account(platform, &price.seller_id, sequence)])
             }
             Kind::ShipmentNotice(notice) => {
-                let account = (platform.to_owned(), notice.seller_id.clone());
-                self.touch_account(&account, sequence);
-                // Its lines go to the market index (crate::market), not here.
-                self.targets.insert(report_key, Target::Other);
-                BTreeSet::from([account])
+                BTreeSet::from([self.touch_account(platform, &notice.seller_id, sequence)])
             }
             Kind::Retraction(retraction) => {
                 let target = (platform.to_owned(), retraction.retracted_report_id.clone());
@@ -293,34 +272,45 @@ impl Model {
                         report.report_id, target.1
                     ),
                 );
-                match self.targets.get(&target).cloned() {
-                    Some(Target::Finding) => {
-                        let Some(finding) = self.findings.get_mut(&FindingKey::Report {
-                            platform: target.0.clone(),
-                            report_id: target.1.clone(),
-                        }) else {
-                            return BTreeSet::new();
-                        };
-                        finding.retracted = true;
-                        BTreeSet::from([finding.account.clone()])
-                    }
-                    Some(Target::Profile(account)) => {
-                        let before = self.current_identifiers(&account);
-                        if let Some(entry) = self.accounts.get_mut(&account) {
-                            for profile in entry
-                                .profiles
-                                .iter_mut()
-                                .filter(|p| p.report_id == target.1)
-                            {
-                                profile.retracted = true;
-                            }
-                        }
-                        self.reindex(&account, &before)
-                    }
-                    _ => BTreeSet::new(),
+                let Some(platform) = self.platforms.get(platform) else {
+                    return BTreeSet::new();
+                };
+                let report_id: Box<str> = target.1.as_str().into();
+                let finding_key = FindingKey::Report {
+                    platform,
+                    report_id: report_id.clone(),
+                };
+                if let Some(finding) = self.findings.get_mut(&finding_key) {
+                    finding.retracted = true;
+                    return BTreeSet::from([finding.account]);
                 }
+                let Some(&account) = self.profile_reports.get(&(platform, report_id)) else {
+                    return BTreeSet::new();
+                };
+                let before = self.current_identifiers(account);
+                if let Some(entry) = self.accounts.get_mut(account) {
+                    for profile in entry
+                        .profiles
+                        .iter_mut()
+                        .filter(|p| *p.report_id == *target.1)
+                    {
+                        profile.retracted = true;
+                    }
+                }
+                self.reindex(account, &before)
             }
         }
+    }
+
+    /// Adds a finding (unless its key is known) to the findings and its account's list.
+    fn add_finding(&mut self, key: FindingKey, finding: Finding) {
+        let account = finding.account;
+        if let Some(entry) = self.accounts.get_mut(account)
+            && let Err(at) = entry.findings.binary_search(&key)
+        {
+            entry.findings.insert(at, key.clone());
+        }
+        self.findings.insert(key, finding);
     }
 
     /// Takes a customs outcome attributed to `account`: a counterfeit seizure counts as a
@@ -333,19 +323,19 @@ impl Model {
         account: &AccountKey,
         seized: bool,
         observe_us: i64,
-    ) -> BTreeSet<AccountKey> {
+    ) -> BTreeSet<AccountId> {
         let key = FindingKey::Outcome {
-            authority: authority.to_owned(),
-            declaration_id: declaration_id.to_owned(),
+            authority: authority.into(),
+            declaration_id: declaration_id.into(),
         };
         if self.findings.contains_key(&key) {
             return BTreeSet::new();
         }
-        self.touch_account(account, i64::MAX);
-        self.findings.insert(
-            key.clone(),
+        let account = self.touch_account(&account.0, &account.1, i64::MAX);
+        self.add_finding(
+            key,
             Finding {
-                account: account.clone(),
+                account,
                 bucket: if seized {
                     Bucket::Confirmed
                 } else {
@@ -358,11 +348,7 @@ impl Model {
                 retracted: false,
             },
         );
-        self.findings_of
-            .entry(account.clone())
-            .or_default()
-            .insert(key);
-        BTreeSet::from([account.clone()])
+        BTreeSet::from([account])
     }
 
     /// Takes a declared-value anomaly (of `strength` 0 to 1) on a shipment of `account`:
@@ -374,19 +360,19 @@ impl Model {
         account: &AccountKey,
         strength: f64,
         observe_us: i64,
-    ) -> BTreeSet<AccountKey> {
+    ) -> BTreeSet<AccountId> {
         let key = FindingKey::Declaration {
-            authority: authority.to_owned(),
-            declaration_id: declaration_id.to_owned(),
+            authority: authority.into(),
+            declaration_id: declaration_id.into(),
         };
         if strength <= 0.0 || self.findings.contains_key(&key) {
             return BTreeSet::new();
         }
-        self.touch_account(account, i64::MAX);
-        self.findings.insert(
-            key.clone(),
+        let account = self.touch_account(&account.0, &account.1, i64::MAX);
+        self.add_finding(
+            key,
             Finding {
-                account: account.clone(),
+                account,
                 bucket: Bucket::ValueAnomaly,
                 weight: 0.3 * strength.min(1.0),
                 lists: false,
@@ -395,36 +381,34 @@ impl Model {
                 retracted: false,
             },
         );
-        self.findings_of
-            .entry(account.clone())
-            .or_default()
-            .insert(key);
-        BTreeSet::from([account.clone()])
+        BTreeSet::from([account])
     }
 
     /// Recomputes clusters, risks and listings of everything reachable from `touched`, as
     /// of `now_us`; returns what changed.
-    pub fn recompute(&mut self, touched: &BTreeSet<AccountKey>, now_us: i64) -> Effects {
+    pub fn recompute(&mut self, touched: &BTreeSet<AccountId>, now_us: i64) -> Effects {
         // Everything that was in a cluster with a touched account, or is now.
-        let mut affected: BTreeSet<AccountKey> = touched.clone();
+        let mut affected: BTreeSet<AccountId> = touched.clone();
         for account in touched {
             if let Some(members) = self
-                .cluster_of
-                .get(account)
-                .and_then(|c| self.members_of.get(c))
+                .accounts
+                .get(*account)
+                .and_then(|a| a.cluster)
+                .and_then(|c| self.members_of.get(&c))
             {
-                affected.extend(members.iter().cloned());
+                affected.extend(members.iter().copied());
             }
         }
 
         let mut effects = Effects::default();
-        let mut done: BTreeSet<AccountKey> = BTreeSet::new();
-        for start in &affected {
-            if done.contains(start) || !self.accounts.contains_key(start) {
+        let mut done: BTreeSet<AccountId> = BTreeSet::new();
+        // In account order, as answers and stored effects list them.
+        for start in self.in_key_order(affected) {
+            if done.contains(&start) {
                 continue;
             }
             let members = self.component(start, false);
-            done.extend(members.iter().cloned());
+            done.extend(members.iter().copied());
             self.settle_cluster(&members, now_us, &mut effects);
         }
         effects
@@ -433,32 +417,25 @@ impl Model {
     /// Assigns the cluster id of `members` and recomputes their listings and risks.
     fn settle_cluster(
         &mut self,
-        members: &BTreeSet<AccountKey>,
+        members: &BTreeSet<AccountId>,
         now_us: i64,
         effects: &mut Effects,
     ) {
-        let cluster_id = self.settle_cluster_id(members, effects);
-        self.settle_listings(members, &cluster_id, now_us, effects);
-        self.settle_risks(members, &cluster_id, now_us, effects);
+        let members = self.in_key_order(members.iter().copied());
+        let cluster_id = self.settle_cluster_id(&members, effects);
+        self.settle_listings(&members, cluster_id, now_us, effects);
+        self.settle_risks(&members, cluster_id, now_us, effects);
     }
 
     /// The served risk of an account.
-    pub fn risk(&self, account: &AccountKey) -> Option<&SellerRisk> {
-        self.risks.get(account)
+    pub fn risk(&self, account: &AccountKey) -> Option<SellerRisk> {
+        let id = self.account_id(account)?;
+        let risk = self.accounts.get(id)?.risk.as_deref()?;
+        Some(self.served(id, risk))
     }
 
     /// Whether the model has heard of an account.
     pub fn knows(&self, account: &AccountKey) -> bool {
-        self.accounts.contains_key(account)
-    }
-
-    /// Restores served risks and listings (from the database) after a replay.
-    pub fn restore(
-        &mut self,
-        risks: Vec<(AccountKey, SellerRisk)>,
-        listings: Vec<(AccountKey, BlacklistEntry)>,
-    ) {
-        self.risks = risks.into_iter().collect();
-        self.listings = listings.into_iter().collect();
+        self.account_id(account).is_some()
     }
 }

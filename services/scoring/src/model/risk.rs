@@ -12,15 +12,17 @@ use acx_proto::{
 };
 
 use super::{
-    Effects, Model, RiskUpdate,
-    accounts::{AccountKey, seller_ref},
+    ClusterId, Effects, Model, RiskUpdate,
+    accounts::{AccountId, PlatformId, Platforms},
     timestamp,
 };
 
 /// The codes of [`Reason`]s scoring gives, of sellers (here) and of shipments
 /// ([`crate::valuation`]): stable, never reused with another meaning (see the contract's
 /// `acx.common.v1.Reason.code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ReasonCode {
     /// The seller is listed for its own confirmed finding.
     BlacklistedConfirmedFinding,
@@ -105,49 +107,48 @@ impl ReasonCode {
 )]
 pub(super) enum FindingKey {
     /// A counterfeit finding on the feed.
-    Report { platform: String, report_id: String },
+    Report {
+        platform: PlatformId,
+        report_id: Box<str>,
+    },
     /// A customs outcome (seizure or confirmed undervaluation) of a declaration.
     Outcome {
-        authority: String,
-        declaration_id: String,
+        authority: Box<str>,
+        declaration_id: Box<str>,
     },
     /// A declared-value anomaly of a recorded declaration.
     Declaration {
-        authority: String,
-        declaration_id: String,
+        authority: Box<str>,
+        declaration_id: Box<str>,
     },
 }
 
 impl FindingKey {
     /// Its resource name: `reports/{platform}/{id}`, `outcomes/{authority}/{declaration}`
     /// or `declarations/{authority}/{declaration}`.
-    pub(super) fn name(&self) -> String {
+    pub(super) fn name(&self, platforms: &Platforms) -> String {
         match self {
             Self::Report {
                 platform,
                 report_id,
-            } => format!("reports/{platform}/{report_id}"),
+            } => format!("reports/{}/{report_id}", platforms.name(*platform)),
             Self::Outcome {
                 authority,
                 declaration_id,
-            } => {
-                format!("outcomes/{authority}/{declaration_id}")
-            }
+            } => format!("outcomes/{authority}/{declaration_id}"),
             Self::Declaration {
                 authority,
                 declaration_id,
-            } => {
-                format!("declarations/{authority}/{declaration_id}")
-            }
+            } => format!("declarations/{authority}/{declaration_id}"),
         }
     }
 
     /// The source findings are grouped by (with the evidence type): the platform, or the
     /// authority as `customs:{authority}` / `declarations:{authority}` (labels that order
     /// the groups as they always have, so scores stay the same to the last digit).
-    fn source(&self) -> String {
+    fn source(&self, platforms: &Platforms) -> String {
         match self {
-            Self::Report { platform, .. } => platform.clone(),
+            Self::Report { platform, .. } => platforms.name(*platform).to_owned(),
             Self::Outcome { authority, .. } => format!("customs:{authority}"),
             Self::Declaration { authority, .. } => format!("declarations:{authority}"),
         }
@@ -158,7 +159,7 @@ impl FindingKey {
 /// anomaly on one of its shipments.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Finding {
-    pub(super) account: AccountKey,
+    pub(super) account: AccountId,
     /// Which reason it feeds.
     pub(super) bucket: Bucket,
     /// Its weight before decay.
@@ -193,6 +194,69 @@ struct Part {
     evidence: Vec<String>,
 }
 
+/// A served risk as kept: what [`SellerRisk`] says that is not the account's own key,
+/// its cluster's or the model's version (those are put back when it is read).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct ServedRisk {
+    pub(super) cluster: ClusterId,
+    pub(super) score: f64,
+    pub(super) tier: i32,
+    pub(super) reasons: Vec<ServedReason>,
+    pub(super) compute_us: i64,
+}
+
+/// A reason as kept; its description follows from its code and evidence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct ServedReason {
+    code: ReasonCode,
+    contribution: f64,
+    evidence: Vec<String>,
+}
+
+impl ServedReason {
+    fn describe(&self) -> String {
+        let counted = |text: &str| {
+            let sources: BTreeSet<&str> = self
+                .evidence
+                .iter()
+                .filter_map(|e| e.split('/').nth(1))
+                .collect();
+            format!(
+                "{text} ({} from {})",
+                plural(self.evidence.len(), "report"),
+                plural(sources.len(), "source")
+            )
+        };
+        match self.code {
+            ReasonCode::BlacklistedConfirmedFinding => "on the blacklist: a platform or customs confirmed counterfeit goods from this account".to_owned(),
+            ReasonCode::BlacklistedStrongLink => "on the blacklist: shares a registration number, tax number or bank account with a listed account".to_owned(),
+            ReasonCode::CounterfeitConfirmed => {
+                counted("confirmed counterfeit findings on this account or linked accounts")
+            }
+            ReasonCode::CounterfeitSuspected => {
+                counted("suspected counterfeit findings on this account or linked accounts")
+            }
+            ReasonCode::UndervaluationConfirmed => counted(
+                "customs confirmed undervalued declarations of this account or linked accounts",
+            ),
+            ReasonCode::DeclaredValueAnomalies => {
+                counted("declarations of this account's shipments with anomalously low values")
+            }
+            _ => "linked to a blacklisted account (shared identifiers with similar names)"
+                .to_owned(),
+        }
+    }
+
+    fn to_reason(&self) -> Reason {
+        Reason {
+            code: self.code.as_str().to_owned(),
+            description: self.describe(),
+            contribution: self.contribution,
+            evidence: self.evidence.clone(),
+        }
+    }
+}
+
 /// The weight of a finding's evidence type.
 pub(super) fn evidence_weight(evidence_type: i32) -> f64 {
     match EvidenceType::try_from(evidence_type) {
@@ -212,18 +276,32 @@ fn plural(count: usize, noun: &str) -> String {
 }
 
 impl Model {
-    /// Recomputes the risk of every member of the cluster `cluster_id`; records those that
-    /// changed.
+    /// The served risk of `account` as the contract has it.
+    pub(super) fn served(&self, account: AccountId, risk: &ServedRisk) -> SellerRisk {
+        SellerRisk {
+            cluster_id: risk.cluster.to_string(),
+            seller: Some(self.seller_ref(account)),
+            score: risk.score,
+            tier: risk.tier,
+            reasons: risk.reasons.iter().map(ServedReason::to_reason).collect(),
+            model_version: self.params.version(),
+            compute_time: Some(timestamp(risk.compute_us)),
+        }
+    }
+
+    /// Recomputes the risk of every member of the cluster `cluster_id` (`members` in
+    /// account order); records those that changed.
     pub(super) fn settle_risks(
         &mut self,
-        members: &BTreeSet<AccountKey>,
-        cluster_id: &str,
+        members: &[AccountId],
+        cluster_id: ClusterId,
         now_us: i64,
         effects: &mut Effects,
     ) {
         let cluster_findings: Vec<(&FindingKey, &Finding)> = members
             .iter()
-            .flat_map(|a| self.findings_of.get(a).into_iter().flatten())
+            .filter_map(|a| self.accounts.get(*a))
+            .flat_map(|a| a.findings.iter())
             .filter_map(|key| self.findings.get(key).map(|f| (key, f)))
             .filter(|(_, f)| !f.retracted)
             .collect();
@@ -234,7 +312,7 @@ impl Model {
             Vec::new()
         };
         let mut updates = Vec::new();
-        for account in members {
+        for &account in members {
             let risk = self.account_risk(
                 account,
                 cluster_id,
@@ -243,48 +321,53 @@ impl Model {
                 &link_reasons,
                 now_us,
             );
-            let unchanged = self.risks.get(account).is_some_and(|old| {
-                old.score == risk.score
-                    && old.tier == risk.tier
-                    && old.cluster_id == risk.cluster_id
-                    && old.reasons == risk.reasons
-            });
-            if !unchanged {
-                updates.push(RiskUpdate {
-                    account: account.clone(),
-                    risk,
+            let unchanged = self
+                .accounts
+                .get(account)
+                .and_then(|a| a.risk.as_deref())
+                .is_some_and(|old| {
+                    old.score == risk.score
+                        && old.tier == risk.tier
+                        && old.cluster == risk.cluster
+                        && old.reasons == risk.reasons
                 });
+            if !unchanged {
+                updates.push((account, risk));
             }
         }
-        for update in &updates {
-            self.risks
-                .insert(update.account.clone(), update.risk.clone());
+        for (account, risk) in updates {
+            effects.risks.push(RiskUpdate {
+                account: self.key_of(account),
+                risk: self.served(account, &risk),
+            });
+            if let Some(entry) = self.accounts.get_mut(account) {
+                entry.risk = Some(Box::new(risk));
+            }
         }
-        effects.risks.extend(updates);
     }
 
     fn account_risk(
         &self,
-        account: &AccountKey,
-        cluster_id: &str,
+        account: AccountId,
+        cluster_id: ClusterId,
         findings: &[(&FindingKey, &Finding)],
         cluster_listed: bool,
         link_reasons: &[String],
         now_us: i64,
-    ) -> SellerRisk {
+    ) -> ServedRisk {
         let half_life_us = self.params.half_life_days * 86_400.0 * 1e6;
-        // Group strengths by (platform, evidence type), in a fixed order.
+        // Group strengths by (source, evidence type), in a fixed order.
         let mut groups: BTreeMap<(String, i32), Vec<Weighted>> = BTreeMap::new();
         for (key, finding) in findings {
             let age = (now_us - finding.observe_us).max(0) as f64;
             let weight = finding.weight * 0.5_f64.powf(age / half_life_us);
             groups
-                .entry((key.source(), finding.evidence_type))
+                .entry((key.source(&self.platforms), finding.evidence_type))
                 .or_default()
                 .push(Weighted {
                     weight,
                     bucket: finding.bucket,
-                    name: key.name(),
+                    name: key.name(&self.platforms),
                 });
         }
         let mut confirmed = Part::default();
@@ -325,7 +408,7 @@ impl Model {
             }
         }
         let findings_component = 1.0 - not_evidence;
-        let listing = self.listings.get(account);
+        let listing = self.listings.get(&account);
         let link_component = if cluster_listed && listing.is_none() {
             0.5
         } else {
@@ -344,80 +427,50 @@ impl Model {
         };
         let mut reasons = Vec::new();
         if let Some(entry) = listing {
-            let (code, description) = match ListingBasis::try_from(entry.basis) {
-                Ok(ListingBasis::ConfirmedFinding) => (
-                    ReasonCode::BlacklistedConfirmedFinding,
-                    "on the blacklist: a platform or customs confirmed counterfeit goods from this account",
-                ),
-                _ => (
-                    ReasonCode::BlacklistedStrongLink,
-                    "on the blacklist: shares a registration number, tax number or bank account with a listed account",
-                ),
+            let code = match ListingBasis::try_from(entry.basis) {
+                Ok(ListingBasis::ConfirmedFinding) => ReasonCode::BlacklistedConfirmedFinding,
+                _ => ReasonCode::BlacklistedStrongLink,
             };
-            reasons.push(Reason {
-                code: code.as_str().to_owned(),
-                description: description.to_owned(),
+            reasons.push(ServedReason {
+                code,
                 contribution: 0.0,
                 evidence: entry.evidence.clone(),
             });
         }
-        for (code, description, Part { sum, mut evidence }) in [
-            (
-                ReasonCode::CounterfeitConfirmed,
-                "confirmed counterfeit findings on this account or linked accounts",
-                confirmed,
-            ),
-            (
-                ReasonCode::CounterfeitSuspected,
-                "suspected counterfeit findings on this account or linked accounts",
-                suspected,
-            ),
-            (
-                ReasonCode::UndervaluationConfirmed,
-                "customs confirmed undervalued declarations of this account or linked accounts",
-                undervalued,
-            ),
-            (
-                ReasonCode::DeclaredValueAnomalies,
-                "declarations of this account's shipments with anomalously low values",
-                anomalous,
-            ),
+        for (code, Part { sum, mut evidence }) in [
+            (ReasonCode::CounterfeitConfirmed, confirmed),
+            (ReasonCode::CounterfeitSuspected, suspected),
+            (ReasonCode::UndervaluationConfirmed, undervalued),
+            (ReasonCode::DeclaredValueAnomalies, anomalous),
         ] {
             if sum > 0.0 {
                 evidence.sort();
-                let platforms: BTreeSet<&str> = evidence
-                    .iter()
-                    .filter_map(|e| e.split('/').nth(1))
-                    .collect();
-                reasons.push(Reason {
-                    code: code.as_str().to_owned(),
-                    description: format!(
-                        "{description} ({} from {})",
-                        plural(evidence.len(), "report"),
-                        plural(platforms.len(), "source")
-                    ),
+                reasons.push(ServedReason {
+                    code,
                     contribution: share(sum),
                     evidence,
                 });
             }
         }
         if link_component > 0.0 {
-            reasons.push(Reason {
-                code: ReasonCode::LinkedToBlacklisted.as_str().to_owned(),
-                description:
-                    "linked to a blacklisted account (shared identifiers with similar names)"
-                        .to_owned(),
+            reasons.push(ServedReason {
+                code: ReasonCode::LinkedToBlacklisted,
                 contribution: share(link_component),
                 evidence: link_reasons.to_vec(),
             });
         }
         // The listing decides the tier, so it leads; the rest by contribution.
         reasons.sort_by(|a, b| {
-            let unlisted = |r: &Reason| !r.code.starts_with("BLACKLISTED_");
+            let unlisted = |r: &ServedReason| {
+                !matches!(
+                    r.code,
+                    ReasonCode::BlacklistedConfirmedFinding | ReasonCode::BlacklistedStrongLink
+                )
+            };
             unlisted(a)
                 .cmp(&unlisted(b))
                 .then_with(|| b.contribution.total_cmp(&a.contribution))
-                .then_with(|| a.code.cmp(&b.code))
+                .then_with(|| a.code.as_str().cmp(b.code.as_str()))
         });
 
         let tier = if listing.is_some() {
@@ -429,14 +482,12 @@ impl Model {
         } else {
             RiskTier::Low
         };
-        SellerRisk {
-            cluster_id: cluster_id.to_owned(),
-            seller: Some(seller_ref(account)),
+        ServedRisk {
+            cluster: cluster_id,
             score: (score * 1e6).round() / 1e6,
             tier: tier as i32,
             reasons,
-            model_version: self.params.version(),
-            compute_time: Some(timestamp(now_us)),
+            compute_us: now_us,
         }
     }
 }

@@ -245,7 +245,12 @@ fn hashes_link_only_when_they_mean_the_same_under_both_profiles_rules() {
     // it joins them; but b and d never link through their legacy hashes alone, and c
     // never through b's or d's legacy hash.
     let direct = |x: &AccountKey| -> BTreeSet<AccountKey> {
-        model.links_of(x).into_iter().map(|(k, _)| k).collect()
+        let id = model.account_id(x).expect("known");
+        model
+            .links_of(id)
+            .into_iter()
+            .map(|(k, _)| model.key_of(k))
+            .collect()
     };
     assert_eq!(direct(&key("b", "NEW")), BTreeSet::from([key("a", "OLD")]));
     assert_eq!(
@@ -429,5 +434,24 @@ fn the_same_inputs_give_the_same_scores() {
     let (one, two) = (model_of(&reports), model_of(&reports));
     for account in [key("a", "S1"), key("b", "T1")] {
         assert_eq!(one.risk(&account), two.risk(&account));
+    }
+}
+
+#[test]
+fn hashes_are_kept_as_bytes_only_when_that_loses_nothing() {
+    use super::accounts::HashValue;
+    let hex = "2a25903b5bea85055db646cf9ccd03ea1d31262d281a5d81ee9e54b153e2e87e";
+    assert!(matches!(HashValue::new(hex), HashValue::Sha256(_)));
+    // Upper case, short or non-hex text is kept as sent: it never meets the lower-case form.
+    for other in [
+        hex.to_uppercase(),
+        hex[..62].to_owned(),
+        format!("{}g", &hex[..63]),
+    ] {
+        assert!(
+            matches!(HashValue::new(&other), HashValue::Text(_)),
+            "{other}"
+        );
+        assert_ne!(HashValue::new(&other), HashValue::new(hex));
     }
 }
