@@ -2,7 +2,7 @@
 //! with similar names. Clusters are the connected groups, named after their founder (the
 //! account first seen), so an id survives new members and a merge keeps the older one.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque, btree_map::Entry};
 
 use acx_domain::{hashing, identifiers::IdentifierKind};
 use acx_proto::{common as pb, scoring::SellerRisk};
@@ -104,10 +104,10 @@ impl Model {
                 }
                 if is_strong(identifier.0) {
                     links.insert(other, true);
-                } else if !links.contains_key(&other) {
+                } else if let Entry::Vacant(vacant) = links.entry(other) {
                     let other_names = theirs.map(Account::names).unwrap_or_default();
                     if names::any_similar(&names, &other_names) {
-                        links.insert(other, false);
+                        vacant.insert(false);
                     }
                 }
             }
