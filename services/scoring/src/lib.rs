@@ -17,6 +17,7 @@ mod feed;
 mod follower;
 pub mod history;
 mod lease;
+mod market;
 pub mod model;
 pub mod names;
 mod scorer;

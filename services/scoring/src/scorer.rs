@@ -26,7 +26,7 @@ use crate::{
     model::{AccountKey, Model, ModelParams},
     state::State,
     targeting::features::{Context, Declared},
-    valuation::{self, AssessmentInputs},
+    valuation::{self, AssessmentInputs, PartyHistory},
 };
 
 /// How long a write waits for its own replica to apply it before answering UNAVAILABLE.
@@ -157,9 +157,9 @@ impl Scorer {
 
     /// The seller behind a declaration: the account of the matching shipment notice, else
     /// the one declared.
-    fn seller_of(model: &Model, shipment: &DeclaredShipment) -> Option<AccountKey> {
-        model
-            .market()
+    fn seller_of(state: &State, shipment: &DeclaredShipment) -> Option<AccountKey> {
+        state
+            .market
             .matching_notice(shipment)
             .map(|n| n.account.clone())
             .or_else(|| {
@@ -175,18 +175,16 @@ impl Scorer {
     /// re-assessment), so its own counts are left out of its features.
     fn assess_now(&self, state: &State, shipment: &DeclaredShipment, seen: bool) -> Assessed {
         let model = &state.model;
-        let notice = model.market().matching_notice(shipment);
-        let seller = Self::seller_of(model, shipment);
+        let notice = state.market.matching_notice(shipment);
+        let seller = Self::seller_of(state, shipment);
         let mut assessment = valuation::assess(
             shipment,
             AssessmentInputs {
-                market: model.market(),
+                market: &state.market,
                 peers: &state.peers,
                 rates: &state.rates,
                 profiles: &state.profiles,
-                seller_risk: seller
-                    .as_ref()
-                    .and_then(|account| model.risk(account).cloned()),
+                seller_risk: seller.as_ref().and_then(|account| model.risk(account)),
                 notice,
                 random_share: self.random_share,
                 model_version: self.rules_version(),
@@ -329,12 +327,8 @@ impl Scorer {
         Ok((results, position.max(self.applied())))
     }
 
-    /// A party's inspection history: (inspections, frauds, smoothed rate, base rate).
-    pub async fn party_history(
-        &self,
-        label: &'static str,
-        id: &str,
-    ) -> Option<(f64, f64, f64, f64)> {
+    /// A party's inspection history.
+    pub async fn party_history(&self, label: &'static str, id: &str) -> Option<PartyHistory> {
         self.state.read().await.profiles.history(label, id)
     }
 
@@ -355,7 +349,7 @@ impl Scorer {
                         outcome.declaration_id, outcome.authority
                     ))
                 })?;
-        let seller = Self::seller_of(&*self.read().await, &shipment);
+        let seller = Self::seller_of(&*self.state.read().await, &shipment);
         let entry = OutcomeEntry {
             outcome: Some(outcome),
             shipment: Some(shipment),

@@ -234,7 +234,6 @@ impl ScoringService for Scoring {
                 let seller = request.seller.unwrap_or_default();
                 model
                     .risk(&(seller.platform.clone(), seller.seller_id.clone()))
-                    .cloned()
                     .ok_or_else(|| {
                         Error::NotFound(format!(
                             "the exchange knows nothing of seller {}/{}",
@@ -244,7 +243,6 @@ impl ScoringService for Scoring {
             }
             (None, cluster_id) if !cluster_id.is_empty() => model
                 .cluster_risk(cluster_id)
-                .cloned()
                 .ok_or_else(|| Error::NotFound(format!("no cluster {cluster_id}")))?,
             _ => {
                 return Err(Error::Invalid(vec![FieldViolation::new(
@@ -285,7 +283,7 @@ impl ScoringService for Scoring {
         let mut response = BatchGetSellerRisksResponse::default();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
-                Some(risk) => response.risks.push(viewer.risk(risk.clone())),
+                Some(risk) => response.risks.push(viewer.risk(risk)),
                 None => response.not_found.push(seller),
             }
         }
@@ -628,7 +626,7 @@ impl ScoringService for Scoring {
         if request.id.trim().is_empty() {
             return Err(Error::Invalid(vec![FieldViolation::new("id", "is required")]).into());
         }
-        let (inspections, frauds, smoothed_rate, base_rate) = self
+        let history = self
             .scorer
             .party_history(label, &request.id)
             .await
@@ -637,10 +635,10 @@ impl ScoringService for Scoring {
             })?;
         Ok(at(
             GetPartyHistoryResponse {
-                inspections: inspections as i64,
-                frauds: frauds as i64,
-                smoothed_rate,
-                base_rate,
+                inspections: history.inspections as i64,
+                frauds: history.frauds as i64,
+                smoothed_rate: history.rate,
+                base_rate: history.base_rate,
             },
             position,
         ))

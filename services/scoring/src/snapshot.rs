@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// Version of the byte format; bump it whenever a serialised type changes shape.
-pub const FORMAT_VERSION: i32 = 2;
+pub const FORMAT_VERSION: i32 = 4;
 /// Bytes per stored chunk.
 const CHUNK: usize = 8 << 20;
 /// Snapshots kept.

@@ -16,6 +16,7 @@ use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest};
 
 use crate::{
     history::{DeclarationEntry, Entry, LanePolicyEntry, ModelTrainedEntry, OutcomeEntry},
+    market::MarketIndex,
     model::{AccountKey, Effects, Model, ModelParams},
     targeting::{Targeting, features::Declared},
     valuation::{Peers, Profiles},
@@ -24,8 +25,10 @@ use crate::{
 /// A replica's whole in-memory state.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct State {
-    /// Accounts, clusters, findings, risks, the blacklist, marketplace prices.
+    /// Accounts, clusters, findings, risks, the blacklist.
     pub model: Model,
+    /// Marketplace prices and shipment notices, for declared-value comparisons.
+    pub market: MarketIndex,
     /// Comparable declarations and importers' histories.
     pub peers: Peers,
     /// Inspection outcomes per party.
@@ -64,6 +67,7 @@ impl State {
     pub fn new(params: ModelParams, rates: Arc<ReferenceRates>) -> Self {
         let mut state = Self {
             model: Model::new(params),
+            market: MarketIndex::default(),
             peers: Peers::default(),
             profiles: Profiles::default(),
             targeting: Targeting::default(),
@@ -75,7 +79,7 @@ impl State {
 
     /// Compares values at `rates` from now on (for a state restored from a snapshot).
     pub fn use_rates(&mut self, rates: Arc<ReferenceRates>) {
-        self.model.use_reference_rates(Arc::clone(&rates));
+        self.market.set_rates(Arc::clone(&rates));
         self.rates = rates;
     }
 
@@ -86,6 +90,7 @@ impl State {
                 let mut touched = std::collections::BTreeSet::new();
                 for item in &batch.reports {
                     if let Some(report) = &item.report {
+                        self.market.observe(&item.platform, report);
                         touched.extend(self.model.apply(item.sequence, &item.platform, report));
                     }
                 }

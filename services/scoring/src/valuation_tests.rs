@@ -1,4 +1,7 @@
 use super::*;
+use std::sync::Arc;
+
+use acx_proto::ingest::ShipmentNotice;
 use acx_proto::scoring::DeclaredLine;
 
 fn line(hs: &str, quantity: f64, kg: f64, usd_total: &str) -> DeclaredLine {
