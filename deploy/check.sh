@@ -8,9 +8,10 @@
 #   5. kubernetes-validate --strict, against the oldest and the newest Kubernetes we support
 #   6. checkov      the rendered manifests and the Dockerfile (deploy/.checkov.yaml)
 #   7. ACX invariants (deploy/check_manifests.py): ports, probes, grace periods, secrets,
-#      at most one scoring replica
-#   8. the invariant check itself: prod overlays patched to run a second scoring replica (by
-#      its HPA, its Deployment, or a rollout surge) must each be refused
+#      scoring replicas that agree (one shared database, readiness = caught up)
+#   8. the invariant check itself: prod overlays patched so that scoring replicas could
+#      disagree or serve before catching up (a probe other than the gRPC health check, a
+#      database of each pod's own) or fall below two must each be refused
 #
 # Needs bash, python3 (3.9+) and kubectl (for its built-in kustomize). The Python tools are
 # installed on first use into ${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv, pinned by
@@ -97,11 +98,13 @@ for overlay in "${overlays[@]}"; do
 done
 
 # --- 8: the scoring guard refuses what it must ---------------------------------------------
-step "a prod overlay that could run two scoring replicas is refused"
+step "a prod overlay whose scoring replicas could disagree is refused"
+container=/spec/template/spec/containers/0
 mutants=(
-  'kind: HorizontalPodAutoscaler|/spec/maxReplicas|2'
-  'kind: Deployment|/spec/replicas|2'
-  'kind: Deployment|/spec/strategy|{"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}'
+  'kind: HorizontalPodAutoscaler|/spec/minReplicas|1'
+  "kind: Deployment|$container/readinessProbe|{\"tcpSocket\": {\"port\": 50052}}"
+  "kind: Deployment|$container/startupProbe/grpc|{\"port\": 50052, \"service\": \"acx.ingest.v1.IngestService\"}"
+  "kind: Deployment|$container/env/0|{\"name\": \"ACX_DATABASE_URL\", \"value\": \"sqlite:///tmp/scoring.db\"}"
 )
 for mutant in "${mutants[@]}"; do
   IFS='|' read -r target path value <<<"$mutant"
@@ -125,7 +128,7 @@ patches:
         value: $value
 EOF
   kubectl kustomize "$dir" >"$dir/rendered.yaml"
-  if "$bin/python" "$deploy_dir/check_manifests.py" mutant "$dir/rendered.yaml" >/dev/null 2>&1; then
+  if "$bin/python" "$deploy_dir/check_manifests.py" prod "$dir/rendered.yaml" >/dev/null 2>&1; then
     die "check_manifests.py accepted prod with scoring $path = $value"
   fi
   echo "refused: $path = $value"

@@ -13,15 +13,18 @@ or liaison) it checks that:
   * the peer URLs (ACX_SCORING_URL, ACX_INGEST_URL) name an existing Service and its port;
   * the pod mounts no service account token and gets no docker-link variables;
   * all three run the same image;
-  * nothing can run more than one scoring replica: the Deployment asks for at most one, rolls
-    out without a surge (Recreate, or maxSurge 0), and every autoscaler that targets it has
-    maxReplicas 1 (scoring replicas do not agree yet, docs/deploy.md section 7);
+  * scoring replicas can agree (docs/deploy.md section 7): every replica reads its database URL
+    from one Secret (a PostgreSQL URL where the Secret is rendered; a literal URL, or SQLite,
+    would give each pod a history of its own), and its startup and readiness probes are the
+    gRPC health check, which is NOT_SERVING until the replica has caught up with the history;
+    prod keeps at least two scoring replicas;
 and that every Secret a pod refers to is either rendered (dev) or one of the documented,
 operator-created Secrets (prod).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 from urllib.parse import urlparse
@@ -42,10 +45,14 @@ def parse_seconds(text: str) -> float:
     return amount * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
-# Until scoring replicas apply one ordered history (a later issue), two replicas each apply the
-# change feed, serve different answers and record every blacklist change once per replica.
+# Scoring replicas agree because every one applies one ordered history kept in scoring's
+# PostgreSQL database and reports NOT_SERVING (gRPC health, service "" or its own) until it has
+# caught up with it (docs/deploy.md section 7). Any number of replicas is safe when they share
+# that database and traffic reaches a replica only once it has caught up.
 SCORING_DEPLOYMENT = "acx-scoring"
-MAX_SCORING_REPLICAS = 1
+SCORING_HEALTH_SERVICES = ("", "acx.scoring.v1.ScoringService")
+# Production keeps at least this many scoring replicas, so a rollout or a drain never stops it.
+PROD_MIN_SCORING_REPLICAS = 2
 
 
 def load(paths: list[str]) -> list[dict]:
@@ -56,8 +63,18 @@ def load(paths: list[str]) -> list[dict]:
     return docs
 
 
-def scoring_replica_errors(docs: list[dict]) -> list[str]:
-    """Every way the rendered manifests could run more than one scoring replica at once."""
+def secret_value(secret: dict, key: str) -> str | None:
+    """A rendered Secret's value of `key` (stringData or base64 data), if present."""
+    if key in secret.get("stringData", {}):
+        return str(secret["stringData"][key])
+    if key in secret.get("data", {}):
+        return base64.b64decode(secret["data"][key]).decode("utf-8", "replace")
+    return None
+
+
+def scoring_replica_errors(docs: list[dict], min_replicas: int = 1) -> list[str]:
+    """Every way the rendered manifests could run scoring replicas that do not agree, or fewer
+    than `min_replicas` of them."""
     errors: list[str] = []
     deployments = [
         d for d in docs
@@ -66,32 +83,57 @@ def scoring_replica_errors(docs: list[dict]) -> list[str]:
     if len(deployments) != 1:
         return [f"expected one Deployment {SCORING_DEPLOYMENT}, found {len(deployments)}"]
     spec = deployments[0]["spec"]
-    replicas = spec.get("replicas", 1)
-    if replicas > MAX_SCORING_REPLICAS:
-        errors.append(f"Deployment {SCORING_DEPLOYMENT} asks for {replicas} replicas (at most {MAX_SCORING_REPLICAS})")
-    strategy = spec.get("strategy", {})
-    kind = strategy.get("type", "RollingUpdate")
-    if kind == "RollingUpdate":
-        # The default surge is 25%, rounded up: one extra pod during every rollout.
-        surge = strategy.get("rollingUpdate", {}).get("maxSurge", "25%")
-        if surge not in (0, "0", "0%"):
+    containers = spec["template"]["spec"]["containers"]
+    if len(containers) != 1:
+        return [f"Deployment {SCORING_DEPLOYMENT} must have one container"]
+    container = containers[0]
+
+    # One history: every replica's database is the same PostgreSQL database.
+    url_vars = [v for v in container.get("env", []) if v.get("name") == "ACX_DATABASE_URL"]
+    ref = url_vars[0].get("valueFrom", {}).get("secretKeyRef") if len(url_vars) == 1 else None
+    if ref is None:
+        errors.append(
+            f"Deployment {SCORING_DEPLOYMENT}: ACX_DATABASE_URL must come from one Secret, so that "
+            "every replica follows the same history"
+        )
+    else:
+        rendered = {
+            d["metadata"]["name"]: d for d in docs if d.get("kind") == "Secret"
+        }.get(ref.get("name"))
+        url = secret_value(rendered, ref.get("key", "")) if rendered else None
+        if url is not None and urlparse(url).scheme not in ("postgres", "postgresql"):
             errors.append(
-                f"Deployment {SCORING_DEPLOYMENT} rolls out with maxSurge {surge!r}: two replicas "
-                "during a rollout (use Recreate)"
+                f"Deployment {SCORING_DEPLOYMENT}: its database ({ref.get('name')}/{ref.get('key')}) "
+                "must be PostgreSQL, shared by every replica (SQLite is a file per pod)"
             )
-    elif kind != "Recreate":
-        errors.append(f"Deployment {SCORING_DEPLOYMENT} has unknown strategy {kind!r}")
-    for doc in docs:
-        target = doc.get("spec", {}).get("scaleTargetRef") if isinstance(doc.get("spec"), dict) else None
-        if not target or target.get("name") != SCORING_DEPLOYMENT:
-            continue
-        where = f"{doc.get('kind')} {doc['metadata']['name']}"
-        high = doc["spec"].get("maxReplicas", doc["spec"].get("maxReplicaCount"))
-        if high is None or high > MAX_SCORING_REPLICAS:
-            errors.append(f"{where} may scale {SCORING_DEPLOYMENT} to {high} replicas (at most {MAX_SCORING_REPLICAS})")
-        low = doc["spec"].get("minReplicas", doc["spec"].get("minReplicaCount", 1))
-        if low > MAX_SCORING_REPLICAS:
-            errors.append(f"{where} keeps at least {low} replicas of {SCORING_DEPLOYMENT}")
+
+    # Traffic only once caught up: the probes are the health check that says so.
+    ports = [p["containerPort"] for p in container.get("ports", []) if p.get("name") == "grpc"]
+    for probe in ("startupProbe", "readinessProbe"):
+        check = container.get(probe, {}).get("grpc")
+        if (
+            not isinstance(check, dict)
+            or check.get("port") not in ports
+            or check.get("service", "") not in SCORING_HEALTH_SERVICES
+        ):
+            errors.append(
+                f"Deployment {SCORING_DEPLOYMENT}: its {probe} must be the gRPC health check on its "
+                "grpc port (NOT_SERVING until the replica has caught up with the history), "
+                f"got {container.get(probe)!r}"
+            )
+
+    # The floor of replicas: the autoscalers' minReplicas, else the Deployment's replicas.
+    floors = [
+        doc["spec"].get("minReplicas", doc["spec"].get("minReplicaCount", 1))
+        for doc in docs
+        if isinstance(doc.get("spec"), dict)
+        and (doc["spec"].get("scaleTargetRef") or {}).get("name") == SCORING_DEPLOYMENT
+    ]
+    floor = min(floors) if floors else spec.get("replicas", 1)
+    if floor < min_replicas:
+        errors.append(
+            f"{SCORING_DEPLOYMENT} may run {floor} replica(s), fewer than {min_replicas}"
+        )
     return errors
 
 
@@ -189,7 +231,8 @@ def main(overlay: str, paths: list[str]) -> int:
         errors.append(f"{overlay}: expected Deployments for {sorted(SERVICES)}, found {sorted(seen)}")
     if len(images) > 1:
         errors.append(f"{overlay}: the three services must run one image, found {sorted(images)}")
-    errors.extend(f"{overlay}: {error}" for error in scoring_replica_errors(docs))
+    min_scoring = PROD_MIN_SCORING_REPLICAS if overlay == "prod" else 1
+    errors.extend(f"{overlay}: {error}" for error in scoring_replica_errors(docs, min_scoring))
 
     for error in errors:
         print(f"error: {error}", file=sys.stderr)

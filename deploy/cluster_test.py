@@ -32,8 +32,10 @@ server is started, as scripts/test.sh does, when it is unset); acx-tokens gets t
 hashes of random tokens for customs:ct-customs, service:liaison and service:scoring;
 acx-peer-tokens the raw service tokens; acx-identifier-keys one random key.
 
-Before anything starts, it checks that the rendered overlay cannot run more than one scoring
-replica (its Deployment, rollout strategy and autoscalers; deploy/check_manifests.py).
+Before anything starts, it checks that the rendered overlay's scoring replicas can agree
+(deploy/check_manifests.py): they share one database from one Secret, and their startup and
+readiness probes are the gRPC health check, NOT_SERVING until a replica has caught up with
+scoring's history.
 
 Then it starts the three release binaries together (target/release/<name>, built first when
 missing or older than the sources), consumers before providers, and checks that:
@@ -1226,11 +1228,11 @@ class Run:
         else:
             binaries = ensure_binaries(build=not self.args.no_build)
         docs = self.render()
-        # The overlay runs one scoring replica and cannot be scaled to two (replicas do not
-        # agree yet): the same rule deploy/check.sh applies, on what this test deploys.
-        scaling = scoring_replica_errors(docs)
-        self.checks.check(not scaling, "acx-scoring cannot run more than one replica",
-                          "; ".join(scaling))
+        # Scoring replicas share one database and take traffic once caught up with its
+        # history: the same rule deploy/check.sh applies, on what this test deploys.
+        replicas = scoring_replica_errors(docs)
+        self.checks.check(not replicas, "acx-scoring replicas share one history and serve once caught up",
+                          "; ".join(replicas))
         self.postgres = Postgres(dry_run=self.args.dry_run)
         self.postgres.start_if_needed()
         if self.args.otel == "stub":

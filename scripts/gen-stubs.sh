@@ -16,7 +16,8 @@
 # protobuf-kotlin runtime, and Maven Central is out of reach here.
 #
 # The plugins are local, so nothing comes from buf.build: missing ones are installed from
-# Debian when run as root (otherwise the script names the packages). buf comes from npm
+# Debian when run as root (otherwise the script names the packages; the list is in
+# scripts/prereqs.sh). buf comes from npm
 # (or ACX_BUF). Finally it writes gen/stubs.env (ACX_PYTHON, ACX_PY_STUBS) for the test that
 # runs the Python example against the suite (tests/tests/stubs.rs). Repeated runs skip the
 # installs and the Java compile when nothing changed.
@@ -35,46 +36,12 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'gen-stubs.sh: %s\n' "$*" >&2; exit 1; }
 sha() { sha256sum | cut -d' ' -f1; }
 
-# --- tools: every missing one as the Debian package that has it ---------------------------
-missing=()
-need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
-need_path() { [ -e "$1" ] || missing+=("$2"); }
-need_cmd protoc protobuf-compiler
-need_cmd protoc-gen-go protoc-gen-go
-need_cmd protoc-gen-go-grpc protoc-gen-go-grpc
-need_cmd grpc_python_plugin protobuf-compiler-grpc
-need_cmd grpc_java_plugin protobuf-compiler-grpc-java-plugin
-need_cmd go golang-go
-need_path "$gocode/src/google.golang.org/protobuf/proto" golang-google-protobuf-dev
-need_path "$gocode/src/google.golang.org/grpc/server.go" golang-google-grpc-dev
-# grpc-go's codec goes through github.com/golang/protobuf: Debian's 1.3 builds with today's
-# messages but panics on the first reply; 1.5 (registry.go) wraps google.golang.org/protobuf.
-need_path "$gocode/src/github.com/golang/protobuf/proto/registry.go" golang-github-golang-protobuf-1-5-dev
-need_cmd javac default-jdk-headless
-need_path "$java_dir/protobuf.jar" libprotobuf-java
-need_path "$java_dir/grpc-stub.jar" libgrpc-java
-need_path "$java_dir/guava.jar" libguava-java
-need_path "$java_dir/geronimo-annotation-1.3-spec.jar" libgeronimo-annotation-1.3-spec-java
-need_cmd python3 python3
-# Debian's python3 makes virtualenvs only with python3-venv.
-if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
-  missing+=(python3-venv)
-fi
-if [ "${#missing[@]}" -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || die "missing tools: install the Debian packages ${missing[*]}"
-  step "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-if [ -z "${ACX_BUF:-}" ]; then
-  buf_dir="$cache/acx-buf"
-  if ! ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf >/dev/null 2>&1; then
-    step "installing buf from npm"
-    npm install --silent --no-audit --no-fund --prefix "$buf_dir" @bufbuild/buf@1 >/dev/null
-  fi
-  ACX_BUF=$(ls "$buf_dir"/node_modules/@bufbuild/buf-*/bin/buf | head -n 1)
-fi
+# --- tools: every missing one as the Debian package that has it (scripts/prereqs.sh) -------
+# shellcheck source=scripts/prereqs.sh
+. "$root/scripts/prereqs.sh"
+acx_need_stub_tools
+acx_install_missing gen-stubs.sh
+acx_install_buf
 
 # --- generate -------------------------------------------------------------------------------
 step "buf generate (buf.gen.yaml) into gen/"

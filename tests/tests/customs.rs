@@ -593,11 +593,16 @@ async fn every_field_of_a_declaration_reaches_scoring_intact() {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", scoring_db.display()))
         .await
         .unwrap();
-    let (payload,): (Vec<u8>,) = sqlx::query_as("SELECT payload FROM shipments")
+    // Recorded declarations are entries of scoring's history (kind 2), which every replica
+    // applies.
+    let (payload,): (Vec<u8>,) = sqlx::query_as("SELECT payload FROM history WHERE kind = 2")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let recorded = DeclaredShipment::decode(payload.as_slice()).unwrap();
+    let recorded = acx_scoring::history::DeclarationEntry::decode(payload.as_slice())
+        .unwrap()
+        .shipment
+        .unwrap();
     let l = &recorded.lines[0];
     let c = &canonical.lines[0];
     assert_eq!(recorded.authority, "demo-customs");

@@ -256,7 +256,7 @@ impl Pair {
             ),
             scoring_url: format!("http://{}", self.scoring_addr),
             audit_database_url: None,
-            scoring_token: self.liaison_token.clone(),
+            scoring_token: self.liaison_token.clone().into(),
         };
         let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
         (shutdown, running)

@@ -2,7 +2,7 @@
 //! against malformed request bodies sent with a valid token: truncated messages and frames,
 //! invalid UTF-8 in each string field, field number 0, a wrong wire type for each field,
 //! bad compressed flags, no message at all, and seeded random bytes. A malformed body is
-//! the caller's fault: `INVALID_ARGUMENT`, never `INTERNAL` (which the README keeps for
+//! the caller's fault: `INVALID_ARGUMENT`, never `INTERNAL` (which docs/services.md keeps for
 //! bugs); no call breaks the connection it shares with the others, and every server is
 //! still healthy and answering afterwards. The run is bounded: a fixed set of bodies per
 //! RPC, random ones from a fixed seed, a few seconds for a stream that stays open.
@@ -51,7 +51,7 @@ fn principal_for(method: &MethodDescriptor) -> &'static str {
         ("acx.ingest.v1.IngestService", _) => "platform:demo-platform",
         (
             "acx.scoring.v1.ScoringService",
-            "AssessShipment" | "RecordOutcome" | "GetPartyHistory",
+            "AssessShipment" | "AssessShipments" | "RecordOutcome" | "GetPartyHistory",
         ) => "service:liaison",
         ("acx.scoring.v1.ScoringService", "GetModelCard" | "SetLanePolicy") => "service:liaison",
         ("acx.scoring.v1.ScoringService", "TrainModel") => "service:operator",

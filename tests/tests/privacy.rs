@@ -1,4 +1,4 @@
-//! Who sees whose evidence (README, "Privacy"): a platform sees its own reports by name and
+//! Who sees whose evidence (docs/services.md, ingest): a platform sees its own reports by name and
 //! every other platform's (and customs') evidence only as its kind and an opaque, stable
 //! reference, in risks, entity checks, the blacklist and its change feed; customs (through
 //! liaison) see every name in full.

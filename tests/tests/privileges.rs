@@ -39,7 +39,7 @@ fn allowed(service: &str, method: &str, principal: &str) -> bool {
         ("acx.ingest.v1.IngestService", _) => role == "platform",
         (
             "acx.scoring.v1.ScoringService",
-            "AssessShipment" | "RecordOutcome" | "GetPartyHistory",
+            "AssessShipment" | "AssessShipments" | "RecordOutcome" | "GetPartyHistory",
         ) => principal == "service:liaison",
         ("acx.scoring.v1.ScoringService", "GetModelCard") => {
             matches!(principal, "service:liaison" | "service:operator") || role == "auditor"

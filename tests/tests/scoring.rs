@@ -8,8 +8,8 @@ use std::time::Duration;
 use acx_proto::{
     common::{Identifiers, ProductRef, RiskTier, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, Retraction,
-        RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
+        ActionTaken, CounterfeitFinding, EvidenceType, GetReportRequest, Report, ReportOutcome,
+        Retraction, RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
         ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{CheckSellerRequest, liaison_service_client::LiaisonServiceClient},
@@ -195,6 +195,74 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
             .evidence
             .contains(&"reports/demo-platform/F-1".to_owned())
     );
+    // Every evidence name of the caller's platform is a resource its GetReport serves;
+    // another platform's GetReport does not serve it.
+    let mut ingest = IngestServiceClient::new(channel(suite.ingest).await);
+    let own: Vec<&String> = listed
+        .reasons
+        .iter()
+        .flat_map(|reason| &reason.evidence)
+        .filter(|name| name.starts_with("reports/demo-platform/"))
+        .collect();
+    assert!(!own.is_empty());
+    for name in own {
+        let report = ingest
+            .get_report(authorized(
+                GetReportRequest { name: name.clone() },
+                &suite.token(PLATFORM_A),
+            ))
+            .await
+            .unwrap_or_else(|status| panic!("{name}: {status:?}"))
+            .into_inner()
+            .report
+            .unwrap();
+        assert_eq!(
+            format!("reports/demo-platform/{}", &report.name["reports/".len()..]),
+            *name
+        );
+        let elsewhere = ingest
+            .get_report(authorized(
+                GetReportRequest { name: name.clone() },
+                &suite.token(PLATFORM_B),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(elsewhere.code(), Code::NotFound, "{name}");
+    }
+
+    // A shipment of the listed seller: the seller's reason carries each piece of evidence
+    // once (the listing's evidence is also its confirmed finding's), first seen first.
+    let mut shipment = declared("D-LISTED", "TRK-LISTED", "640399", 10.0, 5.0, "100.00");
+    shipment.seller = Some(seller("demo-platform", "S-1"));
+    let assessment = scoring(&suite)
+        .await
+        .assess_shipment(authorized(
+            acx_proto::scoring::AssessShipmentRequest {
+                shipment: Some(shipment),
+                record: false,
+            },
+            &suite.token("service:liaison"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .assessment
+        .unwrap();
+    let seller_reason = assessment
+        .reasons
+        .iter()
+        .find(|reason| reason.code == "SELLER_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{assessment:#?}"));
+    let mut unique = seller_reason.evidence.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        seller_reason.evidence.len(),
+        "{:?}",
+        seller_reason.evidence
+    );
+    assert!(!seller_reason.evidence.is_empty());
     assert!(
         linked
             .reasons
@@ -496,7 +564,7 @@ impl ScoringHarness {
         server.tokens_file = Some(tokens);
         let config = acx_scoring::Config {
             ingest_url: format!("http://{}", ingest.addr),
-            ingest_token: Some(ingest.service.clone()),
+            ingest_token: Some(ingest.service.clone().into()),
             ..acx_scoring::Config::standalone(server)
         };
         let running = acx_scoring::start(&config, self.shutdown.clone())
@@ -642,9 +710,13 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     scoring.risk_when(&token, "S-24", |_| true).await;
 
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM inputs").await,
+        count(
+            &scoring_url,
+            "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM history WHERE kind = 1"
+        )
+        .await,
         25,
-        "every report taken once"
+        "every report appended to the history once"
     );
     assert_eq!(
         count(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
@@ -699,6 +771,35 @@ async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
         weak.reasons
             .iter()
             .any(|r| r.code == "LINKED_TO_BLACKLISTED")
+    );
+    // The link says what is shared, then how: "shared phone, with similar names" (as an
+    // service reads it: a platform sees another platform's accounts as opaque references).
+    let as_service = scoring(&suite)
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller("demo-marketplace", "T-1")),
+                cluster_id: String::new(),
+            },
+            &suite.token("service:liaison"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    let link = as_service
+        .reasons
+        .iter()
+        .find(|r| r.code == "LINKED_TO_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{as_service:#?}"));
+    assert!(
+        link.evidence.contains(
+            &"demo-marketplace/T-1 and demo-platform/S-100: shared phone, with similar names"
+                .to_owned()
+        ),
+        "{:?}",
+        link.evidence
     );
     assert_eq!(tier(&clean), RiskTier::Low);
     assert_ne!(clean.cluster_id, listed.cluster_id);
@@ -931,7 +1032,7 @@ async fn a_declared_value_far_below_marketplace_and_peer_prices_is_flagged_and_a
     .await;
     assert!(weighed.score > 0.0);
     assert_ne!(tier(&weighed), RiskTier::Blacklisted);
-    // A platform sees customs' evidence by kind and opaque reference (README, privacy).
+    // A platform sees customs' evidence by kind and opaque reference (docs/services.md, ingest).
     assert!(
         weighed.reasons[0]
             .evidence
@@ -1120,4 +1221,16 @@ async fn outcomes_shift_later_assessments_and_a_seizure_lists_the_seller() {
             .any(|name| name.starts_with("evidence/outcome/"))),
         "{listed:#?}"
     );
+}
+
+#[test]
+fn the_ingest_token_never_shows_in_scorings_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = acx_scoring::Config {
+        ingest_token: Some("s3cret-token-value".into()),
+        ..acx_scoring::Config::standalone(acx_runtime::ServerConfig::local(dir.path()))
+    };
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("ingest_token: Some([redacted])"), "{shown}");
 }

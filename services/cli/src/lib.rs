@@ -166,6 +166,7 @@ impl Context {
             ))
         })?;
         text.lines()
+            .filter(|line| !line.starts_with('#'))
             .filter_map(|line| line.split_once(char::is_whitespace))
             .find(|(name, _)| *name == principal)
             .map(|(_, token)| Some(token.trim().to_owned()))
@@ -303,7 +304,9 @@ mod tests {
         let credentials = dir.path().join("credentials");
         std::fs::write(
             &credentials,
-            "platform:demo-platform acx_aaa\ncustoms:demo-customs acx_bbb\n",
+            // As the suite writes it: a comment line first.
+            "# ACX suite credentials: '<principal> <bearer token>'. Keep this file private.\n\
+             platform:demo-platform acx_aaa\ncustoms:demo-customs acx_bbb\n",
         )
         .expect("written");
         let cli = Cli::parse_from([

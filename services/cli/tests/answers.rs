@@ -4,12 +4,12 @@
 //! the limit; a scoring server that answers with 5 MB stands in for anything else.
 
 use acx_proto::scoring::{
-    AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
-    BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, GetPartyHistoryRequest,
-    GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
-    ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
-    ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
-    RecordOutcomeRequest, RecordOutcomeResponse, SellerRisk,
+    AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
+    BatchGetSellerRisksRequest, BatchGetSellerRisksResponse, CheckEntityRequest,
+    CheckEntityResponse, GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest,
+    GetSellerRiskResponse, ListBlacklistChangesRequest, ListBlacklistChangesResponse,
+    ListBlacklistRequest, ListBlacklistResponse, ListSellerRiskHistoryRequest,
+    ListSellerRiskHistoryResponse, RecordOutcomeRequest, RecordOutcomeResponse, SellerRisk,
     scoring_service_server::{ScoringService, ScoringServiceServer},
 };
 use tonic::{Request, Response, Status};
@@ -74,6 +74,13 @@ impl ScoringService for Oversized {
         &self,
         _: Request<AssessShipmentRequest>,
     ) -> Result<Response<AssessShipmentResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn assess_shipments(
+        &self,
+        _: Request<AssessShipmentsRequest>,
+    ) -> Result<Response<AssessShipmentsResponse>, Status> {
         unimplemented()
     }
 

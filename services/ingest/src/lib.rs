@@ -4,11 +4,11 @@
 //! report joins an ordered change feed that scoring follows. This crate is the service as a
 //! library; `acx-ingest` is its thin binary.
 
-pub mod bench;
 mod error;
 mod intake;
 mod prepare;
 mod service;
+pub mod storage;
 mod store;
 
 pub use error::Error;
@@ -139,6 +139,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         routes,
         policy: access_policy(),
         database,
+        ready: None,
     };
     Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
 }

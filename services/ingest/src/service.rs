@@ -136,10 +136,25 @@ impl IngestService for Ingest {
             )])
             .into());
         };
-        let row = store::get(self.intake.database(), &platform, report_id)
+        let database = self.intake.database();
+        let mut row = store::get(database, &platform, report_id)
             .await
-            .map_err(Error::from)?
-            .ok_or_else(|| Error::NotFound(format!("no report {name} of this platform")))?;
+            .map_err(Error::from)?;
+        // Scoring's evidence names a report `reports/{platform}/{report_id}`: the same
+        // resource, so it resolves too (a report id may itself contain '/', so the id as
+        // given is looked up first).
+        if row.is_none()
+            && let Some(own_id) = report_id
+                .strip_prefix(platform.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .filter(|id| !id.is_empty())
+        {
+            row = store::get(database, &platform, own_id)
+                .await
+                .map_err(Error::from)?;
+        }
+        let row =
+            row.ok_or_else(|| Error::NotFound(format!("no report {name} of this platform")))?;
         Ok(Response::new(GetReportResponse {
             report: Some(stored_report(row)?),
         }))

@@ -1,6 +1,7 @@
 //! Ingest's storage on either backend. A batch is written in one transaction with
-//! multi-row statements (SQLite: multi-row INSERT; PostgreSQL: INSERT ... SELECT FROM
-//! UNNEST), never one round trip per row. Writers are serialised (SQLite's write lock,
+//! multi-row statements (SQLite: multi-row INSERT; PostgreSQL: binary COPY for batches of
+//! [`COPY_MIN_ROWS`] or more, INSERT ... SELECT FROM UNNEST below), never one round trip
+//! per row. Writers are serialised (SQLite's write lock,
 //! taken at BEGIN IMMEDIATE; a PostgreSQL advisory lock), so sequence numbers become
 //! visible in order and a feed reader never skips one.
 
@@ -13,6 +14,9 @@ use crate::prepare::Prepared;
 
 /// Rows per multi-row INSERT on SQLite (7 parameters each, well under its 32766 limit).
 const SQLITE_ROWS_PER_INSERT: usize = 1000;
+/// Smallest PostgreSQL batch written with COPY: below it the lookup and read-back COPY
+/// needs (COPY has no ON CONFLICT or RETURNING) cost more than the single UNNEST statement.
+pub const COPY_MIN_ROWS: usize = 64;
 /// Ids per lookup statement.
 const IDS_PER_LOOKUP: usize = 1000;
 /// Advisory lock key serialising feed writers on PostgreSQL.
@@ -155,6 +159,32 @@ impl WriteTx {
                     by_id.extend(rows);
                 }
             }
+            WriteTx::Postgres(_) if reports.len() >= COPY_MIN_ROWS => {
+                // COPY cannot skip taken ids or return sequences: look them up first,
+                // copy the rest (writers hold the lock, so the new rows follow `head`).
+                let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
+                let taken = self.existing(platform, &ids).await?;
+                let fresh: Vec<&Prepared> = reports
+                    .iter()
+                    .copied()
+                    .filter(|r| !taken.contains_key(&r.report_id))
+                    .collect();
+                let WriteTx::Postgres(tx) = self else {
+                    unreachable!("matched above")
+                };
+                let (head,): (i64,) =
+                    sqlx::query_as("SELECT COALESCE(MAX(sequence), 0) FROM reports")
+                        .fetch_one(&mut **tx)
+                        .await?;
+                copy_rows(tx, platform, &fresh, receive_time_us, trace_context).await?;
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT report_id, sequence FROM reports WHERE sequence > $1 ORDER BY sequence",
+                )
+                .bind(head)
+                .fetch_all(&mut **tx)
+                .await?;
+                by_id.extend(rows);
+            }
             WriteTx::Postgres(tx) => {
                 let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
                 let kinds: Vec<i32> = reports.iter().map(|r| r.kind as i32).collect();
@@ -224,6 +254,57 @@ impl WriteTx {
             WriteTx::Postgres(tx) => tx.commit().await,
         }
     }
+}
+
+/// Appends one field of PostgreSQL's binary COPY format: its length, then its bytes.
+fn copy_field(buffer: &mut Vec<u8>, bytes: &[u8]) {
+    buffer.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    buffer.extend_from_slice(bytes);
+}
+
+/// Writes `reports` (ids not taken) with one binary COPY, in order, so their sequences
+/// follow the order of the batch.
+pub async fn copy_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    platform: &str,
+    reports: &[&Prepared],
+    receive_time_us: i64,
+    trace_context: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    // Header: signature, flags, extension length; then per row the field count and each
+    // field; then the trailer.
+    let mut buffer = Vec::with_capacity(64 + reports.len() * 600);
+    buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buffer.extend_from_slice(&0_i32.to_be_bytes());
+    buffer.extend_from_slice(&0_i32.to_be_bytes());
+    for report in reports {
+        buffer.extend_from_slice(&8_i16.to_be_bytes());
+        copy_field(&mut buffer, platform.as_bytes());
+        copy_field(&mut buffer, report.report_id.as_bytes());
+        copy_field(&mut buffer, &(report.kind as i32).to_be_bytes());
+        copy_field(&mut buffer, &report.content_hash);
+        copy_field(&mut buffer, report.key_id.as_bytes());
+        copy_field(&mut buffer, &report.payload);
+        copy_field(&mut buffer, &receive_time_us.to_be_bytes());
+        match trace_context {
+            Some(context) => copy_field(&mut buffer, context.as_bytes()),
+            // A NULL field is length -1 with no bytes.
+            None => buffer.extend_from_slice(&(-1_i32).to_be_bytes()),
+        }
+    }
+    buffer.extend_from_slice(&(-1_i16).to_be_bytes());
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) \
+             FROM STDIN WITH (FORMAT binary)",
+        )
+        .await?;
+    copy.send(buffer).await?;
+    copy.finish().await?;
+    Ok(())
 }
 
 const STORED_COLUMNS: &str =

@@ -7,6 +7,7 @@ mod audit;
 pub mod declarations;
 mod error;
 mod parties;
+mod positions;
 mod reads;
 mod search;
 mod service;
@@ -23,7 +24,9 @@ use acx_proto::{
 };
 use acx_runtime::{
     AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
-    client::peer_channel, db::Migrations, server,
+    client::{BearerToken, peer_channel},
+    db::Migrations,
+    server,
 };
 
 /// Fully qualified name of the gRPC service.
@@ -65,7 +68,7 @@ pub struct Config {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub scoring_token: String,
+    pub scoring_token: BearerToken,
 
     /// Seconds between looks at scoring's model card; when the model or the outcomes
     /// recorded changed, open (uninspected) shipments are re-assessed. 0 turns it off.
@@ -140,8 +143,10 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     } else {
         Database::open(&audit_url, &migrations()).await?
     };
-    let scoring =
-        ScoringServiceClient::new(peer_channel(&config.scoring_url, &config.scoring_token)?);
+    let scoring = ScoringServiceClient::new(peer_channel(
+        &config.scoring_url,
+        config.scoring_token.expose(),
+    )?);
     let sqlite_file = acx_runtime::db::sqlite_file(&database_url);
     let reader = reads::ShipmentReader::start(database.clone(), sqlite_file.as_deref())
         .map_err(Error::ReaderSetup)?;
@@ -176,6 +181,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         routes,
         policy,
         database,
+        ready: None,
     };
     let running = server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?;
     // Questions answer before their audit record is committed: write those before exiting.
@@ -207,5 +213,17 @@ mod tests {
         );
         assert_eq!(beside("sqlite::memory:"), None);
         assert_eq!(beside("postgres://acx@db/acx"), None);
+    }
+
+    #[test]
+    fn the_scoring_token_never_shows_in_the_configuration() {
+        use clap::Parser as _;
+        let config =
+            super::Config::try_parse_from(["acx-liaison", "--scoring-token", "s3cret-token-value"])
+                .expect("the token alone is enough");
+        assert_eq!(config.scoring_token.expose(), "s3cret-token-value");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("scoring_token: [redacted]"), "{shown}");
     }
 }

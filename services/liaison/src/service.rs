@@ -109,7 +109,10 @@ impl Liaison {
                     kind: PartyKind::Importer as i32,
                     id: id.clone(),
                 };
-                let history = match scoring.get_party_history(request).await {
+                let history = match scoring
+                    .get_party_history(self.shipments.positions().request(request))
+                    .await
+                {
                     Ok(response) => response.into_inner(),
                     Err(status) if status.code() == Code::NotFound => {
                         return Err(Error::NotFound(format!(
@@ -136,7 +139,10 @@ impl Liaison {
                     identifiers: entity.identifiers,
                     max_matches: 0,
                 };
-                match scoring.check_entity(request).await {
+                match scoring
+                    .check_entity(self.shipments.positions().request(request))
+                    .await
+                {
                     Ok(response) => Ok(CheckPartyResponse {
                         importer: None,
                         matches: response.into_inner().matches,
@@ -160,7 +166,12 @@ impl Liaison {
             seller: Some(seller.clone()),
             cluster_id: String::new(),
         };
-        let risk = match self.scoring.clone().get_seller_risk(request).await {
+        let risk = match self
+            .scoring
+            .clone()
+            .get_seller_risk(self.shipments.positions().request(request))
+            .await
+        {
             Ok(response) => response.into_inner().risk.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => {
                 return Err(Error::NotFound(format!(

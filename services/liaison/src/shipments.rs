@@ -11,7 +11,7 @@ use acx_proto::{
         InspectionResult, Shipment,
     },
     scoring::{
-        AssessShipmentRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
+        AssessShipmentsRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
         scoring_service_client::ScoringServiceClient,
     },
 };
@@ -25,13 +25,15 @@ use prost::Message;
 use tokio::sync::Notify;
 use tonic::Code;
 
-use crate::{Error, declarations, reads::ShipmentReader, store};
+use crate::{Error, declarations, positions::Positions, reads::ShipmentReader, store};
 
 #[path = "reassess.rs"]
 mod reassess;
 
 /// How long one call to scoring may take before the declaration stays pending.
 const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one batch assessment (up to 500 declarations) may take.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the worker looks for pending work when nothing woke it.
 const WORKER_INTERVAL: Duration = Duration::from_secs(1);
 /// Most items the worker handles per round.
@@ -47,6 +49,8 @@ pub struct Shipments {
     wake: Arc<Notify>,
     /// Notified after every stored assessment, for alert watchers.
     alerts: Arc<Notify>,
+    /// The scoring position of this liaison's writes, asked for on reads.
+    positions: Positions,
 }
 
 /// The declaration id of a `shipments/{declaration_id}` name.
@@ -105,6 +109,7 @@ impl Shipments {
             scoring,
             wake: Arc::new(Notify::new()),
             alerts: Arc::new(Notify::new()),
+            positions: Positions::default(),
         }
     }
 
@@ -113,56 +118,83 @@ impl Shipments {
         &self.database
     }
 
-    /// Asks scoring to assess (and record) a declaration.
+    /// The scoring position of this liaison's writes.
+    pub fn positions(&self) -> &Positions {
+        &self.positions
+    }
+
+    /// Asks scoring to assess (and record) declarations, all in one call: one result
+    /// each, None when scoring recorded that id before with other content.
     async fn assess(
         &self,
-        authority: &str,
-        declaration: &Declaration,
-    ) -> Result<ShipmentAssessment, Error> {
-        let request = AssessShipmentRequest {
-            shipment: Some(declarations::to_scoring(authority, declaration)),
+        declarations: &[(&str, &Declaration)],
+    ) -> Result<Vec<Option<ShipmentAssessment>>, Error> {
+        let request = AssessShipmentsRequest {
+            shipments: declarations
+                .iter()
+                .map(|(authority, declaration)| declarations::to_scoring(authority, declaration))
+                .collect(),
             record: true,
         };
         let mut scoring = self.scoring.clone();
-        let call = scoring.assess_shipment(request);
-        match tokio::time::timeout(SCORING_TIMEOUT, call).await {
-            Ok(Ok(response)) => response.into_inner().assessment.ok_or_else(|| {
-                Error::Scoring(tonic::Status::internal(
-                    "scoring answered without an assessment",
-                ))
-            }),
-            Ok(Err(status)) => Err(Error::Scoring(status)),
-            Err(_) => Err(Error::Scoring(tonic::Status::deadline_exceeded(
-                "scoring did not answer in time",
-            ))),
+        let call = scoring.assess_shipments(request);
+        let response = match tokio::time::timeout(BATCH_TIMEOUT, call).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(status)) => return Err(Error::Scoring(status)),
+            Err(_) => {
+                return Err(Error::Scoring(tonic::Status::deadline_exceeded(
+                    "scoring did not answer in time",
+                )));
+            }
+        };
+        self.positions.observe(&response);
+        let results = response.into_inner().results;
+        if results.len() != declarations.len() {
+            return Err(Error::Scoring(tonic::Status::internal(
+                "scoring answered a batch with another number of results",
+            )));
         }
+        Ok(results
+            .into_iter()
+            .map(|result| result.assessment.filter(|_| !result.conflict))
+            .collect())
     }
 
-    /// Assesses a stored declaration now if scoring answers; otherwise it stays pending.
+    /// Assesses stored declarations now if scoring answers and stores their assessments;
+    /// otherwise they stay pending. One result each: None while pending.
     async fn try_assess(
         &self,
-        authority: &str,
-        declaration: &Declaration,
-    ) -> Result<Option<ShipmentAssessment>, Error> {
-        match self.assess(authority, declaration).await {
-            Ok(assessment) => {
-                store::set_assessment(
-                    &self.database,
-                    authority,
-                    &declaration.declaration_id,
-                    &assessment,
-                )
-                .await?;
-                self.alerts.notify_waiters();
-                Ok(Some(assessment))
-            }
+        declarations: &[(&str, &Declaration)],
+    ) -> Result<Vec<Option<ShipmentAssessment>>, Error> {
+        if declarations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let assessments = match self.assess(declarations).await {
+            Ok(assessments) => assessments,
             Err(error) => {
-                tracing::warn!(declaration.id = %declaration.declaration_id, error = %cause_chain(&error),
+                tracing::warn!(declarations = declarations.len(), error = %cause_chain(&error),
                     "assessment pending: scoring did not assess");
                 self.wake.notify_one();
-                Ok(None)
+                return Ok(vec![None; declarations.len()]);
+            }
+        };
+        for ((authority, declaration), assessment) in declarations.iter().zip(&assessments) {
+            match assessment {
+                Some(assessment) => {
+                    store::set_assessment(
+                        &self.database,
+                        authority,
+                        &declaration.declaration_id,
+                        assessment,
+                    )
+                    .await?
+                }
+                None => tracing::error!(declaration.id = %declaration.declaration_id,
+                    "scoring holds other content under this declaration id: left pending"),
             }
         }
+        self.alerts.notify_waiters();
+        Ok(assessments)
     }
 
     /// Stores and assesses a batch of declarations from `authority`, one result each.
@@ -172,6 +204,8 @@ impl Shipments {
         declarations: Vec<Declaration>,
     ) -> Result<Vec<DeclarationResult>, Error> {
         let mut results = Vec::with_capacity(declarations.len());
+        // Accepted declarations, assessed together once all are stored.
+        let mut accepted: Vec<(usize, Declaration)> = Vec::new();
         for (index, mut declaration) in declarations.into_iter().enumerate() {
             let mut result = DeclarationResult {
                 index: index as i32,
@@ -204,14 +238,8 @@ impl Shipments {
             };
             if store::insert(&self.database, new).await? {
                 result.outcome = DeclarationOutcome::Accepted as i32;
-                match self.try_assess(authority, &declaration).await? {
-                    Some(assessment) => {
-                        result.assessment_state = AssessmentState::Assessed as i32;
-                        result.lane = assessment.lane;
-                        result.risk = assessment.risk;
-                    }
-                    None => result.assessment_state = AssessmentState::Pending as i32,
-                }
+                result.assessment_state = AssessmentState::Pending as i32;
+                accepted.push((index, declaration));
             } else {
                 let Some(stored) = store::get(&self.database, authority, &id).await? else {
                     return Err(Error::NotFound(format!(
@@ -231,6 +259,17 @@ impl Shipments {
                 }
             }
             results.push(result);
+        }
+        let batch: Vec<(&str, &Declaration)> =
+            accepted.iter().map(|(_, d)| (authority, d)).collect();
+        let assessments = self.try_assess(&batch).await?;
+        for ((index, _), assessment) in accepted.iter().zip(assessments) {
+            if let Some(assessment) = assessment {
+                let result = &mut results[*index];
+                result.assessment_state = AssessmentState::Assessed as i32;
+                result.lane = assessment.lane;
+                result.risk = assessment.risk;
+            }
         }
         Ok(results)
     }
@@ -353,7 +392,10 @@ impl Shipments {
         let mut scoring = self.scoring.clone();
         let call = scoring.record_outcome(request);
         let acknowledged = match tokio::time::timeout(SCORING_TIMEOUT, call).await {
-            Ok(Ok(_)) => true,
+            Ok(Ok(response)) => {
+                self.positions.observe(&response);
+                true
+            }
             Ok(Err(status)) => {
                 // NOT_FOUND: scoring has not recorded the declaration yet (still pending).
                 if status.code() != Code::NotFound {
@@ -372,22 +414,26 @@ impl Shipments {
 
     /// One round of the worker: assess pending declarations, forward unacknowledged results.
     async fn work(&self) -> Result<(), Error> {
-        for row in store::pending(&self.database, WORKER_BATCH).await? {
-            let declaration = Declaration::decode(row.payload.as_slice())?;
-            match self.assess(&row.authority, &declaration).await {
-                Ok(assessment) => {
-                    store::set_assessment(
-                        &self.database,
-                        &row.authority,
-                        &row.declaration_id,
-                        &assessment,
-                    )
-                    .await?;
-                    self.alerts.notify_waiters();
-                    tracing::info!(declaration.id = %row.declaration_id, "pending declaration assessed");
-                }
-                Err(_) => return Ok(()), // scoring still down: try again next round
-            }
+        let pending = store::pending(&self.database, WORKER_BATCH).await?;
+        let declarations = pending
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.authority.as_str(),
+                    Declaration::decode(row.payload.as_slice())?,
+                ))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let batch: Vec<(&str, &Declaration)> = declarations.iter().map(|(a, d)| (*a, d)).collect();
+        let assessed = self.try_assess(&batch).await?;
+        if assessed.iter().any(Option::is_none) {
+            return Ok(()); // scoring still down: try again next round
+        }
+        if !assessed.is_empty() {
+            tracing::info!(
+                declarations = assessed.len(),
+                "pending declarations assessed"
+            );
         }
         for (authority, declaration_id, _) in
             store::unforwarded(&self.database, WORKER_BATCH).await?

@@ -34,17 +34,19 @@ pub struct Disclosure {
 
 impl Disclosure {
     /// References keyed with the oldest of `keys` (kept longest across rotations); without
-    /// keys, with a random key: references are then stable until scoring restarts.
-    pub fn new(keys: Option<&IdentifierKeys>) -> Self {
+    /// keys, with `fallback`, a secret every replica of the deployment shares (derived
+    /// from its stored page-token key), so that replicas give the same references.
+    pub fn new(keys: Option<&IdentifierKeys>, fallback: [u8; 32]) -> Self {
         let key = match keys.and_then(|keys| keys.all().last()) {
             Some(key) => key.clone(),
             None => {
                 tracing::info!(
-                    "no identifier keys: opaque evidence references change at every restart"
+                    "no identifier keys: opaque evidence references keyed by the deployment's stored secret"
                 );
-                let random = IdentifierKeys::parse(&IdentifierKeys::generate_file("evidence"))
-                    .expect("a generated key file parses");
-                random.current().clone()
+                IdentifierKeys::parse(&format!("evidence {}\n", hex::encode(fallback)))
+                    .expect("a 32-byte key parses")
+                    .current()
+                    .clone()
             }
         };
         Self { key }
@@ -191,7 +193,7 @@ mod tests {
 
     #[test]
     fn a_platform_sees_its_own_reports_by_name_and_the_rest_by_stable_reference() {
-        let disclosure = Disclosure::new(None);
+        let disclosure = Disclosure::new(None, [7; 32]);
         let a = principal("platform:platform-a");
         let b = principal("platform:platform-b");
         let own = disclosure.viewer(&a).name("reports/platform-a/F-100");
@@ -219,7 +221,7 @@ mod tests {
 
     #[test]
     fn change_reasons_are_worded_for_the_caller() {
-        let disclosure = Disclosure::new(None);
+        let disclosure = Disclosure::new(None, [7; 32]);
         let change = BlacklistChange {
             reason: "report platform-a/R-7 retracted F-100: appeal upheld".to_owned(),
             entry: Some(BlacklistEntry {

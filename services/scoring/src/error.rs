@@ -12,6 +12,20 @@ pub enum Error {
     /// The exchange knows nothing of the thing asked for.
     #[error("{0}")]
     NotFound(String),
+    /// The thing was recorded before with other content.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// This replica has not applied the history up to the position asked for in time.
+    #[error("this replica has applied the history up to position {applied}, not yet {wanted}")]
+    Behind {
+        /// The position asked for.
+        wanted: i64,
+        /// The position applied.
+        applied: i64,
+    },
+    /// A history entry of a kind this version does not know (a newer replica wrote it).
+    #[error("history entry of unknown kind {0}")]
+    UnknownEntry(i16),
     /// A stored record could not be decoded.
     #[error("stored record is corrupt")]
     Corrupt(#[from] prost::DecodeError),
@@ -49,6 +63,12 @@ impl From<Error> for Status {
         match error {
             Error::Invalid(violations) => error::invalid_argument(&violations),
             Error::NotFound(what) => error::status_with_reason(Code::NotFound, what, "NOT_FOUND"),
+            Error::AlreadyExists(what) => {
+                error::status_with_reason(Code::AlreadyExists, what, "ALREADY_EXISTS")
+            }
+            behind @ Error::Behind { .. } => {
+                error::status_with_reason(Code::Unavailable, behind.to_string(), "REPLICA_BEHIND")
+            }
             Error::FailedPrecondition(why) => {
                 error::status_with_reason(Code::FailedPrecondition, why, "FAILED_PRECONDITION")
             }

@@ -23,8 +23,9 @@ use acx_proto::{
 };
 
 use crate::{
+    market::MarketIndex,
     model::{Model, ModelParams},
-    valuation::{AssessmentInputs, MarketIndex, Peers, Profiles, assess},
+    valuation::{AssessmentInputs, Peers, Profiles, assess},
 };
 
 /// A small deterministic generator (SplitMix64), so runs repeat exactly.
@@ -375,7 +376,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
                 peers: &peers,
                 rates: &rates,
                 profiles: &profiles,
-                seller_risk: seller.and_then(|account| model.risk(&account).cloned()),
+                seller_risk: seller.and_then(|account| model.risk(&account)),
                 notice,
                 random_share: 0.0,
                 model_version: "eval".to_owned(),

@@ -1,17 +1,32 @@
-//! The scoring service (`acx.scoring.v1`): the exchange's judgement of sellers. It follows
-//! ingest's change feed from a durable cursor, links accounts across platforms, scores them
-//! with readable reasons and keeps the shared blacklist (see [`model`] for the rules). This
-//! crate is the service as a library; `acx-scoring` is its thin binary.
+//! The scoring service (`acx.scoring.v1`): the exchange's judgement of sellers. It links
+//! accounts across platforms, scores them with readable reasons and keeps the shared
+//! blacklist (see [`model`] for the rules). This crate is the service as a library;
+//! `acx-scoring` is its thin binary.
+//!
+//! Everything scoring learns (ingest's feed, recorded declarations, inspection outcomes)
+//! is one ordered history in its database ([`history`]); every replica applies it in order
+//! ([`follower`]), starting from a snapshot ([`snapshot`]), and stored effects are written
+//! once ([`effects`]). One replica at a time follows ingest's feed ([`lease`], `feed`).
 
+mod db;
 mod disclosure;
+mod effects;
 mod error;
 pub mod evaluation;
+mod feed;
+mod follower;
+pub mod history;
+mod lease;
+mod market;
 pub mod model;
 pub mod names;
 mod scorer;
 mod service;
+pub mod snapshot;
+pub mod state;
 mod store;
 pub mod targeting;
+mod upgrade;
 mod valuation;
 
 pub use error::Error;
@@ -57,7 +72,7 @@ pub struct Config {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub ingest_token: Option<String>,
+    pub ingest_token: Option<acx_runtime::client::BearerToken>,
 
     /// File of the keys that hash identifiers (the same file as ingest's), for entity
     /// checks by identifier. Without it, entity checks match names only.
@@ -74,6 +89,17 @@ pub struct Config {
     #[arg(long, env = "ACX_SCORING_HALF_LIFE_DAYS", value_name = "DAYS", default_value_t = 180.0,
           value_parser = parse_half_life)]
     pub half_life_days: f64,
+
+    /// Write a snapshot of the state after this many history entries (a feed entry holds
+    /// up to 500 reports), by the replica holding the snapshot lease.
+    #[arg(long, env = "ACX_SCORING_SNAPSHOT_EVERY_ENTRIES", value_name = "ENTRIES", default_value_t = 2000,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub snapshot_every_entries: i64,
+
+    /// Or after this many seconds, when any entry was applied since the last snapshot.
+    #[arg(long, env = "ACX_SCORING_SNAPSHOT_INTERVAL_SECONDS", value_name = "SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_interval_seconds: u64,
 
     /// Reference exchange rates in the European Central Bank's CSV format (its
     /// eurofxref-hist.csv or daily eurofxref.csv, or a table of your own in that format),
@@ -107,6 +133,8 @@ impl Config {
             identifier_keys_file: None,
             random_inspection_share: 0.02,
             half_life_days: 180.0,
+            snapshot_every_entries: 2000,
+            snapshot_interval_seconds: 600,
             reference_rates_file: None,
         }
     }
@@ -136,6 +164,7 @@ pub fn access_policy() -> AccessPolicy {
         .grant_method(SERVICE_NAME, "GetSellerRisk", &[PLATFORMS, LIAISON])
         .grant_method(SERVICE_NAME, "CheckEntity", &[PLATFORMS, LIAISON])
         .grant_method(SERVICE_NAME, "AssessShipment", &[LIAISON])
+        .grant_method(SERVICE_NAME, "AssessShipments", &[LIAISON])
         .grant_method(SERVICE_NAME, "RecordOutcome", &[LIAISON])
         .grant_method(SERVICE_NAME, "GetPartyHistory", &[LIAISON])
         .grant_method(SERVICE_NAME, "GetModelCard", &[LIAISON, AUDITORS, OPERATOR])
@@ -144,7 +173,8 @@ pub fn access_policy() -> AccessPolicy {
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
-/// Opens the database, migrates it, rebuilds the model, follows ingest's feed and serves
+/// Opens the database, migrates it, starts following the history (ready once caught up
+/// with its head as of now), follows ingest's feed while holding the feed lease, and serves
 /// until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
     let database = Database::open(
@@ -162,20 +192,30 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let (first, last) = rates.date_range();
     tracing::info!(rates.source = %rates.source(), rates.first = %first, rates.last = %last,
         rates.currencies = rates.currencies().len(), "reference rates loaded");
-    let scorer = Arc::new(
-        scorer::Scorer::load(
-            database.clone(),
-            params,
-            config.random_inspection_share,
-            rates,
-        )
-        .await?,
-    );
+    let scorer = Arc::new(scorer::Scorer::new(
+        database.clone(),
+        params,
+        config.random_inspection_share,
+        rates,
+    ));
+    upgrade::from_legacy(&database).await?;
+    let head = history::head(&database).await?;
+    scorer
+        .start_head
+        .store(head, std::sync::atomic::Ordering::Relaxed);
+    // An empty history: ready at once (otherwise once the follower has applied `head`).
+    scorer.ready.send_replace(head == 0);
+    let policy = follower::SnapshotPolicy {
+        every_entries: config.snapshot_every_entries,
+        every: std::time::Duration::from_secs(config.snapshot_interval_seconds),
+    };
+    tokio::spawn(Arc::clone(&scorer).follow_history(policy, shutdown.clone()));
     tokio::spawn(Arc::clone(&scorer).run_trainer(shutdown.clone()));
     match &config.ingest_token {
         Some(token) => {
-            let ingest = IngestServiceClient::new(peer_channel(&config.ingest_url, token)?);
-            tokio::spawn(Arc::clone(&scorer).follow(ingest, shutdown.clone()));
+            let ingest =
+                IngestServiceClient::new(peer_channel(&config.ingest_url, token.expose())?);
+            tokio::spawn(Arc::clone(&scorer).follow_feed(ingest, shutdown.clone()));
         }
         None => tracing::warn!(
             "no ACX_INGEST_TOKEN: scoring serves what it has but does not follow ingest's feed"
@@ -185,6 +225,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
         None => None,
     };
+    let ready = scorer.ready();
     let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
     let scoring = service::Scoring::new(scorer, keys, tokens);
     let routes = tonic::service::Routes::new(
@@ -196,6 +237,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         routes,
         policy: access_policy(),
         database,
+        ready: Some(ready),
     };
     Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
 }

@@ -1,173 +1,111 @@
-//! The scorer: the model in memory (reads are served from it), rebuilt at start-up from the
-//! stored inputs, and kept up to date by following ingest's change feed. Each batch of
-//! changes is applied, recomputed and written with its cursor in one transaction; if the
-//! write fails the model is reloaded from the database, so memory never runs ahead of what
-//! is durable for long.
+//! The scorer: one replica's state in memory (reads are served from it), kept at a
+//! position of the history ([`crate::history`]) by the follower ([`crate::follower`]).
+//! Writes (a recorded assessment, an outcome) append to the history and answer once this
+//! replica has applied their entry, so a caller reads its own writes here, and on another
+//! replica by asking for the position they returned (see [`crate::service`]).
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+use std::time::Duration;
 
 use acx_domain::rates::ReferenceRates;
-use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServiceClient};
+use acx_proto::scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment};
 use acx_runtime::{
-    Database, Shutdown,
-    client::PeerChannel,
-    error::cause_chain,
+    Database,
     time::{now_micros, to_timestamp},
 };
-use tokio::sync::{RwLock, watch};
-use tracing::Instrument as _;
-
-use acx_proto::scoring::{DeclaredShipment, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, RwLock, RwLockReadGuard, watch};
 
 use crate::{
     Error,
+    history::{self, DeclarationEntry, NewDeclaration, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
-    store::{self, BatchWrite, Input},
-    targeting::{
-        Targeting,
-        features::{Context, Declared},
-    },
-    valuation::{self, AssessmentInputs, Peers, Profiles},
+    state::State,
+    targeting::features::{Context, Declared},
+    valuation::{self, AssessmentInputs, PartyHistory},
 };
 
-/// Most changes applied in one transaction.
-const MAX_BATCH: usize = 500;
-/// Most trace links on the span of one applied batch (the SDK's default limit).
-const MAX_LINKS: usize = 128;
+/// How long a write waits for its own replica to apply it before answering UNAVAILABLE.
+pub(crate) const APPLY_WAIT: Duration = Duration::from_secs(30);
 
-/// The model and its durable copy.
+/// One replica's state and its place in the history.
 #[derive(Debug)]
 pub struct Scorer {
-    model: RwLock<Model>,
-    peers: RwLock<Peers>,
-    profiles: RwLock<Profiles>,
-    /// Serialises the writers (the feed consumer and recorded outcomes), so each change of
-    /// the model is written before the next begins.
-    writer: tokio::sync::Mutex<()>,
+    pub(crate) state: Arc<RwLock<State>>,
+    pub(crate) database: Database,
+    pub(crate) params: ModelParams,
     random_share: f64,
-    /// Reference rates that put declared values in US dollars.
-    rates: Arc<ReferenceRates>,
-    database: Database,
-    params: ModelParams,
-    /// The last feed sequence whose effects are stored (and served).
-    applied: watch::Sender<i64>,
-    /// The targeting model, its statistics and lanes (see [`crate::targeting`]).
-    pub(crate) targeting: RwLock<Targeting>,
-    /// Serialises trainings.
+    /// Reference rates that put declared values in US dollars (put back on a state
+    /// restored from a snapshot).
+    pub(crate) rates: Arc<ReferenceRates>,
+    /// The last position applied, whose effects are stored.
+    pub(crate) applied: watch::Sender<i64>,
+    /// The history's head when this replica started: it is ready once it has applied it.
+    pub(crate) start_head: AtomicI64,
+    /// Whether it is ready (applied ≥ `start_head`).
+    pub(crate) ready: watch::Sender<bool>,
+    /// Woken after a local append, so the follower reads it at once.
+    pub(crate) wake: Notify,
+    /// This replica's name in leases.
+    pub(crate) replica: String,
+    /// Serialises this replica's trainings (across replicas: the `trainer` lease).
     pub(crate) training: tokio::sync::Mutex<()>,
-    /// Wakes the trainer when an outcome is recorded.
-    pub(crate) outcome_recorded: tokio::sync::Notify,
+    /// Wakes the trainer when outcomes were applied.
+    pub(crate) outcome_recorded: Notify,
 }
 
-use crate::targeting::store::is_fraud;
-
-/// Applies a recorded declaration's value anomaly to the seller it was attributed to.
-fn apply_anomaly(model: &mut Model, record: &store::ShipmentRecord) -> BTreeSet<AccountKey> {
-    match &record.seller {
-        Some(seller) if record.anomaly > 0.0 => model.apply_value_anomaly(
-            &record.shipment.authority,
-            &record.shipment.declaration_id,
-            seller,
-            record.anomaly,
-            record
-                .shipment
-                .declaration_time
-                .as_ref()
-                .map_or(0, |t| t.seconds.saturating_mul(1_000_000)),
-        ),
-        _ => std::collections::BTreeSet::new(),
-    }
+/// A declaration assessed now: the answer, the seller behind it, and what the targeting
+/// model knew of it (recorded with it, so the training replay reads it as it was).
+struct Assessed {
+    assessment: ShipmentAssessment,
+    seller: Option<AccountKey>,
+    context: Context,
+    score: Option<f64>,
 }
 
-/// Applies a fraud outcome to the seller it was attributed to.
-fn apply_outcome(model: &mut Model, record: &store::OutcomeRecord) -> BTreeSet<AccountKey> {
-    let (Some(seller), true) = (&record.seller, is_fraud(&record.outcome)) else {
-        return std::collections::BTreeSet::new();
-    };
-    let observe_us = record
-        .outcome
-        .inspect_time
-        .as_ref()
-        .map_or(now_micros(), |t| {
-            t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos / 1000)
-        });
-    model.apply_outcome(
-        &record.outcome.authority,
-        &record.outcome.declaration_id,
-        seller,
-        record.outcome.kind() == OutcomeKind::CounterfeitSeized,
-        observe_us,
-    )
-}
-
-async fn load_model(
-    database: &Database,
-    params: ModelParams,
-    rates: &Arc<ReferenceRates>,
-) -> Result<Model, Error> {
-    let mut model = Model::new(params);
-    model.use_reference_rates(Arc::clone(rates));
-    for input in store::inputs(database).await? {
-        model.apply(input.sequence, &input.platform, &input.report);
+fn seller_ref(account: AccountKey) -> acx_proto::common::SellerAccountRef {
+    acx_proto::common::SellerAccountRef {
+        platform: account.0,
+        seller_id: account.1,
     }
-    model.settle_clusters_quietly();
-    for record in store::shipments(database).await? {
-        apply_anomaly(&mut model, &record);
-    }
-    for record in store::outcomes(database).await? {
-        apply_outcome(&mut model, &record);
-    }
-    let (risks, listings) = store::served(database).await?;
-    model.restore(risks, listings);
-    for (version, profiles) in model.profiles_by_normalization() {
-        tracing::info!(
-            acx.identifiers.normalization = version,
-            profiles,
-            "current seller profiles whose identifiers were hashed under this normalisation version"
-        );
-    }
-    Ok(model)
 }
 
 impl Scorer {
-    /// Rebuilds the model and the declaration statistics from `database`; `random_share`
-    /// of assessed declarations are picked for a random inspection; values are compared in
-    /// US dollars at `rates`.
-    pub async fn load(
+    /// An empty replica over `database` (the follower fills it); `random_share` of assessed
+    /// declarations are picked for a random inspection; values are compared in US dollars
+    /// at `rates`.
+    pub fn new(
         database: Database,
         params: ModelParams,
         random_share: f64,
         rates: Arc<ReferenceRates>,
-    ) -> Result<Self, Error> {
-        let model = load_model(&database, params, &rates).await?;
-        let cursor = store::cursor(&database).await?;
-        let mut peers = Peers::default();
-        for record in store::shipments(&database).await? {
-            peers.record(&record.shipment, &rates);
-        }
-        let mut profiles = Profiles::default();
-        for record in store::outcomes(&database).await? {
-            if let Some(shipment) =
-                peers.recorded(&record.outcome.authority, &record.outcome.declaration_id)
-            {
-                profiles.record(shipment, is_fraud(&record.outcome));
-            }
-        }
-        let targeting = crate::targeting::load(&database, &rates).await?;
-        Ok(Self {
-            targeting: RwLock::new(targeting),
-            training: tokio::sync::Mutex::new(()),
-            outcome_recorded: tokio::sync::Notify::new(),
-            model: RwLock::new(model),
-            peers: RwLock::new(peers),
-            profiles: RwLock::new(profiles),
-            writer: tokio::sync::Mutex::new(()),
-            random_share,
-            rates,
+    ) -> Self {
+        static COUNTER: AtomicI64 = AtomicI64::new(0);
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scoring".to_owned());
+        let replica = format!(
+            "{host}/{}/{}/{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            now_micros()
+        );
+        Self {
+            state: Arc::new(RwLock::new(State::new(params, Arc::clone(&rates)))),
             database,
             params,
-            applied: watch::channel(cursor).0,
-        })
+            random_share,
+            rates,
+            applied: watch::channel(0).0,
+            start_head: AtomicI64::new(i64::MAX),
+            ready: watch::channel(false).0,
+            wake: Notify::new(),
+            replica,
+            training: tokio::sync::Mutex::new(()),
+            outcome_recorded: Notify::new(),
+        }
     }
 
     /// The reference rates declared values are compared at.
@@ -186,15 +124,42 @@ impl Scorer {
     }
 
     /// The model, for reading.
-    pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Model> {
-        self.model.read().await
+    pub async fn read(&self) -> RwLockReadGuard<'_, Model> {
+        RwLockReadGuard::map(self.state.read().await, |state| &state.model)
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The last position this replica has applied.
+    pub fn applied(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Whether this replica has caught up with the history as it was at start-up.
+    pub fn ready(&self) -> watch::Receiver<bool> {
+        self.ready.subscribe()
+    }
+
+    /// Waits until this replica has applied `position`, for at most `wait`.
+    pub async fn wait_applied(&self, position: i64, wait: Duration) -> Result<i64, Error> {
+        let mut applied = self.applied.subscribe();
+        match tokio::time::timeout(wait, applied.wait_for(|a| *a >= position)).await {
+            Ok(Ok(at)) => Ok(*at),
+            _ => Err(Error::Behind {
+                wanted: position,
+                applied: self.applied(),
+            }),
+        }
     }
 
     /// The seller behind a declaration: the account of the matching shipment notice, else
     /// the one declared.
-    fn seller_of(model: &Model, shipment: &DeclaredShipment) -> Option<AccountKey> {
-        model
-            .market()
+    fn seller_of(state: &State, shipment: &DeclaredShipment) -> Option<AccountKey> {
+        state
+            .market
             .matching_notice(shipment)
             .map(|n| n.account.clone())
             .or_else(|| {
@@ -205,42 +170,26 @@ impl Scorer {
             })
     }
 
-    /// Assesses a (validated) declaration. With `record`, the declaration joins the
-    /// statistics, and an anomalous value weighs on the seller behind it, both durably.
-    pub async fn assess(
-        &self,
-        shipment: &DeclaredShipment,
-        record: bool,
-    ) -> Result<ShipmentAssessment, Error> {
-        let _writer = if record {
-            Some(self.writer.lock().await)
-        } else {
-            None
-        };
-        let declared = Declared::read(shipment, &self.rates);
-        let (mut assessment, seller) = {
-            let model = self.model.read().await;
-            let peers = self.peers.read().await;
-            let profiles = self.profiles.read().await;
-            let notice = model.market().matching_notice(shipment);
-            let seller = Self::seller_of(&model, shipment);
-            let assessment = valuation::assess(
-                shipment,
-                AssessmentInputs {
-                    market: model.market(),
-                    peers: &peers,
-                    rates: &self.rates,
-                    profiles: &profiles,
-                    seller_risk: seller
-                        .as_ref()
-                        .and_then(|account| model.risk(account).cloned()),
-                    notice,
-                    random_share: self.random_share,
-                    model_version: self.rules_version(),
-                },
-            );
-            (assessment, seller)
-        };
+    /// Assesses a (validated) declaration against this replica's state: the rules, then the
+    /// targeting model when one is in force. `seen`: the declaration is recorded already (a
+    /// re-assessment), so its own counts are left out of its features.
+    fn assess_now(&self, state: &State, shipment: &DeclaredShipment, seen: bool) -> Assessed {
+        let model = &state.model;
+        let notice = state.market.matching_notice(shipment);
+        let seller = Self::seller_of(state, shipment);
+        let mut assessment = valuation::assess(
+            shipment,
+            AssessmentInputs {
+                market: &state.market,
+                peers: &state.peers,
+                rates: &state.rates,
+                profiles: &state.profiles,
+                seller_risk: seller.as_ref().and_then(|account| model.risk(account)),
+                notice,
+                random_share: self.random_share,
+                model_version: self.rules_version(),
+            },
+        );
         let context = Context {
             value_anomaly: valuation::anomaly_strength(&assessment),
             seller_risk: assessment.seller_risk.as_ref().map(|r| r.score),
@@ -249,252 +198,170 @@ impl Scorer {
                 .as_ref()
                 .is_some_and(|r| r.tier == acx_proto::common::RiskTier::Blacklisted as i32),
         };
-        let already = self
-            .peers
-            .read()
-            .await
-            .recorded(&shipment.authority, &shipment.declaration_id)
-            .is_some();
-        let score = self.targeting.read().await.apply(
-            &declared,
+        let score = state.targeting.apply(
+            &Declared::read(shipment, &state.rates),
             &context,
             &mut assessment,
             shipment,
             self.random_share,
-            already,
+            seen,
         );
-        if !record || already {
-            return Ok(assessment);
-        }
-        let mut stamped = shipment.clone();
-        let now_us = now_micros();
-        // Whole seconds: the replay reads the anomaly's time from the stored seconds.
-        stamped
-            .declaration_time
-            .get_or_insert(to_timestamp(now_us.div_euclid(1_000_000) * 1_000_000));
-        let record = store::ShipmentRecord {
-            shipment: stamped,
+        Assessed {
+            assessment,
             seller,
-            anomaly: context.value_anomaly,
-            seller_risk: context.seller_risk,
-            seller_listed: context.seller_listed,
-        };
-        self.commit(
-            |model| apply_anomaly(model, &record),
-            &[],
-            None,
-            Some(&record),
-        )
-        .await?;
-        // Durable first: the statistics in memory never hold what a restart would lose. The
-        // stamped copy, as the replay at start-up reads it.
-        self.peers
-            .write()
-            .await
-            .record(&record.shipment, &self.rates);
-        let mut targeting = self.targeting.write().await;
-        targeting
-            .stats
-            .see(&Declared::read(&record.shipment, &self.rates));
-        if let Some(score) = score {
-            targeting
-                .lanes
-                .observe(&shipment.authority, &shipment.customs_office, score);
+            context,
+            score,
         }
-        Ok(assessment)
     }
 
-    /// A party's inspection history: (inspections, frauds, smoothed rate, base rate).
-    pub async fn party_history(
+    /// Assesses a (validated) declaration. With `record`, the declaration is appended to
+    /// the history (once per declaration id: a repeat with the same content returns the
+    /// stored assessment, with other content is ALREADY_EXISTS), so it joins the
+    /// statistics and an anomalous value weighs on the seller behind it, on every replica.
+    /// Returns the assessment and the position to read at to see it.
+    pub async fn assess(
         &self,
-        label: &'static str,
-        id: &str,
-    ) -> Option<(f64, f64, f64, f64)> {
-        self.profiles.read().await.history(label, id)
-    }
-
-    /// The database.
-    pub fn database(&self) -> &Database {
-        &self.database
-    }
-
-    /// Records an inspection outcome of a recorded declaration; false when it had been
-    /// recorded before. The seller behind the declaration is attributed now and kept with
-    /// the outcome, so a replay gives the same result.
-    pub async fn record_outcome(&self, outcome: RecordOutcomeRequest) -> Result<bool, Error> {
-        let _writer = self.writer.lock().await;
-        let key = (outcome.authority.clone(), outcome.declaration_id.clone());
-        let shipment = self
-            .peers
-            .read()
-            .await
-            .recorded(&key.0, &key.1)
-            .cloned()
-            .ok_or_else(|| {
-                Error::NotFound(format!("no recorded declaration {} of {}", key.1, key.0))
-            })?;
-        if store::outcome_exists(&self.database, &key.0, &key.1).await? {
-            return Ok(false);
+        shipment: &DeclaredShipment,
+        record: bool,
+    ) -> Result<(ShipmentAssessment, i64), Error> {
+        let (mut results, position) = self
+            .assess_batch(std::slice::from_ref(shipment), record)
+            .await?;
+        match results.pop().flatten() {
+            Some(assessment) => Ok((assessment, position)),
+            None => Err(Error::AlreadyExists(format!(
+                "declaration {} of {} was recorded before with other content",
+                shipment.declaration_id, shipment.authority
+            ))),
         }
-        let seller = Self::seller_of(&*self.model.read().await, &shipment);
-        let record = store::OutcomeRecord { outcome, seller };
-        self.commit(
-            |model| apply_outcome(model, &record),
-            &[],
-            Some(&record),
-            None,
-        )
-        .await?;
-        self.profiles
-            .write()
-            .await
-            .record(&shipment, is_fraud(&record.outcome));
-        let declared = Declared::read(&shipment, &self.rates);
-        let day = record
-            .outcome
-            .inspect_time
-            .as_ref()
-            .map_or(now_micros() as f64 / 86_400e6, |t| {
-                t.seconds as f64 / 86_400.0
-            });
-        self.targeting.write().await.stats.record(
-            &declared,
-            is_fraud(&record.outcome),
-            day.max(declared.day),
-        );
-        self.outcome_recorded.notify_one();
-        Ok(true)
     }
 
-    /// Applies a batch of feed changes, writes it, and advances the cursor.
-    pub async fn apply_batch(&self, inputs: Vec<Input>) -> Result<(), Error> {
-        let _writer = self.writer.lock().await;
-        let cursor = *self.applied.borrow();
-        let inputs: Vec<Input> = inputs.into_iter().filter(|i| i.sequence > cursor).collect();
-        let Some(last) = inputs.last().map(|i| i.sequence) else {
-            return Ok(());
-        };
-        self.commit(
-            |model| {
-                let mut touched = BTreeSet::new();
-                for input in &inputs {
-                    touched.extend(model.apply(input.sequence, &input.platform, &input.report));
-                }
-                touched
-            },
-            &inputs,
-            None,
-            None,
-        )
-        .await?;
-        self.applied.send_replace(last);
-        Ok(())
-    }
-
-    /// Changes the model with `apply`, recomputes what it touched, and writes the change with
-    /// its effects in one transaction. Readers wait for the write, so a score they see is
-    /// durable and so is its trail on the blacklist's change feed; if the write fails the
-    /// model is reloaded from the database.
-    async fn commit<F>(
+    /// Assesses (validated) declarations against the same state; with `record`, records
+    /// the new ones in one append. One result each, in order: None when the id was
+    /// recorded before with other content. Returns the position to read at.
+    pub async fn assess_batch(
         &self,
-        apply: F,
-        inputs: &[Input],
-        outcome: Option<&store::OutcomeRecord>,
-        shipment: Option<&store::ShipmentRecord>,
-    ) -> Result<(), Error>
-    where
-        F: FnOnce(&mut Model) -> BTreeSet<AccountKey>,
-    {
-        let now_us = now_micros();
-        let mut model = self.model.write().await;
-        let touched = apply(&mut model);
-        let effects = model.recompute(&touched, now_us);
-        let batch = BatchWrite {
-            outcome,
-            shipment,
-            inputs,
-            effects: &effects,
-            now_us,
+        shipments: &[DeclaredShipment],
+        record: bool,
+    ) -> Result<(Vec<Option<ShipmentAssessment>>, i64), Error> {
+        if !record {
+            let mut assessed = Vec::with_capacity(shipments.len());
+            for shipment in shipments {
+                // A declaration recorded before (a re-assessment) leaves its own counts out
+                // of its features.
+                let seen = history::declaration(
+                    &self.database,
+                    &shipment.authority,
+                    &shipment.declaration_id,
+                )
+                .await?
+                .is_some();
+                let state = self.state.read().await;
+                assessed.push(Some(self.assess_now(&state, shipment, seen).assessment));
+            }
+            return Ok((assessed, self.applied()));
+        }
+        // Whole seconds: the anomaly's time is read from the recorded seconds.
+        let now = to_timestamp(now_micros().div_euclid(1_000_000) * 1_000_000);
+        let stamped: Vec<DeclaredShipment> = shipments
+            .iter()
+            .map(|shipment| {
+                let mut stamped = shipment.clone();
+                stamped.declaration_time.get_or_insert(now);
+                stamped
+            })
+            .collect();
+        // Each declaration of a batch is assessed as if the ones before it had arrived (as
+        // the training replay reads them): their counts are added for the batch and taken
+        // back after it, for their history entries to add on every replica.
+        let assessed: Vec<Assessed> = {
+            let mut state = self.state.write().await;
+            let mut undo = Vec::with_capacity(shipments.len());
+            let mut assessed = Vec::with_capacity(shipments.len());
+            for (shipment, stamped) in shipments.iter().zip(&stamped) {
+                assessed.push(self.assess_now(&state, shipment, false));
+                let declared = Declared::read(stamped, &state.rates);
+                undo.push(state.targeting.stats.see_undoable(&declared));
+            }
+            for undo in undo.into_iter().rev() {
+                state.targeting.stats.undo(undo);
+            }
+            assessed
         };
-        if let Err(error) = store::write_batch(&self.database, batch).await {
-            *model = load_model(&self.database, self.params, &self.rates).await?;
-            return Err(error.into());
-        }
-        Ok(())
+        let new: Vec<NewDeclaration> = shipments
+            .iter()
+            .zip(stamped)
+            .zip(assessed)
+            .map(|((shipment, stamped), assessed)| NewDeclaration {
+                entry: DeclarationEntry {
+                    shipment: Some(stamped),
+                    seller: assessed.seller.map(seller_ref),
+                    anomaly: assessed.context.value_anomaly,
+                    seller_risk: assessed.context.seller_risk,
+                    seller_listed: assessed.context.seller_listed,
+                    score: assessed.score,
+                },
+                content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
+                assessment: assessed.assessment,
+            })
+            .collect();
+        let recorded = history::append_declarations(&self.database, &new).await?;
+        let mut position = 0;
+        let results = recorded
+            .into_iter()
+            .zip(new)
+            .map(|(recorded, new)| match recorded {
+                Recorded::Appended(at) => {
+                    position = position.max(at);
+                    Some(new.assessment)
+                }
+                Recorded::Before(at, stored) => {
+                    position = position.max(at);
+                    Some(*stored)
+                }
+                Recorded::Conflict => None,
+            })
+            .collect();
+        self.wake.notify_one();
+        self.wait_applied(position, APPLY_WAIT).await?;
+        Ok((results, position.max(self.applied())))
     }
 
-    /// Follows ingest's feed until `shutdown`, reconnecting with backoff.
-    pub async fn follow(
-        self: Arc<Self>,
-        ingest: IngestServiceClient<PeerChannel>,
-        shutdown: Shutdown,
-    ) {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let outcome = tokio::select! {
-                outcome = self.follow_once(ingest.clone()) => outcome,
-                () = shutdown.triggered() => return,
-            };
-            match outcome {
-                Ok(()) => backoff = Duration::from_millis(200),
-                Err(error) => {
-                    tracing::warn!(error = %cause_chain(&error), retry_ms = backoff.as_millis() as u64,
-                        "change feed interrupted, reconnecting");
-                }
-            }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = shutdown.triggered() => return,
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
+    /// A party's inspection history.
+    pub async fn party_history(&self, label: &'static str, id: &str) -> Option<PartyHistory> {
+        self.state.read().await.profiles.history(label, id)
     }
 
-    async fn follow_once(&self, mut ingest: IngestServiceClient<PeerChannel>) -> Result<(), Error> {
-        let after_sequence = *self.applied.borrow();
-        let mut stream = ingest
-            .stream_changes(StreamChangesRequest { after_sequence })
-            .await
-            .map_err(Error::Feed)?
-            .into_inner();
-        tracing::info!(after_sequence, "following ingest's change feed");
-        loop {
-            let Some(first) = stream.message().await.map_err(Error::Feed)? else {
-                return Ok(());
-            };
-            let mut changes = vec![first];
-            // Take what has already arrived, up to a batch, without waiting.
-            while changes.len() < MAX_BATCH {
-                match tokio::time::timeout(Duration::ZERO, stream.message()).await {
-                    Ok(Ok(Some(change))) => changes.push(change),
-                    Ok(Ok(None)) | Err(_) => break,
-                    Ok(Err(status)) => return Err(Error::Feed(status)),
-                }
+    /// Records an inspection outcome of a recorded declaration: whether it was new (false
+    /// when recorded before) and the position to read at to see it. The seller behind the
+    /// declaration is attributed now and kept in the entry, so every replica applies the
+    /// same.
+    pub async fn record_outcome(
+        &self,
+        outcome: RecordOutcomeRequest,
+    ) -> Result<(bool, i64), Error> {
+        let shipment =
+            history::declaration(&self.database, &outcome.authority, &outcome.declaration_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "no recorded declaration {} of {}",
+                        outcome.declaration_id, outcome.authority
+                    ))
+                })?;
+        let seller = Self::seller_of(&*self.state.read().await, &shipment);
+        let entry = OutcomeEntry {
+            outcome: Some(outcome),
+            shipment: Some(shipment),
+            seller: seller.map(seller_ref),
+        };
+        match history::append_outcome(&self.database, entry).await? {
+            Some(position) => {
+                self.wake.notify_one();
+                self.wait_applied(position, APPLY_WAIT).await?;
+                Ok((true, position))
             }
-            // One span per applied batch, linked to the trace of each report's submission.
-            let span = tracing::info_span!(
-                "acx.scoring.apply_feed",
-                otel.name = "scoring/apply feed reports",
-                acx.feed.reports = changes.len(),
-                acx.feed.last_sequence = changes.last().map_or(0, |c| c.sequence),
-            );
-            let mut linked = std::collections::HashSet::new();
-            for change in &changes {
-                if linked.len() < MAX_LINKS && linked.insert(change.traceparent.clone()) {
-                    acx_telemetry::link_to_traceparent(&span, &change.traceparent);
-                }
-            }
-            let inputs = changes
-                .into_iter()
-                .filter_map(|change| {
-                    Some(Input {
-                        sequence: change.sequence,
-                        platform: change.platform,
-                        report: change.report?,
-                    })
-                })
-                .collect();
-            self.apply_batch(inputs).instrument(span).await?;
+            None => Ok((false, self.applied())),
         }
     }
 }

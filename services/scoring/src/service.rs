@@ -1,6 +1,15 @@
 //! The gRPC handlers of `acx.scoring.v1.ScoringService`. Risks and the blacklist are
 //! served from the model in memory; history and the blacklist's change feed from the
 //! database.
+//!
+//! ## Positions
+//! Every answer carries the `acx-applied-position` header: the history position this
+//! replica had applied (writes: the position of their own entry). A caller that sends
+//! `acx-min-position: N` is answered only once the replica has applied N, waiting up to
+//! the call's deadline (at most [`MAX_POSITION_WAIT`]), else UNAVAILABLE with reason
+//! `REPLICA_BEHIND`: so a write through one replica is read back through any other. Until a
+//! replica has caught up with the history as it was when it started, every call waits the
+//! same way (health is NOT_SERVING meanwhile).
 
 use std::sync::Arc;
 
@@ -10,14 +19,15 @@ use acx_domain::{
     identifiers::{IdentifierKeys, Normalization},
 };
 use acx_proto::scoring::{
-    AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
-    BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, DeclaredShipment,
-    GetModelCardRequest, GetModelCardResponse, GetPartyHistoryRequest, GetPartyHistoryResponse,
-    GetSellerRiskRequest, GetSellerRiskResponse, ListBlacklistChangesRequest,
-    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
-    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, OutcomeKind, PartyKind,
-    RecordOutcomeRequest, RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse,
-    TrainModelRequest, TrainModelResponse, scoring_service_server::ScoringService,
+    AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
+    AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
+    CheckEntityRequest, CheckEntityResponse, DeclaredShipment, GetModelCardRequest,
+    GetModelCardResponse, GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest,
+    GetSellerRiskResponse, ListBlacklistChangesRequest, ListBlacklistChangesResponse,
+    ListBlacklistRequest, ListBlacklistResponse, ListSellerRiskHistoryRequest,
+    ListSellerRiskHistoryResponse, OutcomeKind, PartyKind, RecordOutcomeRequest,
+    RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse, TrainModelRequest,
+    TrainModelResponse, scoring_service_server::ScoringService,
 };
 use acx_runtime::{
     FieldViolation, Principal,
@@ -36,6 +46,31 @@ const LIST_CHUNK: usize = 256;
 /// The RPCs page tokens are bound to.
 const HISTORY_RPC: &str = "acx.scoring.v1.ScoringService/ListSellerRiskHistory";
 const BLACKLIST_RPC: &str = "acx.scoring.v1.ScoringService/ListBlacklist";
+/// Most declarations per AssessShipments call (liaison's SubmitDeclarations batch).
+const MAX_BATCH_ASSESSMENTS: usize = 500;
+
+/// Request header: the least history position the answer must reflect.
+pub const MIN_POSITION_HEADER: &str = "acx-min-position";
+/// Response header: the history position the answer reflects.
+pub const APPLIED_POSITION_HEADER: &str = "acx-applied-position";
+/// Longest a call waits for its replica to reach a position.
+const MAX_POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The `grpc-timeout` of a request (`<digits><unit>`), if it has a valid one.
+fn grpc_timeout<T>(request: &Request<T>) -> Option<std::time::Duration> {
+    let text = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let value: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => std::time::Duration::from_secs(value.saturating_mul(3600)),
+        "M" => std::time::Duration::from_secs(value.saturating_mul(60)),
+        "S" => std::time::Duration::from_secs(value),
+        "m" => std::time::Duration::from_millis(value),
+        "u" => std::time::Duration::from_micros(value),
+        "n" => std::time::Duration::from_nanos(value),
+        _ => return None,
+    })
+}
 
 /// The scoring service.
 #[derive(Debug, Clone)]
@@ -52,11 +87,57 @@ impl Scoring {
     pub fn new(scorer: Arc<Scorer>, keys: Option<IdentifierKeys>, tokens: PageTokens) -> Self {
         Self {
             scorer,
-            disclosure: Arc::new(Disclosure::new(keys.as_ref())),
+            disclosure: Arc::new(Disclosure::new(
+                keys.as_ref(),
+                tokens.derive("acx.scoring.evidence-references"),
+            )),
             keys: keys.map(Arc::new),
             tokens,
         }
     }
+}
+
+impl Scoring {
+    /// Waits until this replica has caught up with its start-up head and with the
+    /// request's `acx-min-position`; returns the position applied.
+    async fn at_position<T>(&self, request: &Request<T>) -> Result<i64, Status> {
+        let mut wanted = self
+            .scorer
+            .start_head
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(value) = request.metadata().get(MIN_POSITION_HEADER) {
+            let Some(position) = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+            else {
+                return Err(Error::Invalid(vec![FieldViolation::new(
+                    MIN_POSITION_HEADER,
+                    "must be a history position (a whole number) as returned in acx-applied-position",
+                )])
+                .into());
+            };
+            wanted = wanted.max(position);
+        }
+        if self.scorer.applied() >= wanted {
+            return Ok(self.scorer.applied());
+        }
+        // Most of the deadline, so the caller hears UNAVAILABLE before its own timeout.
+        let wait =
+            grpc_timeout(request).map_or(MAX_POSITION_WAIT, |t| (t - t / 5).min(MAX_POSITION_WAIT));
+        Ok(self.scorer.wait_applied(wanted, wait).await?)
+    }
+}
+
+/// `message` with the `acx-applied-position` header.
+fn at<T>(message: T, position: i64) -> Response<T> {
+    let mut response = Response::new(message);
+    if let Ok(value) = position.to_string().parse() {
+        response
+            .metadata_mut()
+            .insert(APPLIED_POSITION_HEADER, value);
+    }
+    response
 }
 
 /// The page size of a request; a violation joins `violations`.
@@ -142,6 +223,7 @@ impl ScoringService for Scoring {
         &self,
         request: Request<GetSellerRiskRequest>,
     ) -> Result<Response<GetSellerRiskResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
@@ -152,7 +234,6 @@ impl ScoringService for Scoring {
                 let seller = request.seller.unwrap_or_default();
                 model
                     .risk(&(seller.platform.clone(), seller.seller_id.clone()))
-                    .cloned()
                     .ok_or_else(|| {
                         Error::NotFound(format!(
                             "the exchange knows nothing of seller {}/{}",
@@ -162,7 +243,6 @@ impl ScoringService for Scoring {
             }
             (None, cluster_id) if !cluster_id.is_empty() => model
                 .cluster_risk(cluster_id)
-                .cloned()
                 .ok_or_else(|| Error::NotFound(format!("no cluster {cluster_id}")))?,
             _ => {
                 return Err(Error::Invalid(vec![FieldViolation::new(
@@ -172,15 +252,19 @@ impl ScoringService for Scoring {
                 .into());
             }
         };
-        Ok(Response::new(GetSellerRiskResponse {
-            risk: Some(viewer.risk(risk)),
-        }))
+        Ok(at(
+            GetSellerRiskResponse {
+                risk: Some(viewer.risk(risk)),
+            },
+            position,
+        ))
     }
 
     async fn batch_get_seller_risks(
         &self,
         request: Request<BatchGetSellerRisksRequest>,
     ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
         let sellers = request.into_inner().sellers;
@@ -199,17 +283,18 @@ impl ScoringService for Scoring {
         let mut response = BatchGetSellerRisksResponse::default();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
-                Some(risk) => response.risks.push(viewer.risk(risk.clone())),
+                Some(risk) => response.risks.push(viewer.risk(risk)),
                 None => response.not_found.push(seller),
             }
         }
-        Ok(Response::new(response))
+        Ok(at(response, position))
     }
 
     async fn list_seller_risk_history(
         &self,
         request: Request<ListSellerRiskHistoryRequest>,
     ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let principal = Principal::of(&request)?.clone();
         let request = request.into_inner();
         let mut violations = validate::seller_ref(request.seller.as_ref(), "seller");
@@ -236,16 +321,20 @@ impl ScoringService for Scoring {
         }
         let (changes, next) = page.finish();
         let next_page_token = next.map_or_else(String::new, |id| self.tokens.issue(&scope, &id));
-        Ok(Response::new(ListSellerRiskHistoryResponse {
-            changes,
-            next_page_token,
-        }))
+        Ok(at(
+            ListSellerRiskHistoryResponse {
+                changes,
+                next_page_token,
+            },
+            position,
+        ))
     }
 
     async fn list_blacklist(
         &self,
         request: Request<ListBlacklistRequest>,
     ) -> Result<Response<ListBlacklistResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let principal = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&principal);
         let request = request.into_inner();
@@ -287,17 +376,21 @@ impl ScoringService for Scoring {
             self.tokens
                 .issue(&scope, &(changes_cursor, platform, seller_id))
         });
-        Ok(Response::new(ListBlacklistResponse {
-            entries: entries.into_iter().map(|e| viewer.entry(e)).collect(),
-            next_page_token,
-            changes_cursor,
-        }))
+        Ok(at(
+            ListBlacklistResponse {
+                entries: entries.into_iter().map(|e| viewer.entry(e)).collect(),
+                next_page_token,
+                changes_cursor,
+            },
+            position,
+        ))
     }
 
     async fn check_entity(
         &self,
         request: Request<CheckEntityRequest>,
     ) -> Result<Response<CheckEntityResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
@@ -369,31 +462,74 @@ impl ScoringService for Scoring {
             .read()
             .await
             .check_entity(&request.name, &hashed, limit);
-        Ok(Response::new(CheckEntityResponse {
-            matches: matches
-                .into_iter()
-                .map(|m| viewer.entity_match(m))
-                .collect(),
-        }))
+        Ok(at(
+            CheckEntityResponse {
+                matches: matches
+                    .into_iter()
+                    .map(|m| viewer.entity_match(m))
+                    .collect(),
+            },
+            position,
+        ))
     }
 
     async fn assess_shipment(
         &self,
         request: Request<AssessShipmentRequest>,
     ) -> Result<Response<AssessShipmentResponse>, Status> {
+        self.at_position(&request).await?;
         let request = request.into_inner();
         let mut shipment = request.shipment.unwrap_or_default();
         invalid(validate_shipment(&mut shipment))?;
-        let assessment = self.scorer.assess(&shipment, request.record).await?;
-        Ok(Response::new(AssessShipmentResponse {
-            assessment: Some(assessment),
-        }))
+        let (assessment, position) = self.scorer.assess(&shipment, request.record).await?;
+        Ok(at(
+            AssessShipmentResponse {
+                assessment: Some(assessment),
+            },
+            position,
+        ))
+    }
+
+    async fn assess_shipments(
+        &self,
+        request: Request<AssessShipmentsRequest>,
+    ) -> Result<Response<AssessShipmentsResponse>, Status> {
+        self.at_position(&request).await?;
+        let request = request.into_inner();
+        let mut shipments = request.shipments;
+        let mut violations = Vec::new();
+        if shipments.is_empty() || shipments.len() > MAX_BATCH_ASSESSMENTS {
+            violations.push(FieldViolation::new(
+                "shipments",
+                format!("needs 1 to {MAX_BATCH_ASSESSMENTS} declarations"),
+            ));
+        }
+        for (i, shipment) in shipments.iter_mut().enumerate() {
+            violations.extend(validate_shipment(shipment).into_iter().map(|mut v| {
+                v.field = format!("shipments[{i}].{}", v.field.trim_start_matches("shipment."));
+                v
+            }));
+            if violations.len() > 100 {
+                break; // bounded: errors travel in headers
+            }
+        }
+        invalid(violations)?;
+        let (results, position) = self.scorer.assess_batch(&shipments, request.record).await?;
+        let results = results
+            .into_iter()
+            .map(|assessment| AssessShipmentsResult {
+                conflict: assessment.is_none(),
+                assessment,
+            })
+            .collect();
+        Ok(at(AssessShipmentsResponse { results }, position))
     }
 
     async fn record_outcome(
         &self,
         request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<RecordOutcomeResponse>, Status> {
+        self.at_position(&request).await?;
         let request = request.into_inner();
         let mut violations = Vec::new();
         for (field, value) in [
@@ -412,36 +548,42 @@ impl ScoringService for Scoring {
             Ok(_) => {}
         }
         invalid(violations)?;
-        let recorded = self.scorer.record_outcome(request).await?;
-        Ok(Response::new(RecordOutcomeResponse { recorded }))
+        let (recorded, position) = self.scorer.record_outcome(request).await?;
+        Ok(at(RecordOutcomeResponse { recorded }, position))
     }
 
     async fn get_model_card(
         &self,
         request: Request<GetModelCardRequest>,
     ) -> Result<Response<GetModelCardResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let card = self.scorer.model_card(request.authority.trim()).await?;
-        Ok(Response::new(GetModelCardResponse { card: Some(card) }))
+        Ok(at(GetModelCardResponse { card: Some(card) }, position))
     }
 
     async fn train_model(
         &self,
-        _request: Request<TrainModelRequest>,
+        request: Request<TrainModelRequest>,
     ) -> Result<Response<TrainModelResponse>, Status> {
+        self.at_position(&request).await?;
         let trained = self.scorer.train_now().await?;
         let card = self.scorer.model_card("").await?;
-        Ok(Response::new(TrainModelResponse {
-            promoted: trained.promoted,
-            challenger: Some(trained.summary),
-            card: Some(card),
-        }))
+        Ok(at(
+            TrainModelResponse {
+                promoted: trained.promoted,
+                challenger: Some(trained.summary),
+                card: Some(card),
+            },
+            self.scorer.applied(),
+        ))
     }
 
     async fn set_lane_policy(
         &self,
         request: Request<SetLanePolicyRequest>,
     ) -> Result<Response<SetLanePolicyResponse>, Status> {
+        self.at_position(&request).await?;
         let Some(mut policy) = request.into_inner().policy else {
             return Err(Error::Invalid(vec![FieldViolation::new("policy", "is required")]).into());
         };
@@ -454,16 +596,20 @@ impl ScoringService for Scoring {
                 .map(|(field, why)| FieldViolation::new(field, why))
                 .collect(),
         )?;
-        let thresholds = self.scorer.set_lane_policy(policy).await?;
-        Ok(Response::new(SetLanePolicyResponse {
-            thresholds: Some(thresholds),
-        }))
+        let (thresholds, position) = self.scorer.set_lane_policy(policy).await?;
+        Ok(at(
+            SetLanePolicyResponse {
+                thresholds: Some(thresholds),
+            },
+            position,
+        ))
     }
 
     async fn get_party_history(
         &self,
         request: Request<GetPartyHistoryRequest>,
     ) -> Result<Response<GetPartyHistoryResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let request = request.into_inner();
         let label = match PartyKind::try_from(request.kind) {
             Ok(PartyKind::Importer) => "importer",
@@ -480,25 +626,29 @@ impl ScoringService for Scoring {
         if request.id.trim().is_empty() {
             return Err(Error::Invalid(vec![FieldViolation::new("id", "is required")]).into());
         }
-        let (inspections, frauds, smoothed_rate, base_rate) = self
+        let history = self
             .scorer
             .party_history(label, &request.id)
             .await
             .ok_or_else(|| {
                 Error::NotFound(format!("no recorded inspection of {label} {}", request.id))
             })?;
-        Ok(Response::new(GetPartyHistoryResponse {
-            inspections: inspections as i64,
-            frauds: frauds as i64,
-            smoothed_rate,
-            base_rate,
-        }))
+        Ok(at(
+            GetPartyHistoryResponse {
+                inspections: history.inspections as i64,
+                frauds: history.frauds as i64,
+                smoothed_rate: history.rate,
+                base_rate: history.base_rate,
+            },
+            position,
+        ))
     }
 
     async fn list_blacklist_changes(
         &self,
         request: Request<ListBlacklistChangesRequest>,
     ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
+        let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
         let request = request.into_inner();
@@ -520,9 +670,12 @@ impl ScoringService for Scoring {
         }
         let (changes, _) = page.finish();
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
-        Ok(Response::new(ListBlacklistChangesResponse {
-            changes: changes.into_iter().map(|c| viewer.change(c)).collect(),
-            next_cursor,
-        }))
+        Ok(at(
+            ListBlacklistChangesResponse {
+                changes: changes.into_iter().map(|c| viewer.change(c)).collect(),
+                next_cursor,
+            },
+            position,
+        ))
     }
 }

@@ -26,7 +26,6 @@
 //! comparison with other declarations or the importer's history).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 use acx_domain::{
     codes, money,
@@ -34,13 +33,17 @@ use acx_domain::{
 };
 use acx_proto::{
     common::{Money, Reason, RiskTier},
-    ingest::ShipmentNotice,
     scoring::{
         ComparisonBasis, DeclaredLine, DeclaredShipment, Lane, LineAssessment, SellerRisk,
         ShipmentAssessment, SkippedComparison, ValueAnomaly,
     },
 };
 use sha2::{Digest, Sha256};
+
+use crate::{
+    market::{MarketIndex, NoticeLine, NoticeRef},
+    model::ReasonCode,
+};
 
 /// Values kept per group.
 pub const RESERVOIR: usize = 2000;
@@ -59,13 +62,13 @@ pub const MIN_Z: f64 = -99.0;
 const MAX_Z: f64 = 99.0;
 
 /// The latest values of one group (natural logs of US-dollar values).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Reservoir {
     values: VecDeque<f64>,
 }
 
 impl Reservoir {
-    fn push(&mut self, value: f64) {
+    pub(crate) fn push(&mut self, value: f64) {
         if self.values.len() == RESERVOIR {
             self.values.pop_front();
         }
@@ -105,136 +108,16 @@ pub fn usd(value: &Money, rates: &ReferenceRates, day: i64) -> Option<f64> {
 
 /// The day of a report's or declaration's time; without one, the table's latest rates (so
 /// a replay gives the same values whenever it runs).
-fn day_of(time: Option<&prost_types::Timestamp>) -> i64 {
+pub(crate) fn day_of(time: Option<&prost_types::Timestamp>) -> i64 {
     time.map_or(i64::MAX, |t| rates::day_of(t.seconds))
 }
 
-/// A platform shipment notice, as matched by consignment numbers.
-#[derive(Debug, Clone)]
-pub struct NoticeRef {
-    /// The shipping account.
-    pub account: (String, String),
-    /// `reports/{platform}/{report_id}`.
-    pub name: String,
-    /// (GTIN, 6-digit HS code, unit price in USD) of each line.
-    pub lines: Vec<(String, String, Option<f64>)>,
-}
-
-/// A GTIN as prices are grouped by: its GTIN-14 form, so UPC-A and EAN-13 of a product are
-/// one product (ingest stores GTIN-14 since normalisation version 2; older reports on the
-/// feed still carry what was submitted).
-fn gtin_key(gtin: &str) -> String {
-    acx_domain::gtin::canonical(gtin).unwrap_or_else(|_| gtin.to_owned())
-}
-
-/// Marketplace prices, fed by the platforms' reports.
-#[derive(Debug)]
-pub struct MarketIndex {
-    by_gtin: HashMap<String, Reservoir>,
-    notices: HashMap<String, NoticeRef>,
-    rates: Arc<ReferenceRates>,
-}
-
-impl Default for MarketIndex {
-    fn default() -> Self {
-        Self::new(ReferenceRates::builtin())
-    }
-}
-
-impl MarketIndex {
-    /// An empty index that puts prices in US dollars with `rates`.
-    pub fn new(rates: Arc<ReferenceRates>) -> Self {
-        Self {
-            by_gtin: HashMap::new(),
-            notices: HashMap::new(),
-            rates,
-        }
-    }
-
-    /// A listing price of a product, observed at `time` (its day's reference rates).
-    pub fn observe_price(
-        &mut self,
-        gtin: &str,
-        price: &Money,
-        time: Option<&prost_types::Timestamp>,
-    ) {
-        if let (false, Some(value)) = (gtin.is_empty(), usd(price, &self.rates, day_of(time)))
-            && value > 0.0
-        {
-            self.by_gtin
-                .entry(gtin_key(gtin))
-                .or_default()
-                .push(value.ln());
-        }
-    }
-
-    /// A shipment notice: its unit prices, and its consignment numbers for matching.
-    pub fn observe_notice(&mut self, platform: &str, report_id: &str, notice: &ShipmentNotice) {
-        let lines: Vec<(String, String, Option<f64>)> = notice
-            .lines
-            .iter()
-            .map(|line| {
-                let product = line.product.clone().unwrap_or_default();
-                let day = day_of(notice.ship_time.as_ref());
-                let unit = line
-                    .unit_price
-                    .as_ref()
-                    .and_then(|price| usd(price, &self.rates, day));
-                if let Some(price) = &line.unit_price {
-                    self.observe_price(&product.gtin, price, notice.ship_time.as_ref());
-                }
-                (
-                    gtin_key(&product.gtin),
-                    product.hs_code.chars().take(6).collect(),
-                    unit,
-                )
-            })
-            .collect();
-        let notice_ref = NoticeRef {
-            account: (platform.to_owned(), notice.seller_id.clone()),
-            name: format!("reports/{platform}/{report_id}"),
-            lines,
-        };
-        for number in consignment_numbers(notice.consignment.as_ref()) {
-            self.notices.insert(number, notice_ref.clone());
-        }
-    }
-
-    /// The notice sharing a consignment number with `shipment`, if any.
-    pub fn matching_notice(&self, shipment: &DeclaredShipment) -> Option<&NoticeRef> {
-        consignment_numbers(shipment.consignment.as_ref())
-            .iter()
-            .find_map(|n| self.notices.get(n))
-    }
-}
-
-/// Consignment numbers in canonical form (upper case, no spaces or dashes).
-pub fn consignment_numbers(
-    consignment: Option<&acx_proto::common::ConsignmentNumbers>,
-) -> Vec<String> {
-    let Some(c) = consignment else {
-        return Vec::new();
-    };
-    c.tracking_numbers
-        .iter()
-        .chain(&c.bills_of_lading)
-        .chain(&c.air_waybills)
-        .map(|n| {
-            n.chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .collect::<String>()
-                .to_ascii_uppercase()
-        })
-        .filter(|n| !n.is_empty())
-        .collect()
-}
-
-/// Comparable declarations and importers' histories, fed by recorded declarations.
-#[derive(Debug, Default)]
+/// Comparable declarations and importers' histories, fed by recorded declarations (each
+/// once: the history records a declaration id once).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Peers {
     groups: HashMap<String, Reservoir>,
     importers: HashMap<(String, String), Reservoir>,
-    recorded: HashMap<(String, String), DeclaredShipment>,
 }
 
 /// The peer groups of a line, most specific first; an unknown origin (`ZZ`) is no group.
@@ -254,15 +137,10 @@ fn peer_groups(hs_code: &str, origin: &str) -> Vec<(String, String)> {
 }
 
 impl Peers {
-    /// Adds a declaration's per-kilogram values (in US dollars with `rates`); false when it
-    /// was recorded before. Lines of national chapters, without net mass, without a rate or
-    /// declared at 0 add nothing: they are no value per kilogram of a class of goods.
-    pub fn record(&mut self, shipment: &DeclaredShipment, rates: &ReferenceRates) -> bool {
-        let key = (shipment.authority.clone(), shipment.declaration_id.clone());
-        if self.recorded.contains_key(&key) {
-            return false;
-        }
-        self.recorded.insert(key, shipment.clone());
+    /// Adds a declaration's per-kilogram values (in US dollars with `rates`). Lines of
+    /// national chapters, without net mass, without a rate or declared at 0 add nothing:
+    /// they are no value per kilogram of a class of goods.
+    pub fn record(&mut self, shipment: &DeclaredShipment, rates: &ReferenceRates) {
         let day = day_of(shipment.declaration_time.as_ref());
         for line in &shipment.lines {
             if codes::is_national_chapter(&line.hs_code) || line.net_mass_kg <= 0.0 {
@@ -288,15 +166,6 @@ impl Peers {
                 .or_default()
                 .push(per_kg.ln());
         }
-        true
-    }
-}
-
-impl Peers {
-    /// A recorded declaration.
-    pub fn recorded(&self, authority: &str, declaration_id: &str) -> Option<&DeclaredShipment> {
-        self.recorded
-            .get(&(authority.to_owned(), declaration_id.to_owned()))
     }
 }
 
@@ -307,10 +176,57 @@ const PRIOR_WEIGHT: f64 = 5.0;
 /// Inspection outcomes per party (importer, declarant, HS code, origin, office), smoothed
 /// towards the overall rate so that one case does not condemn a newcomer and a long clean
 /// record counts.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Profiles {
+    #[serde(with = "party_counts")]
     parties: HashMap<(&'static str, String), (f64, f64)>,
     overall: (f64, f64),
+}
+
+/// A party's inspection record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartyHistory {
+    /// Inspections of its declarations.
+    pub inspections: f64,
+    /// Those that found fraud (counterfeits or undervaluation).
+    pub frauds: f64,
+    /// Its fraud rate, smoothed towards the overall rate.
+    pub rate: f64,
+    /// The overall fraud rate among inspections.
+    pub base_rate: f64,
+}
+
+/// The labels of parties whose history is kept.
+const PARTY_LABELS: [&str; 5] = ["importer", "declarant", "origin", "office", "hs"];
+
+/// Serialises [`Profiles::parties`], whose labels are static strings.
+mod party_counts {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    type Counts = HashMap<(&'static str, String), (f64, f64)>;
+
+    pub fn serialize<S: Serializer>(counts: &Counts, serializer: S) -> Result<S::Ok, S::Error> {
+        let rows: Vec<(&str, &String, &(f64, f64))> = counts
+            .iter()
+            .map(|((label, id), c)| (*label, id, c))
+            .collect();
+        rows.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Counts, D::Error> {
+        let rows: Vec<(String, String, (f64, f64))> = Vec::deserialize(deserializer)?;
+        rows.into_iter()
+            .map(|(label, id, c)| {
+                let label = super::PARTY_LABELS
+                    .into_iter()
+                    .find(|l| *l == label)
+                    .ok_or_else(|| D::Error::custom(format!("unknown party label {label}")))?;
+                Ok(((label, id), c))
+            })
+            .collect()
+    }
 }
 
 /// The parties of a declaration whose history is kept, with their labels.
@@ -353,32 +269,30 @@ impl Profiles {
         (self.overall.1 + 1.0) / (self.overall.0 + 10.0)
     }
 
-    /// The history of one party (`importer`, `declarant`, `origin`, `office`, `hs`):
-    /// (inspections, frauds, smoothed rate, base rate), if it was ever inspected.
-    pub fn history(&self, label: &'static str, id: &str) -> Option<(f64, f64, f64, f64)> {
-        let (inspected, frauds) = *self.parties.get(&(label, id.to_owned()))?;
-        let base = self.base_rate();
-        Some((
-            inspected,
+    /// The history of one party (`importer`, `declarant`, `origin`, `office`, `hs`), if
+    /// it was ever inspected.
+    pub fn history(&self, label: &'static str, id: &str) -> Option<PartyHistory> {
+        let (inspections, frauds) = *self.parties.get(&(label, id.to_owned()))?;
+        let base_rate = self.base_rate();
+        Some(PartyHistory {
+            inspections,
             frauds,
-            (frauds + PRIOR_WEIGHT * base) / (inspected + PRIOR_WEIGHT),
-            base,
-        ))
+            rate: (frauds + PRIOR_WEIGHT * base_rate) / (inspections + PRIOR_WEIGHT),
+            base_rate,
+        })
     }
 
-    /// The parties of `shipment` whose smoothed fraud rate is above the overall rate:
-    /// (label, id, inspections, frauds, smoothed rate, base rate).
+    /// The parties of `shipment` whose smoothed fraud rate is above the overall rate, with
+    /// their labels and ids.
     fn risky_parties(
         &self,
         shipment: &DeclaredShipment,
-    ) -> Vec<(&'static str, String, f64, f64, f64, f64)> {
-        let base = self.base_rate();
+    ) -> Vec<(&'static str, String, PartyHistory)> {
         parties(shipment)
             .into_iter()
             .filter_map(|(label, id)| {
-                let (inspected, frauds) = *self.parties.get(&(label, id.clone()))?;
-                let rate = (frauds + PRIOR_WEIGHT * base) / (inspected + PRIOR_WEIGHT);
-                (rate > base).then_some((label, id, inspected, frauds, rate, base))
+                let history = self.history(label, &id)?;
+                (history.rate > history.base_rate).then_some((label, id, history))
             })
             .collect()
     }
@@ -415,13 +329,13 @@ fn compare(
         return None;
     }
     let code = match basis {
-        ComparisonBasis::MarketplacePrice => "DECLARED_VALUE_BELOW_MARKET",
-        ComparisonBasis::PeerDeclarations => "DECLARED_VALUE_BELOW_PEERS",
-        _ => "DECLARED_VALUE_BELOW_IMPORTER_HISTORY",
+        ComparisonBasis::MarketplacePrice => ReasonCode::DeclaredValueBelowMarket,
+        ComparisonBasis::PeerDeclarations => ReasonCode::DeclaredValueBelowPeers,
+        _ => ReasonCode::DeclaredValueBelowImporterHistory,
     };
     let round = |v: f64| (v * 1e4).round() / 1e4;
     Some(ValueAnomaly {
-        code: code.to_owned(),
+        code: code.as_str().to_owned(),
         basis: basis as i32,
         comparison_group: label,
         expected_low: round((median - 2.0 * sigma).exp()),
@@ -544,13 +458,13 @@ fn assess_line(
 
     // Marketplace: the notice's products of the same HS code (or the only product).
     if let Some(notice) = inputs.notice {
-        let candidates: Vec<&(String, String, Option<f64>)> = if notice.lines.len() == 1 {
+        let candidates: Vec<&NoticeLine> = if notice.lines.len() == 1 {
             notice.lines.iter().collect()
         } else {
             notice
                 .lines
                 .iter()
-                .filter(|(_, hs, _)| !hs.is_empty() && hs6.starts_with(hs.as_str()))
+                .filter(|l| !l.hs6.is_empty() && hs6.starts_with(l.hs6.as_str()))
                 .collect()
         };
         match unit {
@@ -561,8 +475,13 @@ fn assess_line(
             ),
             None => {}
             Some(unit) => {
-                for (gtin, _, notice_price) in candidates {
-                    let mut group = inputs.market.by_gtin.get(gtin).cloned().unwrap_or_default();
+                for NoticeLine {
+                    gtin,
+                    unit_usd: notice_price,
+                    ..
+                } in candidates
+                {
+                    let mut group = inputs.market.prices(gtin).cloned().unwrap_or_default();
                     if group.values.is_empty()
                         && let Some(price) = notice_price
                         && *price > 0.0
@@ -663,10 +582,10 @@ fn assess_line(
 }
 
 /// Reason codes of comparisons left out (see [`SkippedComparison`]).
-const NO_REFERENCE_RATE: &str = "NO_REFERENCE_RATE";
-const NO_QUANTITY: &str = "NO_QUANTITY";
-const NO_NET_MASS: &str = "NO_NET_MASS";
-const NATIONAL_TARIFF_CODE: &str = "NATIONAL_TARIFF_CODE";
+const NO_REFERENCE_RATE: &str = ReasonCode::NoReferenceRate.as_str();
+const NO_QUANTITY: &str = ReasonCode::NoQuantity.as_str();
+const NO_NET_MASS: &str = ReasonCode::NoNetMass.as_str();
+const NATIONAL_TARIFF_CODE: &str = ReasonCode::NationalTariffCode.as_str();
 
 fn note_code(code: &str) -> &'static str {
     match code {
@@ -742,12 +661,25 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
         .profiles
         .risky_parties(shipment)
         .into_iter()
-        .map(|(label, id, inspected, frauds, rate, base)| {
+        .map(|(label, id, party)| {
+            let PartyHistory {
+                inspections: inspected,
+                frauds,
+                rate,
+                base_rate: base,
+            } = party;
             let component = 0.8 * (rate - base) / (1.0 - base);
             let description = format!(
                 "{label} {id}: {frauds:.0} of {inspected:.0} inspections found fraud (smoothed rate {rate:.2}, overall {base:.2})"
             );
-            (format!("PROFILE_{}", label.to_ascii_uppercase()), component, description)
+            let code = match label {
+                "importer" => ReasonCode::ProfileImporter,
+                "declarant" => ReasonCode::ProfileDeclarant,
+                "origin" => ReasonCode::ProfileOrigin,
+                "office" => ReasonCode::ProfileOffice,
+                _ => ReasonCode::ProfileHs,
+            };
+            (code.as_str().to_owned(), component, description)
         })
         .collect();
     let history_component = 1.0 - history.iter().fold(1.0, |rest, (_, c, _)| rest * (1.0 - c));
@@ -803,10 +735,11 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
         let account = seller.seller.clone().unwrap_or_default();
         reasons.push(Reason {
             code: if seller_listed {
-                "SELLER_BLACKLISTED"
+                ReasonCode::SellerBlacklisted
             } else {
-                "SELLER_RISK"
+                ReasonCode::SellerRisk
             }
+            .as_str()
             .to_owned(),
             description: format!(
                 "the seller {}/{} is {}",
@@ -819,12 +752,18 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
                 }
             ),
             contribution: share(seller_component),
-            evidence: seller
-                .reasons
-                .iter()
-                .flat_map(|r| r.evidence.iter().cloned())
-                .take(10)
-                .collect(),
+            // The listing's evidence is also its findings': each name once, first seen first.
+            evidence: {
+                let mut seen = std::collections::HashSet::new();
+                seller
+                    .reasons
+                    .iter()
+                    .flat_map(|r| r.evidence.iter())
+                    .filter(|name| seen.insert(name.as_str()))
+                    .take(10)
+                    .cloned()
+                    .collect()
+            },
         });
     }
     reasons.sort_by(|a, b| {
@@ -843,7 +782,7 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
     };
     if random_selection {
         reasons.push(Reason {
-            code: "RANDOM_SELECTION".to_owned(),
+            code: ReasonCode::RandomSelection.as_str().to_owned(),
             description: "selected at random for inspection, so that outcomes arrive on shipments the model would not pick".to_owned(),
             contribution: 0.0,
             evidence: Vec::new(),
@@ -865,11 +804,14 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
 }
 
 fn code_static(code: &str) -> &'static str {
-    match code {
-        "DECLARED_VALUE_BELOW_MARKET" => "DECLARED_VALUE_BELOW_MARKET",
-        "DECLARED_VALUE_BELOW_PEERS" => "DECLARED_VALUE_BELOW_PEERS",
-        _ => "DECLARED_VALUE_BELOW_IMPORTER_HISTORY",
-    }
+    [
+        ReasonCode::DeclaredValueBelowMarket,
+        ReasonCode::DeclaredValueBelowPeers,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == code)
+    .unwrap_or(ReasonCode::DeclaredValueBelowImporterHistory)
+    .as_str()
 }
 
 #[cfg(test)]

@@ -3,10 +3,8 @@
 //! On first run it creates credentials for a demo platform, a demo customs authority, an
 //! auditor and the internal services, and keeps them in the data directory.
 
-pub mod bench;
 mod credentials;
 pub mod demo;
-pub mod liaison_bench;
 
 pub use credentials::{Credentials, CredentialsError, PRINCIPALS};
 
@@ -154,7 +152,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
     let scoring = acx_scoring::start(
         &acx_scoring::Config {
             ingest_url: format!("http://{}", ingest.local_addr),
-            ingest_token: Some(credentials.token_of("service:scoring")?.to_owned()),
+            ingest_token: Some(credentials.token_of("service:scoring")?.into()),
             identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
             reference_rates_file: args.reference_rates_file.clone(),
             ..acx_scoring::Config::standalone(server_config(
@@ -172,7 +170,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             server: server_config(args, args.liaison_addr, tokens),
             scoring_url: format!("http://{}", scoring.local_addr),
             audit_database_url: None,
-            scoring_token: credentials.token_of("service:liaison")?.to_owned(),
+            scoring_token: credentials.token_of("service:liaison")?.into(),
         },
         shutdown,
     )

@@ -3,7 +3,8 @@
 //! Each package is a module, re-exported at the top for short paths: [`common`],
 //! [`diagnostics`], [`ingest`], [`scoring`], [`liaison`]. [`FILE_DESCRIPTOR_SET`] holds
 //! every ACX file and its imports, encoded, for server reflection; it keeps the proto
-//! comments, from which [`api_docs`] renders the API reference (`docs/api.md`).
+//! comments, from which `acx-api-docs` (tools/api-docs) renders the API reference
+//! (`docs/api.md`).
 
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
@@ -45,8 +46,6 @@ pub mod acx {
         }
     }
 }
-
-pub mod api_docs;
 
 pub use acx::common::v1 as common;
 pub use acx::diagnostics::v1 as diagnostics;

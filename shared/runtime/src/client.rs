@@ -11,6 +11,37 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 
+/// A bearer token one service presents to another (`--scoring-token`, `--ingest-token`).
+/// Its `Debug` prints `[redacted]`, so a configuration logged or shown in an error never
+/// carries the secret; [`BearerToken::expose`] gives the token where it is sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// The token itself, for the `authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for BearerToken {
+    fn from(token: String) -> Self {
+        BearerToken(token)
+    }
+}
+
+impl From<&str> for BearerToken {
+    fn from(token: &str) -> Self {
+        BearerToken(token.to_owned())
+    }
+}
+
 /// Adds `authorization: Bearer <token>` and the W3C trace context to every call.
 #[derive(Clone)]
 pub struct PeerAuth {
@@ -68,4 +99,17 @@ pub fn peer_channel(url: &str, token: &str) -> Result<PeerChannel, PeerError> {
         endpoint.connect_lazy(),
         PeerAuth { authorization },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_token_never_shows_in_debug_output() {
+        let token = BearerToken::from("s3cret-token-value");
+        assert_eq!(format!("{token:?}"), "[redacted]");
+        assert_eq!(format!("{:?}", Some(token.clone())), "Some([redacted])");
+        assert_eq!(token.expose(), "s3cret-token-value");
+    }
 }

@@ -328,6 +328,15 @@ impl PageTokens {
         Ok(Self::new(&secret))
     }
 
+    /// A 32-byte secret for `purpose` derived from the key: like the key, one per
+    /// deployment and the same on every replica (scoring keys its opaque evidence
+    /// references with it when it has no identifier keys).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = self.mac(b"acx derived secret\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self, domain: &[u8]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));

@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use acx_telemetry::GrpcServerTraceLayer;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tonic::{
     service::Routes,
     transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
@@ -36,6 +36,9 @@ pub struct ServiceSpec {
     pub policy: AccessPolicy,
     /// The service's database: health is SERVING only while it answers.
     pub database: Database,
+    /// Whether the service is ready to serve (scoring: caught up with its history);
+    /// health is NOT_SERVING while it is false. None: always ready.
+    pub ready: Option<watch::Receiver<bool>>,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -112,8 +115,11 @@ fn tls_config(config: &ServerConfig) -> Result<Option<ServerTlsConfig>, ServeErr
     Ok(Some(tls))
 }
 
-async fn database_status(database: &Database) -> ServingStatus {
-    if database.ping().await {
+async fn database_status(
+    database: &Database,
+    ready: Option<&watch::Receiver<bool>>,
+) -> ServingStatus {
+    if ready.is_none_or(|ready| *ready.borrow()) && database.ping().await {
         ServingStatus::Serving
     } else {
         ServingStatus::NotServing
@@ -126,25 +132,36 @@ async fn watch_health(
     reporter: HealthReporter,
     name: &'static str,
     database: Database,
+    mut ready: Option<watch::Receiver<bool>>,
     shutdown: Shutdown,
     mut last: ServingStatus,
 ) {
     loop {
+        let readiness_changed = async {
+            let changed = match &mut ready {
+                Some(ready) => ready.changed().await.is_ok(),
+                None => false,
+            };
+            if !changed {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(HEALTH_CHECK_INTERVAL) => {}
+            _ = readiness_changed => {}
             _ = shutdown.triggered() => break,
         }
-        let status = database_status(&database).await;
+        let status = database_status(&database, ready.as_ref()).await;
         if status != last {
             if status == ServingStatus::NotServing {
                 tracing::warn!(
                     service = name,
-                    "database unreachable, health is NOT_SERVING"
+                    "database unreachable or service not ready, health is NOT_SERVING"
                 );
             } else {
                 tracing::info!(
                     service = name,
-                    "database reachable again, health is SERVING"
+                    "database reachable and service ready, health is SERVING"
                 );
             }
             reporter.set_service_status("", status).await;
@@ -190,13 +207,14 @@ pub async fn serve(
     let (reporter, health) = tonic_health::server::health_reporter();
     // Checked once before the server answers, so a started server whose database is up is
     // SERVING from its first probe.
-    let initial = database_status(&spec.database).await;
+    let initial = database_status(&spec.database, spec.ready.as_ref()).await;
     reporter.set_service_status("", initial).await;
     reporter.set_service_status(spec.name, initial).await;
     tokio::spawn(watch_health(
         reporter,
         spec.name,
         spec.database.clone(),
+        spec.ready.clone(),
         shutdown.clone(),
         initial,
     ));

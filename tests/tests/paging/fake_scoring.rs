@@ -10,12 +10,13 @@ use std::{
 };
 
 use acx_proto::scoring::{
-    AssessShipmentRequest, AssessShipmentResponse, BatchGetSellerRisksRequest,
-    BatchGetSellerRisksResponse, CheckEntityRequest, CheckEntityResponse, GetPartyHistoryRequest,
-    GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse, Lane,
-    ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
-    ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
-    RecordOutcomeRequest, RecordOutcomeResponse, ShipmentAssessment,
+    AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
+    AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
+    CheckEntityRequest, CheckEntityResponse, GetPartyHistoryRequest, GetPartyHistoryResponse,
+    GetSellerRiskRequest, GetSellerRiskResponse, Lane, ListBlacklistChangesRequest,
+    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
+    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, RecordOutcomeRequest,
+    RecordOutcomeResponse, ShipmentAssessment,
     scoring_service_server::{ScoringService, ScoringServiceServer},
 };
 use tokio::sync::{oneshot, watch};
@@ -131,6 +132,42 @@ fn unimplemented<T>() -> Result<Response<T>, Status> {
     Err(Status::unimplemented("not in the fake"))
 }
 
+fn assessment(risk: f64) -> ShipmentAssessment {
+    ShipmentAssessment {
+        risk,
+        lane: lane_of(risk) as i32,
+        model_version: "fake".to_owned(),
+        ..Default::default()
+    }
+}
+
+impl FakeScoring {
+    /// The risks of `keys`, once none is held; UNAVAILABLE when any is down (as scoring
+    /// answers a batch as a whole).
+    async fn risks(&self, keys: &[Key]) -> Result<Vec<f64>, Status> {
+        let mut changed = self.changed.subscribe();
+        loop {
+            let behaviours: Vec<Behaviour> = keys.iter().map(|key| self.behaviour(key)).collect();
+            if behaviours.contains(&Behaviour::Down) {
+                return Err(Status::unavailable("down in this test"));
+            }
+            let risks: Option<Vec<f64>> = behaviours
+                .iter()
+                .map(|b| match b {
+                    Behaviour::Assess(risk) => Some(*risk),
+                    _ => None,
+                })
+                .collect();
+            if let Some(risks) = risks {
+                return Ok(risks);
+            }
+            if changed.changed().await.is_err() {
+                return Err(Status::unavailable("the fake stopped"));
+            }
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl ScoringService for FakeScoring {
     async fn assess_shipment(
@@ -138,26 +175,34 @@ impl ScoringService for FakeScoring {
         request: Request<AssessShipmentRequest>,
     ) -> Result<Response<AssessShipmentResponse>, Status> {
         let shipment = request.into_inner().shipment.unwrap_or_default();
-        let key = (shipment.authority, shipment.declaration_id);
-        let mut changed = self.changed.subscribe();
-        let risk = loop {
-            match self.behaviour(&key) {
-                Behaviour::Assess(risk) => break risk,
-                Behaviour::Down => return Err(Status::unavailable("down in this test")),
-                Behaviour::Hold(_) => {
-                    if changed.changed().await.is_err() {
-                        return Err(Status::unavailable("the fake stopped"));
-                    }
-                }
-            }
-        };
+        let risks = self
+            .risks(&[(shipment.authority, shipment.declaration_id)])
+            .await?;
         Ok(Response::new(AssessShipmentResponse {
-            assessment: Some(ShipmentAssessment {
-                risk,
-                lane: lane_of(risk) as i32,
-                model_version: "fake".to_owned(),
-                ..Default::default()
-            }),
+            assessment: Some(assessment(risks[0])),
+        }))
+    }
+
+    /// Liaison assesses each batch in one call.
+    async fn assess_shipments(
+        &self,
+        request: Request<AssessShipmentsRequest>,
+    ) -> Result<Response<AssessShipmentsResponse>, Status> {
+        let keys: Vec<Key> = request
+            .into_inner()
+            .shipments
+            .into_iter()
+            .map(|s| (s.authority, s.declaration_id))
+            .collect();
+        let risks = self.risks(&keys).await?;
+        Ok(Response::new(AssessShipmentsResponse {
+            results: risks
+                .into_iter()
+                .map(|risk| AssessShipmentsResult {
+                    assessment: Some(assessment(risk)),
+                    conflict: false,
+                })
+                .collect(),
         }))
     }
 

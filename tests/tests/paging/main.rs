@@ -102,7 +102,7 @@ impl LiaisonHarness {
             reassess_interval_secs: 0,
             scoring_url: format!("http://{scoring}"),
             audit_database_url: None,
-            scoring_token: service,
+            scoring_token: service.into(),
         };
         let shutdown = Shutdown::new();
         let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();

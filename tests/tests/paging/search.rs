@@ -145,9 +145,11 @@ async fn pending_shipments_come_last_and_once_even_when_assessed_between_pages()
             fake.set("c0", &format!("P-{i}"), Behaviour::Assess(0.9));
         }
         // A declaration scoring fails on wakes the worker at once (it arrives after the
-        // first page, so it is not listed).
+        // first page, so it is not listed). Scoring answers liaison's batches as a whole, so
+        // it is back for this one too before the worker's round (least risk: listed last).
         fake.set("c0", "WAKE", Behaviour::Down);
         submit(&mut worker_client, token, vec![at("WAKE".to_owned())]).await;
+        fake.set("c0", "WAKE", Behaviour::Assess(0.0));
         for i in 0..60 {
             assessed_soon(&mut worker_client, token, &format!("P-{i}")).await;
         }

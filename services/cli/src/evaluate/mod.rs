@@ -121,7 +121,7 @@ Replay: learning-window declarations go in day by day through SubmitDeclarations
   declarations through RecordInspectionResult (--concurrency at once); then the evaluation
   window's declarations, whose outcomes are never sent. Each evaluated shipment is read back
   (SearchShipments over the window, page by page; GetShipment for any not found) and ranked
-  by its risk. A rerun against the same suite is safe: stored declarations answer DUPLICATE
+  by the risk it was given on arrival (liaison may re-assess it later). A rerun against the same suite is safe: stored declarations answer DUPLICATE
   and the same result again is harmless; but risks are then those of the first run, so
   measure on a fresh suite.
 

@@ -173,16 +173,20 @@ pub fn build(
         if assessment.reasons.is_empty() {
             read_back.without_reason += 1;
         }
-        let lane = lanes.entry(assessment.lane).or_default();
+        // The decision made when the declaration arrived (liaison may re-assess it later,
+        // as outcomes about others arrive): what targeting is judged by.
+        let (risk, lane, version) = match shipment.assessment_history.first() {
+            Some(arrival) => (arrival.risk, arrival.lane, &arrival.model_version),
+            None => (assessment.risk, assessment.lane, &assessment.model_version),
+        };
+        let lane = lanes.entry(lane).or_default();
         lane.0 += 1;
         lane.1 += u64::from(case.fraud);
-        *versions
-            .entry(assessment.model_version.clone())
-            .or_default() += 1;
+        *versions.entry(version.clone()).or_default() += 1;
         let tie = metrics::tie_key(id);
         let revenue = case.revenue.unwrap_or(0.0);
         acx.push(Scored {
-            score: assessment.risk,
+            score: risk,
             tie,
             fraud: case.fraud,
             revenue,

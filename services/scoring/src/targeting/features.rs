@@ -218,7 +218,7 @@ pub struct Context {
 }
 
 /// The inspection record of one key.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Record {
     /// Outcomes recorded.
     pub inspections: u32,
@@ -231,8 +231,8 @@ pub struct Record {
 }
 
 /// Declarations seen of one key, inspected or not.
-#[derive(Debug, Clone, Copy, Default)]
-struct Seen {
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Seen {
     count: u32,
     first: f64,
     /// Welford moments of ln(value per kg).
@@ -245,8 +245,13 @@ fn stat_key(field: &str, value: &str) -> String {
     format!("{field}\u{1f}{value}")
 }
 
-/// Outcome and declaration statistics per key, updated as declarations and outcomes arrive.
-#[derive(Debug, Default)]
+/// What one [`Stats::see_undoable`] changed: each key's entry before it.
+#[derive(Debug)]
+pub struct Undo(Vec<(String, Option<Seen>)>);
+
+/// Outcome and declaration statistics per key, updated as declarations and outcomes arrive
+/// (part of each replica's state, so in snapshots).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Stats {
     records: HashMap<String, Record>,
     seen: HashMap<String, Seen>,
@@ -257,12 +262,22 @@ pub struct Stats {
 impl Stats {
     /// Counts a declaration (label-free statistics). Call after computing its features.
     pub fn see(&mut self, declared: &Declared) {
+        self.see_undoable(declared);
+    }
+
+    /// [`Stats::see`], returning what [`Stats::undo`] needs to take it back exactly: a
+    /// batch of declarations is assessed as if they arrived one after another (as the
+    /// training replay reads them), then the counts are left to the history entries.
+    pub fn see_undoable(&mut self, declared: &Declared) -> Undo {
+        let mut undo = Undo(Vec::new());
         let lv = declared.log_value_per_kg();
         for name in SEEN {
             let Some(value) = declared.keys.get(*name) else {
                 continue;
             };
-            let seen = self.seen.entry(stat_key(name, value)).or_insert(Seen {
+            let key = stat_key(name, value);
+            undo.0.push((key.clone(), self.seen.get(&key).copied()));
+            let seen = self.seen.entry(key).or_insert(Seen {
                 first: declared.day,
                 ..Seen::default()
             });
@@ -273,6 +288,21 @@ impl Stats {
                 let delta = lv - seen.mean;
                 seen.mean += delta / f64::from(seen.values);
                 seen.m2 += delta * (lv - seen.mean);
+            }
+        }
+        undo
+    }
+
+    /// Takes back what [`Stats::see_undoable`] counted (undo the latest first).
+    pub fn undo(&mut self, undo: Undo) {
+        for (key, before) in undo.0.into_iter().rev() {
+            match before {
+                Some(before) => {
+                    self.seen.insert(key, before);
+                }
+                None => {
+                    self.seen.remove(&key);
+                }
             }
         }
     }

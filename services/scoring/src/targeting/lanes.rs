@@ -53,9 +53,11 @@ pub fn check(policy: &LanePolicy) -> Vec<(&'static str, String)> {
     problems
 }
 
-/// Policies and the recent scores their thresholds are read from.
-#[derive(Debug, Default)]
+/// Policies and the recent scores their thresholds are read from (part of each replica's
+/// state, so in snapshots).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LaneBook {
+    #[serde(with = "crate::snapshot::prost_values")]
     policies: HashMap<(String, String), LanePolicy>,
     recent: HashMap<(String, String), VecDeque<f64>>,
 }

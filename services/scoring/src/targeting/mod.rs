@@ -11,8 +11,6 @@ pub mod store;
 pub mod train;
 pub mod trainer;
 
-pub use trainer::load;
-
 use std::sync::Arc;
 
 use acx_proto::scoring::{
@@ -47,18 +45,25 @@ impl Champion {
     }
 }
 
-/// The targeting state: statistics, the champion, lanes.
-#[derive(Debug, Default)]
+/// The targeting state: statistics, the champion, lanes. Part of each replica's state
+/// ([`crate::state::State`]), changed only by history entries, so every replica holds the
+/// same; the champion's trees are not in snapshots (they are read from `targeting_models`
+/// by [`Targeting::champion_version`]).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Targeting {
     /// Outcome and declaration statistics, every recorded outcome so far.
     pub stats: Stats,
-    /// The model in force; `None` in cold start.
+    /// The version of the model in force; `None` in cold start.
+    pub champion_version: Option<i64>,
+    /// The model in force (loaded by the follower when its entry is applied).
+    #[serde(skip)]
     pub champion: Option<Arc<Champion>>,
     /// Lane policies and recent scores.
     pub lanes: LaneBook,
     /// Outcomes recorded when the last training ran.
     pub trained_at_outcomes: u64,
-    /// A training is running.
+    /// A training is running on this replica.
+    #[serde(skip)]
     pub training: bool,
 }
 

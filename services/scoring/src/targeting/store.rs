@@ -1,8 +1,10 @@
 //! The targeting model's durable parts: the examples it learns from (recorded declarations
-//! with their outcomes), every trained version, and lane policies.
+//! with their outcomes, read from the history), and every trained version. Lane policies
+//! are history entries; the `lane_policies` table is read only to move a database from
+//! before the history.
 
 use acx_domain::rates::{ReferenceRates, day_of};
-use acx_proto::scoring::{DeclaredShipment, LanePolicy, OutcomeKind, RecordOutcomeRequest};
+use acx_proto::scoring::LanePolicy;
 use acx_runtime::{Database, on_backend};
 use forust_ml::GradientBooster;
 use prost::Message as _;
@@ -10,53 +12,61 @@ use prost::Message as _;
 use super::Champion;
 use super::features::{Context, Declared, FeatureSpace};
 use super::train::{Example, Facts};
+use crate::history::{Entry, OutcomeEntry};
+use crate::state::is_fraud;
 use crate::valuation::usd;
 
-/// Whether an outcome found fraud (counterfeits or undervaluation).
-pub fn is_fraud(outcome: &RecordOutcomeRequest) -> bool {
-    matches!(
-        outcome.kind(),
-        OutcomeKind::CounterfeitSeized | OutcomeKind::UndervaluationConfirmed
-    )
-}
+/// A declaration's history entry (kind, payload) and its outcome's, if any.
+type ExampleRow = (i16, Vec<u8>, Option<i16>, Option<Vec<u8>>);
 
-type ExampleRow = (Vec<u8>, f64, Option<f64>, bool, Option<Vec<u8>>);
-
-/// Every recorded declaration with its outcome, as the training reads them.
+/// Every recorded declaration with its outcome, as the training reads them: the
+/// declarations' and outcomes' history entries (which carry what was known of the seller
+/// when the declaration was assessed).
 pub async fn examples(
     database: &Database,
     rates: &ReferenceRates,
 ) -> Result<Vec<Example>, crate::Error> {
-    const SQL: &str = "SELECT s.payload, s.anomaly, s.seller_risk, s.seller_listed, o.payload \
-        FROM shipments s LEFT JOIN outcomes o \
-        ON o.authority = s.authority AND o.declaration_id = s.declaration_id";
+    const SQL: &str = "SELECT hd.kind, hd.payload, ho.kind, ho.payload \
+        FROM declarations d JOIN history hd ON hd.position = d.position \
+        LEFT JOIN inspection_outcomes o \
+        ON o.authority = d.authority AND o.declaration_id = d.declaration_id \
+        LEFT JOIN history ho ON ho.position = o.position";
     let rows: Vec<ExampleRow> =
         on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
     let mut examples = Vec::with_capacity(rows.len());
-    for (shipment, anomaly, seller_risk, seller_listed, outcome) in rows {
-        let shipment = DeclaredShipment::decode(shipment.as_slice())?;
+    for (kind, payload, outcome_kind, outcome_payload) in rows {
+        let Entry::Declaration(entry) = Entry::decode(kind, &payload)? else {
+            continue;
+        };
+        let shipment = entry.shipment.unwrap_or_default();
         let declared = Declared::read(&shipment, rates);
-        let outcome = match outcome {
-            Some(bytes) => {
-                let outcome = RecordOutcomeRequest::decode(bytes.as_slice())?;
-                let seconds = outcome.inspect_time.as_ref().map(|t| t.seconds);
-                let day = seconds.map_or(declared.day, |s| s as f64 / 86_400.0);
-                let revenue = outcome
-                    .extra_duty
-                    .as_ref()
-                    .and_then(|m| usd(m, rates, day_of(seconds.unwrap_or(0))))
-                    .unwrap_or(0.0)
-                    .max(0.0);
-                Some((is_fraud(&outcome), revenue, day))
-            }
+        let outcome = match outcome_kind.zip(outcome_payload) {
+            Some((kind, payload)) => match Entry::decode(kind, &payload)? {
+                Entry::Outcome(OutcomeEntry {
+                    outcome: Some(outcome),
+                    ..
+                }) => Some(outcome),
+                _ => None,
+            },
             None => None,
         };
+        let outcome = outcome.map(|outcome| {
+            let seconds = outcome.inspect_time.as_ref().map(|t| t.seconds);
+            let day = seconds.map_or(declared.day, |s| s as f64 / 86_400.0);
+            let revenue = outcome
+                .extra_duty
+                .as_ref()
+                .and_then(|m| usd(m, rates, day_of(seconds.unwrap_or(0))))
+                .unwrap_or(0.0)
+                .max(0.0);
+            (is_fraud(&outcome), revenue, day)
+        });
         examples.push(Example {
             declared,
             context: Context {
-                value_anomaly: anomaly,
-                seller_risk,
-                seller_listed,
+                value_anomaly: entry.anomaly,
+                seller_risk: entry.seller_risk,
+                seller_listed: entry.seller_listed,
             },
             outcome,
         });
@@ -129,38 +139,33 @@ pub async fn versions(database: &Database) -> Result<Vec<VersionRow>, crate::Err
         .collect()
 }
 
-/// The newest promoted version, the champion.
-pub async fn champion(database: &Database) -> Result<Option<Champion>, crate::Error> {
-    const SQL: &str = "SELECT version, trained_us, facts, space, trees FROM targeting_models \
-        WHERE promoted AND trees IS NOT NULL ORDER BY version DESC LIMIT 1";
-    let row: Option<(i64, i64, String, String, String)> =
-        on_backend!(database, pool => sqlx::query_as(SQL).fetch_optional(pool).await?);
-    let Some((version, trained_us, facts, space, trees)) = row else {
-        return Ok(None);
-    };
+/// The newest promoted version, if any (for moving a database from before the history).
+pub async fn newest_promoted(database: &Database) -> Result<Option<VersionRow>, crate::Error> {
+    Ok(versions(database).await?.into_iter().find(|v| v.promoted))
+}
+
+/// A promoted version with its trees.
+pub async fn champion(database: &Database, version: i64) -> Result<Champion, crate::Error> {
+    const SQL: &str = "SELECT trained_us, facts, space, trees FROM targeting_models \
+        WHERE version = $1 AND trees IS NOT NULL";
+    let row: Option<(i64, String, String, String)> = on_backend!(database, pool =>
+        sqlx::query_as(SQL).bind(version).fetch_optional(pool).await?);
     let bad = |e: String| crate::Error::Internal(format!("model {version}: {e}"));
+    let Some((trained_us, facts, space, trees)) = row else {
+        return Err(bad("no stored trees".to_owned()));
+    };
     let space: FeatureSpace = serde_json::from_str(&space).map_err(|e| bad(e.to_string()))?;
-    Ok(Some(Champion {
+    Ok(Champion {
         version,
         trained_us,
         booster: GradientBooster::from_json(&trees).map_err(|e| bad(e.to_string()))?,
         names: space.names(),
         space,
         facts: serde_json::from_str(&facts).map_err(|e| bad(e.to_string()))?,
-    }))
+    })
 }
 
-/// Stores (replaces) a lane policy.
-pub async fn set_policy(database: &Database, policy: &LanePolicy) -> Result<(), sqlx::Error> {
-    on_backend!(database, pool => sqlx::query(
-        "INSERT INTO lane_policies (authority, customs_office, policy) VALUES ($1, $2, $3) \
-         ON CONFLICT (authority, customs_office) DO UPDATE SET policy = excluded.policy")
-        .bind(&policy.authority).bind(&policy.customs_office).bind(policy.encode_to_vec())
-        .execute(pool).await.map(|_| ())?);
-    Ok(())
-}
-
-/// Every stored lane policy.
+/// Every lane policy stored before the history held them (for moving such a database).
 pub async fn policies(database: &Database) -> Result<Vec<LanePolicy>, crate::Error> {
     const SQL: &str = "SELECT policy FROM lane_policies";
     let rows: Vec<(Vec<u8>,)> =

@@ -452,6 +452,46 @@ mod tests {
     }
 
     #[test]
+    fn counts_added_for_a_batch_are_taken_back_exactly() {
+        let mut stats = Stats::default();
+        let space = FeatureSpace::new(&[]);
+        let declared = |day: f64, value: f64| {
+            let mut e = example(day, false);
+            e.declared.value_usd = Some(value);
+            e.declared.net_mass_kg = 2.0;
+            e.declared
+                .keys
+                .insert("hs6".to_owned(), "851830".to_owned());
+            e
+        };
+        stats.see(&declared(5.0, 100.0).declared);
+        let probe = declared(9.0, 70.0);
+        let before = space.vector(&probe.declared, &probe.context, &stats);
+        // A batch: one earlier than anything seen (it moves `first`), one of a new importer.
+        let mut newcomer = declared(3.0, 400.0);
+        newcomer
+            .declared
+            .keys
+            .insert("importer".to_owned(), "IMP-NEW".to_owned());
+        let undo = vec![
+            stats.see_undoable(&declared(2.0, 10.0).declared),
+            stats.see_undoable(&newcomer.declared),
+        ];
+        let during = space.vector(&probe.declared, &probe.context, &stats);
+        assert_ne!(
+            format!("{before:?}"),
+            format!("{during:?}"),
+            "the batch counts"
+        );
+        for undo in undo.into_iter().rev() {
+            stats.undo(undo);
+        }
+        let after = space.vector(&probe.declared, &probe.context, &stats);
+        assert_eq!(format!("{before:?}"), format!("{after:?}"));
+        assert_eq!(stats.seen_count("importer", "IMP-NEW"), 0);
+    }
+
+    #[test]
     fn a_challenger_that_backtests_worse_is_not_promoted() {
         let facts = Facts::default();
         assert!(!decide(&facts, true, Some(&(quality(0.70), quality(0.80)))).0);

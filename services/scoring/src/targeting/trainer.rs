@@ -1,86 +1,36 @@
-//! The targeting model's life in the service: rebuilt at start-up, trained in the background
-//! when enough new outcomes arrive (never holding a lock assessments need while the trees
-//! learn), promoted by the champion/challenger rule, described by the model card.
+//! The targeting model's life in the service: trained in the background when enough new
+//! outcomes arrive (never holding a lock assessments need while the trees learn), by one
+//! replica at a time (the `trainer` lease), promoted by the champion/challenger rule and
+//! put in force on every replica through the history (a [`ModelTrainedEntry`]), described
+//! by the model card. Statistics, lanes and the champion's version are part of each
+//! replica's state ([`crate::state`]), rebuilt from snapshots and the history.
 
 use std::{sync::Arc, time::Duration};
 
-use acx_domain::rates::ReferenceRates;
 use acx_proto::scoring::{
     Backtest, LanePolicy, LaneThresholds, ModelCard, ModelVersionSummary, PrecisionAt,
 };
 use acx_runtime::{
-    Database, Shutdown,
+    Shutdown,
     time::{now_micros, to_timestamp},
 };
 
 use super::{
-    Champion, Targeting,
     backtest::Quality,
     store::{self, VersionRow},
     train::{self, NotTrained},
 };
-use crate::{Error, scorer::Scorer};
+use crate::{
+    Error,
+    history::{self, Entry, LanePolicyEntry, ModelTrainedEntry},
+    lease,
+    scorer::{APPLY_WAIT, Scorer},
+};
 
-/// Recent shipments re-scored at start-up to seed the lane thresholds.
-const SEED_SCORES: usize = 5000;
 /// The trainer waits for outcomes to stop arriving this long before it trains (so a batch
 /// of outcomes makes one training, not many), but never longer than [`MAX_WAIT`].
 const QUIET: Duration = Duration::from_secs(2);
 const MAX_WAIT: Duration = Duration::from_secs(30);
-
-/// Rebuilds the targeting state from `database`: statistics of every recorded declaration
-/// and outcome, the champion, lane policies, and recent scores for the thresholds.
-pub async fn load(database: &Database, rates: &ReferenceRates) -> Result<Targeting, Error> {
-    let mut examples = store::examples(database, rates).await?;
-    examples.sort_by(|a, b| a.declared.day.total_cmp(&b.declared.day));
-    let mut targeting = Targeting::default();
-    for example in &examples {
-        targeting.stats.see(&example.declared);
-        if let Some((fraud, _, day)) = example.outcome {
-            targeting
-                .stats
-                .record(&example.declared, fraud, day.max(example.declared.day));
-        }
-    }
-    for policy in store::policies(database).await? {
-        targeting.lanes.set(policy);
-    }
-    if !store::versions(database).await?.is_empty() {
-        targeting.trained_at_outcomes = targeting.stats.totals().0;
-    }
-    if let Some(champion) = store::champion(database).await? {
-        tracing::info!(model = %champion.version_name(), "targeting model loaded");
-        targeting.champion = Some(Arc::new(champion));
-        seed_lanes(&mut targeting, &examples);
-    }
-    Ok(targeting)
-}
-
-/// Scores the most recent uninspected declarations with the champion, so lane thresholds
-/// hold from the first assessment after a start or a promotion (inspected ones would score
-/// with their own outcome known). `examples` in time order.
-fn seed_lanes(targeting: &mut Targeting, examples: &[train::Example]) {
-    let Some(champion) = targeting.champion.clone() else {
-        return;
-    };
-    let open: Vec<&train::Example> = examples.iter().filter(|e| e.outcome.is_none()).collect();
-    let start = open.len().saturating_sub(SEED_SCORES);
-    for example in &open[start..] {
-        let x = champion
-            .space
-            .vector_seen(&example.declared, &example.context, &targeting.stats);
-        let raw = train::predict(&champion.booster, &[x.as_slice()]);
-        let office = example
-            .declared
-            .keys
-            .get("office")
-            .filter(|o| o.as_str() != super::features::MISSING)
-            .map_or("", String::as_str);
-        targeting
-            .lanes
-            .observe(&example.declared.authority, office, train::sigmoid(raw[0]));
-    }
-}
 
 /// A training's result.
 #[derive(Debug)]
@@ -124,46 +74,51 @@ fn summary(row: &VersionRow) -> ModelVersionSummary {
 
 impl Scorer {
     /// Trains a challenger on every recorded outcome and promotes it by the rule of
-    /// [`train::decide`]. Trainings run one at a time; assessments go on meanwhile.
+    /// [`train::decide`], unless another replica is training (FAILED_PRECONDITION).
+    /// Trainings run one at a time; assessments go on meanwhile.
     pub async fn train_now(&self) -> Result<Trained, Error> {
         let _one = self.training.lock().await;
-        let recorded = {
-            let mut targeting = self.targeting.write().await;
-            targeting.training = true;
-            targeting.stats.totals().0
+        if !lease::acquire(&self.database, lease::TRAINER, &self.replica).await? {
+            return Err(Error::FailedPrecondition(
+                "another scoring replica is training the targeting model now; the model card \
+                 shows its result when it is done"
+                    .to_owned(),
+            ));
+        }
+        let result = tokio::select! {
+            result = self.train_leased() => result,
+            () = lease::keep(&self.database, lease::TRAINER, &self.replica) => Err(Error::Internal(
+                "the trainer lease was lost during the training".to_owned())),
         };
-        let result = self.train_locked().await;
-        let mut targeting = self.targeting.write().await;
-        targeting.training = false;
-        if !matches!(result, Err(Error::FailedPrecondition(_))) {
-            targeting.trained_at_outcomes = recorded;
+        self.state.write().await.targeting.training = false;
+        if let Err(error) = lease::release(&self.database, lease::TRAINER, &self.replica).await {
+            tracing::warn!(%error, "trainer lease not released (it expires)");
         }
-        let (trained, champion, examples) = result?;
-        if let Some((champion, backtest_scores)) = champion {
-            targeting.champion = Some(Arc::new(champion));
-            targeting.lanes.clear_scores();
-            // How the new model scores declarations it has not seen, then the open ones.
-            for score in backtest_scores {
-                targeting.lanes.observe_everyone(score);
-            }
-            seed_lanes(&mut targeting, &examples);
-        }
-        Ok(trained)
+        result
     }
 
-    async fn train_locked(
-        &self,
-    ) -> Result<(Trained, Option<(Champion, Vec<f64>)>, Vec<train::Example>), Error> {
+    async fn train_leased(&self) -> Result<Trained, Error> {
+        // A training another replica finished is in the history before it gave the lease
+        // up: apply it first, so a training is never repeated on the same outcomes.
+        let head = history::head(&self.database).await?;
+        self.wait_applied(head, APPLY_WAIT).await?;
+        let (recorded, incumbent) = {
+            let mut state = self.state.write().await;
+            state.targeting.training = true;
+            (
+                state.targeting.stats.totals().0,
+                state.targeting.champion.clone(),
+            )
+        };
         let mut examples = store::examples(self.database(), self.rates()).await?;
         examples.sort_by(|a, b| a.declared.day.total_cmp(&b.declared.day));
-        let incumbent = self.targeting.read().await.champion.clone();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let started = std::time::Instant::now();
-        let (result, examples) = tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let champion = incumbent
                 .as_ref()
                 .map(|c| (&c.space, &c.booster, c.facts.window.1));
-            (train::train(&examples, champion, threads), examples)
+            train::train(&examples, champion, threads)
         })
         .await
         .map_err(|e| Error::Internal(format!("training task failed: {e}")))?;
@@ -171,7 +126,7 @@ impl Scorer {
             NotTrained::TooFew { .. } => Error::FailedPrecondition(e.to_string()),
             NotTrained::Trees(_) => Error::Internal(e.to_string()),
         })?;
-        let has_champion = self.targeting.read().await.champion.is_some();
+        let has_champion = self.state.read().await.targeting.champion.is_some();
         let (promoted, decision) = train::decide(&fitted.facts, has_champion, compared.as_ref());
         let row = VersionRow {
             version: store::next_version(self.database()).await?,
@@ -187,32 +142,33 @@ impl Scorer {
             promoted.then_some(&fitted.booster),
         )
         .await?;
+        let entry = Entry::ModelTrained(ModelTrainedEntry {
+            version: row.version,
+            promoted,
+            recorded_outcomes: recorded,
+            backtest_scores: if promoted {
+                fitted.backtest_scores
+            } else {
+                Vec::new()
+            },
+        });
+        let position = history::append(&self.database, &entry).await?;
+        self.wake.notify_one();
+        self.wait_applied(position, APPLY_WAIT).await?;
         tracing::info!(model = row.version, promoted, decision = %row.decision,
             outcomes = row.facts.training_outcomes, auc = row.facts.backtest.auc,
             seconds = started.elapsed().as_secs_f64(), "targeting model trained");
-        let trained = Trained {
+        Ok(Trained {
             promoted,
             summary: summary(&row),
-        };
-        let champion = promoted.then(|| {
-            let champion = Champion {
-                version: row.version,
-                trained_us: row.trained_us,
-                names: fitted.space.names(),
-                booster: fitted.booster,
-                space: fitted.space,
-                facts: row.facts,
-            };
-            (champion, fitted.backtest_scores)
-        });
-        Ok((trained, champion, examples))
+        })
     }
 
     /// Trains whenever enough new outcomes have arrived and stopped arriving, until
     /// `shutdown`.
     pub async fn run_trainer(self: Arc<Self>, shutdown: Shutdown) {
         loop {
-            if !self.targeting.read().await.training_due() {
+            if !self.state.read().await.targeting.training_due() {
                 tokio::select! {
                     () = self.outcome_recorded.notified() => {}
                     () = shutdown.triggered() => return,
@@ -230,10 +186,10 @@ impl Scorer {
                     break;
                 }
             }
-            if self.targeting.read().await.training_due()
+            if self.state.read().await.targeting.training_due()
                 && let Err(error) = self.train_now().await
             {
-                tracing::warn!(error = %error, "targeting model training failed");
+                tracing::warn!(error = %error, "targeting model not trained");
                 tokio::select! {
                     () = tokio::time::sleep(MAX_WAIT) => {}
                     () = shutdown.triggered() => return,
@@ -245,7 +201,8 @@ impl Scorer {
     /// The model card; lane thresholds of `authority` only, unless empty.
     pub async fn model_card(&self, authority: &str) -> Result<ModelCard, Error> {
         let versions = store::versions(self.database()).await?;
-        let targeting = self.targeting.read().await;
+        let state = self.state.read().await;
+        let targeting = &state.targeting;
         let (outcomes, frauds) = targeting.stats.totals();
         let mut policies: Vec<LanePolicy> = targeting.lanes.policies();
         if !authority.is_empty() {
@@ -302,11 +259,19 @@ impl Scorer {
         Ok(card)
     }
 
-    /// Sets a lane policy (durably first) and returns its thresholds now.
-    pub async fn set_lane_policy(&self, policy: LanePolicy) -> Result<LaneThresholds, Error> {
-        store::set_policy(self.database(), &policy).await?;
-        let mut targeting = self.targeting.write().await;
-        targeting.lanes.set(policy.clone());
-        Ok(targeting.lanes.thresholds(&policy))
+    /// Sets a lane policy (a history entry, so every replica holds it); returns its
+    /// thresholds now and the position to read at to see it.
+    pub async fn set_lane_policy(
+        &self,
+        policy: LanePolicy,
+    ) -> Result<(LaneThresholds, i64), Error> {
+        let entry = Entry::LanePolicy(LanePolicyEntry {
+            policy: Some(policy.clone()),
+        });
+        let position = history::append(&self.database, &entry).await?;
+        self.wake.notify_one();
+        self.wait_applied(position, APPLY_WAIT).await?;
+        let thresholds = self.state.read().await.targeting.lanes.thresholds(&policy);
+        Ok((thresholds, position))
     }
 }

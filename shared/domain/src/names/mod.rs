@@ -22,7 +22,9 @@ use crate::identifiers::{address::fold_accents, text::fold_compatibility};
 pub use legal_forms::{is_legal_form, legal_form_count};
 
 /// The writing system of a token, as far as comparing names needs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Script {
     /// Latin letters (and digits alone).
     Latin,
@@ -43,7 +45,7 @@ pub enum Script {
 }
 
 /// What a token does in a name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// A word that names the party.
     Distinctive,
@@ -54,7 +56,7 @@ pub enum Role {
 }
 
 /// One token of a name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Token {
     /// As written, folded: lower case, without accents.
     pub native: String,
@@ -67,7 +69,7 @@ pub struct Token {
 }
 
 /// A name analysed for comparison: its tokens without legal forms.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Name {
     /// The tokens, in the order written, legal forms removed.
     pub tokens: Vec<Token>,

@@ -1,0 +1,230 @@
+//! `acxctl declarations ...`: customs declarations submitted to liaison from JSON Lines or
+//! CSV (read by [`crate::declarations`]).
+
+use std::path::{Path, PathBuf};
+
+use acx_proto::liaison::{
+    AssessmentState, DeclarationOutcome, DeclarationResult, SubmitDeclarationsRequest,
+};
+use clap::{Subcommand, ValueEnum};
+
+use super::value;
+use crate::{
+    Context,
+    declarations::{self, CSV_COLUMNS},
+    error::CliError,
+    output::{print, print_json, short, table, within_item},
+    rejected_or_ok,
+};
+
+/// `acxctl declarations ...`
+#[derive(Debug, Subcommand)]
+pub enum DeclarationsCommand {
+    /// Submits declarations from JSON Lines (one acx.liaison.v1.Declaration per line) or
+    /// CSV, in batches; prints each declaration's outcome, lane and risk, or its
+    /// violations. Resubmitting is safe: a declaration already stored answers DUPLICATE.
+    #[command(after_help = CSV_COLUMNS)]
+    Submit {
+        /// The file: .csv is read as CSV, anything else as JSON Lines (see --format).
+        file: PathBuf,
+        /// The file's format, when its name does not say.
+        #[arg(long, value_enum)]
+        format: Option<InputFormat>,
+        /// Declarations per call (liaison takes up to 500).
+        #[arg(long, default_value_t = 100)]
+        batch_size: usize,
+        /// How the CSV file is written.
+        #[command(flatten)]
+        csv: crate::dialect::CsvArgs,
+    },
+}
+
+/// The format of a declarations file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// A header row and one row per declaration line.
+    Csv,
+}
+
+/// Runs a `declarations` subcommand.
+pub async fn run(context: &Context, command: DeclarationsCommand) -> Result<u8, CliError> {
+    match command {
+        DeclarationsCommand::Submit {
+            file,
+            format,
+            batch_size,
+            csv,
+        } => declarations_submit(context, &file, format, batch_size, &csv).await,
+    }
+}
+
+async fn declarations_submit(
+    context: &Context,
+    file: &Path,
+    format: Option<InputFormat>,
+    batch_size: usize,
+    csv_args: &crate::dialect::CsvArgs,
+) -> Result<u8, CliError> {
+    if batch_size == 0 {
+        return Err(CliError::Usage(
+            "--batch-size must be at least 1".to_owned(),
+        ));
+    }
+    let csv = match format {
+        Some(format) => format == InputFormat::Csv,
+        None => file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+    };
+    let options = csv_args.options();
+    let (items, dialect) = declarations::read(file, csv.then_some(&options))?;
+    let liaison = context.liaison().await?;
+
+    // (line, declaration id, outcome as read or answered)
+    let mut rows: Vec<(u64, Result<DeclarationResult, String>)> = Vec::new();
+    let mut valid = Vec::new();
+    for item in items {
+        match item.declaration {
+            Ok(declaration) => valid.push((item.line, declaration)),
+            Err(error) => rows.push((item.line, Err(error))),
+        }
+    }
+    for chunk in valid.chunks(batch_size) {
+        let answer = liaison
+            .submit_declarations(SubmitDeclarationsRequest {
+                declarations: chunk.iter().map(|(_, d)| d.clone()).collect(),
+            })
+            .await?;
+        for mut result in answer.results {
+            let Some((line, _)) = usize::try_from(result.index)
+                .ok()
+                .and_then(|i| chunk.get(i))
+            else {
+                return Err(CliError::Failed(format!(
+                    "the server answered for declaration {} of a batch of {}",
+                    result.index,
+                    chunk.len()
+                )));
+            };
+            for violation in &mut result.violations {
+                violation.field = within_item(&violation.field, "declarations").to_owned();
+            }
+            rows.push((*line, Ok(result)));
+        }
+    }
+    rows.sort_by_key(|(line, _)| *line);
+
+    let mut counts = [0u64; 5]; // accepted, duplicate, rejected, conflicting, unreadable
+    for (_, row) in &rows {
+        let slot = match row {
+            Ok(result) => match result.outcome() {
+                DeclarationOutcome::Accepted => 0,
+                DeclarationOutcome::Duplicate => 1,
+                DeclarationOutcome::AlreadyExists => 3,
+                _ => 2,
+            },
+            Err(_) => 4,
+        };
+        counts[slot] += 1;
+    }
+    let [accepted, duplicates, rejected, conflicting, unreadable] = counts;
+    if context.json() {
+        let mut results = Vec::new();
+        for (line, row) in &rows {
+            let mut entry = match row {
+                Ok(result) => {
+                    let mut entry = value(result)?;
+                    if let Some(object) = entry.as_object_mut() {
+                        object.remove("index");
+                    }
+                    entry
+                }
+                Err(error) => serde_json::json!({"outcome": "UNPARSEABLE", "error": error}),
+            };
+            entry["line"] = (*line).into();
+            results.push(entry);
+        }
+        let csv = dialect.as_ref().map(|d| {
+            serde_json::json!({
+                "delimiter": char::from(d.delimiter).to_string(),
+                "delimiterDetected": d.delimiter_detected,
+                "decimal": d.decimal.map(|s| s.name()),
+                "decimalDetected": d.decimal_detected,
+                "timezone": d.timezone,
+            })
+        });
+        print_json(&serde_json::json!({
+            "file": file,
+            "csv": csv,
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "rejected": rejected + unreadable,
+            "unparseable": unreadable,
+            "alreadyExists": conflicting,
+            "results": results,
+        }))?;
+    } else {
+        let mut table_rows = Vec::new();
+        for (line, row) in &rows {
+            table_rows.push(match row {
+                Ok(result) => {
+                    let assessed = result.assessment_state() == AssessmentState::Assessed;
+                    let problems: Vec<String> = result
+                        .violations
+                        .iter()
+                        .map(|v| format!("{}: {}", v.field, v.description))
+                        .collect();
+                    vec![
+                        line.to_string(),
+                        result.declaration_id.clone(),
+                        short(result.outcome().as_str_name(), "DECLARATION_OUTCOME_"),
+                        short(result.assessment_state().as_str_name(), "ASSESSMENT_STATE_"),
+                        if assessed {
+                            short(result.lane().as_str_name(), "LANE_")
+                        } else {
+                            "-".to_owned()
+                        },
+                        if assessed {
+                            format!("{:.2}", result.risk)
+                        } else {
+                            "-".to_owned()
+                        },
+                        problems.join("; "),
+                    ]
+                }
+                Err(error) => vec![
+                    line.to_string(),
+                    "-".to_owned(),
+                    "unparseable".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    "-".to_owned(),
+                    error.clone(),
+                ],
+            });
+        }
+        let mut text = table(
+            &[
+                "LINE",
+                "DECLARATION",
+                "OUTCOME",
+                "STATE",
+                "LANE",
+                "RISK",
+                "PROBLEMS",
+            ],
+            &table_rows,
+        );
+        if let Some(dialect) = &dialect {
+            text.push_str(&format!("read as CSV: {dialect}\n"));
+        }
+        text.push_str(&format!(
+            "{accepted} accepted, {duplicates} duplicate, {} rejected, {conflicting} conflicting\n",
+            rejected + unreadable
+        ));
+        print(&text)?;
+    }
+    Ok(rejected_or_ok(rejected + unreadable + conflicting))
+}

@@ -1,0 +1,434 @@
+//! Scoring's history: every input scoring learns from, as one durable, ordered log in its
+//! database (table `history`), which every replica applies in order ([`crate::follower`]).
+//!
+//! ## Entries
+//! Each entry is one [`Entry`]: a kind number (column `kind`) and a protobuf payload.
+//! - [`FeedBatch`] (1): reports taken from ingest's feed, appended by the one replica that
+//!   holds the `feed` lease. The append drops reports at or below the highest ingest
+//!   sequence already in the history (`feed_cursor`, moved in the same transaction), so a
+//!   report is never appended twice, even while a lease changes hands.
+//! - [`DeclarationEntry`] (2): a recorded assessment, unique per (authority, declaration
+//!   id) through the `declarations` table written in the same transaction.
+//! - [`OutcomeEntry`] (3): an inspection outcome, unique per declaration through the
+//!   `inspection_outcomes` table; it carries its declaration, so applying it reads nothing.
+//! - [`ModelTrainedEntry`] (4): a targeting model version trained by the replica holding
+//!   the `trainer` lease; a promoted one becomes the champion on every replica (its trees
+//!   are read from `targeting_models`, immutable once written, before it is applied).
+//! - [`LanePolicyEntry`] (5): an authority's lane policy.
+//!
+//! An entry carries every input its application needs (the seller a declaration was
+//! attributed to, its anomaly strength), and applying it never reads the wall clock: the
+//! "as of" time is the entry's `append_time_us`. So every replica computes the same state.
+//!
+//! Adding a kind: a payload message below, a
+//! variant of [`Entry`] with a new kind number, an `append_*` function, and an arm in
+//! `State::apply` ([`crate::state`]). Kind numbers are never reused.
+//!
+//! ## Order
+//! Appends are serialised, so that position order is commit order: a follower reading
+//! `position > applied` never later sees a smaller position commit. On PostgreSQL each
+//! append transaction first takes a transaction-scoped advisory lock and then uses
+//! `max(position) + 1`; it also notifies [`CHANNEL`] so followers wake at once. On SQLite
+//! the transaction begins IMMEDIATE (one writer at a time).
+
+use acx_proto::{
+    common::SellerAccountRef,
+    ingest::Report,
+    scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment},
+};
+use acx_runtime::{Database, on_backend, time::now_micros};
+use prost::Message;
+
+use crate::{
+    Error,
+    db::{Tx, on_tx},
+};
+
+/// PostgreSQL NOTIFY channel of appends.
+pub const CHANNEL: &str = "acx_scoring_history";
+
+/// Advisory lock key that serialises appends on PostgreSQL ("ACXHIST").
+pub(crate) const APPEND_LOCK: i64 = 0x0041_4358_4849_5354;
+
+/// One report taken from ingest's feed.
+#[derive(Clone, PartialEq, Message)]
+pub struct FeedReport {
+    /// Its ingest sequence.
+    #[prost(int64, tag = "1")]
+    pub sequence: i64,
+    /// The reporting platform.
+    #[prost(string, tag = "2")]
+    pub platform: String,
+    /// The report (hashed identifiers only).
+    #[prost(message, optional, tag = "3")]
+    pub report: Option<Report>,
+    /// The W3C `traceparent` of the report's submission (empty if none), so the span
+    /// applying it links to that trace.
+    #[prost(string, tag = "4")]
+    pub traceparent: String,
+}
+
+/// Reports taken from ingest's feed, in feed order.
+#[derive(Clone, PartialEq, Message)]
+pub struct FeedBatch {
+    /// The reports.
+    #[prost(message, repeated, tag = "1")]
+    pub reports: Vec<FeedReport>,
+}
+
+/// A recorded declaration: it joins the comparable statistics, and its value anomaly
+/// weighs on the seller it was attributed to.
+#[derive(Clone, PartialEq, Message)]
+pub struct DeclarationEntry {
+    /// The declaration as recorded (its declaration time set).
+    #[prost(message, optional, tag = "1")]
+    pub shipment: Option<DeclaredShipment>,
+    /// The seller behind it when it was assessed (matched notice, else as declared).
+    #[prost(message, optional, tag = "2")]
+    pub seller: Option<SellerAccountRef>,
+    /// Strength of its strongest value anomaly, 0 to 1.
+    #[prost(double, tag = "3")]
+    pub anomaly: f64,
+    /// The seller's risk when it was assessed (a feature of the targeting model, as known
+    /// then).
+    #[prost(double, optional, tag = "4")]
+    pub seller_risk: Option<f64>,
+    /// Whether that seller was on the blacklist then.
+    #[prost(bool, tag = "5")]
+    pub seller_listed: bool,
+    /// The targeting model's score of it (none in cold start): the lanes' thresholds
+    /// follow recent scores ([`crate::targeting::lanes`]).
+    #[prost(double, optional, tag = "6")]
+    pub score: Option<f64>,
+}
+
+/// A trained targeting model version (stored in `targeting_models` before this entry is
+/// appended, by the one replica holding the `trainer` lease).
+#[derive(Clone, PartialEq, Message)]
+pub struct ModelTrainedEntry {
+    /// Its version number (`targeting-N`).
+    #[prost(int64, tag = "1")]
+    pub version: i64,
+    /// Whether it was promoted to champion: every replica then loads its trees.
+    #[prost(bool, tag = "2")]
+    pub promoted: bool,
+    /// Outcomes recorded when it was trained (the next training is due after more).
+    #[prost(uint64, tag = "3")]
+    pub recorded_outcomes: u64,
+    /// Its scores of the backtest declarations, which seed the lane thresholds when it is
+    /// promoted.
+    #[prost(double, repeated, tag = "4")]
+    pub backtest_scores: Vec<f64>,
+}
+
+/// A lane policy set by an authority.
+#[derive(Clone, PartialEq, Message)]
+pub struct LanePolicyEntry {
+    /// The policy.
+    #[prost(message, optional, tag = "1")]
+    pub policy: Option<acx_proto::scoring::LanePolicy>,
+}
+
+/// An inspection outcome of a recorded declaration.
+#[derive(Clone, PartialEq, Message)]
+pub struct OutcomeEntry {
+    /// The outcome as reported.
+    #[prost(message, optional, tag = "1")]
+    pub outcome: Option<RecordOutcomeRequest>,
+    /// The declaration it is about, as recorded.
+    #[prost(message, optional, tag = "2")]
+    pub shipment: Option<DeclaredShipment>,
+    /// The seller behind the declaration when the outcome was recorded.
+    #[prost(message, optional, tag = "3")]
+    pub seller: Option<SellerAccountRef>,
+}
+
+/// One entry of the history.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Reports from ingest's feed.
+    Feed(FeedBatch),
+    /// A recorded declaration.
+    Declaration(DeclarationEntry),
+    /// An inspection outcome.
+    Outcome(OutcomeEntry),
+    /// A trained targeting model version.
+    ModelTrained(ModelTrainedEntry),
+    /// A lane policy.
+    LanePolicy(LanePolicyEntry),
+}
+
+impl Entry {
+    /// Its kind number (column `kind`).
+    pub fn kind(&self) -> i16 {
+        match self {
+            Self::Feed(_) => 1,
+            Self::Declaration(_) => 2,
+            Self::Outcome(_) => 3,
+            Self::ModelTrained(_) => 4,
+            Self::LanePolicy(_) => 5,
+        }
+    }
+
+    /// How many inputs it holds (column `records`).
+    fn records(&self) -> i32 {
+        match self {
+            Self::Feed(batch) => batch.reports.len() as i32,
+            _ => 1,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Feed(batch) => batch.encode_to_vec(),
+            Self::Declaration(entry) => entry.encode_to_vec(),
+            Self::Outcome(entry) => entry.encode_to_vec(),
+            Self::ModelTrained(entry) => entry.encode_to_vec(),
+            Self::LanePolicy(entry) => entry.encode_to_vec(),
+        }
+    }
+
+    /// Decodes a stored entry; an unknown kind is an error (a newer replica wrote it).
+    pub fn decode(kind: i16, payload: &[u8]) -> Result<Self, Error> {
+        Ok(match kind {
+            1 => Self::Feed(FeedBatch::decode(payload)?),
+            2 => Self::Declaration(DeclarationEntry::decode(payload)?),
+            3 => Self::Outcome(OutcomeEntry::decode(payload)?),
+            4 => Self::ModelTrained(ModelTrainedEntry::decode(payload)?),
+            5 => Self::LanePolicy(LanePolicyEntry::decode(payload)?),
+            other => return Err(Error::UnknownEntry(other)),
+        })
+    }
+}
+
+/// A stored entry with its place and time.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Its position (1, 2, ...).
+    pub position: i64,
+    /// When it was appended, µs since the epoch: the "as of" time of its application.
+    pub append_time_us: i64,
+    /// The entry.
+    pub entry: Entry,
+}
+
+/// Begins an append: takes the append lock and returns the next position.
+async fn begin_append(database: &Database) -> Result<(Tx, i64), sqlx::Error> {
+    let mut tx = Tx::begin(database).await?;
+    if let Tx::Postgres(tx) = &mut tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let next: i64;
+    on_tx!(&mut tx, conn => {
+        let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM history")
+            .fetch_one(conn).await?;
+        next = head + 1;
+    });
+    Ok((tx, next))
+}
+
+/// Writes `entry` at `position` appended at `time_us` (in an append transaction).
+pub(crate) async fn insert_at(
+    tx: &mut Tx,
+    position: i64,
+    entry: &Entry,
+    time_us: i64,
+) -> Result<(), sqlx::Error> {
+    const SQL: &str = "INSERT INTO history (position, kind, records, payload, append_time_us) \
+                       VALUES ($1, $2, $3, $4, $5)";
+    on_tx!(&mut *tx, conn => sqlx::query(SQL)
+        .bind(position).bind(entry.kind()).bind(entry.records()).bind(entry.encode())
+        .bind(time_us).execute(conn).await?);
+    Ok(())
+}
+
+/// Writes `entry` at `position` (in the append transaction) and notifies followers.
+async fn insert(tx: &mut Tx, position: i64, entry: &Entry) -> Result<(), sqlx::Error> {
+    insert_at(tx, position, entry, now_micros()).await?;
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(position.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The highest ingest sequence appended to the history, 0 when none.
+pub async fn feed_cursor(database: &Database) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT sequence FROM feed_cursor WHERE id = 1";
+    let (sequence,): (i64,) =
+        on_backend!(database, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
+    Ok(sequence)
+}
+
+/// Appends the reports of `batch` above the feed cursor as one entry; returns its
+/// position, or None when every report was appended before.
+pub async fn append_feed(database: &Database, batch: FeedBatch) -> Result<Option<i64>, Error> {
+    let (mut tx, position) = begin_append(database).await?;
+    let cursor: i64;
+    on_tx!(&mut tx, conn => {
+        let (sequence,): (i64,) = sqlx::query_as("SELECT sequence FROM feed_cursor WHERE id = 1")
+            .fetch_one(conn).await?;
+        cursor = sequence;
+    });
+    let mut reports = batch.reports;
+    reports.retain(|r| r.sequence > cursor);
+    reports.sort_by_key(|r| r.sequence);
+    reports.dedup_by_key(|r| r.sequence);
+    let Some(last) = reports.last().map(|r| r.sequence) else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    insert(&mut tx, position, &Entry::Feed(FeedBatch { reports })).await?;
+    on_tx!(&mut tx, conn => sqlx::query("UPDATE feed_cursor SET sequence = $1 WHERE id = 1")
+        .bind(last).execute(conn).await?);
+    tx.commit().await?;
+    Ok(Some(position))
+}
+
+/// What became of a declaration sent for recording.
+#[derive(Debug)]
+pub enum Recorded {
+    /// Appended at this position.
+    Appended(i64),
+    /// Recorded before, with the same content: its position and stored assessment.
+    Before(i64, Box<ShipmentAssessment>),
+    /// Recorded before with other content.
+    Conflict,
+}
+
+/// A declaration to record: its entry, the hash of its content as sent, and the
+/// assessment its caller is answered.
+#[derive(Debug)]
+pub struct NewDeclaration {
+    /// The entry to append.
+    pub entry: DeclarationEntry,
+    /// SHA-256 of the declaration as sent (canonical form).
+    pub content_hash: Vec<u8>,
+    /// The assessment answered.
+    pub assessment: ShipmentAssessment,
+}
+
+/// Appends one entry per declaration not recorded before, all in one transaction; says
+/// for each what became of it.
+pub async fn append_declarations(
+    database: &Database,
+    declarations: &[NewDeclaration],
+) -> Result<Vec<Recorded>, Error> {
+    const CLAIM: &str = "INSERT INTO declarations (authority, declaration_id, position, content_hash, shipment, assessment) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (authority, declaration_id) DO NOTHING";
+    const BEFORE: &str = "SELECT position, content_hash, assessment FROM declarations \
+                          WHERE authority = $1 AND declaration_id = $2";
+    let (mut tx, mut position) = begin_append(database).await?;
+    let mut results = Vec::with_capacity(declarations.len());
+    for new in declarations {
+        let shipment = new.entry.shipment.clone().unwrap_or_default();
+        let claimed: u64;
+        on_tx!(&mut tx, conn => {
+            claimed = sqlx::query(CLAIM)
+                .bind(&shipment.authority).bind(&shipment.declaration_id).bind(position)
+                .bind(&new.content_hash).bind(shipment.encode_to_vec())
+                .bind(new.assessment.encode_to_vec())
+                .execute(conn).await?.rows_affected();
+        });
+        if claimed == 1 {
+            insert(&mut tx, position, &Entry::Declaration(new.entry.clone())).await?;
+            results.push(Recorded::Appended(position));
+            position += 1;
+            continue;
+        }
+        let (before, hash, stored): (i64, Vec<u8>, Vec<u8>);
+        on_tx!(&mut tx, conn => {
+            (before, hash, stored) = sqlx::query_as(BEFORE)
+                .bind(&shipment.authority).bind(&shipment.declaration_id)
+                .fetch_one(conn).await?;
+        });
+        results.push(if hash == new.content_hash {
+            Recorded::Before(
+                before,
+                Box::new(ShipmentAssessment::decode(stored.as_slice())?),
+            )
+        } else {
+            Recorded::Conflict
+        });
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// A recorded declaration as recorded, if any.
+pub async fn declaration(
+    database: &Database,
+    authority: &str,
+    declaration_id: &str,
+) -> Result<Option<DeclaredShipment>, Error> {
+    const SQL: &str =
+        "SELECT shipment FROM declarations WHERE authority = $1 AND declaration_id = $2";
+    let row: Option<(Vec<u8>,)> = on_backend!(database, pool => sqlx::query_as(SQL)
+        .bind(authority).bind(declaration_id).fetch_optional(pool).await?);
+    row.map(|(bytes,)| DeclaredShipment::decode(bytes.as_slice()).map_err(Error::from))
+        .transpose()
+}
+
+/// Appends an outcome entry unless this declaration's outcome was recorded before;
+/// returns its position, or None (nothing written) when it was.
+pub async fn append_outcome(
+    database: &Database,
+    entry: OutcomeEntry,
+) -> Result<Option<i64>, Error> {
+    let outcome = entry.outcome.clone().unwrap_or_default();
+    let (mut tx, position) = begin_append(database).await?;
+    const CLAIM: &str = "INSERT INTO inspection_outcomes (authority, declaration_id, position) \
+                         VALUES ($1, $2, $3) ON CONFLICT (authority, declaration_id) DO NOTHING";
+    let claimed: u64;
+    on_tx!(&mut tx, conn => {
+        claimed = sqlx::query(CLAIM)
+            .bind(&outcome.authority).bind(&outcome.declaration_id).bind(position)
+            .execute(conn).await?.rows_affected();
+    });
+    if claimed == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    insert(&mut tx, position, &Entry::Outcome(entry)).await?;
+    tx.commit().await?;
+    Ok(Some(position))
+}
+
+/// Appends one entry on its own (a trained model version, a lane policy); returns its
+/// position.
+pub async fn append(database: &Database, entry: &Entry) -> Result<i64, Error> {
+    let (mut tx, position) = begin_append(database).await?;
+    insert(&mut tx, position, entry).await?;
+    tx.commit().await?;
+    Ok(position)
+}
+
+/// The last position of the history, 0 when it is empty.
+pub async fn head(database: &Database) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COALESCE(MAX(position), 0) FROM history";
+    let (head,): (i64,) = on_backend!(database, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
+    Ok(head)
+}
+
+/// Up to `limit` entries after `after`, in order.
+pub async fn read_after(database: &Database, after: i64, limit: i64) -> Result<Vec<Stored>, Error> {
+    const SQL: &str = "SELECT position, kind, payload, append_time_us FROM history \
+                       WHERE position > $1 ORDER BY position LIMIT $2";
+    let rows: Vec<(i64, i16, Vec<u8>, i64)> = on_backend!(database, pool => sqlx::query_as(SQL)
+        .bind(after).bind(limit).fetch_all(pool).await?);
+    rows.into_iter()
+        .map(|(position, kind, payload, append_time_us)| {
+            Ok(Stored {
+                position,
+                append_time_us,
+                entry: Entry::decode(kind, &payload)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,386 @@
+//! Seller accounts and their profiles: every version a platform reported (so a retraction
+//! falls back to the one before), the current one, and the indexes of current identifiers
+//! and names that linking and entity checks read.
+//!
+//! Accounts are interned: the model refers to one as an [`AccountId`] (its place in
+//! [`Accounts`]), platforms as a [`PlatformId`]; the strings are kept once, in the table.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use acx_domain::names::Name;
+use acx_proto::common::SellerAccountRef;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{ClusterId, Model, ServedRisk, risk::FindingKey};
+
+/// A seller account as callers name it: (platform, platform seller id).
+pub type AccountKey = (String, String);
+
+/// A hashed identifier of a profile: (identifier kind, hash).
+pub type Identifier = (i32, HashValue);
+
+/// An identifier's keyed hash: the 32 bytes of an HMAC-SHA256 written as 64 lower-case hex
+/// digits (what ingest sends), kept as bytes; anything else as sent.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum HashValue {
+    /// 64 lower-case hex digits, as bytes.
+    Sha256([u8; 32]),
+    /// Any other text.
+    Text(Box<str>),
+}
+
+impl HashValue {
+    /// The hash `text`, compacted when it is 64 lower-case hex digits.
+    pub(super) fn new(text: &str) -> Self {
+        let mut bytes = [0u8; 32];
+        let lower_hex = text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if text.len() == 64 && lower_hex && hex::decode_to_slice(text, &mut bytes).is_ok() {
+            Self::Sha256(bytes)
+        } else {
+            Self::Text(text.into())
+        }
+    }
+}
+
+/// An account of the model: its index in [`Accounts`], in the order accounts were first
+/// seen (the same on every replica, which apply the same history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AccountId(u32);
+
+/// A platform, interned ([`Platforms`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(super) struct PlatformId(u16);
+
+/// Platform names, each kept once.
+#[derive(Debug, Default)]
+pub(super) struct Platforms {
+    names: Vec<Box<str>>,
+    ids: HashMap<Box<str>, PlatformId>,
+}
+
+impl Platforms {
+    /// The id of `name`, added if new.
+    pub(super) fn intern(&mut self, name: &str) -> PlatformId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        // More than 65,536 platforms is not a deployment this model is sized for; the
+        // last id is shared rather than panicking.
+        let id = PlatformId(u16::try_from(self.names.len()).unwrap_or(u16::MAX));
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// The id of `name`, if known.
+    pub(super) fn get(&self, name: &str) -> Option<PlatformId> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name of `id`.
+    pub(super) fn name(&self, id: PlatformId) -> &str {
+        self.names.get(usize::from(id.0)).map_or("", |n| n)
+    }
+}
+
+impl Serialize for Platforms {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.names.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Platforms {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names: Vec<Box<str>> = Vec::deserialize(deserializer)?;
+        let ids = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), PlatformId(i as u16)))
+            .collect();
+        Ok(Self { names, ids })
+    }
+}
+
+/// One version of an account's profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Profile {
+    pub(super) report_id: Box<str>,
+    pub(super) observe_us: i64,
+    /// The display and legal names, analysed for comparison once.
+    pub(super) parsed_names: Vec<Name>,
+    /// Sorted, without repeats.
+    pub(super) identifiers: Vec<Identifier>,
+    /// The normalisation version the profile was hashed under
+    /// ([`acx_domain::hashing::primary_version`]).
+    pub(super) normalization: u32,
+    /// Its legacy hashes (made under an older version, to meet profiles stored under it),
+    /// with their versions; every other hash is a primary one.
+    pub(super) legacy: BTreeMap<Identifier, u32>,
+    pub(super) retracted: bool,
+}
+
+impl Profile {
+    /// (version of this profile's hash, the profile's own version), for
+    /// [`acx_domain::hashing::links_across_versions`].
+    pub(super) fn version_of(&self, identifier: &Identifier) -> (u32, u32) {
+        let version = self
+            .legacy
+            .get(identifier)
+            .copied()
+            .unwrap_or(self.normalization);
+        (version, self.normalization)
+    }
+}
+
+/// What the model knows of one seller account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Account {
+    pub(super) platform: PlatformId,
+    pub(super) seller_id: Box<str>,
+    /// Feed sequence of the first report that named the account.
+    pub(super) first_seen: i64,
+    pub(super) profiles: Vec<Profile>,
+    /// The name keys ([`Name::key`]) it is indexed under, sorted.
+    pub(super) name_keys: Vec<Box<str>>,
+    /// Its findings, sorted.
+    pub(super) findings: Vec<FindingKey>,
+    /// Its cluster, once settled.
+    pub(super) cluster: Option<ClusterId>,
+    /// The risk served for it.
+    pub(super) risk: Option<Box<ServedRisk>>,
+}
+
+impl Account {
+    /// The profile in force: the latest observed, not retracted.
+    pub(super) fn current(&self) -> Option<&Profile> {
+        self.profiles
+            .iter()
+            .filter(|p| !p.retracted)
+            .max_by(|a, b| (a.observe_us, &a.report_id).cmp(&(b.observe_us, &b.report_id)))
+    }
+
+    pub(super) fn names(&self) -> Vec<&Name> {
+        self.current()
+            .map(|p| p.parsed_names.iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Every account, by id, and the index from (platform, seller id) to id.
+#[derive(Debug, Default)]
+pub(super) struct Accounts {
+    list: Vec<Account>,
+    ids: HashMap<(PlatformId, Box<str>), AccountId>,
+}
+
+impl Accounts {
+    pub(super) fn get(&self, id: AccountId) -> Option<&Account> {
+        self.list.get(id.0 as usize)
+    }
+
+    pub(super) fn get_mut(&mut self, id: AccountId) -> Option<&mut Account> {
+        self.list.get_mut(id.0 as usize)
+    }
+
+    pub(super) fn id(&self, platform: PlatformId, seller_id: &str) -> Option<AccountId> {
+        self.ids.get(&(platform, Box::from(seller_id))).copied()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (AccountId, &Account)> {
+        self.list
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (AccountId(i as u32), a))
+    }
+
+    fn add(&mut self, platform: PlatformId, seller_id: &str, first_seen: i64) -> AccountId {
+        let id = AccountId(self.list.len() as u32);
+        self.list.push(Account {
+            platform,
+            seller_id: seller_id.into(),
+            first_seen,
+            profiles: Vec::new(),
+            name_keys: Vec::new(),
+            findings: Vec::new(),
+            cluster: None,
+            risk: None,
+        });
+        self.ids.insert((platform, seller_id.into()), id);
+        id
+    }
+}
+
+impl Serialize for Accounts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.list.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Accounts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let list: Vec<Account> = Vec::deserialize(deserializer)?;
+        let ids = list
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((a.platform, a.seller_id.clone()), AccountId(i as u32)))
+            .collect();
+        Ok(Self { list, ids })
+    }
+}
+
+/// Inserts `id` into a sorted set.
+pub(super) fn set_insert(set: &mut Vec<AccountId>, id: AccountId) {
+    if let Err(at) = set.binary_search(&id) {
+        set.insert(at, id);
+    }
+}
+
+/// Removes `id` from a sorted set.
+pub(super) fn set_remove(set: &mut Vec<AccountId>, id: AccountId) {
+    if let Ok(at) = set.binary_search(&id) {
+        set.remove(at);
+    }
+}
+
+impl Model {
+    /// The id of `account`, if the model has heard of it.
+    pub(super) fn account_id(&self, account: &AccountKey) -> Option<AccountId> {
+        let platform = self.platforms.get(&account.0)?;
+        self.accounts.id(platform, &account.1)
+    }
+
+    /// The id of the account `seller_id` of `platform`, added (first seen at `sequence`)
+    /// if new.
+    pub(super) fn touch_account(
+        &mut self,
+        platform: &str,
+        seller_id: &str,
+        sequence: i64,
+    ) -> AccountId {
+        let platform = self.platforms.intern(platform);
+        match self.accounts.id(platform, seller_id) {
+            Some(id) => id,
+            None => self.accounts.add(platform, seller_id, sequence),
+        }
+    }
+
+    /// The account as callers name it.
+    pub(super) fn key_of(&self, id: AccountId) -> AccountKey {
+        self.accounts.get(id).map_or_else(Default::default, |a| {
+            (
+                self.platforms.name(a.platform).to_owned(),
+                a.seller_id.to_string(),
+            )
+        })
+    }
+
+    /// (platform, seller id) of an account, borrowed: the order accounts are listed in.
+    pub(super) fn key_ref(&self, id: AccountId) -> (&str, &str) {
+        self.accounts.get(id).map_or(("", ""), |a| {
+            (self.platforms.name(a.platform), &a.seller_id)
+        })
+    }
+
+    /// The account as the contract names it.
+    pub(super) fn seller_ref(&self, id: AccountId) -> SellerAccountRef {
+        let (platform, seller_id) = self.key_of(id);
+        SellerAccountRef {
+            platform,
+            seller_id,
+        }
+    }
+
+    /// `ids` in account order (platform, then seller id): the order answers list them in.
+    pub(super) fn in_key_order(&self, ids: impl IntoIterator<Item = AccountId>) -> Vec<AccountId> {
+        let mut ids: Vec<AccountId> = ids.into_iter().collect();
+        ids.sort_by(|a, b| self.key_ref(*a).cmp(&self.key_ref(*b)));
+        ids
+    }
+
+    /// Sets the holder index of `account` to its current profile; returns every account
+    /// that held one of the old or new identifiers (their links may have changed).
+    pub(super) fn reindex(
+        &mut self,
+        account: AccountId,
+        before: &[Identifier],
+    ) -> BTreeSet<AccountId> {
+        let after = self.current_identifiers(account);
+        let (before_set, after_set): (BTreeSet<&Identifier>, BTreeSet<&Identifier>) =
+            (before.iter().collect(), after.iter().collect());
+        let mut touched = BTreeSet::from([account]);
+        for identifier in before_set.union(&after_set) {
+            if let Some(holders) = self.holders.get(*identifier) {
+                touched.extend(holders.iter().copied());
+            }
+        }
+        for identifier in before_set.difference(&after_set) {
+            if let Some(holders) = self.holders.get_mut(*identifier) {
+                set_remove(holders, account);
+                if holders.is_empty() {
+                    self.holders.remove(*identifier);
+                }
+            }
+        }
+        for identifier in after_set.difference(&before_set) {
+            set_insert(
+                self.holders.entry((*identifier).clone()).or_default(),
+                account,
+            );
+        }
+        self.reindex_names(account);
+        touched
+    }
+
+    /// Puts `account` under the names of its current profile only.
+    fn reindex_names(&mut self, account: AccountId) {
+        let Some(entry) = self.accounts.get(account) else {
+            return;
+        };
+        let keys: BTreeSet<Box<str>> = entry
+            .names()
+            .into_iter()
+            .map(Name::key)
+            .filter(|key| !key.is_empty())
+            .map(Box::from)
+            .collect();
+        let before: BTreeSet<Box<str>> = entry.name_keys.iter().cloned().collect();
+        for key in before.difference(&keys) {
+            if let Some(holders) = self.named.get_mut(key) {
+                set_remove(holders, account);
+                if holders.is_empty() {
+                    self.named.remove(key);
+                }
+            }
+        }
+        for key in keys.difference(&before) {
+            set_insert(self.named.entry(key.clone()).or_default(), account);
+        }
+        if let Some(entry) = self.accounts.get_mut(account) {
+            entry.name_keys = keys.into_iter().collect();
+        }
+    }
+
+    /// The identifiers of the current profile of `account`.
+    pub(super) fn current_identifiers(&self, account: AccountId) -> Vec<Identifier> {
+        self.accounts
+            .get(account)
+            .and_then(Account::current)
+            .map(|p| p.identifiers.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many accounts' current profiles (with identifiers) were hashed under each
+    /// normalisation version: while older versions have profiles, ingest should keep
+    /// hashing new ones under them too (README, "Privacy").
+    pub fn profiles_by_normalization(&self) -> BTreeMap<u32, usize> {
+        let mut counts = BTreeMap::new();
+        for (_, account) in self.accounts.iter() {
+            if let Some(profile) = account.current()
+                && !profile.identifiers.is_empty()
+            {
+                *counts.entry(profile.normalization).or_default() += 1;
+            }
+        }
+        counts
+    }
+}

@@ -1,0 +1,248 @@
+//! Linking: accounts sharing a strong identifier hash are linked; a weak one links only
+//! with similar names. Clusters are the connected groups, named after their founder (the
+//! account first seen), so an id survives new members and a merge keeps the older one.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque, btree_map::Entry};
+
+use acx_domain::{hashing, identifiers::IdentifierKind};
+use acx_proto::{common as pb, scoring::SellerRisk};
+use sha2::{Digest, Sha256};
+
+use super::{
+    Effects, Merge, Model,
+    accounts::{Account, AccountId, AccountKey, set_insert, set_remove},
+};
+use crate::names;
+
+/// A cluster's id: the first 8 bytes of SHA-256 of its founder's `{platform}/{seller id}`,
+/// shown as `cl-` and 16 hex digits (so ids order as their strings do).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub(super) struct ClusterId(u64);
+
+impl ClusterId {
+    /// The id of the cluster `platform`/`seller_id` founds.
+    fn founded_by(platform: &str, seller_id: &str) -> Self {
+        let digest = Sha256::digest(format!("{platform}/{seller_id}").as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Self(u64::from_be_bytes(first))
+    }
+
+    /// Reads `cl-` and 16 hex digits.
+    pub(super) fn parse(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix("cl-")?;
+        if hex.len() != 16 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok().map(Self)
+    }
+}
+
+impl std::fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cl-{:016x}", self.0)
+    }
+}
+
+pub(super) fn is_strong(kind: i32) -> bool {
+    [
+        pb::IdentifierKind::BusinessRegistration,
+        pb::IdentifierKind::TaxNumber,
+        pb::IdentifierKind::BankAccount,
+    ]
+    .iter()
+    .any(|k| *k as i32 == kind)
+}
+
+pub(super) fn kind_label(kind: i32) -> &'static str {
+    let domain = match pb::IdentifierKind::try_from(kind) {
+        Ok(pb::IdentifierKind::BusinessRegistration) => IdentifierKind::BusinessRegistration,
+        Ok(pb::IdentifierKind::TaxNumber) => IdentifierKind::TaxNumber,
+        Ok(pb::IdentifierKind::BankAccount) => IdentifierKind::BankAccount,
+        Ok(pb::IdentifierKind::Address) => IdentifierKind::Address,
+        Ok(pb::IdentifierKind::Email) => IdentifierKind::Email,
+        Ok(pb::IdentifierKind::Phone) => IdentifierKind::Phone,
+        Ok(pb::IdentifierKind::WebDomain) => IdentifierKind::WebDomain,
+        _ => return "identifier",
+    };
+    domain.tag()
+}
+
+/// The cluster id founded by `account`.
+pub fn cluster_id_of(account: &AccountKey) -> String {
+    ClusterId::founded_by(&account.0, &account.1).to_string()
+}
+
+impl Model {
+    /// The accounts linked to `account` directly, with whether the link is strong.
+    pub(super) fn links_of(&self, account: AccountId) -> Vec<(AccountId, bool)> {
+        let Some(own) = self.accounts.get(account) else {
+            return Vec::new();
+        };
+        let Some(profile) = own.current() else {
+            return Vec::new();
+        };
+        let names = own.names();
+        let mut links: BTreeMap<AccountId, bool> = BTreeMap::new();
+        for identifier in &profile.identifiers {
+            let Some(holders) = self.holders.get(identifier) else {
+                continue;
+            };
+            for &other in holders.iter().filter(|other| **other != account) {
+                let theirs = self.accounts.get(other);
+                // A shared hash counts only if it means the same under both sides' rules.
+                let same_rules = theirs.and_then(Account::current).is_some_and(|theirs| {
+                    hashing::links_across_versions(
+                        profile.version_of(identifier),
+                        theirs.version_of(identifier),
+                    )
+                });
+                if !same_rules {
+                    continue;
+                }
+                if is_strong(identifier.0) {
+                    links.insert(other, true);
+                } else if let Entry::Vacant(vacant) = links.entry(other) {
+                    let other_names = theirs.map(Account::names).unwrap_or_default();
+                    if names::any_similar(&names, &other_names) {
+                        vacant.insert(false);
+                    }
+                }
+            }
+        }
+        links.into_iter().collect()
+    }
+
+    /// The connected component of `start`, following strong links only or all links.
+    pub(super) fn component(&self, start: AccountId, strong_only: bool) -> BTreeSet<AccountId> {
+        let mut seen = BTreeSet::from([start]);
+        let mut queue = VecDeque::from([start]);
+        while let Some(account) = queue.pop_front() {
+            for (other, strong) in self.links_of(account) {
+                if (strong || !strong_only) && seen.insert(other) {
+                    queue.push_back(other);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Why two accounts of a cluster are linked: one line per shared identifier kind.
+    pub(super) fn link_reasons(&self, members: &[AccountId]) -> Vec<String> {
+        let mut reasons = BTreeSet::new();
+        let set: BTreeSet<AccountId> = members.iter().copied().collect();
+        for &account in members {
+            for (other, strong) in self.links_of(account) {
+                if self.key_ref(account) >= self.key_ref(other) || !set.contains(&other) {
+                    continue;
+                }
+                let theirs = self.current_identifiers(other);
+                let shared: BTreeSet<&'static str> = self
+                    .current_identifiers(account)
+                    .iter()
+                    .filter(|identifier| theirs.contains(identifier))
+                    .map(|(kind, _)| kind_label(*kind))
+                    .collect();
+                let kinds: Vec<&str> = shared.into_iter().collect();
+                // "shared phone, with similar names", never "shared, with similar names phone".
+                let names = if strong { "" } else { ", with similar names" };
+                let ((p1, s1), (p2, s2)) = (self.key_ref(account), self.key_ref(other));
+                reasons.insert(format!(
+                    "{p1}/{s1} and {p2}/{s2}: shared {}{names}",
+                    kinds.join(", ")
+                ));
+            }
+        }
+        reasons.into_iter().collect()
+    }
+
+    /// The id of the cluster of `members`: its founder's, the account first seen (ties by
+    /// account).
+    fn founder_cluster_id(&self, members: &[AccountId]) -> ClusterId {
+        let founder = members.iter().copied().min_by(|a, b| {
+            let first_seen =
+                |id: AccountId| self.accounts.get(id).map_or(i64::MAX, |acc| acc.first_seen);
+            first_seen(*a)
+                .cmp(&first_seen(*b))
+                .then_with(|| self.key_ref(*a).cmp(&self.key_ref(*b)))
+        });
+        let (platform, seller_id) = founder.map_or(("", ""), |f| self.key_ref(f));
+        ClusterId::founded_by(platform, seller_id)
+    }
+
+    /// The founder's cluster id for `members` (in account order), assigned to each;
+    /// records merges.
+    pub(super) fn settle_cluster_id(
+        &mut self,
+        members: &[AccountId],
+        effects: &mut Effects,
+    ) -> ClusterId {
+        let cluster_id = self.founder_cluster_id(members);
+        for &account in members {
+            if let Some(old) = self.assign_cluster(account, cluster_id) {
+                let merge = Merge {
+                    from: old.to_string(),
+                    into: cluster_id.to_string(),
+                };
+                if !effects.merges.contains(&merge) {
+                    effects.merges.push(merge);
+                }
+            }
+        }
+        cluster_id
+    }
+
+    /// Puts `account` in `cluster_id`; returns the cluster it left, if it changed.
+    fn assign_cluster(&mut self, account: AccountId, cluster_id: ClusterId) -> Option<ClusterId> {
+        let entry = self.accounts.get_mut(account)?;
+        let old = entry.cluster.replace(cluster_id);
+        set_insert(self.members_of.entry(cluster_id).or_default(), account);
+        let old = old.filter(|old| *old != cluster_id)?;
+        if let Some(members) = self.members_of.get_mut(&old) {
+            set_remove(members, account);
+            if members.is_empty() {
+                self.members_of.remove(&old);
+            }
+        }
+        Some(old)
+    }
+
+    /// The riskiest account of a cluster.
+    pub fn cluster_risk(&self, cluster_id: &str) -> Option<SellerRisk> {
+        self.riskiest_of(ClusterId::parse(cluster_id)?)
+    }
+
+    /// The riskiest account of a cluster (ties: the smallest seller id, then the first in
+    /// account order).
+    pub(super) fn riskiest_of(&self, cluster: ClusterId) -> Option<SellerRisk> {
+        let members = self.in_key_order(self.members_of.get(&cluster)?.iter().copied());
+        let riskiest = members
+            .into_iter()
+            .filter_map(|id| Some((id, self.accounts.get(id)?.risk.as_deref()?)))
+            .max_by(|(a, ra), (b, rb)| {
+                ra.score
+                    .total_cmp(&rb.score)
+                    .then_with(|| self.key_ref(*b).1.cmp(self.key_ref(*a).1))
+            })?;
+        Some(self.served(riskiest.0, riskiest.1))
+    }
+
+    /// Assigns clusters to every account after a replay, without emitting anything.
+    pub fn settle_clusters_quietly(&mut self) {
+        let mut done: BTreeSet<AccountId> = BTreeSet::new();
+        let accounts: Vec<AccountId> = self.accounts.iter().map(|(id, _)| id).collect();
+        for start in accounts {
+            if done.contains(&start) {
+                continue;
+            }
+            let members: Vec<AccountId> = self.component(start, false).into_iter().collect();
+            let cluster_id = self.founder_cluster_id(&members);
+            for &account in &members {
+                self.assign_cluster(account, cluster_id);
+            }
+            done.extend(members);
+        }
+    }
+}

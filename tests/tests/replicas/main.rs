@@ -1,0 +1,976 @@
+//! Scoring replicas over one database: they apply one history, so they answer the same;
+//! stored effects are written once; a write through one is read through the other at the
+//! position it returned; a replica starting from a snapshot and the history's tail agrees
+//! with one that applied everything; a replica is NOT_SERVING until it has caught up.
+
+#![allow(clippy::unwrap_used)]
+
+mod targeting;
+
+use std::time::Duration;
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Identifiers, Money, ProductRef, SellerAccountRef},
+    ingest::{
+        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, SellerProfile,
+        SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient, report::Kind,
+    },
+    liaison::{
+        CheckSellerRequest, Declaration, DeclarationLine, DeclarationOutcome, GetShipmentRequest,
+        InspectionResult, Procedure, RecordInspectionResultRequest, SubmitDeclarationsRequest,
+        TransportMode, ValuationBasis, WatchAlertsRequest,
+        liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{
+        AssessShipmentRequest, BatchGetSellerRisksRequest, BlacklistChangeType, BlacklistEntry,
+        DeclaredLine, DeclaredShipment, GetSellerRiskRequest, Lane, ListBlacklistChangesRequest,
+        ListBlacklistRequest, OutcomeKind, RecordOutcomeRequest, SellerRisk,
+        scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_tests::{Backend, IngestHarness, authorized, channel};
+use tonic::{Code, Request, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+const PLATFORM: &str = "acme-market";
+
+/// One scoring replica in this process.
+struct Replica {
+    addr: std::net::SocketAddr,
+    shutdown: acx_runtime::Shutdown,
+    server: Option<acx_runtime::RunningServer>,
+}
+
+impl Replica {
+    /// Starts a replica on `database_url`; with `ingest`, it competes for the feed lease.
+    async fn start(
+        ingest: Option<&IngestHarness>,
+        token: &str,
+        database_url: &str,
+        dir: &std::path::Path,
+        snapshot_every_entries: i64,
+    ) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut server = acx_runtime::ServerConfig::local(dir);
+        server.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+        server.database_url = Some(database_url.to_owned());
+        let tokens = dir.join("tokens");
+        std::fs::write(
+            &tokens,
+            format!(
+                "{} service:liaison\n{} platform:reader\n{} service:operator\n",
+                acx_runtime::credentials::hash_token(token),
+                acx_runtime::credentials::hash_token(&reader(token)),
+                acx_runtime::credentials::hash_token(&operator(token)),
+            ),
+        )
+        .unwrap();
+        server.tokens_file = Some(tokens);
+        let mut config = acx_scoring::Config::standalone(server);
+        if let Some(ingest) = ingest {
+            config.ingest_url = format!("http://{}", ingest.addr);
+            config.ingest_token = Some(ingest.service.clone().into());
+        }
+        config.snapshot_every_entries = snapshot_every_entries;
+        let shutdown = acx_runtime::Shutdown::new();
+        let running = acx_scoring::start(&config, shutdown.clone()).await.unwrap();
+        Self {
+            addr: running.local_addr,
+            shutdown,
+            server: Some(running),
+        }
+    }
+
+    async fn client(&self) -> ScoringServiceClient<Channel> {
+        ScoringServiceClient::new(channel(self.addr).await)
+    }
+
+    async fn stop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(server) = self.server.take() {
+            server.wait().await.unwrap();
+        }
+    }
+
+    async fn health(&self) -> i32 {
+        HealthClient::new(channel(self.addr).await)
+            .check(HealthCheckRequest {
+                service: acx_scoring::SERVICE_NAME.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// The token of a platform (`platform:reader`) on replicas started with `token` (which is
+/// liaison's): the blacklist and batch risk reads are for platforms only.
+fn reader(token: &str) -> String {
+    format!("{token}-reader")
+}
+
+/// The token of an operator (`service:operator`) on replicas started with `token`: it
+/// starts trainings.
+fn operator(token: &str) -> String {
+    format!("{token}-operator")
+}
+
+/// `message` with credentials, asking for history position `min` at least.
+fn at_least<T>(message: T, token: &str, min: i64) -> Request<T> {
+    let mut request = authorized(message, token);
+    request
+        .metadata_mut()
+        .insert("acx-min-position", min.to_string().parse().unwrap());
+    request
+}
+
+/// The history position an answer reflects.
+fn position<T>(response: &tonic::Response<T>) -> i64 {
+    response
+        .metadata()
+        .get("acx-applied-position")
+        .expect("every answer says its position")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn scalar(database_url: &str, sql: &str) -> i64 {
+    let database = acx_runtime::Database::connect(database_url).await.unwrap();
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    let (n,): (i64,) = match &database {
+        acx_runtime::Database::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
+        acx_runtime::Database::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
+    };
+    database.close().await;
+    n
+}
+
+const HEAD: &str = "SELECT COALESCE(MAX(position), 0) FROM history";
+const REPORTS: &str =
+    "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM history WHERE kind = 1";
+
+fn seller(i: usize) -> SellerAccountRef {
+    SellerAccountRef {
+        platform: PLATFORM.to_owned(),
+        seller_id: format!("S-{i}"),
+    }
+}
+
+fn observed() -> Option<prost_types::Timestamp> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Some(prost_types::Timestamp {
+        seconds: now - 86_400,
+        nanos: 0,
+    })
+}
+
+/// A valid German IBAN for account number `n` (ingest checks the check digits).
+fn iban(n: usize) -> String {
+    let bban = format!("37040044{n:010}");
+    // ISO 13616: the BBAN, then "DE00" as digits (D = 13, E = 14), modulo 97.
+    let remainder = format!("{bban}131400").bytes().fold(0u32, |rest, digit| {
+        (rest * 10 + u32::from(digit - b'0')) % 97
+    });
+    format!("DE{:02}{bban}", 98 - remainder)
+}
+
+/// Sellers `range`: pairs (2k, 2k+1) share a bank account (a strong link); every tenth
+/// has a confirmed finding (so it and its partner are listed).
+fn reports(range: std::ops::Range<usize>) -> Vec<Report> {
+    let mut reports = Vec::new();
+    for i in range {
+        reports.push(Report {
+            report_id: format!("P-{i}"),
+            kind: Some(Kind::SellerProfile(SellerProfile {
+                seller_id: format!("S-{i}"),
+                display_name: format!("Store {i}"),
+                country: "CN".to_owned(),
+                identifiers: Some(Identifiers {
+                    bank_accounts: vec![iban(i / 2)],
+                    ..Default::default()
+                }),
+                observe_time: observed(),
+                ..Default::default()
+            })),
+        });
+        if i % 10 == 0 {
+            reports.push(Report {
+                report_id: format!("F-{i}"),
+                kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+                    seller: Some(seller(i)),
+                    products: vec![ProductRef {
+                        gtin: "4006381333931".to_owned(),
+                        ..Default::default()
+                    }],
+                    evidence_type: EvidenceType::TestBuy as i32,
+                    verdict: Verdict::Confirmed as i32,
+                    action_taken: ActionTaken::AccountSuspended as i32,
+                    observe_time: observed(),
+                    ..Default::default()
+                })),
+            });
+        }
+    }
+    reports
+}
+
+/// Submits `reports` to ingest in batches and waits until the history holds `total`.
+async fn submit(ingest: &IngestHarness, reports: Vec<Report>, database_url: &str, total: i64) {
+    let mut client = IngestServiceClient::new(channel(ingest.addr).await);
+    for batch in reports.chunks(500) {
+        let results = client
+            .submit_reports(authorized(
+                SubmitReportsRequest {
+                    reports: batch.to_vec(),
+                },
+                &ingest.platform_a,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        let rejected: Vec<_> = results
+            .iter()
+            .filter(|r| r.outcome != ReportOutcome::Accepted as i32)
+            .take(3)
+            .collect();
+        assert!(rejected.is_empty(), "{rejected:?}");
+    }
+    for _ in 0..600 {
+        if scalar(database_url, REPORTS).await >= total {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the history never held {total} reports");
+}
+
+/// Every seller's risk in `0..sellers` as answered by `replica` at position `min`.
+async fn risks(replica: &Replica, token: &str, sellers: usize, min: i64) -> Vec<SellerRisk> {
+    let mut client = replica.client().await;
+    let mut all = Vec::new();
+    for start in (0..sellers).step_by(1000) {
+        let response = client
+            .batch_get_seller_risks(at_least(
+                BatchGetSellerRisksRequest {
+                    sellers: (start..sellers.min(start + 1000)).map(seller).collect(),
+                },
+                &reader(token),
+                min,
+            ))
+            .await
+            .unwrap();
+        assert!(position(&response) >= min);
+        let response = response.into_inner();
+        assert!(response.not_found.is_empty(), "{:?}", response.not_found);
+        all.extend(response.risks);
+    }
+    all
+}
+
+/// The whole blacklist as answered by `replica` at position `min`.
+async fn blacklist(replica: &Replica, token: &str, min: i64) -> Vec<BlacklistEntry> {
+    let mut client = replica.client().await;
+    let mut entries = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_blacklist(at_least(
+                ListBlacklistRequest {
+                    page_size: 100,
+                    page_token: page_token.clone(),
+                },
+                &reader(token),
+                min,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        entries.extend(page.entries);
+        if page.next_page_token.is_empty() {
+            return entries;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+fn declaration(id: &str, seller_index: usize) -> DeclaredShipment {
+    DeclaredShipment {
+        declaration_id: id.to_owned(),
+        authority: "customs-x".to_owned(),
+        importer_id: "IMP-1".to_owned(),
+        origin_country: "CN".to_owned(),
+        customs_office: "USLAX".to_owned(),
+        seller: Some(seller(seller_index)),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![format!("TRK{id}")],
+            ..Default::default()
+        }),
+        lines: vec![DeclaredLine {
+            line_number: 1,
+            hs_code: "640399".to_owned(),
+            quantity: 10.0,
+            net_mass_kg: 5.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: "100.00".to_owned(),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_agree_store_each_effect_once_and_read_each_others_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ingest) = IngestHarness::start(Backend::Postgres, dir.path()).await else {
+        return;
+    };
+    let url = acx_tests::fresh_postgres_database(&acx_tests::postgres_server_url().unwrap()).await;
+    let token = acx_runtime::credentials::generate_token();
+    let a = Replica::start(Some(&ingest), &token, &url, &dir.path().join("a"), 2000).await;
+    let mut b = Replica::start(Some(&ingest), &token, &url, &dir.path().join("b"), 2000).await;
+
+    const SELLERS: usize = 1200;
+    let all = reports(0..SELLERS);
+    let total = all.len() as i64;
+    submit(&ingest, all, &url, total).await;
+    let head = scalar(&url, HEAD).await;
+    let (from_a, from_b) = (
+        risks(&a, &token, SELLERS, head).await,
+        risks(&b, &token, SELLERS, head).await,
+    );
+    assert_eq!(from_a, from_b, "both replicas answer the same risks");
+    let listed = blacklist(&a, &token, head).await;
+    assert_eq!(listed, blacklist(&b, &token, head).await);
+    assert_eq!(listed.len(), SELLERS / 10 * 2, "each finding lists a pair");
+    // A page token of one replica continues on the other (one key per deployment, stored).
+    let page = |page_token: String| ListBlacklistRequest {
+        page_size: 7,
+        page_token,
+    };
+    let first = a
+        .client()
+        .await
+        .list_blacklist(at_least(page(String::new()), &reader(&token), head))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = b
+        .client()
+        .await
+        .list_blacklist(at_least(page(first.next_page_token), &reader(&token), head))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        [first.entries, second.entries].concat(),
+        listed[..14],
+        "pages of two replicas"
+    );
+
+    // Each change once on the change feed, and no effect written twice.
+    let changes = a
+        .client()
+        .await
+        .list_blacklist_changes(authorized(
+            ListBlacklistChangesRequest {
+                after_cursor: 0,
+                page_size: 1000,
+            },
+            &reader(&token),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .changes;
+    let mut accounts: Vec<String> = changes
+        .iter()
+        .filter(|c| c.r#type == BlacklistChangeType::Listed as i32)
+        .map(|c| {
+            let s = c.entry.as_ref().unwrap().seller.as_ref().unwrap();
+            s.seller_id.clone()
+        })
+        .collect();
+    assert_eq!(changes.len(), listed.len(), "one change per listing");
+    accounts.sort();
+    accounts.dedup();
+    assert_eq!(accounts.len(), listed.len(), "each account listed once");
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT COUNT(*) FROM (SELECT platform, seller_id, change FROM risk_history \
+             GROUP BY platform, seller_id, change HAVING COUNT(*) > 1) doubled"
+        )
+        .await,
+        0,
+        "no risk change stored twice"
+    );
+
+    // A declaration through A, its seizure through B: read back through A at B's position.
+    let (mut ca, mut cb) = (a.client().await, b.client().await);
+    let unlisted = 3; // pair (2, 3), no finding
+    let assessed = ca
+        .assess_shipment(authorized(
+            AssessShipmentRequest {
+                shipment: Some(declaration("D-1", unlisted)),
+                record: true,
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    let recorded = cb
+        .record_outcome(at_least(
+            RecordOutcomeRequest {
+                authority: "customs-x".to_owned(),
+                declaration_id: "D-1".to_owned(),
+                kind: OutcomeKind::CounterfeitSeized as i32,
+                inspect_time: None,
+                extra_duty: None,
+            },
+            &token,
+            position(&assessed),
+        ))
+        .await
+        .unwrap();
+    assert!(position(&recorded) > position(&assessed));
+    assert!(recorded.get_ref().recorded);
+    for client in [&mut ca, &mut cb] {
+        let risk = client
+            .get_seller_risk(at_least(
+                GetSellerRiskRequest {
+                    seller: Some(seller(unlisted)),
+                    cluster_id: String::new(),
+                },
+                &token,
+                position(&recorded),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .risk
+            .unwrap();
+        assert_eq!(
+            risk.tier,
+            acx_proto::common::RiskTier::Blacklisted as i32,
+            "the seizure through B lists the seller on both"
+        );
+    }
+
+    // The same new declaration through both at once: assessed once, the same answer.
+    let request = || AssessShipmentRequest {
+        shipment: Some(declaration("D-2", 5)),
+        record: true,
+    };
+    let (one, two) = tokio::join!(
+        ca.assess_shipment(authorized(request(), &token)),
+        cb.assess_shipment(authorized(request(), &token)),
+    );
+    assert_eq!(
+        one.unwrap().into_inner().assessment,
+        two.unwrap().into_inner().assessment
+    );
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM declarations").await, 2);
+    assert_eq!(
+        scalar(&url, "SELECT COUNT(*) FROM history WHERE kind = 2").await,
+        2
+    );
+    let mut other = declaration("D-2", 5);
+    other.importer_id = "IMP-2".to_owned();
+    let conflict = ca
+        .assess_shipment(authorized(
+            AssessShipmentRequest {
+                shipment: Some(other),
+                record: true,
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(conflict.code(), Code::AlreadyExists);
+
+    // One replica stops (the feed lease, if it held it, goes to the other); reports go on.
+    drop(a);
+    submit(&ingest, reports(SELLERS..SELLERS + 20), &url, total + 22).await;
+    let head = scalar(&url, HEAD).await;
+    assert_eq!(
+        risks(&b, &token, SELLERS + 20, head).await.len(),
+        SELLERS + 20
+    );
+    b.stop().await;
+}
+
+async fn snapshot_and_tail_equal_scratch(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ingest) = IngestHarness::start(backend, dir.path()).await else {
+        return;
+    };
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("scoring.db").display()),
+        Backend::Postgres => {
+            acx_tests::fresh_postgres_database(&acx_tests::postgres_server_url().unwrap()).await
+        }
+    };
+    let token = acx_runtime::credentials::generate_token();
+    // A applies everything from the start and writes a snapshot every 2 entries.
+    let a = Replica::start(Some(&ingest), &token, &url, &dir.path().join("a"), 2).await;
+    const SELLERS: usize = 600;
+    let mut total = 0;
+    for part in 0..6 {
+        let batch = reports(part * 100..(part + 1) * 100);
+        total += batch.len() as i64;
+        submit(&ingest, batch, &url, total).await;
+    }
+    for _ in 0..100 {
+        if scalar(&url, "SELECT COUNT(*) FROM snapshots").await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The test takes the snapshot lease, so no newer snapshot is written; then a tail.
+    scalar(
+        &url,
+        "INSERT INTO leases (name, holder, expires_us) VALUES ('snapshot', 'test', 9000000000000000000) \
+         ON CONFLICT (name) DO UPDATE SET holder = 'test', expires_us = 9000000000000000000 \
+         RETURNING CAST(0 AS BIGINT)",
+    )
+    .await;
+    let mut client = a.client().await;
+    for n in 0..3 {
+        client
+            .assess_shipment(authorized(
+                AssessShipmentRequest {
+                    shipment: Some(declaration(&format!("T-{n}"), n)),
+                    record: true,
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
+    let head = scalar(&url, HEAD).await;
+    let database = acx_runtime::Database::connect(&url).await.unwrap();
+    let params = acx_scoring::model::ModelParams {
+        half_life_days: 180.0,
+    };
+    let (at, _) = acx_scoring::snapshot::restore_latest(&database, params)
+        .await
+        .unwrap()
+        .expect("a valid snapshot");
+    database.close().await;
+    assert!(at < head, "the snapshot at {at} leaves a tail to {head}");
+
+    // C starts from that snapshot and the tail.
+    let c = Replica::start(None, &token, &url, &dir.path().join("c"), 1_000_000).await;
+    assert_eq!(
+        risks(&a, &token, SELLERS, head).await,
+        risks(&c, &token, SELLERS, head).await,
+        "snapshot + tail answers as the replica that applied everything"
+    );
+    assert_eq!(
+        blacklist(&a, &token, head).await,
+        blacklist(&c, &token, head).await
+    );
+    assert_eq!(c.health().await, 1, "SERVING once caught up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_from_a_snapshot_and_the_tail_answers_as_one_from_scratch_on_sqlite() {
+    snapshot_and_tail_equal_scratch(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_from_a_snapshot_and_the_tail_answers_as_one_from_scratch_on_postgres() {
+    snapshot_and_tail_equal_scratch(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_is_not_serving_until_it_has_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ingest) = IngestHarness::start(Backend::Postgres, dir.path()).await else {
+        return;
+    };
+    let url = acx_tests::fresh_postgres_database(&acx_tests::postgres_server_url().unwrap()).await;
+    let token = acx_runtime::credentials::generate_token();
+    let mut a = Replica::start(Some(&ingest), &token, &url, &dir.path().join("a"), 2000).await;
+    let batch = reports(0..50);
+    let total = batch.len() as i64;
+    submit(&ingest, batch, &url, total).await;
+    a.stop().await;
+
+    // Hold the snapshot table, which a starting replica reads first: it cannot catch up.
+    use sqlx::Connection;
+    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("LOCK TABLE snapshots IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let b = Replica::start(None, &token, &url, &dir.path().join("b"), 2000).await;
+    assert_eq!(b.health().await, 2, "NOT_SERVING while behind");
+    let mut request = authorized(
+        GetSellerRiskRequest {
+            seller: Some(seller(0)),
+            cluster_id: String::new(),
+        },
+        &token,
+    );
+    // The deadline the server sees (the client itself waits longer).
+    request
+        .metadata_mut()
+        .insert("grpc-timeout", "300m".parse().unwrap());
+    let behind = b.client().await.get_seller_risk(request).await.unwrap_err();
+    assert!(
+        matches!(
+            behind.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+        ),
+        "a read waits for the replica to catch up, then gives up (never a stale NOT_FOUND): {behind:?}"
+    );
+
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    let mut status = 0;
+    for _ in 0..100 {
+        status = b.health().await;
+        if status == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 1, "SERVING once caught up");
+    let risk = b
+        .client()
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller(0)),
+                cluster_id: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    assert!(position(&risk) >= scalar(&url, HEAD).await);
+}
+
+/// A liaison replica over `database_url`, asking the scoring replica at `scoring`.
+async fn liaison(
+    database_url: &str,
+    dir: &std::path::Path,
+    tokens: &std::path::Path,
+    scoring: &Replica,
+    scoring_token: &str,
+) -> (acx_runtime::Shutdown, acx_runtime::RunningServer) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut server = acx_runtime::ServerConfig::local(dir);
+    server.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    server.database_url = Some(database_url.to_owned());
+    server.tokens_file = Some(tokens.to_owned());
+    let config = acx_liaison::Config {
+        server,
+        scoring_url: format!("http://{}", scoring.addr),
+        audit_database_url: None,
+        scoring_token: scoring_token.to_owned().into(),
+        reassess_interval_secs: 1,
+    };
+    let shutdown = acx_runtime::Shutdown::new();
+    let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
+    (shutdown, running)
+}
+
+fn customs_declaration(id: &str, seller_id: Option<&str>) -> Declaration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: now - 3600,
+            nanos: 0,
+        }),
+        customs_office: "USLAX".to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: format!("IMP-{id}"),
+        origin_country: "CN".to_owned(),
+        seller: seller_id.map(|s| SellerAccountRef {
+            platform: PLATFORM.to_owned(),
+            seller_id: s.to_owned(),
+        }),
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: "8518.30.2000".to_owned(),
+            quantity: 100.0,
+            net_mass_kg: 40.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: "900.00".to_owned(),
+            }),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.049,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Two scoring replicas and two liaisons, each liaison asking its own scoring replica,
+/// all over one PostgreSQL server: what customs sends through one is answered alike
+/// through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_liaisons_over_two_scoring_replicas_answer_alike() {
+    let Some(server) = acx_tests::postgres_server_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scoring_url = acx_tests::fresh_postgres_database(&server).await;
+    let liaison_url = acx_tests::fresh_postgres_database(&server).await;
+    let service = acx_runtime::credentials::generate_token();
+    let customs = acx_runtime::credentials::generate_token();
+    let sa = Replica::start(None, &service, &scoring_url, &dir.path().join("sa"), 2000).await;
+    let sb = Replica::start(None, &service, &scoring_url, &dir.path().join("sb"), 2000).await;
+    let tokens = dir.path().join("liaison-tokens");
+    std::fs::write(
+        &tokens,
+        format!(
+            "{} customs:ct\n",
+            acx_runtime::credentials::hash_token(&customs)
+        ),
+    )
+    .unwrap();
+    let (stop_a, _la) = liaison(&liaison_url, &dir.path().join("la"), &tokens, &sa, &service).await;
+    let (stop_b, lb) = liaison(&liaison_url, &dir.path().join("lb"), &tokens, &sb, &service).await;
+    let la_addr = _la.local_addr;
+    let mut la = LiaisonServiceClient::new(channel(la_addr).await);
+    let mut lb = LiaisonServiceClient::new(channel(lb.local_addr).await);
+
+    // The same 40 declarations through both at once: each assessed once, the same answer.
+    let batch: Vec<Declaration> = (0..40)
+        .map(|i| customs_declaration(&format!("D-{i}"), Some(&format!("S-{i}"))))
+        .collect();
+    let submit = |client: &LiaisonServiceClient<Channel>| {
+        let mut client = client.clone();
+        let request = authorized(
+            SubmitDeclarationsRequest {
+                declarations: batch.clone(),
+            },
+            &customs,
+        );
+        async move { client.submit_declarations(request).await }
+    };
+    let (one, two) = tokio::join!(submit(&la), submit(&lb));
+    for results in [
+        one.unwrap().into_inner().results,
+        two.unwrap().into_inner().results,
+    ] {
+        assert!(
+            results
+                .iter()
+                .all(|r| r.outcome == DeclarationOutcome::Accepted as i32
+                    || r.outcome == DeclarationOutcome::Duplicate as i32)
+        );
+    }
+    let shipment = |client: &mut LiaisonServiceClient<Channel>, id: String| {
+        let mut client = client.clone();
+        let customs = customs.clone();
+        async move {
+            for _ in 0..100 {
+                let shipment = client
+                    .get_shipment(authorized(
+                        GetShipmentRequest {
+                            name: format!("shipments/{id}"),
+                        },
+                        &customs,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .shipment
+                    .unwrap();
+                if shipment.assessment.is_some() {
+                    return shipment;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{id} never assessed");
+        }
+    };
+    for i in 0..40 {
+        let (a, b) = (
+            shipment(&mut la, format!("D-{i}")).await,
+            shipment(&mut lb, format!("D-{i}")).await,
+        );
+        assert_eq!(a.assessment, b.assessment);
+    }
+    assert_eq!(
+        scalar(&scoring_url, "SELECT COUNT(*) FROM declarations").await,
+        40
+    );
+    assert_eq!(
+        scalar(&scoring_url, "SELECT COUNT(*) FROM history WHERE kind = 2").await,
+        40,
+        "each declaration recorded once in scoring's history"
+    );
+
+    // A seizure through B is seen through A: the seller is blacklisted there too.
+    lb.record_inspection_result(authorized(
+        RecordInspectionResultRequest {
+            name: "shipments/D-7".to_owned(),
+            result: Some(InspectionResult {
+                kind: OutcomeKind::CounterfeitSeized as i32,
+                seized_quantity: 100.0,
+                ..Default::default()
+            }),
+        },
+        &customs,
+    ))
+    .await
+    .unwrap();
+    let mut blacklisted = false;
+    for _ in 0..100 {
+        let risk = la
+            .check_seller(authorized(
+                CheckSellerRequest {
+                    seller: Some(SellerAccountRef {
+                        platform: PLATFORM.to_owned(),
+                        seller_id: "S-7".to_owned(),
+                    }),
+                },
+                &customs,
+            ))
+            .await;
+        if let Ok(risk) = risk
+            && risk.into_inner().risk.unwrap().blacklisted
+        {
+            blacklisted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        blacklisted,
+        "the seizure through liaison B lists the seller through A"
+    );
+
+    // A watch on A sees the alert of a declaration sent through B (the listed seller's).
+    let mut watch = la
+        .watch_alerts(authorized(
+            WatchAlertsRequest {
+                after_cursor: 0,
+                lane: Lane::Red as i32,
+                ..Default::default()
+            },
+            &customs,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let sent = lb
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest {
+                declarations: vec![customs_declaration("D-RED", Some("S-7"))],
+            },
+            &customs,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sent.results[0].lane, Lane::Red as i32);
+    let seen = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let alert = watch.message().await.unwrap().unwrap();
+            let shipment = alert.shipment.unwrap();
+            if shipment.name == "shipments/D-RED" {
+                return shipment;
+            }
+        }
+    })
+    .await
+    .expect("the alert reaches a watch on the other liaison");
+    assert_eq!(seen.assessment.unwrap().lane, Lane::Red as i32);
+    stop_a.trigger();
+    stop_b.trigger();
+}
+
+/// A database from before the history (reports kept in `inputs`, replayed at start) is
+/// moved into the history once, and what it knew is served.
+#[tokio::test]
+async fn a_database_from_before_the_history_is_moved_into_it() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scoring.db").display());
+    let token = acx_runtime::credentials::generate_token();
+    let mut replica = Replica::start(None, &token, &url, &dir.path().join("a"), 2000).await;
+    replica.stop().await;
+    // What the previous version stored: hashed reports in `inputs`, the feed cursor.
+    let database = acx_runtime::Database::connect(&url).await.unwrap();
+    let acx_runtime::Database::Sqlite(pool) = &database else {
+        unreachable!()
+    };
+    let mut profile = reports(0..1).remove(0);
+    if let Some(Kind::SellerProfile(p)) = profile.kind.as_mut() {
+        p.identifiers = None;
+        p.hashed_identifiers = vec![acx_proto::common::HashedIdentifier {
+            kind: acx_proto::common::IdentifierKind::BankAccount as i32,
+            key_id: "k1".to_owned(),
+            hash: "b0".to_owned(),
+            // Stored before normalisation versions.
+            normalization_version: 0,
+        }];
+    }
+    let finding = reports(0..1).remove(1);
+    for (sequence, report) in [(1_i64, &profile), (2, &finding)] {
+        sqlx::query("INSERT INTO inputs (sequence, platform, payload) VALUES ($1, $2, $3)")
+            .bind(sequence)
+            .bind(PLATFORM)
+            .bind(report.encode_to_vec())
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE feed_cursor SET sequence = 2")
+        .execute(pool)
+        .await
+        .unwrap();
+    database.close().await;
+
+    let replica = Replica::start(None, &token, &url, &dir.path().join("a"), 2000).await;
+    let risk = replica
+        .client()
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller(0)),
+                cluster_id: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    assert_eq!(risk.tier, acx_proto::common::RiskTier::Blacklisted as i32);
+    assert_eq!(scalar(&url, REPORTS).await, 2, "both reports moved, once");
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM inputs").await, 0);
+    assert_eq!(
+        scalar(&url, "SELECT position FROM effects_cursor").await,
+        1,
+        "their effects were stored before"
+    );
+}

@@ -1,0 +1,322 @@
+//! The ingest benchmark behind `acx-ingest-bench`: N realistic reports streamed over gRPC
+//! (BulkLoadReports, through authentication, validation, hashing and storage), next to the
+//! same rows inserted straight into a fresh database of the same backend (the raw storage
+//! rate), measured in the same run so the ratio means something on a noisy machine. Peak
+//! memory is read at a quarter, half and all of the load, to show it does not grow with N.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use acx_domain::identifiers::IdentifierKeys;
+use acx_proto::{
+    common::{ConsignmentNumbers, Identifiers, Money, ProductRef, SellerAccountRef},
+    ingest::{
+        ActionTaken, BulkLoadReportsRequest, CounterfeitFinding, EvidenceType, PriceObservation,
+        Report, SellerProfile, ShipmentLine, ShipmentNotice, Verdict,
+        ingest_service_client::IngestServiceClient, report::Kind,
+    },
+};
+use acx_runtime::{Database, ServerConfig, Shutdown, credentials};
+use tokio_stream::StreamExt;
+
+use acx_ingest::{Config, storage};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Reports to load on each path.
+    pub reports: usize,
+    /// Reports per batch (per gRPC message and per raw transaction).
+    pub batch: usize,
+    /// `None` for SQLite in a temporary directory, or a PostgreSQL server URL on which
+    /// two fresh databases are made (and dropped afterwards).
+    pub postgres: Option<String>,
+}
+
+/// A deterministic, realistic report: half price observations, a fifth shipment notices,
+/// and the rest seller profiles (with identifiers) and counterfeit findings.
+pub fn sample_report(n: usize) -> Report {
+    let seller_id = format!("SELLER-{:06}", n % 50_000);
+    let observed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64 - 3600);
+    let time = Some(prost_types::Timestamp {
+        seconds: observed - (n % 86_400) as i64,
+        nanos: 0,
+    });
+    let product = ProductRef {
+        gtin: gtin(n % 10_000),
+        platform_product_id: format!("B0{:08}", n % 10_000),
+        brand: ["Lumina", "Vortex", "Kestrel", "Aurum"][n % 4].to_owned(),
+        title: format!("Wireless earbuds, model {} with charging case", n % 300),
+        hs_code: "851830".to_owned(),
+    };
+    let money = |amount: String| {
+        Some(Money {
+            currency_code: "USD".to_owned(),
+            amount,
+        })
+    };
+    let kind = match n % 20 {
+        0..10 => Kind::PriceObservation(PriceObservation {
+            seller_id,
+            product: Some(product),
+            price: money(format!("{}.{:02}", 20 + n % 80, n % 100)),
+            observe_time: time,
+        }),
+        10..14 => Kind::ShipmentNotice(ShipmentNotice {
+            seller_id,
+            consignment: Some(ConsignmentNumbers {
+                tracking_numbers: vec![format!("1Z{:016}", n)],
+                bills_of_lading: vec![],
+                air_waybills: vec![format!("176-{:08}", n % 100_000_000)],
+            }),
+            lines: (0..3)
+                .map(|line| ShipmentLine {
+                    product: Some(product.clone()),
+                    quantity: 10 + (n + line) as i64 % 500,
+                    unit_price: money(format!("{}.99", 15 + line)),
+                })
+                .collect(),
+            ship_time: time,
+        }),
+        14..17 => Kind::SellerProfile(SellerProfile {
+            seller_id,
+            display_name: format!("Bright Deals Store {}", n % 50_000),
+            legal_name: format!("Shenzhen Bright Trading Co., Ltd. {}", n % 50_000),
+            country: "CN".to_owned(),
+            identifiers: Some(Identifiers {
+                business_registration_numbers: vec![format!("91440300MA5F{:06}", n % 1_000_000)],
+                tax_numbers: vec![],
+                bank_accounts: vec![format!("6222 0210 {:08}", n % 100_000_000)],
+                addresses: vec![format!(
+                    "Room {}, Building 5, Bantian Industrial Road, Shenzhen",
+                    n % 900
+                )],
+                emails: vec![format!("sales{}@bright-deals.example", n % 50_000)],
+                phones: vec![format!("+86 755 {:08}", n % 100_000_000)],
+                web_domains: vec![format!("bright-deals-{}.example", n % 50_000)],
+            }),
+            observe_time: time,
+            hashed_identifiers: vec![],
+        }),
+        _ => Kind::CounterfeitFinding(CounterfeitFinding {
+            seller: Some(SellerAccountRef {
+                platform: String::new(),
+                seller_id,
+            }),
+            products: vec![product],
+            evidence_type: EvidenceType::TestBuy as i32,
+            verdict: if n.is_multiple_of(2) {
+                Verdict::Confirmed
+            } else {
+                Verdict::Suspected
+            } as i32,
+            action_taken: ActionTaken::ListingRemoved as i32,
+            observe_time: time,
+            notes: "test buy: packaging and serial number do not match the brand's".to_owned(),
+        }),
+    };
+    Report {
+        report_id: format!("R-{n:09}"),
+        kind: Some(kind),
+    }
+}
+
+/// A valid GTIN-13 made from `n`.
+fn gtin(n: usize) -> String {
+    let body = format!("400{:09}", n);
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+use acx_runtime::process::peak_memory_mib;
+
+/// Figures of one run.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Reports per second straight into the database.
+    pub raw_rate: f64,
+    /// Reports per second over gRPC.
+    pub grpc_rate: f64,
+    /// Peak memory after a quarter, half and all of the gRPC load.
+    pub peak_mib: [Option<f64>; 3],
+}
+
+type BenchError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn fresh_database(
+    options: &BenchOptions,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<String, BenchError> {
+    let Some(server) = &options.postgres else {
+        return Ok(format!(
+            "sqlite://{}",
+            dir.join(format!("{name}.db")).display()
+        ));
+    };
+    use sqlx::Connection;
+    let database = format!("acx_bench_{}_{name}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await?;
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
+    Ok(format!("{base}/{database}"))
+}
+
+async fn drop_database(options: &BenchOptions, url: &str) -> Result<(), BenchError> {
+    let Some(server) = &options.postgres else {
+        return Ok(());
+    };
+    use sqlx::Connection;
+    let name = url.rsplit('/').next().unwrap_or_default();
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    Ok(())
+}
+
+/// The raw storage rate: the same rows, prepared outside the clock, written batch by batch
+/// without gRPC, lookups or read-back: on PostgreSQL one binary COPY per batch, on SQLite
+/// the same multi-row statements.
+async fn raw_rate(
+    options: &BenchOptions,
+    url: &str,
+    keys: &IdentifierKeys,
+) -> Result<f64, BenchError> {
+    let database = Database::connect(url).await?;
+    database.migrate(&acx_ingest::migrations()).await?;
+    let mut stored = Duration::ZERO;
+    let now = SystemTime::now();
+    for start in (0..options.reports).step_by(options.batch) {
+        let end = (start + options.batch).min(options.reports);
+        let prepared: Vec<_> = (start..end)
+            .filter_map(|n| {
+                storage::prepare(sample_report(n), "bench-platform", keys.current(), now).ok()
+            })
+            .collect();
+        let clock = Instant::now();
+        storage::store(&database, "bench-platform", &prepared).await?;
+        stored += clock.elapsed();
+    }
+    database.close().await;
+    Ok(options.reports as f64 / stored.as_secs_f64())
+}
+
+/// Runs both paths and returns the figures.
+pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
+    let dir = tempfile::tempdir()?;
+    let keys_file = dir.path().join("identifier-keys");
+    std::fs::write(&keys_file, IdentifierKeys::generate_file("k1"))?;
+    let keys = IdentifierKeys::load(&keys_file)?;
+    let token = credentials::generate_token();
+    let tokens_file = dir.path().join("tokens");
+    std::fs::write(
+        &tokens_file,
+        format!(
+            "{} platform:bench-platform\n",
+            credentials::hash_token(&token)
+        ),
+    )?;
+
+    let raw_url = fresh_database(options, dir.path(), "raw").await?;
+    let raw_rate = raw_rate(options, &raw_url, &keys).await?;
+    drop_database(options, &raw_url).await?;
+
+    let grpc_url = fresh_database(options, dir.path(), "grpc").await?;
+    let mut server = ServerConfig::local(dir.path());
+    server.listen_addr = Some("127.0.0.1:0".parse()?);
+    server.database_url = Some(grpc_url.clone());
+    server.tokens_file = Some(tokens_file);
+    server.default_deadline = Duration::from_secs(3600);
+    let config = Config {
+        server,
+        identifier_keys_file: keys_file,
+        max_batch_reports: options.batch as u32,
+        legacy_normalizations: Default::default(),
+    };
+    let shutdown = Shutdown::new();
+    let running = acx_ingest::start(&config, shutdown.clone()).await?;
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", running.local_addr))?
+            .connect()
+            .await?;
+    let mut client = IngestServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024);
+
+    let reports = options.reports;
+    let batch = options.batch;
+    let batches = tokio_stream::iter((0..reports).step_by(batch).map(move |start| {
+        BulkLoadReportsRequest {
+            reports: (start..(start + batch).min(reports))
+                .map(sample_report)
+                .collect(),
+        }
+    }));
+    let mut request = tonic::Request::new(batches);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let peak = Arc::new(std::sync::Mutex::new([None; 3]));
+    let clock = Instant::now();
+    let mut progress = client.bulk_load_reports(request).await?.into_inner();
+    let mut received = 0;
+    while let Some(update) = progress.next().await {
+        let update = update?;
+        received = update.received as usize;
+        let quarter = [reports / 4, reports / 2, reports];
+        for (slot, mark) in quarter.iter().enumerate() {
+            if received >= *mark
+                && let Ok(mut peak) = peak.lock()
+                && peak[slot].is_none()
+            {
+                peak[slot] = peak_memory_mib();
+            }
+        }
+    }
+    let elapsed = clock.elapsed();
+    if received != reports {
+        return Err(format!("the load stopped after {received} of {reports} reports").into());
+    }
+    shutdown.trigger();
+    running.wait().await?;
+    drop_database(options, &grpc_url).await?;
+    let peak_mib = peak.lock().map(|p| *p).unwrap_or([None; 3]);
+    Ok(BenchReport {
+        raw_rate,
+        grpc_rate: reports as f64 / elapsed.as_secs_f64(),
+        peak_mib,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_reports_are_valid() {
+        let keys = IdentifierKeys::parse(&IdentifierKeys::generate_file("k1")).expect("keys");
+        for n in 0..40 {
+            let prepared = storage::prepare(
+                sample_report(n),
+                "bench-platform",
+                keys.current(),
+                SystemTime::now(),
+            );
+            assert!(prepared.is_ok(), "report {n}: {prepared:?}");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The liaison benchmark behind `acx-liaison-bench`, against the whole suite in this process:
+//! declaration intake with assessment by scoring, next to intake with scoring unreachable
+//! (declarations stored as pending: the cost of assessment shows as the difference); then,
+//! over many stored declarations, GetShipment and SearchShipments throughput and latency
+//! under concurrency, next to the Echo of the same liaison server.
+
+use std::time::{Duration, Instant};
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Money},
+    liaison::{
+        Declaration, DeclarationLine, GetShipmentRequest, Procedure, SearchShipmentsRequest,
+        SubmitDeclarationsRequest, TransportMode, ValuationBasis,
+        liaison_service_client::LiaisonServiceClient,
+    },
+};
+use acx_runtime::{ServerConfig, Shutdown};
+use tonic::transport::{Channel, Endpoint};
+
+use acx_suite::SuiteArgs;
+
+use crate::scoring::{LoadFigures, authorized, echo_load, load};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LiaisonBenchOptions {
+    /// Declarations submitted for each intake measurement.
+    pub intake: usize,
+    /// Declarations stored before the read loads.
+    pub stored: usize,
+    /// Concurrent callers of the read loads.
+    pub concurrency: usize,
+    /// Duration of each read load.
+    pub duration: Duration,
+    /// Rounds of the read loads (Echo, GetShipment, SearchShipments, one after the other):
+    /// on a shared machine the median of the per-round ratios is steadier than one round.
+    pub rounds: usize,
+}
+
+/// Figures of one run.
+#[derive(Debug, Clone)]
+pub struct LiaisonBenchReport {
+    /// Declarations per second, assessed by scoring on the way in.
+    pub intake_assessed: f64,
+    /// Declarations per second with scoring unreachable (stored as pending).
+    pub intake_pending: f64,
+    /// The read loads, a round each.
+    pub rounds: Vec<ReadRound>,
+}
+
+/// One round of the read loads, run back to back.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadRound {
+    /// Echo of liaison.
+    pub echo: LoadFigures,
+    /// GetShipment.
+    pub get: LoadFigures,
+    /// SearchShipments (one importer, 20 per page, by risk).
+    pub search: LoadFigures,
+}
+
+/// The median of `values` (0 for none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+type BenchError = Box<dyn std::error::Error + Send + Sync>;
+
+fn declaration(n: usize) -> Declaration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Declaration {
+        declaration_id: format!("B{n:09}"),
+        declaration_time: Some(prost_types::Timestamp {
+            seconds: now - 3600 - (n % 86_400) as i64,
+            nanos: 0,
+        }),
+        customs_office: ["USLAX", "USNYC", "USMIA"][n % 3].to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: format!("IMP-{}", n % 5000),
+        declarant_id: format!("BR-{}", n % 200),
+        consignor_id: String::new(),
+        carrier_id: "UPS".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![format!("1ZB{n:012}")],
+            ..Default::default()
+        }),
+        departure_country: "CN".to_owned(),
+        origin_country: "CN".to_owned(),
+        marketplace: String::new(),
+        seller: None,
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: ["851830", "950300", "640399", "940542"][n % 4].to_owned(),
+            description: "goods".to_owned(),
+            quantity: 10.0 + (n % 90) as f64,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: 5.0 + (n % 40) as f64,
+            gross_mass_kg: 0.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: format!("{}.00", 200 + n % 3000),
+            }),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.05,
+            declared_duty: None,
+            national_codes: Vec::new(),
+        }],
+        national_codes: Vec::new(),
+    }
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Result<Channel, BenchError> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
+/// Submits declarations `range` in batches of 100; returns declarations per second.
+async fn submit(
+    channel: Channel,
+    token: &str,
+    range: std::ops::Range<usize>,
+) -> Result<f64, BenchError> {
+    let mut client = LiaisonServiceClient::new(channel);
+    let count = range.len();
+    let clock = Instant::now();
+    let ids: Vec<usize> = range.collect();
+    for chunk in ids.chunks(100) {
+        let declarations = chunk.iter().map(|n| declaration(*n)).collect();
+        client
+            .submit_declarations(authorized(
+                SubmitDeclarationsRequest { declarations },
+                token,
+            ))
+            .await?;
+    }
+    Ok(count as f64 / clock.elapsed().as_secs_f64())
+}
+
+/// Runs the benchmark.
+pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, BenchError> {
+    let dir = tempfile::tempdir()?;
+    let args = SuiteArgs::on_free_ports(dir.path());
+    let shutdown = Shutdown::new();
+    let suite = acx_suite::start(&args, shutdown.clone()).await?;
+    let customs = suite
+        .credentials
+        .token_of("customs:demo-customs")?
+        .to_owned();
+    let liaison = connect(suite.liaison_addr).await?;
+    let intake_assessed = submit(liaison.clone(), &customs, 0..options.intake).await?;
+
+    // A second liaison on its own database whose scoring is unreachable: intake without
+    // assessment. It also holds the stored declarations for the read loads.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let mut server = ServerConfig::local(dir.path().join("pending"));
+    server.listen_addr = Some("127.0.0.1:0".parse()?);
+    server.tokens_file = Some(suite.credentials.tokens_file.clone());
+    server.max_concurrent_calls = 4096;
+    let pending_config = acx_liaison::Config {
+        server,
+        reassess_interval_secs: 0,
+        scoring_url: format!("http://{closed_port}"),
+        audit_database_url: None,
+        scoring_token: suite.credentials.token_of("service:liaison")?.into(),
+    };
+    let pending = acx_liaison::start(&pending_config, shutdown.clone()).await?;
+    let pending_channel = connect(pending.local_addr).await?;
+    let intake_pending = submit(pending_channel.clone(), &customs, 0..options.intake).await?;
+    submit(
+        pending_channel.clone(),
+        &customs,
+        options.intake..options.stored.max(options.intake),
+    )
+    .await?;
+
+    let stored = options.stored.max(options.intake);
+    let mut rounds = Vec::new();
+    for _ in 0..options.rounds.max(1) {
+        let echo = echo_load(
+            pending_channel.clone(),
+            customs.clone(),
+            options.concurrency,
+            options.duration,
+        )
+        .await;
+        let (channel, token) = (pending_channel.clone(), customs.clone());
+        let get = load(options.concurrency, options.duration, move |i| {
+            let mut client = LiaisonServiceClient::new(channel.clone());
+            let name = format!("shipments/B{:09}", (i * 7919) % stored);
+            let request = authorized(GetShipmentRequest { name }, &token);
+            async move { client.get_shipment(request).await.is_ok() }
+        })
+        .await;
+        let (channel, token) = (pending_channel.clone(), customs.clone());
+        let search = load(options.concurrency, options.duration, move |i| {
+            let mut client = LiaisonServiceClient::new(channel.clone());
+            let request = authorized(
+                SearchShipmentsRequest {
+                    importer_id: format!("IMP-{}", i % 5000),
+                    page_size: 20,
+                    ..Default::default()
+                },
+                &token,
+            );
+            async move { client.search_shipments(request).await.is_ok() }
+        })
+        .await;
+        rounds.push(ReadRound { echo, get, search });
+    }
+    shutdown.trigger();
+    Ok(LiaisonBenchReport {
+        intake_assessed,
+        intake_pending,
+        rounds,
+    })
+}
