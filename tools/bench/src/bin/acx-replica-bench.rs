@@ -97,12 +97,15 @@ async fn run(server: &str, writes: usize) -> Result<(), Failure> {
         .await?;
     let url = format!("{}/{name}", server.rsplit_once('/').map_or(server, |p| p.0));
     let dir = tempfile::tempdir()?;
+    // Liaison records declarations; a platform reads risks in batches.
     let token = acx_runtime::credentials::generate_token();
+    let reader = acx_runtime::credentials::generate_token();
     std::fs::write(
         dir.path().join("tokens"),
         format!(
-            "{} service:liaison\n",
-            acx_runtime::credentials::hash_token(&token)
+            "{} service:liaison\n{} platform:bench-reader\n",
+            acx_runtime::credentials::hash_token(&token),
+            acx_runtime::credentials::hash_token(&reader)
         ),
     )?;
     let shutdown = acx_runtime::Shutdown::new();
@@ -140,11 +143,11 @@ async fn run(server: &str, writes: usize) -> Result<(), Failure> {
             .await?;
         let at = position(&written);
         let clock = Instant::now();
-        b.batch_get_seller_risks(request(read(), &token, Some(at)))
+        b.batch_get_seller_risks(request(read(), &reader, Some(at)))
             .await?;
         lags.push(clock.elapsed());
         let clock = Instant::now();
-        a.batch_get_seller_risks(request(read(), &token, Some(at)))
+        a.batch_get_seller_risks(request(read(), &reader, Some(at)))
             .await?;
         baselines.push(clock.elapsed());
     }
