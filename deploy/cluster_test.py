@@ -7,7 +7,9 @@ where <venv> is ${XDG_CACHE_HOME:-$HOME/.cache}/acx-deploy-venv, which deploy/ch
 creates from deploy/requirements-check.txt.
 
 It renders the overlay with `kubectl kustomize`, and for each of the Deployments acx-ingest,
-acx-scoring and acx-liaison it builds the process the kubelet would start:
+acx-scoring and acx-liaison starts as many pods as the overlay does (its replicas, else its
+HorizontalPodAutoscaler's minReplicas; at most --max-replicas, default 2), each pod the
+process the kubelet would start:
 
   * command and args of the container ($(VAR) references expanded the way the kubelet does);
   * the environment: the image's ENV (from deploy/Dockerfile), docker-link variables unless
@@ -22,14 +24,16 @@ acx-scoring and acx-liaison it builds the process the kubelet would start:
     current user;
   * the addresses: a listen address 0.0.0.0:P becomes 127.0.0.1:<free port>, and
     <service>[.<ns>[.svc[.cluster.local]]]:<port> of a rendered Service becomes the local
-    address of the pod that Service selects. The OpenTelemetry collector is replaced by a
+    address of a pod that Service selects: pod i of the caller reaches pod i mod n of the n
+    pods selected (kube-proxy would pick one per connection). The OpenTelemetry collector is replaced by a
     stub OTLP receiver in this process (--otel stub, the default) or its endpoint variable is
     removed (--otel remove).
 
 The operator's Secrets get local values: acx-database gets URLs of fresh databases
 acx_ct_<service>_<random> on the PostgreSQL server of ACX_TEST_POSTGRES_URL (a throwaway
-server is started, as scripts/test.sh does, when it is unset); acx-tokens gets the SHA-256
-hashes of random tokens for customs:ct-customs, service:liaison and service:scoring;
+server is started, as scripts/test.sh does, when it is unset), one per service whatever its
+pods; acx-tokens gets the SHA-256 hashes of random tokens for customs:ct-customs,
+platform:ct-platform, service:liaison and service:scoring;
 acx-peer-tokens the raw service tokens; acx-identifier-keys one random key.
 
 Before anything starts, it checks that the rendered overlay's scoring replicas can agree
@@ -37,7 +41,7 @@ Before anything starts, it checks that the rendered overlay's scoring replicas c
 readiness probes are the gRPC health check, NOT_SERVING until a replica has caught up with
 scoring's history.
 
-Then it starts the three release binaries together (target/release/<name>, built first when
+Then it starts the pods of the three release binaries together (target/release/<name>, built first when
 missing or older than the sources), consumers before providers, and checks that:
 
   1. each answers grpc.health.v1.Health/Check with SERVING on its (mapped) startup probe port
@@ -50,8 +54,12 @@ missing or older than the sources), consumers before providers, and checks that:
      preStop hook first, inside the same grace period);
   5. peak memory stays under the container's memory limit; log lines are JSON when
      ACX_LOG_FORMAT=json; nothing is written to the emptyDir (PostgreSQL holds all state);
-  6. (--otel stub) every service exported its spans, with the pod's resource attributes, and
-     the CheckSeller call is one trace across liaison and scoring.
+  6. (--otel stub) every pod exported its spans, with its pod's resource attributes, and
+     the CheckSeller call is one trace across liaison and scoring;
+  7. with two or more scoring and liaison pods, the replicas agree (deploy/cluster_agreement.py):
+     a platform's finding shows the same on every pod and is listed once on each replica's
+     change feed, one declaration sent through two liaison pods at once is assessed once and
+     alike everywhere, and an inspection recorded through one pod shows through every pod.
 
 Processes, databases, the throwaway server and the temporary directory are always removed
 (--keep keeps the directory, with each process's log). Exit status 0 only if every check
@@ -95,6 +103,7 @@ try:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from check_manifests import scoring_replica_errors
+    from cluster_agreement import PLATFORM, check_agreement
 except ImportError as missing:  # pragma: no cover - depends on the interpreter
     sys.exit(
         f"cluster_test.py: {missing}. Run it with the deploy virtualenv, {VENV_HINT}/bin/python "
@@ -113,7 +122,7 @@ API_SERVICE = {
 # Sources of the three binaries: a newer file than a binary means it must be rebuilt.
 SOURCE_PATHS = ["Cargo.toml", "Cargo.lock", "services", "shared", "proto"]
 CUSTOMS = "customs:ct-customs"
-PRINCIPALS = [CUSTOMS, "service:liaison", "service:scoring"]
+PRINCIPALS = [CUSTOMS, PLATFORM, "service:liaison", "service:scoring"]
 OTEL_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 NODE_NAME = "ct-node-1"
 # No HTTP proxy from the environment for loopback gRPC.
@@ -452,10 +461,29 @@ def parse_quantity(text: str) -> float:
     return float(match.group(1)) * units.get(match.group(2), 1)
 
 
+def pod_key(deployment: str, index: int) -> str:
+    return f"{deployment}/{index}"
+
+
+def replica_count(docs: list[dict], deployment: str, cap: int) -> int:
+    """The pods the overlay starts for `deployment`: its `replicas`, else the minReplicas of the
+    HorizontalPodAutoscaler that scales it (else 1), at most `cap` (a test, not a load run)."""
+    wanted = None
+    for doc in docs:
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == deployment:
+            wanted = doc["spec"].get("replicas", wanted)
+        target = (doc.get("spec") or {}).get("scaleTargetRef") or {}
+        if (doc.get("kind") == "HorizontalPodAutoscaler" and target.get("kind") == "Deployment"
+                and target.get("name") == deployment and wanted is None):
+            wanted = doc["spec"].get("minReplicas", 1)
+    return max(1, min(cap, 1 if wanted is None else int(wanted)))
+
+
 @dataclasses.dataclass
 class Pod:
     deployment: str
-    name: str
+    key: str                        # <deployment>/<index>: how this test names the pod
+    name: str                       # the pod's name in the made-up cluster
     root: Path                      # the container's filesystem view: cwd, mounts below it
     argv: list[str]
     env: dict[str, str]
@@ -488,7 +516,7 @@ class Cluster:
 
     def __init__(self, docs: list[dict], secret_values: dict[str, dict[str, str]],
                  binaries: dict[str, Path], workdir: Path, otel_port: int | None,
-                 checks: "Checks") -> None:
+                 checks: "Checks", max_replicas: int) -> None:
         self.docs = docs
         self.secrets = secret_values
         self.binaries = binaries
@@ -499,20 +527,24 @@ class Cluster:
         self.services = self._of_kind("Service")
         self.deployments = self._of_kind("Deployment")
         self.image_env, self.image_user = image_config()
-        self.local_ports: dict[str, dict[int, int]] = {}
-        self.pod_names = {
-            d: f"{d}-{secrets.token_hex(5)}-{secrets.token_hex(3)[:5]}" for d in self.deployments
-        }
-        # host:port of each rendered Service (every DNS spelling) -> local address
-        self.service_hosts: dict[tuple[str, int], str] = {}
+        self.local_ports: dict[str, dict[int, int]] = {}   # pod key -> container -> local port
+        self.replicas = {d: replica_count(docs, d, max_replicas) for d in self.deployments}
+        self.pod_names: dict[str, str] = {}
+        for d in self.deployments:
+            template_hash = secrets.token_hex(5)
+            for index in range(self.replicas[d]):
+                self.pod_names[pod_key(d, index)] = f"{d}-{template_hash}-{secrets.token_hex(3)[:5]}"
+        # host:port of each rendered Service (every DNS spelling) -> the Deployment it selects
+        # and the container port, or a fixed local address (the stub collector)
+        self.service_hosts: dict[tuple[str, int], tuple[str, int] | str] = {}
         self.service_names: set[str] = set()
         self._map_services()
 
     def _of_kind(self, kind: str) -> dict[str, dict]:
         return {d["metadata"]["name"]: d for d in self.docs if d.get("kind") == kind}
 
-    def local_port(self, deployment: str, container_port: int) -> int:
-        ports = self.local_ports.setdefault(deployment, {})
+    def local_port(self, key: str, container_port: int) -> int:
+        ports = self.local_ports.setdefault(key, {})
         if container_port not in ports:
             ports[container_port] = free_port()
         return ports[container_port]
@@ -547,7 +579,7 @@ class Cluster:
                             self.checks.fail(f"Service {name}: targetPort {wanted!r} is no port of {target}")
                             continue
                         wanted = named[0]
-                    address = f"127.0.0.1:{self.local_port(target, int(wanted))}"
+                    address: tuple[str, int] | str = (target, int(wanted))
                 elif name == "otel-collector" and self.otel_port is not None:
                     address = f"127.0.0.1:{self.otel_port}"
                 else:
@@ -555,17 +587,27 @@ class Cluster:
                 for host in hosts:
                     self.service_hosts[(host, port["port"])] = address
 
+    def service_address(self, host: str, port: int, index: int) -> str | None:
+        """The local address pod `index` of a caller reaches for host:port of a Service: pod
+        index mod n of the n pods it selects (kube-proxy would pick one per connection)."""
+        target = self.service_hosts.get((host, port))
+        if target is None or isinstance(target, str):
+            return target
+        deployment, container_port = target
+        backend = pod_key(deployment, index % self.replicas[deployment])
+        return f"127.0.0.1:{self.local_port(backend, container_port)}"
+
     # -- substitution of the values that came from the manifests (never of local secrets)
 
-    def localize(self, value: str, deployment: str, mounts: dict[str, Path], where: str,
+    def localize(self, value: str, key: str, index: int, mounts: dict[str, Path], where: str,
                  notes: list[str]) -> str:
         listen = re.fullmatch(r"(0\.0\.0\.0|\[::\]|::)?:(\d+)", value)
         if listen:
-            return f"127.0.0.1:{self.local_port(deployment, int(listen.group(2)))}"
+            return f"127.0.0.1:{self.local_port(key, int(listen.group(2)))}"
 
         def host_port(match: re.Match) -> str:
             host, port = match.group(1), int(match.group(2))
-            return self.service_hosts.get((host, port), match.group(0))
+            return self.service_address(host, port, index) or match.group(0)
 
         value = re.sub(r"(?<![\w.-])([a-z0-9][a-z0-9.-]*):(\d+)(?!\d)", host_port, value)
         flag, sep, path = value.partition("=") if value.startswith("--") else ("", "", value)
@@ -583,7 +625,7 @@ class Cluster:
         return [f"{h}:{p}" for h, p in re.findall(r"(?<![\w.-])([a-z0-9][a-z0-9.-]*):(\d+)(?!\d)", value)
                 if h in self.service_names or h.endswith(".svc") or h.endswith(".cluster.local")]
 
-    def service_link_env(self, namespace: str) -> dict[str, str]:
+    def service_link_env(self, namespace: str, index: int) -> dict[str, str]:
         """The docker-link variables the kubelet adds when enableServiceLinks is not false."""
         env: dict[str, str] = {}
         for name, service in self.services.items():
@@ -594,7 +636,8 @@ class Cluster:
             if not ports:
                 continue
             for index, port in enumerate(ports):
-                address = self.service_hosts.get((name, port["port"]), f"127.0.0.1:{port['port']}")
+                address = (self.service_address(name, port["port"], index)
+                           or f"127.0.0.1:{port['port']}")
                 host, local = address.rsplit(":", 1)
                 proto = port.get("protocol", "TCP")
                 if index == 0:
@@ -610,11 +653,11 @@ class Cluster:
                 env[f"{base}_ADDR"] = host
         return env
 
-    def field_ref(self, deployment: dict, path: str) -> str:
+    def field_ref(self, deployment: dict, key: str, path: str) -> str:
         name = deployment["metadata"]["name"]
         meta = deployment["spec"]["template"]["metadata"]
         values = {
-            "metadata.name": self.pod_names[name],
+            "metadata.name": self.pod_names[key],
             "metadata.namespace": deployment["metadata"].get("namespace", "default"),
             "metadata.uid": str(uuid.uuid4()),
             "spec.nodeName": NODE_NAME,
@@ -731,7 +774,8 @@ class Cluster:
 
     # -- the pod
 
-    def pod(self, dep_name: str) -> Pod:
+    def pod(self, dep_name: str, index: int) -> Pod:
+        this = pod_key(dep_name, index)
         deployment = self.deployments.get(dep_name)
         if deployment is None:
             raise TestFailure(f"the rendered overlay has no Deployment {dep_name}")
@@ -759,7 +803,7 @@ class Cluster:
         else:
             notes.append("not root: runs as the current user, not as its runAsUser")
 
-        root = self.workdir / "pods" / dep_name
+        root = self.workdir / "pods" / dep_name / str(index)
         root.mkdir(parents=True)
         root.chmod(0o755)
         mounts, empty_dirs = self.materialize_volumes(
@@ -769,7 +813,7 @@ class Cluster:
         env: dict[str, str] = {}
         from_manifest: set[str] = set()
         if spec.get("enableServiceLinks", True) is not False:
-            env.update(self.service_link_env(namespace))
+            env.update(self.service_link_env(namespace, index))
             from_manifest.update(env)
             notes.append("enableServiceLinks is not false: docker-link variables added")
         for source in container.get("envFrom", []):
@@ -809,7 +853,7 @@ class Cluster:
                                           f"{where}: env {name}")
                 from_manifest.discard(name)
             elif "fieldRef" in source:
-                value = self.field_ref(deployment, source["fieldRef"]["fieldPath"])
+                value = self.field_ref(deployment, this, source["fieldRef"]["fieldPath"])
                 from_manifest.discard(name)
             elif "resourceFieldRef" in source:
                 resource = source["resourceFieldRef"]["resource"]
@@ -829,7 +873,7 @@ class Cluster:
                     notes.append(f"{name} removed (--otel remove): no trace export")
 
         for name in sorted(from_manifest & env.keys()):
-            env[name] = self.localize(env[name], dep_name, mounts, name, notes)
+            env[name] = self.localize(env[name], this, index, mounts, name, notes)
             for host in self.unresolved_hosts(env[name]):
                 self.checks.fail(f"{where}: {name}={env[name]}: {host} is no Service this test can map")
             if "$(" in env[name]:
@@ -843,13 +887,13 @@ class Cluster:
         binary_name = Path(command[0]).name
         if binary_name not in self.binaries:
             raise TestFailure(f"{where}: command {command[0]} is not one of {', '.join(BINARIES)}")
-        args = [self.localize(a, dep_name, mounts, "args", notes) for a in args]
+        args = [self.localize(a, this, index, mounts, "args", notes) for a in args]
         image_bin = self.workdir / "image" / "usr" / "local" / "bin" / binary_name
         argv = [str(image_bin), *command[1:], *args]
 
         full_env = dict(self.image_env)
         full_env.update(env)
-        full_env["HOSTNAME"] = self.pod_names[dep_name]
+        full_env["HOSTNAME"] = self.pod_names[this]
         full_env["PATH"] = os.environ.get("PATH", IMAGE_PATH)
 
         probes = {kind: container[kind] for kind in ("startupProbe", "readinessProbe", "livenessProbe")
@@ -860,7 +904,7 @@ class Cluster:
                 self.checks.fail(f"{where}: {kind} is not a gRPC probe")
                 continue
             probe_ports[kind] = int(probe["grpc"]["port"])
-            self.local_port(dep_name, probe_ports[kind])
+            self.local_port(this, probe_ports[kind])
         first = probes.get("startupProbe") or probes.get("readinessProbe") or {}
         startup_budget = (first.get("initialDelaySeconds", 0)
                           + first.get("periodSeconds", 10) * first.get("failureThreshold", 3))
@@ -870,7 +914,8 @@ class Cluster:
         limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
         return Pod(
             deployment=dep_name,
-            name=self.pod_names[dep_name],
+            key=this,
+            name=self.pod_names[this],
             root=root,
             argv=argv,
             env=full_env,
@@ -881,7 +926,7 @@ class Cluster:
             grace=int(spec.get("terminationGracePeriodSeconds", 30)),
             pre_stop=int((pre_stop_hook.get("sleep") or {}).get("seconds", 0)),
             memory_limit=parse_quantity(limit) if limit else None,
-            local_ports=self.local_ports.setdefault(dep_name, {}),
+            local_ports=self.local_ports.setdefault(this, {}),
             empty_dirs=empty_dirs,
             mount_tops={"volumes"} | {m.strip("/").split("/")[0] for m in mounts},
             notes=notes,
@@ -1013,7 +1058,7 @@ class Run:
             (bindir / name).chmod(0o555)
 
     def start(self, pod: Pod) -> None:
-        pod.log_path = self.workdir / "logs" / f"{pod.deployment}.log"
+        pod.log_path = self.workdir / "logs" / f"{pod.key.replace('/', '-')}.log"
         pod.log_path.parent.mkdir(exist_ok=True)
         handle = open(pod.log_path, "wb")
         extra: dict[str, Any] = {}
@@ -1072,15 +1117,18 @@ class Run:
                     status = health(ch, probe["grpc"].get("service", ""), float(probe.get("timeoutSeconds", 1)))
                 self.checks.check(status == "SERVING", f"{name}: {kind} on port {port} passes", status)
 
+    def first(self, deployment: str) -> Pod:
+        return next(p for p in self.pods.values() if p.deployment == deployment)
+
     def check_calls(self) -> None:
         customs = self.tokens[CUSTOMS]
-        for name in BINARIES:
+        for name, pod in self.pods.items():
             channel = self.channels[name]
             code, reply = unary(channel, "/acx.diagnostics.v1.DiagnosticsService/Echo", pb_str(1, "hi"), customs)
             if code == grpc.StatusCode.OK:
                 fields = pb_decode(reply)  # type: ignore[arg-type]
                 echoed, service = pb_first_str(fields, 1), pb_first_str(fields, 2)
-                self.checks.check(echoed == "hi" and service == API_SERVICE[name],
+                self.checks.check(echoed == "hi" and service == API_SERVICE[pod.deployment],
                                   f"{name}: Echo with the customs token answers",
                                   f"got message={echoed!r} service={service!r}")
             else:
@@ -1090,20 +1138,32 @@ class Run:
                               f"{name}: Echo without a token is UNAUTHENTICATED", f"got {code.name} {reply}")
 
         request = pb_bytes(1, pb_str(1, "amazon") + pb_str(2, "CT-1"))
-        code, reply = unary(self.channels["acx-liaison"], "/acx.liaison.v1.LiaisonService/CheckSeller",
+        liaison = self.first("acx-liaison").key
+        code, reply = unary(self.channels[liaison], "/acx.liaison.v1.LiaisonService/CheckSeller",
                             request, customs)
         self.check_seller_done = True
         hint = {grpc.StatusCode.UNAVAILABLE: " (liaison could not reach scoring)",
                 grpc.StatusCode.OK: " (scoring knew the seller?)"}.get(code, "")
         self.checks.check(code == grpc.StatusCode.NOT_FOUND,
-                          "acx-liaison: CheckSeller crosses to scoring and answers NOT_FOUND",
+                          f"{liaison}: CheckSeller crosses to scoring and answers NOT_FOUND",
                           f"got {code.name} {reply!r}{hint}")
+
+    def check_replicas(self) -> None:
+        """With two or more scoring and liaison pods: the answers agree (cluster_agreement.py)."""
+        by_deployment: dict[str, list[tuple[str, grpc.Channel]]] = {d: [] for d in DEPLOYMENTS}
+        for key, pod in self.pods.items():
+            by_deployment[pod.deployment].append((key, self.channels[key]))
+        if len(by_deployment["acx-scoring"]) < 2 or len(by_deployment["acx-liaison"]) < 2:
+            log("one scoring or liaison pod: replica agreement not checked")
+            return
+        check_agreement(self.checks, by_deployment, self.tokens, CUSTOMS,
+                        REPO / "docs" / "walkthrough", log)
 
     def terminate(self) -> None:
         customs = self.tokens[CUSTOMS]
 
         def one(pod: Pod) -> None:
-            name = pod.deployment
+            name = pod.key
             assert pod.process is not None
             pod.peak_rss = read_peak_rss(pod.process.pid)
             channel = self.channels[name]
@@ -1208,12 +1268,15 @@ class Run:
         self.checks.check(bool(feed),
                           f"scoring follows ingest's change feed as service:scoring ({len(feed)} call(s) seen)")
         for name, pod in self.pods.items():
-            mine = [s for s in spans if s.service == name]
-            pod_names = {s.attributes.get("k8s.pod.name") for s in mine}
-            self.checks.check(bool(mine) and pod_names == {pod.name},
-                              f"{name}: {len(mine)} spans exported to the collector's address, "
-                              f"with its pod's resource attributes",
-                              f"k8s.pod.name {sorted(map(str, pod_names))}, expected {pod.name}")
+            mine = [s for s in spans if s.service == pod.deployment
+                    and s.attributes.get("k8s.pod.name") == pod.name]
+            self.checks.check(bool(mine), f"{name}: {len(mine)} spans exported to the collector's "
+                              f"address, with its pod's resource attributes (k8s.pod.name {pod.name})")
+        for deployment in BINARIES:
+            names = {p.name for p in self.pods.values() if p.deployment == deployment}
+            strays = {str(s.attributes.get("k8s.pod.name")) for s in spans if s.service == deployment} - names
+            self.checks.check(not strays, f"{deployment}: every span names one of its pods",
+                              f"k8s.pod.name {sorted(strays)}, expected one of {sorted(names)}")
         if self.check_seller_done:
             asked = {s.trace_id for s in spans if s.service == "acx-liaison" and s.name.endswith("/CheckSeller")}
             answered = {s.trace_id for s in spans if s.service == "acx-scoring" and s.name.endswith("/GetSellerRisk")}
@@ -1239,19 +1302,22 @@ class Run:
             self.collector = StubCollector()
             self.collector.start()
         cluster = Cluster(docs, self.local_secrets(), binaries, self.workdir,
-                          self.collector.port if self.collector else None, self.checks)
+                          self.collector.port if self.collector else None, self.checks,
+                          self.args.max_replicas)
         for name in DEPLOYMENTS:
-            self.pods[name] = cluster.pod(name)
+            for index in range(cluster.replicas[name]):
+                pod = cluster.pod(name, index)
+                self.pods[pod.key] = pod
         self.describe()
         if self.checks.failures:
             raise TestFailure("the overlay cannot be run as it is (see above)")
         if self.args.dry_run:
-            self.checks.ok("dry run: the overlay's three pods resolve (nothing started)")
+            self.checks.ok(f"dry run: the overlay's {len(self.pods)} pods resolve (nothing started)")
             return
         self.install_image(binaries)
 
-        for name in DEPLOYMENTS:
-            self.start(self.pods[name])
+        for pod in self.pods.values():
+            self.start(pod)
         log("started " + ", ".join(f"{n} (pid {p.process.pid})" for n, p in self.pods.items() if p.process))
         if not self.wait_serving():
             return
@@ -1260,6 +1326,7 @@ class Run:
                                                         options=CHANNEL_OPTIONS)
         self.check_probes()
         self.check_calls()
+        self.check_replicas()
         self.terminate()
         self.check_after()
 
@@ -1299,13 +1366,10 @@ class Run:
         header = ("deployment", "local addr", "ready", "startup budget", "SIGTERM->exit",
                   "exit budget", "exit", "peak RSS")
         rows = [header]
-        for name in BINARIES:
-            pod = self.pods.get(name)
-            if pod is None:
-                continue
+        for pod in sorted(self.pods.values(), key=lambda p: (BINARIES.index(p.deployment), p.key)):
             port = pod.probe_ports.get("startupProbe")
             rows.append((
-                name,
+                pod.key,
                 pod.local(port) if port in pod.local_ports else "-",
                 f"{pod.ready_after:.2f}s" if pod.ready_after is not None else "no",
                 f"{pod.startup_budget:.0f}s",
@@ -1331,6 +1395,9 @@ def main() -> int:
     parser.add_argument("--overlay", default="prod", help="overlay under deploy/k8s/overlays (default prod), or a kustomization directory "
                              "(any argument with a /)")
     parser.add_argument("--no-build", action="store_true", help="use target/release as it is")
+    parser.add_argument("--max-replicas", type=int, default=2,
+                        help="start at most this many pods per Deployment (default 2: enough to see "
+                             "replicas agree); each starts its replicas or HPA minReplicas")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
     parser.add_argument("--dry-run", action="store_true",
                         help="render and resolve the pods, print them, start nothing")
