@@ -189,7 +189,13 @@ impl Scorer {
             if self.state.read().await.targeting.training_due()
                 && let Err(error) = self.train_now().await
             {
-                tracing::warn!(error = %error, "targeting model not trained");
+                // Another replica training (the lease is busy) is the normal case with
+                // several replicas: its "model trained" entry reaches this one too.
+                if matches!(error, Error::FailedPrecondition(_)) {
+                    tracing::debug!(error = %error, "targeting model not trained now");
+                } else {
+                    tracing::warn!(error = %error, "targeting model not trained");
+                }
                 tokio::select! {
                     () = tokio::time::sleep(MAX_WAIT) => {}
                     () = shutdown.triggered() => return,
