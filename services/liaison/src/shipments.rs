@@ -178,21 +178,17 @@ impl Shipments {
                 return Ok(vec![None; declarations.len()]);
             }
         };
+        let mut assessed = Vec::with_capacity(declarations.len());
         for ((authority, declaration), assessment) in declarations.iter().zip(&assessments) {
             match assessment {
                 Some(assessment) => {
-                    store::set_assessment(
-                        &self.database,
-                        authority,
-                        &declaration.declaration_id,
-                        assessment,
-                    )
-                    .await?
+                    assessed.push((*authority, declaration.declaration_id.as_str(), assessment))
                 }
                 None => tracing::error!(declaration.id = %declaration.declaration_id,
                     "scoring holds other content under this declaration id: left pending"),
             }
         }
+        store::set_assessments(&self.database, &assessed).await?;
         self.alerts.notify_waiters();
         Ok(assessments)
     }

@@ -189,13 +189,12 @@ pub async fn pending(database: &Database, limit: i64) -> Result<Vec<DeclarationR
     on_backend!(database, pool => sqlx::query_as(sql).bind(PENDING).bind(limit).fetch_all(pool).await)
 }
 
-/// Stores the assessment of a declaration and, for RED and YELLOW, its alert, in one
-/// transaction; writers are serialised so alert cursors become visible in order.
-pub async fn set_assessment(
+/// Stores the assessments of declarations, as `(authority, declaration id, assessment)`,
+/// and, for RED and YELLOW, their alerts, all in one transaction (one commit per batch, not
+/// per declaration); writers are serialised so alert cursors become visible in order.
+pub async fn set_assessments(
     database: &Database,
-    authority: &str,
-    declaration_id: &str,
-    assessment: &ShipmentAssessment,
+    assessed: &[(&str, &str, &ShipmentAssessment)],
 ) -> Result<(), sqlx::Error> {
     // assessed_seq: the authority's assessments in the order they were stored (writers are
     // serialised below, so the numbers are unique and become visible in order).
@@ -203,41 +202,46 @@ pub async fn set_assessment(
                           assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
                           WHERE authority = $5 AND declaration_id = $6 AND state = $7";
     const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
-    let alert = assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
-    let payload = assessment.encode_to_vec();
+    if assessed.is_empty() {
+        return Ok(());
+    }
     macro_rules! write {
         ($tx:expr) => {{
             let mut tx = $tx;
-            let updated = sqlx::query(UPDATE)
-                .bind(ASSESSED)
-                .bind(&payload)
-                .bind(assessment.risk)
-                .bind(assessment.lane)
-                .bind(authority)
-                .bind(declaration_id)
-                .bind(PENDING)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            // Only the first assessment counts: a concurrent one found it assessed.
-            if updated == 1 && alert {
-                sqlx::query(ALERT)
-                    .bind(authority)
-                    .bind(declaration_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if updated == 1 {
-                sqlx::query(HISTORY)
-                    .bind(authority)
-                    .bind(declaration_id)
-                    .bind(now_micros())
-                    .bind(&assessment.model_version)
+            for &(authority, declaration_id, assessment) in assessed {
+                let alert =
+                    assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
+                let updated = sqlx::query(UPDATE)
+                    .bind(ASSESSED)
+                    .bind(assessment.encode_to_vec())
                     .bind(assessment.risk)
                     .bind(assessment.lane)
-                    .bind("assessed on arrival")
+                    .bind(authority)
+                    .bind(declaration_id)
+                    .bind(PENDING)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                // Only the first assessment counts: a concurrent one found it assessed.
+                if updated == 1 && alert {
+                    sqlx::query(ALERT)
+                        .bind(authority)
+                        .bind(declaration_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if updated == 1 {
+                    sqlx::query(HISTORY)
+                        .bind(authority)
+                        .bind(declaration_id)
+                        .bind(now_micros())
+                        .bind(&assessment.model_version)
+                        .bind(assessment.risk)
+                        .bind(assessment.lane)
+                        .bind("assessed on arrival")
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await
         }};
