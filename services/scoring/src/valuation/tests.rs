@@ -1,6 +1,18 @@
 use super::*;
 use std::sync::Arc;
 
+use acx_domain::rates::ReferenceRates;
+use acx_proto::{
+    common::Money,
+    scoring::{ComparisonBasis, DeclaredShipment, Lane, ShipmentAssessment},
+};
+
+use super::{
+    anomaly::{MIN_Z, strength},
+    assess::randomly_selected,
+};
+use crate::market::MarketIndex;
+
 use acx_proto::ingest::ShipmentNotice;
 use acx_proto::scoring::DeclaredLine;
 
