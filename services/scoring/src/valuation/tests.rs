@@ -7,10 +7,7 @@ use acx_proto::{
     scoring::{ComparisonBasis, DeclaredShipment, Lane, ShipmentAssessment},
 };
 
-use super::{
-    anomaly::{MIN_Z, strength},
-    assess::randomly_selected,
-};
+use super::{anomaly::strength, assess::randomly_selected};
 use crate::market::MarketIndex;
 
 use acx_proto::ingest::ShipmentNotice;

@@ -22,7 +22,7 @@ use acx_proto::{
     scoring::{DeclaredLine, DeclaredShipment},
 };
 
-use crate::{
+use acx_scoring::{
     market::MarketIndex,
     model::{Model, ModelParams},
     valuation::{AssessmentInputs, Peers, Profiles, assess},
