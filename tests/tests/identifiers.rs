@@ -25,20 +25,13 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{Backend, IngestHarness, TestSuite, authorized, channel};
+use acx_tests::{Backend, IngestHarness, TestSuite, authorized, channel, fixtures::seconds_ago};
 
 const PLATFORM_A: &str = "platform:demo-platform";
 const PLATFORM_B: &str = "platform:demo-marketplace";
 
 fn now_minus(seconds: i64) -> Option<prost_types::Timestamp> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now - seconds,
-        nanos: 0,
-    })
+    Some(seconds_ago(seconds))
 }
 
 fn profile(id: &str, seller: &str, name: &str, country: &str, ids: Identifiers) -> Report {

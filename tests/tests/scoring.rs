@@ -19,21 +19,18 @@ use acx_proto::{
         ListingBasis, SellerRisk, scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{scalar, seconds_ago},
+};
 use tonic::{Code, transport::Channel};
 
 const PLATFORM_A: &str = "platform:demo-platform";
 const PLATFORM_B: &str = "platform:demo-marketplace";
 
+/// `days_ago` days and a minute ago.
 fn observed(days_ago: i64) -> Option<prost_types::Timestamp> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now - days_ago * 86_400 - 60,
-        nanos: 0,
-    })
+    Some(seconds_ago(days_ago * 86_400 + 60))
 }
 
 fn profile(report_id: &str, seller_id: &str, name: &str, identifiers: Identifiers) -> Report {
@@ -604,17 +601,6 @@ impl Drop for ScoringHarness {
     }
 }
 
-async fn count(database_url: &str, sql: &str) -> i64 {
-    let database = acx_runtime::Database::connect(database_url).await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    let (n,): (i64,) = match &database {
-        acx_runtime::Database::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
-        acx_runtime::Database::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
-    };
-    database.close().await;
-    n
-}
-
 async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     let dir = tempfile::tempdir().unwrap();
     let Some(mut ingest) = acx_tests::IngestHarness::start(backend, dir.path()).await else {
@@ -710,7 +696,7 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     scoring.risk_when(&token, "S-24", |_| true).await;
 
     assert_eq!(
-        count(
+        scalar(
             &scoring_url,
             "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM history WHERE kind = 1"
         )
@@ -719,19 +705,19 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
         "every report appended to the history once"
     );
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
+        scalar(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
         26,
         "one history entry per account, one more for S-0's outcome: nothing counted twice"
     );
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM blacklist").await,
+        scalar(&scoring_url, "SELECT COUNT(*) FROM blacklist").await,
         25
     );
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM blacklist_changes").await,
+        scalar(&scoring_url, "SELECT COUNT(*) FROM blacklist_changes").await,
         25
     );
-    let cursor = count(&scoring_url, "SELECT sequence FROM feed_cursor").await;
+    let cursor = scalar(&scoring_url, "SELECT sequence FROM feed_cursor").await;
     assert!(cursor >= 25, "the cursor is at the feed's head: {cursor}");
 }
 
