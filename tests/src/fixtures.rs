@@ -1,11 +1,12 @@
-//! Builders the end-to-end tests share: times relative to now, a valid customs declaration
-//! that tests vary, server settings for a service started on its own, and reads a test makes
+//! Builders the end-to-end tests share: times relative to now, a confirmed counterfeit
+//! finding and a valid customs declaration that tests vary, server settings for a service started on its own, and reads a test makes
 //! of a liaison or a database.
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Money},
+    common::{ConsignmentNumbers, Money, ProductRef, SellerAccountRef},
+    ingest::{ActionTaken, CounterfeitFinding, EvidenceType, Verdict},
     liaison::{
         Declaration, DeclarationLine, GetShipmentRequest, Procedure, Shipment, TransportMode,
         ValuationBasis, liaison_service_client::LiaisonServiceClient,
@@ -29,6 +30,30 @@ pub fn seconds_ago(seconds: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: now_seconds() - seconds,
         nanos: 0,
+    }
+}
+
+/// A counterfeit finding a platform confirmed by a test buy, observed at `observe_time`:
+/// the seller's account `seller_id` (on the reporting platform) sold GTIN 4006381333931 and
+/// is suspended. Tests set what they vary.
+pub fn confirmed_finding(
+    seller_id: &str,
+    observe_time: Option<prost_types::Timestamp>,
+) -> CounterfeitFinding {
+    CounterfeitFinding {
+        seller: Some(SellerAccountRef {
+            platform: String::new(),
+            seller_id: seller_id.to_owned(),
+        }),
+        products: vec![ProductRef {
+            gtin: "4006381333931".to_owned(),
+            ..Default::default()
+        }],
+        evidence_type: EvidenceType::TestBuy as i32,
+        verdict: Verdict::Confirmed as i32,
+        action_taken: ActionTaken::AccountSuspended as i32,
+        observe_time,
+        notes: String::new(),
     }
 }
 

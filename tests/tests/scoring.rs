@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use acx_proto::{
-    common::{Identifiers, ProductRef, RiskTier, SellerAccountRef},
+    common::{Identifiers, RiskTier, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, GetReportRequest, Report, ReportOutcome,
-        Retraction, RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
-        ingest_service_client::IngestServiceClient, report::Kind,
+        GetReportRequest, Report, ReportOutcome, Retraction, RetractionReason, SellerProfile,
+        SubmitReportsRequest, ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{CheckSellerRequest, liaison_service_client::LiaisonServiceClient},
     scoring::{
@@ -21,7 +20,7 @@ use acx_proto::{
 };
 use acx_tests::{
     TestSuite, authorized, channel,
-    fixtures::{scalar, seconds_ago},
+    fixtures::{self, scalar, seconds_ago},
 };
 use tonic::{Code, transport::Channel};
 
@@ -51,21 +50,10 @@ fn profile(report_id: &str, seller_id: &str, name: &str, identifiers: Identifier
 fn confirmed_finding(report_id: &str, seller_id: &str) -> Report {
     Report {
         report_id: report_id.to_owned(),
-        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-            seller: Some(SellerAccountRef {
-                platform: String::new(),
-                seller_id: seller_id.to_owned(),
-            }),
-            products: vec![ProductRef {
-                gtin: "4006381333931".to_owned(),
-                ..Default::default()
-            }],
-            evidence_type: EvidenceType::TestBuy as i32,
-            verdict: Verdict::Confirmed as i32,
-            action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: observed(2),
-            notes: String::new(),
-        })),
+        kind: Some(Kind::CounterfeitFinding(fixtures::confirmed_finding(
+            seller_id,
+            observed(2),
+        ))),
     }
 }
 

@@ -13,18 +13,20 @@ mod versions;
 use std::time::Duration;
 
 use acx_proto::{
-    common::{Identifiers, ProductRef, SellerAccountRef},
+    common::{Identifiers, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, ReportResult,
-        SellerProfile, SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient,
-        report::Kind,
+        Report, ReportOutcome, ReportResult, SellerProfile, SubmitReportsRequest,
+        ingest_service_client::IngestServiceClient, report::Kind,
     },
     scoring::{
         CheckEntityRequest, GetSellerRiskRequest, SellerRisk,
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel, fixtures::seconds_ago};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{confirmed_finding, seconds_ago},
+};
 
 const PLATFORM_A: &str = "platform:demo-platform";
 const PLATFORM_B: &str = "platform:demo-marketplace";
@@ -50,21 +52,10 @@ fn profile(id: &str, seller: &str, name: &str, country: &str, ids: Identifiers) 
 fn confirmed(id: &str, seller: &str) -> Report {
     Report {
         report_id: id.to_owned(),
-        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-            seller: Some(SellerAccountRef {
-                platform: String::new(),
-                seller_id: seller.to_owned(),
-            }),
-            products: vec![ProductRef {
-                gtin: "4006381333931".to_owned(),
-                ..Default::default()
-            }],
-            evidence_type: EvidenceType::TestBuy as i32,
-            verdict: Verdict::Confirmed as i32,
-            action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: now_minus(1800),
-            notes: String::new(),
-        })),
+        kind: Some(Kind::CounterfeitFinding(confirmed_finding(
+            seller,
+            now_minus(1800),
+        ))),
     }
 }
 

@@ -10,10 +10,10 @@ mod targeting;
 use std::time::Duration;
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Identifiers, Money, ProductRef, SellerAccountRef},
+    common::{ConsignmentNumbers, Identifiers, Money, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, SellerProfile,
-        SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient, report::Kind,
+        CounterfeitFinding, Report, ReportOutcome, SellerProfile, SubmitReportsRequest,
+        ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{
         CheckSellerRequest, Declaration, DeclarationOutcome, InspectionResult,
@@ -195,15 +195,7 @@ fn reports(range: std::ops::Range<usize>) -> Vec<Report> {
                 report_id: format!("F-{i}"),
                 kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
                     seller: Some(seller(i)),
-                    products: vec![ProductRef {
-                        gtin: "4006381333931".to_owned(),
-                        ..Default::default()
-                    }],
-                    evidence_type: EvidenceType::TestBuy as i32,
-                    verdict: Verdict::Confirmed as i32,
-                    action_taken: ActionTaken::AccountSuspended as i32,
-                    observe_time: observed(),
-                    ..Default::default()
+                    ..fixtures::confirmed_finding("", observed())
                 })),
             });
         }
