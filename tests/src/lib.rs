@@ -1,7 +1,11 @@
 //! Helpers for the end-to-end tests in `tests/tests/` (and the process tests of the suite
 //! binary): a suite started in-process on free ports with fresh SQLite files, typed
-//! clients, and fresh PostgreSQL databases when a test server is configured.
+//! clients, and fresh PostgreSQL databases when a test server is configured; a stand-in
+//! for scoring with only the RPCs a test needs ([`partial_scoring`]); shared builders
+//! ([`fixtures`]).
 
+pub mod fixtures;
+pub mod partial_scoring;
 pub mod raw;
 
 use std::net::SocketAddr;

@@ -27,18 +27,11 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel};
+use acx_tests::{TestSuite, authorized, channel, fixtures::now_seconds};
 use prost::Message;
 use tonic::{Code, transport::Channel};
 
 const CUSTOMS: &str = "customs:demo-customs";
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn money(currency: &str, amount: &str) -> Option<Money> {
     Some(Money {
@@ -66,7 +59,7 @@ fn declaration(id: &str, lines: Vec<DeclarationLine>) -> Declaration {
     Declaration {
         declaration_id: id.to_owned(),
         declaration_time: Some(prost_types::Timestamp {
-            seconds: now() - 3600,
+            seconds: now_seconds() - 3600,
             nanos: 0,
         }),
         customs_office: "HUBUD".to_owned(),
@@ -154,7 +147,7 @@ async fn every_active_currency_is_accepted_and_one_without_a_rate_is_assessed_wi
     accepted(&results);
 
     let rates = ReferenceRates::builtin();
-    let today = acx_domain::rates::day_of(now() - 3600);
+    let today = acx_domain::rates::day_of(now_seconds() - 3600);
     for code in codes::currencies() {
         let stored = shipment(&suite, &format!("CUR-{code}")).await;
         let assessed = assessment(&stored);
@@ -217,7 +210,7 @@ async fn notice_of_earbuds(suite: &TestSuite, seller: &str, tracking: &str) {
                 unit_price: money("USD", "24.99"),
             }],
             ship_time: Some(prost_types::Timestamp {
-                seconds: now() - 86_400,
+                seconds: now_seconds() - 86_400,
                 nanos: 0,
             }),
         })),
@@ -747,7 +740,7 @@ async fn the_reference_rates_are_replaced_at_run_time_by_a_file_in_the_ecb_forma
         assessment.lines[0].declared_unit_value_usd
     };
     // 100 AED = 25 EUR = 30 USD in 2026; = 100 / 4.4 × 1.1 = 25 USD in 2019.
-    assert_eq!(unit_value(now() - 3600).await, 3.0);
+    assert_eq!(unit_value(now_seconds() - 3600).await, 3.0);
     assert_eq!(unit_value(1_560_000_000).await, 2.5);
     shutdown.trigger();
 

@@ -7,16 +7,16 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Identifiers, Money, ProductRef, SellerAccountRef},
+    common::{ConsignmentNumbers, Identifiers, Money, ProductRef},
     ingest::{
-        ActionTaken, BulkLoadReportsRequest, CounterfeitFinding, EvidenceType, GetReportRequest,
-        ListReportsRequest, PriceObservation, Report, ReportKind, ReportOutcome, ReportResult,
-        Retraction, RetractionReason, SellerProfile, ShipmentLine, ShipmentNotice,
-        StreamChangesRequest, StreamChangesResponse, SubmitReportsRequest, Verdict,
-        ingest_service_client::IngestServiceClient, report::Kind,
+        BulkLoadReportsRequest, CounterfeitFinding, GetReportRequest, ListReportsRequest,
+        PriceObservation, Report, ReportKind, ReportOutcome, ReportResult, Retraction,
+        RetractionReason, SellerProfile, ShipmentLine, ShipmentNotice, StreamChangesRequest,
+        StreamChangesResponse, SubmitReportsRequest, ingest_service_client::IngestServiceClient,
+        report::Kind,
     },
 };
-use acx_tests::{Backend, IngestHarness, authorized, channel};
+use acx_tests::{Backend, IngestHarness, authorized, channel, fixtures::confirmed_finding};
 use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
@@ -52,16 +52,9 @@ fn finding(report_id: &str, seller_id: &str) -> Report {
     Report {
         report_id: report_id.to_owned(),
         kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-            seller: Some(SellerAccountRef {
-                platform: String::new(),
-                seller_id: seller_id.to_owned(),
-            }),
             products: vec![product()],
-            evidence_type: EvidenceType::TestBuy as i32,
-            verdict: Verdict::Confirmed as i32,
-            action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: Some(observed()),
             notes: "test buy examined by the brand".to_owned(),
+            ..confirmed_finding(seller_id, Some(observed()))
         })),
     }
 }

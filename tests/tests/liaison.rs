@@ -4,69 +4,42 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use acx_proto::{
     common::{ConsignmentNumbers, Money},
     liaison::{
-        AssessmentState, Declaration, DeclarationLine, DeclarationOutcome, GetShipmentRequest,
-        InspectionResult, Procedure, RecordInspectionResultRequest, Shipment,
-        SubmitDeclarationsRequest, TransportMode, ValuationBasis,
+        AssessmentState, Declaration, DeclarationOutcome, GetShipmentRequest, InspectionResult,
+        RecordInspectionResultRequest, Shipment, SubmitDeclarationsRequest,
         liaison_service_client::LiaisonServiceClient,
     },
     scoring::{
         Lane, OutcomeKind, RecordOutcomeRequest, scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_runtime::{ServerConfig, Shutdown, credentials::hash_token};
-use acx_tests::{TestSuite, authorized, channel};
+use acx_runtime::{Shutdown, credentials::hash_token};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{self, get_shipment, server_config},
+};
 use tonic::{Code, transport::Channel};
 
+/// The shared declaration with its own `tracking` number, `quantity` and `value` (USD),
+/// departing from a lower-case `cn` (as some customs systems send it).
 fn declaration(id: &str, tracking: &str, quantity: f64, value: &str) -> Declaration {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    Declaration {
-        declaration_id: id.to_owned(),
-        declaration_time: Some(prost_types::Timestamp {
-            seconds: now - 3600,
-            nanos: 0,
-        }),
-        customs_office: "USLAX".to_owned(),
-        procedure: Procedure::HomeUse as i32,
-        transport_mode: TransportMode::Courier as i32,
-        importer_id: "US-IMP-77".to_owned(),
-        declarant_id: "BROKER-9".to_owned(),
-        consignor_id: "CN-EXP-1".to_owned(),
-        carrier_id: "UPS".to_owned(),
-        consignment: Some(ConsignmentNumbers {
-            tracking_numbers: vec![tracking.to_owned()],
-            ..Default::default()
-        }),
-        departure_country: "cn".to_owned(),
-        origin_country: "CN".to_owned(),
-        marketplace: String::new(),
-        seller: None,
-        lines: vec![DeclarationLine {
-            line_number: 1,
-            hs_code: "8518.30.2000".to_owned(),
-            description: "wireless earphones".to_owned(),
-            quantity,
-            quantity_unit: "PCE".to_owned(),
-            net_mass_kg: 40.0,
-            gross_mass_kg: 45.0,
-            declared_value: Some(Money {
-                currency_code: "USD".to_owned(),
-                amount: value.to_owned(),
-            }),
-            valuation_basis: ValuationBasis::Fob as i32,
-            duty_rate: 0.049,
-            declared_duty: None,
-            ..Default::default()
-        }],
+    let mut declaration = fixtures::declaration(id);
+    declaration.consignment = Some(ConsignmentNumbers {
+        tracking_numbers: vec![tracking.to_owned()],
         ..Default::default()
-    }
+    });
+    declaration.departure_country = "cn".to_owned();
+    let line = &mut declaration.lines[0];
+    line.quantity = quantity;
+    line.declared_value = Some(Money {
+        currency_code: "USD".to_owned(),
+        amount: value.to_owned(),
+    });
+    declaration
 }
 
 async fn submit(
@@ -83,21 +56,6 @@ async fn submit(
         .unwrap()
         .into_inner()
         .results
-}
-
-async fn shipment(client: &mut LiaisonServiceClient<Channel>, token: &str, id: &str) -> Shipment {
-    client
-        .get_shipment(authorized(
-            GetShipmentRequest {
-                name: format!("shipments/{id}"),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .shipment
-        .unwrap()
 }
 
 #[tokio::test]
@@ -141,7 +99,7 @@ async fn declarations_are_validated_stored_assessed_and_idempotent() {
         DeclarationOutcome::AlreadyExists
     );
 
-    let stored = shipment(&mut liaison, &token, "D-LOW").await;
+    let stored = get_shipment(&mut liaison, &token, "D-LOW").await;
     let assessment = stored.assessment.unwrap();
     assert_eq!(
         assessment.matched_shipment_notice,
@@ -198,15 +156,6 @@ fn free_port() -> SocketAddr {
         .unwrap()
 }
 
-fn config(database_url: &str, dir: &Path, addr: SocketAddr, tokens: &Path) -> ServerConfig {
-    let mut server = ServerConfig::local(dir);
-    server.listen_addr = Some(addr);
-    server.database_url = Some(database_url.to_owned());
-    server.tokens_file = Some(tokens.to_owned());
-    server.shutdown_grace = Duration::from_secs(2);
-    server
-}
-
 impl Pair {
     /// A pair on SQLite files, or on fresh PostgreSQL databases (`None` when PostgreSQL
     /// is not configured).
@@ -248,9 +197,9 @@ impl Pair {
         let shutdown = Shutdown::new();
         let config = acx_liaison::Config {
             reassess_interval_secs: 5,
-            server: config(
-                &self.liaison_url,
+            server: server_config(
                 self.dir.path(),
+                &self.liaison_url,
                 self.liaison_addr,
                 &self.dir.path().join("tokens"),
             ),
@@ -264,9 +213,9 @@ impl Pair {
 
     async fn start_scoring(&self) -> Shutdown {
         let shutdown = Shutdown::new();
-        let server = config(
-            &self.scoring_url,
+        let server = server_config(
             self.dir.path(),
+            &self.scoring_url,
             self.scoring_addr,
             &self.dir.path().join("tokens"),
         );
@@ -280,7 +229,7 @@ impl Pair {
         let mut client = LiaisonServiceClient::new(channel(self.liaison_addr).await);
         let mut last = None;
         for _ in 0..100 {
-            let current = shipment(&mut client, &self.customs, id).await;
+            let current = get_shipment(&mut client, &self.customs, id).await;
             if check(&current) {
                 return current;
             }
@@ -859,7 +808,7 @@ async fn the_demo_shows_red_alerts_at_once() {
     }
     names.sort();
     assert_eq!(names, ["shipments/DEMO-1001", "shipments/DEMO-1002"]);
-    let ordinary = shipment(&mut liaison, &token, "DEMO-2000").await;
+    let ordinary = get_shipment(&mut liaison, &token, "DEMO-2000").await;
     assert_eq!(ordinary.assessment.unwrap().lane(), Lane::Green);
 }
 

@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use acx_proto::{
-    common::{Identifiers, ProductRef, RiskTier, SellerAccountRef},
+    common::{Identifiers, RiskTier, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, GetReportRequest, Report, ReportOutcome,
-        Retraction, RetractionReason, SellerProfile, SubmitReportsRequest, Verdict,
-        ingest_service_client::IngestServiceClient, report::Kind,
+        GetReportRequest, Report, ReportOutcome, Retraction, RetractionReason, SellerProfile,
+        SubmitReportsRequest, ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{CheckSellerRequest, liaison_service_client::LiaisonServiceClient},
     scoring::{
@@ -19,21 +18,18 @@ use acx_proto::{
         ListingBasis, SellerRisk, scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{self, scalar, seconds_ago},
+};
 use tonic::{Code, transport::Channel};
 
 const PLATFORM_A: &str = "platform:demo-platform";
 const PLATFORM_B: &str = "platform:demo-marketplace";
 
+/// `days_ago` days and a minute ago.
 fn observed(days_ago: i64) -> Option<prost_types::Timestamp> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now - days_ago * 86_400 - 60,
-        nanos: 0,
-    })
+    Some(seconds_ago(days_ago * 86_400 + 60))
 }
 
 fn profile(report_id: &str, seller_id: &str, name: &str, identifiers: Identifiers) -> Report {
@@ -54,21 +50,10 @@ fn profile(report_id: &str, seller_id: &str, name: &str, identifiers: Identifier
 fn confirmed_finding(report_id: &str, seller_id: &str) -> Report {
     Report {
         report_id: report_id.to_owned(),
-        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-            seller: Some(SellerAccountRef {
-                platform: String::new(),
-                seller_id: seller_id.to_owned(),
-            }),
-            products: vec![ProductRef {
-                gtin: "4006381333931".to_owned(),
-                ..Default::default()
-            }],
-            evidence_type: EvidenceType::TestBuy as i32,
-            verdict: Verdict::Confirmed as i32,
-            action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: observed(2),
-            notes: String::new(),
-        })),
+        kind: Some(Kind::CounterfeitFinding(fixtures::confirmed_finding(
+            seller_id,
+            observed(2),
+        ))),
     }
 }
 
@@ -604,17 +589,6 @@ impl Drop for ScoringHarness {
     }
 }
 
-async fn count(database_url: &str, sql: &str) -> i64 {
-    let database = acx_runtime::Database::connect(database_url).await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    let (n,): (i64,) = match &database {
-        acx_runtime::Database::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
-        acx_runtime::Database::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
-    };
-    database.close().await;
-    n
-}
-
 async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     let dir = tempfile::tempdir().unwrap();
     let Some(mut ingest) = acx_tests::IngestHarness::start(backend, dir.path()).await else {
@@ -710,7 +684,7 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
     scoring.risk_when(&token, "S-24", |_| true).await;
 
     assert_eq!(
-        count(
+        scalar(
             &scoring_url,
             "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM history WHERE kind = 1"
         )
@@ -719,19 +693,19 @@ async fn restarts_lose_and_double_nothing(backend: acx_tests::Backend) {
         "every report appended to the history once"
     );
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
+        scalar(&scoring_url, "SELECT COUNT(*) FROM risk_history").await,
         26,
         "one history entry per account, one more for S-0's outcome: nothing counted twice"
     );
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM blacklist").await,
+        scalar(&scoring_url, "SELECT COUNT(*) FROM blacklist").await,
         25
     );
     assert_eq!(
-        count(&scoring_url, "SELECT COUNT(*) FROM blacklist_changes").await,
+        scalar(&scoring_url, "SELECT COUNT(*) FROM blacklist_changes").await,
         25
     );
-    let cursor = count(&scoring_url, "SELECT sequence FROM feed_cursor").await;
+    let cursor = scalar(&scoring_url, "SELECT sequence FROM feed_cursor").await;
     assert!(cursor >= 25, "the cursor is at the feed's head: {cursor}");
 }
 

@@ -18,7 +18,7 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel};
+use acx_tests::{TestSuite, authorized, channel, fixtures::get_shipment};
 use tonic::{Code, transport::Channel};
 
 const CUSTOMS: &str = "customs:demo-customs";
@@ -103,19 +103,7 @@ async fn assessment(
     token: &str,
     id: &str,
 ) -> ShipmentAssessment {
-    let shipment = liaison
-        .get_shipment(authorized(
-            GetShipmentRequest {
-                name: format!("shipments/{id}"),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .shipment
-        .unwrap();
-    shipment.assessment.unwrap()
+    get_shipment(liaison, token, id).await.assessment.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

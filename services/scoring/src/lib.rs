@@ -12,12 +12,11 @@ mod db;
 mod disclosure;
 mod effects;
 mod error;
-pub mod evaluation;
 mod feed;
 mod follower;
 pub mod history;
 mod lease;
-mod market;
+pub mod market;
 pub mod model;
 pub mod names;
 mod scorer;
@@ -27,7 +26,7 @@ pub mod state;
 mod store;
 pub mod targeting;
 mod upgrade;
-mod valuation;
+pub mod valuation;
 
 pub use error::Error;
 

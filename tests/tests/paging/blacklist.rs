@@ -8,10 +8,9 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use acx_proto::{
-    common::{ProductRef, RiskTier, SellerAccountRef},
+    common::RiskTier,
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, Retraction,
-        RetractionReason, SubmitReportsRequest, Verdict,
+        Report, ReportOutcome, Retraction, RetractionReason, SubmitReportsRequest,
         ingest_service_client::IngestServiceClient, report::Kind,
     },
     scoring::{
@@ -20,7 +19,7 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel};
+use acx_tests::{TestSuite, authorized, channel, fixtures::confirmed_finding};
 use prost::Message;
 use rand::{Rng, rngs::StdRng, seq::IteratorRandom};
 use tonic::transport::Channel;
@@ -100,24 +99,13 @@ impl Exchange {
         let id = format!("F-{}", self.reports);
         let finding = Report {
             report_id: id.clone(),
-            kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-                seller: Some(SellerAccountRef {
-                    platform: String::new(),
-                    seller_id: seller_id.to_owned(),
-                }),
-                products: vec![ProductRef {
-                    gtin: "4006381333931".to_owned(),
-                    ..Default::default()
-                }],
-                evidence_type: EvidenceType::TestBuy as i32,
-                verdict: Verdict::Confirmed as i32,
-                action_taken: ActionTaken::AccountSuspended as i32,
-                observe_time: Some(prost_types::Timestamp {
+            kind: Some(Kind::CounterfeitFinding(confirmed_finding(
+                seller_id,
+                Some(prost_types::Timestamp {
                     seconds: 1_760_000_000,
                     nanos: 0,
                 }),
-                notes: String::new(),
-            })),
+            ))),
         };
         self.report(finding).await;
         self.settled(seller_id, true).await;

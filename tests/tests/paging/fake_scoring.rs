@@ -11,14 +11,9 @@ use std::{
 
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
-    AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
-    CheckEntityRequest, CheckEntityResponse, GetPartyHistoryRequest, GetPartyHistoryResponse,
-    GetSellerRiskRequest, GetSellerRiskResponse, Lane, ListBlacklistChangesRequest,
-    ListBlacklistChangesResponse, ListBlacklistRequest, ListBlacklistResponse,
-    ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse, RecordOutcomeRequest,
-    RecordOutcomeResponse, ShipmentAssessment,
-    scoring_service_server::{ScoringService, ScoringServiceServer},
+    AssessShipmentsResult, Lane, ShipmentAssessment,
 };
+use acx_tests::partial_scoring::{self, PartialScoring};
 use tokio::sync::{oneshot, watch};
 use tonic::{Request, Response, Status};
 
@@ -68,14 +63,7 @@ impl FakeScoring {
             state: Arc::default(),
             changed: Arc::new(watch::channel(0).0),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = ScoringServiceServer::new(fake.clone());
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(server)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
+        let addr = partial_scoring::serve(fake.clone()).await;
         (fake, addr)
     }
 
@@ -128,10 +116,6 @@ impl FakeScoring {
     }
 }
 
-fn unimplemented<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented("not in the fake"))
-}
-
 fn assessment(risk: f64) -> ShipmentAssessment {
     ShipmentAssessment {
         risk,
@@ -169,7 +153,7 @@ impl FakeScoring {
 }
 
 #[tonic::async_trait]
-impl ScoringService for FakeScoring {
+impl PartialScoring for FakeScoring {
     async fn assess_shipment(
         &self,
         request: Request<AssessShipmentRequest>,
@@ -204,81 +188,5 @@ impl ScoringService for FakeScoring {
                 })
                 .collect(),
         }))
-    }
-
-    async fn get_seller_risk(
-        &self,
-        _: Request<GetSellerRiskRequest>,
-    ) -> Result<Response<GetSellerRiskResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn batch_get_seller_risks(
-        &self,
-        _: Request<BatchGetSellerRisksRequest>,
-    ) -> Result<Response<BatchGetSellerRisksResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn list_seller_risk_history(
-        &self,
-        _: Request<ListSellerRiskHistoryRequest>,
-    ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn list_blacklist(
-        &self,
-        _: Request<ListBlacklistRequest>,
-    ) -> Result<Response<ListBlacklistResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn list_blacklist_changes(
-        &self,
-        _: Request<ListBlacklistChangesRequest>,
-    ) -> Result<Response<ListBlacklistChangesResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn check_entity(
-        &self,
-        _: Request<CheckEntityRequest>,
-    ) -> Result<Response<CheckEntityResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn record_outcome(
-        &self,
-        _: Request<RecordOutcomeRequest>,
-    ) -> Result<Response<RecordOutcomeResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn get_party_history(
-        &self,
-        _: Request<GetPartyHistoryRequest>,
-    ) -> Result<Response<GetPartyHistoryResponse>, Status> {
-        unimplemented()
-    }
-    async fn get_model_card(
-        &self,
-        _: Request<acx_proto::scoring::GetModelCardRequest>,
-    ) -> Result<Response<acx_proto::scoring::GetModelCardResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn train_model(
-        &self,
-        _: Request<acx_proto::scoring::TrainModelRequest>,
-    ) -> Result<Response<acx_proto::scoring::TrainModelResponse>, Status> {
-        unimplemented()
-    }
-
-    async fn set_lane_policy(
-        &self,
-        _: Request<acx_proto::scoring::SetLanePolicyRequest>,
-    ) -> Result<Response<acx_proto::scoring::SetLanePolicyResponse>, Status> {
-        unimplemented()
     }
 }

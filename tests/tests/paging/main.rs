@@ -19,17 +19,17 @@ mod reports;
 mod search;
 mod tokens;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Money, SellerAccountRef},
-    liaison::{
-        Declaration, DeclarationLine, Procedure, TransportMode, ValuationBasis,
-        liaison_service_client::LiaisonServiceClient,
-    },
+    common::{Money, SellerAccountRef},
+    liaison::{Declaration, liaison_service_client::LiaisonServiceClient},
 };
-use acx_runtime::{ServerConfig, Shutdown, credentials::hash_token};
-use acx_tests::{Backend, channel};
+use acx_runtime::{Shutdown, credentials::hash_token};
+use acx_tests::{
+    Backend, channel,
+    fixtures::{self, now_seconds, server_config},
+};
 use fake_scoring::FakeScoring;
 use rand::{SeedableRng, rngs::StdRng};
 use tonic::transport::Channel;
@@ -92,13 +92,13 @@ impl LiaisonHarness {
         tokens.push_str(&format!("{} platform:p0\n", hash_token(&platform)));
         std::fs::write(dir.path().join("tokens"), tokens).unwrap();
         let (fake, scoring) = FakeScoring::start().await;
-        let mut server = ServerConfig::local(dir.path());
-        server.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-        server.database_url = Some(database_url);
-        server.tokens_file = Some(dir.path().join("tokens"));
-        server.shutdown_grace = Duration::from_secs(2);
         let config = acx_liaison::Config {
-            server,
+            server: server_config(
+                dir.path(),
+                &database_url,
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                &dir.path().join("tokens"),
+            ),
             reassess_interval_secs: 0,
             scoring_url: format!("http://{scoring}"),
             audit_database_url: None,
@@ -123,57 +123,23 @@ impl LiaisonHarness {
     }
 }
 
-/// Seconds since the epoch, now.
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// A valid one-line declaration `id` at `office`, by `importer`, of goods under `hs_code`,
 /// declared at `time` (seconds).
 fn declaration(id: &str, office: &str, importer: &str, hs_code: &str, time: i64) -> Declaration {
-    Declaration {
-        declaration_id: id.to_owned(),
-        declaration_time: Some(prost_types::Timestamp {
-            seconds: time,
-            nanos: 0,
-        }),
-        customs_office: office.to_owned(),
-        procedure: Procedure::HomeUse as i32,
-        transport_mode: TransportMode::Courier as i32,
-        importer_id: importer.to_owned(),
-        declarant_id: "BROKER-9".to_owned(),
-        consignor_id: "CN-EXP-1".to_owned(),
-        carrier_id: "UPS".to_owned(),
-        consignment: Some(ConsignmentNumbers {
-            tracking_numbers: vec![format!("TRK{id}")],
-            ..Default::default()
-        }),
-        departure_country: "CN".to_owned(),
-        origin_country: "CN".to_owned(),
-        marketplace: String::new(),
-        seller: None,
-        lines: vec![DeclarationLine {
-            line_number: 1,
-            hs_code: hs_code.to_owned(),
-            description: "wireless earphones".to_owned(),
-            quantity: 100.0,
-            quantity_unit: "PCE".to_owned(),
-            net_mass_kg: 40.0,
-            gross_mass_kg: 45.0,
-            declared_value: Some(Money {
-                currency_code: "USD".to_owned(),
-                amount: "2500.00".to_owned(),
-            }),
-            valuation_basis: ValuationBasis::Fob as i32,
-            duty_rate: 0.049,
-            declared_duty: None,
-            national_codes: Vec::new(),
-        }],
-        national_codes: Vec::new(),
-    }
+    let mut declaration = fixtures::declaration(id);
+    declaration.declaration_time = Some(prost_types::Timestamp {
+        seconds: time,
+        nanos: 0,
+    });
+    declaration.customs_office = office.to_owned();
+    declaration.importer_id = importer.to_owned();
+    let line = &mut declaration.lines[0];
+    line.hs_code = hs_code.to_owned();
+    line.declared_value = Some(Money {
+        currency_code: "USD".to_owned(),
+        amount: "2500.00".to_owned(),
+    });
+    declaration
 }
 
 fn seller(platform: &str, seller_id: &str) -> SellerAccountRef {

@@ -5,14 +5,14 @@
 use std::time::Duration;
 
 use acx_proto::{
-    common::{Money, ProductRef, SellerAccountRef},
+    common::{Money, ProductRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, ListReportsRequest, PriceObservation,
-        Report, ReportKind, ReportOutcome, SubmitReportsRequest, Verdict,
-        ingest_service_client::IngestServiceClient, report::Kind,
+        CounterfeitFinding, ListReportsRequest, PriceObservation, Report, ReportKind,
+        ReportOutcome, SubmitReportsRequest, ingest_service_client::IngestServiceClient,
+        report::Kind,
     },
 };
-use acx_tests::{Backend, IngestHarness, authorized, channel};
+use acx_tests::{Backend, IngestHarness, authorized, channel, fixtures::confirmed_finding};
 use rand::{Rng, rngs::StdRng};
 use tonic::transport::Channel;
 
@@ -38,16 +38,9 @@ fn finding(report_id: &str, notes: &str) -> Report {
     Report {
         report_id: report_id.to_owned(),
         kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-            seller: Some(SellerAccountRef {
-                platform: String::new(),
-                seller_id: "S1".to_owned(),
-            }),
             products: vec![product()],
-            evidence_type: EvidenceType::TestBuy as i32,
-            verdict: Verdict::Confirmed as i32,
-            action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: observed(),
             notes: notes.to_owned(),
+            ..confirmed_finding("S1", observed())
         })),
     }
 }

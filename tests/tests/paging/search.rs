@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use acx_proto::{
     liaison::{
-        AssessmentState, Declaration, GetShipmentRequest, SearchShipmentsRequest, ShipmentOrder,
+        AssessmentState, Declaration, SearchShipmentsRequest, ShipmentOrder,
         SubmitDeclarationsRequest, SubmitDeclarationsResponse,
         liaison_service_client::LiaisonServiceClient,
     },
     scoring::Lane,
 };
-use acx_tests::{Backend, authorized};
+use acx_tests::{Backend, authorized, fixtures::get_shipment};
 use rand::{Rng, rngs::StdRng, seq::IndexedRandom};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -179,18 +179,7 @@ async fn pending_shipments_come_last_and_once_even_when_assessed_between_pages()
 /// Waits until shipment `id` is assessed.
 async fn assessed_soon(client: &mut LiaisonServiceClient<Channel>, token: &str, id: &str) {
     for _ in 0..200 {
-        let shipment = client
-            .get_shipment(authorized(
-                GetShipmentRequest {
-                    name: format!("shipments/{id}"),
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .shipment
-            .unwrap();
+        let shipment = get_shipment(client, token, id).await;
         if shipment.assessment_state() == AssessmentState::Assessed {
             return;
         }
@@ -390,19 +379,7 @@ impl Case<'_> {
             if answer.results[0].assessment_state() != AssessmentState::Assessed {
                 assessed_soon(&mut self.client, &self.token, &id).await;
             }
-            let shipment = self
-                .client
-                .get_shipment(authorized(
-                    GetShipmentRequest {
-                        name: format!("shipments/{id}"),
-                    },
-                    &self.token,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-                .shipment
-                .unwrap();
+            let shipment = get_shipment(&mut self.client, &self.token, &id).await;
             self.rows[index].risk = shipment.assessment.map(|a| a.risk);
         }
     }

@@ -10,15 +10,14 @@ mod targeting;
 use std::time::Duration;
 
 use acx_proto::{
-    common::{ConsignmentNumbers, Identifiers, Money, ProductRef, SellerAccountRef},
+    common::{ConsignmentNumbers, Identifiers, Money, SellerAccountRef},
     ingest::{
-        ActionTaken, CounterfeitFinding, EvidenceType, Report, ReportOutcome, SellerProfile,
-        SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient, report::Kind,
+        CounterfeitFinding, Report, ReportOutcome, SellerProfile, SubmitReportsRequest,
+        ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{
-        CheckSellerRequest, Declaration, DeclarationLine, DeclarationOutcome, GetShipmentRequest,
-        InspectionResult, Procedure, RecordInspectionResultRequest, SubmitDeclarationsRequest,
-        TransportMode, ValuationBasis, WatchAlertsRequest,
+        CheckSellerRequest, Declaration, DeclarationOutcome, InspectionResult,
+        RecordInspectionResultRequest, SubmitDeclarationsRequest, WatchAlertsRequest,
         liaison_service_client::LiaisonServiceClient,
     },
     scoring::{
@@ -28,7 +27,10 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{Backend, IngestHarness, authorized, channel};
+use acx_tests::{
+    Backend, IngestHarness, authorized, channel,
+    fixtures::{self, get_shipment, scalar, seconds_ago, server_config},
+};
 use tonic::{Code, Request, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -143,17 +145,6 @@ fn position<T>(response: &tonic::Response<T>) -> i64 {
         .unwrap()
 }
 
-async fn scalar(database_url: &str, sql: &str) -> i64 {
-    let database = acx_runtime::Database::connect(database_url).await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    let (n,): (i64,) = match &database {
-        acx_runtime::Database::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
-        acx_runtime::Database::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await.unwrap(),
-    };
-    database.close().await;
-    n
-}
-
 const HEAD: &str = "SELECT COALESCE(MAX(position), 0) FROM history";
 const REPORTS: &str =
     "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM history WHERE kind = 1";
@@ -165,15 +156,9 @@ fn seller(i: usize) -> SellerAccountRef {
     }
 }
 
+/// A day ago.
 fn observed() -> Option<prost_types::Timestamp> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now - 86_400,
-        nanos: 0,
-    })
+    Some(seconds_ago(86_400))
 }
 
 /// A valid German IBAN for account number `n` (ingest checks the check digits).
@@ -210,15 +195,7 @@ fn reports(range: std::ops::Range<usize>) -> Vec<Report> {
                 report_id: format!("F-{i}"),
                 kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
                     seller: Some(seller(i)),
-                    products: vec![ProductRef {
-                        gtin: "4006381333931".to_owned(),
-                        ..Default::default()
-                    }],
-                    evidence_type: EvidenceType::TestBuy as i32,
-                    verdict: Verdict::Confirmed as i32,
-                    action_taken: ActionTaken::AccountSuspended as i32,
-                    observe_time: observed(),
-                    ..Default::default()
+                    ..fixtures::confirmed_finding("", observed())
                 })),
             });
         }
@@ -676,12 +653,8 @@ async fn liaison(
     scoring_token: &str,
 ) -> (acx_runtime::Shutdown, acx_runtime::RunningServer) {
     std::fs::create_dir_all(dir).unwrap();
-    let mut server = acx_runtime::ServerConfig::local(dir);
-    server.listen_addr = Some("127.0.0.1:0".parse().unwrap());
-    server.database_url = Some(database_url.to_owned());
-    server.tokens_file = Some(tokens.to_owned());
     let config = acx_liaison::Config {
-        server,
+        server: server_config(dir, database_url, "127.0.0.1:0".parse().unwrap(), tokens),
         scoring_url: format!("http://{}", scoring.addr),
         audit_database_url: None,
         scoring_token: scoring_token.to_owned().into(),
@@ -692,40 +665,16 @@ async fn liaison(
     (shutdown, running)
 }
 
+/// The shared declaration, by importer `IMP-{id}`, of goods sold by `seller_id` (of
+/// [`PLATFORM`]) when given.
 fn customs_declaration(id: &str, seller_id: Option<&str>) -> Declaration {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     Declaration {
-        declaration_id: id.to_owned(),
-        declaration_time: Some(prost_types::Timestamp {
-            seconds: now - 3600,
-            nanos: 0,
-        }),
-        customs_office: "USLAX".to_owned(),
-        procedure: Procedure::HomeUse as i32,
-        transport_mode: TransportMode::Courier as i32,
         importer_id: format!("IMP-{id}"),
-        origin_country: "CN".to_owned(),
         seller: seller_id.map(|s| SellerAccountRef {
             platform: PLATFORM.to_owned(),
             seller_id: s.to_owned(),
         }),
-        lines: vec![DeclarationLine {
-            line_number: 1,
-            hs_code: "8518.30.2000".to_owned(),
-            quantity: 100.0,
-            net_mass_kg: 40.0,
-            declared_value: Some(Money {
-                currency_code: "USD".to_owned(),
-                amount: "900.00".to_owned(),
-            }),
-            valuation_basis: ValuationBasis::Fob as i32,
-            duty_rate: 0.049,
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..fixtures::declaration(id)
     }
 }
 
@@ -790,18 +739,7 @@ async fn two_liaisons_over_two_scoring_replicas_answer_alike() {
         let customs = customs.clone();
         async move {
             for _ in 0..100 {
-                let shipment = client
-                    .get_shipment(authorized(
-                        GetShipmentRequest {
-                            name: format!("shipments/{id}"),
-                        },
-                        &customs,
-                    ))
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .shipment
-                    .unwrap();
+                let shipment = get_shipment(&mut client, &customs, &id).await;
                 if shipment.assessment.is_some() {
                     return shipment;
                 }

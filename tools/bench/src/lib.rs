@@ -3,9 +3,11 @@
 //! (`acx-ingest-bench`), [`scoring`] (`acx-scoring-bench`) and [`liaison`]
 //! (`acx-liaison-bench`). The binaries `acx-scoring-recompute` (a full recomputation of
 //! scoring's model), `acx-targeting-bench` (the targeting model's training and assessment
-//! costs) and `acx-scoring-eval` (scoring's in-process evaluation) live here too:
-//! tools that run the services, kept out of the service crates and their dependencies.
+//! costs) and `acx-scoring-eval` (scoring's in-process evaluation, [`evaluation`]) live
+//! here too: tools that run the services, kept out of the service crates and their
+//! dependencies.
 
+pub mod evaluation;
 pub mod ingest;
 pub mod liaison;
 pub mod scoring;

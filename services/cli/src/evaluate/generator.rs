@@ -1,4 +1,4 @@
-//! The planted-truth generator of `acx-scoring-eval` (services/scoring/src/evaluation.rs),
+//! The planted-truth generator of `acx-scoring-eval` (tools/bench/src/evaluation.rs),
 //! as customs declarations with outcomes for the public API. The same seed draws the same
 //! world and the same declarations: 30 HS codes with their value per kilogram (every
 //! seventh riskier), ten origins, 400 importers of whom every twelfth undervalues 80% of
@@ -27,7 +27,7 @@ use acx_proto::{
 
 use super::Case;
 
-/// SplitMix64, as the scoring generator draws, so a seed repeats exactly.
+/// SplitMix64, so a seed repeats exactly (`acx-scoring-eval` draws with it too).
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);
 
@@ -52,7 +52,7 @@ impl Rng {
     }
 
     /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
+    pub fn normal(&mut self) -> f64 {
         let (u, v) = (self.unit().max(1e-12), self.unit());
         (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
     }

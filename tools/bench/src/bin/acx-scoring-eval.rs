@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use acx_scoring::evaluation::{EvalOptions, Metrics, run};
+use acx_bench::evaluation::{EvalOptions, Metrics, run};
 use clap::Parser;
 
 /// Generates declarations and outcomes with planted truth, learns from the earlier period's

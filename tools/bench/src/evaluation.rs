@@ -22,39 +22,12 @@ use acx_proto::{
     scoring::{DeclaredLine, DeclaredShipment},
 };
 
-use crate::{
+use acx_cli::evaluate::generator::Rng;
+use acx_scoring::{
     market::MarketIndex,
     model::{Model, ModelParams},
     valuation::{AssessmentInputs, Peers, Profiles, assess},
 };
-
-/// A small deterministic generator (SplitMix64), so runs repeat exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.unit().max(1e-12), self.unit());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
 
 /// Size of the generated world.
 #[derive(Debug, Clone, Copy)]

@@ -1,6 +1,15 @@
 use super::*;
 use std::sync::Arc;
 
+use acx_domain::rates::ReferenceRates;
+use acx_proto::{
+    common::Money,
+    scoring::{ComparisonBasis, DeclaredShipment, Lane, ShipmentAssessment},
+};
+
+use super::{anomaly::strength, assess::randomly_selected};
+use crate::market::MarketIndex;
+
 use acx_proto::ingest::ShipmentNotice;
 use acx_proto::scoring::DeclaredLine;
 
@@ -117,26 +126,7 @@ fn peer_groups_fall_back_to_shorter_hs_codes() {
 #[test]
 fn a_value_far_below_the_marketplace_price_is_flagged() {
     let mut market = MarketIndex::default();
-    let notice = ShipmentNotice {
-        seller_id: "S1".to_owned(),
-        consignment: Some(acx_proto::common::ConsignmentNumbers {
-            tracking_numbers: vec!["1Z-999".to_owned()],
-            ..Default::default()
-        }),
-        lines: vec![acx_proto::ingest::ShipmentLine {
-            product: Some(acx_proto::common::ProductRef {
-                gtin: "0194252721407".to_owned(),
-                hs_code: "851830".to_owned(),
-                ..Default::default()
-            }),
-            quantity: 500,
-            unit_price: Some(Money {
-                currency_code: "USD".to_owned(),
-                amount: "24.99".to_owned(),
-            }),
-        }],
-        ship_time: None,
-    };
+    let notice = notice_for("1Z-999", "24.99");
     market.observe_notice("amazon", "N1", &notice);
     let mut declared = shipment("X", "imp", line("85183000", 500.0, 40.0, "1000.00"));
     declared.consignment = Some(acx_proto::common::ConsignmentNumbers {

@@ -1,0 +1,151 @@
+//! Builders the end-to-end tests share: times relative to now, a confirmed counterfeit
+//! finding and a valid customs declaration that tests vary, server settings for a service started on its own, and reads a test makes
+//! of a liaison or a database.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Money, ProductRef, SellerAccountRef},
+    ingest::{ActionTaken, CounterfeitFinding, EvidenceType, Verdict},
+    liaison::{
+        Declaration, DeclarationLine, GetShipmentRequest, Procedure, Shipment, TransportMode,
+        ValuationBasis, liaison_service_client::LiaisonServiceClient,
+    },
+};
+use acx_runtime::{Database, ServerConfig};
+use tonic::transport::Channel;
+
+use crate::authorized;
+
+/// Seconds since the epoch, now.
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs() as i64
+}
+
+/// The time `seconds` before now (whole seconds).
+pub fn seconds_ago(seconds: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: now_seconds() - seconds,
+        nanos: 0,
+    }
+}
+
+/// A counterfeit finding a platform confirmed by a test buy, observed at `observe_time`:
+/// the seller's account `seller_id` (on the reporting platform) sold GTIN 4006381333931 and
+/// is suspended. Tests set what they vary.
+pub fn confirmed_finding(
+    seller_id: &str,
+    observe_time: Option<prost_types::Timestamp>,
+) -> CounterfeitFinding {
+    CounterfeitFinding {
+        seller: Some(SellerAccountRef {
+            platform: String::new(),
+            seller_id: seller_id.to_owned(),
+        }),
+        products: vec![ProductRef {
+            gtin: "4006381333931".to_owned(),
+            ..Default::default()
+        }],
+        evidence_type: EvidenceType::TestBuy as i32,
+        verdict: Verdict::Confirmed as i32,
+        action_taken: ActionTaken::AccountSuspended as i32,
+        observe_time,
+        notes: String::new(),
+    }
+}
+
+/// A valid one-line declaration `id` as a courier brings it: declared an hour ago at USLAX
+/// for home use by importer `US-IMP-77` (declarant `BROKER-9`, consignor `CN-EXP-1`,
+/// carrier `UPS`, tracking number `TRK{id}`), from and made in CN: 100 PCE of wireless
+/// earphones (HS 8518.30.2000), 40 kg net and 45 kg gross, USD 900.00 FOB, duty rate 4.9%.
+/// Tests set what they vary.
+pub fn declaration(id: &str) -> Declaration {
+    Declaration {
+        declaration_id: id.to_owned(),
+        declaration_time: Some(seconds_ago(3600)),
+        customs_office: "USLAX".to_owned(),
+        procedure: Procedure::HomeUse as i32,
+        transport_mode: TransportMode::Courier as i32,
+        importer_id: "US-IMP-77".to_owned(),
+        declarant_id: "BROKER-9".to_owned(),
+        consignor_id: "CN-EXP-1".to_owned(),
+        carrier_id: "UPS".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![format!("TRK{id}")],
+            ..Default::default()
+        }),
+        departure_country: "CN".to_owned(),
+        origin_country: "CN".to_owned(),
+        lines: vec![DeclarationLine {
+            line_number: 1,
+            hs_code: "8518.30.2000".to_owned(),
+            description: "wireless earphones".to_owned(),
+            quantity: 100.0,
+            quantity_unit: "PCE".to_owned(),
+            net_mass_kg: 40.0,
+            gross_mass_kg: 45.0,
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: "900.00".to_owned(),
+            }),
+            valuation_basis: ValuationBasis::Fob as i32,
+            duty_rate: 0.049,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// Settings of a service started on its own in a test: data in `dir`, its database at
+/// `database_url`, listening on `listen` (port 0 for any), callers' tokens in `tokens`,
+/// and a short shutdown grace (2 s) so that restarts in a test are quick.
+pub fn server_config(
+    dir: &Path,
+    database_url: &str,
+    listen: SocketAddr,
+    tokens: &Path,
+) -> ServerConfig {
+    let mut server = ServerConfig::local(dir);
+    server.listen_addr = Some(listen);
+    server.database_url = Some(database_url.to_owned());
+    server.tokens_file = Some(tokens.to_owned());
+    server.shutdown_grace = Duration::from_secs(2);
+    server
+}
+
+/// Shipment `id` as liaison answers `token` (`GetShipment`); panics on an error.
+pub async fn get_shipment(
+    client: &mut LiaisonServiceClient<Channel>,
+    token: &str,
+    id: &str,
+) -> Shipment {
+    client
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: format!("shipments/{id}"),
+            },
+            token,
+        ))
+        .await
+        .expect("the shipment")
+        .into_inner()
+        .shipment
+        .expect("a shipment in the answer")
+}
+
+/// The one integer `sql` selects from the database at `database_url` (a count, a
+/// position).
+pub async fn scalar(database_url: &str, sql: &str) -> i64 {
+    let database = Database::connect(database_url).await.expect("the database");
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    let (n,): (i64,) = match &database {
+        Database::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+        Database::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+    }
+    .expect("one integer");
+    database.close().await;
+    n
+}
