@@ -375,6 +375,18 @@ pub async fn declaration(
         .transpose()
 }
 
+/// Whether a declaration was recorded (without reading it back).
+pub async fn is_recorded(
+    database: &Database,
+    authority: &str,
+    declaration_id: &str,
+) -> Result<bool, Error> {
+    const SQL: &str = "SELECT 1 FROM declarations WHERE authority = $1 AND declaration_id = $2";
+    let row: Option<(i32,)> = on_backend!(database, pool => sqlx::query_as(SQL)
+        .bind(authority).bind(declaration_id).fetch_optional(pool).await?);
+    Ok(row.is_some())
+}
+
 /// Appends an outcome entry unless this declaration's outcome was recorded before;
 /// returns its position, or None (nothing written) when it was.
 pub async fn append_outcome(

@@ -249,13 +249,12 @@ impl Scorer {
             for shipment in shipments {
                 // A declaration recorded before (a re-assessment) leaves its own counts out
                 // of its features.
-                let seen = history::declaration(
+                let seen = history::is_recorded(
                     &self.database,
                     &shipment.authority,
                     &shipment.declaration_id,
                 )
-                .await?
-                .is_some();
+                .await?;
                 let state = self.state.read().await;
                 assessed.push(Some(self.assess_now(&state, shipment, seen).assessment));
             }
