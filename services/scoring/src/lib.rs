@@ -19,6 +19,7 @@ mod lease;
 pub mod market;
 pub mod model;
 pub mod names;
+mod requests;
 mod scorer;
 mod service;
 pub mod snapshot;

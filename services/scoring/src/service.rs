@@ -13,21 +13,17 @@
 
 use std::sync::Arc;
 
-use acx_domain::{
-    customs::{self, DeclarationFields, GoodsItem},
-    hashing,
-    identifiers::{IdentifierKeys, Normalization},
-};
+use acx_domain::{hashing, identifiers::IdentifierKeys};
 use acx_proto::scoring::{
     AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
     AssessShipmentsResult, BatchGetSellerRisksRequest, BatchGetSellerRisksResponse,
-    CheckEntityRequest, CheckEntityResponse, DeclaredShipment, GetModelCardRequest,
-    GetModelCardResponse, GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest,
-    GetSellerRiskResponse, ListBlacklistChangesRequest, ListBlacklistChangesResponse,
-    ListBlacklistRequest, ListBlacklistResponse, ListSellerRiskHistoryRequest,
-    ListSellerRiskHistoryResponse, OutcomeKind, PartyKind, RecordOutcomeRequest,
-    RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse, TrainModelRequest,
-    TrainModelResponse, scoring_service_server::ScoringService,
+    CheckEntityRequest, CheckEntityResponse, GetModelCardRequest, GetModelCardResponse,
+    GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
+    ListBlacklistChangesRequest, ListBlacklistChangesResponse, ListBlacklistRequest,
+    ListBlacklistResponse, ListSellerRiskHistoryRequest, ListSellerRiskHistoryResponse,
+    OutcomeKind, PartyKind, RecordOutcomeRequest, RecordOutcomeResponse, SetLanePolicyRequest,
+    SetLanePolicyResponse, TrainModelRequest, TrainModelResponse,
+    scoring_service_server::ScoringService,
 };
 use acx_runtime::{
     FieldViolation, Principal,
@@ -36,7 +32,13 @@ use acx_runtime::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Error, disclosure::Disclosure, scorer::Scorer, store};
+use crate::{
+    Error,
+    disclosure::Disclosure,
+    requests::{entity_query, validate_shipment},
+    scorer::Scorer,
+    store,
+};
 
 /// Most sellers in one BatchGetSellerRisks call.
 const MAX_BATCH: i64 = 1000;
@@ -159,62 +161,6 @@ fn invalid(violations: Vec<FieldViolation>) -> Result<(), Error> {
     } else {
         Err(Error::Invalid(violations))
     }
-}
-
-/// Checks a declaration with the rules liaison applies ([`acx_domain::customs`]) and puts
-/// its codes in canonical form; violations under `shipment`.
-fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldViolation> {
-    let mut violations = Vec::new();
-    if shipment.authority.trim().is_empty() || shipment.authority.chars().count() > 128 {
-        violations.push(FieldViolation::new(
-            "shipment.authority",
-            "is required, at most 128 characters",
-        ));
-    }
-    let fields = DeclarationFields {
-        declaration_id: &shipment.declaration_id,
-        declaration_seconds: shipment.declaration_time.as_ref().map(|t| t.seconds),
-        // The time of recording when unset.
-        time_required: false,
-        customs_office: &shipment.customs_office,
-        procedure: shipment.procedure,
-        transport_mode: shipment.transport_mode,
-        importer_id: &shipment.importer_id,
-        declarant_id: &shipment.declarant_id,
-        consignor_id: &shipment.consignor_id,
-        carrier_id: &shipment.carrier_id,
-        marketplace: &shipment.marketplace,
-        consignment: shipment.consignment.as_ref(),
-        departure_country: &mut shipment.departure_country,
-        origin_country: &mut shipment.origin_country,
-        seller: shipment.seller.as_ref(),
-        national_codes: &mut shipment.national_codes,
-        lines: shipment
-            .lines
-            .iter_mut()
-            .map(|line| GoodsItem {
-                line_number: line.line_number,
-                hs_code: &mut line.hs_code,
-                description: &line.description,
-                quantity: line.quantity,
-                quantity_unit: &mut line.quantity_unit,
-                net_mass_kg: line.net_mass_kg,
-                gross_mass_kg: line.gross_mass_kg,
-                declared_value: line.declared_value.as_mut(),
-                valuation_basis: line.valuation_basis,
-                duty_rate: line.duty_rate,
-                declared_duty: line.declared_duty.as_mut(),
-                national_codes: &mut line.national_codes,
-            })
-            .collect(),
-    };
-    let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
-    violations.extend(
-        customs::check(fields, now_seconds)
-            .into_iter()
-            .map(|(field, why)| FieldViolation::new(format!("shipment.{field}"), why)),
-    );
-    violations
 }
 
 #[tonic::async_trait]
@@ -393,48 +339,8 @@ impl ScoringService for Scoring {
         let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
-        let request = request.into_inner();
-        let identifiers = request.identifiers.unwrap_or_default();
-        let country = request.country.trim().to_ascii_uppercase();
-        let mut violations = Vec::new();
-        if !country.is_empty() && !acx_domain::codes::is_country(&country) {
-            violations.push(FieldViolation::new(
-                "country",
-                "must be an ISO 3166-1 alpha-2 code such as CN or DE",
-            ));
-        }
-        if !(0..=100).contains(&request.max_matches) {
-            violations.push(FieldViolation::new(
-                "max_matches",
-                "must be between 1 and 100 (0 for 10)",
-            ));
-        }
-        if request.name.chars().count() > 300 {
-            violations.push(FieldViolation::new(
-                "name",
-                "must be at most 300 characters",
-            ));
-        }
-        // Every older version too: matching profiles stored under it costs a few hashes.
-        let legacy: Vec<Normalization> = Normalization::CURRENT.older().collect();
-        let set = hashing::normalize_all(
-            &identifiers,
-            (!country.is_empty()).then_some(country.as_str()),
-            &legacy,
-        );
-        violations.extend(
-            set.too_many
-                .into_iter()
-                .chain(set.invalid)
-                .map(|(field, why)| FieldViolation::new(format!("identifiers.{field}"), why)),
-        );
-        if request.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
-            violations.push(FieldViolation::new(
-                "name",
-                "give a name or at least one identifier",
-            ));
-        }
-        invalid(violations)?;
+        let query = entity_query(request.into_inner()).map_err(Error::Invalid)?;
+        let set = &query.identifiers;
         let hashed: Vec<(i32, String, u32)> = match (&self.keys, set.normalized.is_empty()) {
             (_, true) => Vec::new(),
             (None, false) => {
@@ -452,16 +358,11 @@ impl ScoringService for Scoring {
                 .map(|h| (h.kind, h.hash, h.normalization_version))
                 .collect(),
         };
-        let limit = if request.max_matches == 0 {
-            10
-        } else {
-            request.max_matches as usize
-        };
-        let matches = self
-            .scorer
-            .read()
-            .await
-            .check_entity(&request.name, &hashed, limit);
+        let matches =
+            self.scorer
+                .read()
+                .await
+                .check_entity(&query.name, &hashed, query.max_matches);
         Ok(at(
             CheckEntityResponse {
                 matches: matches

@@ -1,0 +1,141 @@
+//! What scoring checks of a request before acting on it, in the request's own field paths:
+//! the declaration of an assessment (the rules liaison applies, [`acx_domain::customs`]) and
+//! the description of a party to check against the accounts.
+
+use acx_domain::{
+    customs::{self, DeclarationFields, GoodsItem},
+    hashing::{self, NormalizedSet},
+    identifiers::Normalization,
+};
+use acx_proto::scoring::{CheckEntityRequest, DeclaredShipment};
+use acx_runtime::FieldViolation;
+
+/// Most matches a CheckEntity call may ask for, and how many it gets when it asks for none.
+const MAX_MATCHES: i32 = 100;
+const DEFAULT_MATCHES: usize = 10;
+/// Longest name a CheckEntity call may give, in characters.
+const MAX_NAME_CHARS: usize = 300;
+
+/// Checks a declaration with the rules liaison applies ([`acx_domain::customs`]) and puts
+/// its codes in canonical form; violations under `shipment`.
+pub(crate) fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    if shipment.authority.trim().is_empty() || shipment.authority.chars().count() > 128 {
+        violations.push(FieldViolation::new(
+            "shipment.authority",
+            "is required, at most 128 characters",
+        ));
+    }
+    let fields = DeclarationFields {
+        declaration_id: &shipment.declaration_id,
+        declaration_seconds: shipment.declaration_time.as_ref().map(|t| t.seconds),
+        // The time of recording when unset.
+        time_required: false,
+        customs_office: &shipment.customs_office,
+        procedure: shipment.procedure,
+        transport_mode: shipment.transport_mode,
+        importer_id: &shipment.importer_id,
+        declarant_id: &shipment.declarant_id,
+        consignor_id: &shipment.consignor_id,
+        carrier_id: &shipment.carrier_id,
+        marketplace: &shipment.marketplace,
+        consignment: shipment.consignment.as_ref(),
+        departure_country: &mut shipment.departure_country,
+        origin_country: &mut shipment.origin_country,
+        seller: shipment.seller.as_ref(),
+        national_codes: &mut shipment.national_codes,
+        lines: shipment
+            .lines
+            .iter_mut()
+            .map(|line| GoodsItem {
+                line_number: line.line_number,
+                hs_code: &mut line.hs_code,
+                description: &line.description,
+                quantity: line.quantity,
+                quantity_unit: &mut line.quantity_unit,
+                net_mass_kg: line.net_mass_kg,
+                gross_mass_kg: line.gross_mass_kg,
+                declared_value: line.declared_value.as_mut(),
+                valuation_basis: line.valuation_basis,
+                duty_rate: line.duty_rate,
+                declared_duty: line.declared_duty.as_mut(),
+                national_codes: &mut line.national_codes,
+            })
+            .collect(),
+    };
+    let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
+    violations.extend(
+        customs::check(fields, now_seconds)
+            .into_iter()
+            .map(|(field, why)| FieldViolation::new(format!("shipment.{field}"), why)),
+    );
+    violations
+}
+
+/// A CheckEntity request, checked: its name, its identifiers normalised under the current
+/// normalisation and every older one (profiles stored under those match too), and how many
+/// matches to return.
+pub(crate) struct EntityQuery {
+    pub name: String,
+    pub identifiers: NormalizedSet,
+    pub max_matches: usize,
+}
+
+/// Checks a CheckEntity request: the country (ISO 3166-1 alpha-2, optional), `max_matches`
+/// (0 to 100, 0 for 10), a name of at most 300 characters, the identifiers; and a name or at
+/// least one identifier.
+pub(crate) fn entity_query(
+    request: CheckEntityRequest,
+) -> Result<EntityQuery, Vec<FieldViolation>> {
+    let identifiers = request.identifiers.unwrap_or_default();
+    let country = request.country.trim().to_ascii_uppercase();
+    let mut violations = Vec::new();
+    if !country.is_empty() && !acx_domain::codes::is_country(&country) {
+        violations.push(FieldViolation::new(
+            "country",
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
+        ));
+    }
+    if !(0..=MAX_MATCHES).contains(&request.max_matches) {
+        violations.push(FieldViolation::new(
+            "max_matches",
+            "must be between 1 and 100 (0 for 10)",
+        ));
+    }
+    if request.name.chars().count() > MAX_NAME_CHARS {
+        violations.push(FieldViolation::new(
+            "name",
+            "must be at most 300 characters",
+        ));
+    }
+    // Every older version too: matching profiles stored under it costs a few hashes.
+    let legacy: Vec<Normalization> = Normalization::CURRENT.older().collect();
+    let mut set = hashing::normalize_all(
+        &identifiers,
+        (!country.is_empty()).then_some(country.as_str()),
+        &legacy,
+    );
+    violations.extend(
+        std::mem::take(&mut set.too_many)
+            .into_iter()
+            .chain(std::mem::take(&mut set.invalid))
+            .map(|(field, why)| FieldViolation::new(format!("identifiers.{field}"), why)),
+    );
+    if request.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
+        violations.push(FieldViolation::new(
+            "name",
+            "give a name or at least one identifier",
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    Ok(EntityQuery {
+        name: request.name,
+        identifiers: set,
+        max_matches: match request.max_matches {
+            0 => DEFAULT_MATCHES,
+            n => n as usize,
+        },
+    })
+}
