@@ -4,7 +4,7 @@ use acx_proto::{
     liaison::{Declaration, InspectionResult},
     scoring::{Lane, ShipmentAssessment},
 };
-use acx_runtime::{Database, on_backend, time::now_micros};
+use acx_runtime::{Database, WriteLock, on_backend, on_tx, time::now_micros};
 use prost::Message;
 use std::sync::LazyLock;
 
@@ -205,54 +205,41 @@ pub async fn set_assessment(
     const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
     let alert = assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
     let payload = assessment.encode_to_vec();
-    macro_rules! write {
-        ($tx:expr) => {{
-            let mut tx = $tx;
-            let updated = sqlx::query(UPDATE)
-                .bind(ASSESSED)
-                .bind(&payload)
-                .bind(assessment.risk)
-                .bind(assessment.lane)
+    let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
+    on_tx!(&mut tx, conn => {
+        let updated = sqlx::query(UPDATE)
+            .bind(ASSESSED)
+            .bind(&payload)
+            .bind(assessment.risk)
+            .bind(assessment.lane)
+            .bind(authority)
+            .bind(declaration_id)
+            .bind(PENDING)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        // Only the first assessment counts: a concurrent one found it assessed.
+        if updated == 1 && alert {
+            sqlx::query(ALERT)
                 .bind(authority)
                 .bind(declaration_id)
-                .bind(PENDING)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            // Only the first assessment counts: a concurrent one found it assessed.
-            if updated == 1 && alert {
-                sqlx::query(ALERT)
-                    .bind(authority)
-                    .bind(declaration_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if updated == 1 {
-                sqlx::query(HISTORY)
-                    .bind(authority)
-                    .bind(declaration_id)
-                    .bind(now_micros())
-                    .bind(&assessment.model_version)
-                    .bind(assessment.risk)
-                    .bind(assessment.lane)
-                    .bind("assessed on arrival")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await
-        }};
-    }
-    match database {
-        Database::Sqlite(pool) => write!(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(ALERT_WRITE_LOCK)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
-            write!(tx)
         }
-    }
+        if updated == 1 {
+            sqlx::query(HISTORY)
+                .bind(authority)
+                .bind(declaration_id)
+                .bind(now_micros())
+                .bind(&assessment.model_version)
+                .bind(assessment.risk)
+                .bind(assessment.lane)
+                .bind("assessed on arrival")
+                .execute(conn)
+                .await?;
+        }
+    });
+    tx.commit().await
 }
 
 /// Appends to a shipment's assessment history.
@@ -275,56 +262,43 @@ pub async fn replace_assessment(
                           WHERE authority = $4 AND declaration_id = $5 AND state = $6";
     const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
     let payload = assessment.encode_to_vec();
-    macro_rules! write {
-        ($tx:expr) => {{
-            let mut tx = $tx;
-            let updated = sqlx::query(UPDATE)
-                .bind(&payload)
-                .bind(assessment.risk)
-                .bind(assessment.lane)
+    let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
+    on_tx!(&mut tx, conn => {
+        let updated = sqlx::query(UPDATE)
+            .bind(&payload)
+            .bind(assessment.risk)
+            .bind(assessment.lane)
+            .bind(authority)
+            .bind(declaration_id)
+            .bind(ASSESSED)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if updated == 1 {
+            sqlx::query(HISTORY)
                 .bind(authority)
                 .bind(declaration_id)
-                .bind(ASSESSED)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if updated == 1 {
-                sqlx::query(HISTORY)
+                .bind(now_micros())
+                .bind(&assessment.model_version)
+                .bind(assessment.risk)
+                .bind(assessment.lane)
+                .bind(cause)
+                .execute(&mut *conn)
+                .await?;
+            if alert {
+                sqlx::query(ALERT)
                     .bind(authority)
                     .bind(declaration_id)
-                    .bind(now_micros())
-                    .bind(&assessment.model_version)
-                    .bind(assessment.risk)
-                    .bind(assessment.lane)
-                    .bind(cause)
-                    .execute(&mut *tx)
+                    .execute(conn)
                     .await?;
-                if alert {
-                    sqlx::query(ALERT)
-                        .bind(authority)
-                        .bind(declaration_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
             }
-            tx.commit().await
-        }};
-    }
-    match database {
-        Database::Sqlite(pool) => write!(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(ALERT_WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            write!(tx)
         }
-    }
+    });
+    tx.commit().await
 }
 
 /// Advisory lock key serialising alert writers on PostgreSQL.
-const ALERT_WRITE_LOCK: i64 = 0x0AC5_0003;
+const ALERT_WRITE_LOCK: WriteLock = WriteLock(0x0AC5_0003);
 
 /// Stores an inspection result in the outbox; false when the declaration has one already.
 pub async fn insert_result(

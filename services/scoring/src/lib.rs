@@ -8,7 +8,6 @@
 //! ([`follower`]), starting from a snapshot ([`snapshot`]), and stored effects are written
 //! once ([`effects`]). One replica at a time follows ingest's feed ([`lease`], `feed`).
 
-mod db;
 mod disclosure;
 mod effects;
 mod error;
