@@ -9,11 +9,13 @@ use acx_proto::{
     liaison::{AssessmentRecord, Declaration},
     scoring::{AssessShipmentRequest, GetModelCardRequest, Lane, ShipmentAssessment},
 };
-use acx_runtime::{Database, Shutdown, error::cause_chain, on_backend, time::now_micros};
+use acx_runtime::{
+    Database, Shutdown, client::Idempotency, error::cause_chain, on_backend, time::now_micros,
+};
 use prost::Message as _;
 
 use super::Shipments;
-use crate::{Error, declarations, store};
+use crate::{Error, declarations, scoring, store};
 
 /// Shipments received within this long are re-assessed while open.
 const HORIZON_US: i64 = 30 * 86_400 * 1_000_000;
@@ -90,8 +92,17 @@ impl Shipments {
                 shipment: Some(declarations::to_scoring(&authority, &declaration)),
                 record: false,
             };
-            let mut scoring = self.scoring.clone();
-            let new = match scoring.assess_shipment(request).await {
+            let new = match scoring::call(
+                &self.scoring,
+                "acx.scoring.v1.ScoringService/AssessShipment",
+                Idempotency::Idempotent,
+                |mut stub| {
+                    let request = request.clone();
+                    async move { stub.assess_shipment(request).await }
+                },
+            )
+            .await
+            {
                 Ok(response) => response.into_inner().assessment.unwrap_or_default(),
                 Err(status) => return Err(Error::Scoring(status)),
             };
@@ -117,12 +128,18 @@ impl Shipments {
                 () = tokio::time::sleep(interval) => {}
                 () = shutdown.triggered() => return,
             }
-            let mut scoring = self.scoring.clone();
-            let card = match scoring
-                .get_model_card(GetModelCardRequest {
-                    authority: String::new(),
-                })
-                .await
+            let card = match scoring::call(
+                &self.scoring,
+                "acx.scoring.v1.ScoringService/GetModelCard",
+                Idempotency::Idempotent,
+                |mut stub| async move {
+                    stub.get_model_card(GetModelCardRequest {
+                        authority: String::new(),
+                    })
+                    .await
+                },
+            )
+            .await
             {
                 Ok(response) => response.into_inner().card.unwrap_or_default(),
                 Err(status) => {

@@ -13,16 +13,20 @@ use acx_proto::{
     },
     scoring::{
         self as scoring_api, CheckEntityRequest, GetPartyHistoryRequest, GetSellerRiskRequest,
-        PartyKind, scoring_service_client::ScoringServiceClient,
+        PartyKind,
     },
 };
-use acx_runtime::{Database, Principal, client::PeerChannel, paging::PageTokens};
+use acx_runtime::{
+    Database, Principal,
+    client::{Idempotency, PeerClient},
+    paging::PageTokens,
+};
 use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
     audit::{AuditEntry, AuditLog, Durability},
-    parties,
+    parties, scoring,
     shipments::{Shipments, parse_name},
 };
 
@@ -35,7 +39,7 @@ pub struct Liaison {
     /// Where the audit trail is (read by ListAuditRecords; written through `audit`).
     audit_database: Database,
     audit: AuditLog,
-    scoring: ScoringServiceClient<PeerChannel>,
+    scoring: PeerClient,
     shipments: Shipments,
     /// Seals and opens the page tokens of SearchShipments and ListAuditRecords.
     tokens: PageTokens,
@@ -52,7 +56,7 @@ impl Liaison {
     /// `scoring`, sealing page tokens with `tokens`; alert streams end at `shutdown`.
     pub fn new(
         audit_database: Database,
-        scoring: ScoringServiceClient<PeerChannel>,
+        scoring: PeerClient,
         shipments: Shipments,
         audit: AuditLog,
         tokens: PageTokens,
@@ -102,16 +106,23 @@ impl Liaison {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
-        let mut scoring = self.scoring.clone();
+        let positions = self.shipments.positions();
         match party {
             Some(check_party_request::Party::ImporterId(id)) => {
                 let request = GetPartyHistoryRequest {
                     kind: PartyKind::Importer as i32,
                     id: id.clone(),
                 };
-                let history = match scoring
-                    .get_party_history(self.shipments.positions().request(request))
-                    .await
+                let history = match scoring::call(
+                    &self.scoring,
+                    "acx.scoring.v1.ScoringService/GetPartyHistory",
+                    Idempotency::Idempotent,
+                    |mut stub| {
+                        let request = positions.request(request.clone());
+                        async move { stub.get_party_history(request).await }
+                    },
+                )
+                .await
                 {
                     Ok(response) => response.into_inner(),
                     Err(status) if status.code() == Code::NotFound => {
@@ -139,9 +150,16 @@ impl Liaison {
                     identifiers: entity.identifiers,
                     max_matches: 0,
                 };
-                match scoring
-                    .check_entity(self.shipments.positions().request(request))
-                    .await
+                match scoring::call(
+                    &self.scoring,
+                    "acx.scoring.v1.ScoringService/CheckEntity",
+                    Idempotency::Idempotent,
+                    |mut stub| {
+                        let request = positions.request(request.clone());
+                        async move { stub.check_entity(request).await }
+                    },
+                )
+                .await
                 {
                     Ok(response) => Ok(CheckPartyResponse {
                         importer: None,
@@ -166,11 +184,17 @@ impl Liaison {
             seller: Some(seller.clone()),
             cluster_id: String::new(),
         };
-        let risk = match self
-            .scoring
-            .clone()
-            .get_seller_risk(self.shipments.positions().request(request))
-            .await
+        let positions = self.shipments.positions();
+        let risk = match scoring::call(
+            &self.scoring,
+            "acx.scoring.v1.ScoringService/GetSellerRisk",
+            Idempotency::Idempotent,
+            |mut stub| {
+                let request = positions.request(request.clone());
+                async move { stub.get_seller_risk(request).await }
+            },
+        )
+        .await
         {
             Ok(response) => response.into_inner().risk.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => {
@@ -477,14 +501,22 @@ impl LiaisonService for Liaison {
             acx_runtime::Role::Customs => principal.id.clone(),
             _ => String::new(),
         };
-        let mut scoring = self.scoring.clone();
-        let result = scoring
-            .get_model_card(scoring_api::GetModelCardRequest { authority })
-            .await
-            .map(|r| GetModelCardResponse {
-                card: r.into_inner().card,
-            })
-            .map_err(Error::Scoring);
+        let result = scoring::call(
+            &self.scoring,
+            "acx.scoring.v1.ScoringService/GetModelCard",
+            Idempotency::Idempotent,
+            |mut stub| {
+                let request = scoring_api::GetModelCardRequest {
+                    authority: authority.clone(),
+                };
+                async move { stub.get_model_card(request).await }
+            },
+        )
+        .await
+        .map(|r| GetModelCardResponse {
+            card: r.into_inner().card,
+        })
+        .map_err(Error::Scoring);
         self.audited(
             &principal,
             "GetModelCard",
@@ -517,12 +549,19 @@ impl LiaisonService for Liaison {
             random_share: request.random_share,
             exploration_share: request.exploration_share,
         };
-        let mut scoring = self.scoring.clone();
-        let result = match scoring
-            .set_lane_policy(scoring_api::SetLanePolicyRequest {
-                policy: Some(policy),
-            })
-            .await
+        // Not repeated: a retry would append the policy to scoring's history again.
+        let result = match scoring::call(
+            &self.scoring,
+            "acx.scoring.v1.ScoringService/SetLanePolicy",
+            Idempotency::NonIdempotent,
+            |mut stub| {
+                let request = scoring_api::SetLanePolicyRequest {
+                    policy: Some(policy.clone()),
+                };
+                async move { stub.set_lane_policy(request).await }
+            },
+        )
+        .await
         {
             Ok(response) => Ok(SetLanePolicyResponse {
                 thresholds: response.into_inner().thresholds,

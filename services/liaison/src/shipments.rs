@@ -10,14 +10,11 @@ use acx_proto::{
         AssessmentState, Declaration, DeclarationOutcome, DeclarationResult, DeclarationViolation,
         InspectionResult, Shipment,
     },
-    scoring::{
-        AssessShipmentsRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
-        scoring_service_client::ScoringServiceClient,
-    },
+    scoring::{AssessShipmentsRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment},
 };
 use acx_runtime::{
     Database, FieldViolation, Shutdown,
-    client::PeerChannel,
+    client::{Idempotency, PeerClient},
     error::cause_chain,
     time::{now_micros, to_timestamp},
 };
@@ -25,15 +22,11 @@ use prost::Message;
 use tokio::sync::Notify;
 use tonic::Code;
 
-use crate::{Error, declarations, positions::Positions, reads::ShipmentReader, store};
+use crate::{Error, declarations, positions::Positions, reads::ShipmentReader, scoring, store};
 
 #[path = "reassess.rs"]
 mod reassess;
 
-/// How long one call to scoring may take before the declaration stays pending.
-const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one batch assessment (up to 500 declarations) may take.
-const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the worker looks for pending work when nothing woke it.
 const WORKER_INTERVAL: Duration = Duration::from_secs(1);
 /// Most items the worker handles per round.
@@ -45,7 +38,7 @@ pub struct Shipments {
     database: Database,
     /// GetShipment's reads, coalesced into one query per batch of concurrent calls.
     reader: ShipmentReader,
-    scoring: ScoringServiceClient<PeerChannel>,
+    scoring: PeerClient,
     wake: Arc<Notify>,
     /// Notified after every stored assessment, for alert watchers.
     alerts: Arc<Notify>,
@@ -98,11 +91,7 @@ pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error>
 
 impl Shipments {
     /// Over `database`, assessing with `scoring`; GetShipment reads through `reader`.
-    pub fn new(
-        database: Database,
-        reader: ShipmentReader,
-        scoring: ScoringServiceClient<PeerChannel>,
-    ) -> Self {
+    pub fn new(database: Database, reader: ShipmentReader, scoring: PeerClient) -> Self {
         Self {
             reader,
             database,
@@ -136,17 +125,17 @@ impl Shipments {
                 .collect(),
             record: true,
         };
-        let mut scoring = self.scoring.clone();
-        let call = scoring.assess_shipments(request);
-        let response = match tokio::time::timeout(BATCH_TIMEOUT, call).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(status)) => return Err(Error::Scoring(status)),
-            Err(_) => {
-                return Err(Error::Scoring(tonic::Status::deadline_exceeded(
-                    "scoring did not answer in time",
-                )));
-            }
-        };
+        let response = scoring::call(
+            &scoring::once(&self.scoring, scoring::BATCH_DEADLINE),
+            "acx.scoring.v1.ScoringService/AssessShipments",
+            Idempotency::Idempotent,
+            |mut stub| {
+                let request = request.clone();
+                async move { stub.assess_shipments(request).await }
+            },
+        )
+        .await
+        .map_err(Error::Scoring)?;
         self.positions.observe(&response);
         let results = response.into_inner().results;
         if results.len() != declarations.len() {
@@ -389,21 +378,29 @@ impl Shipments {
             inspect_time: result.inspect_time,
             extra_duty: result.extra_duty.clone(),
         };
-        let mut scoring = self.scoring.clone();
-        let call = scoring.record_outcome(request);
-        let acknowledged = match tokio::time::timeout(SCORING_TIMEOUT, call).await {
-            Ok(Ok(response)) => {
+        let answer = scoring::call(
+            &scoring::once(&self.scoring, scoring::OUTCOME_DEADLINE),
+            "acx.scoring.v1.ScoringService/RecordOutcome",
+            Idempotency::Idempotent,
+            |mut stub| {
+                let request = request.clone();
+                async move { stub.record_outcome(request).await }
+            },
+        )
+        .await;
+        let acknowledged = match answer {
+            Ok(response) => {
                 self.positions.observe(&response);
                 true
             }
-            Ok(Err(status)) => {
+            Err(status) => {
                 // NOT_FOUND: scoring has not recorded the declaration yet (still pending).
-                if status.code() != Code::NotFound {
+                // DEADLINE_EXCEEDED: it did not answer in time; the outbox keeps the result.
+                if !matches!(status.code(), Code::NotFound | Code::DeadlineExceeded) {
                     tracing::warn!(declaration.id = %declaration_id, code = ?status.code(), "outcome not forwarded yet");
                 }
                 false
             }
-            Err(_) => false,
         };
         store::mark_forwarded(&self.database, authority, declaration_id, acknowledged).await?;
         if !acknowledged {
