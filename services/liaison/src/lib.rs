@@ -141,13 +141,15 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     } else {
         Database::open(&audit_url, &migrations()).await?
     };
-    let scoring = PeerConfig::new(
-        config.scoring_url.clone(),
-        config.scoring_token.clone(),
-        scoring::READ_DEADLINE,
-    )
-    .connect()
-    .await?;
+    let scoring = scoring::Scoring::new(
+        PeerConfig::new(
+            config.scoring_url.clone(),
+            config.scoring_token.clone(),
+            scoring::READ_DEADLINE,
+        )
+        .connect()
+        .await?,
+    );
     let sqlite_file = acx_runtime::db::sqlite_file(&database_url);
     let reader = reads::ShipmentReader::start(database.clone(), sqlite_file.as_deref())
         .map_err(Error::ReaderSetup)?;

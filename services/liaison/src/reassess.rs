@@ -9,13 +9,11 @@ use acx_proto::{
     liaison::{AssessmentRecord, Declaration},
     scoring::{AssessShipmentRequest, GetModelCardRequest, Lane, ShipmentAssessment},
 };
-use acx_runtime::{
-    Database, Shutdown, client::Idempotency, error::cause_chain, on_backend, time::now_micros,
-};
+use acx_runtime::{Database, Shutdown, error::cause_chain, on_backend, time::now_micros};
 use prost::Message as _;
 
 use super::Shipments;
-use crate::{Error, declarations, scoring, store};
+use crate::{Error, declarations, store};
 
 /// Shipments received within this long are re-assessed while open.
 const HORIZON_US: i64 = 30 * 86_400 * 1_000_000;
@@ -92,18 +90,8 @@ impl Shipments {
                 shipment: Some(declarations::to_scoring(&authority, &declaration)),
                 record: false,
             };
-            let new = match scoring::call(
-                &self.scoring,
-                "acx.scoring.v1.ScoringService/AssessShipment",
-                Idempotency::Idempotent,
-                |mut stub| {
-                    let request = request.clone();
-                    async move { stub.assess_shipment(request).await }
-                },
-            )
-            .await
-            {
-                Ok(response) => response.into_inner().assessment.unwrap_or_default(),
+            let new = match self.scoring.assess_shipment(request).await {
+                Ok(response) => response.assessment.unwrap_or_default(),
                 Err(status) => return Err(Error::Scoring(status)),
             };
             if !changed(&old, &new) {
@@ -128,20 +116,14 @@ impl Shipments {
                 () = tokio::time::sleep(interval) => {}
                 () = shutdown.triggered() => return,
             }
-            let card = match scoring::call(
-                &self.scoring,
-                "acx.scoring.v1.ScoringService/GetModelCard",
-                Idempotency::Idempotent,
-                |mut stub| async move {
-                    stub.get_model_card(GetModelCardRequest {
-                        authority: String::new(),
-                    })
-                    .await
-                },
-            )
-            .await
+            let card = match self
+                .scoring
+                .get_model_card(GetModelCardRequest {
+                    authority: String::new(),
+                })
+                .await
             {
-                Ok(response) => response.into_inner().card.unwrap_or_default(),
+                Ok(response) => response.card.unwrap_or_default(),
                 Err(status) => {
                     tracing::debug!(error = %status.message(), "model card unavailable; re-assessment waits");
                     continue;

@@ -16,17 +16,14 @@ use acx_proto::{
         PartyKind,
     },
 };
-use acx_runtime::{
-    Database, Principal,
-    client::{Idempotency, PeerClient},
-    paging::PageTokens,
-};
+use acx_runtime::{Database, Principal, paging::PageTokens};
 use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
     audit::{AuditEntry, AuditLog, Durability},
-    parties, scoring,
+    parties,
+    scoring::Scoring,
     shipments::{Shipments, parse_name},
 };
 
@@ -39,7 +36,7 @@ pub struct Liaison {
     /// Where the audit trail is (read by ListAuditRecords; written through `audit`).
     audit_database: Database,
     audit: AuditLog,
-    scoring: PeerClient,
+    scoring: Scoring,
     shipments: Shipments,
     /// Seals and opens the page tokens of SearchShipments and ListAuditRecords.
     tokens: PageTokens,
@@ -56,7 +53,7 @@ impl Liaison {
     /// `scoring`, sealing page tokens with `tokens`; alert streams end at `shutdown`.
     pub fn new(
         audit_database: Database,
-        scoring: PeerClient,
+        scoring: Scoring,
         shipments: Shipments,
         audit: AuditLog,
         tokens: PageTokens,
@@ -106,25 +103,14 @@ impl Liaison {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
-        let positions = self.shipments.positions();
         match party {
             Some(check_party_request::Party::ImporterId(id)) => {
                 let request = GetPartyHistoryRequest {
                     kind: PartyKind::Importer as i32,
                     id: id.clone(),
                 };
-                let history = match scoring::call(
-                    &self.scoring,
-                    "acx.scoring.v1.ScoringService/GetPartyHistory",
-                    Idempotency::Idempotent,
-                    |mut stub| {
-                        let request = positions.request(request.clone());
-                        async move { stub.get_party_history(request).await }
-                    },
-                )
-                .await
-                {
-                    Ok(response) => response.into_inner(),
+                let history = match self.scoring.get_party_history(request).await {
+                    Ok(history) => history,
                     Err(status) if status.code() == Code::NotFound => {
                         return Err(Error::NotFound(format!(
                             "no recorded inspection of importer {id}"
@@ -150,20 +136,10 @@ impl Liaison {
                     identifiers: entity.identifiers,
                     max_matches: 0,
                 };
-                match scoring::call(
-                    &self.scoring,
-                    "acx.scoring.v1.ScoringService/CheckEntity",
-                    Idempotency::Idempotent,
-                    |mut stub| {
-                        let request = positions.request(request.clone());
-                        async move { stub.check_entity(request).await }
-                    },
-                )
-                .await
-                {
+                match self.scoring.check_entity(request).await {
                     Ok(response) => Ok(CheckPartyResponse {
                         importer: None,
-                        matches: response.into_inner().matches,
+                        matches: response.matches,
                     }),
                     Err(status) => Err(parties::scoring_failure(status, "entity")),
                 }
@@ -184,19 +160,8 @@ impl Liaison {
             seller: Some(seller.clone()),
             cluster_id: String::new(),
         };
-        let positions = self.shipments.positions();
-        let risk = match scoring::call(
-            &self.scoring,
-            "acx.scoring.v1.ScoringService/GetSellerRisk",
-            Idempotency::Idempotent,
-            |mut stub| {
-                let request = positions.request(request.clone());
-                async move { stub.get_seller_risk(request).await }
-            },
-        )
-        .await
-        {
-            Ok(response) => response.into_inner().risk.unwrap_or_default(),
+        let risk = match self.scoring.get_seller_risk(request).await {
+            Ok(response) => response.risk.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => {
                 return Err(Error::NotFound(format!(
                     "the exchange knows nothing of seller {}/{}",
@@ -501,22 +466,12 @@ impl LiaisonService for Liaison {
             acx_runtime::Role::Customs => principal.id.clone(),
             _ => String::new(),
         };
-        let result = scoring::call(
-            &self.scoring,
-            "acx.scoring.v1.ScoringService/GetModelCard",
-            Idempotency::Idempotent,
-            |mut stub| {
-                let request = scoring_api::GetModelCardRequest {
-                    authority: authority.clone(),
-                };
-                async move { stub.get_model_card(request).await }
-            },
-        )
-        .await
-        .map(|r| GetModelCardResponse {
-            card: r.into_inner().card,
-        })
-        .map_err(Error::Scoring);
+        let result = self
+            .scoring
+            .get_model_card(scoring_api::GetModelCardRequest { authority })
+            .await
+            .map(|r| GetModelCardResponse { card: r.card })
+            .map_err(Error::Scoring);
         self.audited(
             &principal,
             "GetModelCard",
@@ -549,22 +504,15 @@ impl LiaisonService for Liaison {
             random_share: request.random_share,
             exploration_share: request.exploration_share,
         };
-        // Not repeated: a retry would append the policy to scoring's history again.
-        let result = match scoring::call(
-            &self.scoring,
-            "acx.scoring.v1.ScoringService/SetLanePolicy",
-            Idempotency::NonIdempotent,
-            |mut stub| {
-                let request = scoring_api::SetLanePolicyRequest {
-                    policy: Some(policy.clone()),
-                };
-                async move { stub.set_lane_policy(request).await }
-            },
-        )
-        .await
+        let result = match self
+            .scoring
+            .set_lane_policy(scoring_api::SetLanePolicyRequest {
+                policy: Some(policy),
+            })
+            .await
         {
             Ok(response) => Ok(SetLanePolicyResponse {
-                thresholds: response.into_inner().thresholds,
+                thresholds: response.thresholds,
             }),
             Err(status) => Err(policy_failure(status)),
         };

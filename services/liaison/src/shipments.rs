@@ -14,7 +14,6 @@ use acx_proto::{
 };
 use acx_runtime::{
     Database, FieldViolation, Shutdown,
-    client::{Idempotency, PeerClient},
     error::cause_chain,
     time::{now_micros, to_timestamp},
 };
@@ -22,7 +21,7 @@ use prost::Message;
 use tokio::sync::Notify;
 use tonic::Code;
 
-use crate::{Error, declarations, positions::Positions, reads::ShipmentReader, scoring, store};
+use crate::{Error, declarations, reads::ShipmentReader, scoring::Scoring, store};
 
 #[path = "reassess.rs"]
 mod reassess;
@@ -38,12 +37,10 @@ pub struct Shipments {
     database: Database,
     /// GetShipment's reads, coalesced into one query per batch of concurrent calls.
     reader: ShipmentReader,
-    scoring: PeerClient,
+    scoring: Scoring,
     wake: Arc<Notify>,
     /// Notified after every stored assessment, for alert watchers.
     alerts: Arc<Notify>,
-    /// The scoring position of this liaison's writes, asked for on reads.
-    positions: Positions,
 }
 
 /// The declaration id of a `shipments/{declaration_id}` name.
@@ -91,25 +88,19 @@ pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error>
 
 impl Shipments {
     /// Over `database`, assessing with `scoring`; GetShipment reads through `reader`.
-    pub fn new(database: Database, reader: ShipmentReader, scoring: PeerClient) -> Self {
+    pub fn new(database: Database, reader: ShipmentReader, scoring: Scoring) -> Self {
         Self {
             reader,
             database,
             scoring,
             wake: Arc::new(Notify::new()),
             alerts: Arc::new(Notify::new()),
-            positions: Positions::default(),
         }
     }
 
     /// The declarations' database (for searches).
     pub(crate) fn database(&self) -> &Database {
         &self.database
-    }
-
-    /// The scoring position of this liaison's writes.
-    pub fn positions(&self) -> &Positions {
-        &self.positions
     }
 
     /// Asks scoring to assess (and record) declarations, all in one call: one result
@@ -125,19 +116,12 @@ impl Shipments {
                 .collect(),
             record: true,
         };
-        let response = scoring::call(
-            &scoring::once(&self.scoring, scoring::BATCH_DEADLINE),
-            "acx.scoring.v1.ScoringService/AssessShipments",
-            Idempotency::Idempotent,
-            |mut stub| {
-                let request = request.clone();
-                async move { stub.assess_shipments(request).await }
-            },
-        )
-        .await
-        .map_err(Error::Scoring)?;
-        self.positions.observe(&response);
-        let results = response.into_inner().results;
+        let results = self
+            .scoring
+            .assess_shipments(request)
+            .await
+            .map_err(Error::Scoring)?
+            .results;
         if results.len() != declarations.len() {
             return Err(Error::Scoring(tonic::Status::internal(
                 "scoring answered a batch with another number of results",
@@ -378,21 +362,8 @@ impl Shipments {
             inspect_time: result.inspect_time,
             extra_duty: result.extra_duty.clone(),
         };
-        let answer = scoring::call(
-            &scoring::once(&self.scoring, scoring::OUTCOME_DEADLINE),
-            "acx.scoring.v1.ScoringService/RecordOutcome",
-            Idempotency::Idempotent,
-            |mut stub| {
-                let request = request.clone();
-                async move { stub.record_outcome(request).await }
-            },
-        )
-        .await;
-        let acknowledged = match answer {
-            Ok(response) => {
-                self.positions.observe(&response);
-                true
-            }
+        let acknowledged = match self.scoring.record_outcome(request).await {
+            Ok(_) => true,
             Err(status) => {
                 // NOT_FOUND: scoring has not recorded the declaration yet (still pending).
                 // DEADLINE_EXCEEDED: it did not answer in time; the outbox keeps the result.

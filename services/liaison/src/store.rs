@@ -197,55 +197,18 @@ pub async fn set_assessment(
     declaration_id: &str,
     assessment: &ShipmentAssessment,
 ) -> Result<(), sqlx::Error> {
-    // assessed_seq: the authority's assessments in the order they were stored (writers are
-    // serialised below, so the numbers are unique and become visible in order).
-    const UPDATE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4, \
-                          assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
-                          WHERE authority = $5 AND declaration_id = $6 AND state = $7";
-    const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
     let alert = assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
-    let payload = assessment.encode_to_vec();
-    let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
-    on_tx!(&mut tx, conn => {
-        let updated = sqlx::query(UPDATE)
-            .bind(ASSESSED)
-            .bind(&payload)
-            .bind(assessment.risk)
-            .bind(assessment.lane)
-            .bind(authority)
-            .bind(declaration_id)
-            .bind(PENDING)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        // Only the first assessment counts: a concurrent one found it assessed.
-        if updated == 1 && alert {
-            sqlx::query(ALERT)
-                .bind(authority)
-                .bind(declaration_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        if updated == 1 {
-            sqlx::query(HISTORY)
-                .bind(authority)
-                .bind(declaration_id)
-                .bind(now_micros())
-                .bind(&assessment.model_version)
-                .bind(assessment.risk)
-                .bind(assessment.lane)
-                .bind("assessed on arrival")
-                .execute(conn)
-                .await?;
-        }
-    });
-    tx.commit().await
+    let write = AssessmentWrite::Arrival;
+    write_assessment(
+        database,
+        authority,
+        declaration_id,
+        assessment,
+        write,
+        alert,
+    )
+    .await
 }
-
-/// Appends to a shipment's assessment history.
-const HISTORY: &str = "INSERT INTO assessment_history \
-    (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Replaces an assessed shipment's assessment after a re-assessment, appends it to its
 /// history with its `cause`, and (with `alert`) raises an alert, in one transaction
@@ -258,19 +221,66 @@ pub async fn replace_assessment(
     cause: &str,
     alert: bool,
 ) -> Result<(), sqlx::Error> {
-    const UPDATE: &str = "UPDATE declarations SET assessment = $1, risk = $2, lane = $3 \
-                          WHERE authority = $4 AND declaration_id = $5 AND state = $6";
+    let write = AssessmentWrite::Reassessment(cause);
+    write_assessment(
+        database,
+        authority,
+        declaration_id,
+        assessment,
+        write,
+        alert,
+    )
+    .await
+}
+
+/// What an assessment write does to its declaration.
+#[derive(Debug, Clone, Copy)]
+enum AssessmentWrite<'a> {
+    /// A pending declaration's first assessment: it becomes assessed and takes the
+    /// authority's next `assessed_seq` (writers are serialised, so the numbers are unique
+    /// and become visible in order). Only the first counts: a concurrent one finds it
+    /// assessed and writes nothing.
+    Arrival,
+    /// An assessed declaration's new assessment, for this cause.
+    Reassessment(&'a str),
+}
+
+/// Updates the declaration as `write` says and, when it changed, appends to its history
+/// and (with `alert`) raises an alert, in one transaction serialised with the other alert
+/// writers.
+async fn write_assessment(
+    database: &Database,
+    authority: &str,
+    declaration_id: &str,
+    assessment: &ShipmentAssessment,
+    write: AssessmentWrite<'_>,
+    alert: bool,
+) -> Result<(), sqlx::Error> {
+    const ASSESS: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4, \
+                          assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
+                          WHERE authority = $5 AND declaration_id = $6 AND state = $7";
+    const REPLACE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4 \
+                           WHERE authority = $5 AND declaration_id = $6 AND state = $7";
     const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
+    /// Appends to a shipment's assessment history.
+    const HISTORY: &str = "INSERT INTO assessment_history \
+        (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let (update, before, cause) = match write {
+        AssessmentWrite::Arrival => (ASSESS, PENDING, "assessed on arrival"),
+        AssessmentWrite::Reassessment(cause) => (REPLACE, ASSESSED, cause),
+    };
     let payload = assessment.encode_to_vec();
     let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
     on_tx!(&mut tx, conn => {
-        let updated = sqlx::query(UPDATE)
+        let updated = sqlx::query(update)
+            .bind(ASSESSED)
             .bind(&payload)
             .bind(assessment.risk)
             .bind(assessment.lane)
             .bind(authority)
             .bind(declaration_id)
-            .bind(ASSESSED)
+            .bind(before)
             .execute(&mut *conn)
             .await?
             .rows_affected();
