@@ -98,7 +98,8 @@ impl Shipments {
                 continue;
             }
             let alert = rank(new.lane) > rank(old.lane) && rank(new.lane) >= 2;
-            store::replace_assessment(&self.database, &authority, &id, &new, cause, alert).await?;
+            let write = store::AssessmentWrite::Reassessment(cause);
+            store::write_assessment(&self.database, &authority, &id, &new, write, alert).await?;
             changed_count += 1;
             if alert {
                 self.alerts.notify_waiters();

@@ -10,7 +10,9 @@ use acx_proto::{
         AssessmentState, Declaration, DeclarationOutcome, DeclarationResult, DeclarationViolation,
         InspectionResult, Shipment,
     },
-    scoring::{AssessShipmentsRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment},
+    scoring::{
+        AssessShipmentsRequest, Lane, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
+    },
 };
 use acx_runtime::{
     Database, FieldViolation, Shutdown,
@@ -21,7 +23,12 @@ use prost::Message;
 use tokio::sync::Notify;
 use tonic::Code;
 
-use crate::{Error, declarations, reads::ShipmentReader, scoring::Scoring, store};
+use crate::{
+    Error, declarations,
+    reads::ShipmentReader,
+    scoring::Scoring,
+    store::{self, AssessmentWrite},
+};
 
 #[path = "reassess.rs"]
 mod reassess;
@@ -154,11 +161,16 @@ impl Shipments {
         for ((authority, declaration), assessment) in declarations.iter().zip(&assessments) {
             match assessment {
                 Some(assessment) => {
-                    store::set_assessment(
+                    // RED and YELLOW raise an alert.
+                    let alert = assessment.lane == Lane::Red as i32
+                        || assessment.lane == Lane::Yellow as i32;
+                    store::write_assessment(
                         &self.database,
                         authority,
                         &declaration.declaration_id,
                         assessment,
+                        AssessmentWrite::Arrival,
+                        alert,
                     )
                     .await?
                 }

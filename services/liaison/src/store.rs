@@ -2,7 +2,7 @@
 
 use acx_proto::{
     liaison::{Declaration, InspectionResult},
-    scoring::{Lane, ShipmentAssessment},
+    scoring::ShipmentAssessment,
 };
 use acx_runtime::{Database, WriteLock, on_backend, on_tx, time::now_micros};
 use prost::Message;
@@ -189,53 +189,9 @@ pub async fn pending(database: &Database, limit: i64) -> Result<Vec<DeclarationR
     on_backend!(database, pool => sqlx::query_as(sql).bind(PENDING).bind(limit).fetch_all(pool).await)
 }
 
-/// Stores the assessment of a declaration and, for RED and YELLOW, its alert, in one
-/// transaction; writers are serialised so alert cursors become visible in order.
-pub async fn set_assessment(
-    database: &Database,
-    authority: &str,
-    declaration_id: &str,
-    assessment: &ShipmentAssessment,
-) -> Result<(), sqlx::Error> {
-    let alert = assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
-    let write = AssessmentWrite::Arrival;
-    write_assessment(
-        database,
-        authority,
-        declaration_id,
-        assessment,
-        write,
-        alert,
-    )
-    .await
-}
-
-/// Replaces an assessed shipment's assessment after a re-assessment, appends it to its
-/// history with its `cause`, and (with `alert`) raises an alert, in one transaction
-/// serialised with the other alert writers.
-pub async fn replace_assessment(
-    database: &Database,
-    authority: &str,
-    declaration_id: &str,
-    assessment: &ShipmentAssessment,
-    cause: &str,
-    alert: bool,
-) -> Result<(), sqlx::Error> {
-    let write = AssessmentWrite::Reassessment(cause);
-    write_assessment(
-        database,
-        authority,
-        declaration_id,
-        assessment,
-        write,
-        alert,
-    )
-    .await
-}
-
 /// What an assessment write does to its declaration.
 #[derive(Debug, Clone, Copy)]
-enum AssessmentWrite<'a> {
+pub enum AssessmentWrite<'a> {
     /// A pending declaration's first assessment: it becomes assessed and takes the
     /// authority's next `assessed_seq` (writers are serialised, so the numbers are unique
     /// and become visible in order). Only the first counts: a concurrent one finds it
@@ -245,10 +201,10 @@ enum AssessmentWrite<'a> {
     Reassessment(&'a str),
 }
 
-/// Updates the declaration as `write` says and, when it changed, appends to its history
-/// and (with `alert`) raises an alert, in one transaction serialised with the other alert
-/// writers.
-async fn write_assessment(
+/// Stores an assessment of a declaration as `write` says and, when the declaration
+/// changed, appends it to its history and (with `alert`) raises an alert, in one
+/// transaction; alert writers are serialised so alert cursors become visible in order.
+pub async fn write_assessment(
     database: &Database,
     authority: &str,
     declaration_id: &str,
