@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use acx_runtime::{Database, on_backend};
+use acx_runtime::{Database, WriteLock, WriteTx, on_backend, on_tx};
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 
 use crate::prepare::Prepared;
@@ -20,7 +20,7 @@ pub const COPY_MIN_ROWS: usize = 64;
 /// Ids per lookup statement.
 const IDS_PER_LOOKUP: usize = 1000;
 /// Advisory lock key serialising feed writers on PostgreSQL.
-const FEED_WRITE_LOCK: i64 = 0x0AC5_0001;
+const FEED_WRITE_LOCK: WriteLock = WriteLock(0x0AC5_0001);
 
 /// A report already stored under an id.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -65,31 +65,18 @@ pub struct ListFilter {
     pub end_us: i64,
 }
 
-/// An open write transaction on either backend.
-pub enum WriteTx {
-    /// SQLite, holding the write lock.
-    Sqlite(Transaction<'static, Sqlite>),
-    /// PostgreSQL, holding the feed advisory lock.
-    Postgres(Transaction<'static, Postgres>),
-}
+/// A batch's write transaction: the shared [`WriteTx`] holding the feed's writer lock
+/// (SQLite's write lock; on PostgreSQL the feed advisory lock), with ingest's statements.
+#[derive(Debug)]
+pub struct BatchTx(WriteTx);
 
 /// Starts a batch: takes the writer lock first, so that the existence checks and the
 /// inserts see one consistent state.
-pub async fn begin_write(database: &Database) -> Result<WriteTx, sqlx::Error> {
-    match database {
-        Database::Sqlite(pool) => Ok(WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(FEED_WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            Ok(WriteTx::Postgres(tx))
-        }
-    }
+pub async fn begin_write(database: &Database) -> Result<BatchTx, sqlx::Error> {
+    Ok(BatchTx(database.begin_write(Some(FEED_WRITE_LOCK)).await?))
 }
 
-impl WriteTx {
+impl BatchTx {
     /// The reports `platform` already stored under any of `ids`.
     pub async fn existing(
         &mut self,
@@ -99,7 +86,7 @@ impl WriteTx {
         const COLUMNS: &str = "SELECT report_id, sequence, content_hash, key_id, kind, retracted_by FROM reports WHERE platform = ";
         let mut found = HashMap::new();
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let rows: Vec<Existing> = match self {
+            let rows: Vec<Existing> = match &mut self.0 {
                 WriteTx::Sqlite(tx) => {
                     let mut query = QueryBuilder::<Sqlite>::new(COLUMNS);
                     query.push_bind(platform).push(" AND report_id IN (");
@@ -137,7 +124,7 @@ impl WriteTx {
         trace_context: Option<&str>,
     ) -> Result<HashMap<String, i64>, sqlx::Error> {
         let mut by_id: HashMap<String, i64> = HashMap::with_capacity(reports.len());
-        match self {
+        match &mut self.0 {
             WriteTx::Sqlite(tx) => {
                 for chunk in reports.chunks(SQLITE_ROWS_PER_INSERT) {
                     let mut query = QueryBuilder::<Sqlite>::new(
@@ -169,7 +156,7 @@ impl WriteTx {
                     .copied()
                     .filter(|r| !taken.contains_key(&r.report_id))
                     .collect();
-                let WriteTx::Postgres(tx) = self else {
+                let WriteTx::Postgres(tx) = &mut self.0 else {
                     unreachable!("matched above")
                 };
                 let (head,): (i64,) =
@@ -226,33 +213,18 @@ impl WriteTx {
     ) -> Result<(), sqlx::Error> {
         const UPDATE: &str =
             "UPDATE reports SET retracted_by = $1 WHERE platform = $2 AND report_id = $3";
-        match self {
-            WriteTx::Sqlite(tx) => {
-                sqlx::query(UPDATE)
-                    .bind(retraction_id)
-                    .bind(platform)
-                    .bind(report_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            WriteTx::Postgres(tx) => {
-                sqlx::query(UPDATE)
-                    .bind(retraction_id)
-                    .bind(platform)
-                    .bind(report_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
+        on_tx!(&mut self.0, conn => sqlx::query(UPDATE)
+            .bind(retraction_id)
+            .bind(platform)
+            .bind(report_id)
+            .execute(conn)
+            .await?);
         Ok(())
     }
 
     /// Makes the batch durable and visible.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            WriteTx::Sqlite(tx) => tx.commit().await,
-            WriteTx::Postgres(tx) => tx.commit().await,
-        }
+        self.0.commit().await
     }
 }
 

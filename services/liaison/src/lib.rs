@@ -9,6 +9,7 @@ mod error;
 mod parties;
 mod positions;
 mod reads;
+mod scoring;
 mod search;
 mod service;
 mod shipments;
@@ -18,13 +19,10 @@ pub use error::Error;
 
 use std::sync::Arc;
 
-use acx_proto::{
-    liaison::liaison_service_server::LiaisonServiceServer,
-    scoring::scoring_service_client::ScoringServiceClient,
-};
+use acx_proto::liaison::liaison_service_server::LiaisonServiceServer;
 use acx_runtime::{
     AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
-    client::{BearerToken, peer_channel},
+    client::{BearerToken, PeerConfig},
     db::Migrations,
     server,
 };
@@ -143,10 +141,15 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     } else {
         Database::open(&audit_url, &migrations()).await?
     };
-    let scoring = ScoringServiceClient::new(peer_channel(
-        &config.scoring_url,
-        config.scoring_token.expose(),
-    )?);
+    let scoring = scoring::Scoring::new(
+        PeerConfig::new(
+            config.scoring_url.clone(),
+            config.scoring_token.clone(),
+            scoring::READ_DEADLINE,
+        )
+        .connect()
+        .await?,
+    );
     let sqlite_file = acx_runtime::db::sqlite_file(&database_url);
     let reader = reads::ShipmentReader::start(database.clone(), sqlite_file.as_deref())
         .map_err(Error::ReaderSetup)?;

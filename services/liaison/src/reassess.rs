@@ -90,16 +90,22 @@ impl Shipments {
                 shipment: Some(declarations::to_scoring(&authority, &declaration)),
                 record: false,
             };
-            let mut scoring = self.scoring.clone();
-            let new = match scoring.assess_shipment(request).await {
-                Ok(response) => response.into_inner().assessment.unwrap_or_default(),
+            let new = match self.scoring.assess_shipment(request).await {
+                Ok(response) => response.assessment.unwrap_or_default(),
                 Err(status) => return Err(Error::Scoring(status)),
             };
             if !changed(&old, &new) {
                 continue;
             }
             let alert = rank(new.lane) > rank(old.lane) && rank(new.lane) >= 2;
-            store::replace_assessment(&self.database, &authority, &id, &new, cause, alert).await?;
+            let write = store::AssessmentWrite::Reassessment(cause);
+            let record = store::AssessmentRecord {
+                authority: &authority,
+                declaration_id: &id,
+                assessment: &new,
+                alert,
+            };
+            store::write_assessments(&self.database, &[record], write).await?;
             changed_count += 1;
             if alert {
                 self.alerts.notify_waiters();
@@ -117,14 +123,14 @@ impl Shipments {
                 () = tokio::time::sleep(interval) => {}
                 () = shutdown.triggered() => return,
             }
-            let mut scoring = self.scoring.clone();
-            let card = match scoring
+            let card = match self
+                .scoring
                 .get_model_card(GetModelCardRequest {
                     authority: String::new(),
                 })
                 .await
             {
-                Ok(response) => response.into_inner().card.unwrap_or_default(),
+                Ok(response) => response.card.unwrap_or_default(),
                 Err(status) => {
                     tracing::debug!(error = %status.message(), "model card unavailable; re-assessment waits");
                     continue;

@@ -13,16 +13,17 @@ use acx_proto::{
     },
     scoring::{
         self as scoring_api, CheckEntityRequest, GetPartyHistoryRequest, GetSellerRiskRequest,
-        PartyKind, scoring_service_client::ScoringServiceClient,
+        PartyKind,
     },
 };
-use acx_runtime::{Database, Principal, client::PeerChannel, paging::PageTokens};
+use acx_runtime::{Database, Principal, paging::PageTokens};
 use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
     audit::{AuditEntry, AuditLog, Durability},
     parties,
+    scoring::Scoring,
     shipments::{Shipments, parse_name},
 };
 
@@ -35,7 +36,7 @@ pub struct Liaison {
     /// Where the audit trail is (read by ListAuditRecords; written through `audit`).
     audit_database: Database,
     audit: AuditLog,
-    scoring: ScoringServiceClient<PeerChannel>,
+    scoring: Scoring,
     shipments: Shipments,
     /// Seals and opens the page tokens of SearchShipments and ListAuditRecords.
     tokens: PageTokens,
@@ -52,7 +53,7 @@ impl Liaison {
     /// `scoring`, sealing page tokens with `tokens`; alert streams end at `shutdown`.
     pub fn new(
         audit_database: Database,
-        scoring: ScoringServiceClient<PeerChannel>,
+        scoring: Scoring,
         shipments: Shipments,
         audit: AuditLog,
         tokens: PageTokens,
@@ -102,18 +103,14 @@ impl Liaison {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
-        let mut scoring = self.scoring.clone();
         match party {
             Some(check_party_request::Party::ImporterId(id)) => {
                 let request = GetPartyHistoryRequest {
                     kind: PartyKind::Importer as i32,
                     id: id.clone(),
                 };
-                let history = match scoring
-                    .get_party_history(self.shipments.positions().request(request))
-                    .await
-                {
-                    Ok(response) => response.into_inner(),
+                let history = match self.scoring.get_party_history(request).await {
+                    Ok(history) => history,
                     Err(status) if status.code() == Code::NotFound => {
                         return Err(Error::NotFound(format!(
                             "no recorded inspection of importer {id}"
@@ -139,13 +136,10 @@ impl Liaison {
                     identifiers: entity.identifiers,
                     max_matches: 0,
                 };
-                match scoring
-                    .check_entity(self.shipments.positions().request(request))
-                    .await
-                {
+                match self.scoring.check_entity(request).await {
                     Ok(response) => Ok(CheckPartyResponse {
                         importer: None,
-                        matches: response.into_inner().matches,
+                        matches: response.matches,
                     }),
                     Err(status) => Err(parties::scoring_failure(status, "entity")),
                 }
@@ -166,13 +160,8 @@ impl Liaison {
             seller: Some(seller.clone()),
             cluster_id: String::new(),
         };
-        let risk = match self
-            .scoring
-            .clone()
-            .get_seller_risk(self.shipments.positions().request(request))
-            .await
-        {
-            Ok(response) => response.into_inner().risk.unwrap_or_default(),
+        let risk = match self.scoring.get_seller_risk(request).await {
+            Ok(response) => response.risk.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => {
                 return Err(Error::NotFound(format!(
                     "the exchange knows nothing of seller {}/{}",
@@ -477,13 +466,11 @@ impl LiaisonService for Liaison {
             acx_runtime::Role::Customs => principal.id.clone(),
             _ => String::new(),
         };
-        let mut scoring = self.scoring.clone();
-        let result = scoring
+        let result = self
+            .scoring
             .get_model_card(scoring_api::GetModelCardRequest { authority })
             .await
-            .map(|r| GetModelCardResponse {
-                card: r.into_inner().card,
-            })
+            .map(|r| GetModelCardResponse { card: r.card })
             .map_err(Error::Scoring);
         self.audited(
             &principal,
@@ -517,15 +504,15 @@ impl LiaisonService for Liaison {
             random_share: request.random_share,
             exploration_share: request.exploration_share,
         };
-        let mut scoring = self.scoring.clone();
-        let result = match scoring
+        let result = match self
+            .scoring
             .set_lane_policy(scoring_api::SetLanePolicyRequest {
                 policy: Some(policy),
             })
             .await
         {
             Ok(response) => Ok(SetLanePolicyResponse {
-                thresholds: response.into_inner().thresholds,
+                thresholds: response.thresholds,
             }),
             Err(status) => Err(policy_failure(status)),
         };

@@ -11,13 +11,11 @@ use acx_proto::{
         InspectionResult, Shipment,
     },
     scoring::{
-        AssessShipmentsRequest, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
-        scoring_service_client::ScoringServiceClient,
+        AssessShipmentsRequest, Lane, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
     },
 };
 use acx_runtime::{
     Database, FieldViolation, Shutdown,
-    client::PeerChannel,
     error::cause_chain,
     time::{now_micros, to_timestamp},
 };
@@ -25,15 +23,16 @@ use prost::Message;
 use tokio::sync::Notify;
 use tonic::Code;
 
-use crate::{Error, declarations, positions::Positions, reads::ShipmentReader, store};
+use crate::{
+    Error, declarations,
+    reads::ShipmentReader,
+    scoring::Scoring,
+    store::{self, AssessmentRecord, AssessmentWrite},
+};
 
 #[path = "reassess.rs"]
 mod reassess;
 
-/// How long one call to scoring may take before the declaration stays pending.
-const SCORING_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one batch assessment (up to 500 declarations) may take.
-const BATCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the worker looks for pending work when nothing woke it.
 const WORKER_INTERVAL: Duration = Duration::from_secs(1);
 /// Most items the worker handles per round.
@@ -45,12 +44,10 @@ pub struct Shipments {
     database: Database,
     /// GetShipment's reads, coalesced into one query per batch of concurrent calls.
     reader: ShipmentReader,
-    scoring: ScoringServiceClient<PeerChannel>,
+    scoring: Scoring,
     wake: Arc<Notify>,
     /// Notified after every stored assessment, for alert watchers.
     alerts: Arc<Notify>,
-    /// The scoring position of this liaison's writes, asked for on reads.
-    positions: Positions,
 }
 
 /// The declaration id of a `shipments/{declaration_id}` name.
@@ -98,29 +95,19 @@ pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error>
 
 impl Shipments {
     /// Over `database`, assessing with `scoring`; GetShipment reads through `reader`.
-    pub fn new(
-        database: Database,
-        reader: ShipmentReader,
-        scoring: ScoringServiceClient<PeerChannel>,
-    ) -> Self {
+    pub fn new(database: Database, reader: ShipmentReader, scoring: Scoring) -> Self {
         Self {
             reader,
             database,
             scoring,
             wake: Arc::new(Notify::new()),
             alerts: Arc::new(Notify::new()),
-            positions: Positions::default(),
         }
     }
 
     /// The declarations' database (for searches).
     pub(crate) fn database(&self) -> &Database {
         &self.database
-    }
-
-    /// The scoring position of this liaison's writes.
-    pub fn positions(&self) -> &Positions {
-        &self.positions
     }
 
     /// Asks scoring to assess (and record) declarations, all in one call: one result
@@ -136,19 +123,12 @@ impl Shipments {
                 .collect(),
             record: true,
         };
-        let mut scoring = self.scoring.clone();
-        let call = scoring.assess_shipments(request);
-        let response = match tokio::time::timeout(BATCH_TIMEOUT, call).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(status)) => return Err(Error::Scoring(status)),
-            Err(_) => {
-                return Err(Error::Scoring(tonic::Status::deadline_exceeded(
-                    "scoring did not answer in time",
-                )));
-            }
-        };
-        self.positions.observe(&response);
-        let results = response.into_inner().results;
+        let results = self
+            .scoring
+            .assess_shipments(request)
+            .await
+            .map_err(Error::Scoring)?
+            .results;
         if results.len() != declarations.len() {
             return Err(Error::Scoring(tonic::Status::internal(
                 "scoring answered a batch with another number of results",
@@ -178,17 +158,24 @@ impl Shipments {
                 return Ok(vec![None; declarations.len()]);
             }
         };
-        let mut assessed = Vec::with_capacity(declarations.len());
+        // One transaction for the batch; a failure leaves it pending for the worker, which
+        // scoring answers from what it recorded.
+        let mut records = Vec::with_capacity(declarations.len());
         for ((authority, declaration), assessment) in declarations.iter().zip(&assessments) {
             match assessment {
-                Some(assessment) => {
-                    assessed.push((*authority, declaration.declaration_id.as_str(), assessment))
-                }
+                Some(assessment) => records.push(AssessmentRecord {
+                    authority,
+                    declaration_id: &declaration.declaration_id,
+                    assessment,
+                    // RED and YELLOW raise an alert.
+                    alert: assessment.lane == Lane::Red as i32
+                        || assessment.lane == Lane::Yellow as i32,
+                }),
                 None => tracing::error!(declaration.id = %declaration.declaration_id,
                     "scoring holds other content under this declaration id: left pending"),
             }
         }
-        store::set_assessments(&self.database, &assessed).await?;
+        store::write_assessments(&self.database, &records, AssessmentWrite::Arrival).await?;
         self.alerts.notify_waiters();
         Ok(assessments)
     }
@@ -385,21 +372,16 @@ impl Shipments {
             inspect_time: result.inspect_time,
             extra_duty: result.extra_duty.clone(),
         };
-        let mut scoring = self.scoring.clone();
-        let call = scoring.record_outcome(request);
-        let acknowledged = match tokio::time::timeout(SCORING_TIMEOUT, call).await {
-            Ok(Ok(response)) => {
-                self.positions.observe(&response);
-                true
-            }
-            Ok(Err(status)) => {
+        let acknowledged = match self.scoring.record_outcome(request).await {
+            Ok(_) => true,
+            Err(status) => {
                 // NOT_FOUND: scoring has not recorded the declaration yet (still pending).
-                if status.code() != Code::NotFound {
+                // DEADLINE_EXCEEDED: it did not answer in time; the outbox keeps the result.
+                if !matches!(status.code(), Code::NotFound | Code::DeadlineExceeded) {
                     tracing::warn!(declaration.id = %declaration_id, code = ?status.code(), "outcome not forwarded yet");
                 }
                 false
             }
-            Err(_) => false,
         };
         store::mark_forwarded(&self.database, authority, declaration_id, acknowledged).await?;
         if !acknowledged {

@@ -2,9 +2,9 @@
 
 use acx_proto::{
     liaison::{Declaration, InspectionResult},
-    scoring::{Lane, ShipmentAssessment},
+    scoring::ShipmentAssessment,
 };
-use acx_runtime::{Database, on_backend, time::now_micros};
+use acx_runtime::{Database, WriteLock, on_backend, on_tx, time::now_micros};
 use prost::Message;
 use std::sync::LazyLock;
 
@@ -189,146 +189,94 @@ pub async fn pending(database: &Database, limit: i64) -> Result<Vec<DeclarationR
     on_backend!(database, pool => sqlx::query_as(sql).bind(PENDING).bind(limit).fetch_all(pool).await)
 }
 
-/// Stores the assessments of declarations, as `(authority, declaration id, assessment)`,
-/// and, for RED and YELLOW, their alerts, all in one transaction (one commit per batch, not
-/// per declaration); writers are serialised so alert cursors become visible in order.
-pub async fn set_assessments(
-    database: &Database,
-    assessed: &[(&str, &str, &ShipmentAssessment)],
-) -> Result<(), sqlx::Error> {
-    // assessed_seq: the authority's assessments in the order they were stored (writers are
-    // serialised below, so the numbers are unique and become visible in order).
-    const UPDATE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4, \
-                          assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
-                          WHERE authority = $5 AND declaration_id = $6 AND state = $7";
-    const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
-    if assessed.is_empty() {
-        return Ok(());
-    }
-    macro_rules! write {
-        ($tx:expr) => {{
-            let mut tx = $tx;
-            for &(authority, declaration_id, assessment) in assessed {
-                let alert =
-                    assessment.lane == Lane::Red as i32 || assessment.lane == Lane::Yellow as i32;
-                let updated = sqlx::query(UPDATE)
-                    .bind(ASSESSED)
-                    .bind(assessment.encode_to_vec())
-                    .bind(assessment.risk)
-                    .bind(assessment.lane)
-                    .bind(authority)
-                    .bind(declaration_id)
-                    .bind(PENDING)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                // Only the first assessment counts: a concurrent one found it assessed.
-                if updated == 1 && alert {
-                    sqlx::query(ALERT)
-                        .bind(authority)
-                        .bind(declaration_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if updated == 1 {
-                    sqlx::query(HISTORY)
-                        .bind(authority)
-                        .bind(declaration_id)
-                        .bind(now_micros())
-                        .bind(&assessment.model_version)
-                        .bind(assessment.risk)
-                        .bind(assessment.lane)
-                        .bind("assessed on arrival")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            tx.commit().await
-        }};
-    }
-    match database {
-        Database::Sqlite(pool) => write!(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(ALERT_WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            write!(tx)
-        }
-    }
+/// What an assessment write does to its declaration.
+#[derive(Debug, Clone, Copy)]
+pub enum AssessmentWrite<'a> {
+    /// A pending declaration's first assessment: it becomes assessed and takes the
+    /// authority's next `assessed_seq` (writers are serialised, so the numbers are unique
+    /// and become visible in order). Only the first counts: a concurrent one finds it
+    /// assessed and writes nothing.
+    Arrival,
+    /// An assessed declaration's new assessment, for this cause.
+    Reassessment(&'a str),
 }
 
-/// Appends to a shipment's assessment history.
-const HISTORY: &str = "INSERT INTO assessment_history \
-    (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// An assessment to store: of which declaration, and whether it raises an alert.
+#[derive(Debug, Clone, Copy)]
+pub struct AssessmentRecord<'a> {
+    pub authority: &'a str,
+    pub declaration_id: &'a str,
+    pub assessment: &'a ShipmentAssessment,
+    pub alert: bool,
+}
 
-/// Replaces an assessed shipment's assessment after a re-assessment, appends it to its
-/// history with its `cause`, and (with `alert`) raises an alert, in one transaction
-/// serialised with the other alert writers.
-pub async fn replace_assessment(
+/// Stores assessments as `write` says and, for each declaration that changed, appends it
+/// to its history and (with `alert`) raises an alert: all in one transaction, so a batch
+/// of arrivals costs one commit; alert writers are serialised so alert cursors become
+/// visible in order.
+pub async fn write_assessments(
     database: &Database,
-    authority: &str,
-    declaration_id: &str,
-    assessment: &ShipmentAssessment,
-    cause: &str,
-    alert: bool,
+    records: &[AssessmentRecord<'_>],
+    write: AssessmentWrite<'_>,
 ) -> Result<(), sqlx::Error> {
-    const UPDATE: &str = "UPDATE declarations SET assessment = $1, risk = $2, lane = $3 \
-                          WHERE authority = $4 AND declaration_id = $5 AND state = $6";
+    const ASSESS: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4, \
+                          assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
+                          WHERE authority = $5 AND declaration_id = $6 AND state = $7";
+    const REPLACE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4 \
+                           WHERE authority = $5 AND declaration_id = $6 AND state = $7";
     const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
-    let payload = assessment.encode_to_vec();
-    macro_rules! write {
-        ($tx:expr) => {{
-            let mut tx = $tx;
-            let updated = sqlx::query(UPDATE)
-                .bind(&payload)
+    /// Appends to a shipment's assessment history.
+    const HISTORY: &str = "INSERT INTO assessment_history \
+        (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    if records.is_empty() {
+        return Ok(());
+    }
+    let (update, before, cause) = match write {
+        AssessmentWrite::Arrival => (ASSESS, PENDING, "assessed on arrival"),
+        AssessmentWrite::Reassessment(cause) => (REPLACE, ASSESSED, cause),
+    };
+    let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
+    for record in records {
+        let assessment = record.assessment;
+        on_tx!(&mut tx, conn => {
+            let updated = sqlx::query(update)
+                .bind(ASSESSED)
+                .bind(assessment.encode_to_vec())
                 .bind(assessment.risk)
                 .bind(assessment.lane)
-                .bind(authority)
-                .bind(declaration_id)
-                .bind(ASSESSED)
-                .execute(&mut *tx)
+                .bind(record.authority)
+                .bind(record.declaration_id)
+                .bind(before)
+                .execute(&mut *conn)
                 .await?
                 .rows_affected();
             if updated == 1 {
                 sqlx::query(HISTORY)
-                    .bind(authority)
-                    .bind(declaration_id)
+                    .bind(record.authority)
+                    .bind(record.declaration_id)
                     .bind(now_micros())
                     .bind(&assessment.model_version)
                     .bind(assessment.risk)
                     .bind(assessment.lane)
                     .bind(cause)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
-                if alert {
+                if record.alert {
                     sqlx::query(ALERT)
-                        .bind(authority)
-                        .bind(declaration_id)
-                        .execute(&mut *tx)
+                        .bind(record.authority)
+                        .bind(record.declaration_id)
+                        .execute(conn)
                         .await?;
                 }
             }
-            tx.commit().await
-        }};
+        });
     }
-    match database {
-        Database::Sqlite(pool) => write!(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Database::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(ALERT_WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            write!(tx)
-        }
-    }
+    tx.commit().await
 }
 
 /// Advisory lock key serialising alert writers on PostgreSQL.
-const ALERT_WRITE_LOCK: i64 = 0x0AC5_0003;
+const ALERT_WRITE_LOCK: WriteLock = WriteLock(0x0AC5_0003);
 
 /// Stores an inspection result in the outbox; false when the declaration has one already.
 pub async fn insert_result(

@@ -20,13 +20,10 @@
 //! not grow, and a gap (effects before `p` missing) is detected instead of silently kept.
 
 use acx_proto::scoring::{BlacklistChange, SellerRiskChange};
-use acx_runtime::{Database, time::to_timestamp};
+use acx_runtime::{Database, WriteTx, on_tx, time::to_timestamp};
 use prost::Message;
 
-use crate::{
-    db::{Tx, on_tx},
-    model::{Effects, ListingChange},
-};
+use crate::model::{Effects, ListingChange};
 
 /// The effects of one applied entry.
 #[derive(Debug)]
@@ -62,14 +59,14 @@ pub async fn write(database: &Database, applied: &[Applied]) -> Result<usize, Wr
     let (Some(first), Some(last)) = (applied.first(), applied.last()) else {
         return Ok(0);
     };
-    let mut tx = Tx::begin(database).await?;
+    let mut tx = database.begin_write(None).await?;
     let (cursor,): (i64,) = match &mut tx {
-        Tx::Sqlite(tx) => {
+        WriteTx::Sqlite(tx) => {
             sqlx::query_as("SELECT position FROM effects_cursor WHERE id = 1")
                 .fetch_one(&mut **tx)
                 .await?
         }
-        Tx::Postgres(tx) => {
+        WriteTx::Postgres(tx) => {
             sqlx::query_as("SELECT position FROM effects_cursor WHERE id = 1 FOR UPDATE")
                 .fetch_one(&mut **tx)
                 .await?
@@ -125,7 +122,7 @@ fn change_record(change: &ListingChange, time_us: i64) -> BlacklistChange {
     }
 }
 
-async fn write_one(tx: &mut Tx, effects: &Effects, time_us: i64) -> Result<(), sqlx::Error> {
+async fn write_one(tx: &mut WriteTx, effects: &Effects, time_us: i64) -> Result<(), sqlx::Error> {
     for update in &effects.risks {
         let (platform, seller_id) = &update.account;
         on_tx!(&mut *tx, conn => sqlx::query(

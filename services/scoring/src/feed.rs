@@ -7,8 +7,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use acx_proto::ingest::{StreamChangesRequest, ingest_service_client::IngestServiceClient};
-use acx_runtime::{Shutdown, client::PeerChannel, error::cause_chain};
+use acx_proto::ingest::StreamChangesRequest;
+use acx_runtime::{
+    Shutdown,
+    client::{PeerClient, RetryPolicy},
+    error::cause_chain,
+};
 
 use crate::{
     Error,
@@ -20,14 +24,24 @@ use crate::{
 /// Most reports appended as one entry.
 const MAX_BATCH: usize = 500;
 
+/// Each attempt of a unary call to ingest. The feed itself is a stream, which carries no
+/// deadline: it lives as long as this replica holds the lease.
+pub(crate) const INGEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Waits between reopenings of an interrupted feed: the shared client's full-jitter
+/// backoff, its ceiling doubling from 200 ms to 10 s, back to the start after a stream
+/// that ended cleanly. Never gives up while the lease is held.
+const REOPEN: RetryPolicy = RetryPolicy {
+    max_attempts: u32::MAX,
+    initial_backoff: Duration::from_millis(200),
+    max_backoff: Duration::from_secs(10),
+    multiplier: 2.0,
+};
+
 impl Scorer {
     /// Takes the feed lease when it is free and follows ingest's feed while holding it,
     /// until `shutdown`.
-    pub async fn follow_feed(
-        self: Arc<Self>,
-        ingest: IngestServiceClient<PeerChannel>,
-        shutdown: Shutdown,
-    ) {
+    pub async fn follow_feed(self: Arc<Self>, ingest: PeerClient, shutdown: Shutdown) {
         loop {
             match lease::acquire(&self.database, lease::FEED, &self.replica).await {
                 Ok(true) => {
@@ -57,24 +71,27 @@ impl Scorer {
 
     /// Follows the feed, reconnecting with backoff (returns only if the lease is lost,
     /// through the caller's select).
-    async fn follow_while_held(&self, ingest: IngestServiceClient<PeerChannel>) {
-        let mut backoff = Duration::from_millis(200);
+    async fn follow_while_held(&self, ingest: PeerClient) {
+        let mut failures = 0;
         loop {
-            match self.follow_once(ingest.clone()).await {
-                Ok(()) => backoff = Duration::from_millis(200),
+            let result = self.follow_once(&ingest).await;
+            let wait = REOPEN.jittered_backoff(failures);
+            match result {
+                Ok(()) => failures = 0,
                 Err(error) => {
-                    tracing::warn!(error = %cause_chain(&error), retry_ms = backoff.as_millis() as u64,
+                    tracing::warn!(error = %cause_chain(&error), retry_ms = wait.as_millis() as u64,
                         "change feed interrupted, reconnecting");
+                    failures = failures.saturating_add(1);
                 }
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            tokio::time::sleep(wait).await;
         }
     }
 
-    async fn follow_once(&self, mut ingest: IngestServiceClient<PeerChannel>) -> Result<(), Error> {
+    async fn follow_once(&self, ingest: &PeerClient) -> Result<(), Error> {
         let after_sequence = history::feed_cursor(&self.database).await?;
         let mut stream = ingest
+            .raw_ingest()
             .stream_changes(StreamChangesRequest { after_sequence })
             .await
             .map_err(Error::Feed)?

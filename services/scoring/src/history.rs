@@ -36,19 +36,16 @@ use acx_proto::{
     ingest::Report,
     scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment},
 };
-use acx_runtime::{Database, on_backend, time::now_micros};
+use acx_runtime::{Database, WriteLock, WriteTx, on_backend, on_tx, time::now_micros};
 use prost::Message;
 
-use crate::{
-    Error,
-    db::{Tx, on_tx},
-};
+use crate::Error;
 
 /// PostgreSQL NOTIFY channel of appends.
 pub const CHANNEL: &str = "acx_scoring_history";
 
 /// Advisory lock key that serialises appends on PostgreSQL ("ACXHIST").
-pub(crate) const APPEND_LOCK: i64 = 0x0041_4358_4849_5354;
+pub(crate) const APPEND_LOCK: WriteLock = WriteLock(0x0041_4358_4849_5354);
 
 /// One report taken from ingest's feed.
 #[derive(Clone, PartialEq, Message)]
@@ -213,14 +210,8 @@ pub struct Stored {
 }
 
 /// Begins an append: takes the append lock and returns the next position.
-async fn begin_append(database: &Database) -> Result<(Tx, i64), sqlx::Error> {
-    let mut tx = Tx::begin(database).await?;
-    if let Tx::Postgres(tx) = &mut tx {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(APPEND_LOCK)
-            .execute(&mut **tx)
-            .await?;
-    }
+async fn begin_append(database: &Database) -> Result<(WriteTx, i64), sqlx::Error> {
+    let mut tx = database.begin_write(Some(APPEND_LOCK)).await?;
     let next: i64;
     on_tx!(&mut tx, conn => {
         let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM history")
@@ -232,7 +223,7 @@ async fn begin_append(database: &Database) -> Result<(Tx, i64), sqlx::Error> {
 
 /// Writes `entry` at `position` appended at `time_us` (in an append transaction).
 pub(crate) async fn insert_at(
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     position: i64,
     entry: &Entry,
     time_us: i64,
@@ -246,9 +237,9 @@ pub(crate) async fn insert_at(
 }
 
 /// Writes `entry` at `position` (in the append transaction) and notifies followers.
-async fn insert(tx: &mut Tx, position: i64, entry: &Entry) -> Result<(), sqlx::Error> {
+async fn insert(tx: &mut WriteTx, position: i64, entry: &Entry) -> Result<(), sqlx::Error> {
     insert_at(tx, position, entry, now_micros()).await?;
-    if let Tx::Postgres(tx) = tx {
+    if let WriteTx::Postgres(tx) = tx {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(position.to_string())

@@ -8,7 +8,6 @@
 //! ([`follower`]), starting from a snapshot ([`snapshot`]), and stored effects are written
 //! once ([`effects`]). One replica at a time follows ingest's feed ([`lease`], `feed`).
 
-mod db;
 mod disclosure;
 mod effects;
 mod error;
@@ -33,13 +32,10 @@ pub use error::Error;
 
 use std::sync::Arc;
 
-use acx_proto::{
-    ingest::ingest_service_client::IngestServiceClient,
-    scoring::scoring_service_server::ScoringServiceServer,
-};
+use acx_proto::scoring::scoring_service_server::ScoringServiceServer;
 use acx_runtime::{
     AccessPolicy, Database, Grant, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
-    client::peer_channel, db::Migrations, server,
+    client::PeerConfig, db::Migrations, server,
 };
 
 /// Fully qualified name of the gRPC service.
@@ -213,8 +209,13 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     tokio::spawn(Arc::clone(&scorer).run_trainer(shutdown.clone()));
     match &config.ingest_token {
         Some(token) => {
-            let ingest =
-                IngestServiceClient::new(peer_channel(&config.ingest_url, token.expose())?);
+            let ingest = PeerConfig::new(
+                config.ingest_url.clone(),
+                token.clone(),
+                feed::INGEST_DEADLINE,
+            )
+            .connect()
+            .await?;
             tokio::spawn(Arc::clone(&scorer).follow_feed(ingest, shutdown.clone()));
         }
         None => tracing::warn!(

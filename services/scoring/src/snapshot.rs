@@ -10,15 +10,11 @@
 //! are written (the follower's `applied`), so a replica starting from it never needs
 //! effects from before it.
 
-use acx_runtime::{Database, on_backend, time::now_micros};
+use acx_runtime::{Database, on_backend, on_tx, time::now_micros};
 use sha2::{Digest, Sha256};
 use tokio::sync::OwnedRwLockReadGuard;
 
-use crate::{
-    db::{Tx, on_tx},
-    model::ModelParams,
-    state::State,
-};
+use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape.
 pub const FORMAT_VERSION: i32 = 4;
@@ -81,7 +77,7 @@ pub async fn write(
     }
     let bytes = tokio::task::spawn_blocking(move || encode(&state, params)).await??;
     let checksum = Sha256::digest(&bytes).to_vec();
-    let mut tx = Tx::begin(database).await?;
+    let mut tx = database.begin_write(None).await?;
     for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
         on_tx!(&mut tx, conn => sqlx::query(
             "INSERT INTO snapshot_chunks (position, chunk, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")

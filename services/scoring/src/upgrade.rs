@@ -16,13 +16,12 @@ use acx_proto::{
     ingest::Report,
     scoring::{DeclaredShipment, RecordOutcomeRequest},
 };
-use acx_runtime::{Database, on_backend, time::now_micros};
+use acx_runtime::{Database, on_backend, on_tx, time::now_micros};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::{
     Error,
-    db::{Tx, on_tx},
     history::{
         DeclarationEntry, Entry, FeedBatch, FeedReport, LanePolicyEntry, ModelTrainedEntry,
         OutcomeEntry,
@@ -130,14 +129,10 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
     }
 
     let now = now_micros();
-    let mut tx = Tx::begin(database).await?;
     // Replicas starting together: one moves the tables, the others find the history full.
-    if let Tx::Postgres(tx) = &mut tx {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(crate::history::APPEND_LOCK)
-            .execute(&mut **tx)
-            .await?;
-    }
+    let mut tx = database
+        .begin_write(Some(crate::history::APPEND_LOCK))
+        .await?;
     let history: i64;
     on_tx!(&mut tx, conn => {
         (history,) = sqlx::query_as("SELECT COUNT(*) FROM history").fetch_one(conn).await?;

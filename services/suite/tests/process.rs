@@ -227,16 +227,34 @@ async fn a_customs_question_is_one_trace_across_liaison_and_scoring() {
         suite.exit_within(Duration::from_secs(15)).await.code(),
         Some(0)
     );
-    let spans = collector.exported_spans(2, Duration::from_secs(10)).await;
+    let spans = collector.exported_spans(3, Duration::from_secs(10)).await;
 
-    let find = |service: &str, method: &str| {
+    let find = |kind: &str, service: &str, method: &str| {
         spans
             .iter()
-            .find(|s| has_string(s, "rpc.service", service) && has_string(s, "rpc.method", method))
-            .unwrap_or_else(|| panic!("no span for {service}/{method} in {spans:#?}"))
+            .find(|s| {
+                s.kind == kind
+                    && has_string(s, "rpc.service", service)
+                    && has_string(s, "rpc.method", method)
+            })
+            .unwrap_or_else(|| panic!("no {kind} span for {service}/{method} in {spans:#?}"))
     };
-    let liaison_span = find("acx.liaison.v1.LiaisonService", "CheckSeller");
-    let scoring_span = find("acx.scoring.v1.ScoringService", "GetSellerRisk");
+    let liaison_span = find(
+        "SPAN_KIND_SERVER",
+        "acx.liaison.v1.LiaisonService",
+        "CheckSeller",
+    );
+    // Liaison calls scoring through the shared client stack, which makes a client span.
+    let client_span = find(
+        "SPAN_KIND_CLIENT",
+        "acx.scoring.v1.ScoringService",
+        "GetSellerRisk",
+    );
+    let scoring_span = find(
+        "SPAN_KIND_SERVER",
+        "acx.scoring.v1.ScoringService",
+        "GetSellerRisk",
+    );
 
     assert_eq!(
         liaison_span.trace_id, caller_trace,
@@ -248,11 +266,14 @@ async fn a_customs_question_is_one_trace_across_liaison_and_scoring() {
         "one trace across both services"
     );
     assert_eq!(
-        scoring_span.parent_span_id, liaison_span.span_id,
-        "scoring's span is liaison's child"
+        client_span.parent_span_id, liaison_span.span_id,
+        "liaison's call to scoring is its server span's child"
     );
-    for span in [liaison_span, scoring_span] {
-        assert_eq!(span.kind, "SPAN_KIND_SERVER");
+    assert_eq!(
+        scoring_span.parent_span_id, client_span.span_id,
+        "scoring's span is the child of liaison's call"
+    );
+    for span in [liaison_span, client_span, scoring_span] {
         assert!(has_string(span, "rpc.system", "grpc"), "{span:#?}");
         assert!(
             has_int(span, "rpc.grpc.status_code", 5),

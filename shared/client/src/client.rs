@@ -8,7 +8,6 @@ use acx_proto::{
     liaison::liaison_service_client::LiaisonServiceClient,
     scoring::scoring_service_client::ScoringServiceClient,
 };
-use rand::Rng as _;
 use tokio::time::Instant;
 use tonic::{
     Code, Status,
@@ -97,6 +96,12 @@ impl std::fmt::Debug for Client {
             .finish()
     }
 }
+
+/// Largest header list accepted in an answer. ACX errors stay far below it, but h2's
+/// default of 16 KiB is where a client drops the whole connection, failing every call that
+/// shares it: one caller's oversized error must never cost the others theirs (a service
+/// shares one connection to a peer among all its callers).
+const MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
 
 fn config_error(message: impl Into<String>) -> Error {
     Error::Config(message.into())
@@ -190,6 +195,7 @@ impl Client {
                 .map_err(|error| config_error(format!("invalid TLS settings: {error}")))?;
         }
         let channel = endpoint
+            .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -316,8 +322,47 @@ impl Client {
         &self,
         rpc: &'static str,
         idempotency: Idempotency,
-        mut call: F,
+        call: F,
     ) -> Result<T, Error>
+    where
+        F: FnMut(AuthChannel) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        match self.run(rpc, idempotency, call).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err((status, attempts)) => {
+                Err(Error::Status(ServerError::from_status(&status, attempts)))
+            }
+        }
+    }
+
+    /// [`Client::call`] as one service calls another: the same deadline, retries and
+    /// client span, but the whole response (a service reads its metadata) and the last
+    /// status as the peer sent it (details intact, for the caller to map into its own
+    /// answer).
+    pub async fn call_peer<T, F, Fut>(
+        &self,
+        rpc: &'static str,
+        idempotency: Idempotency,
+        call: F,
+    ) -> Result<tonic::Response<T>, Status>
+    where
+        F: FnMut(AuthChannel) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        self.run(rpc, idempotency, call)
+            .await
+            .map_err(|(status, _attempts)| status)
+    }
+
+    /// The retry loop of [`Client::call`]: the response, or the last status and the
+    /// number of attempts made.
+    async fn run<T, F, Fut>(
+        &self,
+        rpc: &'static str,
+        idempotency: Idempotency,
+        mut call: F,
+    ) -> Result<tonic::Response<T>, (Status, u32)>
     where
         F: FnMut(AuthChannel) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
@@ -342,22 +387,19 @@ impl Client {
                 let status = match self.attempt(call(channel.clone())).await {
                     Ok(response) => {
                         record_outcome(Code::Ok, attempts);
-                        return Ok(response.into_inner());
+                        return Ok(response);
                     }
                     Err(status) => status,
                 };
                 let retryable = idempotency == Idempotency::Idempotent
                     && matches!(status.code(), Code::Unavailable | Code::ResourceExhausted)
                     && attempts < self.retry.max_attempts;
-                let error = ServerError::from_status(&status, attempts);
                 if !retryable {
                     record_outcome(status.code(), attempts);
-                    return Err(Error::Status(error));
+                    return Err((status, attempts));
                 }
-                let jitter = self
-                    .retry
-                    .backoff(attempts - 1, rand::rng().random::<f64>());
-                let wait = match error.retry_delay {
+                let jitter = self.retry.jittered_backoff(attempts - 1);
+                let wait = match ServerError::from_status(&status, attempts).retry_delay {
                     Some(asked) => jitter.max(asked.min(self.retry.max_backoff)),
                     None => jitter,
                 };

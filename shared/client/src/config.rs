@@ -58,6 +58,15 @@ impl ClientConfig {
         Self { deadline, ..self }
     }
 
+    /// The same config with another time allowed to open the connection.
+    #[must_use]
+    pub fn with_connect_timeout(self, connect_timeout: Duration) -> Self {
+        Self {
+            connect_timeout,
+            ..self
+        }
+    }
+
     /// The same config with another retry policy.
     #[must_use]
     pub fn with_retry(self, retry: RetryPolicy) -> Self {
@@ -153,6 +162,13 @@ impl RetryPolicy {
             max
         };
         Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(self.max_backoff)
+    }
+
+    /// The wait before retry `retry` (0 for the first), drawn at random: what the client
+    /// waits, and what a caller reopening a stream should wait.
+    pub fn jittered_backoff(&self, retry: u32) -> Duration {
+        use rand::Rng as _;
+        self.backoff(retry, rand::rng().random::<f64>())
     }
 
     /// The wait before retry `retry` given `random`, a uniform draw from `0.0 ..= 1.0`

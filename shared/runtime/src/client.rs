@@ -1,15 +1,16 @@
-//! Calling another ACX service: one channel per peer, with the bearer token of this
-//! service and the current trace context on every call.
+//! Calling another ACX service: through the same client stack as `acxctl` (`acx-client`:
+//! one lazily connected channel per peer, the bearer token of this service and the trace
+//! context on every call, a deadline per attempt, retries of idempotent calls with full
+//! jitter on `UNAVAILABLE` and `RESOURCE_EXHAUSTED`, at least the peer's `RetryInfo`),
+//! with the settings every service uses for its peers in one place ([`PeerConfig`]).
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
-use acx_telemetry::TraceContextInterceptor;
-use tonic::{
-    Request, Status,
-    metadata::{AsciiMetadataValue, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
-};
+use acx_client::{Client, ClientConfig};
+
+/// The shared client stack, as services use it for their peers: the client, the channel
+/// each attempt gets, and whether a call may be repeated.
+pub use acx_client::{AuthChannel, Client as PeerClient, Idempotency, RetryPolicy, code_name};
 
 /// A bearer token one service presents to another (`--scoring-token`, `--ingest-token`).
 /// Its `Debug` prints `[redacted]`, so a configuration logged or shown in an error never
@@ -42,63 +43,52 @@ impl From<&str> for BearerToken {
     }
 }
 
-/// Adds `authorization: Bearer <token>` and the W3C trace context to every call.
-#[derive(Clone)]
-pub struct PeerAuth {
-    authorization: AsciiMetadataValue,
-}
-
-impl std::fmt::Debug for PeerAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PeerAuth(..)")
-    }
-}
-
-impl Interceptor for PeerAuth {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.authorization.clone());
-        TraceContextInterceptor.call(request)
-    }
-}
-
-/// A channel to a peer service with its credentials attached.
-pub type PeerChannel = InterceptedService<Channel, PeerAuth>;
-
-/// Why a peer channel could not be set up.
+/// Why a peer client could not be set up: an invalid URL, or a token that cannot go in a
+/// header.
 #[derive(Debug, thiserror::Error)]
-pub enum PeerError {
-    /// The URL is not a valid endpoint.
-    #[error("invalid peer url {0:?}")]
-    Url(String),
-    /// The token has characters that cannot go in a header.
-    #[error("the peer token is not a valid header value")]
-    Token,
+#[error("invalid peer settings")]
+pub struct PeerError(#[source] acx_client::Error);
+
+/// How a service calls one peer. Each caller states its own deadline here (what it waits
+/// for one attempt), rather than wrapping calls in timeouts of its own.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// `http://host:port` (or `https://host:port`, checked against the webpki roots).
+    pub url: String,
+    /// This service's token at the peer.
+    pub token: BearerToken,
+    /// Time allowed for each attempt of a unary call; sent as `grpc-timeout`.
+    pub deadline: Duration,
+    /// When failed idempotent calls are tried again.
+    pub retry: RetryPolicy,
 }
 
-/// Largest header list accepted from a peer. ACX errors stay far below it (see
-/// `error::invalid_argument`), but the h2 default of 16 KiB is where a client drops the
-/// whole connection, failing every call that shares it: a peer's answer to one caller must
-/// never cost the others theirs.
-const PEER_MAX_HEADER_LIST_BYTES: u32 = 256 * 1024;
+/// Time allowed to open a connection to a peer: peers are near (same cluster), so a
+/// longer wait means the peer is down and the call had better fail `UNAVAILABLE`.
+const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A lazily connected channel to `url` (`http://host:port`) authenticating with `token`.
-/// It reconnects by itself, so a peer that is down at start-up is not an error.
-pub fn peer_channel(url: &str, token: &str) -> Result<PeerChannel, PeerError> {
-    let endpoint = Endpoint::from_str(url)
-        .map_err(|_| PeerError::Url(url.to_owned()))?
-        .http2_max_header_list_size(PEER_MAX_HEADER_LIST_BYTES)
-        .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
-    let authorization =
-        MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| PeerError::Token)?;
-    Ok(InterceptedService::new(
-        endpoint.connect_lazy(),
-        PeerAuth { authorization },
-    ))
+impl PeerConfig {
+    /// `url` with `token`, a `deadline` per attempt and the default [`RetryPolicy`] (four
+    /// attempts, waits capped at 100, 200, 400 ms).
+    pub fn new(url: impl Into<String>, token: BearerToken, deadline: Duration) -> Self {
+        Self {
+            url: url.into(),
+            token,
+            deadline,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// A client of the peer. It connects on the first call and reconnects by itself, so a
+    /// peer that is down at start-up is not an error.
+    pub async fn connect(&self) -> Result<Client, PeerError> {
+        let config = ClientConfig::new(self.url.clone())
+            .with_token(self.token.expose())
+            .with_deadline(self.deadline)
+            .with_connect_timeout(PEER_CONNECT_TIMEOUT)
+            .with_retry(self.retry);
+        Client::connect(config).await.map_err(PeerError)
+    }
 }
 
 #[cfg(test)]

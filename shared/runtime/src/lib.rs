@@ -25,7 +25,7 @@ pub mod validate;
 
 pub use auth::{AccessPolicy, Grant, Principal, Role};
 pub use config::ServerConfig;
-pub use db::Database;
+pub use db::{Database, WriteLock, WriteTx};
 pub use error::FieldViolation;
 pub use server::{RunningServer, ServiceSpec};
 pub use shutdown::Shutdown;

@@ -29,7 +29,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-use crate::{Database, FieldViolation, Principal};
+use crate::{Database, FieldViolation, Principal, WriteLock, on_tx};
 
 /// Items per page when the caller asks for none (`page_size` 0).
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -251,7 +251,7 @@ const FILTERS_TAG: usize = 8;
 /// Bytes of the seal (a truncated HMAC-SHA256).
 const SEAL: usize = 16;
 /// Advisory lock key serialising the key's creation on PostgreSQL.
-const KEY_LOCK: i64 = 0x0AC5_0010;
+const KEY_LOCK: WriteLock = WriteLock(0x0AC5_0010);
 
 /// Seals and opens page tokens with a service's key. Cheap to clone.
 #[derive(Clone)]
@@ -287,44 +287,24 @@ impl PageTokens {
         const SELECT: &str = "SELECT secret FROM page_token_key WHERE id = 1";
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
-        let (secret,): (Vec<u8>,) = match database {
-            Database::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS page_token_key \
-                     (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)",
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(INSERT)
-                    .bind(&fresh[..])
-                    .execute(&mut *tx)
-                    .await?;
-                let secret = sqlx::query_as(SELECT).fetch_one(&mut *tx).await?;
-                tx.commit().await?;
-                secret
+        let create = match database {
+            Database::Sqlite(_) => {
+                "CREATE TABLE IF NOT EXISTS page_token_key \
+                 (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)"
             }
-            Database::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(KEY_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS page_token_key \
-                     (id INTEGER PRIMARY KEY CHECK (id = 1), secret BYTEA NOT NULL)",
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(INSERT)
-                    .bind(&fresh[..])
-                    .execute(&mut *tx)
-                    .await?;
-                let secret = sqlx::query_as(SELECT).fetch_one(&mut *tx).await?;
-                tx.commit().await?;
-                secret
+            Database::Postgres(_) => {
+                "CREATE TABLE IF NOT EXISTS page_token_key \
+                 (id INTEGER PRIMARY KEY CHECK (id = 1), secret BYTEA NOT NULL)"
             }
         };
+        let mut tx = database.begin_write(Some(KEY_LOCK)).await?;
+        let secret: Vec<u8>;
+        on_tx!(&mut tx, conn => {
+            sqlx::query(create).execute(&mut *conn).await?;
+            sqlx::query(INSERT).bind(&fresh[..]).execute(&mut *conn).await?;
+            (secret,) = sqlx::query_as(SELECT).fetch_one(conn).await?;
+        });
+        tx.commit().await?;
         Ok(Self::new(&secret))
     }
 

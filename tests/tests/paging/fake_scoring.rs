@@ -46,6 +46,8 @@ struct State {
     behaviours: HashMap<Key, Behaviour>,
     /// Told when a held declaration's assessment is first asked for (it is stored by then).
     arrivals: HashMap<Key, oneshot::Sender<()>>,
+    /// Per RPC of [`FakeScoring::fail_next`]: calls received, failures still to answer.
+    rpcs: HashMap<&'static str, (u32, u32)>,
 }
 
 /// The fake; cheap to clone, shared by the server and the test.
@@ -98,6 +100,29 @@ impl FakeScoring {
         }
         drop(state);
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Answers the next `failures` calls of `rpc` (`GetModelCard`, `SetLanePolicy`)
+    /// UNAVAILABLE, and counts its calls from now on.
+    pub fn fail_next(&self, rpc: &'static str, failures: u32) {
+        self.state.lock().unwrap().rpcs.insert(rpc, (0, failures));
+    }
+
+    /// Calls of `rpc` received since [`FakeScoring::fail_next`].
+    pub fn calls(&self, rpc: &'static str) -> u32 {
+        self.state.lock().unwrap().rpcs.get(rpc).map_or(0, |c| c.0)
+    }
+
+    /// Counts a call of `rpc`; UNAVAILABLE while failures are due.
+    fn count(&self, rpc: &'static str) -> Result<(), Status> {
+        let mut state = self.state.lock().unwrap();
+        let (calls, failures) = state.rpcs.entry(rpc).or_default();
+        *calls += 1;
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(Status::unavailable("down for this call in this test"));
+        }
+        Ok(())
     }
 
     fn behaviour(&self, key: &Key) -> Behaviour {
@@ -188,5 +213,21 @@ impl PartialScoring for FakeScoring {
                 })
                 .collect(),
         }))
+    }
+
+    async fn get_model_card(
+        &self,
+        _: Request<acx_proto::scoring::GetModelCardRequest>,
+    ) -> Result<Response<acx_proto::scoring::GetModelCardResponse>, Status> {
+        self.count("GetModelCard")?;
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn set_lane_policy(
+        &self,
+        _: Request<acx_proto::scoring::SetLanePolicyRequest>,
+    ) -> Result<Response<acx_proto::scoring::SetLanePolicyResponse>, Status> {
+        self.count("SetLanePolicy")?;
+        Ok(Response::new(Default::default()))
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod blacklist;
 mod bytes;
 mod fake_scoring;
+mod peer_calls;
 mod reports;
 mod search;
 mod tokens;
