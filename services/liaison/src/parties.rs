@@ -7,7 +7,7 @@
 //! that is the caller's problem too: `INVALID_ARGUMENT` with scoring's violations moved
 //! under the field liaison filled the request from, never `UNAVAILABLE`.
 
-use acx_domain::{codes, hashing};
+use acx_domain::parties;
 use acx_proto::liaison::{PartyDescription, check_party_request::Party};
 use acx_runtime::FieldViolation;
 use tonic::{Code, Status};
@@ -17,8 +17,6 @@ use crate::Error;
 
 /// Longest importer id, as for declarations.
 const MAX_ID_BYTES: usize = 128;
-/// Longest party name, as scoring allows.
-const MAX_NAME_CHARS: usize = 300;
 
 /// The violations of a `CheckParty` party, under the request's paths.
 pub(crate) fn validate(party: Option<&Party>) -> Vec<FieldViolation> {
@@ -41,40 +39,14 @@ pub(crate) fn validate(party: Option<&Party>) -> Vec<FieldViolation> {
 }
 
 fn validate_entity(entity: &PartyDescription) -> Vec<FieldViolation> {
-    let mut violations = Vec::new();
-    let country = entity.country.trim().to_ascii_uppercase();
-    if !country.is_empty() && !codes::is_country(&country) {
-        violations.push(FieldViolation::new(
-            "entity.country",
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
-        ));
-    }
-    if entity.name.chars().count() > MAX_NAME_CHARS {
-        violations.push(FieldViolation::new(
-            "entity.name",
-            "must be at most 300 characters",
-        ));
-    }
     let identifiers = entity.identifiers.clone().unwrap_or_default();
     // Only the current rules: a question is checked, not stored, so legacy forms add nothing.
-    let set = hashing::normalize_all(
-        &identifiers,
-        (!country.is_empty()).then_some(&*country),
-        &[],
-    );
-    violations.extend(
-        set.too_many
-            .into_iter()
-            .chain(set.invalid)
-            .map(|(field, why)| FieldViolation::new(format!("entity.identifiers.{field}"), why)),
-    );
-    if entity.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
-        violations.push(FieldViolation::new(
-            "entity.name",
-            "give a name or at least one identifier",
-        ));
-    }
+    let (_, violations) =
+        parties::check_description(&entity.name, &entity.country, &identifiers, &[]);
     violations
+        .into_iter()
+        .map(|(field, why)| FieldViolation::new(format!("entity.{field}"), why))
+        .collect()
 }
 
 /// What a failed call to scoring, made for the caller's field `parent`, means for the

@@ -4,8 +4,9 @@
 
 use acx_domain::{
     customs::{self, DeclarationFields, GoodsItem},
-    hashing::{self, NormalizedSet},
+    hashing::NormalizedSet,
     identifiers::Normalization,
+    parties,
 };
 use acx_proto::scoring::{CheckEntityRequest, DeclaredShipment};
 use acx_runtime::FieldViolation;
@@ -13,8 +14,6 @@ use acx_runtime::FieldViolation;
 /// Most matches a CheckEntity call may ask for, and how many it gets when it asks for none.
 const MAX_MATCHES: i32 = 100;
 const DEFAULT_MATCHES: usize = 10;
-/// Longest name a CheckEntity call may give, in characters.
-const MAX_NAME_CHARS: usize = 300;
 
 /// Checks a declaration with the rules liaison applies ([`acx_domain::customs`]) and puts
 /// its codes in canonical form; violations under `shipment`.
@@ -81,52 +80,31 @@ pub(crate) struct EntityQuery {
     pub max_matches: usize,
 }
 
-/// Checks a CheckEntity request: the country (ISO 3166-1 alpha-2, optional), `max_matches`
-/// (0 to 100, 0 for 10), a name of at most 300 characters, the identifiers; and a name or at
-/// least one identifier.
+/// Checks a CheckEntity request: `max_matches` (0 to 100, 0 for 10) and the description
+/// ([`parties::check_description`]).
 pub(crate) fn entity_query(
     request: CheckEntityRequest,
 ) -> Result<EntityQuery, Vec<FieldViolation>> {
-    let identifiers = request.identifiers.unwrap_or_default();
-    let country = request.country.trim().to_ascii_uppercase();
     let mut violations = Vec::new();
-    if !country.is_empty() && !acx_domain::codes::is_country(&country) {
-        violations.push(FieldViolation::new(
-            "country",
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
-        ));
-    }
     if !(0..=MAX_MATCHES).contains(&request.max_matches) {
         violations.push(FieldViolation::new(
             "max_matches",
             "must be between 1 and 100 (0 for 10)",
         ));
     }
-    if request.name.chars().count() > MAX_NAME_CHARS {
-        violations.push(FieldViolation::new(
-            "name",
-            "must be at most 300 characters",
-        ));
-    }
     // Every older version too: matching profiles stored under it costs a few hashes.
     let legacy: Vec<Normalization> = Normalization::CURRENT.older().collect();
-    let mut set = hashing::normalize_all(
-        &identifiers,
-        (!country.is_empty()).then_some(country.as_str()),
+    let (set, problems) = parties::check_description(
+        &request.name,
+        &request.country,
+        &request.identifiers.unwrap_or_default(),
         &legacy,
     );
     violations.extend(
-        std::mem::take(&mut set.too_many)
+        problems
             .into_iter()
-            .chain(std::mem::take(&mut set.invalid))
-            .map(|(field, why)| FieldViolation::new(format!("identifiers.{field}"), why)),
+            .map(|(field, why)| FieldViolation::new(field, why)),
     );
-    if request.name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
-        violations.push(FieldViolation::new(
-            "name",
-            "give a name or at least one identifier",
-        ));
-    }
     if !violations.is_empty() {
         return Err(violations);
     }

@@ -14,7 +14,7 @@
 //!   floating point; [`rates`]: the European Central Bank's reference rates by date, to
 //!   compare amounts in different currencies.
 //! - [`customs`]: what a customs declaration may hold, the one set of rules liaison and
-//!   scoring both apply.
+//!   scoring both apply; [`parties`]: what may describe a party to look for.
 
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
@@ -35,5 +35,7 @@ pub mod money;
 /// Company and shop names analysed for comparison: Unicode forms, accents, scripts, legal
 /// forms (ISO 20275), fillers and places.
 pub mod names;
+/// What may describe a party to look for among the accounts, for liaison and scoring alike.
+pub mod parties;
 /// Reference exchange rates by date (European Central Bank), built in and replaceable.
 pub mod rates;

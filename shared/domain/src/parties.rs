@@ -1,0 +1,85 @@
+//! What may describe a party to look for among the exchange's accounts (a name, a country,
+//! identifiers): one set of rules for liaison's `CheckParty` and scoring's `CheckEntity`, so
+//! that a description liaison lets through is one scoring accepts.
+
+use acx_proto::common::Identifiers;
+
+use crate::{
+    codes,
+    hashing::{self, NormalizedSet},
+    identifiers::Normalization,
+};
+
+/// Longest party name, in characters.
+pub const MAX_NAME_CHARS: usize = 300;
+
+/// Checks a party description and normalises its identifiers under the current rules and
+/// each version in `legacy` (older normalisations whose stored hashes should match too).
+/// `country` is an ISO 3166-1 alpha-2 code or empty (any case, trimmed here). Returns the
+/// normalised identifiers (invalid values and kinds with too many values left out) and the
+/// violations as `(field, why)` with paths relative to the description (`name`, `country`,
+/// `identifiers.phones[0]`); there is one when neither a name nor an identifier is given.
+pub fn check_description(
+    name: &str,
+    country: &str,
+    identifiers: &Identifiers,
+    legacy: &[Normalization],
+) -> (NormalizedSet, Vec<(String, String)>) {
+    let mut violations = Vec::new();
+    let country = country.trim().to_ascii_uppercase();
+    if !country.is_empty() && !codes::is_country(&country) {
+        violations.push((
+            "country".to_owned(),
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE".to_owned(),
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        violations.push((
+            "name".to_owned(),
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let mut set = hashing::normalize_all(
+        identifiers,
+        (!country.is_empty()).then_some(country.as_str()),
+        legacy,
+    );
+    violations.extend(
+        std::mem::take(&mut set.too_many)
+            .into_iter()
+            .chain(std::mem::take(&mut set.invalid))
+            .map(|(field, why)| (format!("identifiers.{field}"), why)),
+    );
+    if name.trim().is_empty() && set.normalized.is_empty() && violations.is_empty() {
+        violations.push((
+            "name".to_owned(),
+            "give a name or at least one identifier".to_owned(),
+        ));
+    }
+    (set, violations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_each_field_relative_to_the_description() {
+        let identifiers = Identifiers {
+            phones: vec!["not a phone".into()],
+            ..Default::default()
+        };
+        let (set, violations) = check_description("", "XX", &identifiers, &[]);
+        let fields: Vec<&str> = violations.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["country", "identifiers.phones[0]"]);
+        assert!(set.normalized.is_empty() && set.invalid.is_empty());
+        let (_, violations) = check_description(" ", "", &Identifiers::default(), &[]);
+        assert_eq!(violations[0].0, "name");
+        let (_, violations) =
+            check_description(&"n".repeat(301), "cn", &Identifiers::default(), &[]);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        let (set, violations) =
+            check_description("Bright Deals", " cn ", &Identifiers::default(), &[]);
+        assert!(violations.is_empty() && set.normalized.is_empty());
+    }
+}
