@@ -40,6 +40,13 @@ const AUTHORITIES: usize = 48;
 
 /// A random source for a property, from `ACX_PAGING_SEED` or a fresh seed, which a failure
 /// message must print.
+/// Whether a walk of `pages` pages that should list `expected` items has gone on too long:
+/// more than twice the pages it needs even at one item a page, so a listing that never ends
+/// fails instead of hanging, however long the random listing grows.
+fn endless(pages: usize, expected: usize) -> bool {
+    pages > 2 * expected + 10
+}
+
 fn seeded() -> (u64, StdRng) {
     let seed = std::env::var("ACX_PAGING_SEED")
         .ok()
