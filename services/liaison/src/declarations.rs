@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use acx_domain::customs::{self, DeclarationFields, GoodsItem};
+use acx_domain::customs;
 use acx_proto::{
     liaison::Declaration,
     scoring::{DeclaredLine, DeclaredShipment},
@@ -21,42 +21,7 @@ fn now_seconds() -> i64 {
 /// Checks `declaration` (violations under `prefix`, e.g. `declarations[2]`) and puts its
 /// codes, countries, amounts and national codes in canonical form.
 pub fn validate(declaration: &mut Declaration, prefix: &str) -> Vec<FieldViolation> {
-    let fields = DeclarationFields {
-        declaration_id: &declaration.declaration_id,
-        declaration_seconds: declaration.declaration_time.as_ref().map(|t| t.seconds),
-        time_required: true,
-        customs_office: &declaration.customs_office,
-        procedure: declaration.procedure,
-        transport_mode: declaration.transport_mode,
-        importer_id: &declaration.importer_id,
-        declarant_id: &declaration.declarant_id,
-        consignor_id: &declaration.consignor_id,
-        carrier_id: &declaration.carrier_id,
-        marketplace: &declaration.marketplace,
-        consignment: declaration.consignment.as_ref(),
-        departure_country: &mut declaration.departure_country,
-        origin_country: &mut declaration.origin_country,
-        seller: declaration.seller.as_ref(),
-        national_codes: &mut declaration.national_codes,
-        lines: declaration
-            .lines
-            .iter_mut()
-            .map(|line| GoodsItem {
-                line_number: line.line_number,
-                hs_code: &mut line.hs_code,
-                description: &line.description,
-                quantity: line.quantity,
-                quantity_unit: &mut line.quantity_unit,
-                net_mass_kg: line.net_mass_kg,
-                gross_mass_kg: line.gross_mass_kg,
-                declared_value: line.declared_value.as_mut(),
-                valuation_basis: line.valuation_basis,
-                duty_rate: line.duty_rate,
-                declared_duty: line.declared_duty.as_mut(),
-                national_codes: &mut line.national_codes,
-            })
-            .collect(),
-    };
+    let fields = acx_domain::declaration_fields!(declaration, time_required: true);
     customs::check(fields, now_seconds())
         .into_iter()
         .map(|(field, why)| FieldViolation::new(format!("{prefix}.{field}"), why))

@@ -2,12 +2,7 @@
 //! the declaration of an assessment (the rules liaison applies, [`acx_domain::customs`]) and
 //! the description of a party to check against the accounts.
 
-use acx_domain::{
-    customs::{self, DeclarationFields, GoodsItem},
-    hashing::NormalizedSet,
-    identifiers::Normalization,
-    parties,
-};
+use acx_domain::{customs, hashing::NormalizedSet, identifiers::Normalization, parties};
 use acx_proto::scoring::{CheckEntityRequest, DeclaredShipment};
 use acx_runtime::FieldViolation;
 
@@ -25,43 +20,8 @@ pub(crate) fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldVio
             "is required, at most 128 characters",
         ));
     }
-    let fields = DeclarationFields {
-        declaration_id: &shipment.declaration_id,
-        declaration_seconds: shipment.declaration_time.as_ref().map(|t| t.seconds),
-        // The time of recording when unset.
-        time_required: false,
-        customs_office: &shipment.customs_office,
-        procedure: shipment.procedure,
-        transport_mode: shipment.transport_mode,
-        importer_id: &shipment.importer_id,
-        declarant_id: &shipment.declarant_id,
-        consignor_id: &shipment.consignor_id,
-        carrier_id: &shipment.carrier_id,
-        marketplace: &shipment.marketplace,
-        consignment: shipment.consignment.as_ref(),
-        departure_country: &mut shipment.departure_country,
-        origin_country: &mut shipment.origin_country,
-        seller: shipment.seller.as_ref(),
-        national_codes: &mut shipment.national_codes,
-        lines: shipment
-            .lines
-            .iter_mut()
-            .map(|line| GoodsItem {
-                line_number: line.line_number,
-                hs_code: &mut line.hs_code,
-                description: &line.description,
-                quantity: line.quantity,
-                quantity_unit: &mut line.quantity_unit,
-                net_mass_kg: line.net_mass_kg,
-                gross_mass_kg: line.gross_mass_kg,
-                declared_value: line.declared_value.as_mut(),
-                valuation_basis: line.valuation_basis,
-                duty_rate: line.duty_rate,
-                declared_duty: line.declared_duty.as_mut(),
-                national_codes: &mut line.national_codes,
-            })
-            .collect(),
-    };
+    // The time of recording when unset.
+    let fields = acx_domain::declaration_fields!(shipment, time_required: false);
     let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
     violations.extend(
         customs::check(fields, now_seconds)

@@ -39,6 +39,54 @@ pub const MAX_SKEW_SECONDS: i64 = 300;
 /// 2000-01-01T00:00:00Z: no declaration time before it is believable.
 const EARLIEST_SECONDS: i64 = 946_684_800;
 
+/// [`DeclarationFields`] borrowed from a declaration message (`&mut`): liaison's
+/// `Declaration` and scoring's `DeclaredShipment` carry these fields under the same names
+/// (scoring's is what liaison forwards), so one expansion serves both. `time_required`:
+/// whether a declaration without a time is invalid (liaison) or taken as recorded now
+/// (scoring).
+#[macro_export]
+macro_rules! declaration_fields {
+    ($declaration:expr, time_required: $required:expr) => {{
+        let declaration = $declaration;
+        $crate::customs::DeclarationFields {
+            declaration_id: &declaration.declaration_id,
+            declaration_seconds: declaration.declaration_time.as_ref().map(|t| t.seconds),
+            time_required: $required,
+            customs_office: &declaration.customs_office,
+            procedure: declaration.procedure,
+            transport_mode: declaration.transport_mode,
+            importer_id: &declaration.importer_id,
+            declarant_id: &declaration.declarant_id,
+            consignor_id: &declaration.consignor_id,
+            carrier_id: &declaration.carrier_id,
+            marketplace: &declaration.marketplace,
+            consignment: declaration.consignment.as_ref(),
+            departure_country: &mut declaration.departure_country,
+            origin_country: &mut declaration.origin_country,
+            seller: declaration.seller.as_ref(),
+            national_codes: &mut declaration.national_codes,
+            lines: declaration
+                .lines
+                .iter_mut()
+                .map(|line| $crate::customs::GoodsItem {
+                    line_number: line.line_number,
+                    hs_code: &mut line.hs_code,
+                    description: &line.description,
+                    quantity: line.quantity,
+                    quantity_unit: &mut line.quantity_unit,
+                    net_mass_kg: line.net_mass_kg,
+                    gross_mass_kg: line.gross_mass_kg,
+                    declared_value: line.declared_value.as_mut(),
+                    valuation_basis: line.valuation_basis,
+                    duty_rate: line.duty_rate,
+                    declared_duty: line.declared_duty.as_mut(),
+                    national_codes: &mut line.national_codes,
+                })
+                .collect(),
+        }
+    }};
+}
+
 /// The fields of a declaration, borrowed from either service's message. Codes, countries,
 /// amounts and national codes are put in canonical form in place.
 #[derive(Debug)]
