@@ -9,19 +9,34 @@
 //! The two newest are kept. A snapshot is only taken at a position whose stored effects
 //! are written (the follower's `applied`), so a replica starting from it never needs
 //! effects from before it.
+//!
+//! Memory: the bytes are never held whole. Writing, the state is serialised straight into
+//! chunks that are stored as they fill (at most two chunks in memory); reading, chunks are
+//! fetched one by one and deserialised as they arrive. A replica's peak is its state plus
+//! a few chunks, not its state plus the snapshot (at a million accounts the snapshot is
+//! about 450 MiB). The price: the snapshot writer holds the state's read lock until the
+//! last chunk is stored, not only while serialising (docs/performance.md, "Scoring
+//! memory"); the chunks are stored one statement each, and the snapshot counts only once
+//! its `snapshots` row is written, in a short transaction of its own.
+
+use std::io::{self, Read, Write};
 
 use acx_runtime::{Database, on_backend, on_tx, time::now_micros};
 use sha2::{Digest, Sha256};
-use tokio::sync::OwnedRwLockReadGuard;
+use tokio::sync::{OwnedRwLockReadGuard, mpsc};
 
 use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape.
-pub const FORMAT_VERSION: i32 = 4;
+pub const FORMAT_VERSION: i32 = 5;
 /// Bytes per stored chunk.
 const CHUNK: usize = 8 << 20;
 /// Snapshots kept.
 const KEEP: i64 = 2;
+/// The longest single string a snapshot may hold (postcard reads each into this scratch
+/// space); every string of the state is far shorter. A longer one fails the decoding and
+/// the snapshot is skipped, never misread.
+const SCRATCH: usize = 1 << 20;
 
 /// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -50,15 +65,140 @@ struct OwnedBody {
     state: State,
 }
 
-/// Serialises `state` (the state at `position`).
-pub fn encode(state: &State, params: ModelParams) -> Result<Vec<u8>, postcard::Error> {
-    postcard::to_stdvec(&Body { params, state })
+/// What a serialisation wrote: the SHA-256 of all its bytes and their number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// SHA-256 of the bytes.
+    pub checksum: Vec<u8>,
+    /// Their number.
+    pub size: usize,
 }
 
-/// Deserialises a state; None when it was computed with other parameters.
-pub fn decode(bytes: &[u8], params: ModelParams) -> Result<Option<State>, postcard::Error> {
-    let body: OwnedBody = postcard::from_bytes(bytes)?;
-    Ok((body.params == params).then_some(body.state))
+/// Cuts a byte stream into chunks of [`CHUNK`] bytes, handing each to `store` when full.
+struct ChunkWriter<F> {
+    chunk: Vec<u8>,
+    store: F,
+    hasher: Sha256,
+    size: usize,
+}
+
+impl<F: FnMut(Vec<u8>) -> io::Result<()>> ChunkWriter<F> {
+    fn hand_over(&mut self) -> io::Result<()> {
+        let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        self.hasher.update(&full);
+        self.size += full.len();
+        (self.store)(full)
+    }
+}
+
+impl<F: FnMut(Vec<u8>) -> io::Result<()>> Write for ChunkWriter<F> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let room = CHUNK - self.chunk.len();
+        let taken = bytes.len().min(room);
+        self.chunk.extend_from_slice(&bytes[..taken]);
+        if self.chunk.len() == CHUNK {
+            self.hand_over()?;
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serialises `state` into chunks of [`CHUNK`] bytes (the last one shorter), handing each
+/// to `store` as it fills; an error of `store` stops the serialisation.
+pub fn encode(
+    state: &State,
+    params: ModelParams,
+    store: impl FnMut(Vec<u8>) -> io::Result<()>,
+) -> Result<Written, postcard::Error> {
+    let writer = ChunkWriter {
+        chunk: Vec::with_capacity(CHUNK),
+        store,
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let mut writer = postcard::to_io(&Body { params, state }, writer)?;
+    if !writer.chunk.is_empty() {
+        writer
+            .hand_over()
+            .map_err(|_| postcard::Error::SerializeBufferFull)?;
+    }
+    Ok(Written {
+        checksum: writer.hasher.finalize().to_vec(),
+        size: writer.size,
+    })
+}
+
+/// Reads chunks from `next` as one byte stream, hashing what it reads.
+struct ChunkReader<F> {
+    next: F,
+    chunk: Vec<u8>,
+    at: usize,
+    hasher: Sha256,
+    size: usize,
+}
+
+impl<F: FnMut() -> Option<Vec<u8>>> ChunkReader<F> {
+    /// The next chunk with bytes left, if any.
+    fn refill(&mut self) -> bool {
+        while self.at == self.chunk.len() {
+            match (self.next)() {
+                Some(chunk) => {
+                    self.hasher.update(&chunk);
+                    self.size += chunk.len();
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+impl<F: FnMut() -> Option<Vec<u8>>> Read for ChunkReader<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.refill() {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Deserialises a state from the chunks `next` gives, in order (None after the last);
+/// with what the chunks were, whole: the state is only to be used when that matches the
+/// snapshot's [`Written`]. The state is None when it was computed with other parameters.
+pub fn decode(
+    next: impl FnMut() -> Option<Vec<u8>>,
+    params: ModelParams,
+) -> (Result<Option<State>, postcard::Error>, Written) {
+    let mut reader = ChunkReader {
+        next,
+        chunk: Vec::new(),
+        at: 0,
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let mut scratch = vec![0u8; SCRATCH];
+    let body = postcard::from_io::<OwnedBody, _>((&mut reader, &mut scratch))
+        .map(|(body, _)| (body.params == params).then_some(body.state));
+    // Whatever the decoding left (nothing, unless the bytes are damaged) still counts for
+    // the checksum.
+    reader.at = reader.chunk.len();
+    while reader.refill() {
+        reader.at = reader.chunk.len();
+    }
+    let written = Written {
+        checksum: reader.hasher.finalize().to_vec(),
+        size: reader.size,
+    };
+    (body, written)
 }
 
 /// Writes a snapshot of `state` at `position` (unless one exists) and drops all but the
@@ -75,18 +215,35 @@ pub async fn write(
     if exists > 0 {
         return Ok(0);
     }
-    let bytes = tokio::task::spawn_blocking(move || encode(&state, params)).await??;
-    let checksum = Sha256::digest(&bytes).to_vec();
-    let mut tx = database.begin_write(None).await?;
-    for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
-        on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO snapshot_chunks (position, chunk, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(position).bind(i as i32).bind(chunk).execute(conn).await?);
+    // Chunks of an attempt that did not finish (no `snapshots` row) are written again.
+    const STALE: &str = "DELETE FROM snapshot_chunks WHERE position = $1 \
+                         AND NOT EXISTS (SELECT 1 FROM snapshots WHERE position = $1)";
+    on_backend!(database, pool => {
+        sqlx::query(STALE).bind(position).execute(pool).await?;
+    });
+    let (chunks, mut filled) = mpsc::channel::<Vec<u8>>(1);
+    let encoder = tokio::task::spawn_blocking(move || {
+        encode(&state, params, |chunk| {
+            chunks
+                .blocking_send(chunk)
+                .map_err(|_| io::Error::other("the snapshot's chunks are no longer stored"))
+        })
+    });
+    const CHUNK_SQL: &str = "INSERT INTO snapshot_chunks (position, chunk, bytes) VALUES ($1, $2, $3) \
+                             ON CONFLICT DO NOTHING";
+    let mut index = 0i32;
+    while let Some(chunk) = filled.recv().await {
+        on_backend!(database, pool => {
+            sqlx::query(CHUNK_SQL).bind(position).bind(index).bind(chunk).execute(pool).await?;
+        });
+        index += 1;
     }
+    let written = encoder.await??;
+    let mut tx = database.begin_write(None).await?;
     on_tx!(&mut tx, conn => sqlx::query(
         "INSERT INTO snapshots (position, format_version, checksum, size_bytes, create_time_us) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
-        .bind(position).bind(FORMAT_VERSION).bind(checksum).bind(bytes.len() as i64)
+        .bind(position).bind(FORMAT_VERSION).bind(&written.checksum).bind(written.size as i64)
         .bind(now_micros()).execute(conn).await?);
     // Keep the newest KEEP.
     const OLDER: &str = "SELECT position FROM snapshots ORDER BY position DESC LIMIT 1 OFFSET $1";
@@ -101,20 +258,47 @@ pub async fn write(
             .bind(oldest).execute(conn).await?);
     }
     tx.commit().await?;
-    Ok(bytes.len())
+    Ok(written.size)
 }
 
-/// Reads a snapshot's bytes, checked against its checksum; None when damaged.
+/// Reads the snapshot at `position` chunk by chunk and deserialises it as the chunks
+/// arrive; None when damaged (checksum or size) or computed with other parameters.
 async fn read(
     database: &Database,
     position: i64,
-    checksum: &[u8],
-) -> Result<Option<Vec<u8>>, SnapshotError> {
-    const SQL: &str = "SELECT bytes FROM snapshot_chunks WHERE position = $1 ORDER BY chunk";
-    let chunks: Vec<(Vec<u8>,)> = on_backend!(database, pool =>
-        sqlx::query_as(SQL).bind(position).fetch_all(pool).await?);
-    let bytes: Vec<u8> = chunks.into_iter().flat_map(|(chunk,)| chunk).collect();
-    Ok((Sha256::digest(&bytes).as_slice() == checksum).then_some(bytes))
+    expected: Written,
+    params: ModelParams,
+) -> Result<Option<State>, SnapshotError> {
+    const SQL: &str = "SELECT bytes FROM snapshot_chunks WHERE position = $1 AND chunk = $2";
+    let (chunks, mut fetched) = mpsc::channel::<Vec<u8>>(1);
+    let decoder = tokio::task::spawn_blocking(move || decode(|| fetched.blocking_recv(), params));
+    let mut index = 0i32;
+    loop {
+        let chunk: Option<(Vec<u8>,)> = on_backend!(database, pool =>
+            sqlx::query_as(SQL).bind(position).bind(index).fetch_optional(pool).await?);
+        let Some((chunk,)) = chunk else { break };
+        if chunks.send(chunk).await.is_err() {
+            break;
+        }
+        index += 1;
+    }
+    drop(chunks);
+    let (state, written) = decoder.await?;
+    if written != expected {
+        tracing::warn!(position, "snapshot fails its checksum, skipped");
+        return Ok(None);
+    }
+    match state {
+        Ok(Some(state)) => Ok(Some(state)),
+        Ok(None) => {
+            tracing::warn!(position, "snapshot of other model parameters, skipped");
+            Ok(None)
+        }
+        Err(error) => {
+            tracing::warn!(position, %error, "snapshot undecodable, skipped");
+            Ok(None)
+        }
+    }
 }
 
 /// The newest usable snapshot: its position and state.
@@ -122,11 +306,11 @@ pub async fn restore_latest(
     database: &Database,
     params: ModelParams,
 ) -> Result<Option<(i64, State)>, SnapshotError> {
-    const SQL: &str =
-        "SELECT position, format_version, checksum FROM snapshots ORDER BY position DESC";
-    let snapshots: Vec<(i64, i32, Vec<u8>)> =
+    const SQL: &str = "SELECT position, format_version, checksum, size_bytes FROM snapshots \
+                       ORDER BY position DESC";
+    let snapshots: Vec<(i64, i32, Vec<u8>, i64)> =
         on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
-    for (position, version, checksum) in snapshots {
+    for (position, version, checksum, size) in snapshots {
         if version != FORMAT_VERSION {
             tracing::warn!(
                 position,
@@ -135,16 +319,12 @@ pub async fn restore_latest(
             );
             continue;
         }
-        let Some(bytes) = read(database, position, &checksum).await? else {
-            tracing::warn!(position, "snapshot fails its checksum, skipped");
-            continue;
+        let expected = Written {
+            checksum,
+            size: usize::try_from(size).unwrap_or(usize::MAX),
         };
-        match tokio::task::spawn_blocking(move || decode(&bytes, params)).await? {
-            Ok(Some(state)) => return Ok(Some((position, state))),
-            Ok(None) => {
-                tracing::warn!(position, "snapshot of other model parameters, skipped")
-            }
-            Err(error) => tracing::warn!(position, %error, "snapshot undecodable, skipped"),
+        if let Some(state) = read(database, position, expected, params).await? {
+            return Ok(Some((position, state)));
         }
     }
     Ok(None)

@@ -2,15 +2,16 @@
 //! and from a snapshot: M reports about N sellers (profiles with linking identifiers,
 //! counterfeit findings, price observations) applied as history entries of 500 (what a
 //! replica does replaying the history, recomputing after each entry), then the state
-//! serialised as a snapshot and read back. Prints the time of each phase, the snapshot's
-//! size and peak memory.
+//! written as a snapshot into a fresh SQLite database and read back from it, as a replica
+//! starts. Prints the time of each phase, the snapshot's size and peak memory.
 
-use std::{process::ExitCode, time::Instant};
+use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use acx_proto::{
     common::{HashedIdentifier, IdentifierKind, Money, ProductRef, SellerAccountRef},
     ingest::{CounterfeitFinding, PriceObservation, Report, SellerProfile, Verdict, report::Kind},
 };
+use acx_runtime::Database;
 use acx_scoring::{
     history::{Entry, FeedBatch, FeedReport},
     model::ModelParams,
@@ -18,6 +19,7 @@ use acx_scoring::{
     state::State,
 };
 use clap::Parser;
+use tokio::sync::RwLock;
 
 /// A full recomputation of scoring's model from N sellers' M reports, timed: applying the
 /// reports, then recomputing every touched seller.
@@ -32,6 +34,11 @@ struct Args {
     #[arg(long, value_name = "M", default_value_t = 10_000_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     reports: u64,
+    /// Only start from the snapshot in this SQLite database, as a restarting replica
+    /// does, and print the time and this process's peak memory (the bench runs itself
+    /// so, in a fresh process, after writing the snapshot).
+    #[arg(long, value_name = "SQLITE_URL")]
+    restore: Option<String>,
 }
 
 fn report(n: usize, sellers: usize) -> (String, Report) {
@@ -58,7 +65,8 @@ fn report(n: usize, sellers: usize) -> (String, Report) {
                 HashedIdentifier {
                     kind: IdentifierKind::Phone as i32,
                     key_id: "k1".to_owned(),
-                    hash: format!("p{seller:063x}"),
+                    // Ingest sends every hash as 64 hex digits (HMAC-SHA256).
+                    hash: format!("{:064x}", (1u128 << 100) | seller as u128),
                     normalization_version: 2,
                 },
             ],
@@ -105,15 +113,104 @@ fn report(n: usize, sellers: usize) -> (String, Report) {
     )
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn peak() -> String {
+    acx_runtime::process::peak_memory_mib()
+        .map_or_else(|| "unknown".to_owned(), |mib| format!("{mib:.0} MiB"))
+}
+
+/// Writes `state` as a snapshot into a fresh SQLite database, then starts from it in a
+/// fresh process (this bench with `--restore`), as a restarting replica does.
+fn snapshot_round_trip(state: State, params: ModelParams) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("scoring.db").display()
+    );
+    let (size, written) = runtime()?.block_on(async {
+        let database = Database::open(&url, &acx_scoring::migrations())
+            .await
+            .map_err(|e| e.to_string())?;
+        // Written as the serving replica holding the snapshot lease writes it: under the
+        // state's read lock, streamed in chunks.
+        let guard = Arc::new(RwLock::new(state)).read_owned().await;
+        let clock = Instant::now();
+        let size = snapshot::write(&database, 1, guard, params)
+            .await
+            .map_err(|e| e.to_string())?;
+        let written = clock.elapsed();
+        database.close().await;
+        Ok::<_, String>((size, written))
+    })?;
+    println!(
+        "  write snapshot    {:>8.1} s  ({:.1} MiB; peak memory so far {})",
+        written.as_secs_f64(),
+        size as f64 / (1024.0 * 1024.0),
+        peak()
+    );
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let status = std::process::Command::new(exe)
+        .args(["--restore", &url])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("the snapshot does not read back".to_owned());
+    }
+    Ok(())
+}
+
+/// `--restore`: starts from the latest snapshot of `url`; prints the time and the peak.
+fn restore(url: &str, params: ModelParams) -> ExitCode {
+    let started = runtime().and_then(|runtime| {
+        runtime.block_on(async {
+            let database = Database::connect(url).await.map_err(|e| e.to_string())?;
+            let clock = Instant::now();
+            let restored = snapshot::restore_latest(&database, params)
+                .await
+                .map_err(|e| e.to_string())?;
+            let read = clock.elapsed();
+            database.close().await;
+            match restored {
+                Some(_) => Ok(read),
+                None => Err("no usable snapshot".to_owned()),
+            }
+        })
+    });
+    match started {
+        Ok(read) => {
+            println!(
+                "  start from it     {:>8.1} s  (a fresh process; its peak memory {})",
+                read.as_secs_f64(),
+                peak()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("acx-scoring-recompute: restore: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let params = ModelParams {
+        half_life_days: 180.0,
+    };
+    if let Some(url) = &args.restore {
+        return restore(url, params);
+    }
     let sellers = args.sellers as usize;
     let reports = args.reports as usize;
     let reports = reports.max(sellers);
     println!("full recomputation: {sellers} sellers, {reports} reports");
-    let params = ModelParams {
-        half_life_days: 180.0,
-    };
     let mut state = State::new(params, acx_domain::rates::ReferenceRates::builtin());
     let clock = Instant::now();
     let (mut risks, mut listings) = (0, 0);
@@ -141,32 +238,12 @@ fn main() -> ExitCode {
         applied.as_secs_f64(),
         reports as f64 / applied.as_secs_f64()
     );
-    let clock = Instant::now();
-    let bytes = match snapshot::encode(&state, params) {
-        Ok(bytes) => bytes,
+    println!("  peak memory so far {}", peak());
+    match snapshot_round_trip(state, params) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("acx-scoring-recompute: snapshot: {error}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    let encoded = clock.elapsed();
-    drop(state);
-    let clock = Instant::now();
-    let restored = snapshot::decode(&bytes, params);
-    let decoded = clock.elapsed();
-    if !matches!(restored, Ok(Some(_))) {
-        eprintln!("acx-scoring-recompute: the snapshot does not read back");
-        return ExitCode::FAILURE;
     }
-    println!(
-        "  snapshot          {:>8.1} MiB  (write {:.1} s, read {:.1} s: start-up from it)",
-        bytes.len() as f64 / (1024.0 * 1024.0),
-        encoded.as_secs_f64(),
-        decoded.as_secs_f64()
-    );
-    match acx_runtime::process::peak_memory_mib() {
-        Some(mib) => println!("  peak memory       {mib:>8.0} MiB"),
-        None => println!("  peak memory       unknown (no /proc/self/status)"),
-    }
-    ExitCode::SUCCESS
 }
