@@ -47,7 +47,7 @@ pub fn compare(a: &Name, b: &Name) -> f64 {
         return 0.0;
     }
     if a.script() != b.script() {
-        let latin = |tokens: &[&Token]| tokens.iter().map(|t| t.latin.as_str()).collect::<String>();
+        let latin = |tokens: &[&Token]| tokens.iter().map(|t| t.latin()).collect::<String>();
         return if latin(&da) == latin(&db) { 1.0 } else { 0.0 };
     }
     // A distinctive word may be the other side's place with a typo ("Guangzou").
@@ -79,7 +79,7 @@ pub fn compare(a: &Name, b: &Name) -> f64 {
         name.tokens
             .iter()
             .filter(|t| t.role != Role::Filler)
-            .map(|t| t.native.as_str())
+            .map(|t| t.native())
             .collect::<String>()
     };
     let (la, lb) = (letters(a), letters(b));
@@ -118,7 +118,7 @@ fn places_conflict(a: &Name, b: &Name) -> bool {
         let mut run = String::new();
         for token in &name.tokens {
             if token.role == Role::Place {
-                run.push_str(&token.latin);
+                run.push_str(token.latin());
             } else if !run.is_empty() {
                 runs.insert(std::mem::take(&mut run));
             }
@@ -169,15 +169,15 @@ fn acronym(a: &Name, b: &Name) -> bool {
         let (Some(only), None) = (words.next(), words.next()) else {
             return false;
         };
-        let letters = &only.latin;
+        let letters = only.latin();
         let initials: String = long
             .tokens
             .iter()
-            .filter(|t| !matches!(t.latin.as_str(), "and" | "of" | "the" | "de" | "und" | "et"))
-            .filter_map(|t| t.latin.chars().next())
+            .filter(|t| !matches!(t.latin(), "and" | "of" | "the" | "de" | "und" | "et"))
+            .filter_map(|t| t.latin().chars().next())
             .collect();
         (3..=6).contains(&letters.len())
-            && only.native == *letters
+            && only.native() == letters
             && long.tokens.len() == letters.len()
             && initials == *letters
     };
@@ -192,11 +192,11 @@ fn match_tokens(a: &[&Token], b: &[&Token]) -> (bool, f64) {
     for token in a {
         let found = (0..b.len())
             .filter(|&j| !used[j])
-            .find(|&j| b[j].native == token.native)
+            .find(|&j| b[j].native() == token.native())
             .or_else(|| {
                 (0..b.len())
                     .filter(|&j| !used[j])
-                    .find(|&j| same_word(&b[j].native, &token.native))
+                    .find(|&j| same_word(b[j].native(), token.native()))
             });
         if let Some(j) = found {
             used[j] = true;
@@ -206,7 +206,7 @@ fn match_tokens(a: &[&Token], b: &[&Token]) -> (bool, f64) {
     // Repeated words ("A A Trading") may leave a token of the other side matched twice.
     let b_all = b
         .iter()
-        .all(|t| a.iter().any(|x| same_word(&x.native, &t.native)));
+        .all(|t| a.iter().any(|x| same_word(x.native(), t.native())));
     let a_all = matched == a.len();
     let score = 2.0 * matched as f64 / (a.len() + b.len()) as f64;
     (a_all && b_all, score)

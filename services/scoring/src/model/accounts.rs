@@ -10,35 +10,36 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use acx_domain::names::Name;
 use acx_proto::common::SellerAccountRef;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
 
 use super::{ClusterId, Model, ServedRisk, risk::FindingKey};
 
 /// A seller account as callers name it: (platform, platform seller id).
 pub type AccountKey = (String, String);
 
-/// A hashed identifier of a profile: (identifier kind, hash).
-pub type Identifier = (i32, HashValue);
-
-/// An identifier's keyed hash: the 32 bytes of an HMAC-SHA256 written as 64 lower-case hex
-/// digits (what ingest sends), kept as bytes; anything else as sent.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum HashValue {
-    /// 64 lower-case hex digits, as bytes.
-    Sha256([u8; 32]),
-    /// Any other text.
-    Text(Box<str>),
+/// A hashed identifier of a profile: its kind and its keyed hash, in 36 bytes (the model
+/// holds two or more per account, in profiles and in the holder index).
+///
+/// Ingest sends every hash as an HMAC-SHA256 written as 64 lower-case hex digits; those
+/// are kept as their 32 bytes. Any other text (an older or foreign client) is kept as the
+/// SHA-256 of the text: it still equals only the same text, and never a hex hash (that
+/// would need a SHA-256 preimage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Identifier {
+    /// The identifier kind (`acx.common.v1.IdentifierKind`).
+    pub(super) kind: i32,
+    hash: [u8; 32],
 }
 
-impl HashValue {
-    /// The hash `text`, compacted when it is 64 lower-case hex digits.
-    pub(super) fn new(text: &str) -> Self {
-        let mut bytes = [0u8; 32];
+impl Identifier {
+    /// The identifier of `kind` hashed as `text`.
+    pub(super) fn new(kind: i32, text: &str) -> Self {
+        let mut hash = [0u8; 32];
         let lower_hex = text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if text.len() == 64 && lower_hex && hex::decode_to_slice(text, &mut bytes).is_ok() {
-            Self::Sha256(bytes)
-        } else {
-            Self::Text(text.into())
+        if !(text.len() == 64 && lower_hex && hex::decode_to_slice(text, &mut hash).is_ok()) {
+            hash = Sha256::digest(text.as_bytes()).into();
         }
+        Self { kind, hash }
     }
 }
 
@@ -231,7 +232,18 @@ impl<'de> Deserialize<'de> for Accounts {
 /// Inserts `id` into a sorted set.
 pub(super) fn set_insert(set: &mut Vec<AccountId>, id: AccountId) {
     if let Err(at) = set.binary_search(&id) {
+        grow_for_one(set);
         set.insert(at, id);
+    }
+}
+
+/// Makes room for one more item in a list that usually holds one or a few (an account's
+/// profiles and findings, an identifier's holders): exactly one while it is short, instead
+/// of `Vec`'s first step of four. With a million accounts the slack of those first steps
+/// was about 300 MiB of the model.
+pub(super) fn grow_for_one<T>(list: &mut Vec<T>) {
+    if list.len() == list.capacity() && list.len() < 8 {
+        list.reserve_exact(1);
     }
 }
 
@@ -322,10 +334,7 @@ impl Model {
             }
         }
         for identifier in after_set.difference(&before_set) {
-            set_insert(
-                self.holders.entry((*identifier).clone()).or_default(),
-                account,
-            );
+            set_insert(self.holders.entry(**identifier).or_default(), account);
         }
         self.reindex_names(account);
         touched

@@ -8,7 +8,7 @@ use acx_proto::{common::SellerAccountRef, scoring::EntityMatch};
 
 use super::{
     ClusterId, Model,
-    accounts::{Account, HashValue, Identifier},
+    accounts::{Account, Identifier},
     linking::{is_strong, kind_label},
 };
 use crate::names;
@@ -27,7 +27,7 @@ impl Model {
         // Per cluster: the strongest weight of each matched feature.
         let mut found: BTreeMap<ClusterId, BTreeMap<String, f64>> = BTreeMap::new();
         for (kind, hash, version) in identifiers {
-            let identifier: Identifier = (*kind, HashValue::new(hash));
+            let identifier = Identifier::new(*kind, hash);
             for account in self
                 .holders
                 .get(&identifier)

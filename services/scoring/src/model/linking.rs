@@ -102,7 +102,7 @@ impl Model {
                 if !same_rules {
                     continue;
                 }
-                if is_strong(identifier.0) {
+                if is_strong(identifier.kind) {
                     links.insert(other, true);
                 } else if let Entry::Vacant(vacant) = links.entry(other) {
                     let other_names = theirs.map(Account::names).unwrap_or_default();
@@ -143,7 +143,7 @@ impl Model {
                     .current_identifiers(account)
                     .iter()
                     .filter(|identifier| theirs.contains(identifier))
-                    .map(|(kind, _)| kind_label(*kind))
+                    .map(|identifier| kind_label(identifier.kind))
                     .collect();
                 let kinds: Vec<&str> = shared.into_iter().collect();
                 // "shared phone, with similar names", never "shared, with similar names phone".

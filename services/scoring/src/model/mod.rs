@@ -54,7 +54,7 @@ use acx_proto::{
 use acx_runtime::time::to_timestamp as timestamp;
 
 pub use accounts::{AccountId, AccountKey};
-use accounts::{Accounts, HashValue, Identifier, PlatformId, Platforms, Profile};
+use accounts::{Accounts, Identifier, PlatformId, Platforms, Profile};
 use linking::ClusterId;
 pub use linking::cluster_id_of;
 pub use risk::ReasonCode;
@@ -186,7 +186,7 @@ impl Model {
                 let identifiers: BTreeSet<Identifier> = profile
                     .hashed_identifiers
                     .iter()
-                    .map(|h| (h.kind, HashValue::new(&h.hash)))
+                    .map(|h| Identifier::new(h.kind, &h.hash))
                     .collect();
                 let normalization = hashing::primary_version(&profile.hashed_identifiers);
                 let legacy = profile
@@ -195,12 +195,13 @@ impl Model {
                     .filter(|h| h.normalization_version.max(1) < normalization)
                     .map(|h| {
                         (
-                            (h.kind, HashValue::new(&h.hash)),
+                            Identifier::new(h.kind, &h.hash),
                             h.normalization_version.max(1),
                         )
                     })
                     .collect();
                 if let Some(entry) = self.accounts.get_mut(account) {
+                    accounts::grow_for_one(&mut entry.profiles);
                     entry.profiles.push(Profile {
                         report_id: report.report_id.as_str().into(),
                         observe_us: micros(profile.observe_time.as_ref()),
@@ -308,6 +309,7 @@ impl Model {
         if let Some(entry) = self.accounts.get_mut(account)
             && let Err(at) = entry.findings.binary_search(&key)
         {
+            accounts::grow_for_one(&mut entry.findings);
             entry.findings.insert(at, key.clone());
         }
         self.findings.insert(key, finding);

@@ -205,6 +205,18 @@ pub(super) struct ServedRisk {
     pub(super) compute_us: i64,
 }
 
+impl ServedRisk {
+    /// The risk without the spare capacity its lists grew while it was computed: it is
+    /// kept for every account until the next recomputation.
+    fn compact(mut self) -> Self {
+        self.reasons.shrink_to_fit();
+        for reason in &mut self.reasons {
+            reason.evidence.shrink_to_fit();
+        }
+        self
+    }
+}
+
 /// A reason as kept; its description follows from its code and evidence.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct ServedReason {
@@ -341,7 +353,7 @@ impl Model {
                 risk: self.served(account, &risk),
             });
             if let Some(entry) = self.accounts.get_mut(account) {
-                entry.risk = Some(Box::new(risk));
+                entry.risk = Some(Box::new(risk.compact()));
             }
         }
     }

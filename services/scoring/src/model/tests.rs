@@ -438,20 +438,35 @@ fn the_same_inputs_give_the_same_scores() {
 }
 
 #[test]
-fn hashes_are_kept_as_bytes_only_when_that_loses_nothing() {
-    use super::accounts::HashValue;
+fn hashes_equal_only_the_same_text() {
+    use super::accounts::Identifier;
     let hex = "2a25903b5bea85055db646cf9ccd03ea1d31262d281a5d81ee9e54b153e2e87e";
-    assert!(matches!(HashValue::new(hex), HashValue::Sha256(_)));
-    // Upper case, short or non-hex text is kept as sent: it never meets the lower-case form.
-    for other in [
+    let kind = pb::IdentifierKind::Phone as i32;
+    assert_eq!(Identifier::new(kind, hex), Identifier::new(kind, hex));
+    assert_ne!(
+        Identifier::new(kind, hex),
+        Identifier::new(pb::IdentifierKind::Email as i32, hex)
+    );
+    // Upper case, short or non-hex text is its own identifier: it never meets the
+    // lower-case form, nor another text.
+    let others = [
         hex.to_uppercase(),
         hex[..62].to_owned(),
         format!("{}g", &hex[..63]),
-    ] {
-        assert!(
-            matches!(HashValue::new(&other), HashValue::Text(_)),
+        format!("{}G", &hex[..63]),
+    ];
+    for (i, other) in others.iter().enumerate() {
+        assert_eq!(Identifier::new(kind, other), Identifier::new(kind, other));
+        assert_ne!(
+            Identifier::new(kind, other),
+            Identifier::new(kind, hex),
             "{other}"
         );
-        assert_ne!(HashValue::new(&other), HashValue::new(hex));
+        for different in &others[i + 1..] {
+            assert_ne!(
+                Identifier::new(kind, other),
+                Identifier::new(kind, different)
+            );
+        }
     }
 }

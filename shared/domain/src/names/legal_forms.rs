@@ -32,7 +32,7 @@ impl Phrases {
         let mut longest = 4;
         for phrase in phrases {
             let tokens = super::tokenize(phrase);
-            let key: String = tokens.iter().map(|t| t.latin.as_str()).collect();
+            let key: String = tokens.iter().map(|t| t.latin()).collect();
             if !key.is_empty() {
                 longest = longest.max(tokens.len());
                 set.insert(key);
@@ -56,7 +56,7 @@ impl Phrases {
     }
 
     fn contains(&self, tokens: &[Token]) -> bool {
-        let key: String = tokens.iter().map(|t| t.latin.as_str()).collect();
+        let key: String = tokens.iter().map(|t| t.latin()).collect();
         self.set.contains(&key)
     }
 }
@@ -260,7 +260,7 @@ pub(super) fn strip(tokens: &mut Vec<Token>) {
 /// abbreviations are mostly written after the name, and before it they are more often
 /// initials ("J.P. Morgan", "AB InBev"), except for the forms written first by custom.
 fn prefix_form(form: &[Token]) -> bool {
-    let key: String = form.iter().map(|t| t.latin.as_str()).collect();
+    let key: String = form.iter().map(|t| t.latin()).collect();
     key.len() > 2 || matches!(key.as_str(), "pt" | "cv" | "ud" | "ao" | "ip")
 }
 
@@ -276,7 +276,7 @@ pub(super) fn mark_roles(tokens: &mut [Token]) {
         } else if let Some(n) = FILLER_PHRASES.match_at(tokens, i) {
             // "shi", "qu", ... (市 city, 区 district) are fillers only right after a place:
             // elsewhere "Shi" is as likely a surname.
-            let admin = matches!(tokens[i].latin.as_str(), "shi" | "sheng" | "qu" | "xian");
+            let admin = matches!(tokens[i].latin(), "shi" | "sheng" | "qu" | "xian");
             if !admin || (i > 0 && tokens[i - 1].role == Role::Place) {
                 tokens[i..i + n]
                     .iter_mut()

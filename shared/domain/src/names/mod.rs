@@ -56,16 +56,32 @@ pub enum Role {
 }
 
 /// One token of a name.
+///
+/// Kept compact (scoring holds the names of every seller profile): the Latin form once,
+/// and the native form only when it differs from it (a token of another script).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Token {
-    /// As written, folded: lower case, without accents.
-    pub native: String,
+    /// As written, folded, when not the same as `latin`.
+    native: Option<Box<str>>,
     /// Transliterated to lower-case ASCII letters and digits.
-    pub latin: String,
+    latin: Box<str>,
     /// The script it is written in.
     pub script: Script,
     /// What it does in the name.
     pub role: Role,
+}
+
+impl Token {
+    /// As written, folded: lower case, without accents (for a Latin-script token, its
+    /// Latin form).
+    pub fn native(&self) -> &str {
+        self.native.as_deref().unwrap_or(&self.latin)
+    }
+
+    /// Transliterated to lower-case ASCII letters and digits.
+    pub fn latin(&self) -> &str {
+        &self.latin
+    }
 }
 
 /// A name analysed for comparison: its tokens without legal forms.
@@ -81,6 +97,8 @@ impl Name {
         let mut tokens = tokenize(raw);
         legal_forms::strip(&mut tokens);
         legal_forms::mark_roles(&mut tokens);
+        // Legal forms removed leave room that a stored name would keep.
+        tokens.shrink_to_fit();
         Name { tokens }
     }
 
@@ -113,7 +131,7 @@ impl Name {
         self.tokens
             .iter()
             .filter(|t| t.role != Role::Filler)
-            .map(|t| t.latin.as_str())
+            .map(|t| t.latin())
             .collect()
     }
 }
@@ -192,14 +210,10 @@ fn tokenize(raw: &str) -> Vec<Token> {
                 .find(|c| c.is_alphabetic())
                 .map_or(Script::Latin, script_of);
             // Latin letters without a decomposition (ø, ł, đ, æ) fold by transliteration.
-            let native = if script == Script::Latin {
-                latin.clone()
-            } else {
-                native
-            };
+            let native = (script != Script::Latin && native != latin).then(|| native.into());
             Token {
                 native,
-                latin,
+                latin: latin.into(),
                 script,
                 role: Role::Distinctive,
             }
@@ -216,7 +230,7 @@ mod tests {
     fn distinctive(name: &str) -> Vec<String> {
         Name::parse(name)
             .distinctive()
-            .map(|t| t.native.clone())
+            .map(|t| t.native().to_owned())
             .collect()
     }
 
@@ -242,7 +256,7 @@ mod tests {
     #[test]
     fn cjk_characters_are_tokens_of_their_own() {
         let name = Name::parse("深圳市明亮贸易有限公司");
-        let native: Vec<&str> = name.tokens.iter().map(|t| t.native.as_str()).collect();
+        let native: Vec<&str> = name.tokens.iter().map(|t| t.native()).collect();
         assert_eq!(native, ["深", "圳", "市", "明", "亮", "贸", "易"]);
         assert_eq!(name.script(), Script::Han);
         assert_eq!(distinctive("深圳市明亮贸易有限公司"), ["明", "亮"]);
