@@ -14,7 +14,7 @@ use acx_proto::{
         liaison_service_client::LiaisonServiceClient,
     },
     scoring::{
-        Lane, OutcomeKind, ShipmentAssessment, TrainModelRequest,
+        Lane, ModelCard, OutcomeKind, ShipmentAssessment, TrainModelRequest,
         scoring_service_client::ScoringServiceClient,
     },
 };
@@ -336,4 +336,45 @@ async fn outcomes_train_a_model_that_ranks_explains_and_fills_lanes_by_capacity(
         (yellow - 0.20).abs() < 0.05,
         "YELLOW share {yellow:.3} ({lanes:?})"
     );
+
+    // A second training is one more version on the card, beside every version before it
+    // (the card keeps the versions it has read, and must still see a new one).
+    let before = listed(&card_through(&mut liaison, &customs).await);
+    let again = loop {
+        match scoring
+            .train_model(authorized(TrainModelRequest {}, &operator))
+            .await
+        {
+            Ok(response) => break response.into_inner(),
+            Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let new = again.challenger.unwrap().version;
+    assert!(!before.contains(&new), "{new} is new: {before:?}");
+    let after = listed(&card_through(&mut liaison, &customs).await);
+    assert!(after.contains(&new), "{new} on the card: {after:?}");
+    assert!(
+        before.iter().all(|v| after.contains(v)),
+        "{before:?} {after:?}"
+    );
+}
+
+async fn card_through(liaison: &mut LiaisonServiceClient<Channel>, token: &str) -> ModelCard {
+    liaison
+        .get_model_card(authorized(GetModelCardRequest {}, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .card
+        .unwrap()
+}
+
+/// Every trained version a card names: the one in force and the previous ones.
+fn listed(card: &ModelCard) -> Vec<String> {
+    std::iter::once(&card.version)
+        .filter(|_| card.trained)
+        .chain(card.previous.iter().map(|v| &v.version))
+        .cloned()
+        .collect()
 }

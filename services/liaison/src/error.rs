@@ -52,6 +52,15 @@ impl From<Error> for Status {
             Error::AlreadyExists(what) => {
                 error::status_with_reason(Code::AlreadyExists, what, "ALREADY_EXISTS")
             }
+            // The caller's own deadline passed while scoring was asked: that is the
+            // answer, not scoring being unavailable.
+            Error::Scoring(status) if acx_runtime::client::is_callers_deadline(&status) => {
+                error::status_with_reason(
+                    Code::DeadlineExceeded,
+                    "the call's deadline passed while scoring was asked",
+                    "DEADLINE_EXCEEDED",
+                )
+            }
             Error::Scoring(status) => error::unavailable("scoring", &status),
             other => error::internal(&other),
         }

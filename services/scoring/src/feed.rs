@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use acx_proto::ingest::StreamChangesRequest;
 use acx_runtime::{
     Shutdown,
-    client::{PeerClient, RetryPolicy},
+    client::{PeerClient, PeerConfig, RetryPolicy},
     error::cause_chain,
 };
 
@@ -24,7 +24,9 @@ use crate::{
 /// Most reports appended as one entry.
 const MAX_BATCH: usize = 500;
 
-/// Each attempt of a unary call to ingest. The feed itself is a stream, which carries no
+/// Each attempt of a unary call to ingest, and the opening of the feed (until ingest's
+/// response headers arrive): an ingest that accepts the connection but never answers must
+/// not hold the follower, and with it the lease, forever. The open feed itself carries no
 /// deadline: it lives as long as this replica holds the lease.
 pub(crate) const INGEST_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -41,13 +43,13 @@ const REOPEN: RetryPolicy = RetryPolicy {
 impl Scorer {
     /// Takes the feed lease when it is free and follows ingest's feed while holding it,
     /// until `shutdown`.
-    pub async fn follow_feed(self: Arc<Self>, ingest: PeerClient, shutdown: Shutdown) {
+    pub async fn follow_feed(self: Arc<Self>, ingest: PeerConfig, shutdown: Shutdown) {
         loop {
             match lease::acquire(&self.database, lease::FEED, &self.replica).await {
                 Ok(true) => {
                     tracing::info!(replica = %self.replica, "holding the feed lease");
                     tokio::select! {
-                        () = self.follow_while_held(ingest.clone()) => {}
+                        () = self.follow_while_held(&ingest) => {}
                         () = lease::keep(&self.database, lease::FEED, &self.replica) => {
                             tracing::warn!("feed lease lost: no longer following the feed");
                         }
@@ -70,11 +72,15 @@ impl Scorer {
     }
 
     /// Follows the feed, reconnecting with backoff (returns only if the lease is lost,
-    /// through the caller's select).
-    async fn follow_while_held(&self, ingest: PeerClient) {
+    /// through the caller's select). Each opening is on a new connection: one that
+    /// failed or never answered is not tried again.
+    async fn follow_while_held(&self, ingest: &PeerConfig) {
         let mut failures = 0;
         loop {
-            let result = self.follow_once(&ingest).await;
+            let result = match ingest.connect().await {
+                Ok(client) => self.follow_once(&client).await,
+                Err(error) => Err(Error::Internal(cause_chain(&error))),
+            };
             let wait = REOPEN.jittered_backoff(failures);
             match result {
                 Ok(()) => failures = 0,
@@ -90,10 +96,16 @@ impl Scorer {
 
     async fn follow_once(&self, ingest: &PeerClient) -> Result<(), Error> {
         let after_sequence = history::feed_cursor(&self.database).await?;
-        let mut stream = ingest
-            .raw_ingest()
-            .stream_changes(StreamChangesRequest { after_sequence })
+        let mut raw = ingest.raw_ingest();
+        let open = raw.stream_changes(StreamChangesRequest { after_sequence });
+        let mut stream = tokio::time::timeout(ingest.deadline(), open)
             .await
+            .map_err(|_| {
+                Error::Feed(tonic::Status::deadline_exceeded(format!(
+                    "ingest did not open the change feed within {:?}",
+                    ingest.deadline()
+                )))
+            })?
             .map_err(Error::Feed)?
             .into_inner();
         tracing::info!(after_sequence, "following ingest's change feed");

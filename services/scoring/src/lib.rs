@@ -213,9 +213,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
                 config.ingest_url.clone(),
                 token.clone(),
                 feed::INGEST_DEADLINE,
-            )
-            .connect()
-            .await?;
+            );
+            ingest.connect().await?; // checks the settings now; the follower connects
             tokio::spawn(Arc::clone(&scorer).follow_feed(ingest, shutdown.clone()));
         }
         None => tracing::warn!(

@@ -25,7 +25,10 @@ use crate::{
     history::{self, DeclarationEntry, NewDeclaration, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
     state::State,
-    targeting::features::{Context, Declared},
+    targeting::{
+        features::{Context, Declared},
+        trainer::KnownVersions,
+    },
     valuation::{self, AssessmentInputs, PartyHistory},
 };
 
@@ -56,6 +59,8 @@ pub struct Scorer {
     pub(crate) training: tokio::sync::Mutex<()>,
     /// Wakes the trainer when outcomes were applied.
     pub(crate) outcome_recorded: Notify,
+    /// The trained versions read for the model card so far.
+    pub(crate) versions: tokio::sync::Mutex<KnownVersions>,
 }
 
 /// A declaration assessed now: the answer, the seller behind it, and what the targeting
@@ -105,6 +110,7 @@ impl Scorer {
             replica,
             training: tokio::sync::Mutex::new(()),
             outcome_recorded: Notify::new(),
+            versions: tokio::sync::Mutex::default(),
         }
     }
 

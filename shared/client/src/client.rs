@@ -379,12 +379,18 @@ impl Client {
             rpc.grpc.status_code = Empty,
             acx.client.attempts = Empty,
         );
-        let channel = self.channel_with(Some(self.deadline));
+        let until = crate::deadline::current();
         async move {
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                let status = match self.attempt(call(channel.clone())).await {
+                let budget = self.budget(until);
+                if budget.time.is_zero() {
+                    record_outcome(Code::DeadlineExceeded, attempts);
+                    return Err((crate::deadline::callers_deadline_exceeded(rpc), attempts));
+                }
+                let channel = self.channel_with(Some(budget.time));
+                let status = match self.attempt(rpc, budget, call(channel)).await {
                     Ok(response) => {
                         record_outcome(Code::Ok, attempts);
                         return Ok(response);
@@ -403,6 +409,11 @@ impl Client {
                     Some(asked) => jitter.max(asked.min(self.retry.max_backoff)),
                     None => jitter,
                 };
+                if until.is_some_and(|until| Instant::now() + wait >= until) {
+                    // No time left for another attempt: the last answer stands.
+                    record_outcome(status.code(), attempts);
+                    return Err((status, attempts));
+                }
                 tracing::debug!(
                     target: "acx_client",
                     attempt = attempts,
@@ -417,29 +428,56 @@ impl Client {
         .await
     }
 
-    /// One attempt under the deadline. Tonic reports its own client-side timeout as
-    /// `CANCELLED`; a call cut short by the deadline is `DEADLINE_EXCEEDED`, as gRPC defines.
-    async fn attempt<T>(
-        &self,
-        call: impl Future<Output = Result<tonic::Response<T>, Status>>,
-    ) -> Result<tonic::Response<T>, Status> {
-        let started = Instant::now();
-        match tokio::time::timeout(self.deadline, call).await {
-            Ok(Err(status))
-                if status.code() == Code::Cancelled && started.elapsed() >= self.deadline =>
-            {
-                Err(self.deadline_exceeded())
+    /// The time one attempt may take: the client's deadline, or what is left of the served
+    /// call's deadline `until` when that is less.
+    fn budget(&self, until: Option<Instant>) -> Budget {
+        match until {
+            Some(until) if until.saturating_duration_since(Instant::now()) < self.deadline => {
+                Budget {
+                    time: until.saturating_duration_since(Instant::now()),
+                    callers: true,
+                }
             }
-            Ok(result) => result,
-            Err(_elapsed) => Err(self.deadline_exceeded()),
+            _ => Budget {
+                time: self.deadline,
+                callers: false,
+            },
         }
     }
 
-    fn deadline_exceeded(&self) -> Status {
-        Status::deadline_exceeded(format!(
-            "no answer within the deadline of {:?}",
-            self.deadline
-        ))
+    /// One attempt within `budget`. Tonic reports its own client-side timeout as
+    /// `CANCELLED`; a call cut short by the deadline is `DEADLINE_EXCEEDED`, as gRPC defines.
+    /// When the served call's deadline set the budget, a missed deadline (here or at the
+    /// peer, which was sent the same) says so ([`crate::deadline::is_callers`]).
+    async fn attempt<T>(
+        &self,
+        rpc: &str,
+        budget: Budget,
+        call: impl Future<Output = Result<tonic::Response<T>, Status>>,
+    ) -> Result<tonic::Response<T>, Status> {
+        let started = Instant::now();
+        let missed = || {
+            if budget.callers {
+                crate::deadline::callers_deadline_exceeded(rpc)
+            } else {
+                Status::deadline_exceeded(format!(
+                    "no answer within the deadline of {:?}",
+                    budget.time
+                ))
+            }
+        };
+        match tokio::time::timeout(budget.time, call).await {
+            Ok(Err(status))
+                if status.code() == Code::Cancelled && started.elapsed() >= budget.time =>
+            {
+                Err(missed())
+            }
+            Ok(Err(status)) if budget.callers && status.code() == Code::DeadlineExceeded => {
+                Err(missed())
+            }
+            Ok(result) => result,
+            Err(_elapsed) => Err(missed()),
+        }
     }
 
     /// Opens a streaming call: one attempt, the deadline bounding only the wait for the
@@ -450,13 +488,22 @@ impl Client {
         rpc: &'static str,
         open: impl Future<Output = Result<tonic::Response<T>, Status>>,
     ) -> Result<T, Error> {
-        let result = self.attempt(open).await;
+        let result = self
+            .attempt(rpc, self.budget(crate::deadline::current()), open)
+            .await;
         let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
         tracing::debug!(target: "acx_client", rpc, code = crate::error::code_name(code), "stream opened");
         result
             .map(tonic::Response::into_inner)
             .map_err(|status| Error::Status(ServerError::from_status(&status, 1)))
     }
+}
+
+/// The time an attempt may take, and whether the served call's deadline set it.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    time: Duration,
+    callers: bool,
 }
 
 fn record_outcome(code: Code, attempts: u32) {

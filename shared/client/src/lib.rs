@@ -78,6 +78,7 @@
 
 mod client;
 mod config;
+pub mod deadline;
 mod error;
 pub mod services;
 

@@ -530,3 +530,88 @@ async fn tls_with_a_private_ca_and_a_client_certificate() {
         Err(Error::Config(message)) if message.contains("PRIVATE KEY")
     ));
 }
+
+/// Echo through `call_peer`, as a service calls a peer: the status as the client ends it.
+async fn echo_peer(client: &Client, request: EchoRequest) -> Result<(), Status> {
+    client
+        .call_peer(
+            "acx.diagnostics.v1.DiagnosticsService/Echo",
+            Idempotency::Idempotent,
+            |channel| {
+                let request = request.clone();
+                async move { DiagnosticsServiceClient::new(channel).echo(request).await }
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn a_call_made_while_serving_one_never_outlives_it() {
+    let (addr, server) = scripted_server(vec![]).await;
+    let client = client(addr, quick_retries(4)).await; // 10 s per attempt
+    let slow = EchoRequest {
+        message: "slow".to_owned(),
+        delay: Some(prost_types::Duration {
+            seconds: 5,
+            nanos: 0,
+        }),
+    };
+    // Serving a call with 200 ms left: the one attempt is sent with no more than that, and
+    // ends DEADLINE_EXCEEDED marked as the served call's (not the peer's) deadline.
+    let until = tokio::time::Instant::now() + Duration::from_millis(200);
+    let status = acx_client::deadline::scope(until, echo_peer(&client, slow.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(acx_client::deadline::is_callers(&status), "{status:?}");
+    assert_eq!(server.attempts(), 1);
+    let sent = server.last_call();
+    let sent = sent.get("grpc-timeout").unwrap().to_str().unwrap();
+    let (digits, unit) = sent.split_at(sent.len() - 1);
+    let sent_ms = digits.parse::<u64>().unwrap()
+        / match unit {
+            "m" => 1,
+            "u" => 1_000,
+            "n" => 1_000_000,
+            _ => panic!("{sent}"),
+        };
+    assert!(sent_ms <= 200, "{sent}");
+
+    // Once the deadline has passed nothing is sent.
+    let status = acx_client::deadline::scope(
+        tokio::time::Instant::now(),
+        echo_peer(&client, echo("late")),
+    )
+    .await
+    .unwrap_err();
+    assert!(acx_client::deadline::is_callers(&status), "{status:?}");
+    assert_eq!(server.attempts(), 1);
+
+    // A retry whose wait (here the server's RetryInfo, 1 s) would end past the deadline is
+    // not started: the last answer stands.
+    let mut details = ErrorDetails::new();
+    details.set_retry_info(Some(Duration::from_secs(1)));
+    let (addr, server) = scripted_server(vec![
+        Status::with_error_details(
+            Code::Unavailable,
+            "down",
+            details
+        );
+        4
+    ])
+    .await;
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_secs(1),
+        multiplier: 2.0,
+    };
+    let client = self::client(addr, policy).await;
+    let until = tokio::time::Instant::now() + Duration::from_millis(500);
+    let status = acx_client::deadline::scope(until, echo_peer(&client, echo("x")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(server.attempts(), 1);
+}

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use acx_client::{Client, ClientConfig};
 
+/// Whether a peer's status says the deadline of the call being served passed meanwhile
+/// (peer calls made while serving get what is left of it; see `acx_client::deadline`).
+pub use acx_client::deadline::is_callers as is_callers_deadline;
 /// The shared client stack, as services use it for their peers: the client, the channel
 /// each attempt gets, and whether a call may be repeated.
 pub use acx_client::{AuthChannel, Client as PeerClient, Idempotency, RetryPolicy, code_name};

@@ -7,7 +7,9 @@
 //! - a request message over the size limit is `RESOURCE_EXHAUSTED`, detected from the gRPC
 //!   frame header before the message is buffered;
 //! - a call runs for at most the caller's deadline or the default one, then
-//!   `DEADLINE_EXCEEDED` (for a streaming response, until its headers are sent);
+//!   `DEADLINE_EXCEEDED` (for a streaming response, until its headers are sent); calls to
+//!   peers made while serving it get what is left of that deadline
+//!   ([`acx_client::deadline`]);
 //! - past the concurrency limit a call is refused at once with `RESOURCE_EXHAUSTED`
 //!   instead of queueing.
 
@@ -146,7 +148,11 @@ where
             });
         let max = limits.max_message_bytes;
         let request = request.map(|body| Body::new(SizeLimitedBody::new(body, max)));
-        let call = self.inner.call(request);
+        // Calls to peers made while serving this one get what is left of its deadline.
+        let call = acx_client::deadline::scope(
+            tokio::time::Instant::now() + deadline,
+            self.inner.call(request),
+        );
         Box::pin(async move {
             let outcome = tokio::time::timeout(deadline, call).await;
             drop(permit);

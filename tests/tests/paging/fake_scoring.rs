@@ -48,6 +48,10 @@ struct State {
     arrivals: HashMap<Key, oneshot::Sender<()>>,
     /// Per RPC of [`FakeScoring::fail_next`]: calls received, failures still to answer.
     rpcs: HashMap<&'static str, (u32, u32)>,
+    /// `GetModelCard` never answers (until liaison gives the call up).
+    card_hangs: bool,
+    /// The `grpc-timeout` of each `GetModelCard` call, as sent.
+    card_timeouts: Vec<Option<String>>,
 }
 
 /// The fake; cheap to clone, shared by the server and the test.
@@ -56,6 +60,8 @@ pub struct FakeScoring {
     state: Arc<Mutex<State>>,
     /// Bumped whenever behaviours change, for held calls to look again.
     changed: Arc<watch::Sender<u64>>,
+    /// `GetModelCard` calls given up by their caller while hanging.
+    cards_abandoned: Arc<watch::Sender<u32>>,
 }
 
 impl FakeScoring {
@@ -64,6 +70,7 @@ impl FakeScoring {
         let fake = Self {
             state: Arc::default(),
             changed: Arc::new(watch::channel(0).0),
+            cards_abandoned: Arc::new(watch::channel(0).0),
         };
         let addr = partial_scoring::serve(fake.clone()).await;
         (fake, addr)
@@ -106,6 +113,23 @@ impl FakeScoring {
     /// UNAVAILABLE, and counts its calls from now on.
     pub fn fail_next(&self, rpc: &'static str, failures: u32) {
         self.state.lock().unwrap().rpcs.insert(rpc, (0, failures));
+    }
+
+    /// Makes `GetModelCard` never answer (`true`) or answer again.
+    pub fn hang_model_card(&self, hang: bool) {
+        self.state.lock().unwrap().card_hangs = hang;
+    }
+
+    /// The `grpc-timeout` each `GetModelCard` call carried so far, in order.
+    pub fn model_card_timeouts(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().card_timeouts.clone()
+    }
+
+    /// Waits until `calls` hanging `GetModelCard` calls were given up by their caller
+    /// (the caller reset the stream, so the handler was dropped).
+    pub async fn model_cards_abandoned(&self, calls: u32) {
+        let mut abandoned = self.cards_abandoned.subscribe();
+        abandoned.wait_for(|n| *n >= calls).await.unwrap();
     }
 
     /// Calls of `rpc` received since [`FakeScoring::fail_next`].
@@ -217,8 +241,28 @@ impl PartialScoring for FakeScoring {
 
     async fn get_model_card(
         &self,
-        _: Request<acx_proto::scoring::GetModelCardRequest>,
+        request: Request<acx_proto::scoring::GetModelCardRequest>,
     ) -> Result<Response<acx_proto::scoring::GetModelCardResponse>, Status> {
+        let timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let hangs = {
+            let mut state = self.state.lock().unwrap();
+            state.card_timeouts.push(timeout);
+            state.card_hangs
+        };
+        if hangs {
+            /// Counts the call as abandoned when its handler is dropped unanswered.
+            struct Abandoned(Arc<watch::Sender<u32>>);
+            impl Drop for Abandoned {
+                fn drop(&mut self) {
+                    self.0.send_modify(|n| *n += 1);
+                }
+            }
+            let _abandoned = Abandoned(Arc::clone(&self.cards_abandoned));
+            std::future::pending::<()>().await;
+        }
         self.count("GetModelCard")?;
         Ok(Response::new(Default::default()))
     }

@@ -227,4 +227,39 @@ async fn replicas_train_one_model_and_assess_alike_with_it() {
         assess(&mut ca, &token, fresh(), head).await,
         "a replica from a snapshot assesses as the others"
     );
+
+    // Every replica has read its card; a training through B now is one more version on
+    // each replica's card, beside every version before it (each card keeps the versions it
+    // has read, and learns of a new one by following the history).
+    let before = listed(&card(&mut ca, &token, head).await);
+    let again = loop {
+        match cb
+            .train_model(at_least(TrainModelRequest {}, &operator(&token), head))
+            .await
+        {
+            Ok(response) => break response,
+            Err(status) => assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let trained_at = position(&again);
+    let new = again.into_inner().challenger.unwrap().version;
+    assert!(!before.contains(&new), "{new} is new: {before:?}");
+    for client in [&mut ca, &mut cb, &mut cc] {
+        let after = listed(&card(client, &token, trained_at).await);
+        assert!(after.contains(&new), "{new} on the card: {after:?}");
+        assert!(
+            before.iter().all(|v| after.contains(v)),
+            "{before:?} {after:?}"
+        );
+    }
+}
+
+/// Every trained version a card names: the one in force and the previous ones.
+fn listed(card: &ModelCard) -> Vec<String> {
+    std::iter::once(&card.version)
+        .filter(|_| card.trained)
+        .chain(card.previous.iter().map(|v| &v.version))
+        .cloned()
+        .collect()
 }

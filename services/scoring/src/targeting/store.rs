@@ -122,9 +122,20 @@ pub async fn save(
 
 /// Every stored version, newest first.
 pub async fn versions(database: &Database) -> Result<Vec<VersionRow>, crate::Error> {
-    const SQL: &str = "SELECT version, trained_us, promoted, decision, facts FROM targeting_models ORDER BY version DESC";
+    versions_after(database, i64::MIN).await
+}
+
+/// The stored versions numbered above `after`, newest first (versions are numbered in
+/// the order they are stored and never change, so a reader that kept the older ones
+/// needs only these).
+pub async fn versions_after(
+    database: &Database,
+    after: i64,
+) -> Result<Vec<VersionRow>, crate::Error> {
+    const SQL: &str = "SELECT version, trained_us, promoted, decision, facts FROM targeting_models \
+        WHERE version > $1 ORDER BY version DESC";
     let rows: Vec<(i64, i64, bool, String, String)> =
-        on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+        on_backend!(database, pool => sqlx::query_as(SQL).bind(after).fetch_all(pool).await?);
     rows.into_iter()
         .map(|(version, trained_us, promoted, decision, facts)| {
             Ok(VersionRow {

@@ -61,6 +61,36 @@ fn backtest(q: &Quality) -> Backtest {
     }
 }
 
+/// The trained versions a replica has read, for the model card (polled every few seconds
+/// by liaison). Stored versions never change and are numbered in the order they are
+/// stored, so a card reads only the versions above the newest one known, and only when
+/// the replica applied history since the last read: a version is stored before its
+/// history entry, so it is there once the entry is applied, on every replica alike.
+#[derive(Debug, Default)]
+pub struct KnownVersions {
+    /// Newest first.
+    rows: Vec<VersionRow>,
+    /// The position applied when they were last read; `None` before the first read.
+    read_at: Option<i64>,
+}
+
+impl KnownVersions {
+    /// The newest version known, or `i64::MIN` when none is.
+    fn newest(&self) -> i64 {
+        self.rows.first().map_or(i64::MIN, |row| row.version)
+    }
+
+    /// Adds `newer` (newest first, as [`store::versions_after`] reads them), read when
+    /// `applied` was the position applied.
+    fn add(&mut self, mut newer: Vec<VersionRow>, applied: i64) {
+        let newest = self.newest();
+        newer.retain(|row| row.version > newest);
+        newer.append(&mut self.rows);
+        self.rows = newer;
+        self.read_at = Some(applied);
+    }
+}
+
 fn summary(row: &VersionRow) -> ModelVersionSummary {
     ModelVersionSummary {
         version: format!("targeting-{}", row.version),
@@ -206,7 +236,16 @@ impl Scorer {
 
     /// The model card; lane thresholds of `authority` only, unless empty.
     pub async fn model_card(&self, authority: &str) -> Result<ModelCard, Error> {
-        let versions = store::versions(self.database()).await?;
+        let (previous, last) = {
+            let mut known = self.versions.lock().await;
+            let applied = self.applied();
+            if known.read_at != Some(applied) {
+                let newer = store::versions_after(self.database(), known.newest()).await?;
+                known.add(newer, applied);
+            }
+            let last = known.rows.first().map(|v| (v.version, v.decision.clone()));
+            (known.rows.iter().map(summary).collect(), last)
+        };
         let state = self.state.read().await;
         let targeting = &state.targeting;
         let (outcomes, frauds) = targeting.stats.totals();
@@ -228,7 +267,7 @@ impl Scorer {
             outcomes_recorded: outcomes as i64,
             training_pending: targeting.training || targeting.training_due(),
             lanes,
-            previous: versions.iter().map(summary).collect(),
+            previous,
             ..ModelCard::default()
         };
         match &targeting.champion {
@@ -249,10 +288,9 @@ impl Scorer {
             }
             None => {
                 card.version = self.rules_version();
-                card.cold_start = match versions.first() {
-                    Some(v) => format!(
-                        "no trained version was promoted yet (last: targeting-{}: {})",
-                        v.version, v.decision
+                card.cold_start = match last {
+                    Some((version, decision)) => format!(
+                        "no trained version was promoted yet (last: targeting-{version}: {decision})"
                     ),
                     None => NotTrained::TooFew {
                         outcomes: outcomes as usize,
@@ -279,5 +317,33 @@ impl Scorer {
         self.wait_applied(position, APPLY_WAIT).await?;
         let thresholds = self.state.read().await.targeting.lanes.thresholds(&policy);
         Ok((thresholds, position))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(version: i64) -> VersionRow {
+        VersionRow {
+            version,
+            trained_us: version,
+            promoted: false,
+            decision: String::new(),
+            facts: Default::default(),
+        }
+    }
+
+    #[test]
+    fn known_versions_stay_newest_first_without_repeats() {
+        let mut known = KnownVersions::default();
+        assert_eq!((known.newest(), known.read_at), (i64::MIN, None));
+        known.add(vec![row(2), row(1)], 10);
+        known.add(Vec::new(), 11);
+        // A read racing another may return a version already known.
+        known.add(vec![row(4), row(3), row(2)], 12);
+        let order: Vec<i64> = known.rows.iter().map(|r| r.version).collect();
+        assert_eq!(order, [4, 3, 2, 1]);
+        assert_eq!((known.newest(), known.read_at), (4, Some(12)));
     }
 }
