@@ -12,7 +12,11 @@ use acx_proto::common::SellerAccountRef;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::{ClusterId, Model, ServedRisk, risk::FindingKey};
+use super::{
+    ClusterId, Model, ServedRisk,
+    index::{KeyIndex, NameKey},
+    risk::FindingKey,
+};
 
 /// A seller account as callers name it: (platform, platform seller id).
 pub type AccountKey = (String, String);
@@ -48,9 +52,23 @@ impl Identifier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AccountId(u32);
 
+#[cfg(test)]
+impl AccountId {
+    pub(super) fn for_tests(n: u32) -> Self {
+        Self(n)
+    }
+}
+
 /// A platform, interned ([`Platforms`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(super) struct PlatformId(u16);
+
+#[cfg(test)]
+impl PlatformId {
+    pub(super) fn for_tests(n: u16) -> Self {
+        Self(n)
+    }
+}
 
 /// Platform names, each kept once.
 #[derive(Debug, Default)]
@@ -108,7 +126,7 @@ pub(super) struct Profile {
     pub(super) report_id: Box<str>,
     pub(super) observe_us: i64,
     /// The display and legal names, analysed for comparison once.
-    pub(super) parsed_names: Vec<Name>,
+    pub(super) parsed_names: Box<[Name]>,
     /// Sorted, without repeats.
     pub(super) identifiers: Vec<Identifier>,
     /// The normalisation version the profile was hashed under
@@ -141,8 +159,8 @@ pub(super) struct Account {
     /// Feed sequence of the first report that named the account.
     pub(super) first_seen: i64,
     pub(super) profiles: Vec<Profile>,
-    /// The name keys ([`Name::key`]) it is indexed under, sorted.
-    pub(super) name_keys: Vec<Box<str>>,
+    /// The name keys it is indexed under, sorted.
+    pub(super) name_keys: Vec<NameKey>,
     /// Its findings, sorted.
     pub(super) findings: Vec<FindingKey>,
     /// Its cluster, once settled.
@@ -167,11 +185,14 @@ impl Account {
     }
 }
 
-/// Every account, by id, and the index from (platform, seller id) to id.
+/// Every account, by id; the indexes from (platform, seller id) and from (platform,
+/// profile report id) to id.
 #[derive(Debug, Default)]
 pub(super) struct Accounts {
     list: Vec<Account>,
-    ids: HashMap<(PlatformId, Box<str>), AccountId>,
+    ids: KeyIndex,
+    /// Profile reports, for retractions.
+    profile_reports: KeyIndex,
 }
 
 impl Accounts {
@@ -184,7 +205,34 @@ impl Accounts {
     }
 
     pub(super) fn id(&self, platform: PlatformId, seller_id: &str) -> Option<AccountId> {
-        self.ids.get(&(platform, Box::from(seller_id))).copied()
+        self.ids.find(platform, seller_id, |id| {
+            self.get(id)
+                .is_some_and(|a| a.platform == platform && *a.seller_id == *seller_id)
+        })
+    }
+
+    /// The account whose profile was reported as `report_id` by `platform`.
+    pub(super) fn of_profile_report(
+        &self,
+        platform: PlatformId,
+        report_id: &str,
+    ) -> Option<AccountId> {
+        self.profile_reports.find(platform, report_id, |id| {
+            self.get(id).is_some_and(|a| {
+                a.platform == platform && a.profiles.iter().any(|p| *p.report_id == *report_id)
+            })
+        })
+    }
+
+    /// Adds `profile` to the versions of `id`'s profile.
+    pub(super) fn add_profile(&mut self, id: AccountId, profile: Profile) {
+        let Some(account) = self.list.get_mut(id.0 as usize) else {
+            return;
+        };
+        self.profile_reports
+            .insert(account.platform, &profile.report_id, id);
+        grow_for_one(&mut account.profiles);
+        account.profiles.push(profile);
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (AccountId, &Account)> {
@@ -206,7 +254,7 @@ impl Accounts {
             cluster: None,
             risk: None,
         });
-        self.ids.insert((platform, seller_id.into()), id);
+        self.ids.insert(platform, seller_id, id);
         id
     }
 }
@@ -220,37 +268,33 @@ impl Serialize for Accounts {
 impl<'de> Deserialize<'de> for Accounts {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let list: Vec<Account> = Vec::deserialize(deserializer)?;
-        let ids = list
-            .iter()
-            .enumerate()
-            .map(|(i, a)| ((a.platform, a.seller_id.clone()), AccountId(i as u32)))
-            .collect();
-        Ok(Self { list, ids })
-    }
-}
-
-/// Inserts `id` into a sorted set.
-pub(super) fn set_insert(set: &mut Vec<AccountId>, id: AccountId) {
-    if let Err(at) = set.binary_search(&id) {
-        grow_for_one(set);
-        set.insert(at, id);
+        // The indexes' hashes are this process's own: built again, never stored.
+        let mut accounts = Self {
+            list,
+            ..Self::default()
+        };
+        for (i, account) in accounts.list.iter().enumerate() {
+            let id = AccountId(i as u32);
+            accounts
+                .ids
+                .insert(account.platform, &account.seller_id, id);
+            for profile in &account.profiles {
+                accounts
+                    .profile_reports
+                    .insert(account.platform, &profile.report_id, id);
+            }
+        }
+        Ok(accounts)
     }
 }
 
 /// Makes room for one more item in a list that usually holds one or a few (an account's
-/// profiles and findings, an identifier's holders): exactly one while it is short, instead
+/// profiles and findings): exactly one while it is short, instead
 /// of `Vec`'s first step of four. With a million accounts the slack of those first steps
 /// was about 300 MiB of the model.
 pub(super) fn grow_for_one<T>(list: &mut Vec<T>) {
     if list.len() == list.capacity() && list.len() < 8 {
         list.reserve_exact(1);
-    }
-}
-
-/// Removes `id` from a sorted set.
-pub(super) fn set_remove(set: &mut Vec<AccountId>, id: AccountId) {
-    if let Ok(at) = set.binary_search(&id) {
-        set.remove(at);
     }
 }
 
@@ -327,14 +371,17 @@ impl Model {
         }
         for identifier in before_set.difference(&after_set) {
             if let Some(holders) = self.holders.get_mut(*identifier) {
-                set_remove(holders, account);
+                holders.remove(account);
                 if holders.is_empty() {
                     self.holders.remove(*identifier);
                 }
             }
         }
         for identifier in after_set.difference(&before_set) {
-            set_insert(self.holders.entry(**identifier).or_default(), account);
+            self.holders
+                .entry(**identifier)
+                .or_default()
+                .insert(account);
         }
         self.reindex_names(account);
         touched
@@ -345,28 +392,45 @@ impl Model {
         let Some(entry) = self.accounts.get(account) else {
             return;
         };
-        let keys: BTreeSet<Box<str>> = entry
+        let keys: BTreeSet<NameKey> = entry
             .names()
             .into_iter()
             .map(Name::key)
             .filter(|key| !key.is_empty())
-            .map(Box::from)
+            .map(|key| NameKey::of(&key))
             .collect();
-        let before: BTreeSet<Box<str>> = entry.name_keys.iter().cloned().collect();
+        let before: BTreeSet<NameKey> = entry.name_keys.iter().copied().collect();
         for key in before.difference(&keys) {
             if let Some(holders) = self.named.get_mut(key) {
-                set_remove(holders, account);
+                holders.remove(account);
                 if holders.is_empty() {
                     self.named.remove(key);
                 }
             }
         }
         for key in keys.difference(&before) {
-            set_insert(self.named.entry(key.clone()).or_default(), account);
+            self.named.entry(*key).or_default().insert(account);
         }
         if let Some(entry) = self.accounts.get_mut(account) {
             entry.name_keys = keys.into_iter().collect();
         }
+    }
+
+    /// The accounts whose current profile has a name of key `key` ([`Name::key`]).
+    pub(super) fn named_exactly<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = AccountId> + 'a {
+        self.named
+            .get(&NameKey::of(key))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |account| {
+                self.accounts
+                    .get(*account)
+                    .is_some_and(|a| a.names().into_iter().any(|name| name.key() == key))
+            })
     }
 
     /// The identifiers of the current profile of `account`.

@@ -9,6 +9,7 @@ use acx_proto::{common::SellerAccountRef, scoring::EntityMatch};
 use super::{
     ClusterId, Model,
     accounts::{Account, Identifier},
+    index::AccountSet,
     linking::{is_strong, kind_label},
 };
 use crate::names;
@@ -58,8 +59,8 @@ impl Model {
         }
         let name = Name::parse(name);
         if !name.tokens.is_empty() {
-            for account in self.named.get(name.key().as_str()).into_iter().flatten() {
-                if let Some(cluster) = self.accounts.get(*account).and_then(|a| a.cluster) {
+            for account in self.named_exactly(&name.key()) {
+                if let Some(cluster) = self.accounts.get(account).and_then(|a| a.cluster) {
                     found
                         .entry(cluster)
                         .or_default()
@@ -95,7 +96,7 @@ impl Model {
                 let members = self
                     .members_of
                     .get(&cluster_id)
-                    .map_or(&[][..], Vec::as_slice);
+                    .map_or(&[][..], AccountSet::as_slice);
                 let accounts: Vec<SellerAccountRef> = self
                     .in_key_order(members.iter().copied())
                     .into_iter()

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     Effects, Merge, Model,
-    accounts::{Account, AccountId, AccountKey, set_insert, set_remove},
+    accounts::{Account, AccountId, AccountKey},
 };
 use crate::names;
 
@@ -198,10 +198,13 @@ impl Model {
     fn assign_cluster(&mut self, account: AccountId, cluster_id: ClusterId) -> Option<ClusterId> {
         let entry = self.accounts.get_mut(account)?;
         let old = entry.cluster.replace(cluster_id);
-        set_insert(self.members_of.entry(cluster_id).or_default(), account);
+        self.members_of
+            .entry(cluster_id)
+            .or_default()
+            .insert(account);
         let old = old.filter(|old| *old != cluster_id)?;
         if let Some(members) = self.members_of.get_mut(&old) {
-            set_remove(members, account);
+            members.remove(account);
             if members.is_empty() {
                 self.members_of.remove(&old);
             }

@@ -31,7 +31,8 @@
 //! listed accounts are BLACKLISTED; otherwise HIGH from 0.7, ELEVATED from 0.3, else LOW.
 //!
 //! ## Layout
-//! [`accounts`]: accounts, profiles, the identifier and name indexes; [`linking`]: links
+//! [`accounts`]: accounts, profiles, the identifier and name indexes ([`index`]: their
+//! compact forms); [`linking`]: links
 //! and clusters; [`risk`]: findings, risk and [`ReasonCode`]; [`blacklist`]: listings;
 //! [`entity`]: entity checks. Marketplace prices are not the seller model's:
 //! [`crate::market`].
@@ -39,6 +40,7 @@
 mod accounts;
 mod blacklist;
 mod entity;
+mod index;
 mod linking;
 mod risk;
 #[cfg(test)]
@@ -54,7 +56,8 @@ use acx_proto::{
 use acx_runtime::time::to_timestamp as timestamp;
 
 pub use accounts::{AccountId, AccountKey};
-use accounts::{Accounts, Identifier, PlatformId, Platforms, Profile};
+use accounts::{Accounts, Identifier, Platforms, Profile};
+use index::{AccountSet, NameKey};
 use linking::ClusterId;
 pub use linking::cluster_id_of;
 pub use risk::ReasonCode;
@@ -127,15 +130,13 @@ pub struct Model {
     platforms: Platforms,
     accounts: Accounts,
     /// Current-profile identifiers → accounts holding them (sorted).
-    holders: HashMap<Identifier, Vec<AccountId>>,
-    /// Current-profile names (as [`Name::key`]) → accounts holding them (sorted).
-    named: HashMap<Box<str>, Vec<AccountId>>,
+    holders: HashMap<Identifier, AccountSet>,
+    /// Current-profile names (as [`Name::key`], hashed) → accounts holding them (sorted).
+    named: HashMap<NameKey, AccountSet>,
     /// Findings by key; each also listed on its account.
     findings: BTreeMap<FindingKey, Finding>,
-    /// Profile reports → their account, for retractions.
-    profile_reports: HashMap<(PlatformId, Box<str>), AccountId>,
     /// Clusters → their members (sorted).
-    members_of: HashMap<ClusterId, Vec<AccountId>>,
+    members_of: HashMap<ClusterId, AccountSet>,
     /// The blacklist.
     #[serde(with = "crate::snapshot::prost_values")]
     listings: HashMap<AccountId, BlacklistEntry>,
@@ -160,7 +161,6 @@ impl Model {
             holders: HashMap::new(),
             named: HashMap::new(),
             findings: BTreeMap::new(),
-            profile_reports: HashMap::new(),
             members_of: HashMap::new(),
             listings: HashMap::new(),
             listing_order: BTreeMap::new(),
@@ -200,25 +200,23 @@ impl Model {
                         )
                     })
                     .collect();
-                if let Some(entry) = self.accounts.get_mut(account) {
-                    accounts::grow_for_one(&mut entry.profiles);
-                    entry.profiles.push(Profile {
+                self.accounts.add_profile(
+                    account,
+                    Profile {
                         report_id: report.report_id.as_str().into(),
                         observe_us: micros(profile.observe_time.as_ref()),
                         parsed_names: [&profile.display_name, &profile.legal_name]
                             .into_iter()
                             .filter(|n| !n.trim().is_empty())
                             .map(|n| Name::parse(n))
-                            .collect(),
+                            .collect::<Vec<_>>()
+                            .into(),
                         identifiers: identifiers.into_iter().collect(),
                         normalization,
                         legacy,
                         retracted: false,
-                    });
-                }
-                let platform = self.platforms.intern(platform);
-                self.profile_reports
-                    .insert((platform, report.report_id.as_str().into()), account);
+                    },
+                );
                 self.reindex(account, &before)
             }
             Kind::CounterfeitFinding(finding) => {
@@ -285,7 +283,7 @@ impl Model {
                     finding.retracted = true;
                     return BTreeSet::from([finding.account]);
                 }
-                let Some(&account) = self.profile_reports.get(&(platform, report_id)) else {
+                let Some(account) = self.accounts.of_profile_report(platform, &report_id) else {
                     return BTreeSet::new();
                 };
                 let before = self.current_identifiers(account);

@@ -470,3 +470,52 @@ fn hashes_equal_only_the_same_text() {
         }
     }
 }
+
+/// A retraction of a profile undoes its links, on the model that applied everything and on
+/// one read back from its serialised form (whose seller and profile report indexes are
+/// built again from the accounts).
+#[test]
+fn a_retracted_profile_undoes_its_links_after_a_snapshot_too() {
+    let model = model_of(&[
+        (
+            "a",
+            profile("P1", "S1", "One", &[(pb::IdentifierKind::TaxNumber, "t1")]),
+        ),
+        (
+            "b",
+            profile("P2", "T1", "Two", &[(pb::IdentifierKind::TaxNumber, "t1")]),
+        ),
+        ("b", profile("P3", "T2", "Three", &[])),
+    ]);
+    let bytes = postcard::to_stdvec(&model).expect("serialises");
+    let restored: Model = postcard::from_bytes(&bytes).expect("reads back");
+    let retraction = Report {
+        report_id: "R1".to_owned(),
+        kind: Some(Kind::Retraction(Retraction {
+            retracted_report_id: "P2".to_owned(),
+            reason: RetractionReason::FalsePositive as i32,
+            note: String::new(),
+        })),
+    };
+    let cluster = |m: &Model, a: &AccountKey| m.risk(a).expect("scored").cluster_id.clone();
+    for mut model in [model, restored] {
+        assert_eq!(
+            cluster(&model, &key("a", "S1")),
+            cluster(&model, &key("b", "T1"))
+        );
+        let touched = model.apply(4, "b", &retraction);
+        assert!(
+            touched.len() >= 2,
+            "the retraction reaches the linked accounts"
+        );
+        model.recompute(&touched, NOW);
+        assert_ne!(
+            cluster(&model, &key("a", "S1")),
+            cluster(&model, &key("b", "T1"))
+        );
+        // The same report id from another platform, or of an unknown report, is not it.
+        assert!(model.apply(5, "a", &retraction).is_empty());
+        assert!(model.risk(&key("b", "T2")).is_some());
+        assert!(model.risk(&key("b", "nobody")).is_none());
+    }
+}
