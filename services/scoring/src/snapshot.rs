@@ -19,7 +19,10 @@
 //! memory"); the chunks are stored one statement each, and the snapshot counts only once
 //! its `snapshots` row is written, in a short transaction of its own.
 
-use std::io::{self, Read, Write};
+use std::io;
+
+use postcard::{de_flavors, ser_flavors};
+use serde::Deserialize;
 
 use acx_runtime::{Database, on_backend, on_tx, time::now_micros};
 use sha2::{Digest, Sha256};
@@ -33,10 +36,6 @@ pub const FORMAT_VERSION: i32 = 5;
 const CHUNK: usize = 8 << 20;
 /// Snapshots kept.
 const KEEP: i64 = 2;
-/// The longest single string a snapshot may hold (postcard reads each into this scratch
-/// space); every string of the state is far shorter. A longer one fails the decoding and
-/// the snapshot is skipped, never misread.
-const SCRATCH: usize = 1 << 20;
 
 /// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +65,7 @@ struct OwnedBody {
 }
 
 /// What a serialisation wrote: the SHA-256 of all its bytes and their number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
     /// SHA-256 of the bytes.
     pub checksum: Vec<u8>,
@@ -74,36 +73,56 @@ pub struct Written {
     pub size: usize,
 }
 
-/// Cuts a byte stream into chunks of [`CHUNK`] bytes, handing each to `store` when full.
+/// Cuts the serialisation into chunks of [`CHUNK`] bytes, handing each to `store` when
+/// full (a postcard output flavor).
 struct ChunkWriter<F> {
     chunk: Vec<u8>,
+    chunk_size: usize,
     store: F,
     hasher: Sha256,
     size: usize,
 }
 
 impl<F: FnMut(Vec<u8>) -> io::Result<()>> ChunkWriter<F> {
-    fn hand_over(&mut self) -> io::Result<()> {
-        let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+    fn hand_over(&mut self) -> postcard::Result<()> {
+        let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(self.chunk_size));
         self.hasher.update(&full);
         self.size += full.len();
-        (self.store)(full)
+        (self.store)(full).map_err(|_| postcard::Error::SerializeBufferFull)
     }
 }
 
-impl<F: FnMut(Vec<u8>) -> io::Result<()>> Write for ChunkWriter<F> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let room = CHUNK - self.chunk.len();
-        let taken = bytes.len().min(room);
-        self.chunk.extend_from_slice(&bytes[..taken]);
-        if self.chunk.len() == CHUNK {
+impl<F: FnMut(Vec<u8>) -> io::Result<()>> ser_flavors::Flavor for ChunkWriter<F> {
+    type Output = Written;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.chunk.push(byte);
+        if self.chunk.len() == self.chunk_size {
             self.hand_over()?;
         }
-        Ok(taken)
+        Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    fn try_extend(&mut self, mut bytes: &[u8]) -> postcard::Result<()> {
+        while !bytes.is_empty() {
+            let taken = bytes.len().min(self.chunk_size - self.chunk.len());
+            self.chunk.extend_from_slice(&bytes[..taken]);
+            bytes = &bytes[taken..];
+            if self.chunk.len() == self.chunk_size {
+                self.hand_over()?;
+            }
+        }
         Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<Written> {
+        if !self.chunk.is_empty() {
+            self.hand_over()?;
+        }
+        Ok(Written {
+            checksum: self.hasher.finalize().to_vec(),
+            size: self.size,
+        })
     }
 }
 
@@ -114,35 +133,39 @@ pub fn encode(
     params: ModelParams,
     store: impl FnMut(Vec<u8>) -> io::Result<()>,
 ) -> Result<Written, postcard::Error> {
+    encode_in_chunks_of(CHUNK, state, params, store)
+}
+
+fn encode_in_chunks_of(
+    chunk_size: usize,
+    state: &State,
+    params: ModelParams,
+    store: impl FnMut(Vec<u8>) -> io::Result<()>,
+) -> Result<Written, postcard::Error> {
     let writer = ChunkWriter {
-        chunk: Vec::with_capacity(CHUNK),
+        chunk: Vec::with_capacity(chunk_size),
+        chunk_size,
         store,
         hasher: Sha256::new(),
         size: 0,
     };
-    let mut writer = postcard::to_io(&Body { params, state }, writer)?;
-    if !writer.chunk.is_empty() {
-        writer
-            .hand_over()
-            .map_err(|_| postcard::Error::SerializeBufferFull)?;
-    }
-    Ok(Written {
-        checksum: writer.hasher.finalize().to_vec(),
-        size: writer.size,
-    })
+    postcard::serialize_with_flavor(&Body { params, state }, writer)
 }
 
-/// Reads chunks from `next` as one byte stream, hashing what it reads.
+/// Reads the chunks `next` gives as one byte stream, hashing them (a postcard input
+/// flavor). Bytes are read in place; only a string split across two chunks is copied.
 struct ChunkReader<F> {
     next: F,
     chunk: Vec<u8>,
     at: usize,
+    /// A string split across chunks, put together.
+    joined: Vec<u8>,
     hasher: Sha256,
     size: usize,
 }
 
 impl<F: FnMut() -> Option<Vec<u8>>> ChunkReader<F> {
-    /// The next chunk with bytes left, if any.
+    /// Moves to the next chunk with bytes left; false after the last.
     fn refill(&mut self) -> bool {
         while self.at == self.chunk.len() {
             match (self.next)() {
@@ -159,15 +182,53 @@ impl<F: FnMut() -> Option<Vec<u8>>> ChunkReader<F> {
     }
 }
 
-impl<F: FnMut() -> Option<Vec<u8>>> Read for ChunkReader<F> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl<'de, F: FnMut() -> Option<Vec<u8>> + 'de> de_flavors::Flavor<'de> for ChunkReader<F> {
+    type Remainder = Self;
+    type Source = ();
+
+    fn pop(&mut self) -> postcard::Result<u8> {
         if !self.refill() {
-            return Ok(0);
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        let byte = self.chunk[self.at];
+        self.at += 1;
+        Ok(byte)
+    }
+
+    /// Borrowing from the input is not possible (chunks are dropped once read); the
+    /// state's types own their strings, so nothing asks for it.
+    fn try_take_n(&mut self, _: usize) -> postcard::Result<&'de [u8]> {
+        Err(postcard::Error::DeserializeBadEncoding)
+    }
+
+    fn try_take_n_temp<'a>(&'a mut self, count: usize) -> postcard::Result<&'a [u8]>
+    where
+        'de: 'a,
+    {
+        if !self.refill() && count > 0 {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        if self.chunk.len() - self.at >= count {
+            let start = self.at;
+            self.at += count;
+            return Ok(&self.chunk[start..self.at]);
+        }
+        self.joined.clear();
+        while self.joined.len() < count {
+            if !self.refill() {
+                return Err(postcard::Error::DeserializeUnexpectedEnd);
+            }
+            let taken = (count - self.joined.len()).min(self.chunk.len() - self.at);
+            self.joined
+                .extend_from_slice(&self.chunk[self.at..self.at + taken]);
+            self.at += taken;
+        }
+        Ok(&self.joined)
+    }
+
+    /// The reader back, to read what the decoding left.
+    fn finalize(self) -> postcard::Result<Self> {
+        Ok(self)
     }
 }
 
@@ -178,16 +239,21 @@ pub fn decode(
     next: impl FnMut() -> Option<Vec<u8>>,
     params: ModelParams,
 ) -> (Result<Option<State>, postcard::Error>, Written) {
-    let mut reader = ChunkReader {
+    let reader = ChunkReader {
         next,
         chunk: Vec::new(),
         at: 0,
+        joined: Vec::new(),
         hasher: Sha256::new(),
         size: 0,
     };
-    let mut scratch = vec![0u8; SCRATCH];
-    let body = postcard::from_io::<OwnedBody, _>((&mut reader, &mut scratch))
-        .map(|(body, _)| (body.params == params).then_some(body.state));
+    let mut deserializer = postcard::Deserializer::from_flavor(reader);
+    let body = OwnedBody::deserialize(&mut deserializer)
+        .map(|body| (body.params == params).then_some(body.state));
+    let mut reader = match deserializer.finalize() {
+        Ok(reader) => reader,
+        Err(error) => return (Err(error), Written::default()),
+    };
     // Whatever the decoding left (nothing, unless the bytes are damaged) still counts for
     // the checksum.
     reader.at = reader.chunk.len();
@@ -366,5 +432,108 @@ pub mod prost_values {
                     .map_err(D::Error::custom)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use acx_proto::{
+        common::{HashedIdentifier, IdentifierKind},
+        ingest::{Report, SellerProfile, report::Kind},
+    };
+
+    use super::*;
+    use crate::history::{Entry, FeedBatch, FeedReport};
+
+    const PARAMS: ModelParams = ModelParams {
+        half_life_days: 180.0,
+    };
+
+    fn state() -> State {
+        let mut state = State::new(PARAMS, acx_domain::rates::ReferenceRates::builtin());
+        let reports = (0..40)
+            .map(|n| FeedReport {
+                sequence: n + 1,
+                platform: "mkt-a".to_owned(),
+                report: Some(Report {
+                    report_id: format!("P{n}"),
+                    kind: Some(Kind::SellerProfile(SellerProfile {
+                        seller_id: format!("S{}", n % 25),
+                        display_name: format!("Ünïcode Trading {n} 深圳市明亮贸易有限公司"),
+                        hashed_identifiers: vec![HashedIdentifier {
+                            kind: IdentifierKind::Phone as i32,
+                            key_id: "k1".to_owned(),
+                            hash: format!("{:064x}", n % 7),
+                            normalization_version: 2,
+                        }],
+                        ..Default::default()
+                    })),
+                }),
+                traceparent: String::new(),
+            })
+            .collect();
+        state.apply(&Entry::Feed(FeedBatch { reports }), 1_760_000_000_000_000);
+        state
+    }
+
+    fn chunks_of(chunk_size: usize, state: &State) -> (Vec<Vec<u8>>, Written) {
+        let mut chunks = Vec::new();
+        let written = encode_in_chunks_of(chunk_size, state, PARAMS, |chunk| {
+            chunks.push(chunk);
+            Ok(())
+        })
+        .unwrap();
+        (chunks, written)
+    }
+
+    /// What the state answers for each seller (its serialisation is not a fingerprint:
+    /// hash maps serialise in their own order).
+    fn answers(state: &State) -> Vec<Option<acx_proto::scoring::SellerRisk>> {
+        (0..26)
+            .map(|n| state.model.risk(&("mkt-a".to_owned(), format!("S{n}"))))
+            .collect()
+    }
+
+    /// Any chunk size, strings split across chunks included, reads back the same state.
+    #[test]
+    fn a_state_reads_back_from_chunks_of_any_size() {
+        let state = state();
+        let (whole, expected) = chunks_of(CHUNK, &state);
+        assert_eq!(whole.len(), 1);
+        assert!(answers(&state).iter().flatten().count() == 25);
+        for size in [1, 2, 7, 64, 1000] {
+            let (chunks, written) = chunks_of(size, &state);
+            assert_eq!(written, expected, "chunks of {size}");
+            assert!(chunks.iter().all(|c| c.len() <= size));
+            let mut chunks = chunks.into_iter();
+            let (restored, read) = decode(|| chunks.next(), PARAMS);
+            assert_eq!(read, expected);
+            let restored = restored.unwrap().expect("same parameters");
+            assert!(answers(&restored) == answers(&state), "chunks of {size}");
+        }
+    }
+
+    /// Damaged or missing bytes never pass: the checksum or the size differs, or the bytes
+    /// do not decode.
+    #[test]
+    fn damaged_chunks_are_told() {
+        let (chunks, expected) = chunks_of(64, &state());
+        let mut damaged = chunks.clone();
+        damaged[1][10] ^= 0x40;
+        let mut next = damaged.into_iter();
+        assert_ne!(decode(|| next.next(), PARAMS).1, expected);
+        let mut short = chunks[..chunks.len() - 1].iter().cloned();
+        let (state, read) = decode(|| short.next(), PARAMS);
+        assert!(state.is_err() || read != expected);
+        assert_ne!(read, expected);
+        let other = ModelParams {
+            half_life_days: 90.0,
+        };
+        let mut next = chunks.into_iter();
+        let (state, read) = decode(|| next.next(), other);
+        assert!(state.unwrap().is_none(), "other parameters");
+        assert_eq!(read, expected);
     }
 }
