@@ -32,8 +32,9 @@ use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape.
 pub const FORMAT_VERSION: i32 = 5;
-/// Bytes per stored chunk.
-const CHUNK: usize = 8 << 20;
+/// Bytes per stored chunk: at most three are in memory while writing (about 6 MiB), and a
+/// million accounts take under 200.
+const CHUNK: usize = 2 << 20;
 /// Snapshots kept.
 const KEEP: i64 = 2;
 
