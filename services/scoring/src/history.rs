@@ -31,6 +31,8 @@
 //! `max(position) + 1`; it also notifies [`CHANNEL`] so followers wake at once. On SQLite
 //! the transaction begins IMMEDIATE (one writer at a time).
 
+use std::collections::HashMap;
+
 use acx_proto::{
     common::SellerAccountRef,
     ingest::Report,
@@ -240,12 +242,21 @@ pub(crate) async fn insert_at(
 async fn insert(tx: &mut WriteTx, position: i64, entry: &Entry) -> Result<(), sqlx::Error> {
     insert_at(tx, position, entry, now_micros()).await?;
     if let WriteTx::Postgres(tx) = tx {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(position.to_string())
-            .execute(&mut **tx)
-            .await?;
+        notify(tx, position).await?;
     }
+    Ok(())
+}
+
+/// Tells followers the history reaches `position` (on commit).
+async fn notify(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    position: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(position.to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -305,51 +316,164 @@ pub struct NewDeclaration {
     pub assessment: ShipmentAssessment,
 }
 
+/// Rows per multi-row statement of a declaration batch (at most 6 parameters a row).
+const ROWS_PER_STATEMENT: usize = 100;
+
 /// Appends one entry per declaration not recorded before, all in one transaction; says
-/// for each what became of it.
+/// for each what became of it. A batch costs a handful of statements whatever its size (a
+/// look-up of the ids recorded before, then multi-row inserts of the claims and of the
+/// entries, one notification), not two per declaration: the append lock is held, so what
+/// the look-up finds cannot change before the inserts.
 pub async fn append_declarations(
     database: &Database,
     declarations: &[NewDeclaration],
 ) -> Result<Vec<Recorded>, Error> {
-    const CLAIM: &str = "INSERT INTO declarations (authority, declaration_id, position, content_hash, shipment, assessment) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (authority, declaration_id) DO NOTHING";
-    const BEFORE: &str = "SELECT position, content_hash, assessment FROM declarations \
-                          WHERE authority = $1 AND declaration_id = $2";
-    let (mut tx, mut position) = begin_append(database).await?;
+    let (mut tx, first) = begin_append(database).await?;
+    let shipments: Vec<DeclaredShipment> = declarations
+        .iter()
+        .map(|new| new.entry.shipment.clone().unwrap_or_default())
+        .collect();
+    let before = recorded_among(&mut tx, &shipments).await?;
+    // Claimed in this batch: a declaration sent twice in one batch is the first one's.
+    let mut claimed: HashMap<(&str, &str), (i64, &NewDeclaration)> = HashMap::new();
+    let mut appended: Vec<(i64, &NewDeclaration, &DeclaredShipment)> = Vec::new();
     let mut results = Vec::with_capacity(declarations.len());
-    for new in declarations {
-        let shipment = new.entry.shipment.clone().unwrap_or_default();
-        let claimed: u64;
+    let mut position = first;
+    for (new, shipment) in declarations.iter().zip(&shipments) {
+        let key = (
+            shipment.authority.as_str(),
+            shipment.declaration_id.as_str(),
+        );
+        let earlier = match (before.get(&key), claimed.get(&key)) {
+            (Some((at, hash, stored)), _) => Some((
+                *at,
+                hash == &new.content_hash,
+                ShipmentAssessment::decode(stored.as_slice())?,
+            )),
+            (None, Some((at, first))) => Some((
+                *at,
+                first.content_hash == new.content_hash,
+                first.assessment.clone(),
+            )),
+            (None, None) => None,
+        };
+        results.push(match earlier {
+            Some((at, true, stored)) => Recorded::Before(at, Box::new(stored)),
+            Some((_, false, _)) => Recorded::Conflict,
+            None => {
+                claimed.insert(key, (position, new));
+                appended.push((position, new, shipment));
+                position += 1;
+                Recorded::Appended(position - 1)
+            }
+        });
+    }
+    let time_us = now_micros();
+    for rows in appended.chunks(ROWS_PER_STATEMENT) {
+        let claims = statement(
+            "INSERT INTO declarations (authority, declaration_id, position, content_hash, shipment, assessment) VALUES ",
+            rows.len(),
+            6,
+        );
         on_tx!(&mut tx, conn => {
-            claimed = sqlx::query(CLAIM)
-                .bind(&shipment.authority).bind(&shipment.declaration_id).bind(position)
-                .bind(&new.content_hash).bind(shipment.encode_to_vec())
-                .bind(new.assessment.encode_to_vec())
-                .execute(conn).await?.rows_affected();
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(claims.as_str()));
+            for (at, new, shipment) in rows {
+                query = query
+                    .bind(&shipment.authority).bind(&shipment.declaration_id).bind(*at)
+                    .bind(&new.content_hash).bind(shipment.encode_to_vec())
+                    .bind(new.assessment.encode_to_vec());
+            }
+            query.execute(conn).await?;
         });
-        if claimed == 1 {
-            insert(&mut tx, position, &Entry::Declaration(new.entry.clone())).await?;
-            results.push(Recorded::Appended(position));
-            position += 1;
-            continue;
-        }
-        let (before, hash, stored): (i64, Vec<u8>, Vec<u8>);
+        let entries = statement(
+            "INSERT INTO history (position, kind, records, payload, append_time_us) VALUES ",
+            rows.len(),
+            5,
+        );
         on_tx!(&mut tx, conn => {
-            (before, hash, stored) = sqlx::query_as(BEFORE)
-                .bind(&shipment.authority).bind(&shipment.declaration_id)
-                .fetch_one(conn).await?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(entries.as_str()));
+            for (at, new, _) in rows {
+                let entry = Entry::Declaration(new.entry.clone());
+                query = query
+                    .bind(*at).bind(entry.kind()).bind(entry.records()).bind(entry.encode())
+                    .bind(time_us);
+            }
+            query.execute(conn).await?;
         });
-        results.push(if hash == new.content_hash {
-            Recorded::Before(
-                before,
-                Box::new(ShipmentAssessment::decode(stored.as_slice())?),
-            )
-        } else {
-            Recorded::Conflict
-        });
+    }
+    if let (Some((last, _, _)), WriteTx::Postgres(conn)) = (appended.last(), &mut tx) {
+        notify(conn, *last).await?;
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// `head` followed by `rows` groups of `columns` numbered parameters: `($1, $2), ($3, $4)`.
+/// Only fixed text and parameter numbers: nothing a caller sent goes into the SQL.
+fn statement(head: &str, rows: usize, columns: usize) -> String {
+    let mut sql = String::from(head);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + column + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// A declaration recorded before, as stored.
+#[derive(sqlx::FromRow)]
+struct RecordedRow {
+    authority: String,
+    declaration_id: String,
+    position: i64,
+    content_hash: Vec<u8>,
+    assessment: Vec<u8>,
+}
+
+/// Of `shipments`, those recorded before: (authority, declaration id) → (position, content
+/// hash, stored assessment).
+async fn recorded_among<'a>(
+    tx: &mut WriteTx,
+    shipments: &'a [DeclaredShipment],
+) -> Result<HashMap<(&'a str, &'a str), (i64, Vec<u8>, Vec<u8>)>, sqlx::Error> {
+    let mut found = HashMap::new();
+    for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = statement(
+            "SELECT authority, declaration_id, position, content_hash, assessment FROM declarations \
+             WHERE (authority, declaration_id) IN (VALUES ",
+            chunk.len(),
+            2,
+        );
+        sql.push(')');
+        let rows: Vec<RecordedRow>;
+        on_tx!(&mut *tx, conn => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for shipment in chunk {
+                query = query.bind(&shipment.authority).bind(&shipment.declaration_id);
+            }
+            rows = query.fetch_all(conn).await?;
+        });
+        for row in rows {
+            if let Some(shipment) = chunk
+                .iter()
+                .find(|s| s.authority == row.authority && s.declaration_id == row.declaration_id)
+            {
+                found.insert(
+                    (
+                        shipment.authority.as_str(),
+                        shipment.declaration_id.as_str(),
+                    ),
+                    (row.position, row.content_hash, row.assessment),
+                );
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// A recorded declaration as recorded, if any.

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod batches;
 mod targeting;
 
 use std::time::Duration;

@@ -1,0 +1,126 @@
+//! `AssessShipments` with `record`: each declaration of a batch is recorded once, whether
+//! it is new, recorded before, sent twice in the batch, or sent again with other content,
+//! and the answer says which; a second replica reads what the first recorded.
+
+use acx_proto::scoring::{AssessShipmentRequest, AssessShipmentsRequest, Lane};
+
+use super::{Backend, Replica, authorized, declaration, scalar};
+
+async fn batch_records_each_declaration_once(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("scoring.db").display()),
+        Backend::Postgres => {
+            let Some(server) = acx_tests::postgres_server_url() else {
+                return;
+            };
+            acx_tests::fresh_postgres_database(&server).await
+        }
+    };
+    let token = acx_runtime::credentials::generate_token();
+    let a = Replica::start(None, &token, &url, &dir.path().join("a"), 1_000_000).await;
+    let b = Replica::start(None, &token, &url, &dir.path().join("b"), 1_000_000).await;
+    let mut client = a.client().await;
+
+    // Recorded before: B with this content, C with other content.
+    let mut recorded = Vec::new();
+    for shipment in [declaration("B", 1), declaration("C", 2)] {
+        let assessment = client
+            .assess_shipment(authorized(
+                AssessShipmentRequest {
+                    shipment: Some(shipment),
+                    record: true,
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .assessment
+            .unwrap();
+        recorded.push(assessment);
+    }
+    let mut other_a = declaration("A", 3);
+    other_a.importer_id = "IMP-OTHER".to_owned();
+    let mut other_c = declaration("C", 2);
+    other_c.importer_id = "IMP-OTHER".to_owned();
+    let batch = vec![
+        declaration("A", 3),
+        declaration("B", 1),
+        declaration("A", 3),
+        other_a,
+        other_c,
+        declaration("D", 4),
+    ];
+    let results = client
+        .assess_shipments(authorized(
+            AssessShipmentsRequest {
+                shipments: batch,
+                record: true,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let conflicts: Vec<bool> = results.iter().map(|r| r.conflict).collect();
+    assert_eq!(conflicts, [false, false, false, true, true, false]);
+    assert_eq!(
+        results[1].assessment.as_ref(),
+        Some(&recorded[0]),
+        "recorded before with the same content: the answer then"
+    );
+    assert_eq!(
+        results[2].assessment, results[0].assessment,
+        "sent twice in one batch: the first one's answer"
+    );
+    assert!(results[3].assessment.is_none() && results[4].assessment.is_none());
+    for result in [&results[0], &results[5]] {
+        let assessment = result.assessment.as_ref().unwrap();
+        assert_ne!(assessment.lane, Lane::Unspecified as i32);
+    }
+    // B, C, then A and D: four declarations, four history entries of declarations.
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM declarations").await, 4);
+    assert_eq!(
+        scalar(&url, "SELECT COUNT(*) FROM history WHERE kind = 2").await,
+        4
+    );
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT COUNT(DISTINCT position) FROM declarations WHERE declaration_id IN ('A', 'D')"
+        )
+        .await,
+        2
+    );
+
+    // The same batch again, through the other replica: nothing new, the same answers.
+    let again = b
+        .client()
+        .await
+        .assess_shipments(authorized(
+            AssessShipmentsRequest {
+                shipments: vec![declaration("A", 3), declaration("D", 4)],
+                record: true,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(again[0].assessment, results[0].assessment);
+    assert_eq!(again[1].assessment, results[5].assessment);
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM declarations").await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_records_each_declaration_once_on_sqlite() {
+    batch_records_each_declaration_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_records_each_declaration_once_on_postgres() {
+    batch_records_each_declaration_once(Backend::Postgres).await;
+}
