@@ -4,7 +4,7 @@ use acx_proto::{
     liaison::{Declaration, InspectionResult},
     scoring::ShipmentAssessment,
 };
-use acx_runtime::{Database, WriteLock, on_backend, on_tx, time::now_micros};
+use acx_runtime::{Database, WriteLock, db::rows_statement, on_backend, on_tx, time::now_micros};
 use prost::Message;
 use std::sync::LazyLock;
 
@@ -219,63 +219,143 @@ pub async fn write_assessments(
     records: &[AssessmentRecord<'_>],
     write: AssessmentWrite<'_>,
 ) -> Result<(), sqlx::Error> {
-    const ASSESS: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4, \
-                          assessed_seq = (SELECT COALESCE(MAX(assessed_seq), 0) + 1 FROM declarations WHERE authority = $5) \
-                          WHERE authority = $5 AND declaration_id = $6 AND state = $7";
-    const REPLACE: &str = "UPDATE declarations SET state = $1, assessment = $2, risk = $3, lane = $4 \
-                           WHERE authority = $5 AND declaration_id = $6 AND state = $7";
-    const ALERT: &str = "INSERT INTO alerts (authority, declaration_id) VALUES ($1, $2)";
-    /// Appends to a shipment's assessment history.
-    const HISTORY: &str = "INSERT INTO assessment_history \
-        (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    if records.is_empty() {
-        return Ok(());
-    }
-    let (update, before, cause) = match write {
-        AssessmentWrite::Arrival => (ASSESS, PENDING, "assessed on arrival"),
-        AssessmentWrite::Reassessment(cause) => (REPLACE, ASSESSED, cause),
+    let (before, cause) = match write {
+        AssessmentWrite::Arrival => (PENDING, "assessed on arrival"),
+        AssessmentWrite::Reassessment(cause) => (ASSESSED, cause),
     };
     let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
-    for record in records {
-        let assessment = record.assessment;
+    // The write lock is held: the declarations found in state `before` are the ones the
+    // update changes (each once, the first record of it).
+    let mut changing: Vec<&AssessmentRecord<'_>> = Vec::with_capacity(records.len());
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_statement(
+            "SELECT authority, declaration_id FROM declarations WHERE state = $1 \
+             AND (authority, declaration_id) IN (VALUES ",
+            1,
+            chunk.len(),
+            2,
+            ")",
+        );
+        let found: Vec<(String, String)>;
         on_tx!(&mut tx, conn => {
-            let updated = sqlx::query(update)
-                .bind(ASSESSED)
-                .bind(assessment.encode_to_vec())
-                .bind(assessment.risk)
-                .bind(assessment.lane)
-                .bind(record.authority)
-                .bind(record.declaration_id)
-                .bind(before)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            if updated == 1 {
-                sqlx::query(HISTORY)
-                    .bind(record.authority)
-                    .bind(record.declaration_id)
-                    .bind(now_micros())
-                    .bind(&assessment.model_version)
-                    .bind(assessment.risk)
-                    .bind(assessment.lane)
-                    .bind(cause)
-                    .execute(&mut *conn)
-                    .await?;
-                if record.alert {
-                    sqlx::query(ALERT)
-                        .bind(record.authority)
-                        .bind(record.declaration_id)
-                        .execute(conn)
-                        .await?;
-                }
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(before);
+            for record in chunk {
+                query = query.bind(record.authority).bind(record.declaration_id);
             }
+            found = query.fetch_all(conn).await?;
         });
+        for record in chunk {
+            let key = (record.authority, record.declaration_id);
+            let first = !changing
+                .iter()
+                .any(|c| (c.authority, c.declaration_id) == key);
+            if first && found.iter().any(|(a, d)| (a.as_str(), d.as_str()) == key) {
+                changing.push(record);
+            }
+        }
+    }
+    if changing.is_empty() {
+        return tx.commit().await;
+    }
+    // Arrivals take their authority's next `assessed_seq`s, in order.
+    let mut next_seq: Vec<(&str, i64)> = Vec::new();
+    let mut seqs = Vec::with_capacity(changing.len());
+    for record in &changing {
+        let at = match next_seq.iter().position(|(a, _)| *a == record.authority) {
+            Some(at) => at,
+            None => {
+                let (max,): (i64,);
+                on_tx!(&mut tx, conn => {
+                    (max,) = sqlx::query_as(
+                        "SELECT COALESCE(MAX(assessed_seq), 0) FROM declarations WHERE authority = $1",
+                    )
+                    .bind(record.authority)
+                    .fetch_one(conn)
+                    .await?;
+                });
+                next_seq.push((record.authority, max));
+                next_seq.len() - 1
+            }
+        };
+        next_seq[at].1 += 1;
+        seqs.push(next_seq[at].1);
+    }
+    let arrival = matches!(write, AssessmentWrite::Arrival);
+    let now = now_micros();
+    for (rows, seqs) in changing
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(seqs.chunks(ROWS_PER_STATEMENT))
+    {
+        // VALUES columns are column1.. on both backends: authority, declaration id,
+        // assessment, risk, lane, assessed_seq.
+        let update = rows_statement(
+            if arrival {
+                "UPDATE declarations SET state = $1, assessment = v.column3, risk = v.column4, \
+                 lane = v.column5, assessed_seq = v.column6 FROM (VALUES "
+            } else {
+                "UPDATE declarations SET state = $1, assessment = v.column3, risk = v.column4, \
+                 lane = v.column5 FROM (VALUES "
+            },
+            1,
+            rows.len(),
+            6,
+            ") AS v WHERE declarations.authority = v.column1 \
+             AND declarations.declaration_id = v.column2",
+        );
+        on_tx!(&mut tx, conn => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(update.as_str())).bind(ASSESSED);
+            for (record, seq) in rows.iter().zip(seqs) {
+                let assessment = record.assessment;
+                query = query
+                    .bind(record.authority).bind(record.declaration_id)
+                    .bind(assessment.encode_to_vec()).bind(assessment.risk)
+                    .bind(assessment.lane).bind(*seq);
+            }
+            query.execute(conn).await?;
+        });
+        let history = rows_statement(
+            "INSERT INTO assessment_history \
+             (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) VALUES ",
+            0,
+            rows.len(),
+            7,
+            "",
+        );
+        on_tx!(&mut tx, conn => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(history.as_str()));
+            for record in rows {
+                let assessment = record.assessment;
+                query = query
+                    .bind(record.authority).bind(record.declaration_id).bind(now)
+                    .bind(&assessment.model_version).bind(assessment.risk)
+                    .bind(assessment.lane).bind(cause);
+            }
+            query.execute(conn).await?;
+        });
+        let alerts: Vec<_> = rows.iter().filter(|r| r.alert).collect();
+        if !alerts.is_empty() {
+            let sql = rows_statement(
+                "INSERT INTO alerts (authority, declaration_id) VALUES ",
+                0,
+                alerts.len(),
+                2,
+                "",
+            );
+            on_tx!(&mut tx, conn => {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for record in &alerts {
+                    query = query.bind(record.authority).bind(record.declaration_id);
+                }
+                query.execute(conn).await?;
+            });
+        }
     }
     tx.commit().await
 }
 
-/// Advisory lock key serialising alert writers on PostgreSQL.
+/// Rows per multi-row statement of an assessment batch (at most 7 parameters a row).
+const ROWS_PER_STATEMENT: usize = 100;
+
 const ALERT_WRITE_LOCK: WriteLock = WriteLock(0x0AC5_0003);
 
 /// Stores an inspection result in the outbox; false when the declaration has one already.

@@ -38,7 +38,9 @@ use acx_proto::{
     ingest::Report,
     scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment},
 };
-use acx_runtime::{Database, WriteLock, WriteTx, on_backend, on_tx, time::now_micros};
+use acx_runtime::{
+    Database, WriteLock, WriteTx, db::rows_statement, on_backend, on_tx, time::now_micros,
+};
 use prost::Message;
 
 use crate::Error;
@@ -370,10 +372,12 @@ pub async fn append_declarations(
     }
     let time_us = now_micros();
     for rows in appended.chunks(ROWS_PER_STATEMENT) {
-        let claims = statement(
+        let claims = rows_statement(
             "INSERT INTO declarations (authority, declaration_id, position, content_hash, shipment, assessment) VALUES ",
+            0,
             rows.len(),
             6,
+            "",
         );
         on_tx!(&mut tx, conn => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(claims.as_str()));
@@ -385,10 +389,12 @@ pub async fn append_declarations(
             }
             query.execute(conn).await?;
         });
-        let entries = statement(
+        let entries = rows_statement(
             "INSERT INTO history (position, kind, records, payload, append_time_us) VALUES ",
+            0,
             rows.len(),
             5,
+            "",
         );
         on_tx!(&mut tx, conn => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(entries.as_str()));
@@ -406,23 +412,6 @@ pub async fn append_declarations(
     }
     tx.commit().await?;
     Ok(results)
-}
-
-/// `head` followed by `rows` groups of `columns` numbered parameters: `($1, $2), ($3, $4)`.
-/// Only fixed text and parameter numbers: nothing a caller sent goes into the SQL.
-fn statement(head: &str, rows: usize, columns: usize) -> String {
-    let mut sql = String::from(head);
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", row * columns + column + 1));
-        }
-        sql.push(')');
-    }
-    sql
 }
 
 /// A declaration recorded before, as stored.
@@ -443,13 +432,14 @@ async fn recorded_among<'a>(
 ) -> Result<HashMap<(&'a str, &'a str), (i64, Vec<u8>, Vec<u8>)>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = statement(
+        let sql = rows_statement(
             "SELECT authority, declaration_id, position, content_hash, assessment FROM declarations \
              WHERE (authority, declaration_id) IN (VALUES ",
+            0,
             chunk.len(),
             2,
+            ")",
         );
-        sql.push(')');
         let rows: Vec<RecordedRow>;
         on_tx!(&mut *tx, conn => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));

@@ -55,6 +55,28 @@ macro_rules! on_tx {
     };
 }
 
+/// A multi-row statement for both backends: `head`, then `rows` groups of `columns`
+/// numbered parameters after the first `skip` (`($2, $3), ($4, $5)`), then `tail`. Fixed
+/// text and parameter numbers only (nothing a caller sent goes into the SQL), so it may be
+/// passed as `sqlx::AssertSqlSafe`. Keep `rows × columns + skip` under SQLite's 32,766
+/// and PostgreSQL's 65,535 parameters.
+pub fn rows_statement(head: &str, skip: usize, rows: usize, columns: usize, tail: &str) -> String {
+    let mut sql = String::from(head);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(skip + row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
 /// The file of a `sqlite:` URL, for code that opens its own connection to it; None for
 /// in-memory SQLite (`sqlite::memory:`, `mode=memory`) and for other databases.
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
@@ -285,6 +307,21 @@ impl Database {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_rows_statement_numbers_its_parameters_after_the_skipped() {
+        assert_eq!(
+            super::rows_statement(
+                "INSERT INTO t (a, b) VALUES ",
+                1,
+                2,
+                2,
+                " ON CONFLICT DO NOTHING"
+            ),
+            "INSERT INTO t (a, b) VALUES ($2, $3), ($4, $5) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(super::rows_statement("X ", 0, 1, 1, ""), "X ($1)");
+    }
+
     use super::*;
 
     #[test]
