@@ -992,3 +992,110 @@ async fn a_retry_after_a_key_rotation_is_still_a_duplicate() {
         "new reports are hashed with the new key"
     );
 }
+
+/// Two platforms bulk-loading at once, in batches large enough for PostgreSQL's COPY path,
+/// each stream ending with reruns of earlier batches and a batch half new, half retried:
+/// every accepted report gets a unique sequence, the feed lists them in strictly increasing
+/// order, each platform's reports in the order it sent them, and the retries are
+/// duplicates that store nothing. A synchronous batch's sequences follow its order too.
+async fn concurrent_bulk_loads_get_unique_ordered_sequences(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ingest) = harness(backend, &dir).await else {
+        return;
+    };
+    let batch = |prefix: &str, b: usize| BulkLoadReportsRequest {
+        reports: (0..100)
+            .map(|i| price(&format!("{prefix}-{b}-{i}"), &format!("{i}.25")))
+            .collect(),
+    };
+    // Batches 0..6, batches 0 and 1 again, then 50 reports of batch 2 with 50 new ones.
+    let stream = |prefix: &str| {
+        let mut batches: Vec<_> = (0..6).map(|b| batch(prefix, b)).collect();
+        batches.push(batch(prefix, 0));
+        batches.push(batch(prefix, 1));
+        let mut mixed = batch(prefix, 2).reports.split_off(50);
+        mixed.extend(batch(prefix, 6).reports.into_iter().take(50));
+        batches.push(BulkLoadReportsRequest { reports: mixed });
+        batches
+    };
+    let expected = |prefix: &str| -> Vec<String> {
+        let mut ids: Vec<String> = (0..6)
+            .flat_map(|b| (0..100).map(move |i| format!("{prefix}-{b}-{i}")))
+            .collect();
+        ids.extend((0..50).map(|i| format!("{prefix}-6-{i}")));
+        ids
+    };
+    let load = |batches: Vec<BulkLoadReportsRequest>, token: String| {
+        let addr = ingest.addr;
+        async move {
+            let mut client = IngestServiceClient::new(channel(addr).await);
+            let progress = client
+                .bulk_load_reports(authorized(tokio_stream::iter(batches), &token))
+                .await
+                .unwrap()
+                .into_inner();
+            progress.map(|p| p.unwrap()).collect::<Vec<_>>().await
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(load(stream("A"), ingest.platform_a.clone())),
+        tokio::spawn(load(stream("B"), ingest.platform_b.clone())),
+    );
+    for progress in [a.unwrap(), b.unwrap()] {
+        let last = progress.last().unwrap();
+        assert_eq!(
+            (last.received, last.accepted, last.duplicates, last.rejected),
+            (900, 650, 250, 0)
+        );
+        assert_eq!(last.already_exists, 0);
+    }
+
+    let feed = read_feed(&ingest, 0, 1300).await;
+    let sequences: Vec<i64> = feed.iter().map(|c| c.sequence).collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "the feed's sequences are unique and strictly increasing"
+    );
+    for (platform, prefix) in [("acme-market", "A"), ("bazaar", "B")] {
+        let ids: Vec<String> = feed
+            .iter()
+            .filter(|c| c.platform == platform)
+            .map(|c| c.report.as_ref().unwrap().report_id.clone())
+            .collect();
+        assert_eq!(ids, expected(prefix), "{platform}'s reports in its order");
+    }
+
+    // A synchronous batch on the same path: 80 new reports between 20 retries.
+    let mut reports: Vec<Report> = (0..80).map(|i| price(&format!("S-{i}"), "3.50")).collect();
+    reports.splice(40..40, batch("A", 3).reports.into_iter().take(20));
+    let results = submit(&ingest, &ingest.platform_a, reports).await;
+    let accepted: Vec<i64> = results
+        .iter()
+        .filter(|r| r.outcome() == ReportOutcome::Accepted)
+        .map(|r| r.sequence)
+        .collect();
+    assert_eq!(accepted.len(), 80);
+    assert!(accepted.windows(2).all(|w| w[0] < w[1]));
+    assert!(accepted[0] > *sequences.last().unwrap());
+    let stored_sequence = |id: &str| {
+        feed.iter()
+            .find(|c| c.report.as_ref().unwrap().report_id == id)
+            .map(|c| c.sequence)
+    };
+    for retry in results.iter().filter(|r| r.report_id.starts_with("A-")) {
+        assert_eq!(retry.outcome(), ReportOutcome::Duplicate);
+        assert_eq!(Some(retry.sequence), stored_sequence(&retry.report_id));
+    }
+    let fed = read_feed(&ingest, *sequences.last().unwrap(), 80).await;
+    assert_eq!(fed.iter().map(|c| c.sequence).collect::<Vec<_>>(), accepted);
+}
+
+#[tokio::test]
+async fn concurrent_bulk_loads_get_unique_ordered_sequences_on_sqlite() {
+    concurrent_bulk_loads_get_unique_ordered_sequences(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn concurrent_bulk_loads_get_unique_ordered_sequences_on_postgres() {
+    concurrent_bulk_loads_get_unique_ordered_sequences(Backend::Postgres).await;
+}

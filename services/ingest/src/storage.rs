@@ -45,7 +45,7 @@ pub async fn store(
     match database {
         Database::Postgres(pool) => {
             let mut tx = pool.begin().await?;
-            store::copy_rows(&mut tx, platform, &rows, 0, None).await?;
+            store::copy_rows(&mut tx, platform, &rows, None, 0, None).await?;
             tx.commit().await
         }
         Database::Sqlite(_) => {

@@ -14,8 +14,9 @@ use crate::prepare::Prepared;
 
 /// Rows per multi-row INSERT on SQLite (7 parameters each, well under its 32766 limit).
 const SQLITE_ROWS_PER_INSERT: usize = 1000;
-/// Smallest PostgreSQL batch written with COPY: below it the lookup and read-back COPY
-/// needs (COPY has no ON CONFLICT or RETURNING) cost more than the single UNNEST statement.
+/// Smallest PostgreSQL batch written with COPY: below it the two statements COPY needs
+/// first (it has no ON CONFLICT or RETURNING: taken ids are looked up and a run of
+/// sequences reserved) cost more than the single UNNEST statement.
 pub const COPY_MIN_ROWS: usize = 64;
 /// Ids per lookup statement.
 const IDS_PER_LOOKUP: usize = 1000;
@@ -113,6 +114,27 @@ impl BatchTx {
         Ok(found)
     }
 
+    /// Which of `ids` `platform` already used: one index-only probe per id on PostgreSQL
+    /// (the unique index on platform and report id), reading nothing else.
+    async fn taken_ids(
+        &mut self,
+        platform: &str,
+        ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+        let WriteTx::Postgres(tx) = &mut self.0 else {
+            let found = self.existing(platform, ids).await?;
+            return Ok(found.into_keys().collect());
+        };
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT report_id FROM reports WHERE platform = $1 AND report_id = ANY($2)",
+        )
+        .bind(platform)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Inserts `reports` in order, skipping any whose id the platform already used (they
     /// are classified afterwards, so a fresh load pays for no lookup); returns the sequence
     /// of each report inserted, by id.
@@ -147,30 +169,46 @@ impl BatchTx {
                 }
             }
             WriteTx::Postgres(_) if reports.len() >= COPY_MIN_ROWS => {
-                // COPY cannot skip taken ids or return sequences: look them up first,
-                // copy the rest (writers hold the lock, so the new rows follow `head`).
+                // COPY cannot skip taken ids or return sequences: look the ids up first,
+                // then reserve one run of sequences for the rest and copy them with it
+                // (writers hold the lock, so the run is theirs and follows every sequence
+                // already visible).
                 let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
-                let taken = self.existing(platform, &ids).await?;
+                let taken = self.taken_ids(platform, &ids).await?;
                 let fresh: Vec<&Prepared> = reports
                     .iter()
                     .copied()
-                    .filter(|r| !taken.contains_key(&r.report_id))
+                    .filter(|r| !taken.contains(r.report_id.as_str()))
                     .collect();
+                if fresh.is_empty() {
+                    return Ok(by_id);
+                }
                 let WriteTx::Postgres(tx) = &mut self.0 else {
                     unreachable!("matched above")
                 };
-                let (head,): (i64,) =
-                    sqlx::query_as("SELECT COALESCE(MAX(sequence), 0) FROM reports")
-                        .fetch_one(&mut **tx)
-                        .await?;
-                copy_rows(tx, platform, &fresh, receive_time_us, trace_context).await?;
-                let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT report_id, sequence FROM reports WHERE sequence > $1 ORDER BY sequence",
+                let (last,): (i64,) = sqlx::query_as(
+                    "SELECT setval(pg_get_serial_sequence('reports', 'sequence'), \
+                     nextval(pg_get_serial_sequence('reports', 'sequence')) + $1 - 1)",
                 )
-                .bind(head)
-                .fetch_all(&mut **tx)
+                .bind(fresh.len() as i64)
+                .fetch_one(&mut **tx)
                 .await?;
-                by_id.extend(rows);
+                let first = last - fresh.len() as i64 + 1;
+                copy_rows(
+                    tx,
+                    platform,
+                    &fresh,
+                    Some(first),
+                    receive_time_us,
+                    trace_context,
+                )
+                .await?;
+                by_id.extend(
+                    fresh
+                        .iter()
+                        .zip(first..)
+                        .map(|(report, sequence)| (report.report_id.clone(), sequence)),
+                );
             }
             WriteTx::Postgres(tx) => {
                 let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
@@ -234,12 +272,14 @@ fn copy_field(buffer: &mut Vec<u8>, bytes: &[u8]) {
     buffer.extend_from_slice(bytes);
 }
 
-/// Writes `reports` (ids not taken) with one binary COPY, in order, so their sequences
-/// follow the order of the batch.
+/// Writes `reports` (ids not taken) with one binary COPY, in order: numbered from
+/// `first_sequence` on (a run the caller reserved), or without it by the column's own
+/// identity sequence (the raw baseline of the ingest benchmark).
 pub async fn copy_rows(
     tx: &mut Transaction<'static, Postgres>,
     platform: &str,
     reports: &[&Prepared],
+    first_sequence: Option<i64>,
     receive_time_us: i64,
     trace_context: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -252,8 +292,14 @@ pub async fn copy_rows(
     buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     buffer.extend_from_slice(&0_i32.to_be_bytes());
     buffer.extend_from_slice(&0_i32.to_be_bytes());
-    for report in reports {
-        buffer.extend_from_slice(&8_i16.to_be_bytes());
+    for (position, report) in reports.iter().enumerate() {
+        match first_sequence {
+            Some(first) => {
+                buffer.extend_from_slice(&9_i16.to_be_bytes());
+                copy_field(&mut buffer, &(first + position as i64).to_be_bytes());
+            }
+            None => buffer.extend_from_slice(&8_i16.to_be_bytes()),
+        }
         copy_field(&mut buffer, platform.as_bytes());
         copy_field(&mut buffer, report.report_id.as_bytes());
         copy_field(&mut buffer, &(report.kind as i32).to_be_bytes());
@@ -268,11 +314,17 @@ pub async fn copy_rows(
         }
     }
     buffer.extend_from_slice(&(-1_i16).to_be_bytes());
+    const COLUMNS: &str =
+        "platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context";
+    let sequence = if first_sequence.is_some() {
+        "sequence, "
+    } else {
+        ""
+    };
     let mut copy = tx
-        .copy_in_raw(
-            "COPY reports (platform, report_id, kind, content_hash, key_id, payload, receive_time_us, trace_context) \
-             FROM STDIN WITH (FORMAT binary)",
-        )
+        .copy_in_raw(&format!(
+            "COPY reports ({sequence}{COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+        ))
         .await?;
     copy.send(buffer).await?;
     copy.finish().await?;
