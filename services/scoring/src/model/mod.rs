@@ -32,9 +32,8 @@
 //!
 //! ## Layout
 //! [`accounts`]: accounts, profiles, the identifier and name indexes ([`index`]: their
-//! compact forms); [`linking`]: links
-//! and clusters; [`risk`]: findings, risk and [`ReasonCode`]; [`blacklist`]: listings;
-//! [`entity`]: entity checks. Marketplace prices are not the seller model's:
+//! compact forms); [`linking`]: links and clusters; [`risk`]: findings, risk and
+//! [`ReasonCode`]; [`blacklist`]: listings; [`entity`]: entity checks. Marketplace prices are not the seller model's:
 //! [`crate::market`].
 
 mod accounts;
