@@ -225,6 +225,11 @@ async fn begin_append(database: &Database) -> Result<(WriteTx, i64), sqlx::Error
     Ok((tx, next))
 }
 
+/// The insert of history entries, before its rows: (position, kind, records, payload,
+/// append time) each.
+const HISTORY_INSERT: &str =
+    "INSERT INTO history (position, kind, records, payload, append_time_us) VALUES ";
+
 /// Writes `entry` at `position` appended at `time_us` (in an append transaction).
 pub(crate) async fn insert_at(
     tx: &mut WriteTx,
@@ -232,9 +237,8 @@ pub(crate) async fn insert_at(
     entry: &Entry,
     time_us: i64,
 ) -> Result<(), sqlx::Error> {
-    const SQL: &str = "INSERT INTO history (position, kind, records, payload, append_time_us) \
-                       VALUES ($1, $2, $3, $4, $5)";
-    on_tx!(&mut *tx, conn => sqlx::query(SQL)
+    let sql = rows_statement(HISTORY_INSERT, 0, 1, 5, "");
+    on_tx!(&mut *tx, conn => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(position).bind(entry.kind()).bind(entry.records()).bind(entry.encode())
         .bind(time_us).execute(conn).await?);
     Ok(())
@@ -389,13 +393,7 @@ pub async fn append_declarations(
             }
             query.execute(conn).await?;
         });
-        let entries = rows_statement(
-            "INSERT INTO history (position, kind, records, payload, append_time_us) VALUES ",
-            0,
-            rows.len(),
-            5,
-            "",
-        );
+        let entries = rows_statement(HISTORY_INSERT, 0, rows.len(), 5, "");
         on_tx!(&mut tx, conn => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(entries.as_str()));
             for (at, new, _) in rows {
