@@ -16,10 +16,13 @@ use crate::codes;
 /// Errors (short lowercase texts for a field violation): "must be 8, 12, 13 or 14 digits",
 /// "has a wrong check digit".
 pub fn canonical(gtin: &str) -> Result<String, String> {
-    let digits: String = gtin
-        .nfkc()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let printed = |c: &char| !c.is_whitespace() && *c != '-';
+    // ASCII is its own NFKC form; only full-width digits and the like need the tables.
+    let digits: String = if gtin.is_ascii() {
+        gtin.chars().filter(printed).collect()
+    } else {
+        gtin.nfkc().filter(printed).collect()
+    };
     if let Some(reason) = codes::gtin_error(&digits) {
         return Err(reason);
     }

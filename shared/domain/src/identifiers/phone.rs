@@ -52,16 +52,18 @@ pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
 /// Whether the number is valid, or at least has a length its country's numbering plan allows:
 /// metadata lags behind new number ranges, and refusing a real number loses a link, while a
 /// wrong one only fails to match.
+///
+/// The length is checked first: it is a look-up, while validity runs the country's number
+/// patterns, and the answer is the same either way.
 fn is_possible(number: &phonenumber::PhoneNumber) -> bool {
-    if phonenumber::is_valid(number) {
-        return true;
-    }
-    let Some(meta) = number.metadata(&phonenumber::metadata::DATABASE) else {
-        return false;
-    };
-    let national = number.national().to_string();
-    let lengths = meta.descriptors().general().possible_length();
-    lengths.contains(&(national.len() as u16))
+    let possible_length = number
+        .metadata(&phonenumber::metadata::DATABASE)
+        .is_some_and(|meta| {
+            let national = number.national().to_string();
+            let lengths = meta.descriptors().general().possible_length();
+            lengths.contains(&(national.len() as u16))
+        });
+    possible_length || phonenumber::is_valid(number)
 }
 
 #[cfg(test)]

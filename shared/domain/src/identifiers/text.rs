@@ -18,9 +18,20 @@ pub fn is_format(c: char) -> bool {
 /// Unicode NFKC with format characters removed, every run of whitespace (tabs and line
 /// breaks included) made one space, trimmed. Used for identifiers and names alike.
 pub fn fold_compatibility(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
+    // ASCII is its own NFKC form and holds no format character: most identifiers are ASCII,
+    // and skipping the normalisation tables for them halves the cost of a report's checks.
+    if raw.is_ascii() {
+        return fold_whitespace(raw.chars());
+    }
+    fold_whitespace(raw.nfkc().filter(|c| !is_format(*c)))
+}
+
+/// Every run of whitespace made one space, trimmed.
+fn fold_whitespace(chars: impl Iterator<Item = char>) -> String {
+    let (size, _) = chars.size_hint();
+    let mut out = String::with_capacity(size);
     let mut space = false;
-    for c in raw.nfkc().filter(|c| !is_format(*c)) {
+    for c in chars {
         if c.is_whitespace() {
             space = !out.is_empty();
         } else {
@@ -88,6 +99,17 @@ mod tests {
             "a b c d e"
         );
         assert!(!is_format('a') && !is_format(' '));
+    }
+
+    #[test]
+    fn the_ascii_shortcut_is_what_the_tables_give() {
+        // Every ASCII character on its own and all of them in a row: NFKC leaves them as
+        // they are and none is a format character, so skipping the tables changes nothing.
+        let all: String = (0u8..128).map(char::from).collect();
+        for text in (0u8..128).map(|b| char::from(b).to_string()).chain([all]) {
+            let tables = fold_whitespace(text.nfkc().filter(|c| !is_format(*c)));
+            assert_eq!(fold_compatibility(&text), tables, "{text:?}");
+        }
     }
 
     #[test]

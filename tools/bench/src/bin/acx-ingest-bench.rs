@@ -52,6 +52,11 @@ async fn main() -> ExitCode {
                 report.grpc_rate / report.raw_rate
             );
             println!(
+                "  preparation alone, one thread, no storage: {:.0} reports/s ({:.1} µs a report)",
+                report.prepare_rate,
+                1e6 / report.prepare_rate
+            );
+            println!(
                 "  peak memory (VmHWM) after 25% / 50% / 100% of the gRPC load: {} / {} / {} MiB",
                 mib(report.peak_mib[0]),
                 mib(report.peak_mib[1]),
