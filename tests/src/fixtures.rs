@@ -6,16 +6,23 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use acx_proto::{
     common::{ConsignmentNumbers, Money, ProductRef, SellerAccountRef},
-    ingest::{ActionTaken, CounterfeitFinding, EvidenceType, Verdict},
+    ingest::{
+        ActionTaken, CounterfeitFinding, EvidenceType, Report, ShipmentLine, ShipmentNotice,
+        SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient, report::Kind,
+    },
     liaison::{
         Declaration, DeclarationLine, GetShipmentRequest, Procedure, Shipment, TransportMode,
         ValuationBasis, liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{
+        AssessShipmentRequest, DeclaredLine, DeclaredShipment,
+        scoring_service_client::ScoringServiceClient,
     },
 };
 use acx_runtime::{Database, ServerConfig};
 use tonic::transport::Channel;
 
-use crate::authorized;
+use crate::{TestSuite, authorized, channel};
 
 /// Seconds since the epoch, now.
 pub fn now_seconds() -> i64 {
@@ -148,4 +155,86 @@ pub async fn scalar(database_url: &str, sql: &str) -> i64 {
     .expect("one integer");
     database.close().await;
     n
+}
+
+/// Ingest takes a platform's shipment notice of `seller`: 500 earbuds at 24.99 each on a
+/// tracking number; scoring has it once an assessment matches it.
+pub async fn earbuds_notice(suite: &TestSuite, seller: &str, tracking: &str) {
+    let notice = Report {
+        report_id: format!("N-{tracking}"),
+        kind: Some(Kind::ShipmentNotice(ShipmentNotice {
+            seller_id: seller.to_owned(),
+            consignment: Some(ConsignmentNumbers {
+                tracking_numbers: vec![tracking.to_owned()],
+                ..Default::default()
+            }),
+            lines: vec![ShipmentLine {
+                product: Some(ProductRef {
+                    gtin: "4006381333931".to_owned(),
+                    hs_code: "851830".to_owned(),
+                    ..Default::default()
+                }),
+                quantity: 500,
+                unit_price: Some(Money {
+                    currency_code: "USD".to_owned(),
+                    amount: "24.99".to_owned(),
+                }),
+            }],
+            ship_time: Some(prost_types::Timestamp {
+                seconds: now_seconds() - 86_400,
+                nanos: 0,
+            }),
+        })),
+    };
+    let mut ingest = IngestServiceClient::new(channel(suite.ingest).await);
+    ingest
+        .submit_reports(authorized(
+            SubmitReportsRequest {
+                reports: vec![notice],
+            },
+            &suite.token("platform:demo-platform"),
+        ))
+        .await
+        .expect("ingest takes the notice");
+    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
+    let probe = DeclaredShipment {
+        declaration_id: "PROBE".to_owned(),
+        authority: "probe".to_owned(),
+        importer_id: "I".to_owned(),
+        customs_office: "O".to_owned(),
+        origin_country: "CN".to_owned(),
+        consignment: Some(ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        }),
+        lines: vec![DeclaredLine {
+            line_number: 1,
+            hs_code: "851830".to_owned(),
+            declared_value: Some(Money {
+                currency_code: "USD".to_owned(),
+                amount: "1".to_owned(),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for _ in 0..100 {
+        let request = AssessShipmentRequest {
+            shipment: Some(probe.clone()),
+            record: false,
+        };
+        let answer = scoring
+            .assess_shipment(authorized(request, &suite.token("service:liaison")))
+            .await
+            .expect("scoring assesses the probe")
+            .into_inner();
+        if answer
+            .assessment
+            .is_some_and(|a| !a.matched_shipment_notice.is_empty())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("scoring never took the notice of {tracking}");
 }

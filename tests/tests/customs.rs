@@ -8,15 +8,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use acx_domain::{codes, rates::ReferenceRates};
 use acx_proto::{
-    common::{ConsignmentNumbers, Money, NationalCode, ProductRef},
-    ingest::{
-        Report, ShipmentLine, ShipmentNotice, SubmitReportsRequest,
-        ingest_service_client::IngestServiceClient, report::Kind,
-    },
+    common::{ConsignmentNumbers, Money, NationalCode},
     liaison::{
         Declaration, DeclarationLine, DeclarationOutcome, DeclarationResult, GetShipmentRequest,
         Procedure, SearchShipmentsRequest, Shipment, SubmitDeclarationsRequest, TransportMode,
@@ -27,7 +21,10 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel, fixtures::now_seconds};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{earbuds_notice, now_seconds},
+};
 use prost::Message;
 use tonic::{Code, transport::Channel};
 
@@ -189,92 +186,14 @@ async fn every_active_currency_is_accepted_and_one_without_a_rate_is_assessed_wi
     assert_eq!(rates.usd_per_unit("AED", today), None);
 }
 
-/// Ingest takes a platform's shipment notice of `seller`: 500 earbuds at 24.99 each on a
-/// tracking number; scoring has it once an assessment matches it.
-async fn notice_of_earbuds(suite: &TestSuite, seller: &str, tracking: &str) {
-    let notice = Report {
-        report_id: format!("N-{tracking}"),
-        kind: Some(Kind::ShipmentNotice(ShipmentNotice {
-            seller_id: seller.to_owned(),
-            consignment: Some(ConsignmentNumbers {
-                tracking_numbers: vec![tracking.to_owned()],
-                ..Default::default()
-            }),
-            lines: vec![ShipmentLine {
-                product: Some(ProductRef {
-                    gtin: "4006381333931".to_owned(),
-                    hs_code: "851830".to_owned(),
-                    ..Default::default()
-                }),
-                quantity: 500,
-                unit_price: money("USD", "24.99"),
-            }],
-            ship_time: Some(prost_types::Timestamp {
-                seconds: now_seconds() - 86_400,
-                nanos: 0,
-            }),
-        })),
-    };
-    let mut ingest = IngestServiceClient::new(channel(suite.ingest).await);
-    ingest
-        .submit_reports(authorized(
-            SubmitReportsRequest {
-                reports: vec![notice],
-            },
-            &suite.token("platform:demo-platform"),
-        ))
-        .await
-        .unwrap();
-    let mut scoring = ScoringServiceClient::new(channel(suite.scoring).await);
-    let probe = DeclaredShipment {
-        declaration_id: "PROBE".to_owned(),
-        authority: "probe".to_owned(),
-        importer_id: "I".to_owned(),
-        customs_office: "O".to_owned(),
-        origin_country: "CN".to_owned(),
-        consignment: Some(ConsignmentNumbers {
-            tracking_numbers: vec![tracking.to_owned()],
-            ..Default::default()
-        }),
-        lines: vec![acx_proto::scoring::DeclaredLine {
-            line_number: 1,
-            hs_code: "851830".to_owned(),
-            declared_value: money("USD", "1"),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    for _ in 0..100 {
-        let request = AssessShipmentRequest {
-            shipment: Some(probe.clone()),
-            record: false,
-        };
-        let answer = scoring
-            .assess_shipment(authorized(request, &suite.token("service:liaison")))
-            .await
-            .unwrap()
-            .into_inner();
-        if !answer
-            .assessment
-            .unwrap()
-            .matched_shipment_notice
-            .is_empty()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("scoring never took the notice of {tracking}");
-}
-
 #[tokio::test]
 async fn a_zero_value_on_a_tracking_number_sold_at_24_99_is_the_strongest_undervaluation() {
     let suite = TestSuite::start().await;
     // Two sellers, so that the first declaration's anomaly (which weighs on its seller)
     // does not raise the second's risk.
-    notice_of_earbuds(&suite, "S-ZERO", "1ZZERO0000000001").await;
-    notice_of_earbuds(&suite, "S-CENT", "1ZCENT0000000001").await;
-    notice_of_earbuds(&suite, "S-LOW", "1ZLOW00000000001").await;
+    earbuds_notice(&suite, "S-ZERO", "1ZZERO0000000001").await;
+    earbuds_notice(&suite, "S-CENT", "1ZCENT0000000001").await;
+    earbuds_notice(&suite, "S-LOW", "1ZLOW00000000001").await;
     let earbuds = |id: &str, tracking: &str, amount: &str| {
         let mut declared = declaration(
             id,

@@ -18,7 +18,10 @@ use acx_proto::{
         scoring_service_client::ScoringServiceClient,
     },
 };
-use acx_tests::{TestSuite, authorized, channel, fixtures::get_shipment};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{earbuds_notice, get_shipment},
+};
 use tonic::{Code, transport::Channel};
 
 const CUSTOMS: &str = "customs:demo-customs";
@@ -224,6 +227,72 @@ async fn outcomes_train_a_model_that_ranks_explains_and_fills_lanes_by_capacity(
         assert!((e.base_log_odds + sum - e.log_odds).abs() < 1e-6, "{e:?}");
         assert!((1.0 / (1.0 + (-e.log_odds).exp()) - a.risk).abs() < 1e-6);
     }
+
+    // A value far below the platforms' own price for the same goods: the model never saw
+    // one (no outcome came with a platform's price), so the rules' risk of it is a floor
+    // under the model's, and a value of 0 is RED whatever the model says.
+    let sold_at = |n: u64, tracking: &str, amount: &str| {
+        let mut declared = declaration(n, 95, 25);
+        declared.consignment = Some(acx_proto::common::ConsignmentNumbers {
+            tracking_numbers: vec![tracking.to_owned()],
+            ..Default::default()
+        });
+        let line = &mut declared.lines[0];
+        line.hs_code = "851830".to_owned();
+        line.quantity = 500.0;
+        line.declared_value = Some(Money {
+            currency_code: "USD".to_owned(),
+            amount: amount.to_owned(),
+        });
+        declared
+    };
+    for (seller, tracking) in [
+        ("S-ZERO", "1ZZERO0000000001"),
+        ("S-TWO", "1ZTWO00000000001"),
+    ] {
+        earbuds_notice(&suite, seller, tracking).await;
+    }
+    submit(
+        &mut liaison,
+        &customs,
+        vec![
+            sold_at(5100, "1ZZERO0000000001", "0.00"),
+            sold_at(5101, "1ZTWO00000000001", "1000.00"),
+            sold_at(5102, "1ZFAIR0000000001", "12495.00"),
+        ],
+    )
+    .await;
+    let zero = assessment(&mut liaison, &customs, "D-5100").await;
+    let low = assessment(&mut liaison, &customs, "D-5101").await;
+    let unmatched = assessment(&mut liaison, &customs, "D-5102").await;
+    let model_risk = |a: &ShipmentAssessment| {
+        let log_odds = a.explanation.as_ref().unwrap().log_odds;
+        1.0 / (1.0 + (-log_odds).exp())
+    };
+    let below_market = |a: &ShipmentAssessment| {
+        a.reasons
+            .iter()
+            .find(|r| r.code == "DECLARED_VALUE_BELOW_MARKET")
+            .cloned()
+    };
+    assert_eq!(zero.lane(), Lane::Red, "{zero:#?}");
+    assert!(zero.risk >= 0.8 - 1e-9, "{zero:#?}");
+    for a in [&zero, &low] {
+        assert_eq!(a.model_version, card.version);
+        let reason = below_market(a).unwrap_or_else(|| panic!("{a:#?}"));
+        // What the floor added to the model's risk, and nothing when the model was higher.
+        let added = a.risk - model_risk(a);
+        assert!(
+            added >= 0.0 && (reason.contribution - added).abs() < 1e-9,
+            "{a:#?}"
+        );
+    }
+    assert!(
+        low.risk >= 0.8 * 0.75 - 1e-9,
+        "a thin market's ratio under 0.5: {low:#?}"
+    );
+    assert!(below_market(&unmatched).is_none(), "{unmatched:#?}");
+    assert!((unmatched.risk - model_risk(&unmatched)).abs() < 1e-9);
 
     // Outcomes about an importer raise the risk of its open, uninspected shipments: the
     // clean importer's shipment D-5001 is re-assessed when its importer is caught.

@@ -198,6 +198,7 @@ impl Scorer {
         );
         let context = Context {
             value_anomaly: valuation::anomaly_strength(&assessment),
+            market_anomaly: valuation::market_anomaly_strength(&assessment),
             seller_risk: assessment.seller_risk.as_ref().map(|r| r.score),
             seller_listed: assessment
                 .seller_risk

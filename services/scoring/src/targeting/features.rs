@@ -215,6 +215,10 @@ pub struct Context {
     pub seller_risk: Option<f64>,
     /// Whether that seller is on the blacklist.
     pub seller_listed: bool,
+    /// Strength of the strongest anomaly against the platforms' own prices, 0 to 1: not a
+    /// feature (customs outcomes rarely come with a platform's price, so the trees could
+    /// not learn it) but a floor under the model's risk, see [`super::Targeting::apply`].
+    pub market_anomaly: f64,
 }
 
 /// The inspection record of one key.

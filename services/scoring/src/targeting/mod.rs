@@ -18,6 +18,8 @@ use acx_proto::scoring::{
 };
 use forust_ml::{GradientBooster, Matrix, gradientbooster::ContributionsMethod};
 
+use crate::{model::ReasonCode, valuation};
+
 use features::{Context, Declared, FeatureSpace, Stats};
 use lanes::{EXPLORE_BELOW, LaneBook, draw};
 use train::Facts;
@@ -117,7 +119,14 @@ impl Targeting {
         let (contributions, base) = raw.split_at(x.len());
         let base = base.first().copied().unwrap_or(0.0);
         let log_odds = base + contributions.iter().sum::<f64>();
-        let risk = train::sigmoid(log_odds);
+        let model_risk = train::sigmoid(log_odds);
+        // A declared value far below the platforms' own prices for the same goods is what
+        // the exchange exists to catch, but customs outcomes, which the model learns from,
+        // rarely come with a platform's price, so the trees cannot have weighed it: the
+        // rules' risk of that anomaly is a floor under the model's, and at full strength
+        // (a value of 0, or z <= -4.75) the lane is RED, as under the rules.
+        let market_floor = valuation::ANOMALY_WEIGHT * context.market_anomaly;
+        let risk = model_risk.max(market_floor);
 
         let policy = self.lanes.policy(authority, office, random_share);
         let thresholds = self.lanes.thresholds(&policy);
@@ -142,21 +151,33 @@ impl Targeting {
         if explore && lane == Lane::Green {
             lane = Lane::Yellow;
         }
-        if random || context.seller_listed {
+        if random || context.seller_listed || context.market_anomaly >= 1.0 {
             lane = Lane::Red;
         }
 
-        let mut reasons =
-            explain::reasons(&champion.names, contributions, risk, declared, &self.stats);
-        // The rules' facts stay, after the model's reasons: a blacklisted seller and the
-        // notes (random selection, comparisons left out); the party profiles and value
-        // comparisons they scored are features of the model now.
+        let mut reasons = explain::reasons(
+            &champion.names,
+            contributions,
+            model_risk,
+            declared,
+            &self.stats,
+        );
+        // The rules' facts stay, after the model's reasons: a blacklisted seller, a value
+        // below the platforms' prices (with what its floor added to the model's risk) and
+        // the notes (random selection, comparisons left out); the party profiles and the
+        // other value comparisons they scored are features of the model now.
+        let market = ReasonCode::DeclaredValueBelowMarket.as_str();
         let kept = assessment.reasons.iter().filter(|r| {
             r.code == "SELLER_BLACKLISTED"
+                || r.code == market
                 || (r.contribution == 0.0 && r.code != "RANDOM_SELECTION")
         });
         reasons.extend(kept.cloned().map(|mut r| {
-            r.contribution = 0.0;
+            r.contribution = if r.code == market {
+                risk - model_risk
+            } else {
+                0.0
+            };
             r
         }));
         if random {

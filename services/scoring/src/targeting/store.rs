@@ -67,6 +67,7 @@ pub async fn examples(
                 value_anomaly: entry.anomaly,
                 seller_risk: entry.seller_risk,
                 seller_listed: entry.seller_listed,
+                market_anomaly: 0.0,
             },
             outcome,
         });

@@ -94,10 +94,23 @@ pub(super) fn strength(anomaly: &ValueAnomaly) -> f64 {
 
 /// The strongest value anomaly of an assessment, 0 when there is none.
 pub fn anomaly_strength(assessment: &ShipmentAssessment) -> f64 {
+    strongest(assessment, |_| true)
+}
+
+/// The strongest anomaly against the platforms' own prices for the same goods
+/// (`DECLARED_VALUE_BELOW_MARKET`), 0 when there is none.
+pub fn market_anomaly_strength(assessment: &ShipmentAssessment) -> f64 {
+    strongest(assessment, |anomaly| {
+        anomaly.basis == ComparisonBasis::MarketplacePrice as i32
+    })
+}
+
+fn strongest(assessment: &ShipmentAssessment, which: impl Fn(&ValueAnomaly) -> bool) -> f64 {
     assessment
         .lines
         .iter()
         .flat_map(|line| &line.anomalies)
+        .filter(|anomaly| which(anomaly))
         .map(strength)
         .fold(0.0, f64::max)
 }

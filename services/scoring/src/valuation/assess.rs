@@ -304,6 +304,10 @@ struct PartyRisk {
     description: String,
 }
 
+/// The risk one value anomaly of full strength gives on its own (0.8: strong evidence, but
+/// a targeting signal, never proof; an anomaly of strength `s` gives `0.8 s`).
+pub const ANOMALY_WEIGHT: f64 = 0.8;
+
 /// Assesses a (validated) declaration, at the reference rates of its declaration date (of
 /// today when it has none).
 pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> ShipmentAssessment {
@@ -339,7 +343,10 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
         lines.push(assessed);
     }
 
-    let value_component = 1.0 - strengths.iter().fold(1.0, |rest, s| rest * (1.0 - 0.8 * s));
+    let value_component = 1.0
+        - strengths
+            .iter()
+            .fold(1.0, |rest, s| rest * (1.0 - ANOMALY_WEIGHT * s));
     // Parties with a worse inspection record than the overall rate.
     let history: Vec<PartyRisk> = inputs
         .profiles
@@ -384,7 +391,10 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
     let risk = 1.0 - (1.0 - value_component) * (1.0 - seller_component) * (1.0 - history_component);
 
     let mut reasons = Vec::new();
-    let total_raw: f64 = gaps.values().map(|gap| 0.8 * gap.strength).sum::<f64>()
+    let total_raw: f64 = gaps
+        .values()
+        .map(|gap| ANOMALY_WEIGHT * gap.strength)
+        .sum::<f64>()
         + seller_component
         + history.iter().map(|party| party.component).sum::<f64>();
     for PartyRisk {
@@ -422,7 +432,7 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
                 _ => "declared value far below the importer's own earlier declarations",
             }
             .to_owned(),
-            contribution: share(0.8 * strength),
+            contribution: share(ANOMALY_WEIGHT * strength),
             evidence: evidence.clone(),
         });
     }

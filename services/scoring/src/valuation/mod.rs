@@ -38,7 +38,8 @@ mod peers;
 mod profiles;
 mod stats;
 
-pub use anomaly::{ANOMALY_Z, MIN_Z, anomaly_strength};
+pub use anomaly::{ANOMALY_Z, MIN_Z, anomaly_strength, market_anomaly_strength};
+pub use assess::ANOMALY_WEIGHT;
 pub use assess::{AssessmentInputs, assess};
 pub(crate) use currency::day_of;
 pub use currency::usd;
