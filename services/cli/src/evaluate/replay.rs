@@ -196,7 +196,8 @@ async fn record(
 }
 
 /// Reads back the evaluation window's stored shipments: SearchShipments over the window's
-/// time span, page by page, keeping those of this run; GetShipment for any it missed.
+/// time span, page by page, keeping those of this run; GetShipment for any it missed, and for
+/// each it found, for its assessment history.
 async fn read_back(
     liaison: &LiaisonClient,
     windows: &Windows,
@@ -242,6 +243,30 @@ async fn read_back(
         .filter(|id| !replayed.shipments.contains_key(**id))
         .map(|id| (*id).to_owned())
         .collect();
+    // Targeting is judged by the assessment made on arrival, and only GetShipment carries the
+    // assessment history: a shipment re-assessed since (outcomes about its importer arrived
+    // through liaison's outbox) would otherwise be judged by its later risk.
+    let found: Vec<String> = replayed.shipments.keys().cloned().collect();
+    let calls = found.into_iter().map(|id| {
+        let liaison = liaison.clone();
+        async move {
+            let answer = liaison
+                .get_shipment(GetShipmentRequest {
+                    name: format!("shipments/{id}"),
+                })
+                .await?;
+            Ok::<_, CliError>((id, answer.shipment))
+        }
+    });
+    let histories: Vec<(String, Option<Shipment>)> = stream::iter(calls)
+        .buffer_unordered(options.concurrency)
+        .try_collect()
+        .await?;
+    for (id, shipment) in histories {
+        if let Some(shipment) = shipment {
+            replayed.shipments.insert(id, shipment);
+        }
+    }
     let calls = missing.into_iter().map(|id| {
         let liaison = liaison.clone();
         async move {
