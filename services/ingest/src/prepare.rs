@@ -214,7 +214,8 @@ fn check_finding(
     match finding.seller.as_mut() {
         None => check.fail("counterfeit_finding.seller", "is required"),
         Some(seller) => {
-            if !seller.platform.is_empty() && seller.platform != platform {
+            let named = seller.platform.trim();
+            if !named.is_empty() && !named.eq_ignore_ascii_case(platform) {
                 check.fail(
                     "counterfeit_finding.seller.platform",
                     "must be empty or the calling platform: a platform reports only on its own sellers",

@@ -7,7 +7,7 @@
 //! that is the caller's problem too: `INVALID_ARGUMENT` with scoring's violations moved
 //! under the field liaison filled the request from, never `UNAVAILABLE`.
 
-use acx_domain::parties;
+use acx_domain::{customs, parties};
 use acx_proto::liaison::{PartyDescription, check_party_request::Party};
 use acx_runtime::FieldViolation;
 use tonic::{Code, Status};
@@ -15,24 +15,15 @@ use tonic_types::StatusExt;
 
 use crate::Error;
 
-/// Longest importer id, as for declarations.
-const MAX_ID_BYTES: usize = 128;
-
-/// The violations of a `CheckParty` party, under the request's paths.
-pub(crate) fn validate(party: Option<&Party>) -> Vec<FieldViolation> {
+/// The violations of a `CheckParty` party, under the request's paths; an importer id is
+/// trimmed in place, as declarations' are.
+pub(crate) fn validate(party: Option<&mut Party>) -> Vec<FieldViolation> {
     match party {
-        Some(Party::ImporterId(id)) => {
-            if id.trim().is_empty() {
-                vec![FieldViolation::new("importer_id", "is required")]
-            } else if id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
-                vec![FieldViolation::new(
-                    "importer_id",
-                    "must be at most 128 characters without control characters",
-                )]
-            } else {
-                Vec::new()
-            }
-        }
+        Some(Party::ImporterId(id)) => match customs::trim_id(id) {
+            Err(why) => vec![FieldViolation::new("importer_id", why)],
+            Ok(()) if id.is_empty() => vec![FieldViolation::new("importer_id", "is required")],
+            Ok(()) => Vec::new(),
+        },
         Some(Party::Entity(entity)) => validate_entity(entity),
         None => vec![FieldViolation::new("party", "give importer_id or entity")],
     }
@@ -89,14 +80,14 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let fields: Vec<String> = validate(Some(&Party::Entity(entity)))
+        let fields: Vec<String> = validate(Some(&mut Party::Entity(entity)))
             .into_iter()
             .map(|v| v.field)
             .collect();
         assert_eq!(fields, ["entity.country", "entity.identifiers.phones[0]"]);
-        let long = Party::ImporterId("x".repeat(129));
-        assert_eq!(validate(Some(&long))[0].field, "importer_id");
-        assert!(validate(Some(&Party::ImporterId("IMP-1".into()))).is_empty());
+        let mut long = Party::ImporterId("x".repeat(129));
+        assert_eq!(validate(Some(&mut long))[0].field, "importer_id");
+        assert!(validate(Some(&mut Party::ImporterId(" IMP-1 ".into()))).is_empty());
     }
 
     #[test]

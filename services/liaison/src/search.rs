@@ -15,8 +15,9 @@
 //! risks), read through the risk indexes; then the pending ones, newest first: those still
 //! pending and those assessed since the first page, read apart and merged.
 
-use acx_proto::liaison::{
-    AssessmentState, SearchShipmentsRequest, SearchShipmentsResponse, ShipmentOrder,
+use acx_proto::{
+    liaison::{AssessmentState, SearchShipmentsRequest, SearchShipmentsResponse, ShipmentOrder},
+    scoring::Lane,
 };
 use acx_runtime::{
     Database, FieldViolation, Principal,
@@ -52,7 +53,8 @@ pub async fn search(
     principal: &Principal,
     request: &SearchShipmentsRequest,
 ) -> Result<SearchShipmentsResponse, Error> {
-    let size = validate(request)?;
+    let (request, size) = canonical(request)?;
+    let request = &request;
     let filters = SearchShipmentsRequest {
         page_size: 0,
         page_token: String::new(),
@@ -91,8 +93,12 @@ pub async fn search(
     })
 }
 
-/// The page size, or every violation of the request.
-fn validate(request: &SearchShipmentsRequest) -> Result<usize, Error> {
+/// The request with its filters in the form declarations are stored in (ids trimmed, the
+/// seller's platform id as registered, an HS prefix without the dots, spaces and hyphens
+/// of printed tariffs) and its page size, or every violation of the request: an unknown
+/// enum value or a time range that ends before it starts is refused, not searched.
+fn canonical(request: &SearchShipmentsRequest) -> Result<(SearchShipmentsRequest, usize), Error> {
+    let mut request = request.clone();
     let mut violations = Vec::new();
     let size = paging::page_size(request.page_size).unwrap_or_else(|violation| {
         violations.push(violation);
@@ -101,24 +107,65 @@ fn validate(request: &SearchShipmentsRequest) -> Result<usize, Error> {
     if !(0.0..=1.0).contains(&request.min_risk) {
         violations.push(FieldViolation::new("min_risk", "must be between 0 and 1"));
     }
+    request.customs_office = request.customs_office.trim().to_owned();
+    request.importer_id = request.importer_id.trim().to_owned();
+    request
+        .hs_code_prefix
+        .retain(|c| !matches!(c, '.' | ' ' | '-'));
     if !request.hs_code_prefix.chars().all(|c| c.is_ascii_digit())
         || request.hs_code_prefix.len() > 10
     {
         violations.push(FieldViolation::new(
             "hs_code_prefix",
-            "must be up to 10 digits",
+            "must be up to 10 digits (dots, spaces and hyphens are ignored)",
         ));
     }
-    if let Some(seller) = &request.seller
-        && (seller.platform.is_empty() || seller.seller_id.is_empty())
+    if let Some(seller) = &mut request.seller {
+        if seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty() {
+            violations.push(FieldViolation::new(
+                "seller",
+                "needs both platform and seller_id",
+            ));
+        } else {
+            violations.extend(acx_runtime::validate::seller_ref(Some(seller), "seller"));
+        }
+    }
+    if Lane::try_from(request.lane).is_err() {
+        violations.push(FieldViolation::new("lane", "is not a known lane"));
+    }
+    if AssessmentState::try_from(request.assessment_state).is_err() {
+        violations.push(FieldViolation::new(
+            "assessment_state",
+            "is not a known assessment state",
+        ));
+    }
+    if ShipmentOrder::try_from(request.order_by).is_err() {
+        violations.push(FieldViolation::new("order_by", "is not a known order"));
+    }
+    for (field, time) in [
+        ("start_time", &request.start_time),
+        ("end_time", &request.end_time),
+    ] {
+        if time
+            .as_ref()
+            .is_some_and(|t| !(0..1_000_000_000).contains(&t.nanos))
+        {
+            violations.push(FieldViolation::new(
+                format!("{field}.nanos"),
+                "must be 0 to 999999999",
+            ));
+        }
+    }
+    if let (Some(start), Some(end)) = (&request.start_time, &request.end_time)
+        && (start.seconds, start.nanos) > (end.seconds, end.nanos)
     {
         violations.push(FieldViolation::new(
-            "seller",
-            "needs both platform and seller_id",
+            "start_time",
+            "must not be after end_time",
         ));
     }
     if violations.is_empty() {
-        Ok(size)
+        Ok((request, size))
     } else {
         Err(Error::Invalid(violations))
     }

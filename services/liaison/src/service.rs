@@ -97,9 +97,9 @@ impl Liaison {
 
     async fn check_party_risk(
         &self,
-        party: Option<check_party_request::Party>,
+        mut party: Option<check_party_request::Party>,
     ) -> Result<CheckPartyResponse, Error> {
-        let violations = parties::validate(party.as_ref());
+        let violations = parties::validate(party.as_mut());
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
@@ -185,8 +185,8 @@ impl Liaison {
     }
 }
 
-fn validate_seller(seller: Option<SellerAccountRef>) -> Result<SellerAccountRef, Error> {
-    let violations = acx_runtime::validate::seller_ref(seller.as_ref(), "seller");
+fn validate_seller(mut seller: Option<SellerAccountRef>) -> Result<SellerAccountRef, Error> {
+    let violations = acx_runtime::validate::seller_ref(seller.as_mut(), "seller");
     match seller {
         Some(seller) if violations.is_empty() => Ok(seller),
         _ => Err(Error::Invalid(violations)),

@@ -172,11 +172,11 @@ impl ScoringService for Scoring {
         let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let model = self.scorer.read().await;
         let risk = match (&request.seller, request.cluster_id.trim()) {
             (Some(_), "") => {
-                invalid(validate::seller_ref(request.seller.as_ref(), "seller"))?;
+                invalid(validate::seller_ref(request.seller.as_mut(), "seller"))?;
                 let seller = request.seller.unwrap_or_default();
                 model
                     .risk(&(seller.platform.clone(), seller.seller_id.clone()))
@@ -213,7 +213,7 @@ impl ScoringService for Scoring {
         let position = self.at_position(&request).await?;
         let caller = Principal::of(&request)?.clone();
         let viewer = self.disclosure.viewer(&caller);
-        let sellers = request.into_inner().sellers;
+        let mut sellers = request.into_inner().sellers;
         let mut violations = Vec::new();
         if sellers.is_empty() || sellers.len() as i64 > MAX_BATCH {
             violations.push(FieldViolation::new(
@@ -221,7 +221,7 @@ impl ScoringService for Scoring {
                 format!("needs 1 to {MAX_BATCH} sellers"),
             ));
         }
-        for (i, seller) in sellers.iter().enumerate() {
+        for (i, seller) in sellers.iter_mut().enumerate() {
             violations.extend(validate::seller_ref(Some(seller), &format!("sellers[{i}]")));
         }
         invalid(violations)?;
@@ -242,8 +242,8 @@ impl ScoringService for Scoring {
     ) -> Result<Response<ListSellerRiskHistoryResponse>, Status> {
         let position = self.at_position(&request).await?;
         let principal = Principal::of(&request)?.clone();
-        let request = request.into_inner();
-        let mut violations = validate::seller_ref(request.seller.as_ref(), "seller");
+        let mut request = request.into_inner();
+        let mut violations = validate::seller_ref(request.seller.as_mut(), "seller");
         let size = page_size(request.page_size, &mut violations);
         invalid(violations)?;
         let filters = ListSellerRiskHistoryRequest {
@@ -488,9 +488,7 @@ impl ScoringService for Scoring {
         let Some(mut policy) = request.into_inner().policy else {
             return Err(Error::Invalid(vec![FieldViolation::new("policy", "is required")]).into());
         };
-        policy.authority = policy.authority.trim().to_owned();
-        policy.customs_office = policy.customs_office.trim().to_owned();
-        let problems = crate::targeting::lanes::check(&policy);
+        let problems = crate::targeting::lanes::check(&mut policy);
         invalid(
             problems
                 .into_iter()

@@ -20,7 +20,7 @@ use acx_proto::common::{
     ValuationBasis,
 };
 
-use crate::{codes, money};
+use crate::{accounts, codes, money};
 
 /// Most goods items in a declaration (the WCO goods item number has three digits).
 pub const MAX_LINES: usize = 999;
@@ -49,21 +49,22 @@ macro_rules! declaration_fields {
     ($declaration:expr, time_required: $required:expr) => {{
         let declaration = $declaration;
         $crate::customs::DeclarationFields {
-            declaration_id: &declaration.declaration_id,
+            declaration_id: &mut declaration.declaration_id,
             declaration_seconds: declaration.declaration_time.as_ref().map(|t| t.seconds),
+            declaration_nanos: declaration.declaration_time.as_ref().map_or(0, |t| t.nanos),
             time_required: $required,
-            customs_office: &declaration.customs_office,
+            customs_office: &mut declaration.customs_office,
             procedure: declaration.procedure,
             transport_mode: declaration.transport_mode,
-            importer_id: &declaration.importer_id,
-            declarant_id: &declaration.declarant_id,
-            consignor_id: &declaration.consignor_id,
-            carrier_id: &declaration.carrier_id,
-            marketplace: &declaration.marketplace,
+            importer_id: &mut declaration.importer_id,
+            declarant_id: &mut declaration.declarant_id,
+            consignor_id: &mut declaration.consignor_id,
+            carrier_id: &mut declaration.carrier_id,
+            marketplace: &mut declaration.marketplace,
             consignment: declaration.consignment.as_ref(),
             departure_country: &mut declaration.departure_country,
             origin_country: &mut declaration.origin_country,
-            seller: declaration.seller.as_ref(),
+            seller: declaration.seller.as_mut(),
             national_codes: &mut declaration.national_codes,
             lines: declaration
                 .lines
@@ -87,33 +88,36 @@ macro_rules! declaration_fields {
     }};
 }
 
-/// The fields of a declaration, borrowed from either service's message. Codes, countries,
-/// amounts and national codes are put in canonical form in place.
+/// The fields of a declaration, borrowed from either service's message. Ids are trimmed
+/// (fixed-width exports pad them), platform ids put in their registered form, and codes,
+/// countries, amounts and national codes in canonical form, in place.
 #[derive(Debug)]
 pub struct DeclarationFields<'a> {
     /// The authority's declaration id; required.
-    pub declaration_id: &'a str,
+    pub declaration_id: &'a mut String,
     /// Unix seconds of the declaration time, if given.
     pub declaration_seconds: Option<i64>,
+    /// Its nanoseconds (0 to 999,999,999, as `google.protobuf.Timestamp` requires).
+    pub declaration_nanos: i32,
     /// Whether a declaration time is required (liaison: yes; scoring: the time of
     /// recording when unset).
     pub time_required: bool,
     /// Customs office code; required.
-    pub customs_office: &'a str,
+    pub customs_office: &'a mut String,
     /// `Procedure` number (liaison's and common's have the same values); 0 accepted.
     pub procedure: i32,
     /// `TransportMode` number; 0 accepted.
     pub transport_mode: i32,
     /// Importer of record; required.
-    pub importer_id: &'a str,
+    pub importer_id: &'a mut String,
     /// Declarant; optional.
-    pub declarant_id: &'a str,
+    pub declarant_id: &'a mut String,
     /// Consignor; optional.
-    pub consignor_id: &'a str,
+    pub consignor_id: &'a mut String,
     /// Carrier; optional.
-    pub carrier_id: &'a str,
-    /// Marketplace id; optional.
-    pub marketplace: &'a str,
+    pub carrier_id: &'a mut String,
+    /// Marketplace: a platform id ([`crate::accounts::platform_id`]); optional.
+    pub marketplace: &'a mut String,
     /// Transport document numbers; optional.
     pub consignment: Option<&'a ConsignmentNumbers>,
     /// Country of dispatch; optional.
@@ -121,7 +125,7 @@ pub struct DeclarationFields<'a> {
     /// Country of origin; required (`ZZ` when unknown).
     pub origin_country: &'a mut String,
     /// The marketplace seller account; optional, both parts when given.
-    pub seller: Option<&'a SellerAccountRef>,
+    pub seller: Option<&'a mut SellerAccountRef>,
     /// Declaration-level national codes.
     pub national_codes: &'a mut Vec<NationalCode>,
     /// The goods items.
@@ -164,7 +168,17 @@ pub type Problems = Vec<(String, String)>;
 pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
     let mut problems = Problems::new();
     let mut fail = |field: &str, why: &str| problems.push((field.to_owned(), why.to_owned()));
-    id(&mut fail, "declaration_id", fields.declaration_id, true);
+    let DeclarationFields {
+        declaration_id,
+        customs_office,
+        importer_id,
+        declarant_id,
+        consignor_id,
+        carrier_id,
+        marketplace,
+        ..
+    } = fields;
+    id(&mut fail, "declaration_id", declaration_id, true);
     match fields.declaration_seconds {
         None if fields.time_required => fail("declaration_time", "is required"),
         None => {}
@@ -174,9 +188,12 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
         Some(seconds) if seconds < EARLIEST_SECONDS => {
             fail("declaration_time", "must not be before 2000-01-01")
         }
+        Some(_) if !(0..1_000_000_000).contains(&fields.declaration_nanos) => {
+            fail("declaration_time.nanos", "must be 0 to 999999999")
+        }
         Some(_) => {}
     }
-    id(&mut fail, "customs_office", fields.customs_office, true);
+    id(&mut fail, "customs_office", customs_office, true);
     if Procedure::try_from(fields.procedure).is_err() {
         fail(
             "procedure",
@@ -189,14 +206,19 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
             "is not a known mode: one of the TRANSPORT_MODE_ values (OTHER for a mode they do not name), or unset",
         );
     }
-    id(&mut fail, "importer_id", fields.importer_id, true);
+    id(&mut fail, "importer_id", importer_id, true);
     for (field, value) in [
-        ("declarant_id", fields.declarant_id),
-        ("consignor_id", fields.consignor_id),
-        ("carrier_id", fields.carrier_id),
-        ("marketplace", fields.marketplace),
+        ("declarant_id", declarant_id),
+        ("consignor_id", consignor_id),
+        ("carrier_id", carrier_id),
     ] {
         id(&mut fail, field, value, false);
+    }
+    if !marketplace.trim().is_empty() {
+        match accounts::platform_id(marketplace) {
+            Ok(canonical) => *marketplace = canonical,
+            Err(why) => fail("marketplace", &why),
+        }
     }
     country(&mut fail, "origin_country", fields.origin_country, true);
     country(
@@ -205,13 +227,17 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
         fields.departure_country,
         false,
     );
-    if let Some(seller) = fields.seller
-        && (seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty())
-    {
-        fail(
-            "seller",
-            "needs both platform and seller_id, or leave it out",
-        );
+    if let Some(seller) = fields.seller {
+        if seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty() {
+            fail(
+                "seller",
+                "needs both platform and seller_id, or leave it out",
+            );
+        } else {
+            for (field, why) in accounts::canonicalize_seller(seller) {
+                fail(&format!("seller.{field}"), &why);
+            }
+        }
     }
     if let Some(consignment) = fields.consignment {
         let numbers = consignment
@@ -317,17 +343,31 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>) {
     national_codes(fail, "national_codes", line.national_codes);
 }
 
-fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &str, required: bool) {
-    if value.trim().is_empty() {
-        if required {
-            fail(field, "is required");
-        }
-    } else if value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
-        fail(
-            field,
-            &format!("must be at most {MAX_ID_CHARS} characters without control characters"),
-        );
+/// Checks a party id, office code or declaration id and trims it in place.
+fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, required: bool) {
+    match trim_id(value) {
+        Err(why) => fail(field, &why),
+        Ok(()) if value.is_empty() && required => fail(field, "is required"),
+        Ok(()) => {}
     }
+}
+
+/// Trims a declaration id, party id or customs office code in place (fixed-width exports pad
+/// them) and checks what is left; an empty one is the caller's to judge. Every service
+/// applies this one rule, so that a padded id names the same party everywhere.
+///
+/// Errors: "must be at most 128 characters without control characters".
+pub fn trim_id(value: &mut String) -> Result<(), String> {
+    let trimmed = value.trim();
+    if trimmed.len() != value.len() {
+        *value = trimmed.to_owned();
+    }
+    if value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
+        return Err(format!(
+            "must be at most {MAX_ID_CHARS} characters without control characters"
+        ));
+    }
+    Ok(())
 }
 
 /// An ISO 3166-1 alpha-2 code in either case, `ZZ` (unknown) or `XK` (Kosovo).

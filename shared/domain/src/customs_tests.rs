@@ -10,6 +10,10 @@ struct Owned {
     transport_mode: i32,
     procedure: i32,
     seconds: Option<i64>,
+    nanos: i32,
+    /// Declaration id, office, importer, declarant, consignor, carrier, marketplace.
+    ids: [String; 7],
+    seller: Option<SellerAccountRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,26 +66,39 @@ fn good() -> Owned {
         transport_mode: 6,
         procedure: 1,
         seconds: Some(NOW - 3600),
+        nanos: 0,
+        ids: ["D-1", "USLAX", "IMP-1", "", "", "", ""].map(str::to_owned),
+        seller: None,
     }
 }
 
 fn run(owned: &mut Owned) -> Problems {
+    let [
+        id,
+        office,
+        importer,
+        declarant,
+        consignor,
+        carrier,
+        marketplace,
+    ] = &mut owned.ids;
     let fields = DeclarationFields {
-        declaration_id: "D-1",
+        declaration_id: id,
         declaration_seconds: owned.seconds,
+        declaration_nanos: owned.nanos,
         time_required: true,
-        customs_office: "USLAX",
+        customs_office: office,
         procedure: owned.procedure,
         transport_mode: owned.transport_mode,
-        importer_id: "IMP-1",
-        declarant_id: "",
-        consignor_id: "",
-        carrier_id: "",
-        marketplace: "",
+        importer_id: importer,
+        declarant_id: declarant,
+        consignor_id: consignor,
+        carrier_id: carrier,
+        marketplace,
         consignment: None,
         departure_country: &mut owned.departure,
         origin_country: &mut owned.origin,
-        seller: None,
+        seller: owned.seller.as_mut(),
         national_codes: &mut owned.codes,
         lines: owned
             .lines
@@ -283,6 +300,69 @@ fn liaison_and_common_enums_have_the_same_values() {
             liaison::ValuationBasis::try_from(n).map(|m| m.as_str_name()),
             ValuationBasis::try_from(n).map(|m| m.as_str_name()),
             "{n}"
+        );
+    }
+}
+
+#[test]
+fn ids_are_trimmed_and_platform_ids_put_in_their_registered_form() {
+    // Found by a tester: a padded importer was the importer to scoring but unknown to
+    // liaison's search, and a seller on "Demo-Marketplace" missed the blacklist.
+    let mut owned = good();
+    owned.ids = [
+        " D-1 ",
+        "30 ",
+        "708A72F  ",
+        "\tA50EMTT",
+        "",
+        "",
+        " Demo-Marketplace",
+    ]
+    .map(str::to_owned);
+    owned.seller = Some(SellerAccountRef {
+        platform: "DEMO-MARKETPLACE".to_owned(),
+        seller_id: " T-2 ".to_owned(),
+    });
+    assert_eq!(run(&mut owned), Problems::new());
+    assert_eq!(
+        owned.ids.each_ref().map(String::as_str),
+        [
+            "D-1",
+            "30",
+            "708A72F",
+            "A50EMTT",
+            "",
+            "",
+            "demo-marketplace"
+        ]
+    );
+    let seller = owned.seller.clone().unwrap_or_default();
+    assert_eq!(
+        (seller.platform.as_str(), seller.seller_id.as_str()),
+        ("demo-marketplace", "T-2")
+    );
+
+    let mut owned = good();
+    owned.ids[6] = "Demo Marketplace".to_owned();
+    owned.seller = Some(SellerAccountRef {
+        platform: "amazon/de".to_owned(),
+        seller_id: "A1".to_owned(),
+    });
+    assert_eq!(
+        fields_of(&run(&mut owned)),
+        ["marketplace", "seller.platform"]
+    );
+}
+
+#[test]
+fn a_declaration_time_with_impossible_nanos_is_refused() {
+    for nanos in [-1, 1_000_000_000, 2_000_000_000] {
+        let mut owned = good();
+        owned.nanos = nanos;
+        assert_eq!(
+            fields_of(&run(&mut owned)),
+            ["declaration_time.nanos"],
+            "{nanos}"
         );
     }
 }

@@ -13,11 +13,13 @@
 //! - [`money`]: exact decimal amounts as integer millionths, so prices never pass through
 //!   floating point; [`rates`]: the European Central Bank's reference rates by date, to
 //!   compare amounts in different currencies.
+//! - [`accounts`]: platform ids and seller account references in their registered form.
 //! - [`customs`]: what a customs declaration may hold, the one set of rules liaison and
 //!   scoring both apply; [`parties`]: what may describe a party to look for.
 
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
+pub mod accounts;
 pub mod codes;
 /// The rules of a customs declaration's fields, shared by liaison and scoring.
 pub mod customs;

@@ -352,7 +352,7 @@ fn authorize(
             format!("{principal} may not call {path}")
         } else {
             format!(
-                "{principal} may not call {path}: it is for {} principals",
+                "{principal} may not call {path}: it is for {}",
                 expected.join(" or ")
             )
         };

@@ -1,23 +1,22 @@
 //! Checks of the shared `acx.common.v1` messages, reporting every problem as a
 //! [`FieldViolation`] under the path of the field in the request.
 
+use acx_domain::accounts;
 use acx_proto::common::SellerAccountRef;
 
 use crate::FieldViolation;
 
-/// Violations of a required seller account reference at `path` (`seller`).
-pub fn seller_ref(seller: Option<&SellerAccountRef>, path: &str) -> Vec<FieldViolation> {
+/// Violations of a required seller account reference at `path` (`seller`); a valid one is put
+/// in canonical form in place (platform id as registered, seller id trimmed: see
+/// [`acx_domain::accounts`]), so that `Demo-Marketplace` names the account `demo-marketplace`.
+pub fn seller_ref(seller: Option<&mut SellerAccountRef>, path: &str) -> Vec<FieldViolation> {
     let Some(seller) = seller else {
         return vec![FieldViolation::new(path, "is required")];
     };
-    let mut violations = Vec::new();
-    if seller.platform.trim().is_empty() {
-        violations.push(FieldViolation::new("platform", "is required").nested(path));
-    }
-    if seller.seller_id.trim().is_empty() {
-        violations.push(FieldViolation::new("seller_id", "is required").nested(path));
-    }
-    violations
+    accounts::canonicalize_seller(seller)
+        .into_iter()
+        .map(|(field, why)| FieldViolation::new(field, why).nested(path))
+        .collect()
 }
 
 #[cfg(test)]
@@ -25,18 +24,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_each_missing_field() {
+    fn names_each_missing_field_and_canonicalizes_a_good_one() {
         assert_eq!(seller_ref(None, "seller")[0].field, "seller");
-        let empty = SellerAccountRef::default();
-        let fields: Vec<String> = seller_ref(Some(&empty), "seller")
+        let mut empty = SellerAccountRef::default();
+        let fields: Vec<String> = seller_ref(Some(&mut empty), "seller")
             .into_iter()
             .map(|v| v.field)
             .collect();
         assert_eq!(fields, ["seller.platform", "seller.seller_id"]);
-        let good = SellerAccountRef {
-            platform: "amazon".into(),
-            seller_id: "A1".into(),
+        let mut good = SellerAccountRef {
+            platform: " Amazon".into(),
+            seller_id: "A1 ".into(),
         };
-        assert!(seller_ref(Some(&good), "seller").is_empty());
+        assert!(seller_ref(Some(&mut good), "seller").is_empty());
+        assert_eq!(
+            (good.platform.as_str(), good.seller_id.as_str()),
+            ("amazon", "A1")
+        );
     }
 }

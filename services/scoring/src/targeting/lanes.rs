@@ -29,10 +29,16 @@ pub fn default_policy(authority: &str, random_share: f64) -> LanePolicy {
 }
 
 /// Problems of a policy: (field, why).
-pub fn check(policy: &LanePolicy) -> Vec<(&'static str, String)> {
+pub fn check(policy: &mut LanePolicy) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
-    if policy.authority.trim().is_empty() {
+    policy.authority = policy.authority.trim().to_owned();
+    if policy.authority.is_empty() {
         problems.push(("policy.authority", "must name the authority".to_owned()));
+    }
+    // The office as declarations name it (a policy for an office no declaration can name
+    // would be kept and shown on every model card for nothing).
+    if let Err(why) = acx_domain::customs::trim_id(&mut policy.customs_office) {
+        problems.push(("policy.customs_office", why));
     }
     for (field, value) in [
         ("policy.red_share", policy.red_share),
@@ -205,7 +211,30 @@ mod tests {
         let mut p = default_policy("KCS", 0.0);
         p.red_share = 1.5;
         p.yellow_share = -0.1;
-        let fields: Vec<&str> = check(&p).iter().map(|c| c.0).collect();
+        let fields: Vec<&str> = check(&mut p).iter().map(|c| c.0).collect();
         assert!(fields.contains(&"policy.red_share") && fields.contains(&"policy.yellow_share"));
+    }
+
+    #[test]
+    fn an_office_is_trimmed_and_checked_as_declarations_name_it() {
+        // Found by a tester: "\0\x7f", a 100,000-character office and "NL000396\n" were kept
+        // for good and shown on every model card.
+        for bad in [
+            "\u{0}\u{7f}".to_owned(),
+            "O".repeat(129),
+            "NL000396\nX".to_owned(),
+        ] {
+            let mut p = default_policy("KCS", 0.0);
+            p.customs_office = bad.clone();
+            let fields: Vec<&str> = check(&mut p).iter().map(|c| c.0).collect();
+            assert_eq!(fields, ["policy.customs_office"], "{bad:?}");
+        }
+        let mut p = default_policy(" KCS ", 0.0);
+        p.customs_office = " NL000396\n".to_owned();
+        assert!(check(&mut p).is_empty());
+        assert_eq!(
+            (p.authority.as_str(), p.customs_office.as_str()),
+            ("KCS", "NL000396")
+        );
     }
 }
