@@ -47,9 +47,9 @@ pub struct Config {
     /// Older normalisation versions whose hashes new profiles also carry, so that they link
     /// to profiles stored under those versions, and under which retries of reports stored
     /// before an upgrade are recognised: a comma-separated list of versions, `none` for
-    /// none. Default: every older version (only `1` today).
+    /// none. Default: every older version (`1,2` today).
     #[arg(long, env = "ACX_INGEST_LEGACY_NORMALIZATIONS", value_name = "VERSIONS",
-          default_value = "1", value_parser = parse_legacy)]
+          default_value = "1,2", value_parser = parse_legacy)]
     pub legacy_normalizations: LegacyNormalizations,
 
     /// Most reports in one SubmitReports call or one bulk-load batch.
@@ -87,6 +87,8 @@ fn parse_legacy(text: &str) -> Result<LegacyNormalizations, String> {
             versions.push(version);
         }
     }
+    // Newest first, as the default: a form two versions share is hashed as the newer's.
+    versions.sort_unstable_by(|a, b| b.cmp(a));
     Ok(LegacyNormalizations(versions))
 }
 
@@ -142,4 +144,22 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         ready: None,
     };
     Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_legacy_versions_by_default_are_every_older_one() {
+        // The command line's default is text, so it must be kept in step with the versions.
+        let config = Config::try_parse_from(["acx-ingest", "--identifier-keys-file", "keys"])
+            .expect("defaults parse");
+        assert_eq!(
+            config.legacy_normalizations,
+            LegacyNormalizations::default()
+        );
+    }
 }

@@ -138,7 +138,8 @@ fn legacy_forms(
     versions: &[Normalization],
 ) -> Vec<(Normalization, String)> {
     let mut forms: Vec<(Normalization, String)> = Vec::new();
-    for &version in versions.iter().filter(|v| **v < Normalization::CURRENT) {
+    let older = versions.iter().filter(|v| **v < Normalization::CURRENT);
+    for &version in older.filter(|v| !v.reads_alike(Normalization::CURRENT, kind)) {
         for input in [raw, current] {
             if let Ok(form) = identifiers::normalize_as(version, kind, input, country)
                 && form != current
@@ -266,6 +267,39 @@ mod tests {
     }
 
     #[test]
+    fn a_labelled_value_keeps_its_version_2_form_as_legacy() {
+        // Version 2 read "IBAN GB82 ..." as a national account "IBANGB82...": a profile
+        // stored then still links through that legacy form, a new one through the IBAN.
+        let identifiers = Identifiers {
+            bank_accounts: vec!["IBAN GB82 WEST 1234 5698 7654 32".to_owned()],
+            emails: vec!["mailto:sales@example.com".to_owned()],
+            tax_numbers: vec!["VAT: DE123456789".to_owned()],
+            phones: vec!["+44 20 7946 0958".to_owned()],
+            ..Default::default()
+        };
+        let set = normalize_all(&identifiers, None, &[Normalization::V2]);
+        let forms: Vec<(&str, Vec<&str>)> = set
+            .normalized
+            .iter()
+            .map(|n| {
+                (
+                    n.current.as_str(),
+                    n.legacy.iter().map(|(_, f)| f.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            forms,
+            [
+                ("DE123456789", vec!["VATDE123456789"]),
+                ("GB82WEST12345698765432", vec!["IBANGB82WEST12345698765432"]),
+                ("sales@example.com", vec!["mailto:sales@example.com"]),
+                ("+442079460958", vec![]),
+            ]
+        );
+    }
+
+    #[test]
     fn legacy_forms_appear_only_where_the_rules_differ() {
         // Plain values: version 1 agrees, so one hash serves both.
         let set = normalize_all(
@@ -276,7 +310,11 @@ mod tests {
         assert!(set.normalized.iter().all(|n| n.legacy.is_empty()));
         let hashed = hash_all(&set.normalized, &key());
         assert_eq!(hashed.len(), 2);
-        assert!(hashed.iter().all(|h| h.normalization_version == 2));
+        assert!(
+            hashed
+                .iter()
+                .all(|h| h.normalization_version == Normalization::CURRENT.number())
+        );
 
         // Hungarian trunk prefix: version 1 read "06 1 ..." as "+36 6 1 ...".
         let set = normalize_all(

@@ -18,13 +18,21 @@ use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
 ///
 /// Errors: "is not a valid IBAN: ..." with the reason, "must be an IBAN or an account number
 /// of 6 to 34 letters or digits".
-pub fn normalize(value: &str) -> Result<String, String> {
+///
+/// With `labels` (version 3 on), the `IBAN` of the paper format is dropped first
+/// ([`super::labels::bank_account`]).
+pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     let compact: String = value
         .chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_uppercase)
         .collect();
-    if looks_like_iban(&compact) {
+    let compact = if labels {
+        super::labels::bank_account(&compact)
+    } else {
+        &compact
+    };
+    if looks_like_iban(compact) {
         return match compact.parse::<Iban>() {
             Ok(iban) => Ok(iban.electronic_str().to_owned()),
             Err(ParseIbanError::UnknownCountry(base)) => Ok(base.electronic_str().to_owned()),
@@ -40,14 +48,14 @@ pub fn normalize(value: &str) -> Result<String, String> {
         };
     }
     if (6..=34).contains(&compact.chars().count()) && compact.is_ascii() {
-        Ok(compact)
+        Ok(compact.to_owned())
     } else {
         Err("must be an IBAN or an account number of 6 to 34 letters or digits".to_owned())
     }
 }
 
 /// Two ASCII letters then two digits: how every IBAN begins, and no national account number.
-fn looks_like_iban(s: &str) -> bool {
+pub(super) fn looks_like_iban(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 4
         && b[..2].iter().all(u8::is_ascii_uppercase)

@@ -11,8 +11,16 @@
 /// `"info@bücherwurm-versand.de"` gives `"info@xn--bcherwurm-versand-22b.de"`.
 ///
 /// Error: "is not a valid e-mail address".
-pub fn normalize(value: &str) -> Result<String, String> {
+///
+/// With `labels` (version 3 on), a `mailto:` scheme and a display name (`Sales <...>`) are
+/// dropped first ([`super::labels::email`]).
+pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     const INVALID: &str = "is not a valid e-mail address";
+    let value = if labels {
+        super::labels::email(value)
+    } else {
+        value
+    };
     let (local, domain) = value.rsplit_once('@').ok_or(INVALID)?;
     let local = local.to_lowercase();
     if local.is_empty() || local.contains('@') || local.chars().any(char::is_whitespace) {

@@ -18,6 +18,7 @@ pub mod address;
 pub mod bank_account;
 pub mod email;
 mod keys;
+pub mod labels;
 pub mod phone;
 pub mod registration;
 pub mod text;
@@ -96,19 +97,24 @@ pub enum Normalization {
     /// NFKC and format characters first, then a field library per kind: libphonenumber,
     /// IBAN registry rules, IDNA.
     V2,
+    /// Version 2, and printed labels dropped from bank accounts (`IBAN GB82 ...`), e-mail
+    /// addresses (`mailto:`, `Name <...>`) and registration and tax numbers (`VAT:`,
+    /// `USt-IdNr.`): see [`labels`]. Other kinds read as in version 2.
+    V3,
 }
 
 impl Normalization {
     /// The version new identifiers are normalised and hashed with.
-    pub const CURRENT: Normalization = Normalization::V2;
+    pub const CURRENT: Normalization = Normalization::V3;
     /// Every version, oldest first.
-    pub const ALL: [Normalization; 2] = [Normalization::V1, Normalization::V2];
+    pub const ALL: [Normalization; 3] = [Normalization::V1, Normalization::V2, Normalization::V3];
 
     /// The version's number, as the contract carries it (1, 2, ...).
     pub fn number(self) -> u32 {
         match self {
             Normalization::V1 => 1,
             Normalization::V2 => 2,
+            Normalization::V3 => 3,
         }
     }
 
@@ -118,8 +124,26 @@ impl Normalization {
         match number {
             0 | 1 => Some(Normalization::V1),
             2 => Some(Normalization::V2),
+            3 => Some(Normalization::V3),
             _ => None,
         }
+    }
+
+    /// Whether this version reads `kind` exactly as `other` does (then hashing a value under
+    /// both gives one hash, and the older one need not be computed).
+    pub fn reads_alike(self, other: Normalization, kind: IdentifierKind) -> bool {
+        use Normalization::*;
+        let (a, b) = (self.min(other), self.max(other));
+        a == b
+            || (a == V2
+                && b == V3
+                && !matches!(
+                    kind,
+                    IdentifierKind::BankAccount
+                        | IdentifierKind::Email
+                        | IdentifierKind::BusinessRegistration
+                        | IdentifierKind::TaxNumber
+                ))
     }
 
     /// The versions before this one, newest first.
@@ -146,7 +170,9 @@ impl std::str::FromStr for Normalization {
             .ok()
             .filter(|n| *n > 0)
             .and_then(Normalization::from_number)
-            .ok_or_else(|| format!("unknown normalisation version {s:?}: this build knows 1 and 2"))
+            .ok_or_else(|| {
+                format!("unknown normalisation version {s:?}: this build knows 1, 2 and 3")
+            })
     }
 }
 
@@ -170,12 +196,13 @@ pub fn normalize_as(
         return v1::normalize(kind, raw, country);
     }
     let value = text::clean(raw)?;
+    let labels = version >= Normalization::V3;
     match kind {
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
-            registration::normalize(&value)
+            registration::normalize(&value, labels)
         }
-        IdentifierKind::BankAccount => bank_account::normalize(&value),
-        IdentifierKind::Email => email::normalize(&value),
+        IdentifierKind::BankAccount => bank_account::normalize(&value, labels),
+        IdentifierKind::Email => email::normalize(&value, labels),
         IdentifierKind::Phone => phone::normalize(&value, country),
         IdentifierKind::Address => address::normalize(&value),
         IdentifierKind::WebDomain => web_domain::normalize(&value),
@@ -232,12 +259,12 @@ mod tests {
             assert_eq!(Normalization::from_number(v.number()), Some(v));
             assert_eq!(v.to_string().parse::<Normalization>().unwrap(), v);
         }
-        assert_eq!(Normalization::from_number(3), None);
+        assert_eq!(Normalization::from_number(4), None);
         assert!("0".parse::<Normalization>().is_err());
         assert!("x".parse::<Normalization>().is_err());
         assert_eq!(
-            Normalization::V2.older().collect::<Vec<_>>(),
-            [Normalization::V1]
+            Normalization::V3.older().collect::<Vec<_>>(),
+            [Normalization::V2, Normalization::V1]
         );
         assert_eq!(Normalization::V1.older().count(), 0);
     }

@@ -8,7 +8,15 @@
 /// other scripts are kept, upper-cased (`"ωμέγα 1234"` gives `"ΩΜΈΓΑ1234"`).
 ///
 /// Error: "must contain at least 4 letters or digits".
-pub fn normalize(value: &str) -> Result<String, String> {
+///
+/// With `labels` (version 3 on), a leading label (`VAT:`, `USt-IdNr.`, `Tax ID`, ...) is
+/// dropped first ([`super::labels::number`]).
+pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
+    let value = if labels {
+        super::labels::number(value)
+    } else {
+        value
+    };
     let out: String = value
         .chars()
         .filter(|c| c.is_alphanumeric())

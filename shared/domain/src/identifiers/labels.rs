@@ -1,0 +1,183 @@
+//! Labels that a value carries when it is copied from a printed page, an invoice footer or a
+//! mail header instead of a form field (normalisation version 3): `IBAN GB82 WEST ...` (the
+//! paper format of ISO 13616), `mailto:sales@example.com`, `Sales <sales@example.com>`,
+//! `VAT: DE123456789`, `USt-IdNr. DE123456789`. Version 2 kept the label as part of the value,
+//! so such a bank account was a different (national) account and never linked. Each function
+//! takes a cleaned value ([`super::text::clean`]) and returns the value without its label.
+
+/// Labels of registration and tax numbers, as letters only in upper case (`VAT No.` is
+/// `VATNO`): the names of the numbers on invoices and company pages in the EU (VAT, EORI,
+/// `USt-IdNr.`, `UID`, SIREN/SIRET, NIF/CIF), the UK (CRN, company number), the US (EIN, TIN),
+/// China (USCC), India (GST, GSTIN) and Australia (ABN). A leading word that is not one of
+/// these (a register's own prefix such as `HRB`, a country code) stays part of the number.
+const NUMBER_LABELS: &[&str] = &[
+    "ABN",
+    "CIF",
+    "COMPANYNO",
+    "COMPANYNUMBER",
+    "COMPANYREGISTRATIONNUMBER",
+    "CRN",
+    "EIN",
+    "EORI",
+    "EORINO",
+    "EORINUMBER",
+    "GST",
+    "GSTIN",
+    "NIF",
+    "REGNO",
+    "REGISTRATIONNO",
+    "REGISTRATIONNUMBER",
+    "SIREN",
+    "SIRET",
+    "TAXID",
+    "TAXNO",
+    "TAXNUMBER",
+    "TIN",
+    "UID",
+    "UIDNR",
+    "USCC",
+    "USTIDNR",
+    "VAT",
+    "VATID",
+    "VATNO",
+    "VATNUMBER",
+    "VATREGNO",
+    "VATREGISTRATIONNUMBER",
+];
+
+/// A registration or tax number without a leading label: the text before a `:`, or the
+/// longest run of leading words without a digit, when it spells a label of [`NUMBER_LABELS`].
+/// `"VAT: DE123456789"`, `"VAT No. DE 123 456 789"`, `"USt-IdNr. DE123456789"` and
+/// `"Tax ID 12-3456789"` lose their label; `"HRB 12345 B"` and `"DE 123 456 789"` are left as
+/// they are.
+pub fn number(value: &str) -> &str {
+    if let Some((label, rest)) = value.split_once(':') {
+        return if is_label(label) && has_number(rest) {
+            rest.trim()
+        } else {
+            value
+        };
+    }
+    // A cleaned value has single spaces between words.
+    let words: Vec<&str> = value.split(' ').collect();
+    let leading = words
+        .iter()
+        .take_while(|word| !word.chars().any(|c| c.is_ascii_digit()))
+        .count();
+    for n in (1..=leading).rev() {
+        let label_len = words[..n].iter().map(|w| w.len()).sum::<usize>() + n - 1;
+        let (label, rest) = value.split_at(label_len);
+        if is_label(label) && has_number(rest) {
+            return rest.trim();
+        }
+    }
+    value
+}
+
+fn is_label(text: &str) -> bool {
+    let letters: String = text
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    NUMBER_LABELS.contains(&letters.as_str())
+}
+
+fn has_number(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// A bank account without the `IBAN` of the paper format, given in compact form (letters and
+/// digits, upper case): `"IBANGB82WEST12345698765432"` gives `"GB82WEST12345698765432"`, when
+/// what follows the label begins as an IBAN does (two letters, two digits).
+pub fn bank_account(compact: &str) -> &str {
+    match compact.strip_prefix("IBAN") {
+        Some(rest) if super::bank_account::looks_like_iban(rest) => rest,
+        _ => compact,
+    }
+}
+
+/// An e-mail address without a `mailto:` scheme (and its `?subject=...`) or the display name
+/// of a mail header: `"mailto:sales@example.com?subject=Order"` and
+/// `"Sales Team <sales@example.com>"` give `"sales@example.com"`.
+pub fn email(value: &str) -> &str {
+    let mut address = value.trim();
+    if let Some(start) = address.rfind('<')
+        && let Some(inner) = address[start + 1..].strip_suffix('>')
+    {
+        address = inner.trim();
+    }
+    if let Some(scheme) = address.get(..7)
+        && scheme.eq_ignore_ascii_case("mailto:")
+    {
+        address = &address[7..];
+        address = address
+            .split_once('?')
+            .map_or(address, |(before, _)| before);
+    }
+    address.trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_labels_go_and_register_prefixes_stay() {
+        for (raw, bare) in [
+            ("VAT: DE123456789", "DE123456789"),
+            ("VAT No. DE 123 456 789", "DE 123 456 789"),
+            ("USt-IdNr. DE123456789", "DE123456789"),
+            ("USt-IdNr.: DE123456789", "DE123456789"),
+            ("Tax ID 12-3456789", "12-3456789"),
+            ("EIN: 12-3456789", "12-3456789"),
+            ("EORI DE1234567890123", "DE1234567890123"),
+            ("Company No. 01234567", "01234567"),
+            ("USCC 91440300MA5F000001", "91440300MA5F000001"),
+        ] {
+            assert_eq!(number(raw), bare, "{raw:?}");
+        }
+        for kept in [
+            "HRB 12345 B",
+            "VAT No. ABC",
+            "DE 123 456 789",
+            "DE123456789",
+            "Amtsgericht: HRB 12345",
+            "VAT",
+            "VAT: -",
+            "91440300MA5F000001",
+        ] {
+            assert_eq!(number(kept), kept, "{kept:?}");
+        }
+    }
+
+    #[test]
+    fn the_paper_iban_loses_its_label_and_nothing_else_does() {
+        assert_eq!(
+            bank_account("IBANGB82WEST12345698765432"),
+            "GB82WEST12345698765432"
+        );
+        assert_eq!(
+            bank_account("GB82WEST12345698765432"),
+            "GB82WEST12345698765432"
+        );
+        assert_eq!(bank_account("IBAN12345678"), "IBAN12345678");
+    }
+
+    #[test]
+    fn mail_schemes_and_display_names_go() {
+        for raw in [
+            "sales@example.com",
+            "mailto:sales@example.com",
+            "MAILTO:sales@example.com?subject=Order%201",
+            "Sales Team <sales@example.com>",
+            "\"Sales, Team\" <mailto:sales@example.com>",
+        ] {
+            assert_eq!(email(raw), "sales@example.com", "{raw:?}");
+        }
+        // Not a scheme: left for the address rules, and no slicing inside a character.
+        for kept in ["info@bücher.de", "ü@x.de", "mailt"] {
+            assert_eq!(email(kept), kept);
+        }
+    }
+}
