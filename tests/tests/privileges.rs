@@ -133,3 +133,48 @@ async fn every_principal_against_every_rpc_gets_exactly_what_it_is_granted() {
         wrong.join("\n")
     );
 }
+
+/// What a server does not serve is UNIMPLEMENTED for every principal, before credentials: a
+/// method no contract has (a client built from a newer contract; found by a tester, who got
+/// PERMISSION_DENIED "it is for platform principals" calling a method an older build
+/// lacked), and another service's method on this server's port. A caller then knows the
+/// method is not here, not that its credentials are wrong.
+#[tokio::test]
+async fn a_method_a_server_does_not_serve_is_unimplemented_for_everyone() {
+    let suite = TestSuite::start().await;
+    let principals = [
+        "platform:demo-platform",
+        "customs:demo-customs",
+        "service:liaison",
+    ];
+    for (addr, path) in [
+        (suite.scoring, "/acx.scoring.v1.ScoringService/NoSuchMethod"),
+        (suite.liaison, "/acx.liaison.v1.LiaisonService/NoSuchMethod"),
+        (suite.ingest, "/acx.scoring.v1.ScoringService/GetSellerRisk"),
+        (suite.scoring, "/acx.liaison.v1.LiaisonService/CheckSeller"),
+        (suite.liaison, "/some.other.v1.Service/Call"),
+    ] {
+        let channel = acx_tests::channel(addr).await;
+        let tokens: Vec<Option<String>> = principals
+            .iter()
+            .map(|p| Some(suite.token(p)))
+            .chain([None])
+            .collect();
+        for token in tokens {
+            let answer = raw::call(
+                &channel,
+                path,
+                token.as_deref(),
+                raw::frame(&[]),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                answer.code(),
+                Some(Code::Unimplemented),
+                "{path}: {answer:?}"
+            );
+        }
+    }
+}

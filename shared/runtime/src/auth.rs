@@ -4,17 +4,20 @@
 //! Health and reflection need no credentials. Every other call needs
 //! `authorization: Bearer <token>`: no token or an unknown one is `UNAUTHENTICATED`; a
 //! principal whose role the service's [`AccessPolicy`] does not allow for the RPC is
-//! `PERMISSION_DENIED`. Handlers read the caller with [`Principal::of`].
+//! `PERMISSION_DENIED`. A method the server does not serve is `UNIMPLEMENTED` for everyone.
+//! Handlers read the caller with [`Principal::of`].
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     fmt,
     future::Future,
     path::Path,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, LazyLock},
     task::{Context, Poll},
 };
+
+use prost::Message;
 
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
@@ -225,7 +228,7 @@ impl Grant {
 
 /// Which principals may call which RPC of a service. Rules name a whole service
 /// (`/acx.ingest.v1.IngestService/`) or one method (`/acx.ingest.v1.IngestService/GetReport`);
-/// the method rule wins. A path no rule names is refused (default deny).
+/// the method rule wins. A path no rule names is not served (`UNIMPLEMENTED`).
 #[derive(Clone, Default)]
 pub struct AccessPolicy {
     rules: HashMap<String, Vec<Grant>>,
@@ -299,6 +302,14 @@ impl AccessPolicy {
         self
     }
 
+    /// Whether a rule names the path's service or one of its methods.
+    fn serves(&self, path: &str) -> bool {
+        let service_prefix = path.rfind('/').map_or(path, |end| &path[..=end]);
+        self.rules
+            .keys()
+            .any(|rule| rule.starts_with(service_prefix))
+    }
+
     fn allowed(&self, path: &str) -> &[Grant] {
         if let Some(grants) = self.rules.get(path) {
             return grants;
@@ -321,6 +332,43 @@ fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// Every method of the ACX contracts (`/acx.liaison.v1.LiaisonService/GetShipment`, ...),
+/// read from the compiled descriptor set.
+static ACX_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let set =
+        prost_types::FileDescriptorSet::decode(acx_proto::FILE_DESCRIPTOR_SET).unwrap_or_default();
+    let mut methods = HashSet::new();
+    for file in &set.file {
+        for service in &file.service {
+            for method in &service.method {
+                methods.insert(format!(
+                    "/{}.{}/{}",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    methods
+});
+
+/// UNIMPLEMENTED for a path this server does not serve: a service no rule names (a client
+/// pointed at the wrong port), or an ACX method its contract does not have (a client built
+/// from a newer contract). gRPC clients read UNIMPLEMENTED as "not here", whoever calls; a
+/// refusal of the caller's role would send them looking for other credentials. A method of a
+/// served service that no rule names stays refused (default deny).
+fn unserved(policy: &AccessPolicy, path: &str) -> Option<Status> {
+    let unknown_method = path.starts_with("/acx.") && !ACX_METHODS.contains(path);
+    (unknown_method || !policy.serves(path)).then(|| {
+        status_with_reason(
+            Code::Unimplemented,
+            format!("{path} is not a method this server serves"),
+            "UNKNOWN_METHOD",
+        )
+    })
+}
+
 /// Decides a call: `Ok(None)` for a public path, `Ok(Some(principal))` for an allowed call.
 fn authorize(
     tokens: &TokenRegistry,
@@ -330,6 +378,9 @@ fn authorize(
 ) -> Result<Option<Principal>, Status> {
     if is_public(path) {
         return Ok(None);
+    }
+    if let Some(status) = unserved(policy, path) {
+        return Err(status);
     }
     let Some(token) = bearer_token(headers) else {
         return Err(status_with_reason(
@@ -532,13 +583,21 @@ mod tests {
         );
         assert_eq!(denied.expect_err("denied").code(), Code::PermissionDenied);
 
-        let unnamed = authorize(
-            &tokens,
-            &policy,
+        // Not served here, whoever asks: an ACX method no contract has, a method of a known
+        // service that is not this server's, a service no rule names.
+        for path in [
+            "/acx.ingest.v1.IngestService/NoSuchMethod",
+            "/acx.scoring.v1.ScoringService/GetSellerRisk",
             "/acx.other.v1.Other/Call",
-            &headers("Bearer good-token"),
-        );
-        assert_eq!(unnamed.expect_err("unnamed").code(), Code::PermissionDenied);
+            "/other.Service/Call",
+        ] {
+            for token in ["Bearer good-token", "Bearer other", ""] {
+                let unserved = authorize(&tokens, &policy, path, &headers(token));
+                let status = unserved.expect_err("unserved");
+                assert_eq!(status.code(), Code::Unimplemented, "{path} {token}");
+                assert!(status.message().contains(path), "{}", status.message());
+            }
+        }
     }
 
     #[test]
