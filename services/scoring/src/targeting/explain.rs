@@ -87,6 +87,12 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
                     100.0 * f64::from(r.frauds) / f64::from(r.inspections),
                     r.inspections
                 ),
+                // Few and clean: what the model weighs is how little is known (a tester read
+                // "raises the risk: ...: 0 of 4 inspections found fraud" as a contradiction).
+                Some(r) if r.frauds == 0 => format!(
+                    "{label} {shown}: only {}, none found fraud",
+                    plural(r.inspections, "inspection", "inspections")
+                ),
                 Some(r) => format!(
                     "{label} {shown}: {} of {} found fraud",
                     r.frauds,

@@ -292,6 +292,15 @@ impl Scorer {
                     Some((version, decision)) => format!(
                         "no trained version was promoted yet (last: targeting-{version}: {decision})"
                     ),
+                    // Enough recorded: the first training is due or running (a tester read
+                    // "4418 outcomes recorded; 500 are needed" as a contradiction).
+                    None if outcomes >= super::train::MIN_OUTCOMES as u64
+                        && frauds >= super::train::MIN_FRAUDS as u64 =>
+                    {
+                        format!(
+                            "{outcomes} outcomes ({frauds} frauds) recorded, enough to train: the first training is due or running"
+                        )
+                    }
                     None => NotTrained::TooFew {
                         outcomes: outcomes as usize,
                         frauds: frauds as usize,
