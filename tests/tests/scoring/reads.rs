@@ -1,0 +1,210 @@
+//! Reads as platforms and customs make them: validated and batched risk reads, the demo's
+//! linked sellers and blacklist at once, entity checks by bank account or name.
+
+use super::*;
+
+#[tokio::test]
+async fn reads_validate_and_batch() {
+    let suite = TestSuite::start().await;
+    submit(&suite, PLATFORM_A, vec![confirmed_finding("F-1", "S-1")]).await;
+    risk_when(&suite, seller("demo-platform", "S-1"), |_| true).await;
+    let token = suite.token(PLATFORM_A);
+    let mut client = scoring(&suite).await;
+    let batch = client
+        .batch_get_seller_risks(authorized(
+            BatchGetSellerRisksRequest {
+                sellers: vec![
+                    seller("demo-platform", "S-1"),
+                    seller("demo-platform", "NOBODY"),
+                ],
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(batch.risks.len(), 1);
+    assert_eq!(batch.not_found, [seller("demo-platform", "NOBODY")]);
+
+    let by_cluster = client
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: None,
+                cluster_id: batch.risks[0].cluster_id.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        by_cluster.risk.unwrap().seller,
+        Some(seller("demo-platform", "S-1"))
+    );
+
+    let neither = client
+        .get_seller_risk(authorized(GetSellerRiskRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(neither.code(), Code::InvalidArgument);
+    let bad = client
+        .batch_get_seller_risks(authorized(
+            BatchGetSellerRisksRequest {
+                sellers: vec![seller("", "x")],
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().contains("sellers[0].platform"),
+        "{}",
+        bad.message()
+    );
+}
+
+#[tokio::test]
+async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
+    let suite = TestSuite::start_with(true).await;
+    let listed = risk_when(&suite, seller("demo-platform", "S-100"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    let strong = risk_when(&suite, seller("demo-marketplace", "T-2"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    let weak = risk_when(&suite, seller("demo-marketplace", "T-1"), |r| {
+        r.cluster_id == listed.cluster_id
+    })
+    .await;
+    let clean = risk_when(&suite, seller("demo-platform", "S-200"), |_| true).await;
+    assert_eq!(strong.cluster_id, listed.cluster_id);
+    assert_eq!(
+        tier(&weak),
+        RiskTier::High,
+        "weakly linked: not listed, but high risk: {weak:#?}"
+    );
+    assert!(
+        weak.reasons
+            .iter()
+            .any(|r| r.code == "LINKED_TO_BLACKLISTED")
+    );
+    // The link says what is shared, then how: "shared phone, with similar names" (as an
+    // service reads it: a platform sees another platform's accounts as opaque references).
+    let as_service = scoring(&suite)
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller("demo-marketplace", "T-1")),
+                cluster_id: String::new(),
+            },
+            &suite.token("service:liaison"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    let link = as_service
+        .reasons
+        .iter()
+        .find(|r| r.code == "LINKED_TO_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{as_service:#?}"));
+    assert!(
+        link.evidence.contains(
+            &"demo-marketplace/T-1 and demo-platform/S-100: shared phone, with similar names"
+                .to_owned()
+        ),
+        "{:?}",
+        link.evidence
+    );
+    assert_eq!(tier(&clean), RiskTier::Low);
+    assert_ne!(clean.cluster_id, listed.cluster_id);
+
+    let again = acx_suite::demo::load(
+        suite.ingest,
+        &suite.token(PLATFORM_A),
+        &suite.token(PLATFORM_B),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0, "loading the demo again changes nothing");
+}
+
+#[tokio::test]
+async fn an_entity_check_finds_a_listed_seller_by_its_bank_account_or_its_name() {
+    use acx_proto::scoring::CheckEntityRequest;
+    let suite = TestSuite::start_with(true).await;
+    let listed = risk_when(&suite, seller("demo-platform", "S-100"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    risk_when(&suite, seller("demo-marketplace", "T-3"), |_| true).await; // the whole demo is in
+    let token = suite.token(PLATFORM_B);
+    let mut client = scoring(&suite).await;
+
+    let by_bank = client
+        .check_entity(authorized(
+            CheckEntityRequest {
+                name: "Sunrise Gadgets".to_owned(),
+                country: "CN".to_owned(),
+                identifiers: Some(bank("GB82-WEST-1234-5698-7654-32")),
+                max_matches: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let top = &by_bank.matches[0];
+    assert_eq!(top.cluster_id, listed.cluster_id);
+    assert!(top.blacklisted);
+    assert_eq!(top.matched_features, ["bank_account"]);
+    assert!((top.match_score - 0.9).abs() < 1e-9);
+    assert!(top.accounts.contains(&seller("demo-marketplace", "T-2")));
+
+    let by_name = client
+        .check_entity(authorized(
+            CheckEntityRequest {
+                name: "NORDIC LAMP CO.".to_owned(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_name.matches.len(), 1);
+    assert_eq!(
+        by_name.matches[0].accounts,
+        [seller("demo-marketplace", "T-3")]
+    );
+    assert!(!by_name.matches[0].blacklisted);
+
+    let bad = client
+        .check_entity(authorized(
+            CheckEntityRequest {
+                identifiers: Some(Identifiers {
+                    emails: vec!["nobody".to_owned()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().contains("identifiers.emails[0]"),
+        "{}",
+        bad.message()
+    );
+    let empty = client
+        .check_entity(authorized(CheckEntityRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+}
