@@ -1,0 +1,177 @@
+//! What a platform reads back: only its own reports, batches within limits, listings paged
+//! with filters.
+
+use super::*;
+
+#[tokio::test]
+async fn a_platform_never_sees_another_platforms_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    let accepted = submit(&ingest, &ingest.platform_a, vec![finding("F-1", "S1")]).await;
+    assert_eq!(outcomes(&accepted), [ReportOutcome::Accepted]);
+
+    let mut other = client(&ingest).await;
+    let read = other
+        .get_report(authorized(
+            GetReportRequest {
+                name: "reports/F-1".to_owned(),
+            },
+            &ingest.platform_b,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(read.code(), Code::NotFound);
+    let listed = other
+        .list_reports(authorized(
+            ListReportsRequest::default(),
+            &ingest.platform_b,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.reports.is_empty());
+
+    // B may use the same report id for its own report: ids are per platform.
+    let own = submit(&ingest, &ingest.platform_b, vec![finding("F-1", "S7")]).await;
+    assert_eq!(outcomes(&own), [ReportOutcome::Accepted]);
+
+    // B cannot report on A's sellers by naming A in the seller reference.
+    let mut forged = finding("F-2", "S1");
+    if let Some(Kind::CounterfeitFinding(f)) = forged.kind.as_mut() {
+        f.seller.as_mut().unwrap().platform = "acme-market".to_owned();
+    }
+    let refused = submit(&ingest, &ingest.platform_b, vec![forged]).await;
+    assert_eq!(outcomes(&refused), [ReportOutcome::Rejected]);
+    assert_eq!(
+        violation_fields(&refused[0]),
+        ["reports[0].counterfeit_finding.seller.platform"]
+    );
+
+    // The feed is for internal services only.
+    let feed = other
+        .stream_changes(authorized(
+            StreamChangesRequest::default(),
+            &ingest.platform_a,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(feed.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn batches_must_have_between_one_report_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    let mut ingest_client = client(&ingest).await;
+    for reports in [
+        vec![],
+        (0..501).map(|i| price(&format!("PR-{i}"), "1")).collect(),
+    ] {
+        let error = ingest_client
+            .submit_reports(authorized(
+                SubmitReportsRequest { reports },
+                &ingest.platform_a,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(
+            error.get_details_bad_request().unwrap().field_violations[0].field,
+            "reports"
+        );
+    }
+}
+
+#[tokio::test]
+async fn listing_pages_through_own_reports_with_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    let reports = (0..5)
+        .map(|i| price(&format!("PR-{i}"), "2"))
+        .chain([finding("F-1", "S1"), shipment("SH-1")])
+        .collect();
+    submit(&ingest, &ingest.platform_a, reports).await;
+    let mut reader = client(&ingest).await;
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = reader
+            .list_reports(authorized(
+                ListReportsRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                    kind: ReportKind::PriceObservation as i32,
+                    ..Default::default()
+                },
+                &ingest.platform_a,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.reports.len() <= 2);
+        seen.extend(page.reports.into_iter().map(|r| r.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        // New reports arriving between pages do not disturb the pages already served.
+        submit(
+            &ingest,
+            &ingest.platform_a,
+            vec![finding(&format!("F-late-{}", seen.len()), "S2")],
+        )
+        .await;
+    }
+    assert_eq!(
+        seen,
+        (0..5)
+            .map(|i| format!("reports/PR-{i}"))
+            .collect::<Vec<_>>()
+    );
+
+    let first = reader
+        .list_reports(authorized(
+            ListReportsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            &ingest.platform_a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let foreign = reader
+        .list_reports(authorized(
+            ListReportsRequest {
+                page_size: 1,
+                page_token: first.next_page_token,
+                kind: ReportKind::ShipmentNotice as i32,
+                ..Default::default()
+            },
+            &ingest.platform_a,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        foreign.code(),
+        Code::InvalidArgument,
+        "a token is bound to its filters"
+    );
+
+    let future_only = reader
+        .list_reports(authorized(
+            ListReportsRequest {
+                start_time: Some(prost_types::Timestamp {
+                    seconds: now().seconds + 3600,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+            &ingest.platform_a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(future_only.reports.is_empty(), "time filters apply");
+}
