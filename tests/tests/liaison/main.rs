@@ -1,0 +1,348 @@
+//! Liaison through its public gRPC API: declarations validated, stored, assessed by scoring
+//! (or pending while scoring is down, then assessed), shipments read back, and inspection
+//! results forwarded to scoring through the outbox across restarts.
+
+#![allow(clippy::unwrap_used)]
+
+mod pending;
+mod search;
+
+use std::{net::SocketAddr, time::Duration};
+
+use acx_proto::{
+    common::{ConsignmentNumbers, Money},
+    liaison::{
+        AssessmentState, Declaration, DeclarationOutcome, GetShipmentRequest, InspectionResult,
+        RecordInspectionResultRequest, Shipment, SubmitDeclarationsRequest,
+        liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::{
+        Lane, OutcomeKind, RecordOutcomeRequest, scoring_service_client::ScoringServiceClient,
+    },
+};
+use acx_runtime::{Shutdown, credentials::hash_token};
+use acx_tests::{
+    TestSuite, authorized, channel,
+    fixtures::{self, get_shipment, server_config},
+};
+use tonic::{Code, transport::Channel};
+
+/// The shared declaration with its own `tracking` number, `quantity` and `value` (USD),
+/// departing from a lower-case `cn` (as some customs systems send it).
+fn declaration(id: &str, tracking: &str, quantity: f64, value: &str) -> Declaration {
+    let mut declaration = fixtures::declaration(id);
+    declaration.consignment = Some(ConsignmentNumbers {
+        tracking_numbers: vec![tracking.to_owned()],
+        ..Default::default()
+    });
+    declaration.departure_country = "cn".to_owned();
+    let line = &mut declaration.lines[0];
+    line.quantity = quantity;
+    line.declared_value = Some(Money {
+        currency_code: "USD".to_owned(),
+        amount: value.to_owned(),
+    });
+    declaration
+}
+
+async fn submit(
+    client: &mut LiaisonServiceClient<Channel>,
+    token: &str,
+    declarations: Vec<Declaration>,
+) -> Vec<acx_proto::liaison::DeclarationResult> {
+    client
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest { declarations },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+}
+
+#[tokio::test]
+async fn declarations_are_validated_stored_assessed_and_idempotent() {
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    // The suite loads the demo's declarations only once scoring has its reports.
+
+    let mut bad = declaration("D-BAD", "X", 0.0, "abc");
+    bad.origin_country = "XX".to_owned();
+    bad.lines[0].quantity = -1.0;
+    bad.lines[0].hs_code = "12".to_owned();
+    let low = declaration("D-LOW", "1Z 999 AA1 0123 4567 84", 500.0, "1000.00");
+    let results = submit(&mut liaison, &token, vec![low.clone(), bad]).await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    assert_eq!(results[0].assessment_state(), AssessmentState::Assessed);
+    assert_eq!(results[0].lane(), Lane::Red, "{results:#?}");
+    assert_eq!(results[1].outcome(), DeclarationOutcome::Rejected);
+    let fields: Vec<&str> = results[1]
+        .violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    for field in [
+        "declarations[1].origin_country",
+        "declarations[1].lines[0].hs_code",
+        "declarations[1].lines[0].quantity",
+        "declarations[1].lines[0].declared_value.amount",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+
+    let retry = submit(&mut liaison, &token, vec![low.clone()]).await;
+    assert_eq!(retry[0].outcome(), DeclarationOutcome::Duplicate);
+    assert_eq!(retry[0].lane(), Lane::Red);
+    let mut changed = low.clone();
+    changed.lines[0].declared_value.as_mut().unwrap().amount = "1500.00".to_owned();
+    assert_eq!(
+        submit(&mut liaison, &token, vec![changed]).await[0].outcome(),
+        DeclarationOutcome::AlreadyExists
+    );
+
+    let stored = get_shipment(&mut liaison, &token, "D-LOW").await;
+    let assessment = stored.assessment.unwrap();
+    assert_eq!(
+        assessment.matched_shipment_notice,
+        "reports/demo-platform/demo-N-100"
+    );
+    assert_eq!(
+        assessment.lines[0].anomalies[0].code,
+        "DECLARED_VALUE_BELOW_MARKET"
+    );
+    assert!(assessment.lines[0].anomalies[0].expected_low > 2.0);
+    assert_eq!(
+        stored.declaration.unwrap().lines[0].hs_code,
+        "8518302000",
+        "codes in canonical form"
+    );
+
+    let missing = liaison
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: "shipments/NOPE".to_owned(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let platform = liaison
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest {
+                declarations: vec![low],
+            },
+            &suite.token("platform:demo-platform"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(platform.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn the_demo_shows_red_alerts_at_once() {
+    use acx_proto::liaison::WatchAlertsRequest;
+    use tokio_stream::StreamExt;
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let mut alerts = liaison
+        .watch_alerts(authorized(WatchAlertsRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let alert = tokio::time::timeout(Duration::from_secs(5), alerts.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let shipment = alert.shipment.unwrap();
+        assert_eq!(
+            shipment.assessment.as_ref().unwrap().lane(),
+            Lane::Red,
+            "{shipment:#?}"
+        );
+        names.push(shipment.name);
+    }
+    names.sort();
+    assert_eq!(names, ["shipments/DEMO-1001", "shipments/DEMO-1002"]);
+    let ordinary = get_shipment(&mut liaison, &token, "DEMO-2000").await;
+    assert_eq!(ordinary.assessment.unwrap().lane(), Lane::Green);
+}
+
+#[tokio::test]
+async fn a_party_check_finds_an_importers_history_and_a_described_seller() {
+    use acx_proto::{
+        common::Identifiers,
+        liaison::{CheckPartyRequest, PartyDescription, check_party_request::Party},
+    };
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let check = |party: Party| authorized(CheckPartyRequest { party: Some(party) }, &token);
+
+    let unknown = liaison
+        .check_party(check(Party::ImporterId("US-IMP-4711".to_owned())))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "no inspection recorded yet");
+    liaison
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/DEMO-1001".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::CounterfeitSeized as i32,
+                    seized_quantity: 500.0,
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    let importer = liaison
+        .check_party(check(Party::ImporterId("US-IMP-4711".to_owned())))
+        .await
+        .unwrap()
+        .into_inner()
+        .importer
+        .unwrap();
+    assert_eq!((importer.inspections, importer.frauds), (1, 1));
+    assert!(importer.smoothed_rate > importer.base_rate);
+
+    let described = liaison
+        .check_party(check(Party::Entity(PartyDescription {
+            name: "Sunrise Gadgets".to_owned(),
+            country: "CN".to_owned(),
+            identifiers: Some(Identifiers {
+                bank_accounts: vec!["GB82 WEST 1234 5698 7654 32".to_owned()],
+                ..Default::default()
+            }),
+        })))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(described.matches[0].blacklisted);
+    assert_eq!(described.matches[0].matched_features, ["bank_account"]);
+
+    let invalid = liaison
+        .check_party(check(Party::Entity(PartyDescription {
+            identifiers: Some(Identifiers {
+                emails: vec!["nobody".to_owned()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let nothing = liaison
+        .check_party(authorized(CheckPartyRequest { party: None }, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(nothing.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn platforms_are_refused_every_liaison_rpc_and_every_refusal_is_audited() {
+    use acx_proto::liaison::{
+        CheckPartyRequest, CheckSellerRequest, ListAuditRecordsRequest, SearchShipmentsRequest,
+        WatchAlertsRequest,
+    };
+    let suite = TestSuite::start().await;
+    let platform = suite.token("platform:demo-platform");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let codes = [
+        liaison
+            .submit_declarations(authorized(SubmitDeclarationsRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .get_shipment(authorized(GetShipmentRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .search_shipments(authorized(SearchShipmentsRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .watch_alerts(authorized(WatchAlertsRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest::default(),
+                &platform,
+            ))
+            .await
+            .map(drop),
+        liaison
+            .check_seller(authorized(CheckSellerRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .check_party(authorized(CheckPartyRequest::default(), &platform))
+            .await
+            .map(drop),
+        liaison
+            .list_audit_records(authorized(ListAuditRecordsRequest::default(), &platform))
+            .await
+            .map(drop),
+    ];
+    for code in codes {
+        assert_eq!(code.unwrap_err().code(), Code::PermissionDenied);
+    }
+    let anonymous = liaison
+        .get_shipment(GetShipmentRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+
+    let auditor = suite.token("auditor:demo-auditor");
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        records = liaison
+            .list_audit_records(authorized(
+                ListAuditRecordsRequest {
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                &auditor,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        if records.len() >= 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| (r.principal.as_str(), r.rpc.as_str(), r.outcome.as_str()))
+        .collect();
+    for rpc in [
+        "SubmitDeclarations",
+        "GetShipment",
+        "SearchShipments",
+        "WatchAlerts",
+        "RecordInspectionResult",
+        "CheckSeller",
+        "CheckParty",
+        "ListAuditRecords",
+    ] {
+        assert!(
+            refused.contains(&("platform:demo-platform", rpc, "PERMISSION_DENIED")),
+            "{rpc} in {refused:?}"
+        );
+    }
+    assert!(
+        refused.contains(&("-", "GetShipment", "UNAUTHENTICATED")),
+        "{refused:?}"
+    );
+}
