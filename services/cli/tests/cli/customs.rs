@@ -1,0 +1,181 @@
+//! `acxctl` as a customs authority uses it: declarations, shipments, inspection results and
+//! alerts.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declarations_shipments_results_and_alerts_for_customs() {
+    let suite = TestSuite::start_with(true).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+
+    // The demo's RED alerts, then the watch stops by itself.
+    let watch = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "-o", "json", "alerts", "watch", "--lane", "red", "--max", "2",
+        ],
+    )
+    .await;
+    assert_eq!(watch.code, 0, "{watch:#?}");
+    let mut names: Vec<String> = watch
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON object per line"))
+        .map(|alert| {
+            assert_eq!(alert["shipment"]["assessment"]["lane"], "LANE_RED");
+            assert!(alert["cursor"].is_string(), "int64 as a string");
+            alert["shipment"]["name"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["shipments/DEMO-1001", "shipments/DEMO-1002"]);
+    let human = acxctl(&suite, CUSTOMS, &["alerts", "watch", "--max", "1"]).await;
+    assert_eq!(human.code, 0, "{human:#?}");
+    assert_eq!(human.stdout.lines().count(), 1);
+    assert!(human.stdout.contains("red"), "{human:#?}");
+
+    // The example files: CSV (two declarations, one with two lines) and JSON Lines.
+    let csv = examples().join("declarations.csv");
+    let run = acxctl(
+        &suite,
+        CUSTOMS,
+        &["-o", "json", "declarations", "submit", path(&csv)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let answer = run.json();
+    assert_eq!(answer["accepted"], 2, "{answer:#?}");
+    assert_eq!(answer["results"][0]["declarationId"], "EX-CSV-1");
+    assert_eq!(answer["results"][0]["line"], 2);
+    assert_eq!(
+        answer["results"][1]["assessmentState"],
+        "ASSESSMENT_STATE_ASSESSED"
+    );
+    let jsonl = examples().join("declarations.jsonl");
+    let run = acxctl(&suite, CUSTOMS, &["declarations", "submit", path(&jsonl)]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("EX-JSON-1"), "{run:#?}");
+    assert!(run.stdout.contains("1 accepted"), "{run:#?}");
+    // Again: duplicates, still success.
+    let run = acxctl(&suite, CUSTOMS, &["declarations", "submit", path(&csv)]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("2 duplicate"), "{run:#?}");
+
+    // A file with bad declarations: each named with its line and field violations.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "declaration_id,customs_office,origin_country,hs_code,quantity,currency,declared_value\n\
+         B-1,USLAX,XX,12,0,USD,abc\n\
+         B-2,USLAX,CN,851830,10,USD,100.00\n\
+         B-3,USLAX,CN,851830,ten,USD,100.00\n",
+    )
+    .expect("written");
+    let run = acxctl(
+        &suite,
+        CUSTOMS,
+        &["-o", "json", "declarations", "submit", path(&bad)],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let answer = run.json();
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["line"], 2);
+    assert_eq!(results[0]["outcome"], "DECLARATION_OUTCOME_REJECTED");
+    let fields: Vec<&str> = results[0]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["field"].as_str())
+        .collect();
+    assert!(fields.contains(&"origin_country"), "{fields:?}");
+    assert!(fields.contains(&"lines[0].hs_code"), "{fields:?}");
+    assert_eq!(results[2]["line"], 4);
+    assert_eq!(results[2]["outcome"], "UNPARSEABLE");
+
+    // Search: the table, and its JSON.
+    let table = acxctl(
+        &suite,
+        CUSTOMS,
+        &["shipments", "search", "--office", "USLAX", "--lane", "red"],
+    )
+    .await;
+    assert_eq!(table.code, 0, "{table:#?}");
+    let header = table.stdout.lines().next().unwrap_or_default();
+    assert!(header.starts_with("SHIPMENT"), "{table:#?}");
+    assert!(header.contains("TOP REASON"), "{table:#?}");
+    assert!(table.stdout.contains("DEMO-1001"), "{table:#?}");
+    assert!(table.stdout.contains("DEMO-1002"), "{table:#?}");
+    assert!(!table.stdout.contains("DEMO-2000"), "{table:#?}");
+    let found = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "-o",
+            "json",
+            "shipments",
+            "search",
+            "--importer",
+            "US-IMP-9002",
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(found["shipments"][0]["name"], "shipments/EX-CSV-2");
+    assert_eq!(
+        found["shipments"][0]["declaration"]["lines"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Details, then the inspection result, once.
+    let shipment = acxctl(&suite, CUSTOMS, &["shipments", "get", "DEMO-1001"]).await;
+    assert_eq!(shipment.code, 0, "{shipment:#?}");
+    assert!(shipment.stdout.contains("lane red"), "{shipment:#?}");
+    assert!(
+        shipment.stdout.contains("DECLARED_VALUE_BELOW_MARKET"),
+        "{shipment:#?}"
+    );
+    let record = [
+        "-o",
+        "json",
+        "shipments",
+        "record-result",
+        "DEMO-1001",
+        "--kind",
+        "counterfeit-seized",
+        "--seized-quantity",
+        "500",
+        "--note",
+        "found in the parcel",
+    ];
+    let recorded = acxctl(&suite, CUSTOMS, &record).await;
+    assert_eq!(recorded.code, 0, "{recorded:#?}");
+    let shipment = recorded.json();
+    assert_eq!(
+        shipment["inspectionResult"]["kind"],
+        "OUTCOME_KIND_COUNTERFEIT_SEIZED"
+    );
+    assert_eq!(
+        acxctl(&suite, CUSTOMS, &record).await.code,
+        0,
+        "a repeat is harmless"
+    );
+    let other = acxctl(
+        &suite,
+        CUSTOMS,
+        &[
+            "shipments",
+            "record-result",
+            "DEMO-1001",
+            "--kind",
+            "cleared",
+        ],
+    )
+    .await;
+    assert_eq!(other.code, 7, "a different result conflicts: {other:#?}");
+    assert!(other.stderr.contains("ALREADY_EXISTS"), "{other:#?}");
+}
