@@ -15,8 +15,15 @@ const FILES: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../proto")
+        .canonicalize()?;
+    // Each file as well as the folder: a build that missed an edited file served stale
+    // descriptors (and so a stale API reference) to one feature set's test binaries.
     println!("cargo:rerun-if-changed={}", proto_root.display());
+    for file in FILES {
+        println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
+    }
 
     let descriptors = protox::compile(FILES, [&proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
