@@ -247,49 +247,45 @@ async fn read_back(
     // assessment history: a shipment re-assessed since (outcomes about its importer arrived
     // through liaison's outbox) would otherwise be judged by its later risk.
     let found: Vec<String> = replayed.shipments.keys().cloned().collect();
-    let calls = found.into_iter().map(|id| {
-        let liaison = liaison.clone();
-        async move {
-            let answer = liaison
-                .get_shipment(GetShipmentRequest {
-                    name: format!("shipments/{id}"),
-                })
-                .await?;
-            Ok::<_, CliError>((id, answer.shipment))
-        }
-    });
-    let histories: Vec<(String, Option<Shipment>)> = stream::iter(calls)
-        .buffer_unordered(options.concurrency)
-        .try_collect()
-        .await?;
-    for (id, shipment) in histories {
+    for (id, shipment) in get_shipments(liaison, found, options.concurrency, None).await? {
         if let Some(shipment) = shipment {
             replayed.shipments.insert(id, shipment);
         }
     }
-    let calls = missing.into_iter().map(|id| {
-        let liaison = liaison.clone();
-        async move {
-            let answer = liaison
-                .get_shipment(GetShipmentRequest {
-                    name: format!("shipments/{id}"),
-                })
-                .await?;
-            bar.inc(1);
-            Ok::<_, CliError>((id, answer.shipment))
-        }
-    });
-    let found: Vec<(String, Option<Shipment>)> = stream::iter(calls)
-        .buffer_unordered(options.concurrency)
-        .try_collect()
-        .await?;
-    for (id, shipment) in found {
+    for (id, shipment) in get_shipments(liaison, missing, options.concurrency, Some(bar)).await? {
         if let Some(shipment) = shipment {
             replayed.via_get += 1;
             replayed.shipments.insert(id, shipment);
         }
     }
     Ok(())
+}
+
+/// GetShipment for each of `ids`, `concurrency` at a time, each answer counted on `bar`.
+async fn get_shipments(
+    liaison: &LiaisonClient,
+    ids: Vec<String>,
+    concurrency: usize,
+    bar: Option<&ProgressBar>,
+) -> Result<Vec<(String, Option<Shipment>)>, CliError> {
+    let calls = ids.into_iter().map(|id| {
+        let liaison = liaison.clone();
+        async move {
+            let answer = liaison
+                .get_shipment(GetShipmentRequest {
+                    name: format!("shipments/{id}"),
+                })
+                .await?;
+            if let Some(bar) = bar {
+                bar.inc(1);
+            }
+            Ok::<_, CliError>((id, answer.shipment))
+        }
+    });
+    stream::iter(calls)
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await
 }
 
 /// Longest wait for scoring to train on the learning window's outcomes.
