@@ -30,8 +30,11 @@ use tokio::sync::{OwnedRwLockReadGuard, mpsc};
 
 use crate::{model::ModelParams, state::State};
 
-/// Version of the byte format; bump it whenever a serialised type changes shape.
-pub const FORMAT_VERSION: i32 = 5;
+/// Version of the byte format; bump it whenever a serialised type changes shape, or what
+/// the state holds would be computed otherwise (6: clusters no longer link on a weak value
+/// that many accounts give, and link reasons are bounded; a replica that kept a format-5
+/// snapshot would serve clusters a replica replaying the history no longer forms).
+pub const FORMAT_VERSION: i32 = 6;
 /// Bytes per stored chunk: at most three are in memory while writing (about 6 MiB), and a
 /// million accounts take under 200.
 const CHUNK: usize = 2 << 20;

@@ -9,6 +9,7 @@ use acx_proto::scoring::{BlacklistEntry, ListingBasis};
 use super::{
     ClusterId, Effects, ListingChange, Model,
     accounts::{AccountId, AccountKey},
+    linking::Links,
     timestamp,
 };
 
@@ -18,6 +19,7 @@ impl Model {
     pub(super) fn settle_listings(
         &mut self,
         members: &[AccountId],
+        links: &Links,
         cluster_id: ClusterId,
         now_us: i64,
         effects: &mut Effects,
@@ -43,7 +45,7 @@ impl Model {
             if evidence.is_empty() {
                 continue;
             }
-            for linked in self.component(account, true) {
+            for linked in links.component(account, true) {
                 let basis = if linked == account {
                     ListingBasis::ConfirmedFinding
                 } else {

@@ -406,24 +406,20 @@ impl Model {
             if done.contains(&start) {
                 continue;
             }
-            let members = self.component(start, false);
-            done.extend(members.iter().copied());
-            self.settle_cluster(&members, now_us, &mut effects);
+            let links = self.cluster_links(start);
+            done.extend(links.members());
+            self.settle_cluster(&links, now_us, &mut effects);
         }
         effects
     }
 
-    /// Assigns the cluster id of `members` and recomputes their listings and risks.
-    fn settle_cluster(
-        &mut self,
-        members: &BTreeSet<AccountId>,
-        now_us: i64,
-        effects: &mut Effects,
-    ) {
-        let members = self.in_key_order(members.iter().copied());
+    /// Assigns the cluster id of the accounts of `links` and recomputes their listings and
+    /// risks.
+    fn settle_cluster(&mut self, links: &linking::Links, now_us: i64, effects: &mut Effects) {
+        let members = self.in_key_order(links.members());
         let cluster_id = self.settle_cluster_id(&members, effects);
-        self.settle_listings(&members, cluster_id, now_us, effects);
-        self.settle_risks(&members, cluster_id, now_us, effects);
+        self.settle_listings(&members, links, cluster_id, now_us, effects);
+        self.settle_risks(&members, links, cluster_id, now_us, effects);
     }
 
     /// The served risk of an account.

@@ -306,6 +306,7 @@ impl Model {
     pub(super) fn settle_risks(
         &mut self,
         members: &[AccountId],
+        links: &super::linking::Links,
         cluster_id: ClusterId,
         now_us: i64,
         effects: &mut Effects,
@@ -319,7 +320,7 @@ impl Model {
             .collect();
         let cluster_listed = members.iter().any(|a| self.listings.contains_key(a));
         let link_reasons = if cluster_listed {
-            self.link_reasons(members)
+            self.link_reasons(members, links)
         } else {
             Vec::new()
         };

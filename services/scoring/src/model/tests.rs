@@ -519,3 +519,71 @@ fn a_retracted_profile_undoes_its_links_after_a_snapshot_too() {
         assert!(model.risk(&key("b", "nobody")).is_none());
     }
 }
+
+#[test]
+fn a_large_listed_cluster_lists_a_bounded_number_of_link_reasons() {
+    // 60 accounts of one name on one phone (weak links, not listed with it), one confirmed
+    // finding: 1,770 linked pairs, of which a reader gets MAX_LINK_REASONS and a count.
+    let mut reports: Vec<(&str, Report)> = (0..60)
+        .map(|i| {
+            (
+                "a",
+                profile(
+                    &format!("P{i}"),
+                    &format!("S{i}"),
+                    "Bright Trading Co., Ltd",
+                    &[(pb::IdentifierKind::Phone, "phone-1")],
+                ),
+            )
+        })
+        .collect();
+    reports.push(("a", finding("F1", "S0", true, EvidenceType::TestBuy, 1)));
+    let model = model_of(&reports);
+    let risk = model.risk(&key("a", "S59")).expect("scored");
+    let linked = risk
+        .reasons
+        .iter()
+        .find(|r| r.code == "LINKED_TO_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{:?}", risk.reasons));
+    assert_eq!(
+        linked.evidence.len(),
+        super::linking::MAX_LINK_REASONS + 1,
+        "{:?}",
+        linked.evidence
+    );
+    assert_eq!(
+        linked.evidence.last().map(String::as_str),
+        Some("and 1750 more linked pairs in the cluster")
+    );
+}
+
+#[test]
+fn a_weak_value_that_many_accounts_give_links_no_one() {
+    // A forwarding agent's phone on more accounts than COMMON_WEAK_VALUE, all of one name:
+    // not a sign of one operator. One account fewer, and they are one cluster.
+    let cluster_of = |accounts: usize| {
+        let reports: Vec<(&str, Report)> = (0..accounts)
+            .map(|i| {
+                (
+                    "a",
+                    profile(
+                        &format!("P{i}"),
+                        &format!("S{i}"),
+                        "Bright Trading Co., Ltd",
+                        &[(pb::IdentifierKind::Phone, "agent-phone")],
+                    ),
+                )
+            })
+            .collect();
+        let model = model_of(&reports);
+        let first = model.risk(&key("a", "S0")).expect("scored").cluster_id;
+        let last = model
+            .risk(&key("a", &format!("S{}", accounts - 1)))
+            .expect("scored")
+            .cluster_id;
+        first == last
+    };
+    let limit = super::linking::COMMON_WEAK_VALUE;
+    assert!(cluster_of(limit), "{limit} holders still link");
+    assert!(!cluster_of(limit + 1), "{} holders do not", limit + 1);
+}
