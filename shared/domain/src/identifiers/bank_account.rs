@@ -20,7 +20,8 @@ use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
 /// of 6 to 34 letters or digits".
 ///
 /// With `labels` (version 3 on), the `IBAN` of the paper format is dropped first
-/// ([`super::labels::bank_account`]).
+/// ([`super::labels::bank_account`]), and a placeholder national number is refused
+/// ([`super::placeholders`]).
 pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     let compact: String = value
         .chars()
@@ -47,10 +48,12 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
             },
         };
     }
-    if (6..=34).contains(&compact.chars().count()) && compact.is_ascii() {
-        Ok(compact.to_owned())
-    } else {
+    if !(6..=34).contains(&compact.chars().count()) || !compact.is_ascii() {
         Err("must be an IBAN or an account number of 6 to 34 letters or digits".to_owned())
+    } else if labels && super::placeholders::is_placeholder(compact) {
+        Err("is a placeholder, not an account (such as 000000)".to_owned())
+    } else {
+        Ok(compact.to_owned())
     }
 }
 
@@ -133,5 +136,11 @@ mod tests {
             err(&"1".repeat(35)),
             "must be an IBAN or an account number of 6 to 34 letters or digits"
         );
+        for filler in ["000000", "0000 0000 0000", "123456789"] {
+            assert_eq!(
+                err(filler),
+                "is a placeholder, not an account (such as 000000)"
+            );
+        }
     }
 }

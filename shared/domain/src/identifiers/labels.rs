@@ -6,33 +6,72 @@
 //! takes a cleaned value ([`super::text::clean`]) and returns the value without its label.
 
 /// Labels of registration and tax numbers, as letters only in upper case (`VAT No.` is
-/// `VATNO`): the names of the numbers on invoices and company pages in the EU (VAT, EORI,
-/// `USt-IdNr.`, `UID`, SIREN/SIRET, NIF/CIF), the UK (CRN, company number), the US (EIN, TIN),
-/// China (USCC), India (GST, GSTIN) and Australia (ABN). A leading word that is not one of
-/// these (a register's own prefix such as `HRB`, a country code) stays part of the number.
+/// `VATNO`, `N° TVA` is `NTVA`, `P.IVA` is `PIVA`), as invoices, company pages and
+/// marketplaces' seller forms print them: the EU (VAT, EORI, `USt-IdNr.`, `Steuernummer`,
+/// `UID`, `MwSt-Nr.`, SIREN/SIRET, `N° TVA`, NIF/CIF, `P.IVA`, `Partita IVA`, `Codice
+/// Fiscale`, NIP, REGON, KVK, `BTW-nummer`, `IČO`, `DIČ`), the UK (CRN, company number), the
+/// US (EIN, TIN), Russia (`ИНН`, `ОГРН`, `КПП`), China (USCC, `统一社会信用代码`, `税号`,
+/// `纳税人识别号`), Taiwan (`統一編號`), Japan (`法人番号`, `登録番号`), Korea
+/// (`사업자등록번호`), India (GST, GSTIN, PAN), Australia (ABN), Brazil (CNPJ, CPF), Argentina
+/// (CUIT), Chile (RUT), Mexico (RFC), Turkey (VKN), the UAE (TRN), Singapore (UEN), Hong
+/// Kong (BRN), Indonesia (NPWP), Vietnam (`MST`, `Mã số thuế`). A leading word that is not
+/// one of these (a register's own prefix such as `HRB`, a country code) stays part of the
+/// number.
 const NUMBER_LABELS: &[&str] = &[
     "ABN",
+    "BRN",
+    "BTW",
+    "BTWID",
+    "BTWNUMMER",
     "CIF",
+    "CNPJ",
+    "CODICEFISCALE",
     "COMPANYNO",
     "COMPANYNUMBER",
     "COMPANYREGISTRATIONNUMBER",
+    "CPF",
     "CRN",
+    "CUIT",
+    "DIČ",
     "EIN",
     "EORI",
     "EORINO",
     "EORINUMBER",
     "GST",
     "GSTIN",
+    "IČO",
+    "KVK",
+    "KVKNUMMER",
+    "MST",
+    "MÃSỐTHUẾ",
+    "MWST",
+    "MWSTNR",
     "NIF",
+    "NIP",
+    "NPWP",
+    "NTVA",
+    "NUMÉROTVA",
+    "PAN",
+    "PARTITAIVA",
+    "PIVA",
     "REGNO",
+    "REGON",
     "REGISTRATIONNO",
     "REGISTRATIONNUMBER",
+    "RFC",
+    "RUT",
     "SIREN",
     "SIRET",
+    "STEUERNUMMER",
+    "STNR",
     "TAXID",
     "TAXNO",
     "TAXNUMBER",
     "TIN",
+    "TRN",
+    "TVA",
+    "TVAINTRACOMMUNAUTAIRE",
+    "UEN",
     "UID",
     "UIDNR",
     "USCC",
@@ -43,6 +82,21 @@ const NUMBER_LABELS: &[&str] = &[
     "VATNUMBER",
     "VATREGNO",
     "VATREGISTRATIONNUMBER",
+    "VKN",
+    "ИНН",
+    "КПП",
+    "ОГРН",
+    "ОГРНИП",
+    "법인등록번호",
+    "사업자등록번호",
+    "法人番号",
+    "登録番号",
+    "税号",
+    "稅號",
+    "纳税人识别号",
+    "统一社会信用代码",
+    "統一編號",
+    "統一社會信用代碼",
 ];
 
 /// A registration or tax number without a leading label: the text before a `:`, or the
@@ -52,7 +106,7 @@ const NUMBER_LABELS: &[&str] = &[
 /// they are.
 pub fn number(value: &str) -> &str {
     if let Some((label, rest)) = value.split_once(':') {
-        return if is_label(label) && has_number(rest) {
+        return if is_label(label) && rest.chars().any(char::is_alphanumeric) {
             rest.trim()
         } else {
             value
@@ -77,8 +131,8 @@ pub fn number(value: &str) -> &str {
 fn is_label(text: &str) -> bool {
     let letters: String = text
         .chars()
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_uppercase())
+        .filter(|c| c.is_alphabetic())
+        .flat_map(char::to_uppercase)
         .collect();
     NUMBER_LABELS.contains(&letters.as_str())
 }
@@ -134,6 +188,33 @@ mod tests {
             ("EORI DE1234567890123", "DE1234567890123"),
             ("Company No. 01234567", "01234567"),
             ("USCC 91440300MA5F000001", "91440300MA5F000001"),
+            // Found by a tester: the labels of other languages' seller forms.
+            ("ИНН 7707083893", "7707083893"),
+            ("ИНН: 7707083893", "7707083893"),
+            ("ОГРН 1027700132195", "1027700132195"),
+            ("统一社会信用代码: 91440300MA5F000001", "91440300MA5F000001"),
+            ("税号: 91440300MA5F000001", "91440300MA5F000001"),
+            ("統一編號 04595257", "04595257"),
+            ("法人番号 1234567890123", "1234567890123"),
+            ("사업자등록번호 123-45-67890", "123-45-67890"),
+            ("CNPJ 11.222.333/0001-81", "11.222.333/0001-81"),
+            ("P.IVA 01234567890", "01234567890"),
+            ("Partita IVA 01234567890", "01234567890"),
+            ("N° TVA FR40303265045", "FR40303265045"),
+            ("TVA intracommunautaire : FR40303265045", "FR40303265045"),
+            ("NIP 123-456-32-18", "123-456-32-18"),
+            ("KVK 12345678", "12345678"),
+            ("BTW-nummer NL123456789B01", "NL123456789B01"),
+            ("VKN 1234567890", "1234567890"),
+            ("CUIT 20-12345678-6", "20-12345678-6"),
+            ("RUT 12.345.678-5", "12.345.678-5"),
+            ("RFC ABC680524P76", "ABC680524P76"),
+            ("TRN 100123456700003", "100123456700003"),
+            ("UEN 201912345K", "201912345K"),
+            ("BRN 12345678", "12345678"),
+            ("MwSt-Nr. CHE-123.456.789", "CHE-123.456.789"),
+            ("IČO 25596641", "25596641"),
+            ("DIČ CZ25596641", "CZ25596641"),
         ] {
             assert_eq!(number(raw), bare, "{raw:?}");
         }

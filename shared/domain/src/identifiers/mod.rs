@@ -20,6 +20,7 @@ pub mod email;
 mod keys;
 pub mod labels;
 pub mod phone;
+pub mod placeholders;
 pub mod registration;
 pub mod text;
 pub(crate) mod v1;
@@ -99,7 +100,9 @@ pub enum Normalization {
     V2,
     /// Version 2, and printed labels dropped from bank accounts (`IBAN GB82 ...`), e-mail
     /// addresses (`mailto:`, `Name <...>`) and registration and tax numbers (`VAT:`,
-    /// `USt-IdNr.`): see [`labels`]. Other kinds read as in version 2.
+    /// `USt-IdNr.`): see [`labels`]; placeholders (`NONE`, `0000000000`) refused as
+    /// registration and tax numbers and national bank accounts: see [`placeholders`]. Other
+    /// kinds read as in version 2.
     V3,
 }
 

@@ -42,11 +42,54 @@ pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
             None => return Err(INVALID.to_owned()),
         }
     }
-    let number = phonenumber::parse(region, &text).map_err(|_| INVALID.to_owned())?;
+    // An extension marker of another language is read as "ext." only when the number does not
+    // parse as written, so no number that parsed before reads differently now.
+    let number = phonenumber::parse(region, &text)
+        .or_else(|error| match with_extension_words_read(&text) {
+            Some(read) => phonenumber::parse(region, &read),
+            None => Err(error),
+        })
+        .map_err(|_| INVALID.to_owned())?;
     if !is_possible(&number) {
         return Err(INVALID.to_owned());
     }
     Ok(number.format().mode(Mode::E164).to_string())
+}
+
+/// Extension markers libphonenumber does not know, written before the extension's digits:
+/// Russian `доб.` and `вн.`, German `Durchwahl`, French `poste`, Italian `interno`,
+/// Portuguese `ramal`, Chinese `分機`/`分机`/`內線`/`内线` (found by a tester: `+7 (495) 123 45 67
+/// доб. 12` was refused while `ext 12` was read).
+const EXTENSION_WORDS: &[&str] = &[
+    "доб.",
+    "доб",
+    "вн.",
+    "durchwahl",
+    "poste",
+    "interno",
+    "ramal",
+    "分機",
+    "分机",
+    "內線",
+    "内线",
+];
+
+/// `text` with each extension marker of [`EXTENSION_WORDS`] written `ext.`, or `None` when it
+/// has none.
+fn with_extension_words_read(text: &str) -> Option<String> {
+    let mut found = false;
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .map(|word| {
+            if EXTENSION_WORDS.contains(&word.to_lowercase().as_str()) {
+                found = true;
+                "ext."
+            } else {
+                word
+            }
+        })
+        .collect();
+    found.then(|| words.join(" "))
 }
 
 /// Whether the number is valid, or at least has a length its country's numbering plan allows:
@@ -92,6 +135,17 @@ mod tests {
         assert_eq!(
             ok("＋８６ １３８ ００１３ ８０００", None),
             "+8613800138000"
+        );
+    }
+
+    #[test]
+    fn extension_markers_of_other_languages_are_read() {
+        let plain = ok("+7 495 123-45-67", None);
+        assert_eq!(ok("+7 (495) 123 45 67 доб. 12", None), plain);
+        assert_eq!(ok("+7 (495) 123 45 67 ДОБ 12", None), plain);
+        assert_eq!(
+            ok("+49 30 1234567 Durchwahl 12", None),
+            ok("+49 30 1234567", None)
         );
     }
 

@@ -10,7 +10,9 @@
 /// Error: "must contain at least 4 letters or digits".
 ///
 /// With `labels` (version 3 on), a leading label (`VAT:`, `USt-IdNr.`, `Tax ID`, ...) is
-/// dropped first ([`super::labels::number`]).
+/// dropped first ([`super::labels::number`]), and a placeholder is refused
+/// ([`super::placeholders`]): "is a placeholder, not a number (such as NONE, N/A or
+/// 0000000000)".
 pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     let value = if labels {
         super::labels::number(value)
@@ -24,6 +26,9 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
         .collect();
     if out.chars().count() < 4 {
         return Err("must contain at least 4 letters or digits".to_owned());
+    }
+    if labels && super::placeholders::is_placeholder(&out) {
+        return Err("is a placeholder, not a number (such as NONE, N/A or 0000000000)".to_owned());
     }
     Ok(out)
 }
@@ -46,7 +51,34 @@ mod tests {
         assert_eq!(ok("HRB 12345 B"), "HRB12345B");
         assert_eq!(ok("GB 123/4567/89"), "GB123456789");
         assert_eq!(ok("(FR) 40_303_265_045"), "FR40303265045");
-        assert_eq!(ok("12-3456789"), "123456789");
+        assert_eq!(ok("94-1081436"), "941081436");
+    }
+
+    #[test]
+    fn placeholders_are_not_numbers() {
+        // Found by a tester: each of these linked unrelated sellers into one listed cluster.
+        for filler in [
+            "NONE",
+            "N/A N/A",
+            "0000000000",
+            "UNKNOWN",
+            "null",
+            "TBD0",
+            "123456789",
+            "-- -- 0000 --",
+            "not provided",
+            "PENDING",
+            "xxxx",
+        ] {
+            for kind in [BusinessRegistration, TaxNumber] {
+                assert_eq!(
+                    normalize_kind(kind, filler, None).unwrap_err(),
+                    "is a placeholder, not a number (such as NONE, N/A or 0000000000)",
+                    "{filler}"
+                );
+            }
+        }
+        assert!(normalize_kind(TaxNumber, "VAT: N/A", None).is_err());
     }
 
     #[test]
