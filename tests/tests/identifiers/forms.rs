@@ -533,3 +533,55 @@ async fn a_gtin_written_as_upc_a_or_ean_13_is_one_product_for_price_comparison()
     // The three listings (12, 13 and 14 digits) and the notice's own price: one product.
     assert_eq!(anomaly.sample_size, 4, "{anomaly:?}");
 }
+
+/// Placeholders given as strong identifiers link no one: found by a tester, `NONE`,
+/// `0000000000` and `000000` linked an unrelated seller of another platform to a
+/// counterfeiter, and one confirmed finding listed it (BLACKLISTED_STRONG_LINK).
+#[tokio::test]
+async fn placeholders_are_left_out_with_a_warning_and_link_no_one() {
+    let suite = TestSuite::start().await;
+    let fillers = || Identifiers {
+        tax_numbers: vec!["N/A N/A".to_owned()],
+        business_registration_numbers: vec!["not provided".to_owned()],
+        bank_accounts: vec!["0000 0000 0000".to_owned()],
+        ..Default::default()
+    };
+    let counterfeiter = submit(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile("P-BAD", "BAD-1", "Quick Deals", "CN", fillers()),
+            confirmed("F-BAD", "BAD-1"),
+        ],
+    )
+    .await;
+    let innocent = submit(
+        &suite,
+        PLATFORM_B,
+        vec![profile(
+            "P-OK",
+            "INNOCENT-1",
+            "Garden Tools Ltd",
+            "GB",
+            fillers(),
+        )],
+    )
+    .await;
+    for results in [&counterfeiter, &innocent] {
+        let warned: Vec<&str> = results[0]
+            .warnings
+            .iter()
+            .map(|w| w.description.as_str())
+            .collect();
+        assert_eq!(warned.len(), 3, "{results:#?}");
+        assert!(
+            warned.iter().all(|w| w.contains("is a placeholder")),
+            "{warned:?}"
+        );
+    }
+    let listed = risk(&suite, account("demo-platform", "BAD-1")).await;
+    let other = risk(&suite, account("demo-marketplace", "INNOCENT-1")).await;
+    assert_eq!(listed.tier(), acx_proto::common::RiskTier::Blacklisted);
+    assert_ne!(other.cluster_id, listed.cluster_id, "{other:#?}");
+    assert_ne!(other.tier(), acx_proto::common::RiskTier::Blacklisted);
+}
