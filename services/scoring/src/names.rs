@@ -36,11 +36,22 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 /// [`similarity`] of two analysed names.
 pub fn compare(a: &Name, b: &Name) -> f64 {
+    if a.is_only_legal_form() || b.is_only_legal_form() {
+        // "Ltd" names no one (found by a tester: "Ltd" linked with "Ltd").
+        return 0.0;
+    }
     let da: Vec<&Token> = a.distinctive().collect();
     let db: Vec<&Token> = b.distinctive().collect();
     if da.is_empty() || db.is_empty() {
-        // Only fillers and places ("Global Trading Shenzhen"): the same only when equal.
-        let same = !a.tokens.is_empty() && a.key() == b.key();
+        // Only fillers and places ("Global Trading Shenzhen"): the same only when every word,
+        // fillers included, is. The key leaves fillers out, so it is empty for both
+        // "Trading Co., Ltd." and "Global Trading Co., Ltd.", which linked (found by a tester).
+        let same = !a.tokens.is_empty()
+            && a.tokens.len() == b.tokens.len()
+            && a.tokens
+                .iter()
+                .zip(&b.tokens)
+                .all(|(x, y)| x.latin() == y.latin());
         return if same { 1.0 } else { 0.0 };
     }
     if places_conflict(a, b) {
@@ -233,6 +244,14 @@ mod tests {
         assert!(same("Brașov Trading SRL", "Brasov Trading SRL"));
         assert!(same("Novo Nordisk A/S", "Novo Nordisk Aktieselskab"));
         assert!(same("Toyota Motor Kabushiki Kaisha", "Toyota Motor K.K."));
+    }
+
+    #[test]
+    fn names_of_fillers_only_link_only_when_every_word_is_the_same() {
+        // Found by a tester: these linked, as their keys (fillers left out) are both empty.
+        assert!(!same("Trading Co., Ltd.", "Global Trading Co., Ltd."));
+        assert!(!same("Ltd", "Ltd"));
+        assert!(same("Global Trading Co., Ltd.", "GLOBAL TRADING LIMITED"));
     }
 
     #[test]

@@ -32,7 +32,8 @@ use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape, or what
 /// the state holds would be computed otherwise (6: clusters no longer link on a weak value
-/// that many accounts give, and link reasons are bounded; a replica that kept a format-5
+/// that many accounts give or on names of a legal form or fillers alone, and link reasons
+/// are bounded; a replica that kept a format-5
 /// snapshot would serve clusters a replica replaying the history no longer forms).
 pub const FORMAT_VERSION: i32 = 6;
 /// Bytes per stored chunk: at most three are in memory while writing (about 6 MiB), and a

@@ -211,6 +211,11 @@ pub fn is_legal_form(phrase: &str) -> bool {
     !tokens.is_empty() && LEGAL_FORMS.contains(&tokens)
 }
 
+/// Whether `tokens` are one legal form and nothing else (a name that is only `Ltd`).
+pub(super) fn is_only_legal_form(tokens: &[Token]) -> bool {
+    !tokens.is_empty() && LEGAL_FORMS.contains(tokens)
+}
+
 /// How many distinct legal forms (by their Latin key) the list holds.
 pub fn legal_form_count() -> usize {
     LEGAL_FORMS.set.len()

@@ -102,6 +102,11 @@ impl Name {
         Name { tokens }
     }
 
+    /// Whether the name is a legal form and nothing else (`Ltd`, `GmbH`): it names no one.
+    pub fn is_only_legal_form(&self) -> bool {
+        legal_forms::is_only_legal_form(&self.tokens)
+    }
+
     /// The tokens that name the party.
     pub fn distinctive(&self) -> impl Iterator<Item = &Token> {
         self.tokens.iter().filter(|t| t.role == Role::Distinctive)
