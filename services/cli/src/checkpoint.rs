@@ -33,6 +33,10 @@ pub struct Totals {
     pub unparseable: u64,
     /// The id is used by a different report.
     pub already_exists: u64,
+    /// Stored, with values left out (identifiers not valid for their kind): in the rejects
+    /// file, so they can be corrected and sent again.
+    #[serde(default)]
+    pub warned: u64,
 }
 
 /// The state of an interrupted load.
@@ -135,6 +139,7 @@ mod tests {
                 rejected: 19,
                 unparseable: 9,
                 already_exists: 1,
+                warned: 3,
             },
         };
         checkpoint.write(&path).expect("written");

@@ -111,17 +111,21 @@ async fn reports_load(context: &Context, args: LoadArgs) -> Result<u8, CliError>
             ));
         }
         text.push_str(&format!(
-            "  accepted     {}\n  duplicate    {}\n  rejected     {} ({} not readable as a report)\n  conflicting  {}\n",
+            "  accepted     {}\n  duplicate    {}\n  rejected     {} ({} not readable as a report)\n  conflicting  {}\n  left out     values of {} stored reports (not valid for their kind)\n",
             group(t.accepted),
             group(t.duplicates),
             group(t.rejected),
             group(t.unparseable),
-            group(t.already_exists)
+            group(t.already_exists),
+            group(t.warned)
         ));
         if let Some(rejects) = &summary.rejects_file
-            && t.rejected + t.already_exists > 0
+            && t.rejected + t.already_exists + t.warned > 0
         {
-            text.push_str(&format!("rejected lines are in {}\n", rejects.display()));
+            text.push_str(&format!(
+                "rejected lines and values left out are in {}\n",
+                rejects.display()
+            ));
         }
         print(&text)?;
     }

@@ -27,8 +27,9 @@ pub(super) struct Reject {
     pub(super) line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) report_id: Option<String>,
-    /// `REJECTED` (invalid fields), `ALREADY_EXISTS` (the id holds another report) or
-    /// `UNPARSEABLE` (not a report in the JSON mapping).
+    /// `REJECTED` (invalid fields), `ALREADY_EXISTS` (the id holds another report),
+    /// `UNPARSEABLE` (not a report in the JSON mapping) or `STORED_WITH_WARNINGS` (stored,
+    /// with the values its violations name left out).
     pub(super) outcome: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) violations: Vec<Violation>,
@@ -81,6 +82,8 @@ pub(super) struct LoadState {
     /// The server's cumulative counts for this run's stream.
     pub(super) run: BulkLoadReportsResponse,
     pub(super) run_unparseable: u64,
+    /// Reports of this run stored with values left out.
+    pub(super) run_warned: u64,
     pub(super) lines_done: u64,
     pub(super) prefix_sha256: String,
     pub(super) rejects: BufWriter<File>,
@@ -100,6 +103,7 @@ impl LoadState {
             rejected: self.base.rejected + count(self.run.rejected) + self.run_unparseable,
             unparseable: self.base.unparseable + self.run_unparseable,
             already_exists: self.base.already_exists + count(self.run.already_exists),
+            warned: self.base.warned + self.run_warned,
         }
     }
 
@@ -115,7 +119,7 @@ impl LoadState {
             if meta.first_index.is_some() {
                 break meta;
             }
-            self.account(meta, &[])?; // unsent batches before it
+            self.account(meta, &[], &[])?; // unsent batches before it
         };
         let expected = meta.first_index.unwrap_or(0) + meta.report_lines.len() as u64;
         if u64::try_from(answer.received).ok() != Some(expected) {
@@ -125,20 +129,24 @@ impl LoadState {
             )));
         }
         let problems = answer.problems.clone();
+        let warnings = answer.warnings.clone();
         self.run = answer;
-        self.account(meta, &problems)
+        self.account(meta, &problems, &warnings)
     }
 
-    /// Writes a batch's rejects in line order, moves the checkpoint past its lines.
+    /// Writes a batch's rejects (and its reports stored with values left out) in line order,
+    /// moves the checkpoint past its lines.
     pub(super) fn account(
         &mut self,
         meta: BatchMeta,
         problems: &[ReportResult],
+        warnings: &[ReportResult],
     ) -> Result<(), CliError> {
         let first = meta.first_index.unwrap_or(0);
         self.run_unparseable += meta.unparseable.len() as u64;
+        self.run_warned += warnings.len() as u64;
         let mut rejects = meta.unparseable;
-        for problem in problems {
+        for problem in problems.iter().chain(warnings) {
             let line = u64::try_from(problem.index)
                 .ok()
                 .and_then(|index| index.checked_sub(first))
@@ -151,22 +159,31 @@ impl LoadState {
                     ))
                 })?;
             let already_exists = problem.outcome() == ReportOutcome::AlreadyExists;
+            let stored = matches!(
+                problem.outcome(),
+                ReportOutcome::Accepted | ReportOutcome::Duplicate
+            );
             rejects.push(Reject {
                 line,
                 report_id: Some(problem.report_id.clone()),
-                outcome: if already_exists {
+                outcome: if stored {
+                    "STORED_WITH_WARNINGS"
+                } else if already_exists {
                     "ALREADY_EXISTS"
                 } else {
                     "REJECTED"
                 },
-                violations: problem
-                    .violations
-                    .iter()
-                    .map(|v| Violation {
-                        field: crate::output::within_item(&v.field, "reports").to_owned(),
-                        description: v.description.clone(),
-                    })
-                    .collect(),
+                violations: if stored {
+                    &problem.warnings
+                } else {
+                    &problem.violations
+                }
+                .iter()
+                .map(|v| Violation {
+                    field: crate::output::within_item(&v.field, "reports").to_owned(),
+                    description: v.description.clone(),
+                })
+                .collect(),
                 error: already_exists.then(|| {
                     "the id holds a different report; reports are immutable: \
                      retract it and submit under a new id"

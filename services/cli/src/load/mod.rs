@@ -106,6 +106,7 @@ pub async fn run(ingest: IngestClient, options: &LoadOptions) -> Result<LoadSumm
         base,
         run: BulkLoadReportsResponse::default(),
         run_unparseable: 0,
+        run_warned: 0,
         lines_done: resumed,
         prefix_sha256: checkpoint
             .as_ref()
@@ -193,7 +194,7 @@ pub async fn run(ingest: IngestClient, options: &LoadOptions) -> Result<LoadSumm
                 unanswered = true;
                 break;
             }
-            state.account(meta, &[])?;
+            state.account(meta, &[], &[])?;
         }
     }
     let read_end = match reader.await {

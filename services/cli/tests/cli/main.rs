@@ -137,6 +137,12 @@ async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_t
     );
     lines.insert(20, price("X-currency").replace("EUR", "EURO"));
     lines.insert(25, "   ".to_owned());
+    // A profile stored without its phone, which is not one (found by a tester: a bulk load
+    // never said which values were left out).
+    lines.push(
+        r#"{"reportId": "P-warn", "sellerProfile": {"sellerId": "S-warn", "displayName": "Bright Deals", "country": "US", "identifiers": {"phones": ["12"], "emails": ["sales@bright.example"]}, "observeTime": "2026-10-01T10:00:00Z"}}"#
+            .to_owned(),
+    );
     std::fs::write(&input, lines.join("\n") + "\n").expect("input written");
 
     let args = [
@@ -152,9 +158,10 @@ async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_t
     let run = acxctl(&suite, PLATFORM, &args).await;
     assert_eq!(run.code, 3, "some rejected: {run:#?}");
     let summary = run.json();
-    assert_eq!(summary["lines"], 35);
+    assert_eq!(summary["lines"], 36);
     assert_eq!(summary["complete"], true);
-    assert_eq!(summary["accepted"], 30);
+    assert_eq!(summary["accepted"], 31);
+    assert_eq!(summary["warned"], 1);
     assert_eq!(summary["duplicates"], 0);
     assert_eq!(summary["rejected"], 4);
     assert_eq!(summary["unparseable"], 2);
@@ -170,7 +177,7 @@ async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_t
     let rejects_path = dir.path().join("reports.jsonl.rejects.jsonl");
     let rejects = reject_lines(&rejects_path);
     let numbers: Vec<u64> = rejects.iter().filter_map(|r| r["line"].as_u64()).collect();
-    assert_eq!(numbers, [3, 10, 15, 21], "{rejects:#?}");
+    assert_eq!(numbers, [3, 10, 15, 21, 36], "{rejects:#?}");
     assert_eq!(rejects[0]["outcome"], "UNPARSEABLE");
     assert!(rejects[0]["error"].is_string());
     assert_eq!(rejects[1]["outcome"], "UNPARSEABLE");
@@ -192,6 +199,12 @@ async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_t
         rejects[3]["violations"][0]["field"],
         "price_observation.price.currency_code"
     );
+    assert_eq!(rejects[4]["outcome"], "STORED_WITH_WARNINGS");
+    assert_eq!(rejects[4]["reportId"], "P-warn");
+    assert_eq!(
+        rejects[4]["violations"][0]["field"],
+        "seller_profile.identifiers.phones[0]"
+    );
 
     // The same file again: every good report answers DUPLICATE; the rejects are the same.
     let before = std::fs::read(&rejects_path).expect("rejects");
@@ -199,18 +212,20 @@ async fn a_bulk_load_counts_and_names_its_bad_lines_and_a_rerun_stores_nothing_t
     assert_eq!(run.code, 3, "{run:#?}");
     let summary = run.json();
     assert_eq!(summary["accepted"], 0);
-    assert_eq!(summary["duplicates"], 30);
+    assert_eq!(summary["duplicates"], 31);
     assert_eq!(summary["rejected"], 4);
+    assert_eq!(summary["warned"], 1);
     assert_eq!(std::fs::read(&rejects_path).expect("rejects"), before);
     let ids = stored_ids(&suite, PLATFORM).await;
-    assert_eq!(ids.len(), 30);
+    assert_eq!(ids.len(), 31);
 
     // Human output: the counts and where the rejects are.
     let run = acxctl(&suite, PLATFORM, &args[2..]).await;
     assert_eq!(run.code, 3);
-    assert!(run.stdout.contains("duplicate    30"), "{}", run.stdout);
+    assert!(run.stdout.contains("duplicate    31"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("rejected lines are in"),
+        run.stdout
+            .contains("rejected lines and values left out are in"),
         "{}",
         run.stdout
     );
