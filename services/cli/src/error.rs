@@ -69,6 +69,7 @@ impl CliError {
             Self::Client(acx_client::Error::Status(status)) if status.is_answer_too_large() => {
                 exit::FAILURE
             }
+
             Self::Client(error) => match error.code() {
                 None => exit::USAGE, // configuration: endpoint, token, certificate
                 Some(code) => exit_code_of(code),
@@ -142,5 +143,36 @@ pub fn exit_code_of(code: Code) -> u8 {
         Code::InvalidArgument | Code::OutOfRange => exit::USAGE,
         Code::AlreadyExists | Code::FailedPrecondition => exit::CONFLICT,
         _ => exit::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Broken;
+
+    impl std::fmt::Display for Broken {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("h2 protocol error: connection reset")
+        }
+    }
+
+    impl std::error::Error for Broken {}
+
+    #[test]
+    fn a_connection_broken_under_a_call_is_unavailable_and_a_bare_unknown_a_failure() {
+        // Found by a tester: a load whose ingest replica was killed exited 1, not 6.
+        let client_error = |status: tonic::Status| {
+            CliError::Client(acx_client::Error::Status(
+                acx_client::ServerError::from_status(&status, 1),
+            ))
+        };
+        let broken = tonic::Status::from_error(Box::new(Broken));
+        assert_eq!(broken.code(), Code::Unknown);
+        assert_eq!(client_error(broken).exit_code(), exit::UNAVAILABLE);
+        let sent = tonic::Status::unknown("the server said so");
+        assert_eq!(client_error(sent).exit_code(), exit::FAILURE);
     }
 }

@@ -73,7 +73,7 @@ impl Ingest {
             return Err(Error::Invalid(vec![FieldViolation::new(
                 "reports",
                 format!(
-                    "at most {} reports per batch; send more in several batches or with BulkLoadReports",
+                    "at most {} reports per batch; send more in several batches (a bulk load's stream takes any number of them)",
                     self.max_batch_reports
                 ),
             )]));

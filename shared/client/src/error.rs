@@ -94,8 +94,18 @@ impl ServerError {
             .map(|info| info.reason.clone())
             .filter(|reason| !reason.is_empty());
         let retry_delay = details.retry_info().and_then(|info| info.retry_delay);
+        // tonic says UNKNOWN, with the transport's error as its source, for a connection that
+        // broke under a call (a replica killed mid-load): no server said anything, and the
+        // call may be tried again, which is what UNAVAILABLE tells callers. A status a server
+        // sent has no source.
+        let broken =
+            status.code() == tonic::Code::Unknown && std::error::Error::source(status).is_some();
         Self {
-            code: status.code(),
+            code: if broken {
+                tonic::Code::Unavailable
+            } else {
+                status.code()
+            },
             message: status.message().to_owned(),
             field_violations,
             reason,
