@@ -21,7 +21,8 @@ pub fn is_declared_country(code: &str) -> bool {
 /// True for an active ISO 4217 currency (or fund) code ("EUR", "USD", "CNY"), uppercase only.
 ///
 /// Withdrawn codes ("DEM", "HRK") are rejected so that every stored amount has a currency that
-/// can still be converted.
+/// can still be converted, and so are the two codes that are no money: `XTS` (reserved for
+/// testing) and `XXX` (no currency involved; found by a tester on price observations).
 pub fn is_currency(code: &str) -> bool {
     CURRENCIES.binary_search(&code).is_ok()
 }
@@ -130,8 +131,8 @@ const COUNTRIES: [&str; 249] = [
 ];
 
 /// ISO 4217 active currency and fund codes (list one as of 2025: HRK, SLL and ZWL withdrawn,
-/// XCG and ZWG added), sorted for binary search.
-const CURRENCIES: [&str; 179] = [
+/// XCG and ZWG added), without XTS and XXX, which are no money; sorted for binary search.
+const CURRENCIES: [&str; 177] = [
     "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
     "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
     "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE",
@@ -145,7 +146,7 @@ const CURRENCIES: [&str; 179] = [
     "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD",
     "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV",
     "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD",
-    "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
+    "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
 /// International calling codes (ITU-T E.164) by ISO 3166-1 alpha-2 country, sorted by country.
@@ -297,7 +298,8 @@ mod tests {
             assert!(is_currency(code), "{code}");
         }
         for code in [
-            "DEM", "FRF", "HRK", "ZWL", "SLL", "VEF", "RMB", "BTC", "eur", "EU", "EURO", "",
+            "DEM", "FRF", "HRK", "ZWL", "SLL", "VEF", "RMB", "BTC", "eur", "EU", "EURO", "", "XTS",
+            "XXX",
         ] {
             assert!(!is_currency(code), "{code}");
         }

@@ -14,7 +14,7 @@ use crate::codes;
 /// `"00036000291452"`.
 ///
 /// Errors (short lowercase texts for a field violation): "must be 8, 12, 13 or 14 digits",
-/// "has a wrong check digit".
+/// "has a wrong check digit", "is all zeros, a placeholder and not a product's GTIN".
 pub fn canonical(gtin: &str) -> Result<String, String> {
     let printed = |c: &char| !c.is_whitespace() && *c != '-';
     // ASCII is its own NFKC form; only full-width digits and the like need the tables.
@@ -26,6 +26,11 @@ pub fn canonical(gtin: &str) -> Result<String, String> {
     if let Some(reason) = codes::gtin_error(&digits) {
         return Err(reason);
     }
+    if digits.bytes().all(|b| b == b'0') {
+        // Valid by its check digit, but no product: exports fill an unknown GTIN with zeros,
+        // and as a product key it would pool unrelated products' prices.
+        return Err("is all zeros, a placeholder and not a product's GTIN".to_owned());
+    }
     Ok(format!("{digits:0>14}"))
 }
 
@@ -34,6 +39,21 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn all_zeros_is_no_product() {
+        for zeros in [
+            "00000000",
+            "000000000000",
+            "0000000000000",
+            "00000000000000",
+        ] {
+            assert_eq!(
+                canonical(zeros).unwrap_err(),
+                "is all zeros, a placeholder and not a product's GTIN"
+            );
+        }
+    }
 
     #[test]
     fn every_length_becomes_gtin_14() {

@@ -209,14 +209,34 @@ async fn every_bad_field_is_named_with_its_path() {
         report_id: "K-1".to_owned(),
         kind: None,
     };
+    // Codes that are no money and no product (found by a tester): ISO 4217's "no currency"
+    // and a GTIN of zeros, whose check digit is right.
+    let mut placeholder_price = price("PR-zero", "3.49");
+    if let Some(Kind::PriceObservation(p)) = placeholder_price.kind.as_mut() {
+        p.price.as_mut().unwrap().currency_code = "XXX".to_owned();
+        p.product.as_mut().unwrap().gtin = "00000000000000".to_owned();
+    }
 
     let results = submit(
         &ingest,
         &ingest.platform_a,
-        vec![bad_finding, bad_profile, bad_price, no_kind],
+        vec![
+            bad_finding,
+            bad_profile,
+            bad_price,
+            no_kind,
+            placeholder_price,
+        ],
     )
     .await;
-    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 4]);
+    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 5]);
+    assert_eq!(
+        violation_fields(&results[4]),
+        [
+            "reports[4].price_observation.product.gtin",
+            "reports[4].price_observation.price.currency_code",
+        ]
+    );
     assert_eq!(
         violation_fields(&results[0]),
         [
