@@ -142,6 +142,17 @@ fn at<T>(message: T, position: i64) -> Response<T> {
     response
 }
 
+/// A NOT_FOUND answer with the position it reflects, as answers found carry it: a caller
+/// asking whether scoring knows something yet can tell "not yet here" from "not at all" by
+/// asking again with `acx-min-position`.
+fn not_found_at(error: Error, position: i64) -> Status {
+    let mut status = Status::from(error);
+    if let Ok(value) = position.to_string().parse() {
+        status.metadata_mut().insert(APPLIED_POSITION_HEADER, value);
+    }
+    status
+}
+
 /// The page size of a request; a violation joins `violations`.
 fn page_size(requested: i32, violations: &mut Vec<FieldViolation>) -> usize {
     paging::page_size(requested).unwrap_or_else(|violation| {
@@ -181,15 +192,23 @@ impl ScoringService for Scoring {
                 model
                     .risk(&(seller.platform.clone(), seller.seller_id.clone()))
                     .ok_or_else(|| {
-                        Error::NotFound(format!(
-                            "the exchange knows nothing of seller {}/{}",
-                            seller.platform, seller.seller_id
-                        ))
+                        not_found_at(
+                            Error::NotFound(format!(
+                                "the exchange knows nothing of seller {}/{}",
+                                seller.platform, seller.seller_id
+                            )),
+                            position,
+                        )
                     })?
             }
-            (None, cluster_id) if !cluster_id.is_empty() => model
-                .cluster_risk(cluster_id)
-                .ok_or_else(|| Error::NotFound(format!("no cluster {cluster_id}")))?,
+            (None, cluster_id) if !cluster_id.is_empty() => {
+                model.cluster_risk(cluster_id).ok_or_else(|| {
+                    not_found_at(
+                        Error::NotFound(format!("no cluster {cluster_id}")),
+                        position,
+                    )
+                })?
+            }
             _ => {
                 return Err(Error::Invalid(vec![FieldViolation::new(
                     "seller",
@@ -530,7 +549,10 @@ impl ScoringService for Scoring {
             .party_history(label, &request.id)
             .await
             .ok_or_else(|| {
-                Error::NotFound(format!("no recorded inspection of {label} {}", request.id))
+                not_found_at(
+                    Error::NotFound(format!("no recorded inspection of {label} {}", request.id)),
+                    position,
+                )
             })?;
         Ok(at(
             GetPartyHistoryResponse {

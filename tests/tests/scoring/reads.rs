@@ -26,6 +26,27 @@ async fn reads_validate_and_batch() {
     assert_eq!(batch.risks.len(), 1);
     assert_eq!(batch.not_found, [seller("demo-platform", "NOBODY")]);
 
+    // NOT_FOUND says which position it reflects, as an answer found does (found by a tester:
+    // a caller could not tell "not yet here" from "not at all").
+    let unknown = client
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller("demo-platform", "NOBODY")),
+                cluster_id: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let position: i64 = unknown
+        .metadata()
+        .get("acx-applied-position")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{unknown:?}"));
+    assert!(position >= 1, "{position}");
+
     let by_cluster = client
         .get_seller_risk(authorized(
             GetSellerRiskRequest {
