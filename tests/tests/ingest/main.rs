@@ -217,6 +217,14 @@ async fn every_bad_field_is_named_with_its_path() {
         p.product.as_mut().unwrap().gtin = "00000000000000".to_owned();
     }
 
+    // A right-to-left override displays another name than the one stored (found by a
+    // tester); the embeddings of right-to-left text copied from a web page are fine.
+    let mut spoofed = profile("P-rlo", "S-rlo", "+1 650 555 0134");
+    if let Some(Kind::SellerProfile(p)) = spoofed.kind.as_mut() {
+        p.display_name = "Shop\u{202e}evil".to_owned();
+        p.legal_name = "\u{202b}متجر النور\u{202c}".to_owned();
+    }
+
     let results = submit(
         &ingest,
         &ingest.platform_a,
@@ -226,10 +234,15 @@ async fn every_bad_field_is_named_with_its_path() {
             bad_price,
             no_kind,
             placeholder_price,
+            spoofed,
         ],
     )
     .await;
-    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 5]);
+    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 6]);
+    assert_eq!(
+        violation_fields(&results[5]),
+        ["reports[5].seller_profile.display_name"]
+    );
     assert_eq!(
         violation_fields(&results[4]),
         [
