@@ -18,11 +18,16 @@ pub fn is_declared_country(code: &str) -> bool {
     is_country(code) || code == UNKNOWN_COUNTRY || code == "XK"
 }
 
-/// True for an active ISO 4217 currency (or fund) code ("EUR", "USD", "CNY"), uppercase only.
+/// True for an active ISO 4217 currency (or fund) code that a price or an invoice can be
+/// stated in ("EUR", "USD", "CNY", "CLF"), uppercase only.
 ///
 /// Withdrawn codes ("DEM", "HRK") are rejected so that every stored amount has a currency that
-/// can still be converted, and so are the two codes that are no money: `XTS` (reserved for
-/// testing) and `XXX` (no currency involved; found by a tester on price observations).
+/// can still be converted, and so are the codes ISO 4217 lists that are no money anyone pays
+/// with (found by testers on price observations): `XTS` (reserved for testing), `XXX` (no
+/// currency involved), the precious metals (`XAU`, `XAG`, `XPD`, `XPT`: a troy ounce, not a
+/// price), the bond-market units (`XBA` to `XBD`) and the units of account of the IMF, the
+/// SUCRE and the African Development Bank (`XDR`, `XSU`, `XUA`). Funds (`CLF`, `USN`, ...)
+/// stay: contracts and invoices of their countries are stated in them.
 pub fn is_currency(code: &str) -> bool {
     CURRENCIES.binary_search(&code).is_ok()
 }
@@ -131,8 +136,9 @@ const COUNTRIES: [&str; 249] = [
 ];
 
 /// ISO 4217 active currency and fund codes (list one as of 2025: HRK, SLL and ZWL withdrawn,
-/// XCG and ZWG added), without XTS and XXX, which are no money; sorted for binary search.
-const CURRENCIES: [&str; 177] = [
+/// XCG and ZWG added), without the codes that are no money (see [`is_currency`]); sorted for
+/// binary search.
+const CURRENCIES: [&str; 166] = [
     "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
     "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
     "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE",
@@ -145,8 +151,7 @@ const CURRENCIES: [&str; 177] = [
     "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD",
     "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD",
     "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV",
-    "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD",
-    "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG",
+    "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
 /// International calling codes (ITU-T E.164) by ISO 3166-1 alpha-2 country, sorted by country.
@@ -293,13 +298,14 @@ mod tests {
     #[test]
     fn currencies() {
         for code in [
-            "EUR", "USD", "CNY", "HKD", "GBP", "JPY", "CHF", "SLE", "VED", "XCG", "ZWG", "XAU",
+            "EUR", "USD", "CNY", "HKD", "GBP", "JPY", "CHF", "SLE", "VED", "XCG", "ZWG", "CLF",
+            "USN", "XOF", "XAF", "XPF", "XCD",
         ] {
             assert!(is_currency(code), "{code}");
         }
         for code in [
             "DEM", "FRF", "HRK", "ZWL", "SLL", "VEF", "RMB", "BTC", "eur", "EU", "EURO", "", "XTS",
-            "XXX",
+            "XXX", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA",
         ] {
             assert!(!is_currency(code), "{code}");
         }

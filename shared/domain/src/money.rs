@@ -14,6 +14,11 @@ const MAX_FRACTION_DIGITS: usize = 6;
 /// `"241.58000000000004"`) are rounded to the nearest millionth, halves away from zero:
 /// `"0.0000005"` is 1 millionth, `"0.00000049"` is 0. `Err` carries a short lowercase reason
 /// for a field violation.
+///
+/// Every currency takes six fraction digits, whatever its ISO 4217 minor unit (none for JPY
+/// and KRW, three for KWD): unit prices and converted amounts (`JPY 0.35` a piece, `JPY
+/// 1500.5` from a conversion) carry more digits than a currency's coins, and refusing them
+/// would lose what platforms and customs send.
 pub fn parse_amount_micros(text: &str) -> Result<i64, String> {
     const FORMAT: &str = "must be a non-negative decimal such as 12.50";
     let (whole, fraction) = match text.split_once('.') {

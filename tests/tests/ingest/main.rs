@@ -216,6 +216,11 @@ async fn every_bad_field_is_named_with_its_path() {
         p.price.as_mut().unwrap().currency_code = "XXX".to_owned();
         p.product.as_mut().unwrap().gtin = "00000000000000".to_owned();
     }
+    // A troy ounce of gold is no price (found by a tester).
+    let mut gold_price = price("PR-gold", "0.02");
+    if let Some(Kind::PriceObservation(p)) = gold_price.kind.as_mut() {
+        p.price.as_mut().unwrap().currency_code = "XAU".to_owned();
+    }
 
     // A right-to-left override displays another name than the one stored (found by a
     // tester); the embeddings of right-to-left text copied from a web page are fine.
@@ -235,10 +240,15 @@ async fn every_bad_field_is_named_with_its_path() {
             no_kind,
             placeholder_price,
             spoofed,
+            gold_price,
         ],
     )
     .await;
-    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 6]);
+    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 7]);
+    assert_eq!(
+        violation_fields(&results[6]),
+        ["reports[6].price_observation.price.currency_code"]
+    );
     assert_eq!(
         violation_fields(&results[5]),
         ["reports[5].seller_profile.display_name"]
