@@ -215,9 +215,13 @@ impl Intake {
                 continue;
             }
             if let Some(target) = &prepared.retracts {
-                if let Some(problem) =
-                    retraction_problem(target, &stored_targets, &in_batch, &candidates)
-                {
+                if let Some(problem) = retraction_problem(
+                    &prepared.report_id,
+                    target,
+                    &stored_targets,
+                    &in_batch,
+                    &candidates,
+                ) {
                     let field = format!("reports[{position}].retraction.retracted_report_id");
                     decisions.push(Decision::Rejected(Rejection {
                         violations: vec![FieldViolation::new(field, problem)],
@@ -375,8 +379,11 @@ impl Intake {
     }
 }
 
-/// Why a retraction of `target` cannot be accepted, if it cannot.
+/// Why the retraction `own_id` of `target` cannot be accepted, if it cannot. A target
+/// withdrawn by `own_id` itself is no problem: that is the same retraction sent again, which
+/// the id check answers as DUPLICATE (or ALREADY_EXISTS with other content), as any retry.
 fn retraction_problem(
+    own_id: &str,
     target: &str,
     existing: &HashMap<String, store::Existing>,
     in_batch: &HashMap<String, usize>,
@@ -396,5 +403,7 @@ fn retraction_problem(
     if kind == ReportKind::Retraction as i32 {
         return Some("a retraction cannot be retracted".to_owned());
     }
-    retracted_by.map(|by| format!("is already retracted by report {by}"))
+    retracted_by
+        .filter(|by| by != own_id)
+        .map(|by| format!("is already retracted by report {by}"))
 }

@@ -158,6 +158,38 @@ async fn retractions_must_name_an_own_report_once() {
             .description
             .contains("cannot be retracted")
     );
+
+    // The same finding and retraction sent again, as a client retries (found by a tester:
+    // the retraction was REJECTED as 'already retracted by' itself); one with another id
+    // is still refused, one with the same id and another target is a conflicting reuse.
+    let again = submit(
+        &ingest,
+        &ingest.platform_a,
+        vec![
+            finding("F-1", "S1"),
+            retraction("R-1", "F-1"),
+            retraction("R-5", "F-1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&again),
+        [
+            ReportOutcome::Duplicate,
+            ReportOutcome::Duplicate,
+            ReportOutcome::Rejected
+        ],
+        "{again:#?}"
+    );
+    assert_eq!(again[1].sequence, results[1].sequence);
+    assert!(
+        again[2].violations[0]
+            .description
+            .contains("already retracted by report R-1")
+    );
+    submit(&ingest, &ingest.platform_a, vec![finding("F-2", "S1")]).await;
+    let reused = submit(&ingest, &ingest.platform_a, vec![retraction("R-1", "F-2")]).await;
+    assert_eq!(outcomes(&reused), [ReportOutcome::AlreadyExists]);
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
