@@ -38,6 +38,9 @@ pub enum Error {
     /// Ingest's change feed failed.
     #[error("change feed failed")]
     Feed(#[source] Status),
+    /// Ingest refused this replica's change feed at start-up: a setting is wrong (named).
+    #[error("ingest refused the change feed: {0}")]
+    FeedRefused(String),
     /// The ingest client could not be configured.
     #[error("ingest client setup failed")]
     Peer(#[from] acx_runtime::client::PeerError),

@@ -3,9 +3,16 @@
 //! feed-batch entries ([`crate::history::append_feed`]); every replica, this one too,
 //! learns them by following the history. The other replicas do not connect to the feed.
 //! A holder that cannot renew its lease stops at once; the append drops reports already
-//! appended, so a brief overlap during a hand-over doubles nothing.
+//! appended, so a brief overlap during a hand-over doubles nothing. A holder that cannot
+//! follow the feed (ingest refuses its token, or has not let it open the feed for
+//! [`HAND_ON_AFTER`]) hands the lease on and stands aside for [`STAND_ASIDE`], so one
+//! misconfigured or cut-off replica does not stop every replica learning (found by a
+//! tester).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use acx_proto::ingest::StreamChangesRequest;
 use acx_runtime::{
@@ -40,6 +47,60 @@ const REOPEN: RetryPolicy = RetryPolicy {
     multiplier: 2.0,
 };
 
+/// A holder that has not had the feed open for this long hands the lease on: another
+/// replica may reach ingest where this one cannot (a network policy, a node cut off). If
+/// none can, the lease passes round, each holder trying for this long.
+pub(crate) const HAND_ON_AFTER: Duration = Duration::from_secs(15);
+
+/// How long a replica that handed the lease on leaves it to the others.
+pub(crate) const STAND_ASIDE: Duration = Duration::from_secs(30);
+
+/// What in this replica's settings is wrong when ingest answers `status`, if its answer
+/// means that rather than ingest being away: retrying cannot help.
+fn refusal(status: &tonic::Status) -> Option<&'static str> {
+    match status.code() {
+        tonic::Code::Unauthenticated => Some("ingest does not know the token in ACX_INGEST_TOKEN"),
+        tonic::Code::PermissionDenied => Some(
+            "the token in ACX_INGEST_TOKEN is not one that may read the change feed (service:scoring's)",
+        ),
+        tonic::Code::Unimplemented => {
+            Some("ACX_INGEST_URL does not name an ingest service (it has no change feed)")
+        }
+        _ => None,
+    }
+}
+
+/// Checks at start-up that ingest lets this replica read its change feed, by opening it
+/// past its end: a token or address that ingest refuses is [`Error::FeedRefused`], naming
+/// the setting, so a misconfigured replica stops at once instead of serving without
+/// learning. An ingest that cannot be reached now is only logged: it may start later.
+pub(crate) async fn check_access(ingest: &PeerConfig) -> Result<(), Error> {
+    let opened = match ingest.connect().await {
+        Ok(client) => {
+            let mut raw = client.raw_ingest();
+            let open = raw.stream_changes(StreamChangesRequest {
+                after_sequence: i64::MAX,
+            });
+            match tokio::time::timeout(client.deadline(), open).await {
+                Ok(result) => result.map(drop),
+                Err(_) => Err(tonic::Status::deadline_exceeded("no answer")),
+            }
+        }
+        Err(error) => Err(tonic::Status::unavailable(cause_chain(&error))),
+    };
+    match opened {
+        Ok(()) => Ok(()),
+        Err(status) => match refusal(&status) {
+            Some(why) => Err(Error::FeedRefused(format!("{why} ({})", status.message()))),
+            None => {
+                tracing::warn!(code = ?status.code(), error = status.message(),
+                    "ingest's change feed cannot be opened now; following it once it can");
+                Ok(())
+            }
+        },
+    }
+}
+
 impl Scorer {
     /// Takes the feed lease when it is free and follows ingest's feed while holding it,
     /// until `shutdown`.
@@ -49,7 +110,15 @@ impl Scorer {
                 Ok(true) => {
                     tracing::info!(replica = %self.replica, "holding the feed lease");
                     tokio::select! {
-                        () = self.follow_while_held(&ingest) => {}
+                        () = self.follow_while_held(&ingest) => {
+                            if let Err(error) = lease::release(&self.database, lease::FEED, &self.replica).await {
+                                tracing::warn!(%error, "feed lease not released");
+                            }
+                            tokio::select! {
+                                () = tokio::time::sleep(STAND_ASIDE) => continue,
+                                () = shutdown.triggered() => return,
+                            }
+                        }
                         () = lease::keep(&self.database, lease::FEED, &self.replica) => {
                             tracing::warn!("feed lease lost: no longer following the feed");
                         }
@@ -71,20 +140,37 @@ impl Scorer {
         }
     }
 
-    /// Follows the feed, reconnecting with backoff (returns only if the lease is lost,
-    /// through the caller's select). Each opening is on a new connection: one that
-    /// failed or never answered is not tried again.
+    /// Follows the feed, reconnecting with backoff. Returns when this replica should hand
+    /// the lease on: ingest refused its settings, or the feed has not been open for
+    /// [`HAND_ON_AFTER`] (the caller's select also ends it when the lease is lost). Each
+    /// opening is on a new connection: one that failed or never answered is not tried again.
     async fn follow_while_held(&self, ingest: &PeerConfig) {
         let mut failures = 0;
+        let mut last_open = Instant::now();
         loop {
             let result = match ingest.connect().await {
-                Ok(client) => self.follow_once(&client).await,
+                Ok(client) => self.follow_once(&client, &mut last_open).await,
                 Err(error) => Err(Error::Internal(cause_chain(&error))),
             };
             let wait = REOPEN.jittered_backoff(failures);
             match result {
                 Ok(()) => failures = 0,
+                Err(Error::Feed(status)) if refusal(&status).is_some() => {
+                    tracing::error!(
+                        problem = refusal(&status).unwrap_or_default(),
+                        error = status.message(),
+                        stand_aside_s = STAND_ASIDE.as_secs(),
+                        "ingest refuses this replica's change feed: handing the feed lease on"
+                    );
+                    return;
+                }
                 Err(error) => {
+                    if last_open.elapsed() >= HAND_ON_AFTER {
+                        tracing::warn!(error = %cause_chain(&error),
+                            closed_s = last_open.elapsed().as_secs(),
+                            "change feed closed too long: handing the feed lease on");
+                        return;
+                    }
                     tracing::warn!(error = %cause_chain(&error), retry_ms = wait.as_millis() as u64,
                         "change feed interrupted, reconnecting");
                     failures = failures.saturating_add(1);
@@ -94,7 +180,9 @@ impl Scorer {
         }
     }
 
-    async fn follow_once(&self, ingest: &PeerClient) -> Result<(), Error> {
+    /// Follows one opening of the feed; `last_open` is set when it opens and as changes
+    /// arrive.
+    async fn follow_once(&self, ingest: &PeerClient, last_open: &mut Instant) -> Result<(), Error> {
         let after_sequence = history::feed_cursor(&self.database).await?;
         let mut raw = ingest.raw_ingest();
         let open = raw.stream_changes(StreamChangesRequest { after_sequence });
@@ -108,9 +196,12 @@ impl Scorer {
             })?
             .map_err(Error::Feed)?
             .into_inner();
+        *last_open = Instant::now();
         tracing::info!(after_sequence, "following ingest's change feed");
         loop {
-            let Some(first) = stream.message().await.map_err(Error::Feed)? else {
+            let message = stream.message().await;
+            *last_open = Instant::now();
+            let Some(first) = message.map_err(Error::Feed)? else {
                 return Ok(());
             };
             let mut changes = vec![first];

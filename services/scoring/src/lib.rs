@@ -214,7 +214,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
                 token.clone(),
                 feed::INGEST_DEADLINE,
             );
-            ingest.connect().await?; // checks the settings now; the follower connects
+            feed::check_access(&ingest).await?;
             tokio::spawn(Arc::clone(&scorer).follow_feed(ingest, shutdown.clone()));
         }
         None => tracing::warn!(

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod batches;
+mod feed;
 mod liaisons;
 mod start;
 mod targeting;
@@ -55,35 +56,24 @@ impl Replica {
         dir: &std::path::Path,
         snapshot_every_entries: i64,
     ) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let mut server = acx_runtime::ServerConfig::local(dir);
-        server.listen_addr = Some("127.0.0.1:0".parse().unwrap());
-        server.database_url = Some(database_url.to_owned());
-        let tokens = dir.join("tokens");
-        std::fs::write(
-            &tokens,
-            format!(
-                "{} service:liaison\n{} platform:reader\n{} service:operator\n",
-                acx_runtime::credentials::hash_token(token),
-                acx_runtime::credentials::hash_token(&reader(token)),
-                acx_runtime::credentials::hash_token(&operator(token)),
-            ),
-        )
-        .unwrap();
-        server.tokens_file = Some(tokens);
-        let mut config = acx_scoring::Config::standalone(server);
+        let mut config = replica_config(token, database_url, dir);
         if let Some(ingest) = ingest {
             config.ingest_url = format!("http://{}", ingest.addr);
             config.ingest_token = Some(ingest.service.clone().into());
         }
         config.snapshot_every_entries = snapshot_every_entries;
+        Self::start_with(&config).await.unwrap()
+    }
+
+    /// Starts a replica as `config` says.
+    async fn start_with(config: &acx_scoring::Config) -> Result<Self, acx_scoring::Error> {
         let shutdown = acx_runtime::Shutdown::new();
-        let running = acx_scoring::start(&config, shutdown.clone()).await.unwrap();
-        Self {
+        let running = acx_scoring::start(config, shutdown.clone()).await?;
+        Ok(Self {
             addr: running.local_addr,
             shutdown,
             server: Some(running),
-        }
+        })
     }
 
     async fn client(&self) -> ScoringServiceClient<Channel> {
@@ -127,6 +117,28 @@ impl Drop for Replica {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
+}
+
+/// The settings of a replica on `database_url` that follows no feed, answering liaison's
+/// `token` and its [`reader`] and [`operator`].
+fn replica_config(token: &str, database_url: &str, dir: &std::path::Path) -> acx_scoring::Config {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut server = acx_runtime::ServerConfig::local(dir);
+    server.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    server.database_url = Some(database_url.to_owned());
+    let tokens = dir.join("tokens");
+    std::fs::write(
+        &tokens,
+        format!(
+            "{} service:liaison\n{} platform:reader\n{} service:operator\n",
+            acx_runtime::credentials::hash_token(token),
+            acx_runtime::credentials::hash_token(&reader(token)),
+            acx_runtime::credentials::hash_token(&operator(token)),
+        ),
+    )
+    .unwrap();
+    server.tokens_file = Some(tokens);
+    acx_scoring::Config::standalone(server)
 }
 
 /// The token of a platform (`platform:reader`) on replicas started with `token` (which is
