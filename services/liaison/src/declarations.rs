@@ -21,11 +21,23 @@ fn now_seconds() -> i64 {
 /// Checks `declaration` (violations under `prefix`, e.g. `declarations[2]`) and puts its
 /// codes, countries, amounts and national codes in canonical form.
 pub fn validate(declaration: &mut Declaration, prefix: &str) -> Vec<FieldViolation> {
-    let fields = acx_domain::declaration_fields!(declaration, time_required: true);
-    customs::check(fields, now_seconds())
+    use prost::Message;
+    let fields = acx_domain::declaration_fields!(&mut *declaration, time_required: true);
+    let mut violations: Vec<FieldViolation> = customs::check(fields, now_seconds())
         .into_iter()
         .map(|(field, why)| FieldViolation::new(format!("{prefix}.{field}"), why))
-        .collect()
+        .collect();
+    if declaration.encoded_len() > customs::MAX_DECLARATION_BYTES {
+        violations.push(FieldViolation::new(
+            prefix,
+            format!(
+                "is {} bytes encoded; at most {} (1 MiB) per declaration",
+                declaration.encoded_len(),
+                customs::MAX_DECLARATION_BYTES
+            ),
+        ));
+    }
+    violations
 }
 
 /// SHA-256 of the (canonical) declaration, to tell a retry from a reuse of its id.

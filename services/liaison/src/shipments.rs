@@ -62,6 +62,45 @@ pub fn parse_name(name: &str) -> Result<&str, Error> {
         })
 }
 
+/// Most bytes of declarations in one call to scoring: half of a 4 MiB message, so the
+/// call (with the authority added to each declaration) stays well inside scoring's limit.
+const ASSESS_CALL_BYTES: usize = 2 << 20;
+/// Most declarations in one call to scoring (its batch limit is 500).
+const ASSESS_CALL_DECLARATIONS: usize = 500;
+
+/// `declarations` cut into calls of at most [`ASSESS_CALL_BYTES`] and
+/// [`ASSESS_CALL_DECLARATIONS`] (a declaration is at most 1 MiB, so each fits in one).
+fn calls<'a, 'b>(
+    declarations: &'a [(&'b str, &'b Declaration)],
+) -> Vec<&'a [(&'b str, &'b Declaration)]> {
+    let mut calls = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (authority, declaration)) in declarations.iter().enumerate() {
+        let size = declaration.encoded_len() + authority.len() + 16;
+        if i > start && (bytes + size > ASSESS_CALL_BYTES || i - start >= ASSESS_CALL_DECLARATIONS)
+        {
+            calls.push(&declarations[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < declarations.len() {
+        calls.push(&declarations[start..]);
+    }
+    calls
+}
+
+/// Whether scoring refused a call for what it carries (not for being away or busy).
+fn refused(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::ResourceExhausted
+            | Code::OutOfRange
+            | Code::FailedPrecondition
+    )
+}
+
 /// A stored declaration as the API shows it.
 pub(crate) fn to_shipment(row: store::DeclarationRow) -> Result<Shipment, Error> {
     let assessment = row
@@ -136,8 +175,55 @@ impl Shipments {
         }
         Ok(results
             .into_iter()
-            .map(|result| result.assessment.filter(|_| !result.conflict))
+            .zip(declarations)
+            .map(|(result, (_, declaration))| {
+                if result.conflict {
+                    tracing::error!(declaration.id = %declaration.declaration_id,
+                        "scoring holds other content under this declaration id: left pending");
+                }
+                result.assessment.filter(|_| !result.conflict)
+            })
             .collect())
+    }
+
+    /// Asks scoring to assess declarations in calls of at most [`ASSESS_CALL_BYTES`]: one
+    /// result each, None while pending (scoring did not answer, refused that one, or holds
+    /// other content under its id). A call
+    /// that scoring refuses for its content is retried one declaration at a time, so one
+    /// declaration scoring will not take does not hold back the others (found by a tester:
+    /// one refused declaration kept every later pending one unassessed).
+    async fn assess_in_calls(
+        &self,
+        declarations: &[(&str, &Declaration)],
+    ) -> Vec<Option<ShipmentAssessment>> {
+        let mut assessments = Vec::with_capacity(declarations.len());
+        for call in calls(declarations) {
+            let answered: Vec<Result<Option<ShipmentAssessment>, String>> =
+                match self.assess(call).await {
+                    Ok(results) => results.into_iter().map(Ok).collect(),
+                    Err(Error::Scoring(status)) if refused(&status) && call.len() > 1 => {
+                        let mut one_by_one = Vec::with_capacity(call.len());
+                        for single in call.chunks(1) {
+                            one_by_one.push(match self.assess(single).await {
+                                Ok(mut results) => Ok(results.pop().flatten()),
+                                Err(error) => Err(cause_chain(&error)),
+                            });
+                        }
+                        one_by_one
+                    }
+                    Err(error) => vec![Err(cause_chain(&error)); call.len()],
+                };
+            for (result, (_, declaration)) in answered.into_iter().zip(call) {
+                assessments.push(result.unwrap_or_else(|error| {
+                    tracing::warn!(declaration.id = %declaration.declaration_id, %error,
+                        "assessment pending: scoring did not assess");
+                    // The worker tries again soon.
+                    self.wake.notify_one();
+                    None
+                }));
+            }
+        }
+        assessments
     }
 
     /// Assesses stored declarations now if scoring answers and stores their assessments;
@@ -149,30 +235,20 @@ impl Shipments {
         if declarations.is_empty() {
             return Ok(Vec::new());
         }
-        let assessments = match self.assess(declarations).await {
-            Ok(assessments) => assessments,
-            Err(error) => {
-                tracing::warn!(declarations = declarations.len(), error = %cause_chain(&error),
-                    "assessment pending: scoring did not assess");
-                self.wake.notify_one();
-                return Ok(vec![None; declarations.len()]);
-            }
-        };
+        let assessments = self.assess_in_calls(declarations).await;
         // One transaction for the batch; a failure leaves it pending for the worker, which
         // scoring answers from what it recorded.
         let mut records = Vec::with_capacity(declarations.len());
         for ((authority, declaration), assessment) in declarations.iter().zip(&assessments) {
-            match assessment {
-                Some(assessment) => records.push(AssessmentRecord {
+            if let Some(assessment) = assessment {
+                records.push(AssessmentRecord {
                     authority,
                     declaration_id: &declaration.declaration_id,
                     assessment,
                     // RED and YELLOW raise an alert.
                     alert: assessment.lane == Lane::Red as i32
                         || assessment.lane == Lane::Yellow as i32,
-                }),
-                None => tracing::error!(declaration.id = %declaration.declaration_id,
-                    "scoring holds other content under this declaration id: left pending"),
+                });
             }
         }
         store::write_assessments(&self.database, &records, AssessmentWrite::Arrival).await?;
@@ -404,14 +480,11 @@ impl Shipments {
             .collect::<Result<Vec<_>, Error>>()?;
         let batch: Vec<(&str, &Declaration)> = declarations.iter().map(|(a, d)| (*a, d)).collect();
         let assessed = self.try_assess(&batch).await?;
-        if assessed.iter().any(Option::is_none) {
+        let done = assessed.iter().filter(|a| a.is_some()).count();
+        if done > 0 {
+            tracing::info!(declarations = done, "pending declarations assessed");
+        } else if !assessed.is_empty() {
             return Ok(()); // scoring still down: try again next round
-        }
-        if !assessed.is_empty() {
-            tracing::info!(
-                declarations = assessed.len(),
-                "pending declarations assessed"
-            );
         }
         for (authority, declaration_id, _) in
             store::unforwarded(&self.database, WORKER_BATCH).await?

@@ -21,13 +21,23 @@ pub(crate) fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldVio
         ));
     }
     // The time of recording when unset.
-    let fields = acx_domain::declaration_fields!(shipment, time_required: false);
+    let fields = acx_domain::declaration_fields!(&mut *shipment, time_required: false);
     let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
     violations.extend(
         customs::check(fields, now_seconds)
             .into_iter()
             .map(|(field, why)| FieldViolation::new(format!("shipment.{field}"), why)),
     );
+    let size = prost::Message::encoded_len(shipment);
+    if size > customs::MAX_DECLARATION_BYTES {
+        violations.push(FieldViolation::new(
+            "shipment",
+            format!(
+                "is {size} bytes encoded; at most {} (1 MiB) per declaration",
+                customs::MAX_DECLARATION_BYTES
+            ),
+        ));
+    }
     violations
 }
 

@@ -32,6 +32,12 @@ pub const MAX_DUTY_RATE: f64 = 100.0;
 pub const MAX_NATIONAL_CODES: usize = 32;
 /// Longest party id, office code or marketplace id, in characters.
 pub const MAX_ID_CHARS: usize = 128;
+/// Largest declaration, encoded (protobuf bytes, with its assessment's inputs): 1 MiB. A
+/// declaration of 999 lines with full descriptions is about 0.6 MiB; the bound keeps a
+/// declaration, its assessment and an answer about it inside one 4 MiB message between the
+/// services and to callers (found by a tester: a declaration just under the request limit
+/// was accepted, grew past scoring's limit when forwarded and was never assessed).
+pub const MAX_DECLARATION_BYTES: usize = 1 << 20;
 /// Longest trade description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How far in the future a declaration time may be (clock skew), in seconds.

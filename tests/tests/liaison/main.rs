@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod large;
 mod pending;
 mod search;
 
