@@ -17,6 +17,10 @@ use acx_proto::{
     },
 };
 use acx_runtime::{Database, Principal, paging::PageTokens};
+
+/// Most characters of a call's parameters kept in its audit record (longer ones are cut,
+/// marked as cut, as error messages are).
+const MAX_AUDIT_PARAMETERS: usize = 1000;
 use tonic::{Code, Request, Response, Status};
 
 use crate::{
@@ -82,10 +86,12 @@ impl Liaison {
     ) -> Result<Response<T>, Status> {
         let result = result.map_err(Status::from);
         let outcome = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+        // Bounded: a caller's megabyte-long name would otherwise make an audit page too
+        // large to read (found by a tester).
         let entry = AuditEntry {
             principal,
             rpc,
-            parameters,
+            parameters: acx_runtime::error::clip(&parameters, MAX_AUDIT_PARAMETERS).into_owned(),
             outcome,
         };
         self.audit
@@ -347,18 +353,19 @@ impl LiaisonService for Liaison {
         request: Request<WatchAlertsRequest>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
         let principal = authority_of(&request)?;
-        let filter = request.into_inner();
+        let mut filter = request.into_inner();
+        let violations = check_alert_filter(&mut filter);
         let parameters = format!(
             "after_cursor={} lane={} min_risk={} office={}",
-            filter.after_cursor, filter.lane, filter.min_risk, filter.customs_office
+            filter.after_cursor,
+            filter.lane,
+            filter.min_risk,
+            acx_runtime::error::clip(&filter.customs_office, 200)
         );
-        let checked = if filter.after_cursor < 0 {
-            Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
-                "after_cursor",
-                "must not be negative",
-            )]))
-        } else {
+        let checked = if violations.is_empty() {
             Ok(())
+        } else {
+            Err(Error::Invalid(violations))
         };
         self.audited(
             &principal,
@@ -548,6 +555,38 @@ fn policy_failure(status: Status) -> Error {
 }
 
 /// Whether an alert passes a watcher's filter.
+/// Checks a WatchAlerts filter as SearchShipments checks its own, and trims its office
+/// (found by a tester: a lane of 9, a risk of 2 or NaN, or a padded office gave an empty
+/// stream that never ended, with no error).
+fn check_alert_filter(filter: &mut WatchAlertsRequest) -> Vec<acx_runtime::FieldViolation> {
+    use acx_runtime::FieldViolation;
+    let mut violations = Vec::new();
+    if filter.after_cursor < 0 {
+        violations.push(FieldViolation::new("after_cursor", "must not be negative"));
+    }
+    if !matches!(
+        acx_proto::scoring::Lane::try_from(filter.lane),
+        Ok(acx_proto::scoring::Lane::Unspecified
+            | acx_proto::scoring::Lane::Red
+            | acx_proto::scoring::Lane::Yellow)
+    ) {
+        violations.push(FieldViolation::new(
+            "lane",
+            "must be LANE_RED or LANE_YELLOW (alerts are raised for those), or unset for both",
+        ));
+    }
+    if !(0.0..=1.0).contains(&filter.min_risk) {
+        violations.push(FieldViolation::new(
+            "min_risk",
+            "must be a number from 0 to 1",
+        ));
+    }
+    if let Err(why) = acx_domain::customs::trim_id(&mut filter.customs_office) {
+        violations.push(FieldViolation::new("customs_office", why));
+    }
+    violations
+}
+
 fn matches_alert(filter: &WatchAlertsRequest, shipment: &acx_proto::liaison::Shipment) -> bool {
     let Some(assessment) = &shipment.assessment else {
         return false;

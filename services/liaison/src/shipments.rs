@@ -52,14 +52,18 @@ pub struct Shipments {
 
 /// The declaration id of a `shipments/{declaration_id}` name.
 pub fn parse_name(name: &str) -> Result<&str, Error> {
-    name.strip_prefix("shipments/")
+    let invalid = |why: &str| Error::Invalid(vec![FieldViolation::new("name", why)]);
+    let id = name
+        .strip_prefix("shipments/")
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            Error::Invalid(vec![FieldViolation::new(
-                "name",
-                "must be shipments/{declaration_id}",
-            )])
-        })
+        .ok_or_else(|| invalid("must be shipments/{declaration_id}"))?;
+    let mut trimmed = id.to_owned();
+    acx_domain::customs::trim_id(&mut trimmed).map_err(|why| {
+        invalid(&format!(
+            "must be shipments/{{declaration_id}}, the id {why}"
+        ))
+    })?;
+    Ok(id)
 }
 
 /// Most bytes of declarations in one call to scoring: half of a 4 MiB message, so the
@@ -398,6 +402,17 @@ impl Shipments {
                 for (sub, why) in acx_domain::money::canonicalize(money) {
                     violations.push(FieldViolation::new(format!("{field}.{sub}"), why));
                 }
+            }
+        }
+        if let Some(time) = &result.inspect_time {
+            let now = now_micros().div_euclid(1_000_000);
+            if let Err((sub, why)) =
+                acx_domain::customs::event_time_problem(time.seconds, time.nanos, now)
+            {
+                violations.push(FieldViolation::new(
+                    format!("result.inspect_time{sub}"),
+                    why,
+                ));
             }
         }
         if result.note.chars().count() > 2000 {

@@ -45,6 +45,25 @@ pub const MAX_SKEW_SECONDS: i64 = 300;
 /// 2000-01-01T00:00:00Z: no declaration time before it is believable.
 const EARLIEST_SECONDS: i64 = 946_684_800;
 
+/// Checks the time of a customs event (a declaration, an inspection): from 2000-01-01 to
+/// [`MAX_SKEW_SECONDS`] past `now_seconds`, nanos 0 to 999,999,999. Errors: (`""` or
+/// `".nanos"`, why), to append to the field's path.
+pub fn event_time_problem(
+    seconds: i64,
+    nanos: i32,
+    now_seconds: i64,
+) -> Result<(), (&'static str, &'static str)> {
+    if seconds > now_seconds.saturating_add(MAX_SKEW_SECONDS) {
+        Err(("", "must not be in the future"))
+    } else if seconds < EARLIEST_SECONDS {
+        Err(("", "must not be before 2000-01-01"))
+    } else if !(0..1_000_000_000).contains(&nanos) {
+        Err((".nanos", "must be 0 to 999999999"))
+    } else {
+        Ok(())
+    }
+}
+
 /// [`DeclarationFields`] borrowed from a declaration message (`&mut`): liaison's
 /// `Declaration` and scoring's `DeclaredShipment` carry these fields under the same names
 /// (scoring's is what liaison forwards), so one expansion serves both. `time_required`:
@@ -188,16 +207,13 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
     match fields.declaration_seconds {
         None if fields.time_required => fail("declaration_time", "is required"),
         None => {}
-        Some(seconds) if seconds > now_seconds + MAX_SKEW_SECONDS => {
-            fail("declaration_time", "must not be in the future")
+        Some(seconds) => {
+            if let Err((sub, why)) =
+                event_time_problem(seconds, fields.declaration_nanos, now_seconds)
+            {
+                fail(&format!("declaration_time{sub}"), why);
+            }
         }
-        Some(seconds) if seconds < EARLIEST_SECONDS => {
-            fail("declaration_time", "must not be before 2000-01-01")
-        }
-        Some(_) if !(0..1_000_000_000).contains(&fields.declaration_nanos) => {
-            fail("declaration_time.nanos", "must be 0 to 999999999")
-        }
-        Some(_) => {}
     }
     id(&mut fail, "customs_office", customs_office, true);
     if Procedure::try_from(fields.procedure).is_err() {

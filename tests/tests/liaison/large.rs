@@ -71,3 +71,114 @@ async fn large_declarations_are_assessed_at_once_or_refused_at_the_door() {
         assert_eq!(shipment.assessment_state(), AssessmentState::Assessed);
     }
 }
+
+/// The field an INVALID_ARGUMENT answer names first.
+fn refused_field<T: std::fmt::Debug>(answer: Result<T, tonic::Status>) -> String {
+    use tonic_types::StatusExt;
+    let status = answer.expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations[0]
+        .field
+        .clone()
+}
+
+#[tokio::test]
+async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_stays_readable() {
+    use acx_proto::liaison::{ListAuditRecordsRequest, WatchAlertsRequest};
+    let suite = TestSuite::start_with(false).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+
+    // WatchAlerts refuses what SearchShipments refuses, instead of an empty endless stream.
+    for (filter, field) in [
+        (
+            WatchAlertsRequest {
+                lane: 9,
+                ..Default::default()
+            },
+            "lane",
+        ),
+        (
+            WatchAlertsRequest {
+                lane: Lane::Green as i32,
+                ..Default::default()
+            },
+            "lane",
+        ),
+        (
+            WatchAlertsRequest {
+                min_risk: f64::NAN,
+                ..Default::default()
+            },
+            "min_risk",
+        ),
+        (
+            WatchAlertsRequest {
+                min_risk: 2.0,
+                ..Default::default()
+            },
+            "min_risk",
+        ),
+    ] {
+        let answer = liaison.watch_alerts(authorized(filter, &token)).await;
+        assert_eq!(refused_field(answer), field);
+    }
+
+    // An inspection time that is no time.
+    let results = submit(
+        &mut liaison,
+        &token,
+        vec![declaration("T-1", "1Z999AA10123456786", 1.0, "5")],
+    )
+    .await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    for (seconds, nanos, field) in [
+        (1_700_000_000, -1, "result.inspect_time.nanos"),
+        (0, 0, "result.inspect_time"),
+        (4_102_444_800, 0, "result.inspect_time"),
+    ] {
+        let answer = liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest {
+                    name: "shipments/T-1".to_owned(),
+                    result: Some(InspectionResult {
+                        kind: OutcomeKind::Cleared as i32,
+                        inspect_time: Some(prost_types::Timestamp { seconds, nanos }),
+                        ..Default::default()
+                    }),
+                },
+                &token,
+            ))
+            .await;
+        assert_eq!(refused_field(answer), field);
+    }
+
+    // A name no declaration id can have, and the audit record of the call stays short.
+    let long = format!("shipments/{}", "x".repeat(1_000_000));
+    let answer = liaison
+        .get_shipment(authorized(GetShipmentRequest { name: long }, &token))
+        .await;
+    assert_eq!(refused_field(answer), "name");
+    let auditor = suite.token("auditor:demo-auditor");
+    let records = liaison
+        .list_audit_records(authorized(
+            ListAuditRecordsRequest {
+                rpc: "GetShipment".to_owned(),
+                ..Default::default()
+            },
+            &auditor,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert!(!records.is_empty());
+    assert!(
+        records.iter().all(|r| r.parameters.len() <= 1000),
+        "{}",
+        records[0].parameters.len()
+    );
+}
