@@ -7,6 +7,11 @@ pub fn is_country(code: &str) -> bool {
     COUNTRIES.binary_search(&code).is_ok()
 }
 
+/// The officially assigned ISO 3166-1 alpha-2 country codes, sorted.
+pub fn countries() -> &'static [&'static str] {
+    &COUNTRIES
+}
+
 /// The code customs systems declare for an unknown country ("ZZ", user-assigned in ISO
 /// 3166-1 and used so by the UN/LOCODE and the customs data models).
 pub const UNKNOWN_COUNTRY: &str = "ZZ";

@@ -140,7 +140,14 @@ fn legacy_forms(
     let mut forms: Vec<(Normalization, String)> = Vec::new();
     let older = versions.iter().filter(|v| **v < Normalization::CURRENT);
     for &version in older.filter(|v| !v.reads_alike(Normalization::CURRENT, kind)) {
-        for input in [raw, current] {
+        // The current form of a registration number names its register (`GB:...`), which
+        // older versions never read: only the raw value gives their forms.
+        let inputs: &[&str] = if kind == IdentifierKind::BusinessRegistration {
+            &[raw]
+        } else {
+            &[raw, current]
+        };
+        for &input in inputs {
             if let Ok(form) = identifiers::normalize_as(version, kind, input, country)
                 && form != current
                 && !forms.iter().any(|(_, f)| *f == form)

@@ -44,6 +44,9 @@ pub fn check_description(
         (!country.is_empty()).then_some(country.as_str()),
         legacy,
     );
+    if country.is_empty() {
+        in_every_register(&mut set);
+    }
     violations.extend(
         std::mem::take(&mut set.too_many)
             .into_iter()
@@ -57,6 +60,29 @@ pub fn check_description(
         ));
     }
     (set, violations)
+}
+
+/// A registration number asked about without a country: the number in every country's
+/// register (profiles hold it under their country's, [`crate::identifiers::registration`]),
+/// so a question that does not know the country still finds the holders, in every register
+/// that issued it.
+fn in_every_register(set: &mut NormalizedSet) {
+    use crate::identifiers::IdentifierKind::BusinessRegistration;
+    let numbers: Vec<String> = set
+        .normalized
+        .iter()
+        .filter(|n| n.kind == BusinessRegistration)
+        .map(|n| n.current.clone())
+        .collect();
+    for number in numbers {
+        for country in codes::countries() {
+            set.normalized.push(hashing::Normalized {
+                kind: BusinessRegistration,
+                current: format!("{country}:{number}"),
+                legacy: Vec::new(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -585,3 +585,63 @@ async fn placeholders_are_left_out_with_a_warning_and_link_no_one() {
     assert_ne!(other.cluster_id, listed.cluster_id, "{other:#?}");
     assert_ne!(other.tier(), acx_proto::common::RiskTier::Blacklisted);
 }
+
+/// A company number is its register's: the same digits from two countries' registers are two
+/// companies (found by a tester: a British and an Irish firm with company number 04732918
+/// were linked, and a confirmed finding against one listed the other); from one register,
+/// one company, whatever the names.
+#[tokio::test]
+async fn registration_numbers_link_within_their_country_s_register_only() {
+    let suite = TestSuite::start().await;
+    let number = |n: &str| Identifiers {
+        business_registration_numbers: vec![n.to_owned()],
+        ..Default::default()
+    };
+    accept(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile("P-GB", "GB-1", "Harbour Tea Ltd", "GB", number("04732918")),
+            confirmed("F-GB", "GB-1"),
+        ],
+    )
+    .await;
+    accept(
+        &suite,
+        PLATFORM_B,
+        vec![
+            profile(
+                "P-IE",
+                "IE-1",
+                "Celtic Shoes Limited",
+                "IE",
+                number("04732918"),
+            ),
+            // The same British company under another shop name, its number written otherwise.
+            profile("P-GB2", "GB-2", "Teatime Direct", "GB", number("0473 2918")),
+        ],
+    )
+    .await;
+    let listed = risk(&suite, account("demo-platform", "GB-1")).await;
+    let irish = risk(&suite, account("demo-marketplace", "IE-1")).await;
+    let same = risk(&suite, account("demo-marketplace", "GB-2")).await;
+    assert_eq!(listed.tier(), acx_proto::common::RiskTier::Blacklisted);
+    assert_ne!(irish.cluster_id, listed.cluster_id, "{irish:#?}");
+    assert_ne!(irish.tier(), acx_proto::common::RiskTier::Blacklisted);
+    assert_eq!(same.cluster_id, listed.cluster_id, "{same:#?}");
+    assert_eq!(same.tier(), acx_proto::common::RiskTier::Blacklisted);
+
+    // Customs asking about the number: in the British register, the British company; not
+    // knowing the country, the holders in every register.
+    let clusters = |matches: Vec<acx_proto::scoring::EntityMatch>| {
+        let mut ids: Vec<String> = matches.into_iter().map(|m| m.cluster_id).collect();
+        ids.sort();
+        ids
+    };
+    let british = check_entity(&suite, "", "GB", number("04732918")).await;
+    assert_eq!(clusters(british), [listed.cluster_id.clone()]);
+    let anywhere = check_entity(&suite, "", "", number("04732918")).await;
+    let mut both = vec![listed.cluster_id.clone(), irish.cluster_id.clone()];
+    both.sort();
+    assert_eq!(clusters(anywhere), both);
+}

@@ -181,8 +181,10 @@ impl std::str::FromStr for Normalization {
 
 /// Normalises a raw identifier under the current rules ([`Normalization::CURRENT`]).
 ///
-/// `country` is the seller's ISO 3166-1 alpha-2 country when known (any case); it is used
-/// only to read phone numbers written in national form. `Err` is a short lowercase text for a
+/// `country` is the seller's ISO 3166-1 alpha-2 country when known (any case), the country
+/// of its registration: it reads phone numbers written in national form and, from version 3
+/// on, names the register of a business registration number
+/// ([`registration::in_register`]). `Err` is a short lowercase text for a
 /// field violation or warning, e.g. "is not a valid e-mail address".
 pub fn normalize(kind: IdentifierKind, raw: &str, country: Option<&str>) -> Result<String, String> {
     normalize_as(Normalization::CURRENT, kind, raw, country)
@@ -201,6 +203,10 @@ pub fn normalize_as(
     let value = text::clean(raw)?;
     let labels = version >= Normalization::V3;
     match kind {
+        IdentifierKind::BusinessRegistration if version >= Normalization::V3 => {
+            registration::normalize(&value, labels)
+                .map(|number| registration::in_register(number, country))
+        }
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
             registration::normalize(&value, labels)
         }

@@ -33,6 +33,21 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     Ok(out)
 }
 
+/// A business registration number as its register knows it (version 3 on): prefixed with
+/// the country of registration, `GB:04732918`. Registers number their companies
+/// independently, so the same digits name unrelated companies in two countries (found by a
+/// tester: a British and an Irish firm with one company number were linked, and a finding
+/// against one listed the other). Without a country the number stays as it is, and meets
+/// only numbers given without one. Tax numbers are not scoped: VAT, EORI and USCC numbers
+/// carry their country, and a seller registered for tax abroad (a Chinese seller's German VAT
+/// number) gives the same number on every platform.
+pub fn in_register(number: String, country: Option<&str>) -> String {
+    match country.map(str::trim).filter(|c| c.len() == 2) {
+        Some(country) => format!("{}:{number}", country.to_ascii_uppercase()),
+        None => number,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -52,6 +67,33 @@ mod tests {
         assert_eq!(ok("GB 123/4567/89"), "GB123456789");
         assert_eq!(ok("(FR) 40_303_265_045"), "FR40303265045");
         assert_eq!(ok("94-1081436"), "941081436");
+    }
+
+    #[test]
+    fn registration_numbers_are_numbers_of_their_country_s_register() {
+        let gb = normalize_kind(BusinessRegistration, "04732918", Some("GB")).unwrap();
+        let ie = normalize_kind(BusinessRegistration, "04732918", Some("ie")).unwrap();
+        assert_eq!((gb.as_str(), ie.as_str()), ("GB:04732918", "IE:04732918"));
+        assert_eq!(
+            normalize_kind(BusinessRegistration, "04732918", None).unwrap(),
+            "04732918"
+        );
+        // Tax numbers are the taxing country's and are not scoped.
+        assert_eq!(
+            normalize_kind(TaxNumber, "DE 123 456 789", Some("CN")).unwrap(),
+            "DE123456789"
+        );
+        // Version 2 read them unscoped.
+        assert_eq!(
+            super::super::normalize_as(
+                super::super::Normalization::V2,
+                BusinessRegistration,
+                "04732918",
+                Some("GB")
+            )
+            .unwrap(),
+            "04732918"
+        );
     }
 
     #[test]
