@@ -3,13 +3,17 @@
 //!
 //! A search is the answer as it stood at its first page. The page token keeps two bounds
 //! taken then: the newest declaration stored (later ones are left out) and the number of
-//! the authority's newest assessment. A shipment assessed after the first page is placed and
-//! filtered as what it was then, pending: by risk it comes among the pending shipments
-//! (last, newest first), and a lane or minimum-risk filter leaves it out. So every shipment
-//! that matched at the first page comes exactly once, in order, whatever is assessed or
-//! arrives while the pages are read; each shows its current state. (On PostgreSQL a
-//! declaration still being stored while the first page is read may come or not, never
-//! twice.)
+//! the authority's newest assessment (arrivals and re-assessments are numbered in one
+//! order). A shipment assessed after the first page is placed and filtered as what it was
+//! then: pending (by risk it comes among the pending shipments, last, newest first, and a
+//! lane or minimum-risk filter leaves it out), or, when it was re-assessed, with the risk and
+//! lane of its assessment then, read from its assessment history (found by a tester: paging
+//! by risk while outcomes re-assessed shipments repeated some and dropped others). So every
+//! shipment that matched at the first page comes exactly once, in order, whatever is
+//! assessed, re-assessed or arrives while the pages are read; each shows its current state.
+//! (On PostgreSQL a declaration still being stored while the first page is read may come or
+//! not, never twice.) A search whose shipments changed by more than [`MAX_CHANGED`] since its
+//! first page is refused; it starts again from the first page.
 //!
 //! By risk, assessed shipments come first (highest risk first, newest first among equal
 //! risks), read through the risk indexes; then the pending ones, newest first: those still
@@ -38,6 +42,9 @@ const RPC: &str = "acx.liaison.v1.LiaisonService/SearchShipments";
 const FIRST_CHUNK: usize = 32;
 /// The sort key of pending shipments by risk: below every risk (risks are 0 to 1).
 const PENDING: i64 = -1;
+/// Most shipments matching a search that may have been assessed or re-assessed since its
+/// first page: each later page reads them all, to place them as they stood then.
+const MAX_CHANGED: usize = 10_000;
 
 /// A shipment's place in a search: its sort key (by risk: the risk's IEEE bits, which sort
 /// as the risks do, or [`PENDING`]; by time: the declaration time in µs) and its `seq`.
@@ -69,13 +76,19 @@ pub async fn search(
         None => store::search_snapshot(database, &principal.id).await?,
     };
     let query = Query::new(&principal.id, request, declared, assessed);
+    // Usually none (on a first page, only what was assessed while it is read).
+    let changed = query.changed(database).await?;
     let by_time = request.order_by() == ShipmentOrder::DeclarationTime;
     let mut page = Page::new(size, cursor.map(|(_, _, key, seq)| (key, seq)));
     while let Some(count) = page.wanted(FIRST_CHUNK) {
         let rows = if by_time {
-            query.by_time(database, page.after(), count).await?
+            query
+                .by_time(database, &changed, page.after(), count)
+                .await?
         } else {
-            query.by_risk(database, page.after(), count).await?
+            query
+                .by_risk(database, &changed, page.after(), count)
+                .await?
         };
         let shipments = rows
             .into_iter()
@@ -220,9 +233,34 @@ impl Conditions {
     }
 }
 
+/// A shipment matching a search's declared filters that was assessed or re-assessed since
+/// its first page, with the risk and lane it had then (None: pending then).
+#[derive(Debug)]
+struct Changed {
+    then: Option<(f64, i32)>,
+    time_us: i64,
+    seq: i64,
+    row: store::DeclarationRow,
+}
+
+/// Sorts `rows` by their places, highest first, and keeps the first `count`.
+fn highest_first(
+    mut rows: Vec<(Place, store::DeclarationRow)>,
+    count: usize,
+) -> Vec<(Place, store::DeclarationRow)> {
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
+    rows.truncate(count);
+    rows
+}
+
 /// A search's conditions as at its first page.
 #[derive(Debug)]
 struct Query {
+    /// The searching authority.
+    authority: String,
+    /// The lane and minimum risk asked for.
+    lane: i32,
+    min_risk: f64,
     /// What every shipment listed matches: the authority, the filters on what was declared,
     /// and arrival up to the first page.
     declared: Conditions,
@@ -298,6 +336,9 @@ impl Query {
             && request.lane == 0
             && request.min_risk <= 0.0;
         Self {
+            authority: authority.to_owned(),
+            lane: request.lane,
+            min_risk: request.min_risk,
             declared,
             assessed,
             pending,
@@ -305,23 +346,66 @@ impl Query {
         }
     }
 
-    /// Up to `count` shipments after `after`, newest declaration first.
+    /// The shipments matching the declared filters assessed or re-assessed since the first
+    /// page, each with what it was then.
+    async fn changed(&self, database: &Database) -> Result<Vec<Changed>, Error> {
+        let rows = self
+            .declared
+            .with("d.assessed_seq > ?", [Arg::Int(self.assessed_up_to)])
+            .rows(database, "d.seq DESC", MAX_CHANGED + 1)
+            .await?;
+        if rows.len() > MAX_CHANGED {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "page_token",
+                format!(
+                    "more than {MAX_CHANGED} of the shipments searched were assessed since the first page; start again from the first page"
+                ),
+            )]));
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.row.declaration_id.as_str()).collect();
+        let then =
+            store::assessed_as_of(database, &self.authority, &ids, self.assessed_up_to).await?;
+        Ok(rows
+            .into_iter()
+            .map(|found| Changed {
+                then: then.get(&found.row.declaration_id).copied(),
+                time_us: found.declaration_time_us,
+                seq: found.seq,
+                row: found.row,
+            })
+            .collect())
+    }
+
+    /// Whether a shipment assessed as `(risk, lane)` at the first page matched the filters
+    /// on assessments.
+    fn matched_assessed(&self, (risk, lane): (f64, i32)) -> bool {
+        self.assessed.is_some()
+            && (self.lane == 0 || self.lane == lane)
+            && (self.min_risk <= 0.0 || risk >= self.min_risk)
+    }
+
+    /// Up to `count` shipments after `after`, newest declaration first; `changed` as
+    /// [`Query::changed`] gives them.
     async fn by_time(
         &self,
         database: &Database,
+        changed: &[Changed],
         after: Option<Place>,
         count: usize,
     ) -> Result<Vec<(Place, store::DeclarationRow)>, Error> {
+        // Those changed since the first page that matched then (by what they were then).
+        let matched_then = |c: &Changed| match c.then {
+            Some(then) => self.matched_assessed(then),
+            None => self.pending,
+        };
         let mut conditions = match (&self.assessed, self.pending) {
             (Some(assessed), false) => self.declared.join(assessed),
-            (None, true) => self.declared.with(
-                "(d.assessed_seq IS NULL OR d.assessed_seq > ?)",
-                [Arg::Int(self.assessed_up_to)],
-            ),
+            (None, true) => self.declared.with("d.assessed_seq IS NULL", []),
             (None, false) => return Ok(Vec::new()),
             // Both states match: lane and risk filters would have ruled pending ones out.
             (Some(_), true) => self.declared.clone(),
         };
+        let all_states = self.assessed.is_some() && self.pending;
         if let Some((time, seq)) = after {
             conditions.and(
                 "(d.declaration_time_us < ? OR (d.declaration_time_us = ? AND d.seq < ?))",
@@ -331,16 +415,28 @@ impl Query {
         let rows = conditions
             .rows(database, "d.declaration_time_us DESC, d.seq DESC", count)
             .await?;
-        Ok(rows
+        let mut found: Vec<(Place, store::DeclarationRow)> = rows
             .into_iter()
             .map(|found| ((found.declaration_time_us, found.seq), found.row))
-            .collect())
+            .collect();
+        if !all_states {
+            found.extend(
+                changed
+                    .iter()
+                    .filter(|c| matched_then(c))
+                    .map(|c| ((c.time_us, c.seq), c.row.clone()))
+                    .filter(|(place, _)| after.is_none_or(|after| *place < after)),
+            );
+        }
+        Ok(highest_first(found, count))
     }
 
-    /// Up to `count` shipments after `after`, highest risk first, pending ones last.
+    /// Up to `count` shipments after `after`, highest risk first, pending ones last;
+    /// `changed` as [`Query::changed`] gives them.
     async fn by_risk(
         &self,
         database: &Database,
+        changed: &[Changed],
         after: Option<Place>,
         count: usize,
     ) -> Result<Vec<(Place, store::DeclarationRow)>, Error> {
@@ -368,6 +464,16 @@ impl Query {
                         let risk = row.risk.unwrap_or(-1.0);
                         ((risk.to_bits() as i64, row.seq), row.row)
                     }));
+                    // Re-assessed since the first page: placed by their risk then.
+                    found.extend(
+                        changed
+                            .iter()
+                            .filter_map(|c| c.then.map(|then| (then, c)))
+                            .filter(|(then, _)| self.matched_assessed(*then))
+                            .map(|((risk, _), c)| ((risk.to_bits() as i64, c.seq), c.row.clone()))
+                            .filter(|(place, _)| after.is_none_or(|after| *place < after)),
+                    );
+                    found = highest_first(found, count);
                 }
             }
         }
@@ -375,24 +481,25 @@ impl Query {
             return Ok(found);
         }
         // Pending at the first page: still pending (through the risk indexes, at -1) and
-        // assessed since (through the assessment index), merged newest first.
+        // first assessed since, merged newest first.
         let wanted = count - found.len();
         let mut still = self.declared.with(format!("{RISK} = -1.0"), []);
-        let mut since = self
-            .declared
-            .with("d.assessed_seq > ?", [Arg::Int(self.assessed_up_to)]);
         if let Some(seq) = pending_after {
             still.and("d.seq < ?", [Arg::Int(seq)]);
-            since.and("d.seq < ?", [Arg::Int(seq)]);
         }
-        let mut rows = still.rows(database, "d.seq DESC", wanted).await?;
-        rows.extend(since.rows(database, "d.seq DESC", wanted).await?);
-        rows.sort_by_key(|row| std::cmp::Reverse(row.seq));
-        found.extend(
-            rows.into_iter()
-                .take(wanted)
-                .map(|row| ((PENDING, row.seq), row.row)),
+        let mut pending: Vec<(Place, store::DeclarationRow)> = still
+            .rows(database, "d.seq DESC", wanted)
+            .await?
+            .into_iter()
+            .map(|row| ((PENDING, row.seq), row.row))
+            .collect();
+        pending.extend(
+            changed
+                .iter()
+                .filter(|c| c.then.is_none() && pending_after.is_none_or(|seq| c.seq < seq))
+                .map(|c| ((PENDING, c.seq), c.row.clone())),
         );
+        found.extend(highest_first(pending, wanted));
         Ok(found)
     }
 }

@@ -6,7 +6,7 @@ use acx_proto::{
 };
 use acx_runtime::{Database, WriteLock, db::rows_statement, on_backend, on_tx, time::now_micros};
 use prost::Message;
-use std::sync::LazyLock;
+use std::{collections::HashMap, sync::LazyLock};
 
 /// Assessment states as stored.
 pub const PENDING: i32 = 1;
@@ -197,7 +197,8 @@ pub enum AssessmentWrite<'a> {
     /// and become visible in order). Only the first counts: a concurrent one finds it
     /// assessed and writes nothing.
     Arrival,
-    /// An assessed declaration's new assessment, for this cause.
+    /// An assessed declaration's new assessment, for this cause; it takes the authority's
+    /// next `assessed_seq` as an arrival does.
     Reassessment(&'a str),
 }
 
@@ -257,7 +258,7 @@ pub async fn write_assessments(
     if changing.is_empty() {
         return tx.commit().await;
     }
-    // Arrivals take their authority's next `assessed_seq`s, in order.
+    // Assessments take their authority's next `assessed_seq`s, in order.
     let mut next_seq: Vec<(&str, i64)> = Vec::new();
     let mut seqs = Vec::with_capacity(changing.len());
     for record in &changing {
@@ -280,7 +281,6 @@ pub async fn write_assessments(
         next_seq[at].1 += 1;
         seqs.push(next_seq[at].1);
     }
-    let arrival = matches!(write, AssessmentWrite::Arrival);
     let now = now_micros();
     for (rows, seqs) in changing
         .chunks(ROWS_PER_STATEMENT)
@@ -288,14 +288,11 @@ pub async fn write_assessments(
     {
         // VALUES columns are column1.. on both backends: authority, declaration id,
         // assessment, risk, lane, assessed_seq.
+        // A re-assessment takes a new number too: a search started before it reads the
+        // shipment as it stood then, from the history (search.rs).
         let update = rows_statement(
-            if arrival {
-                "UPDATE declarations SET state = $1, assessment = v.column3, risk = v.column4, \
-                 lane = v.column5, assessed_seq = v.column6 FROM (VALUES "
-            } else {
-                "UPDATE declarations SET state = $1, assessment = v.column3, risk = v.column4, \
-                 lane = v.column5 FROM (VALUES "
-            },
+            "UPDATE declarations SET state = $1, assessment = v.column3, risk = v.column4, \
+             lane = v.column5, assessed_seq = v.column6 FROM (VALUES ",
             1,
             rows.len(),
             6,
@@ -315,20 +312,20 @@ pub async fn write_assessments(
         });
         let history = rows_statement(
             "INSERT INTO assessment_history \
-             (authority, declaration_id, assess_time_us, model_version, risk, lane, cause) VALUES ",
+             (authority, declaration_id, assess_time_us, model_version, risk, lane, cause, assessed_seq) VALUES ",
             0,
             rows.len(),
-            7,
+            8,
             "",
         );
         on_tx!(&mut tx, conn => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(history.as_str()));
-            for record in rows {
+            for (record, seq) in rows.iter().zip(seqs) {
                 let assessment = record.assessment;
                 query = query
                     .bind(record.authority).bind(record.declaration_id).bind(now)
                     .bind(&assessment.model_version).bind(assessment.risk)
-                    .bind(assessment.lane).bind(cause);
+                    .bind(assessment.lane).bind(cause).bind(*seq);
             }
             query.execute(conn).await?;
         });
@@ -353,7 +350,7 @@ pub async fn write_assessments(
     tx.commit().await
 }
 
-/// Rows per multi-row statement of an assessment batch (at most 7 parameters a row).
+/// Rows per multi-row statement of an assessment batch (at most 8 parameters a row).
 const ROWS_PER_STATEMENT: usize = 100;
 
 const ALERT_WRITE_LOCK: WriteLock = WriteLock(0x0AC5_0003);
@@ -448,6 +445,45 @@ pub async fn search_snapshot(
     const SQL: &str = "SELECT (SELECT COALESCE(MAX(seq), 0) FROM declarations), \
                        (SELECT COALESCE(MAX(assessed_seq), 0) FROM declarations WHERE authority = $1)";
     on_backend!(database, pool => sqlx::query_as(SQL).bind(authority).fetch_one(pool).await)
+}
+
+/// The risk and lane each of `declaration_ids` (of `authority`) had when the authority's
+/// newest assessment was number `up_to`: from its newest assessment numbered at most
+/// `up_to`; absent when it was still pending then.
+pub async fn assessed_as_of(
+    database: &Database,
+    authority: &str,
+    declaration_ids: &[&str],
+    up_to: i64,
+) -> Result<HashMap<String, (f64, i32)>, sqlx::Error> {
+    let mut found: HashMap<String, (i64, i64, f64, i32)> = HashMap::new();
+    for chunk in declaration_ids.chunks(ROWS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT declaration_id, COALESCE(assessed_seq, 0), seq, risk, lane FROM assessment_history \
+             WHERE authority = $1 AND COALESCE(assessed_seq, 0) <= $2 AND declaration_id IN ({})",
+            placeholders.join(", ")
+        ));
+        let rows: Vec<(String, i64, i64, f64, i32)> = on_backend!(database, pool => {
+            let mut query = sqlx::query_as(sql).bind(authority).bind(up_to);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        for (id, assessed_seq, seq, risk, lane) in rows {
+            let newer = found
+                .get(&id)
+                .is_none_or(|(a, s, _, _)| (assessed_seq, seq) > (*a, *s));
+            if newer {
+                found.insert(id, (assessed_seq, seq, risk, lane));
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .map(|(id, (_, _, risk, lane))| (id, (risk, lane)))
+        .collect())
 }
 
 /// A declaration found by a search, with its place in the orders.

@@ -52,6 +52,8 @@ struct State {
     card_hangs: bool,
     /// The `grpc-timeout` of each `GetModelCard` call, as sent.
     card_timeouts: Vec<Option<String>>,
+    /// The model version the card shows ([`FakeScoring::new_model`]).
+    model: u32,
 }
 
 /// The fake; cheap to clone, shared by the server and the test.
@@ -113,6 +115,12 @@ impl FakeScoring {
     /// UNAVAILABLE, and counts its calls from now on.
     pub fn fail_next(&self, rpc: &'static str, failures: u32) {
         self.state.lock().unwrap().rpcs.insert(rpc, (0, failures));
+    }
+
+    /// Shows a new model version on the card: liaison re-assesses its open shipments,
+    /// with the risks set now.
+    pub fn new_model(&self) {
+        self.state.lock().unwrap().model += 1;
     }
 
     /// Makes `GetModelCard` never answer (`true`) or answer again.
@@ -247,10 +255,10 @@ impl PartialScoring for FakeScoring {
             .metadata()
             .get("grpc-timeout")
             .map(|v| v.to_str().unwrap().to_owned());
-        let hangs = {
+        let (hangs, model) = {
             let mut state = self.state.lock().unwrap();
             state.card_timeouts.push(timeout);
-            state.card_hangs
+            (state.card_hangs, state.model)
         };
         if hangs {
             /// Counts the call as abandoned when its handler is dropped unanswered.
@@ -264,7 +272,12 @@ impl PartialScoring for FakeScoring {
             std::future::pending::<()>().await;
         }
         self.count("GetModelCard")?;
-        Ok(Response::new(Default::default()))
+        Ok(Response::new(acx_proto::scoring::GetModelCardResponse {
+            card: Some(acx_proto::scoring::ModelCard {
+                version: format!("fake-{model}"),
+                ..Default::default()
+            }),
+        }))
     }
 
     async fn set_lane_policy(

@@ -81,6 +81,12 @@ impl Drop for LiaisonHarness {
 impl LiaisonHarness {
     /// None when PostgreSQL is asked for but not configured.
     async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, 0).await
+    }
+
+    /// As [`LiaisonHarness::start`], re-assessing open shipments when the fake's model
+    /// changes, looking every `reassess_interval_secs` (0: never).
+    async fn start_with(backend: Backend, reassess_interval_secs: u64) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("liaison.db").display()),
@@ -107,7 +113,7 @@ impl LiaisonHarness {
                 SocketAddr::from(([127, 0, 0, 1], 0)),
                 &dir.path().join("tokens"),
             ),
-            reassess_interval_secs: 0,
+            reassess_interval_secs,
             scoring_url: format!("http://{scoring}"),
             audit_database_url: None,
             scoring_token: service.into(),

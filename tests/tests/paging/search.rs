@@ -369,6 +369,46 @@ impl Case<'_> {
         }
     }
 
+    /// Re-assesses a few assessed shipments with new risks (a new model in force), as
+    /// inspection outcomes and new models do, and waits until liaison stored them.
+    async fn reassess(&mut self, rng: &mut StdRng) {
+        let assessed: Vec<usize> = (0..self.rows.len())
+            .filter(|i| self.rows[*i].risk.is_some())
+            .collect();
+        let chosen: Vec<usize> = assessed
+            .choose_multiple(rng, assessed.len().min(3))
+            .copied()
+            .collect();
+        for &index in &chosen {
+            let risk = *RISKS.choose(rng).unwrap();
+            let id = format!("D-{index}");
+            self.liaison
+                .fake
+                .set(&self.authority, &id, Behaviour::Assess(risk));
+            self.rows[index].risk = Some(risk);
+        }
+        // The re-assessor compares each look at the model card with the one before: it must
+        // have looked once before the model changes.
+        while self.liaison.fake.calls("GetModelCard") == 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.liaison.fake.new_model();
+        for &index in &chosen {
+            let id = format!("D-{index}");
+            let want = self.rows[index].risk;
+            let mut stored = None;
+            for _ in 0..300 {
+                let shipment = get_shipment(&mut self.client, &self.token, &id).await;
+                stored = shipment.assessment.map(|a| a.risk);
+                if stored == want {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(stored, want, "{id} was not re-assessed");
+        }
+    }
+
     /// Lets every held assessment through and waits until each is stored.
     async fn release(&mut self) {
         self.liaison.fake.release(&self.authority);
@@ -385,8 +425,16 @@ impl Case<'_> {
     }
 }
 
-async fn every_search_lists_each_matching_shipment_once(backend: Backend, cases: usize) {
-    let Some(liaison) = LiaisonHarness::start(backend).await else {
+/// `reassessing`: between pages, shipments are also re-assessed with other risks (found by
+/// a tester: paging by risk while outcomes re-assessed shipments repeated some and dropped
+/// others).
+async fn every_search_lists_each_matching_shipment_once(
+    backend: Backend,
+    cases: usize,
+    reassessing: bool,
+) {
+    let interval = u64::from(reassessing);
+    let Some(liaison) = LiaisonHarness::start_with(backend, interval).await else {
         return;
     };
     let (seed, mut rng) = seeded();
@@ -432,6 +480,9 @@ async fn every_search_lists_each_matching_shipment_once(backend: Backend, cases:
             if rng.random_bool(0.3) {
                 state.release().await;
             }
+            if reassessing && rng.random_bool(0.3) {
+                state.reassess(&mut rng).await;
+            }
         }
         request.page_token.clear();
         assert_eq!(
@@ -445,10 +496,21 @@ async fn every_search_lists_each_matching_shipment_once(backend: Backend, cases:
 
 #[tokio::test]
 async fn every_search_lists_each_matching_shipment_once_on_sqlite() {
-    every_search_lists_each_matching_shipment_once(Backend::Sqlite, 40).await;
+    every_search_lists_each_matching_shipment_once(Backend::Sqlite, 40, false).await;
 }
 
 #[tokio::test]
 async fn every_search_lists_each_matching_shipment_once_on_postgres() {
-    every_search_lists_each_matching_shipment_once(Backend::Postgres, 12).await;
+    every_search_lists_each_matching_shipment_once(Backend::Postgres, 12, false).await;
+}
+
+#[tokio::test]
+async fn every_search_lists_each_matching_shipment_once_while_shipments_are_reassessed_on_sqlite() {
+    every_search_lists_each_matching_shipment_once(Backend::Sqlite, 16, true).await;
+}
+
+#[tokio::test]
+async fn every_search_lists_each_matching_shipment_once_while_shipments_are_reassessed_on_postgres()
+{
+    every_search_lists_each_matching_shipment_once(Backend::Postgres, 8, true).await;
 }
