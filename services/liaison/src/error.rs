@@ -36,6 +36,9 @@ pub enum Error {
     /// The shipment reader could not open its connection or start its thread.
     #[error("cannot start the shipment reader")]
     ReaderSetup(#[source] std::io::Error),
+    /// Scoring refused liaison's settings at start-up: a setting is wrong (named).
+    #[error("scoring refused this liaison: {0}")]
+    ScoringRefused(String),
     /// The scoring client could not be configured.
     #[error("scoring client setup failed")]
     Peer(#[from] acx_runtime::client::PeerError),

@@ -150,6 +150,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         .connect()
         .await?,
     );
+    scoring.check_access().await?;
     let sqlite_file = acx_runtime::db::sqlite_file(&database_url);
     let reader = reads::ShipmentReader::start(database.clone(), sqlite_file.as_deref())
         .map_err(Error::ReaderSetup)?;

@@ -15,9 +15,9 @@ use acx_proto::scoring::{
     scoring_service_client::ScoringServiceClient,
 };
 use acx_runtime::client::{AuthChannel, Idempotency, PeerClient, RetryPolicy};
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
 
-use crate::positions::Positions;
+use crate::{Error, positions::Positions};
 
 /// Each attempt of a call made for a customs caller (checks, model card, lane policy), and
 /// of a re-assessment: scoring answers a read that must wait for a position within most
@@ -131,6 +131,48 @@ impl Scoring {
         get_model_card(GetModelCardRequest) -> GetModelCardResponse,
         "GetModelCard", client, Idempotent, plain, observe: false
     );
+
+    /// Checks at start-up that scoring takes liaison's token: a token or address scoring
+    /// refuses is [`Error::ScoringRefused`], naming the setting, so a misconfigured liaison
+    /// stops at once instead of accepting declarations it can never have assessed (found by
+    /// a tester: with a wrong token every declaration stayed pending and customs were told
+    /// scoring was unavailable). A scoring that cannot be reached now is only logged.
+    pub async fn check_access(&self) -> Result<(), Error> {
+        // One short attempt.
+        let answer = self
+            .outcome
+            .call_peer(
+                "acx.scoring.v1.ScoringService/GetModelCard",
+                Idempotency::Idempotent,
+                |channel: AuthChannel| async move {
+                    ScoringServiceClient::new(channel)
+                        .get_model_card(GetModelCardRequest::default())
+                        .await
+                },
+            )
+            .await;
+        let Err(status) = answer else {
+            return Ok(());
+        };
+        let problem = match status.code() {
+            Code::Unauthenticated => "scoring does not know the token in ACX_SCORING_TOKEN",
+            Code::PermissionDenied => {
+                "the token in ACX_SCORING_TOKEN is not liaison's service token (service:liaison)"
+            }
+            Code::Unimplemented => {
+                "ACX_SCORING_URL does not name a scoring service (it has no GetModelCard)"
+            }
+            _ => {
+                tracing::warn!(code = ?status.code(), error = status.message(),
+                    "scoring cannot be reached now; declarations stay pending until it can");
+                return Ok(());
+            }
+        };
+        Err(Error::ScoringRefused(format!(
+            "{problem} ({})",
+            status.message()
+        )))
+    }
     rpc!(
         /// Sets an authority's lane policy. Never repeated: a repeat would append the
         /// policy to scoring's history again.

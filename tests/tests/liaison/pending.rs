@@ -411,3 +411,59 @@ async fn pending_then_assessed_with_results_through_the_outbox(backend: acx_test
     liaison_shutdown.trigger();
     scoring_shutdown.trigger();
 }
+
+/// Liaison does not start with settings scoring refuses, and says which (found by a tester:
+/// with a wrong token it served, every declaration stayed pending, and customs were told
+/// scoring was unavailable); a scoring that is only down does not stop it.
+#[tokio::test]
+async fn liaison_stops_at_start_on_settings_scoring_refuses() {
+    let pair = Pair::new(acx_tests::Backend::Sqlite).await.unwrap();
+    let _scoring = pair.start_scoring().await;
+    for (token, url, setting) in [
+        (
+            acx_runtime::credentials::generate_token(),
+            format!("http://{}", pair.scoring_addr),
+            "ACX_SCORING_TOKEN",
+        ),
+        // Known to scoring, but a customs authority's, not liaison's.
+        (
+            pair.customs.clone(),
+            format!("http://{}", pair.scoring_addr),
+            "ACX_SCORING_TOKEN",
+        ),
+    ] {
+        let config = acx_liaison::Config {
+            reassess_interval_secs: 0,
+            server: server_config(
+                pair.dir.path(),
+                &pair.liaison_url,
+                free_port(),
+                &pair.dir.path().join("tokens"),
+            ),
+            scoring_url: url,
+            audit_database_url: None,
+            scoring_token: token.into(),
+        };
+        let Err(error) = acx_liaison::start(&config, Shutdown::new()).await else {
+            panic!("liaison started with settings scoring refuses");
+        };
+        let message = acx_runtime::error::cause_chain(&error);
+        assert!(message.contains(setting), "{message}");
+    }
+    // Scoring down: liaison starts (declarations wait as pending).
+    let config = acx_liaison::Config {
+        reassess_interval_secs: 0,
+        server: server_config(
+            pair.dir.path(),
+            &pair.liaison_url,
+            free_port(),
+            &pair.dir.path().join("tokens"),
+        ),
+        scoring_url: format!("http://{}", free_port()),
+        audit_database_url: None,
+        scoring_token: pair.liaison_token.clone().into(),
+    };
+    let shutdown = Shutdown::new();
+    acx_liaison::start(&config, shutdown.clone()).await.unwrap();
+    shutdown.trigger();
+}
