@@ -291,17 +291,19 @@ impl Query {
                 [Arg::Text(request.customs_office.clone())],
             );
         }
+        // Declaration times are stored to the microsecond; so are the bounds (found by a
+        // tester: fractions of a second were dropped, so 10:00:00.3 fell outside an end of
+        // 10:00:00.5 and inside a start of 10:00:00.7).
+        let micros = |t: &prost_types::Timestamp| {
+            t.seconds
+                .saturating_mul(1_000_000)
+                .saturating_add(i64::from(t.nanos / 1_000))
+        };
         if let Some(start) = &request.start_time {
-            declared.and(
-                "declaration_time_us >= ?",
-                [Arg::Int(start.seconds.saturating_mul(1_000_000))],
-            );
+            declared.and("declaration_time_us >= ?", [Arg::Int(micros(start))]);
         }
         if let Some(end) = &request.end_time {
-            declared.and(
-                "declaration_time_us < ?",
-                [Arg::Int(end.seconds.saturating_mul(1_000_000))],
-            );
+            declared.and("declaration_time_us < ?", [Arg::Int(micros(end))]);
         }
         if !request.importer_id.is_empty() {
             declared.and("importer_id = ?", [Arg::Text(request.importer_id.clone())]);

@@ -78,10 +78,11 @@ pub async fn insert(database: &Database, new: NewDeclaration<'_>) -> Result<bool
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let declared_us = declaration
-        .declaration_time
-        .as_ref()
-        .map_or(0, |t| t.seconds.saturating_mul(1_000_000));
+    let declared_us = declaration.declaration_time.as_ref().map_or(0, |t| {
+        t.seconds
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(t.nanos / 1_000))
+    });
     let result = on_backend!(database, pool => sqlx::query(SQL)
         .bind(new.authority)
         .bind(&declaration.declaration_id)

@@ -182,3 +182,54 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
         records[0].parameters.len()
     );
 }
+
+/// Search time bounds count fractions of a second, as declaration times do (found by a
+/// tester: 10:00:00.3 fell outside an end of 10:00:00.5 and inside a start of 10:00:00.7).
+#[tokio::test]
+async fn search_time_bounds_count_fractions_of_a_second() {
+    use acx_proto::liaison::SearchShipmentsRequest;
+    let suite = TestSuite::start_with(false).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let mut declared = declaration("FRAC-1", "1Z999AA10123456787", 1.0, "5");
+    let seconds = declared.declaration_time.unwrap().seconds;
+    declared.declaration_time = Some(prost_types::Timestamp {
+        seconds,
+        nanos: 300_000_000,
+    });
+    let results = submit(&mut liaison, &token, vec![declared]).await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    let at = |nanos| Some(prost_types::Timestamp { seconds, nanos });
+    let mut found = |start, end| {
+        let mut liaison = liaison.clone();
+        let token = token.clone();
+        async move {
+            liaison
+                .search_shipments(authorized(
+                    SearchShipmentsRequest {
+                        start_time: start,
+                        end_time: end,
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .shipments
+                .len()
+        }
+    };
+    assert_eq!(found(None, at(500_000_000)).await, 1, "before an end at .5");
+    assert_eq!(
+        found(None, at(300_000_000)).await,
+        0,
+        "the end is exclusive"
+    );
+    assert_eq!(
+        found(at(300_000_000), None).await,
+        1,
+        "the start is inclusive"
+    );
+    assert_eq!(found(at(700_000_000), None).await, 0, "after a start at .7");
+}

@@ -388,8 +388,8 @@ impl Case<'_> {
             self.rows[index].risk = Some(risk);
         }
         // The re-assessor compares each look at the model card with the one before: it must
-        // have looked once before the model changes.
-        while self.liaison.fake.calls("GetModelCard") == 0 {
+        // have looked once before the model changes (after liaison's own look at start-up).
+        while self.liaison.fake.calls("GetModelCard") < 2 {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.liaison.fake.new_model();
