@@ -200,7 +200,7 @@ async fn search_time_bounds_count_fractions_of_a_second() {
     let results = submit(&mut liaison, &token, vec![declared]).await;
     assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
     let at = |nanos| Some(prost_types::Timestamp { seconds, nanos });
-    let mut found = |start, end| {
+    let found = |start, end| {
         let mut liaison = liaison.clone();
         let token = token.clone();
         async move {
