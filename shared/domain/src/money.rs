@@ -12,8 +12,9 @@ const MAX_FRACTION_DIGITS: usize = 6;
 /// no exponent, no thousands separators, no surrounding spaces; at most 1e12 units. Digits
 /// past the sixth after the point (floating-point noise from exports, such as
 /// `"241.58000000000004"`) are rounded to the nearest millionth, halves away from zero:
-/// `"0.0000005"` is 1 millionth, `"0.00000049"` is 0. `Err` carries a short lowercase reason
-/// for a field violation.
+/// `"0.0000005"` is 1 millionth; an amount above 0 that would round to 0 (`"0.00000049"`) is
+/// refused, as it would read as nothing. `Err` carries a short lowercase reason for a field
+/// violation.
 ///
 /// Every currency takes six fraction digits, whatever its ISO 4217 minor unit (none for JPY
 /// and KRW, three for KWD): unit prices and converted amounts (`JPY 0.35` a piece, `JPY
@@ -48,6 +49,11 @@ pub fn parse_amount_micros(text: &str) -> Result<i64, String> {
     let micros = units * MICROS_PER_UNIT + fraction_micros + i64::from(round_up);
     if micros > MAX_UNITS * MICROS_PER_UNIT {
         return Err(too_large());
+    }
+    if micros == 0 && dropped.bytes().any(|d| d != b'0') {
+        // Stored as 0 it would read as a declared value of nothing, the strongest sign of
+        // undervaluation (found by a tester: 0.0000004 was assessed RED).
+        return Err("must be 0 or at least 0.000001".to_owned());
     }
     Ok(micros)
 }
@@ -137,8 +143,10 @@ mod tests {
 
     #[test]
     fn rounds_past_the_sixth_fraction_digit_halves_away_from_zero() {
-        assert_eq!(parse_amount_micros("0.0000001"), Ok(0));
-        assert_eq!(parse_amount_micros("0.00000049"), Ok(0));
+        let nothing = Err("must be 0 or at least 0.000001".to_owned());
+        assert_eq!(parse_amount_micros("0.0000001"), nothing);
+        assert_eq!(parse_amount_micros("0.00000049"), nothing);
+        assert_eq!(parse_amount_micros("0.0000000"), Ok(0));
         assert_eq!(parse_amount_micros("0.0000005"), Ok(1));
         assert_eq!(parse_amount_micros("1.1234560"), Ok(1_123_456));
         assert_eq!(parse_amount_micros("1.9999995"), Ok(2_000_000));

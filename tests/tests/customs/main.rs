@@ -439,6 +439,11 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         ("B-10", |d| {
             d.lines[0].declared_value = money("XAU", "2.5");
         }),
+        // Above 0 but under a millionth: stored as 0 it would read as nothing declared, the
+        // strongest undervaluation (found by a tester).
+        ("B-11", |d| {
+            d.lines[0].declared_value = money("USD", "0.0000004");
+        }),
     ] {
         let mut declared = as_customs_send_it(id);
         change(&mut declared);
@@ -471,6 +476,7 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         rejected(7, "transport_mode"),
         rejected(8, "lines[0].hs_code"),
         rejected(9, "lines[0].declared_value.currency_code"),
+        rejected(10, "lines[0].declared_value.amount"),
     ];
     for (got, want) in fields.iter().zip(&expected) {
         assert_eq!(got.0, want.0, "{results:#?}");
