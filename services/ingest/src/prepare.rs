@@ -165,14 +165,26 @@ impl Check {
         self.id(field, value);
     }
 
-    /// Checks a product and puts its codes in canonical form.
-    fn product(&mut self, path: &str, product: Option<&mut ProductRef>) {
+    /// Checks a product and puts its codes in canonical form. `keyed`: it needs a code
+    /// (a GTIN or the platform's product id), as prices are compared per product; otherwise
+    /// (a finding) a brand and a title describe it too, as the contract says.
+    fn product(&mut self, path: &str, product: Option<&mut ProductRef>, keyed: bool) {
         let Some(product) = product else {
             self.fail(path, "is required");
             return;
         };
-        if product.gtin.is_empty() && product.platform_product_id.is_empty() {
-            self.fail(path, "needs a gtin or a platform_product_id");
+        let coded = !product.gtin.is_empty() || !product.platform_product_id.is_empty();
+        let described = !product.brand.trim().is_empty() && !product.title.trim().is_empty();
+        if !coded && keyed {
+            self.fail(
+                path,
+                "needs a gtin or a platform_product_id (prices are compared per product)",
+            );
+        } else if !coded && !described {
+            self.fail(
+                path,
+                "needs a gtin, a platform_product_id, or a brand and a title",
+            );
         }
         if !product.gtin.is_empty() {
             match gtin::canonical(&product.gtin) {
@@ -240,7 +252,11 @@ fn check_finding(
     }
     check.count("counterfeit_finding.products", finding.products.len(), 1);
     for (i, product) in finding.products.iter_mut().enumerate() {
-        check.product(&format!("counterfeit_finding.products[{i}]"), Some(product));
+        check.product(
+            &format!("counterfeit_finding.products[{i}]"),
+            Some(product),
+            false,
+        );
     }
     let evidence = EvidenceType::try_from(finding.evidence_type);
     check.choice(
@@ -276,10 +292,18 @@ fn check_profile(
     now: SystemTime,
 ) -> Vec<HashedIdentifier> {
     check.seller_id("seller_profile.seller_id", &profile.seller_id);
+    // A name is needed, either one (found by a tester: a profile with its legal name only,
+    // as a company register gives it, was refused).
+    if profile.display_name.trim().is_empty() && profile.legal_name.trim().is_empty() {
+        check.fail(
+            "seller_profile.display_name",
+            "is required when legal_name is empty: give either name",
+        );
+    }
     check.text(
         "seller_profile.display_name",
         &profile.display_name,
-        true,
+        false,
         200,
     );
     check.text("seller_profile.legal_name", &profile.legal_name, false, 300);
@@ -353,7 +377,7 @@ fn check_profile_v1(
 
 fn check_price(check: &mut Check, price: &mut PriceObservation, now: SystemTime) {
     check.seller_id("price_observation.seller_id", &price.seller_id);
-    check.product("price_observation.product", price.product.as_mut());
+    check.product("price_observation.product", price.product.as_mut(), true);
     check.money("price_observation.price", price.price.as_mut());
     check.time(
         "price_observation.observe_time",
@@ -416,7 +440,7 @@ fn check_shipment(check: &mut Check, notice: &mut ShipmentNotice, now: SystemTim
     check.count("shipment_notice.lines", notice.lines.len(), 1);
     for (i, line) in notice.lines.iter_mut().enumerate() {
         let path = format!("shipment_notice.lines[{i}]");
-        check.product(&format!("{path}.product"), line.product.as_mut());
+        check.product(&format!("{path}.product"), line.product.as_mut(), true);
         if line.quantity <= 0 {
             check.fail(format!("{path}.quantity"), "must be greater than zero");
         }

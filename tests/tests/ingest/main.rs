@@ -527,3 +527,71 @@ async fn get_report_takes_the_platform_qualified_name_of_evidence_too() {
         .unwrap_err();
     assert_eq!(malformed.code(), Code::InvalidArgument);
 }
+
+/// What the contract says is enough is accepted (found by a tester): a finding's product
+/// described by brand and title, a profile with its legal name only. Prices still need a
+/// product code, as they are compared per product.
+#[tokio::test]
+async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    let described = || ProductRef {
+        brand: "Nike".to_owned(),
+        title: "Air Max 90, white".to_owned(),
+        ..Default::default()
+    };
+    let mut by_description = finding("F-DESC", "S-DESC");
+    if let Some(Kind::CounterfeitFinding(f)) = by_description.kind.as_mut() {
+        f.products = vec![described()];
+    }
+    let mut brand_only = finding("F-BRAND", "S-DESC");
+    if let Some(Kind::CounterfeitFinding(f)) = brand_only.kind.as_mut() {
+        f.products = vec![ProductRef {
+            brand: "Nike".to_owned(),
+            ..Default::default()
+        }];
+    }
+    let mut priced = price("PR-DESC", "89.99");
+    if let Some(Kind::PriceObservation(p)) = priced.kind.as_mut() {
+        p.product = Some(described());
+    }
+    let mut legal_only = profile("P-LEGAL", "S-LEGAL", "+1 650 555 0135");
+    if let Some(Kind::SellerProfile(p)) = legal_only.kind.as_mut() {
+        p.display_name.clear();
+        p.legal_name = "Harbour Tea Ltd".to_owned();
+    }
+    let mut nameless = profile("P-NONAME", "S-NONAME", "+1 650 555 0136");
+    if let Some(Kind::SellerProfile(p)) = nameless.kind.as_mut() {
+        p.display_name.clear();
+        p.legal_name.clear();
+    }
+    let results = submit(
+        &ingest,
+        &ingest.platform_a,
+        vec![by_description, brand_only, priced, legal_only, nameless],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&results),
+        [
+            ReportOutcome::Accepted,
+            ReportOutcome::Rejected,
+            ReportOutcome::Rejected,
+            ReportOutcome::Accepted,
+            ReportOutcome::Rejected
+        ],
+        "{results:#?}"
+    );
+    assert_eq!(
+        violation_fields(&results[1]),
+        ["reports[1].counterfeit_finding.products[0]"]
+    );
+    assert_eq!(
+        violation_fields(&results[2]),
+        ["reports[2].price_observation.product"]
+    );
+    assert_eq!(
+        violation_fields(&results[4]),
+        ["reports[4].seller_profile.display_name"]
+    );
+}
