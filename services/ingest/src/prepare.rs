@@ -85,18 +85,6 @@ struct Check {
     version: Normalization,
 }
 
-fn has_control_chars(text: &str) -> bool {
-    text.chars().any(|c| c.is_control() && c != '\t')
-}
-
-/// Whether `text` holds a bidirectional override (U+202D, U+202E): it reverses how the rest of
-/// a line displays, so `Shop\u{202e}evil` shows an analyst another name than the one stored
-/// (found by a tester). The marks, embeddings and isolates that real right-to-left text
-/// carries, copied from web pages, are accepted.
-fn has_bidi_override(text: &str) -> bool {
-    text.chars().any(|c| matches!(c, '\u{202d}' | '\u{202e}'))
-}
-
 impl Check {
     fn fail(&mut self, field: impl Into<String>, description: impl Into<String>) {
         self.violations
@@ -112,15 +100,8 @@ impl Check {
             if required {
                 self.fail(field, "is required");
             }
-        } else if value.chars().count() > max_chars {
-            self.fail(field, format!("must be at most {max_chars} characters"));
-        } else if has_control_chars(value) {
-            self.fail(field, "must not contain control characters");
-        } else if has_bidi_override(value) {
-            self.fail(
-                field,
-                "must not contain bidirectional override characters (U+202D, U+202E)",
-            );
+        } else if let Some(why) = acx_domain::text::free_text_problem(value, max_chars) {
+            self.fail(field, why);
         }
     }
 

@@ -415,11 +415,13 @@ impl Shipments {
                 ));
             }
         }
-        if result.note.chars().count() > 2000 {
-            violations.push(FieldViolation::new(
-                "result.note",
-                "must be at most 2000 characters",
-            ));
+        for (field, text, max) in [
+            ("result.note", &result.note, 2000),
+            ("result.rights_owner", &result.rights_owner, 300),
+        ] {
+            if let Some(why) = acx_domain::text::free_text_problem(text, max) {
+                violations.push(FieldViolation::new(field, why));
+            }
         }
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));

@@ -314,11 +314,8 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>) {
         Ok(code) => *line.hs_code = code,
         Err(why) => fail("hs_code", &why),
     }
-    if line.description.chars().count() > MAX_DESCRIPTION_CHARS {
-        fail(
-            "description",
-            &format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        );
+    if let Some(why) = crate::text::free_text_problem(line.description, MAX_DESCRIPTION_CHARS) {
+        fail("description", &why);
     }
     if !(line.quantity >= 0.0 && line.quantity.is_finite()) {
         fail(
@@ -378,15 +375,16 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
 /// them) and checks what is left; an empty one is the caller's to judge. Every service
 /// applies this one rule, so that a padded id names the same party everywhere.
 ///
-/// Errors: "must be at most 128 characters without control characters".
+/// Errors: "must be at most 128 characters without control or invisible characters"
+/// ([`crate::text::is_invisible_in_id`]).
 pub fn trim_id(value: &mut String) -> Result<(), String> {
     let trimmed = value.trim();
     if trimmed.len() != value.len() {
         *value = trimmed.to_owned();
     }
-    if value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
+    if value.chars().count() > MAX_ID_CHARS || value.chars().any(crate::text::is_invisible_in_id) {
         return Err(format!(
-            "must be at most {MAX_ID_CHARS} characters without control characters"
+            "must be at most {MAX_ID_CHARS} characters without control or invisible characters"
         ));
     }
     Ok(())

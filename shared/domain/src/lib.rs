@@ -41,3 +41,5 @@ pub mod names;
 pub mod parties;
 /// Reference exchange rates by date (European Central Bank), built in and replaceable.
 pub mod rates;
+/// Free text and ids from callers.
+pub mod text;

@@ -444,6 +444,12 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         ("B-11", |d| {
             d.lines[0].declared_value = money("USD", "0.0000004");
         }),
+        // An id that looks like another (a zero-width space), a NUL in a description
+        // (found by a tester).
+        ("B-12", |d| d.importer_id = "708A\u{200b}72F".to_owned()),
+        ("B-13", |d| {
+            d.lines[0].description = "earbuds\u{0}".to_owned()
+        }),
     ] {
         let mut declared = as_customs_send_it(id);
         change(&mut declared);
@@ -477,6 +483,8 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         rejected(8, "lines[0].hs_code"),
         rejected(9, "lines[0].declared_value.currency_code"),
         rejected(10, "lines[0].declared_value.amount"),
+        rejected(11, "importer_id"),
+        rejected(12, "lines[0].description"),
     ];
     for (got, want) in fields.iter().zip(&expected) {
         assert_eq!(got.0, want.0, "{results:#?}");

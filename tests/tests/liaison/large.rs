@@ -135,10 +135,11 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
     )
     .await;
     assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
-    for (seconds, nanos, field) in [
-        (1_700_000_000, -1, "result.inspect_time.nanos"),
-        (0, 0, "result.inspect_time"),
-        (4_102_444_800, 0, "result.inspect_time"),
+    for (seconds, nanos, rights_owner, field) in [
+        (1_700_000_000, -1, "", "result.inspect_time.nanos"),
+        (0, 0, "", "result.inspect_time"),
+        (4_102_444_800, 0, "", "result.inspect_time"),
+        (1_700_000_000, 0, "Nike\u{1b}[31m", "result.rights_owner"),
     ] {
         let answer = liaison
             .record_inspection_result(authorized(
@@ -147,6 +148,7 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
                     result: Some(InspectionResult {
                         kind: OutcomeKind::Cleared as i32,
                         inspect_time: Some(prost_types::Timestamp { seconds, nanos }),
+                        rights_owner: rights_owner.to_owned(),
                         ..Default::default()
                     }),
                 },

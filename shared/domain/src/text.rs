@@ -1,0 +1,73 @@
+//! Text callers send: free text (names, notes, descriptions) and ids, checked by one rule in
+//! every service.
+
+/// Why free text cannot be stored, if it cannot: longer than `max_chars` characters, control
+/// characters other than tab, line feed and carriage return (a NUL or an escape in a stored
+/// note; found by testers), or a bidirectional override (U+202D, U+202E), which makes a line
+/// display another text than the one stored (`Shop\u{202e}evil`). The marks, embeddings and
+/// isolates of real right-to-left text, copied from web pages, are accepted.
+pub fn free_text_problem(value: &str, max_chars: usize) -> Option<String> {
+    if value.chars().count() > max_chars {
+        Some(format!("must be at most {max_chars} characters"))
+    } else if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some("must not contain control characters".to_owned())
+    } else if value.chars().any(|c| matches!(c, '\u{202d}' | '\u{202e}')) {
+        Some("must not contain bidirectional override characters (U+202D, U+202E)".to_owned())
+    } else {
+        None
+    }
+}
+
+/// Whether `c` is invisible in an id: a control character, a zero-width character or joiner,
+/// a directional mark, embedding, override or isolate, a word joiner or a byte order mark.
+/// Two ids that differ only by one display alike and name different parties (found by a
+/// tester: ids with zero-width spaces and right-to-left overrides were accepted).
+pub fn is_invisible_in_id(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_takes_lines_and_right_to_left_text_but_not_controls_or_overrides() {
+        assert_eq!(free_text_problem("two\nlines\r\n\tand a tab", 100), None);
+        assert_eq!(free_text_problem("\u{202b}متجر النور\u{202c}", 100), None);
+        for bad in [
+            "nul\u{0}",
+            "esc\u{1b}[31m",
+            "Shop\u{202e}evil",
+            "Shop\u{202d}x",
+        ] {
+            assert!(free_text_problem(bad, 100).is_some(), "{bad:?}");
+        }
+        assert_eq!(
+            free_text_problem("abcd", 3).as_deref(),
+            Some("must be at most 3 characters")
+        );
+    }
+
+    #[test]
+    fn invisible_characters_in_ids() {
+        for c in [
+            '\u{0}', '\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{feff}',
+        ] {
+            assert!(is_invisible_in_id(c), "{c:?}");
+        }
+        for c in ['A', '7', '-', 'é', '中', ' '] {
+            assert!(!is_invisible_in_id(c), "{c:?}");
+        }
+    }
+}
