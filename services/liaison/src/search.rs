@@ -152,8 +152,11 @@ fn canonical(request: &SearchShipmentsRequest) -> Result<(SearchShipmentsRequest
             "is not a known assessment state",
         ));
     }
-    if ShipmentOrder::try_from(request.order_by).is_err() {
-        violations.push(FieldViolation::new("order_by", "is not a known order"));
+    match ShipmentOrder::try_from(request.order_by) {
+        Err(_) => violations.push(FieldViolation::new("order_by", "is not a known order")),
+        // Unset is by risk: one search, so one page token for both (found by a tester).
+        Ok(ShipmentOrder::Unspecified) => request.order_by = ShipmentOrder::Risk as i32,
+        Ok(_) => {}
     }
     for (field, time) in [
         ("start_time", &request.start_time),

@@ -235,3 +235,51 @@ async fn search_time_bounds_count_fractions_of_a_second() {
     );
     assert_eq!(found(at(700_000_000), None).await, 0, "after a start at .7");
 }
+
+/// An order left unset is by risk: a page token of one serves the other (found by a
+/// tester: it was refused as another search).
+#[tokio::test]
+async fn an_unset_order_is_the_risk_order_for_page_tokens() {
+    use acx_proto::liaison::{SearchShipmentsRequest, ShipmentOrder};
+    let suite = TestSuite::start_with(false).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let declarations = (0..3)
+        .map(|n| {
+            declaration(
+                &format!("ORD-{n}"),
+                &format!("1Z999AA1012345679{n}"),
+                1.0,
+                "5",
+            )
+        })
+        .collect();
+    submit(&mut liaison, &token, declarations).await;
+    let first = liaison
+        .search_shipments(authorized(
+            SearchShipmentsRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.next_page_token.is_empty());
+    let next = liaison
+        .search_shipments(authorized(
+            SearchShipmentsRequest {
+                page_size: 1,
+                order_by: ShipmentOrder::Risk as i32,
+                page_token: first.next_page_token,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next.shipments.len(), 1);
+    assert_ne!(next.shipments[0].name, first.shipments[0].name);
+}
