@@ -392,9 +392,9 @@ impl LiaisonService for Liaison {
                     }
                 };
                 let caught_up = alerts.len() < 100;
-                for (next, shipment) in alerts {
+                for (next, raised, shipment) in alerts {
                     cursor = next;
-                    if matches_alert(&filter, &shipment) {
+                    if matches_alert(&filter, raised, &shipment) {
                         let alert = WatchAlertsResponse {
                             cursor: next,
                             shipment: Some(shipment),
@@ -587,12 +587,16 @@ fn check_alert_filter(filter: &mut WatchAlertsRequest) -> Vec<acx_runtime::Field
     violations
 }
 
-fn matches_alert(filter: &WatchAlertsRequest, shipment: &acx_proto::liaison::Shipment) -> bool {
-    let Some(assessment) = &shipment.assessment else {
-        return false;
-    };
-    (filter.lane == 0 || assessment.lane == filter.lane)
-        && assessment.risk >= filter.min_risk
+/// Whether an alert raised by an assessment of `(lane, risk)` passes `filter` (the lane and
+/// risk that raised it, not the shipment's now: found by a tester, a RED watcher missed
+/// alerts of shipments re-assessed GREEN since, and a GREEN filter streamed them).
+fn matches_alert(
+    filter: &WatchAlertsRequest,
+    (lane, risk): (i32, f64),
+    shipment: &acx_proto::liaison::Shipment,
+) -> bool {
+    (filter.lane == 0 || lane == filter.lane)
+        && risk >= filter.min_risk
         && (filter.customs_office.is_empty()
             || shipment
                 .declaration

@@ -354,16 +354,27 @@ impl Shipments {
         Ok(shipment)
     }
 
-    /// Alerts of `authority` after `cursor`, oldest first.
+    /// Alerts of `authority` after `cursor`, oldest first: (cursor, the lane and risk that
+    /// raised it, the shipment now).
     pub async fn alerts_after(
         &self,
         authority: &str,
         cursor: i64,
         limit: i64,
-    ) -> Result<Vec<(i64, Shipment)>, Error> {
+    ) -> Result<Vec<(i64, (i32, f64), Shipment)>, Error> {
         let mut alerts = Vec::new();
-        for (cursor, row) in store::alerts_after(&self.database, authority, cursor, limit).await? {
-            alerts.push((cursor, to_shipment(row)?));
+        for alert in store::alerts_after(&self.database, authority, cursor, limit).await? {
+            let shipment = to_shipment(alert.row)?;
+            // Alerts stored before their lane was kept: the shipment's assessment now.
+            let now = shipment
+                .assessment
+                .as_ref()
+                .map_or((0, 0.0), |a| (a.lane, a.risk));
+            let raised = match (alert.raised_lane, alert.raised_risk) {
+                (Some(lane), Some(risk)) => (lane, risk),
+                _ => now,
+            };
+            alerts.push((alert.seq, raised, shipment));
         }
         Ok(alerts)
     }

@@ -333,16 +333,17 @@ pub async fn write_assessments(
         let alerts: Vec<_> = rows.iter().filter(|r| r.alert).collect();
         if !alerts.is_empty() {
             let sql = rows_statement(
-                "INSERT INTO alerts (authority, declaration_id) VALUES ",
+                "INSERT INTO alerts (authority, declaration_id, lane, risk) VALUES ",
                 0,
                 alerts.len(),
-                2,
+                4,
                 "",
             );
             on_tx!(&mut tx, conn => {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                 for record in &alerts {
-                    query = query.bind(record.authority).bind(record.declaration_id);
+                    query = query.bind(record.authority).bind(record.declaration_id)
+                        .bind(record.assessment.lane).bind(record.assessment.risk);
                 }
                 query.execute(conn).await?;
             });
@@ -528,29 +529,36 @@ pub async fn search(
     })
 }
 
+/// An alert as stored: its cursor, the lane and risk that raised it (None for alerts stored
+/// before they were kept), and its shipment now.
 #[derive(sqlx::FromRow)]
-struct AlertRow {
-    seq: i64,
+pub struct AlertRow {
+    /// The alert's cursor.
+    pub seq: i64,
+    /// The lane of the assessment that raised it.
+    pub raised_lane: Option<i32>,
+    /// The risk of the assessment that raised it.
+    pub raised_risk: Option<f64>,
+    /// The shipment.
     #[sqlx(flatten)]
-    row: DeclarationRow,
+    pub row: DeclarationRow,
 }
 
-/// Alerts of `authority` after `cursor`: (cursor, declaration).
+/// Alerts of `authority` after `cursor`, oldest first.
 pub async fn alerts_after(
     database: &Database,
     authority: &str,
     cursor: i64,
     limit: i64,
-) -> Result<Vec<(i64, DeclarationRow)>, sqlx::Error> {
+) -> Result<Vec<AlertRow>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT a.cursor AS seq, {SELECTED} FROM alerts a \
+        "SELECT a.cursor AS seq, a.lane AS raised_lane, a.risk AS raised_risk, {SELECTED} FROM alerts a \
          JOIN declarations d ON d.authority = a.authority AND d.declaration_id = a.declaration_id \
          LEFT JOIN inspection_results r ON r.authority = d.authority AND r.declaration_id = d.declaration_id \
          WHERE a.authority = $1 AND a.cursor > $2 ORDER BY a.cursor LIMIT $3"
     ));
-    let rows: Vec<AlertRow> = on_backend!(database, pool =>
-        sqlx::query_as(sql).bind(authority).bind(cursor).bind(limit).fetch_all(pool).await?);
-    Ok(rows.into_iter().map(|row| (row.seq, row.row)).collect())
+    Ok(on_backend!(database, pool =>
+        sqlx::query_as(sql).bind(authority).bind(cursor).bind(limit).fetch_all(pool).await?))
 }
 
 /// The newest audit record's id, 0 when none.

@@ -514,3 +514,65 @@ async fn every_search_lists_each_matching_shipment_once_while_shipments_are_reas
 {
     every_search_lists_each_matching_shipment_once(Backend::Postgres, 8, true).await;
 }
+
+/// WatchAlerts filters on the assessment that raised each alert, not on the shipment's now
+/// (found by a tester: a RED watcher missed the alerts of shipments re-assessed GREEN since).
+#[tokio::test]
+async fn alerts_are_filtered_by_the_lane_that_raised_them() {
+    use acx_proto::liaison::WatchAlertsRequest;
+    use tokio_stream::StreamExt;
+    let liaison = LiaisonHarness::start_with(Backend::Sqlite, 1)
+        .await
+        .unwrap();
+    let token = &liaison.customs[0];
+    let mut client = liaison.client().await;
+    let base = now_seconds() - 3600;
+    liaison.fake.set("c0", "ALERT-1", Behaviour::Assess(0.9));
+    let answer = submit(
+        &mut client,
+        token,
+        vec![declaration("ALERT-1", "40", "IMP-1", "851830", base)],
+    )
+    .await;
+    assert_eq!(answer.results[0].lane(), Lane::Red);
+    // Re-assessed GREEN (a new model in force), once the re-assessor has looked once.
+    while liaison.fake.calls("GetModelCard") < 2 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    liaison.fake.set("c0", "ALERT-1", Behaviour::Assess(0.1));
+    liaison.fake.new_model();
+    for _ in 0..300 {
+        let shipment = get_shipment(&mut client, token, "ALERT-1").await;
+        if shipment.assessment.map(|a| a.lane) == Some(Lane::Green as i32) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shipment = get_shipment(&mut client, token, "ALERT-1").await;
+    assert_eq!(shipment.assessment.unwrap().lane(), Lane::Green);
+
+    let mut red = client
+        .watch_alerts(authorized(
+            WatchAlertsRequest {
+                lane: Lane::Red as i32,
+                min_risk: 0.8,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let alert = tokio::time::timeout(Duration::from_secs(5), red.next())
+        .await
+        .expect("the RED alert is streamed")
+        .unwrap()
+        .unwrap();
+    let shown = alert.shipment.unwrap();
+    assert_eq!(shown.name, "shipments/ALERT-1");
+    assert_eq!(
+        shown.assessment.unwrap().lane(),
+        Lane::Green,
+        "as it is now"
+    );
+}
