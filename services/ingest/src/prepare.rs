@@ -191,13 +191,18 @@ impl Check {
         }
     }
 
-    /// Checks an amount of money and puts it in canonical form.
-    fn money(&mut self, path: &str, value: Option<&mut Money>) {
+    /// Checks an amount of money of the time `at` and puts it in canonical form.
+    fn money(
+        &mut self,
+        path: &str,
+        value: Option<&mut Money>,
+        at: Option<&prost_types::Timestamp>,
+    ) {
         let Some(value) = value else {
             self.fail(path, "is required");
             return;
         };
-        for (field, why) in money::canonicalize(value) {
+        for (field, why) in money::canonicalize(value, at.map(|t| t.seconds)) {
             self.fail(format!("{path}.{field}"), why);
         }
     }
@@ -359,7 +364,11 @@ fn check_profile_v1(
 fn check_price(check: &mut Check, price: &mut PriceObservation, now: SystemTime) {
     check.seller_id("price_observation.seller_id", &price.seller_id);
     check.product("price_observation.product", price.product.as_mut(), true);
-    check.money("price_observation.price", price.price.as_mut());
+    check.money(
+        "price_observation.price",
+        price.price.as_mut(),
+        price.observe_time.as_ref(),
+    );
     check.time(
         "price_observation.observe_time",
         price.observe_time.as_ref(),
@@ -425,7 +434,11 @@ fn check_shipment(check: &mut Check, notice: &mut ShipmentNotice, now: SystemTim
         if line.quantity <= 0 {
             check.fail(format!("{path}.quantity"), "must be greater than zero");
         }
-        check.money(&format!("{path}.unit_price"), line.unit_price.as_mut());
+        check.money(
+            &format!("{path}.unit_price"),
+            line.unit_price.as_mut(),
+            notice.ship_time.as_ref(),
+        );
     }
     check.time("shipment_notice.ship_time", notice.ship_time.as_ref(), now);
 }

@@ -405,12 +405,13 @@ impl Shipments {
                 "must not be negative",
             ));
         }
+        let at = result.inspect_time.as_ref().map(|t| t.seconds);
         for (field, money) in [
             ("result.assessed_value", &mut result.assessed_value),
             ("result.extra_duty", &mut result.extra_duty),
         ] {
             if let Some(money) = money {
-                for (sub, why) in acx_domain::money::canonicalize(money) {
+                for (sub, why) in acx_domain::money::canonicalize(money, at) {
                     violations.push(FieldViolation::new(format!("{field}.{sub}"), why));
                 }
             }

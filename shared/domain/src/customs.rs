@@ -304,12 +304,17 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
                 ),
             );
         }
-        goods_item(&mut |field, why| fail(&at(field), why), line);
+        goods_item(
+            &mut |field, why| fail(&at(field), why),
+            line,
+            fields.declaration_seconds,
+        );
     }
     problems
 }
 
-fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>) {
+/// `at_seconds`: the declaration's time, for its currencies ([`money::canonicalize`]).
+fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds: Option<i64>) {
     match codes::normalize_hs_code(line.hs_code) {
         Ok(code) => *line.hs_code = code,
         Err(why) => fail("hs_code", &why),
@@ -345,7 +350,13 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>) {
     } else if line.gross_mass_kg > 0.0 && line.gross_mass_kg < line.net_mass_kg {
         fail("gross_mass_kg", "must not be less than net_mass_kg");
     }
-    amount(fail, "declared_value", line.declared_value, true);
+    amount(
+        fail,
+        "declared_value",
+        line.declared_value,
+        true,
+        at_seconds,
+    );
     if ValuationBasis::try_from(line.valuation_basis).is_err() {
         fail(
             "valuation_basis",
@@ -358,7 +369,7 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>) {
             &format!("must be a fraction from 0 to {MAX_DUTY_RATE} (0.12 for 12%, 5.0 for 500%)"),
         );
     }
-    amount(fail, "declared_duty", line.declared_duty, false);
+    amount(fail, "declared_duty", line.declared_duty, false, at_seconds);
     national_codes(fail, "national_codes", line.national_codes);
 }
 
@@ -410,12 +421,13 @@ fn amount(
     field: &str,
     value: Option<&mut Money>,
     required: bool,
+    at_seconds: Option<i64>,
 ) {
     match value {
         None if required => fail(field, "is required"),
         None => {}
         Some(value) => {
-            for (sub, why) in money::canonicalize(value) {
+            for (sub, why) in money::canonicalize(value, at_seconds) {
                 fail(&format!("{field}.{sub}"), &why);
             }
         }

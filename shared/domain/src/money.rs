@@ -75,15 +75,32 @@ pub fn format_micros(micros: i64) -> String {
 /// Checks an amount of money from a request and puts it in canonical form (upper-case
 /// currency, shortest decimal amount). Problems as (sub-field, description):
 /// `("currency_code", ...)` or `("amount", ...)`.
-pub fn canonicalize(value: &mut acx_proto::common::Money) -> Vec<(&'static str, String)> {
+///
+/// `at_seconds` is the Unix time the amount is of (a declaration's, a price's), when known:
+/// a currency since withdrawn is accepted on a date the built-in reference rates still
+/// quote it (HRK on a 2022 declaration, not on a 2023 one; found by a tester), so what was
+/// money then is accepted and can be converted.
+pub fn canonicalize(
+    value: &mut acx_proto::common::Money,
+    at_seconds: Option<i64>,
+) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
     value.currency_code = value.currency_code.trim().to_ascii_uppercase();
-    if value.currency_code.is_empty() {
+    let code = value.currency_code.as_str();
+    let quoted_then = || {
+        at_seconds.is_some_and(|seconds| {
+            code != "USD"
+                && crate::rates::ReferenceRates::builtin()
+                    .usd_per_unit(code, crate::rates::day_of(seconds))
+                    .is_some()
+        })
+    };
+    if code.is_empty() {
         problems.push(("currency_code", "is required".to_owned()));
-    } else if !crate::codes::is_currency(&value.currency_code) {
+    } else if !crate::codes::is_currency(code) && !quoted_then() {
         problems.push((
             "currency_code",
-            "must be an ISO 4217 currency code such as USD or EUR".to_owned(),
+            "must be an ISO 4217 currency code such as USD or EUR (one since withdrawn, such as HRK, only on a date it was in use)".to_owned(),
         ));
     }
     match parse_amount_micros(value.amount.trim()) {
@@ -215,7 +232,7 @@ mod canonical_tests {
             currency_code: " usd ".to_owned(),
             amount: "12.50".to_owned(),
         };
-        assert!(canonicalize(&mut good).is_empty());
+        assert!(canonicalize(&mut good, None).is_empty());
         assert_eq!(
             (good.currency_code.as_str(), good.amount.as_str()),
             ("USD", "12.5")
@@ -224,7 +241,22 @@ mod canonical_tests {
             currency_code: String::new(),
             amount: "-1".to_owned(),
         };
-        let fields: Vec<&str> = canonicalize(&mut bad).into_iter().map(|(f, _)| f).collect();
+        let fields: Vec<&str> = canonicalize(&mut bad, None)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
         assert_eq!(fields, ["currency_code", "amount"]);
+    }
+
+    #[test]
+    fn a_withdrawn_currency_is_money_while_it_was_in_use() {
+        let kuna = || Money {
+            currency_code: "HRK".to_owned(),
+            amount: "10".to_owned(),
+        };
+        // 2022-06-01 and 2023-06-01.
+        assert!(canonicalize(&mut kuna(), Some(1_654_041_600)).is_empty());
+        assert_eq!(canonicalize(&mut kuna(), Some(1_685_577_600)).len(), 1);
+        assert_eq!(canonicalize(&mut kuna(), None).len(), 1);
     }
 }

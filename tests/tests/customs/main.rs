@@ -492,3 +492,40 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
     }
     assert_eq!(fields.len(), expected.len());
 }
+
+/// A currency since withdrawn is money on a date it was in use (found by a tester: a 2022
+/// declaration in kuna was refused, though the reference rates quote HRK until the euro).
+#[tokio::test]
+async fn a_withdrawn_currency_is_accepted_on_a_date_it_was_in_use() {
+    let suite = TestSuite::start().await;
+    // 2022-06-01 and 2023-06-01, 10:00 UTC.
+    let on = |id: &str, seconds: i64| {
+        let mut declared = declaration(
+            id,
+            vec![line(1, "8518.30", 10.0, 2.0, money("hrk", "750.00"))],
+        );
+        declared.declaration_time = Some(prost_types::Timestamp { seconds, nanos: 0 });
+        declared
+    };
+    let results = submit(
+        &suite,
+        vec![
+            on("KUNA-2022", 1_654_077_600),
+            on("KUNA-2023", 1_685_613_600),
+        ],
+    )
+    .await;
+    assert_eq!(
+        results[0].outcome(),
+        DeclarationOutcome::Accepted,
+        "{results:#?}"
+    );
+    assert_eq!(results[1].outcome(), DeclarationOutcome::Rejected);
+    assert_eq!(
+        results[1].violations[0].field,
+        "declarations[1].lines[0].declared_value.currency_code"
+    );
+    let stored = shipment(&suite, "KUNA-2022").await;
+    let line = &assessment(&stored).lines[0];
+    assert!(line.declared_unit_value_usd > 5.0, "{line:?}");
+}
