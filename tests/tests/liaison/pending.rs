@@ -61,20 +61,36 @@ impl Pair {
 
     async fn start_liaison(&self) -> (Shutdown, acx_runtime::RunningServer) {
         let shutdown = Shutdown::new();
-        let config = acx_liaison::Config {
-            reassess_interval_secs: 5,
+        let mut config = self.liaison_config(
+            self.liaison_addr,
+            format!("http://{}", self.scoring_addr),
+            &self.liaison_token,
+        );
+        config.reassess_interval_secs = 5;
+        let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
+        (shutdown, running)
+    }
+
+    /// Liaison's settings: listening on `addr`, calling scoring at `scoring_url` with
+    /// `token`, re-assessing nothing.
+    fn liaison_config(
+        &self,
+        addr: SocketAddr,
+        scoring_url: String,
+        token: &str,
+    ) -> acx_liaison::Config {
+        acx_liaison::Config {
+            reassess_interval_secs: 0,
             server: server_config(
                 self.dir.path(),
                 &self.liaison_url,
-                self.liaison_addr,
+                addr,
                 &self.dir.path().join("tokens"),
             ),
-            scoring_url: format!("http://{}", self.scoring_addr),
+            scoring_url,
             audit_database_url: None,
-            scoring_token: self.liaison_token.clone().into(),
-        };
-        let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
-        (shutdown, running)
+            scoring_token: token.to_owned().into(),
+        }
     }
 
     async fn start_scoring(&self) -> Shutdown {
@@ -432,18 +448,7 @@ async fn liaison_stops_at_start_on_settings_scoring_refuses() {
             "ACX_SCORING_TOKEN",
         ),
     ] {
-        let config = acx_liaison::Config {
-            reassess_interval_secs: 0,
-            server: server_config(
-                pair.dir.path(),
-                &pair.liaison_url,
-                free_port(),
-                &pair.dir.path().join("tokens"),
-            ),
-            scoring_url: url,
-            audit_database_url: None,
-            scoring_token: token.into(),
-        };
+        let config = pair.liaison_config(free_port(), url, &token);
         let Err(error) = acx_liaison::start(&config, Shutdown::new()).await else {
             panic!("liaison started with settings scoring refuses");
         };
@@ -451,18 +456,11 @@ async fn liaison_stops_at_start_on_settings_scoring_refuses() {
         assert!(message.contains(setting), "{message}");
     }
     // Scoring down: liaison starts (declarations wait as pending).
-    let config = acx_liaison::Config {
-        reassess_interval_secs: 0,
-        server: server_config(
-            pair.dir.path(),
-            &pair.liaison_url,
-            free_port(),
-            &pair.dir.path().join("tokens"),
-        ),
-        scoring_url: format!("http://{}", free_port()),
-        audit_database_url: None,
-        scoring_token: pair.liaison_token.clone().into(),
-    };
+    let config = pair.liaison_config(
+        free_port(),
+        format!("http://{}", free_port()),
+        &pair.liaison_token,
+    );
     let shutdown = Shutdown::new();
     acx_liaison::start(&config, shutdown.clone()).await.unwrap();
     shutdown.trigger();
