@@ -140,9 +140,9 @@ fn legacy_forms(
     let mut forms: Vec<(Normalization, String)> = Vec::new();
     let older = versions.iter().filter(|v| **v < Normalization::CURRENT);
     for &version in older.filter(|v| !v.reads_alike(Normalization::CURRENT, kind)) {
-        // The current form of a registration number names its register (`GB:...`), which
-        // older versions never read: only the raw value gives their forms.
-        let inputs: &[&str] = if kind == IdentifierKind::BusinessRegistration {
+        // The current form of a registration or tax number may name its register
+        // (`GB:...`), which older versions never read: then only the raw value gives theirs.
+        let inputs: &[&str] = if current.contains(':') && kind.is_strong() {
             &[raw]
         } else {
             &[raw, current]

@@ -62,22 +62,25 @@ pub fn check_description(
     (set, violations)
 }
 
-/// A registration number asked about without a country: the number in every country's
-/// register (profiles hold it under their country's, [`crate::identifiers::registration`]),
+/// A registration number (or a tax number of digits only) asked about without a country:
+/// the number in every country's register (profiles hold it under their country's, [`crate::identifiers::registration`]),
 /// so a question that does not know the country still finds the holders, in every register
 /// that issued it.
 fn in_every_register(set: &mut NormalizedSet) {
-    use crate::identifiers::IdentifierKind::BusinessRegistration;
-    let numbers: Vec<String> = set
+    use crate::identifiers::IdentifierKind::{self, BusinessRegistration, TaxNumber};
+    let numbers: Vec<(IdentifierKind, String)> = set
         .normalized
         .iter()
-        .filter(|n| n.kind == BusinessRegistration)
-        .map(|n| n.current.clone())
+        .filter(|n| {
+            n.kind == BusinessRegistration
+                || (n.kind == TaxNumber && n.current.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|n| (n.kind, n.current.clone()))
         .collect();
-    for number in numbers {
+    for (kind, number) in numbers {
         for country in codes::countries() {
             set.normalized.push(hashing::Normalized {
-                kind: BusinessRegistration,
+                kind,
                 current: format!("{country}:{number}"),
                 legacy: Vec::new(),
             });

@@ -645,3 +645,78 @@ async fn registration_numbers_link_within_their_country_s_register_only() {
     both.sort();
     assert_eq!(clusters(anywhere), both);
 }
+
+/// Found by a tester in a second round: placeholder tax numbers (`VAT exempt`,
+/// `GB000000000`, Mexico's generic RFC) linked unrelated sellers to a listed one; national
+/// tax numbers of the same digits (an INN, a VKN) linked a Russian and a Turkish seller; a
+/// tax number in Arabic-Indic digits was another value than its ASCII form.
+#[tokio::test]
+async fn tax_numbers_link_as_their_register_issued_them_and_placeholders_link_no_one() {
+    let suite = TestSuite::start().await;
+    let tax = |numbers: &[&str]| Identifiers {
+        tax_numbers: numbers.iter().map(|n| (*n).to_owned()).collect(),
+        ..Default::default()
+    };
+    let fillers = ["VAT exempt", "GB000000000", "XAXX010101000"];
+    let listed = submit(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile("P-RU", "RU-1", "Romashka LLC", "RU", tax(&fillers)),
+            profile(
+                "P-RU2",
+                "RU-2",
+                "Vostok Trade",
+                "RU",
+                tax(&["ИНН 7707083893"]),
+            ),
+            profile(
+                "P-AE",
+                "AE-1",
+                "Gulf Gadgets",
+                "AE",
+                tax(&["300123456700003"]),
+            ),
+            confirmed("F-RU", "RU-1"),
+            confirmed("F-RU2", "RU-2"),
+            confirmed("F-AE", "AE-1"),
+        ],
+    )
+    .await;
+    assert_eq!(listed[0].warnings.len(), 3, "{:#?}", listed[0]);
+    submit(
+        &suite,
+        PLATFORM_B,
+        vec![
+            profile("P-GB", "GB-9", "Garden Tools Ltd", "GB", tax(&fillers)),
+            profile(
+                "P-TR",
+                "TR-1",
+                "Anadolu Tekstil",
+                "TR",
+                tax(&["VKN 7707083893"]),
+            ),
+            // The same Emirati VAT number, in Arabic-Indic digits.
+            profile(
+                "P-AE2",
+                "AE-2",
+                "Desert Deals",
+                "AE",
+                tax(&["٣٠٠١٢٣٤٥٦٧٠٠٠٠٣"]),
+            ),
+        ],
+    )
+    .await;
+    let not_listed =
+        |r: &acx_proto::scoring::SellerRisk| r.tier() != acx_proto::common::RiskTier::Blacklisted;
+    let gardener = risk(&suite, account("demo-marketplace", "GB-9")).await;
+    let turkish = risk(&suite, account("demo-marketplace", "TR-1")).await;
+    let emirati = risk(&suite, account("demo-marketplace", "AE-2")).await;
+    assert!(not_listed(&gardener), "{gardener:#?}");
+    assert!(not_listed(&turkish), "{turkish:#?}");
+    assert_eq!(
+        emirati.tier(),
+        acx_proto::common::RiskTier::Blacklisted,
+        "{emirati:#?}"
+    );
+}

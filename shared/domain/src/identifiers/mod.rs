@@ -200,12 +200,26 @@ pub fn normalize_as(
     if version == Normalization::V1 {
         return v1::normalize(kind, raw, country);
     }
-    let value = text::clean(raw)?;
+    let mut value = text::clean(raw)?;
     let labels = version >= Normalization::V3;
+    let number = matches!(
+        kind,
+        IdentifierKind::BusinessRegistration
+            | IdentifierKind::TaxNumber
+            | IdentifierKind::BankAccount
+            | IdentifierKind::Phone
+    );
+    if labels && number {
+        value = text::ascii_digits(&value).into_owned();
+    }
     match kind {
         IdentifierKind::BusinessRegistration if version >= Normalization::V3 => {
             registration::normalize(&value, labels)
                 .map(|number| registration::in_register(number, country))
+        }
+        IdentifierKind::TaxNumber if version >= Normalization::V3 => {
+            registration::normalize(&value, labels)
+                .map(|number| registration::tax_in_register(number, country))
         }
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
             registration::normalize(&value, labels)

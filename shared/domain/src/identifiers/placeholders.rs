@@ -3,55 +3,110 @@
 //! them, and as strong identifiers they linked every seller that gave one into one cluster,
 //! so that one confirmed finding listed them all (found by a tester).
 
-/// Words that stand for "no number", in letters only, upper case.
+/// Words that stand for "no number", in letters only, upper case; a placeholder is any
+/// sequence of them (`NOTREGISTERED`, `VATEXEMPT`, `NICHTVORHANDEN`, `SINRFC`).
 const WORDS: &[&str] = &[
+    "APPLIED",
+    "AUCUN",
     "DUMMY",
     "EMPTY",
+    "EXEMPT",
+    "FOR",
+    "GIVEN",
+    "KEINE",
     "NA",
+    "NICHT",
     "NIL",
+    "NINGUNO",
+    "NO",
     "NONE",
+    "NOT",
     "NOTAPPLICABLE",
     "NOTAVAILABLE",
     "NOTPROVIDED",
     "NOVAT",
     "NULL",
+    "NUMBER",
     "PENDING",
+    "REGISTERED",
+    "RFC",
     "SAMPLE",
+    "SIN",
+    "TAX",
     "TBA",
     "TBD",
     "TEST",
+    "UNDEFINED",
     "UNKNOWN",
+    "UNREGISTERED",
+    "VAT",
+    "VORHANDEN",
 ];
 
-/// Whether a compact value (letters and digits, upper case) is a placeholder: one character
-/// repeated (`0000000000`, `XXXX`), a run of consecutive digits (`123456789`, `987654321`),
-/// or placeholder words with nothing but zeros beside them (`NONE`, `NANA` from `N/A N/A`,
-/// `TBD0`, `NOTPROVIDED`).
+/// Generic numbers a register issues for "anyone": Mexico's RFC for the general public and
+/// for foreign parties.
+const GENERIC: &[&str] = &["XAXX010101000", "XEXX010101000"];
+
+/// Whether a compact value (letters and digits, upper case) is a placeholder:
+/// - one character repeated (`0000000000`, `XXXX`);
+/// - a run of consecutive digits or letters (`123456789`, `987654321`, `ABCDEFGH`), also with
+///   zeros after it (`12345678900`);
+/// - zeros ending in one digit (`00000001`);
+/// - placeholder words with nothing but such digits beside them (`NONE`, `NANA` from
+///   `N/A N/A`, `TBD0`, `TEST1234`, `VATEXEMPT`);
+/// - up to three letters (a country's) and zeros only (`GB000000000`, `CN000...`);
+/// - a register's generic number ([`GENERIC`]).
+///
+/// Found by testers: each of these linked unrelated sellers into one listed cluster.
 pub fn is_placeholder(compact: &str) -> bool {
     let chars: Vec<char> = compact.chars().collect();
     let Some(&first) = chars.first() else {
         return true;
     };
-    if chars.iter().all(|c| *c == first) {
+    if chars.iter().all(|c| *c == first) || GENERIC.contains(&compact) {
         return true;
     }
+    let letters: String = chars.iter().filter(|c| !c.is_ascii_digit()).collect();
     let digits: Vec<u32> = chars.iter().filter_map(|c| c.to_digit(10)).collect();
-    if digits.len() == chars.len() && digits.len() >= 4 {
-        let step = |up: bool| {
-            digits.windows(2).all(|w| {
-                if up {
-                    w[1] == w[0] + 1
-                } else {
-                    w[0] == w[1] + 1
-                }
-            })
-        };
-        if step(true) || step(false) {
-            return true;
-        }
+    let filler_digits = digits.is_empty() || filler_number(&digits);
+    if letters.is_empty() {
+        return filler_digits;
     }
-    let letters: String = chars.iter().filter(|c| **c != '0').collect();
-    letters.is_empty() || only_words(&letters)
+    if !filler_digits {
+        return false;
+    }
+    let zeros_only = !digits.is_empty() && digits.iter().all(|d| *d == 0);
+    only_words(&letters)
+        || consecutive(&letters.chars().map(u32::from).collect::<Vec<_>>())
+        || (zeros_only && letters.chars().count() <= 3)
+}
+
+/// Digits that number nothing: zeros, zeros ending in one digit, or a run of consecutive
+/// digits (at least four), with zeros after it or not.
+fn filler_number(digits: &[u32]) -> bool {
+    if digits.iter().all(|d| *d == 0) {
+        return true;
+    }
+    let last = digits.len() - 1;
+    if digits.len() >= 6 && digits[..last].iter().all(|d| *d == 0) {
+        return true;
+    }
+    let significant = digits.len() - digits.iter().rev().take_while(|d| **d == 0).count();
+    consecutive(&digits[..significant])
+}
+
+/// At least four values, each one more (or each one less) than the one before.
+fn consecutive(values: &[u32]) -> bool {
+    let step = |up: bool| {
+        values.windows(2).all(|w| {
+            if up {
+                w[1] == w[0] + 1
+            } else {
+                w[0] == w[1] + 1
+            }
+        })
+    };
+    values.len() >= 4 && (step(true) || step(false))
 }
 
 /// Whether `text` is made of placeholder words only.
@@ -86,6 +141,27 @@ mod tests {
             "000000",
             "000000000000",
             "1234",
+            // Found by a tester in a second round: each was accepted and linked.
+            "VATEXEMPT",
+            "EXEMPT",
+            "GB000000000",
+            "DE000000000",
+            "CN000000000000000000",
+            "KEINE",
+            "NICHTVORHANDEN",
+            "XAXX010101000",
+            "XEXX010101000",
+            "NOTREGISTERED",
+            "APPLIEDFOR",
+            "NONEGIVEN",
+            "UNDEFINED",
+            "TEST1234",
+            "ABCDEFGH",
+            "00000001",
+            "00000000001",
+            "12345678900",
+            "SINRFC",
+            "NA12345",
         ] {
             assert!(is_placeholder(filler), "{filler}");
         }
@@ -96,9 +172,17 @@ mod tests {
             "12345612345678",
             "6222020200001234567",
             "GB82WEST12345698765432",
-            "NA12345",
+            "NA12395",
             "1235",
             "TESTA1",
+            "7707083893",
+            "941081436",
+            "10000000",
+            "04732918",
+            "NO923609016",
+            "GOMJ800101AB1",
+            "27AAPFU0939F1ZV",
+            "ATU12345678",
         ] {
             assert!(!is_placeholder(number), "{number}");
         }

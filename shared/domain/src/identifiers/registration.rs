@@ -48,6 +48,21 @@ pub fn in_register(number: String, country: Option<&str>) -> String {
     }
 }
 
+/// A tax number as its register knows it (version 3 on): one of digits only (Russia's INN,
+/// Turkey's VKN, the US EIN, Australia's ABN, Brazil's CNPJ) is its country's, prefixed as
+/// [`in_register`] does, as national numbering collides across countries (found by a tester:
+/// an INN, a VKN and an EIN of the same digits linked a Russian, a Turkish and an American
+/// seller). One with letters stays as it is: EU VAT and EORI numbers carry their country,
+/// and a seller's foreign VAT number (a Chinese seller's German one) is the same on every
+/// platform.
+pub fn tax_in_register(number: String, country: Option<&str>) -> String {
+    if number.bytes().all(|b| b.is_ascii_digit()) {
+        in_register(number, country)
+    } else {
+        number
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -78,10 +93,18 @@ mod tests {
             normalize_kind(BusinessRegistration, "04732918", None).unwrap(),
             "04732918"
         );
-        // Tax numbers are the taxing country's and are not scoped.
+        // Tax numbers with their country's letters are not scoped; digits alone are.
         assert_eq!(
             normalize_kind(TaxNumber, "DE 123 456 789", Some("CN")).unwrap(),
             "DE123456789"
+        );
+        assert_eq!(
+            normalize_kind(TaxNumber, "ИНН 7707083893", Some("RU")).unwrap(),
+            "RU:7707083893"
+        );
+        assert_eq!(
+            normalize_kind(TaxNumber, "EIN 77-07083893", Some("US")).unwrap(),
+            "US:7707083893"
         );
         // Version 2 read them unscoped.
         assert_eq!(

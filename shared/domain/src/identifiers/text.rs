@@ -26,6 +26,39 @@ pub fn fold_compatibility(raw: &str) -> String {
     fold_whitespace(raw.nfkc().filter(|c| !is_format(*c)))
 }
 
+/// The value with every decimal digit of another script (Arabic-Indic `٣`, Persian `۴`,
+/// Devanagari `२`, Thai `๓`, ...) written as its ASCII digit (normalisation version 3, for
+/// numbers: found by a tester, a tax number in Arabic-Indic digits was stored as another
+/// value than its ASCII form, and a phone in them was dropped). NFKC leaves these digits as
+/// they are; Unicode lays each script's digits out as a run from 0 to 9.
+pub fn ascii_digits(value: &str) -> std::borrow::Cow<'_, str> {
+    let is_digit = |c: char| c.general_category() == GeneralCategory::DecimalNumber;
+    if value.is_ascii() || !value.chars().any(|c| is_digit(c) && !c.is_ascii_digit()) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let digit = |c: char| -> char {
+        // The run of digits `c` is in starts at a 0; its place in the run is its value.
+        let mut start = c as u32;
+        while let Some(before) = start.checked_sub(1).and_then(char::from_u32) {
+            if !is_digit(before) {
+                break;
+            }
+            start -= 1;
+        }
+        char::from_digit((c as u32 - start) % 10, 10).unwrap_or(c)
+    };
+    value
+        .chars()
+        .map(|c| {
+            if is_digit(c) && !c.is_ascii_digit() {
+                digit(c)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Every run of whitespace made one space, trimmed.
 fn fold_whitespace(chars: impl Iterator<Item = char>) -> String {
     let (size, _) = chars.size_hint();
