@@ -21,20 +21,33 @@ pub fn free_text_problem(value: &str, max_chars: usize) -> Option<String> {
     }
 }
 
-/// Whether `c` is invisible in an id: a control character, a zero-width character or joiner,
-/// a directional mark, embedding, override or isolate, a word joiner or a byte order mark.
-/// Two ids that differ only by one display alike and name different parties (found by a
-/// tester: ids with zero-width spaces and right-to-left overrides were accepted).
+/// Whether `c` is invisible in an id: a control or format character (Unicode `Cc`, `Cf`:
+/// zero-width spaces and joiners, directional marks, embeddings, overrides and isolates,
+/// soft hyphens, tag characters, byte order marks), a line or paragraph separator, or
+/// another default-ignorable character (variation selectors, the combining grapheme
+/// joiner, Hangul fillers). Two ids that differ only by one display alike and name
+/// different parties (found by testers: `US\u{ad}LAX` was a second office).
 pub fn is_invisible_in_id(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200b}'..='\u{200f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{feff}'
-        )
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || matches!(
+        c,
+        '\u{034f}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{ffa0}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 #[cfg(test)]

@@ -283,3 +283,60 @@ async fn an_unset_order_is_the_risk_order_for_page_tokens() {
     assert_eq!(next.shipments.len(), 1);
     assert_ne!(next.shipments[0].name, first.shipments[0].name);
 }
+
+/// Found by a tester in a second round: a padded id was stored trimmed but could not be
+/// read or recorded under its padded name; 100,000 bad tracking numbers made a 7 MB answer;
+/// a soft hyphen made a second office that looks like the first.
+#[tokio::test]
+async fn padded_names_resolve_violations_stay_few_and_invisible_ids_are_refused() {
+    let suite = TestSuite::start_with(false).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+
+    let results = submit(
+        &mut liaison,
+        &token,
+        vec![declaration("PAD-1  ", "1Z999AA10123456788", 1.0, "5")],
+    )
+    .await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Accepted);
+    assert_eq!(results[0].declaration_id, "PAD-1");
+    let padded = get_shipment(&mut liaison, &token, "PAD-1  ").await;
+    assert_eq!(padded.name, "shipments/PAD-1");
+    liaison
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/PAD-1  ".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::Cleared as i32,
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+
+    let mut noisy = declaration("NOISY-1", "1Z999AA10123456789", 1.0, "5");
+    noisy.consignment.as_mut().unwrap().tracking_numbers = vec!["-".to_owned(); 1000];
+    let mut soft = declaration("SOFT-1", "1Z999AA10123456790", 1.0, "5");
+    soft.customs_office = "US\u{ad}LAX".to_owned();
+    let results = submit(&mut liaison, &token, vec![noisy, soft]).await;
+    assert_eq!(results[0].outcome(), DeclarationOutcome::Rejected);
+    let violations = &results[0].violations;
+    assert_eq!(violations.len(), 17, "{violations:?}");
+    assert_eq!(
+        violations[0].field,
+        "declarations[0].consignment.tracking_numbers[0]"
+    );
+    assert_eq!(violations[16].field, "declarations[0]");
+    assert!(
+        violations[16].description.contains("984 more"),
+        "{violations:?}"
+    );
+    assert_eq!(results[1].outcome(), DeclarationOutcome::Rejected);
+    assert_eq!(
+        results[1].violations[0].field,
+        "declarations[1].customs_office"
+    );
+}
