@@ -28,8 +28,9 @@ pub(super) struct Reject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) report_id: Option<String>,
     /// `REJECTED` (invalid fields), `ALREADY_EXISTS` (the id holds another report),
-    /// `UNPARSEABLE` (not a report in the JSON mapping) or `STORED_WITH_WARNINGS` (stored,
-    /// with the values its violations name left out).
+    /// `UNPARSEABLE` (not a report in the JSON mapping), `TOO_LARGE` (over 3 MiB encoded:
+    /// no message carries it) or `STORED_WITH_WARNINGS` (stored, with the values its
+    /// violations name left out).
     pub(super) outcome: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) violations: Vec<Violation>,

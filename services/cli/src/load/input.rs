@@ -8,6 +8,7 @@ use std::{
 };
 
 use acx_proto::ingest::Report;
+use prost::Message;
 use sha2::{Digest, Sha256};
 
 use super::{LoadOptions, answers::Reject};
@@ -103,7 +104,28 @@ impl BatchSink {
     }
 }
 
-/// The reader thread: lines into batches of at most `batch_size` reports.
+/// Most bytes of reports in one batch (one BulkLoadReports message): under the services'
+/// 4 MiB message limit with room for the message's own framing.
+const MAX_BATCH_BYTES: usize = 3 << 20;
+/// Largest report sent: one larger cannot travel in a message and is listed as
+/// `TOO_LARGE` instead.
+const MAX_REPORT_BYTES: usize = MAX_BATCH_BYTES;
+
+/// The reject of a report too large to send.
+fn too_large(line: u64, report: Report, size: usize) -> Reject {
+    Reject {
+        line,
+        report_id: Some(report.report_id),
+        outcome: "TOO_LARGE",
+        violations: Vec::new(),
+        error: Some(format!(
+            "the report is {size} bytes encoded; at most {MAX_REPORT_BYTES} travel in one message"
+        )),
+    }
+}
+
+/// The reader thread: lines into batches of at most `batch_size` reports and
+/// [`MAX_BATCH_BYTES`].
 pub(super) fn read_batches(
     mut reader: BufReader<File>,
     mut hasher: Sha256,
@@ -112,6 +134,7 @@ pub(super) fn read_batches(
     sink: &BatchSink,
 ) -> Result<ReadEnd, CliError> {
     let mut batch = new_batch(options.batch_size);
+    let mut batch_bytes = 0usize;
     let mut pending = false;
     let mut read = 0u64;
     let mut line = Vec::new();
@@ -129,14 +152,33 @@ pub(super) fn read_batches(
         }
         read += 1;
         line_number += 1;
-        pending = true;
+        let before = hasher.clone();
         hasher.update(&line);
-        batch.meta.last_line = line_number;
         match parse_line(&line) {
             Ok(None) => {}
             Ok(Some(report)) => {
-                batch.reports.push(report);
-                batch.meta.report_lines.push(line_number);
+                let size = report.encoded_len();
+                if size > MAX_REPORT_BYTES {
+                    batch
+                        .meta
+                        .unparseable
+                        .push(too_large(line_number, report, size));
+                } else {
+                    // A batch goes as one message: one that would pass the bound goes
+                    // before this line (found by a tester: 500 large profiles made a 5 MB
+                    // message that failed on every rerun).
+                    if !batch.reports.is_empty() && batch_bytes + size > MAX_BATCH_BYTES {
+                        batch.meta.prefix_sha256 = hex::encode(before.finalize());
+                        let full = std::mem::replace(&mut batch, new_batch(options.batch_size));
+                        batch_bytes = 0;
+                        if !sink.send(full) {
+                            return Ok(ReadEnd { eof: false }); // the load stopped
+                        }
+                    }
+                    batch_bytes += size;
+                    batch.reports.push(report);
+                    batch.meta.report_lines.push(line_number);
+                }
             }
             Err((report_id, error)) => batch.meta.unparseable.push(Reject {
                 line: line_number,
@@ -146,11 +188,14 @@ pub(super) fn read_batches(
                 error: Some(error),
             }),
         }
+        pending = true;
+        batch.meta.last_line = line_number;
         if batch.reports.len() >= options.batch_size
             || batch.meta.unparseable.len() >= options.batch_size
         {
             batch.meta.prefix_sha256 = hex::encode(hasher.clone().finalize());
             let full = std::mem::replace(&mut batch, new_batch(options.batch_size));
+            batch_bytes = 0;
             pending = false;
             if !sink.send(full) {
                 return Ok(ReadEnd { eof: false }); // the load stopped
@@ -176,7 +221,9 @@ fn new_batch(size: usize) -> Batch {
 /// report id when the line is JSON that names one).
 fn parse_line(line: &[u8]) -> Result<Option<Report>, (Option<String>, String)> {
     let text = std::str::from_utf8(line).map_err(|e| (None, format!("not UTF-8: {e}")))?;
-    let text = text.trim();
+    // A byte order mark opens files that Windows tools write, and lines of files joined
+    // with `cat` (found by a tester: the line was lost as unparseable).
+    let text = text.trim().trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
         return Ok(None);
     }

@@ -454,3 +454,55 @@ async fn exit_codes_and_errors_scripts_can_rely_on() {
     .await;
     assert_eq!(down.code, 6, "{down:#?}");
 }
+
+/// Found by a tester: 500 large profiles made one 5 MB message, refused on every rerun, and
+/// a byte order mark (a file from a Windows tool, files joined with `cat`) lost its line.
+/// Batches are cut by size; a report no message can carry is listed as TOO_LARGE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_reports_go_in_smaller_batches_and_byte_order_marks_are_skipped() {
+    let suite = TestSuite::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("large.jsonl");
+    let address = |i: usize, j: usize| {
+        format!(
+            "Room {j}, Building {i}, {} Industrial Road, Bantian, Longgang District, Shenzhen",
+            "Very Long ".repeat(14)
+        )
+    };
+    let mut lines: Vec<String> = (0..600)
+        .map(|i| {
+            let addresses: Vec<String> = (0..40).map(|j| format!("{:?}", address(i, j))).collect();
+            format!(
+                r#"{{"reportId": "P-{i}", "sellerProfile": {{"sellerId": "S-{i}", "displayName": "Shop {i}", "country": "CN", "identifiers": {{"addresses": [{}]}}, "observeTime": "2026-10-01T10:00:00Z"}}}}"#,
+                addresses.join(", ")
+            )
+        })
+        .collect();
+    lines[0] = format!("\u{feff}{}", lines[0]);
+    lines[300] = format!("\u{feff}{}", lines[300]);
+    let huge = format!(
+        r#"{{"reportId": "F-huge", "counterfeitFinding": {{"seller": {{"sellerId": "S-1"}}, "products": [{{"gtin": "4006381333931"}}], "evidenceType": "EVIDENCE_TYPE_TEST_BUY", "verdict": "VERDICT_CONFIRMED", "observeTime": "2026-10-01T10:00:00Z", "notes": "{}"}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    lines.push(huge);
+    std::fs::write(&input, lines.join("\n") + "\n").expect("input written");
+
+    let args = [
+        "--output",
+        "json",
+        "reports",
+        "load",
+        path(&input),
+        "--no-progress",
+    ];
+    let run = acxctl(&suite, PLATFORM, &args).await;
+    assert_eq!(run.code, 3, "one too large: {run:#?}");
+    let summary = run.json();
+    assert_eq!(summary["accepted"], 600, "{summary:#?}");
+    assert_eq!(summary["complete"], true);
+    let rejects = reject_lines(&dir.path().join("large.jsonl.rejects.jsonl"));
+    assert_eq!(rejects.len(), 1, "{rejects:#?}");
+    assert_eq!(rejects[0]["line"], 601);
+    assert_eq!(rejects[0]["outcome"], "TOO_LARGE");
+    assert_eq!(rejects[0]["reportId"], "F-huge");
+}
