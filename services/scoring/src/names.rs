@@ -103,12 +103,16 @@ pub fn compare(a: &Name, b: &Name) -> f64 {
     0.0
 }
 
-/// Whether any name of one party is the same party as any name of the other. Empty names
-/// are ignored.
+/// Whether any name of one party is the same party as any name of the other, by names that
+/// say who they are: a name of fillers and places only ("Official Store", "Best Price",
+/// "Global Trading Co., Ltd.") names no one, so it never carries a weak link (found by a
+/// tester: sellers called "Official Store" sharing a marketplace's placeholder phone were
+/// linked to a listed one). Empty names are ignored.
 pub fn any_similar(a: &[&Name], b: &[&Name]) -> bool {
-    a.iter().filter(|n| !n.tokens.is_empty()).any(|x| {
+    let says_who = |n: &&&Name| n.distinctive().next().is_some();
+    a.iter().filter(says_who).any(|x| {
         b.iter()
-            .filter(|n| !n.tokens.is_empty())
+            .filter(says_who)
             .any(|y| compare(x, y) >= SIMILAR_NAMES)
     })
 }
@@ -252,6 +256,15 @@ mod tests {
         assert!(!same("Trading Co., Ltd.", "Global Trading Co., Ltd."));
         assert!(!same("Ltd", "Ltd"));
         assert!(same("Global Trading Co., Ltd.", "GLOBAL TRADING LIMITED"));
+    }
+
+    #[test]
+    fn names_that_say_who_carry_weak_links_and_generic_ones_do_not() {
+        let any = |a: &str, b: &str| any_similar(&[&Name::parse(a)], &[&Name::parse(b)]);
+        assert!(!any("Official Store", "Official Store"));
+        assert!(!any("Best Price", "Best Price"));
+        assert!(!any("Global Trading Co., Ltd.", "GLOBAL TRADING LIMITED"));
+        assert!(any("Bright Deals Store", "Bright Deals"));
     }
 
     #[test]

@@ -720,3 +720,31 @@ async fn tax_numbers_link_as_their_register_issued_them_and_placeholders_link_no
         "{emirati:#?}"
     );
 }
+
+/// A generic shop name names no one: two "Official Store"s sharing a marketplace's
+/// placeholder phone are not one party (found by a tester: the innocent one was
+/// LINKED_TO_BLACKLISTED, HIGH 0.93).
+#[tokio::test]
+async fn generic_shop_names_carry_no_weak_link() {
+    let suite = TestSuite::start().await;
+    let phone = || phones(&["+86 138 0013 8000"]);
+    accept(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile("P-OS1", "OS-1", "Official Store", "CN", phone()),
+            confirmed("F-OS1", "OS-1"),
+        ],
+    )
+    .await;
+    accept(
+        &suite,
+        PLATFORM_B,
+        vec![profile("P-OS2", "OS-2", "Official Store", "CN", phone())],
+    )
+    .await;
+    let listed = risk(&suite, account("demo-platform", "OS-1")).await;
+    let other = risk(&suite, account("demo-marketplace", "OS-2")).await;
+    assert_eq!(listed.tier(), acx_proto::common::RiskTier::Blacklisted);
+    assert_ne!(other.cluster_id, listed.cluster_id, "{other:#?}");
+}

@@ -99,6 +99,18 @@ const FILLERS: &[&str] = &[
     "store",
     "shop",
     "official",
+    // Shop words that marketplaces' generic shop names are made of ("Best Price", "Online
+    // Mall"; found by a tester).
+    "best",
+    "price",
+    "prices",
+    "mall",
+    "online",
+    "discount",
+    "shopping",
+    "flagship",
+    "boutique",
+    "seller",
     "maoyi",
     "jituan",
     "gongsi",
