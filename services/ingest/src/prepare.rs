@@ -293,7 +293,9 @@ fn check_profile(
         200,
     );
     check.text("seller_profile.legal_name", &profile.legal_name, false, 300);
-    profile.country = profile.country.trim().to_ascii_uppercase();
+    // `UK` is GB, as forms write it (found by a tester: the whole profile was refused).
+    let country = profile.country.trim().to_ascii_uppercase();
+    profile.country = codes::country_alias(&country).to_owned();
     if !profile.country.is_empty() && !codes::is_country(&profile.country) {
         check.fail(
             "seller_profile.country",
@@ -306,7 +308,15 @@ fn check_profile(
         now,
     );
 
-    // Raw identifiers leave the report here: only their keyed hashes are kept.
+    // Raw identifiers leave the report here: only their keyed hashes are kept. Hashes a
+    // caller sends are not taken (ACX hashes under its own key): said, not dropped unseen
+    // (found by a tester).
+    if !profile.hashed_identifiers.is_empty() {
+        check.warn(
+            "seller_profile.hashed_identifiers",
+            "is set by ACX and ignored on submission: send the raw values in identifiers",
+        );
+    }
     let raw = profile.identifiers.take().unwrap_or_default();
     let country = (!profile.country.is_empty()).then(|| profile.country.clone());
     let country = country.as_deref();

@@ -12,6 +12,17 @@ pub fn countries() -> &'static [&'static str] {
     &COUNTRIES
 }
 
+/// The ISO 3166-1 code of a country as people and registers write it: `UK` (reserved by ISO
+/// for the United Kingdom, and what many forms say) is `GB`, `EL` (Greece in EU VAT numbers
+/// and documents) is `GR`; any other code is returned as it is. Upper case in, upper case out.
+pub fn country_alias(code: &str) -> &str {
+    match code {
+        "UK" => "GB",
+        "EL" => "GR",
+        other => other,
+    }
+}
+
 /// The code customs systems declare for an unknown country ("ZZ", user-assigned in ISO
 /// 3166-1 and used so by the UN/LOCODE and the customs data models).
 pub const UNKNOWN_COUNTRY: &str = "ZZ";

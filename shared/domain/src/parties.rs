@@ -27,6 +27,7 @@ pub fn check_description(
 ) -> (NormalizedSet, Vec<(String, String)>) {
     let mut violations = Vec::new();
     let country = country.trim().to_ascii_uppercase();
+    let country = codes::country_alias(&country).to_owned();
     if !country.is_empty() && !codes::is_country(&country) {
         violations.push((
             "country".to_owned(),

@@ -560,6 +560,15 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
         p.display_name.clear();
         p.legal_name = "Harbour Tea Ltd".to_owned();
     }
+    // `UK` as forms write it, and hashes sent by the caller (ACX hashes under its own key).
+    if let Some(Kind::SellerProfile(p)) = legal_only.kind.as_mut() {
+        p.country = "uk".to_owned();
+        p.hashed_identifiers = vec![acx_proto::common::HashedIdentifier {
+            kind: acx_proto::common::IdentifierKind::TaxNumber as i32,
+            hash: "ab".repeat(32),
+            ..Default::default()
+        }];
+    }
     let mut nameless = profile("P-NONAME", "S-NONAME", "+1 650 555 0136");
     if let Some(Kind::SellerProfile(p)) = nameless.kind.as_mut() {
         p.display_name.clear();
@@ -594,4 +603,26 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
         violation_fields(&results[4]),
         ["reports[4].seller_profile.display_name"]
     );
+    let warned: Vec<&str> = results[3]
+        .warnings
+        .iter()
+        .map(|w| w.field.as_str())
+        .collect();
+    assert_eq!(warned, ["reports[3].seller_profile.hashed_identifiers"]);
+    let stored = client(&ingest)
+        .await
+        .get_report(acx_tests::authorized(
+            acx_proto::ingest::GetReportRequest {
+                name: "reports/P-LEGAL".to_owned(),
+            },
+            &ingest.platform_a,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Kind::SellerProfile(p)) = stored.report.and_then(|s| s.report).and_then(|r| r.kind)
+    else {
+        panic!("a profile");
+    };
+    assert_eq!(p.country, "GB");
 }
