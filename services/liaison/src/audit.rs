@@ -259,6 +259,45 @@ const LIST_RPC: &str = "acx.liaison.v1.LiaisonService/ListAuditRecords";
 /// Records read by a page's first query (later ones are sized by the bytes left).
 const LIST_CHUNK: usize = 256;
 
+/// Checks the filters as SearchShipments checks its own (found by a tester: a start after
+/// the end, nanos of -3, a principal of 10,000 characters or with a NUL were answered as if
+/// they filtered something).
+fn check_filters(request: &ListAuditRecordsRequest) -> Vec<acx_runtime::FieldViolation> {
+    use acx_runtime::FieldViolation;
+    let mut violations = Vec::new();
+    for (field, value) in [("principal", &request.principal), ("rpc", &request.rpc)] {
+        if value.chars().count() > 200 || value.chars().any(acx_domain::text::is_invisible_in_id) {
+            violations.push(FieldViolation::new(
+                field,
+                "must be at most 200 characters without control or invisible characters",
+            ));
+        }
+    }
+    for (field, time) in [
+        ("start_time", &request.start_time),
+        ("end_time", &request.end_time),
+    ] {
+        if time
+            .as_ref()
+            .is_some_and(|t| !(0..1_000_000_000).contains(&t.nanos))
+        {
+            violations.push(FieldViolation::new(
+                format!("{field}.nanos"),
+                "must be 0 to 999999999",
+            ));
+        }
+    }
+    if let (Some(start), Some(end)) = (&request.start_time, &request.end_time)
+        && (start.seconds, start.nanos) > (end.seconds, end.nanos)
+    {
+        violations.push(FieldViolation::new(
+            "start_time",
+            "must not be after end_time",
+        ));
+    }
+    violations
+}
+
 /// One page of the trail for `principal` (an auditor): the records matching `request` up to
 /// the newest at its first page (the trail grows with every call; a listing ends), oldest
 /// first. Every queued record is written first, so every call answered before the first
@@ -272,6 +311,10 @@ pub async fn list(
 ) -> Result<ListAuditRecordsResponse, crate::Error> {
     let size = paging::page_size(request.page_size)
         .map_err(|violation| crate::Error::Invalid(vec![violation]))?;
+    let violations = check_filters(request);
+    if !violations.is_empty() {
+        return Err(crate::Error::Invalid(violations));
+    }
     let filters = ListAuditRecordsRequest {
         page_size: 0,
         page_token: String::new(),

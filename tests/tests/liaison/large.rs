@@ -340,3 +340,49 @@ async fn padded_names_resolve_violations_stay_few_and_invisible_ids_are_refused(
         "declarations[1].customs_office"
     );
 }
+
+/// ListAuditRecords checks its filters as SearchShipments does (found by a tester).
+#[tokio::test]
+async fn audit_filters_are_checked() {
+    use acx_proto::liaison::ListAuditRecordsRequest;
+    let suite = TestSuite::start_with(false).await;
+    let auditor = suite.token("auditor:demo-auditor");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let at = |seconds, nanos| Some(prost_types::Timestamp { seconds, nanos });
+    for (request, field) in [
+        (
+            ListAuditRecordsRequest {
+                start_time: at(1_800_000_000, 0),
+                end_time: at(1_700_000_000, 0),
+                ..Default::default()
+            },
+            "start_time",
+        ),
+        (
+            ListAuditRecordsRequest {
+                end_time: at(1_700_000_000, -3),
+                ..Default::default()
+            },
+            "end_time.nanos",
+        ),
+        (
+            ListAuditRecordsRequest {
+                principal: "customs:\u{0}x".to_owned(),
+                ..Default::default()
+            },
+            "principal",
+        ),
+        (
+            ListAuditRecordsRequest {
+                rpc: "x".repeat(10_000),
+                ..Default::default()
+            },
+            "rpc",
+        ),
+    ] {
+        let answer = liaison
+            .list_audit_records(authorized(request, &auditor))
+            .await;
+        assert_eq!(refused_field(answer), field);
+    }
+}
