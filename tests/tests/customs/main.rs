@@ -529,3 +529,21 @@ async fn a_withdrawn_currency_is_accepted_on_a_date_it_was_in_use() {
     let line = &assessment(&stored).lines[0];
     assert!(line.declared_unit_value_usd > 5.0, "{line:?}");
 }
+
+/// A mass too small for a value per kilogram gives none, not infinity (found by a tester).
+#[tokio::test]
+async fn a_vanishing_mass_gives_no_infinite_value_per_kilogram() {
+    let suite = TestSuite::start().await;
+    let results = submit(
+        &suite,
+        vec![declaration(
+            "TINY-MASS",
+            vec![line(1, "8518.30", 10.0, 5e-324, money("USD", "100"))],
+        )],
+    )
+    .await;
+    accepted(&results);
+    let stored = shipment(&suite, "TINY-MASS").await;
+    let line = &assessment(&stored).lines[0];
+    assert!(line.declared_value_per_kg_usd.is_finite(), "{line:?}");
+}

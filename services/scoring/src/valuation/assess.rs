@@ -112,9 +112,11 @@ fn assess_line(
         };
     };
     // A value of 0 is 0 per unit and per kilogram, whatever the quantity and the mass.
+    // A quotient that is not a finite number (a mass of 5e-324 kg) is no value per unit
+    // (found by a tester: an infinite value per kg was stored and shown).
     let per = |amount: f64| {
         if amount > 0.0 {
-            Some(total / amount)
+            Some(total / amount).filter(|v| v.is_finite())
         } else {
             (total == 0.0).then_some(0.0)
         }
