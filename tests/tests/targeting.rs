@@ -294,6 +294,24 @@ async fn outcomes_train_a_model_that_ranks_explains_and_fills_lanes_by_capacity(
     assert!(below_market(&unmatched).is_none(), "{unmatched:#?}");
     assert!((unmatched.risk - model_risk(&unmatched)).abs() < 1e-9);
 
+    // A value far below its peers' stays said after training, whatever weight the model
+    // gives it (found by a tester: 1/1000 of the peers' value went GREEN with no word of it).
+    let mut cheap = declaration(5200, 95, 30);
+    cheap.lines[0].declared_value = Some(Money {
+        currency_code: "USD".to_owned(),
+        amount: "0.20".to_owned(),
+    });
+    submit(&mut liaison, &customs, vec![cheap]).await;
+    let cheap = assessment(&mut liaison, &customs, "D-5200").await;
+    assert_eq!(cheap.model_version, card.version);
+    let peers = cheap
+        .reasons
+        .iter()
+        .find(|r| r.code == "DECLARED_VALUE_BELOW_PEERS")
+        .unwrap_or_else(|| panic!("{cheap:#?}"));
+    assert_eq!(peers.contribution, 0.0);
+    assert!(peers.description.contains("trained model"), "{peers:?}");
+
     // Outcomes about an importer raise the risk of its open, uninspected shipments: the
     // clean importer's shipment D-5001 is re-assessed when its importer is caught.
     let caught: Vec<Declaration> = (6000..6040).map(|n| declaration(n, 96, 20)).collect();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use acx_proto::common::Reason;
 
-use super::features::{Declared, Stats, feature_group, field_label};
+use super::features::{Declared, MISSING, Stats, feature_group, field_label};
 
 /// Most reasons from the model on one assessment.
 const MAX_REASONS: usize = 4;
@@ -51,17 +51,28 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     }
 }
 
+/// US dollars as an officer reads them: whole dollars, or cents below 10 (a value of
+/// USD 0.06 is not "USD 0"; found by a tester).
+fn usd(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 /// The evidence of a group in words.
 fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
     match group {
         "declared_value" => match declared.value_usd {
             Some(v) if v <= 0.0 => "declared value is zero".to_owned(),
             Some(v) if declared.net_mass_kg > 0.0 => format!(
-                "declared value USD {v:.0} for {:.1} kg (USD {:.2} per kg)",
+                "declared value USD {} for {:.1} kg (USD {:.2} per kg)",
+                usd(v),
                 declared.net_mass_kg,
                 v / declared.net_mass_kg
             ),
-            Some(v) => format!("declared value USD {v:.0}, no net mass"),
+            Some(v) => format!("declared value USD {}, no net mass", usd(v)),
             None => "declared value in a currency without a reference rate".to_owned(),
         },
         "duty" => format!(
@@ -79,8 +90,18 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
             let Some(value) = declared.keys.get(field) else {
                 return field_label(field);
             };
-            let shown = value.replace('|', " / ");
             let label = field_label(field);
+            // What was not declared is said so, not shown as a code (found by a tester:
+            // "consignor ∅", "transport mode 0").
+            let shown = value
+                .split('|')
+                .map(|part| {
+                    let undeclared = part == MISSING
+                        || (matches!(field, "transport" | "procedure") && part == "0");
+                    if undeclared { "not declared" } else { part }
+                })
+                .collect::<Vec<_>>()
+                .join(" / ");
             match stats.record_of(field, value) {
                 Some(r) if r.inspections >= 20 => format!(
                     "{label} {shown}: fraud in {:.0}% of {} inspections",
@@ -90,7 +111,7 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
                 // Few and clean: what the model weighs is how little is known (a tester read
                 // "raises the risk: ...: 0 of 4 inspections found fraud" as a contradiction).
                 Some(r) if r.frauds == 0 => format!(
-                    "{label} {shown}: only {}, none found fraud",
+                    "{label} {shown}: too little known, {} so far, none found fraud",
                     plural(r.inspections, "inspection", "inspections")
                 ),
                 Some(r) => format!(

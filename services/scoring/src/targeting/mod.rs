@@ -166,10 +166,19 @@ impl Targeting {
         // below the platforms' prices (with what its floor added to the model's risk) and
         // the notes (random selection, comparisons left out); the party profiles and the
         // other value comparisons they scored are features of the model now.
+        // A value below its peers' or the importer's own history stays said, with no share
+        // of the risk: the model weighs it as inspection outcomes taught it, and an officer
+        // must see it even when the model gives it little (found by a tester: a value of
+        // 1/1000 of the peers' went GREEN with no word of it).
         let market = ReasonCode::DeclaredValueBelowMarket.as_str();
+        let below_others = [
+            ReasonCode::DeclaredValueBelowPeers.as_str(),
+            ReasonCode::DeclaredValueBelowImporterHistory.as_str(),
+        ];
         let kept = assessment.reasons.iter().filter(|r| {
             r.code == "SELLER_BLACKLISTED"
                 || r.code == market
+                || below_others.contains(&r.code.as_str())
                 || (r.contribution == 0.0 && r.code != "RANDOM_SELECTION")
         });
         reasons.extend(kept.cloned().map(|mut r| {
@@ -178,6 +187,11 @@ impl Targeting {
             } else {
                 0.0
             };
+            if below_others.contains(&r.code.as_str()) {
+                r.description.push_str(
+                    " (weighed by the trained model as inspection outcomes taught it: see its reasons)",
+                );
+            }
             r
         }));
         if random {
