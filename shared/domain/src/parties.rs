@@ -63,8 +63,8 @@ pub fn check_description(
     (set, violations)
 }
 
-/// A registration number (or a tax number of digits only) asked about without a country:
-/// the number in every country's register (profiles hold it under their country's, [`crate::identifiers::registration`]),
+/// A registration or tax number of digits only asked about without a country: the number
+/// in every country's register (profiles hold it under their country's, [`crate::identifiers::registration`]),
 /// so a question that does not know the country still finds the holders, in every register
 /// that issued it.
 fn in_every_register(set: &mut NormalizedSet) {
@@ -73,8 +73,8 @@ fn in_every_register(set: &mut NormalizedSet) {
         .normalized
         .iter()
         .filter(|n| {
-            n.kind == BusinessRegistration
-                || (n.kind == TaxNumber && n.current.bytes().all(|b| b.is_ascii_digit()))
+            matches!(n.kind, BusinessRegistration | TaxNumber)
+                && n.current.bytes().all(|b| b.is_ascii_digit())
         })
         .map(|n| (n.kind, n.current.clone()))
         .collect();

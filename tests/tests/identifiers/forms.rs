@@ -748,3 +748,40 @@ async fn generic_shop_names_carry_no_weak_link() {
     assert_eq!(listed.tier(), acx_proto::common::RiskTier::Blacklisted);
     assert_ne!(other.cluster_id, listed.cluster_id, "{other:#?}");
 }
+
+/// A number written in its register's own format names its party whatever country a
+/// platform records: a Chinese seller's USCC given under HK still links (found by a tester:
+/// scoping every registration number by country let a seller dodge linking that way).
+#[tokio::test]
+async fn a_uscc_links_whatever_country_a_platform_records() {
+    let suite = TestSuite::start().await;
+    let uscc = || Identifiers {
+        business_registration_numbers: vec!["91440300MA5FXL2X3K".to_owned()],
+        ..Default::default()
+    };
+    accept(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile(
+                "P-CN",
+                "CN-1",
+                "Shenzhen Bright Trading Co., Ltd.",
+                "CN",
+                uscc(),
+            ),
+            confirmed("F-CN", "CN-1"),
+        ],
+    )
+    .await;
+    accept(
+        &suite,
+        PLATFORM_B,
+        vec![profile("P-HK", "HK-1", "Bright Deals HK", "HK", uscc())],
+    )
+    .await;
+    let listed = risk(&suite, account("demo-platform", "CN-1")).await;
+    let dodger = risk(&suite, account("demo-marketplace", "HK-1")).await;
+    assert_eq!(dodger.cluster_id, listed.cluster_id, "{dodger:#?}");
+    assert_eq!(dodger.tier(), acx_proto::common::RiskTier::Blacklisted);
+}

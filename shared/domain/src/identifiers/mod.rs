@@ -213,13 +213,11 @@ pub fn normalize_as(
         value = text::ascii_digits(&value).into_owned();
     }
     match kind {
-        IdentifierKind::BusinessRegistration if version >= Normalization::V3 => {
+        IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber
+            if version >= Normalization::V3 =>
+        {
             registration::normalize(&value, labels)
                 .map(|number| registration::in_register(number, country))
-        }
-        IdentifierKind::TaxNumber if version >= Normalization::V3 => {
-            registration::normalize(&value, labels)
-                .map(|number| registration::tax_in_register(number, country))
         }
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
             registration::normalize(&value, labels)

@@ -33,33 +33,24 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     Ok(out)
 }
 
-/// A business registration number as its register knows it (version 3 on): prefixed with
-/// the country of registration, `GB:04732918`. Registers number their companies
-/// independently, so the same digits name unrelated companies in two countries (found by a
-/// tester: a British and an Irish firm with one company number were linked, and a finding
-/// against one listed the other). Without a country the number stays as it is, and meets
-/// only numbers given without one. Tax numbers are not scoped: VAT, EORI and USCC numbers
-/// carry their country, and a seller registered for tax abroad (a Chinese seller's German VAT
-/// number) gives the same number on every platform.
+/// A business registration or tax number as its register knows it (version 3 on): one of
+/// digits only is its country's, prefixed with the country of registration (`GB:04732918`),
+/// as registers number independently and the same digits name unrelated parties in two
+/// countries (found by testers: a British and an Irish company with one company number, and
+/// a Russian INN, a Turkish VKN and a US EIN of the same digits, were linked, and a finding
+/// against one listed the others). One with letters stays as it is: it is written in its
+/// register's own format (a USCC, an EU VAT or EORI number with its country, `SC123456`),
+/// so it does not collide across countries, and the same party gives the same number on
+/// every platform whatever country a platform records (a Chinese seller's USCC under `HK`,
+/// its German VAT number). Without a country the number stays as it is, and meets only
+/// numbers given without one.
 pub fn in_register(number: String, country: Option<&str>) -> String {
+    if !number.bytes().all(|b| b.is_ascii_digit()) {
+        return number;
+    }
     match country.map(str::trim).filter(|c| c.len() == 2) {
         Some(country) => format!("{}:{number}", country.to_ascii_uppercase()),
         None => number,
-    }
-}
-
-/// A tax number as its register knows it (version 3 on): one of digits only (Russia's INN,
-/// Turkey's VKN, the US EIN, Australia's ABN, Brazil's CNPJ) is its country's, prefixed as
-/// [`in_register`] does, as national numbering collides across countries (found by a tester:
-/// an INN, a VKN and an EIN of the same digits linked a Russian, a Turkish and an American
-/// seller). One with letters stays as it is: EU VAT and EORI numbers carry their country,
-/// and a seller's foreign VAT number (a Chinese seller's German one) is the same on every
-/// platform.
-pub fn tax_in_register(number: String, country: Option<&str>) -> String {
-    if number.bytes().all(|b| b.is_ascii_digit()) {
-        in_register(number, country)
-    } else {
-        number
     }
 }
 
@@ -93,7 +84,11 @@ mod tests {
             normalize_kind(BusinessRegistration, "04732918", None).unwrap(),
             "04732918"
         );
-        // Tax numbers with their country's letters are not scoped; digits alone are.
+        // Numbers with letters are not scoped; digits alone are, for either kind.
+        assert_eq!(
+            normalize_kind(BusinessRegistration, "91440300MA5FXL2X3K", Some("HK")).unwrap(),
+            "91440300MA5FXL2X3K"
+        );
         assert_eq!(
             normalize_kind(TaxNumber, "DE 123 456 789", Some("CN")).unwrap(),
             "DE123456789"
