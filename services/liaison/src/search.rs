@@ -120,8 +120,16 @@ fn canonical(request: &SearchShipmentsRequest) -> Result<(SearchShipmentsRequest
     if !(0.0..=1.0).contains(&request.min_risk) {
         violations.push(FieldViolation::new("min_risk", "must be between 0 and 1"));
     }
-    request.customs_office = request.customs_office.trim().to_owned();
-    request.importer_id = request.importer_id.trim().to_owned();
+    // Ids as declarations store them: trimmed, with no invisible characters (found by a
+    // tester: an importer id with a NUL searched for nothing instead of being refused).
+    for (field, id) in [
+        ("customs_office", &mut request.customs_office),
+        ("importer_id", &mut request.importer_id),
+    ] {
+        if let Err(why) = acx_domain::customs::trim_id(id) {
+            violations.push(FieldViolation::new(field, why));
+        }
+    }
     request
         .hs_code_prefix
         .retain(|c| !matches!(c, '.' | ' ' | '-'));

@@ -34,11 +34,10 @@ pub fn check_description(
             "must be an ISO 3166-1 alpha-2 code such as CN or DE".to_owned(),
         ));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        violations.push((
-            "name".to_owned(),
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
+    if let Some(why) = crate::text::free_text_problem(name, MAX_NAME_CHARS) {
+        // Names as profiles take them: no control characters or overrides (found by a
+        // tester: a NUL in a name was searched for).
+        violations.push(("name".to_owned(), why));
     }
     let mut set = hashing::normalize_all(
         identifiers,

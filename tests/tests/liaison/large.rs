@@ -386,3 +386,37 @@ async fn audit_filters_are_checked() {
         assert_eq!(refused_field(answer), field);
     }
 }
+
+/// A search's ids and a party's name are checked as what they search for is (found by a
+/// tester: a NUL was searched for instead of refused).
+#[tokio::test]
+async fn search_ids_and_party_names_with_control_characters_are_refused() {
+    use acx_proto::liaison::{
+        CheckPartyRequest, PartyDescription, SearchShipmentsRequest, check_party_request::Party,
+    };
+    let suite = TestSuite::start_with(false).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let answer = liaison
+        .search_shipments(authorized(
+            SearchShipmentsRequest {
+                importer_id: "IMP\u{0}1".to_owned(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await;
+    assert_eq!(refused_field(answer), "importer_id");
+    let answer = liaison
+        .check_party(authorized(
+            CheckPartyRequest {
+                party: Some(Party::Entity(PartyDescription {
+                    name: "Bright\u{0} Deals".to_owned(),
+                    ..Default::default()
+                })),
+            },
+            &token,
+        ))
+        .await;
+    assert!(refused_field(answer).ends_with("name"));
+}
