@@ -166,28 +166,10 @@ fn canonical(request: &SearchShipmentsRequest) -> Result<(SearchShipmentsRequest
         Ok(ShipmentOrder::Unspecified) => request.order_by = ShipmentOrder::Risk as i32,
         Ok(_) => {}
     }
-    for (field, time) in [
-        ("start_time", &request.start_time),
-        ("end_time", &request.end_time),
-    ] {
-        if time
-            .as_ref()
-            .is_some_and(|t| !(0..1_000_000_000).contains(&t.nanos))
-        {
-            violations.push(FieldViolation::new(
-                format!("{field}.nanos"),
-                "must be 0 to 999999999",
-            ));
-        }
-    }
-    if let (Some(start), Some(end)) = (&request.start_time, &request.end_time)
-        && (start.seconds, start.nanos) > (end.seconds, end.nanos)
-    {
-        violations.push(FieldViolation::new(
-            "start_time",
-            "must not be after end_time",
-        ));
-    }
+    violations.extend(acx_runtime::validate::time_range(
+        request.start_time.as_ref(),
+        request.end_time.as_ref(),
+    ));
     if violations.is_empty() {
         Ok((request, size))
     } else {

@@ -19,6 +19,33 @@ pub fn seller_ref(seller: Option<&mut SellerAccountRef>, path: &str) -> Vec<Fiel
         .collect()
 }
 
+/// Violations of a listing's time range (`start_time` inclusive, `end_time` exclusive, each
+/// optional): nanos out of 0..999,999,999, or a start after the end, which would list
+/// nothing instead of saying the filter is wrong (found by testers).
+pub fn time_range(
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    for (field, time) in [("start_time", start), ("end_time", end)] {
+        if time.is_some_and(|t| !(0..1_000_000_000).contains(&t.nanos)) {
+            violations.push(FieldViolation::new(
+                format!("{field}.nanos"),
+                "must be 0 to 999999999",
+            ));
+        }
+    }
+    if let (Some(start), Some(end)) = (start, end)
+        && (start.seconds, start.nanos) > (end.seconds, end.nanos)
+    {
+        violations.push(FieldViolation::new(
+            "start_time",
+            "must not be after end_time",
+        ));
+    }
+    violations
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
