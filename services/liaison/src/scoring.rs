@@ -14,8 +14,10 @@ use acx_proto::scoring::{
     RecordOutcomeRequest, RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse,
     scoring_service_client::ScoringServiceClient,
 };
-use acx_runtime::client::{AuthChannel, Idempotency, PeerClient, RetryPolicy};
-use tonic::{Code, Request, Status};
+use acx_runtime::client::{
+    AuthChannel, Idempotency, PeerClient, PeerSettings, RetryPolicy, settings_refused,
+};
+use tonic::{Request, Status};
 
 use crate::{Error, positions::Positions};
 
@@ -154,19 +156,16 @@ impl Scoring {
         let Err(status) = answer else {
             return Ok(());
         };
-        let problem = match status.code() {
-            Code::Unauthenticated => "scoring does not know the token in ACX_SCORING_TOKEN",
-            Code::PermissionDenied => {
-                "the token in ACX_SCORING_TOKEN is not liaison's service token (service:liaison)"
-            }
-            Code::Unimplemented => {
-                "ACX_SCORING_URL does not name a scoring service (it has no GetModelCard)"
-            }
-            _ => {
-                tracing::warn!(code = ?status.code(), error = status.message(),
-                    "scoring cannot be reached now; declarations stay pending until it can");
-                return Ok(());
-            }
+        let settings = PeerSettings {
+            peer: "scoring",
+            url_var: "ACX_SCORING_URL",
+            token_var: "ACX_SCORING_TOKEN",
+            principal: "service:liaison",
+        };
+        let Some(problem) = settings_refused(&status, &settings) else {
+            tracing::warn!(code = ?status.code(), error = status.message(),
+                "scoring cannot be reached now; declarations stay pending until it can");
+            return Ok(());
         };
         Err(Error::ScoringRefused(format!(
             "{problem} ({})",

@@ -68,24 +68,18 @@ pub fn parse_name(name: &str) -> Result<&str, Error> {
     Ok(id.trim())
 }
 
-/// Most violations listed for one declaration; the rest are counted in one more entry.
-const MAX_VIOLATIONS: usize = 16;
-/// Longest violation description kept, in bytes.
-const MAX_DESCRIPTION_BYTES: usize = 192;
-
-/// A declaration's violations as the answer lists them: at most [`MAX_VIOLATIONS`], each
-/// description cut short, then one entry under `path` counting the others, so an answer
-/// stays small whatever a declaration holds (found by a tester: a 300 kB request with
-/// 100,000 bad tracking numbers was answered with 7 MB, more than a client reads).
+/// A declaration's violations as the answer lists them
+/// ([`acx_runtime::error::listed_violations`]: at most 16, each cut short), then one entry
+/// under `path` counting the others, so an answer stays small whatever a declaration holds
+/// (found by a tester: a 300 kB request with 100,000 bad tracking numbers was answered with
+/// 7 MB, more than a client reads).
 fn bounded(violations: Vec<FieldViolation>, path: &str) -> Vec<DeclarationViolation> {
-    let more = violations.len().saturating_sub(MAX_VIOLATIONS);
-    let mut listed: Vec<DeclarationViolation> = violations
+    let (listed, more) = acx_runtime::error::listed_violations(violations);
+    let mut listed: Vec<DeclarationViolation> = listed
         .into_iter()
-        .take(MAX_VIOLATIONS)
         .map(|v| DeclarationViolation {
-            field: acx_runtime::error::clip(&v.field, MAX_DESCRIPTION_BYTES).into_owned(),
-            description: acx_runtime::error::clip(&v.description, MAX_DESCRIPTION_BYTES)
-                .into_owned(),
+            field: v.field,
+            description: v.description,
         })
         .collect();
     if more > 0 {

@@ -17,7 +17,7 @@ use std::{
 use acx_proto::ingest::StreamChangesRequest;
 use acx_runtime::{
     Shutdown,
-    client::{PeerClient, PeerConfig, RetryPolicy},
+    client::{PeerClient, PeerConfig, PeerSettings, RetryPolicy, settings_refused},
     error::cause_chain,
 };
 
@@ -55,20 +55,13 @@ pub(crate) const HAND_ON_AFTER: Duration = Duration::from_secs(15);
 /// How long a replica that handed the lease on leaves it to the others.
 pub(crate) const STAND_ASIDE: Duration = Duration::from_secs(30);
 
-/// What in this replica's settings is wrong when ingest answers `status`, if its answer
-/// means that rather than ingest being away: retrying cannot help.
-fn refusal(status: &tonic::Status) -> Option<&'static str> {
-    match status.code() {
-        tonic::Code::Unauthenticated => Some("ingest does not know the token in ACX_INGEST_TOKEN"),
-        tonic::Code::PermissionDenied => Some(
-            "the token in ACX_INGEST_TOKEN is not one that may read the change feed (service:scoring's)",
-        ),
-        tonic::Code::Unimplemented => {
-            Some("ACX_INGEST_URL does not name an ingest service (it has no change feed)")
-        }
-        _ => None,
-    }
-}
+/// Scoring's settings for ingest, to name the wrong one when ingest refuses them.
+const INGEST_SETTINGS: PeerSettings = PeerSettings {
+    peer: "ingest",
+    url_var: "ACX_INGEST_URL",
+    token_var: "ACX_INGEST_TOKEN",
+    principal: "service:scoring",
+};
 
 /// Checks at start-up that ingest lets this replica read its change feed, by opening it
 /// past its end: a token or address that ingest refuses is [`Error::FeedRefused`], naming
@@ -90,7 +83,7 @@ pub(crate) async fn check_access(ingest: &PeerConfig) -> Result<(), Error> {
     };
     match opened {
         Ok(()) => Ok(()),
-        Err(status) => match refusal(&status) {
+        Err(status) => match settings_refused(&status, &INGEST_SETTINGS) {
             Some(why) => Err(Error::FeedRefused(format!("{why} ({})", status.message()))),
             None => {
                 tracing::warn!(code = ?status.code(), error = status.message(),
@@ -155,9 +148,11 @@ impl Scorer {
             let wait = REOPEN.jittered_backoff(failures);
             match result {
                 Ok(()) => failures = 0,
-                Err(Error::Feed(status)) if refusal(&status).is_some() => {
+                Err(Error::Feed(status))
+                    if let Some(problem) = settings_refused(&status, &INGEST_SETTINGS) =>
+                {
                     tracing::error!(
-                        problem = refusal(&status).unwrap_or_default(),
+                        %problem,
                         error = status.message(),
                         stand_aside_s = STAND_ASIDE.as_secs(),
                         "ingest refuses this replica's change feed: handing the feed lease on"

@@ -94,6 +94,43 @@ impl PeerConfig {
     }
 }
 
+/// What a peer service is called by: its name, the variables holding its address and
+/// this service's token for it, and the principal that token must be.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSettings {
+    /// The peer, e.g. "ingest".
+    pub peer: &'static str,
+    /// The variable of its address, e.g. `ACX_INGEST_URL`.
+    pub url_var: &'static str,
+    /// The variable of the token, e.g. `ACX_INGEST_TOKEN`.
+    pub token_var: &'static str,
+    /// The principal the token must be, e.g. `service:scoring`.
+    pub principal: &'static str,
+}
+
+/// Which setting is wrong when a peer answers `status`, if its answer means a setting is
+/// wrong rather than the peer being away (retrying cannot help): UNAUTHENTICATED (the peer
+/// does not know the token), PERMISSION_DENIED (the token is another principal's) or
+/// UNIMPLEMENTED (the address is another service's). The text names the variable.
+pub fn settings_refused(status: &tonic::Status, settings: &PeerSettings) -> Option<String> {
+    let PeerSettings {
+        peer,
+        url_var,
+        token_var,
+        principal,
+    } = settings;
+    match status.code() {
+        tonic::Code::Unauthenticated => {
+            Some(format!("{peer} does not know the token in {token_var}"))
+        }
+        tonic::Code::PermissionDenied => Some(format!(
+            "the token in {token_var} is not {principal}'s, which {peer} requires"
+        )),
+        tonic::Code::Unimplemented => Some(format!("{url_var} does not name a {peer} service")),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,24 @@ pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(format!("{}…", &text[..end]))
 }
 
+/// Violations as a result inside an answer lists them (a declaration's, a report's): at
+/// most [`MAX_LISTED_VIOLATIONS`], each path and description cut short as
+/// [`invalid_argument`] cuts them; returns them and how many were left out.
+pub fn listed_violations(violations: Vec<FieldViolation>) -> (Vec<FieldViolation>, usize) {
+    let left_out = violations.len().saturating_sub(MAX_LISTED_VIOLATIONS);
+    let listed = violations
+        .into_iter()
+        .take(MAX_LISTED_VIOLATIONS)
+        .map(|v| {
+            FieldViolation::new(
+                clip(&v.field, MAX_FIELD_BYTES),
+                clip(&v.description, MAX_DESCRIPTION_BYTES),
+            )
+        })
+        .collect();
+    (listed, left_out)
+}
+
 fn error_info(
     details: &mut ErrorDetails,
     reason: &str,
