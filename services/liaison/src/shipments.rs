@@ -256,13 +256,14 @@ impl Shipments {
     }
 
     /// Assesses stored declarations now if scoring answers and stores their assessments;
-    /// otherwise they stay pending. One result each: None while pending.
+    /// otherwise (scoring or the database failing) they stay pending. One result each: None
+    /// while pending.
     async fn try_assess(
         &self,
         declarations: &[(&str, &Declaration)],
-    ) -> Result<Vec<Option<ShipmentAssessment>>, Error> {
+    ) -> Vec<Option<ShipmentAssessment>> {
         if declarations.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let assessments = self.assess_in_calls(declarations).await;
         // One transaction for the batch; a failure leaves it pending for the worker, which
@@ -280,9 +281,15 @@ impl Shipments {
                 });
             }
         }
-        store::write_assessments(&self.database, &records, AssessmentWrite::Arrival).await?;
+        if let Err(error) =
+            store::write_assessments(&self.database, &records, AssessmentWrite::Arrival).await
+        {
+            // The worker's next round assesses them again; scoring answers from its record.
+            tracing::warn!(%error, "assessments not stored: left pending for the worker");
+            return vec![None; declarations.len()];
+        }
         self.alerts.notify_waiters();
-        Ok(assessments)
+        assessments
     }
 
     /// Stores and assesses a batch of declarations from `authority`, one result each.
@@ -292,70 +299,101 @@ impl Shipments {
         declarations: Vec<Declaration>,
     ) -> Result<Vec<DeclarationResult>, Error> {
         let mut results = Vec::with_capacity(declarations.len());
-        // Accepted declarations, assessed together once all are stored.
-        let mut accepted: Vec<(usize, Declaration)> = Vec::new();
+        // Valid declarations with their encoding and content hash, stored together.
+        let mut valid: Vec<(usize, Declaration, Vec<u8>, Vec<u8>)> = Vec::new();
         for (index, mut declaration) in declarations.into_iter().enumerate() {
+            let violations =
+                declarations::validate(&mut declaration, &format!("declarations[{index}]"));
+            // The id as stored (trimmed), as every later call names it.
             let mut result = DeclarationResult {
                 index: index as i32,
                 declaration_id: declaration.declaration_id.clone(),
                 ..Default::default()
             };
-            let violations =
-                declarations::validate(&mut declaration, &format!("declarations[{index}]"));
-            // The id as stored (trimmed), as every later call names it.
-            result
-                .declaration_id
-                .clone_from(&declaration.declaration_id);
-            if !violations.is_empty() {
+            if violations.is_empty() {
+                let payload = declaration.encode_to_vec();
+                let hash = declarations::content_hash(&payload);
+                valid.push((index, declaration, payload, hash));
+            } else {
                 result.outcome = DeclarationOutcome::Rejected as i32;
                 result.violations = bounded(violations, &format!("declarations[{index}]"));
-                results.push(result);
-                continue;
             }
-            let payload = declaration.encode_to_vec();
-            let hash = declarations::content_hash(&payload);
-            let id = declaration.declaration_id.clone();
-            let new = store::NewDeclaration {
+            results.push(result);
+        }
+        let receive_time_us = now_micros();
+        let new: Vec<store::NewDeclaration> = valid
+            .iter()
+            .map(|(_, declaration, payload, hash)| store::NewDeclaration {
                 authority,
-                declaration: &declaration,
-                content_hash: &hash,
-                payload: &payload,
-                receive_time_us: now_micros(),
-            };
-            if store::insert(&self.database, new).await? {
+                declaration,
+                content_hash: hash,
+                payload,
+                receive_time_us,
+            })
+            .collect();
+        let inserted = store::insert(&self.database, &new).await?;
+        drop(new);
+        // Accepted declarations (with their content hash), assessed together now that all
+        // are stored; repeats of them in the batch answer as they do.
+        let mut accepted: Vec<(usize, Declaration, Vec<u8>)> = Vec::new();
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        for ((index, declaration, _, hash), inserted) in valid.into_iter().zip(inserted) {
+            let result = &mut results[index];
+            if inserted {
                 result.outcome = DeclarationOutcome::Accepted as i32;
                 result.assessment_state = AssessmentState::Pending as i32;
-                accepted.push((index, declaration));
-            } else {
-                let Some(stored) = store::get(&self.database, authority, &id).await? else {
-                    return Err(Error::NotFound(format!(
-                        "declaration {id} vanished while being stored"
-                    )));
-                };
-                result.outcome = if stored.content_hash == hash {
+                accepted.push((index, declaration, hash));
+                continue;
+            }
+            let id = &declaration.declaration_id;
+            if let Some(first) = accepted
+                .iter()
+                .position(|(_, d, _)| &d.declaration_id == id)
+            {
+                result.outcome = if accepted[first].2 == hash {
                     DeclarationOutcome::Duplicate
                 } else {
                     DeclarationOutcome::AlreadyExists
                 } as i32;
-                let shipment = to_shipment(stored)?;
-                result.assessment_state = shipment.assessment_state;
-                if let Some(assessment) = shipment.assessment {
-                    result.lane = assessment.lane;
-                    result.risk = assessment.risk;
-                }
+                result.assessment_state = AssessmentState::Pending as i32;
+                repeats.push((index, first));
+                continue;
             }
-            results.push(result);
+            let Some(stored) = store::get(&self.database, authority, id).await? else {
+                return Err(Error::NotFound(format!(
+                    "declaration {id} vanished while being stored"
+                )));
+            };
+            result.outcome = if stored.content_hash == hash {
+                DeclarationOutcome::Duplicate
+            } else {
+                DeclarationOutcome::AlreadyExists
+            } as i32;
+            let shipment = to_shipment(stored)?;
+            result.assessment_state = shipment.assessment_state;
+            if let Some(assessment) = shipment.assessment {
+                result.lane = assessment.lane;
+                result.risk = assessment.risk;
+            }
         }
         let batch: Vec<(&str, &Declaration)> =
-            accepted.iter().map(|(_, d)| (authority, d)).collect();
-        let assessments = self.try_assess(&batch).await?;
-        for ((index, _), assessment) in accepted.iter().zip(assessments) {
+            accepted.iter().map(|(_, d, _)| (authority, d)).collect();
+        let assessments = self.try_assess(&batch).await;
+        for ((index, _, _), assessment) in accepted.iter().zip(assessments) {
             if let Some(assessment) = assessment {
                 let result = &mut results[*index];
                 result.assessment_state = AssessmentState::Assessed as i32;
                 result.lane = assessment.lane;
                 result.risk = assessment.risk;
             }
+        }
+        for (index, first) in repeats {
+            let first = &results[accepted[first].0];
+            let (state, lane, risk) = (first.assessment_state, first.lane, first.risk);
+            let result = &mut results[index];
+            result.assessment_state = state;
+            result.lane = lane;
+            result.risk = risk;
         }
         Ok(results)
     }
@@ -531,7 +569,7 @@ impl Shipments {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let batch: Vec<(&str, &Declaration)> = declarations.iter().map(|(a, d)| (*a, d)).collect();
-        let assessed = self.try_assess(&batch).await?;
+        let assessed = self.try_assess(&batch).await;
         let done = assessed.iter().filter(|a| a.is_some()).count();
         if done > 0 {
             tracing::info!(declarations = done, "pending declarations assessed");

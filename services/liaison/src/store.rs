@@ -57,49 +57,90 @@ pub struct NewDeclaration<'a> {
     pub receive_time_us: i64,
 }
 
-/// Stores a new declaration as pending; false when the id is taken (nothing written).
-pub async fn insert(database: &Database, new: NewDeclaration<'_>) -> Result<bool, sqlx::Error> {
-    const SQL: &str = "INSERT INTO declarations (authority, declaration_id, content_hash, payload, state, \
-                       customs_office, importer_id, seller_platform, seller_id, hs_codes, declaration_time_us, \
-                       receive_time_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                       ON CONFLICT (authority, declaration_id) DO NOTHING";
-    let declaration = new.declaration;
-    let (seller_platform, seller_id) = declaration
-        .seller
-        .as_ref()
-        .map(|s| (s.platform.clone(), s.seller_id.clone()))
-        .unzip();
-    let hs_codes = format!(
-        " {} ",
-        declaration
-            .lines
-            .iter()
-            .map(|l| l.hs_code.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let declared_us = declaration.declaration_time.as_ref().map_or(0, |t| {
+/// Stores new declarations as pending, all in one transaction (a batch is stored whole or
+/// not at all): one flag each, false when its id was taken (by a stored declaration or by
+/// an earlier one of the same batch; nothing written for it).
+pub async fn insert(
+    database: &Database,
+    declarations: &[NewDeclaration<'_>],
+) -> Result<Vec<bool>, sqlx::Error> {
+    const HEAD: &str = "INSERT INTO declarations (authority, declaration_id, content_hash, payload, state, \
+                        customs_office, importer_id, seller_platform, seller_id, hs_codes, declaration_time_us, \
+                        receive_time_us) VALUES ";
+    const TAIL: &str =
+        " ON CONFLICT (authority, declaration_id) DO NOTHING RETURNING authority, declaration_id";
+    // Only the first of a batch's declarations with one id is offered: which copy a
+    // multi-row insert keeps is not defined.
+    let mut offered: Vec<usize> = Vec::with_capacity(declarations.len());
+    let mut seen = std::collections::HashSet::with_capacity(declarations.len());
+    for (i, new) in declarations.iter().enumerate() {
+        if seen.insert((new.authority, new.declaration.declaration_id.as_str())) {
+            offered.push(i);
+        }
+    }
+    let mut inserted = std::collections::HashSet::with_capacity(offered.len());
+    let mut tx = database.begin_write(None).await?;
+    for chunk in offered.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_statement(HEAD, 0, chunk.len(), 12, TAIL);
+        let stored: Vec<(String, String)>;
+        on_tx!(&mut tx, conn => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for &i in chunk {
+                let new = &declarations[i];
+                let declaration = new.declaration;
+                let (seller_platform, seller_id) = declaration
+                    .seller
+                    .as_ref()
+                    .map(|s| (s.platform.as_str(), s.seller_id.as_str()))
+                    .unzip();
+                query = query
+                    .bind(new.authority)
+                    .bind(&declaration.declaration_id)
+                    .bind(new.content_hash)
+                    .bind(new.payload)
+                    .bind(PENDING)
+                    .bind(&declaration.customs_office)
+                    .bind(&declaration.importer_id)
+                    .bind(seller_platform)
+                    .bind(seller_id)
+                    .bind(hs_codes(declaration))
+                    .bind(declared_us(declaration))
+                    .bind(new.receive_time_us);
+            }
+            stored = query.fetch_all(conn).await?;
+        });
+        inserted.extend(stored);
+    }
+    tx.commit().await?;
+    let mut flags = vec![false; declarations.len()];
+    for i in offered {
+        let new = &declarations[i];
+        flags[i] = inserted.contains(&(
+            new.authority.to_owned(),
+            new.declaration.declaration_id.clone(),
+        ));
+    }
+    Ok(flags)
+}
+
+/// A declaration's HS codes as searches match them: space-separated, with a space at both
+/// ends (` 6403 8517 `).
+fn hs_codes(declaration: &Declaration) -> String {
+    let mut codes = String::from(" ");
+    for line in &declaration.lines {
+        codes.push_str(&line.hs_code);
+        codes.push(' ');
+    }
+    codes
+}
+
+/// A declaration's time in µs since the epoch (0 when unset).
+fn declared_us(declaration: &Declaration) -> i64 {
+    declaration.declaration_time.as_ref().map_or(0, |t| {
         t.seconds
             .saturating_mul(1_000_000)
             .saturating_add(i64::from(t.nanos / 1_000))
-    });
-    let result = on_backend!(database, pool => sqlx::query(SQL)
-        .bind(new.authority)
-        .bind(&declaration.declaration_id)
-        .bind(new.content_hash)
-        .bind(new.payload)
-        .bind(PENDING)
-        .bind(&declaration.customs_office)
-        .bind(&declaration.importer_id)
-        .bind(&seller_platform)
-        .bind(&seller_id)
-        .bind(&hs_codes)
-        .bind(declared_us)
-        .bind(new.receive_time_us)
-        .execute(pool)
-        .await?
-        .rows_affected());
-    Ok(result == 1)
+    })
 }
 
 /// One declaration, by authority ($1) and declaration id ($2); built once, because the
@@ -225,6 +266,9 @@ pub async fn write_assessments(
         AssessmentWrite::Arrival => (PENDING, "assessed on arrival"),
         AssessmentWrite::Reassessment(cause) => (ASSESSED, cause),
     };
+    if records.is_empty() {
+        return Ok(());
+    }
     let mut tx = database.begin_write(Some(ALERT_WRITE_LOCK)).await?;
     // The write lock is held: the declarations found in state `before` are the ones the
     // update changes (each once, the first record of it).

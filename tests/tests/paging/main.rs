@@ -2,7 +2,8 @@
 //! (page sizes from 1 up, rows arriving, being assessed and changing between pages) gives
 //! every matching row exactly once, in order, against a brute-force listing; pages are
 //! bounded by bytes; page tokens are bound to their caller and filters and refused when
-//! altered, foreign or from an earlier release.
+//! altered, foreign or from an earlier release. Beside them, batches of declarations
+//! against a brute-force model of what is stored (`intake`), on the same harness.
 //!
 //! The properties run as seeded random cases rather than with `proptest`: every case drives
 //! real servers through async calls, which proptest's synchronous runner and shrinking do
@@ -15,6 +16,7 @@ mod audit;
 mod blacklist;
 mod bytes;
 mod fake_scoring;
+mod intake;
 mod peer_calls;
 mod reports;
 mod search;
