@@ -31,11 +31,12 @@ use tokio::sync::{OwnedRwLockReadGuard, mpsc};
 use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape, or what
-/// the state holds would be computed otherwise (6: clusters no longer link on a weak value
-/// that many accounts give or on names of a legal form or fillers alone, and link reasons
-/// are bounded; a replica that kept a format-5
-/// snapshot would serve clusters a replica replaying the history no longer forms).
-pub const FORMAT_VERSION: i32 = 6;
+/// the state holds would be computed otherwise (7: risk model `acx-risk-2`, where findings
+/// across a weak link count three quarters and no flat link component is added; a replica
+/// that kept a format-6 snapshot would serve the scores of `acx-risk-1`. 6: clusters no
+/// longer link on a weak value that many accounts give or on names of a legal form or
+/// fillers alone, and link reasons are bounded).
+pub const FORMAT_VERSION: i32 = 7;
 /// Bytes per stored chunk: at most three are in memory while writing (about 6 MiB), and a
 /// million accounts take under 200.
 const CHUNK: usize = 2 << 20;

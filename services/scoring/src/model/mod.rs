@@ -13,17 +13,23 @@
 //! account's current profile (the latest by observation time, not retracted) links it, so
 //! superseded or retracted profiles undo their links.
 //!
-//! ## Risk (model `acx-risk-1`)
+//! ## Risk (model `acx-risk-2`)
 //! Each active counterfeit finding on any account of the cluster weighs
 //! `verdict × evidence × 0.5^(age / half-life)`: confirmed 0.9, suspected 0.35; test buy
 //! and customs seizure 1.0, rights-owner notice 0.85, other 0.6, automated detection 0.5.
-//! Findings are grouped by (source, evidence type): a group counts its strongest finding
+//! A finding on an account of another party (accounts joined by strong links alone are one
+//! party; another is reached only through a weak link) counts
+//! [`risk::WEAK_LINK_WEIGHT`] (0.75) of that, so an account never scores above the one
+//! whose findings it has only through a weak link. Findings are grouped by
+//! (source, evidence type): a group counts its strongest finding
 //! plus a fifth of the others (repetition by one source adds little), and groups combine
 //! as independent evidence, `1 - Π(1 - group)` (corroboration across platforms and evidence
-//! types adds much). An account that is not listed but sits in a cluster with a listed
-//! account gets a link component of 0.5. The score is `1 - Π(1 - component)`; each reason's
-//! contribution is its share of the score.
-//!
+//! types adds much). Findings of another party count as `LINKED_TO_BLACKLISTED` when a
+//! party other than the account's own is listed, else under their own reasons. Each
+//! reason's contribution is its share of the score. (`acx-risk-1` counted the cluster's
+//! findings in full for every account and added a link component of 0.5 for an unlisted
+//! account in a listed cluster, which put weakly linked accounts above the listed one.)
+
 //! ## Blacklist
 //! An account with an active confirmed finding is listed (basis: confirmed finding), and so
 //! is every account strongly linked to it (basis: strong link). A retraction, an upheld
@@ -44,6 +50,8 @@ mod linking;
 mod risk;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_parties;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -72,7 +80,7 @@ pub struct ModelParams {
 impl ModelParams {
     /// The version string of this model with these parameters.
     pub fn version(&self) -> String {
-        format!("acx-risk-1;half-life={}d", self.half_life_days)
+        format!("acx-risk-2;half-life={}d", self.half_life_days)
     }
 }
 

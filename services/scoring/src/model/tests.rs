@@ -16,17 +16,17 @@ use super::{AccountKey, Merge, Model, ModelParams, cluster_id_of, timestamp};
 const DAY_US: i64 = 86_400_000_000;
 const NOW: i64 = 1_760_000_000_000_000;
 
-fn params() -> ModelParams {
+pub(super) fn params() -> ModelParams {
     ModelParams {
         half_life_days: 180.0,
     }
 }
 
-fn key(platform: &str, seller: &str) -> AccountKey {
+pub(super) fn key(platform: &str, seller: &str) -> AccountKey {
     (platform.to_owned(), seller.to_owned())
 }
 
-fn finding(
+pub(super) fn finding(
     id: &str,
     seller: &str,
     confirmed: bool,
@@ -54,7 +54,7 @@ fn finding(
     }
 }
 
-fn profile(
+pub(super) fn profile(
     id: &str,
     seller: &str,
     name: &str,
@@ -83,7 +83,7 @@ fn profile(
 }
 
 /// Feeds `reports` (platform, report) in order and recomputes; returns the model.
-fn model_of(reports: &[(&str, Report)]) -> Model {
+pub(super) fn model_of(reports: &[(&str, Report)]) -> Model {
     let mut model = Model::new(params());
     let mut touched = BTreeSet::new();
     for (i, (platform, report)) in reports.iter().enumerate() {
@@ -93,7 +93,7 @@ fn model_of(reports: &[(&str, Report)]) -> Model {
     model
 }
 
-fn score(model: &Model, account: &AccountKey) -> f64 {
+pub(super) fn score(model: &Model, account: &AccountKey) -> f64 {
     model.risk(account).expect("scored").score
 }
 
