@@ -590,6 +590,24 @@ impl ScoringService for Scoring {
             page.take(changes, count);
         }
         let (changes, _) = page.finish();
+        // A cursor past the newest change is from another deployment or an older copy of
+        // this database: following it would skip every change until the feed reached it
+        // (found by a tester: such a cursor was answered with no changes and saved).
+        if changes.is_empty() && request.after_cursor > 0 {
+            let head = store::blacklist_head(self.scorer.database())
+                .await
+                .map_err(Error::from)?;
+            if request.after_cursor > head {
+                invalid(vec![FieldViolation::new(
+                    "after_cursor",
+                    format!(
+                        "is past the newest change ({head}): it is not from this exchange's \
+                         blacklist (another deployment, or a database restored from before it); \
+                         take ListBlacklist again and follow its cursor"
+                    ),
+                )])?;
+            }
+        }
         let next_cursor = changes.last().map_or(request.after_cursor, |c| c.cursor);
         Ok(at(
             ListBlacklistChangesResponse {

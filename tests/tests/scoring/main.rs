@@ -459,6 +459,37 @@ async fn a_retraction_delists_and_the_delta_feed_says_why() {
         [BlacklistChangeType::Listed, BlacklistChangeType::Delisted],
         "the trail is kept"
     );
+    // At the newest change: nothing new. Past it (a cursor kept from another deployment or
+    // from before a restore): refused, instead of answered empty and followed, which skipped
+    // every change until the feed reached it.
+    let head = everything.next_cursor;
+    let at_head = client
+        .list_blacklist_changes(authorized(
+            ListBlacklistChangesRequest {
+                after_cursor: head,
+                page_size: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(at_head.changes.is_empty() && at_head.next_cursor == head);
+    let past = client
+        .list_blacklist_changes(authorized(
+            ListBlacklistChangesRequest {
+                after_cursor: head + 100_000,
+                page_size: 0,
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(past.code(), tonic::Code::InvalidArgument, "{past:?}");
+    assert!(
+        past.message().contains("after_cursor") && past.message().contains("ListBlacklist"),
+        "{past:?}"
+    );
     let empty = client
         .list_blacklist(authorized(ListBlacklistRequest::default(), &token))
         .await
