@@ -398,6 +398,8 @@ impl LiaisonService for Liaison {
                         let alert = WatchAlertsResponse {
                             cursor: next,
                             shipment: Some(shipment),
+                            lane: raised.0,
+                            risk: raised.1,
                         };
                         if sender.send(Ok(alert)).await.is_err() {
                             return;

@@ -568,6 +568,10 @@ async fn alerts_are_filtered_by_the_lane_that_raised_them() {
         .expect("the RED alert is streamed")
         .unwrap()
         .unwrap();
+    // The alert says what raised it (found by a tester: only the shipment as it is now
+    // was shown, GREEN, on a RED watcher's stream).
+    assert_eq!(alert.lane(), Lane::Red, "{alert:?}");
+    assert!((alert.risk - 0.9).abs() < 1e-9, "{alert:?}");
     let shown = alert.shipment.unwrap();
     assert_eq!(shown.name, "shipments/ALERT-1");
     assert_eq!(

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use acx_proto::liaison::{Shipment, WatchAlertsRequest};
+use acx_proto::liaison::{WatchAlertsRequest, WatchAlertsResponse};
 use clap::Subcommand;
 
 use super::{LaneArg, shipments::shipment_row, value};
 use crate::{
     Context,
     error::{CliError, exit},
-    output::{print, print_json_line},
+    output::{print, print_json_line, short},
 };
 
 /// `acxctl alerts ...`
@@ -59,12 +59,19 @@ pub async fn run(context: &Context, command: AlertsCommand) -> Result<u8, CliErr
     }
 }
 
-fn alert_line(cursor: i64, shipment: &Shipment) -> String {
-    let row = shipment_row(shipment);
-    // cursor, id, lane, risk, importer, office, top reason
+/// One alert: cursor, id, the lane and risk that raised it, importer, office, top reason.
+fn alert_line(alert: &WatchAlertsResponse) -> String {
+    let shipment = alert.shipment.clone().unwrap_or_default();
+    let mut row = shipment_row(&shipment);
+    // What raised the alert (the shipment may have been re-assessed since); a liaison from
+    // before the alert carried it sends none.
+    if alert.lane != 0 {
+        row[5] = short(alert.lane().as_str_name(), "LANE_");
+        row[6] = format!("{:.2}", alert.risk);
+    }
     format!(
-        "{cursor}  {}  {}  {}  {}  {}  {}",
-        row[0], row[5], row[6], row[3], row[2], row[7]
+        "{}  {}  {}  {}  {}  {}  {}",
+        alert.cursor, row[0], row[5], row[6], row[3], row[2], row[7]
     )
 }
 
@@ -94,8 +101,7 @@ async fn alerts_watch(
                     if context.json() {
                         print_json_line(&value(&alert)?)?;
                     } else {
-                        let shipment = alert.shipment.clone().unwrap_or_default();
-                        print(&alert_line(alert.cursor, &shipment))?;
+                        print(&alert_line(&alert))?;
                     }
                     seen += 1;
                     if max.is_some_and(|max| seen >= max) {

@@ -24,6 +24,9 @@ async fn declarations_shipments_results_and_alerts_for_customs() {
         .map(|line| serde_json::from_str::<Value>(line).expect("one JSON object per line"))
         .map(|alert| {
             assert_eq!(alert["shipment"]["assessment"]["lane"], "LANE_RED");
+            // What raised it, beside the shipment as it is now.
+            assert_eq!(alert["lane"], "LANE_RED", "{alert}");
+            assert!(alert["risk"].as_f64().is_some_and(|r| r > 0.0), "{alert}");
             assert!(alert["cursor"].is_string(), "int64 as a string");
             alert["shipment"]["name"].as_str().unwrap_or("").to_owned()
         })
