@@ -247,12 +247,12 @@ mod tests {
     #[test]
     fn invalid_values_are_left_out_and_named() {
         let set = normalize_all(
-            &ids(&["+1 650 555 0134 ext. 12", "call me"], &["a@b"]),
+            &ids(&["+1 650 253 0147 ext. 12", "call me"], &["a@b"]),
             None,
             &[Normalization::V1],
         );
         assert_eq!(set.normalized.len(), 1);
-        assert_eq!(set.normalized[0].current, "+16505550134");
+        assert_eq!(set.normalized[0].current, "+16502530147");
         assert_eq!(
             set.invalid,
             [
@@ -267,7 +267,7 @@ mod tests {
             ]
         );
         assert!(set.too_many.is_empty());
-        let many: Vec<&str> = vec!["+1 650 555 0134"; 51];
+        let many: Vec<&str> = vec!["+1 650 253 0147"; 51];
         let set = normalize_all(&ids(&many, &[]), None, &[]);
         assert_eq!(set.too_many.len(), 1);
         assert!(set.normalized.is_empty());
@@ -281,7 +281,7 @@ mod tests {
             bank_accounts: vec!["IBAN GB82 WEST 1234 5698 7654 32".to_owned()],
             emails: vec!["mailto:sales@example.com".to_owned()],
             tax_numbers: vec!["VAT: DE123456789".to_owned()],
-            phones: vec!["+44 20 7946 0958".to_owned()],
+            phones: vec!["+44 20 7318 4623".to_owned()],
             ..Default::default()
         };
         let set = normalize_all(&identifiers, None, &[Normalization::V2]);
@@ -301,7 +301,7 @@ mod tests {
                 ("DE123456789", vec!["VATDE123456789"]),
                 ("GB82WEST12345698765432", vec!["IBANGB82WEST12345698765432"]),
                 ("sales@example.com", vec!["mailto:sales@example.com"]),
-                ("+442079460958", vec![]),
+                ("+442073184623", vec![]),
             ]
         );
     }
@@ -310,7 +310,7 @@ mod tests {
     fn legacy_forms_appear_only_where_the_rules_differ() {
         // Plain values: version 1 agrees, so one hash serves both.
         let set = normalize_all(
-            &ids(&["+44 20 7946 0958"], &["info@example.com"]),
+            &ids(&["+44 20 7318 4623"], &["info@example.com"]),
             None,
             &[Normalization::V1],
         );
@@ -325,14 +325,14 @@ mod tests {
 
         // Hungarian trunk prefix: version 1 read "06 1 ..." as "+36 6 1 ...".
         let set = normalize_all(
-            &ids(&["06 1 234 5678"], &[]),
+            &ids(&["06 1 457 8823"], &[]),
             Some("HU"),
             &[Normalization::V1],
         );
-        assert_eq!(set.normalized[0].current, "+3612345678");
+        assert_eq!(set.normalized[0].current, "+3614578823");
         assert_eq!(
             set.normalized[0].legacy,
-            [(Normalization::V1, "+36612345678".to_owned())]
+            [(Normalization::V1, "+36614578823".to_owned())]
         );
         let hashed = hash_all(&set.normalized, &key());
         assert_eq!(
@@ -344,7 +344,7 @@ mod tests {
             2
         );
         // Without legacy versions, only the primary hash.
-        let set = normalize_all(&ids(&["06 1 234 5678"], &[]), Some("HU"), &[]);
+        let set = normalize_all(&ids(&["06 1 457 8823"], &[]), Some("HU"), &[]);
         assert_eq!(hash_all(&set.normalized, &key()).len(), 1);
     }
 

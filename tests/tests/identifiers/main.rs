@@ -9,6 +9,7 @@
 
 mod forms;
 mod versions;
+mod weak_links;
 
 use std::time::Duration;
 

@@ -60,7 +60,7 @@ async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_
         "Dunaparti Kereskedelmi Kft.",
         "HU",
         Identifiers {
-            phones: vec!["06 1 234 5678".to_owned()],
+            phones: vec!["06 1 457 8823".to_owned()],
             emails: vec!["sales@dunaparti.example".to_owned()],
             tax_numbers: vec!["HU12345678".to_owned()],
             ..Default::default()
@@ -132,7 +132,7 @@ async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_
             "NEW-1",
             "Dunaparti Kereskedelmi Kft",
             "HU",
-            phones(&["06 1 234 5678"]),
+            phones(&["06 1 457 8823"]),
         )],
     )
     .await;
@@ -142,7 +142,7 @@ async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_
     // Entity checks match the old hashes: a legacy form of the phone, a plain e-mail with a
     // zero-width space (same normalised string under both versions), a full-width tax number.
     for ids in [
-        phones(&["06 1 234 5678"]),
+        phones(&["06 1 457 8823"]),
         Identifiers {
             emails: vec!["sales\u{200b}@dunaparti.example".to_owned()],
             ..Default::default()

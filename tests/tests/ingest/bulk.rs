@@ -80,7 +80,7 @@ async fn a_retry_after_a_key_rotation_is_still_a_duplicate() {
     let first = submit(
         &ingest,
         &token,
-        vec![profile("P-1", "S1", "+49 30 1234 5678")],
+        vec![profile("P-1", "S1", "+49 30 4172 9356")],
     )
     .await;
     assert_eq!(outcomes(&first), [ReportOutcome::Accepted]);
@@ -96,8 +96,8 @@ async fn a_retry_after_a_key_rotation_is_still_a_duplicate() {
         &ingest,
         &token,
         vec![
-            profile("P-1", "S1", "+49 30 1234 5678"),
-            profile("P-2", "S2", "+49 30 1234 5678"),
+            profile("P-1", "S1", "+49 30 4172 9356"),
+            profile("P-2", "S2", "+49 30 4172 9356"),
         ],
     )
     .await;

@@ -47,7 +47,7 @@ async fn feed_resumes_after_restart(backend: Backend) {
     let later: Vec<Report> = vec![
         finding("F-1", "S1"),
         retraction("R-1", "F-1"),
-        profile("P-1", "S1", "+86 755 1234 5678"),
+        profile("P-1", "S1", "+86 755 4172 9356"),
     ];
     let results = submit(&ingest, &token, later).await;
     assert_eq!(

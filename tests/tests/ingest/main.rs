@@ -68,7 +68,7 @@ const RAW_IDENTIFIERS: &[&str] = &[
     "DE 123.456.789",
     "GB82 WEST 1234 5698 7654 32",
     "Sales.Team+shop@GoogleMail.com",
-    "+49 30 1234 5678",
+    "+49 30 4172 9356",
     "Unit 5, 88 Industrial Road, Shenzhen",
     "https://www.shady-goods.example/about",
 ];
@@ -78,7 +78,7 @@ const NORMALISED_IDENTIFIERS: &[&str] = &[
     "DE123456789",
     "GB82WEST12345698765432",
     "salesteam@gmail.com",
-    "+493012345678",
+    "+493041729356",
     "shady-goods.example",
 ];
 
@@ -224,7 +224,7 @@ async fn every_bad_field_is_named_with_its_path() {
 
     // A right-to-left override displays another name than the one stored (found by a
     // tester); the embeddings of right-to-left text copied from a web page are fine.
-    let mut spoofed = profile("P-rlo", "S-rlo", "+1 650 555 0134");
+    let mut spoofed = profile("P-rlo", "S-rlo", "+1 650 253 0147");
     if let Some(Kind::SellerProfile(p)) = spoofed.kind.as_mut() {
         p.display_name = "Shop\u{202e}evil".to_owned();
         p.legal_name = "\u{202b}متجر النور\u{202c}".to_owned();
@@ -316,7 +316,7 @@ async fn mixed_batch_and_idempotency(backend: Backend) {
     let batch = vec![
         finding("F-1", "S1"),
         price("PR-1", "not a number"),
-        profile("P-1", "S1", "+49 30 1234 5678"),
+        profile("P-1", "S1", "+49 30 4172 9356"),
         shipment("SH-1"),
         price("PR-2", "19.90"),
     ];
@@ -362,7 +362,7 @@ async fn mixed_batch_and_idempotency(backend: Backend) {
         &ingest,
         &token,
         vec![
-            profile("P-1", "S1", "0049 (30) 1234-5678"),
+            profile("P-1", "S1", "0049 (30) 4172-9356"),
             price("PR-2", "19.9"),
         ],
     )
@@ -555,7 +555,7 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
     if let Some(Kind::PriceObservation(p)) = priced.kind.as_mut() {
         p.product = Some(described());
     }
-    let mut legal_only = profile("P-LEGAL", "S-LEGAL", "+1 650 555 0135");
+    let mut legal_only = profile("P-LEGAL", "S-LEGAL", "+1 650 253 0135");
     if let Some(Kind::SellerProfile(p)) = legal_only.kind.as_mut() {
         p.display_name.clear();
         p.legal_name = "Harbour Tea Ltd".to_owned();
@@ -569,7 +569,7 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
             ..Default::default()
         }];
     }
-    let mut nameless = profile("P-NONAME", "S-NONAME", "+1 650 555 0136");
+    let mut nameless = profile("P-NONAME", "S-NONAME", "+1 650 253 0136");
     if let Some(Kind::SellerProfile(p)) = nameless.kind.as_mut() {
         p.display_name.clear();
         p.legal_name.clear();

@@ -346,7 +346,7 @@ async fn a_weak_link_needs_a_similar_name() {
             "P-1",
             "S-1",
             "Shenzhen Bright Trading Co., Ltd",
-            phone("+86 755 1234 5678"),
+            phone("+86 755 4172 9356"),
         )],
     )
     .await;
@@ -358,13 +358,13 @@ async fn a_weak_link_needs_a_similar_name() {
                 "Q-1",
                 "T-1",
                 "BRIGHT TRADING (SHENZHEN) LIMITED",
-                phone("0086 755 1234-5678"),
+                phone("0086 755 4172-9356"),
             ),
             profile(
                 "Q-2",
                 "T-2",
                 "Ocean Garden Supplies",
-                phone("+86 755 1234 5678"),
+                phone("+86 755 4172 9356"),
             ),
         ],
     )

@@ -11,7 +11,7 @@ use phonenumber::{Mode, country};
 /// a desk, not a different line; an international number starts with `+` (or `00`, which
 /// is read as `+` when no country says otherwise); a number in national form is read with
 /// `country`, the seller's ISO 3166-1 country, whose national trunk prefix is then removed
-/// (`06 1 234 5678` in HU, `8 495 123-45-67` in RU, `0176 12345678` in DE all become their
+/// (`06 1 457 8823` in HU, `8 495 123-45-67` in RU, `0176 41729356` in DE all become their
 /// international forms; Italy's leading 0 is kept, as it belongs to the number). A `(0)` after
 /// the country code (`+44 (0)20 ...`) is ignored. The number must be possible for its
 /// country (a length its numbering plan allows).
@@ -31,7 +31,7 @@ pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
         text = rest.to_owned();
     }
     if text.starts_with('+') {
-        // "+44 (0)20 7946 0958": the "(0)" is the trunk prefix, not part of the number.
+        // "+44 (0)20 7318 4623": the "(0)" is the trunk prefix, not part of the number.
         text = text.replacen("(0)", "", 1);
     } else if region.is_none() {
         match text.strip_prefix("00") {
@@ -54,6 +54,68 @@ pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
         return Err(INVALID.to_owned());
     }
     Ok(number.format().mode(Mode::E164).to_string())
+}
+
+/// Why a placeholder number is refused (normalisation version 3).
+pub const PLACEHOLDER: &str =
+    "is a placeholder or fictional number, not a seller's line (such as +1 555 555 5555)";
+
+/// Whether an E.164 number is a placeholder rather than a line (normalisation version 3):
+/// marketplace forms and exports fill a required phone with them, and as a shared weak
+/// value they linked unrelated sellers with common names (found by a tester: two "LI WEI"
+/// accounts giving China Mobile's service number 13827654401, one of them listed, made the
+/// other HIGH). Refused:
+/// - a national number of one digit repeated (`+1 555 555 5555` is also below), or a run
+///   of consecutive digits (`+49 1234567890`, `+44 9876 543210`);
+/// - the ranges regulators reserve for fiction and examples: NANP `555-0100` to `555-0199`
+///   under any area code, and area code 555, which is not in service; Ofcom's drama numbers
+///   (`020 7946 0xxx`, `07700 900xxx`, `0113`–`0118`, `0121`, `0131`, `0141`, `0151`,
+///   `0161 496 0xxx`, `0191 498 0xxx`, `0808 157 0xxx`, `0909 879 0xxx`, `03069 990xxx`);
+///   ACMA's (`0x 5550 xxxx`, `0x 7010 xxxx` in Australia's geographic areas 2, 3, 7, 8);
+/// - service numbers that stand in for a seller's own: China Mobile's `13827654401`.
+pub fn is_placeholder(e164: &str) -> bool {
+    let Ok(number) = phonenumber::parse(None, e164) else {
+        return false;
+    };
+    let national = number.national().to_string();
+    if filler_digits(&national) {
+        return true;
+    }
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| national.starts_with(p));
+    match number.code().value() {
+        1 => {
+            national.len() == 10
+                && (national.starts_with("555")
+                    || (&national[3..6] == "555" && &national[6..8] == "01"))
+        }
+        44 => starts(&[
+            "2079460", "7700900", "1134960", "1144960", "1154960", "1164960", "1174960", "1184960",
+            "1214960", "1314960", "1414960", "1514960", "1614960", "1914980", "8081570", "9098790",
+            "3069990",
+        ]),
+        61 => starts(&[
+            "25550", "27010", "35550", "37010", "75550", "77010", "85550", "87010",
+        ]),
+        86 => national == "13800138000",
+        _ => false,
+    }
+}
+
+/// At least 6 digits of one digit repeated, or consecutive ascending or descending (a run
+/// may pass from 9 to 0, as in `1234567890`); or a subscriber part of 8 consecutive digits
+/// after a real prefix (`176 12345678`). Repeated digits after a prefix are left alone:
+/// `138 8888 8888` is a number businesses pay for.
+fn filler_digits(national: &str) -> bool {
+    let digits: Vec<u32> = national.chars().filter_map(|c| c.to_digit(10)).collect();
+    let run = |digits: &[u32], d: u32| digits.windows(2).all(|w| w[1] == (w[0] + d) % 10);
+    if digits.len() < 6 {
+        return false;
+    }
+    let tail = &digits[digits.len().saturating_sub(8)..];
+    run(&digits, 0)
+        || run(&digits, 1)
+        || run(&digits, 9)
+        || (tail.len() == 8 && (run(tail, 1) || run(tail, 9)))
 }
 
 /// Extension markers libphonenumber does not know, written before the extension's digits:
@@ -125,15 +187,68 @@ mod tests {
 
     #[test]
     fn international_numbers_of_every_shape() {
-        assert_eq!(ok("+44 20 7946 0958", None), "+442079460958");
-        assert_eq!(ok("0044 20 7946 0958", None), "+442079460958");
-        assert_eq!(ok("+44 (0)20 7946 0958", None), "+442079460958");
-        assert_eq!(ok("+1 (650) 555-0134", None), "+16505550134");
-        assert_eq!(ok("+86 138-0013-8000", None), "+8613800138000");
-        assert_eq!(ok("+49 30/123456-78", None), "+493012345678");
-        assert_eq!(ok("tel:+36-1-234-5678", None), "+3612345678");
+        assert_eq!(ok("+44 20 7318 4623", None), "+442073184623");
+        assert_eq!(ok("0044 20 7318 4623", None), "+442073184623");
+        assert_eq!(ok("+44 (0)20 7318 4623", None), "+442073184623");
+        assert_eq!(ok("+1 (650) 253-0147", None), "+16502530147");
+        assert_eq!(ok("+86 138-2765-4401", None), "+8613827654401");
+        assert_eq!(ok("+49 30/417293-56", None), "+493041729356");
+        assert_eq!(ok("tel:+36-1-457-8823", None), "+3614578823");
         assert_eq!(
-            ok("＋８６ １３８ ００１３ ８０００", None),
+            ok("＋８６ １３８ ２７６５ ４４０１", None),
+            "+8613827654401"
+        );
+    }
+
+    #[test]
+    fn placeholders_and_fictional_numbers_are_refused() {
+        for (raw, country) in [
+            ("+1 555-555-5555", None),
+            ("+1 (650) 555-0134", None),
+            ("650 555 0199", Some("US")),
+            ("+1 555 123 4567", None),
+            ("+86 138 0013 8000", None),
+            ("13800138000", Some("CN")),
+            ("+44 20 7946 0958", None),
+            ("0113 496 0123", Some("GB")),
+            ("0161 496 0000", Some("GB")),
+            ("(02) 5550 1234", Some("AU")),
+            ("+49 176 12345678", None),
+            ("+49 151 23456789", None),
+            ("+49 30 1234567", None),
+            ("+7 999 999 99 99", None),
+            ("+33 9 87 65 43 21", None),
+            ("06 1 234 5678", Some("HU")),
+        ] {
+            // Area code 555 is also not a valid number for libphonenumber.
+            let error = phone(raw, country).unwrap_err();
+            assert!(
+                error == super::PLACEHOLDER
+                    || (raw.starts_with("+1 555") && error == "is not a valid phone number"),
+                "{raw} {country:?}: {error}"
+            );
+        }
+        // Near them, real-looking lines are read.
+        for (raw, country) in [
+            ("+1 650 555 0234", None),
+            ("+1 650 253 0000", None),
+            ("+86 138 0013 8001", None),
+            ("+44 20 7946 1958", None),
+            ("+49 30 4172935", None),
+            ("+86 755 8888 1234", None),
+            ("+86 138 8888 8888", None),
+        ] {
+            assert!(phone(raw, country).is_ok(), "{raw} {country:?}");
+        }
+        // Version 2 read them as numbers: its hashes stay as they were.
+        assert_eq!(
+            super::super::normalize_as(
+                super::super::Normalization::V2,
+                super::super::IdentifierKind::Phone,
+                "+86 138 0013 8000",
+                None
+            )
+            .unwrap(),
             "+8613800138000"
         );
     }
@@ -144,50 +259,50 @@ mod tests {
         assert_eq!(ok("+7 (495) 123 45 67 доб. 12", None), plain);
         assert_eq!(ok("+7 (495) 123 45 67 ДОБ 12", None), plain);
         assert_eq!(
-            ok("+49 30 1234567 Durchwahl 12", None),
-            ok("+49 30 1234567", None)
+            ok("+49 30 4172935 Durchwahl 12", None),
+            ok("+49 30 4172935", None)
         );
     }
 
     #[test]
     fn extensions_are_accepted_and_dropped() {
         for raw in [
-            "+1 650 555 0134 ext. 12",
-            "+1 650 555 0134 ext 12",
-            "+1 650 555 0134 x12",
-            "+1-650-555-0134;ext=12",
-            "+1 650 555 0134",
+            "+1 650 253 0147 ext. 12",
+            "+1 650 253 0147 ext 12",
+            "+1 650 253 0147 x12",
+            "+1-650-253-0147;ext=12",
+            "+1 650 253 0147",
         ] {
-            assert_eq!(ok(raw, None), "+16505550134", "{raw}");
+            assert_eq!(ok(raw, None), "+16502530147", "{raw}");
         }
-        assert_eq!(ok("(650) 555-0134 x 7", Some("US")), "+16505550134");
+        assert_eq!(ok("(650) 253-0147 x 7", Some("US")), "+16502530147");
     }
 
     #[test]
     fn national_numbers_use_the_country_and_its_trunk_prefix() {
         // Hungary's trunk prefix is 06, not 0.
-        assert_eq!(ok("06 1 234 5678", Some("HU")), "+3612345678");
-        assert_eq!(ok("+36 1 234 5678", None), "+3612345678");
-        assert_eq!(ok("06 30 123 4567", Some("hu")), "+36301234567");
-        assert_eq!(ok("020 7946 0958", Some("GB")), "+442079460958");
-        assert_eq!(ok("0176/12345678", Some("DE")), "+4917612345678");
-        assert_eq!(ok("138 0013 8000", Some("CN")), "+8613800138000");
-        assert_eq!(ok("1-650-555-0134", Some("US")), "+16505550134");
-        assert_eq!(ok("06 12 34 56 78", Some("FR")), "+33612345678");
-        assert_eq!(ok("8 (495) 123-45-67", Some("RU")), "+74951234567");
+        assert_eq!(ok("06 1 457 8823", Some("HU")), "+3614578823");
+        assert_eq!(ok("+36 1 457 8823", None), "+3614578823");
+        assert_eq!(ok("06 30 417 2935", Some("hu")), "+36304172935");
+        assert_eq!(ok("020 7318 4623", Some("GB")), "+442073184623");
+        assert_eq!(ok("0176/41729356", Some("DE")), "+4917641729356");
+        assert_eq!(ok("138 2765 4401", Some("CN")), "+8613827654401");
+        assert_eq!(ok("1-650-253-0147", Some("US")), "+16502530147");
+        assert_eq!(ok("06 41 72 93 56", Some("FR")), "+33641729356");
+        assert_eq!(ok("8 (495) 417-29-35", Some("RU")), "+74954172935");
         assert_eq!(ok("2123 4567", Some("HK")), "+85221234567");
         // Italy keeps its leading zero.
-        assert_eq!(ok("06 1234 5678", Some("IT")), "+390612345678");
+        assert_eq!(ok("06 4172 9356", Some("IT")), "+390641729356");
         // With a country, 00 is that country's international prefix.
-        assert_eq!(ok("00 44 20 7946 0958", Some("DE")), "+442079460958");
+        assert_eq!(ok("00 44 20 7318 4623", Some("DE")), "+442073184623");
     }
 
     #[test]
     fn countries_beyond_the_old_table() {
         // A few of the countries the hand-kept table of 83 did not cover.
-        assert_eq!(ok("0912 345 6789", Some("PH")), "+639123456789");
-        assert_eq!(ok("0803 123 4567", Some("NG")), "+2348031234567");
-        assert_eq!(ok("077 123 4567", Some("LK")), "+94771234567");
+        assert_eq!(ok("0917 452 8830", Some("PH")), "+639174528830");
+        assert_eq!(ok("0803 417 2935", Some("NG")), "+2348034172935");
+        assert_eq!(ok("077 417 2935", Some("LK")), "+94774172935");
         assert_eq!(ok("0991 234 567", Some("EC")), "+593991234567");
         assert_eq!(ok("+975 17 12 34 56", None), "+97517123456");
         assert_eq!(ok("+290 22 158", None), "+29022158");
@@ -196,9 +311,9 @@ mod tests {
     #[test]
     fn national_numbers_without_a_usable_country_are_refused() {
         let msg = "must be in international format (+<country code> ...) or come with the seller's country";
-        assert_eq!(phone("020 7946 0958", None).unwrap_err(), msg);
-        assert_eq!(phone("020 7946 0958", Some("XX")).unwrap_err(), msg);
-        assert_eq!(phone("020 7946 0958", Some("")).unwrap_err(), msg);
+        assert_eq!(phone("020 7318 4623", None).unwrap_err(), msg);
+        assert_eq!(phone("020 7318 4623", Some("XX")).unwrap_err(), msg);
+        assert_eq!(phone("020 7318 4623", Some("")).unwrap_err(), msg);
     }
 
     #[test]
