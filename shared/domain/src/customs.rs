@@ -316,6 +316,11 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
     problems
 }
 
+/// Quantities and masses are below this: the WCO data model gives them the format n..16,6
+/// (at most 10 digits before the decimal point). Found by a tester: a quantity of 1e308 was
+/// accepted, and every per-unit comparison of that line read 0.
+pub const MAX_MEASURE: f64 = 1e10;
+
 /// `at_seconds`: the declaration's time, for its currencies ([`money::canonicalize`]).
 fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds: Option<i64>) {
     match codes::normalize_hs_code(line.hs_code) {
@@ -325,10 +330,10 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
     if let Some(why) = crate::text::free_text_problem(line.description, MAX_DESCRIPTION_CHARS) {
         fail("description", &why);
     }
-    if !(line.quantity >= 0.0 && line.quantity.is_finite()) {
+    if !(line.quantity >= 0.0 && line.quantity < MAX_MEASURE) {
         fail(
             "quantity",
-            "must be a number not below 0 (0 or unset when not declared)",
+            "must be a number from 0 to 9,999,999,999.999999 (0 or unset when not declared)",
         );
     }
     *line.quantity_unit = line.quantity_unit.trim().to_owned();
@@ -338,17 +343,17 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
             "must be a unit code of at most 16 characters, e.g. PCE",
         );
     }
-    let mass = |kg: f64| kg >= 0.0 && kg.is_finite();
+    let mass = |kg: f64| (0.0..MAX_MEASURE).contains(&kg);
     if !mass(line.net_mass_kg) {
         fail(
             "net_mass_kg",
-            "must be a number of kilograms not below 0 (0 when below the recorded precision)",
+            "must be a number of kilograms from 0 to 9,999,999,999.999999 (0 when below the recorded precision)",
         );
     }
     if !mass(line.gross_mass_kg) {
         fail(
             "gross_mass_kg",
-            "must be a number of kilograms not below 0 (0 or unset when not declared)",
+            "must be a number of kilograms from 0 to 9,999,999,999.999999 (0 or unset when not declared)",
         );
     } else if line.gross_mass_kg > 0.0 && line.gross_mass_kg < line.net_mass_kg {
         fail("gross_mass_kg", "must not be less than net_mass_kg");

@@ -225,6 +225,31 @@ fn malformed_values_are_refused_with_their_field() {
     );
 }
 
+/// The WCO data model's n..16,6: a quantity or mass of 10 digits before the point at most
+/// (found by a tester: a quantity of 1e308 was accepted).
+#[test]
+fn quantities_and_masses_have_at_most_ten_digits_before_the_point() {
+    for (quantity, net, gross, fields) in [
+        (1e308, 1.0, 0.0, vec!["lines[0].quantity"]),
+        (1e10, 1.0, 0.0, vec!["lines[0].quantity"]),
+        (1.0, 1e10, 0.0, vec!["lines[0].net_mass_kg"]),
+        (1.0, 1.0, f64::INFINITY, vec!["lines[0].gross_mass_kg"]),
+        (9_999_999_999.999_998, 9_999_999_999.0, 0.0, vec![]),
+    ] {
+        let mut owned = good();
+        let line = &mut owned.lines[0];
+        line.quantity = quantity;
+        line.net = net;
+        line.gross = gross;
+        let problems = run(&mut owned);
+        assert_eq!(
+            fields_of(&problems),
+            fields,
+            "{quantity} {net} {gross}: {problems:?}"
+        );
+    }
+}
+
 #[test]
 fn line_numbers_start_at_one_and_are_used_once() {
     for number in [-1, 0] {
