@@ -157,7 +157,7 @@ fn shipment(
     }
 }
 
-const BANK: &str = "GB82 WEST 1234 5698 7654 32";
+const BANK: &str = "GB85 WEST 1234 5641 0875 29";
 const PHONE: &str = "+86 755 8888 1234";
 
 /// The demo platform's reports.
@@ -240,7 +240,7 @@ fn marketplace_reports() -> Vec<Report> {
             "Lucky Star Shop",
             "",
             Identifiers {
-                bank_accounts: vec!["gb82west12345698765432".to_owned()],
+                bank_accounts: vec!["gb85west12345641087529".to_owned()],
                 ..Default::default()
             },
         ),

@@ -278,7 +278,7 @@ mod tests {
         // Version 2 read "IBAN GB82 ..." as a national account "IBANGB82...": a profile
         // stored then still links through that legacy form, a new one through the IBAN.
         let identifiers = Identifiers {
-            bank_accounts: vec!["IBAN GB82 WEST 1234 5698 7654 32".to_owned()],
+            bank_accounts: vec!["IBAN GB85 WEST 1234 5641 0875 29".to_owned()],
             emails: vec!["mailto:sales@example.com".to_owned()],
             tax_numbers: vec!["VAT: DE123456789".to_owned()],
             phones: vec!["+44 20 7318 4623".to_owned()],
@@ -299,7 +299,7 @@ mod tests {
             forms,
             [
                 ("DE123456789", vec!["VATDE123456789"]),
-                ("GB82WEST12345698765432", vec!["IBANGB82WEST12345698765432"]),
+                ("GB85WEST12345641087529", vec!["IBANGB85WEST12345641087529"]),
                 ("sales@example.com", vec!["mailto:sales@example.com"]),
                 ("+442073184623", vec![]),
             ]

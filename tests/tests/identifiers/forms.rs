@@ -23,7 +23,7 @@ fn recorded() -> Identifiers {
     Identifiers {
         business_registration_numbers: vec!["91440300MA5FXL2X3K".to_owned()],
         tax_numbers: vec!["DE123456789".to_owned()],
-        bank_accounts: vec!["DE89 3704 0044 0532 0130 00".to_owned()],
+        bank_accounts: vec!["DE93 3704 0044 0817 2635 44".to_owned()],
         addresses: vec!["Strada Republicii 5, Brașov".to_owned()],
         emails: vec![
             "info@bücherwurm-versand.de".to_owned(),
@@ -77,7 +77,7 @@ async fn every_kind_is_accepted_as_sent_and_hashes_like_its_plain_form() {
             "bank_account",
             ids(
                 |i, v| i.bank_accounts.push(v),
-                "de89-3704-0044-0532-0130-00",
+                "de93-3704-0044-0817-2635-44",
             ),
             "",
         ),
@@ -147,7 +147,7 @@ async fn every_kind_is_accepted_as_sent_and_hashes_like_its_plain_form() {
             "bank_account",
             ids(
                 |i, v| i.bank_accounts.push(v),
-                "IBAN DE89 3704 0044 0532 0130 00",
+                "IBAN DE93 3704 0044 0817 2635 44",
             ),
             "",
         ),
@@ -155,7 +155,7 @@ async fn every_kind_is_accepted_as_sent_and_hashes_like_its_plain_form() {
             "bank_account",
             ids(
                 |i, v| i.bank_accounts.push(v),
-                "IBAN: DE89370400440532013000",
+                "IBAN: DE93370400440817263544",
             ),
             "",
         ),
@@ -323,7 +323,7 @@ async fn an_invalid_identifier_is_left_out_with_a_warning_and_the_profile_is_sto
             "info@bücherwurm-versand.de".to_owned(),
             "not-an-email".to_owned(),
         ],
-        bank_accounts: vec!["DE89 3704 0044 0532 0130 01".to_owned()],
+        bank_accounts: vec!["DE93 3704 0044 0817 2635 45".to_owned()],
         ..Default::default()
     };
     let report = profile("P-W", "S-W", "Bright Deals", "US", ids);

@@ -7,9 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod false_links;
 mod forms;
 mod versions;
-mod weak_links;
 
 use std::time::Duration;
 

@@ -66,7 +66,7 @@ fn finding(report_id: &str, seller_id: &str) -> Report {
 /// Raw identifiers used in profiles; none may be found stored or on the feed.
 const RAW_IDENTIFIERS: &[&str] = &[
     "DE 123.456.789",
-    "GB82 WEST 1234 5698 7654 32",
+    "GB85 WEST 1234 5641 0875 29",
     "Sales.Team+shop@GoogleMail.com",
     "+49 30 4172 9356",
     "Unit 5, 88 Industrial Road, Shenzhen",
@@ -76,7 +76,7 @@ const RAW_IDENTIFIERS: &[&str] = &[
 /// Their normalised forms, which must not be found either.
 const NORMALISED_IDENTIFIERS: &[&str] = &[
     "DE123456789",
-    "GB82WEST12345698765432",
+    "GB85WEST12345641087529",
     "salesteam@gmail.com",
     "+493041729356",
     "shady-goods.example",

@@ -220,7 +220,7 @@ async fn a_party_check_finds_an_importers_history_and_a_described_seller() {
             name: "Sunrise Gadgets".to_owned(),
             country: "CN".to_owned(),
             identifiers: Some(Identifiers {
-                bank_accounts: vec!["GB82 WEST 1234 5698 7654 32".to_owned()],
+                bank_accounts: vec!["GB85 WEST 1234 5641 0875 29".to_owned()],
                 ..Default::default()
             }),
         })))

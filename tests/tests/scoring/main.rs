@@ -180,7 +180,7 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
             "P-1",
             "S-1",
             "Bright Deals",
-            bank("GB82 WEST 1234 5698 7654 32"),
+            bank("GB85 WEST 1234 5641 0875 29"),
         )],
     )
     .await;
@@ -192,7 +192,7 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
             "Q-1",
             "T-9",
             "Lucky Star Shop",
-            bank("gb82west12345698765432"),
+            bank("gb85west12345641087529"),
         )],
     )
     .await;
@@ -393,7 +393,7 @@ async fn a_retraction_delists_and_the_delta_feed_says_why() {
                 "P-1",
                 "S-1",
                 "Bright Deals",
-                bank("DE89 3704 0044 0532 0130 00"),
+                bank("DE93 3704 0044 0817 2635 44"),
             ),
             confirmed_finding("F-1", "S-1"),
         ],

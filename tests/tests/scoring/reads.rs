@@ -171,7 +171,7 @@ async fn an_entity_check_finds_a_listed_seller_by_its_bank_account_or_its_name()
             CheckEntityRequest {
                 name: "Sunrise Gadgets".to_owned(),
                 country: "CN".to_owned(),
-                identifiers: Some(bank("GB82-WEST-1234-5698-7654-32")),
+                identifiers: Some(bank("GB85-WEST-1234-5641-0875-29")),
                 max_matches: 0,
             },
             &token,

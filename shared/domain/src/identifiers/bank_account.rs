@@ -11,7 +11,7 @@ use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
 ///   check digits must be right and, for a country in the IBAN registry, its account part
 ///   must have that country's format (an IBAN of a country the registry does not list yet
 ///   is accepted on its check digits). Result: the electronic form,
-///   `"de89 3704 0044 0532 0130 00"` gives `"DE89370400440532013000"`;
+///   `"de93 3704 0044 0817 2635 44"` gives `"DE93370400440817263544"`;
 /// - anything else is a **national account number** (a US routing and account number, a
 ///   Chinese bank card number, a sort code and account): accepted as 6 to 34 letters and
 ///   digits, as national systems have no common check.
@@ -20,8 +20,9 @@ use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
 /// of 6 to 34 letters or digits".
 ///
 /// With `labels` (version 3 on), the `IBAN` of the paper format is dropped first
-/// ([`super::labels::bank_account`]), and a placeholder national number is refused
-/// ([`super::placeholders`]).
+/// ([`super::labels::bank_account`]), and refused are: words without a digit (`PayPal`),
+/// accounts printed as examples (the IBAN registry's, test card numbers) and placeholder
+/// national numbers ([`super::placeholders`]).
 pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     let compact: String = value
         .chars()
@@ -33,6 +34,17 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     } else {
         &compact
     };
+    if labels && super::placeholders::has_no_digit(compact) {
+        return Err(if super::placeholders::is_placeholder(compact) {
+            "is a placeholder, not an account (such as 000000)"
+        } else {
+            "has no digits: an account number, not words (such as PayPal or cash on delivery)"
+        }
+        .to_owned());
+    }
+    if labels && super::placeholders::is_example_account(compact) {
+        return Err("is an example printed in documentation, not an account".to_owned());
+    }
     if looks_like_iban(compact) {
         return match compact.parse::<Iban>() {
             Ok(iban) => Ok(iban.electronic_str().to_owned()),
@@ -81,20 +93,20 @@ mod tests {
 
     #[test]
     fn ibans_of_many_countries_in_print_and_electronic_form() {
-        assert_eq!(ok("DE89 3704 0044 0532 0130 00"), "DE89370400440532013000");
-        assert_eq!(ok("de89-3704-0044-0532-0130-00"), "DE89370400440532013000");
+        assert_eq!(ok("DE93 3704 0044 0817 2635 44"), "DE93370400440817263544");
+        assert_eq!(ok("de93-3704-0044-0817-2635-44"), "DE93370400440817263544");
         assert_eq!(
-            ok("ＤＥ８９３７０４００４４０５３２０１３０００"),
-            "DE89370400440532013000"
+            ok("ＤＥ９３３７０４００４４０８１７２６３５４４"),
+            "DE93370400440817263544"
         );
-        assert_eq!(ok("GB29 NWBK 6016 1331 9268 19"), "GB29NWBK60161331926819");
+        assert_eq!(ok("GB07 NWBK 6016 1331 9268 27"), "GB07NWBK60161331926827");
         assert_eq!(
             ok("HU42 1177 3016 1111 1018 0000 0000"),
             "HU42117730161111101800000000"
         );
         assert_eq!(
-            ok("FR14 2004 1010 0505 0001 3M02 606"),
-            "FR1420041010050500013M02606"
+            ok("FR89 2004 1010 0505 0001 3M02 614"),
+            "FR8920041010050500013M02614"
         );
         assert_eq!(
             ok("MT84 MALT 0110 0001 2345 MTLC AST0 01S"),
@@ -106,10 +118,38 @@ mod tests {
         );
     }
 
+    /// Found by a tester: each linked unrelated sellers, and one finding listed them all.
+    #[test]
+    fn examples_words_and_test_cards_are_not_accounts() {
+        for raw in [
+            "GB82 WEST 1234 5698 7654 32",
+            "DE89 3704 0044 0532 0130 00",
+            "GB29 NWBK 6016 1331 9268 19",
+            "4111 1111 1111 1111",
+            "4242-4242-4242-4242",
+        ] {
+            assert!(err(raw).contains("example"), "{raw}: {}", err(raw));
+        }
+        for raw in ["PayPal", "Alipay", "Cash on delivery", "Überweisung"] {
+            assert!(err(raw).starts_with("has no digits"), "{raw}: {}", err(raw));
+        }
+        // Version 2 took them: its hashes stay as they were.
+        assert_eq!(
+            super::super::normalize_as(
+                super::super::Normalization::V2,
+                BankAccount,
+                "GB82 WEST 1234 5698 7654 32",
+                None
+            )
+            .unwrap(),
+            "GB82WEST12345698765432"
+        );
+    }
+
     #[test]
     fn bad_ibans_say_why() {
         assert_eq!(
-            err("DE89 3704 0044 0532 0130 01"),
+            err("DE93 3704 0044 0817 2635 45"),
             "is not a valid IBAN: wrong check digits"
         );
         // Right check digits, but a German account part must be 18 digits.

@@ -47,6 +47,64 @@ const WORDS: &[&str] = &[
 /// for foreign parties.
 const GENERIC: &[&str] = &["XAXX010101000", "XEXX010101000"];
 
+/// Account numbers printed as examples, which sellers paste into a required field: the
+/// IBAN registry's and textbooks' example IBANs, and the card networks' test card numbers
+/// (found by a tester: `GB82 WEST 1234 5698 7654 32`, `DE89 3704 0044 0532 0130 00` and
+/// `4111 1111 1111 1111` linked unrelated sellers, and one finding listed them all).
+const EXAMPLE_ACCOUNTS: &[&str] = &[
+    // IBANs: SWIFT's IBAN registry examples, and the ones textbooks and Wikipedia print.
+    "AT611904300234573201",
+    "BE68539007547034",
+    "CH9300762011623852957",
+    "DE44500105175407324931",
+    "DE89370400440532013000",
+    "DK5000400440116243",
+    "ES9121000418450200051332",
+    "FI2112345600000785",
+    "FR1420041010050500013M02606",
+    "FR7630006000011234567890189",
+    "GB29NWBK60161331926819",
+    "GB33BUKB20201555555555",
+    "GB82WEST12345698765432",
+    "IE29AIBK93115212345678",
+    "IT60X0542811101000000123456",
+    "LU280019400644750000",
+    "NL91ABNA0417164300",
+    "NO9386011117947",
+    "PL61109010140000071219812874",
+    "PT50000201231234567890154",
+    "SE4550000000058398257466",
+    // Test card numbers of the card networks and payment providers.
+    "2223003122003222",
+    "3056930009020004",
+    "36227206271667",
+    "3566002020360505",
+    "371449635398431",
+    "378282246310005",
+    "4000056655665556",
+    "4012888888881881",
+    "4111111111111111",
+    "4242424242424242",
+    "5105105105105100",
+    "5555555555554444",
+    "6011000990139424",
+    "6011111111111117",
+    "6200000000000005",
+];
+
+/// Whether a compact account (letters and digits, upper case; an IBAN in its electronic
+/// form) is one printed as an example ([`EXAMPLE_ACCOUNTS`]).
+pub fn is_example_account(compact: &str) -> bool {
+    EXAMPLE_ACCOUNTS.contains(&compact)
+}
+
+/// Whether a compact value has no digit at all: words in a number's place (`PAYPAL`,
+/// `SEEWEBSITE`, `KLEINUNTERNEHMER`, `SAMEASVAT`); every register's number and every account
+/// number has digits.
+pub fn has_no_digit(compact: &str) -> bool {
+    !compact.chars().any(|c| c.is_ascii_digit())
+}
+
 /// Whether a compact value (letters and digits, upper case) is a placeholder:
 /// - one character repeated (`0000000000`, `XXXX`);
 /// - a run of consecutive digits or letters (`123456789`, `987654321`, `ABCDEFGH`), also with
@@ -54,7 +112,9 @@ const GENERIC: &[&str] = &["XAXX010101000", "XEXX010101000"];
 /// - zeros ending in one digit (`00000001`);
 /// - placeholder words with nothing but such digits beside them (`NONE`, `NANA` from
 ///   `N/A N/A`, `TBD0`, `TEST1234`, `VATEXEMPT`);
-/// - up to three letters (a country's) and zeros only (`GB000000000`, `CN000...`);
+/// - up to three letters (a country's) and one digit repeated (`GB000000000`,
+///   `DE999999999`);
+/// - digits masked by three or more `X` (`XX-XXX1234`, `XXX-XX-1234`);
 /// - a register's generic number ([`GENERIC`]).
 ///
 /// Found by testers: each of these linked unrelated sellers into one listed cluster.
@@ -75,16 +135,20 @@ pub fn is_placeholder(compact: &str) -> bool {
     if !filler_digits {
         return false;
     }
-    let zeros_only = !digits.is_empty() && digits.iter().all(|d| *d == 0);
+    let one_digit = !digits.is_empty() && digits.iter().all(|d| *d == digits[0]);
+    let masked = letters.chars().all(|c| c == 'X') && letters.len() >= 3;
     only_words(&letters)
         || consecutive(&letters.chars().map(u32::from).collect::<Vec<_>>())
-        || (zeros_only && letters.chars().count() <= 3)
+        || (one_digit && letters.chars().count() <= 3)
+        || masked
 }
 
-/// Digits that number nothing: zeros, zeros ending in one digit, or a run of consecutive
-/// digits (at least four), with zeros after it or not.
+/// Digits that number nothing: zeros, one digit repeated (at least six), zeros ending in
+/// one digit, or a run of consecutive digits (at least four), with zeros after it or not.
 fn filler_number(digits: &[u32]) -> bool {
-    if digits.iter().all(|d| *d == 0) {
+    if digits.iter().all(|d| *d == 0)
+        || (digits.len() >= 6 && digits.iter().all(|d| *d == digits[0]))
+    {
         return true;
     }
     let last = digits.len() - 1;
@@ -162,6 +226,11 @@ mod tests {
             "12345678900",
             "SINRFC",
             "NA12345",
+            // Found by a tester in a third round.
+            "DE999999999",
+            "GB111111111",
+            "XXXXX1234",
+            "XXXXX1234",
         ] {
             assert!(is_placeholder(filler), "{filler}");
         }
@@ -183,6 +252,8 @@ mod tests {
             "GOMJ800101AB1",
             "27AAPFU0939F1ZV",
             "ATU12345678",
+            "DE136695976",
+            "91440300X8765432X1",
         ] {
             assert!(!is_placeholder(number), "{number}");
         }

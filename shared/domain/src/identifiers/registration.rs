@@ -12,8 +12,9 @@
 /// With `labels` (version 3 on), a leading label (`VAT:`, `USt-IdNr.`, `Tax ID`, ...) is
 /// dropped first ([`super::labels::number`]), and a placeholder is refused
 /// ([`super::placeholders`]): "is a placeholder, not a number (such as NONE, N/A or
-/// 0000000000)".
+/// 0000000000)"; a value without a digit is words, not a number: "has no digits: ...".
 pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
+    const NO_DIGIT: &str = "has no digits: a number a register issued, not words (such as see website or Kleinunternehmer)";
     let value = if labels {
         super::labels::number(value)
     } else {
@@ -29,6 +30,9 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     }
     if labels && super::placeholders::is_placeholder(&out) {
         return Err("is a placeholder, not a number (such as NONE, N/A or 0000000000)".to_owned());
+    }
+    if labels && super::placeholders::has_no_digit(&out) {
+        return Err(NO_DIGIT.to_owned());
     }
     Ok(out)
 }
@@ -112,6 +116,28 @@ mod tests {
             .unwrap(),
             "04732918"
         );
+    }
+
+    /// Found by a tester: words in a number's place linked unrelated sellers.
+    #[test]
+    fn words_without_digits_are_not_numbers() {
+        for raw in [
+            "see website",
+            "Privatperson",
+            "in Bearbeitung",
+            "Kleinunternehmer",
+            "same as VAT",
+            "SELLERTAXID",
+        ] {
+            for kind in [BusinessRegistration, TaxNumber] {
+                let error = normalize_kind(kind, raw, Some("DE")).unwrap_err();
+                assert!(error.starts_with("has no digits"), "{raw}: {error}");
+            }
+        }
+        for raw in ["DE999999999", "XX-XXX1234", "XXX-XX-1234"] {
+            let error = normalize_kind(TaxNumber, raw, Some("DE")).unwrap_err();
+            assert!(error.contains("placeholder"), "{raw}: {error}");
+        }
     }
 
     #[test]

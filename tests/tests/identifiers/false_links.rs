@@ -1,5 +1,6 @@
-//! Weak links (a shared phone, e-mail, address or web domain with names of one party) and
-//! what must not make one: generic shop names, placeholder and fictional phone numbers.
+//! Values that must not link unrelated sellers: generic shop names, placeholder and fictional
+//! phone numbers (weak identifiers), and words or printed examples in the place of a
+//! registration number, tax number or bank account (strong ones, which list on their own).
 
 use super::*;
 
@@ -91,5 +92,69 @@ async fn placeholder_phones_are_left_out_and_link_no_one() {
         assert_eq!(listed.tier(), acx_proto::common::RiskTier::Blacklisted);
         assert_ne!(other.cluster_id, listed.cluster_id, "{number}: {other:#?}");
         assert_eq!(other.tier(), acx_proto::common::RiskTier::Low, "{number}");
+    }
+}
+
+/// Words and printed examples in a strong identifier's place are left out with a warning and
+/// link no one (found by a tester: three unrelated sellers who typed `PayPal` as their bank
+/// account, or the textbook IBAN `GB82 WEST 1234 5698 7654 32`, were all listed by one
+/// confirmed finding against one of them).
+#[tokio::test]
+async fn words_and_printed_examples_are_no_strong_identifiers() {
+    let suite = TestSuite::start().await;
+    /// Puts a value in one kind of identifier.
+    type Put = fn(&mut Identifiers, String);
+    let cases: [(&str, Put); 6] = [
+        ("PayPal", |i, v| i.bank_accounts.push(v)),
+        ("GB82 WEST 1234 5698 7654 32", |i, v| {
+            i.bank_accounts.push(v)
+        }),
+        ("4111 1111 1111 1111", |i, v| i.bank_accounts.push(v)),
+        ("see website", |i, v| i.tax_numbers.push(v)),
+        ("DE999999999", |i, v| i.tax_numbers.push(v)),
+        ("Kleinunternehmer", |i, v| {
+            i.business_registration_numbers.push(v)
+        }),
+    ];
+    for (i, (value, put)) in cases.into_iter().enumerate() {
+        let mut identifiers = Identifiers::default();
+        put(&mut identifiers, value.to_owned());
+        let listed_id = format!("SP-{i}");
+        let other_id = format!("SO-{i}");
+        let listed = submit(
+            &suite,
+            PLATFORM_A,
+            vec![
+                profile(
+                    &format!("P-{listed_id}"),
+                    &listed_id,
+                    "Kestrel Audio",
+                    "DE",
+                    identifiers.clone(),
+                ),
+                confirmed(&format!("F-{listed_id}"), &listed_id),
+            ],
+        )
+        .await;
+        let other = submit(
+            &suite,
+            PLATFORM_B,
+            vec![profile(
+                &format!("P-{other_id}"),
+                &other_id,
+                "Sakura Kimono House",
+                "DE",
+                identifiers,
+            )],
+        )
+        .await;
+        for results in [&listed, &other] {
+            assert_eq!(results[0].warnings.len(), 1, "{value}: {results:#?}");
+        }
+        let listed = risk(&suite, account("demo-platform", &listed_id)).await;
+        let other = risk(&suite, account("demo-marketplace", &other_id)).await;
+        assert_eq!(listed.tier(), acx_proto::common::RiskTier::Blacklisted);
+        assert_ne!(other.cluster_id, listed.cluster_id, "{value}: {other:#?}");
+        assert_eq!(other.tier(), acx_proto::common::RiskTier::Low, "{value}");
     }
 }
