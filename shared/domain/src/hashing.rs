@@ -306,6 +306,34 @@ mod tests {
         );
     }
 
+    /// A VAT number without its prefix: version 4 writes it prefixed, and keeps version 3's
+    /// scoped form as a legacy form, so profiles stored under version 3 still link.
+    #[test]
+    fn a_bare_vat_number_keeps_its_version_3_form_as_legacy() {
+        let identifiers = Identifiers {
+            tax_numbers: vec!["136695976".to_owned(), "DE136695976".to_owned()],
+            phones: vec!["+49 30 4172 9356".to_owned()],
+            ..Default::default()
+        };
+        let set = normalize_all(&identifiers, Some("DE"), &[Normalization::V3]);
+        let forms: Vec<(&str, &[(Normalization, String)])> = set
+            .normalized
+            .iter()
+            .map(|n| (n.current.as_str(), n.legacy.as_slice()))
+            .collect();
+        assert_eq!(
+            forms,
+            [
+                (
+                    "DE136695976",
+                    &[(Normalization::V3, "DE:136695976".to_owned())][..]
+                ),
+                ("DE136695976", &[][..]),
+                ("+493041729356", &[][..]),
+            ]
+        );
+    }
+
     #[test]
     fn legacy_forms_appear_only_where_the_rules_differ() {
         // Plain values: version 1 agrees, so one hash serves both.

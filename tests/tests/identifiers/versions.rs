@@ -157,3 +157,62 @@ async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_
         assert_eq!(matches[0].cluster_id, old.cluster_id, "{ids:?}");
     }
 }
+
+/// Normalisation version 4: a VAT number given without its prefix by a seller of the VAT area
+/// is the prefixed number, so two platforms' sellers giving it either way are one party, and a
+/// confirmed finding against one lists the other (found by a tester: they never linked, and a
+/// counterfeiter dodged the strong link by dropping two letters).
+#[tokio::test]
+async fn a_vat_number_without_its_prefix_links_with_the_prefixed_one() {
+    let suite = TestSuite::start().await;
+    let tax = |number: &str| Identifiers {
+        tax_numbers: vec![number.to_owned()],
+        ..Default::default()
+    };
+    for (i, (country, bare, prefixed)) in [
+        ("DE", "136695976", "DE 136 695 976"),
+        ("IT", "P.IVA 00743110157", "IT00743110157"),
+        ("AT", "U13585627", "ATU13585627"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let listed = format!("VAT-{i}");
+        let other = format!("VAT-OTHER-{i}");
+        accept(
+            &suite,
+            PLATFORM_A,
+            vec![
+                profile(
+                    &format!("P-{listed}"),
+                    &listed,
+                    "Nordlicht Handel",
+                    country,
+                    tax(bare),
+                ),
+                confirmed(&format!("F-{listed}"), &listed),
+            ],
+        )
+        .await;
+        accept(
+            &suite,
+            PLATFORM_B,
+            vec![profile(
+                &format!("P-{other}"),
+                &other,
+                "Quick Deals",
+                country,
+                tax(prefixed),
+            )],
+        )
+        .await;
+        let listed = risk(&suite, account("demo-platform", &listed)).await;
+        let other = risk(&suite, account("demo-marketplace", &other)).await;
+        assert_eq!(other.cluster_id, listed.cluster_id, "{country}: {other:#?}");
+        assert_eq!(
+            other.tier(),
+            acx_proto::common::RiskTier::Blacklisted,
+            "{country}: strongly linked"
+        );
+    }
+}

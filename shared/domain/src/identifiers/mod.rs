@@ -104,13 +104,24 @@ pub enum Normalization {
     /// registration and tax numbers and national bank accounts: see [`placeholders`]. Other
     /// kinds read as in version 2.
     V3,
+    /// Version 3, and a tax number given without its VAT prefix by a seller of a VAT country
+    /// written with it: `136695976` from a German seller is `DE136695976`, as printed on an
+    /// invoice (version 3 scoped it as `DE:136695976`, which never met the prefixed form:
+    /// found by a tester). See [`registration::tax_in_register`]. Other kinds read as in
+    /// version 3.
+    V4,
 }
 
 impl Normalization {
     /// The version new identifiers are normalised and hashed with.
-    pub const CURRENT: Normalization = Normalization::V3;
+    pub const CURRENT: Normalization = Normalization::V4;
     /// Every version, oldest first.
-    pub const ALL: [Normalization; 3] = [Normalization::V1, Normalization::V2, Normalization::V3];
+    pub const ALL: [Normalization; 4] = [
+        Normalization::V1,
+        Normalization::V2,
+        Normalization::V3,
+        Normalization::V4,
+    ];
 
     /// The version's number, as the contract carries it (1, 2, ...).
     pub fn number(self) -> u32 {
@@ -118,6 +129,7 @@ impl Normalization {
             Normalization::V1 => 1,
             Normalization::V2 => 2,
             Normalization::V3 => 3,
+            Normalization::V4 => 4,
         }
     }
 
@@ -128,6 +140,7 @@ impl Normalization {
             0 | 1 => Some(Normalization::V1),
             2 => Some(Normalization::V2),
             3 => Some(Normalization::V3),
+            4 => Some(Normalization::V4),
             _ => None,
         }
     }
@@ -137,16 +150,23 @@ impl Normalization {
     pub fn reads_alike(self, other: Normalization, kind: IdentifierKind) -> bool {
         use Normalization::*;
         let (a, b) = (self.min(other), self.max(other));
-        a == b
-            || (a == V2
-                && b == V3
-                && !matches!(
-                    kind,
-                    IdentifierKind::BankAccount
-                        | IdentifierKind::Email
-                        | IdentifierKind::BusinessRegistration
-                        | IdentifierKind::TaxNumber
-                ))
+        // Each step from one version to the next changes some kinds; versions read a kind
+        // alike when no step between them changes it.
+        let step_keeps = |to: Normalization| match to {
+            V1 | V2 => false,
+            V3 => !matches!(
+                kind,
+                IdentifierKind::BankAccount
+                    | IdentifierKind::Email
+                    | IdentifierKind::BusinessRegistration
+                    | IdentifierKind::TaxNumber
+            ),
+            V4 => kind != IdentifierKind::TaxNumber,
+        };
+        Normalization::ALL
+            .into_iter()
+            .filter(|v| *v > a && *v <= b)
+            .all(step_keeps)
     }
 
     /// The versions before this one, newest first.
@@ -174,7 +194,7 @@ impl std::str::FromStr for Normalization {
             .filter(|n| *n > 0)
             .and_then(Normalization::from_number)
             .ok_or_else(|| {
-                format!("unknown normalisation version {s:?}: this build knows 1, 2 and 3")
+                format!("unknown normalisation version {s:?}: this build knows 1, 2, 3 and 4")
             })
     }
 }
@@ -213,6 +233,10 @@ pub fn normalize_as(
         value = text::ascii_digits(&value).into_owned();
     }
     match kind {
+        IdentifierKind::TaxNumber if version >= Normalization::V4 => {
+            registration::normalize(&value, labels)
+                .map(|number| registration::tax_in_register(number, country))
+        }
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber
             if version >= Normalization::V3 =>
         {
@@ -286,12 +310,12 @@ mod tests {
             assert_eq!(Normalization::from_number(v.number()), Some(v));
             assert_eq!(v.to_string().parse::<Normalization>().unwrap(), v);
         }
-        assert_eq!(Normalization::from_number(4), None);
+        assert_eq!(Normalization::from_number(5), None);
         assert!("0".parse::<Normalization>().is_err());
         assert!("x".parse::<Normalization>().is_err());
         assert_eq!(
-            Normalization::V3.older().collect::<Vec<_>>(),
-            [Normalization::V2, Normalization::V1]
+            Normalization::V4.older().collect::<Vec<_>>(),
+            [Normalization::V3, Normalization::V2, Normalization::V1]
         );
         assert_eq!(Normalization::V1.older().count(), 0);
     }

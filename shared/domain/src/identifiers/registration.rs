@@ -58,6 +58,44 @@ pub fn in_register(number: String, country: Option<&str>) -> String {
     }
 }
 
+/// The VAT prefix of a country of the EU VAT area or the UK (ISO 3166-1 code, any case):
+/// its own code, but `EL` for Greece; `XI` (Northern Ireland) is its own.
+fn vat_prefix(country: &str) -> Option<&'static str> {
+    const AREA: &[&str] = &[
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "HR", "HU", "IE",
+        "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
+    ];
+    let country = country.trim().to_ascii_uppercase();
+    if country == "GR" || country == "EL" {
+        return Some("EL");
+    }
+    AREA.iter().find(|c| **c == country).copied()
+}
+
+/// A tax number as its register knows it (version 4 on): as [`in_register`], except that a
+/// seller of the EU VAT area or the UK who gives its number without the VAT prefix has it
+/// written with the prefix, as printed on an invoice, so that the same number given either
+/// way is one party (found by a tester: `136695976` and `DE136695976` from two German
+/// sellers never linked, so a counterfeiter dodged the strong link by dropping two letters).
+/// Prefixed are a number of digits only (`136695976` from `DE` is `DE136695976`, `094014201`
+/// from `GR` is `EL094014201`) and Austria's `U` form (`U13585627` is `ATU13585627`). A
+/// number of other countries is scoped as in version 3 (`RU:7707083893`).
+pub fn tax_in_register(number: String, country: Option<&str>) -> String {
+    let Some(prefix) = country.and_then(vat_prefix) else {
+        return in_register(number, country);
+    };
+    let digits = number.bytes().all(|b| b.is_ascii_digit());
+    let austrian_u = prefix == "AT"
+        && number.len() == 9
+        && number.starts_with('U')
+        && number[1..].bytes().all(|b| b.is_ascii_digit());
+    if digits || austrian_u {
+        format!("{prefix}{number}")
+    } else {
+        number
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -115,6 +153,48 @@ mod tests {
             )
             .unwrap(),
             "04732918"
+        );
+    }
+
+    /// Version 4: a VAT number given without its prefix by a seller of the VAT area is the
+    /// prefixed number (found by a tester: `136695976` and `DE136695976` never linked).
+    #[test]
+    fn a_vat_number_without_its_prefix_is_the_prefixed_number() {
+        for (raw, country, prefixed) in [
+            ("136695976", "DE", "DE136695976"),
+            ("P.IVA 00743110157", "IT", "IT00743110157"),
+            ("U13585627", "AT", "ATU13585627"),
+            ("094014201", "GR", "EL094014201"),
+            ("314 1592 65", "gb", "GB314159265"),
+            ("40303265045", "FR", "FR40303265045"),
+        ] {
+            let bare = normalize_kind(TaxNumber, raw, Some(country)).unwrap();
+            let with = normalize_kind(TaxNumber, prefixed, Some(country)).unwrap();
+            assert_eq!(
+                (bare.as_str(), with.as_str()),
+                (prefixed, prefixed),
+                "{raw} {country}"
+            );
+        }
+        // Outside the VAT area, and for registration numbers, digits stay scoped.
+        assert_eq!(
+            normalize_kind(TaxNumber, "7707083893", Some("RU")).unwrap(),
+            "RU:7707083893"
+        );
+        assert_eq!(
+            normalize_kind(BusinessRegistration, "04732918", Some("GB")).unwrap(),
+            "GB:04732918"
+        );
+        // Version 3 scoped them: its hashes are kept as legacy forms.
+        assert_eq!(
+            super::super::normalize_as(
+                super::super::Normalization::V3,
+                TaxNumber,
+                "136695976",
+                Some("DE")
+            )
+            .unwrap(),
+            "DE:136695976"
         );
     }
 
