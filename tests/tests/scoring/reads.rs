@@ -141,6 +141,36 @@ async fn the_demo_data_shows_linked_sellers_and_the_blacklist_at_once() {
         "{:?}",
         link.evidence
     );
+    // A platform sees its own account by name, the other platform's as an opaque
+    // reference, and what they share (found by a tester: the whole line was one opaque
+    // reference).
+    let as_owner = scoring(&suite)
+        .await
+        .get_seller_risk(authorized(
+            GetSellerRiskRequest {
+                seller: Some(seller("demo-marketplace", "T-1")),
+                cluster_id: String::new(),
+            },
+            &suite.token("platform:demo-marketplace"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .risk
+        .unwrap();
+    let link = as_owner
+        .reasons
+        .iter()
+        .find(|r| r.code == "LINKED_TO_BLACKLISTED")
+        .unwrap_or_else(|| panic!("{as_owner:#?}"));
+    assert!(
+        link.evidence.iter().any(|line| line
+            .starts_with("demo-marketplace/T-1 and evidence/account/")
+            && line.ends_with(": shared phone, with similar names")
+            && !line.contains("S-100")),
+        "{:?}",
+        link.evidence
+    );
     assert_eq!(tier(&clean), RiskTier::Low);
     assert_ne!(clean.cluster_id, listed.cluster_id);
 

@@ -56,6 +56,20 @@ pub(super) fn is_strong(kind: i32) -> bool {
     .any(|k| *k as i32 == kind)
 }
 
+/// How a link reason names a kind of identifier, in words (`bank account`, not the tag).
+fn kind_words(kind: i32) -> &'static str {
+    match pb::IdentifierKind::try_from(kind) {
+        Ok(pb::IdentifierKind::BusinessRegistration) => "registration number",
+        Ok(pb::IdentifierKind::TaxNumber) => "tax number",
+        Ok(pb::IdentifierKind::BankAccount) => "bank account",
+        Ok(pb::IdentifierKind::Address) => "address",
+        Ok(pb::IdentifierKind::Email) => "e-mail",
+        Ok(pb::IdentifierKind::Phone) => "phone",
+        Ok(pb::IdentifierKind::WebDomain) => "web domain",
+        _ => "identifier",
+    }
+}
+
 pub(super) fn kind_label(kind: i32) -> &'static str {
     let domain = match pb::IdentifierKind::try_from(kind) {
         Ok(pb::IdentifierKind::BusinessRegistration) => IdentifierKind::BusinessRegistration,
@@ -207,7 +221,7 @@ impl Model {
                     .current_identifiers(account)
                     .iter()
                     .filter(|identifier| theirs.contains(identifier))
-                    .map(|identifier| kind_label(identifier.kind))
+                    .map(|identifier| kind_words(identifier.kind))
                     .collect();
                 let kinds: Vec<&str> = shared.into_iter().collect();
                 // "shared phone, with similar names", never "shared, with similar names phone".

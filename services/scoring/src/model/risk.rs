@@ -279,7 +279,7 @@ impl ServedReason {
             )
         };
         match self.code {
-            ReasonCode::BlacklistedConfirmedFinding => "on the blacklist: a platform or customs confirmed counterfeit goods from this account".to_owned(),
+            ReasonCode::BlacklistedConfirmedFinding => "on the blacklist: a platform or customs confirmed counterfeit goods from this account (the evidence: the confirmed findings of this account and of accounts sharing a registration number, tax number or bank account with it)".to_owned(),
             ReasonCode::BlacklistedStrongLink => "on the blacklist: shares a registration number, tax number or bank account with a listed account".to_owned(),
             ReasonCode::CounterfeitConfirmed => {
                 counted("confirmed counterfeit findings on this account or linked accounts")
@@ -290,10 +290,10 @@ impl ServedReason {
             ReasonCode::UndervaluationConfirmed => counted(
                 "customs confirmed undervalued declarations of this account or linked accounts",
             ),
-            ReasonCode::DeclaredValueAnomalies => {
-                counted("declarations of this account's shipments with anomalously low values")
-            }
-            _ => "linked to a blacklisted account (shared identifiers with similar names)"
+            ReasonCode::DeclaredValueAnomalies => counted(
+                "declarations of shipments of this account or linked accounts with anomalously low values",
+            ),
+            _ => "linked to a blacklisted account: a shared phone, e-mail, address or web domain and similar names (the findings of the accounts so linked count three quarters)"
                 .to_owned(),
         }
     }
