@@ -280,7 +280,9 @@ fn check_profile(
     check.seller_id("seller_profile.seller_id", &profile.seller_id);
     // A name is needed, either one (found by a tester: a profile with its legal name only,
     // as a company register gives it, was refused).
-    if profile.display_name.trim().is_empty() && profile.legal_name.trim().is_empty() {
+    if acx_domain::text::is_blank(&profile.display_name)
+        && acx_domain::text::is_blank(&profile.legal_name)
+    {
         check.fail(
             "seller_profile.display_name",
             "is required when legal_name is empty: give either name",

@@ -21,6 +21,14 @@ pub fn free_text_problem(value: &str, max_chars: usize) -> Option<String> {
     }
 }
 
+/// Whether `text` shows nothing: empty, or only spaces and invisible characters
+/// ([`is_invisible_in_id`]). Found by a tester: a display name of zero-width spaces alone
+/// passed as a name.
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || is_invisible_in_id(c))
+}
+
 /// Whether `c` is invisible in an id: a control or format character (Unicode `Cc`, `Cf`:
 /// zero-width spaces and joiners, directional marks, embeddings, overrides and isolates,
 /// soft hyphens, tag characters, byte order marks), a line or paragraph separator, or

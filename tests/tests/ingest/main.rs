@@ -574,10 +574,23 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
         p.display_name.clear();
         p.legal_name.clear();
     }
+    // Names of zero-width characters show nothing (found by a tester: accepted as a name).
+    let mut invisible = profile("P-INVISIBLE", "S-INVISIBLE", "+1 650 253 0137");
+    if let Some(Kind::SellerProfile(p)) = invisible.kind.as_mut() {
+        p.display_name = "\u{200b}\u{200b}".to_owned();
+        p.legal_name = " \u{2060} ".to_owned();
+    }
     let results = submit(
         &ingest,
         &ingest.platform_a,
-        vec![by_description, brand_only, priced, legal_only, nameless],
+        vec![
+            by_description,
+            brand_only,
+            priced,
+            legal_only,
+            nameless,
+            invisible,
+        ],
     )
     .await;
     assert_eq!(
@@ -587,8 +600,13 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
             ReportOutcome::Rejected,
             ReportOutcome::Rejected,
             ReportOutcome::Accepted,
+            ReportOutcome::Rejected,
             ReportOutcome::Rejected
         ],
+        "{results:#?}"
+    );
+    assert!(
+        violation_fields(&results[5]).contains(&"reports[5].seller_profile.display_name"),
         "{results:#?}"
     );
     assert_eq!(
