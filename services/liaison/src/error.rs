@@ -65,6 +65,7 @@ impl From<Error> for Status {
                 )
             }
             Error::Scoring(status) => error::unavailable("scoring", &status),
+            Error::Database(db) if error::is_write_conflict(&db) => error::write_conflict(&db),
             other => error::internal(&other),
         }
     }

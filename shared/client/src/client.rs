@@ -314,7 +314,7 @@ impl Client {
     ///
     /// Each attempt gets the channel with the token, the trace context and the deadline
     /// (also enforced here, so a server that never answers cannot hold the caller).
-    /// `UNAVAILABLE` and `RESOURCE_EXHAUSTED` are retried, for [`Idempotency::Idempotent`]
+    /// `UNAVAILABLE`, `RESOURCE_EXHAUSTED` and `ABORTED` are retried, for [`Idempotency::Idempotent`]
     /// calls only, after a full-jitter backoff (at least the server's `RetryInfo` delay,
     /// within `max_backoff`); every other code is final. A missed deadline is final too:
     /// the server may have acted, and the caller's own budget is spent.
@@ -398,7 +398,10 @@ impl Client {
                     Err(status) => status,
                 };
                 let retryable = idempotency == Idempotency::Idempotent
-                    && matches!(status.code(), Code::Unavailable | Code::ResourceExhausted)
+                    && matches!(
+                        status.code(),
+                        Code::Unavailable | Code::ResourceExhausted | Code::Aborted
+                    )
                     && attempts < self.retry.max_attempts;
                 if !retryable {
                     record_outcome(status.code(), attempts);

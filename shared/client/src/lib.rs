@@ -34,8 +34,9 @@
 //! # Retries
 //!
 //! A unary call is tried again only when the answer was `UNAVAILABLE` (the server or the
-//! connection is down, or a dependency is) or `RESOURCE_EXHAUSTED` (a rate or concurrency
-//! limit), and only for calls marked [`Idempotency::Idempotent`]; every other code is
+//! connection is down, or a dependency is), `RESOURCE_EXHAUSTED` (a rate or concurrency
+//! limit) or `ABORTED` (a write that conflicted with a concurrent one, nothing written), and
+//! only for calls marked [`Idempotency::Idempotent`]; every other code is
 //! final. The wait before retry `n` is random in `0 ..= min(max_backoff, initial_backoff *
 //! multiplier^n)` ([`RetryPolicy`]), and at least the delay of a `google.rpc.RetryInfo`
 //! the server sent. All typed wrappers are idempotent: ACX writes are keyed by the

@@ -36,6 +36,16 @@ async fn resource_exhausted_is_retried() {
     assert_eq!(server.attempts(), 2);
 }
 
+/// A write that conflicted with a concurrent one wrote nothing (the server says ABORTED):
+/// an idempotent call is sent again.
+#[tokio::test]
+async fn aborted_is_retried() {
+    let (addr, server) = scripted_server(vec![Status::aborted("write conflict")]).await;
+    let client = client(addr, quick_retries(4)).await;
+    client.diagnostics().echo(echo("again")).await.unwrap();
+    assert_eq!(server.attempts(), 2);
+}
+
 #[tokio::test]
 async fn invalid_argument_is_final_and_keeps_the_field_violations() {
     let mut details = ErrorDetails::new();

@@ -205,6 +205,32 @@ pub fn internal(error: &dyn Error) -> Status {
     )
 }
 
+/// Whether a database error is a write conflict the database resolved by failing one
+/// side: PostgreSQL's deadlock (`40P01`) or serialization failure (`40001`), SQLite's busy
+/// or locked database. Nothing of the failed transaction was written; the call may be sent
+/// again.
+pub fn is_write_conflict(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    matches!(
+        db.code().as_deref(),
+        Some("40P01" | "40001" | "5" | "6" | "517" | "262")
+    )
+}
+
+/// `ABORTED` for a write that conflicted with a concurrent one ([`is_write_conflict`]):
+/// nothing was written, and the same call may be sent again (acx-client retries it for
+/// idempotent calls).
+pub fn write_conflict(error: &dyn Error) -> Status {
+    tracing::warn!(error = %cause_chain(error), "write conflict: the call was aborted");
+    status_with_reason(
+        Code::Aborted,
+        "the call conflicted with a concurrent write and nothing was written; send it again",
+        "WRITE_CONFLICT",
+    )
+}
+
 /// `UNAVAILABLE` for a dependency that cannot be reached; safe to retry.
 pub fn unavailable(what: &str, error: &dyn Error) -> Status {
     tracing::warn!(dependency = what, error = %cause_chain(error), "dependency unavailable");
