@@ -8,11 +8,10 @@
 use std::time::Duration;
 
 use acx_proto::scoring::{
-    AssessShipmentRequest, AssessShipmentResponse, AssessShipmentsRequest, AssessShipmentsResponse,
-    CheckEntityRequest, CheckEntityResponse, GetModelCardRequest, GetModelCardResponse,
-    GetPartyHistoryRequest, GetPartyHistoryResponse, GetSellerRiskRequest, GetSellerRiskResponse,
-    RecordOutcomeRequest, RecordOutcomeResponse, SetLanePolicyRequest, SetLanePolicyResponse,
-    scoring_service_client::ScoringServiceClient,
+    AssessShipmentsRequest, AssessShipmentsResponse, CheckEntityRequest, CheckEntityResponse,
+    GetModelCardRequest, GetModelCardResponse, GetPartyHistoryRequest, GetPartyHistoryResponse,
+    GetSellerRiskRequest, GetSellerRiskResponse, RecordOutcomeRequest, RecordOutcomeResponse,
+    SetLanePolicyRequest, SetLanePolicyResponse, scoring_service_client::ScoringServiceClient,
 };
 use acx_runtime::client::{
     AuthChannel, Idempotency, PeerClient, PeerSettings, RetryPolicy, settings_refused,
@@ -107,11 +106,6 @@ impl Scoring {
         /// Records an inspection outcome (one attempt).
         record_outcome(RecordOutcomeRequest) -> RecordOutcomeResponse,
         "RecordOutcome", outcome, Idempotent, plain, observe: true
-    );
-    rpc!(
-        /// Assesses a declaration without recording it (a re-assessment).
-        assess_shipment(AssessShipmentRequest) -> AssessShipmentResponse,
-        "AssessShipment", client, Idempotent, plain, observe: false
     );
     rpc!(
         /// A seller's risk, reflecting this liaison's writes.

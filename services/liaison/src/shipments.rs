@@ -99,7 +99,7 @@ const ASSESS_CALL_DECLARATIONS: usize = 500;
 
 /// `declarations` cut into calls of at most [`ASSESS_CALL_BYTES`] and
 /// [`ASSESS_CALL_DECLARATIONS`] (a declaration is at most 1 MiB, so each fits in one).
-fn calls<'a, 'b>(
+pub(crate) fn calls<'a, 'b>(
     declarations: &'a [(&'b str, &'b Declaration)],
 ) -> Vec<&'a [(&'b str, &'b Declaration)]> {
     let mut calls = Vec::new();
@@ -184,12 +184,22 @@ impl Shipments {
         &self,
         declarations: &[(&str, &Declaration)],
     ) -> Result<Vec<Option<ShipmentAssessment>>, Error> {
+        self.assess_as(declarations, true).await
+    }
+
+    /// As [`Self::assess`]; with `record` false, scoring assesses without recording (a
+    /// re-assessment of declarations it recorded before).
+    pub(crate) async fn assess_as(
+        &self,
+        declarations: &[(&str, &Declaration)],
+        record: bool,
+    ) -> Result<Vec<Option<ShipmentAssessment>>, Error> {
         let request = AssessShipmentsRequest {
             shipments: declarations
                 .iter()
                 .map(|(authority, declaration)| declarations::to_scoring(authority, declaration))
                 .collect(),
-            record: true,
+            record,
         };
         let results = self
             .scoring

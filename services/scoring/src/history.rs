@@ -478,16 +478,32 @@ pub async fn declaration(
         .transpose()
 }
 
-/// Whether a declaration was recorded (without reading it back).
-pub async fn is_recorded(
+/// Which of `shipments` were recorded, as (authority, declaration id), without reading
+/// them back: one query per [`ROWS_PER_STATEMENT`] declarations.
+pub async fn recorded_ids(
     database: &Database,
-    authority: &str,
-    declaration_id: &str,
-) -> Result<bool, Error> {
-    const SQL: &str = "SELECT 1 FROM declarations WHERE authority = $1 AND declaration_id = $2";
-    let row: Option<(i32,)> = on_backend!(database, pool => sqlx::query_as(SQL)
-        .bind(authority).bind(declaration_id).fetch_optional(pool).await?);
-    Ok(row.is_some())
+    shipments: &[DeclaredShipment],
+) -> Result<std::collections::HashSet<(String, String)>, Error> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_statement(
+            "SELECT authority, declaration_id FROM declarations \
+             WHERE (authority, declaration_id) IN (VALUES ",
+            0,
+            chunk.len(),
+            2,
+            ")",
+        );
+        let rows: Vec<(String, String)> = on_backend!(database, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for shipment in chunk {
+                query = query.bind(&shipment.authority).bind(&shipment.declaration_id);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 /// Appends an outcome entry unless this declaration's outcome was recorded before;

@@ -252,19 +252,20 @@ impl Scorer {
         record: bool,
     ) -> Result<(Vec<Option<ShipmentAssessment>>, i64), Error> {
         if !record {
-            let mut assessed = Vec::with_capacity(shipments.len());
-            for shipment in shipments {
-                // A declaration recorded before (a re-assessment) leaves its own counts out
-                // of its features.
-                let seen = history::is_recorded(
-                    &self.database,
-                    &shipment.authority,
-                    &shipment.declaration_id,
-                )
-                .await?;
-                let state = self.state.read().await;
-                assessed.push(Some(self.assess_now(&state, shipment, seen).assessment));
-            }
+            // A declaration recorded before (a re-assessment) leaves its own counts out of
+            // its features. One look-up and one read of the state for the batch.
+            let recorded = history::recorded_ids(&self.database, shipments).await?;
+            let state = self.state.read().await;
+            let assessed = shipments
+                .iter()
+                .map(|shipment| {
+                    let key = (shipment.authority.clone(), shipment.declaration_id.clone());
+                    Some(
+                        self.assess_now(&state, shipment, recorded.contains(&key))
+                            .assessment,
+                    )
+                })
+                .collect();
             return Ok((assessed, self.applied()));
         }
         // Whole seconds: the anomaly's time is read from the recorded seconds.
