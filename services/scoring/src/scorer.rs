@@ -279,19 +279,32 @@ impl Scorer {
             })
             .collect();
         // Each declaration of a batch is assessed as if the ones before it had arrived (as
-        // the training replay reads them): their counts are added for the batch and taken
-        // back after it, for their history entries to add on every replica.
+        // the training replay reads them): their counts and scores (for the lanes) are
+        // added for the batch and taken back after it, for their history entries to add on
+        // every replica.
         let assessed: Vec<Assessed> = {
             let mut state = self.state.write().await;
             let mut undo = Vec::with_capacity(shipments.len());
             let mut assessed = Vec::with_capacity(shipments.len());
             for (shipment, stamped) in shipments.iter().zip(&stamped) {
-                assessed.push(self.assess_now(&state, shipment, false));
+                let now = self.assess_now(&state, shipment, false);
                 let declared = Declared::read(stamped, &state.rates);
-                undo.push(state.targeting.stats.see_undoable(&declared));
+                let seen = state.targeting.stats.see_undoable(&declared);
+                let observed = now.score.map(|score| {
+                    state.targeting.lanes.observe_undoable(
+                        &shipment.authority,
+                        &shipment.customs_office,
+                        score,
+                    )
+                });
+                undo.push((seen, observed));
+                assessed.push(now);
             }
-            for undo in undo.into_iter().rev() {
-                state.targeting.stats.undo(undo);
+            for (seen, observed) in undo.into_iter().rev() {
+                if let Some(observed) = observed {
+                    state.targeting.lanes.undo(observed);
+                }
+                state.targeting.stats.undo(seen);
             }
             assessed
         };

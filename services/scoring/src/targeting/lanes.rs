@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use acx_proto::scoring::{LanePolicy, LaneThresholds};
+use acx_proto::scoring::{Lane, LanePolicy, LaneThresholds};
 use sha2::{Digest as _, Sha256};
 
 /// Recent scores kept per authority and per office.
@@ -126,32 +126,66 @@ impl LaneBook {
 
     /// Remembers a recorded shipment's score.
     pub fn observe(&mut self, authority: &str, office: &str, score: f64) {
+        self.observe_undoable(authority, office, score);
+    }
+
+    /// As [`Self::observe`], returning what [`Self::undo`] needs to take it back: a batch's
+    /// declarations count for the lanes of the ones after them while it is assessed, as its
+    /// history entries will once applied (found with a tester's case: a batch of 50 risks
+    /// tied at the top all went RED, none seeing the others).
+    pub fn observe_undoable(&mut self, authority: &str, office: &str, score: f64) -> LaneUndo {
+        let mut undo = LaneUndo(Vec::with_capacity(3));
         for key in [
             (authority.to_owned(), office.to_owned()),
             (authority.to_owned(), String::new()),
             (String::new(), String::new()),
         ] {
-            let ring = self.recent.entry(key).or_default();
-            if ring.len() == RECENT {
-                ring.pop_front();
-            }
+            let ring = self.recent.entry(key.clone()).or_default();
+            let dropped = if ring.len() == RECENT {
+                ring.pop_front()
+            } else {
+                None
+            };
             ring.push_back(score);
+            undo.0.push((key, dropped));
+        }
+        undo
+    }
+
+    /// Takes back one [`Self::observe_undoable`] (undo the latest first).
+    pub fn undo(&mut self, undo: LaneUndo) {
+        for (key, dropped) in undo.0.into_iter().rev() {
+            if let Some(ring) = self.recent.get_mut(&key) {
+                ring.pop_back();
+                if let Some(dropped) = dropped {
+                    ring.push_front(dropped);
+                }
+                if ring.is_empty() {
+                    self.recent.remove(&key);
+                }
+            }
         }
     }
 
-    /// The thresholds of `policy`, read from the most specific recent scores there are
-    /// enough of: the office's (for an office's policy), the authority's, everyone's.
-    pub fn thresholds(&self, policy: &LanePolicy) -> LaneThresholds {
+    /// The recent scores `policy`'s thresholds are read from: the most specific there are
+    /// enough of, the office's (for an office's policy), the authority's, everyone's; else
+    /// everyone's, however few; None when none were seen.
+    fn recent_for(&self, policy: &LanePolicy) -> Option<&VecDeque<f64>> {
         let keys = [
             (policy.authority.clone(), policy.customs_office.clone()),
             (policy.authority.clone(), String::new()),
             (String::new(), String::new()),
         ];
-        let ring = keys
-            .iter()
+        keys.iter()
             .filter_map(|k| self.recent.get(k))
             .find(|r| r.len() >= MIN_SCORES)
-            .or_else(|| self.recent.get(&keys[2]).filter(|r| !r.is_empty()));
+            .or_else(|| self.recent.get(&keys[2]).filter(|r| !r.is_empty()))
+    }
+
+    /// The thresholds of `policy`, read from the most specific recent scores there are
+    /// enough of: the office's (for an office's policy), the authority's, everyone's.
+    pub fn thresholds(&self, policy: &LanePolicy) -> LaneThresholds {
+        let ring = self.recent_for(policy);
         let (red, yellow, seen) = match ring {
             Some(ring) => (
                 threshold(ring, policy.red_share),
@@ -178,6 +212,59 @@ impl LaneBook {
     }
 }
 
+/// The rules' own lane thresholds: a risk below 0.6 is no reason for a physical inspection,
+/// below 0.3 none for a documentary check, whatever share of inspections the policy allows.
+const RULES_RED: f64 = 0.6;
+/// See [`RULES_RED`].
+const RULES_YELLOW: f64 = 0.3;
+
+/// What one [`LaneBook::observe_undoable`] changed: each ring's key and the score it let
+/// go, if it was full.
+#[derive(Debug)]
+pub struct LaneUndo(Vec<((String, String), Option<f64>)>);
+
+/// Whether `risk` is within the top `share` of `recent` risks. Risks equal to it share what
+/// room is left: each is in with the probability that fills the share, decided by `draw`
+/// (fixed per declaration), since the rules' risk saturates and many declarations tie at
+/// the top.
+fn within_share(recent: &VecDeque<f64>, risk: f64, share: f64, draw: f64) -> bool {
+    let room = share * recent.len() as f64;
+    let above = recent.iter().filter(|s| **s > risk).count() as f64;
+    let equal = recent.iter().filter(|s| **s == risk).count() as f64;
+    if above >= room {
+        false
+    } else if equal == 0.0 {
+        true
+    } else {
+        draw < (room - above) / equal
+    }
+}
+
+impl LaneBook {
+    /// The lane of a risk the rules gave (cold start, no model in force), held to the
+    /// policy's shares: RED when the risk is at least the rules' 0.6 and within the
+    /// policy's RED share of recent risks, YELLOW likewise at 0.3 and the RED and YELLOW
+    /// shares together (ties share the room left, by `draw`, fixed per declaration);
+    /// `forced` (random selection, a blacklisted seller, a value far below the platforms'
+    /// prices) is RED whatever the shares. Until [`MIN_SCORES`] risks were seen the rules'
+    /// thresholds alone apply. Found by a tester: a few outcomes about one importer raised
+    /// whole offices' and origins' risks, and 54 % of shipments went RED under a 5 % share.
+    pub fn cap_rules_lane(&self, policy: &LanePolicy, risk: f64, forced: bool, draw: f64) -> Lane {
+        if forced {
+            return Lane::Red;
+        }
+        let recent = self.recent_for(policy).filter(|r| r.len() >= MIN_SCORES);
+        let within = |share: f64| recent.is_none_or(|r| within_share(r, risk, share, draw));
+        if risk >= RULES_RED && within(policy.red_share) {
+            Lane::Red
+        } else if risk >= RULES_YELLOW && within(policy.red_share + policy.yellow_share) {
+            Lane::Yellow
+        } else {
+            Lane::Green
+        }
+    }
+}
+
 /// A fixed draw in 0..1 for a declaration and a purpose, so it is always picked the same way.
 pub fn draw(authority: &str, declaration_id: &str, purpose: &str) -> f64 {
     let digest = Sha256::digest(format!("{purpose}/{authority}/{declaration_id}").as_bytes());
@@ -189,6 +276,71 @@ pub fn draw(authority: &str, declaration_id: &str, purpose: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rules_lanes_are_held_to_the_policy_s_shares_once_enough_risks_were_seen() {
+        let mut book = LaneBook::default();
+        let policy = default_policy("KCS", 0.0);
+        // Too few risks seen: the rules' own thresholds.
+        assert_eq!(book.cap_rules_lane(&policy, 0.65, false, 0.5), Lane::Red);
+        assert_eq!(book.cap_rules_lane(&policy, 0.35, false, 0.5), Lane::Yellow);
+        // Risks spread over 0..1: RED only in the top share, and never below 0.6.
+        for i in 0..1000 {
+            book.observe("KCS", "", f64::from(i) / 1000.0);
+        }
+        let red = (0..1000)
+            .filter(|i| {
+                book.cap_rules_lane(&policy, f64::from(*i) / 1000.0, false, 0.5) == Lane::Red
+            })
+            .count();
+        assert!(
+            red <= (policy.red_share * 1000.0).ceil() as usize + 1,
+            "{red} RED"
+        );
+        assert_ne!(book.cap_rules_lane(&policy, 0.65, false, 0.5), Lane::Red);
+        assert_eq!(book.cap_rules_lane(&policy, 0.999, false, 0.5), Lane::Red);
+        assert_eq!(
+            book.cap_rules_lane(&policy, 0.1, true, 0.5),
+            Lane::Red,
+            "forced"
+        );
+        // Mostly nothing wrong (risks of 0): the rules' 0.6 still holds.
+        let mut quiet = LaneBook::default();
+        for _ in 0..1000 {
+            quiet.observe("KCS", "", 0.0);
+        }
+        assert_eq!(quiet.cap_rules_lane(&policy, 0.2, false, 0.5), Lane::Green);
+        assert_eq!(quiet.cap_rules_lane(&policy, 0.65, false, 0.5), Lane::Red);
+        // Half the recent risks tie at the top (the rules' risk saturates): ties share the
+        // RED room by their draws, about the policy's share of them.
+        let mut tied = LaneBook::default();
+        for i in 0..1000 {
+            tied.observe("KCS", "", if i % 2 == 0 { 0.8 } else { 0.0 });
+        }
+        let red = (0..1000)
+            .filter(|i| {
+                tied.cap_rules_lane(&policy, 0.8, false, f64::from(*i) / 1000.0) == Lane::Red
+            })
+            .count();
+        assert!((90..=110).contains(&red), "{red} of 1000 tied risks RED");
+    }
+
+    #[test]
+    fn an_undone_observation_leaves_the_book_as_it_was() {
+        let mut book = LaneBook::default();
+        for i in 0..RECENT {
+            book.observe("KCS", "A", i as f64);
+        }
+        let before = book.recent.clone();
+        let undos: Vec<LaneUndo> = (0..3)
+            .map(|i| book.observe_undoable("KCS", if i == 0 { "A" } else { "B" }, -1.0))
+            .collect();
+        assert_ne!(book.recent, before);
+        for undo in undos.into_iter().rev() {
+            book.undo(undo);
+        }
+        assert_eq!(book.recent, before);
+    }
 
     #[test]
     fn thresholds_give_the_shares_on_the_scores_seen() {

@@ -89,8 +89,10 @@ impl Targeting {
     /// Scores `declared` (already counted in the statistics when `seen`: a re-assessment)
     /// with the champion and rewrites the rules' `assessment`: risk, lane,
     /// reasons and explanation from the model; the rules' facts (line comparisons, notes,
-    /// a blacklisted seller, random selection) stay. Returns the score, or `None` in cold
-    /// start (the assessment is left as the rules made it).
+    /// a blacklisted seller, random selection) stay. Returns the score. In cold start (no
+    /// champion) the rules' risk stands and their lane is held to the lane policy's shares
+    /// ([`LaneBook::cap_rules_lane`]); the rules' risk is returned as the score, so the
+    /// policy's thresholds follow the rules' recent risks until a model is in force.
     pub fn apply(
         &self,
         declared: &Declared,
@@ -105,7 +107,18 @@ impl Targeting {
             shipment.declaration_id.as_str(),
             shipment.customs_office.as_str(),
         );
-        let champion = self.champion.as_ref()?;
+        let Some(champion) = self.champion.as_ref() else {
+            let policy = self.lanes.policy(authority, office, random_share);
+            let forced = assessment.random_selection
+                || context.seller_listed
+                || context.market_anomaly >= 1.0;
+            let tie = draw(authority, declaration_id, "lane tie");
+            let lane = self
+                .lanes
+                .cap_rules_lane(&policy, assessment.risk, forced, tie);
+            assessment.lane = lane as i32;
+            return Some(assessment.risk);
+        };
         let x = if seen {
             champion.space.vector_seen(declared, context, &self.stats)
         } else {
