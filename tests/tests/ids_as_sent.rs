@@ -310,3 +310,62 @@ async fn filters_that_cannot_match_and_offices_that_cannot_be_named_are_refused(
         );
     }
 }
+
+/// Ids that look the same are one id: a declaration id and an importer id written with a
+/// combining accent (`A` + U+0301) are the ones written with the composed letter (`Á`), in
+/// a batch, in GetShipment and in a search (found by a tester: two declarations were
+/// stored under ids that display alike).
+#[tokio::test]
+async fn an_id_with_a_combining_accent_is_the_id_with_the_composed_letter() {
+    let suite = TestSuite::start().await;
+    let token = suite.token(CUSTOMS);
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let with = |id: &str, importer: &str| {
+        let mut d = declaration(id);
+        d.importer_id = importer.to_owned();
+        d.consignment = Some(acx_proto::common::ConsignmentNumbers {
+            tracking_numbers: vec!["NFC6TRACK".to_owned()],
+            ..Default::default()
+        });
+        d
+    };
+    let composed = |id: &str| with(id, "IMP-\u{c1}LVARO");
+    let decomposed = with("NFC-6A\u{301}", "IMP-A\u{301}LVARO");
+    let results = liaison
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest {
+                declarations: vec![composed("NFC-6\u{c1}"), decomposed],
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(
+        results[0].outcome(),
+        DeclarationOutcome::Accepted,
+        "{results:#?}"
+    );
+    assert_eq!(
+        results[1].outcome(),
+        DeclarationOutcome::Duplicate,
+        "{results:#?}"
+    );
+    assert_eq!(results[1].declaration_id, "NFC-6\u{c1}");
+    let shipment = get_shipment(&mut liaison, &token, "NFC-6A\u{301}").await;
+    assert_eq!(shipment.name, "shipments/NFC-6\u{c1}");
+    let found = liaison
+        .search_shipments(authorized(
+            SearchShipmentsRequest {
+                importer_id: "IMP-A\u{301}LVARO".to_owned(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipments;
+    assert_eq!(found.len(), 1, "{found:#?}");
+}

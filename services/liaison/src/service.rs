@@ -261,15 +261,16 @@ impl LiaisonService for Liaison {
     ) -> Result<Response<GetShipmentResponse>, Status> {
         let principal = authority_of(&request)?;
         let name = request.into_inner().name;
-        let result =
-            match parse_name(&name) {
-                Ok(id) => self.shipments.get(&principal.id, id).await.map(|shipment| {
-                    GetShipmentResponse {
-                        shipment: Some(shipment),
-                    }
+        let result = match parse_name(&name) {
+            Ok(id) => self
+                .shipments
+                .get(&principal.id, &id)
+                .await
+                .map(|shipment| GetShipmentResponse {
+                    shipment: Some(shipment),
                 }),
-                Err(error) => Err(error),
-            };
+            Err(error) => Err(error),
+        };
         self.audited(
             &principal,
             "GetShipment",
@@ -296,7 +297,7 @@ impl LiaisonService for Liaison {
             )])),
             (Ok(id), Some(inspection)) => self
                 .shipments
-                .record_result(&principal.id, id, inspection)
+                .record_result(&principal.id, &id, inspection)
                 .await
                 .map(|shipment| RecordInspectionResultResponse {
                     shipment: Some(shipment),

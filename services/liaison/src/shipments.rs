@@ -50,8 +50,9 @@ pub struct Shipments {
     alerts: Arc<Notify>,
 }
 
-/// The declaration id of a `shipments/{declaration_id}` name, trimmed as stored.
-pub fn parse_name(name: &str) -> Result<&str, Error> {
+/// The declaration id of a `shipments/{declaration_id}` name, as stored (trimmed, NFC:
+/// [`acx_domain::customs::trim_id`]).
+pub fn parse_name(name: &str) -> Result<String, Error> {
     let invalid = |why: &str| Error::Invalid(vec![FieldViolation::new("name", why)]);
     let id = name
         .strip_prefix("shipments/")
@@ -65,7 +66,7 @@ pub fn parse_name(name: &str) -> Result<&str, Error> {
     })?;
     // Declaration ids are stored trimmed: a padded name is the same shipment (found by a
     // tester: `shipments/PAD-1  ` was NOT_FOUND though `PAD-1  ` was accepted as PAD-1).
-    Ok(id.trim())
+    Ok(trimmed)
 }
 
 /// A declaration's violations as the answer lists them

@@ -391,15 +391,21 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
 }
 
 /// Trims a declaration id, party id or customs office code in place (fixed-width exports pad
-/// them) and checks what is left; an empty one is the caller's to judge. Every service
-/// applies this one rule, so that a padded id names the same party everywhere.
+/// them), writes it in Unicode's composed form (NFC: `A` with a combining acute is `Á`, so
+/// two ids that look the same are one; found by a tester: they were two declarations), and
+/// checks what is left; an empty one is the caller's to judge. Every service applies this
+/// one rule, so that a padded or decomposed id names the same party everywhere.
 ///
 /// Errors: "must be at most 128 characters without control or invisible characters"
 /// ([`crate::text::is_invisible_in_id`]).
 pub fn trim_id(value: &mut String) -> Result<(), String> {
+    use unicode_normalization::UnicodeNormalization;
     let trimmed = value.trim();
     if trimmed.len() != value.len() {
         *value = trimmed.to_owned();
+    }
+    if !unicode_normalization::is_nfc(value) {
+        *value = value.nfc().collect();
     }
     if value.chars().count() > MAX_ID_CHARS || value.chars().any(crate::text::is_invisible_in_id) {
         return Err(format!(
