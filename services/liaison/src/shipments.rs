@@ -471,10 +471,10 @@ impl Shipments {
             Err(_) => violations.push(FieldViolation::new("result.kind", "is not a known outcome")),
             Ok(_) => {}
         }
-        if !(result.seized_quantity >= 0.0 && result.seized_quantity.is_finite()) {
+        if !(0.0..acx_domain::customs::MAX_MEASURE).contains(&result.seized_quantity) {
             violations.push(FieldViolation::new(
                 "result.seized_quantity",
-                "must not be negative",
+                "must be a number from 0 to 9,999,999,999.999999 (0 when nothing was seized)",
             ));
         }
         let at = result.inspect_time.as_ref().map(|t| t.seconds);

@@ -157,6 +157,32 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
             .await;
         assert_eq!(refused_field(answer), field);
     }
+    // A seized quantity that is no quantity (found by a tester: NaN was told "must not be
+    // negative").
+    for quantity in [f64::NAN, f64::INFINITY, -1.0, 1e300] {
+        let answer = liaison
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest {
+                    name: "shipments/T-1".to_owned(),
+                    result: Some(InspectionResult {
+                        kind: OutcomeKind::CounterfeitSeized as i32,
+                        inspect_time: Some(prost_types::Timestamp {
+                            seconds: 1_700_000_000,
+                            nanos: 0,
+                        }),
+                        seized_quantity: quantity,
+                        ..Default::default()
+                    }),
+                },
+                &token,
+            ))
+            .await;
+        assert_eq!(
+            refused_field(answer),
+            "result.seized_quantity",
+            "{quantity}"
+        );
+    }
 
     // A name no declaration id can have, and the audit record of the call stays short.
     let long = format!("shipments/{}", "x".repeat(1_000_000));
