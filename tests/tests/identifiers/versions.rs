@@ -216,3 +216,91 @@ async fn a_vat_number_without_its_prefix_links_with_the_prefixed_one() {
         );
     }
 }
+
+/// Normalisation version 4: an `ИНН/КПП` pair is its INN (found by a tester: it never met the
+/// INN given alone); a German register number names a company only with its registry court
+/// (found by a tester: `HRB 12345` at two courts linked two companies, and a finding against
+/// one listed the other), so the same number at one court, however printed, links, and a
+/// bare one is left out with a warning.
+#[tokio::test]
+async fn an_inn_with_its_kpp_and_german_register_numbers_read_the_registers_way() {
+    let suite = TestSuite::start().await;
+    let ids = |tax: &[&str], registration: &[&str]| Identifiers {
+        tax_numbers: tax.iter().map(|v| (*v).to_owned()).collect(),
+        business_registration_numbers: registration.iter().map(|v| (*v).to_owned()).collect(),
+        ..Default::default()
+    };
+    let listed = submit(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile(
+                "P-RU",
+                "RU-1",
+                "Romashka",
+                "RU",
+                ids(&["ИНН/КПП 7707083893/770701001"], &[]),
+            ),
+            profile(
+                "P-DE",
+                "DE-1",
+                "Nordlicht Handel GmbH",
+                "DE",
+                ids(&[], &["Amtsgericht München HRB 12345"]),
+            ),
+            profile(
+                "P-BARE",
+                "DE-BARE",
+                "Alpenglueck GmbH",
+                "DE",
+                ids(&[], &["HRB 777"]),
+            ),
+            confirmed("F-RU", "RU-1"),
+            confirmed("F-DE", "DE-1"),
+            confirmed("F-BARE", "DE-BARE"),
+        ],
+    )
+    .await;
+    assert!(
+        listed[0].warnings.is_empty() && listed[1].warnings.is_empty(),
+        "{listed:#?}"
+    );
+    assert_eq!(listed[2].warnings.len(), 1, "{listed:#?}");
+    assert!(listed[2].warnings[0].description.contains("registry court"));
+    accept(
+        &suite,
+        PLATFORM_B,
+        vec![
+            profile(
+                "P-RU2",
+                "RU-2",
+                "Vostok",
+                "RU",
+                ids(&["ИНН 7707083893"], &[]),
+            ),
+            profile(
+                "P-DE2",
+                "DE-2",
+                "Quick Deals",
+                "DE",
+                ids(&[], &["HRB 12345 (AG München)"]),
+            ),
+            profile(
+                "P-DE3",
+                "DE-3",
+                "Hanse Handel GmbH",
+                "DE",
+                ids(&[], &["Amtsgericht Hamburg HRB 12345"]),
+            ),
+        ],
+    )
+    .await;
+    let tier = |r: &acx_proto::scoring::SellerRisk| r.tier();
+    let blacklisted = acx_proto::common::RiskTier::Blacklisted;
+    let ru = risk(&suite, account("demo-marketplace", "RU-2")).await;
+    let munich = risk(&suite, account("demo-marketplace", "DE-2")).await;
+    let hamburg = risk(&suite, account("demo-marketplace", "DE-3")).await;
+    assert_eq!(tier(&ru), blacklisted, "the INN: {ru:#?}");
+    assert_eq!(tier(&munich), blacklisted, "one court: {munich:#?}");
+    assert_ne!(tier(&hamburg), blacklisted, "another court: {hamburg:#?}");
+}

@@ -21,6 +21,7 @@ mod keys;
 pub mod labels;
 pub mod phone;
 pub mod placeholders;
+pub mod registers;
 pub mod registration;
 pub mod text;
 pub(crate) mod v1;
@@ -107,8 +108,9 @@ pub enum Normalization {
     /// Version 3, and a tax number given without its VAT prefix by a seller of a VAT country
     /// written with it: `136695976` from a German seller is `DE136695976`, as printed on an
     /// invoice (version 3 scoped it as `DE:136695976`, which never met the prefixed form:
-    /// found by a tester). See [`registration::tax_in_register`]. Other kinds read as in
-    /// version 3.
+    /// found by a tester). See [`registration::tax_in_register`]. A Russian `ИНН/КПП` pair is
+    /// its INN, and a German register number is read with its registry court and refused
+    /// without one ([`registers`]). Other kinds read as in version 3.
     V4,
 }
 
@@ -161,7 +163,10 @@ impl Normalization {
                     | IdentifierKind::BusinessRegistration
                     | IdentifierKind::TaxNumber
             ),
-            V4 => kind != IdentifierKind::TaxNumber,
+            V4 => !matches!(
+                kind,
+                IdentifierKind::TaxNumber | IdentifierKind::BusinessRegistration
+            ),
         };
         Normalization::ALL
             .into_iter()
@@ -231,6 +236,20 @@ pub fn normalize_as(
     );
     if labels && number {
         value = text::ascii_digits(&value).into_owned();
+    }
+    if version >= Normalization::V4
+        && matches!(
+            kind,
+            IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber
+        )
+    {
+        if let Some(inn) = registers::russian_inn(&value) {
+            value = inn;
+        } else if kind == IdentifierKind::BusinessRegistration
+            && let Some(read) = registers::german_register(&value)
+        {
+            return read;
+        }
     }
     match kind {
         IdentifierKind::TaxNumber if version >= Normalization::V4 => {
