@@ -285,7 +285,7 @@ fn check_profile(
     {
         check.fail(
             "seller_profile.display_name",
-            "is required when legal_name is empty: give either name",
+            "is required when legal_name is empty: give either name, with a letter or digit",
         );
     }
     check.text(

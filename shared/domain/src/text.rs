@@ -21,12 +21,12 @@ pub fn free_text_problem(value: &str, max_chars: usize) -> Option<String> {
     }
 }
 
-/// Whether `text` shows nothing: empty, or only spaces and invisible characters
-/// ([`is_invisible_in_id`]). Found by a tester: a display name of zero-width spaces alone
-/// passed as a name.
+/// Whether `text` names nothing: it has no letter or digit of any script (empty, spaces,
+/// invisible characters, the braille blank, punctuation, symbols, emoji, a lone combining
+/// mark). Found by testers: display names of zero-width spaces alone, then of `...` or one
+/// emoji, passed as names.
 pub fn is_blank(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_whitespace() || is_invisible_in_id(c))
+    !text.chars().any(char::is_alphanumeric)
 }
 
 /// Whether `c` is invisible in an id: a control or format character (Unicode `Cc`, `Cf`:

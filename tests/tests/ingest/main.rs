@@ -574,11 +574,12 @@ async fn a_product_by_brand_and_title_and_a_profile_by_legal_name_are_enough() {
         p.display_name.clear();
         p.legal_name.clear();
     }
-    // Names of zero-width characters show nothing (found by a tester: accepted as a name).
+    // Names with no letter or digit name no one (found by testers: zero-width characters,
+    // then the braille blank, `...` and an emoji, were accepted as names).
     let mut invisible = profile("P-INVISIBLE", "S-INVISIBLE", "+1 650 253 0137");
     if let Some(Kind::SellerProfile(p)) = invisible.kind.as_mut() {
-        p.display_name = "\u{200b}\u{200b}".to_owned();
-        p.legal_name = " \u{2060} ".to_owned();
+        p.display_name = "\u{200b}\u{2800}... \u{1f600}".to_owned();
+        p.legal_name = " \u{2060}\u{301} ".to_owned();
     }
     let results = submit(
         &ingest,

@@ -101,20 +101,20 @@ mod tests {
         );
         assert_eq!(ok("GB07 NWBK 6016 1331 9268 27"), "GB07NWBK60161331926827");
         assert_eq!(
-            ok("HU42 1177 3016 1111 1018 0000 0000"),
-            "HU42117730161111101800000000"
+            ok("HU68 1177 3016 1111 1018 0000 0017"),
+            "HU68117730161111101800000017"
         );
         assert_eq!(
             ok("FR89 2004 1010 0505 0001 3M02 614"),
             "FR8920041010050500013M02614"
         );
         assert_eq!(
-            ok("MT84 MALT 0110 0001 2345 MTLC AST0 01S"),
-            "MT84MALT011000012345MTLCAST001S"
+            ok("MT03 MALT 0110 0001 2345 MTLC AST0 02S"),
+            "MT03MALT011000012345MTLCAST002S"
         );
         assert_eq!(
-            ok("RO49 AAAA 1B31 0075 9384 0000"),
-            "RO49AAAA1B31007593840000"
+            ok("RO75 AAAA 1B31 0075 9384 0017"),
+            "RO75AAAA1B31007593840017"
         );
     }
 
@@ -127,6 +127,11 @@ mod tests {
             "GB29 NWBK 6016 1331 9268 19",
             "4111 1111 1111 1111",
             "4242-4242-4242-4242",
+            // A second round of the tester's: the registry's examples of other countries.
+            "LT12 1000 0111 0100 1000",
+            "TR33 0006 1005 1978 6457 8413 26",
+            "HU42 1177 3016 1111 1018 0000 0000",
+            "SA03 8000 0000 6080 1016 7519",
         ] {
             assert!(err(raw).contains("example"), "{raw}: {}", err(raw));
         }

@@ -94,6 +94,8 @@ pub fn german_register(value: &str) -> Option<Result<String, String>> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

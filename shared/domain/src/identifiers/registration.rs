@@ -34,7 +34,21 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     if labels && super::placeholders::has_no_digit(&out) {
         return Err(NO_DIGIT.to_owned());
     }
+    if labels && masked(value) {
+        return Err("is masked, not a number (such as DE1366XXXXX or DE*****5976)".to_owned());
+    }
     Ok(out)
+}
+
+/// Whether a number is shown partly hidden, as statements and seller pages show one: two or
+/// more mask characters (`*`, `•`, `●`, `#`) or three or more `X` in a row (`DE1366XXXXX`,
+/// `DE*****5976`, `HRB 12XXX`). The characters left name many parties: found by a tester,
+/// two sellers whose masked VAT numbers ended alike were linked and listed together.
+fn masked(value: &str) -> bool {
+    let upper = value.to_uppercase();
+    ["**", "••", "●●", "##", "XXX"]
+        .iter()
+        .any(|mask| upper.replace([' ', '-', '.'], "").contains(mask))
 }
 
 /// A business registration or tax number as its register knows it (version 3 on): one of
@@ -213,6 +227,17 @@ mod tests {
                 let error = normalize_kind(kind, raw, Some("DE")).unwrap_err();
                 assert!(error.starts_with("has no digits"), "{raw}: {error}");
             }
+        }
+        for raw in [
+            "DE1366XXXXX",
+            "DE136695XXX",
+            "DEXXXXX5976",
+            "DE*****5976",
+            "DE•••••5976",
+            "HRB 12XXX",
+        ] {
+            let error = normalize_kind(TaxNumber, raw, Some("DE")).unwrap_err();
+            assert!(error.contains("masked"), "{raw}: {error}");
         }
         for raw in ["DE999999999", "XX-XXX1234", "XXX-XX-1234"] {
             let error = normalize_kind(TaxNumber, raw, Some("DE")).unwrap_err();
