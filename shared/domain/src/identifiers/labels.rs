@@ -105,6 +105,27 @@ const NUMBER_LABELS: &[&str] = &[
 /// `"Tax ID 12-3456789"` lose their label; `"HRB 12345 B"` and `"DE 123 456 789"` are left as
 /// they are.
 pub fn number(value: &str) -> &str {
+    number_with(value, &[])
+}
+
+/// Labels read from normalisation version 4 on, which version 3 kept as part of the number:
+/// Greece's `ΑΦΜ` (AFM), Denmark's `CVR`, Slovakia's `IČ DPH`, Croatia's `OIB`, Portugal's
+/// `NIPC`, Austria's `UID-Nr.` (found by a tester: `ΑΦΜ 094014201` and `CVR 12345674` never
+/// met the numbers given alone).
+pub const NUMBER_LABELS_V4: &[&str] = &[
+    "AFM", "ΑΦΜ", "CVR", "CVRNR", "IČDPH", "ICDPH", "NIPC", "OIB", "UIDNR",
+];
+
+/// As [`number`], with `extra` labels too.
+pub fn number_with<'a>(value: &'a str, extra: &[&str]) -> &'a str {
+    let is_label = |text: &str| {
+        let letters: String = text
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_uppercase)
+            .collect();
+        NUMBER_LABELS.contains(&letters.as_str()) || extra.contains(&letters.as_str())
+    };
     if let Some((label, rest)) = value.split_once(':') {
         return if is_label(label) && rest.chars().any(char::is_alphanumeric) {
             rest.trim()
@@ -126,15 +147,6 @@ pub fn number(value: &str) -> &str {
         }
     }
     value
-}
-
-fn is_label(text: &str) -> bool {
-    let letters: String = text
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .flat_map(char::to_uppercase)
-        .collect();
-    NUMBER_LABELS.contains(&letters.as_str())
 }
 
 fn has_number(text: &str) -> bool {

@@ -243,6 +243,10 @@ pub fn normalize_as(
             IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber
         )
     {
+        let unlabelled = labels::number_with(&value, labels::NUMBER_LABELS_V4);
+        if unlabelled.len() != value.len() {
+            value = unlabelled.to_owned();
+        }
         if let Some(inn) = registers::russian_inn(&value) {
             value = inn;
         } else if kind == IdentifierKind::BusinessRegistration

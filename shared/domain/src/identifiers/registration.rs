@@ -72,41 +72,96 @@ pub fn in_register(number: String, country: Option<&str>) -> String {
     }
 }
 
-/// The VAT prefix of a country of the EU VAT area or the UK (ISO 3166-1 code, any case):
-/// its own code, but `EL` for Greece; `XI` (Northern Ireland) is its own.
+/// The VAT prefix of a country of the EU VAT area, the UK, Switzerland or Norway (ISO 3166-1
+/// code, any case): its own code, but `EL` for Greece and `CHE` for Switzerland; `XI`
+/// (Northern Ireland) is its own.
 fn vat_prefix(country: &str) -> Option<&'static str> {
     const AREA: &[&str] = &[
         "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "HR", "HU", "IE",
-        "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
+        "IT", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK", "XI",
     ];
-    let country = country.trim().to_ascii_uppercase();
-    if country == "GR" || country == "EL" {
-        return Some("EL");
+    match country.trim().to_ascii_uppercase().as_str() {
+        "GR" | "EL" => Some("EL"),
+        "CH" => Some("CHE"),
+        country => AREA.iter().find(|c| **c == country).copied(),
     }
-    AREA.iter().find(|c| **c == country).copied()
+}
+
+/// Whether `body` is a VAT number's part after the prefix `prefix`, in the formats of the
+/// EU's VIES and of the UK, Swiss and Norwegian registers, where they have letters: Ireland
+/// (`6388047V`, `1234567WA`, `8Z49289F`), Cyprus (`10259033P`), Spain (`B12345674`,
+/// `12345678Z`), the Netherlands (`004495445B01`), France (`40303265045`, `XA303265045`).
+/// A body of digits only is every country's.
+fn vat_body(prefix: &str, body: &str) -> bool {
+    let b = body.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let letter = |i: usize| b.get(i).is_some_and(u8::is_ascii_uppercase);
+    if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    match prefix {
+        "IE" => {
+            (b.len() == 8 && digits(0..7) && letter(7))
+                || (b.len() == 9 && digits(0..7) && letter(7) && letter(8))
+                || (b.len() == 8 && digits(0..1) && letter(1) && digits(2..7) && letter(7))
+        }
+        "CY" => b.len() == 9 && digits(0..8) && letter(8),
+        "ES" => b.len() == 9 && digits(1..8) && (letter(0) || letter(8)),
+        "NL" => b.len() == 12 && digits(0..9) && b[9] == b'B' && digits(10..12),
+        "FR" => b.len() == 11 && digits(2..11) && (letter(0) || letter(1)),
+        _ => false,
+    }
 }
 
 /// A tax number as its register knows it (version 4 on): as [`in_register`], except that a
-/// seller of the EU VAT area or the UK who gives its number without the VAT prefix has it
-/// written with the prefix, as printed on an invoice, so that the same number given either
-/// way is one party (found by a tester: `136695976` and `DE136695976` from two German
-/// sellers never linked, so a counterfeiter dodged the strong link by dropping two letters).
-/// Prefixed are a number of digits only (`136695976` from `DE` is `DE136695976`, `094014201`
-/// from `GR` is `EL094014201`) and Austria's `U` form (`U13585627` is `ATU13585627`). A
-/// number of other countries is scoped as in version 3 (`RU:7707083893`).
+/// seller of the EU VAT area, the UK, Switzerland or Norway who gives its VAT number
+/// without its prefix, or with the register's suffix, has it written as the VAT number is
+/// printed with its prefix, so that the same number given either way is one party (found by
+/// testers: `136695976` and `DE136695976` from two German sellers never linked, so a
+/// counterfeiter dodged the strong link by dropping two letters; likewise Irish, Cypriot,
+/// Spanish and Dutch numbers with letters). So: a body in the country's VAT format
+/// ([`vat_body`]) takes the prefix (`136695976` from `DE` is `DE136695976`, `6388047V` from
+/// `IE` is `IE6388047V`); Greece's prefix is `EL` (`GR094014201` is `EL094014201`);
+/// Austria's is `ATU` (`U13585627` and `13585627`); Belgium's old 9 digits take their leading
+/// 0; a Hungarian tax number (`12892312-2-41`) is its VAT number (`HU12892312`); the Swiss
+/// `MWST`/`TVA`/`IVA` and Norwegian `MVA` suffixes are dropped (`CHE-116.281.710 MWST` is
+/// `CHE116281710`). A number of other countries is scoped as in version 3
+/// (`RU:7707083893`).
 pub fn tax_in_register(number: String, country: Option<&str>) -> String {
     let Some(prefix) = country.and_then(vat_prefix) else {
         return in_register(number, country);
     };
-    let digits = number.bytes().all(|b| b.is_ascii_digit());
-    let austrian_u = prefix == "AT"
-        && number.len() == 9
-        && number.starts_with('U')
-        && number[1..].bytes().all(|b| b.is_ascii_digit());
-    if digits || austrian_u {
-        format!("{prefix}{number}")
-    } else {
-        number
+    let mut body = number.as_str();
+    for suffix in ["MWST", "TVA", "IVA", "MVA"] {
+        if let Some(rest) = body.strip_suffix(suffix)
+            && rest.bytes().any(|b| b.is_ascii_digit())
+        {
+            body = rest;
+            break;
+        }
+    }
+    if prefix == "EL"
+        && let Some(rest) = body.strip_prefix("GR")
+    {
+        body = rest;
+    }
+    let all_digits = !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit());
+    let body = match prefix {
+        "AT" => body.strip_prefix("ATU").or_else(|| body.strip_prefix('U')),
+        _ => body.strip_prefix(prefix),
+    }
+    .unwrap_or(body);
+    match prefix {
+        "AT" if body.len() == 8 && body.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("ATU{body}")
+        }
+        "BE" if all_digits && body.len() == 9 => format!("BE0{body}"),
+        "HU" if all_digits && body.len() == 11 => format!("HU{}", &body[..8]),
+        _ if vat_body(prefix, body) => format!("{prefix}{body}"),
+        _ => number,
     }
 }
 
@@ -181,6 +236,23 @@ mod tests {
             ("094014201", "GR", "EL094014201"),
             ("314 1592 65", "gb", "GB314159265"),
             ("40303265045", "FR", "FR40303265045"),
+            // A tester's second round: formats with letters, other prefixes and suffixes.
+            ("6388047V", "IE", "IE6388047V"),
+            ("1234567WA", "IE", "IE1234567WA"),
+            ("10259033P", "CY", "CY10259033P"),
+            ("B12345674", "ES", "ESB12345674"),
+            ("NIF: B-12345674", "ES", "ESB12345674"),
+            ("12345678Z", "ES", "ES12345678Z"),
+            ("004495445B01", "NL", "NL004495445B01"),
+            ("GR094014201", "GR", "EL094014201"),
+            ("ΑΦΜ 094014201", "GR", "EL094014201"),
+            ("13585627", "AT", "ATU13585627"),
+            ("403170701", "BE", "BE0403170701"),
+            ("12892312-2-41", "HU", "HU12892312"),
+            ("CVR 12345674", "DK", "DK12345674"),
+            ("CHE-116.281.710 MWST", "CH", "CHE116281710"),
+            ("CHE-116.281.710 TVA", "CH", "CHE116281710"),
+            ("923609016 MVA", "NO", "NO923609016"),
         ] {
             let bare = normalize_kind(TaxNumber, raw, Some(country)).unwrap();
             let with = normalize_kind(TaxNumber, prefixed, Some(country)).unwrap();
