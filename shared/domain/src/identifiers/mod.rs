@@ -279,7 +279,13 @@ pub fn normalize_as(
             }
         }),
         IdentifierKind::Address => address::normalize(&value),
-        IdentifierKind::WebDomain => web_domain::normalize(&value),
+        IdentifierKind::WebDomain => web_domain::normalize(&value).and_then(|host| {
+            if labels && web_domain::is_shared_host(&host) {
+                Err("is a shared platform's or mail provider's domain, not the seller's own (such as ebay.com or gmail.com)".to_owned())
+            } else {
+                Ok(host)
+            }
+        }),
     }
 }
 

@@ -42,6 +42,86 @@ pub fn normalize(value: &str) -> Result<String, String> {
     Ok(host)
 }
 
+/// Domains many unrelated sellers give as their "web domain": marketplaces (a storefront
+/// URL reduces to the marketplace's host), free mail providers and social or link pages.
+/// Given as a web domain (without a seller's own subdomain, which stays its own:
+/// `bright.myshopify.com`), each is refused (normalisation version 3 on): found by a
+/// tester, two "John Smith"s whose storefront URLs were on `ebay.com`, and a seller giving
+/// `gmail.com`, were linked.
+const SHARED_HOSTS: &[&str] = &[
+    "1688",
+    "126",
+    "163",
+    "alibaba",
+    "aliexpress",
+    "allegro",
+    "amazon",
+    "aol",
+    "bol",
+    "cdiscount",
+    "coupang",
+    "ebay",
+    "etsy",
+    "facebook",
+    "flipkart",
+    "github",
+    "gmail",
+    "gmx",
+    "google",
+    "googlemail",
+    "hotmail",
+    "icloud",
+    "instagram",
+    "jd",
+    "lazada",
+    "linkedin",
+    "linktr",
+    "live",
+    "mail",
+    "mercadolibre",
+    "mercadolivre",
+    "naver",
+    "otto",
+    "outlook",
+    "ozon",
+    "pinterest",
+    "proton",
+    "protonmail",
+    "qq",
+    "rakuten",
+    "shein",
+    "shopee",
+    "t",
+    "taobao",
+    "temu",
+    "tiktok",
+    "tmall",
+    "twitter",
+    "vk",
+    "walmart",
+    "wayfair",
+    "wa",
+    "web",
+    "wildberries",
+    "x",
+    "yahoo",
+    "yandex",
+    "youtube",
+    "zalando",
+];
+
+/// Whether a normalised host is a [`SHARED_HOSTS`] name under a public suffix of one or two
+/// short labels (`ebay.com`, `amazon.co.uk`, `mail.ru`, `wa.me`), with no subdomain.
+pub(crate) fn is_shared_host(host: &str) -> bool {
+    let Some((name, suffix)) = host.split_once('.') else {
+        return false;
+    };
+    let labels: Vec<&str> = suffix.split('.').collect();
+    SHARED_HOSTS.contains(&name)
+        && labels.len() <= 2
+        && labels.iter().all(|l| (2..=4).contains(&l.len()))
+}
+
 /// A host name in its IDNA ASCII form, or `None` when it is not a valid DNS name of at least
 /// two labels (or is an IP address). A trailing dot is ignored.
 pub(crate) fn to_ascii(host: &str) -> Option<String> {
@@ -91,6 +171,24 @@ mod tests {
         assert_eq!(ok("//cdn.example.net/x.js"), "cdn.example.net");
         assert_eq!(ok("WWW.SHOP123.CN"), "shop123.cn");
         assert_eq!(ok("www.com"), "www.com");
+    }
+
+    #[test]
+    fn shared_hosts_are_no_seller_s_domain() {
+        for raw in [
+            "ebay.com/str/li-wei-shop",
+            "https://www.ebay.com/usr/john",
+            "gmail.com",
+            "amazon.co.uk/shops/x",
+            "https://www.facebook.com/brightdeals",
+            "wa.me/8613812345678",
+        ] {
+            let error = normalize_kind(WebDomain, raw, None).unwrap_err();
+            assert!(error.contains("shared"), "{raw}: {error}");
+        }
+        assert_eq!(ok("bright.myshopify.com"), "bright.myshopify.com");
+        assert_eq!(ok("ebay-deals.com"), "ebay-deals.com");
+        assert_eq!(ok("shop.example.co.uk"), "shop.example.co.uk");
     }
 
     #[test]
