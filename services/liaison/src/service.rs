@@ -438,8 +438,27 @@ impl LiaisonService for Liaison {
             &principal,
             &request,
         )
-        .await?;
-        Ok(Response::new(records))
+        .await;
+        // Reading the trail is recorded too (found by a tester: who read it was nowhere).
+        let parameters = format!(
+            "principal={} rpc={} page_size={} page_token={}",
+            acx_runtime::error::clip(&request.principal, 200),
+            acx_runtime::error::clip(&request.rpc, 200),
+            request.page_size,
+            if request.page_token.is_empty() {
+                "none"
+            } else {
+                "given"
+            },
+        );
+        self.audited(
+            &principal,
+            "ListAuditRecords",
+            parameters,
+            records,
+            Durability::Queued,
+        )
+        .await
     }
 
     async fn check_party(

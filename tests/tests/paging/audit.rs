@@ -87,6 +87,17 @@ impl Trail<'_> {
         });
     }
 
+    /// The auditor's own listing call, which the trail records too.
+    fn listed(&mut self, outcome: &'static str) {
+        self.calls.push(Call {
+            principal: "auditor:a0".to_owned(),
+            rpc: "ListAuditRecords",
+            outcome,
+            tag: String::new(),
+            markers_before: self.markers.len(),
+        });
+    }
+
     async fn marker(&mut self) {
         tokio::time::sleep(Duration::from_millis(2)).await;
         self.markers.push(acx_runtime::time::now_micros());
@@ -110,13 +121,19 @@ fn filters(
 ) -> (ListAuditRecordsRequest, Option<usize>, Option<usize>) {
     let mut request = ListAuditRecordsRequest::default();
     if rng.random_bool(0.3) {
-        request.principal = ["customs:c0", "customs:c1", "customs:c2", "platform:p0"]
-            .choose(rng)
-            .unwrap()
-            .to_string();
+        request.principal = [
+            "customs:c0",
+            "customs:c1",
+            "customs:c2",
+            "platform:p0",
+            "auditor:a0",
+        ]
+        .choose(rng)
+        .unwrap()
+        .to_string();
     }
     if rng.random_bool(0.3) {
-        request.rpc = ["GetShipment", "SearchShipments"]
+        request.rpc = ["GetShipment", "SearchShipments", "ListAuditRecords"]
             .choose(rng)
             .unwrap()
             .to_string();
@@ -154,6 +171,7 @@ async fn every_audit_listing_lists_each_matching_record_once(backend: Backend, c
                 .await
                 .unwrap_err();
             assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+            trail.listed("INVALID_ARGUMENT");
             continue;
         }
         let want: Vec<&Call> = trail
@@ -178,6 +196,8 @@ async fn every_audit_listing_lists_each_matching_record_once(backend: Backend, c
                 .unwrap()
                 .into_inner();
             assert!(page.records.len() <= request.page_size as usize);
+            // Reading the trail is a call it records, after this listing's first page.
+            trail.listed("OK");
             got.extend(page.records);
             if page.next_page_token.is_empty() || crate::endless(sizes.len(), want.len()) {
                 break;
