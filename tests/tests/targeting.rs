@@ -552,10 +552,8 @@ async fn in_cold_start_the_rules_lanes_keep_to_the_policys_shares() {
         risky >= 30,
         "the rules score many of them 0.6 or more: {risky}"
     );
-    // About 1 % of the recent risks once the top is full; while the saturated risks (tied
-    // at the top) first arrive, each takes a larger part of the little room there is, so a
-    // few more: at most a quarter of those the rules scored 0.6 or more (all of them went
-    // RED before).
+    // No more than 1 % of the window (450 risks) go RED, however many tie at the top (all
+    // of those the rules scored 0.6 or more went RED before).
     assert!(
         red * 4 <= risky,
         "{red} RED of {risky} the rules scored 0.6 or more"

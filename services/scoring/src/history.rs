@@ -101,6 +101,10 @@ pub struct DeclarationEntry {
     /// follow recent scores ([`crate::targeting::lanes`]).
     #[prost(double, optional, tag = "6")]
     pub score: Option<f64>,
+    /// Whether it went RED other than at random: the lanes count the inspections of the
+    /// RED share their window spent (entries written before say false).
+    #[prost(bool, tag = "7")]
+    pub red: bool,
 }
 
 /// A trained targeting model version (stored in `targeting_models` before this entry is

@@ -11,7 +11,7 @@ use std::sync::{
 use std::time::Duration;
 
 use acx_domain::rates::ReferenceRates;
-use acx_proto::scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment};
+use acx_proto::scoring::{DeclaredShipment, Lane, RecordOutcomeRequest, ShipmentAssessment};
 use acx_runtime::{
     Database,
     time::{now_micros, to_timestamp},
@@ -77,6 +77,12 @@ fn seller_ref(account: AccountKey) -> acx_proto::common::SellerAccountRef {
         platform: account.0,
         seller_id: account.1,
     }
+}
+
+/// Whether an assessment spends the lane policy's RED share: RED, not picked at random (the
+/// random share is the policy's own, on top of it).
+fn spends_red(assessment: &ShipmentAssessment) -> bool {
+    assessment.lane == Lane::Red as i32 && !assessment.random_selection
 }
 
 impl Scorer {
@@ -290,11 +296,13 @@ impl Scorer {
                 let now = self.assess_now(&state, shipment, false);
                 let declared = Declared::read(stamped, &state.rates);
                 let seen = state.targeting.stats.see_undoable(&declared);
+                let red = spends_red(&now.assessment);
                 let observed = now.score.map(|score| {
                     state.targeting.lanes.observe_undoable(
                         &shipment.authority,
                         &shipment.customs_office,
                         score,
+                        red,
                     )
                 });
                 undo.push((seen, observed));
@@ -320,6 +328,7 @@ impl Scorer {
                     seller_risk: assessed.context.seller_risk,
                     seller_listed: assessed.context.seller_listed,
                     score: assessed.score,
+                    red: spends_red(&assessed.assessment),
                 },
                 content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
                 assessment: assessed.assessment,

@@ -101,6 +101,7 @@ impl State {
                 seller,
                 anomaly,
                 score,
+                red,
                 ..
             }) => {
                 let shipment = shipment.clone().unwrap_or_default();
@@ -113,6 +114,7 @@ impl State {
                         &shipment.authority,
                         &shipment.customs_office,
                         *score,
+                        *red,
                     );
                 }
                 match account(seller.as_ref()) {

@@ -99,6 +99,7 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
             seller_risk,
             seller_listed,
             score: None,
+            red: false,
         }));
     }
     let recorded_outcomes = outcomes.len();
