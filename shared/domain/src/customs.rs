@@ -397,7 +397,7 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
 /// one rule, so that a padded or decomposed id names the same party everywhere.
 ///
 /// Errors: "must be at most 128 characters without control or invisible characters"
-/// ([`crate::text::is_invisible_in_id`]).
+/// ([`crate::text::is_invisible_in_id`], and noncharacters or private-use characters).
 pub fn trim_id(value: &mut String) -> Result<(), String> {
     use unicode_normalization::UnicodeNormalization;
     let trimmed = value.trim();
@@ -407,7 +407,14 @@ pub fn trim_id(value: &mut String) -> Result<(), String> {
     if !unicode_normalization::is_nfc(value) {
         *value = value.nfc().collect();
     }
-    if value.chars().count() > MAX_ID_CHARS || value.chars().any(crate::text::is_invisible_in_id) {
+    // Noncharacters (U+FFFF, U+FDD0..) and private-use characters name nothing any system
+    // prints (found by a tester: an office of `O` and U+FFFF took a lane policy).
+    let unprintable = |c: char| {
+        crate::text::is_invisible_in_id(c)
+            || matches!(c as u32, 0xFDD0..=0xFDEF | 0xE000..=0xF8FF | 0xF0000..)
+            || (c as u32 & 0xFFFE) == 0xFFFE
+    };
+    if value.chars().count() > MAX_ID_CHARS || value.chars().any(unprintable) {
         return Err(format!(
             "must be at most {MAX_ID_CHARS} characters without control or invisible characters"
         ));

@@ -391,3 +391,22 @@ fn a_declaration_time_with_impossible_nanos_is_refused() {
         );
     }
 }
+
+/// Noncharacters and private-use characters are no part of an id (found by a tester: an
+/// office code ending in U+FFFF took a lane policy no declaration could match).
+#[test]
+fn ids_refuse_noncharacters_and_private_use_characters() {
+    for bad in [
+        "O\u{ffff}",
+        "O\u{fdd0}",
+        "O\u{10fffd}",
+        "O\u{e000}",
+        "O\u{1fffe}",
+    ] {
+        let mut id = bad.to_owned();
+        assert!(crate::customs::trim_id(&mut id).is_err(), "{bad:?}");
+    }
+    let mut fine = " USLAX\u{2028}".to_owned();
+    assert!(crate::customs::trim_id(&mut fine).is_ok());
+    assert_eq!(fine, "USLAX", "line separators are spaces at the ends");
+}
