@@ -183,6 +183,16 @@ impl LaneBook {
         }
     }
 
+    /// Whether the window `policy` reads has RED room left: fewer of its declarations spent
+    /// the RED share (random selections aside) than the share allows. Always, before
+    /// [`MIN_SCORES`] were seen. Found by a tester: a burst of declarations at the top of the
+    /// risks went RED many times over the share while the window's quantile caught up.
+    pub fn room_left(&self, policy: &LanePolicy) -> bool {
+        self.recent_for(policy)
+            .filter(|r| r.len() >= MIN_SCORES)
+            .is_none_or(|r| (self.reds_for(policy) as f64) < policy.red_share * r.len() as f64)
+    }
+
     /// How many of the window `policy` reads went RED.
     fn reds_for(&self, policy: &LanePolicy) -> usize {
         let key = self.key_for(policy);
@@ -291,12 +301,9 @@ impl LaneBook {
         }
         let recent = self.recent_for(policy).filter(|r| r.len() >= MIN_SCORES);
         let within = |share: f64| recent.is_none_or(|r| within_share(r, risk, share, draw));
-        // The inspections left: the RED share of the window, less those it spent already
-        // (found by a tester: a burst of 1,000 undervalued declarations, tied at the rules'
-        // top risk, went 34.6 % RED under a 5 % share while the quantile caught up).
-        let room_left = recent
-            .is_none_or(|r| (self.reds_for(policy) as f64) < policy.red_share * r.len() as f64);
-        if risk >= RULES_RED && within(policy.red_share) && room_left {
+        // Found by a tester: a burst of 1,000 undervalued declarations, tied at the rules'
+        // top risk, went 34.6 % RED under a 5 % share while the quantile caught up.
+        if risk >= RULES_RED && within(policy.red_share) && self.room_left(policy) {
             Lane::Red
         } else if risk >= RULES_YELLOW && within(policy.red_share + policy.yellow_share) {
             Lane::Yellow
@@ -396,6 +403,9 @@ mod tests {
             red <= 50,
             "{red} RED of a burst of 100 in a window of 1,000"
         );
+        // The model's lanes ask the same question.
+        assert!(!spent.room_left(&policy));
+        assert!(LaneBook::default().room_left(&policy), "too few scores: no count yet");
     }
 
     #[test]

@@ -154,7 +154,8 @@ impl Targeting {
         });
         let explore =
             blind && draw(authority, declaration_id, "explore") < policy.exploration_share;
-        let mut lane = if risk >= thresholds.red_threshold {
+        // RED within the share of recent scores and while the window has RED room left.
+        let mut lane = if risk >= thresholds.red_threshold && self.lanes.room_left(&policy) {
             Lane::Red
         } else if risk >= thresholds.yellow_threshold {
             Lane::Yellow
