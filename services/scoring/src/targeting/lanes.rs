@@ -405,7 +405,10 @@ mod tests {
         );
         // The model's lanes ask the same question.
         assert!(!spent.room_left(&policy));
-        assert!(LaneBook::default().room_left(&policy), "too few scores: no count yet");
+        assert!(
+            LaneBook::default().room_left(&policy),
+            "too few scores: no count yet"
+        );
     }
 
     #[test]
