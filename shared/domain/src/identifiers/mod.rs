@@ -271,13 +271,7 @@ pub fn normalize_as(
         }
         IdentifierKind::BankAccount => bank_account::normalize(&value, labels),
         IdentifierKind::Email => email::normalize(&value, labels),
-        IdentifierKind::Phone => phone::normalize(&value, country).and_then(|e164| {
-            if labels && phone::is_placeholder(&e164) {
-                Err(phone::PLACEHOLDER.to_owned())
-            } else {
-                Ok(e164)
-            }
-        }),
+        IdentifierKind::Phone => phone::normalize(&value, country, labels),
         IdentifierKind::Address => address::normalize(&value),
         IdentifierKind::WebDomain => web_domain::normalize(&value).and_then(|host| {
             if labels && web_domain::is_shared_host(&host) {

@@ -18,7 +18,14 @@ use phonenumber::{Mode, country};
 ///
 /// Errors: "must be in international format (+<country code> ...) or come with the seller's
 /// country" for a national number without a usable country; "is not a valid phone number".
-pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
+///
+/// With `refuse_placeholders` (version 3 on), a placeholder or fictional number
+/// ([`is_placeholder`]) is refused: [`PLACEHOLDER`].
+pub fn normalize(
+    value: &str,
+    country: Option<&str>,
+    refuse_placeholders: bool,
+) -> Result<String, String> {
     const INVALID: &str = "is not a valid phone number";
     const NOT_INTERNATIONAL: &str =
         "must be in international format (+<country code> ...) or come with the seller's country";
@@ -53,6 +60,9 @@ pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
     if !is_possible(&number) {
         return Err(INVALID.to_owned());
     }
+    if refuse_placeholders && is_placeholder(&number) {
+        return Err(PLACEHOLDER.to_owned());
+    }
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
@@ -60,7 +70,7 @@ pub fn normalize(value: &str, country: Option<&str>) -> Result<String, String> {
 pub const PLACEHOLDER: &str =
     "is a placeholder or fictional number, not a seller's line (such as +1 555 555 5555)";
 
-/// Whether an E.164 number is a placeholder rather than a line (normalisation version 3):
+/// Whether a parsed number is a placeholder rather than a line (normalisation version 3):
 /// marketplace forms and exports fill a required phone with them, and as a shared weak
 /// value they linked unrelated sellers with common names (found by a tester: two "LI WEI"
 /// accounts giving China Mobile's service number 13827654401, one of them listed, made the
@@ -73,10 +83,7 @@ pub const PLACEHOLDER: &str =
 ///   `0161 496 0xxx`, `0191 498 0xxx`, `0808 157 0xxx`, `0909 879 0xxx`, `03069 990xxx`);
 ///   ACMA's (`0x 5550 xxxx`, `0x 7010 xxxx` in Australia's geographic areas 2, 3, 7, 8);
 /// - service numbers that stand in for a seller's own: China Mobile's `13827654401`.
-pub fn is_placeholder(e164: &str) -> bool {
-    let Ok(number) = phonenumber::parse(None, e164) else {
-        return false;
-    };
+fn is_placeholder(number: &phonenumber::PhoneNumber) -> bool {
     let national = number.national().to_string();
     if filler_digits(&national) {
         return true;
