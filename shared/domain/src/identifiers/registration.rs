@@ -148,16 +148,15 @@ pub fn tax_in_register(number: String, country: Option<&str>) -> String {
     {
         body = rest;
     }
-    let all_digits = !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit());
     let body = match prefix {
         "AT" => body.strip_prefix("ATU").or_else(|| body.strip_prefix('U')),
         _ => body.strip_prefix(prefix),
     }
     .unwrap_or(body);
+    // Judged after the prefix is taken off, so a number reads alike with and without it.
+    let all_digits = !body.is_empty() && body.bytes().all(|b| b.is_ascii_digit());
     match prefix {
-        "AT" if body.len() == 8 && body.bytes().all(|b| b.is_ascii_digit()) => {
-            format!("ATU{body}")
-        }
+        "AT" if all_digits && body.len() == 8 => format!("ATU{body}"),
         "BE" if all_digits && body.len() == 9 => format!("BE0{body}"),
         "HU" if all_digits && body.len() == 11 => format!("HU{}", &body[..8]),
         _ if vat_body(prefix, body) => format!("{prefix}{body}"),
@@ -248,6 +247,7 @@ mod tests {
             ("ΑΦΜ 094014201", "GR", "EL094014201"),
             ("13585627", "AT", "ATU13585627"),
             ("403170701", "BE", "BE0403170701"),
+            ("BE403170701", "BE", "BE0403170701"),
             ("12892312-2-41", "HU", "HU12892312"),
             ("CVR 12345674", "DK", "DK12345674"),
             ("CHE-116.281.710 MWST", "CH", "CHE116281710"),
