@@ -188,16 +188,15 @@ impl LaneBook {
     /// [`MIN_SCORES`] were seen. Found by a tester: a burst of declarations at the top of the
     /// risks went RED many times over the share while the window's quantile caught up.
     pub fn room_left(&self, policy: &LanePolicy) -> bool {
-        self.recent_for(policy)
-            .filter(|r| r.len() >= MIN_SCORES)
-            .is_none_or(|r| (self.reds_for(policy) as f64) < policy.red_share * r.len() as f64)
-    }
-
-    /// How many of the window `policy` reads went RED.
-    fn reds_for(&self, policy: &LanePolicy) -> usize {
-        let key = self.key_for(policy);
-        key.and_then(|k| self.reds.get(&k))
-            .map_or(0, |reds| reds.iter().filter(|r| **r).count())
+        let Some(key) = self.key_for(policy) else {
+            return true;
+        };
+        let window = self.recent.get(&key).map_or(0, VecDeque::len);
+        let spent = self
+            .reds
+            .get(&key)
+            .map_or(0, |reds| reds.iter().filter(|r| **r).count());
+        window < MIN_SCORES || (spent as f64) < policy.red_share * window as f64
     }
 
     /// The key of the window `policy` reads ([`Self::recent_for`]).
