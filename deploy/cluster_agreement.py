@@ -114,7 +114,7 @@ def check_agreement(checks: Any, pods: dict[str, list[tuple[str, grpc.Channel]]]
     seller = {"seller": {"platform": "ct-platform", "sellerId": SELLER}}
 
     def sellers() -> tuple[bool, list]:
-        answers = [api.call(ch, "acx.liaison.v1.LiaisonService/CheckSeller", seller, customs_token)
+        answers = [api.call(ch, "acx.liaison.v2.LiaisonService/CheckSeller", seller, customs_token)
                    for _, ch in liaisons]
         listed = all(c == grpc.StatusCode.OK and a["risk"].get("tier") == "RISK_TIER_BLACKLISTED"
                      for c, a in answers)
@@ -142,7 +142,7 @@ def check_agreement(checks: Any, pods: dict[str, list[tuple[str, grpc.Channel]]]
     submitted: dict[str, tuple[grpc.StatusCode, Any]] = {}
 
     def submit(key: str, channel: grpc.Channel) -> None:
-        submitted[key] = api.call(channel, "acx.liaison.v1.LiaisonService/SubmitDeclarations",
+        submitted[key] = api.call(channel, "acx.liaison.v2.LiaisonService/SubmitDeclarations",
                                   declarations, customs_token, timeout=30)
 
     threads = [threading.Thread(target=submit, args=pod) for pod in liaisons[:2]]
@@ -159,7 +159,7 @@ def check_agreement(checks: Any, pods: dict[str, list[tuple[str, grpc.Channel]]]
     def assessments() -> tuple[bool, list]:
         answers = []
         for _, channel in liaisons:
-            code, answer = api.call(channel, "acx.liaison.v1.LiaisonService/GetShipment", shipment,
+            code, answer = api.call(channel, "acx.liaison.v2.LiaisonService/GetShipment", shipment,
                                     customs_token)
             found = answer.get("shipment", {}) if code == grpc.StatusCode.OK else {}
             answers.append([code.name, found.get("assessmentState"), found.get("assessment"),
@@ -175,14 +175,14 @@ def check_agreement(checks: Any, pods: dict[str, list[tuple[str, grpc.Channel]]]
                  json.dumps(answers)[:2000])
 
     # 3. an inspection recorded through the last liaison pod shows through every pod
-    code, answer = api.call(liaisons[-1][1], "acx.liaison.v1.LiaisonService/RecordInspectionResult",
+    code, answer = api.call(liaisons[-1][1], "acx.liaison.v2.LiaisonService/RecordInspectionResult",
                             walk("record-inspection-result.json"), customs_token)
     if not checks.check(code == grpc.StatusCode.OK, f"{liaisons[-1][0]}: inspection result recorded",
                         f"{code.name} {answer}"):
         return
 
     def importers() -> tuple[bool, list]:
-        answers = [api.call(ch, "acx.liaison.v1.LiaisonService/CheckParty", {"importerId": IMPORTER},
+        answers = [api.call(ch, "acx.liaison.v2.LiaisonService/CheckParty", {"importerId": IMPORTER},
                             customs_token) for _, ch in liaisons]
         seen = all(c == grpc.StatusCode.OK and int(a.get("importer", {}).get("inspections", 0)) == 1
                    for c, a in answers)

@@ -114,7 +114,7 @@ except ImportError as missing:  # pragma: no cover - depends on the interpreter
 API_SERVICE = {
     "acx-ingest": "acx.ingest.v1.IngestService",
     "acx-scoring": "acx.scoring.v1.ScoringService",
-    "acx-liaison": "acx.liaison.v1.LiaisonService",
+    "acx-liaison": "acx.liaison.v2.LiaisonService",
 }
 # Sources of the three binaries: a newer file than a binary means it must be rebuilt.
 SOURCE_PATHS = ["Cargo.toml", "Cargo.lock", "services", "shared", "proto"]
@@ -592,7 +592,7 @@ class Run:
 
         request = pb_bytes(1, pb_str(1, "amazon") + pb_str(2, "CT-1"))
         liaison = self.first("acx-liaison").key
-        code, reply = unary(self.channels[liaison], "/acx.liaison.v1.LiaisonService/CheckSeller",
+        code, reply = unary(self.channels[liaison], "/acx.liaison.v2.LiaisonService/CheckSeller",
                             request, customs)
         self.check_seller_done = True
         hint = {grpc.StatusCode.UNAVAILABLE: " (liaison could not reach scoring)",

@@ -82,25 +82,25 @@ package main
 import (
 	"log"
 
-	liaisonv1 "$go_prefix/acx/liaison/v1"
-	scoringv1 "$go_prefix/acx/scoring/v1"
+	commonv1 "$go_prefix/acx/common/v1"
+	liaisonv2 "$go_prefix/acx/liaison/v2"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto"
 )
 
 func main() {
 	codec := encoding.GetCodec("proto")
-	sent := &liaisonv1.GetShipmentResponse{Shipment: &liaisonv1.Shipment{
-		Name: "shipments/X", Assessment: &scoringv1.ShipmentAssessment{Lane: scoringv1.Lane_LANE_RED}}}
+	sent := &liaisonv2.GetShipmentResponse{Shipment: &liaisonv2.Shipment{
+		Name: "shipments/X", Assessment: &commonv1.ShipmentAssessment{Lane: commonv1.Lane_LANE_RED}}}
 	data, err := codec.Marshal(sent)
 	if err != nil {
 		log.Fatal(err)
 	}
-	var got liaisonv1.GetShipmentResponse
+	var got liaisonv2.GetShipmentResponse
 	if err := codec.Unmarshal(data, &got); err != nil {
 		log.Fatal(err)
 	}
-	if got.GetShipment().GetAssessment().GetLane() != scoringv1.Lane_LANE_RED {
+	if got.GetShipment().GetAssessment().GetLane() != commonv1.Lane_LANE_RED {
 		log.Fatalf("round trip through grpc's codec lost the lane: %v", &got)
 	}
 }
@@ -122,12 +122,12 @@ else
   mkdir -p "$work/check"
   # A reply through its gRPC method's own marshaller, as a client decodes it.
   cat >"$work/check/AcxStubCheck.java" <<'JAVA'
-import com.acx.liaison.v1.GetShipmentRequest;
-import com.acx.liaison.v1.GetShipmentResponse;
-import com.acx.liaison.v1.LiaisonServiceGrpc;
-import com.acx.liaison.v1.Shipment;
-import com.acx.scoring.v1.Lane;
-import com.acx.scoring.v1.ShipmentAssessment;
+import com.acx.common.v1.Lane;
+import com.acx.common.v1.ShipmentAssessment;
+import com.acx.liaison.v2.GetShipmentRequest;
+import com.acx.liaison.v2.GetShipmentResponse;
+import com.acx.liaison.v2.LiaisonServiceGrpc;
+import com.acx.liaison.v2.Shipment;
 import io.grpc.MethodDescriptor;
 
 public final class AcxStubCheck {

@@ -8,10 +8,12 @@ use prost::Message;
 
 const FILES: &[&str] = &[
     "acx/common/v1/common.proto",
+    "acx/common/v1/assessment.proto",
     "acx/diagnostics/v1/diagnostics.proto",
     "acx/ingest/v1/ingest.proto",
     "acx/scoring/v1/scoring.proto",
     "acx/liaison/v1/liaison.proto",
+    "acx/liaison/v2/liaison.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

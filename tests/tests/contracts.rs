@@ -1,13 +1,18 @@
 //! The contract checks CI relies on, checked themselves: `buf breaking` must reject a field
 //! removed from a message (stubs generated from the old contract would silently lose data),
-//! and must accept the contracts unchanged, so that its verdict in CI means something.
+//! and must accept the contracts unchanged, so that its verdict in CI means something. And
+//! `acx.liaison.v2` must mean on the wire what `acx.liaison.v1` means, since liaison answers
+//! v2 with v1's handlers by re-encoding each message.
 
 #![allow(clippy::unwrap_used)]
 
 use std::{
+    collections::HashSet,
     path::{Path, PathBuf},
     process::Command,
 };
+
+use prost_reflect::{DescriptorPool, EnumDescriptor, Kind, MessageDescriptor};
 
 /// The buf binary: `ACX_BUF`, set by scripts/test.sh (which installs buf from npm).
 fn buf() -> Option<PathBuf> {
@@ -164,4 +169,119 @@ message Declaration {
         remove_first_field("message Declaration {\n}\n", "Declaration"),
         None
     );
+}
+
+/// Walks a v1 message and its v2 twin together, field by field.
+#[derive(Default)]
+struct Twins {
+    seen: HashSet<(String, String)>,
+}
+
+impl Twins {
+    fn messages(&mut self, v1: &MessageDescriptor, v2: &MessageDescriptor) {
+        if !self
+            .seen
+            .insert((v1.full_name().to_owned(), v2.full_name().to_owned()))
+        {
+            return;
+        }
+        let pair = format!("{} / {}", v1.full_name(), v2.full_name());
+        assert!(
+            !v2.full_name().starts_with("acx.scoring."),
+            "v2 still reads a scoring type: {pair}"
+        );
+        let renamed = (v1.name(), v2.name()) == ("DeclarationViolation", "FieldViolation");
+        assert!(v1.name() == v2.name() || renamed, "{pair}");
+        let mut fields1: Vec<_> = v1.fields().collect();
+        let mut fields2: Vec<_> = v2.fields().collect();
+        fields1.sort_by_key(prost_reflect::FieldDescriptor::number);
+        fields2.sort_by_key(prost_reflect::FieldDescriptor::number);
+        assert_eq!(fields1.len(), fields2.len(), "{pair}: field count");
+        for (a, b) in fields1.iter().zip(&fields2) {
+            let what = format!("{pair}: field {}", a.name());
+            assert_eq!(a.number(), b.number(), "{what}");
+            assert_eq!(a.name(), b.name(), "{what}");
+            assert_eq!(a.json_name(), b.json_name(), "{what}");
+            assert_eq!(a.cardinality(), b.cardinality(), "{what}");
+            assert_eq!(a.is_packed(), b.is_packed(), "{what}");
+            assert_eq!(
+                a.containing_oneof().map(|o| o.name().to_owned()),
+                b.containing_oneof().map(|o| o.name().to_owned()),
+                "{what}"
+            );
+            match (a.kind(), b.kind()) {
+                (Kind::Message(m1), Kind::Message(m2)) => self.messages(&m1, &m2),
+                (Kind::Enum(e1), Kind::Enum(e2)) => self.enums(&e1, &e2),
+                (k1, k2) => assert_eq!(k1, k2, "{what}"),
+            }
+        }
+    }
+
+    fn enums(&mut self, v1: &EnumDescriptor, v2: &EnumDescriptor) {
+        if !self
+            .seen
+            .insert((v1.full_name().to_owned(), v2.full_name().to_owned()))
+        {
+            return;
+        }
+        let pair = format!("{} / {}", v1.full_name(), v2.full_name());
+        assert!(
+            !v2.full_name().starts_with("acx.scoring."),
+            "v2 still reads a scoring type: {pair}"
+        );
+        assert_eq!(v1.name(), v2.name(), "{pair}");
+        let values = |e: &EnumDescriptor| -> Vec<(i32, String)> {
+            e.values()
+                .map(|v| (v.number(), v.name().to_owned()))
+                .collect()
+        };
+        assert_eq!(values(v1), values(v2), "{pair}");
+    }
+}
+
+/// Every method of liaison v2 is v1's, and every message either reaches (its requests,
+/// answers and streamed alerts, down to the last nested field) has v1's fields: numbers,
+/// names, JSON names, cardinality, oneofs and kinds, with message and enum fields naming
+/// twins of the same shape, and no type taken from `acx.scoring.v1`. Fails on a field added
+/// to one version only, a renumbered field or enum value, or a type moved back to scoring.
+#[test]
+fn liaison_v2_means_on_the_wire_what_liaison_v1_means() {
+    let pool = DescriptorPool::decode(acx_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let v1 = pool
+        .get_service_by_name("acx.liaison.v1.LiaisonService")
+        .unwrap();
+    let v2 = pool
+        .get_service_by_name("acx.liaison.v2.LiaisonService")
+        .unwrap();
+    let methods = |service: &prost_reflect::ServiceDescriptor| -> Vec<(String, bool, bool)> {
+        service
+            .methods()
+            .map(|m| {
+                (
+                    m.name().to_owned(),
+                    m.is_client_streaming(),
+                    m.is_server_streaming(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(methods(&v1), methods(&v2));
+    let mut twins = Twins::default();
+    for (a, b) in v1.methods().zip(v2.methods()) {
+        twins.messages(&a.input(), &b.input());
+        twins.messages(&a.output(), &b.output());
+    }
+    // The walk reached the assessment's and the model card's insides, not only the requests.
+    for reached in [
+        "acx.common.v1.ValueAnomaly",
+        "acx.common.v1.PrecisionAt",
+        "acx.common.v1.EntityMatch",
+        "acx.common.v1.OutcomeKind",
+        "acx.common.v1.FieldViolation",
+    ] {
+        assert!(
+            twins.seen.iter().any(|(_, v2)| v2 == reached),
+            "{reached} not reached"
+        );
+    }
 }

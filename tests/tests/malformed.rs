@@ -56,7 +56,9 @@ fn principal_for(method: &MethodDescriptor) -> &'static str {
         ("acx.scoring.v1.ScoringService", "GetModelCard" | "SetLanePolicy") => "service:liaison",
         ("acx.scoring.v1.ScoringService", "TrainModel") => "service:operator",
         ("acx.scoring.v1.ScoringService", _) => "platform:demo-platform",
-        ("acx.liaison.v1.LiaisonService", "ListAuditRecords") => "auditor:demo-auditor",
+        ("acx.liaison.v1.LiaisonService" | "acx.liaison.v2.LiaisonService", "ListAuditRecords") => {
+            "auditor:demo-auditor"
+        }
         _ => "customs:demo-customs",
     }
 }
@@ -203,22 +205,24 @@ async fn every_rpc_answers_malformed_bodies_with_invalid_argument_and_stays_up()
     let suite = TestSuite::start_with_principals(&["service:operator"]).await;
     let pool = pool();
     let servers = [
-        (suite.ingest, acx_ingest::SERVICE_NAME),
-        (suite.scoring, acx_scoring::SERVICE_NAME),
-        (suite.liaison, acx_liaison::SERVICE_NAME),
+        (suite.ingest, &[acx_ingest::SERVICE_NAME][..]),
+        (suite.scoring, &[acx_scoring::SERVICE_NAME]),
+        (
+            suite.liaison,
+            &[acx_liaison::SERVICE_NAME, acx_liaison::SERVICE_NAME_V1],
+        ),
     ];
     let mut failures = Vec::new();
     let mut calls = 0;
     let mut rpcs = 0;
     for (addr, own) in servers {
         let (channel, connections) = raw::counted_channel(addr).await;
-        let services = [
-            own,
+        let services = own.iter().copied().chain([
             "acx.diagnostics.v1.DiagnosticsService",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection",
-        ];
+        ]);
         let mut cases = Vec::new();
         for name in services {
             let service = pool.get_service_by_name(name).unwrap();
@@ -275,17 +279,17 @@ async fn every_rpc_answers_malformed_bodies_with_invalid_argument_and_stays_up()
         assert_eq!(
             connections.load(Ordering::SeqCst),
             1,
-            "{own}: the connection shared by every fuzz call was dropped and reopened"
+            "{own:?}: the connection shared by every fuzz call was dropped and reopened"
         );
         // Still healthy and still answering real calls, on the same connection.
         let health = HealthClient::new(channel.clone())
             .check(HealthCheckRequest {
-                service: own.to_owned(),
+                service: own[0].to_owned(),
             })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(health.status, 1, "{own} still SERVING");
+        assert_eq!(health.status, 1, "{own:?} still SERVING");
         let echo = DiagnosticsServiceClient::new(channel.clone())
             .echo(authorized(
                 EchoRequest {
@@ -298,7 +302,7 @@ async fn every_rpc_answers_malformed_bodies_with_invalid_argument_and_stays_up()
             .unwrap()
             .into_inner();
         assert_eq!(echo.message, "still here");
-        assert_eq!(connections.load(Ordering::SeqCst), 1, "{own}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "{own:?}");
     }
     assert!(
         failures.is_empty(),

@@ -50,9 +50,13 @@ fn allowed(service: &str, method: &str, principal: &str) -> bool {
             role == "platform" || principal == "service:liaison"
         }
         ("acx.scoring.v1.ScoringService", _) => role == "platform",
-        ("acx.liaison.v1.LiaisonService", "ListAuditRecords") => role == "auditor",
-        ("acx.liaison.v1.LiaisonService", "GetModelCard") => role == "customs" || role == "auditor",
-        ("acx.liaison.v1.LiaisonService", _) => role == "customs",
+        ("acx.liaison.v1.LiaisonService" | "acx.liaison.v2.LiaisonService", "ListAuditRecords") => {
+            role == "auditor"
+        }
+        ("acx.liaison.v1.LiaisonService" | "acx.liaison.v2.LiaisonService", "GetModelCard") => {
+            role == "customs" || role == "auditor"
+        }
+        ("acx.liaison.v1.LiaisonService" | "acx.liaison.v2.LiaisonService", _) => role == "customs",
         _ => false,
     }
 }
@@ -70,12 +74,19 @@ async fn every_principal_against_every_rpc_gets_exactly_what_it_is_granted() {
         .unwrap();
     let mut cases = Vec::new();
     for (addr, own) in [
-        (suite.ingest, acx_ingest::SERVICE_NAME),
-        (suite.scoring, acx_scoring::SERVICE_NAME),
-        (suite.liaison, acx_liaison::SERVICE_NAME),
+        (suite.ingest, &[acx_ingest::SERVICE_NAME][..]),
+        (suite.scoring, &[acx_scoring::SERVICE_NAME]),
+        (
+            suite.liaison,
+            &[acx_liaison::SERVICE_NAME, acx_liaison::SERVICE_NAME_V1],
+        ),
     ] {
         let channel = acx_tests::channel(addr).await;
-        for name in [own, "acx.diagnostics.v1.DiagnosticsService"] {
+        for name in own
+            .iter()
+            .copied()
+            .chain(["acx.diagnostics.v1.DiagnosticsService"])
+        {
             for method in pool.get_service_by_name(name).unwrap().methods() {
                 for principal in PRINCIPALS {
                     cases.push((
@@ -150,6 +161,7 @@ async fn a_method_a_server_does_not_serve_is_unimplemented_for_everyone() {
     for (addr, path) in [
         (suite.scoring, "/acx.scoring.v1.ScoringService/NoSuchMethod"),
         (suite.liaison, "/acx.liaison.v1.LiaisonService/NoSuchMethod"),
+        (suite.liaison, "/acx.liaison.v2.LiaisonService/NoSuchMethod"),
         (suite.ingest, "/acx.scoring.v1.ScoringService/GetSellerRisk"),
         (suite.scoring, "/acx.liaison.v1.LiaisonService/CheckSeller"),
         (suite.liaison, "/some.other.v1.Service/Call"),

@@ -46,7 +46,7 @@ impl Curl {
             .args([
                 "-d",
                 &walkthrough_file(file),
-                &format!("{}/acx.liaison.v1.LiaisonService/{method}", self.base),
+                &format!("{}/acx.liaison.v2.LiaisonService/{method}", self.base),
             ])
             .output()
             .unwrap();
@@ -74,7 +74,7 @@ async fn the_customs_walkthrough_works_as_printed() {
             .unwrap();
         let services = String::from_utf8_lossy(&listed.stdout).into_owned();
         assert!(
-            services.contains("acx.liaison.v1.LiaisonService"),
+            services.contains("acx.liaison.v2.LiaisonService"),
             "{services}"
         );
         let methods = curl
@@ -115,7 +115,7 @@ async fn the_customs_walkthrough_works_as_printed() {
             .args([
                 "-d",
                 &walkthrough_file("watch-alerts.json"),
-                &format!("{}/acx.liaison.v1.LiaisonService/WatchAlerts", curl.base),
+                &format!("{}/acx.liaison.v2.LiaisonService/WatchAlerts", curl.base),
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,4 +1,5 @@
-//! The liaison service (`acx.liaison.v1`): the customs door. Declarations in (stored first,
+//! The liaison service (`acx.liaison.v2`, and `acx.liaison.v1` for existing clients): the
+//! customs door. Declarations in (stored first,
 //! then assessed by scoring, or pending until it answers), shipments and party risk out,
 //! inspection results back to scoring through a durable outbox, and an audit record of every
 //! call. This crate is the service as a library; `acx-liaison` is its thin binary.
@@ -14,12 +15,16 @@ mod search;
 mod service;
 mod shipments;
 mod store;
+mod v2;
 
 pub use error::Error;
 
 use std::sync::Arc;
 
-use acx_proto::liaison::liaison_service_server::LiaisonServiceServer;
+use acx_proto::{
+    liaison::liaison_service_server::LiaisonServiceServer,
+    liaison_v2::liaison_service_server::LiaisonServiceServer as LiaisonServiceServerV2,
+};
 use acx_runtime::{
     AccessPolicy, Database, Role, RunningServer, ServerConfig, ServiceSpec, Shutdown,
     client::{BearerToken, PeerConfig},
@@ -27,8 +32,11 @@ use acx_runtime::{
     server,
 };
 
-/// Fully qualified name of the gRPC service.
-pub const SERVICE_NAME: &str = "acx.liaison.v1.LiaisonService";
+/// Fully qualified name of the gRPC service, in the contract's current version.
+pub const SERVICE_NAME: &str = "acx.liaison.v2.LiaisonService";
+/// The same service in version 1 of the contract, served by the same handlers for clients
+/// built from it (`proto/acx/liaison/v2/liaison.proto` says what changed).
+pub const SERVICE_NAME_V1: &str = "acx.liaison.v1.LiaisonService";
 /// Port the service listens on unless configured otherwise.
 pub const DEFAULT_PORT: u16 = 50053;
 
@@ -87,16 +95,17 @@ pub fn migrations() -> Migrations {
     }
 }
 
-/// Who may call what: only customs authorities.
+/// Who may call what: only customs authorities, but auditors read the audit trail and the
+/// model card. The same in both versions of the contract.
 pub fn access_policy() -> AccessPolicy {
-    AccessPolicy::new()
-        .service(SERVICE_NAME, &[Role::Customs])
-        .method(SERVICE_NAME, "ListAuditRecords", &[Role::Auditor])
-        .method(
-            SERVICE_NAME,
-            "GetModelCard",
-            &[Role::Customs, Role::Auditor],
-        )
+    [SERVICE_NAME, SERVICE_NAME_V1]
+        .into_iter()
+        .fold(AccessPolicy::new(), |policy, service| {
+            policy
+                .service(service, &[Role::Customs])
+                .method(service, "ListAuditRecords", &[Role::Auditor])
+                .method(service, "GetModelCard", &[Role::Customs, Role::Auditor])
+        })
         .service("acx.diagnostics.v1.DiagnosticsService", Role::ALL)
 }
 
@@ -176,12 +185,15 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         tokens,
         shutdown.clone(),
     );
+    let max_message_bytes = config.server.max_message_bytes as usize;
     let routes = tonic::service::Routes::new(
-        LiaisonServiceServer::new(liaison)
-            .max_decoding_message_size(config.server.max_message_bytes as usize),
-    );
+        LiaisonServiceServerV2::new(v2::LiaisonV2(liaison.clone()))
+            .max_decoding_message_size(max_message_bytes),
+    )
+    .add_service(LiaisonServiceServer::new(liaison).max_decoding_message_size(max_message_bytes));
     let spec = ServiceSpec {
         name: SERVICE_NAME,
+        other_versions: &[SERVICE_NAME_V1],
         routes,
         policy,
         database,

@@ -234,6 +234,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     );
     let spec = ServiceSpec {
         name: SERVICE_NAME,
+        other_versions: &[],
         routes,
         policy: access_policy(),
         database,

@@ -215,7 +215,7 @@ impl Suite {
             "ACX is running.\n\
              \n  ingest   {ingest}   acx.ingest.v1.IngestService   (platforms)\
              \n  scoring  {scoring}   acx.scoring.v1.ScoringService (platforms, services)\
-             \n  liaison  {liaison}   acx.liaison.v1.LiaisonService (customs)\n\
+             \n  liaison  {liaison}   acx.liaison.v2.LiaisonService (customs)\n\
              \nCredentials (bearer tokens, one per principal) are in {file}\n\
              \nTry it:\
              \n  grpcurl -plaintext {liaison} list\
@@ -242,9 +242,9 @@ impl Suite {
             "\nDemo data is loaded. A seller linked to a confirmed counterfeiter by a shared bank account:\
              \n  grpcurl -plaintext {auth} \\\
              \n    -d '{{\"seller\": {{\"platform\": \"demo-marketplace\", \"sellerId\": \"T-2\"}}}}' \\\
-             \n    {liaison} acx.liaison.v1.LiaisonService/CheckSeller\
+             \n    {liaison} acx.liaison.v2.LiaisonService/CheckSeller\
              \nThe RED alerts among the demo declarations (undervalued, matched to a platform's shipment notice):\
-             \n  grpcurl -plaintext {auth} -d '{{}}' {liaison} acx.liaison.v1.LiaisonService/WatchAlerts\n",
+             \n  grpcurl -plaintext {auth} -d '{{}}' {liaison} acx.liaison.v2.LiaisonService/WatchAlerts\n",
             liaison = self.liaison_addr,
         )
     }

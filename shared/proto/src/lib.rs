@@ -1,7 +1,8 @@
 //! Rust bindings of the ACX contracts (`proto/acx/...`), generated at build time.
 //!
 //! Each package is a module, re-exported at the top for short paths: [`common`],
-//! [`diagnostics`], [`ingest`], [`scoring`], [`liaison`]. [`FILE_DESCRIPTOR_SET`] holds
+//! [`diagnostics`], [`ingest`], [`scoring`], [`liaison`] (v1) and
+//! [`liaison_v2`]. [`FILE_DESCRIPTOR_SET`] holds
 //! every ACX file and its imports, encoded, for server reflection; it keeps the proto
 //! comments, from which `acx-api-docs` (tools/api-docs) renders the API reference
 //! (`docs/api.md`).
@@ -38,11 +39,16 @@ pub mod acx {
             tonic::include_proto!("acx.scoring.v1");
         }
     }
-    /// `acx.liaison.v1`
+    /// `acx.liaison.v1` and `acx.liaison.v2`
     pub mod liaison {
-        /// The customs door.
+        /// The customs door, version 1 (served for existing clients).
         pub mod v1 {
             tonic::include_proto!("acx.liaison.v1");
+        }
+        /// The customs door, version 2: v1's messages and field numbers, with the types
+        /// customs reads in `acx.common.v1`.
+        pub mod v2 {
+            tonic::include_proto!("acx.liaison.v2");
         }
     }
 }
@@ -51,6 +57,7 @@ pub use acx::common::v1 as common;
 pub use acx::diagnostics::v1 as diagnostics;
 pub use acx::ingest::v1 as ingest;
 pub use acx::liaison::v1 as liaison;
+pub use acx::liaison::v2 as liaison_v2;
 pub use acx::scoring::v1 as scoring;
 
 /// Encoded `FileDescriptorSet` of every ACX proto file and its imports.

@@ -30,6 +30,10 @@ pub struct ServiceSpec {
     /// Fully qualified gRPC service name (`acx.ingest.v1.IngestService`): the health
     /// service reports under it and under `""`.
     pub name: &'static str,
+    /// Other versions of the service served beside `name` (`acx.liaison.v1.LiaisonService`
+    /// beside v2), for clients built from an older contract: health reports them as it
+    /// reports `name`, and reflection lists them.
+    pub other_versions: &'static [&'static str],
     /// The service's own gRPC servers.
     pub routes: Routes,
     /// Which roles may call which RPC.
@@ -130,7 +134,7 @@ async fn database_status(
 /// NOT_SERVING. `last` is the status already reported.
 async fn watch_health(
     reporter: HealthReporter,
-    name: &'static str,
+    names: Vec<&'static str>,
     database: Database,
     mut ready: Option<watch::Receiver<bool>>,
     shutdown: Shutdown,
@@ -155,26 +159,30 @@ async fn watch_health(
         if status != last {
             if status == ServingStatus::NotServing {
                 tracing::warn!(
-                    service = name,
+                    service = names[0],
                     "database unreachable or service not ready, health is NOT_SERVING"
                 );
             } else {
                 tracing::info!(
-                    service = name,
+                    service = names[0],
                     "database reachable and service ready, health is SERVING"
                 );
             }
             reporter.set_service_status("", status).await;
-            reporter.set_service_status(name, status).await;
+            for name in &names {
+                reporter.set_service_status(*name, status).await;
+            }
             last = status;
         }
     }
     reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
-    reporter
-        .set_service_status(name, ServingStatus::NotServing)
-        .await;
+    for name in names {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
 }
 
 /// Binds `config`'s address (or `127.0.0.1:default_port`) and serves `spec` until
@@ -209,10 +217,15 @@ pub async fn serve(
     // SERVING from its first probe.
     let initial = database_status(&spec.database, spec.ready.as_ref()).await;
     reporter.set_service_status("", initial).await;
-    reporter.set_service_status(spec.name, initial).await;
+    let names: Vec<&'static str> = std::iter::once(spec.name)
+        .chain(spec.other_versions.iter().copied())
+        .collect();
+    for name in &names {
+        reporter.set_service_status(*name, initial).await;
+    }
     tokio::spawn(watch_health(
         reporter,
-        spec.name,
+        names.clone(),
         spec.database.clone(),
         spec.ready.clone(),
         shutdown.clone(),
@@ -220,15 +233,17 @@ pub async fn serve(
     ));
 
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
+        let builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(acx_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             // google.rpc.Status and the error details (BadRequest, ErrorInfo, RetryInfo, ...):
             // grpcurl and buf curl decode the details of an error only if reflection knows them.
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name(spec.name)
             .with_service_name("acx.diagnostics.v1.DiagnosticsService")
-            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.health.v1.Health");
+        names
+            .iter()
+            .fold(builder, |builder, name| builder.with_service_name(*name))
     };
     let routes = spec
         .routes

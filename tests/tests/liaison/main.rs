@@ -7,6 +7,7 @@
 mod large;
 mod pending;
 mod search;
+mod v2;
 
 use std::{net::SocketAddr, time::Duration};
 

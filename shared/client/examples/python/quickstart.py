@@ -60,9 +60,10 @@ def parse_args():
 def main():
     args = parse_args()
     sys.path.insert(0, args.stubs)
-    from acx.common.v1 import common_pb2
-    from acx.liaison.v1 import liaison_pb2, liaison_pb2_grpc
-    from acx.scoring.v1 import scoring_pb2
+    # Version 2 of the liaison contract: everything it returns is in its package and in
+    # acx.common.v1 (lanes and assessments in assessment.proto).
+    from acx.common.v1 import assessment_pb2, common_pb2
+    from acx.liaison.v2 import liaison_pb2, liaison_pb2_grpc
 
     if args.ca_cert:
         with open(args.ca_cert, "rb") as ca:
@@ -73,14 +74,14 @@ def main():
     liaison = liaison_pb2_grpc.LiaisonServiceStub(channel)
     # Every call but health and reflection carries the bearer token.
     auth = [("authorization", f"Bearer {args.token}")]
-    lane_name = scoring_pb2.Lane.Name
+    lane_name = assessment_pb2.Lane.Name
 
     # 1. Submit one declaration: 500 wireless earphones declared at 1000 USD.
     declaration = liaison_pb2.Declaration(
         declaration_id=args.declaration_id,
         customs_office="USLAX",
-        procedure=liaison_pb2.PROCEDURE_HOME_USE,
-        transport_mode=liaison_pb2.TRANSPORT_MODE_COURIER,
+        procedure=common_pb2.PROCEDURE_HOME_USE,
+        transport_mode=common_pb2.TRANSPORT_MODE_COURIER,
         importer_id="US-IMP-4711",
         declarant_id="BROKER-9",
         consignor_id="CN-EXP-318",
@@ -98,7 +99,7 @@ def main():
                 net_mass_kg=40,
                 gross_mass_kg=44,
                 declared_value=common_pb2.Money(currency_code="USD", amount="1000.00"),
-                valuation_basis=liaison_pb2.VALUATION_BASIS_FOB,
+                valuation_basis=common_pb2.VALUATION_BASIS_FOB,
                 duty_rate=0.049,
                 declared_duty=common_pb2.Money(currency_code="USD", amount="49.00"),
             )
@@ -146,7 +147,7 @@ def main():
     # 3. The shipments recommended for physical inspection, riskiest first.
     found = liaison.SearchShipments(
         liaison_pb2.SearchShipmentsRequest(
-            lane=scoring_pb2.LANE_RED,
+            lane=assessment_pb2.LANE_RED,
             order_by=liaison_pb2.SHIPMENT_ORDER_RISK,
             page_size=10,
         ),
