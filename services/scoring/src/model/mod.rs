@@ -24,8 +24,8 @@
 //! (source, evidence type): a group counts its strongest finding
 //! plus a fifth of the others (repetition by one source adds little), and groups combine
 //! as independent evidence, `1 - Π(1 - group)` (corroboration across platforms and evidence
-//! types adds much). Findings of another party count as `LINKED_TO_BLACKLISTED` when a
-//! party other than the account's own is listed, else under their own reasons. Each
+//! types adds much). Findings of another party count as `LINKED_TO_BLACKLISTED` when that
+//! party is listed, else under their own reasons. Each
 //! reason's contribution is its share of the score. (`acx-risk-1` counted the cluster's
 //! findings in full for every account and added a link component of 0.5 for an unlisted
 //! account in a listed cluster, which put weakly linked accounts above the listed one.)

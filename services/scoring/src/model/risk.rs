@@ -411,14 +411,17 @@ impl Model {
     ) -> ServedRisk {
         let half_life_us = self.params.half_life_days * 86_400.0 * 1e6;
         let party = cluster.parties.get(&account).copied();
-        // Another party of the cluster is listed: its findings (and those of any other
-        // party) count as the link to it.
-        let linked_to_listed = cluster.listed_parties.iter().any(|p| Some(*p) != party);
         // Group strengths by (source, evidence type), in a fixed order.
         let mut groups: BTreeMap<(String, i32), Vec<Weighted>> = BTreeMap::new();
         for (owner, key, finding) in cluster.findings {
             let age = (now_us - finding.observe_us).max(0) as f64;
-            let own_party = cluster.parties.get(owner).copied() == party;
+            let owner_party = cluster.parties.get(owner).copied();
+            let own_party = owner_party == party;
+            // The findings of another party that is listed count as the link to it; those
+            // of an unlisted party keep their own reasons (a tester saw an unlisted
+            // party's suspected findings described as a link to a listed account).
+            let via_listed_party =
+                !own_party && owner_party.is_some_and(|p| cluster.listed_parties.contains(&p));
             let across = if own_party { 1.0 } else { WEAK_LINK_WEIGHT };
             let weight = finding.weight * 0.5_f64.powf(age / half_life_us) * across;
             groups
@@ -426,7 +429,7 @@ impl Model {
                 .or_default()
                 .push(Weighted {
                     weight,
-                    bucket: (own_party || !linked_to_listed).then_some(finding.bucket),
+                    bucket: (!via_listed_party).then_some(finding.bucket),
                     name: key.name(&self.platforms),
                 });
         }

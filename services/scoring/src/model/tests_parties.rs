@@ -166,3 +166,82 @@ fn an_account_without_findings_in_its_party_scores_lowest_in_its_cluster() {
         }
     }
 }
+
+/// Three parties joined by weak links: a listed one (a confirmed finding), an unlisted one
+/// with a suspected finding, and the account between them. The unlisted party's finding is
+/// no link to a listed account: it keeps its own reason (it was counted as
+/// `LINKED_TO_BLACKLISTED` whenever any other party was listed). Scores are unchanged.
+#[test]
+fn an_unlisted_partys_findings_keep_their_reason_beside_a_listed_party() {
+    let model = model_of(&[
+        (
+            "amazon",
+            profile(
+                "P1",
+                "W1",
+                "Sunrise Trading Ltd",
+                &[(pb::IdentifierKind::Address, "warehouse")],
+            ),
+        ),
+        (
+            "amazon",
+            finding("F1", "W1", true, EvidenceType::TestBuy, 30),
+        ),
+        (
+            "ebay",
+            profile(
+                "P2",
+                "W2",
+                "Sunrise Trading Ltd",
+                &[
+                    (pb::IdentifierKind::Address, "warehouse"),
+                    (pb::IdentifierKind::Phone, "+493027593841"),
+                ],
+            ),
+        ),
+        (
+            "walmart",
+            profile(
+                "P3",
+                "W3",
+                "Sunrise Trading Ltd",
+                &[(pb::IdentifierKind::Phone, "+493027593841")],
+            ),
+        ),
+        (
+            "walmart",
+            finding("F3", "W3", false, EvidenceType::RightsOwnerNotice, 10),
+        ),
+    ]);
+    let listed = model.risk(&key("amazon", "W1")).expect("scored");
+    let between = model.risk(&key("ebay", "W2")).expect("scored");
+    let unlisted = model.risk(&key("walmart", "W3")).expect("scored");
+    assert_eq!(listed.cluster_id, between.cluster_id, "{between:#?}");
+    assert_eq!(unlisted.cluster_id, between.cluster_id, "{unlisted:#?}");
+    assert_eq!(listed.tier, RiskTier::Blacklisted as i32);
+    assert_ne!(unlisted.tier, RiskTier::Blacklisted as i32);
+
+    let reason = |risk: &acx_proto::scoring::SellerRisk, code: &str| {
+        risk.reasons
+            .iter()
+            .find(|r| r.code == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {code} in {risk:#?}"))
+    };
+    // The account between: the listed party's finding is the link; the unlisted party's
+    // suspected finding is a suspected finding, with its report as evidence.
+    assert!(reason(&between, "LINKED_TO_BLACKLISTED").contribution > 0.0);
+    let suspected = reason(&between, "COUNTERFEIT_SUSPECTED");
+    assert_eq!(suspected.evidence, ["reports/walmart/F3"], "{between:#?}");
+    assert!(suspected.contribution > 0.0);
+    // The unlisted party itself: its own finding, and the listed party's as the link.
+    assert_eq!(
+        reason(&unlisted, "COUNTERFEIT_SUSPECTED").evidence,
+        ["reports/walmart/F3"]
+    );
+    assert!(reason(&unlisted, "LINKED_TO_BLACKLISTED").contribution > 0.0);
+    for risk in [&between, &unlisted] {
+        let total: f64 = risk.reasons.iter().map(|r| r.contribution).sum();
+        assert!((total - risk.score).abs() < 1e-6, "{risk:#?}");
+    }
+}
