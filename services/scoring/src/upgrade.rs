@@ -50,12 +50,15 @@ type ShipmentRow = (
 
 /// Moves the old tables into an empty history; returns how many entries it appended.
 pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
-    const COUNT: &str = "SELECT (SELECT COUNT(*) FROM history), \
-                         (SELECT COUNT(*) FROM inputs) + (SELECT COUNT(*) FROM shipments) + (SELECT COUNT(*) FROM outcomes) \
-                         + (SELECT COUNT(*) FROM lane_policies) + (SELECT COUNT(*) FROM targeting_models)";
-    let (history, legacy): (i64, i64) =
-        on_backend!(database, pool => sqlx::query_as(COUNT).fetch_one(pool).await?);
-    if history > 0 || legacy == 0 {
+    // EXISTS, not COUNT(*): every start asks this, and counting a history of millions of
+    // entries kept a restarting replica from listening for seconds.
+    const ANY: &str = "SELECT EXISTS (SELECT 1 FROM history), \
+                       EXISTS (SELECT 1 FROM inputs) OR EXISTS (SELECT 1 FROM shipments) \
+                       OR EXISTS (SELECT 1 FROM outcomes) OR EXISTS (SELECT 1 FROM lane_policies) \
+                       OR EXISTS (SELECT 1 FROM targeting_models)";
+    let (history, legacy): (bool, bool) =
+        on_backend!(database, pool => sqlx::query_as(ANY).fetch_one(pool).await?);
+    if history || !legacy {
         return Ok(0);
     }
     let inputs: Vec<(i64, String, Vec<u8>)> = on_backend!(database, pool => sqlx::query_as(
@@ -134,11 +137,11 @@ pub async fn from_legacy(database: &Database) -> Result<i64, Error> {
     let mut tx = database
         .begin_write(Some(crate::history::APPEND_LOCK))
         .await?;
-    let history: i64;
+    let history: bool;
     on_tx!(&mut tx, conn => {
-        (history,) = sqlx::query_as("SELECT COUNT(*) FROM history").fetch_one(conn).await?;
+        (history,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM history)").fetch_one(conn).await?;
     });
-    if history > 0 {
+    if history {
         tx.rollback().await?;
         return Ok(0);
     }
