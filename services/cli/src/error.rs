@@ -13,7 +13,8 @@ pub mod exit {
     /// larger than the tool accepts).
     pub const FAILURE: u8 = 1;
     /// Bad flags or arguments, an unusable input file, or a request the server found
-    /// invalid as a whole (`INVALID_ARGUMENT`).
+    /// invalid as a whole (`INVALID_ARGUMENT`) or too large to take (`RESOURCE_EXHAUSTED`
+    /// with reason `MESSAGE_TOO_LARGE`).
     pub const USAGE: u8 = 2;
     /// The command ran, but some items (reports, declarations, lines) were rejected.
     pub const REJECTED: u8 = 3;
@@ -22,7 +23,7 @@ pub mod exit {
     /// Missing, unknown or insufficient credentials (`UNAUTHENTICATED`, `PERMISSION_DENIED`).
     pub const DENIED: u8 = 5;
     /// The service could not answer now (`UNAVAILABLE`, `DEADLINE_EXCEEDED`,
-    /// `RESOURCE_EXHAUSTED`): safe to retry later.
+    /// `RESOURCE_EXHAUSTED` but for a request over the message limit): safe to retry later.
     pub const UNAVAILABLE: u8 = 6;
     /// The id is taken by something else (`ALREADY_EXISTS`, `FAILED_PRECONDITION`).
     pub const CONFLICT: u8 = 7;
@@ -69,7 +70,10 @@ impl CliError {
             Self::Client(acx_client::Error::Status(status)) if status.is_answer_too_large() => {
                 exit::FAILURE
             }
-
+            // Not "retry later": the same request would be refused again.
+            Self::Client(acx_client::Error::Status(status)) if status.is_request_too_large() => {
+                exit::USAGE
+            }
             Self::Client(error) => match error.code() {
                 None => exit::USAGE, // configuration: endpoint, token, certificate
                 Some(code) => exit_code_of(code),
@@ -174,5 +178,24 @@ mod tests {
         assert_eq!(client_error(broken).exit_code(), exit::UNAVAILABLE);
         let sent = tonic::Status::unknown("the server said so");
         assert_eq!(client_error(sent).exit_code(), exit::FAILURE);
+    }
+
+    #[test]
+    fn a_request_over_the_message_limit_is_a_usage_error_not_retry_later() {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let status = |reason: &str| {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(reason, "acx.exchange", std::collections::HashMap::new());
+            let status = tonic::Status::with_error_details(
+                Code::ResourceExhausted,
+                "over the limit",
+                details,
+            );
+            CliError::Client(acx_client::Error::Status(
+                acx_client::ServerError::from_status(&status, 1),
+            ))
+        };
+        assert_eq!(status("MESSAGE_TOO_LARGE").exit_code(), exit::USAGE);
+        assert_eq!(status("OVERLOADED").exit_code(), exit::UNAVAILABLE);
     }
 }

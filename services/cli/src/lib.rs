@@ -34,11 +34,13 @@ Exit codes:
   0    success
   1    failure (I/O, an internal server error, an unexpected answer, or one larger
        than acxctl accepts)
-  2    usage: bad flags or arguments, an unusable input file, INVALID_ARGUMENT
+  2    usage: bad flags or arguments, an unusable input file, INVALID_ARGUMENT, a
+       request over the server's message limit (RESOURCE_EXHAUSTED, MESSAGE_TOO_LARGE)
   3    some items (reports, declarations) were rejected; the rest went through
   4    not found (NOT_FOUND)
   5    not allowed: UNAUTHENTICATED or PERMISSION_DENIED
   6    unavailable now, retry later: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED
+       (over a rate or concurrency limit)
   7    conflict: ALREADY_EXISTS, FAILED_PRECONDITION
   130  interrupted (a bulk load checkpointed first: rerun the command to resume)";
 

@@ -96,14 +96,27 @@ pub fn time(timestamp: Option<&prost_types::Timestamp>) -> String {
 
 /// `declarations[3].lines[0].hs_code` as `lines[0].hs_code`: the position of an item in
 /// one request (a batch the tool made up) means nothing to someone reading the file; the
-/// tool names the file's line instead.
+/// tool names the file's line instead. `declarations[3]` alone, the whole item, is "".
 pub fn within_item<'a>(field: &'a str, collection: &str) -> &'a str {
-    field
+    let Some(rest) = field
         .strip_prefix(collection)
         .and_then(|rest| rest.strip_prefix('['))
-        .and_then(|rest| rest.split_once("]."))
-        .filter(|(index, _)| index.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(field, |(_, inside)| inside)
+    else {
+        return field;
+    };
+    // "declarations[3]" is the whole item: "".
+    let (index, inside) = match rest.split_once("].") {
+        Some(split) => split,
+        None => match rest.strip_suffix(']') {
+            Some(index) => (index, ""),
+            None => return field,
+        },
+    };
+    if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) {
+        inside
+    } else {
+        field
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +150,19 @@ mod tests {
             "lines[0].hs_code"
         );
         assert_eq!(within_item("reports[x].a", "reports"), "reports[x].a");
+        assert_eq!(within_item("declarations[3]", "declarations"), "");
+        assert_eq!(
+            within_item("reports[4].identifiers.phones[0]", "reports"),
+            "identifiers.phones[0]"
+        );
+        assert_eq!(
+            within_item("declarations[]", "declarations"),
+            "declarations[]"
+        );
+        assert_eq!(
+            within_item("declarations[3]x", "declarations"),
+            "declarations[3]x"
+        );
     }
 
     #[test]

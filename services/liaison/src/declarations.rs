@@ -27,15 +27,8 @@ pub fn validate(declaration: &mut Declaration, prefix: &str) -> Vec<FieldViolati
         .into_iter()
         .map(|(field, why)| FieldViolation::new(format!("{prefix}.{field}"), why))
         .collect();
-    if declaration.encoded_len() > customs::MAX_DECLARATION_BYTES {
-        violations.push(FieldViolation::new(
-            prefix,
-            format!(
-                "is {} bytes encoded; at most {} (1 MiB) per declaration",
-                declaration.encoded_len(),
-                customs::MAX_DECLARATION_BYTES
-            ),
-        ));
+    if let Some(why) = customs::oversize_problem(declaration.encoded_len()) {
+        violations.push(FieldViolation::new(prefix, why));
     }
     violations
 }

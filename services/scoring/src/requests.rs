@@ -28,15 +28,8 @@ pub(crate) fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldVio
             .into_iter()
             .map(|(field, why)| FieldViolation::new(format!("shipment.{field}"), why)),
     );
-    let size = prost::Message::encoded_len(shipment);
-    if size > customs::MAX_DECLARATION_BYTES {
-        violations.push(FieldViolation::new(
-            "shipment",
-            format!(
-                "is {size} bytes encoded; at most {} (1 MiB) per declaration",
-                customs::MAX_DECLARATION_BYTES
-            ),
-        ));
+    if let Some(why) = customs::oversize_problem(prost::Message::encoded_len(shipment)) {
+        violations.push(FieldViolation::new("shipment", why));
     }
     violations
 }

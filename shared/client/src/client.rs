@@ -397,18 +397,20 @@ impl Client {
                     }
                     Err(status) => status,
                 };
+                let answer = ServerError::from_status(&status, attempts);
                 let retryable = idempotency == Idempotency::Idempotent
                     && matches!(
                         status.code(),
                         Code::Unavailable | Code::ResourceExhausted | Code::Aborted
                     )
+                    && !answer.is_request_too_large()
                     && attempts < self.retry.max_attempts;
                 if !retryable {
                     record_outcome(status.code(), attempts);
                     return Err((status, attempts));
                 }
                 let jitter = self.retry.jittered_backoff(attempts - 1);
-                let wait = match ServerError::from_status(&status, attempts).retry_delay {
+                let wait = match answer.retry_delay {
                     Some(asked) => jitter.max(asked.min(self.retry.max_backoff)),
                     None => jitter,
                 };

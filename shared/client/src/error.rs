@@ -125,6 +125,13 @@ impl ServerError {
     pub fn is_answer_too_large(&self) -> bool {
         self.code == Code::OutOfRange && self.message.starts_with(TOO_LARGE)
     }
+
+    /// Whether the server refused the request as larger than its message limit
+    /// (`RESOURCE_EXHAUSTED` with reason `MESSAGE_TOO_LARGE`; 4 MiB by default): the same
+    /// request would be refused again, so it is not retried; it must be split.
+    pub fn is_request_too_large(&self) -> bool {
+        self.code == Code::ResourceExhausted && self.reason.as_deref() == Some("MESSAGE_TOO_LARGE")
+    }
 }
 
 impl fmt::Display for ServerError {

@@ -36,6 +36,32 @@ async fn resource_exhausted_is_retried() {
     assert_eq!(server.attempts(), 2);
 }
 
+/// A request over the server's message limit would be refused again: not retried, and
+/// the error says so.
+#[tokio::test]
+async fn a_request_over_the_message_limit_is_not_retried() {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        "MESSAGE_TOO_LARGE",
+        "acx.exchange",
+        std::collections::HashMap::new(),
+    );
+    let (addr, server) = scripted_server(vec![Status::with_error_details(
+        Code::ResourceExhausted,
+        "request message of 5000000 bytes is over the limit of 4194304 bytes",
+        details,
+    )])
+    .await;
+    let client = client(addr, quick_retries(4)).await;
+    let error = client.diagnostics().echo(echo("x")).await.unwrap_err();
+    assert_eq!(server.attempts(), 1, "never retried");
+    let Error::Status(status) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(status.is_request_too_large(), "{status:?}");
+    assert!(!status.is_answer_too_large());
+}
+
 /// A write that conflicted with a concurrent one wrote nothing (the server says ABORTED):
 /// an idempotent call is sent again.
 #[tokio::test]

@@ -106,9 +106,12 @@ pub fn normalize_hs_code(code: &str) -> Result<String, String> {
     }
     let chapter: u8 = digits[..2].parse().map_err(|_| "is not a valid HS code")?;
     if chapter == 0 || chapter == 77 {
-        return Err(
-            "has an unknown chapter (first two digits must be 01 to 99, not 77)".to_owned(),
-        );
+        // Names the chapter it found: "not 77" alone read as if 00 were taken for 77.
+        return Err(format!(
+            "has chapter {:02}, which does not exist (the first two digits must be 01 to 99; \
+             77 is reserved by the HS)",
+            chapter
+        ));
     }
     Ok(digits)
 }
@@ -445,10 +448,20 @@ mod tests {
 
     #[test]
     fn hs_codes_with_unknown_chapter() {
-        let msg =
-            Err("has an unknown chapter (first two digits must be 01 to 99, not 77)".to_owned());
-        for code in ["000000", "001234", "770000", "7701.10", "00123"] {
-            assert_eq!(normalize_hs_code(code), msg, "{code}");
+        let msg = |chapter: &str| {
+            Err(format!(
+                "has chapter {chapter}, which does not exist (the first two digits must be 01 \
+                 to 99; 77 is reserved by the HS)"
+            ))
+        };
+        for (code, chapter) in [
+            ("000000", "00"),
+            ("001234", "00"),
+            ("770000", "77"),
+            ("7701.10", "77"),
+            ("00123", "00"),
+        ] {
+            assert_eq!(normalize_hs_code(code), msg(chapter), "{code}");
         }
     }
 

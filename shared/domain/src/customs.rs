@@ -38,6 +38,14 @@ pub const MAX_ID_CHARS: usize = 128;
 /// services and to callers (found by a tester: a declaration just under the request limit
 /// was accepted, grew past scoring's limit when forwarded and was never assessed).
 pub const MAX_DECLARATION_BYTES: usize = 1 << 20;
+
+/// Why a declaration of `encoded_bytes` (its protobuf encoding) is too large, or None: the
+/// one wording liaison, scoring and acxctl give.
+pub fn oversize_problem(encoded_bytes: usize) -> Option<String> {
+    (encoded_bytes > MAX_DECLARATION_BYTES).then(|| {
+        format!("is {encoded_bytes} bytes encoded; at most {MAX_DECLARATION_BYTES} (1 MiB) per declaration")
+    })
+}
 /// Longest trade description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How far in the future a declaration time may be (clock skew), in seconds.
@@ -397,7 +405,8 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
 /// one rule, so that a padded or decomposed id names the same party everywhere.
 ///
 /// Errors: "must be at most 128 characters without control or invisible characters"
-/// ([`crate::text::is_invisible_in_id`], and noncharacters or private-use characters).
+/// ([`crate::text::is_invisible_in_id`], and noncharacters or private-use characters);
+/// "must not begin with a combining mark" (an accent alone, U+0301).
 pub fn trim_id(value: &mut String) -> Result<(), String> {
     use unicode_normalization::UnicodeNormalization;
     let trimmed = value.trim();
@@ -418,6 +427,15 @@ pub fn trim_id(value: &mut String) -> Result<(), String> {
         return Err(format!(
             "must be at most {MAX_ID_CHARS} characters without control or invisible characters"
         ));
+    }
+    // A mark with no letter before it to carry it (found by a tester: an importer id of
+    // U+0301 alone was accepted) is no id any system prints.
+    if value
+        .chars()
+        .next()
+        .is_some_and(unicode_normalization::char::is_combining_mark)
+    {
+        return Err("must not begin with a combining mark (an accent with no letter)".to_owned());
     }
     Ok(())
 }

@@ -402,6 +402,9 @@ fn ids_refuse_noncharacters_and_private_use_characters() {
         "O\u{10fffd}",
         "O\u{e000}",
         "O\u{1fffe}",
+        // A combining mark with no letter to carry it (found by a tester).
+        "\u{301}",
+        " \u{301}\u{302}A",
     ] {
         let mut id = bad.to_owned();
         assert!(crate::customs::trim_id(&mut id).is_err(), "{bad:?}");
@@ -409,4 +412,7 @@ fn ids_refuse_noncharacters_and_private_use_characters() {
     let mut fine = " USLAX\u{2028}".to_owned();
     assert!(crate::customs::trim_id(&mut fine).is_ok());
     assert_eq!(fine, "USLAX", "line separators are spaces at the ends");
+    let mut accented = "A\u{301}B".to_owned();
+    assert!(crate::customs::trim_id(&mut accented).is_ok());
+    assert_eq!(accented, "\u{c1}B", "composed");
 }

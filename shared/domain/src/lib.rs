@@ -17,9 +17,10 @@
 //! - [`customs`]: what a customs declaration may hold, the one set of rules liaison and
 //!   scoring both apply; [`parties`]: what may describe a party to look for.
 
+/// Platform ids and seller account references in their registered form.
+pub mod accounts;
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
-pub mod accounts;
 pub mod codes;
 /// The rules of a customs declaration's fields, shared by liaison and scoring.
 pub mod customs;
@@ -43,3 +44,6 @@ pub mod parties;
 pub mod rates;
 /// Free text and ids from callers.
 pub mod text;
+/// Units of quantity (UN/ECE Recommendation 20 and the national forms declarations use):
+/// which count items, so a value per unit can be set beside a price per item.
+pub mod units;

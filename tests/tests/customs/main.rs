@@ -450,6 +450,10 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         ("B-13", |d| {
             d.lines[0].description = "earbuds\u{0}".to_owned()
         }),
+        // Chapter 00: the message names it (it said "not 77", found by a tester).
+        ("B-14", |d| d.lines[0].hs_code = "0012.34".to_owned()),
+        // An accent with no letter (found by a tester).
+        ("B-15", |d| d.importer_id = "\u{301}".to_owned()),
     ] {
         let mut declared = as_customs_send_it(id);
         change(&mut declared);
@@ -485,12 +489,18 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         rejected(10, "lines[0].declared_value.amount"),
         rejected(11, "importer_id"),
         rejected(12, "lines[0].description"),
+        rejected(13, "lines[0].hs_code"),
+        rejected(14, "importer_id"),
     ];
     for (got, want) in fields.iter().zip(&expected) {
         assert_eq!(got.0, want.0, "{results:#?}");
         assert_eq!(got.1, want.1, "{results:#?}");
     }
     assert_eq!(fields.len(), expected.len());
+    for (i, chapter) in [(8, "chapter 77,"), (13, "chapter 00,")] {
+        let said = &results[i].violations[0].description;
+        assert!(said.contains(chapter), "{said}");
+    }
 }
 
 /// A currency since withdrawn is money on a date it was in use (found by a tester: a 2022

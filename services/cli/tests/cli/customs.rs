@@ -182,3 +182,59 @@ async fn declarations_shipments_results_and_alerts_for_customs() {
     assert_eq!(other.code, 7, "a different result conflicts: {other:#?}");
     assert!(other.stderr.contains("ALREADY_EXISTS"), "{other:#?}");
 }
+
+/// Large declarations go in calls the services take: a batch is cut by bytes as well as by
+/// count, and a declaration over 1 MiB is refused on its line without being sent (found by
+/// a tester: ten consolidations of 30,000 tracking numbers made one 5 MB call, refused as a
+/// whole with RESOURCE_EXHAUSTED, which acxctl reported as "retry later", exit 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_declarations_go_in_calls_that_fit_and_one_over_1_mib_is_refused_on_its_line() {
+    let suite = TestSuite::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let declaration = |id: &str, parcels: usize| {
+        let tracking: Vec<String> = (0..parcels).map(|i| format!("\"LX{i:09}CN\"")).collect();
+        format!(
+            r#"{{"declarationId": "{id}", "declarationTime": "2026-10-09T08:00:00Z", "customsOffice": "USLAX", "procedure": "PROCEDURE_HOME_USE", "importerId": "US-IMP-9003", "consignment": {{"trackingNumbers": [{}]}}, "originCountry": "CN", "lines": [{{"lineNumber": 1, "hsCode": "9503.00", "quantity": 1000, "netMassKg": 250, "declaredValue": {{"currencyCode": "USD", "amount": "4200.00"}}}}]}}"#,
+            tracking.join(", ")
+        )
+    };
+    let mut lines: Vec<String> = (0..10)
+        .map(|i| declaration(&format!("CONSOL-{i}"), 30_000))
+        .collect();
+    lines.insert(4, declaration("CONSOL-HUGE", 80_000));
+    let file = dir.path().join("consolidations.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").expect("written");
+
+    let run = acxctl(
+        &suite,
+        CUSTOMS,
+        &["-o", "json", "declarations", "submit", path(&file)],
+    )
+    .await;
+    assert_eq!(run.code, 3, "one refused, the rest taken: {run:#?}");
+    let answer = run.json();
+    assert_eq!(answer["accepted"], 10, "{answer:#?}");
+    assert_eq!(answer["rejected"], 1, "{answer:#?}");
+    let refused = &answer["results"][4];
+    assert_eq!(refused["line"], 5, "{refused:#?}");
+    assert_eq!(refused["declarationId"], "CONSOL-HUGE");
+    assert_eq!(refused["outcome"], "DECLARATION_OUTCOME_REJECTED");
+    let why = refused["violations"][0]["description"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        why.ends_with("at most 1048576 (1 MiB) per declaration"),
+        "{why}"
+    );
+
+    // Human output names the whole declaration's problem on its line.
+    let again = acxctl(&suite, CUSTOMS, &["declarations", "submit", path(&file)]).await;
+    assert_eq!(again.code, 3, "{again:#?}");
+    assert!(again.stdout.contains("10 duplicate"), "{again:#?}");
+    let row = again
+        .stdout
+        .lines()
+        .find(|l| l.contains("CONSOL-HUGE"))
+        .unwrap_or_default();
+    assert!(row.contains("(1 MiB) per declaration"), "{row}");
+}

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use acx_domain::{
     codes,
     rates::{self, ReferenceRates},
+    units,
 };
 use acx_proto::{
     common::{Reason, RiskTier},
@@ -122,6 +123,11 @@ fn assess_line(
         }
     };
     let (unit, per_kg) = (per(line.quantity), per(line.net_mass_kg));
+    // Platforms price items: the quantity in items, when its unit counts them (a dozen is
+    // 12; kilograms are no count).
+    let items_per_unit = units::items_per_unit(&line.quantity_unit);
+    let items = items_per_unit.map_or(0.0, |n| line.quantity * n);
+    let per_item = items_per_unit.and_then(|_| per(items));
 
     // Marketplace: the notice's products of the same HS code (or the only product).
     if let Some(notice) = inputs.notice {
@@ -134,14 +140,22 @@ fn assess_line(
                 .filter(|l| !l.hs6.is_empty() && hs6.starts_with(l.hs6.as_str()))
                 .collect()
         };
-        match unit {
-            None if !candidates.is_empty() => skip(
+        match per_item {
+            None if candidates.is_empty() => {}
+            None if items_per_unit.is_none() => skip(
+                NO_QUANTITY,
+                ComparisonBasis::MarketplacePrice,
+                format!(
+                    "quantity in {:?}, not a count of items: not compared per item with the platforms' prices",
+                    line.quantity_unit
+                ),
+            ),
+            None => skip(
                 NO_QUANTITY,
                 ComparisonBasis::MarketplacePrice,
                 "no quantity declared: not compared per unit with the platforms' prices".to_owned(),
             ),
-            None => {}
-            Some(unit) => {
+            Some(per_item) => {
                 for NoticeLine {
                     gtin,
                     unit_usd: notice_price,
@@ -161,8 +175,8 @@ fn assess_line(
                         format!("GTIN {gtin}")
                     };
                     if let Some(anomaly) = compare(
-                        unit,
-                        line.quantity,
+                        per_item,
+                        items,
                         Comparison {
                             group: &group,
                             basis: ComparisonBasis::MarketplacePrice,

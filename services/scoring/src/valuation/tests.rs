@@ -150,6 +150,57 @@ fn a_value_far_below_the_marketplace_price_is_flagged() {
     assert_eq!(assessment.lane, Lane::Red as i32);
 }
 
+/// A quantity in a measure is no count of items (found by a tester: "10 KGM" of earbuds was
+/// 10 earbuds beside a price per item); a dozen is twelve items.
+#[test]
+fn only_a_quantity_that_counts_items_is_set_beside_the_marketplace_price() {
+    let mut market = MarketIndex::default();
+    market.observe_notice("amazon", "N1", &notice_for("1Z-999", "24.99"));
+    let peers = Peers::default();
+    let assessed = |quantity: f64, unit: &str, total: &str| {
+        let mut declared = shipment("X", "imp", line("85183000", quantity, 40.0, total));
+        declared.lines[0].quantity_unit = unit.to_owned();
+        declared.consignment = Some(acx_proto::common::ConsignmentNumbers {
+            tracking_numbers: vec!["1Z999".to_owned()],
+            ..Default::default()
+        });
+        assess(
+            &declared,
+            AssessmentInputs {
+                notice: market.matching_notice(&declared),
+                ..inputs(&market, &peers)
+            },
+        )
+    };
+    // 40 kg of earbuds at 1,000 USD: 25 USD a "unit" would pass, 1,000 would not; neither
+    // is a price per item.
+    for unit in ["KGM", "BANANA"] {
+        let by_mass = assessed(40.0, unit, "1000.00");
+        let line = &by_mass.lines[0];
+        assert!(line.anomalies.is_empty(), "{by_mass:#?}");
+        assert_eq!(line.skipped_comparisons.len(), 1, "{by_mass:#?}");
+        assert_eq!(line.skipped_comparisons[0].code, "NO_QUANTITY");
+        assert!(
+            line.skipped_comparisons[0]
+                .description
+                .contains("not a count of items"),
+            "{by_mass:#?}"
+        );
+        assert_eq!(line.declared_unit_value_usd, 25.0, "per declared unit");
+    }
+    // 40 dozen (480 earbuds) at 1,000 USD: 2.08 USD an item, far below 24.99.
+    let dozens = assessed(40.0, "DZN", "1000.00");
+    let anomaly = &dozens.lines[0].anomalies[0];
+    assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_MARKET", "{dozens:#?}");
+    assert!((anomaly.ratio - (1000.0 / 480.0) / 24.99).abs() < 1e-3);
+    assert!((anomaly.estimated_gap_usd - (24.99 * 480.0 - 1000.0)).abs() < 1.0);
+    // The same as 480 pieces, and as 480 with no unit.
+    for unit in ["PCE", ""] {
+        let pieces = assessed(480.0, unit, "1000.00");
+        assert!((pieces.lines[0].anomalies[0].ratio - anomaly.ratio).abs() < 1e-9);
+    }
+}
+
 #[test]
 fn random_selection_is_a_fixed_share_of_declarations() {
     let picked = (0..10_000)
