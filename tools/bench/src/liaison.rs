@@ -2,16 +2,18 @@
 //! declaration intake with assessment by scoring, next to intake with scoring unreachable
 //! (declarations stored as pending: the cost of assessment shows as the difference); then,
 //! over many stored declarations, GetShipment and SearchShipments throughput and latency
-//! under concurrency, next to the Echo of the same liaison server.
+//! under concurrency, next to the Echo of the same liaison server. Inspection results
+//! recorded on the assessed declarations (each forwarded to scoring and applied there before
+//! the answer) are measured next to the same server's Echo.
 
 use std::time::{Duration, Instant};
 
 use acx_proto::{
     common::{ConsignmentNumbers, Money},
     liaison::{
-        Declaration, DeclarationLine, GetShipmentRequest, Procedure, SearchShipmentsRequest,
-        SubmitDeclarationsRequest, TransportMode, ValuationBasis,
-        liaison_service_client::LiaisonServiceClient,
+        Declaration, DeclarationLine, GetShipmentRequest, InspectionResult, Procedure,
+        RecordInspectionResultRequest, SearchShipmentsRequest, SubmitDeclarationsRequest,
+        TransportMode, ValuationBasis, liaison_service_client::LiaisonServiceClient,
     },
 };
 use acx_runtime::{ServerConfig, Shutdown};
@@ -19,7 +21,12 @@ use tonic::transport::{Channel, Endpoint};
 
 use acx_suite::SuiteArgs;
 
-use crate::scoring::{LoadFigures, authorized, echo_load, load};
+use crate::scoring::{LoadFigures, authorized, echo_load, load, percentile};
+use acx_proto::scoring::OutcomeKind;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -46,6 +53,19 @@ pub struct LiaisonBenchReport {
     pub intake_pending: f64,
     /// The read loads, a round each.
     pub rounds: Vec<ReadRound>,
+    /// Inspection results recorded, next to the Echo of the same server.
+    pub outcomes: OutcomeFigures,
+}
+
+/// RecordInspectionResult under concurrency: one result per assessed declaration.
+#[derive(Debug, Clone, Copy)]
+pub struct OutcomeFigures {
+    /// Echo of the liaison that records them, just before (the baseline).
+    pub echo: LoadFigures,
+    /// Results recorded per second, with latency.
+    pub recorded: LoadFigures,
+    /// How many were recorded.
+    pub count: usize,
 }
 
 /// One round of the read loads, run back to back.
@@ -153,6 +173,7 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
         .to_owned();
     let liaison = connect(suite.liaison_addr).await?;
     let intake_assessed = submit(liaison.clone(), &customs, 0..options.intake).await?;
+    let outcomes = record_results(liaison.clone(), &customs, options).await?;
 
     // A second liaison on its own database whose scoring is unreachable: intake without
     // assessment. It also holds the stored declarations for the read loads.
@@ -217,5 +238,77 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
         intake_assessed,
         intake_pending,
         rounds,
+        outcomes,
+    })
+}
+
+/// Records one inspection result on each of the first `options.intake` declarations (every
+/// tenth a seizure, the rest cleared), `options.concurrency` at a time; then an Echo load of
+/// the same server for as long as the recording took (the baseline).
+async fn record_results(
+    channel: Channel,
+    token: &str,
+    options: &LiaisonBenchOptions,
+) -> Result<OutcomeFigures, BenchError> {
+    let count = options.intake;
+    let next = Arc::new(AtomicUsize::new(0));
+    let clock = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..options.concurrency.max(1) {
+        let (mut client, token, next) = (
+            LiaisonServiceClient::new(channel.clone()),
+            token.to_owned(),
+            Arc::clone(&next),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    return Ok::<_, tonic::Status>(latencies);
+                }
+                let kind = if n % 10 == 0 {
+                    OutcomeKind::CounterfeitSeized
+                } else {
+                    OutcomeKind::Cleared
+                };
+                let request = RecordInspectionResultRequest {
+                    name: format!("shipments/B{n:09}"),
+                    result: Some(InspectionResult {
+                        kind: kind as i32,
+                        seized_quantity: if n % 10 == 0 { 10.0 } else { 0.0 },
+                        ..Default::default()
+                    }),
+                };
+                let begin = Instant::now();
+                client
+                    .record_inspection_result(authorized(request, &token))
+                    .await?;
+                latencies.push(begin.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = clock.elapsed();
+    latencies.sort();
+    let recorded = LoadFigures {
+        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    };
+    let echo = echo_load(
+        channel,
+        token.to_owned(),
+        options.concurrency,
+        elapsed.max(Duration::from_secs(1)),
+    )
+    .await;
+    Ok(OutcomeFigures {
+        echo,
+        recorded,
+        count,
     })
 }

@@ -70,7 +70,7 @@ pub(crate) fn authorized<T>(message: T, token: &str) -> Request<T> {
     request
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

@@ -1,7 +1,8 @@
 //! `acx-liaison-bench [--intake N] [--stored M] [--concurrency C] [--seconds S] [--rounds R]`:
 //! prints declaration intake with and without assessment, and GetShipment / SearchShipments
 //! over M stored declarations next to the Echo baseline of the same liaison server, R rounds
-//! and the median ratios.
+//! and the median ratios; then RecordInspectionResult on the N assessed declarations, C at a
+//! time, next to the Echo of that server.
 
 use std::{process::ExitCode, time::Duration};
 
@@ -85,6 +86,16 @@ async fn main() -> ExitCode {
                 report.rounds.len(),
                 ratios(|r| r.get.rate),
                 ratios(|r| r.search.rate)
+            );
+            let outcomes = report.outcomes;
+            println!(
+                "  RecordInspectionResult ({} results) {:>8.0} calls/s  p50 {:.2} ms  p99 {:.2} ms  ({:.3} of Echo: {:.0} calls/s)",
+                outcomes.count,
+                outcomes.recorded.rate,
+                ms(outcomes.recorded.p50),
+                ms(outcomes.recorded.p99),
+                outcomes.recorded.rate / outcomes.echo.rate,
+                outcomes.echo.rate
             );
             ExitCode::SUCCESS
         }
