@@ -1,12 +1,19 @@
-//! `acx-replica-bench --postgres SERVER_URL [--writes N]`: the replica lag of scoring.
+//! `acx-replica-bench --postgres SERVER_URL [--writes N] [--callers C]`: the replica lag of scoring.
 //! Two scoring replicas over one fresh PostgreSQL database; N times, a declaration is
 //! recorded through replica A, then the same read is asked of replica B at the position
 //! A answered with (`acx-min-position`): B answers once it has applied the write. Prints
 //! the lag (A's answer to B's answer) at p50/p99 next to the same read on A, already at
-//! that position (the baseline round trip), measured in the same run.
+//! that position (the baseline round trip), measured in the same run. Then customs
+//! outcomes (RecordOutcome) on the recorded declarations: half by one caller through A,
+//! half by `--callers` callers spread over both replicas, and the rate of the many against
+//! the one (how far concurrent history appends scale).
 
 use std::{
     process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -14,7 +21,7 @@ use acx_proto::{
     common::{Money, SellerAccountRef},
     scoring::{
         AssessShipmentRequest, BatchGetSellerRisksRequest, DeclaredLine, DeclaredShipment,
-        scoring_service_client::ScoringServiceClient,
+        OutcomeKind, RecordOutcomeRequest, scoring_service_client::ScoringServiceClient,
     },
 };
 use sqlx::Connection;
@@ -34,6 +41,10 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(1..))]
     writes: u64,
+    /// Concurrent callers of the outcome writes.
+    #[arg(long, value_name = "C", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    callers: u64,
 }
 
 fn request<T>(message: T, token: &str, min: Option<i64>) -> Request<T> {
@@ -89,7 +100,46 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-async fn run(server: &str, writes: usize) -> Result<(), Failure> {
+/// Records a cleared outcome on each declaration of `range`, `callers` at a time, the
+/// callers taking turns over `replicas`; returns outcomes per second.
+async fn record_outcomes(
+    replicas: &[ScoringServiceClient<Channel>],
+    token: &str,
+    range: std::ops::Range<usize>,
+    callers: usize,
+) -> Result<f64, Failure> {
+    let count = range.len();
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let clock = Instant::now();
+    let mut tasks = Vec::new();
+    for caller in 0..callers {
+        let mut client = replicas[caller % replicas.len()].clone();
+        let (next, token, end) = (Arc::clone(&next), token.to_owned(), range.end);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= end {
+                    return Ok::<_, tonic::Status>(());
+                }
+                let outcome = RecordOutcomeRequest {
+                    authority: "bench-customs".to_owned(),
+                    declaration_id: format!("LAG-{n}"),
+                    kind: OutcomeKind::Cleared as i32,
+                    ..Default::default()
+                };
+                client
+                    .record_outcome(request(outcome, &token, None))
+                    .await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count as f64 / clock.elapsed().as_secs_f64())
+}
+
+async fn run(server: &str, writes: usize, callers: usize) -> Result<(), Failure> {
     let name = format!("acx_replica_bench_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(server).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -161,6 +211,16 @@ async fn run(server: &str, writes: usize) -> Result<(), Failure> {
             lag / base
         );
     }
+    let half = writes / 2;
+    let one = record_outcomes(&[a.clone()], &token, 0..half, 1).await?;
+    let many = record_outcomes(&[a, b], &token, half..writes, callers).await?;
+    println!("outcomes: RecordOutcome on the recorded declarations");
+    println!("  1 caller through A                 {one:>8.0} outcomes/s");
+    println!(
+        "  {callers} callers through A and B {:>10.0} outcomes/s   ratio {:>5.2}",
+        many,
+        many / one
+    );
     shutdown.trigger();
     for (_, running) in clients {
         running.wait().await?;
@@ -177,7 +237,7 @@ async fn run(server: &str, writes: usize) -> Result<(), Failure> {
 async fn main() -> ExitCode {
     let args = <Args as clap::Parser>::parse();
     let (server, writes) = (args.postgres, args.writes as usize);
-    match run(&server, writes).await {
+    match run(&server, writes, args.callers as usize).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("acx-replica-bench: {error}");
