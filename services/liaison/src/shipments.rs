@@ -103,21 +103,13 @@ const ASSESS_CALL_DECLARATIONS: usize = 500;
 pub(crate) fn calls<'a, 'b>(
     declarations: &'a [(&'b str, &'b Declaration)],
 ) -> Vec<&'a [(&'b str, &'b Declaration)]> {
-    let mut calls = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, (authority, declaration)) in declarations.iter().enumerate() {
-        let size = declaration.encoded_len() + authority.len() + 16;
-        if i > start && (bytes + size > ASSESS_CALL_BYTES || i - start >= ASSESS_CALL_DECLARATIONS)
-        {
-            calls.push(&declarations[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    if start < declarations.len() {
-        calls.push(&declarations[start..]);
-    }
-    calls
+    // Scoring's request adds the authority and a tag and length to each declaration.
+    acx_domain::customs::calls(
+        declarations,
+        ASSESS_CALL_DECLARATIONS,
+        ASSESS_CALL_BYTES,
+        |(authority, declaration)| declaration.encoded_len() + authority.len() + 16,
+    )
 }
 
 /// Whether scoring refused a call for what it carries (not for being away or busy).

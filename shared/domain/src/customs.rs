@@ -46,6 +46,32 @@ pub fn oversize_problem(encoded_bytes: usize) -> Option<String> {
         format!("is {encoded_bytes} bytes encoded; at most {MAX_DECLARATION_BYTES} (1 MiB) per declaration")
     })
 }
+
+/// `batch` cut, in order, into calls of at most `max_items` items and `max_bytes` bytes, where
+/// `size` is an item's bytes in the request (its encoding with its tag and length). An item
+/// larger than `max_bytes` on its own goes alone in its call; none is dropped. The one rule
+/// acxctl (declarations to liaison) and liaison (declarations to scoring) split batches by.
+pub fn calls<T>(
+    batch: &[T],
+    max_items: usize,
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<&[T]> {
+    let mut calls = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in batch.iter().enumerate() {
+        let item_bytes = size(item);
+        if i > start && (i - start >= max_items || bytes + item_bytes > max_bytes) {
+            calls.push(&batch[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += item_bytes;
+    }
+    if start < batch.len() {
+        calls.push(&batch[start..]);
+    }
+    calls
+}
 /// Longest trade description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How far in the future a declaration time may be (clock skew), in seconds.

@@ -416,3 +416,38 @@ fn ids_refuse_noncharacters_and_private_use_characters() {
     assert!(crate::customs::trim_id(&mut accented).is_ok());
     assert_eq!(accented, "\u{c1}B", "composed");
 }
+
+/// Calls keep the batch's order and every item, and each call keeps to both bounds unless one
+/// item alone exceeds the bytes: checked against every cut of small batches.
+#[test]
+fn calls_keep_every_item_in_order_within_both_bounds() {
+    let mut seed = 7u64;
+    for _ in 0..2000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = (seed >> 33) as usize % 12;
+        let sizes: Vec<usize> = (0..len)
+            .map(|i| 1 + ((seed >> (i % 40)) as usize % 9))
+            .collect();
+        let (max_items, max_bytes) = (
+            1 + (seed >> 20) as usize % 4,
+            1 + (seed >> 25) as usize % 12,
+        );
+        let cut = calls(&sizes, max_items, max_bytes, |s| *s);
+        assert_eq!(cut.concat(), sizes, "every item, in order");
+        for (k, call) in cut.iter().enumerate() {
+            assert!(!call.is_empty());
+            assert!(call.len() <= max_items);
+            let bytes: usize = call.iter().sum();
+            assert!(
+                bytes <= max_bytes || call.len() == 1,
+                "{sizes:?} {max_items} {max_bytes}"
+            );
+            // Greedy: the next call's first item would not have fitted in this one.
+            if let Some(next) = cut.get(k + 1) {
+                assert!(call.len() == max_items || bytes + next[0] > max_bytes);
+            }
+        }
+    }
+}

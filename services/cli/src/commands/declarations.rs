@@ -68,20 +68,10 @@ const MAX_CALL_BYTES: usize = 3 << 20;
 /// `declarations` in calls of at most `batch_size` declarations and about
 /// [`MAX_CALL_BYTES`] (each declaration is at most 1 MiB, so every one fits in a call).
 fn batches<T: prost::Message>(declarations: &[(u64, T)], batch_size: usize) -> Vec<&[(u64, T)]> {
-    let mut calls = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, (_, declaration)) in declarations.iter().enumerate() {
-        let size = declaration.encoded_len() + 8; // its tag and length in the request
-        if i > start && (i - start == batch_size || bytes + size > MAX_CALL_BYTES) {
-            calls.push(&declarations[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    if start < declarations.len() {
-        calls.push(&declarations[start..]);
-    }
-    calls
+    // Each declaration's tag and length in the request add at most 8 bytes.
+    acx_domain::customs::calls(declarations, batch_size, MAX_CALL_BYTES, |(_, d)| {
+        d.encoded_len() + 8
+    })
 }
 
 /// The answer liaison would give a declaration over its size bound, given without sending
