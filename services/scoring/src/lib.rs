@@ -18,6 +18,7 @@ mod lease;
 pub mod market;
 pub mod model;
 pub mod names;
+mod positions;
 mod requests;
 mod scorer;
 mod service;

@@ -1,15 +1,6 @@
 //! The gRPC handlers of `acx.scoring.v1.ScoringService`. Risks and the blacklist are
 //! served from the model in memory; history and the blacklist's change feed from the
-//! database.
-//!
-//! ## Positions
-//! Every answer carries the `acx-applied-position` header: the history position this
-//! replica had applied (writes: the position of their own entry). A caller that sends
-//! `acx-min-position: N` is answered only once the replica has applied N, waiting up to
-//! the call's deadline (at most [`MAX_POSITION_WAIT`]), else UNAVAILABLE with reason
-//! `REPLICA_BEHIND`: so a write through one replica is read back through any other. Until a
-//! replica has caught up with the history as it was when it started, every call waits the
-//! same way (health is NOT_SERVING meanwhile).
+//! database. Every answer carries the history position it reflects (`positions.rs`).
 
 use std::sync::Arc;
 
@@ -35,6 +26,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     Error,
     disclosure::Disclosure,
+    positions::{at, not_found_at},
     requests::{entity_query, validate_shipment},
     scorer::Scorer,
     store,
@@ -51,33 +43,10 @@ const BLACKLIST_RPC: &str = "acx.scoring.v1.ScoringService/ListBlacklist";
 /// Most declarations per AssessShipments call (liaison's SubmitDeclarations batch).
 const MAX_BATCH_ASSESSMENTS: usize = 500;
 
-/// Request header: the least history position the answer must reflect.
-pub const MIN_POSITION_HEADER: &str = "acx-min-position";
-/// Response header: the history position the answer reflects.
-pub const APPLIED_POSITION_HEADER: &str = "acx-applied-position";
-/// Longest a call waits for its replica to reach a position.
-const MAX_POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The `grpc-timeout` of a request (`<digits><unit>`), if it has a valid one.
-fn grpc_timeout<T>(request: &Request<T>) -> Option<std::time::Duration> {
-    let text = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
-    let value: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => std::time::Duration::from_secs(value.saturating_mul(3600)),
-        "M" => std::time::Duration::from_secs(value.saturating_mul(60)),
-        "S" => std::time::Duration::from_secs(value),
-        "m" => std::time::Duration::from_millis(value),
-        "u" => std::time::Duration::from_micros(value),
-        "n" => std::time::Duration::from_nanos(value),
-        _ => return None,
-    })
-}
-
 /// The scoring service.
 #[derive(Debug, Clone)]
 pub struct Scoring {
-    scorer: Arc<Scorer>,
+    pub(crate) scorer: Arc<Scorer>,
     keys: Option<Arc<IdentifierKeys>>,
     disclosure: Arc<Disclosure>,
     tokens: PageTokens,
@@ -97,60 +66,6 @@ impl Scoring {
             tokens,
         }
     }
-}
-
-impl Scoring {
-    /// Waits until this replica has caught up with its start-up head and with the
-    /// request's `acx-min-position`; returns the position applied.
-    async fn at_position<T>(&self, request: &Request<T>) -> Result<i64, Status> {
-        let mut wanted = self
-            .scorer
-            .start_head
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if let Some(value) = request.metadata().get(MIN_POSITION_HEADER) {
-            let Some(position) = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-            else {
-                return Err(Error::Invalid(vec![FieldViolation::new(
-                    MIN_POSITION_HEADER,
-                    "must be a history position (a whole number) as returned in acx-applied-position",
-                )])
-                .into());
-            };
-            wanted = wanted.max(position);
-        }
-        if self.scorer.applied() >= wanted {
-            return Ok(self.scorer.applied());
-        }
-        // Most of the deadline, so the caller hears UNAVAILABLE before its own timeout.
-        let wait =
-            grpc_timeout(request).map_or(MAX_POSITION_WAIT, |t| (t - t / 5).min(MAX_POSITION_WAIT));
-        Ok(self.scorer.wait_applied(wanted, wait).await?)
-    }
-}
-
-/// `message` with the `acx-applied-position` header.
-fn at<T>(message: T, position: i64) -> Response<T> {
-    let mut response = Response::new(message);
-    if let Ok(value) = position.to_string().parse() {
-        response
-            .metadata_mut()
-            .insert(APPLIED_POSITION_HEADER, value);
-    }
-    response
-}
-
-/// A NOT_FOUND answer with the position it reflects, as answers found carry it: a caller
-/// asking whether scoring knows something yet can tell "not yet here" from "not at all" by
-/// asking again with `acx-min-position`.
-fn not_found_at(error: Error, position: i64) -> Status {
-    let mut status = Status::from(error);
-    if let Ok(value) = position.to_string().parse() {
-        status.metadata_mut().insert(APPLIED_POSITION_HEADER, value);
-    }
-    status
 }
 
 /// The page size of a request; a violation joins `violations`.

@@ -85,8 +85,9 @@ fn is_exempt_from_shedding(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/")
 }
 
-/// Parses a `grpc-timeout` header value (`100m`, `5S`, ...).
-fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+/// Parses a `grpc-timeout` header value (`100m`, `5S`, ...: at most 8 digits and a unit, per
+/// gRPC over HTTP/2); None when it is not one.
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     if value.len() < 2 || value.len() > 9 {
         return None;
     }
