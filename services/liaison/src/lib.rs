@@ -16,6 +16,7 @@ mod service;
 mod shipments;
 mod store;
 mod v2;
+mod watch;
 
 pub use error::Error;
 
