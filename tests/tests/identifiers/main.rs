@@ -9,6 +9,7 @@
 
 mod false_links;
 mod forms;
+mod registers;
 mod versions;
 
 use std::time::Duration;

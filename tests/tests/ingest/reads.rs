@@ -175,3 +175,81 @@ async fn listing_pages_through_own_reports_with_filters() {
         .into_inner();
     assert!(future_only.reports.is_empty(), "time filters apply");
 }
+
+#[tokio::test]
+async fn get_report_takes_the_platform_qualified_name_of_evidence_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    // Ids may contain '/': "acme-market/F-2" is a report id of its own.
+    let accepted = submit(
+        &ingest,
+        &ingest.platform_a,
+        vec![
+            finding("F-1", "S1"),
+            finding("F-2", "S1"),
+            finding("acme-market/F-2", "S2"),
+        ],
+    )
+    .await;
+    assert_eq!(outcomes(&accepted), [ReportOutcome::Accepted; 3]);
+    let sequence_of = |id: &str| {
+        let at = ["F-1", "F-2", "acme-market/F-2"]
+            .iter()
+            .position(|known| *known == id)
+            .unwrap();
+        accepted[at].sequence
+    };
+
+    let mut reader = client(&ingest).await;
+    let get = |name: &str, token: &str| {
+        let request = authorized(
+            GetReportRequest {
+                name: name.to_owned(),
+            },
+            token,
+        );
+        let mut reader = reader.clone();
+        async move { reader.get_report(request).await }
+    };
+    // (name asked, token, the report it must resolve to, or None for NOT_FOUND)
+    let cases = [
+        ("reports/F-1", &ingest.platform_a, Some("F-1")),
+        ("reports/acme-market/F-1", &ingest.platform_a, Some("F-1")),
+        // The id as given wins over the qualified reading.
+        (
+            "reports/acme-market/F-2",
+            &ingest.platform_a,
+            Some("acme-market/F-2"),
+        ),
+        (
+            "reports/acme-market/acme-market/F-2",
+            &ingest.platform_a,
+            Some("acme-market/F-2"),
+        ),
+        ("reports/acme-market/F-9", &ingest.platform_a, None),
+        ("reports/bazaar/F-1", &ingest.platform_a, None),
+        ("reports/acme-market/F-1", &ingest.platform_b, None),
+        ("reports/bazaar/F-1", &ingest.platform_b, None),
+    ];
+    for (name, token, expected) in cases {
+        match (get(name, token).await, expected) {
+            (Ok(response), Some(id)) => {
+                let report = response.into_inner().report.unwrap();
+                assert_eq!(report.sequence, sequence_of(id), "{name}");
+                assert_eq!(report.name, format!("reports/{id}"), "{name}");
+            }
+            (Err(status), None) => assert_eq!(status.code(), Code::NotFound, "{name}"),
+            (other, expected) => panic!("{name}: expected {expected:?}, got {other:?}"),
+        }
+    }
+    let malformed = reader
+        .get_report(authorized(
+            GetReportRequest {
+                name: "reports/".to_owned(),
+            },
+            &ingest.platform_a,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+}
