@@ -15,6 +15,9 @@ pub enum Error {
     /// The id is taken by something else.
     #[error("{0}")]
     AlreadyExists(String),
+    /// What was asked kept changing while it was read; a retry is answered.
+    #[error("{0}")]
+    Busy(String),
     /// A stored record could not be decoded.
     #[error("stored record is corrupt")]
     Corrupt(#[from] prost::DecodeError),
@@ -65,6 +68,7 @@ impl From<Error> for Status {
                 )
             }
             Error::Scoring(status) => error::unavailable("scoring", &status),
+            Error::Busy(what) => error::status_with_reason(Code::Unavailable, what, "CHANGING"),
             Error::Database(db) if error::is_write_conflict(&db) => error::write_conflict(&db),
             other => error::internal(&other),
         }

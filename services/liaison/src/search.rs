@@ -13,7 +13,9 @@
 //! assessed, re-assessed or arrives while the pages are read; each shows its current state.
 //! (On PostgreSQL a declaration still being stored while the first page is read may come or
 //! not, never twice.) A search whose shipments changed by more than [`MAX_CHANGED`] since its
-//! first page is refused; it starts again from the first page.
+//! first page is refused; it starts again from the first page. A page is read in several
+//! queries, not one snapshot: when shipments it covers were assessed while it was read, it is
+//! read again (at most [`MAX_ATTEMPTS`] times, then UNAVAILABLE with reason CHANGING).
 //!
 //! By risk, assessed shipments come first (highest risk first, newest first among equal
 //! risks), read through the risk indexes; then the pending ones, newest first: those still
@@ -45,6 +47,8 @@ const PENDING: i64 = -1;
 /// Most shipments matching a search that may have been assessed or re-assessed since its
 /// first page: each later page reads them all, to place them as they stood then.
 const MAX_CHANGED: usize = 10_000;
+/// Most reads of one page while shipments it covers are being re-assessed.
+const MAX_ATTEMPTS: usize = 5;
 
 /// A shipment's place in a search: its sort key (by risk: the risk's IEEE bits, which sort
 /// as the risks do, or [`PENDING`]; by time: the declaration time in µs) and its `seq`.
@@ -76,27 +80,44 @@ pub async fn search(
         None => store::search_snapshot(database, &principal.id).await?,
     };
     let query = Query::new(&principal.id, request, declared, assessed);
-    // Usually none (on a first page, only what was assessed while it is read).
-    let changed = query.changed(database).await?;
     let by_time = request.order_by() == ShipmentOrder::DeclarationTime;
-    let mut page = Page::new(size, cursor.map(|(_, _, key, seq)| (key, seq)));
-    while let Some(count) = page.wanted(FIRST_CHUNK) {
-        let rows = if by_time {
-            query
-                .by_time(database, &changed, page.after(), count)
-                .await?
-        } else {
-            query
-                .by_risk(database, &changed, page.after(), count)
-                .await?
-        };
-        let shipments = rows
-            .into_iter()
-            .map(|(place, row)| Ok((to_shipment(row)?, place)))
-            .collect::<Result<Vec<_>, Error>>()?;
-        page.take(shipments, count);
-    }
-    let (shipments, next) = page.finish();
+    // Usually none (on a first page, only what was assessed while it is read).
+    let mut changed = query.changed(database).await?;
+    let mut attempts = 1;
+    let (shipments, next) = loop {
+        let mut page = Page::new(size, cursor.map(|(_, _, key, seq)| (key, seq)));
+        while let Some(count) = page.wanted(FIRST_CHUNK) {
+            let rows = if by_time {
+                query
+                    .by_time(database, &changed, page.after(), count)
+                    .await?
+            } else {
+                query
+                    .by_risk(database, &changed, page.after(), count)
+                    .await?
+            };
+            let shipments = rows
+                .into_iter()
+                .map(|(place, row)| Ok((to_shipment(row)?, place)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            page.take(shipments, count);
+        }
+        // A shipment assessed after `changed` was read and before a query of the page ran
+        // is in neither: read the page again with it (found by a tester: paging by risk
+        // while outcomes re-assessed shipments dropped a few of them). Shipments only ever
+        // join `changed`, so the same number means the same shipments.
+        let now = query.changed(database).await?;
+        if now.len() == changed.len() {
+            break page.finish();
+        }
+        if attempts == MAX_ATTEMPTS {
+            return Err(Error::Busy(format!(
+                "the shipments searched were re-assessed while each of {MAX_ATTEMPTS} reads of this page ran; retry"
+            )));
+        }
+        attempts += 1;
+        changed = now;
+    };
     let next_page_token = next.map_or_else(String::new, |(key, seq)| {
         tokens.issue(&scope, &(declared, assessed, key, seq))
     });
