@@ -503,7 +503,8 @@ impl Shipments {
             return Err(Error::Invalid(violations));
         }
         result.forwarded = false;
-        if result.inspect_time.is_none() {
+        let timed = result.inspect_time.is_some();
+        if !timed {
             result.inspect_time = Some(to_timestamp(now_micros()));
         }
         // The shipment must exist (and be the caller's) before anything is stored.
@@ -512,10 +513,15 @@ impl Shipments {
             let existing = store::result(&self.database, authority, declaration_id)
                 .await?
                 .unwrap_or_default();
+            // Every field the caller gave (found by a tester: a corrected rights owner or
+            // note answered OK and was not stored); a retry without a time takes the stored one.
             let same = existing.kind == result.kind
                 && existing.seized_quantity == result.seized_quantity
                 && existing.assessed_value == result.assessed_value
-                && existing.extra_duty == result.extra_duty;
+                && existing.extra_duty == result.extra_duty
+                && existing.rights_owner == result.rights_owner
+                && existing.note == result.note
+                && (!timed || existing.inspect_time == result.inspect_time);
             if !same {
                 return Err(Error::AlreadyExists(format!(
                     "shipments/{declaration_id} already has a different inspection result"

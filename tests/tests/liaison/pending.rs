@@ -371,7 +371,7 @@ async fn pending_then_assessed_with_results_through_the_outbox(backend: acx_test
         .record_inspection_result(authorized(
             RecordInspectionResultRequest {
                 name: "shipments/D-1".to_owned(),
-                result: Some(result),
+                result: Some(result.clone()),
             },
             &pair.customs,
         ))
@@ -391,6 +391,62 @@ async fn pending_then_assessed_with_results_through_the_outbox(backend: acx_test
         .await
         .unwrap_err();
     assert_eq!(different.code(), Code::AlreadyExists);
+    // So is the same kind with other details (found by a tester: a corrected rights owner
+    // or note answered OK and was not stored); the time it was stored with is the same.
+    let stored = done.inspection_result.clone().unwrap();
+    let corrections = [
+        InspectionResult {
+            note: "correction: two invoices".to_owned(),
+            ..result.clone()
+        },
+        InspectionResult {
+            rights_owner: "Adidas AG".to_owned(),
+            ..result.clone()
+        },
+        InspectionResult {
+            inspect_time: stored.inspect_time.map(|t| prost_types::Timestamp {
+                seconds: t.seconds - 3600,
+                ..t
+            }),
+            ..result.clone()
+        },
+    ];
+    for correction in corrections {
+        let refused = client
+            .record_inspection_result(authorized(
+                RecordInspectionResultRequest {
+                    name: "shipments/D-1".to_owned(),
+                    result: Some(correction.clone()),
+                },
+                &pair.customs,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::AlreadyExists, "{correction:?}");
+    }
+    let with_its_time = client
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/D-1".to_owned(),
+                result: Some(InspectionResult {
+                    inspect_time: stored.inspect_time,
+                    ..result.clone()
+                }),
+            },
+            &pair.customs,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        with_its_time
+            .shipment
+            .unwrap()
+            .inspection_result
+            .unwrap()
+            .note,
+        "invoice found in the parcel"
+    );
 
     // Search and alerts run the same SQL on both backends.
     use acx_proto::liaison::{SearchShipmentsRequest, ShipmentOrder, WatchAlertsRequest};
