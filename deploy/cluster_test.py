@@ -65,6 +65,10 @@ The pods are built by deploy/cluster_pods.py; the checks of 7 are deploy/cluster
 Processes, databases, the throwaway server and the temporary directory are always removed
 (--keep keeps the directory, with each process's log). Exit status 0 only if every check
 passed; the summary names each failure.
+
+Longer than our files usually are: the checks 1 to 6 are one sequence over the same running
+pods (each step's state is the next one's input), kept in one class so they read in the order
+they run; what stands apart (the pods, the agreement checks) has its own module.
 """
 
 from __future__ import annotations
