@@ -106,8 +106,8 @@ pub async fn search(
         // is in neither: read the page again with it (found by a tester: paging by risk
         // while outcomes re-assessed shipments dropped a few of them). Shipments only ever
         // join `changed`, so the same number means the same shipments.
-        let now = query.changed(database).await?;
-        if now.len() == changed.len() {
+        let now = query.changed_since().count(database).await?;
+        if usize::try_from(now).is_ok_and(|now| now == changed.len()) {
             break page.finish();
         }
         if attempts == MAX_ATTEMPTS {
@@ -116,7 +116,7 @@ pub async fn search(
             )));
         }
         attempts += 1;
-        changed = now;
+        changed = query.changed(database).await?;
     };
     let next_page_token = next.map_or_else(String::new, |(key, seq)| {
         tokens.issue(&scope, &(declared, assessed, key, seq))
@@ -223,13 +223,8 @@ impl Conditions {
         all
     }
 
-    /// The matching rows in `order`, at most `limit`.
-    async fn rows(
-        &self,
-        database: &Database,
-        order: &str,
-        limit: usize,
-    ) -> Result<Vec<SearchRow>, sqlx::Error> {
+    /// The conditions with `$n` placeholders, and their arguments in order.
+    fn numbered(&self) -> (Vec<String>, Vec<Arg>) {
         let mut conditions = Vec::with_capacity(self.0.len());
         let mut args = Vec::new();
         for (condition, values) in &self.0 {
@@ -243,7 +238,24 @@ impl Conditions {
             }
             conditions.push(text);
         }
+        (conditions, args)
+    }
+
+    /// The matching rows in `order`, at most `limit`.
+    async fn rows(
+        &self,
+        database: &Database,
+        order: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchRow>, sqlx::Error> {
+        let (conditions, args) = self.numbered();
         store::search(database, &conditions, &args, order, limit).await
+    }
+
+    /// How many rows match.
+    async fn count(&self, database: &Database) -> Result<i64, sqlx::Error> {
+        let (conditions, args) = self.numbered();
+        store::search_count(database, &conditions, &args).await
     }
 }
 
@@ -363,11 +375,17 @@ impl Query {
     }
 
     /// The shipments matching the declared filters assessed or re-assessed since the first
+    /// page: the conditions.
+    fn changed_since(&self) -> Conditions {
+        self.declared
+            .with("d.assessed_seq > ?", [Arg::Int(self.assessed_up_to)])
+    }
+
+    /// The shipments matching the declared filters assessed or re-assessed since the first
     /// page, each with what it was then.
     async fn changed(&self, database: &Database) -> Result<Vec<Changed>, Error> {
         let rows = self
-            .declared
-            .with("d.assessed_seq > ?", [Arg::Int(self.assessed_up_to)])
+            .changed_since()
             .rows(database, "d.seq DESC", MAX_CHANGED + 1)
             .await?;
         if rows.len() > MAX_CHANGED {

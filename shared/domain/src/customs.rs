@@ -72,6 +72,7 @@ pub fn calls<T>(
     }
     calls
 }
+
 /// Longest trade description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How far in the future a declaration time may be (clock skew), in seconds.

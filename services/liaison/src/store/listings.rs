@@ -5,6 +5,21 @@ use super::{DeclarationRow, JOINED, ROWS_PER_STATEMENT, SELECTED};
 use acx_runtime::{Database, on_backend};
 use std::collections::HashMap;
 
+/// `query` with `args` bound in order (on either backend's query type).
+macro_rules! with_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Real(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.clone()),
+            };
+        }
+        query
+    }};
+}
+
 /// A search filter value, bound in order.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -95,16 +110,25 @@ pub async fn search(
     );
     let sql = sqlx::AssertSqlSafe(sql);
     on_backend!(database, pool => {
-        let mut query = sqlx::query_as(sql);
-        for arg in args {
-            query = match arg {
-                Arg::Int(v) => query.bind(*v),
-                Arg::Real(v) => query.bind(*v),
-                Arg::Text(v) => query.bind(v.clone()),
-            };
-        }
-        query.fetch_all(pool).await
+        with_args!(sqlx::query_as(sql), args).fetch_all(pool).await
     })
+}
+
+/// How many declarations match `conditions` (numbered as [`search`]'s; they name only the
+/// declaration's own columns).
+pub async fn search_count(
+    database: &Database,
+    conditions: &[String],
+    args: &[Arg],
+) -> Result<i64, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM declarations d WHERE {}",
+        conditions.join(" AND ")
+    ));
+    let (count,): (i64,) = on_backend!(database, pool => {
+        with_args!(sqlx::query_as(sql), args).fetch_one(pool).await?
+    });
+    Ok(count)
 }
 
 /// An alert as stored: its cursor, the lane and risk that raised it (None for alerts stored
