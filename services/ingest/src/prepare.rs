@@ -389,20 +389,10 @@ fn check_price(check: &mut Check, price: &mut PriceObservation, now: SystemTime)
 }
 
 fn check_consignment_number(check: &mut Check, field: &str, number: &mut String) {
-    let canonical: String = number
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect::<String>()
-        .to_ascii_uppercase();
-    if canonical.is_empty() {
-        check.fail(field, "must not be empty");
-    } else if canonical.len() > 64 || !canonical.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        check.fail(
-            field,
-            "must be 1 to 64 letters and digits (spaces and dashes are ignored)",
-        );
+    match acx_domain::codes::consignment_number(number) {
+        Ok(canonical) => *number = canonical,
+        Err(why) => check.fail(field, why),
     }
-    *number = canonical;
 }
 
 fn check_shipment(check: &mut Check, notice: &mut ShipmentNotice, now: SystemTime) {

@@ -38,6 +38,29 @@ pub fn content_hash(encoded: &[u8]) -> Vec<u8> {
     Sha256::digest(encoded).to_vec()
 }
 
+/// Whether a stored declaration (`stored_hash`, `stored_payload`) is `declaration`, checked
+/// and canonicalised now with content hash `hash`: the hashes agree or, for one stored before
+/// its canonical form last changed (consignment numbers, quantity units and descriptions
+/// were once stored as sent), the stored one in today's canonical form is equal. So a retry
+/// stays DUPLICATE across an upgrade without rewriting what is stored.
+pub fn same_content(
+    stored_hash: &[u8],
+    stored_payload: &[u8],
+    hash: &[u8],
+    declaration: &Declaration,
+) -> bool {
+    use prost::Message;
+    if stored_hash == hash {
+        return true;
+    }
+    let Ok(mut stored) = Declaration::decode(stored_payload) else {
+        return false;
+    };
+    // Its problems, if today's rules refuse it, do not matter: only its form is compared.
+    let _ = validate(&mut stored, "");
+    stored == *declaration
+}
+
 /// What scoring assesses of a declaration by `authority`: every field it holds. The enums
 /// have the same numbers in `acx.liaison.v1` and `acx.common.v1`.
 pub fn to_scoring(authority: &str, declaration: &Declaration) -> DeclaredShipment {

@@ -367,7 +367,13 @@ impl Shipments {
                     "declaration {id} vanished while being stored"
                 )));
             };
-            result.outcome = if stored.content_hash == hash {
+            let same = declarations::same_content(
+                &stored.content_hash,
+                &stored.payload,
+                &hash,
+                &declaration,
+            );
+            result.outcome = if same {
                 DeclarationOutcome::Duplicate
             } else {
                 DeclarationOutcome::AlreadyExists

@@ -42,6 +42,7 @@ use acx_runtime::{
     Database, WriteLock, WriteTx, db::rows_statement, on_backend, on_tx, time::now_micros,
 };
 use prost::Message;
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 
@@ -343,7 +344,20 @@ pub async fn append_declarations(
         .iter()
         .map(|new| new.entry.shipment.clone().unwrap_or_default())
         .collect();
-    let before = recorded_among(&mut tx, &shipments).await?;
+    let mut before = recorded_among(&mut tx, &shipments).await?;
+    // One recorded under an older canonical form is the same declaration if it is now.
+    for (new, shipment) in declarations.iter().zip(&shipments) {
+        let key = (
+            shipment.authority.as_str(),
+            shipment.declaration_id.as_str(),
+        );
+        if let Some((_, hash, _)) = before.get_mut(&key)
+            && *hash != new.content_hash
+            && recanonical_hash(&mut tx, key).await?.as_ref() == Some(&new.content_hash)
+        {
+            new.content_hash.clone_into(hash);
+        }
+    }
     // Claimed in this batch: a declaration sent twice in one batch is the first one's.
     let mut claimed: HashMap<(&str, &str), (i64, &NewDeclaration)> = HashMap::new();
     let mut appended: Vec<(i64, &NewDeclaration, &DeclaredShipment)> = Vec::new();
@@ -466,6 +480,37 @@ async fn recorded_among<'a>(
         }
     }
     Ok(found)
+}
+
+/// SHA-256 of a declaration as checked and canonicalised ([`crate::requests`]), before its
+/// time is stamped: what tells a retry from another declaration under the same id.
+pub fn content_hash(shipment: &DeclaredShipment) -> Vec<u8> {
+    Sha256::digest(shipment.encode_to_vec()).to_vec()
+}
+
+/// The content hash of a recorded declaration put in today's canonical form: for one
+/// recorded before its canonical form last changed (consignment numbers, quantity units and
+/// descriptions were once kept as sent), so that its retry is still the same declaration.
+/// Read only when the stored hash differs, which a retry rarely does. The stored one carries
+/// the time it was stamped with, so a retry without a time (which scoring stamps) of one
+/// recorded before still differs.
+async fn recanonical_hash(
+    tx: &mut WriteTx,
+    (authority, declaration_id): (&str, &str),
+) -> Result<Option<Vec<u8>>, Error> {
+    const SQL: &str =
+        "SELECT shipment FROM declarations WHERE authority = $1 AND declaration_id = $2";
+    let row: Option<(Vec<u8>,)>;
+    on_tx!(&mut *tx, conn => {
+        row = sqlx::query_as(SQL).bind(authority).bind(declaration_id).fetch_optional(conn).await?;
+    });
+    let Some((bytes,)) = row else {
+        return Ok(None);
+    };
+    let mut stored = DeclaredShipment::decode(bytes.as_slice())?;
+    // Only its form matters here, not whether today's rules accept it.
+    let _ = crate::requests::validate_shipment(&mut stored);
+    Ok(Some(content_hash(&stored)))
 }
 
 /// A recorded declaration as recorded, if any.

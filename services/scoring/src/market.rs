@@ -156,7 +156,7 @@ impl MarketIndex {
     }
 }
 
-/// Consignment numbers in canonical form (upper case, no spaces or dashes).
+/// Consignment numbers in canonical form ([`acx_domain::codes::consignment_number`]).
 pub fn consignment_numbers(
     consignment: Option<&acx_proto::common::ConsignmentNumbers>,
 ) -> Vec<String> {
@@ -167,12 +167,6 @@ pub fn consignment_numbers(
         .iter()
         .chain(&c.bills_of_lading)
         .chain(&c.air_waybills)
-        .map(|n| {
-            n.chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .collect::<String>()
-                .to_ascii_uppercase()
-        })
-        .filter(|n| !n.is_empty())
+        .filter_map(|n| acx_domain::codes::consignment_number(n).ok())
         .collect()
 }

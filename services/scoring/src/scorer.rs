@@ -16,8 +16,6 @@ use acx_runtime::{
     Database,
     time::{now_micros, to_timestamp},
 };
-use prost::Message;
-use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, RwLock, RwLockReadGuard, watch};
 
 use crate::{
@@ -330,7 +328,7 @@ impl Scorer {
                     score: assessed.score,
                     red: spends_red(&assessed.assessment),
                 },
-                content_hash: Sha256::digest(shipment.encode_to_vec()).to_vec(),
+                content_hash: history::content_hash(shipment),
                 assessment: assessed.assessment,
             })
             .collect();

@@ -1,3 +1,5 @@
+use unicode_normalization::UnicodeNormalization;
+
 /// True for an officially assigned ISO 3166-1 alpha-2 country code ("DE", "CN", "HK").
 ///
 /// Only the uppercase form is accepted: callers store codes as given, so "de" is a field
@@ -84,7 +86,8 @@ pub fn gtin_error(gtin: &str) -> Option<String> {
 /// "640399" are the same.
 ///
 /// Rules, in order:
-/// - dots, hyphens and white space are removed; what is left must be ASCII digits;
+/// - in NFKC (full-width digits as ASCII), dots and separators ([`is_separator`]: white
+///   space, hyphens and other dashes) are removed; what is left must be ASCII digits;
 /// - 5 digits are a 6-digit code whose leading zero was lost (spreadsheets and data exports
 ///   store codes as numbers, so "090121" becomes "90121"): a zero is put back. Only 5: a
 ///   7- or 9-digit code is a national code of its own (Japan's statistical codes have 9);
@@ -95,8 +98,8 @@ pub fn gtin_error(gtin: &str) -> Option<String> {
 /// Returns the digits, or a short lowercase reason.
 pub fn normalize_hs_code(code: &str) -> Result<String, String> {
     let mut digits: String = code
-        .chars()
-        .filter(|c| !matches!(c, '.' | '-') && !c.is_whitespace())
+        .nfkc()
+        .filter(|&c| c != '.' && !is_separator(c))
         .collect();
     if !digits.bytes().all(|b| b.is_ascii_digit()) || !(5..=10).contains(&digits.len()) {
         return Err("must be 6 to 10 digits (dots, spaces and hyphens allowed)".to_owned());
@@ -114,6 +117,44 @@ pub fn normalize_hs_code(code: &str) -> Result<String, String> {
         ));
     }
     Ok(digits)
+}
+
+/// True for what people and printers put between groups of a code and that is not part of
+/// it: white space and hyphens, including the Unicode dashes word processors and PDF exports
+/// substitute for `-` (U+2010 to U+2015, U+2212 minus, U+FE63 and U+FF0D, the small and
+/// full-width hyphen-minus).
+pub fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}'
+        )
+}
+
+/// Longest transport document number, in characters (after [`consignment_number`]).
+pub const MAX_CONSIGNMENT_NUMBER_CHARS: usize = 64;
+
+/// A transport document number (a parcel tracking number, a bill of lading or an air waybill
+/// number, as in `ConsignmentNumbers`) in its canonical form: in NFKC (full-width letters and
+/// digits as ASCII), separators ([`is_separator`]) removed and letters upper-cased, since carriers print them in groups and any case
+/// ("1z 999 aa1 01 2345 6784" is `1Z999AA10123456784`, "176-12345675" is `17612345675`).
+/// Declarations, shipment notices and their matching all use this form, so that a number
+/// written two ways is one number. Errors: why the rest is not 1 to
+/// [`MAX_CONSIGNMENT_NUMBER_CHARS`] ASCII letters and digits (the number is not echoed:
+/// it may be long).
+pub fn consignment_number(number: &str) -> Result<String, &'static str> {
+    let canonical: String = number
+        .nfkc()
+        .filter(|&c| !is_separator(c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if canonical.is_empty()
+        || canonical.len() > MAX_CONSIGNMENT_NUMBER_CHARS
+        || !canonical.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err("must be 1 to 64 letters and digits (spaces and hyphens are ignored)");
+    }
+    Ok(canonical)
 }
 
 /// True for a normalised tariff code of a national chapter (98 or 99): chapters the HS
@@ -416,6 +457,13 @@ mod tests {
             ("990388", "990388"),
             // Japan's 9-digit statistical codes stay as they are.
             ("6403.99.000", "640399000"),
+            // Dashes a word processor or a PDF export put for '-'.
+            ("8518.30\u{2013}2000", "8518302000"),
+            ("6403\u{2010}99", "640399"),
+            (
+                "\u{ff16}\u{ff14}\u{ff10}\u{ff13}.\u{ff19}\u{ff19}",
+                "640399",
+            ),
         ] {
             assert_eq!(
                 normalize_hs_code(given),
@@ -430,6 +478,31 @@ mod tests {
     }
 
     #[test]
+    fn consignment_numbers_are_one_number_however_they_are_written() {
+        for (given, canonical) in [
+            ("1Z999AA10123456784", "1Z999AA10123456784"),
+            ("1z 999 aa1 01 2345 6784", "1Z999AA10123456784"),
+            ("\t1Z999AA1-0123-456784\u{a0}", "1Z999AA10123456784"),
+            ("176-12345675", "17612345675"),
+            ("176\u{2013}1234 5675", "17612345675"),
+            ("maeu123456789", "MAEU123456789"),
+            // Full-width forms, as East Asian input methods type them.
+            ("\u{ff11}\u{ff3a}\u{ff19}\u{ff19}", "1Z99"),
+        ] {
+            assert_eq!(
+                consignment_number(given).as_deref(),
+                Ok(canonical),
+                "{given:?}"
+            );
+        }
+        let long = "A".repeat(MAX_CONSIGNMENT_NUMBER_CHARS);
+        assert_eq!(consignment_number(&long).as_deref(), Ok(long.as_str()));
+        for bad in ["", " - ", "1Z/999", "1Z.999", "1Z\u{e9}", &"A".repeat(65)] {
+            assert!(consignment_number(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn hs_codes_with_wrong_length_or_characters() {
         let msg = Err("must be 6 to 10 digits (dots, spaces and hyphens allowed)".to_owned());
         for code in [
@@ -439,7 +512,6 @@ mod tests {
             "64039912345",
             "6403.9A",
             "6403_99_00",
-            "６４０３９９",
             "-",
         ] {
             assert_eq!(normalize_hs_code(code), msg, "{code}");

@@ -20,6 +20,8 @@ use acx_proto::common::{
     ValuationBasis,
 };
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::{accounts, codes, money};
 
 /// Most goods items in a declaration (the WCO goods item number has three digits).
@@ -121,7 +123,7 @@ macro_rules! declaration_fields {
             consignor_id: &mut declaration.consignor_id,
             carrier_id: &mut declaration.carrier_id,
             marketplace: &mut declaration.marketplace,
-            consignment: declaration.consignment.as_ref(),
+            consignment: declaration.consignment.as_mut(),
             departure_country: &mut declaration.departure_country,
             origin_country: &mut declaration.origin_country,
             seller: declaration.seller.as_mut(),
@@ -132,7 +134,7 @@ macro_rules! declaration_fields {
                 .map(|line| $crate::customs::GoodsItem {
                     line_number: line.line_number,
                     hs_code: &mut line.hs_code,
-                    description: &line.description,
+                    description: &mut line.description,
                     quantity: line.quantity,
                     quantity_unit: &mut line.quantity_unit,
                     net_mass_kg: line.net_mass_kg,
@@ -179,7 +181,7 @@ pub struct DeclarationFields<'a> {
     /// Marketplace: a platform id ([`crate::accounts::platform_id`]); optional.
     pub marketplace: &'a mut String,
     /// Transport document numbers; optional.
-    pub consignment: Option<&'a ConsignmentNumbers>,
+    pub consignment: Option<&'a mut ConsignmentNumbers>,
     /// Country of dispatch; optional.
     pub departure_country: &'a mut String,
     /// Country of origin; required (`ZZ` when unknown).
@@ -200,7 +202,7 @@ pub struct GoodsItem<'a> {
     /// Tariff code (see [`codes::normalize_hs_code`]).
     pub hs_code: &'a mut String,
     /// Trade description.
-    pub description: &'a str,
+    pub description: &'a mut String,
     /// Quantity: not negative; 0 when not declared.
     pub quantity: f64,
     /// Unit of the quantity.
@@ -298,25 +300,18 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
     }
     if let Some(consignment) = fields.consignment {
         for (list, numbers) in [
-            ("tracking_numbers", &consignment.tracking_numbers),
-            ("bills_of_lading", &consignment.bills_of_lading),
-            ("air_waybills", &consignment.air_waybills),
+            ("tracking_numbers", &mut consignment.tracking_numbers),
+            ("bills_of_lading", &mut consignment.bills_of_lading),
+            ("air_waybills", &mut consignment.air_waybills),
         ] {
-            for (i, number) in numbers.iter().enumerate() {
-                let canonical: String = number
-                    .chars()
-                    .filter(|c| !c.is_whitespace() && *c != '-')
-                    .collect();
-                if canonical.is_empty()
-                    || canonical.len() > 64
-                    || !canonical.chars().all(|c| c.is_ascii_alphanumeric())
-                {
-                    // The path names the number; the value is not echoed (found by a
-                    // tester: 100,000 bad numbers made a 7 MB answer).
-                    fail(
-                        &format!("consignment.{list}[{i}]"),
-                        "must be 1 to 64 letters and digits (spaces and hyphens are ignored)",
-                    );
+            for (i, number) in numbers.iter_mut().enumerate() {
+                // Stored canonical, so that a retry written with other spaces, hyphens or
+                // case is the same declaration (found by a tester: it was ALREADY_EXISTS).
+                // The path names the number; the value is not echoed (found by a tester:
+                // 100,000 bad numbers made a 7 MB answer).
+                match codes::consignment_number(number) {
+                    Ok(canonical) => *number = canonical,
+                    Err(why) => fail(&format!("consignment.{list}[{i}]"), why),
                 }
             }
         }
@@ -362,6 +357,8 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
         Ok(code) => *line.hs_code = code,
         Err(why) => fail("hs_code", &why),
     }
+    // Fixed-width exports pad descriptions too.
+    trim_in_place(line.description);
     if let Some(why) = crate::text::free_text_problem(line.description, MAX_DESCRIPTION_CHARS) {
         fail("description", &why);
     }
@@ -371,7 +368,14 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
             "must be a number from 0 to 9,999,999,999.999999 (0 or unset when not declared)",
         );
     }
-    *line.quantity_unit = line.quantity_unit.trim().to_owned();
+    // Unit codes are case-blind ("pce" is PCE): stored upper case, in NFKC, so that a
+    // retry in another case is the same declaration (found by a tester).
+    *line.quantity_unit = line
+        .quantity_unit
+        .trim()
+        .nfkc()
+        .collect::<String>()
+        .to_uppercase();
     if line.quantity_unit.chars().count() > 16 || line.quantity_unit.chars().any(char::is_control) {
         fail(
             "quantity_unit",
@@ -425,6 +429,14 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
     }
 }
 
+/// Removes white space at both ends of `value`, without copying when there is none.
+fn trim_in_place(value: &mut String) {
+    let trimmed = value.trim();
+    if trimmed.len() != value.len() {
+        *value = trimmed.to_owned();
+    }
+}
+
 /// Trims a declaration id, party id or customs office code in place (fixed-width exports pad
 /// them), writes it in Unicode's composed form (NFC: `A` with a combining acute is `Á`, so
 /// two ids that look the same are one; found by a tester: they were two declarations), and
@@ -435,11 +447,7 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
 /// ([`crate::text::is_invisible_in_id`], and noncharacters or private-use characters);
 /// "must not begin with a combining mark" (an accent alone, U+0301).
 pub fn trim_id(value: &mut String) -> Result<(), String> {
-    use unicode_normalization::UnicodeNormalization;
-    let trimmed = value.trim();
-    if trimmed.len() != value.len() {
-        *value = trimmed.to_owned();
-    }
+    trim_in_place(value);
     if !unicode_normalization::is_nfc(value) {
         *value = value.nfc().collect();
     }

@@ -22,6 +22,7 @@ struct OwnedLine {
     hs: String,
     quantity: f64,
     unit: String,
+    description: String,
     net: f64,
     gross: f64,
     value: Option<Money>,
@@ -55,7 +56,8 @@ fn good() -> Owned {
             number: 1,
             hs: "8518.30".to_owned(),
             quantity: 500.0,
-            unit: " PCE ".to_owned(),
+            unit: " pce ".to_owned(),
+            description: " earbuds\t".to_owned(),
             net: 40.0,
             gross: 45.0,
             value: usd("1000.00"),
@@ -106,7 +108,7 @@ fn run(owned: &mut Owned) -> Problems {
             .map(|line| GoodsItem {
                 line_number: line.number,
                 hs_code: &mut line.hs,
-                description: "",
+                description: &mut line.description,
                 quantity: line.quantity,
                 quantity_unit: &mut line.unit,
                 net_mass_kg: line.net,
@@ -137,6 +139,7 @@ fn a_good_declaration_is_put_in_canonical_form() {
     assert_eq!(owned.origin, "CN");
     assert_eq!(owned.lines[0].hs, "851830");
     assert_eq!(owned.lines[0].unit, "PCE");
+    assert_eq!(owned.lines[0].description, "earbuds");
     let value = owned.lines[0].value.clone().unwrap_or_default();
     assert_eq!(
         (value.currency_code.as_str(), value.amount.as_str()),

@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod retries;
 mod scoring;
 
 use acx_domain::{codes, rates::ReferenceRates};

@@ -182,12 +182,12 @@ async fn authorities_never_see_each_others_shipments(backend: acx_tests::Backend
             (0, answer) => {
                 let shipment = answer.unwrap().into_inner().shipment.unwrap();
                 let tracking = &shipment.declaration.unwrap().consignment.unwrap();
-                assert_eq!(tracking.tracking_numbers, ["TRK-A"]);
+                assert_eq!(tracking.tracking_numbers, ["TRKA"]);
             }
             (1, answer) => {
                 let shipment = answer.unwrap().into_inner().shipment.unwrap();
                 let tracking = &shipment.declaration.unwrap().consignment.unwrap();
-                assert_eq!(tracking.tracking_numbers, ["TRK-B"]);
+                assert_eq!(tracking.tracking_numbers, ["TRKB"]);
             }
             (_, answer) => assert_eq!(answer.unwrap_err().code(), Code::NotFound),
         }

@@ -2,7 +2,7 @@
 //! it is new, recorded before, sent twice in the batch, or sent again with other content,
 //! and the answer says which; a second replica reads what the first recorded.
 
-use acx_proto::scoring::{AssessShipmentRequest, AssessShipmentsRequest, Lane};
+use acx_proto::scoring::{AssessShipmentRequest, AssessShipmentsRequest, DeclaredShipment, Lane};
 
 use super::{Backend, Replica, authorized, declaration, scalar};
 
@@ -123,4 +123,107 @@ async fn a_batch_records_each_declaration_once_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_records_each_declaration_once_on_postgres() {
     batch_records_each_declaration_once(Backend::Postgres).await;
+}
+
+/// A declaration recorded while consignment numbers and units were kept as sent (before they
+/// were canonical) is the same declaration when sent again, on any replica: its stored
+/// assessment, not a conflict (which would leave it pending in liaison for ever).
+async fn recorded_with_codes_as_sent_is_the_same_declaration(backend: Backend) {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("scoring.db").display()),
+        Backend::Postgres => {
+            let Some(server) = acx_tests::postgres_server_url() else {
+                return;
+            };
+            acx_tests::fresh_postgres_database(&server).await
+        }
+    };
+    let token = acx_runtime::credentials::generate_token();
+    let a = Replica::start(None, &token, &url, &dir.path().join("a"), 1_000_000).await;
+    let b = Replica::start(None, &token, &url, &dir.path().join("b"), 1_000_000).await;
+    let as_sent = |waybill: &str| {
+        let mut shipment = declaration("OLD", 1);
+        shipment.declaration_time = Some(acx_tests::fixtures::seconds_ago(3600));
+        let consignment = shipment.consignment.as_mut().unwrap();
+        consignment.tracking_numbers = vec!["1z 999 aa1 01 2345 6784".to_owned()];
+        consignment.air_waybills = vec![waybill.to_owned()];
+        shipment.lines[0].quantity_unit = "pce".to_owned();
+        shipment
+    };
+    let assess = |shipments: Vec<DeclaredShipment>| {
+        let request = authorized(
+            AssessShipmentsRequest {
+                shipments,
+                record: true,
+            },
+            &token,
+        );
+        async {
+            b.client()
+                .await
+                .assess_shipments(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .results
+        }
+    };
+    let recorded = a
+        .client()
+        .await
+        .assess_shipment(authorized(
+            AssessShipmentRequest {
+                shipment: Some(as_sent("176-12345675")),
+                record: true,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .assessment
+        .unwrap();
+    // As an earlier version recorded it: the codes as sent, the hash over them.
+    let before = as_sent("176-12345675");
+    let bytes = before.encode_to_vec();
+    let database = acx_runtime::Database::connect(&url).await.unwrap();
+    let sql =
+        "UPDATE declarations SET shipment = $1, content_hash = $2 WHERE declaration_id = 'OLD'";
+    let hash = acx_scoring::history::content_hash(&before);
+    let rows = match &database {
+        acx_runtime::Database::Sqlite(pool) => {
+            let done = sqlx::query(sql).bind(&bytes).bind(&hash).execute(pool);
+            done.await.unwrap().rows_affected()
+        }
+        acx_runtime::Database::Postgres(pool) => {
+            let done = sqlx::query(sql).bind(&bytes).bind(&hash).execute(pool);
+            done.await.unwrap().rows_affected()
+        }
+    };
+    assert_eq!(rows, 1);
+    database.close().await;
+
+    let results = assess(vec![
+        as_sent("176-12345675"),
+        as_sent("176 1234 5675"),
+        as_sent("176-12345686"),
+    ])
+    .await;
+    let conflicts: Vec<bool> = results.iter().map(|r| r.conflict).collect();
+    assert_eq!(conflicts, [false, false, true], "{results:#?}");
+    assert_eq!(results[0].assessment.as_ref(), Some(&recorded));
+    assert_eq!(results[1].assessment.as_ref(), Some(&recorded));
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM declarations").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_with_codes_as_sent_is_the_same_declaration_on_sqlite() {
+    recorded_with_codes_as_sent_is_the_same_declaration(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_with_codes_as_sent_is_the_same_declaration_on_postgres() {
+    recorded_with_codes_as_sent_is_the_same_declaration(Backend::Postgres).await;
 }

@@ -1,0 +1,206 @@
+//! A retry is the same declaration however its codes are written: consignment numbers with
+//! other spaces, hyphens, dashes or case, a quantity unit in another case, a padded
+//! description. Found by a tester: `1Z 999 AA1 …` against `1Z999AA1 …` and `pce` against
+//! `PCE` answered ALREADY_EXISTS, and the stored declaration kept the noise. Declarations
+//! stored before these were canonical stay the same declaration after an upgrade.
+
+use acx_runtime::Database;
+
+use super::*;
+
+/// A declaration of 500 earbuds at 1.00 each on one tracking number, bill of lading and air
+/// waybill, with the codes written as given.
+fn noisy(id: &str, tracking: &str, lading: &str, waybill: &str, unit: &str) -> Declaration {
+    let mut declared = declaration(
+        id,
+        vec![line(1, "8518.30", 500.0, 40.0, money("USD", "500.00"))],
+    );
+    declared.consignment = Some(ConsignmentNumbers {
+        tracking_numbers: vec![tracking.to_owned()],
+        bills_of_lading: vec![lading.to_owned()],
+        air_waybills: vec![waybill.to_owned()],
+    });
+    declared.lines[0].quantity_unit = unit.to_owned();
+    declared.lines[0].description = "  wireless earphones\t".to_owned();
+    declared
+}
+
+fn outcomes(results: &[DeclarationResult]) -> Vec<DeclarationOutcome> {
+    results.iter().map(DeclarationResult::outcome).collect()
+}
+
+#[tokio::test]
+async fn a_retry_is_a_duplicate_however_its_codes_are_written() {
+    let suite = TestSuite::start().await;
+    earbuds_notice(&suite, "S-NOISE", "1Z999AA10123456784").await;
+    let first = submit(
+        &suite,
+        vec![noisy(
+            "NOISE-1",
+            "1Z999AA1-0123-456784",
+            "maeu 123456789",
+            "176\u{2013}12345675",
+            " pce ",
+        )],
+    )
+    .await;
+    accepted(&first);
+
+    // Stored in canonical form, and still matched to the platform's notice.
+    let stored = shipment(&suite, "NOISE-1").await;
+    let declared = stored.declaration.as_ref().unwrap();
+    let consignment = declared.consignment.as_ref().unwrap();
+    assert_eq!(consignment.tracking_numbers, ["1Z999AA10123456784"]);
+    assert_eq!(consignment.bills_of_lading, ["MAEU123456789"]);
+    assert_eq!(consignment.air_waybills, ["17612345675"]);
+    assert_eq!(declared.lines[0].quantity_unit, "PCE");
+    assert_eq!(declared.lines[0].description, "wireless earphones");
+    let anomaly = &assessment(&stored).lines[0].anomalies[0];
+    assert_eq!(anomaly.code, "DECLARED_VALUE_BELOW_MARKET", "{stored:#?}");
+
+    // The same declaration written otherwise, in another call and twice in one batch.
+    let again = submit(
+        &suite,
+        vec![
+            noisy(
+                "NOISE-1",
+                "1z 999 aa1 01 2345 6784",
+                "MAEU-1234-56789",
+                "176 1234 5675",
+                "PCE",
+            ),
+            noisy(
+                "NOISE-2",
+                "1Z999AA10123456784",
+                "MAEU123456789",
+                "17612345675",
+                "pce",
+            ),
+            noisy(
+                "NOISE-2",
+                "1Z 999 AA1 0123 456784",
+                "maeu123456789",
+                "\u{ff11}\u{ff17}\u{ff16}-12345675",
+                "Pce",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&again),
+        [
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::Accepted,
+            DeclarationOutcome::Duplicate
+        ],
+        "{again:#?}"
+    );
+    assert_eq!(
+        (again[0].lane, again[0].risk),
+        (first[0].lane, first[0].risk)
+    );
+
+    // Another number, or a unit that means something else, is another declaration.
+    let other = submit(
+        &suite,
+        vec![
+            noisy(
+                "NOISE-1",
+                "1Z999AA10123456784",
+                "MAEU123456789",
+                "17612345686",
+                "PCE",
+            ),
+            noisy(
+                "NOISE-1",
+                "1Z999AA10123456784",
+                "MAEU123456789",
+                "17612345675",
+                "DZN",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&other),
+        [
+            DeclarationOutcome::AlreadyExists,
+            DeclarationOutcome::AlreadyExists
+        ],
+        "{other:#?}"
+    );
+}
+
+/// Rewrites the stored declaration `id` in liaison's database as an earlier version stored
+/// it: `payload` as sent, its content hash over those bytes.
+async fn store_as_before(suite: &TestSuite, id: &str, payload: &Declaration) {
+    let url = format!(
+        "sqlite://{}",
+        suite.data_dir.path().join("liaison.db").display()
+    );
+    let Database::Sqlite(pool) = Database::connect(&url).await.unwrap() else {
+        unreachable!("the suite's liaison runs on SQLite");
+    };
+    let bytes = payload.encode_to_vec();
+    let done = sqlx::query(
+        "UPDATE declarations SET payload = $1, content_hash = $2 WHERE declaration_id = $3",
+    )
+    .bind(&bytes)
+    .bind(acx_liaison::declarations::content_hash(&bytes))
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_declaration_stored_with_its_codes_as_sent_is_still_the_same_declaration() {
+    let suite = TestSuite::start().await;
+    let as_sent = || {
+        noisy(
+            "OLD-1",
+            "1z 999 aa1 01 2345 6784",
+            "maeu 1234-56789",
+            "176-12345675",
+            "pce",
+        )
+    };
+    accepted(&submit(&suite, vec![as_sent()]).await);
+    // As an earlier version stored it: the codes as sent (the id and amounts canonical).
+    let mut before = as_sent();
+    before.lines[0].hs_code = "851830".to_owned();
+    store_as_before(&suite, "OLD-1", &before).await;
+
+    let retries = submit(
+        &suite,
+        vec![
+            as_sent(),
+            noisy(
+                "OLD-1",
+                "1Z999AA10123456784",
+                "MAEU123456789",
+                "17612345675",
+                "PCE",
+            ),
+            noisy(
+                "OLD-1",
+                "1Z999AA10123456784",
+                "MAEU123456789",
+                "17612345686",
+                "PCE",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&retries),
+        [
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::AlreadyExists
+        ],
+        "{retries:#?}"
+    );
+}
