@@ -53,6 +53,9 @@ pub enum Error {
     /// The request cannot be served in the current state (e.g. too few outcomes to train).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The answer would be larger than clients accept (says how many items fit).
+    #[error("{0}")]
+    AnswerTooLarge(String),
     /// Something inside failed (logged; callers see INTERNAL).
     #[error("{0}")]
     Internal(String),
@@ -71,6 +74,9 @@ impl From<Error> for Status {
             }
             behind @ Error::Behind { .. } => {
                 error::status_with_reason(Code::Unavailable, behind.to_string(), "REPLICA_BEHIND")
+            }
+            Error::AnswerTooLarge(why) => {
+                error::status_with_reason(Code::ResourceExhausted, why, "MESSAGE_TOO_LARGE")
             }
             Error::FailedPrecondition(why) => {
                 error::status_with_reason(Code::FailedPrecondition, why, "FAILED_PRECONDITION")

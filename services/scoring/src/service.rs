@@ -42,6 +42,9 @@ const HISTORY_RPC: &str = "acx.scoring.v1.ScoringService/ListSellerRiskHistory";
 const BLACKLIST_RPC: &str = "acx.scoring.v1.ScoringService/ListBlacklist";
 /// Most declarations per AssessShipments call (liaison's SubmitDeclarations batch).
 const MAX_BATCH_ASSESSMENTS: usize = 500;
+/// Most bytes of a batch answer: under the 4 MiB gRPC clients accept by default. A risk
+/// is at most a few tens of kilobytes (its evidence is bounded), so 1,000 usually fit.
+const MAX_ANSWER_BYTES: usize = 3 << 20;
 
 /// The scoring service.
 #[derive(Debug, Clone)]
@@ -161,11 +164,22 @@ impl ScoringService for Scoring {
         invalid(violations)?;
         let model = self.scorer.read().await;
         let mut response = BatchGetSellerRisksResponse::default();
+        let asked = sellers.len();
         for seller in sellers {
             match model.risk(&(seller.platform.clone(), seller.seller_id.clone())) {
                 Some(risk) => response.risks.push(viewer.risk(risk)),
                 None => response.not_found.push(seller),
             }
+        }
+        let bytes = prost::Message::encoded_len(&response);
+        if bytes > MAX_ANSWER_BYTES {
+            let fit = (asked * MAX_ANSWER_BYTES / bytes).max(1);
+            return Err(Error::AnswerTooLarge(format!(
+                "the risks of these {asked} sellers are {bytes} bytes encoded, over the \
+                 {MAX_ANSWER_BYTES} an answer may hold (clients accept 4 MiB): ask for about \
+                 {fit} at a time"
+            ))
+            .into());
         }
         Ok(at(response, position))
     }

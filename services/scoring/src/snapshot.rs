@@ -31,7 +31,8 @@ use tokio::sync::{OwnedRwLockReadGuard, mpsc};
 use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape, or what
-/// the state holds would be computed otherwise (8: an unlisted party's findings keep their
+/// the state holds would be computed otherwise (9: a reason keeps at most 20 evidence
+/// names and counts all its reports and sources, a listing at most 20 names; 8: an unlisted party's findings keep their
 /// own reasons beside a listed party instead of counting as `LINKED_TO_BLACKLISTED`; scores
 /// are unchanged, but a replica that kept a format-7 snapshot would serve other reasons.
 /// 7: risk model `acx-risk-2`, where findings
@@ -39,7 +40,7 @@ use crate::{model::ModelParams, state::State};
 /// that kept a format-6 snapshot would serve the scores of `acx-risk-1`. 6: clusters no
 /// longer link on a weak value that many accounts give or on names of a legal form or
 /// fillers alone, and link reasons are bounded).
-pub const FORMAT_VERSION: i32 = 8;
+pub const FORMAT_VERSION: i32 = 9;
 /// Bytes per stored chunk: at most three are in memory while writing (about 6 MiB), and a
 /// million accounts take under 200.
 const CHUNK: usize = 2 << 20;

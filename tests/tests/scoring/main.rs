@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod evidence;
 mod reads;
 mod restarts;
 mod shipments;

@@ -33,6 +33,8 @@ use std::sync::{
 pub struct LiaisonBenchOptions {
     /// Declarations submitted for each intake measurement.
     pub intake: usize,
+    /// Callers submitting the intake's batches at the same time.
+    pub intake_callers: usize,
     /// Declarations stored before the read loads.
     pub stored: usize,
     /// Concurrent callers of the read loads.
@@ -144,19 +146,36 @@ async fn submit(
     channel: Channel,
     token: &str,
     range: std::ops::Range<usize>,
+    callers: usize,
 ) -> Result<f64, BenchError> {
-    let mut client = LiaisonServiceClient::new(channel);
     let count = range.len();
+    let batches: Vec<Vec<usize>> = range
+        .collect::<Vec<_>>()
+        .chunks(100)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let next = Arc::new(AtomicUsize::new(0));
+    let batches = Arc::new(batches);
     let clock = Instant::now();
-    let ids: Vec<usize> = range.collect();
-    for chunk in ids.chunks(100) {
-        let declarations = chunk.iter().map(|n| declaration(*n)).collect();
-        client
-            .submit_declarations(authorized(
-                SubmitDeclarationsRequest { declarations },
-                token,
-            ))
-            .await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..callers.max(1) {
+        let (mut client, token) = (LiaisonServiceClient::new(channel.clone()), token.to_owned());
+        let (next, batches) = (next.clone(), batches.clone());
+        tasks.spawn(async move {
+            while let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let declarations = batch.iter().map(|n| declaration(*n)).collect();
+                client
+                    .submit_declarations(authorized(
+                        SubmitDeclarationsRequest { declarations },
+                        &token,
+                    ))
+                    .await?;
+            }
+            Ok::<(), BenchError>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
     }
     Ok(count as f64 / clock.elapsed().as_secs_f64())
 }
@@ -172,7 +191,13 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
         .token_of("customs:demo-customs")?
         .to_owned();
     let liaison = connect(suite.liaison_addr).await?;
-    let intake_assessed = submit(liaison.clone(), &customs, 0..options.intake).await?;
+    let intake_assessed = submit(
+        liaison.clone(),
+        &customs,
+        0..options.intake,
+        options.intake_callers,
+    )
+    .await?;
     let outcomes = record_results(liaison.clone(), &customs, options).await?;
 
     // A second liaison on its own database whose scoring is unreachable: intake without
@@ -191,11 +216,18 @@ pub async fn run(options: &LiaisonBenchOptions) -> Result<LiaisonBenchReport, Be
     };
     let pending = acx_liaison::start(&pending_config, shutdown.clone()).await?;
     let pending_channel = connect(pending.local_addr).await?;
-    let intake_pending = submit(pending_channel.clone(), &customs, 0..options.intake).await?;
+    let intake_pending = submit(
+        pending_channel.clone(),
+        &customs,
+        0..options.intake,
+        options.intake_callers,
+    )
+    .await?;
     submit(
         pending_channel.clone(),
         &customs,
         options.intake..options.stored.max(options.intake),
+        1,
     )
     .await?;
 

@@ -69,6 +69,7 @@ impl Model {
         for entry in new_listings.values_mut() {
             entry.evidence.sort();
             entry.evidence.dedup();
+            entry.evidence.truncate(super::risk::MAX_EVIDENCE);
         }
         self.diff_listings(members, new_listings, effects);
     }

@@ -1,5 +1,6 @@
-//! `acx-liaison-bench [--intake N] [--stored M] [--concurrency C] [--seconds S] [--rounds R]`:
-//! prints declaration intake with and without assessment, and GetShipment / SearchShipments
+//! `acx-liaison-bench [--intake N] [--intake-callers K] [--stored M] [--concurrency C]
+//! [--seconds S] [--rounds R]`: prints declaration intake (batches of 100 from K callers)
+//! with and without assessment, and GetShipment / SearchShipments
 //! over M stored declarations next to the Echo baseline of the same liaison server, R rounds
 //! and the median ratios; then RecordInspectionResult on the N assessed declarations, C at a
 //! time, next to the Echo of that server.
@@ -19,6 +20,11 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(1..))]
     intake: u64,
+    /// Callers submitting the intake's batches of 100 at the same time (several offices or
+    /// brokers of one authority).
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    intake_callers: u64,
     /// Declarations stored before the reads.
     #[arg(long, value_name = "M", default_value_t = 100_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -42,14 +48,15 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let options = LiaisonBenchOptions {
         intake: args.intake as usize,
+        intake_callers: args.intake_callers as usize,
         stored: args.stored as usize,
         concurrency: args.concurrency as usize,
         duration: Duration::from_secs(args.seconds),
         rounds: args.rounds as usize,
     };
     println!(
-        "liaison bench: {} declarations per intake run, {} stored, {} concurrent callers",
-        options.intake, options.stored, options.concurrency
+        "liaison bench: {} declarations per intake run from {} callers, {} stored, {} concurrent callers",
+        options.intake, options.intake_callers, options.stored, options.concurrency
     );
     match run(&options).await {
         Ok(report) => {
