@@ -143,11 +143,20 @@ pub const MAX_CONSIGNMENT_NUMBER_CHARS: usize = 64;
 /// [`MAX_CONSIGNMENT_NUMBER_CHARS`] ASCII letters and digits (the number is not echoed:
 /// it may be long).
 pub fn consignment_number(number: &str) -> Result<String, &'static str> {
-    let canonical: String = number
-        .nfkc()
-        .filter(|&c| !is_separator(c))
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    // NFKC leaves ASCII as it is: skipped for it, as consolidations carry tens of thousands.
+    let canonical: String = if number.is_ascii() {
+        number
+            .chars()
+            .filter(|&c| !is_separator(c))
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    } else {
+        number
+            .nfkc()
+            .filter(|&c| !is_separator(c))
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    };
     if canonical.is_empty()
         || canonical.len() > MAX_CONSIGNMENT_NUMBER_CHARS
         || !canonical.bytes().all(|b| b.is_ascii_alphanumeric())
