@@ -280,7 +280,7 @@ mod tests {
         let identifiers = Identifiers {
             bank_accounts: vec!["IBAN GB85 WEST 1234 5641 0875 29".to_owned()],
             emails: vec!["mailto:sales@example.com".to_owned()],
-            tax_numbers: vec!["VAT: DE123456789".to_owned()],
+            tax_numbers: vec!["VAT: DE136695976".to_owned()],
             phones: vec!["+44 20 7318 4623".to_owned()],
             ..Default::default()
         };
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(
             forms,
             [
-                ("DE123456789", vec!["VATDE123456789"]),
+                ("DE136695976", vec!["VATDE136695976"]),
                 ("GB85WEST12345641087529", vec!["IBANGB85WEST12345641087529"]),
                 ("sales@example.com", vec!["mailto:sales@example.com"]),
                 ("+442073184623", vec![]),
@@ -382,11 +382,11 @@ mod tests {
         let v1 = identifiers::normalize_as(
             Normalization::V1,
             IdentifierKind::TaxNumber,
-            "DE 123 456 789",
+            "DE 136 695 976",
             None,
         )
         .unwrap();
-        let v2 = identifiers::normalize(IdentifierKind::TaxNumber, "ＤＥ１２３４５６７８９", None)
+        let v2 = identifiers::normalize(IdentifierKind::TaxNumber, "ＤＥ１３６６９５９７６", None)
             .unwrap();
         assert_eq!(
             k.hash_identifier(IdentifierKind::TaxNumber, &v1),

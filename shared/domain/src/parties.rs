@@ -78,13 +78,26 @@ fn in_every_register(set: &mut NormalizedSet) {
         .map(|n| (n.kind, n.current.clone()))
         .collect();
     for (kind, number) in numbers {
-        for country in codes::countries() {
-            set.normalized.push(hashing::Normalized {
+        let mut forms: Vec<String> = codes::countries()
+            .iter()
+            .map(|country| match kind {
+                // A tax number of a VAT-area seller is held with its VAT prefix
+                // (`DE136695976`; found by a tester: asked without a country, it was not
+                // found).
+                TaxNumber => {
+                    crate::identifiers::registration::tax_in_register(number.clone(), Some(country))
+                }
+                _ => format!("{country}:{number}"),
+            })
+            .collect();
+        forms.sort_unstable();
+        forms.dedup();
+        set.normalized
+            .extend(forms.into_iter().map(|current| hashing::Normalized {
                 kind,
-                current: format!("{country}:{number}"),
+                current,
                 legacy: Vec::new(),
-            });
-        }
+            }));
     }
 }
 
@@ -110,5 +123,26 @@ mod tests {
         let (set, violations) =
             check_description("Bright Deals", " cn ", &Identifiers::default(), &[]);
         assert!(violations.is_empty() && set.normalized.is_empty());
+    }
+
+    #[test]
+    fn a_number_asked_without_a_country_is_asked_in_every_register() {
+        let identifiers = Identifiers {
+            tax_numbers: vec!["136695976".into()],
+            business_registration_numbers: vec!["04732918".into()],
+            ..Default::default()
+        };
+        let (set, violations) = check_description("", "", &identifiers, &[]);
+        assert!(violations.is_empty(), "{violations:?}");
+        let forms: Vec<&str> = set.normalized.iter().map(|n| n.current.as_str()).collect();
+        for form in [
+            "136695976",
+            "DE136695976",
+            "EL136695976",
+            "RU:136695976",
+            "GB:04732918",
+        ] {
+            assert!(forms.contains(&form), "{form} not in {forms:?}");
+        }
     }
 }

@@ -104,7 +104,7 @@ async fn words_and_printed_examples_are_no_strong_identifiers() {
     let suite = TestSuite::start().await;
     /// Puts a value in one kind of identifier.
     type Put = fn(&mut Identifiers, String);
-    let cases: [(&str, Put); 6] = [
+    let cases: [(&str, Put); 15] = [
         ("PayPal", |i, v| i.bank_accounts.push(v)),
         ("GB82 WEST 1234 5698 7654 32", |i, v| {
             i.bank_accounts.push(v)
@@ -114,6 +114,22 @@ async fn words_and_printed_examples_are_no_strong_identifiers() {
         ("DE999999999", |i, v| i.tax_numbers.push(v)),
         ("Kleinunternehmer", |i, v| {
             i.business_registration_numbers.push(v)
+        }),
+        // A tester's fourth round: VAT forms' examples, the law a small business invokes,
+        // an account shown by its last digits, numbers many sellers copy, a spreadsheet's
+        // scientific notation, letters and digits in runs.
+        ("DE 123 456 789", |i, v| i.tax_numbers.push(v)),
+        ("NL123456789B01", |i, v| i.tax_numbers.push(v)),
+        ("Kleinunternehmer gem. § 19 UStG", |i, v| {
+            i.tax_numbers.push(v)
+        }),
+        ("ending in 4821", |i, v| i.bank_accounts.push(v)),
+        ("GB999999973", |i, v| i.tax_numbers.push(v)),
+        ("LU20260743", |i, v| i.tax_numbers.push(v)),
+        ("1.0E+10", |i, v| i.business_registration_numbers.push(v)),
+        ("ABC123", |i, v| i.business_registration_numbers.push(v)),
+        ("DE02 1203 0000 0000 2020 51", |i, v| {
+            i.bank_accounts.push(v)
         }),
     ];
     for (i, (value, put)) in cases.into_iter().enumerate() {

@@ -65,7 +65,7 @@ fn finding(report_id: &str, seller_id: &str) -> Report {
 
 /// Raw identifiers used in profiles; none may be found stored or on the feed.
 const RAW_IDENTIFIERS: &[&str] = &[
-    "DE 123.456.789",
+    "DE 136.695.976",
     "GB85 WEST 1234 5641 0875 29",
     "Sales.Team+shop@GoogleMail.com",
     "+49 30 4172 9356",
@@ -75,7 +75,7 @@ const RAW_IDENTIFIERS: &[&str] = &[
 
 /// Their normalised forms, which must not be found either.
 const NORMALISED_IDENTIFIERS: &[&str] = &[
-    "DE123456789",
+    "DE136695976",
     "GB85WEST12345641087529",
     "salesteam@gmail.com",
     "+493041729356",

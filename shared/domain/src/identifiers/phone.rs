@@ -33,7 +33,7 @@ pub fn normalize(
         .map(str::trim)
         .filter(|c| c.len() == 2)
         .and_then(|c| c.to_ascii_uppercase().parse().ok());
-    let mut text = value.trim().to_owned();
+    let mut text = without_label(value.trim()).to_owned();
     if let Some(rest) = text.strip_prefix("tel:") {
         text = rest.to_owned();
     }
@@ -50,16 +50,13 @@ pub fn normalize(
         }
     }
     // An extension marker of another language is read as "ext." only when the number does not
-    // parse as written, so no number that parsed before reads differently now.
-    let number = phonenumber::parse(region, &text)
-        .or_else(|error| match with_extension_words_read(&text) {
-            Some(read) => phonenumber::parse(region, &read),
-            None => Err(error),
-        })
-        .map_err(|_| INVALID.to_owned())?;
-    if !is_possible(&number) {
-        return Err(INVALID.to_owned());
-    }
+    // read as a possible number as written, so no number accepted before reads differently
+    // now. (Found by a tester: `poste` and `ramal` were read as vanity letters, so the
+    // number parsed, too long, and was refused.)
+    let possible = |text: &str| phonenumber::parse(region, text).ok().filter(is_possible);
+    let number = possible(&text)
+        .or_else(|| with_extension_words_read(&text).and_then(|read| possible(&read)))
+        .ok_or_else(|| INVALID.to_owned())?;
     if refuse_placeholders && is_placeholder(&number) {
         return Err(PLACEHOLDER.to_owned());
     }
@@ -123,6 +120,30 @@ fn filler_digits(national: &str) -> bool {
         run(0) || run(1) || run(9)
     };
     digits.len() >= 6 && (filler(&digits) || filler(&digits[digits.len().saturating_sub(7)..]))
+}
+
+/// `text` without a leading label such as `Tel:`, `Phone`, `Mob.` or `Тел.`: letters, spaces,
+/// dots and a colon before the first `+`, digit or `(`. libphonenumber skips them when it
+/// has a country, so without one `Tel: +44 20 7946 3812` was refused while it was read with
+/// any country (found by a tester). A vanity number starts with digits and keeps its letters.
+fn without_label(text: &str) -> &str {
+    match text.find(|c: char| c == '+' || c == '(' || c.is_ascii_digit()) {
+        Some(start)
+            if start > 0
+                && text[..start]
+                    .chars()
+                    .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, '.' | ':')) =>
+        {
+            let label = &text[..start];
+            // `tel:` is a URI scheme, read below.
+            if label.eq_ignore_ascii_case("tel:") {
+                text
+            } else {
+                &text[start..]
+            }
+        }
+        _ => text,
+    }
 }
 
 /// Extension markers libphonenumber does not know, written before the extension's digits:
@@ -275,6 +296,28 @@ mod tests {
             ok("+49 30 4172935 Durchwahl 12", None),
             ok("+49 30 4172935", None)
         );
+        // Found by a tester: read as vanity letters, these were refused.
+        let paris = ok("+33 1 47 38 29 16", None);
+        assert_eq!(ok("+33 1 47 38 29 16 poste 22", None), paris);
+        assert_eq!(ok("01 47 38 29 16 poste 221", Some("FR")), paris);
+        assert_eq!(
+            ok("+55 11 3847-2916 ramal 12", None),
+            ok("+55 11 3847-2916", None)
+        );
+    }
+
+    #[test]
+    fn a_leading_label_is_read_with_or_without_a_country() {
+        let london = ok("+44 20 7946 3812", None);
+        for labelled in [
+            "Tel: +44 20 7946 3812",
+            "Phone +44 20 7946 3812",
+            "Тел.: +44 20 7946 3812",
+        ] {
+            assert_eq!(ok(labelled, None), london, "{labelled}");
+            assert_eq!(ok(labelled, Some("DE")), london, "{labelled}");
+        }
+        assert_eq!(ok("tel:+44-20-7946-3812", None), london);
     }
 
     #[test]

@@ -139,6 +139,11 @@ const EXAMPLE_ACCOUNTS: &[&str] = &[
     "VA59001123000012345678",
     "VG96VPVG0000012345678901",
     "XK051212012345678906",
+    // Payment providers' published test IBANs (found by a tester: they linked unrelated
+    // sellers).
+    "DE02120300000000202051",
+    "DE02500105170137075030",
+    "GB94BARC10201530093459",
     // Test card numbers of the card networks and payment providers.
     "2223003122003222",
     "3056930009020004",
@@ -163,12 +168,37 @@ pub fn is_example_account(compact: &str) -> bool {
     EXAMPLE_ACCOUNTS.contains(&compact)
 }
 
+/// Why a number in scientific notation is refused.
+pub const SCIENTIFIC: &str = "is in a spreadsheet's scientific notation (such as 1.0E+10), which lost its digits: send it as text";
+
+/// Whether `value` is a number a spreadsheet wrote in scientific notation (`1.0E+10`,
+/// `4.40E+17`): its digits past the first few are gone, so it names no one (found by a
+/// tester: `1.0E+10` linked unrelated sellers).
+pub fn is_scientific_notation(value: &str) -> bool {
+    let value = value.trim();
+    let Some((mantissa, exponent)) = value.split_once(['E', 'e']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let mut parts = mantissa.splitn(2, ['.', ',']);
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next().unwrap_or("0");
+    [whole, fraction, exponent]
+        .iter()
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether a compact value has no digit at all: words in a number's place (`PAYPAL`,
 /// `SEEWEBSITE`, `KLEINUNTERNEHMER`, `SAMEASVAT`); every register's number and every account
 /// number has digits.
 pub fn has_no_digit(compact: &str) -> bool {
     !compact.chars().any(|c| c.is_ascii_digit())
 }
+
+/// Tax numbers that are no seller's own, which sellers copy into the field: the HMRC's
+/// published test VAT number, and a marketplace's own VAT number printed on its invoices
+/// (Amazon EU S.à r.l., Luxembourg). Found by a tester: each linked unrelated sellers.
+const SHARED_NUMBERS: &[&str] = &["GB999999973", "LU20260743"];
 
 /// Whether a compact value (letters and digits, upper case) is a placeholder:
 /// - one character repeated (`0000000000`, `XXXX`);
@@ -180,7 +210,12 @@ pub fn has_no_digit(compact: &str) -> bool {
 /// - up to three letters (a country's) and one digit repeated (`GB000000000`,
 ///   `DE999999999`);
 /// - digits masked by three or more `X` (`XX-XXX1234`, `XXX-XX-1234`);
-/// - a register's generic number ([`GENERIC`]).
+/// - a register's generic number ([`GENERIC`]) or a number many sellers copy
+///   ([`SHARED_NUMBERS`]);
+/// - up to three letters (a country's prefix and a format's letters) around a run of at
+///   least eight consecutive digits with at most three others (`DE123456789`, `ATU12345678`, `NL123456789B01`,
+///   `ES12345678Z`, `FR12345678901`: the examples every VAT form prints), or letters and
+///   digits both in runs (`ABC123`).
 ///
 /// Found by testers: each of these linked unrelated sellers into one listed cluster.
 pub fn is_placeholder(compact: &str) -> bool {
@@ -188,11 +223,26 @@ pub fn is_placeholder(compact: &str) -> bool {
     let Some(&first) = chars.first() else {
         return true;
     };
-    if chars.iter().all(|c| *c == first) || GENERIC.contains(&compact) {
+    if chars.iter().all(|c| *c == first)
+        || GENERIC.contains(&compact)
+        || SHARED_NUMBERS.contains(&compact)
+    {
         return true;
     }
     let letters: String = chars.iter().filter(|c| !c.is_ascii_digit()).collect();
     let digits: Vec<u32> = chars.iter().filter_map(|c| c.to_digit(10)).collect();
+    let run = longest_run(&digits);
+    if letters.chars().count() <= 3 && run >= 8 && run + 3 >= digits.len() {
+        return true;
+    }
+    let letter_values: Vec<u32> = letters.chars().map(u32::from).collect();
+    if letter_values.len() >= 3
+        && digits.len() >= 3
+        && consecutive_from(&letter_values, 3)
+        && consecutive_from(&digits, 3)
+    {
+        return true;
+    }
     let filler_digits = digits.is_empty() || filler_number(&digits);
     if letters.is_empty() {
         return filler_digits;
@@ -224,18 +274,34 @@ fn filler_number(digits: &[u32]) -> bool {
     consecutive(&digits[..significant])
 }
 
+/// The longest run of digits each one more than the one before (9 then 0, as on a keyboard:
+/// `1234567890`) or each one less.
+fn longest_run(digits: &[u32]) -> usize {
+    let mut longest = usize::from(!digits.is_empty());
+    for step in [1, 9] {
+        let mut run = 1;
+        for w in digits.windows(2) {
+            run = if w[1] == (w[0] + step) % 10 {
+                run + 1
+            } else {
+                1
+            };
+            longest = longest.max(run);
+        }
+    }
+    longest
+}
+
+/// At least `min` values, each one more (or each one less) than the one before.
+fn consecutive_from(values: &[u32], min: usize) -> bool {
+    let up = values.windows(2).all(|w| w[1] == w[0] + 1);
+    let down = values.windows(2).all(|w| w[0] == w[1] + 1);
+    values.len() >= min && (up || down)
+}
+
 /// At least four values, each one more (or each one less) than the one before.
 fn consecutive(values: &[u32]) -> bool {
-    let step = |up: bool| {
-        values.windows(2).all(|w| {
-            if up {
-                w[1] == w[0] + 1
-            } else {
-                w[0] == w[1] + 1
-            }
-        })
-    };
-    values.len() >= 4 && (step(true) || step(false))
+    consecutive_from(values, 4)
 }
 
 /// Whether `text` is made of placeholder words only.
@@ -250,6 +316,16 @@ fn only_words(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_scientific_notation_are_told_apart() {
+        for value in ["1.0E+10", "4.40E+17", " 1E10 ", "9,12e-3"] {
+            assert!(is_scientific_notation(value), "{value}");
+        }
+        for value in ["DE136695976", "1E", "E10", "12E4A", "HRB 12345 E"] {
+            assert!(!is_scientific_notation(value), "{value}");
+        }
+    }
 
     #[test]
     fn fillers_are_placeholders_and_numbers_are_not() {
@@ -296,11 +372,24 @@ mod tests {
             "GB111111111",
             "XXXXX1234",
             "XXXXX1234",
+            // Found by a tester in a fourth round: VAT forms' examples, numbers many
+            // sellers copy, letters and digits in runs.
+            "DE123456789",
+            "ATU12345678",
+            "NL123456789B01",
+            "ES12345678Z",
+            "FR12345678901",
+            "IT12345678901",
+            "PL1234567890",
+            "CHE123456789",
+            "123456789012",
+            "GB999999973",
+            "LU20260743",
+            "ABC123",
         ] {
             assert!(is_placeholder(filler), "{filler}");
         }
         for number in [
-            "DE123456789",
             "91440300MA5FXL2X3K",
             "HRB12345B",
             "12345612345678",
@@ -316,9 +405,13 @@ mod tests {
             "NO923609016",
             "GOMJ800101AB1",
             "27AAPFU0939F1ZV",
-            "ATU12345678",
             "DE136695976",
             "91440300X8765432X1",
+            // Real numbers with a short run in them.
+            "NL004495445B01",
+            "ABC124",
+            "ABD123",
+            "ESB12345674",
         ] {
             assert!(!is_placeholder(number), "{number}");
         }

@@ -4,7 +4,7 @@
 /// Letters and digits of a cleaned value ([`super::text::clean`]), upper case; spaces, dots,
 /// dashes, slashes and other punctuation dropped. At least 4 letters or digits.
 ///
-/// `"de 123.456-789"` and `"ＤＥ１２３４５６７８９"` both give `"DE123456789"`. Letters of
+/// `"de 136.695-976"` and `"ＤＥ１３６６９５９７６"` both give `"DE136695976"`. Letters of
 /// other scripts are kept, upper-cased (`"ωμέγα 1234"` gives `"ΩΜΈΓΑ1234"`).
 ///
 /// Error: "must contain at least 4 letters or digits".
@@ -27,6 +27,17 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
         .collect();
     if out.chars().count() < 4 {
         return Err("must contain at least 4 letters or digits".to_owned());
+    }
+    if labels && (value.contains('§') || out.contains("USTG")) {
+        // Germany's small businesses write the exemption they invoke where the form asks
+        // for a VAT number (found by a tester: `Kleinunternehmer gem. § 19 UStG` linked
+        // unrelated sellers, its 19 taken for a number).
+        return Err(
+            "cites a law, not a number (such as Kleinunternehmer gem. § 19 UStG)".to_owned(),
+        );
+    }
+    if labels && super::placeholders::is_scientific_notation(value) {
+        return Err(super::placeholders::SCIENTIFIC.to_owned());
     }
     if labels && super::placeholders::is_placeholder(&out) {
         return Err("is a placeholder, not a number (such as NONE, N/A or 0000000000)".to_owned());
@@ -178,9 +189,9 @@ mod tests {
 
     #[test]
     fn punctuation_and_case_do_not_matter() {
-        assert_eq!(ok("de 123.456-789"), "DE123456789");
+        assert_eq!(ok("de 136.695-976"), "DE136695976");
         assert_eq!(ok("HRB 12345 B"), "HRB12345B");
-        assert_eq!(ok("GB 123/4567/89"), "GB123456789");
+        assert_eq!(ok("GB 134/5712/68"), "GB134571268");
         assert_eq!(ok("(FR) 40_303_265_045"), "FR40303265045");
         assert_eq!(ok("94-1081436"), "941081436");
     }
@@ -200,8 +211,8 @@ mod tests {
             "91440300MA5FXL2X3K"
         );
         assert_eq!(
-            normalize_kind(TaxNumber, "DE 123 456 789", Some("CN")).unwrap(),
-            "DE123456789"
+            normalize_kind(TaxNumber, "DE 136 695 976", Some("CN")).unwrap(),
+            "DE136695976"
         );
         assert_eq!(
             normalize_kind(TaxNumber, "ИНН 7707083893", Some("RU")).unwrap(),
@@ -241,7 +252,7 @@ mod tests {
             ("10259033P", "CY", "CY10259033P"),
             ("B12345674", "ES", "ESB12345674"),
             ("NIF: B-12345674", "ES", "ESB12345674"),
-            ("12345678Z", "ES", "ES12345678Z"),
+            ("54362315K", "ES", "ES54362315K"),
             ("004495445B01", "NL", "NL004495445B01"),
             ("GR094014201", "GR", "EL094014201"),
             ("ΑΦΜ 094014201", "GR", "EL094014201"),
@@ -345,6 +356,33 @@ mod tests {
     }
 
     #[test]
+    fn an_exemption_a_law_or_a_spreadsheet_number_is_not_a_number() {
+        for cited in [
+            "Kleinunternehmer gem. § 19 UStG",
+            "§19 UStG",
+            "Kleinunternehmer nach §19",
+            "steuerbefreit nach § 19 UStG",
+            "Gemäß § 19 UStG wird keine Umsatzsteuer berechnet",
+            "Kleinunternehmer 19 UStG",
+        ] {
+            assert!(
+                normalize_kind(TaxNumber, cited, Some("DE"))
+                    .unwrap_err()
+                    .starts_with("cites a law"),
+                "{cited}"
+            );
+        }
+        assert!(
+            normalize_kind(TaxNumber, "1.0E+10", Some("DE"))
+                .unwrap_err()
+                .contains("scientific notation")
+        );
+        for copied in ["GB999999973", "LU 20260743", "DE 123 456 789", "ABC123"] {
+            assert!(normalize_kind(TaxNumber, copied, None).is_err(), "{copied}");
+        }
+    }
+
+    #[test]
     fn full_width_and_invisible_characters_hash_like_ascii() {
         // A Chinese unified social credit code typed in full-width digits.
         assert_eq!(
@@ -356,7 +394,7 @@ mod tests {
             ok("9144\u{200b}0300MA5FXL2X3K\u{feff}"),
             "91440300MA5FXL2X3K"
         );
-        assert_eq!(ok("ＤＥ　１２３ ４５６ ７８９"), "DE123456789");
+        assert_eq!(ok("ＤＥ　１３６ ６９５ ９７６"), "DE136695976");
     }
 
     #[test]
