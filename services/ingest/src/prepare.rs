@@ -106,12 +106,14 @@ impl Check {
     }
 
     fn id(&mut self, field: &str, value: &str) {
+        // The character check first: a long id of letters outside ASCII was told it was too
+        // long, when no length would do (found by a tester).
         if value.is_empty() {
             self.fail(field, "is required");
-        } else if value.len() > 128 {
-            self.fail(field, "must be at most 128 characters");
         } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
             self.fail(field, "must be printable ASCII without spaces");
+        } else if value.len() > 128 {
+            self.fail(field, "must be at most 128 characters");
         }
     }
 
@@ -500,6 +502,22 @@ pub fn prepare_with(
         version: rules.version,
     };
     check.id("report_id", &report.report_id);
+    if let Some(rest) = report
+        .report_id
+        .strip_prefix(platform)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        // Scoring's evidence names a report `reports/{platform}/{report_id}`, so this id's
+        // name would be that of the report `rest` (found by a tester: the evidence of one
+        // report opened another).
+        check.fail(
+            "report_id",
+            format!(
+                "must not begin with the platform's own id and '/' ({platform}/): \
+                 reports/{platform}/{rest} names the report {rest}"
+            ),
+        );
+    }
     let mut retracts = None;
     let mut legacy_hashes = Vec::new();
     let kind = match report.kind.as_mut() {

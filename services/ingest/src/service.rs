@@ -137,21 +137,23 @@ impl IngestService for Ingest {
             .into());
         };
         let database = self.intake.database();
-        let mut row = store::get(database, &platform, report_id)
-            .await
-            .map_err(Error::from)?;
         // Scoring's evidence names a report `reports/{platform}/{report_id}`: the same
-        // resource, so it resolves too (a report id may itself contain '/', so the id as
-        // given is looked up first).
-        if row.is_none()
-            && let Some(own_id) = report_id
-                .strip_prefix(platform.as_str())
-                .and_then(|rest| rest.strip_prefix('/'))
-                .filter(|id| !id.is_empty())
-        {
-            row = store::get(database, &platform, own_id)
+        // resource, so that form is read first, as evidence means it (found by a tester:
+        // read the other way, the evidence of `F-1` opened a report `{platform}/F-1`; such
+        // ids are refused now, and one stored before is named in full,
+        // `reports/{platform}/{platform}/F-1`). Then the id as given.
+        let qualified = report_id
+            .strip_prefix(platform.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|id| !id.is_empty());
+        let mut row = None;
+        for id in qualified.into_iter().chain([report_id]) {
+            row = store::get(database, &platform, id)
                 .await
                 .map_err(Error::from)?;
+            if row.is_some() {
+                break;
+            }
         }
         let row =
             row.ok_or_else(|| Error::NotFound(format!("no report {name} of this platform")))?;

@@ -180,20 +180,51 @@ async fn listing_pages_through_own_reports_with_filters() {
 async fn get_report_takes_the_platform_qualified_name_of_evidence_too() {
     let dir = tempfile::tempdir().unwrap();
     let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
-    // Ids may contain '/': "acme-market/F-2" is a report id of its own.
+    // Ids may contain '/', but not begin with the platform's own id and '/': its name would
+    // be the evidence name of another report (found by a tester: the evidence of `F-2`
+    // opened the report `acme-market/F-2`).
     let accepted = submit(
         &ingest,
         &ingest.platform_a,
         vec![
             finding("F-1", "S1"),
             finding("F-2", "S1"),
+            finding("2026/F-3", "S2"),
             finding("acme-market/F-2", "S2"),
         ],
     )
     .await;
-    assert_eq!(outcomes(&accepted), [ReportOutcome::Accepted; 3]);
+    assert_eq!(
+        outcomes(&accepted),
+        [
+            ReportOutcome::Accepted,
+            ReportOutcome::Accepted,
+            ReportOutcome::Accepted,
+            ReportOutcome::Rejected
+        ]
+    );
+    assert_eq!(accepted[3].violations[0].field, "reports[3].report_id");
+    assert!(
+        accepted[3].violations[0]
+            .description
+            .contains("reports/acme-market/F-2 names the report F-2"),
+        "{:?}",
+        accepted[3].violations
+    );
+    // An id of letters outside ASCII is told so, not that it is too long (a tester's 128
+    // `ü`s, 256 bytes, were).
+    let umlauts = submit(
+        &ingest,
+        &ingest.platform_a,
+        vec![finding(&"\u{fc}".repeat(128), "S3")],
+    )
+    .await;
+    assert_eq!(
+        umlauts[0].violations[0].description,
+        "must be printable ASCII without spaces"
+    );
     let sequence_of = |id: &str| {
-        let at = ["F-1", "F-2", "acme-market/F-2"]
+        let at = ["F-1", "F-2", "2026/F-3"]
             .iter()
             .position(|known| *known == id)
             .unwrap();
@@ -215,16 +246,18 @@ async fn get_report_takes_the_platform_qualified_name_of_evidence_too() {
     let cases = [
         ("reports/F-1", &ingest.platform_a, Some("F-1")),
         ("reports/acme-market/F-1", &ingest.platform_a, Some("F-1")),
-        // The id as given wins over the qualified reading.
+        // The evidence's reading of a name comes first.
+        ("reports/acme-market/F-2", &ingest.platform_a, Some("F-2")),
+        ("reports/2026/F-3", &ingest.platform_a, Some("2026/F-3")),
         (
-            "reports/acme-market/F-2",
+            "reports/acme-market/2026/F-3",
             &ingest.platform_a,
-            Some("acme-market/F-2"),
+            Some("2026/F-3"),
         ),
         (
             "reports/acme-market/acme-market/F-2",
             &ingest.platform_a,
-            Some("acme-market/F-2"),
+            None,
         ),
         ("reports/acme-market/F-9", &ingest.platform_a, None),
         ("reports/bazaar/F-1", &ingest.platform_a, None),
