@@ -31,8 +31,10 @@ use tokio::sync::{OwnedRwLockReadGuard, mpsc};
 use crate::{model::ModelParams, state::State};
 
 /// Version of the byte format; bump it whenever a serialised type changes shape, or what
-/// the state holds would be computed otherwise (9: a reason keeps at most 20 evidence
-/// names and counts all its reports and sources, a listing at most 20 names; 8: an unlisted party's findings keep their
+/// the state holds would be computed otherwise (9: risk model `acx-risk-3`, where
+/// repetition by one source adds at most half of what its strongest finding leaves to 1; a
+/// reason keeps at most 20 evidence names and counts all its reports and sources, a listing
+/// at most 20 names; 8: an unlisted party's findings keep their
 /// own reasons beside a listed party instead of counting as `LINKED_TO_BLACKLISTED`; scores
 /// are unchanged, but a replica that kept a format-7 snapshot would serve other reasons.
 /// 7: risk model `acx-risk-2`, where findings

@@ -2,7 +2,7 @@
 //! a listing and its change records name at most 20; a batch of risks too large for a
 //! client's 4 MiB is refused saying how many fit. Found by a tester: 32,000 findings on
 //! one seller made a 4.4 MB risk no client could read, and customs' declarations of that
-//! seller stayed pending for ever.
+//! seller stayed pending for ever. Many findings of one source also add little.
 
 use acx_proto::scoring::{BatchGetSellerRisksRequest, ListBlacklistChangesRequest};
 use tonic_types::StatusExt;
@@ -126,5 +126,42 @@ async fn a_seller_with_many_findings_has_bounded_evidence_that_counts_them_all()
         refused.message().contains("ask for about"),
         "{}",
         refused.message()
+    );
+}
+
+/// Repetition by one source adds little: ten suspected test buys from one platform stay
+/// ELEVATED, below one confirmed finding (found by a tester: under `acx-risk-2` they
+/// reached 0.98, HIGH, above the confirmed seller's 0.9).
+#[tokio::test]
+async fn repeated_suspicions_of_one_source_stay_below_a_confirmed_finding() {
+    use acx_proto::ingest::Verdict;
+    let suite = TestSuite::start().await;
+    let mut reports: Vec<Report> = (0..10)
+        .map(|n| {
+            let mut suspected = fixtures::confirmed_finding("S-SUSPECT", observed(1));
+            suspected.verdict = Verdict::Suspected as i32;
+            Report {
+                report_id: format!("SUS-{n}"),
+                kind: Some(Kind::CounterfeitFinding(suspected)),
+            }
+        })
+        .collect();
+    reports.push(confirmed_finding("CONF-1", "S-CONFIRMED"));
+    submit(&suite, PLATFORM_A, reports).await;
+    let suspected = risk_when(&suite, seller("demo-platform", "S-SUSPECT"), |r| {
+        r.reasons
+            .iter()
+            .any(|reason| reason.description.contains("10 reports"))
+    })
+    .await;
+    let confirmed = risk_when(&suite, seller("demo-platform", "S-CONFIRMED"), |r| {
+        tier(r) == RiskTier::Blacklisted
+    })
+    .await;
+    assert_eq!(tier(&suspected), RiskTier::Elevated, "{suspected:#?}");
+    assert!(suspected.score <= 0.675, "{suspected:#?}");
+    assert!(
+        suspected.score < confirmed.score,
+        "{suspected:#?} {confirmed:#?}"
     );
 }

@@ -295,7 +295,7 @@ async fn a_strong_link_across_platforms_shares_the_cluster_and_the_listing() {
             .iter()
             .any(|r| r.code == "BLACKLISTED_STRONG_LINK")
     );
-    assert!(listed.score > 0.8 && listed.model_version.starts_with("acx-risk-2"));
+    assert!(listed.score > 0.8 && listed.model_version.starts_with("acx-risk-3"));
 
     let list = scoring(&suite)
         .await

@@ -13,7 +13,7 @@
 //! account's current profile (the latest by observation time, not retracted) links it, so
 //! superseded or retracted profiles undo their links.
 //!
-//! ## Risk (model `acx-risk-2`)
+//! ## Risk (model `acx-risk-3`)
 //! Each active counterfeit finding on any account of the cluster weighs
 //! `verdict × evidence × 0.5^(age / half-life)`: confirmed 0.9, suspected 0.35; test buy
 //! and customs seizure 1.0, rights-owner notice 0.85, other 0.6, automated detection 0.5.
@@ -22,11 +22,14 @@
 //! [`risk::WEAK_LINK_WEIGHT`] (0.75) of that, so an account never scores above the one
 //! whose findings it has only through a weak link. Findings are grouped by
 //! (source, evidence type): a group counts its strongest finding
-//! plus a fifth of the others (repetition by one source adds little), and groups combine
+//! plus a fifth of the others, at most half of what the strongest leaves to 1
+//! ([`risk::REPETITION_LIMIT`]: repetition by one source adds little), and groups combine
 //! as independent evidence, `1 - Π(1 - group)` (corroboration across platforms and evidence
 //! types adds much). Findings of another party count as `LINKED_TO_BLACKLISTED` when that
 //! party is listed, else under their own reasons. Each
-//! reason's contribution is its share of the score. (`acx-risk-1` counted the cluster's
+//! reason's contribution is its share of the score. (`acx-risk-2` had no limit on
+//! repetition, so ten suspected findings of one source outscored a confirmed one;
+//! `acx-risk-1` counted the cluster's
 //! findings in full for every account and added a link component of 0.5 for an unlisted
 //! account in a listed cluster, which put weakly linked accounts above the listed one.)
 
@@ -80,7 +83,7 @@ pub struct ModelParams {
 impl ModelParams {
     /// The version string of this model with these parameters.
     pub fn version(&self) -> String {
-        format!("acx-risk-2;half-life={}d", self.half_life_days)
+        format!("acx-risk-3;half-life={}d", self.half_life_days)
     }
 }
 

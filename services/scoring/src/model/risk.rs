@@ -1,4 +1,4 @@
-//! Risk (model `acx-risk-2`): each active finding on an account of the cluster weighs
+//! Risk (model `acx-risk-3`): each active finding on an account of the cluster weighs
 //! `verdict × evidence × 0.5^(age / half-life)`, times [`WEAK_LINK_WEIGHT`] when it is on
 //! an account of another party (one reached only through a weak link); findings group by
 //! (source, evidence type), a group counting its strongest plus a fifth of the others,
@@ -189,6 +189,13 @@ pub(super) enum Bucket {
 /// 0.93 against 0.86 for the confirmed counterfeiter it was linked to, when the link added
 /// a component of 0.5 on top of the cluster's findings counted in full).
 pub const WEAK_LINK_WEIGHT: f64 = 0.75;
+
+/// Most that repetition by one source (a group's findings beyond its strongest, a fifth of
+/// each) adds to the group: this share of what the strongest leaves to certainty. So ten
+/// suspected test buys from one platform stay ELEVATED (at most 0.675) below one confirmed
+/// finding (0.9), which they overtook before (found by a tester: 0.98, HIGH, under
+/// `acx-risk-2`); a confirmed finding's group reaches at most 0.95.
+pub const REPETITION_LIMIT: f64 = 0.5;
 
 /// A finding's weight (decayed, and reduced across a weak link), its reason, and its
 /// resource name.
@@ -486,7 +493,8 @@ impl Model {
             });
             let strongest = members[0].weight;
             let rest: f64 = members[1..].iter().map(|m| m.weight).sum();
-            let group = (strongest + 0.2 * rest).min(0.99);
+            let group =
+                (strongest + (0.2 * rest).min(REPETITION_LIMIT * (1.0 - strongest))).min(0.99);
             not_evidence *= 1.0 - group;
             let total: f64 = members.iter().map(|m| m.weight).sum();
             for Weighted {

@@ -1,4 +1,4 @@
-//! Risk across a cluster's parties (`acx-risk-2`): a weak link passes findings on at
+//! Risk across a cluster's parties (since `acx-risk-2`): a weak link passes findings on at
 //! [`super::risk::WEAK_LINK_WEIGHT`], so an account whose own party has no findings never
 //! scores above any account of its cluster.
 
