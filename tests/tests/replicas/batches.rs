@@ -6,16 +6,22 @@ use acx_proto::scoring::{AssessShipmentRequest, AssessShipmentsRequest, Declared
 
 use super::{Backend, Replica, authorized, declaration, scalar};
 
+/// A scoring database on `backend`: a SQLite file in `dir`, or a fresh PostgreSQL database
+/// (None without a PostgreSQL server to test against).
+async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("scoring.db").display())),
+        Backend::Postgres => {
+            let server = acx_tests::postgres_server_url()?;
+            Some(acx_tests::fresh_postgres_database(&server).await)
+        }
+    }
+}
+
 async fn batch_records_each_declaration_once(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("scoring.db").display()),
-        Backend::Postgres => {
-            let Some(server) = acx_tests::postgres_server_url() else {
-                return;
-            };
-            acx_tests::fresh_postgres_database(&server).await
-        }
+    let Some(url) = database_url(backend, dir.path()).await else {
+        return;
     };
     let token = acx_runtime::credentials::generate_token();
     let a = Replica::start(None, &token, &url, &dir.path().join("a"), 1_000_000).await;
@@ -131,14 +137,8 @@ async fn a_batch_records_each_declaration_once_on_postgres() {
 async fn recorded_with_codes_as_sent_is_the_same_declaration(backend: Backend) {
     use prost::Message;
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.path().join("scoring.db").display()),
-        Backend::Postgres => {
-            let Some(server) = acx_tests::postgres_server_url() else {
-                return;
-            };
-            acx_tests::fresh_postgres_database(&server).await
-        }
+    let Some(url) = database_url(backend, dir.path()).await else {
+        return;
     };
     let token = acx_runtime::credentials::generate_token();
     let a = Replica::start(None, &token, &url, &dir.path().join("a"), 1_000_000).await;
