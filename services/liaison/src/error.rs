@@ -67,10 +67,32 @@ impl From<Error> for Status {
                     "DEADLINE_EXCEEDED",
                 )
             }
-            Error::Scoring(status) => error::unavailable("scoring", &status),
+            // Scoring down, overloaded or slow: retrying can help. Anything else (an answer
+            // too large to read, a method it lacks) cannot, and is liaison's or the
+            // deployment's fault: INTERNAL, logged (found by a tester: an answer over the
+            // 4 MiB limit was "unavailable; retry later", and every retry failed alike).
+            Error::Scoring(status) if is_transient(&status) => {
+                error::unavailable("scoring", &status)
+            }
             Error::Busy(what) => error::status_with_reason(Code::Unavailable, what, "CHANGING"),
             Error::Database(db) if error::is_write_conflict(&db) => error::write_conflict(&db),
             other => error::internal(&other),
         }
+    }
+}
+
+/// Whether a failed call to scoring may succeed when tried again: scoring unreachable,
+/// shedding load or out of time, but not refusing a message as too large.
+fn is_transient(status: &Status) -> bool {
+    match status.code() {
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::Cancelled
+        | Code::Unknown => true,
+        Code::ResourceExhausted => tonic_types::StatusExt::get_error_details(status)
+            .error_info()
+            .is_none_or(|info| info.reason != "MESSAGE_TOO_LARGE"),
+        _ => false,
     }
 }

@@ -48,6 +48,8 @@ struct State {
     arrivals: HashMap<Key, oneshot::Sender<()>>,
     /// Per RPC of [`FakeScoring::fail_next`]: calls received, failures still to answer.
     rpcs: HashMap<&'static str, (u32, u32)>,
+    /// The code failures of an RPC answer with (UNAVAILABLE when not set).
+    failure_codes: HashMap<&'static str, tonic::Code>,
     /// `GetModelCard` never answers (until liaison gives the call up).
     card_hangs: bool,
     /// The `grpc-timeout` of each `GetModelCard` call, as sent.
@@ -114,7 +116,15 @@ impl FakeScoring {
     /// Answers the next `failures` calls of `rpc` (`GetModelCard`, `SetLanePolicy`)
     /// UNAVAILABLE, and counts its calls from now on.
     pub fn fail_next(&self, rpc: &'static str, failures: u32) {
-        self.state.lock().unwrap().rpcs.insert(rpc, (0, failures));
+        self.fail_next_with(rpc, failures, tonic::Code::Unavailable);
+    }
+
+    /// Answers the next `failures` calls of `rpc` with `code`, and counts its calls from now
+    /// on.
+    pub fn fail_next_with(&self, rpc: &'static str, failures: u32, code: tonic::Code) {
+        let mut state = self.state.lock().unwrap();
+        state.rpcs.insert(rpc, (0, failures));
+        state.failure_codes.insert(rpc, code);
     }
 
     /// Shows a new model version on the card: liaison re-assesses its open shipments,
@@ -145,14 +155,19 @@ impl FakeScoring {
         self.state.lock().unwrap().rpcs.get(rpc).map_or(0, |c| c.0)
     }
 
-    /// Counts a call of `rpc`; UNAVAILABLE while failures are due.
+    /// Counts a call of `rpc`; fails while failures are due.
     fn count(&self, rpc: &'static str) -> Result<(), Status> {
         let mut state = self.state.lock().unwrap();
+        let code = state
+            .failure_codes
+            .get(rpc)
+            .copied()
+            .unwrap_or(tonic::Code::Unavailable);
         let (calls, failures) = state.rpcs.entry(rpc).or_default();
         *calls += 1;
         if *failures > 0 {
             *failures -= 1;
-            return Err(Status::unavailable("down for this call in this test"));
+            return Err(Status::new(code, "failing for this call in this test"));
         }
         Ok(())
     }

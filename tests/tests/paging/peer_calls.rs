@@ -32,6 +32,18 @@ async fn liaison_retries_what_is_safe_to_repeat_and_nothing_else() {
     assert_eq!(refused.code(), Code::Unavailable);
     assert_eq!(liaison.fake.calls("GetModelCard"), 4);
 
+    // A failure that retrying cannot mend (an answer too large to read is OUT_OF_RANGE
+    // in the client) is not "unavailable; retry later", and is not retried.
+    liaison
+        .fake
+        .fail_next_with("GetModelCard", 1, Code::OutOfRange);
+    let refused = client
+        .get_model_card(authorized(GetModelCardRequest {}, token))
+        .await
+        .expect_err("scoring failed");
+    assert_eq!(refused.code(), Code::Internal, "{refused:?}");
+    assert_eq!(liaison.fake.calls("GetModelCard"), 1);
+
     // A repeat of SetLanePolicy would append the policy to scoring's history again.
     liaison.fake.fail_next("SetLanePolicy", 1);
     let policy = SetLanePolicyRequest {
