@@ -304,3 +304,93 @@ async fn an_inn_with_its_kpp_and_german_register_numbers_read_the_registers_way(
     assert_eq!(tier(&munich), blacklisted, "one court: {munich:#?}");
     assert_ne!(tier(&hamburg), blacklisted, "another court: {hamburg:#?}");
 }
+
+/// Normalisation version 5: forms of one party that version 4 kept apart (found by a tester)
+/// link: a Swiss or Norwegian VAT number with its suffix and no country, a registry court
+/// spelt in ASCII or named beside the court's letter, a Chinese address spaced otherwise.
+#[tokio::test]
+async fn forms_version_4_kept_apart_link_from_version_5() {
+    let suite = TestSuite::start().await;
+    type Put = fn(&mut Identifiers, String);
+    let tax: Put = |i, v| i.tax_numbers.push(v);
+    let register: Put = |i, v| i.business_registration_numbers.push(v);
+    let address: Put = |i, v| i.addresses.push(v);
+    let cases: [(Put, (&str, &str), (&str, &str), bool); 5] = [
+        (
+            tax,
+            ("", "CHE-116.281.710 MWST"),
+            ("CH", "CHE-116.281.710"),
+            true,
+        ),
+        (
+            tax,
+            ("", "NO 923 609 016 MVA"),
+            ("NO", "923609016MVA"),
+            true,
+        ),
+        (
+            register,
+            ("DE", "HRB 84729, Amtsgericht Muenchen"),
+            ("DE", "Amtsgericht München HRB 84729"),
+            true,
+        ),
+        (
+            register,
+            ("DE", "HRB 84729 B"),
+            ("DE", "Amtsgericht Charlottenburg HRB 84729 B"),
+            true,
+        ),
+        (
+            address,
+            ("CN", "深圳市南山区科技园南区 1号楼"),
+            ("CN", "深圳市南山区科技园南区1号楼"),
+            false,
+        ),
+    ];
+    for (i, (put, (country_a, a), (country_b, b), strong)) in cases.into_iter().enumerate() {
+        let with = |value: &str| {
+            let mut identifiers = Identifiers::default();
+            put(&mut identifiers, value.to_owned());
+            identifiers
+        };
+        let listed = format!("V5-{i}");
+        let other = format!("V5-OTHER-{i}");
+        accept(
+            &suite,
+            PLATFORM_A,
+            vec![
+                profile(
+                    &format!("P-{listed}"),
+                    &listed,
+                    "Nordlicht Handel",
+                    country_a,
+                    with(a),
+                ),
+                confirmed(&format!("F-{listed}"), &listed),
+            ],
+        )
+        .await;
+        accept(
+            &suite,
+            PLATFORM_B,
+            vec![profile(
+                &format!("P-{other}"),
+                &other,
+                "Nordlicht Handel",
+                country_b,
+                with(b),
+            )],
+        )
+        .await;
+        let listed = risk(&suite, account("demo-platform", &listed)).await;
+        let other = risk(&suite, account("demo-marketplace", &other)).await;
+        assert_eq!(other.cluster_id, listed.cluster_id, "{a} / {b}: {other:#?}");
+        if strong {
+            assert_eq!(
+                other.tier(),
+                acx_proto::common::RiskTier::Blacklisted,
+                "{a} / {b}"
+            );
+        }
+    }
+}

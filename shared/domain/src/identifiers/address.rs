@@ -12,22 +12,44 @@ use unicode_normalization::UnicodeNormalization;
 /// building bldg, floor fl, room rm, suite ste, district dist, industrial ind,
 /// north/south/east/west n/s/e/w, number no). At least 5 characters.
 ///
+/// From version 5 (`cjk_unspaced`), no space is kept next to a Chinese or Japanese character
+/// (Han, kana): those scripts write addresses without spaces, and where one is put is
+/// arbitrary (found by a tester: `南山区 1号楼` and `南山区1号楼` did not agree).
+///
 /// Error: "is too short to be an address".
-pub fn normalize(value: &str) -> Result<String, String> {
+pub fn normalize(value: &str, cjk_unspaced: bool) -> Result<String, String> {
     let folded = fold_accents(&value.to_lowercase()).replace('ß', "ss");
     let spaced: String = folded
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
-    let out = spaced
-        .split_whitespace()
-        .map(abbreviate)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let words: Vec<_> = spaced.split_whitespace().map(abbreviate).collect();
+    let mut out = String::with_capacity(spaced.len());
+    for (i, word) in words.iter().enumerate() {
+        let joined = cjk_unspaced
+            && i > 0
+            && (words[i - 1].chars().last().is_some_and(is_cjk)
+                || word.chars().next().is_some_and(is_cjk));
+        if i > 0 && !joined {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
     if out.chars().count() < 5 {
         return Err("is too short to be an address".to_owned());
     }
     Ok(out)
+}
+
+/// Whether `c` is a Chinese or Japanese character: a Han ideograph (the CJK Unified
+/// Ideographs and their Extension A, the compatibility ideographs) or kana.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30ff}' // hiragana, katakana
+        | '\u{3400}'..='\u{4dbf}' // extension A
+        | '\u{4e00}'..='\u{9fff}' // unified ideographs
+        | '\u{f900}'..='\u{faff}' // compatibility ideographs
+        | '\u{ff66}'..='\u{ff9f}') // half-width katakana
 }
 
 /// Removes the accents of Latin and Greek letters (the combining diacritical marks U+0300 to
@@ -104,6 +126,23 @@ mod tests {
             "rm 1203 12 f bldg a no 88 n rd nanshan dist"
         );
         assert_eq!(ok("Streetly Roadside"), "streetly roadside");
+    }
+
+    #[test]
+    fn chinese_and_japanese_addresses_read_alike_however_they_are_spaced() {
+        assert_eq!(
+            ok("深圳市南山区科技园南区 1号楼"),
+            ok("深圳市南山区科技园南区1号楼")
+        );
+        assert_eq!(ok("深圳市 南山区 科技园"), "深圳市南山区科技园");
+        assert_eq!(ok("東京都 渋谷区 神南 1-2-3"), ok("東京都渋谷区神南1-2-3"));
+        // Latin words keep their spaces, beside Chinese ones too.
+        assert_eq!(ok("Room 1203 深圳市"), "rm 1203深圳市");
+        // Version 4 kept them.
+        let v4 = |raw: &str| {
+            super::super::normalize_as(super::super::Normalization::V4, Address, raw, None).unwrap()
+        };
+        assert_ne!(v4("深圳市南山区 1号楼"), v4("深圳市南山区1号楼"));
     }
 
     #[test]

@@ -112,17 +112,27 @@ pub enum Normalization {
     /// its INN, and a German register number is read with its registry court and refused
     /// without one ([`registers`]). Other kinds read as in version 3.
     V4,
+    /// Version 4, and forms that named one party apart (found by a tester): a Swiss or
+    /// Norwegian VAT number with its register's suffix (`CHE-116.281.710 MWST`,
+    /// `NO 923 609 016 MVA`) is the number without it whatever the seller's country; a German
+    /// registry court is read in its ASCII spelling as well (`Muenchen` is `München`), and a
+    /// number with the court's letter (`HRB 84729 B`) is that number whether the court is
+    /// named or not; in an address, spaces between Chinese or Japanese characters, or
+    /// between them and digits, are dropped (`南山区 1号楼` is `南山区1号楼`). Other kinds
+    /// read as in version 4.
+    V5,
 }
 
 impl Normalization {
     /// The version new identifiers are normalised and hashed with.
-    pub const CURRENT: Normalization = Normalization::V4;
+    pub const CURRENT: Normalization = Normalization::V5;
     /// Every version, oldest first.
-    pub const ALL: [Normalization; 4] = [
+    pub const ALL: [Normalization; 5] = [
         Normalization::V1,
         Normalization::V2,
         Normalization::V3,
         Normalization::V4,
+        Normalization::V5,
     ];
 
     /// The version's number, as the contract carries it (1, 2, ...).
@@ -132,6 +142,7 @@ impl Normalization {
             Normalization::V2 => 2,
             Normalization::V3 => 3,
             Normalization::V4 => 4,
+            Normalization::V5 => 5,
         }
     }
 
@@ -143,6 +154,7 @@ impl Normalization {
             2 => Some(Normalization::V2),
             3 => Some(Normalization::V3),
             4 => Some(Normalization::V4),
+            5 => Some(Normalization::V5),
             _ => None,
         }
     }
@@ -166,6 +178,12 @@ impl Normalization {
             V4 => !matches!(
                 kind,
                 IdentifierKind::TaxNumber | IdentifierKind::BusinessRegistration
+            ),
+            V5 => !matches!(
+                kind,
+                IdentifierKind::TaxNumber
+                    | IdentifierKind::BusinessRegistration
+                    | IdentifierKind::Address
             ),
         };
         Normalization::ALL
@@ -199,7 +217,7 @@ impl std::str::FromStr for Normalization {
             .filter(|n| *n > 0)
             .and_then(Normalization::from_number)
             .ok_or_else(|| {
-                format!("unknown normalisation version {s:?}: this build knows 1, 2, 3 and 4")
+                format!("unknown normalisation version {s:?}: this build knows 1, 2, 3, 4 and 5")
             })
     }
 }
@@ -250,12 +268,17 @@ pub fn normalize_as(
         if let Some(inn) = registers::russian_inn(&value) {
             value = inn;
         } else if kind == IdentifierKind::BusinessRegistration
-            && let Some(read) = registers::german_register(&value)
+            && let Some(read) = registers::german_register(&value, version >= Normalization::V5)
         {
             return read;
         }
     }
     match kind {
+        IdentifierKind::TaxNumber if version >= Normalization::V5 => {
+            registration::normalize(&value, labels).map(|number| {
+                registration::tax_in_register(registration::without_vat_suffix(number), country)
+            })
+        }
         IdentifierKind::TaxNumber if version >= Normalization::V4 => {
             registration::normalize(&value, labels)
                 .map(|number| registration::tax_in_register(number, country))
@@ -272,7 +295,7 @@ pub fn normalize_as(
         IdentifierKind::BankAccount => bank_account::normalize(&value, labels),
         IdentifierKind::Email => email::normalize(&value, labels),
         IdentifierKind::Phone => phone::normalize(&value, country, labels),
-        IdentifierKind::Address => address::normalize(&value),
+        IdentifierKind::Address => address::normalize(&value, version >= Normalization::V5),
         IdentifierKind::WebDomain => web_domain::normalize(&value).and_then(|host| {
             if labels && web_domain::is_shared_host(&host) {
                 Err("is a shared platform's or mail provider's domain, not the seller's own (such as ebay.com or gmail.com)".to_owned())
@@ -333,12 +356,17 @@ mod tests {
             assert_eq!(Normalization::from_number(v.number()), Some(v));
             assert_eq!(v.to_string().parse::<Normalization>().unwrap(), v);
         }
-        assert_eq!(Normalization::from_number(5), None);
+        assert_eq!(Normalization::from_number(6), None);
         assert!("0".parse::<Normalization>().is_err());
         assert!("x".parse::<Normalization>().is_err());
         assert_eq!(
-            Normalization::V4.older().collect::<Vec<_>>(),
-            [Normalization::V3, Normalization::V2, Normalization::V1]
+            Normalization::V5.older().collect::<Vec<_>>(),
+            [
+                Normalization::V4,
+                Normalization::V3,
+                Normalization::V2,
+                Normalization::V1
+            ]
         );
         assert_eq!(Normalization::V1.older().count(), 0);
     }

@@ -35,7 +35,12 @@ const COURT_WORDS: &[&str] = &["AMTSGERICHT", "AG", "REGISTERGERICHT", "REGISTER
 /// about 150 courts numbers from 1, so it names a company in every one of them (found by a
 /// tester: two companies of one number at two courts were linked, and a finding against one
 /// listed the other). `None` when the value is no German register number.
-pub fn german_register(value: &str) -> Option<Result<String, String>> {
+///
+/// With `v5` (version 5), the court is read in its ASCII spelling (`MÜNCHEN` and
+/// `MUENCHEN` are `MUENCHEN`) and a number with the court's letter is that number whether
+/// the court is named or not (found by a tester: `Amtsgericht Muenchen` and
+/// `Amtsgericht Charlottenburg HRB 84729 B` never met the usual forms).
+pub fn german_register(value: &str, v5: bool) -> Option<Result<String, String>> {
     let upper = value.to_uppercase();
     let words: Vec<&str> = upper
         .split(|c: char| !c.is_alphanumeric())
@@ -83,6 +88,8 @@ pub fn german_register(value: &str) -> Option<Result<String, String>> {
                 .flatten()
         });
     Some(match (court, suffix.is_empty()) {
+        (Some(_), false) if v5 => Ok(format!("{register}{digits}{suffix}")),
+        (Some(court), _) if v5 => Ok(format!("{register}{digits}{suffix}@{}", ascii_court(court))),
         (Some(court), _) => Ok(format!("{register}{digits}{suffix}@{court}")),
         (None, false) => Ok(format!("{register}{digits}{suffix}")),
         (None, true) => Err(format!(
@@ -90,6 +97,21 @@ pub fn german_register(value: &str) -> Option<Result<String, String>> {
              Amtsgericht München {register} {digits}"
         )),
     })
+}
+
+/// A court's name (upper case) in the ASCII spelling German writes without umlauts:
+/// `Ä` `AE`, `Ö` `OE`, `Ü` `UE` (`ß` is upper-cased `SS` already).
+fn ascii_court(court: &str) -> String {
+    let mut out = String::with_capacity(court.len() + 2);
+    for c in court.chars() {
+        match c {
+            'Ä' => out.push_str("AE"),
+            'Ö' => out.push_str("OE"),
+            'Ü' => out.push_str("UE"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -120,7 +142,7 @@ mod tests {
 
     #[test]
     fn a_german_register_number_is_its_courts() {
-        let court = |v: &str| german_register(v).expect(v);
+        let court = |v: &str| german_register(v, false).expect(v);
         for (printed, read) in [
             ("Amtsgericht München HRB 12345", "HRB12345@MÜNCHEN"),
             ("HRB 12345 (AG München)", "HRB12345@MÜNCHEN"),
@@ -143,7 +165,24 @@ mod tests {
             "PRIVAT",
             "HRBX",
         ] {
-            assert_eq!(german_register(other), None, "{other}");
+            assert_eq!(german_register(other, false), None, "{other}");
         }
+    }
+
+    #[test]
+    fn from_version_5_a_court_reads_alike_in_ascii_and_its_letter_names_it() {
+        let v5 = |v: &str| german_register(v, true).expect(v);
+        for (printed, read) in [
+            ("Amtsgericht München HRB 84729", "HRB84729@MUENCHEN"),
+            ("HRB 84729, Amtsgericht Muenchen", "HRB84729@MUENCHEN"),
+            ("HRB 84729 (AG München)", "HRB84729@MUENCHEN"),
+            ("Amtsgericht Köln HRB 1", "HRB1@KOELN"),
+            ("HRB 84729 B", "HRB84729B"),
+            ("Amtsgericht Charlottenburg HRB 84729 B", "HRB84729B"),
+            ("Amtsgericht Hamburg HRA 987", "HRA987@HAMBURG"),
+        ] {
+            assert_eq!(v5(printed).as_deref(), Ok(read), "{printed}");
+        }
+        assert!(v5("HRB 84729").is_err());
     }
 }

@@ -127,6 +127,28 @@ fn vat_body(prefix: &str, body: &str) -> bool {
     }
 }
 
+/// A Swiss or Norwegian VAT number without its register's suffix, whatever the seller's
+/// country (version 5): `CHE116281710MWST` (or `TVA`, `IVA`) is `CHE116281710`,
+/// `NO923609016MVA` is `NO923609016`; any other number as it is. The prefix names the
+/// register, so the number is one party whether or not a platform records the country
+/// (found by a tester: under version 4 they linked only when it did).
+pub fn without_vat_suffix(number: String) -> String {
+    for (prefix, suffixes) in [("CHE", &["MWST", "TVA", "IVA"][..]), ("NO", &["MVA"][..])] {
+        let Some(body) = number.strip_prefix(prefix) else {
+            continue;
+        };
+        for suffix in suffixes {
+            if let Some(digits) = body.strip_suffix(suffix)
+                && digits.len() == 9
+                && digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return format!("{prefix}{digits}");
+            }
+        }
+    }
+    number
+}
+
 /// A tax number as its register knows it (version 4 on): as [`in_register`], except that a
 /// seller of the EU VAT area, the UK, Switzerland or Norway who gives its VAT number
 /// without its prefix, or with the register's suffix, has it written as the VAT number is
@@ -353,6 +375,30 @@ mod tests {
             }
         }
         assert!(normalize_kind(TaxNumber, "VAT: N/A", None).is_err());
+    }
+
+    #[test]
+    fn from_version_5_a_swiss_or_norwegian_suffix_goes_whatever_the_country() {
+        for (raw, country, read) in [
+            ("CHE-116.281.710 MWST", None, "CHE116281710"),
+            ("CHE-116.281.710 TVA", Some("DE"), "CHE116281710"),
+            ("CHE-116.281.710", None, "CHE116281710"),
+            ("NO 923 609 016 MVA", None, "NO923609016"),
+            ("923609016MVA", Some("NO"), "NO923609016"),
+        ] {
+            assert_eq!(
+                normalize_kind(TaxNumber, raw, country).as_deref(),
+                Ok(read),
+                "{raw} {country:?}"
+            );
+        }
+        let v4 = super::super::normalize_as(
+            super::super::Normalization::V4,
+            TaxNumber,
+            "NO 923 609 016 MVA",
+            None,
+        );
+        assert_eq!(v4.as_deref(), Ok("NO923609016MVA"));
     }
 
     #[test]
