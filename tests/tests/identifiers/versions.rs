@@ -315,7 +315,9 @@ async fn forms_version_4_kept_apart_link_from_version_5() {
     let tax: Put = |i, v| i.tax_numbers.push(v);
     let register: Put = |i, v| i.business_registration_numbers.push(v);
     let address: Put = |i, v| i.addresses.push(v);
-    let cases: [(Put, (&str, &str), (&str, &str), bool); 5] = [
+    /// A seller's country and the value it gives.
+    type Given = (&'static str, &'static str);
+    let cases: [(Put, Given, Given, bool); 5] = [
         (
             tax,
             ("", "CHE-116.281.710 MWST"),
