@@ -203,7 +203,20 @@ pub fn read_csv(text: &str, options: &CsvOptions) -> Result<(Vec<Item>, Dialect)
     let mut records = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
-        let line = record.position().map_or(0, |p| p.line());
+        // Counted from the record's byte offset: the csv crate's own line count is one short
+        // on CRLF files, as Excel writes them (found by a tester: errors named the line
+        // before theirs).
+        // (The offset may point at the terminator before the record: skipped.)
+        let line = record.position().map_or(0, |p| {
+            let bytes = text.as_bytes();
+            let mut start = usize::try_from(p.byte())
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                start += 1;
+            }
+            bytes[..start].iter().filter(|b| **b == b'\n').count() as u64 + 1
+        });
         records.push((line, record));
     }
     let cell = |record: &csv::StringRecord, name: &str| -> String {

@@ -47,6 +47,23 @@ fn rows_are_grouped_into_declarations_with_their_lines() {
     assert!(d3.contains("TELEPORT"), "{d3}");
 }
 
+/// Excel writes CRLF: each declaration still names its file line (found by a tester: the
+/// line before was named).
+#[test]
+fn crlf_files_name_the_same_lines() {
+    let lines = |text: &str| -> Vec<u64> {
+        read_csv(text, &CsvOptions::default())
+            .expect("valid header")
+            .0
+            .iter()
+            .map(|item| item.line)
+            .collect()
+    };
+    let crlf = CSV.replace('\n', "\r\n");
+    assert_eq!(lines(CSV), [2, 3, 5]);
+    assert_eq!(lines(&crlf), lines(CSV));
+}
+
 #[test]
 fn the_header_must_be_known_and_name_the_declaration() {
     let read = |text: &str| read_csv(text, &CsvOptions::default());

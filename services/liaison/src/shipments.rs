@@ -307,10 +307,16 @@ impl Shipments {
         for (index, mut declaration) in declarations.into_iter().enumerate() {
             let violations =
                 declarations::validate(&mut declaration, &format!("declarations[{index}]"));
-            // The id as stored (trimmed), as every later call names it.
+            // The id as stored (trimmed), as every later call names it; one too long to be
+            // an id is echoed cut to that length (found by a tester: 200,000 characters
+            // came back).
             let mut result = DeclarationResult {
                 index: index as i32,
-                declaration_id: declaration.declaration_id.clone(),
+                declaration_id: declaration
+                    .declaration_id
+                    .chars()
+                    .take(acx_domain::customs::MAX_ID_CHARS)
+                    .collect(),
                 ..Default::default()
             };
             if violations.is_empty() {
@@ -498,9 +504,15 @@ impl Shipments {
             }
         }
         for (field, text, max) in [
-            ("result.note", &result.note, 2000),
-            ("result.rights_owner", &result.rights_owner, 300),
+            ("result.note", &mut result.note, 2000),
+            ("result.rights_owner", &mut result.rights_owner, 300),
         ] {
+            // Trimmed, as every other text customs sends (found by a tester: a retry with
+            // `ACME ` for `ACME` was ALREADY_EXISTS).
+            let trimmed = text.trim();
+            if trimmed.len() != text.len() {
+                *text = trimmed.to_owned();
+            }
             if let Some(why) = acx_domain::text::free_text_problem(text, max) {
                 violations.push(FieldViolation::new(field, why));
             }
@@ -525,8 +537,9 @@ impl Shipments {
                 && existing.seized_quantity == result.seized_quantity
                 && existing.assessed_value == result.assessed_value
                 && existing.extra_duty == result.extra_duty
-                && existing.rights_owner == result.rights_owner
-                && existing.note == result.note
+                // Trimmed on both sides: a result stored before these were trimmed.
+                && existing.rights_owner.trim() == result.rights_owner
+                && existing.note.trim() == result.note
                 && (!timed || existing.inspect_time == result.inspect_time);
             if !same {
                 return Err(Error::AlreadyExists(format!(

@@ -1,5 +1,3 @@
-use unicode_normalization::UnicodeNormalization;
-
 /// True for an officially assigned ISO 3166-1 alpha-2 country code ("DE", "CN", "HK").
 ///
 /// Only the uppercase form is accepted: callers store codes as given, so "de" is a field
@@ -86,7 +84,7 @@ pub fn gtin_error(gtin: &str) -> Option<String> {
 /// "640399" are the same.
 ///
 /// Rules, in order:
-/// - in NFKC (full-width digits as ASCII), dots and separators ([`is_separator`]: white
+/// - full-width digits as ASCII ([`narrow`]), dots and separators ([`is_separator`]: white
 ///   space, hyphens and other dashes) are removed; what is left must be ASCII digits;
 /// - 5 digits are a 6-digit code whose leading zero was lost (spreadsheets and data exports
 ///   store codes as numbers, so "090121" becomes "90121"): a zero is put back. Only 5: a
@@ -98,8 +96,9 @@ pub fn gtin_error(gtin: &str) -> Option<String> {
 /// Returns the digits, or a short lowercase reason.
 pub fn normalize_hs_code(code: &str) -> Result<String, String> {
     let mut digits: String = code
-        .nfkc()
+        .chars()
         .filter(|&c| c != '.' && !is_separator(c))
+        .map(narrow)
         .collect();
     if !digits.bytes().all(|b| b.is_ascii_digit()) || !(5..=10).contains(&digits.len()) {
         return Err("must be 6 to 10 digits (dots, spaces and hyphens allowed)".to_owned());
@@ -122,41 +121,45 @@ pub fn normalize_hs_code(code: &str) -> Result<String, String> {
 /// True for what people and printers put between groups of a code and that is not part of
 /// it: white space and hyphens, including the Unicode dashes word processors and PDF exports
 /// substitute for `-` (U+2010 to U+2015, U+2212 minus, U+FE63 and U+FF0D, the small and
-/// full-width hyphen-minus).
+/// full-width hyphen-minus) and the soft hyphen (U+00AD) pages carry invisibly.
 pub fn is_separator(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}'
+            '-' | '\u{AD}' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}'
         )
+}
+
+/// `c` with a full-width ASCII letter or digit (`Ａ`, `１`, as East Asian input methods type
+/// them) as its ASCII form; any other character as it is. Only these: a wider compatibility
+/// mapping (NFKC) turns symbols into letters (`№` into `No`, `™` into `TM`, `①` into `1`), so
+/// a number with a stray symbol would silently become another number (found by a tester).
+pub fn narrow(c: char) -> char {
+    match c {
+        '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => {
+            char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+        }
+        other => other,
+    }
 }
 
 /// Longest transport document number, in characters (after [`consignment_number`]).
 pub const MAX_CONSIGNMENT_NUMBER_CHARS: usize = 64;
 
 /// A transport document number (a parcel tracking number, a bill of lading or an air waybill
-/// number, as in `ConsignmentNumbers`) in its canonical form: in NFKC (full-width letters and
-/// digits as ASCII), separators ([`is_separator`]) removed and letters upper-cased, since carriers print them in groups and any case
+/// number, as in `ConsignmentNumbers`) in its canonical form: full-width letters and digits
+/// as ASCII ([`narrow`]), separators ([`is_separator`]) removed and letters upper-cased, since carriers print them in groups and any case
 /// ("1z 999 aa1 01 2345 6784" is `1Z999AA10123456784`, "176-12345675" is `17612345675`).
 /// Declarations, shipment notices and their matching all use this form, so that a number
 /// written two ways is one number. Errors: why the rest is not 1 to
 /// [`MAX_CONSIGNMENT_NUMBER_CHARS`] ASCII letters and digits (the number is not echoed:
 /// it may be long).
 pub fn consignment_number(number: &str) -> Result<String, &'static str> {
-    // NFKC leaves ASCII as it is: skipped for it, as consolidations carry tens of thousands.
-    let canonical: String = if number.is_ascii() {
-        number
-            .chars()
-            .filter(|&c| !is_separator(c))
-            .map(|c| c.to_ascii_uppercase())
-            .collect()
-    } else {
-        number
-            .nfkc()
-            .filter(|&c| !is_separator(c))
-            .map(|c| c.to_ascii_uppercase())
-            .collect()
-    };
+    let canonical: String = number
+        .chars()
+        .filter(|&c| !is_separator(c))
+        .map(|c| narrow(c).to_ascii_uppercase())
+        .collect();
     if canonical.is_empty()
         || canonical.len() > MAX_CONSIGNMENT_NUMBER_CHARS
         || !canonical.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -506,7 +509,24 @@ mod tests {
         }
         let long = "A".repeat(MAX_CONSIGNMENT_NUMBER_CHARS);
         assert_eq!(consignment_number(&long).as_deref(), Ok(long.as_str()));
-        for bad in ["", " - ", "1Z/999", "1Z.999", "1Z\u{e9}", &"A".repeat(65)] {
+        assert_eq!(
+            consignment_number("1Z\u{ad}999").as_deref(),
+            Ok("1Z999"),
+            "a soft hyphen"
+        );
+        // Symbols are no letters or digits, even where NFKC would make them some.
+        for bad in [
+            "",
+            " - ",
+            "1Z/999",
+            "1Z.999",
+            "1Z\u{e9}",
+            &"A".repeat(65),
+            "\u{2116} LX123456789CN",
+            "1Z999\u{2122}",
+            "LX\u{2460}23",
+            "1Z\u{1d7ce}",
+        ] {
             assert!(consignment_number(bad).is_err(), "{bad:?}");
         }
     }

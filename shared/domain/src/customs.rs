@@ -304,6 +304,7 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
             ("bills_of_lading", &mut consignment.bills_of_lading),
             ("air_waybills", &mut consignment.air_waybills),
         ] {
+            let mut valid = true;
             for (i, number) in numbers.iter_mut().enumerate() {
                 // Stored canonical, so that a retry written with other spaces, hyphens or
                 // case is the same declaration (found by a tester: it was ALREADY_EXISTS).
@@ -311,8 +312,18 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
                 // 100,000 bad numbers made a 7 MB answer).
                 match codes::consignment_number(number) {
                     Ok(canonical) => *number = canonical,
-                    Err(why) => fail(&format!("consignment.{list}[{i}]"), why),
+                    Err(why) => {
+                        valid = false;
+                        fail(&format!("consignment.{list}[{i}]"), why);
+                    }
                 }
+            }
+            // A list is a set: sorted, a repeat dropped, so that the same numbers in another
+            // order are the same declaration (found by a tester). Left as sent when refused,
+            // so the paths name the numbers as sent.
+            if valid {
+                numbers.sort_unstable();
+                numbers.dedup();
             }
         }
     }
@@ -357,8 +368,12 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
         Ok(code) => *line.hs_code = code,
         Err(why) => fail("hs_code", &why),
     }
-    // Fixed-width exports pad descriptions too.
+    // Fixed-width exports pad descriptions too; written composed (NFC), as ids are, so that
+    // a retry typed with combining accents is the same declaration (found by a tester).
     trim_in_place(line.description);
+    if !unicode_normalization::is_nfc(line.description) {
+        *line.description = line.description.nfc().collect();
+    }
     if let Some(why) = crate::text::free_text_problem(line.description, MAX_DESCRIPTION_CHARS) {
         fail("description", &why);
     }
@@ -368,12 +383,13 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
             "must be a number from 0 to 9,999,999,999.999999 (0 or unset when not declared)",
         );
     }
-    // Unit codes are case-blind ("pce" is PCE): stored upper case, in NFKC, so that a
-    // retry in another case is the same declaration (found by a tester).
+    // Unit codes are case-blind ("pce" is PCE): stored upper case, full-width letters as
+    // ASCII, so that a retry in another case is the same declaration (found by a tester).
     *line.quantity_unit = line
         .quantity_unit
         .trim()
-        .nfkc()
+        .chars()
+        .map(codes::narrow)
         .collect::<String>()
         .to_uppercase();
     if line.quantity_unit.chars().count() > 16 || line.quantity_unit.chars().any(char::is_control) {

@@ -100,6 +100,79 @@ async fn a_retry_is_a_duplicate_however_its_codes_are_written() {
         (first[0].lane, first[0].risk)
     );
 
+    // The same numbers in another order or repeated, a soft hyphen, a description typed
+    // with combining accents: the same declaration too (found by a second tester).
+    let mut reordered = noisy(
+        "NOISE-1",
+        "1Z999AA10123456784",
+        "MAEU123456789",
+        "17612345675",
+        "PCE",
+    );
+    let consignment = reordered.consignment.as_mut().unwrap();
+    consignment.air_waybills = vec!["176\u{ad}12345675".to_owned(), "17612345675".to_owned()];
+    consignment.tracking_numbers = vec!["1Z999AA10123456784".to_owned()];
+    let mut accented = noisy("NOISE-3", "1Z1", "MAEU1", "1761", "PCE");
+    accented.lines[0].description = "Caf\u{e9} cr\u{e8}me mugs".to_owned();
+    let mut decomposed = accented.clone();
+    decomposed.lines[0].description = "Cafe\u{301} cre\u{300}me mugs".to_owned();
+    let mut two = noisy("NOISE-4", "EE123456789CN", "MAEU1", "1761", "PCE");
+    two.consignment.as_mut().unwrap().tracking_numbers =
+        vec!["EE123456789CN".to_owned(), "1Z999AA10123456784".to_owned()];
+    let mut swapped = two.clone();
+    swapped
+        .consignment
+        .as_mut()
+        .unwrap()
+        .tracking_numbers
+        .reverse();
+    let same = submit(&suite, vec![reordered, accented, decomposed, two, swapped]).await;
+    assert_eq!(
+        outcomes(&same),
+        [
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::Accepted,
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::Accepted,
+            DeclarationOutcome::Duplicate
+        ],
+        "{same:#?}"
+    );
+    let stored = shipment(&suite, "NOISE-4").await;
+    let declared = stored.declaration.unwrap();
+    assert_eq!(
+        declared.consignment.unwrap().tracking_numbers,
+        ["1Z999AA10123456784", "EE123456789CN"]
+    );
+
+    // A symbol is no letter: `№ LX…` was stored as `NOLX…` (NFKC) and so matched no notice.
+    let symbol = submit(
+        &suite,
+        vec![noisy(
+            "NOISE-5",
+            "\u{2116} LX123456789CN",
+            "MAEU1",
+            "1761",
+            "PCE",
+        )],
+    )
+    .await;
+    assert_eq!(outcomes(&symbol), [DeclarationOutcome::Rejected]);
+    assert_eq!(
+        symbol[0].violations[0].field,
+        "declarations[0].consignment.tracking_numbers[0]"
+    );
+
+    // An id far too long is refused and echoed cut to 128 characters (a tester's 200,000
+    // came back whole).
+    let long = submit(
+        &suite,
+        vec![noisy(&"Z".repeat(200_000), "1Z1", "MAEU1", "1761", "PCE")],
+    )
+    .await;
+    assert_eq!(outcomes(&long), [DeclarationOutcome::Rejected]);
+    assert_eq!(long[0].declaration_id, "Z".repeat(128));
+
     // Another number, or a unit that means something else, is another declaration.
     let other = submit(
         &suite,

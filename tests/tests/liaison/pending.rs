@@ -427,12 +427,14 @@ async fn pending_then_assessed_with_results_through_the_outbox(backend: acx_test
             .unwrap_err();
         assert_eq!(refused.code(), Code::AlreadyExists, "{correction:?}");
     }
+    // Padding is no correction: the note is stored trimmed (found by a tester).
     let with_its_time = client
         .record_inspection_result(authorized(
             RecordInspectionResultRequest {
                 name: "shipments/D-1".to_owned(),
                 result: Some(InspectionResult {
                     inspect_time: stored.inspect_time,
+                    note: format!(" {} \n", result.note),
                     ..result.clone()
                 }),
             },
