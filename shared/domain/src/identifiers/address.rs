@@ -12,21 +12,25 @@ use unicode_normalization::UnicodeNormalization;
 /// building bldg, floor fl, room rm, suite ste, district dist, industrial ind,
 /// north/south/east/west n/s/e/w, number no). At least 5 characters.
 ///
-/// From version 5 (`cjk_unspaced`), no space is kept next to a Chinese or Japanese character
-/// (Han, kana): those scripts write addresses without spaces, and where one is put is
-/// arbitrary (found by a tester: `南山区 1号楼` and `南山区1号楼` did not agree).
+/// From version 5 (`v5`), no space is kept next to a Chinese or Japanese character (Han,
+/// kana): those scripts write addresses without spaces, and where one is put is arbitrary
+/// (found by a tester: `南山区 1号楼` and `南山区1号楼` did not agree); and US postal forms
+/// are read alike ([`us_forms`]).
 ///
 /// Error: "is too short to be an address".
-pub fn normalize(value: &str, cjk_unspaced: bool) -> Result<String, String> {
+pub fn normalize(value: &str, v5: bool) -> Result<String, String> {
     let folded = fold_accents(&value.to_lowercase()).replace('ß', "ss");
     let spaced: String = folded
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
-    let words: Vec<_> = spaced.split_whitespace().map(abbreviate).collect();
+    let mut words: Vec<_> = spaced.split_whitespace().map(abbreviate).collect();
+    if v5 {
+        words = us_forms(words);
+    }
     let mut out = String::with_capacity(spaced.len());
     for (i, word) in words.iter().enumerate() {
-        let joined = cjk_unspaced
+        let joined = v5
             && i > 0
             && (words[i - 1].chars().last().is_some_and(is_cjk)
                 || word.chars().next().is_some_and(is_cjk));
@@ -39,6 +43,120 @@ pub fn normalize(value: &str, cjk_unspaced: bool) -> Result<String, String> {
         return Err("is too short to be an address".to_owned());
     }
     Ok(out)
+}
+
+/// US postal forms (version 5): street words the USPS
+/// abbreviates (`parkway` `pkwy`, `drive` `dr`, `lane` `ln`, `court` `ct`, `place` `pl`,
+/// `highway` `hwy`, `apartment` `apt`), a state's name as its USPS code (`california` `ca`,
+/// `new york` `ny`), and a trailing `usa`, `united states` or `united states of america`
+/// dropped (found by a tester: `Pkwy` and `Parkway`, `CA` and `California`, and a trailing
+/// `, USA` kept one address apart).
+fn us_forms(words: Vec<std::borrow::Cow<'_, str>>) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        // A state's name of three words, then two (after `abbreviate`: `n carolina`).
+        let named = [3, 2].into_iter().find_map(|n| {
+            let phrase = words.get(i..i + n)?.join(" ");
+            us_state(&phrase).map(|code| (n, code))
+        });
+        if let Some((n, code)) = named {
+            out.push(Cow::Borrowed(code));
+            i += n;
+            continue;
+        }
+        out.push(match words[i].as_ref() {
+            "parkway" => Cow::Borrowed("pkwy"),
+            "drive" => Cow::Borrowed("dr"),
+            "lane" => Cow::Borrowed("ln"),
+            "court" => Cow::Borrowed("ct"),
+            "place" => Cow::Borrowed("pl"),
+            "highway" => Cow::Borrowed("hwy"),
+            "apartment" => Cow::Borrowed("apt"),
+            word => us_state(word).map_or_else(|| words[i].clone(), Cow::Borrowed),
+        });
+        i += 1;
+    }
+    for tail in [
+        &["united", "states", "of", "america"][..],
+        &["united", "states"],
+        &["usa"],
+    ] {
+        if out.len() > tail.len()
+            && out[out.len() - tail.len()..]
+                .iter()
+                .zip(tail)
+                .all(|(w, t)| w == t)
+        {
+            out.truncate(out.len() - tail.len());
+            break;
+        }
+    }
+    out
+}
+
+/// The USPS code of a US state, district or territory named in full (lower case, words
+/// separated by one space, as [`abbreviate`] leaves them: `n carolina`), or None.
+fn us_state(name: &str) -> Option<&'static str> {
+    const STATES: &[(&str, &str)] = &[
+        ("alabama", "al"),
+        ("alaska", "ak"),
+        ("arizona", "az"),
+        ("arkansas", "ar"),
+        ("california", "ca"),
+        ("colorado", "co"),
+        ("connecticut", "ct"),
+        ("delaware", "de"),
+        ("dist of columbia", "dc"),
+        ("florida", "fl"),
+        ("georgia", "ga"),
+        ("hawaii", "hi"),
+        ("idaho", "id"),
+        ("illinois", "il"),
+        ("indiana", "in"),
+        ("iowa", "ia"),
+        ("kansas", "ks"),
+        ("kentucky", "ky"),
+        ("louisiana", "la"),
+        ("maine", "me"),
+        ("maryland", "md"),
+        ("massachusetts", "ma"),
+        ("michigan", "mi"),
+        ("minnesota", "mn"),
+        ("mississippi", "ms"),
+        ("missouri", "mo"),
+        ("montana", "mt"),
+        ("nebraska", "ne"),
+        ("nevada", "nv"),
+        ("new hampshire", "nh"),
+        ("new jersey", "nj"),
+        ("new mexico", "nm"),
+        ("new york", "ny"),
+        ("n carolina", "nc"),
+        ("n dakota", "nd"),
+        ("ohio", "oh"),
+        ("oklahoma", "ok"),
+        ("oregon", "or"),
+        ("pennsylvania", "pa"),
+        ("puerto rico", "pr"),
+        ("rhode island", "ri"),
+        ("s carolina", "sc"),
+        ("s dakota", "sd"),
+        ("tennessee", "tn"),
+        ("texas", "tx"),
+        ("utah", "ut"),
+        ("vermont", "vt"),
+        ("virginia", "va"),
+        ("washington", "wa"),
+        ("w virginia", "wv"),
+        ("wisconsin", "wi"),
+        ("wyoming", "wy"),
+    ];
+    STATES
+        .iter()
+        .find(|(full, _)| *full == name)
+        .map(|(_, code)| *code)
 }
 
 /// Whether `c` is a Chinese or Japanese character: a Han ideograph (the CJK Unified
@@ -143,6 +261,24 @@ mod tests {
             super::super::normalize_as(super::super::Normalization::V4, Address, raw, None).unwrap()
         };
         assert_ne!(v4("深圳市南山区 1号楼"), v4("深圳市南山区1号楼"));
+    }
+
+    #[test]
+    fn us_postal_forms_read_alike() {
+        assert_eq!(
+            ok("1600 Amphitheatre Parkway, Mountain View, California 94043, USA"),
+            ok("1600 Amphitheatre Pkwy, Mountain View, CA 94043")
+        );
+        assert_eq!(
+            ok("12 Oak Drive, Raleigh, North Carolina 27601, United States of America"),
+            "12 oak dr raleigh nc 27601"
+        );
+        assert_eq!(
+            ok("1 Main St, Washington, District of Columbia 20001"),
+            ok("1 Main Street, Washington, DC 20001")
+        );
+        // Only a trailing country goes.
+        assert_eq!(ok("USA Plaza 5, Springfield"), "usa plaza 5 springfield");
     }
 
     #[test]

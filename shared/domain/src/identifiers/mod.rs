@@ -118,8 +118,9 @@ pub enum Normalization {
     /// registry court is read in its ASCII spelling as well (`Muenchen` is `München`), and a
     /// number with the court's letter (`HRB 84729 B`) is that number whether the court is
     /// named or not; in an address, spaces between Chinese or Japanese characters, or
-    /// between them and digits, are dropped (`南山区 1号楼` is `南山区1号楼`). Other kinds
-    /// read as in version 4.
+    /// between them and digits, are dropped (`南山区 1号楼` is `南山区1号楼`), and US postal
+    /// forms read alike (`Parkway` and `Pkwy`, `California` and `CA`, a trailing `USA`).
+    /// Other kinds read as in version 4.
     V5,
 }
 
