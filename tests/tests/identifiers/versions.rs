@@ -158,6 +158,51 @@ async fn hashes_stored_under_version_1_stay_linked_matched_and_recognised_after_
     }
 }
 
+/// Platform A's seller `{tag}` (name "Nordlicht Handel", in `listed`'s country, with its
+/// identifiers) with a confirmed finding, and platform B's seller `{tag}-OTHER` (`other`'s
+/// name, country and identifiers): their risks, once scoring has them.
+async fn listed_and_other(
+    suite: &TestSuite,
+    tag: &str,
+    listed: (&str, Identifiers),
+    other: (&str, &str, Identifiers),
+) -> (SellerRisk, SellerRisk) {
+    let (listed_country, listed_ids) = listed;
+    let (other_name, other_country, other_ids) = other;
+    let other_id = format!("{tag}-OTHER");
+    accept(
+        suite,
+        PLATFORM_A,
+        vec![
+            profile(
+                &format!("P-{tag}"),
+                tag,
+                "Nordlicht Handel",
+                listed_country,
+                listed_ids,
+            ),
+            confirmed(&format!("F-{tag}"), tag),
+        ],
+    )
+    .await;
+    accept(
+        suite,
+        PLATFORM_B,
+        vec![profile(
+            &format!("P-{other_id}"),
+            &other_id,
+            other_name,
+            other_country,
+            other_ids,
+        )],
+    )
+    .await;
+    (
+        risk(suite, account("demo-platform", tag)).await,
+        risk(suite, account("demo-marketplace", &other_id)).await,
+    )
+}
+
 /// Normalisation version 4: a VAT number given without its prefix by a seller of the VAT area
 /// is the prefixed number, so two platforms' sellers giving it either way are one party, and a
 /// confirmed finding against one lists the other (found by a tester: they never linked, and a
@@ -177,37 +222,13 @@ async fn a_vat_number_without_its_prefix_links_with_the_prefixed_one() {
     .into_iter()
     .enumerate()
     {
-        let listed = format!("VAT-{i}");
-        let other = format!("VAT-OTHER-{i}");
-        accept(
+        let (listed, other) = listed_and_other(
             &suite,
-            PLATFORM_A,
-            vec![
-                profile(
-                    &format!("P-{listed}"),
-                    &listed,
-                    "Nordlicht Handel",
-                    country,
-                    tax(bare),
-                ),
-                confirmed(&format!("F-{listed}"), &listed),
-            ],
+            &format!("VAT-{i}"),
+            (country, tax(bare)),
+            ("Quick Deals", country, tax(prefixed)),
         )
         .await;
-        accept(
-            &suite,
-            PLATFORM_B,
-            vec![profile(
-                &format!("P-{other}"),
-                &other,
-                "Quick Deals",
-                country,
-                tax(prefixed),
-            )],
-        )
-        .await;
-        let listed = risk(&suite, account("demo-platform", &listed)).await;
-        let other = risk(&suite, account("demo-marketplace", &other)).await;
         assert_eq!(other.cluster_id, listed.cluster_id, "{country}: {other:#?}");
         assert_eq!(
             other.tier(),
@@ -355,37 +376,13 @@ async fn forms_version_4_kept_apart_link_from_version_5() {
             put(&mut identifiers, value.to_owned());
             identifiers
         };
-        let listed = format!("V5-{i}");
-        let other = format!("V5-OTHER-{i}");
-        accept(
+        let (listed, other) = listed_and_other(
             &suite,
-            PLATFORM_A,
-            vec![
-                profile(
-                    &format!("P-{listed}"),
-                    &listed,
-                    "Nordlicht Handel",
-                    country_a,
-                    with(a),
-                ),
-                confirmed(&format!("F-{listed}"), &listed),
-            ],
+            &format!("V5-{i}"),
+            (country_a, with(a)),
+            ("Nordlicht Handel", country_b, with(b)),
         )
         .await;
-        accept(
-            &suite,
-            PLATFORM_B,
-            vec![profile(
-                &format!("P-{other}"),
-                &other,
-                "Nordlicht Handel",
-                country_b,
-                with(b),
-            )],
-        )
-        .await;
-        let listed = risk(&suite, account("demo-platform", &listed)).await;
-        let other = risk(&suite, account("demo-marketplace", &other)).await;
         assert_eq!(other.cluster_id, listed.cluster_id, "{a} / {b}: {other:#?}");
         if strong {
             assert_eq!(
