@@ -509,10 +509,7 @@ impl Shipments {
         ] {
             // Trimmed, as every other text customs sends (found by a tester: a retry with
             // `ACME ` for `ACME` was ALREADY_EXISTS).
-            let trimmed = text.trim();
-            if trimmed.len() != text.len() {
-                *text = trimmed.to_owned();
-            }
+            acx_domain::customs::trim_in_place(text);
             if let Some(why) = acx_domain::text::free_text_problem(text, max) {
                 violations.push(FieldViolation::new(field, why));
             }

@@ -446,7 +446,7 @@ fn id(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, requir
 }
 
 /// Removes white space at both ends of `value`, without copying when there is none.
-fn trim_in_place(value: &mut String) {
+pub fn trim_in_place(value: &mut String) {
     let trimmed = value.trim();
     if trimmed.len() != value.len() {
         *value = trimmed.to_owned();

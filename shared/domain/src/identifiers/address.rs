@@ -56,12 +56,7 @@ fn us_forms(words: Vec<std::borrow::Cow<'_, str>>) -> Vec<std::borrow::Cow<'_, s
     let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        // A state's name of three words, then two (after `abbreviate`: `n carolina`).
-        let named = [3, 2].into_iter().find_map(|n| {
-            let phrase = words.get(i..i + n)?.join(" ");
-            us_state(&phrase).map(|code| (n, code))
-        });
-        if let Some((n, code)) = named {
+        if let Some((n, code)) = us_state(&words[i..]) {
             out.push(Cow::Borrowed(code));
             i += n;
             continue;
@@ -74,7 +69,7 @@ fn us_forms(words: Vec<std::borrow::Cow<'_, str>>) -> Vec<std::borrow::Cow<'_, s
             "place" => Cow::Borrowed("pl"),
             "highway" => Cow::Borrowed("hwy"),
             "apartment" => Cow::Borrowed("apt"),
-            word => us_state(word).map_or_else(|| words[i].clone(), Cow::Borrowed),
+            _ => words[i].clone(),
         });
         i += 1;
     }
@@ -96,9 +91,10 @@ fn us_forms(words: Vec<std::borrow::Cow<'_, str>>) -> Vec<std::borrow::Cow<'_, s
     out
 }
 
-/// The USPS code of a US state, district or territory named in full (lower case, words
-/// separated by one space, as [`abbreviate`] leaves them: `n carolina`), or None.
-fn us_state(name: &str) -> Option<&'static str> {
+/// The USPS code of the US state, district or territory whose full name (as [`abbreviate`]
+/// leaves it: `n carolina`) the words begin with, longest first, and how many words it
+/// takes; None when they begin with none. Compared word by word, without building phrases.
+fn us_state(words: &[std::borrow::Cow<'_, str>]) -> Option<(usize, &'static str)> {
     const STATES: &[(&str, &str)] = &[
         ("alabama", "al"),
         ("alaska", "ak"),
@@ -155,8 +151,13 @@ fn us_state(name: &str) -> Option<&'static str> {
     ];
     STATES
         .iter()
-        .find(|(full, _)| *full == name)
-        .map(|(_, code)| *code)
+        .filter_map(|(full, code)| {
+            let parts = full.split(' ').count();
+            let begins =
+                words.len() >= parts && full.split(' ').zip(words).all(|(part, word)| part == word);
+            begins.then_some((parts, *code))
+        })
+        .max_by_key(|(parts, _)| *parts)
 }
 
 /// Whether `c` is a Chinese or Japanese character: a Han ideograph (the CJK Unified

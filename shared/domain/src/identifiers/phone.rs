@@ -116,8 +116,8 @@ fn is_placeholder(number: &phonenumber::PhoneNumber) -> bool {
 fn filler_digits(national: &str) -> bool {
     let digits: Vec<u32> = national.chars().filter_map(|c| c.to_digit(10)).collect();
     let filler = |digits: &[u32]| {
-        let run = |d: u32| digits.windows(2).all(|w| w[1] == (w[0] + d) % 10);
-        run(0) || run(1) || run(9)
+        digits.windows(2).all(|w| w[0] == w[1])
+            || super::placeholders::longest_run(digits) == digits.len()
     };
     digits.len() >= 6 && (filler(&digits) || filler(&digits[digits.len().saturating_sub(7)..]))
 }

@@ -276,7 +276,7 @@ fn filler_number(digits: &[u32]) -> bool {
 
 /// The longest run of digits each one more than the one before (9 then 0, as on a keyboard:
 /// `1234567890`) or each one less.
-fn longest_run(digits: &[u32]) -> usize {
+pub(super) fn longest_run(digits: &[u32]) -> usize {
     let mut longest = usize::from(!digits.is_empty());
     for step in [1, 9] {
         let mut run = 1;
