@@ -139,7 +139,14 @@ fn legacy_forms(
 ) -> Vec<(Normalization, String)> {
     let mut forms: Vec<(Normalization, String)> = Vec::new();
     let older = versions.iter().filter(|v| **v < Normalization::CURRENT);
+    // The version whose forms were last computed: one that reads the kind alike gives the
+    // same forms, which would be dropped as repeats, so they are not computed again.
+    let mut computed: Option<Normalization> = None;
     for &version in older.filter(|v| !v.reads_alike(Normalization::CURRENT, kind)) {
+        if computed.is_some_and(|last| last.reads_alike(version, kind)) {
+            continue;
+        }
+        computed = Some(version);
         // The current form of a registration or tax number may name its register
         // (`GB:...`), which older versions never read: then only the raw value gives theirs.
         let inputs: &[&str] = if current.contains(':') && kind.is_strong() {

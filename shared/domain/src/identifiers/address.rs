@@ -149,8 +149,10 @@ fn us_state(words: &[std::borrow::Cow<'_, str>]) -> Option<(usize, &'static str)
         ("wisconsin", "wi"),
         ("wyoming", "wy"),
     ];
+    let first = words.first()?.as_ref();
     STATES
         .iter()
+        .filter(|(full, _)| full.split(' ').next() == Some(first))
         .filter_map(|(full, code)| {
             let parts = full.split(' ').count();
             let begins =
