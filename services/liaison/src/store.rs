@@ -4,7 +4,7 @@ use acx_proto::{
     liaison::{Declaration, InspectionResult},
     scoring::ShipmentAssessment,
 };
-use acx_runtime::{Database, WriteLock, db::rows_statement, on_backend, on_tx, time::now_micros};
+use acx_runtime::{Database, WriteLock, on_backend, on_tx, time::now_micros};
 use prost::Message;
 use std::sync::LazyLock;
 
@@ -96,7 +96,7 @@ pub async fn insert(
     let mut inserted = std::collections::HashSet::with_capacity(offered.len());
     let mut tx = database.begin_write(None).await?;
     for chunk in offered.chunks(ROWS_PER_STATEMENT) {
-        let sql = rows_statement(HEAD, 0, chunk.len(), 12, TAIL);
+        let sql = tx.rows_statement(HEAD, 0, chunk.len(), 12, TAIL);
         let stored: Vec<(String, String)>;
         on_tx!(&mut tx, conn => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
@@ -224,11 +224,11 @@ pub async fn get_many(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let sql = sqlx::AssertSqlSafe(format!(
+    let sql = sqlx::AssertSqlSafe(database.fit(format!(
         "SELECT {SELECTED} FROM {JOINED} WHERE d.authority IN ({}) AND d.declaration_id IN ({})",
         placeholders(1, authorities.len()),
         placeholders(1 + authorities.len(), ids.len())
-    ));
+    )));
     on_backend!(database, pool => {
         let mut query = sqlx::query_as(sql);
         for value in authorities.iter().chain(&ids) {
@@ -289,7 +289,7 @@ pub async fn write_assessments(
     // update changes (each once, the first record of it).
     let mut changing: Vec<&AssessmentRecord<'_>> = Vec::with_capacity(records.len());
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let sql = rows_statement(
+        let sql = tx.rows_statement(
             "SELECT authority, declaration_id FROM declarations WHERE state = $1 \
              AND (authority, declaration_id) IN (VALUES ",
             1,
@@ -350,7 +350,7 @@ pub async fn write_assessments(
         // assessment, risk, lane, assessed_seq.
         // A re-assessment takes a new number too: a search started before it reads the
         // shipment as it stood then, from the history (search.rs).
-        let update = rows_statement(
+        let update = tx.rows_statement(
             "UPDATE declarations SET state = $1, assessment = v.column3, risk = v.column4, \
              lane = v.column5, assessed_seq = v.column6 FROM (VALUES ",
             1,
@@ -370,7 +370,7 @@ pub async fn write_assessments(
             }
             query.execute(conn).await?;
         });
-        let history = rows_statement(
+        let history = tx.rows_statement(
             "INSERT INTO assessment_history \
              (authority, declaration_id, assess_time_us, model_version, risk, lane, cause, assessed_seq) VALUES ",
             0,
@@ -391,7 +391,7 @@ pub async fn write_assessments(
         });
         let alerts: Vec<_> = rows.iter().filter(|r| r.alert).collect();
         if !alerts.is_empty() {
-            let sql = rows_statement(
+            let sql = tx.rows_statement(
                 "INSERT INTO alerts (authority, declaration_id, lane, risk) VALUES ",
                 0,
                 alerts.len(),

@@ -38,9 +38,7 @@ use acx_proto::{
     ingest::Report,
     scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment},
 };
-use acx_runtime::{
-    Database, WriteLock, WriteTx, db::rows_statement, on_backend, on_tx, time::now_micros,
-};
+use acx_runtime::{Database, WriteLock, WriteTx, on_backend, on_tx, time::now_micros};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -242,7 +240,7 @@ pub(crate) async fn insert_at(
     entry: &Entry,
     time_us: i64,
 ) -> Result<(), sqlx::Error> {
-    let sql = rows_statement(HISTORY_INSERT, 0, 1, 5, "");
+    let sql = tx.rows_statement(HISTORY_INSERT, 0, 1, 5, "");
     on_tx!(&mut *tx, conn => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(position).bind(entry.kind()).bind(entry.records()).bind(entry.encode())
         .bind(time_us).execute(conn).await?);
@@ -394,7 +392,7 @@ pub async fn append_declarations(
     }
     let time_us = now_micros();
     for rows in appended.chunks(ROWS_PER_STATEMENT) {
-        let claims = rows_statement(
+        let claims = tx.rows_statement(
             "INSERT INTO declarations (authority, declaration_id, position, content_hash, shipment, assessment) VALUES ",
             0,
             rows.len(),
@@ -411,7 +409,7 @@ pub async fn append_declarations(
             }
             query.execute(conn).await?;
         });
-        let entries = rows_statement(HISTORY_INSERT, 0, rows.len(), 5, "");
+        let entries = tx.rows_statement(HISTORY_INSERT, 0, rows.len(), 5, "");
         on_tx!(&mut tx, conn => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(entries.as_str()));
             for (at, new, _) in rows {
@@ -448,7 +446,7 @@ async fn recorded_among<'a>(
 ) -> Result<HashMap<(&'a str, &'a str), (i64, Vec<u8>, Vec<u8>)>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
-        let sql = rows_statement(
+        let sql = tx.rows_statement(
             "SELECT authority, declaration_id, position, content_hash, assessment FROM declarations \
              WHERE (authority, declaration_id) IN (VALUES ",
             0,
@@ -535,7 +533,7 @@ pub async fn recorded_ids(
 ) -> Result<std::collections::HashSet<(String, String)>, Error> {
     let mut found = std::collections::HashSet::new();
     for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
-        let sql = rows_statement(
+        let sql = database.rows_statement(
             "SELECT authority, declaration_id FROM declarations \
              WHERE (authority, declaration_id) IN (VALUES ",
             0,
