@@ -42,6 +42,9 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     if labels && super::placeholders::is_placeholder(&out) {
         return Err("is a placeholder, not a number (such as NONE, N/A or 0000000000)".to_owned());
     }
+    if labels && is_import_scheme_number(&out) {
+        return Err(IMPORT_SCHEME.to_owned());
+    }
     if labels && super::placeholders::has_no_digit(&out) {
         return Err(NO_DIGIT.to_owned());
     }
@@ -49,6 +52,41 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
         return Err("is masked, not a number (such as DE1366XXXXX or DE*****5976)".to_owned());
     }
     Ok(out)
+}
+
+/// Why an import One-Stop-Shop number is refused ([`is_import_scheme_number`]).
+const IMPORT_SCHEME: &str = "is an EU import VAT scheme number (IOSS IM..., non-Union OSS EU...), which names whoever collects the VAT, on a marketplace the marketplace itself, not the seller";
+
+/// Whether a compact number (letters and digits, upper case) is an EU VAT scheme number of
+/// distance sales, with or without an `IOSS` or `OSS` label: an Import One-Stop Shop
+/// number, `IM` and ten digits (the identifying member state's ISO 3166 numeric code and
+/// seven digits), or a non-Union scheme number, `EU` and nine digits (Council Implementing
+/// Regulation (EU) 282/2011 and Directive 2006/112/EC, art. 362 and 369q). A marketplace
+/// that facilitates a sale is its deemed supplier (art. 14a) and prints its own such
+/// number on every seller's orders and listings, so the number names the marketplace and
+/// would link every seller on it (found by a tester: `IM2760000742` and `EU372000041` on
+/// unrelated sellers' profiles). Neither is any register's business number.
+fn is_import_scheme_number(compact: &str) -> bool {
+    let number = [
+        "IOSSNUMBER",
+        "IOSSNO",
+        "IOSSID",
+        "IOSS",
+        "OSSNUMBER",
+        "OSSNO",
+        "OSS",
+    ]
+    .iter()
+    .find_map(|label| compact.strip_prefix(label))
+    .unwrap_or(compact);
+    let digits =
+        |rest: &str, count: usize| rest.len() == count && rest.bytes().all(|b| b.is_ascii_digit());
+    number
+        .strip_prefix("IM")
+        .is_some_and(|rest| digits(rest, 10))
+        || number
+            .strip_prefix("EU")
+            .is_some_and(|rest| digits(rest, 9))
 }
 
 /// Whether a number is shown partly hidden, as statements and seller pages show one: two or
@@ -425,6 +463,29 @@ mod tests {
         );
         for copied in ["GB999999973", "LU 20260743", "DE 123 456 789", "ABC123"] {
             assert!(normalize_kind(TaxNumber, copied, None).is_err(), "{copied}");
+        }
+    }
+
+    #[test]
+    fn import_vat_scheme_numbers_are_no_sellers_own() {
+        for scheme in [
+            "IM2760000742",
+            "IOSS: IM 276 000 0742",
+            "IOSS IM2760000742",
+            "EU372000041",
+            "OSS No. EU 372 000 041",
+        ] {
+            assert!(
+                normalize_kind(TaxNumber, scheme, None)
+                    .unwrap_err()
+                    .starts_with("is an EU import VAT scheme number"),
+                "{scheme}"
+            );
+        }
+        // Other numbers of those letters and lengths are kept: an Isle of Man company
+        // number, a number of other digits, a VAT number of a member state.
+        for kept in ["IM 012345C", "IM27600007421", "EU37200004", "DE136695976"] {
+            assert!(normalize_kind(TaxNumber, kept, None).is_ok(), "{kept}");
         }
     }
 
