@@ -289,21 +289,29 @@ pub async fn write_assessments(
     // update changes (each once, the first record of it).
     let mut changing: Vec<&AssessmentRecord<'_>> = Vec::with_capacity(records.len());
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        // A join, not `(authority, declaration_id) IN (VALUES ...)`, which SQLite plans as
+        // a scan of every declaration in state `before` (110 ms a batch of 100 among 190,000
+        // assessed ones, for every batch of a re-assessment; 0.1 ms as a join). The state
+        // is the last parameter, so all are numbered in order.
         let sql = tx.rows_statement(
-            "SELECT authority, declaration_id FROM declarations WHERE state = $1 \
-             AND (authority, declaration_id) IN (VALUES ",
-            1,
+            "SELECT d.authority, d.declaration_id FROM (VALUES ",
+            0,
             chunk.len(),
             2,
-            ")",
+            &format!(
+                ") AS v JOIN declarations d \
+                 ON d.authority = v.column1 AND d.declaration_id = v.column2 \
+                 WHERE d.state = ${}",
+                chunk.len() * 2 + 1
+            ),
         );
         let found: Vec<(String, String)>;
         on_tx!(&mut tx, conn => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(before);
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
             for record in chunk {
                 query = query.bind(record.authority).bind(record.declaration_id);
             }
-            found = query.fetch_all(conn).await?;
+            found = query.bind(before).fetch_all(conn).await?;
         });
         for record in chunk {
             let key = (record.authority, record.declaration_id);
