@@ -96,57 +96,15 @@ pub struct AuditLog {
 impl AuditLog {
     /// Starts the writer over `database`.
     pub fn start(database: Database) -> Self {
-        let (queue, mut receiver) = mpsc::channel::<Pending>(4 * MAX_GROUP);
+        let (queue, receiver) = mpsc::channel::<Pending>(4 * MAX_GROUP);
         let failing = Arc::new(AtomicBool::new(false));
-        let writer_failing = failing.clone();
         let awaited = Arc::new(Notify::new());
-        let writer_awaited = awaited.clone();
-        tokio::spawn(async move {
-            while let Some(first) = receiver.recv().await {
-                if first.done.is_none() {
-                    tokio::select! {
-                        () = tokio::time::sleep(LINGER) => {}
-                        () = writer_awaited.notified() => {}
-                    }
-                }
-                let mut group = vec![first];
-                // Let the calls in progress add their records too: one write for many.
-                for _ in 0..LINGER_YIELDS {
-                    tokio::task::yield_now().await;
-                    while group.len() < MAX_GROUP {
-                        match receiver.try_recv() {
-                            Ok(next) => group.push(next),
-                            Err(_) => break,
-                        }
-                    }
-                }
-                let mut rows = Vec::with_capacity(group.len());
-                let mut waiting = Vec::new();
-                // Records whose callers have their answer already.
-                let mut unconfirmed = 0;
-                for pending in group {
-                    rows.extend(pending.row);
-                    match pending.done {
-                        Some(done) => waiting.push(done),
-                        None => unconfirmed += 1,
-                    }
-                }
-                let outcome = if rows.is_empty() {
-                    Ok(())
-                } else {
-                    write(&database, rows).await.map_err(|e| e.to_string())
-                };
-                writer_failing.store(outcome.is_err(), Ordering::SeqCst);
-                for done in waiting {
-                    let _ = done.send(outcome.clone());
-                }
-                if let Err(error) = &outcome
-                    && unconfirmed > 0
-                {
-                    tracing::error!(%error, records = unconfirmed, "audit records of answered calls were not written");
-                }
-            }
-        });
+        tokio::spawn(write_groups(
+            database,
+            receiver,
+            failing.clone(),
+            awaited.clone(),
+        ));
         Self {
             queue,
             failing,
@@ -252,13 +210,130 @@ fn printable(text: &str) -> String {
     out
 }
 
+/// How long a group's write may take before questions wait for their records: a database
+/// that does not answer (stopped, unreachable) takes the pool's timeout, 10 s or more, to
+/// fail, and questions answered meanwhile would each leave a record only memory holds.
+const SLOW_WRITE: Duration = Duration::from_millis(500);
+/// How often records of answered calls that could not be written are tried again.
+const RETRY: Duration = Duration::from_secs(1);
+/// Most records of answered calls kept for a retry; older ones beyond it are dropped, and
+/// logged. Questions wait for their records while any are kept, so only the calls answered
+/// before the trail was found failing (within [`SLOW_WRITE`]) add to them.
+const MAX_CARRIED: usize = 100_000;
+
+/// The writer: groups what calls queue and writes each group in one statement. Records of
+/// calls answered already (questions, refusals) that cannot be written are kept and
+/// written with a later group, so a database outage loses none of them (found by a
+/// tester: five CheckSeller calls answered while PostgreSQL was stopped left no record).
+/// `failing` is set while any are kept or a write is slow or failed, and makes questions
+/// wait for their records.
+async fn write_groups(
+    database: Database,
+    mut receiver: mpsc::Receiver<Pending>,
+    failing: Arc<AtomicBool>,
+    awaited: Arc<Notify>,
+) {
+    let mut carried: Vec<Row> = Vec::new();
+    // Retries left once no call can queue any more (the server stopped).
+    let mut last_retries = 10;
+    loop {
+        let first = if carried.is_empty() {
+            receiver.recv().await
+        } else {
+            tokio::select! {
+                next = receiver.recv() => next,
+                () = tokio::time::sleep(RETRY) => None,
+            }
+        };
+        if first.is_none() && receiver.is_closed() {
+            if carried.is_empty() {
+                return;
+            }
+            if last_retries == 0 {
+                tracing::error!(
+                    records = carried.len(),
+                    "audit records of answered calls were not written before the server stopped"
+                );
+                return;
+            }
+            last_retries -= 1;
+            tokio::time::sleep(RETRY).await;
+        }
+        let mut group: Vec<Pending> = first.into_iter().collect();
+        if group.first().is_some_and(|p| p.done.is_none()) {
+            tokio::select! {
+                () = tokio::time::sleep(LINGER) => {}
+                () = awaited.notified() => {}
+            }
+        }
+        // Let the calls in progress add their records too: one write for many.
+        for _ in 0..LINGER_YIELDS {
+            tokio::task::yield_now().await;
+            while group.len() < MAX_GROUP {
+                match receiver.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+        }
+        // Records whose callers have their answer already, first those kept from before.
+        let mut answered = std::mem::take(&mut carried);
+        let mut waiting_rows = Vec::new();
+        let mut waiting = Vec::new();
+        for pending in group {
+            match pending.done {
+                Some(done) => {
+                    waiting_rows.extend(pending.row);
+                    waiting.push(done);
+                }
+                None => answered.extend(pending.row),
+            }
+        }
+        let confirmed = answered.len();
+        let mut rows = answered;
+        rows.extend(waiting_rows);
+        let outcome = if rows.is_empty() {
+            Ok(())
+        } else {
+            let write = write(&database, &rows);
+            tokio::pin!(write);
+            tokio::select! {
+                outcome = &mut write => outcome,
+                () = tokio::time::sleep(SLOW_WRITE) => {
+                    failing.store(true, Ordering::SeqCst);
+                    write.await
+                }
+            }
+            .map_err(|e| e.to_string())
+        };
+        if let Err(error) = &outcome
+            && confirmed > 0
+        {
+            rows.truncate(confirmed);
+            let dropped = rows.len().saturating_sub(MAX_CARRIED);
+            if dropped > 0 {
+                rows.drain(..dropped);
+                tracing::error!(%error, records = dropped,
+                    "audit records of answered calls were not written and could be kept no longer");
+            }
+            tracing::warn!(%error, records = rows.len(),
+                "audit records of answered calls not written yet: kept, retrying");
+            carried = rows;
+        }
+        failing.store(outcome.is_err() || !carried.is_empty(), Ordering::SeqCst);
+        for done in waiting {
+            let _ = done.send(outcome.clone());
+        }
+    }
+}
+
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("audit record not written: {0}")]
 pub struct AuditError(String);
 
 /// Writes rows (time, principal, rpc, parameters, outcome) in one statement.
-async fn write(database: &Database, rows: Vec<Row>) -> Result<(), sqlx::Error> {
+async fn write(database: &Database, rows: &[Row]) -> Result<(), sqlx::Error> {
     const HEAD: &str = "INSERT INTO audit_log (call_time_us, principal, rpc, parameters, outcome) ";
     on_backend!(database, pool => {
         let mut query = sqlx::QueryBuilder::new(HEAD);

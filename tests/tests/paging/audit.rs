@@ -300,3 +300,83 @@ async fn a_nul_in_a_callers_text_is_recorded_on_sqlite() {
 async fn a_nul_in_a_callers_text_is_recorded_on_postgres() {
     a_nul_in_a_callers_text_is_recorded_and_spoils_no_one_elses_call(Backend::Postgres).await;
 }
+
+/// A question answered while the trail could not be written keeps its record: it is
+/// written once the database takes writes again, and while the trail fails, questions
+/// wait for their records and fail rather than answer unrecorded (found by a tester: five
+/// CheckSeller calls answered while PostgreSQL was stopped left no record at all). The
+/// outage is a trigger that refuses every insert into the trail's SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_answered_during_an_outage_of_the_trail_are_recorded_after_it() {
+    use sqlx::{Connection, SqliteConnection};
+
+    let liaison = LiaisonHarness::start(Backend::Sqlite).await.unwrap();
+    let token = liaison.customs[0].clone();
+    let ask = |name: &str| {
+        let request = authorized(
+            GetShipmentRequest {
+                name: name.to_owned(),
+            },
+            &token,
+        );
+        let client = liaison.client();
+        async move { client.await.get_shipment(request).await.map(drop) }
+    };
+    assert_eq!(
+        ask("shipments/BEFORE").await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    let trail = liaison._dir.path().join("liaison-audit.db");
+    let mut admin = SqliteConnection::connect(&format!("sqlite://{}", trail.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER outage BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'outage'); END",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    // Answered before the failure shows: its record is queued.
+    assert_eq!(
+        ask("shipments/DURING-1").await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    // Once a write failed, a question waits for its record, and fails without one.
+    let mut refused = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let code = ask("shipments/DURING-2").await.unwrap_err().code();
+        if code != tonic::Code::NotFound {
+            refused = Some(code);
+            break;
+        }
+    }
+    assert_eq!(refused, Some(tonic::Code::Internal));
+    sqlx::query("DROP TRIGGER outage")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut client = liaison.client().await;
+    let mut recorded = Vec::new();
+    for _ in 0..100 {
+        let page = client
+            .list_audit_records(authorized(
+                ListAuditRecordsRequest {
+                    rpc: "GetShipment".to_owned(),
+                    page_size: 100,
+                    ..Default::default()
+                },
+                &liaison.auditor,
+            ))
+            .await;
+        if let Ok(page) = page {
+            recorded = page.into_inner().records;
+            if recorded.iter().any(|r| r.parameters.contains("DURING-1")) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let named = |tag: &str| recorded.iter().any(|r| r.parameters.contains(tag));
+    assert!(named("BEFORE") && named("DURING-1"), "{recorded:#?}");
+}
