@@ -73,7 +73,8 @@ pub struct Config {
         long,
         env = "ACX_SCORING_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = acx_runtime::client::parse_bearer_token
     )]
     pub scoring_token: BearerToken,
 
@@ -242,5 +243,17 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("scoring_token: [redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn an_empty_or_spaced_scoring_token_is_a_bad_setting() {
+        use clap::Parser as _;
+        for bad in ["", "two words", "tab\t"] {
+            let error = super::Config::try_parse_from(["acx-liaison", "--scoring-token", bad])
+                .expect_err(bad);
+            // Exit 2, naming the setting.
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
+            assert!(error.to_string().contains("--scoring-token"), "{error}");
+        }
     }
 }

@@ -67,7 +67,8 @@ pub struct Config {
         long,
         env = "ACX_INGEST_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = acx_runtime::client::parse_bearer_token
     )]
     pub ingest_token: Option<acx_runtime::client::BearerToken>,
 
