@@ -38,7 +38,9 @@ use acx_proto::{
     ingest::Report,
     scoring::{DeclaredShipment, RecordOutcomeRequest, ShipmentAssessment},
 };
-use acx_runtime::{Database, WriteLock, WriteTx, on_backend, on_tx, time::now_micros};
+use acx_runtime::{
+    Database, WriteLock, WriteTx, db::rows_statement, on_backend, on_tx, time::now_micros,
+};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -543,13 +545,13 @@ pub async fn recorded_ids(
 ) -> Result<std::collections::HashSet<(String, String)>, Error> {
     let mut found = std::collections::HashSet::new();
     for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
-        let sql = database.rows_statement(
+        let sql = database.fit(rows_statement(
             "SELECT d.authority, d.declaration_id FROM (VALUES ",
             0,
             chunk.len(),
             2,
             KEYS_JOIN,
-        );
+        ));
         let rows: Vec<(String, String)> = on_backend!(database, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
             for shipment in chunk {
@@ -632,13 +634,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("scoring.db").display());
         let database = Database::open(&url, &crate::migrations()).await.unwrap();
-        let sql = database.rows_statement(
+        let sql = database.fit(rows_statement(
             "EXPLAIN QUERY PLAN SELECT d.authority, d.declaration_id FROM (VALUES ",
             0,
             3,
             2,
             KEYS_JOIN,
-        );
+        ));
         let Database::Sqlite(pool) = &database else {
             unreachable!("a sqlite URL");
         };

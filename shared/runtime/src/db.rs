@@ -351,18 +351,6 @@ impl Database {
         )
     }
 
-    /// [`rows_statement`] as this backend binds it fastest ([`WriteTx::rows_statement`]).
-    pub fn rows_statement(
-        &self,
-        head: &str,
-        skip: usize,
-        rows: usize,
-        columns: usize,
-        tail: &str,
-    ) -> String {
-        self.fit(rows_statement(head, skip, rows, columns, tail))
-    }
-
     /// A statement of `$N` parameters as this backend binds it fastest: on SQLite, when
     /// they appear once each in order, as anonymous ones (a statement of many parameters
     /// binds in linear time instead of quadratic).

@@ -270,20 +270,7 @@ async fn a_nul_in_a_callers_text_is_recorded_and_spoils_no_one_elses_call(backen
             "call {i} ({backend:?}): {code:?}"
         );
     }
-    let mut client = liaison.client().await;
-    let records = client
-        .list_audit_records(authorized(
-            ListAuditRecordsRequest {
-                rpc: "GetShipment".to_owned(),
-                page_size: 100,
-                ..Default::default()
-            },
-            &liaison.auditor,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .records;
+    let records = get_shipment_records(&liaison).await.unwrap();
     assert_eq!(records.len(), 40, "{backend:?}: {records:#?}");
     assert!(
         records.iter().any(|r| r.parameters.contains("NUL-0\\u{0}")),
@@ -356,21 +343,10 @@ async fn questions_answered_during_an_outage_of_the_trail_are_recorded_after_it(
         .execute(&mut admin)
         .await
         .unwrap();
-    let mut client = liaison.client().await;
     let mut recorded = Vec::new();
     for _ in 0..100 {
-        let page = client
-            .list_audit_records(authorized(
-                ListAuditRecordsRequest {
-                    rpc: "GetShipment".to_owned(),
-                    page_size: 100,
-                    ..Default::default()
-                },
-                &liaison.auditor,
-            ))
-            .await;
-        if let Ok(page) = page {
-            recorded = page.into_inner().records;
+        if let Ok(page) = get_shipment_records(&liaison).await {
+            recorded = page;
             if recorded.iter().any(|r| r.parameters.contains("DURING-1")) {
                 break;
             }
@@ -379,4 +355,20 @@ async fn questions_answered_during_an_outage_of_the_trail_are_recorded_after_it(
     }
     let named = |tag: &str| recorded.iter().any(|r| r.parameters.contains(tag));
     assert!(named("BEFORE") && named("DURING-1"), "{recorded:#?}");
+}
+
+/// The first 100 GetShipment records of the trail, as its auditor lists them.
+async fn get_shipment_records(
+    liaison: &LiaisonHarness,
+) -> Result<Vec<acx_proto::liaison::AuditRecord>, tonic::Status> {
+    let request = ListAuditRecordsRequest {
+        rpc: "GetShipment".to_owned(),
+        page_size: 100,
+        ..Default::default()
+    };
+    let mut client = liaison.client().await;
+    let page = client
+        .list_audit_records(authorized(request, &liaison.auditor))
+        .await?;
+    Ok(page.into_inner().records)
 }
