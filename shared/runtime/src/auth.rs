@@ -118,13 +118,32 @@ pub struct TokenRegistry {
     by_hash: HashMap<String, Principal>,
 }
 
-/// A line of a token file that could not be read.
+/// A token file that could not be read (line 0), or a line of it.
 #[derive(Debug, thiserror::Error)]
-#[error("{source_name}:{line}: {reason}")]
 pub struct TokenFileError {
     source_name: String,
     line: usize,
     reason: String,
+}
+
+impl std::fmt::Display for TokenFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            source_name,
+            line,
+            reason,
+        } = self;
+        if *line == 0 {
+            // Found by a tester: `/nope:0: No such file or directory` named neither the
+            // setting nor what was wrong with it.
+            write!(
+                f,
+                "the tokens file {source_name} (ACX_TOKENS_FILE) cannot be read: {reason}"
+            )
+        } else {
+            write!(f, "{source_name}:{line}: {reason}")
+        }
+    }
 }
 
 impl TokenRegistry {

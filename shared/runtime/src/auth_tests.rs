@@ -146,3 +146,18 @@ fn a_grant_to_one_service_admits_no_other() {
         Code::PermissionDenied
     );
 }
+
+#[test]
+fn a_tokens_file_that_cannot_be_read_is_named_with_its_setting() {
+    let error = TokenRegistry::load(std::path::Path::new("/nonexistent/acx-tokens")).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "the tokens file /nonexistent/acx-tokens (ACX_TOKENS_FILE) cannot be read: "
+        ),
+        "{message}"
+    );
+    // A bad line still names the file and the line.
+    let error = TokenRegistry::parse("not-a-hash customs:x\n", "tokens").unwrap_err();
+    assert!(error.to_string().starts_with("tokens:1: "), "{error}");
+}
