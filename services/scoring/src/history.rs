@@ -631,9 +631,11 @@ mod tests {
     /// (VALUES ...)` form it replaced scanned them all).
     #[tokio::test]
     async fn a_batch_of_keys_is_looked_up_not_scanned() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("scoring.db").display());
-        let database = Database::open(&url, &crate::migrations()).await.unwrap();
+        let database = Database::open(&url, &crate::migrations())
+            .await
+            .expect("scoring's database opens");
         let sql = database.fit(rows_statement(
             "EXPLAIN QUERY PLAN SELECT d.authority, d.declaration_id FROM (VALUES ",
             0,
@@ -648,7 +650,7 @@ mod tests {
         for key in ["a", "1", "a", "2", "b", "1"] {
             query = query.bind(key);
         }
-        let plan: Vec<(i64, i64, i64, String)> = query.fetch_all(pool).await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = query.fetch_all(pool).await.expect("the plan");
         let steps: Vec<&str> = plan.iter().map(|(_, _, _, step)| step.as_str()).collect();
         assert!(
             steps

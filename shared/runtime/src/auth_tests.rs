@@ -149,7 +149,8 @@ fn a_grant_to_one_service_admits_no_other() {
 
 #[test]
 fn a_tokens_file_that_cannot_be_read_is_named_with_its_setting() {
-    let error = TokenRegistry::load(std::path::Path::new("/nonexistent/acx-tokens")).unwrap_err();
+    let error = TokenRegistry::load(std::path::Path::new("/nonexistent/acx-tokens"))
+        .expect_err("no such file");
     let message = error.to_string();
     assert!(
         message.starts_with(
@@ -158,6 +159,6 @@ fn a_tokens_file_that_cannot_be_read_is_named_with_its_setting() {
         "{message}"
     );
     // A bad line still names the file and the line.
-    let error = TokenRegistry::parse("not-a-hash customs:x\n", "tokens").unwrap_err();
+    let error = TokenRegistry::parse("not-a-hash customs:x\n", "tokens").expect_err("a bad line");
     assert!(error.to_string().starts_with("tokens:1: "), "{error}");
 }
