@@ -183,12 +183,18 @@ pub fn malformed_message(description: &str, field: Option<&str>) -> Status {
     Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
-/// The whole cause chain of an error, `outer: inner: root`, for logs.
+/// The whole cause chain of an error, `outer: inner: root`, for logs. A cause whose text
+/// the chain ends with already is not repeated (found by a tester: a missing database was
+/// reported as `database "x" does not exist: database "x" does not exist`, sqlx's error
+/// showing its source's text and then the source itself).
 pub fn cause_chain(error: &dyn Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            let _ = write!(text, ": {cause_text}");
+        }
         source = cause.source();
     }
     text
@@ -249,6 +255,11 @@ mod tests {
     #[error("query failed")]
     struct Outer(#[source] std::io::Error);
 
+    /// Shows its source's text, as sqlx's database errors do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Echo(#[source] std::io::Error);
+
     #[test]
     fn invalid_argument_carries_field_violations() {
         let status = invalid_argument(&[FieldViolation::new(
@@ -306,6 +317,9 @@ mod tests {
     fn internal_errors_do_not_leak_their_cause() {
         let error = Outer(std::io::Error::other("SELECT secret FROM t"));
         assert_eq!(cause_chain(&error), "query failed: SELECT secret FROM t");
+        // A wrapper that shows its source's text is not followed by it again.
+        let echo = Echo(std::io::Error::other("database \"x\" does not exist"));
+        assert_eq!(cause_chain(&echo), "database \"x\" does not exist");
         let status = internal(&error);
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT"));
