@@ -313,6 +313,13 @@ async fn questions_answered_during_an_outage_of_the_trail_are_recorded_after_it(
         ask("shipments/BEFORE").await.unwrap_err().code(),
         tonic::Code::NotFound
     );
+    // An auditor's listing writes what is queued first: the trail is whole and working
+    // when the outage starts.
+    let listed = get_shipment_records(&liaison).await.unwrap();
+    assert!(
+        listed.iter().any(|r| r.parameters.contains("BEFORE")),
+        "{listed:#?}"
+    );
     let trail = liaison._dir.path().join("liaison-audit.db");
     let mut admin = SqliteConnection::connect(&format!("sqlite://{}", trail.display()))
         .await
