@@ -313,13 +313,30 @@ async fn questions_answered_during_an_outage_of_the_trail_are_recorded_after_it(
         ask("shipments/BEFORE").await.unwrap_err().code(),
         tonic::Code::NotFound
     );
-    // An auditor's listing writes what is queued first: the trail is whole and working
-    // when the outage starts.
+    // A call that changes something answers once its record is committed, and with it
+    // every record queued before (the listing's own too): nothing is left queued when the
+    // outage starts.
     let listed = get_shipment_records(&liaison).await.unwrap();
     assert!(
         listed.iter().any(|r| r.parameters.contains("BEFORE")),
         "{listed:#?}"
     );
+    let declarations = vec![crate::declaration(
+        "FLUSH-1",
+        "DEHAM",
+        "IMP-FLUSH",
+        "851830",
+        acx_tests::fixtures::now_seconds(),
+    )];
+    liaison
+        .client()
+        .await
+        .submit_declarations(authorized(
+            acx_proto::liaison::SubmitDeclarationsRequest { declarations },
+            &token,
+        ))
+        .await
+        .unwrap();
     let trail = liaison._dir.path().join("liaison-audit.db");
     let mut admin = SqliteConnection::connect(&format!("sqlite://{}", trail.display()))
         .await
