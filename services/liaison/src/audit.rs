@@ -289,7 +289,7 @@ async fn write_groups(
                 None => answered.extend(pending.row),
             }
         }
-        let confirmed = answered.len();
+        let answered_rows = answered.len();
         let mut rows = answered;
         rows.extend(waiting_rows);
         let outcome = if rows.is_empty() {
@@ -307,9 +307,9 @@ async fn write_groups(
             .map_err(|e| e.to_string())
         };
         if let Err(error) = &outcome
-            && confirmed > 0
+            && answered_rows > 0
         {
-            rows.truncate(confirmed);
+            rows.truncate(answered_rows);
             let dropped = rows.len().saturating_sub(MAX_CARRIED);
             if dropped > 0 {
                 rows.drain(..dropped);

@@ -67,8 +67,8 @@ fn anonymous_parameters(sql: &str) -> Option<String> {
     let mut out = String::with_capacity(sql.len());
     let mut next = 1u64;
     let mut quoted = false;
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
         if c == '\'' {
             quoted = !quoted;
         }
@@ -77,7 +77,7 @@ fn anonymous_parameters(sql: &str) -> Option<String> {
             continue;
         }
         let mut number = String::new();
-        while let Some(&(_, digit)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+        while let Some(&digit) = chars.peek().filter(|d| d.is_ascii_digit()) {
             number.push(digit);
             chars.next();
         }
