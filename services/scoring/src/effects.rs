@@ -42,6 +42,10 @@ pub enum WriteError {
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The deployment's shared settings were replaced ([`crate::settings`]): this replica
+    /// must not store what it computed with its own.
+    #[error("the deployment's shared settings were replaced")]
+    SettingsReplaced,
     /// The stored cursor is before the first position given: effects in between are
     /// missing (a replica applied entries whose predecessors' effects nobody wrote).
     #[error("effects cursor at {cursor}, before position {first}")]
@@ -55,23 +59,34 @@ pub enum WriteError {
 
 /// Writes the effects of `applied` (consecutive positions, in order) that are not stored
 /// yet, and moves the cursor past them; returns how many entries' effects this call wrote.
-pub async fn write(database: &Database, applied: &[Applied]) -> Result<usize, WriteError> {
+/// Writes nothing when the recorded shared settings' fingerprint is not `settings`.
+pub async fn write(
+    database: &Database,
+    applied: &[Applied],
+    settings: &[u8],
+) -> Result<usize, WriteError> {
     let (Some(first), Some(last)) = (applied.first(), applied.last()) else {
         return Ok(0);
     };
     let mut tx = database.begin_write(None).await?;
-    let (cursor,): (i64,) = match &mut tx {
+    let (cursor, recorded): (i64, Option<Vec<u8>>) = match &mut tx {
         WriteTx::Sqlite(tx) => {
-            sqlx::query_as("SELECT position FROM effects_cursor WHERE id = 1")
+            sqlx::query_as("SELECT position, settings_fingerprint FROM effects_cursor WHERE id = 1")
                 .fetch_one(&mut **tx)
                 .await?
         }
         WriteTx::Postgres(tx) => {
-            sqlx::query_as("SELECT position FROM effects_cursor WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut **tx)
-                .await?
+            sqlx::query_as(
+                "SELECT position, settings_fingerprint FROM effects_cursor WHERE id = 1 FOR UPDATE",
+            )
+            .fetch_one(&mut **tx)
+            .await?
         }
     };
+    if recorded.as_deref() != Some(settings) {
+        tx.rollback().await?;
+        return Err(WriteError::SettingsReplaced);
+    }
     if cursor < first.position - 1 {
         tx.rollback().await?;
         return Err(WriteError::Gap {

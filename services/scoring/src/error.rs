@@ -59,6 +59,20 @@ pub enum Error {
     /// Something inside failed (logged; callers see INTERNAL).
     #[error("{0}")]
     Internal(String),
+    /// At start-up: this replica's shared settings are not the deployment's (each named).
+    #[error(
+        "this replica's settings differ from the ones its deployment's replicas share (recorded in \
+         its database): {0}. Start it with the deployment's values, or with \
+         ACX_SCORING_ADOPT_SETTINGS=true to make its values the deployment's (replicas with the \
+         old ones then stop)"
+    )]
+    SettingsDiffer(crate::settings::Differences),
+    /// While running: another replica adopted other shared settings, so this one stops.
+    #[error(
+        "another replica replaced the deployment's shared settings (ACX_SCORING_ADOPT_SETTINGS): \
+         {0}. This replica stops: restart it with the deployment's values"
+    )]
+    SettingsReplaced(crate::settings::Differences),
     /// The gRPC server could not start.
     #[error("server setup failed")]
     Serve(#[from] acx_runtime::server::ServeError),

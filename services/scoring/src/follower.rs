@@ -19,7 +19,7 @@ use crate::{
     effects::{self, Applied, WriteError},
     history, lease,
     scorer::Scorer,
-    snapshot,
+    settings, snapshot,
 };
 
 /// How often a follower looks for new entries when nothing woke it.
@@ -112,7 +112,9 @@ impl Scorer {
     /// snapshots by `policy` while this replica holds the snapshot lease.
     pub async fn follow_history(self: Arc<Self>, policy: SnapshotPolicy, shutdown: Shutdown) {
         let started = Instant::now();
-        match snapshot::restore_latest(&self.database, self.params).await {
+        match snapshot::restore_latest(&self.database, self.params, &self.settings_fingerprint)
+            .await
+        {
             Ok(Some((position, mut state))) => {
                 state.use_rates(Arc::clone(&self.rates));
                 if let Some(version) = state.targeting.champion_version {
@@ -139,6 +141,7 @@ impl Scorer {
         }
         let mut listener = Listener::connect(&self.database).await;
         let mut last_snapshot = (self.applied(), Instant::now());
+        let mut last_check = Instant::now();
         let mut logged_ready = false;
         loop {
             let round = tokio::select! {
@@ -149,6 +152,15 @@ impl Scorer {
                 Ok(0) => {
                     self.mark_ready(started, &mut logged_ready);
                     self.maybe_snapshot(policy, &mut last_snapshot).await;
+                    // Idle, no effects write checks the settings: check them here.
+                    if last_check.elapsed() >= settings::CHECK_EVERY {
+                        last_check = Instant::now();
+                        if let Err(error @ Error::SettingsReplaced(_)) = self.check_settings().await
+                        {
+                            self.stop_serving(&error);
+                            return;
+                        }
+                    }
                     tokio::select! {
                         () = self.wake.notified() => {}
                         () = listener.notified() => {}
@@ -159,6 +171,10 @@ impl Scorer {
                 Ok(_) => {
                     self.mark_ready(started, &mut logged_ready);
                     self.maybe_snapshot(policy, &mut last_snapshot).await;
+                }
+                Err(error @ Error::SettingsReplaced(_)) => {
+                    self.stop_serving(&error);
+                    return;
                 }
                 Err(error) => {
                     tracing::warn!(error = %cause_chain(&error), "history round failed, retrying");
@@ -231,7 +247,8 @@ impl Scorer {
             state.targeting.champion = champion;
             tracing::info!(model = ?promoted, "targeting model in force");
         }
-        let mut written = effects::write(&self.database, &applied).await;
+        let mut written =
+            effects::write(&self.database, &applied, &self.settings_fingerprint).await;
         drop(state);
         // The state has moved on: its effects must be stored before anything else (while
         // the database is down, reads go on from memory).
@@ -239,6 +256,8 @@ impl Scorer {
         loop {
             match written {
                 Ok(_) => break,
+                // Nothing of this round is stored, nor will be by this replica.
+                Err(WriteError::SettingsReplaced) => return Err(self.settings_replaced().await),
                 Err(WriteError::Gap { cursor, first }) => {
                     tracing::error!(
                         cursor,
@@ -252,7 +271,8 @@ impl Scorer {
                         "effects could not be stored, retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
-                    written = effects::write(&self.database, &applied).await;
+                    written =
+                        effects::write(&self.database, &applied, &self.settings_fingerprint).await;
                 }
             }
         }
@@ -261,6 +281,28 @@ impl Scorer {
             self.outcome_recorded.notify_one();
         }
         Ok(entries.len())
+    }
+
+    /// Ok while the recorded shared settings are this replica's; otherwise
+    /// [`Error::SettingsReplaced`].
+    async fn check_settings(&self) -> Result<(), Error> {
+        let recorded = settings::recorded_fingerprint(&self.database).await?;
+        if recorded.as_deref() == Some(self.settings_fingerprint.as_slice()) {
+            return Ok(());
+        }
+        Err(self.settings_replaced().await)
+    }
+
+    /// [`Error::SettingsReplaced`], naming the settings that differ (when they can be read).
+    async fn settings_replaced(&self) -> Error {
+        let differences = match settings::recorded(&self.database).await {
+            Ok(recorded) => self.settings.differences(&recorded),
+            Err(error) => {
+                tracing::warn!(%error, "the recorded shared settings cannot be read");
+                settings::Differences(Vec::new())
+            }
+        };
+        Error::SettingsReplaced(differences)
     }
 
     /// Writes a snapshot when `policy` says so and this replica holds the snapshot lease.
@@ -283,7 +325,15 @@ impl Scorer {
         let state = Arc::clone(&self.state).read_owned().await;
         let position = self.applied();
         let started = Instant::now();
-        match snapshot::write(&self.database, position, state, self.params).await {
+        match snapshot::write(
+            &self.database,
+            position,
+            state,
+            self.params,
+            &self.settings_fingerprint,
+        )
+        .await
+        {
             Ok(size) => tracing::info!(
                 position,
                 size_bytes = size,

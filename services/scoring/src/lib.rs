@@ -22,6 +22,7 @@ mod positions;
 mod requests;
 mod scorer;
 mod service;
+pub mod settings;
 pub mod snapshot;
 pub mod state;
 mod store;
@@ -105,6 +106,14 @@ pub struct Config {
     /// and prices are put in US dollars at the rates of their date, only to compare them.
     #[arg(long, env = "ACX_REFERENCE_RATES_FILE", value_name = "FILE")]
     pub reference_rates_file: Option<std::path::PathBuf>,
+
+    /// Make this replica's shared settings (the finding half-life, random inspection share,
+    /// identifier keys and rate table) the deployment's when they differ from the recorded
+    /// ones; running replicas with the old ones stop. Without it such a replica refuses to
+    /// start, naming each setting. For a deliberate change only: see docs/deploy.md.
+    #[arg(long, env = "ACX_SCORING_ADOPT_SETTINGS", value_name = "BOOL", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub adopt_settings: bool,
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -134,6 +143,7 @@ impl Config {
             snapshot_every_entries: 2000,
             snapshot_interval_seconds: 600,
             reference_rates_file: None,
+            adopt_settings: false,
         }
     }
 }
@@ -190,11 +200,23 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let (first, last) = rates.date_range();
     tracing::info!(rates.source = %rates.source(), rates.first = %first, rates.last = %last,
         rates.currencies = rates.currencies().len(), "reference rates loaded");
+    let keys = match &config.identifier_keys_file {
+        Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
+        None => None,
+    };
+    let shared = settings::SharedSettings::new(
+        config.half_life_days,
+        config.random_inspection_share,
+        keys.as_ref(),
+        &rates,
+    );
+    settings::agree(&database, &shared, config.adopt_settings).await?;
     let scorer = Arc::new(scorer::Scorer::new(
         database.clone(),
         params,
         config.random_inspection_share,
         rates,
+        shared,
     ));
     upgrade::from_legacy(&database).await?;
     let head = history::head(&database).await?;
@@ -223,13 +245,9 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
             "no ACX_INGEST_TOKEN: scoring serves what it has but does not follow ingest's feed"
         ),
     }
-    let keys = match &config.identifier_keys_file {
-        Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
-        None => None,
-    };
     let ready = scorer.ready();
     let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
-    let scoring = service::Scoring::new(scorer, keys, tokens);
+    let scoring = service::Scoring::new(Arc::clone(&scorer), keys, tokens);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
             .max_decoding_message_size(config.server.max_message_bytes as usize),
@@ -242,5 +260,6 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         database,
         ready: Some(ready),
     };
-    Ok(server::serve(&config.server, DEFAULT_PORT, spec, shutdown).await?)
+    let server = server::serve(&config.server, DEFAULT_PORT, spec, shutdown.clone()).await?;
+    Ok(server.or_fatal(async move { scorer.failed().await }, shutdown))
 }

@@ -22,6 +22,7 @@ use crate::{
     Error,
     history::{self, DeclarationEntry, NewDeclaration, OutcomeEntry, Recorded},
     model::{AccountKey, Model, ModelParams},
+    settings::SharedSettings,
     state::State,
     targeting::{
         features::{Context, Declared},
@@ -59,6 +60,12 @@ pub struct Scorer {
     pub(crate) outcome_recorded: Notify,
     /// The trained versions read for the model card so far.
     pub(crate) versions: tokio::sync::Mutex<KnownVersions>,
+    /// This replica's shared settings, as the deployment recorded them at its start.
+    pub(crate) settings: SharedSettings,
+    /// Their fingerprint, checked by every effects write.
+    pub(crate) settings_fingerprint: Vec<u8>,
+    /// Why this replica must stop serving, once it must (see [`Scorer::failed`]).
+    fatal: watch::Sender<Option<String>>,
 }
 
 /// A declaration assessed now: the answer, the seller behind it, and what the targeting
@@ -86,12 +93,13 @@ fn spends_red(assessment: &ShipmentAssessment) -> bool {
 impl Scorer {
     /// An empty replica over `database` (the follower fills it); `random_share` of assessed
     /// declarations are picked for a random inspection; values are compared in US dollars
-    /// at `rates`.
+    /// at `rates`; `settings` are the shared ones these make up (agreed at start-up).
     pub fn new(
         database: Database,
         params: ModelParams,
         random_share: f64,
         rates: Arc<ReferenceRates>,
+        settings: SharedSettings,
     ) -> Self {
         static COUNTER: AtomicI64 = AtomicI64::new(0);
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scoring".to_owned());
@@ -115,7 +123,29 @@ impl Scorer {
             training: tokio::sync::Mutex::new(()),
             outcome_recorded: Notify::new(),
             versions: tokio::sync::Mutex::default(),
+            settings_fingerprint: settings.fingerprint(),
+            settings,
+            fatal: watch::channel(None).0,
         }
+    }
+
+    /// Stops this replica for good: NOT_SERVING at once, and [`failed`](Self::failed)
+    /// resolves with `error`'s text (the process then drains and exits).
+    pub(crate) fn stop_serving(&self, error: &Error) {
+        tracing::error!(error = %error, "this replica stops");
+        self.ready.send_replace(false);
+        self.fatal.send_replace(Some(error.to_string()));
+    }
+
+    /// Resolves with the reason once this replica must stop serving.
+    pub async fn failed(&self) -> String {
+        let mut fatal = self.fatal.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let reason = fatal
+            .wait_for(Option::is_some)
+            .await
+            .map(|reason| reason.clone());
+        reason.ok().flatten().unwrap_or_default()
     }
 
     /// The reference rates declared values are compared at.

@@ -279,13 +279,15 @@ pub fn decode(
     (body, written)
 }
 
-/// Writes a snapshot of `state` at `position` (unless one exists) and drops all but the
+/// Writes a snapshot of `state` at `position` (unless one exists), computed under the shared
+/// settings whose fingerprint is `settings` ([`crate::settings`]), and drops all but the
 /// newest [`KEEP`]; returns its size in bytes.
 pub async fn write(
     database: &Database,
     position: i64,
     state: OwnedRwLockReadGuard<State>,
     params: ModelParams,
+    settings: &[u8],
 ) -> Result<usize, SnapshotError> {
     const EXISTS: &str = "SELECT COUNT(*) FROM snapshots WHERE position = $1";
     let (exists,): (i64,) = on_backend!(database, pool =>
@@ -319,10 +321,10 @@ pub async fn write(
     let written = encoder.await??;
     let mut tx = database.begin_write(None).await?;
     on_tx!(&mut tx, conn => sqlx::query(
-        "INSERT INTO snapshots (position, format_version, checksum, size_bytes, create_time_us) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+        "INSERT INTO snapshots (position, format_version, checksum, size_bytes, create_time_us, \
+         settings_fingerprint) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
         .bind(position).bind(FORMAT_VERSION).bind(&written.checksum).bind(written.size as i64)
-        .bind(now_micros()).execute(conn).await?);
+        .bind(now_micros()).bind(settings).execute(conn).await?);
     // Keep the newest KEEP.
     const OLDER: &str = "SELECT position FROM snapshots ORDER BY position DESC LIMIT 1 OFFSET $1";
     let oldest_kept: Option<(i64,)>;
@@ -379,16 +381,25 @@ async fn read(
     }
 }
 
-/// The newest usable snapshot: its position and state.
+/// A `snapshots` row: position, format version, checksum, size in bytes, settings' fingerprint.
+type SnapshotRow = (i64, i32, Vec<u8>, i64, Option<Vec<u8>>);
+
+/// The newest usable snapshot (this format, computed with `params` under the shared settings
+/// whose fingerprint is `settings`): its position and state.
 pub async fn restore_latest(
     database: &Database,
     params: ModelParams,
+    settings: &[u8],
 ) -> Result<Option<(i64, State)>, SnapshotError> {
-    const SQL: &str = "SELECT position, format_version, checksum, size_bytes FROM snapshots \
-                       ORDER BY position DESC";
-    let snapshots: Vec<(i64, i32, Vec<u8>, i64)> =
+    const SQL: &str = "SELECT position, format_version, checksum, size_bytes, settings_fingerprint \
+                       FROM snapshots ORDER BY position DESC";
+    let snapshots: Vec<SnapshotRow> =
         on_backend!(database, pool => sqlx::query_as(SQL).fetch_all(pool).await?);
-    for (position, version, checksum, size) in snapshots {
+    for (position, version, checksum, size, fingerprint) in snapshots {
+        if fingerprint.as_deref() != Some(settings) {
+            tracing::warn!(position, "snapshot of other shared settings, skipped");
+            continue;
+        }
         if version != FORMAT_VERSION {
             tracing::warn!(
                 position,

@@ -155,6 +155,9 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             ingest_token: Some(credentials.token_of("service:scoring")?.into()),
             identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
             reference_rates_file: args.reference_rates_file.clone(),
+            // The suite is the only replica of its embedded database: a setting changed
+            // between two runs is the deployment's new one.
+            adopt_settings: true,
             ..acx_scoring::Config::standalone(server_config(
                 args,
                 args.scoring_addr,

@@ -22,6 +22,8 @@
 
 use std::{collections::HashMap, path::Path, sync::Arc, sync::LazyLock};
 
+use sha2::Digest;
+
 /// The built-in table (see the module documentation).
 const BUILTIN: &str = include_str!("../data/ecb-reference-rates.csv");
 
@@ -30,6 +32,8 @@ const BUILTIN: &str = include_str!("../data/ecb-reference-rates.csv");
 pub struct ReferenceRates {
     /// Where the table came from, for logs.
     source: String,
+    /// SHA-256 of the table's text, to tell whether two processes use the same table.
+    digest: [u8; 32],
     /// Column of each currency in `values`.
     columns: HashMap<String, usize>,
     /// Days since 1970-01-01 of the rows, ascending.
@@ -162,6 +166,7 @@ impl ReferenceRates {
         let (days, values) = rows.into_iter().unzip();
         Ok(Self {
             source: source.to_owned(),
+            digest: sha2::Sha256::digest(text.as_bytes()).into(),
             columns,
             days,
             values,
@@ -213,6 +218,12 @@ impl ReferenceRates {
     /// Where the table came from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// SHA-256 of the table's text as read: equal tables from other paths have equal
+    /// digests (scoring replicas must use one table, see `acx_scoring::settings`).
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
     }
 }
 

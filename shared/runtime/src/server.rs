@@ -69,6 +69,9 @@ pub enum ServeError {
     /// The transport failed.
     #[error("grpc server failed")]
     Transport(#[from] tonic::transport::Error),
+    /// The service found it must stop serving (it says why).
+    #[error("{0}")]
+    Fatal(String),
     /// The server task panicked or was cancelled.
     #[error("grpc server task failed")]
     Join(#[from] tokio::task::JoinError),
@@ -98,6 +101,33 @@ impl RunningServer {
                 let served = task.await;
                 after.await;
                 served?
+            }),
+        }
+    }
+}
+
+impl RunningServer {
+    /// This server, which also stops (draining calls, as on `shutdown`) and fails with
+    /// [`ServeError::Fatal`] if `fatal` resolves first: for a condition under which the
+    /// process must not go on serving (a scoring replica whose shared settings another
+    /// replica replaced).
+    pub fn or_fatal(
+        self,
+        fatal: impl Future<Output = String> + Send + 'static,
+        shutdown: Shutdown,
+    ) -> Self {
+        let mut task = self.task;
+        Self {
+            local_addr: self.local_addr,
+            task: tokio::spawn(async move {
+                tokio::select! {
+                    served = &mut task => served?,
+                    why = fatal => {
+                        shutdown.trigger();
+                        task.await??;
+                        Err(ServeError::Fatal(why))
+                    }
+                }
             }),
         }
     }

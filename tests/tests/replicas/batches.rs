@@ -8,7 +8,7 @@ use super::{Backend, Replica, authorized, declaration, scalar};
 
 /// A scoring database on `backend`: a SQLite file in `dir`, or a fresh PostgreSQL database
 /// (None without a PostgreSQL server to test against).
-async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+pub(super) async fn database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
     match backend {
         Backend::Sqlite => Some(format!("sqlite://{}", dir.join("scoring.db").display())),
         Backend::Postgres => {

@@ -8,6 +8,7 @@
 mod batches;
 mod feed;
 mod liaisons;
+mod settings;
 mod start;
 mod targeting;
 

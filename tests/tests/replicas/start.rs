@@ -56,7 +56,13 @@ async fn snapshot_and_tail_equal_scratch(backend: Backend) {
     let params = acx_scoring::model::ModelParams {
         half_life_days: 180.0,
     };
-    let (at, _) = acx_scoring::snapshot::restore_latest(&database, params)
+    let settings = acx_scoring::settings::SharedSettings::new(
+        params.half_life_days,
+        0.02,
+        None,
+        &acx_domain::rates::ReferenceRates::builtin(),
+    );
+    let (at, _) = acx_scoring::snapshot::restore_latest(&database, params, &settings.fingerprint())
         .await
         .unwrap()
         .expect("a valid snapshot");

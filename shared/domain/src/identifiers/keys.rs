@@ -51,6 +51,13 @@ impl IdentifierKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// A key check value: the first 6 bytes of HMAC-SHA256(secret, "acx key check value"),
+    /// 12 hex digits. Two processes with equal check values for a key id hold the same
+    /// secret (to a chance of 2^-48); the secret cannot be found from it.
+    pub fn check_value(&self) -> String {
+        hex::encode(&self.mac(b"acx key check value")[..6])
+    }
+
     fn hmac(&self) -> Hmac<Sha256> {
         <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret)
             .expect("HMAC accepts keys of any length")
@@ -257,6 +264,14 @@ mod tests {
             key.hash_identifier(Email, "johndoe@gmail.com"),
             "2a25903b5bea85055db646cf9ccd03ea1d31262d281a5d81ee9e54b153e2e87e"
         );
+    }
+
+    #[test]
+    fn check_value_is_the_reference_hmac_prefix_and_differs_by_secret() {
+        let key = test_key("k1", &hex::decode(SECRET_HEX).unwrap());
+        // Python: hmac.new(bytes(range(32)), b"acx key check value", sha256).hexdigest()[:12]
+        assert_eq!(key.check_value(), "cd1d393728cc");
+        assert_ne!(key.check_value(), test_key("k1", &[1; 32]).check_value());
     }
 
     #[test]

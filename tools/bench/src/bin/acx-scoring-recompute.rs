@@ -142,7 +142,7 @@ fn snapshot_round_trip(state: State, params: ModelParams) -> Result<(), String> 
         // state's read lock, streamed in chunks.
         let guard = Arc::new(RwLock::new(state)).read_owned().await;
         let clock = Instant::now();
-        let size = snapshot::write(&database, 1, guard, params)
+        let size = snapshot::write(&database, 1, guard, params, BENCH_SETTINGS)
             .await
             .map_err(|e| e.to_string())?;
         let written = clock.elapsed();
@@ -166,13 +166,16 @@ fn snapshot_round_trip(state: State, params: ModelParams) -> Result<(), String> 
     Ok(())
 }
 
+/// The shared settings' fingerprint the bench's snapshot is written and read under.
+const BENCH_SETTINGS: &[u8] = b"acx-scoring-recompute";
+
 /// `--restore`: starts from the latest snapshot of `url`; prints the time and the peak.
 fn restore(url: &str, params: ModelParams) -> ExitCode {
     let started = runtime().and_then(|runtime| {
         runtime.block_on(async {
             let database = Database::connect(url).await.map_err(|e| e.to_string())?;
             let clock = Instant::now();
-            let restored = snapshot::restore_latest(&database, params)
+            let restored = snapshot::restore_latest(&database, params, BENCH_SETTINGS)
                 .await
                 .map_err(|e| e.to_string())?;
             let read = clock.elapsed();
