@@ -112,6 +112,10 @@ pub fn access_policy() -> AccessPolicy {
 
 /// Opens the database, migrates it and starts serving until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
+    let tokens = config
+        .server
+        .load_tokens()
+        .map_err(acx_runtime::server::ServeError::from)?;
     let keys = IdentifierKeys::load(&config.identifier_keys_file)?;
     let database = Database::open(
         &config.server.database_url_or_default("ingest"),
@@ -125,11 +129,11 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         config.legacy_normalizations.0.clone(),
         head,
     ));
-    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let page_tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
     let ingest = service::Ingest::new(
         intake,
         config.max_batch_reports as usize,
-        tokens,
+        page_tokens,
         shutdown.clone(),
     );
     let routes = tonic::service::Routes::new(
@@ -141,6 +145,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         other_versions: &[],
         routes,
         policy: access_policy(),
+        tokens,
         database,
         ready: None,
     };

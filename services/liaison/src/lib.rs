@@ -143,6 +143,10 @@ fn beside_sqlite_file(url: &str, suffix: &str) -> Option<String> {
 
 /// Opens the databases, migrates them and starts serving until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
+    let tokens = config
+        .server
+        .load_tokens()
+        .map_err(acx_runtime::server::ServeError::from)?;
     let database_url = config.server.database_url_or_default("liaison");
     let database = Database::open(&database_url, &migrations()).await?;
     // The audit database has liaison's schema; only its audit_log is used.
@@ -178,13 +182,13 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     let flush = audit.clone();
     let policy =
         access_policy().on_refusal(Arc::new(move |refusal| refusals.record_refusal(refusal)));
-    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let page_tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
     let liaison = service::Liaison::new(
         audit_database,
         scoring,
         shipments,
         audit,
-        tokens,
+        page_tokens,
         shutdown.clone(),
     );
     let max_message_bytes = config.server.max_message_bytes as usize;
@@ -198,6 +202,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         other_versions: &[SERVICE_NAME_V1],
         routes,
         policy,
+        tokens,
         database,
         ready: None,
     };

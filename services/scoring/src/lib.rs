@@ -185,6 +185,10 @@ pub fn access_policy() -> AccessPolicy {
 /// with its head as of now), follows ingest's feed while holding the feed lease, and serves
 /// until `shutdown`.
 pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer, Error> {
+    let tokens = config
+        .server
+        .load_tokens()
+        .map_err(acx_runtime::server::ServeError::from)?;
     let database = Database::open(
         &config.server.database_url_or_default("scoring"),
         &migrations(),
@@ -246,8 +250,8 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         ),
     }
     let ready = scorer.ready();
-    let tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
-    let scoring = service::Scoring::new(Arc::clone(&scorer), keys, tokens);
+    let page_tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
+    let scoring = service::Scoring::new(Arc::clone(&scorer), keys, page_tokens);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)
             .max_decoding_message_size(config.server.max_message_bytes as usize),
@@ -257,6 +261,7 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         other_versions: &[],
         routes,
         policy: access_policy(),
+        tokens,
         database,
         ready: Some(ready),
     };

@@ -180,6 +180,15 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// The tokens of `tokens_file` (none without one). Services read them before anything
+    /// else at start-up, so a wrong path is reported at once, not after migrations.
+    pub fn load_tokens(&self) -> Result<crate::auth::TokenRegistry, crate::auth::TokenFileError> {
+        match &self.tokens_file {
+            Some(path) => crate::auth::TokenRegistry::load(path),
+            None => Ok(crate::auth::TokenRegistry::default()),
+        }
+    }
+
     /// The configuration a test or the suite starts from: loopback, port 0 unless set,
     /// SQLite under `data_dir`, default limits.
     pub fn local(data_dir: impl Into<PathBuf>) -> Self {

@@ -14,7 +14,7 @@ use std::{path::PathBuf, str::FromStr, time::Duration};
 use sqlx::{
     Postgres, Sqlite, Transaction,
     migrate::Migrator,
-    postgres::{PgPool, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
@@ -138,8 +138,15 @@ pub enum DbError {
     #[error("unsupported database url scheme {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedScheme(String),
     /// The database could not be reached or opened.
-    #[error("cannot connect to the database")]
-    Connect(#[source] sqlx::Error),
+    #[error("cannot connect to the database {target}")]
+    Connect {
+        /// Which database: a SQLite file, or PostgreSQL's `user@host:port/database` (never
+        /// the password).
+        target: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
     /// A migration failed.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -272,7 +279,10 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
-                .map_err(DbError::Connect)?
+                .map_err(|source| DbError::Connect {
+                    target: url.to_owned(),
+                    source,
+                })?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -283,19 +293,31 @@ impl Database {
             {
                 std::fs::create_dir_all(dir)?;
             }
+            let target = options.get_filename().display().to_string();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
                 .await
-                .map_err(DbError::Connect)?;
+                .map_err(|source| DbError::Connect { target, source })?;
             Ok(Self::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // Parsed here (it hides the password) only to name the server in errors.
+            let target = match PgConnectOptions::from_str(url) {
+                Ok(options) => format!(
+                    "{}@{}:{}/{}",
+                    options.get_username(),
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or(options.get_username())
+                ),
+                Err(_) => "(an unreadable postgres URL)".to_owned(),
+            };
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
-                .map_err(DbError::Connect)?;
+                .map_err(|source| DbError::Connect { target, source })?;
             Ok(Self::Postgres(pool))
         } else {
             let scheme = url.split(':').next().unwrap_or(url).to_owned();
@@ -329,11 +351,12 @@ impl Database {
                 let options = (*pool.connect_options())
                     .clone()
                     .pragma("cache_size", "-65536");
+                let target = options.get_filename().display().to_string();
                 let single = SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect_with(options)
                     .await
-                    .map_err(DbError::Connect)?;
+                    .map_err(|source| DbError::Connect { target, source })?;
                 Ok(Self::Sqlite(single))
             }
             Self::Postgres(_) => Ok(self.clone()),

@@ -38,6 +38,8 @@ pub struct ServiceSpec {
     pub routes: Routes,
     /// Which roles may call which RPC.
     pub policy: AccessPolicy,
+    /// Who holds which role ([`ServerConfig::load_tokens`]).
+    pub tokens: TokenRegistry,
     /// The service's database: health is SERVING only while it answers.
     pub database: Database,
     /// Whether the service is ready to serve (scoring: caught up with its history);
@@ -223,10 +225,7 @@ pub async fn serve(
     spec: ServiceSpec,
     shutdown: Shutdown,
 ) -> Result<RunningServer, ServeError> {
-    let tokens = match &config.tokens_file {
-        Some(path) => TokenRegistry::load(path)?,
-        None => TokenRegistry::default(),
-    };
+    let tokens = spec.tokens;
     if tokens.is_empty() {
         tracing::warn!(
             service = spec.name,

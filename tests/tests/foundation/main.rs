@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod startup;
 mod tls;
 
 use std::time::Duration;
