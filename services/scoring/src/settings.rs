@@ -34,7 +34,8 @@ pub struct SharedSettings(Vec<(String, String)>);
 impl SharedSettings {
     /// The shared settings of a replica with these parameters. Identifier keys are
     /// recorded by id and [check value](acx_domain::identifiers::IdentifierKey::check_value),
-    /// never their secrets; the rate table by the SHA-256 of its text and its date range.
+    /// never their secrets; the rate table by the SHA-256 of its content (not its text: line endings, order and
+    /// number format do not count) and its date range.
     pub fn new(
         half_life_days: f64,
         random_inspection_share: f64,

@@ -32,7 +32,8 @@ const BUILTIN: &str = include_str!("../data/ecb-reference-rates.csv");
 pub struct ReferenceRates {
     /// Where the table came from, for logs.
     source: String,
-    /// SHA-256 of the table's text, to tell whether two processes use the same table.
+    /// SHA-256 of the table's content ([`table_digest`]), to tell whether two processes use
+    /// the same table.
     digest: [u8; 32],
     /// Column of each currency in `values`.
     columns: HashMap<String, usize>,
@@ -163,10 +164,10 @@ impl ReferenceRates {
         if let Some(pair) = rows.windows(2).find(|pair| pair[0].0 == pair[1].0) {
             return Err(fail(1, format!("{} appears twice", format_day(pair[0].0))));
         }
-        let (days, values) = rows.into_iter().unzip();
+        let (days, values): (Vec<i64>, Vec<Vec<f64>>) = rows.into_iter().unzip();
         Ok(Self {
             source: source.to_owned(),
-            digest: sha2::Sha256::digest(text.as_bytes()).into(),
+            digest: table_digest(&columns, &days, &values),
             columns,
             days,
             values,
@@ -220,11 +221,37 @@ impl ReferenceRates {
         &self.source
     }
 
-    /// SHA-256 of the table's text as read: equal tables from other paths have equal
-    /// digests (scoring replicas must use one table, see `acx_scoring::settings`).
+    /// SHA-256 of the table's content: equal tables have equal digests whatever their path,
+    /// line endings, column or row order or number format (scoring replicas must use one
+    /// table, see `acx_scoring::settings`).
     pub fn digest(&self) -> [u8; 32] {
         self.digest
     }
+}
+
+/// SHA-256 of a table's content: for each currency in name order its code, then for each
+/// day (ascending) the day and each currency's rate (IEEE 754 bits, NaN where not quoted).
+fn table_digest(columns: &HashMap<String, usize>, days: &[i64], values: &[Vec<f64>]) -> [u8; 32] {
+    let mut currencies: Vec<(&String, &usize)> = columns.iter().collect();
+    currencies.sort();
+    let mut hash = sha2::Sha256::new();
+    for (code, _) in &currencies {
+        hash.update(code.as_bytes());
+        hash.update([0]);
+    }
+    for (day, row) in days.iter().zip(values) {
+        hash.update(day.to_le_bytes());
+        for (_, column) in &currencies {
+            let rate = row.get(**column).copied().unwrap_or(f64::NAN);
+            let bits = if rate.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                rate.to_bits()
+            };
+            hash.update(bits.to_le_bytes());
+        }
+    }
+    hash.finalize().into()
 }
 
 /// The day (days since 1970-01-01, UTC) of a Unix time in seconds.
@@ -325,6 +352,29 @@ mod tests {
         }
         assert_eq!(day_of(-1), -1);
         assert_eq!(day_of(86_399), 0);
+    }
+
+    #[test]
+    fn the_digest_is_of_the_content_not_the_text() {
+        let digest = |text: &str| ReferenceRates::parse(text, "t").expect("parses").digest();
+        let table = "Date,USD,JPY,\n2026-10-30,1.1600,175.10,\n2026-10-29,1.1650,N/A,\n";
+        let same = [
+            // CRLF, a byte order mark, rows and columns in another order, other number
+            // formats, padded cells, another date format.
+            "\u{feff}Date,USD,JPY\r\n2026-10-30,1.16,175.1\r\n2026-10-29,1.165,\r\n",
+            "Date, JPY, USD\n29 October 2026, N/A, 1.1650\n30 October 2026, 175.10, 1.1600\n",
+        ];
+        for text in same {
+            assert_eq!(digest(text), digest(table), "{text:?}");
+        }
+        let other = [
+            "Date,USD,JPY,\n2026-10-30,1.1600,175.11,\n2026-10-29,1.1650,N/A,\n",
+            "Date,USD,JPY,\n2026-10-30,1.1600,175.10,\n",
+            "Date,USD,\n2026-10-30,1.1600,\n2026-10-29,1.1650,\n",
+        ];
+        for text in other {
+            assert_ne!(digest(text), digest(table), "{text:?}");
+        }
     }
 
     #[test]

@@ -54,7 +54,11 @@ async fn a_tokens_file_that_cannot_be_read_is_reported_before_the_database_or_a_
     .await
     .err()
     .map(|e| cause_chain(&e));
-    for (service, error) in [("ingest", ingest), ("scoring", scoring), ("liaison", liaison)] {
+    for (service, error) in [
+        ("ingest", ingest),
+        ("scoring", scoring),
+        ("liaison", liaison),
+    ] {
         let error = error.unwrap_or_else(|| panic!("{service} started"));
         assert!(
             error.contains("no-such-tokens (ACX_TOKENS_FILE) cannot be read")
