@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// How often the health service re-checks the database.
-const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What a service brings to [`serve`].
 #[derive(Debug)]
