@@ -69,20 +69,7 @@ pub async fn write(
         return Ok(0);
     };
     let mut tx = database.begin_write(None).await?;
-    let (cursor, recorded): (i64, Option<Vec<u8>>) = match &mut tx {
-        WriteTx::Sqlite(tx) => {
-            sqlx::query_as("SELECT position, settings_fingerprint FROM effects_cursor WHERE id = 1")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        WriteTx::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT position, settings_fingerprint FROM effects_cursor WHERE id = 1 FOR UPDATE",
-            )
-            .fetch_one(&mut **tx)
-            .await?
-        }
-    };
+    let (cursor, recorded) = lock_cursor(&mut tx).await?;
     if recorded.as_deref() != Some(settings) {
         tx.rollback().await?;
         return Err(WriteError::SettingsReplaced);
@@ -107,6 +94,26 @@ pub async fn write(
         .bind(last.position).execute(conn).await?);
     tx.commit().await?;
     Ok(written)
+}
+
+/// Locks the `effects_cursor` row in `tx` (`FOR UPDATE` on PostgreSQL; SQLite's write
+/// transaction holds the whole database) and reads it: the last position whose effects are
+/// stored, and the recorded shared settings' fingerprint ([`crate::settings`]).
+pub(crate) async fn lock_cursor(tx: &mut WriteTx) -> Result<(i64, Option<Vec<u8>>), sqlx::Error> {
+    match tx {
+        WriteTx::Sqlite(tx) => {
+            sqlx::query_as("SELECT position, settings_fingerprint FROM effects_cursor WHERE id = 1")
+                .fetch_one(&mut **tx)
+                .await
+        }
+        WriteTx::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT position, settings_fingerprint FROM effects_cursor WHERE id = 1 FOR UPDATE",
+            )
+            .fetch_one(&mut **tx)
+            .await
+        }
+    }
 }
 
 fn history_entry(risk: &acx_proto::scoring::SellerRisk) -> SellerRiskChange {

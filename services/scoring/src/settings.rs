@@ -18,7 +18,7 @@
 use std::{fmt, time::Duration};
 
 use acx_domain::{identifiers::IdentifierKeys, rates::ReferenceRates};
-use acx_runtime::{Database, WriteTx, on_backend, on_tx};
+use acx_runtime::{Database, on_backend, on_tx};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
@@ -149,25 +149,6 @@ impl fmt::Display for Differences {
     }
 }
 
-/// Locks the effects cursor's row in `tx` and reads the recorded fingerprint.
-async fn locked_fingerprint(tx: &mut WriteTx) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    let (fingerprint,): (Option<Vec<u8>>,) = match tx {
-        WriteTx::Sqlite(tx) => {
-            sqlx::query_as("SELECT settings_fingerprint FROM effects_cursor WHERE id = 1")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        WriteTx::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT settings_fingerprint FROM effects_cursor WHERE id = 1 FOR UPDATE",
-            )
-            .fetch_one(&mut **tx)
-            .await?
-        }
-    };
-    Ok(fingerprint)
-}
-
 /// The recorded settings.
 pub async fn recorded(database: &Database) -> Result<SharedSettings, sqlx::Error> {
     let rows: Vec<(String, String)> = on_backend!(database, pool =>
@@ -187,7 +168,7 @@ pub async fn recorded_fingerprint(database: &Database) -> Result<Option<Vec<u8>>
 pub async fn agree(database: &Database, ours: &SharedSettings, adopt: bool) -> Result<(), Error> {
     let fingerprint = ours.fingerprint();
     let mut tx = database.begin_write(None).await?;
-    let stored = locked_fingerprint(&mut tx).await?;
+    let (_, stored) = crate::effects::lock_cursor(&mut tx).await?;
     if stored.as_deref() == Some(fingerprint.as_slice()) {
         tx.rollback().await?;
         return Ok(());
