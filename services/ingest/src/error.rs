@@ -19,7 +19,7 @@ pub enum Error {
     #[error("database error")]
     Database(#[from] sqlx::Error),
     /// The identifier keys could not be read at start-up.
-    #[error("cannot read the identifier keys")]
+    #[error("cannot use the identifier keys file (ACX_IDENTIFIER_KEYS_FILE)")]
     Keys(#[from] acx_domain::identifiers::KeyFileError),
     /// The database could not be opened or migrated at start-up.
     #[error("database setup failed")]

@@ -45,7 +45,7 @@ pub enum Error {
     #[error("ingest client setup failed")]
     Peer(#[from] acx_runtime::client::PeerError),
     /// The identifier keys could not be read at start-up.
-    #[error("cannot read the identifier keys")]
+    #[error("cannot use the identifier keys file (ACX_IDENTIFIER_KEYS_FILE)")]
     Keys(#[from] acx_domain::identifiers::KeyFileError),
     /// The reference rates file could not be used at start-up.
     #[error("cannot use the reference rates")]
@@ -73,6 +73,10 @@ pub enum Error {
          {0}. This replica stops: restart it with the deployment's values"
     )]
     SettingsReplaced(crate::settings::Differences),
+    /// This replica is stopping (its settings were replaced) and will not apply a write it
+    /// appended: the caller retries, on another replica (the write is idempotent).
+    #[error("this scoring replica is stopping")]
+    Stopping,
     /// The gRPC server could not start.
     #[error("server setup failed")]
     Serve(#[from] acx_runtime::server::ServeError),
@@ -92,6 +96,14 @@ impl From<Error> for Status {
             Error::AnswerTooLarge(why) => {
                 error::status_with_reason(Code::ResourceExhausted, why, "MESSAGE_TOO_LARGE")
             }
+            // Not the settings themselves: they are the operator's business, and logged.
+            Error::Stopping | Error::SettingsReplaced(_) => error::status_with_reason(
+                Code::Unavailable,
+                "this scoring replica is stopping (its deployment's shared settings were \
+                 replaced): retry, on another replica"
+                    .to_owned(),
+                "REPLICA_STOPPING",
+            ),
             Error::FailedPrecondition(why) => {
                 error::status_with_reason(Code::FailedPrecondition, why, "FAILED_PRECONDITION")
             }

@@ -218,10 +218,13 @@ impl Scorer {
                     traceparent: change.traceparent,
                 })
                 .collect();
-            if history::append_feed(&self.database, FeedBatch { reports })
-                .await?
-                .is_some()
-            {
+            let appended = history::append_feed(
+                &self.database,
+                FeedBatch { reports },
+                &self.settings_fingerprint,
+            )
+            .await;
+            if self.appended(appended).await?.is_some() {
                 self.wake.notify_one();
             }
         }

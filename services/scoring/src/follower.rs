@@ -294,7 +294,7 @@ impl Scorer {
     }
 
     /// [`Error::SettingsReplaced`], naming the settings that differ (when they can be read).
-    async fn settings_replaced(&self) -> Error {
+    pub(crate) async fn settings_replaced(&self) -> Error {
         let differences = match settings::recorded(&self.database).await {
             Ok(recorded) => self.settings.differences(&recorded),
             Err(error) => {

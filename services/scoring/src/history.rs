@@ -218,16 +218,25 @@ pub struct Stored {
     pub entry: Entry,
 }
 
-/// Begins an append: takes the append lock and returns the next position.
-async fn begin_append(database: &Database) -> Result<(WriteTx, i64), sqlx::Error> {
+/// Begins an append by a replica whose shared settings' fingerprint is `settings`: takes
+/// the append lock and returns the next position. Fails with [`Error::SettingsReplaced`]
+/// (its differences unknown here) when the recorded settings are others: an adoption takes
+/// the append lock too, so nothing computed with replaced settings is appended after it.
+async fn begin_append(database: &Database, settings: &[u8]) -> Result<(WriteTx, i64), Error> {
+    const HEAD: &str = "SELECT (SELECT COALESCE(MAX(position), 0) FROM history), \
+                        (SELECT settings_fingerprint FROM effects_cursor WHERE id = 1)";
     let mut tx = database.begin_write(Some(APPEND_LOCK)).await?;
-    let next: i64;
+    let (head, recorded): (i64, Option<Vec<u8>>);
     on_tx!(&mut tx, conn => {
-        let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(position), 0) FROM history")
-            .fetch_one(conn).await?;
-        next = head + 1;
+        (head, recorded) = sqlx::query_as(HEAD).fetch_one(conn).await?;
     });
-    Ok((tx, next))
+    if recorded.as_deref() != Some(settings) {
+        tx.rollback().await?;
+        return Err(Error::SettingsReplaced(crate::settings::Differences(
+            Vec::new(),
+        )));
+    }
+    Ok((tx, head + 1))
 }
 
 /// The insert of history entries, before its rows: (position, kind, records, payload,
@@ -281,8 +290,12 @@ pub async fn feed_cursor(database: &Database) -> Result<i64, sqlx::Error> {
 
 /// Appends the reports of `batch` above the feed cursor as one entry; returns its
 /// position, or None when every report was appended before.
-pub async fn append_feed(database: &Database, batch: FeedBatch) -> Result<Option<i64>, Error> {
-    let (mut tx, position) = begin_append(database).await?;
+pub async fn append_feed(
+    database: &Database,
+    batch: FeedBatch,
+    settings: &[u8],
+) -> Result<Option<i64>, Error> {
+    let (mut tx, position) = begin_append(database, settings).await?;
     let cursor: i64;
     on_tx!(&mut tx, conn => {
         let (sequence,): (i64,) = sqlx::query_as("SELECT sequence FROM feed_cursor WHERE id = 1")
@@ -338,8 +351,9 @@ const ROWS_PER_STATEMENT: usize = 100;
 pub async fn append_declarations(
     database: &Database,
     declarations: &[NewDeclaration],
+    settings: &[u8],
 ) -> Result<Vec<Recorded>, Error> {
-    let (mut tx, first) = begin_append(database).await?;
+    let (mut tx, first) = begin_append(database, settings).await?;
     let shipments: Vec<DeclaredShipment> = declarations
         .iter()
         .map(|new| new.entry.shipment.clone().unwrap_or_default())
@@ -569,9 +583,10 @@ pub async fn recorded_ids(
 pub async fn append_outcome(
     database: &Database,
     entry: OutcomeEntry,
+    settings: &[u8],
 ) -> Result<Option<i64>, Error> {
     let outcome = entry.outcome.clone().unwrap_or_default();
-    let (mut tx, position) = begin_append(database).await?;
+    let (mut tx, position) = begin_append(database, settings).await?;
     const CLAIM: &str = "INSERT INTO inspection_outcomes (authority, declaration_id, position) \
                          VALUES ($1, $2, $3) ON CONFLICT (authority, declaration_id) DO NOTHING";
     let claimed: u64;
@@ -591,8 +606,8 @@ pub async fn append_outcome(
 
 /// Appends one entry on its own (a trained model version, a lane policy); returns its
 /// position.
-pub async fn append(database: &Database, entry: &Entry) -> Result<i64, Error> {
-    let (mut tx, position) = begin_append(database).await?;
+pub async fn append(database: &Database, entry: &Entry, settings: &[u8]) -> Result<i64, Error> {
+    let (mut tx, position) = begin_append(database, settings).await?;
     insert(&mut tx, position, entry).await?;
     tx.commit().await?;
     Ok(position)

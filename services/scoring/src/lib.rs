@@ -112,7 +112,7 @@ pub struct Config {
     /// ones; running replicas with the old ones stop. Without it such a replica refuses to
     /// start, naming each setting. For a deliberate change only: see docs/deploy.md.
     #[arg(long, env = "ACX_SCORING_ADOPT_SETTINGS", value_name = "BOOL", default_value_t = false,
-          action = clap::ArgAction::Set)]
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub adopt_settings: bool,
 }
 
@@ -189,11 +189,6 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         .server
         .load_tokens()
         .map_err(acx_runtime::server::ServeError::from)?;
-    let database = Database::open(
-        &config.server.database_url_or_default("scoring"),
-        &migrations(),
-    )
-    .await?;
     let params = model::ModelParams {
         half_life_days: config.half_life_days,
     };
@@ -208,6 +203,12 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         Some(path) => Some(acx_domain::identifiers::IdentifierKeys::load(path)?),
         None => None,
     };
+    // Files first: a wrong one is reported at once, not after the database.
+    let database = Database::open(
+        &config.server.database_url_or_default("scoring"),
+        &migrations(),
+    )
+    .await?;
     let shared = settings::SharedSettings::new(
         config.half_life_days,
         config.random_inspection_share,

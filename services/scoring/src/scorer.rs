@@ -183,15 +183,35 @@ impl Scorer {
         self.ready.subscribe()
     }
 
-    /// Waits until this replica has applied `position`, for at most `wait`.
+    /// Waits until this replica has applied `position`, for at most `wait`; fails at once
+    /// with [`Error::Stopping`] when this replica stops meanwhile (it will not apply it).
     pub async fn wait_applied(&self, position: i64, wait: Duration) -> Result<i64, Error> {
         let mut applied = self.applied.subscribe();
-        match tokio::time::timeout(wait, applied.wait_for(|a| *a >= position)).await {
-            Ok(Ok(at)) => Ok(*at),
-            _ => Err(Error::Behind {
-                wanted: position,
-                applied: self.applied(),
-            }),
+        let reached = async {
+            match tokio::time::timeout(wait, applied.wait_for(|a| *a >= position)).await {
+                Ok(Ok(at)) => Ok(*at),
+                _ => Err(Error::Behind {
+                    wanted: position,
+                    applied: self.applied(),
+                }),
+            }
+        };
+        tokio::select! {
+            reached = reached => reached,
+            _ = self.failed() => Err(Error::Stopping),
+        }
+    }
+
+    /// `result` of an append by this replica; when it failed because another replica
+    /// replaced the deployment's shared settings, this replica stops.
+    pub(crate) async fn appended<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        match result {
+            Err(Error::SettingsReplaced(_)) => {
+                let error = self.settings_replaced().await;
+                self.stop_serving(&error);
+                Err(error)
+            }
+            other => other,
         }
     }
 
@@ -362,7 +382,12 @@ impl Scorer {
                 assessment: assessed.assessment,
             })
             .collect();
-        let recorded = history::append_declarations(&self.database, &new).await?;
+        let recorded = self
+            .appended(
+                history::append_declarations(&self.database, &new, &self.settings_fingerprint)
+                    .await,
+            )
+            .await?;
         let mut position = 0;
         let results = recorded
             .into_iter()
@@ -412,7 +437,9 @@ impl Scorer {
             shipment: Some(shipment),
             seller: seller.map(seller_ref),
         };
-        match history::append_outcome(&self.database, entry).await? {
+        let appended =
+            history::append_outcome(&self.database, entry, &self.settings_fingerprint).await;
+        match self.appended(appended).await? {
             Some(position) => {
                 self.wake.notify_one();
                 self.wait_applied(position, APPLY_WAIT).await?;

@@ -65,7 +65,8 @@ impl SharedSettings {
             ),
             (
                 "ACX_SCORING_RANDOM_INSPECTION_SHARE".to_owned(),
-                random_inspection_share.to_string(),
+                // + 0.0: -0 is 0.
+                (random_inspection_share + 0.0).to_string(),
             ),
         ];
         values.sort();
@@ -167,7 +168,11 @@ pub async fn recorded_fingerprint(database: &Database) -> Result<Option<Vec<u8>>
 /// otherwise fails with [`Error::SettingsDiffer`] naming each difference.
 pub async fn agree(database: &Database, ours: &SharedSettings, adopt: bool) -> Result<(), Error> {
     let fingerprint = ours.fingerprint();
-    let mut tx = database.begin_write(None).await?;
+    // The append lock orders an adoption with every append: an append after it finds the
+    // new fingerprint (and a replica with the old settings stops instead of appending).
+    let mut tx = database
+        .begin_write(Some(crate::history::APPEND_LOCK))
+        .await?;
     let (_, stored) = crate::effects::lock_cursor(&mut tx).await?;
     if stored.as_deref() == Some(fingerprint.as_slice()) {
         tx.rollback().await?;
@@ -185,11 +190,24 @@ pub async fn agree(database: &Database, ours: &SharedSettings, adopt: bool) -> R
              replicas with the old ones stop");
     } else {
         // Replicas before shared settings were checked had to share them anyway: their
-        // snapshots are these settings'.
-        on_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE snapshots SET settings_fingerprint = $1 WHERE settings_fingerprint IS NULL")
-            .bind(&fingerprint).execute(conn).await?);
-        tracing::info!("shared settings recorded for the deployment");
+        // snapshots are taken as these settings'.
+        let relabelled: u64;
+        on_tx!(&mut tx, conn => {
+            relabelled = sqlx::query(
+                "UPDATE snapshots SET settings_fingerprint = $1 WHERE settings_fingerprint IS NULL")
+                .bind(&fingerprint).execute(conn).await?.rows_affected();
+        });
+        let recorded: Vec<String> = ours.0.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+        if relabelled > 0 {
+            tracing::warn!(settings = %recorded.join(", "), snapshots = relabelled,
+                "shared settings recorded for the deployment from this replica's: the \
+                 snapshots of the release before are taken as computed with them (if they were \
+                 not, restart every replica with the earlier values and \
+                 ACX_SCORING_ADOPT_SETTINGS=true)");
+        } else {
+            tracing::info!(settings = %recorded.join(", "),
+                "shared settings recorded for the deployment");
+        }
     }
     on_tx!(&mut tx, conn => sqlx::query("DELETE FROM shared_settings").execute(conn).await?);
     for (name, value) in &ours.0 {

@@ -312,12 +312,26 @@ impl Database {
                 ),
                 Err(_) => "(an unreadable postgres URL)".to_owned(),
             };
-            let pool = PgPoolOptions::new()
+            let pool = match PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
-                .map_err(|source| DbError::Connect { target, source })?;
+            {
+                Ok(pool) => pool,
+                // The pool retries until its timeout and then hides why it could not
+                // connect (refused, no route...): one direct attempt tells.
+                Err(sqlx::Error::PoolTimedOut) => {
+                    use sqlx::Connection;
+                    let attempt = sqlx::PgConnection::connect(url);
+                    let source = match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+                        Ok(Err(cause)) => cause,
+                        _ => sqlx::Error::PoolTimedOut,
+                    };
+                    return Err(DbError::Connect { target, source });
+                }
+                Err(source) => return Err(DbError::Connect { target, source }),
+            };
             Ok(Self::Postgres(pool))
         } else {
             let scheme = url.split(':').next().unwrap_or(url).to_owned();

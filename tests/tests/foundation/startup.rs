@@ -1,6 +1,6 @@
 //! Start-up errors an operator can act on: a tokens file that cannot be read is reported
 //! before anything else is tried (no database, no peer), and a database that cannot be
-//! reached is named (user, host, port, database), never with its password.
+//! reached is named (user, host, port, database), never with its password, with the cause.
 
 use acx_runtime::{ServerConfig, Shutdown, error::cause_chain};
 
@@ -80,6 +80,7 @@ async fn a_database_that_cannot_be_reached_is_named_without_its_password() {
         .expect("refused");
     assert!(
         error.contains("cannot connect to the database acx@127.0.0.1:1/acx_nowhere")
+            && error.contains("refused")
             && !error.contains("secretpw"),
         "{error}"
     );

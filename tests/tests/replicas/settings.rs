@@ -80,7 +80,38 @@ async fn refused_then_adopted(backend: Backend) {
     // Adopted on purpose: B serves with 90 days, and A, which still has 180, stops at its
     // next effects write (B's assessment) instead of storing what it computes.
     other.adopt_settings = true;
+    let mut a_client = a.client().await;
     let b = Replica::start_with(&other).await.expect("adopts");
+
+    // A declaration sent to A after the adoption is refused at once, and not recorded with
+    // A's replaced settings: the caller retries elsewhere.
+    let started = std::time::Instant::now();
+    let refused = a_client
+        .assess_shipment(authorized(
+            AssessShipmentRequest {
+                shipment: Some(declaration("D-A", 2)),
+                record: true,
+            },
+            &token,
+        ))
+        .await
+        .expect_err("A has stopped or stops");
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM declarations WHERE declaration_id = 'D-A'"
+        )
+        .await,
+        0,
+        "nothing computed with replaced settings is stored"
+    );
+
     let mut client = b.client().await;
     client
         .assess_shipment(authorized(

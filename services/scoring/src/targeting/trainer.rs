@@ -182,7 +182,9 @@ impl Scorer {
                 Vec::new()
             },
         });
-        let position = history::append(&self.database, &entry).await?;
+        let position = self
+            .appended(history::append(&self.database, &entry, &self.settings_fingerprint).await)
+            .await?;
         self.wake.notify_one();
         self.wait_applied(position, APPLY_WAIT).await?;
         tracing::info!(model = row.version, promoted, decision = %row.decision,
@@ -321,7 +323,9 @@ impl Scorer {
         let entry = Entry::LanePolicy(LanePolicyEntry {
             policy: Some(policy.clone()),
         });
-        let position = history::append(&self.database, &entry).await?;
+        let position = self
+            .appended(history::append(&self.database, &entry, &self.settings_fingerprint).await)
+            .await?;
         self.wake.notify_one();
         self.wait_applied(position, APPLY_WAIT).await?;
         let thresholds = self.state.read().await.targeting.lanes.thresholds(&policy);
