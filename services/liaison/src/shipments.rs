@@ -480,6 +480,13 @@ impl Shipments {
                 "result.seized_quantity",
                 "must be a number from 0 to 9,999,999,999.999999 (0 when nothing was seized)",
             ));
+        } else if result.kind == OutcomeKind::Cleared as i32 && result.seized_quantity > 0.0 {
+            // Contradictory: which of the two is the mistake cannot be told from here.
+            violations.push(FieldViolation::new(
+                "result.seized_quantity",
+                "must be 0 when the shipment was CLEARED (nothing seized); a seizure is \
+                 COUNTERFEIT_SEIZED",
+            ));
         }
         let at = result.inspect_time.as_ref().map(|t| t.seconds);
         for (field, money) in [

@@ -184,6 +184,22 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
         );
     }
 
+    // Cleared, yet something seized: contradictory, refused.
+    let answer = liaison
+        .record_inspection_result(authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/T-1".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::Cleared as i32,
+                    seized_quantity: 3.0,
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await;
+    assert_eq!(refused_field(answer), "result.seized_quantity");
+
     // A name no declaration id can have, and the audit record of the call stays short.
     let long = format!("shipments/{}", "x".repeat(1_000_000));
     let answer = liaison
