@@ -245,14 +245,20 @@ impl Shipments {
                     }
                     Err(error) => vec![Err(cause_chain(&error)); call.len()],
                 };
+            // One line per call, not per declaration: while scoring is away every retry
+            // round would log each pending declaration again.
+            let mut pending: Vec<(&str, String)> = Vec::new();
             for (result, (_, declaration)) in answered.into_iter().zip(call) {
                 assessments.push(result.unwrap_or_else(|error| {
-                    tracing::warn!(declaration.id = %declaration.declaration_id, %error,
-                        "assessment pending: scoring did not assess");
-                    // The worker tries again soon.
-                    self.wake.notify_one();
+                    pending.push((&declaration.declaration_id, error));
                     None
                 }));
+            }
+            if let Some((first, error)) = pending.first() {
+                tracing::warn!(declarations = pending.len(), first.declaration.id = %first,
+                    %error, "assessments pending: scoring did not assess (the first's error shown)");
+                // The worker tries again soon.
+                self.wake.notify_one();
             }
         }
         assessments

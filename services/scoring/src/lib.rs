@@ -110,7 +110,8 @@ pub struct Config {
     /// Make this replica's shared settings (the finding half-life, random inspection share,
     /// identifier keys and rate table) the deployment's when they differ from the recorded
     /// ones; running replicas with the old ones stop. Without it such a replica refuses to
-    /// start, naming each setting. For a deliberate change only: see docs/deploy.md.
+    /// start, naming each setting. For a deliberate change only: see docs/deploy.md. Takes
+    /// true/false, 1/0, yes/no or on/off.
     #[arg(long, env = "ACX_SCORING_ADOPT_SETTINGS", value_name = "BOOL", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub adopt_settings: bool,

@@ -229,10 +229,19 @@ impl ReferenceRates {
     }
 }
 
-/// SHA-256 of a table's content: for each currency in name order its code, then for each
+/// SHA-256 of a table's content: for each currency quoted at least once, in name order,
+/// its code, then for each
 /// day (ascending) the day and each currency's rate (IEEE 754 bits, NaN where not quoted).
 fn table_digest(columns: &HashMap<String, usize>, days: &[i64], values: &[Vec<f64>]) -> [u8; 32] {
-    let mut currencies: Vec<(&String, &usize)> = columns.iter().collect();
+    // A currency never quoted (a column of `N/A`, as ECB files carry) adds no rate.
+    let mut currencies: Vec<(&String, &usize)> = columns
+        .iter()
+        .filter(|(_, column)| {
+            values
+                .iter()
+                .any(|row| row.get(**column).is_some_and(|r| !r.is_nan()))
+        })
+        .collect();
     currencies.sort();
     let mut hash = sha2::Sha256::new();
     for (code, _) in &currencies {
@@ -363,6 +372,8 @@ mod tests {
             // formats, padded cells, another date format.
             "\u{feff}Date,USD,JPY\r\n2026-10-30,1.16,175.1\r\n2026-10-29,1.165,\r\n",
             "Date, JPY, USD\n29 October 2026, N/A, 1.1650\n30 October 2026, 175.10, 1.1600\n",
+            // A currency never quoted.
+            "Date,USD,JPY,SEK,\n2026-10-30,1.1600,175.10,N/A,\n2026-10-29,1.1650,N/A,N/A,\n",
         ];
         for text in same {
             assert_eq!(digest(text), digest(table), "{text:?}");
