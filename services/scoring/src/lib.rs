@@ -111,9 +111,9 @@ pub struct Config {
     /// identifier keys and rate table) the deployment's when they differ from the recorded
     /// ones; running replicas with the old ones stop. Without it such a replica refuses to
     /// start, naming each setting. For a deliberate change only: see docs/deploy.md. Takes
-    /// true/false, 1/0, yes/no or on/off.
+    /// true/false, 1/0, yes/no or on/off; empty is false.
     #[arg(long, env = "ACX_SCORING_ADOPT_SETTINGS", value_name = "BOOL", default_value_t = false,
-          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+          action = clap::ArgAction::Set, value_parser = parse_adopt)]
     pub adopt_settings: bool,
 }
 
@@ -121,6 +121,18 @@ fn parse_share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
         _ => Err(format!("{text:?} is not a share between 0 and 1")),
+    }
+}
+
+/// `ACX_SCORING_ADOPT_SETTINGS`: true/false, 1/0, yes/no, on/off in any case; empty (a
+/// manifest's `value: ""`) is false.
+fn parse_adopt(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "" | "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!(
+            "{text:?} is not true or false (also 1/0, yes/no, on/off)"
+        )),
     }
 }
 
@@ -269,4 +281,31 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
     };
     let server = server::serve(&config.server, DEFAULT_PORT, spec, shutdown.clone()).await?;
     Ok(server.or_fatal(async move { scorer.failed().await }, shutdown))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    fn adopt(value: &str) -> Result<bool, String> {
+        Config::try_parse_from(["acx-scoring", "--adopt-settings", value])
+            .map(|config| config.adopt_settings)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_adopt_flag_takes_the_usual_spellings_and_empty_is_false() {
+        for yes in ["true", "TRUE", "1", "yes", "On", " true"] {
+            assert_eq!(adopt(yes), Ok(true), "{yes:?}");
+        }
+        for no in ["", "false", "0", "no", "OFF"] {
+            assert_eq!(adopt(no), Ok(false), "{no:?}");
+        }
+        let refused = adopt("maybe").expect_err("refused");
+        assert!(refused.contains("is not true or false"), "{refused}");
+        let unset = Config::try_parse_from(["acx-scoring"]).expect("parses");
+        assert!(!unset.adopt_settings);
+    }
 }
