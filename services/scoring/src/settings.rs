@@ -8,9 +8,11 @@
 //! SHA-256 in the `effects_cursor` row); every later replica compares its own at start-up
 //! and refuses to start on a difference, naming each setting. An operator changes one on
 //! purpose by starting a replica with `ACX_SCORING_ADOPT_SETTINGS=true`: its settings
-//! replace the recorded ones, and every running replica with the old ones stops (exit
-//! code 1) before it stores another effect ([`crate::effects`] checks the fingerprint under
-//! the cursor's lock) or within [`CHECK_EVERY`] when idle.
+//! replace the recorded ones, under the history's append lock and the effects cursor's row
+//! lock. Every running replica with the old ones stops (exit code 1) at its next append
+//! (the append checks the fingerprint under the same lock, so nothing it computed is
+//! recorded after the adoption), at its next effects write ([`crate::effects`] checks it
+//! under the cursor's lock), or within [`CHECK_EVERY`] when idle.
 //!
 //! Settings that do not change what is computed (snapshot cadence, addresses, tokens, log
 //! format) are not shared.
