@@ -19,6 +19,7 @@ pub mod bank_account;
 pub mod email;
 mod keys;
 pub mod labels;
+mod numbering_plan;
 pub mod phone;
 pub mod placeholders;
 pub mod registers;

@@ -1,7 +1,7 @@
 //! Telephone numbers: parsed with libphonenumber's metadata for every country (the
 //! `phonenumber` crate) and written in E.164.
 
-use phonenumber::{Mode, country};
+use phonenumber::country;
 
 /// Normalises a cleaned phone number ([`super::text::clean`]) to E.164 (`+` and the full
 /// number, at most 15 digits).
@@ -13,8 +13,9 @@ use phonenumber::{Mode, country};
 /// `country`, the seller's ISO 3166-1 country, whose national trunk prefix is then removed
 /// (`06 1 457 8823` in HU, `8 495 123-45-67` in RU, `0176 41729356` in DE all become their
 /// international forms; Italy's leading 0 is kept, as it belongs to the number). A `(0)` after
-/// the country code (`+44 (0)20 ...`) is ignored. The number must be possible for its
-/// country (a length its numbering plan allows).
+/// the country code (`+44 (0)20 ...`) is ignored. The number must be valid under its
+/// country's numbering plan, as libphonenumber's metadata has it
+/// ([`super::numbering_plan::is_valid`]).
 ///
 /// Errors: "must be in international format (+<country code> ...) or come with the seller's
 /// country" for a national number without a usable country; "is not a valid phone number".
@@ -50,17 +51,29 @@ pub fn normalize(
         }
     }
     // An extension marker of another language is read as "ext." only when the number does not
-    // read as a possible number as written, so no number accepted before reads differently
+    // read as a valid number as written, so no number accepted before reads differently
     // now. (Found by a tester: `poste` and `ramal` were read as vanity letters, so the
     // number parsed, too long, and was refused.)
-    let possible = |text: &str| phonenumber::parse(region, text).ok().filter(is_possible);
-    let number = possible(&text)
-        .or_else(|| with_extension_words_read(&text).and_then(|read| possible(&read)))
+    let valid = |text: &str| {
+        phonenumber::parse(region, text)
+            .ok()
+            .filter(super::numbering_plan::is_valid)
+    };
+    let number = valid(&text)
+        .or_else(|| with_extension_words_read(&text).and_then(|read| valid(&read)))
         .ok_or_else(|| INVALID.to_owned())?;
     if refuse_placeholders && is_placeholder(&number) {
         return Err(PLACEHOLDER.to_owned());
     }
-    Ok(number.format().mode(Mode::E164).to_string())
+    Ok(e164(&number))
+}
+
+/// The number in E.164: `+`, the country calling code and the national significant number
+/// (with Italy's leading zero). The crate's formatter writes the same, but first picks the
+/// number's national format by its patterns (unused for E.164: a twentieth of a profile's
+/// preparation).
+fn e164(number: &phonenumber::PhoneNumber) -> String {
+    format!("+{}{}", number.country().code(), number.national())
 }
 
 /// Why a placeholder number is refused (normalisation version 3).
@@ -182,23 +195,6 @@ fn with_extension_words_read(text: &str) -> Option<String> {
     found.then(|| words.join(" "))
 }
 
-/// Whether the number is valid, or at least has a length its country's numbering plan allows:
-/// metadata lags behind new number ranges, and refusing a real number loses a link, while a
-/// wrong one only fails to match.
-///
-/// The length is checked first: it is a look-up, while validity runs the country's number
-/// patterns, and the answer is the same either way.
-fn is_possible(number: &phonenumber::PhoneNumber) -> bool {
-    let possible_length = number
-        .metadata(&phonenumber::metadata::DATABASE)
-        .is_some_and(|meta| {
-            let national = number.national().to_string();
-            let lengths = meta.descriptors().general().possible_length();
-            lengths.contains(&(national.len() as u16))
-        });
-    possible_length || phonenumber::is_valid(number)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -211,6 +207,27 @@ mod tests {
 
     fn ok(raw: &str, country: Option<&str>) -> String {
         phone(raw, country).unwrap_or_else(|e| panic!("{raw} {country:?}: {e}"))
+    }
+
+    #[test]
+    fn e164_is_what_the_crate_formats() {
+        for raw in [
+            "+44 20 7318 4623",
+            "+39 06 4172 9356",
+            "+39 347 418 2936",
+            "+1 650 253 0147",
+            "+86 755 8888 1234",
+            "+7 495 417-29-35",
+            "+36 1 457 8823",
+            "+290 22 158",
+            "+225 07 48 29 36 51",
+            "+49 30 4172935",
+        ] {
+            let number = phonenumber::parse(None, raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            let crate_form = number.format().mode(phonenumber::Mode::E164).to_string();
+            assert_eq!(super::e164(&number), crate_form, "{raw}");
+            assert_eq!(ok(raw, None), crate_form, "{raw}");
+        }
     }
 
     #[test]
