@@ -9,6 +9,7 @@ use acx_proto::ingest::{
     FieldViolation as PbViolation, Report, ReportKind, ReportOutcome, ReportResult, report::Kind,
 };
 use acx_runtime::{Database, FieldViolation};
+use prost::Message;
 use tokio::sync::watch;
 
 use crate::{
@@ -53,9 +54,11 @@ pub struct PreparedBatch {
 struct PreparedItem {
     report_id: String,
     prepared: Result<Prepared, Rejection>,
-    /// The report as submitted, kept only during a key rotation or while legacy
-    /// normalisation versions are configured.
-    original: Option<Report>,
+    /// The report as submitted, encoded, kept only during a key rotation or while legacy
+    /// normalisation versions are configured (always, by default). Encoded rather than
+    /// cloned: one buffer instead of a copy of every string, and it is read back only for
+    /// a retry of a report stored under other rules.
+    original: Option<Vec<u8>>,
 }
 
 fn retraction_target(report: &Report) -> Option<&str> {
@@ -131,7 +134,7 @@ impl Intake {
         let mut items = Vec::with_capacity(reports.len());
         for (position, report) in reports.into_iter().enumerate() {
             let report_id = report.report_id.clone();
-            let original = keep_originals.then(|| report.clone());
+            let original = keep_originals.then(|| report.encode_to_vec());
             let nest = |list: Vec<FieldViolation>| -> Vec<FieldViolation> {
                 if list.is_empty() {
                     return list;
@@ -187,7 +190,7 @@ impl Intake {
         };
 
         let mut candidates: Vec<Prepared> = Vec::new();
-        let mut originals: Vec<Option<Report>> = Vec::new();
+        let mut originals: Vec<Option<Vec<u8>>> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();
         let mut decisions = Vec::with_capacity(items.len());
         let mut report_ids = Vec::with_capacity(items.len());
@@ -353,7 +356,7 @@ impl Intake {
     fn same_content(
         &self,
         candidate: &Prepared,
-        original: Option<Report>,
+        original: Option<Vec<u8>>,
         existing: &store::Existing,
         platform: &str,
         now: SystemTime,
@@ -362,6 +365,10 @@ impl Intake {
             return true;
         }
         let (Some(original), Some(key)) = (original, self.keys.get(&existing.key_id)) else {
+            return false;
+        };
+        // Bytes this process encoded: they decode.
+        let Ok(original) = Report::decode(original.as_slice()) else {
             return false;
         };
         let mut versions = self.rules.legacy.clone();
