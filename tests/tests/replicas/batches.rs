@@ -143,9 +143,12 @@ async fn recorded_with_codes_as_sent_is_the_same_declaration(backend: Backend) {
     let token = acx_runtime::credentials::generate_token();
     let a = Replica::start(None, &token, &url, &dir.path().join("a"), 1_000_000).await;
     let b = Replica::start(None, &token, &url, &dir.path().join("b"), 1_000_000).await;
+    // One time for every copy: taken in each, a copy made a second later was another
+    // declaration (a conflict) on a loaded machine.
+    let declared = acx_tests::fixtures::seconds_ago(3600);
     let as_sent = |waybill: &str| {
         let mut shipment = declaration("OLD", 1);
-        shipment.declaration_time = Some(acx_tests::fixtures::seconds_ago(3600));
+        shipment.declaration_time = Some(declared);
         let consignment = shipment.consignment.as_mut().unwrap();
         consignment.tracking_numbers = vec!["1z 999 aa1 01 2345 6784".to_owned()];
         consignment.air_waybills = vec![waybill.to_owned()];
