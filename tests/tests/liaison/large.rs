@@ -73,6 +73,20 @@ async fn large_declarations_are_assessed_at_once_or_refused_at_the_door() {
 }
 
 /// The field an INVALID_ARGUMENT answer names first.
+/// `RecordInspectionResult` of the declaration T-1 with `result`.
+fn inspection_of_t1(
+    result: InspectionResult,
+    token: &str,
+) -> tonic::Request<RecordInspectionResultRequest> {
+    authorized(
+        RecordInspectionResultRequest {
+            name: "shipments/T-1".to_owned(),
+            result: Some(result),
+        },
+        token,
+    )
+}
+
 fn refused_field<T: std::fmt::Debug>(answer: Result<T, tonic::Status>) -> String {
     use tonic_types::StatusExt;
     let status = answer.expect_err("refused");
@@ -141,41 +155,31 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
         (4_102_444_800, 0, "", "result.inspect_time"),
         (1_700_000_000, 0, "Nike\u{1b}[31m", "result.rights_owner"),
     ] {
+        let result = InspectionResult {
+            kind: OutcomeKind::Cleared as i32,
+            inspect_time: Some(prost_types::Timestamp { seconds, nanos }),
+            rights_owner: rights_owner.to_owned(),
+            ..Default::default()
+        };
         let answer = liaison
-            .record_inspection_result(authorized(
-                RecordInspectionResultRequest {
-                    name: "shipments/T-1".to_owned(),
-                    result: Some(InspectionResult {
-                        kind: OutcomeKind::Cleared as i32,
-                        inspect_time: Some(prost_types::Timestamp { seconds, nanos }),
-                        rights_owner: rights_owner.to_owned(),
-                        ..Default::default()
-                    }),
-                },
-                &token,
-            ))
+            .record_inspection_result(inspection_of_t1(result, &token))
             .await;
         assert_eq!(refused_field(answer), field);
     }
     // A seized quantity that is no quantity (found by a tester: NaN was told "must not be
     // negative").
     for quantity in [f64::NAN, f64::INFINITY, -1.0, 1e300] {
+        let result = InspectionResult {
+            kind: OutcomeKind::CounterfeitSeized as i32,
+            inspect_time: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            seized_quantity: quantity,
+            ..Default::default()
+        };
         let answer = liaison
-            .record_inspection_result(authorized(
-                RecordInspectionResultRequest {
-                    name: "shipments/T-1".to_owned(),
-                    result: Some(InspectionResult {
-                        kind: OutcomeKind::CounterfeitSeized as i32,
-                        inspect_time: Some(prost_types::Timestamp {
-                            seconds: 1_700_000_000,
-                            nanos: 0,
-                        }),
-                        seized_quantity: quantity,
-                        ..Default::default()
-                    }),
-                },
-                &token,
-            ))
+            .record_inspection_result(inspection_of_t1(result, &token))
             .await;
         assert_eq!(
             refused_field(answer),
@@ -185,18 +189,13 @@ async fn filters_times_and_names_out_of_bounds_are_refused_and_the_audit_trail_s
     }
 
     // Cleared, yet something seized: contradictory, refused.
+    let result = InspectionResult {
+        kind: OutcomeKind::Cleared as i32,
+        seized_quantity: 3.0,
+        ..Default::default()
+    };
     let answer = liaison
-        .record_inspection_result(authorized(
-            RecordInspectionResultRequest {
-                name: "shipments/T-1".to_owned(),
-                result: Some(InspectionResult {
-                    kind: OutcomeKind::Cleared as i32,
-                    seized_quantity: 3.0,
-                    ..Default::default()
-                }),
-            },
-            &token,
-        ))
+        .record_inspection_result(inspection_of_t1(result, &token))
         .await;
     assert_eq!(refused_field(answer), "result.seized_quantity");
 
