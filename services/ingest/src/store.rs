@@ -8,15 +8,15 @@
 use std::collections::HashMap;
 
 use acx_runtime::{Database, WriteLock, WriteTx, on_backend, on_tx};
-use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Sqlite};
 
 use crate::prepare::Prepared;
 
 /// Rows per multi-row INSERT on SQLite (7 parameters each, well under its 32766 limit).
 const SQLITE_ROWS_PER_INSERT: usize = 1000;
-/// Smallest PostgreSQL batch written with COPY: below it the two statements COPY needs
-/// first (it has no ON CONFLICT or RETURNING: taken ids are looked up and a run of
-/// sequences reserved) cost more than the single UNNEST statement.
+/// Smallest PostgreSQL batch written with COPY: below it the statements around COPY (a
+/// savepoint, since it has no ON CONFLICT, and a run of sequences reserved, since it has no
+/// RETURNING) cost more than the single UNNEST statement.
 pub const COPY_MIN_ROWS: usize = 64;
 /// Ids per lookup statement.
 const IDS_PER_LOOKUP: usize = 1000;
@@ -168,11 +168,31 @@ impl BatchTx {
                     by_id.extend(rows);
                 }
             }
-            WriteTx::Postgres(_) if reports.len() >= COPY_MIN_ROWS => {
-                // COPY cannot skip taken ids or return sequences: look the ids up first,
-                // then reserve one run of sequences for the rest and copy them with it
-                // (writers hold the lock, so the run is theirs and follows every sequence
-                // already visible).
+            WriteTx::Postgres(tx) if reports.len() >= COPY_MIN_ROWS => {
+                // COPY has no ON CONFLICT or RETURNING. A load of new ids (the usual case)
+                // is copied at once under a savepoint; if an id is taken (a retry) the COPY
+                // fails on the unique index, the savepoint is rolled back, and the rest is
+                // copied after looking the taken ids up. The run of sequences reserved for
+                // the failed attempt is skipped: the feed's sequences increase, with gaps.
+                let mut attempt = sqlx::Acquire::begin(&mut **tx).await?;
+                match copy_numbered(
+                    &mut attempt,
+                    platform,
+                    reports,
+                    receive_time_us,
+                    trace_context,
+                )
+                .await
+                {
+                    Ok(first) => {
+                        attempt.commit().await?;
+                        return Ok(numbered(reports, first));
+                    }
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                        attempt.rollback().await?;
+                    }
+                    Err(error) => return Err(error),
+                }
                 let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
                 let taken = self.taken_ids(platform, &ids).await?;
                 let fresh: Vec<&Prepared> = reports
@@ -186,29 +206,9 @@ impl BatchTx {
                 let WriteTx::Postgres(tx) = &mut self.0 else {
                     unreachable!("matched above")
                 };
-                let (last,): (i64,) = sqlx::query_as(
-                    "SELECT setval(pg_get_serial_sequence('reports', 'sequence'), \
-                     nextval(pg_get_serial_sequence('reports', 'sequence')) + $1 - 1)",
-                )
-                .bind(fresh.len() as i64)
-                .fetch_one(&mut **tx)
-                .await?;
-                let first = last - fresh.len() as i64 + 1;
-                copy_rows(
-                    tx,
-                    platform,
-                    &fresh,
-                    Some(first),
-                    receive_time_us,
-                    trace_context,
-                )
-                .await?;
-                by_id.extend(
-                    fresh
-                        .iter()
-                        .zip(first..)
-                        .map(|(report, sequence)| (report.report_id.clone(), sequence)),
-                );
+                let first =
+                    copy_numbered(tx, platform, &fresh, receive_time_us, trace_context).await?;
+                by_id.extend(numbered(&fresh, first));
             }
             WriteTx::Postgres(tx) => {
                 let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
@@ -266,6 +266,45 @@ impl BatchTx {
     }
 }
 
+/// Copies `reports` numbered from a run of sequences reserved for them (writers hold the
+/// lock, so the run is theirs and follows every sequence already visible); returns the
+/// run's first sequence.
+async fn copy_numbered(
+    connection: &mut PgConnection,
+    platform: &str,
+    reports: &[&Prepared],
+    receive_time_us: i64,
+    trace_context: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let (last,): (i64,) = sqlx::query_as(
+        "SELECT setval(pg_get_serial_sequence('reports', 'sequence'), \
+         nextval(pg_get_serial_sequence('reports', 'sequence')) + $1 - 1)",
+    )
+    .bind(reports.len() as i64)
+    .fetch_one(&mut *connection)
+    .await?;
+    let first = last - reports.len() as i64 + 1;
+    copy_rows(
+        connection,
+        platform,
+        reports,
+        Some(first),
+        receive_time_us,
+        trace_context,
+    )
+    .await?;
+    Ok(first)
+}
+
+/// Each report's id with its sequence, numbered from `first` in order.
+fn numbered(reports: &[&Prepared], first: i64) -> HashMap<String, i64> {
+    reports
+        .iter()
+        .zip(first..)
+        .map(|(report, sequence)| (report.report_id.clone(), sequence))
+        .collect()
+}
+
 /// Appends one field of PostgreSQL's binary COPY format: its length, then its bytes.
 fn copy_field(buffer: &mut Vec<u8>, bytes: &[u8]) {
     buffer.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
@@ -276,7 +315,7 @@ fn copy_field(buffer: &mut Vec<u8>, bytes: &[u8]) {
 /// `first_sequence` on (a run the caller reserved), or without it by the column's own
 /// identity sequence (the raw baseline of the ingest benchmark).
 pub async fn copy_rows(
-    tx: &mut Transaction<'static, Postgres>,
+    connection: &mut PgConnection,
     platform: &str,
     reports: &[&Prepared],
     first_sequence: Option<i64>,
@@ -321,7 +360,7 @@ pub async fn copy_rows(
     } else {
         ""
     };
-    let mut copy = tx
+    let mut copy = connection
         .copy_in_raw(&format!(
             "COPY reports ({sequence}{COLUMNS}) FROM STDIN WITH (FORMAT binary)"
         ))
