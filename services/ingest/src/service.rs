@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     Error,
-    intake::Intake,
+    intake::{Intake, PreparedBatch},
     store::{self, ListFilter, StoredRow},
 };
 
@@ -244,54 +244,63 @@ impl IngestService for Ingest {
     ) -> Result<Response<Self::BulkLoadReportsStream>, Status> {
         let platform = platform_of(&request)?;
         let mut batches = request.into_inner();
-        // A small buffer: progress waits for the client to take it. One batch is written
-        // while the next is read and prepared; no more is held, so a fast client is slowed
-        // by HTTP/2 flow control instead of filling memory.
+        // Two stages joined by short queues: one reads and prepares batches, the other
+        // writes them in order and reports progress. Up to two prepared batches wait for the
+        // writer, so neither stage idles while the other works (on two cores the database
+        // and preparation take turns), and no more is held: a fast client is slowed by
+        // HTTP/2 flow control instead of filling memory. Progress waits for the client.
         let (progress, receiver) = mpsc::channel(2);
+        let (prepared, mut to_write) = mpsc::channel::<Result<(usize, PreparedBatch), Status>>(1);
         let service = self.clone();
+        let who = platform.clone();
         tokio::spawn(async move {
-            let mut totals = BulkLoadReportsResponse::default();
-            let mut writing: Option<tokio::task::JoinHandle<Result<Vec<ReportResult>, Error>>> =
-                None;
             let mut next_index = 0;
-            let failure = loop {
-                let batch = match batches.message().await {
-                    Ok(Some(batch)) => batch,
-                    Ok(None) => break None,
-                    Err(status) => break Some(status),
+            loop {
+                let item = match batches.message().await {
+                    Ok(Some(batch)) => match service.check_batch_size(batch.reports.len()) {
+                        Ok(()) => {
+                            let first_index = next_index;
+                            next_index += batch.reports.len();
+                            let intake = Arc::clone(&service.intake);
+                            let who = who.clone();
+                            tokio::task::spawn_blocking(move || {
+                                intake.prepare_batch(&who, batch.reports)
+                            })
+                            .await
+                            .map(|batch| (first_index, batch))
+                            .map_err(|error| acx_runtime::error::internal(&error))
+                        }
+                        Err(error) => Err(error.into()),
+                    },
+                    Ok(None) => return,
+                    Err(status) => Err(status),
                 };
-                if let Err(error) = service.check_batch_size(batch.reports.len()) {
-                    break Some(error.into());
-                }
-                let first_index = next_index;
-                next_index += batch.reports.len();
-                let intake = Arc::clone(&service.intake);
-                let who = platform.clone();
-                let prepared =
-                    tokio::task::spawn_blocking(move || intake.prepare_batch(&who, batch.reports))
-                        .await;
-                let prepared = match prepared {
-                    Ok(prepared) => prepared,
-                    Err(error) => break Some(acx_runtime::error::internal(&error)),
-                };
-                if let Some(previous) = writing.take()
-                    && !acknowledge(&mut totals, previous.await, &progress).await
-                {
+                let last = item.is_err();
+                // The writer stopped (a failed batch, or the client went away): stop reading.
+                if prepared.send(item).await.is_err() || last {
                     return;
                 }
-                let intake = Arc::clone(&service.intake);
-                let who = platform.clone();
-                writing = Some(tokio::spawn(async move {
-                    intake.store_batch(&who, prepared, first_index).await
-                }));
-            };
-            if let Some(previous) = writing.take()
-                && !acknowledge(&mut totals, previous.await, &progress).await
-            {
-                return;
             }
-            if let Some(status) = failure {
-                let _ = progress.send(Err(status)).await;
+        });
+        let intake = Arc::clone(&self.intake);
+        tokio::spawn(async move {
+            let mut totals = BulkLoadReportsResponse::default();
+            while let Some(item) = to_write.recv().await {
+                let (first_index, batch) = match item {
+                    Ok(item) => item,
+                    Err(status) => {
+                        let _ = progress.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let intake = Arc::clone(&intake);
+                let who = platform.clone();
+                let written =
+                    tokio::spawn(async move { intake.store_batch(&who, batch, first_index).await })
+                        .await;
+                if !acknowledge(&mut totals, written, &progress).await {
+                    return;
+                }
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
