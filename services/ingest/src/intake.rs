@@ -103,23 +103,6 @@ impl Intake {
         &self.database
     }
 
-    /// Stores the valid reports of a batch from `platform`; one result per report, in order.
-    /// `first_index` is the index of the first report in the caller's numbering (bulk loads
-    /// count across their whole stream); violation paths name `reports[i]` of this batch.
-    ///
-    /// New reports are inserted without a prior lookup (`ON CONFLICT DO NOTHING`); only
-    /// those whose id turns out to be taken are read back and classified as duplicates or
-    /// conflicts. Retraction targets are looked up first, since they decide acceptance.
-    pub async fn submit(
-        &self,
-        platform: &str,
-        reports: Vec<Report>,
-        first_index: usize,
-    ) -> Result<Vec<ReportResult>, Error> {
-        let batch = self.prepare_batch(platform, reports);
-        self.store_batch(platform, batch, first_index).await
-    }
-
     /// The CPU half of a batch: checks and prepares every report, touching no database,
     /// so that a bulk load can prepare one batch while the previous one is written.
     ///
@@ -192,7 +175,13 @@ impl Intake {
     }
 
     /// The database half of a batch: classifies the prepared reports against what the
-    /// platform stored and writes the new ones in one transaction.
+    /// platform stored and writes the new ones in one transaction; one result per report, in
+    /// order. `first_index` is the index of the batch's first report in the caller's
+    /// numbering (bulk loads count across their whole stream).
+    ///
+    /// New reports are inserted without a prior lookup; only those whose id turns out to be
+    /// taken are read back and classified as duplicates or conflicts. Retraction targets are
+    /// looked up first, since they decide acceptance.
     pub async fn store_batch(
         &self,
         platform: &str,

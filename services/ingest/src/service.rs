@@ -18,6 +18,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::{
     Error,
@@ -60,6 +61,21 @@ impl Ingest {
             tokens,
             shutdown,
         }
+    }
+
+    /// Prepares a batch (CPU only: checks, normalisation, hashing) on the blocking pool,
+    /// leaving the async workers free for other calls while a large batch is prepared; in
+    /// the current span, whose trace the batch's reports carry on the change feed.
+    async fn prepare(&self, platform: &str, reports: Vec<Report>) -> Result<PreparedBatch, Status> {
+        let intake = Arc::clone(&self.intake);
+        let platform = platform.to_owned();
+        // In the caller's span: the batch records its trace for the change feed.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| intake.prepare_batch(&platform, reports))
+        })
+        .await
+        .map_err(|error| acx_runtime::error::internal(&error))
     }
 
     fn check_batch_size(&self, count: usize) -> Result<(), Error> {
@@ -119,7 +135,8 @@ impl IngestService for Ingest {
         let platform = platform_of(&request)?;
         let reports = request.into_inner().reports;
         self.check_batch_size(reports.len())?;
-        let results = self.intake.submit(&platform, reports, 0).await?;
+        let batch = self.prepare(&platform, reports).await?;
+        let results = self.intake.store_batch(&platform, batch, 0).await?;
         Ok(Response::new(SubmitReportsResponse { results }))
     }
 
@@ -253,56 +270,62 @@ impl IngestService for Ingest {
         let (prepared, mut to_write) = mpsc::channel::<Result<(usize, PreparedBatch), Status>>(1);
         let service = self.clone();
         let who = platform.clone();
-        tokio::spawn(async move {
-            let mut next_index = 0;
-            loop {
-                let item = match batches.message().await {
-                    Ok(Some(batch)) => match service.check_batch_size(batch.reports.len()) {
-                        Ok(()) => {
-                            let first_index = next_index;
-                            next_index += batch.reports.len();
-                            let intake = Arc::clone(&service.intake);
-                            let who = who.clone();
-                            tokio::task::spawn_blocking(move || {
-                                intake.prepare_batch(&who, batch.reports)
-                            })
-                            .await
-                            .map(|batch| (first_index, batch))
-                            .map_err(|error| acx_runtime::error::internal(&error))
-                        }
-                        Err(error) => Err(error.into()),
-                    },
-                    Ok(None) => return,
-                    Err(status) => Err(status),
-                };
-                let last = item.is_err();
-                // The writer stopped (a failed batch, or the client went away): stop reading.
-                if prepared.send(item).await.is_err() || last {
-                    return;
-                }
-            }
-        });
-        let intake = Arc::clone(&self.intake);
-        tokio::spawn(async move {
-            let mut totals = BulkLoadReportsResponse::default();
-            while let Some(item) = to_write.recv().await {
-                let (first_index, batch) = match item {
-                    Ok(item) => item,
-                    Err(status) => {
-                        let _ = progress.send(Err(status)).await;
+        // Both stages run in the call's span, so the stored reports carry its trace.
+        let span = tracing::Span::current();
+        tokio::spawn(
+            async move {
+                let mut next_index = 0;
+                loop {
+                    let item = match batches.message().await {
+                        Ok(Some(batch)) => match service.check_batch_size(batch.reports.len()) {
+                            Ok(()) => {
+                                let first_index = next_index;
+                                next_index += batch.reports.len();
+                                service
+                                    .prepare(&who, batch.reports)
+                                    .await
+                                    .map(|batch| (first_index, batch))
+                            }
+                            Err(error) => Err(error.into()),
+                        },
+                        Ok(None) => return,
+                        Err(status) => Err(status),
+                    };
+                    let last = item.is_err();
+                    // The writer stopped (a failed batch, or the client went away): stop reading.
+                    if prepared.send(item).await.is_err() || last {
                         return;
                     }
-                };
-                let intake = Arc::clone(&intake);
-                let who = platform.clone();
-                let written =
-                    tokio::spawn(async move { intake.store_batch(&who, batch, first_index).await })
-                        .await;
-                if !acknowledge(&mut totals, written, &progress).await {
-                    return;
                 }
             }
-        });
+            .instrument(span.clone()),
+        );
+        let intake = Arc::clone(&self.intake);
+        tokio::spawn(
+            async move {
+                let mut totals = BulkLoadReportsResponse::default();
+                while let Some(item) = to_write.recv().await {
+                    let (first_index, batch) = match item {
+                        Ok(item) => item,
+                        Err(status) => {
+                            let _ = progress.send(Err(status)).await;
+                            return;
+                        }
+                    };
+                    let intake = Arc::clone(&intake);
+                    let who = platform.clone();
+                    let written = tokio::spawn(
+                        async move { intake.store_batch(&who, batch, first_index).await }
+                            .in_current_span(),
+                    )
+                    .await;
+                    if !acknowledge(&mut totals, written, &progress).await {
+                        return;
+                    }
+                }
+            }
+            .instrument(span),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 

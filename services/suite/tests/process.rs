@@ -390,8 +390,9 @@ async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
     use acx_proto::{
         common::ProductRef,
         ingest::{
-            ActionTaken, CounterfeitFinding, EvidenceType, Report, SubmitReportsRequest, Verdict,
-            ingest_service_client::IngestServiceClient, report::Kind,
+            ActionTaken, BulkLoadReportsRequest, CounterfeitFinding, EvidenceType, Report,
+            SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient,
+            report::Kind,
         },
         scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
     };
@@ -404,48 +405,65 @@ async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
         ("OTEL_SERVICE_NAME", "acx-test"),
     ]);
     let token = suite.token("platform:demo-platform");
+    // One report submitted, one bulk-loaded, each in a trace of its own.
     let report_trace = "0af7651916cd43dd8448eb211c80319c";
+    let bulk_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
+    let finding = |report_id: &str, seller_id: &str| Report {
+        report_id: report_id.into(),
+        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
+            seller: Some(SellerAccountRef {
+                platform: String::new(),
+                seller_id: seller_id.into(),
+            }),
+            products: vec![ProductRef {
+                gtin: "4006381333931".into(),
+                ..Default::default()
+            }],
+            evidence_type: EvidenceType::TestBuy as i32,
+            verdict: Verdict::Confirmed as i32,
+            action_taken: ActionTaken::AccountSuspended as i32,
+            observe_time: Some(prost_types::Timestamp {
+                seconds: now - 3_600,
+                nanos: 0,
+            }),
+            notes: String::new(),
+        })),
+    };
+    let traced = |trace: &str| -> tonic::metadata::MetadataValue<tonic::metadata::Ascii> {
+        format!("00-{trace}-b7ad6b7169203331-01").parse().unwrap()
+    };
+    let mut ingest = IngestServiceClient::new(channel(suite.addr("ingest")).await);
     let mut request = authorized(
         SubmitReportsRequest {
-            reports: vec![Report {
-                report_id: "TRACED-1".into(),
-                kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-                    seller: Some(SellerAccountRef {
-                        platform: String::new(),
-                        seller_id: "S-TRACED".into(),
-                    }),
-                    products: vec![ProductRef {
-                        gtin: "4006381333931".into(),
-                        ..Default::default()
-                    }],
-                    evidence_type: EvidenceType::TestBuy as i32,
-                    verdict: Verdict::Confirmed as i32,
-                    action_taken: ActionTaken::AccountSuspended as i32,
-                    observe_time: Some(prost_types::Timestamp {
-                        seconds: now - 3_600,
-                        nanos: 0,
-                    }),
-                    notes: String::new(),
-                })),
-            }],
+            reports: vec![finding("TRACED-1", "S-TRACED")],
         },
         &token,
     );
-    request.metadata_mut().insert(
-        "traceparent",
-        format!("00-{report_trace}-b7ad6b7169203331-01")
-            .parse()
-            .unwrap(),
+    request
+        .metadata_mut()
+        .insert("traceparent", traced(report_trace));
+    ingest.submit_reports(request).await.unwrap();
+    let mut request = authorized(
+        tokio_stream::iter([BulkLoadReportsRequest {
+            reports: vec![finding("TRACED-2", "S-TRACED-BULK")],
+        }]),
+        &token,
     );
-    IngestServiceClient::new(channel(suite.addr("ingest")).await)
-        .submit_reports(request)
+    request
+        .metadata_mut()
+        .insert("traceparent", traced(bulk_trace));
+    let progress = ingest
+        .bulk_load_reports(request)
         .await
-        .unwrap();
-    // Wait until scoring has applied it.
+        .unwrap()
+        .into_inner();
+    let acknowledged: Vec<_> = tokio_stream::StreamExt::collect(progress).await;
+    assert_eq!(acknowledged.last().unwrap().as_ref().unwrap().accepted, 1);
+    // Wait until scoring has applied both.
     let mut scoring = ScoringServiceClient::new(channel(suite.addr("scoring")).await);
     let mut applied = false;
     for _ in 0..300 {
@@ -453,7 +471,7 @@ async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
             GetSellerRiskRequest {
                 seller: Some(SellerAccountRef {
                     platform: "demo-platform".into(),
-                    seller_id: "S-TRACED".into(),
+                    seller_id: "S-TRACED-BULK".into(),
                 }),
                 cluster_id: String::new(),
             },
@@ -472,13 +490,12 @@ async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
         Some(0)
     );
     let spans = collector.exported_spans(3, Duration::from_secs(10)).await;
-    let applying = spans
-        .iter()
-        .filter(|span| span.name == "scoring/apply feed reports")
-        .find(|span| span.links.iter().any(|link| link.trace_id == report_trace))
-        .unwrap_or_else(|| panic!("no applying span links to the report's trace: {spans:#?}"));
-    assert_ne!(
-        applying.trace_id, report_trace,
-        "a trace of its own, linked"
-    );
+    for trace in [report_trace, bulk_trace] {
+        let applying = spans
+            .iter()
+            .filter(|span| span.name == "scoring/apply feed reports")
+            .find(|span| span.links.iter().any(|link| link.trace_id == trace))
+            .unwrap_or_else(|| panic!("no applying span links to trace {trace}: {spans:#?}"));
+        assert_ne!(applying.trace_id, trace, "a trace of its own, linked");
+    }
 }
