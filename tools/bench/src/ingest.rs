@@ -1,13 +1,12 @@
 //! The ingest benchmark behind `acx-ingest-bench`: N realistic reports streamed over gRPC
 //! (BulkLoadReports, through authentication, validation, hashing and storage), next to the
 //! same rows inserted straight into a fresh database of the same backend (the raw storage
-//! rate), measured in the same run so the ratio means something on a noisy machine. Peak
+//! rate), measured in the same run so the ratio means something on a noisy machine: the load
+//! is cut into rounds and the two paths take turns, round by round, so a machine that
+//! speeds up or slows down during the run (a shared VM's neighbours) weighs on both. Peak
 //! memory is read at a quarter, half and all of the load, to show it does not grow with N.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant, SystemTime},
-};
+use std::time::{Duration, Instant, SystemTime};
 
 use acx_domain::identifiers::IdentifierKeys;
 use acx_proto::{
@@ -33,6 +32,9 @@ pub struct BenchOptions {
     /// `None` for SQLite in a temporary directory, or a PostgreSQL server URL on which
     /// two fresh databases are made (and dropped afterwards).
     pub postgres: Option<String>,
+    /// Rounds the load is cut into; the paths alternate, each round beginning with the
+    /// path the previous round ended with.
+    pub rounds: usize,
 }
 
 /// A deterministic, realistic report: half price observations, a fifth shipment notices,
@@ -177,6 +179,8 @@ pub struct BenchReport {
     pub raw_rate: f64,
     /// Reports per second over gRPC.
     pub grpc_rate: f64,
+    /// The gRPC rate over the raw rate in each round: their spread shows the noise.
+    pub round_ratios: Vec<f64>,
     /// Reports per second checked, normalised and hashed by one thread, no storage: the
     /// CPU part of the gRPC path that the raw rate leaves out.
     pub prepare_rate: f64,
@@ -224,22 +228,20 @@ async fn drop_database(options: &BenchOptions, url: &str) -> Result<(), BenchErr
     Ok(())
 }
 
-/// The raw storage rate: the same rows, prepared outside the clock, written batch by batch
-/// without gRPC, lookups or read-back: on PostgreSQL one binary COPY per batch, on SQLite
-/// the same multi-row statements. Returns that rate and the rate of preparing the rows, which
-/// is timed apart.
-async fn raw_rate(
-    options: &BenchOptions,
-    url: &str,
+/// One raw round: reports `range`, prepared outside the clock, written batch by batch
+/// without gRPC, lookups or read-back (on PostgreSQL one binary COPY per batch, on SQLite
+/// the same multi-row statements). Returns the time storing and, apart, preparing.
+async fn raw_round(
+    database: &Database,
+    range: std::ops::Range<usize>,
+    batch: usize,
     keys: &IdentifierKeys,
-) -> Result<(f64, f64), BenchError> {
-    let database = Database::connect(url).await?;
-    database.migrate(&acx_ingest::migrations()).await?;
+) -> Result<(Duration, Duration), BenchError> {
     let mut stored = Duration::ZERO;
     let mut preparing = Duration::ZERO;
     let now = SystemTime::now();
-    for start in (0..options.reports).step_by(options.batch) {
-        let end = (start + options.batch).min(options.reports);
+    for start in range.clone().step_by(batch) {
+        let end = (start + batch).min(range.end);
         let reports: Vec<_> = (start..end).map(sample_report).collect();
         let clock = Instant::now();
         let prepared: Vec<_> = reports
@@ -250,15 +252,58 @@ async fn raw_rate(
             .collect();
         preparing += clock.elapsed();
         let clock = Instant::now();
-        storage::store(&database, "bench-platform", &prepared).await?;
+        storage::store(database, "bench-platform", &prepared).await?;
         stored += clock.elapsed();
     }
-    database.close().await;
-    let rate = |time: Duration| options.reports as f64 / time.as_secs_f64();
-    Ok((rate(stored), rate(preparing)))
+    Ok((stored, preparing))
 }
 
-/// Runs both paths and returns the figures.
+/// One gRPC round: reports `range` in one bulk load, built as the client sends them.
+/// Records peak memory as the whole load passes a quarter, half and all of `total`.
+async fn grpc_round(
+    client: &mut IngestServiceClient<tonic::transport::Channel>,
+    token: &str,
+    range: std::ops::Range<usize>,
+    batch: usize,
+    total: usize,
+    peak: &mut [Option<f64>; 3],
+) -> Result<Duration, BenchError> {
+    let (start, end) = (range.start, range.end);
+    let batches = tokio_stream::iter(range.step_by(batch).map(move |first| {
+        BulkLoadReportsRequest {
+            reports: (first..(first + batch).min(end))
+                .map(sample_report)
+                .collect(),
+        }
+    }));
+    let mut request = tonic::Request::new(batches);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let clock = Instant::now();
+    let mut progress = client.bulk_load_reports(request).await?.into_inner();
+    let mut received = 0;
+    while let Some(update) = progress.next().await {
+        received = update?.received as usize;
+        let marks = [total / 4, total / 2, total];
+        for (slot, mark) in marks.iter().enumerate() {
+            if start + received >= *mark && peak[slot].is_none() {
+                peak[slot] = peak_memory_mib();
+            }
+        }
+    }
+    let elapsed = clock.elapsed();
+    if received != end - start {
+        return Err(format!(
+            "the load stopped after {received} of {} reports",
+            end - start
+        )
+        .into());
+    }
+    Ok(elapsed)
+}
+
+/// Runs both paths, alternating round by round, and returns the figures.
 pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let dir = tempfile::tempdir()?;
     let keys_file = dir.path().join("identifier-keys");
@@ -275,8 +320,8 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     )?;
 
     let raw_url = fresh_database(options, dir.path(), "raw").await?;
-    let (raw_rate, prepare_rate) = raw_rate(options, &raw_url, &keys).await?;
-    drop_database(options, &raw_url).await?;
+    let raw = Database::connect(&raw_url).await?;
+    raw.migrate(&acx_ingest::migrations()).await?;
 
     let grpc_url = fresh_database(options, dir.path(), "grpc").await?;
     let mut server = ServerConfig::local(dir.path());
@@ -299,48 +344,48 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let mut client = IngestServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024);
 
     let reports = options.reports;
-    let batch = options.batch;
-    let batches = tokio_stream::iter((0..reports).step_by(batch).map(move |start| {
-        BulkLoadReportsRequest {
-            reports: (start..(start + batch).min(reports))
-                .map(sample_report)
-                .collect(),
-        }
-    }));
-    let mut request = tonic::Request::new(batches);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    let peak = Arc::new(std::sync::Mutex::new([None; 3]));
-    let clock = Instant::now();
-    let mut progress = client.bulk_load_reports(request).await?.into_inner();
-    let mut received = 0;
-    while let Some(update) = progress.next().await {
-        let update = update?;
-        received = update.received as usize;
-        let quarter = [reports / 4, reports / 2, reports];
-        for (slot, mark) in quarter.iter().enumerate() {
-            if received >= *mark
-                && let Ok(mut peak) = peak.lock()
-                && peak[slot].is_none()
-            {
-                peak[slot] = peak_memory_mib();
+    let rounds = options.rounds.clamp(1, reports);
+    let (mut raw_time, mut preparing, mut grpc_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut round_ratios = Vec::with_capacity(rounds);
+    let mut peak = [None; 3];
+    for round in 0..rounds {
+        let range = reports * round / rounds..reports * (round + 1) / rounds;
+        let mut raw_part = (Duration::ZERO, Duration::ZERO);
+        let mut grpc_part = Duration::ZERO;
+        // Raw, gRPC; gRPC, raw; raw, gRPC; ...
+        for path in [round % 2, 1 - round % 2] {
+            if path == 0 {
+                raw_part = raw_round(&raw, range.clone(), options.batch, &keys).await?;
+            } else {
+                grpc_part = grpc_round(
+                    &mut client,
+                    &token,
+                    range.clone(),
+                    options.batch,
+                    reports,
+                    &mut peak,
+                )
+                .await?;
             }
         }
-    }
-    let elapsed = clock.elapsed();
-    if received != reports {
-        return Err(format!("the load stopped after {received} of {reports} reports").into());
+        raw_time += raw_part.0;
+        preparing += raw_part.1;
+        grpc_time += grpc_part;
+        round_ratios.push(raw_part.0.as_secs_f64() / grpc_part.as_secs_f64());
     }
     shutdown.trigger();
     running.wait().await?;
+    raw.close().await;
     drop_database(options, &grpc_url).await?;
-    let peak_mib = peak.lock().map(|p| *p).unwrap_or([None; 3]);
+    drop_database(options, &raw_url).await?;
+    let rate = |time: Duration| reports as f64 / time.as_secs_f64();
     Ok(BenchReport {
-        raw_rate,
-        grpc_rate: reports as f64 / elapsed.as_secs_f64(),
-        prepare_rate,
-        peak_mib,
+        raw_rate: rate(raw_time),
+        grpc_rate: rate(grpc_time),
+        round_ratios,
+        prepare_rate: rate(preparing),
+        peak_mib: peak,
     })
 }
 

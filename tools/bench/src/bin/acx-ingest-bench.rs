@@ -1,5 +1,6 @@
-//! `acx-ingest-bench [--reports N] [--batch B] [--postgres URL]`: prints the gRPC bulk-load
-//! rate next to the raw storage rate of the same rows, and peak memory along the way.
+//! `acx-ingest-bench [--reports N] [--batch B] [--rounds R] [--postgres URL]`: prints the
+//! gRPC bulk-load rate next to the raw storage rate of the same rows, the two taking turns
+//! round by round, and peak memory along the way.
 
 use std::process::ExitCode;
 
@@ -19,6 +20,11 @@ struct Args {
     #[arg(long, value_name = "B", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
+    /// Rounds the load is cut into, the raw and gRPC paths taking turns (so that a machine
+    /// whose speed drifts during the run weighs on both alike).
+    #[arg(long, value_name = "R", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// A PostgreSQL server URL on which two fresh databases are made (and dropped
     /// afterwards). Default: SQLite in a temporary directory.
     #[arg(long, value_name = "URL")]
@@ -32,6 +38,7 @@ async fn main() -> ExitCode {
         reports: args.reports as usize,
         batch: args.batch as usize,
         postgres: args.postgres,
+        rounds: args.rounds as usize,
     };
     let backend = if options.postgres.is_some() {
         "postgres"
@@ -39,8 +46,8 @@ async fn main() -> ExitCode {
         "sqlite"
     };
     println!(
-        "ingest bench: {} reports, {backend}, batches of {}",
-        options.reports, options.batch
+        "ingest bench: {} reports, {backend}, batches of {}, {} rounds",
+        options.reports, options.batch, options.rounds
     );
     match run(&options).await {
         Ok(report) => {
@@ -51,6 +58,12 @@ async fn main() -> ExitCode {
                 report.grpc_rate,
                 report.grpc_rate / report.raw_rate
             );
+            let rounds: Vec<String> = report
+                .round_ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect();
+            println!("  ratio in each round: {}", rounds.join(", "));
             println!(
                 "  preparation alone, one thread, no storage: {:.0} reports/s ({:.1} µs a report)",
                 report.prepare_rate,
