@@ -388,11 +388,9 @@ fn has_int(span: &fake_opentelemetry_collector::ExportedSpan, key: &str, value: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
     use acx_proto::{
-        common::ProductRef,
         ingest::{
-            ActionTaken, BulkLoadReportsRequest, CounterfeitFinding, EvidenceType, Report,
-            SubmitReportsRequest, Verdict, ingest_service_client::IngestServiceClient,
-            report::Kind,
+            BulkLoadReportsRequest, Report, SubmitReportsRequest,
+            ingest_service_client::IngestServiceClient, report::Kind,
         },
         scoring::{GetSellerRiskRequest, scoring_service_client::ScoringServiceClient},
     };
@@ -414,24 +412,15 @@ async fn scoring_applying_a_traced_report_links_to_the_reports_trace() {
         .as_secs() as i64;
     let finding = |report_id: &str, seller_id: &str| Report {
         report_id: report_id.into(),
-        kind: Some(Kind::CounterfeitFinding(CounterfeitFinding {
-            seller: Some(SellerAccountRef {
-                platform: String::new(),
-                seller_id: seller_id.into(),
-            }),
-            products: vec![ProductRef {
-                gtin: "4006381333931".into(),
-                ..Default::default()
-            }],
-            evidence_type: EvidenceType::TestBuy as i32,
-            verdict: Verdict::Confirmed as i32,
-            action_taken: ActionTaken::AccountSuspended as i32,
-            observe_time: Some(prost_types::Timestamp {
-                seconds: now - 3_600,
-                nanos: 0,
-            }),
-            notes: String::new(),
-        })),
+        kind: Some(Kind::CounterfeitFinding(
+            acx_tests::fixtures::confirmed_finding(
+                seller_id,
+                Some(prost_types::Timestamp {
+                    seconds: now - 3_600,
+                    nanos: 0,
+                }),
+            ),
+        )),
     };
     let traced = |trace: &str| -> tonic::metadata::MetadataValue<tonic::metadata::Ascii> {
         format!("00-{trace}-b7ad6b7169203331-01").parse().unwrap()
