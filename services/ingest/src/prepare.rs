@@ -96,24 +96,42 @@ impl Check {
     }
 
     fn text(&mut self, field: &str, value: &str, required: bool, max_chars: usize) {
+        self.text_at(|| field.to_owned(), value, required, max_chars);
+    }
+
+    /// [`Check::text`] for a field whose path is built only if the value is at fault: most
+    /// values are not, and formatting every product's paths was a twentieth of preparing a
+    /// report.
+    fn text_at(
+        &mut self,
+        field: impl FnOnce() -> String,
+        value: &str,
+        required: bool,
+        max_chars: usize,
+    ) {
         if value.trim().is_empty() {
             if required {
-                self.fail(field, "is required");
+                self.fail(field(), "is required");
             }
         } else if let Some(why) = acx_domain::text::free_text_problem(value, max_chars) {
-            self.fail(field, why);
+            self.fail(field(), why);
         }
     }
 
     fn id(&mut self, field: &str, value: &str) {
+        self.id_at(|| field.to_owned(), value);
+    }
+
+    /// [`Check::id`] with the path built only if the value is at fault.
+    fn id_at(&mut self, field: impl FnOnce() -> String, value: &str) {
         // The character check first: a long id of letters outside ASCII was told it was too
         // long, when no length would do (found by a tester).
         if value.is_empty() {
-            self.fail(field, "is required");
+            self.fail(field(), "is required");
         } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
-            self.fail(field, "must be printable ASCII without spaces");
+            self.fail(field(), "must be printable ASCII without spaces");
         } else if value.len() > 128 {
-            self.fail(field, "must be at most 128 characters");
+            self.fail(field(), "must be at most 128 characters");
         }
     }
 
@@ -178,13 +196,13 @@ impl Check {
             }
         }
         if !product.platform_product_id.is_empty() {
-            self.id(
-                &format!("{path}.platform_product_id"),
+            self.id_at(
+                || format!("{path}.platform_product_id"),
                 &product.platform_product_id,
             );
         }
-        self.text(&format!("{path}.brand"), &product.brand, false, 200);
-        self.text(&format!("{path}.title"), &product.title, false, 500);
+        self.text_at(|| format!("{path}.brand"), &product.brand, false, 200);
+        self.text_at(|| format!("{path}.title"), &product.title, false, 500);
         if !product.hs_code.is_empty() {
             match codes::normalize_hs_code(&product.hs_code) {
                 Ok(code) => product.hs_code = code,

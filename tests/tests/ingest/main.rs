@@ -180,6 +180,39 @@ async fn harness(backend: Backend, dir: &tempfile::TempDir) -> Option<IngestHarn
     IngestHarness::start(backend, dir.path()).await
 }
 
+/// A product's id, brand and title at fault are named by their whole path, in a finding's
+/// product list and a shipment's lines alike (the paths are built only for values at fault).
+#[tokio::test]
+async fn a_products_text_and_id_at_fault_are_named_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = harness(Backend::Sqlite, &dir).await.unwrap();
+    let mut bad_finding = finding("F-text", "S1");
+    if let Some(Kind::CounterfeitFinding(f)) = bad_finding.kind.as_mut() {
+        f.products.push(product());
+        f.products[1].brand = "B".repeat(201);
+    }
+    let mut bad_shipment = shipment("SH-text");
+    if let Some(Kind::ShipmentNotice(n)) = bad_shipment.kind.as_mut() {
+        let product = n.lines[0].product.as_mut().unwrap();
+        product.platform_product_id = "SKU 1".to_owned();
+        product.title = "\u{0007}bell".to_owned();
+    }
+    let results = submit(&ingest, &ingest.platform_a, vec![bad_finding, bad_shipment]).await;
+    assert_eq!(outcomes(&results), [ReportOutcome::Rejected; 2]);
+    assert_eq!(
+        violation_fields(&results[0]),
+        ["reports[0].counterfeit_finding.products[1].brand"]
+    );
+    assert!(results[0].violations[0].description.contains("200"));
+    assert_eq!(
+        violation_fields(&results[1]),
+        [
+            "reports[1].shipment_notice.lines[0].product.platform_product_id",
+            "reports[1].shipment_notice.lines[0].product.title",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn every_bad_field_is_named_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
