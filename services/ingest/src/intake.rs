@@ -2,7 +2,10 @@
 //! platform already stored (accepted, duplicate, already exists, rejected), and the
 //! accepted ones written in one transaction that also gives them their feed sequences.
 
-use std::{collections::HashMap, time::SystemTime};
+use std::{
+    collections::{HashMap, HashSet},
+    time::SystemTime,
+};
 
 use acx_domain::identifiers::{IdentifierKeys, Normalization};
 use acx_proto::ingest::{
@@ -34,10 +37,13 @@ enum Decision {
     Rejected(Rejection),
     /// To be inserted: position among the candidates (accepted unless its id is taken).
     Candidate(usize),
-    /// Same content as an earlier candidate of this batch (its position).
+    /// Same content as an earlier candidate of this batch (its position): answered as that
+    /// candidate is, DUPLICATE if it was stored or is a retry, else ALREADY_EXISTS.
     Duplicate(usize),
-    /// The same id as an earlier candidate of this batch, with different content.
-    AlreadyExists(usize),
+    /// The same id as an earlier candidate of this batch (its position), with different
+    /// content: ALREADY_EXISTS, unless that candidate was not stored and this copy has the
+    /// stored report's content (then DUPLICATE); kept to compare with the stored one.
+    AlreadyExists(usize, Box<Prepared>, Option<Vec<u8>>),
 }
 
 /// A batch checked and prepared, ready for [`Intake::store_batch`].
@@ -202,6 +208,19 @@ impl Intake {
             tx.existing(platform, &targets).await?
         };
 
+        // Retractions whose own id is taken are retries or conflicts, never stored: known
+        // before classifying, so that they do not withdraw a target for later ones.
+        let taken_retractions: HashSet<String> = if targets.is_empty() {
+            HashSet::new()
+        } else {
+            let ids: Vec<&str> = items
+                .iter()
+                .filter_map(|item| item.prepared.as_ref().ok())
+                .filter(|prepared| prepared.retracts.is_some())
+                .map(|prepared| prepared.report_id.as_str())
+                .collect();
+            tx.existing(platform, &ids).await?.into_keys().collect()
+        };
         let mut candidates: Vec<Prepared> = Vec::new();
         let mut originals: Vec<Option<Vec<u8>>> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();
@@ -226,7 +245,7 @@ impl Intake {
                 decisions.push(if candidates[slot].content_hash == prepared.content_hash {
                     Decision::Duplicate(slot)
                 } else {
-                    Decision::AlreadyExists(slot)
+                    Decision::AlreadyExists(slot, Box::new(prepared), original)
                 });
                 continue;
             }
@@ -237,6 +256,7 @@ impl Intake {
                     &stored_targets,
                     &in_batch,
                     &candidates,
+                    &taken_retractions,
                 ) {
                     let field = format!("reports[{position}].retraction.retracted_report_id");
                     decisions.push(Decision::Rejected(Rejection {
@@ -245,8 +265,11 @@ impl Intake {
                     }));
                     continue;
                 }
-                // Later retractions in this batch see the target as withdrawn.
-                if let Some(stored) = stored_targets.get_mut(target.as_str()) {
+                // Later retractions in this batch see the target as withdrawn, unless this
+                // one's id is taken: then it is not stored and withdraws nothing.
+                if !taken_retractions.contains(&prepared.report_id)
+                    && let Some(stored) = stored_targets.get_mut(target.as_str())
+                {
                     stored.retracted_by = Some(prepared.report_id.clone());
                 }
             }
@@ -345,10 +368,24 @@ impl Intake {
                         (outcome, sequence, Vec::new())
                     }
                     Decision::Duplicate(slot) => {
-                        (ReportOutcome::Duplicate, sequence_of(slot), Vec::new())
+                        let outcome = match outcome_of_candidate[slot].0 {
+                            ReportOutcome::AlreadyExists => ReportOutcome::AlreadyExists,
+                            _ => ReportOutcome::Duplicate,
+                        };
+                        (outcome, sequence_of(slot), Vec::new())
                     }
-                    Decision::AlreadyExists(slot) => {
-                        (ReportOutcome::AlreadyExists, sequence_of(slot), Vec::new())
+                    Decision::AlreadyExists(slot, prepared, original) => {
+                        // The first copy was refused: this one may be the stored content.
+                        let retry = outcome_of_candidate[slot].0 == ReportOutcome::AlreadyExists
+                            && stored.get(&prepared.report_id).is_some_and(|existing| {
+                                self.same_content(&prepared, original, existing, platform, now)
+                            });
+                        let outcome = if retry {
+                            ReportOutcome::Duplicate
+                        } else {
+                            ReportOutcome::AlreadyExists
+                        };
+                        (outcome, sequence_of(slot), Vec::new())
                     }
                 };
                 ReportResult {
@@ -402,19 +439,21 @@ impl Intake {
 /// Why the retraction `own_id` of `target` cannot be accepted, if it cannot. A target
 /// withdrawn by `own_id` itself is no problem: that is the same retraction sent again, which
 /// the id check answers as DUPLICATE (or ALREADY_EXISTS with other content), as any retry.
+/// Retractions of this batch whose ids are in `taken` are not stored and withdraw nothing.
 fn retraction_problem(
     own_id: &str,
     target: &str,
     existing: &HashMap<String, store::Existing>,
     in_batch: &HashMap<String, usize>,
     accepted: &[Prepared],
+    taken: &HashSet<String>,
 ) -> Option<String> {
     let (kind, retracted_by) = if let Some(stored) = existing.get(target) {
         (stored.kind, stored.retracted_by.clone())
     } else if let Some(&slot) = in_batch.get(target) {
         let withdrawn = accepted
             .iter()
-            .find(|r| r.retracts.as_deref() == Some(target))
+            .find(|r| r.retracts.as_deref() == Some(target) && !taken.contains(&r.report_id))
             .map(|r| r.report_id.clone());
         (accepted[slot].kind as i32, withdrawn)
     } else {

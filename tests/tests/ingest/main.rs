@@ -180,6 +180,67 @@ async fn harness(backend: Backend, dir: &tempfile::TempDir) -> Option<IngestHarn
     IngestHarness::start(backend, dir.path()).await
 }
 
+/// Copies of one id in a batch are answered by what is stored, not by the batch's first
+/// copy, and a retraction whose id is taken withdraws nothing for later ones in the batch
+/// (both found by a tester). 70 more reports put the batch on PostgreSQL's COPY path.
+async fn copies_in_one_batch_are_answered_by_what_is_stored(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ingest) = harness(backend, &dir).await else {
+        return;
+    };
+    let platform = &ingest.platform_a;
+    let seeded = submit(
+        &ingest,
+        platform,
+        vec![
+            price("X", "1.00"),
+            price("Z", "1.00"),
+            finding("T", "S1"),
+            finding("R", "S1"),
+        ],
+    )
+    .await;
+    assert_eq!(outcomes(&seeded), [ReportOutcome::Accepted; 4]);
+    let mut batch = vec![
+        price("X", "9.00"),
+        price("X", "9.00"),
+        price("Z", "9.00"),
+        price("Z", "1.00"),
+        retraction("R", "T"),
+        retraction("R3", "T"),
+    ];
+    batch.extend((0..70).map(|i| price(&format!("FILL-{i}"), "2.00")));
+    let results = submit(&ingest, platform, batch).await;
+    assert_eq!(
+        outcomes(&results[..6]),
+        [
+            ReportOutcome::AlreadyExists,
+            ReportOutcome::AlreadyExists,
+            ReportOutcome::AlreadyExists,
+            ReportOutcome::Duplicate,
+            ReportOutcome::AlreadyExists,
+            ReportOutcome::Accepted,
+        ],
+        "{results:#?}"
+    );
+    assert_eq!(results[3].sequence, seeded[1].sequence);
+    assert!(
+        results[6..]
+            .iter()
+            .all(|r| r.outcome() == ReportOutcome::Accepted)
+    );
+}
+
+#[tokio::test]
+async fn copies_in_one_batch_are_answered_by_what_is_stored_on_sqlite() {
+    copies_in_one_batch_are_answered_by_what_is_stored(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn copies_in_one_batch_are_answered_by_what_is_stored_on_postgres() {
+    copies_in_one_batch_are_answered_by_what_is_stored(Backend::Postgres).await;
+}
+
 /// A product's id, brand and title at fault are named by their whole path, in a finding's
 /// product list and a shipment's lines alike (the paths are built only for values at fault).
 #[tokio::test]
