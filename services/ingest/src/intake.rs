@@ -200,27 +200,35 @@ impl Intake {
             targets,
             trace_context,
         } = batch;
-        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
         let mut tx = store::begin_write(&self.database).await?;
-        let mut stored_targets = if targets.is_empty() {
-            HashMap::new()
+        // One look-up for the batch's retractions: their targets, which decide acceptance,
+        // and their own ids, since a retraction whose id is taken (a retry or a conflict) is
+        // never stored and so withdraws no target for later ones.
+        let retraction_ids: Vec<&str> = if targets.is_empty() {
+            Vec::new()
         } else {
-            tx.existing(platform, &targets).await?
-        };
-
-        // Retractions whose own id is taken are retries or conflicts, never stored: known
-        // before classifying, so that they do not withdraw a target for later ones.
-        let taken_retractions: HashSet<String> = if targets.is_empty() {
-            HashSet::new()
-        } else {
-            let ids: Vec<&str> = items
+            items
                 .iter()
                 .filter_map(|item| item.prepared.as_ref().ok())
                 .filter(|prepared| prepared.retracts.is_some())
                 .map(|prepared| prepared.report_id.as_str())
-                .collect();
-            tx.existing(platform, &ids).await?.into_keys().collect()
+                .collect()
         };
+        let mut stored_targets = if targets.is_empty() {
+            HashMap::new()
+        } else {
+            let ids: Vec<&str> = targets
+                .iter()
+                .map(String::as_str)
+                .chain(retraction_ids.iter().copied())
+                .collect();
+            tx.existing(platform, &ids).await?
+        };
+        let taken_retractions: HashSet<String> = retraction_ids
+            .into_iter()
+            .filter(|id| stored_targets.contains_key(*id))
+            .map(str::to_owned)
+            .collect();
         let mut candidates: Vec<Prepared> = Vec::new();
         let mut originals: Vec<Option<Vec<u8>>> = Vec::new();
         let mut in_batch: HashMap<String, usize> = HashMap::new();

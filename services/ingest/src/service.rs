@@ -69,7 +69,6 @@ impl Ingest {
     async fn prepare(&self, platform: &str, reports: Vec<Report>) -> Result<PreparedBatch, Status> {
         let intake = Arc::clone(&self.intake);
         let platform = platform.to_owned();
-        // In the caller's span: the batch records its trace for the change feed.
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             span.in_scope(|| intake.prepare_batch(&platform, reports))
@@ -314,6 +313,8 @@ impl IngestService for Ingest {
                     };
                     let intake = Arc::clone(&intake);
                     let who = platform.clone();
+                    // A task of its own, so that a panic becomes an INTERNAL status on the
+                    // stream instead of ending it as if the load were complete.
                     let written = tokio::spawn(
                         async move { intake.store_batch(&who, batch, first_index).await }
                             .in_current_span(),
