@@ -34,6 +34,7 @@ impl From<Error> for Status {
         match error {
             Error::Invalid(violations) => error::invalid_argument(&violations),
             Error::NotFound(what) => error::status_with_reason(Code::NotFound, what, "NOT_FOUND"),
+            Error::Database(db) => error::database(&db),
             other => error::internal(&other),
         }
     }

@@ -75,7 +75,8 @@ impl From<Error> for Status {
                 error::unavailable("scoring", &status)
             }
             Error::Busy(what) => error::status_with_reason(Code::Unavailable, what, "CHANGING"),
-            Error::Database(db) if error::is_write_conflict(&db) => error::write_conflict(&db),
+            Error::Database(db) => error::database(&db),
+            Error::Read(crate::reads::ReadError::Database(db)) => error::database(&db),
             other => error::internal(&other),
         }
     }

@@ -107,6 +107,7 @@ impl From<Error> for Status {
             Error::FailedPrecondition(why) => {
                 error::status_with_reason(Code::FailedPrecondition, why, "FAILED_PRECONDITION")
             }
+            Error::Database(db) => error::database(&db),
             other => error::internal(&other),
         }
     }

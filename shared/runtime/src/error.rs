@@ -237,6 +237,41 @@ pub fn write_conflict(error: &dyn Error) -> Status {
     )
 }
 
+/// Whether a database error says the database could not be reached or dropped the
+/// connection: PostgreSQL shutting down, restarting or failing over (SQLSTATE class `08`
+/// connection exception, `57P01` to `57P03` shutdown and start-up, `53300` too many
+/// connections), the connection's socket failing, no pooled connection freed within the
+/// pool's timeout, or the pool closed (the server stopping). Transient: the same call may
+/// succeed on a later try, and ACX's writes are idempotent by id (report, declaration,
+/// result), so a retry is safe even when a commit's answer was lost.
+pub fn is_database_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// The status of a failed database call, for every service: `ABORTED` for a write
+/// conflict ([`is_write_conflict`]), `UNAVAILABLE` for a database that cannot be reached
+/// ([`is_database_unreachable`]; found by a tester: a PostgreSQL backend ended mid-load
+/// answered INTERNAL, which clients do not retry), `INTERNAL` (logged) for anything else.
+pub fn database(error: &sqlx::Error) -> Status {
+    if is_write_conflict(error) {
+        write_conflict(error)
+    } else if is_database_unreachable(error) {
+        unavailable("the database", error)
+    } else {
+        internal(error)
+    }
+}
+
 /// `UNAVAILABLE` for a dependency that cannot be reached; safe to retry.
 pub fn unavailable(what: &str, error: &dyn Error) -> Status {
     tracing::warn!(dependency = what, error = %cause_chain(error), "dependency unavailable");
@@ -323,5 +358,23 @@ mod tests {
         let status = internal(&error);
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT"));
+    }
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_failed_query_internal() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        for unreachable in [io, sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert_eq!(
+                database(&unreachable).code(),
+                Code::Unavailable,
+                "{unreachable}"
+            );
+        }
+        // The cause (which may hold SQL) stays in the log.
+        let failed = sqlx::Error::Protocol("SELECT secret FROM t".to_owned());
+        let status = database(&failed);
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"));
+        assert_eq!(database(&sqlx::Error::RowNotFound).code(), Code::Internal);
     }
 }

@@ -1,13 +1,15 @@
 //! Scoring replicas over one database: they apply one history, so they answer the same;
 //! stored effects are written once; a write through one is read through the other at the
 //! position it returned; a replica starting from a snapshot and the history's tail agrees
-//! with one that applied everything; a replica is NOT_SERVING until it has caught up.
+//! with one that applied everything; a replica is NOT_SERVING until it has caught up. And
+//! every service over PostgreSQL answers a write whose connection was lost UNAVAILABLE.
 
 #![allow(clippy::unwrap_used)]
 
 mod batches;
 mod feed;
 mod liaisons;
+mod lost;
 mod settings;
 mod start;
 mod targeting;
@@ -36,7 +38,7 @@ use acx_tests::{
     Backend, IngestHarness, authorized, channel,
     fixtures::{self, get_shipment, scalar, seconds_ago, server_config},
 };
-use tonic::{Code, Request, transport::Channel};
+use tonic::{Code, Request, Status, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 const PLATFORM: &str = "acme-market";
