@@ -51,7 +51,7 @@ type Row = (i64, String, String, String, String);
 /// flush that answers once everything queued before it is written.
 struct Pending {
     row: Option<Row>,
-    done: Option<oneshot::Sender<Result<(), String>>>,
+    done: Option<oneshot::Sender<Result<(), AuditError>>>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -162,7 +162,7 @@ impl AuditLog {
                     done: None,
                 })
                 .await
-                .map_err(|_| AuditError("the audit writer stopped".to_owned()));
+                .map_err(|_| AuditError::stopped());
         }
         self.enqueue_and_wait(Some(row)).await
     }
@@ -181,12 +181,12 @@ impl AuditLog {
                 done: Some(done),
             })
             .await
-            .map_err(|_| AuditError("the audit writer stopped".to_owned()))?;
+            .map_err(|_| AuditError::stopped())?;
         self.awaited.notify_one();
         match committed.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(AuditError(error)),
-            Err(_) => Err(AuditError("the audit writer stopped".to_owned())),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(AuditError::stopped()),
         }
     }
 }
@@ -304,7 +304,7 @@ async fn write_groups(
                     write.await
                 }
             }
-            .map_err(|e| e.to_string())
+            .map_err(|e| AuditError::database(&e))
         };
         if let Err(error) = &outcome
             && answered_rows > 0
@@ -328,9 +328,31 @@ async fn write_groups(
 }
 
 /// Why a record could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("audit record not written: {0}")]
-pub struct AuditError(String);
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("audit record not written: {message}")]
+pub struct AuditError {
+    message: String,
+    /// The trail's database was out of reach or the writer stopped with the server: the
+    /// call may succeed when sent again (UNAVAILABLE, not INTERNAL).
+    pub transient: bool,
+}
+
+impl AuditError {
+    fn stopped() -> Self {
+        Self {
+            message: "the audit writer stopped".to_owned(),
+            transient: true,
+        }
+    }
+
+    fn database(error: &sqlx::Error) -> Self {
+        Self {
+            message: acx_runtime::error::cause_chain(error),
+            transient: acx_runtime::error::is_database_unreachable(error)
+                || acx_runtime::error::is_write_conflict(error),
+        }
+    }
+}
 
 /// Writes rows (time, principal, rpc, parameters, outcome) in one statement.
 async fn write(database: &Database, rows: &[Row]) -> Result<(), sqlx::Error> {

@@ -76,6 +76,9 @@ impl From<Error> for Status {
             }
             Error::Busy(what) => error::status_with_reason(Code::Unavailable, what, "CHANGING"),
             Error::Database(db) => error::database(&db),
+            // Nothing is answered unrecorded: with the trail out of reach the call fails,
+            // and a retry (writes are idempotent by id) is answered once it is back.
+            Error::Audit(audit) if audit.transient => error::unavailable("the audit trail", &audit),
             Error::Read(crate::reads::ReadError::Database(db)) => error::database(&db),
             other => error::internal(&other),
         }

@@ -1,6 +1,7 @@
 //! A database connection lost in the middle of a write (a PostgreSQL backend ended, as a
 //! restart or a failover ends them): every service answers UNAVAILABLE, which clients
-//! retry, and nothing of the call was written, so the retry is answered as a first try.
+//! retry, and nothing of the call was written, so the retry is answered as a first try;
+//! so does liaison when its audit trail's connection is lost.
 
 use sqlx::{Connection, PgConnection};
 
@@ -45,12 +46,13 @@ impl WriteBlock {
     }
 }
 
-/// What a caller is told when the database connection is lost under its call.
-fn assert_unavailable(status: &Status, call: &str) {
+/// What a caller is told when the connection to `what` is lost under its call.
+fn assert_unavailable(status: &Status, call: &str, what: &str) {
     assert_eq!(status.code(), Code::Unavailable, "{call}: {status:?}");
-    assert!(
-        status.message().contains("database") && status.message().contains("retry"),
-        "{call}: {status:?}"
+    assert_eq!(
+        status.message(),
+        format!("{what} is unavailable; retry later"),
+        "{call}"
     );
 }
 
@@ -82,7 +84,11 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
         async move { client.submit_reports(request).await }
     });
     block.end_the_waiting_write().await;
-    assert_unavailable(&call.await.unwrap().unwrap_err(), "SubmitReports");
+    assert_unavailable(
+        &call.await.unwrap().unwrap_err(),
+        "SubmitReports",
+        "the database",
+    );
     let retried = client.submit_reports(request()).await.unwrap().into_inner();
     assert!(
         retried
@@ -112,7 +118,11 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
         async move { client.assess_shipment(request).await }
     });
     block.end_the_waiting_write().await;
-    assert_unavailable(&call.await.unwrap().unwrap_err(), "AssessShipment");
+    assert_unavailable(
+        &call.await.unwrap().unwrap_err(),
+        "AssessShipment",
+        "the database",
+    );
     scoring.assess_shipment(request()).await.unwrap();
     assert_eq!(
         scalar(&scoring_url, "SELECT COUNT(*) FROM declarations").await,
@@ -167,7 +177,11 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
         async move { client.submit_declarations(request).await }
     });
     block.end_the_waiting_write().await;
-    assert_unavailable(&call.await.unwrap().unwrap_err(), "SubmitDeclarations");
+    assert_unavailable(
+        &call.await.unwrap().unwrap_err(),
+        "SubmitDeclarations",
+        "the database",
+    );
     let retried = liaison
         .submit_declarations(request())
         .await
@@ -177,6 +191,25 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
         retried.results[0].outcome,
         DeclarationOutcome::Accepted as i32,
         "{retried:?}"
+    );
+
+    // Liaison's audit trail: a declaration is answered only once its record is written.
+    let block = WriteBlock::on(&liaison_url, "audit_log").await;
+    let call = tokio::spawn({
+        let mut client = liaison.clone();
+        let request = authorized(
+            SubmitDeclarationsRequest {
+                declarations: vec![fixtures::declaration("LOST-3")],
+            },
+            &customs,
+        );
+        async move { client.submit_declarations(request).await }
+    });
+    block.end_the_waiting_write().await;
+    assert_unavailable(
+        &call.await.unwrap().unwrap_err(),
+        "SubmitDeclarations (audit)",
+        "the audit trail",
     );
     shutdown.trigger();
 }
