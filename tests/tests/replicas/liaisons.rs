@@ -3,18 +3,19 @@
 
 use super::*;
 
-/// A liaison replica over `database_url`, asking the scoring replica at `scoring`.
-async fn liaison(
+/// A liaison replica over `database_url`, asking the scoring replica at `scoring_addr`
+/// with `scoring_token`; its callers' tokens in `tokens` ([`customs_tokens`]).
+pub(crate) async fn liaison(
     database_url: &str,
     dir: &std::path::Path,
     tokens: &std::path::Path,
-    scoring: &Replica,
+    scoring_addr: std::net::SocketAddr,
     scoring_token: &str,
 ) -> (acx_runtime::Shutdown, acx_runtime::RunningServer) {
     std::fs::create_dir_all(dir).unwrap();
     let config = acx_liaison::Config {
         server: server_config(dir, database_url, "127.0.0.1:0".parse().unwrap(), tokens),
-        scoring_url: format!("http://{}", scoring.addr),
+        scoring_url: format!("http://{scoring_addr}"),
         audit_database_url: None,
         scoring_token: scoring_token.to_owned().into(),
         reassess_interval_secs: 1,
@@ -22,6 +23,12 @@ async fn liaison(
     let shutdown = acx_runtime::Shutdown::new();
     let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
     (shutdown, running)
+}
+
+/// A liaison tokens file at `path` accepting `customs` as `customs:ct`.
+pub(crate) fn customs_tokens(path: &std::path::Path, customs: &str) {
+    let hash = acx_runtime::credentials::hash_token(customs);
+    std::fs::write(path, format!("{hash} customs:ct\n")).unwrap();
 }
 
 /// The shared declaration, by importer `IMP-{id}`, of goods sold by `seller_id` (of
@@ -53,16 +60,23 @@ async fn two_liaisons_over_two_scoring_replicas_answer_alike() {
     let sa = Replica::start(None, &service, &scoring_url, &dir.path().join("sa"), 2000).await;
     let sb = Replica::start(None, &service, &scoring_url, &dir.path().join("sb"), 2000).await;
     let tokens = dir.path().join("liaison-tokens");
-    std::fs::write(
+    customs_tokens(&tokens, &customs);
+    let (stop_a, _la) = liaison(
+        &liaison_url,
+        &dir.path().join("la"),
         &tokens,
-        format!(
-            "{} customs:ct\n",
-            acx_runtime::credentials::hash_token(&customs)
-        ),
+        sa.addr,
+        &service,
     )
-    .unwrap();
-    let (stop_a, _la) = liaison(&liaison_url, &dir.path().join("la"), &tokens, &sa, &service).await;
-    let (stop_b, lb) = liaison(&liaison_url, &dir.path().join("lb"), &tokens, &sb, &service).await;
+    .await;
+    let (stop_b, lb) = liaison(
+        &liaison_url,
+        &dir.path().join("lb"),
+        &tokens,
+        sb.addr,
+        &service,
+    )
+    .await;
     let la_addr = _la.local_addr;
     let mut la = LiaisonServiceClient::new(channel(la_addr).await);
     let mut lb = LiaisonServiceClient::new(channel(lb.local_addr).await);

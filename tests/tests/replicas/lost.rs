@@ -46,13 +46,26 @@ impl WriteBlock {
     }
 }
 
-/// What a caller is told when the connection to `what` is lost under its call.
-fn assert_unavailable(status: &Status, call: &str, what: &str) {
-    assert_eq!(status.code(), Code::Unavailable, "{call}: {status:?}");
+/// Runs `call` while `table` of `database_url` is locked against writes, ends the backend
+/// of the write waiting for the lock, and checks the caller is told that `what` is
+/// unavailable and to retry.
+async fn assert_unavailable_when_lost<T: Send + 'static>(
+    database_url: &str,
+    table: &str,
+    call: impl Future<Output = Result<T, Status>> + Send + 'static,
+    what: &str,
+) {
+    let block = WriteBlock::on(database_url, table).await;
+    let call = tokio::spawn(call);
+    block.end_the_waiting_write().await;
+    let Err(status) = call.await.unwrap() else {
+        panic!("a write whose connection was lost (in {table}) succeeded");
+    };
+    assert_eq!(status.code(), Code::Unavailable, "{table}: {status:?}");
     assert_eq!(
         status.message(),
         format!("{what} is unavailable; retry later"),
-        "{call}"
+        "{table}"
     );
 }
 
@@ -71,30 +84,16 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
         .unwrap();
     let mut client = IngestServiceClient::new(channel(ingest.addr).await);
     let request = || {
-        authorized(
-            SubmitReportsRequest {
-                reports: reports(0..3),
-            },
-            &ingest.platform_a,
-        )
+        let reports = reports(0..3);
+        authorized(SubmitReportsRequest { reports }, &ingest.platform_a)
     };
-    let block = WriteBlock::on(&ingest.database_url, "reports").await;
-    let call = tokio::spawn({
-        let (mut client, request) = (client.clone(), request());
-        async move { client.submit_reports(request).await }
-    });
-    block.end_the_waiting_write().await;
-    assert_unavailable(
-        &call.await.unwrap().unwrap_err(),
-        "SubmitReports",
-        "the database",
-    );
+    let (mut lost, request_lost) = (client.clone(), request());
+    let call = async move { lost.submit_reports(request_lost).await };
+    assert_unavailable_when_lost(&ingest.database_url, "reports", call, "the database").await;
     let retried = client.submit_reports(request()).await.unwrap().into_inner();
+    let accepted = ReportOutcome::Accepted as i32;
     assert!(
-        retried
-            .results
-            .iter()
-            .all(|r| r.outcome == ReportOutcome::Accepted as i32),
+        retried.results.iter().all(|r| r.outcome == accepted),
         "{retried:?}"
     );
 
@@ -104,112 +103,56 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
     let replica = Replica::start(None, &service, &scoring_url, &dir.path().join("s"), 2000).await;
     let mut scoring = replica.client().await;
     let request = || {
-        authorized(
-            AssessShipmentRequest {
-                shipment: Some(declaration("LOST-1", 1)),
-                record: true,
-            },
-            &service,
-        )
+        let shipment = Some(declaration("LOST-1", 1));
+        let message = AssessShipmentRequest {
+            shipment,
+            record: true,
+        };
+        authorized(message, &service)
     };
-    let block = WriteBlock::on(&scoring_url, "declarations").await;
-    let call = tokio::spawn({
-        let (mut client, request) = (scoring.clone(), request());
-        async move { client.assess_shipment(request).await }
-    });
-    block.end_the_waiting_write().await;
-    assert_unavailable(
-        &call.await.unwrap().unwrap_err(),
-        "AssessShipment",
-        "the database",
-    );
+    let (mut lost, request_lost) = (scoring.clone(), request());
+    let call = async move { lost.assess_shipment(request_lost).await };
+    assert_unavailable_when_lost(&scoring_url, "declarations", call, "the database").await;
     scoring.assess_shipment(request()).await.unwrap();
-    assert_eq!(
-        scalar(&scoring_url, "SELECT COUNT(*) FROM declarations").await,
-        1,
-        "recorded once"
-    );
+    let recorded = scalar(&scoring_url, "SELECT COUNT(*) FROM declarations").await;
+    assert_eq!(recorded, 1, "recorded once");
 
     // Liaison: SubmitDeclarations (scoring unreachable: declarations are stored pending).
     let liaison_url = acx_tests::fresh_postgres_database(&server).await;
     let customs = acx_runtime::credentials::generate_token();
     let tokens = dir.path().join("liaison-tokens");
-    std::fs::write(
-        &tokens,
-        format!(
-            "{} customs:ct\n",
-            acx_runtime::credentials::hash_token(&customs)
-        ),
-    )
-    .unwrap();
+    liaisons::customs_tokens(&tokens, &customs);
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let liaison_dir = dir.path().join("l");
-    std::fs::create_dir_all(&liaison_dir).unwrap();
-    let config = acx_liaison::Config {
-        server: server_config(
-            &liaison_dir,
-            &liaison_url,
-            "127.0.0.1:0".parse().unwrap(),
-            &tokens,
-        ),
-        scoring_url: format!("http://{closed}"),
-        audit_database_url: None,
-        scoring_token: service.clone().into(),
-        reassess_interval_secs: 0,
-    };
-    let shutdown = acx_runtime::Shutdown::new();
-    let running = acx_liaison::start(&config, shutdown.clone()).await.unwrap();
+    let (shutdown, running) = liaisons::liaison(
+        &liaison_url,
+        &dir.path().join("l"),
+        &tokens,
+        closed,
+        &service,
+    )
+    .await;
     let mut liaison = LiaisonServiceClient::new(channel(running.local_addr).await);
-    let request = || {
-        authorized(
-            SubmitDeclarationsRequest {
-                declarations: vec![fixtures::declaration("LOST-2")],
-            },
-            &customs,
-        )
+    let request = |id: &str| {
+        let declarations = vec![fixtures::declaration(id)];
+        authorized(SubmitDeclarationsRequest { declarations }, &customs)
     };
-    let block = WriteBlock::on(&liaison_url, "declarations").await;
-    let call = tokio::spawn({
-        let (mut client, request) = (liaison.clone(), request());
-        async move { client.submit_declarations(request).await }
-    });
-    block.end_the_waiting_write().await;
-    assert_unavailable(
-        &call.await.unwrap().unwrap_err(),
-        "SubmitDeclarations",
-        "the database",
-    );
+    let (mut lost, request_lost) = (liaison.clone(), request("LOST-2"));
+    let call = async move { lost.submit_declarations(request_lost).await };
+    assert_unavailable_when_lost(&liaison_url, "declarations", call, "the database").await;
     let retried = liaison
-        .submit_declarations(request())
+        .submit_declarations(request("LOST-2"))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        retried.results[0].outcome,
-        DeclarationOutcome::Accepted as i32,
-        "{retried:?}"
-    );
+    let accepted = DeclarationOutcome::Accepted as i32;
+    assert_eq!(retried.results[0].outcome, accepted, "{retried:?}");
 
     // Liaison's audit trail: a declaration is answered only once its record is written.
-    let block = WriteBlock::on(&liaison_url, "audit_log").await;
-    let call = tokio::spawn({
-        let mut client = liaison.clone();
-        let request = authorized(
-            SubmitDeclarationsRequest {
-                declarations: vec![fixtures::declaration("LOST-3")],
-            },
-            &customs,
-        );
-        async move { client.submit_declarations(request).await }
-    });
-    block.end_the_waiting_write().await;
-    assert_unavailable(
-        &call.await.unwrap().unwrap_err(),
-        "SubmitDeclarations (audit)",
-        "the audit trail",
-    );
+    let (mut lost, request_lost) = (liaison.clone(), request("LOST-3"));
+    let call = async move { lost.submit_declarations(request_lost).await };
+    assert_unavailable_when_lost(&liaison_url, "audit_log", call, "the audit trail").await;
     shutdown.trigger();
 }
