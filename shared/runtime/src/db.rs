@@ -155,6 +155,16 @@ pub enum DbError {
     CreateDir(#[from] std::io::Error),
 }
 
+/// Longest a call waits for a PostgreSQL connection before it fails UNAVAILABLE ("the
+/// database is unavailable; retry later"): a server that is down refuses at once, and the
+/// pool keeps trying until this passes. Well under callers' deadlines (acx-client's default
+/// is 10 s), so that they get the answer they retry rather than DEADLINE_EXCEEDED, which
+/// they do not; liaison's writes may wait twice (the call, then its audit record). Found
+/// by a tester: with 10 s, every call during an outage ended DEADLINE_EXCEEDED.
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a service starting waits for PostgreSQL before it exits with the reason.
+const PG_START_PATIENCE: Duration = Duration::from_secs(10);
+
 /// A service's database: one of the two supported backends.
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -301,37 +311,44 @@ impl Database {
                 .map_err(|source| DbError::Connect { target, source })?;
             Ok(Self::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // Parsed here (it hides the password) only to name the server in errors.
-            let target = match PgConnectOptions::from_str(url) {
-                Ok(options) => format!(
-                    "{}@{}:{}/{}",
-                    options.get_username(),
-                    options.get_host(),
-                    options.get_port(),
-                    options.get_database().unwrap_or(options.get_username())
-                ),
-                Err(_) => "(an unreadable postgres URL)".to_owned(),
-            };
-            let pool = match PgPoolOptions::new()
+            let options = PgConnectOptions::from_str(url).map_err(|source| DbError::Connect {
+                target: "(an unreadable postgres URL)".to_owned(),
+                source,
+            })?;
+            // Named without the password, for errors.
+            let target = format!(
+                "{}@{}:{}/{}",
+                options.get_username(),
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or(options.get_username())
+            );
+            let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-            {
-                Ok(pool) => pool,
-                // The pool retries until its timeout and then hides why it could not
-                // connect (refused, no route...): one direct attempt tells.
-                Err(sqlx::Error::PoolTimedOut) => {
-                    use sqlx::Connection;
-                    let attempt = sqlx::PgConnection::connect(url);
-                    let source = match tokio::time::timeout(Duration::from_secs(5), attempt).await {
-                        Ok(Err(cause)) => cause,
-                        _ => sqlx::Error::PoolTimedOut,
-                    };
-                    return Err(DbError::Connect { target, source });
+                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options);
+            // At start-up the server may still be coming up: wait for it a while longer
+            // than one call would.
+            let patience = std::time::Instant::now() + PG_START_PATIENCE;
+            loop {
+                match pool.acquire().await {
+                    Ok(_) => break,
+                    Err(sqlx::Error::PoolTimedOut) if std::time::Instant::now() < patience => {}
+                    // The pool retries until its timeout and then hides why it could not
+                    // connect (refused, no route...): one direct attempt tells.
+                    Err(sqlx::Error::PoolTimedOut) => {
+                        use sqlx::Connection;
+                        let attempt = sqlx::PgConnection::connect(url);
+                        let source =
+                            match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+                                Ok(Err(cause)) => cause,
+                                _ => sqlx::Error::PoolTimedOut,
+                            };
+                        return Err(DbError::Connect { target, source });
+                    }
+                    Err(source) => return Err(DbError::Connect { target, source }),
                 }
-                Err(source) => return Err(DbError::Connect { target, source }),
-            };
+            }
             Ok(Self::Postgres(pool))
         } else {
             let scheme = url.split(':').next().unwrap_or(url).to_owned();

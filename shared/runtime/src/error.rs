@@ -240,14 +240,18 @@ pub fn write_conflict(error: &dyn Error) -> Status {
 /// Whether a database error says the database could not be reached or dropped the
 /// connection: PostgreSQL shutting down, restarting or failing over (SQLSTATE class `08`
 /// connection exception, `57P01` to `57P03` shutdown and start-up, `53300` too many
-/// connections), the connection's socket failing, no pooled connection freed within the
-/// pool's timeout, or the pool closed (the server stopping). Transient: the same call may
-/// succeed on a later try, and ACX's writes are idempotent by id (report, declaration,
-/// result), so a retry is safe even when a commit's answer was lost.
+/// connections), the connection's socket failing or torn down mid-protocol, no pooled
+/// connection freed within the pool's timeout ([`crate::db::PG_ACQUIRE_TIMEOUT`]), or the
+/// pool closed (the server stopping). Transient: the same call may succeed on a later try,
+/// and ACX's writes are idempotent by id (report, declaration, result), so a retry is safe
+/// even when a commit's answer was lost.
 pub fn is_database_unreachable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        // What a connection torn down at start answers, e.g. through a proxy with no server
+        // behind it (found by a tester: "unexpected response from SSLRequest" was INTERNAL).
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
@@ -370,8 +374,10 @@ mod tests {
                 "{unreachable}"
             );
         }
+        let torn = sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".to_owned());
+        assert_eq!(database(&torn).code(), Code::Unavailable);
         // The cause (which may hold SQL) stays in the log.
-        let failed = sqlx::Error::Protocol("SELECT secret FROM t".to_owned());
+        let failed = sqlx::Error::ColumnNotFound("SELECT secret FROM t".to_owned());
         let status = database(&failed);
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("SELECT"));

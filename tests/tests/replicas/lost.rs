@@ -1,14 +1,16 @@
 //! A database connection lost in the middle of a write (a PostgreSQL backend ended, as a
 //! restart or a failover ends them): every service answers UNAVAILABLE, which clients
 //! retry, and nothing of the call was written, so the retry is answered as a first try;
-//! so does liaison when its audit trail's connection is lost.
+//! so does liaison when its audit trail's connection is lost. A database out of reach for a
+//! while (refusing, or behind a proxy that closes every connection) is UNAVAILABLE within
+//! the caller's deadline, and served again once back.
 
 use sqlx::{Connection, PgConnection};
 
 use super::*;
 
 /// Holds `table` of `database_url` locked against writes (reads go on) until dropped.
-struct WriteBlock(PgConnection);
+struct WriteBlock(PgConnection, String);
 
 impl WriteBlock {
     async fn on(database_url: &str, table: &str) -> Self {
@@ -20,14 +22,15 @@ impl WriteBlock {
         .execute(&mut connection)
         .await
         .unwrap();
-        Self(connection)
+        Self(connection, table.to_owned())
     }
 
     /// Ends the backend of the first write that waits for the lock (as a server restart
     /// would), then lets writes through again.
     async fn end_the_waiting_write(mut self) {
         let mut ended = false;
-        for _ in 0..200 {
+        // Up to 20 s: the call may first wait for scoring, which is away.
+        for _ in 0..800 {
             ended = sqlx::query_scalar(
                 "SELECT COALESCE(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
                  WHERE datname = current_database() AND pid <> pg_backend_pid() \
@@ -41,9 +44,103 @@ impl WriteBlock {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        assert!(ended, "no write waited for the lock");
+        if !ended {
+            let activity: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT state, wait_event_type, query FROM pg_stat_activity WHERE datname = current_database()",
+            )
+            .fetch_all(&mut self.0)
+            .await
+            .unwrap();
+            panic!("no write waited for the lock on {}: {activity:?}", self.1);
+        }
         sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
     }
+}
+
+/// What a [`Proxy`] does with connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Forwards them.
+    Open,
+    /// Closes the connections it carries and each new one at once, as a proxy in front of
+    /// a database with no primary up does.
+    Close,
+    /// Closes the connections it carries and refuses new ones, as a server that is down.
+    Refuse,
+}
+
+/// A TCP forwarder to the PostgreSQL test server whose [`Mode`] a test sets.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    mode: tokio::sync::watch::Sender<Mode>,
+}
+
+impl Proxy {
+    async fn to(server: std::net::SocketAddr) -> Self {
+        let mut listener = Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.as_ref().unwrap().local_addr().unwrap();
+        let (mode, mut watch) = tokio::sync::watch::channel(Mode::Open);
+        let modes = mode.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(open) = &listener else {
+                    // Refusing: listen again once the mode changes.
+                    if watch.wait_for(|mode| *mode != Mode::Refuse).await.is_err() {
+                        return;
+                    }
+                    listener = tokio::net::TcpListener::bind(addr).await.ok();
+                    continue;
+                };
+                let accepted = tokio::select! {
+                    accepted = open.accept() => accepted,
+                    changed = watch.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if *watch.borrow() == Mode::Refuse {
+                            listener = None;
+                        }
+                        continue;
+                    }
+                };
+                let Ok((mut client, _)) = accepted else {
+                    continue;
+                };
+                let mut mode = modes.subscribe();
+                if *mode.borrow() != Mode::Open {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = mode.wait_for(|mode| *mode != Mode::Open) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, mode }
+    }
+
+    /// `database_url` (on the test server) through this proxy.
+    fn url(&self, database_url: &str) -> String {
+        let options: sqlx::postgres::PgConnectOptions = database_url.parse().unwrap();
+        let server = format!("{}:{}", options.get_host(), options.get_port());
+        assert!(database_url.contains(&server), "{database_url}");
+        database_url.replacen(&server, &self.addr.to_string(), 1)
+    }
+
+    fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+}
+
+/// `request` with a caller's deadline: acx-client's default, 10 s.
+fn within<T>(mut request: Request<T>) -> Request<T> {
+    request.set_timeout(Duration::from_secs(10));
+    request
 }
 
 /// Runs `call` while `table` of `database_url` is locked against writes, ends the backend
@@ -117,20 +214,17 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
     let recorded = scalar(&scoring_url, "SELECT COUNT(*) FROM declarations").await;
     assert_eq!(recorded, 1, "recorded once");
 
-    // Liaison: SubmitDeclarations (scoring unreachable: declarations are stored pending).
+    // Liaison (over that scoring replica): SubmitDeclarations. (Not a closed port for
+    // scoring: another test's server may take its number meanwhile.)
     let liaison_url = acx_tests::fresh_postgres_database(&server).await;
     let customs = acx_runtime::credentials::generate_token();
     let tokens = dir.path().join("liaison-tokens");
     liaisons::customs_tokens(&tokens, &customs);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
     let (shutdown, running) = liaisons::liaison(
         &liaison_url,
         &dir.path().join("l"),
         &tokens,
-        closed,
+        replica.addr,
         &service,
     )
     .await;
@@ -154,5 +248,122 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
     let (mut lost, request_lost) = (liaison.clone(), request("LOST-3"));
     let call = async move { lost.submit_declarations(request_lost).await };
     assert_unavailable_when_lost(&liaison_url, "audit_log", call, "the audit trail").await;
+    shutdown.trigger();
+}
+
+/// The database out of reach for a while (its proxy closing every connection, as during a
+/// failover): calls answer UNAVAILABLE well within the caller's deadline, which clients
+/// retry (a pool waiting 10 s for a connection made them DEADLINE_EXCEEDED, and a torn
+/// connection's protocol error INTERNAL), and each service serves again, unrestarted, once
+/// the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_out_of_reach_is_unavailable_within_the_deadline_and_then_served_again() {
+    let Some(server) = acx_tests::postgres_server_url() else {
+        return;
+    };
+    let options: sqlx::postgres::PgConnectOptions = server.parse().unwrap();
+    let pg = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::to(pg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ingest_dir = dir.path().join("ingest");
+    std::fs::create_dir_all(&ingest_dir).unwrap();
+    let mut ingest = IngestHarness::start(Backend::Postgres, &ingest_dir)
+        .await
+        .unwrap();
+    ingest.database_url = proxy.url(&ingest.database_url);
+    ingest.restart().await;
+    let mut reports_client = IngestServiceClient::new(channel(ingest.addr).await);
+    let reports_request = |range| {
+        let reports = reports(range);
+        within(authorized(
+            SubmitReportsRequest { reports },
+            &ingest.platform_a,
+        ))
+    };
+
+    let liaison_url = proxy.url(&acx_tests::fresh_postgres_database(&server).await);
+    let customs = acx_runtime::credentials::generate_token();
+    let tokens = dir.path().join("liaison-tokens");
+    liaisons::customs_tokens(&tokens, &customs);
+    // Scoring on the server directly: only liaison's database is out of reach.
+    let service = acx_runtime::credentials::generate_token();
+    let scoring_url = acx_tests::fresh_postgres_database(&server).await;
+    let replica = Replica::start(None, &service, &scoring_url, &dir.path().join("s"), 2000).await;
+    let (shutdown, running) = liaisons::liaison(
+        &liaison_url,
+        &dir.path().join("l"),
+        &tokens,
+        replica.addr,
+        &service,
+    )
+    .await;
+    let mut liaison = LiaisonServiceClient::new(channel(running.local_addr).await);
+    let declarations_request = |id: &str| {
+        let declarations = vec![fixtures::declaration(id)];
+        within(authorized(
+            SubmitDeclarationsRequest { declarations },
+            &customs,
+        ))
+    };
+    reports_client
+        .submit_reports(reports_request(0..2))
+        .await
+        .unwrap();
+    liaison
+        .submit_declarations(declarations_request("OUT-0"))
+        .await
+        .unwrap();
+
+    for mode in [Mode::Close, Mode::Refuse] {
+        proxy.set(mode);
+        for _ in 0..2 {
+            let status = reports_client
+                .submit_reports(reports_request(2..4))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                status.code(),
+                Code::Unavailable,
+                "SubmitReports, {mode:?}: {status:?}"
+            );
+            // Two waits here: the declarations, then the call's audit record.
+            let status = liaison
+                .submit_declarations(declarations_request("OUT-1"))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                status.code(),
+                Code::Unavailable,
+                "SubmitDeclarations, {mode:?}: {status:?}"
+            );
+        }
+    }
+    proxy.set(Mode::Open);
+    let mut served = (false, false);
+    for _ in 0..40 {
+        served.0 = served.0
+            || reports_client
+                .submit_reports(reports_request(2..4))
+                .await
+                .is_ok();
+        served.1 = served.1
+            || liaison
+                .submit_declarations(declarations_request("OUT-1"))
+                .await
+                .is_ok();
+        if served == (true, true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        served,
+        (true, true),
+        "served again once the database is back"
+    );
     shutdown.trigger();
 }
