@@ -72,7 +72,8 @@ const LINGER_YIELDS: usize = 4;
 /// When a call may answer, relative to its audit record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// Once the record is committed: for calls that change something.
+    /// Once the record is committed: for calls that change something (when they
+    /// succeed; a call that failed is answered as with `Queued` on a working trail).
     Committed,
     /// Once the record is queued for the next group commit (milliseconds later, and
     /// always before the server stops): for questions, which then do not wait for the
@@ -153,7 +154,12 @@ impl AuditLog {
             printable(&entry.parameters),
             code_name(entry.outcome),
         );
-        let wait = durability == Durability::Committed || self.failing.load(Ordering::SeqCst);
+        // A call answered with an error disclosed and changed nothing: it is not held for
+        // its record, which is kept like a question's and written once the trail takes
+        // writes (found by a tester: in an outage a failed write waited for its connection
+        // and then for its record, past the caller's 10 s deadline).
+        let wait = entry.outcome == Code::Ok
+            && (durability == Durability::Committed || self.failing.load(Ordering::SeqCst));
         if !wait {
             return self
                 .queue

@@ -269,6 +269,14 @@ pub fn is_database_unreachable(error: &sqlx::Error) -> bool {
 pub fn database(error: &sqlx::Error) -> Status {
     if is_write_conflict(error) {
         write_conflict(error)
+    } else if matches!(error, sqlx::Error::PoolTimedOut) {
+        // Down, or (found by a tester: 300 concurrent loads of 1,000 reports) too busy.
+        tracing::warn!(error = %cause_chain(error), "no database connection free in time");
+        status_with_reason(
+            Code::Unavailable,
+            "the database is unavailable or busy (no connection was free in time); retry later",
+            "DEPENDENCY_UNAVAILABLE",
+        )
     } else if is_database_unreachable(error) {
         unavailable("the database", error)
     } else {

@@ -23,7 +23,7 @@ use acx_proto::{
         ingest_service_client::IngestServiceClient, report::Kind,
     },
     liaison::{
-        CheckSellerRequest, Declaration, DeclarationOutcome, InspectionResult,
+        CheckSellerRequest, Declaration, DeclarationOutcome, GetShipmentRequest, InspectionResult,
         RecordInspectionResultRequest, SubmitDeclarationsRequest, WatchAlertsRequest,
         liaison_service_client::LiaisonServiceClient,
     },
