@@ -72,8 +72,8 @@ const LINGER_YIELDS: usize = 4;
 /// When a call may answer, relative to its audit record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// Once the record is committed: for calls that change something (when they
-    /// succeed; a call that failed is answered as with `Queued` on a working trail).
+    /// Once the record is committed: for calls that change something (a call the server
+    /// could not serve, e.g. UNAVAILABLE, is answered as with `Queued` on a working trail).
     Committed,
     /// Once the record is queued for the next group commit (milliseconds later, and
     /// always before the server stops): for questions, which then do not wait for the
@@ -154,11 +154,12 @@ impl AuditLog {
             printable(&entry.parameters),
             code_name(entry.outcome),
         );
-        // A call answered with an error disclosed and changed nothing: it is not held for
-        // its record, which is kept like a question's and written once the trail takes
-        // writes (found by a tester: in an outage a failed write waited for its connection
-        // and then for its record, past the caller's 10 s deadline).
-        let wait = entry.outcome == Code::Ok
+        // A call that was not served (the database or scoring away, out of time) disclosed
+        // and changed nothing: it is not held for its record, which is kept like a
+        // question's and written once the trail takes writes (found by a tester: in an
+        // outage a failed write waited for its connection and then for its record, past
+        // the caller's 10 s deadline). Any other answer, NOT_FOUND too, tells something.
+        let wait = served(entry.outcome)
             && (durability == Durability::Committed || self.failing.load(Ordering::SeqCst));
         if !wait {
             return self
@@ -195,6 +196,22 @@ impl AuditLog {
             Err(_) => Err(AuditError::stopped()),
         }
     }
+}
+
+/// Whether a call with this outcome was served: not one the server could not answer
+/// (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, ABORTED, RESOURCE_EXHAUSTED, INTERNAL,
+/// UNKNOWN), which tells the caller nothing of the exchange's data.
+fn served(outcome: Code) -> bool {
+    !matches!(
+        outcome,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Aborted
+            | Code::ResourceExhausted
+            | Code::Internal
+            | Code::Unknown
+    )
 }
 
 /// `text` with each control character written as its escape (`\u{0}`): a caller's text
