@@ -137,6 +137,24 @@ impl Proxy {
     }
 }
 
+/// A liaison over `liaison_url` (data in `dir`) asking `scoring` with `service`'s token: a
+/// customs token for it, its shutdown and a client. (Not a closed port for scoring:
+/// another test's server may take its number meanwhile.)
+async fn customs_liaison(
+    liaison_url: &str,
+    dir: &std::path::Path,
+    scoring: &Replica,
+    service: &str,
+) -> (String, acx_runtime::Shutdown, LiaisonServiceClient<Channel>) {
+    let customs = acx_runtime::credentials::generate_token();
+    let tokens = dir.join("liaison-tokens");
+    liaisons::customs_tokens(&tokens, &customs);
+    let (shutdown, running) =
+        liaisons::liaison(liaison_url, &dir.join("l"), &tokens, scoring.addr, service).await;
+    let client = LiaisonServiceClient::new(channel(running.local_addr).await);
+    (customs, shutdown, client)
+}
+
 /// `request` with a caller's deadline: acx-client's default, 10 s.
 fn within<T>(mut request: Request<T>) -> Request<T> {
     request.set_timeout(Duration::from_secs(10));
@@ -214,21 +232,10 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
     let recorded = scalar(&scoring_url, "SELECT COUNT(*) FROM declarations").await;
     assert_eq!(recorded, 1, "recorded once");
 
-    // Liaison (over that scoring replica): SubmitDeclarations. (Not a closed port for
-    // scoring: another test's server may take its number meanwhile.)
+    // Liaison (over that scoring replica): SubmitDeclarations.
     let liaison_url = acx_tests::fresh_postgres_database(&server).await;
-    let customs = acx_runtime::credentials::generate_token();
-    let tokens = dir.path().join("liaison-tokens");
-    liaisons::customs_tokens(&tokens, &customs);
-    let (shutdown, running) = liaisons::liaison(
-        &liaison_url,
-        &dir.path().join("l"),
-        &tokens,
-        replica.addr,
-        &service,
-    )
-    .await;
-    let mut liaison = LiaisonServiceClient::new(channel(running.local_addr).await);
+    let (customs, shutdown, mut liaison) =
+        customs_liaison(&liaison_url, dir.path(), &replica, &service).await;
     let request = |id: &str| {
         let declarations = vec![fixtures::declaration(id)];
         authorized(SubmitDeclarationsRequest { declarations }, &customs)
@@ -284,22 +291,12 @@ async fn a_database_out_of_reach_is_unavailable_within_the_deadline_and_then_ser
     };
 
     let liaison_url = proxy.url(&acx_tests::fresh_postgres_database(&server).await);
-    let customs = acx_runtime::credentials::generate_token();
-    let tokens = dir.path().join("liaison-tokens");
-    liaisons::customs_tokens(&tokens, &customs);
     // Scoring on the server directly: only liaison's database is out of reach.
     let service = acx_runtime::credentials::generate_token();
     let scoring_url = acx_tests::fresh_postgres_database(&server).await;
     let replica = Replica::start(None, &service, &scoring_url, &dir.path().join("s"), 2000).await;
-    let (shutdown, running) = liaisons::liaison(
-        &liaison_url,
-        &dir.path().join("l"),
-        &tokens,
-        replica.addr,
-        &service,
-    )
-    .await;
-    let mut liaison = LiaisonServiceClient::new(channel(running.local_addr).await);
+    let (customs, shutdown, mut liaison) =
+        customs_liaison(&liaison_url, dir.path(), &replica, &service).await;
     let declarations_request = |id: &str| {
         let declarations = vec![fixtures::declaration(id)];
         within(authorized(
