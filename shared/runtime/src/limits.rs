@@ -155,7 +155,14 @@ where
             self.inner.call(request),
         );
         Box::pin(async move {
-            let outcome = tokio::time::timeout(deadline, call).await;
+            let mut call = std::pin::pin!(call);
+            // Dropped before `call`: a call ended by its deadline or its client going away
+            // is noted as cut off before its database statements are dropped.
+            let mut cut_off = crate::db::CutOff::armed();
+            let outcome = tokio::time::timeout(deadline, call.as_mut()).await;
+            if outcome.is_ok() {
+                cut_off.finished();
+            }
             drop(permit);
             match outcome {
                 Ok(result) => result,

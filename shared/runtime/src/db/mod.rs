@@ -9,7 +9,11 @@
 //! Writes that must not interleave go through one helper, [`Database::begin_write`] and
 //! [`WriteTx`], with [`on_tx!`](crate::on_tx) to run the same statement on either backend.
 
+mod limits;
+
 use std::{path::PathBuf, str::FromStr, time::Duration};
+
+pub use limits::{CutOff, STATEMENT_LIMIT, bounded, bounded_by, note_cut_off};
 
 use sqlx::{
     Postgres, Sqlite, Transaction,
@@ -327,6 +331,7 @@ impl Database {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+                .after_release(|connection, _| Box::pin(limits::ready_on_release(connection)))
                 .connect_lazy_with(options);
             // At start-up the server may still be coming up: wait for it a while longer
             // than one call would.
@@ -411,10 +416,7 @@ impl Database {
         let query = async {
             on_backend!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
         };
-        matches!(
-            tokio::time::timeout(Duration::from_secs(2), query).await,
-            Ok(Ok(()))
-        )
+        matches!(bounded_by(Duration::from_secs(2), query).await, Ok(()))
     }
 
     /// A statement of `$N` parameters as this backend binds it fastest: on SQLite, when
