@@ -11,6 +11,7 @@ use acx_proto::ingest::{
 };
 use acx_runtime::{
     FieldViolation, Principal, Role, Shutdown,
+    db::bounded,
     paging::{self, Page, PageTokens, Scope},
     time::{from_timestamp as micros, to_timestamp as timestamp},
 };
@@ -316,7 +317,7 @@ impl IngestService for Ingest {
                     // A task of its own, so that a panic becomes an INTERNAL status on the
                     // stream instead of ending it as if the load were complete.
                     let written = tokio::spawn(
-                        async move { intake.store_batch(&who, batch, first_index).await }
+                        async move { bounded(intake.store_batch(&who, batch, first_index)).await }
                             .in_current_span(),
                     )
                     .await;
@@ -350,13 +351,14 @@ impl IngestService for Ingest {
         tokio::spawn(async move {
             let mut head = intake.watch_head();
             loop {
-                let rows = match store::changes(intake.database(), cursor, FEED_BATCH).await {
-                    Ok(rows) => rows,
-                    Err(error) => {
-                        let _ = sender.send(Err(Error::from(error).into())).await;
-                        return;
-                    }
-                };
+                let rows =
+                    match bounded(store::changes(intake.database(), cursor, FEED_BATCH)).await {
+                        Ok(rows) => rows,
+                        Err(error) => {
+                            let _ = sender.send(Err(Error::from(error).into())).await;
+                            return;
+                        }
+                    };
                 let caught_up = (rows.len() as i64) < FEED_BATCH;
                 for row in rows {
                     cursor = row.sequence;

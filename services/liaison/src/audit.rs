@@ -3,7 +3,9 @@
 
 use acx_proto::liaison::{AuditRecord, ListAuditRecordsRequest, ListAuditRecordsResponse};
 use acx_runtime::{
-    Database, Principal, on_backend,
+    Database, Principal,
+    db::bounded,
+    on_backend,
     paging::{self, Page, PageTokens, Scope},
     time::{from_timestamp, now_micros},
 };
@@ -318,7 +320,7 @@ async fn write_groups(
         let outcome = if rows.is_empty() {
             Ok(())
         } else {
-            let write = write(&database, &rows);
+            let write = bounded(write(&database, &rows));
             tokio::pin!(write);
             tokio::select! {
                 outcome = &mut write => outcome,

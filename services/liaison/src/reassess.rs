@@ -9,7 +9,9 @@ use acx_proto::{
     liaison::{AssessmentRecord, Declaration},
     scoring::{GetModelCardRequest, Lane, ShipmentAssessment},
 };
-use acx_runtime::{Database, Shutdown, error::cause_chain, on_backend, time::now_micros};
+use acx_runtime::{
+    Database, Shutdown, db::bounded, error::cause_chain, on_backend, time::now_micros,
+};
 use prost::Message as _;
 
 use super::Shipments;
@@ -92,7 +94,7 @@ impl Shipments {
     /// seconds each).
     async fn reassess_open(&self, cause: &str) -> Result<usize, Error> {
         let since = now_micros() - HORIZON_US;
-        let open = open_shipments(&self.database, since).await?;
+        let open = bounded(open_shipments(&self.database, since)).await?;
         let mut decoded = Vec::with_capacity(open.len());
         for (authority, id, payload, current) in open {
             let declaration = Declaration::decode(payload.as_slice())?;
@@ -128,7 +130,7 @@ impl Shipments {
             }
             for chunk in records.chunks(WRITE_CHUNK) {
                 let write = store::AssessmentWrite::Reassessment(cause);
-                store::write_assessments(&self.database, chunk, write).await?;
+                bounded(store::write_assessments(&self.database, chunk, write)).await?;
             }
             changed_count += records.len();
             if records.iter().any(|r| r.alert) {

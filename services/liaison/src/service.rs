@@ -16,7 +16,7 @@ use acx_proto::{
         PartyKind,
     },
 };
-use acx_runtime::{Database, Principal, paging::PageTokens};
+use acx_runtime::{Database, Principal, db::bounded, paging::PageTokens};
 
 /// Most characters of a call's parameters kept in its audit record (longer ones are cut,
 /// marked as cut, as error messages are).
@@ -386,7 +386,8 @@ impl LiaisonService for Liaison {
             loop {
                 // Register for the next signal before reading, so nothing slips in between.
                 let notified = signal.notified();
-                let alerts = match shipments.alerts_after(&principal.id, cursor, 100).await {
+                let alerts = match bounded(shipments.alerts_after(&principal.id, cursor, 100)).await
+                {
                     Ok(alerts) => alerts,
                     Err(error) => {
                         let _ = sender.send(Err(Status::from(error))).await;

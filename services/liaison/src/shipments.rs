@@ -15,7 +15,7 @@ use acx_proto::{
     },
 };
 use acx_runtime::{
-    Database, FieldViolation, Shutdown,
+    Database, FieldViolation, Shutdown, db,
     error::cause_chain,
     time::{now_micros, to_timestamp},
 };
@@ -290,9 +290,8 @@ impl Shipments {
                 });
             }
         }
-        if let Err(error) =
-            store::write_assessments(&self.database, &records, AssessmentWrite::Arrival).await
-        {
+        let write = store::write_assessments(&self.database, &records, AssessmentWrite::Arrival);
+        if let Err(error) = db::bounded(write).await {
             // The worker's next round assesses them again; scoring answers from its record.
             tracing::warn!(%error, "assessments not stored: left pending for the worker");
             return vec![None; declarations.len()];
@@ -563,7 +562,9 @@ impl Shipments {
 
     /// Sends one stored result to scoring; marks it forwarded once scoring acknowledges.
     async fn forward(&self, authority: &str, declaration_id: &str) -> Result<(), Error> {
-        let Some(result) = store::result(&self.database, authority, declaration_id).await? else {
+        let Some(result) =
+            db::bounded(store::result(&self.database, authority, declaration_id)).await?
+        else {
             return Ok(());
         };
         if result.forwarded {
@@ -587,7 +588,13 @@ impl Shipments {
                 false
             }
         };
-        store::mark_forwarded(&self.database, authority, declaration_id, acknowledged).await?;
+        db::bounded(store::mark_forwarded(
+            &self.database,
+            authority,
+            declaration_id,
+            acknowledged,
+        ))
+        .await?;
         if !acknowledged {
             self.wake.notify_one();
         }
@@ -596,7 +603,7 @@ impl Shipments {
 
     /// One round of the worker: assess pending declarations, forward unacknowledged results.
     async fn work(&self) -> Result<(), Error> {
-        let pending = store::pending(&self.database, WORKER_BATCH).await?;
+        let pending = db::bounded(store::pending(&self.database, WORKER_BATCH)).await?;
         let declarations = pending
             .iter()
             .map(|row| {
@@ -615,7 +622,7 @@ impl Shipments {
             return Ok(()); // scoring still down: try again next round
         }
         for (authority, declaration_id, _) in
-            store::unforwarded(&self.database, WORKER_BATCH).await?
+            db::bounded(store::unforwarded(&self.database, WORKER_BATCH)).await?
         {
             self.forward(&authority, &declaration_id).await?;
         }

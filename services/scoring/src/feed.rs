@@ -18,6 +18,7 @@ use acx_proto::ingest::StreamChangesRequest;
 use acx_runtime::{
     Shutdown,
     client::{PeerClient, PeerConfig, PeerSettings, RetryPolicy, settings_refused},
+    db::bounded,
     error::cause_chain,
 };
 
@@ -178,7 +179,7 @@ impl Scorer {
     /// Follows one opening of the feed; `last_open` is set when it opens and as changes
     /// arrive.
     async fn follow_once(&self, ingest: &PeerClient, last_open: &mut Instant) -> Result<(), Error> {
-        let after_sequence = history::feed_cursor(&self.database).await?;
+        let after_sequence = bounded(history::feed_cursor(&self.database)).await?;
         let mut raw = ingest.raw_ingest();
         let open = raw.stream_changes(StreamChangesRequest { after_sequence });
         let mut stream = tokio::time::timeout(ingest.deadline(), open)
@@ -218,11 +219,11 @@ impl Scorer {
                     traceparent: change.traceparent,
                 })
                 .collect();
-            let appended = history::append_feed(
+            let appended = bounded(history::append_feed(
                 &self.database,
                 FeedBatch { reports },
                 &self.settings_fingerprint,
-            )
+            ))
             .await;
             if self.appended(appended).await?.is_some() {
                 self.wake.notify_one();

@@ -12,7 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use acx_runtime::{Database, Shutdown, error::cause_chain};
+use acx_runtime::{
+    Database, Shutdown,
+    db::{bounded, bounded_by},
+    error::cause_chain,
+};
 
 use crate::{
     Error,
@@ -26,6 +30,9 @@ use crate::{
 pub const POLL: Duration = Duration::from_millis(200);
 /// Most entries applied in one round (one effects transaction).
 const ROUND: i64 = 64;
+/// The longest a snapshot write may take (the follower waits for it): at 10,000,000
+/// reports a snapshot is 369 MiB, written in 2 MiB chunks (docs/performance.md).
+const SNAPSHOT_LIMIT: Duration = Duration::from_secs(300);
 /// Most trace links on the span of one applied feed entry (the SDK's default limit).
 const MAX_LINKS: usize = 128;
 
@@ -212,7 +219,7 @@ impl Scorer {
     /// Reads and applies one round of entries; returns how many.
     async fn apply_round(&self) -> Result<usize, Error> {
         let after = self.applied();
-        let entries = history::read_after(&self.database, after, ROUND).await?;
+        let entries = bounded(history::read_after(&self.database, after, ROUND)).await?;
         let Some(last) = entries.last().map(|e| e.position) else {
             return Ok(0);
         };
@@ -224,7 +231,7 @@ impl Scorer {
         });
         let champion = match promoted {
             Some(version) => Some(Arc::new(
-                crate::targeting::store::champion(&self.database, version).await?,
+                bounded(crate::targeting::store::champion(&self.database, version)).await?,
             )),
             None => None,
         };
@@ -247,8 +254,12 @@ impl Scorer {
             state.targeting.champion = champion;
             tracing::info!(model = ?promoted, "targeting model in force");
         }
-        let mut written =
-            effects::write(&self.database, &applied, &self.settings_fingerprint).await;
+        let mut written = bounded(effects::write(
+            &self.database,
+            &applied,
+            &self.settings_fingerprint,
+        ))
+        .await;
         drop(state);
         // The state has moved on: its effects must be stored before anything else (while
         // the database is down, reads go on from memory).
@@ -271,8 +282,12 @@ impl Scorer {
                         "effects could not be stored, retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
-                    written =
-                        effects::write(&self.database, &applied, &self.settings_fingerprint).await;
+                    written = bounded(effects::write(
+                        &self.database,
+                        &applied,
+                        &self.settings_fingerprint,
+                    ))
+                    .await;
                 }
             }
         }
@@ -286,7 +301,7 @@ impl Scorer {
     /// Ok while the recorded shared settings are this replica's; otherwise
     /// [`Error::SettingsReplaced`].
     async fn check_settings(&self) -> Result<(), Error> {
-        let recorded = settings::recorded_fingerprint(&self.database).await?;
+        let recorded = bounded(settings::recorded_fingerprint(&self.database)).await?;
         if recorded.as_deref() == Some(self.settings_fingerprint.as_slice()) {
             return Ok(());
         }
@@ -295,7 +310,7 @@ impl Scorer {
 
     /// [`Error::SettingsReplaced`], naming the settings that differ (when they can be read).
     pub(crate) async fn settings_replaced(&self) -> Error {
-        let differences = match settings::recorded(&self.database).await {
+        let differences = match bounded(settings::recorded(&self.database)).await {
             Ok(recorded) => self.settings.differences(&recorded),
             Err(error) => {
                 tracing::warn!(%error, "the recorded shared settings cannot be read");
@@ -325,15 +340,14 @@ impl Scorer {
         let state = Arc::clone(&self.state).read_owned().await;
         let position = self.applied();
         let started = Instant::now();
-        match snapshot::write(
+        let write = snapshot::write(
             &self.database,
             position,
             state,
             self.params,
             &self.settings_fingerprint,
-        )
-        .await
-        {
+        );
+        match bounded_by(SNAPSHOT_LIMIT, write).await {
             Ok(size) => tracing::info!(
                 position,
                 size_bytes = size,

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use acx_runtime::{Database, on_backend, time::now_micros};
+use acx_runtime::{Database, db::bounded_by, on_backend, time::now_micros};
 
 /// How long a lease lasts without renewal.
 pub const TTL: Duration = Duration::from_secs(10);
@@ -23,23 +23,31 @@ pub const SNAPSHOT: &str = "snapshot";
 /// The lease training the targeting model (held only while a training runs).
 pub const TRAINER: &str = "trainer";
 
-/// Takes or renews `name` for `holder` for [`TTL`]; true when `holder` holds it now.
+/// Takes or renews `name` for `holder` for [`TTL`]; true when `holder` holds it now. A
+/// database that does not answer within half the TTL is an error (I/O `TimedOut`).
 pub async fn acquire(database: &Database, name: &str, holder: &str) -> Result<bool, sqlx::Error> {
     const SQL: &str = "INSERT INTO leases (name, holder, expires_us) VALUES ($1, $2, $3) \
                        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_us = excluded.expires_us \
                        WHERE leases.holder = excluded.holder OR leases.expires_us < $4";
     let now = now_micros();
     let expires = now + TTL.as_micros() as i64;
-    let taken = on_backend!(database, pool => sqlx::query(SQL)
-        .bind(name).bind(holder).bind(expires).bind(now).execute(pool).await?.rows_affected());
+    // A holder gives the lease up before it expires when a renewal goes unanswered.
+    let taken = bounded_by(TTL / 2, async {
+        on_backend!(database, pool => sqlx::query(SQL)
+            .bind(name).bind(holder).bind(expires).bind(now).execute(pool).await
+            .map(|done| done.rows_affected()))
+    })
+    .await?;
     Ok(taken == 1)
 }
 
 /// Gives `name` up if `holder` holds it, so another replica takes it at once.
 pub async fn release(database: &Database, name: &str, holder: &str) -> Result<(), sqlx::Error> {
     const SQL: &str = "UPDATE leases SET expires_us = 0 WHERE name = $1 AND holder = $2";
-    on_backend!(database, pool => sqlx::query(SQL).bind(name).bind(holder).execute(pool).await.map(drop)?);
-    Ok(())
+    bounded_by(TTL / 2, async {
+        on_backend!(database, pool => sqlx::query(SQL).bind(name).bind(holder).execute(pool).await.map(drop))
+    })
+    .await
 }
 
 /// Holds `name` for `holder` while it can: resolves when the lease is lost (a renewal
