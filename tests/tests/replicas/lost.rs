@@ -10,19 +10,51 @@ use sqlx::{Connection, PgConnection};
 use super::*;
 
 /// Holds `table` of `database_url` locked against writes (reads go on) until dropped.
-struct WriteBlock(PgConnection, String);
+pub(crate) struct WriteBlock(PgConnection, String);
 
 impl WriteBlock {
-    async fn on(database_url: &str, table: &str) -> Self {
+    pub(crate) async fn on(database_url: &str, table: &str) -> Self {
+        Self::locking(database_url, table, "EXCLUSIVE").await
+    }
+
+    /// `table` locked against reads too.
+    pub(crate) async fn against_reads(database_url: &str, table: &str) -> Self {
+        Self::locking(database_url, table, "ACCESS EXCLUSIVE").await
+    }
+
+    async fn locking(database_url: &str, table: &str, mode: &str) -> Self {
         let mut connection = PgConnection::connect(database_url).await.unwrap();
         sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "LOCK TABLE {table} IN EXCLUSIVE MODE"
+            "LOCK TABLE {table} IN {mode} MODE"
         )))
         .execute(&mut connection)
         .await
         .unwrap();
         Self(connection, table.to_owned())
+    }
+
+    /// How many statements wait for the lock.
+    pub(crate) async fn waiting(&mut self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut self.0)
+        .await
+        .unwrap()
+    }
+
+    pub(crate) async fn activity(
+        &mut self,
+    ) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+        sqlx::query_as("SELECT state, wait_event_type, left(query, 60) FROM pg_stat_activity WHERE datname = current_database()")
+            .fetch_all(&mut self.0).await.unwrap()
+    }
+
+    /// Lets them through.
+    pub(crate) async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
     }
 
     /// Ends the backend of the first write that waits for the lock (as a server restart
@@ -70,17 +102,21 @@ enum Mode {
 }
 
 /// A TCP forwarder to the PostgreSQL test server whose [`Mode`] a test sets.
-struct Proxy {
+pub(crate) struct Proxy {
     addr: std::net::SocketAddr,
     mode: tokio::sync::watch::Sender<Mode>,
+    /// Bumped by [`Proxy::strand`].
+    stranded: tokio::sync::watch::Sender<u64>,
 }
 
 impl Proxy {
-    async fn to(server: std::net::SocketAddr) -> Self {
+    pub(crate) async fn to(server: std::net::SocketAddr) -> Self {
         let mut listener = Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
         let addr = listener.as_ref().unwrap().local_addr().unwrap();
         let (mode, mut watch) = tokio::sync::watch::channel(Mode::Open);
         let modes = mode.clone();
+        let (stranded, _) = tokio::sync::watch::channel(0);
+        let strands = stranded.clone();
         tokio::spawn(async move {
             loop {
                 let Some(open) = &listener else {
@@ -110,22 +146,41 @@ impl Proxy {
                 if *mode.borrow() != Mode::Open {
                     continue;
                 }
+                let mut strand = strands.subscribe();
+                strand.borrow_and_update();
                 tokio::spawn(async move {
                     let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = mode.wait_for(|mode| *mode != Mode::Open) => {}
+                    let stranded = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => false,
+                        _ = mode.wait_for(|mode| *mode != Mode::Open) => false,
+                        changed = strand.changed() => changed.is_ok(),
+                    };
+                    if stranded {
+                        // Neither forwarded nor closed, for as long as the test runs.
+                        std::future::pending::<()>().await;
                     }
                 });
             }
         });
-        Self { addr, mode }
+        Self {
+            addr,
+            mode,
+            stranded,
+        }
+    }
+
+    /// Stops forwarding on the connections it carries now without closing them, as when
+    /// the server vanishes (its node lost, or the Kubernetes pod behind a service gone:
+    /// packets are dropped, nothing answers or resets); new connections are forwarded, as
+    /// to the server that took its place.
+    pub(crate) fn strand(&self) {
+        self.stranded.send_modify(|n| *n += 1);
     }
 
     /// `database_url` (on the test server) through this proxy.
-    fn url(&self, database_url: &str) -> String {
+    pub(crate) fn url(&self, database_url: &str) -> String {
         let options: sqlx::postgres::PgConnectOptions = database_url.parse().unwrap();
         let server = format!("{}:{}", options.get_host(), options.get_port());
         assert!(database_url.contains(&server), "{database_url}");

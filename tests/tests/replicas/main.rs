@@ -13,6 +13,7 @@ mod lost;
 mod settings;
 mod start;
 mod targeting;
+mod vanished;
 
 use std::time::Duration;
 
