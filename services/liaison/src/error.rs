@@ -18,6 +18,9 @@ pub enum Error {
     /// What was asked kept changing while it was read; a retry is answered.
     #[error("{0}")]
     Busy(String),
+    /// Too many of something open at once (alert streams).
+    #[error("{0}")]
+    TooMany(String),
     /// A stored record could not be decoded.
     #[error("stored record is corrupt")]
     Corrupt(#[from] prost::DecodeError),
@@ -75,6 +78,9 @@ impl From<Error> for Status {
                 error::unavailable("scoring", &status)
             }
             Error::Busy(what) => error::status_with_reason(Code::Unavailable, what, "CHANGING"),
+            Error::TooMany(what) => {
+                error::status_with_reason(Code::ResourceExhausted, what, "TOO_MANY_STREAMS")
+            }
             Error::Database(db) => error::database(&db),
             // Nothing is answered unrecorded: with the trail out of reach the call fails,
             // and a retry (writes are idempotent by id) is answered once it is back.

@@ -46,6 +46,8 @@ pub struct Liaison {
     /// Seals and opens the page tokens of SearchShipments and ListAuditRecords.
     tokens: PageTokens,
     shutdown: acx_runtime::Shutdown,
+    /// WatchAlerts streams open, per authority.
+    streams: watch::OpenStreams,
 }
 
 /// The customs authority a request comes from.
@@ -71,6 +73,7 @@ impl Liaison {
             shipments,
             tokens,
             shutdown,
+            streams: watch::OpenStreams::default(),
         }
     }
 
@@ -365,36 +368,40 @@ impl LiaisonService for Liaison {
             acx_runtime::error::clip(&filter.customs_office, 200)
         );
         let checked = if violations.is_empty() {
-            Ok(())
+            self.streams.open(&principal.id).map_err(Error::TooMany)
         } else {
             Err(Error::Invalid(violations))
         };
-        self.audited(
-            &principal,
-            "WatchAlerts",
-            parameters,
-            checked,
-            Durability::Queued,
-        )
-        .await?;
-        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        let opened = self
+            .audited(
+                &principal,
+                "WatchAlerts",
+                parameters,
+                checked,
+                Durability::Queued,
+            )
+            .await?
+            .into_inner();
+        let (sender, receiver) = tokio::sync::mpsc::channel(watch::ALERT_BATCH as usize);
         let shipments = self.shipments.clone();
         let signal = shipments.alert_signal();
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
+            // Counted while the stream is open.
+            let _opened = opened;
             let mut cursor = filter.after_cursor;
             loop {
                 // Register for the next signal before reading, so nothing slips in between.
                 let notified = signal.notified();
-                let alerts = match bounded(shipments.alerts_after(&principal.id, cursor, 100)).await
-                {
+                let read = shipments.alerts_after(&principal.id, cursor, watch::ALERT_BATCH);
+                let alerts = match bounded(read).await {
                     Ok(alerts) => alerts,
                     Err(error) => {
                         let _ = sender.send(Err(Status::from(error))).await;
                         return;
                     }
                 };
-                let caught_up = alerts.len() < 100;
+                let caught_up = (alerts.len() as i64) < watch::ALERT_BATCH;
                 for (next, raised, shipment) in alerts {
                     cursor = next;
                     if watch::matches_alert(&filter, raised, &shipment) {

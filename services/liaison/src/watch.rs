@@ -53,3 +53,68 @@ pub(crate) fn matches_alert(
                 .as_ref()
                 .is_some_and(|d| d.customs_office == filter.customs_office))
 }
+
+/// Most alert streams one authority holds open at once: each holds up to two batches of
+/// shipments in memory for a slow reader (found by a security tester: 30 streams opened and
+/// never read took a liaison from 364 MiB to 4.7 GiB, and 25,000 small ones were all
+/// accepted and starved the database pool).
+pub(crate) const MAX_STREAMS_PER_AUTHORITY: usize = 8;
+/// Most alert streams one liaison holds open, over all authorities.
+pub(crate) const MAX_STREAMS: usize = 128;
+/// Alerts read from the database at a time, and held for the reader at most: a shipment
+/// may be up to a few MiB.
+pub(crate) const ALERT_BATCH: i64 = 16;
+
+/// The alert streams open, per authority.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenStreams(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+);
+
+/// One open stream, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    streams: OpenStreams,
+    authority: String,
+}
+
+impl OpenStreams {
+    /// Counts a new stream of `authority`; the reason when it would be one too many.
+    pub(crate) fn open(&self, authority: &str) -> Result<Opened, String> {
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.get(authority).copied().unwrap_or(0) >= MAX_STREAMS_PER_AUTHORITY {
+            return Err(format!(
+                "this authority has {MAX_STREAMS_PER_AUTHORITY} alert streams open already: close one, or resume one from its last cursor"
+            ));
+        }
+        if open.values().sum::<usize>() >= MAX_STREAMS {
+            return Err(format!(
+                "this liaison has {MAX_STREAMS} alert streams open: retry with backoff"
+            ));
+        }
+        *open.entry(authority.to_owned()).or_default() += 1;
+        Ok(Opened {
+            streams: self.clone(),
+            authority: authority.to_owned(),
+        })
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        let mut open = self
+            .streams
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.authority) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.authority);
+            }
+        }
+    }
+}

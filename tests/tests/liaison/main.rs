@@ -176,6 +176,38 @@ async fn the_demo_shows_red_alerts_at_once() {
     assert_eq!(ordinary.assessment.unwrap().lane(), Lane::Green);
 }
 
+/// Each open alert stream holds shipments for its reader: one authority may hold 8 at once
+/// (found by a security tester: 30 streams never read took liaison to 4.7 GiB, and 25,000
+/// were all accepted); closing one makes room.
+#[tokio::test]
+async fn an_authority_holds_a_bounded_number_of_alert_streams() {
+    use acx_proto::liaison::WatchAlertsRequest;
+    let suite = TestSuite::start_with(true).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let watch = || authorized(WatchAlertsRequest::default(), &token);
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(liaison.watch_alerts(watch()).await.unwrap().into_inner());
+    }
+    let refused = liaison.watch_alerts(watch()).await.map(drop).unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("alert streams"), "{refused:?}");
+    open.pop();
+    let mut reopened = None;
+    for _ in 0..50 {
+        match liaison.watch_alerts(watch()).await {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            Err(status) => assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "a closed stream makes room");
+}
+
 #[tokio::test]
 async fn a_party_check_finds_an_importers_history_and_a_described_seller() {
     use acx_proto::{
