@@ -18,7 +18,7 @@
 
 use acx_domain::identifiers::{IdentifierKey, IdentifierKeys};
 use acx_proto::{
-    common::Reason,
+    common::{Reason, SellerAccountRef},
     scoring::{BlacklistChange, BlacklistEntry, EntityMatch, SellerRisk},
 };
 use acx_runtime::{Principal, Role};
@@ -175,10 +175,40 @@ impl Viewer<'_> {
         entry
     }
 
-    /// An entity match as this caller may see it.
+    /// An entity match as this caller may see it: a platform sees its own accounts by
+    /// name and another platform's as `{platform: "", seller_id: "evidence/account/{ref}"}`,
+    /// as in evidence lines (found by a security tester: a platform that never reported
+    /// anything learned, from a phone number, the names of three accounts on two other
+    /// platforms).
     pub fn entity_match(&self, mut found: EntityMatch) -> EntityMatch {
-        found.risk = found.risk.map(|risk| self.risk(risk));
+        found.risk = found.risk.map(|risk| {
+            let mut risk = self.risk(risk);
+            risk.seller = risk.seller.map(|seller| self.account(seller));
+            risk
+        });
+        found.accounts = found
+            .accounts
+            .into_iter()
+            .map(|account| self.account(account))
+            .collect();
         found
+    }
+
+    /// A seller account as this caller may see it (see [`Self::entity_match`]).
+    fn account(&self, account: SellerAccountRef) -> SellerAccountRef {
+        match self {
+            Viewer::Platform {
+                own_prefix,
+                disclosure,
+            } if format!("reports/{}/", account.platform) != *own_prefix => SellerAccountRef {
+                platform: String::new(),
+                seller_id: disclosure.reference(&format!(
+                    "accounts/{}/{}",
+                    account.platform, account.seller_id
+                )),
+            },
+            _ => account,
+        }
     }
 
     /// A blacklist change, its reason worded for this caller.
@@ -285,6 +315,42 @@ mod tests {
         let customs = principal("customs:us-cbp");
         let full = "platform-a/S-1 and platform-b/T-1: shared bank account";
         assert_eq!(disclosure.viewer(&customs).evidence(full), full);
+    }
+
+    #[test]
+    fn an_entity_match_names_the_callers_accounts_and_hides_other_platforms() {
+        let disclosure = Disclosure::new(None, [7; 32]);
+        let account = |platform: &str, seller_id: &str| SellerAccountRef {
+            platform: platform.to_owned(),
+            seller_id: seller_id.to_owned(),
+        };
+        let found = EntityMatch {
+            accounts: vec![account("platform-a", "S-1"), account("platform-b", "T-1")],
+            risk: Some(SellerRisk {
+                seller: Some(account("platform-a", "S-1")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let seen = disclosure
+            .viewer(&principal("platform:platform-b"))
+            .entity_match(found.clone());
+        assert_eq!(seen.accounts[1], account("platform-b", "T-1"));
+        let hidden = &seen.accounts[0];
+        assert!(hidden.platform.is_empty(), "{hidden:?}");
+        assert!(
+            hidden.seller_id.starts_with("evidence/account/"),
+            "{hidden:?}"
+        );
+        assert_eq!(
+            seen.risk.unwrap().seller.as_ref(),
+            Some(hidden),
+            "the same reference"
+        );
+        let customs = disclosure
+            .viewer(&principal("customs:us-cbp"))
+            .entity_match(found.clone());
+        assert_eq!(customs, found);
     }
 
     #[test]

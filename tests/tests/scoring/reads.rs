@@ -215,6 +215,19 @@ async fn an_entity_check_finds_a_listed_seller_by_its_bank_account_or_its_name()
     assert_eq!(top.matched_features, ["bank_account"]);
     assert!((top.match_score - 0.9).abs() < 1e-9);
     assert!(top.accounts.contains(&seller("demo-marketplace", "T-2")));
+    // The listed account is another platform's: named to this platform only by reference.
+    assert!(
+        top.accounts.iter().all(|a| a.platform != "demo-platform"),
+        "{:?}",
+        top.accounts
+    );
+    assert!(
+        top.accounts
+            .iter()
+            .any(|a| a.platform.is_empty() && a.seller_id.starts_with("evidence/account/")),
+        "{:?}",
+        top.accounts
+    );
 
     let by_name = client
         .check_entity(authorized(
