@@ -21,6 +21,9 @@ pub enum Error {
     /// Too many of something open at once (alert streams).
     #[error("{0}")]
     TooMany(String),
+    /// Over the caller's quota of party checks; try again after this long.
+    #[error("over the quota of party checks")]
+    Quota(std::time::Duration),
     /// A stored record could not be decoded.
     #[error("stored record is corrupt")]
     Corrupt(#[from] prost::DecodeError),
@@ -78,6 +81,7 @@ impl From<Error> for Status {
                 error::unavailable("scoring", &status)
             }
             Error::Busy(what) => error::status_with_reason(Code::Unavailable, what, "CHANGING"),
+            Error::Quota(retry) => acx_runtime::quota::exceeded("identifier checks", retry),
             Error::TooMany(what) => {
                 error::status_with_reason(Code::ResourceExhausted, what, "TOO_MANY_STREAMS")
             }

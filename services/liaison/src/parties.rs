@@ -64,6 +64,27 @@ pub(crate) fn scoring_failure(status: Status, parent: &str) -> Error {
     Error::Invalid(violations)
 }
 
+/// How many values of each kind of identifier a party description carries, by the field
+/// names of `Identifiers`.
+pub(crate) fn identifier_counts(
+    identifiers: Option<&acx_proto::common::Identifiers>,
+) -> [(&'static str, usize); 7] {
+    let none = acx_proto::common::Identifiers::default();
+    let ids = identifiers.unwrap_or(&none);
+    [
+        (
+            "business_registration_numbers",
+            ids.business_registration_numbers.len(),
+        ),
+        ("tax_numbers", ids.tax_numbers.len()),
+        ("bank_accounts", ids.bank_accounts.len()),
+        ("addresses", ids.addresses.len()),
+        ("emails", ids.emails.len()),
+        ("phones", ids.phones.len()),
+        ("web_domains", ids.web_domains.len()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use acx_proto::common::Identifiers;

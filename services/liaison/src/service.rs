@@ -48,6 +48,9 @@ pub struct Liaison {
     shutdown: acx_runtime::Shutdown,
     /// WatchAlerts streams open, per authority.
     streams: watch::OpenStreams,
+    /// Identifier values an authority may check with CheckParty (the limits of scoring's
+    /// CheckEntity for platforms, which liaison asks as a service).
+    party_checks: std::sync::Arc<acx_runtime::quota::Quota>,
 }
 
 /// The customs authority a request comes from.
@@ -74,6 +77,7 @@ impl Liaison {
             tokens,
             shutdown,
             streams: watch::OpenStreams::default(),
+            party_checks: std::sync::Arc::new(acx_runtime::quota::Quota::identifier_checks()),
         }
     }
 
@@ -476,14 +480,37 @@ impl LiaisonService for Liaison {
     ) -> Result<Response<CheckPartyResponse>, Status> {
         let principal = authority_of(&request)?;
         let party = request.into_inner().party;
+        let mut units = 1;
         let parameters = match &party {
             Some(check_party_request::Party::ImporterId(id)) => format!("importer={id}"),
             Some(check_party_request::Party::Entity(entity)) => {
-                format!("entity name={}", entity.name)
+                // How many of each identifier were asked (found by a security tester:
+                // only the name was recorded, so a lookup by phone under any cover name
+                // left no trace of what it asked).
+                let asked = parties::identifier_counts(entity.identifiers.as_ref());
+                units += asked.iter().map(|(_, n)| *n as u32).sum::<u32>();
+                let counts: Vec<String> = asked
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(kind, n)| format!("{kind}={n}"))
+                    .collect();
+                format!(
+                    "entity name={} country={} identifiers: {}",
+                    entity.name,
+                    entity.country,
+                    if counts.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        counts.join(" ")
+                    }
+                )
             }
             None => "party=".to_owned(),
         };
-        let result = self.check_party_risk(party).await;
+        let result = match self.party_checks.take(&principal.to_string(), units) {
+            Ok(()) => self.check_party_risk(party).await,
+            Err(retry) => Err(Error::Quota(retry)),
+        };
         self.audited(
             &principal,
             "CheckParty",

@@ -343,7 +343,7 @@ mod tests {
             "{hidden:?}"
         );
         assert_eq!(
-            seen.risk.unwrap().seller.as_ref(),
+            seen.risk.expect("a risk").seller.as_ref(),
             Some(hidden),
             "the same reference"
         );

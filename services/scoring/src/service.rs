@@ -19,6 +19,7 @@ use acx_proto::scoring::{
 use acx_runtime::{
     FieldViolation, Principal,
     paging::{self, Page, PageTokens, Scope},
+    quota::{self, Quota},
     validate,
 };
 use tonic::{Request, Response, Status};
@@ -53,6 +54,9 @@ pub struct Scoring {
     keys: Option<Arc<IdentifierKeys>>,
     disclosure: Arc<Disclosure>,
     tokens: PageTokens,
+    /// Identifier values a platform may check (services are not limited: liaison keeps
+    /// the same quota per authority for CheckParty).
+    entity_checks: Arc<Quota>,
 }
 
 impl Scoring {
@@ -67,6 +71,7 @@ impl Scoring {
             )),
             keys: keys.map(Arc::new),
             tokens,
+            entity_checks: Arc::new(Quota::identifier_checks()),
         }
     }
 }
@@ -289,6 +294,12 @@ impl ScoringService for Scoring {
         let viewer = self.disclosure.viewer(&caller);
         let query = entity_query(request.into_inner()).map_err(Error::Invalid)?;
         let set = &query.identifiers;
+        if caller.role == acx_runtime::Role::Platform {
+            let units = 1 + set.normalized.len() as u32;
+            self.entity_checks
+                .take(&caller.to_string(), units)
+                .map_err(|retry| quota::exceeded("identifier checks", retry))?;
+        }
         let hashed: Vec<(i32, String, u32)> = match (&self.keys, set.normalized.is_empty()) {
             (_, true) => Vec::new(),
             (None, false) => {

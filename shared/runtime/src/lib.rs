@@ -18,6 +18,7 @@ pub mod limits;
 pub mod malformed;
 pub mod paging;
 pub mod process;
+pub mod quota;
 pub mod server;
 pub mod shutdown;
 pub mod time;
