@@ -77,7 +77,7 @@ fn write_private(path: &Path, text: &str) -> Result<(), CredentialsError> {
 impl Credentials {
     /// Reads `<data_dir>/credentials`, creating it (and the hash file) on first run.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, CredentialsError> {
-        std::fs::create_dir_all(data_dir).map_err(io_error(data_dir))?;
+        acx_runtime::db::create_private_dir_all(data_dir).map_err(io_error(data_dir))?;
         let path = data_dir.join("credentials");
         let tokens_file = data_dir.join("tokens");
         let entries = if path.exists() {

@@ -170,6 +170,37 @@ pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a service starting waits for PostgreSQL before it exits with the reason.
 const PG_START_PATIENCE: Duration = Duration::from_secs(10);
 
+/// Creates `dir` and its missing parents readable by this user only (mode 0700 on Unix):
+/// they hold customs declarations, the audit trail and secrets (found by a security tester:
+/// with the usual umask the suite's data directory and database files were readable by
+/// every local user). An existing directory is left as it is.
+pub fn create_private_dir_all(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the SQLite file `path`, if missing, readable by this user only (0600): SQLite
+/// gives its `-wal` and `-shm` files the database file's mode. An existing file is left as
+/// it is.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Another process of the suite created it meanwhile.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// A service's database: one of the two supported backends.
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -306,7 +337,10 @@ impl Database {
             if let Some(dir) = options.get_filename().parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir)?;
+                create_private_dir_all(dir)?;
+            }
+            if let Some(file) = sqlite_file(url) {
+                create_private_file(&file)?;
             }
             let target = options.get_filename().display().to_string();
             let pool = SqlitePoolOptions::new()
@@ -499,6 +533,19 @@ mod tests {
             .expect("connect");
         assert!(db.ping().await);
         assert!(path.exists());
+        // Readable by this user only, the WAL too (found by a security tester: 0644).
+        on_backend!(&db, pool => sqlx::query("CREATE TABLE t (x INTEGER)").execute(pool).await.map(drop))
+            .expect("a write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p).expect("exists").permissions().mode() & 0o777
+            };
+            assert_eq!(mode(&dir.path().join("nested")), 0o700);
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(&dir.path().join("nested/test.db-wal")), 0o600);
+        }
     }
 
     #[test]
