@@ -216,22 +216,56 @@ fn served(outcome: Code) -> bool {
     )
 }
 
-/// `text` with each control character written as its escape (`\u{0}`): a caller's text
+/// Whether `c` is written as its escape in a record: a control character, or an invisible
+/// one that changes how the rest reads (bidirectional overrides and isolates, zero-width
+/// characters, line and paragraph separators; found by a security tester: a name with
+/// U+202E read backwards in an auditor's view).
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `text` with each [`hidden`] character written as its escape (`\u{0}`): a caller's text
 /// is recorded as sent, but PostgreSQL refuses a NUL in text, and one refused record failed
 /// the whole group written with it (found by a tester: requests with a NUL in a shipment's
 /// name made other callers' calls fail and their records go missing).
 fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(hidden) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if hidden(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
+    out
+}
+
+/// A caller's value for a record's `key=value` parameters: as sent when it is a plain word,
+/// else in double quotes with `"` and `\` escaped, so that no value can pass for other
+/// parameters (found by a security tester: an office of `USLAX importer=US-IMP-4711` read as
+/// two filters). [`hidden`] characters are escaped when the record is written.
+pub(crate) fn value(text: &str) -> String {
+    let plain = !text
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '=' | '"' | '\\') || hidden(c));
+    if plain {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
     out
 }
 
@@ -493,6 +527,28 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_cannot_pass_for_other_parameters_nor_hide_characters() {
+        assert_eq!(value("USLAX"), "USLAX");
+        assert_eq!(value(""), "");
+        assert_eq!(
+            value("USLAX importer=US-IMP-4711"),
+            "\"USLAX importer=US-IMP-4711\""
+        );
+        assert_eq!(value("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(value("Zürich 中"), "\"Zürich 中\"");
+        assert_eq!(
+            printable(&value("shipments/\u{202e}txt.exe")),
+            "\"shipments/\\u{202e}txt.exe\""
+        );
+        assert_eq!(printable("a\u{2028}b\u{0}"), "a\\u{2028}b\\u{0}");
+        assert_eq!(
+            printable("Cafe\u{301}"),
+            "Cafe\u{301}",
+            "accents stay as sent"
+        );
+    }
 
     #[test]
     fn names_codes_as_grpc_does() {

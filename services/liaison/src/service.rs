@@ -25,7 +25,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::{
     Error,
-    audit::{AuditEntry, AuditLog, Durability},
+    audit::{AuditEntry, AuditLog, Durability, value},
     parties,
     scoring::Scoring,
     shipments::{Shipments, parse_name},
@@ -217,7 +217,12 @@ impl LiaisonService for Liaison {
         let seller = request.into_inner().seller;
         let parameters = seller.as_ref().map_or_else(
             || "seller=".to_owned(),
-            |s| format!("seller={}/{}", s.platform, s.seller_id),
+            |s| {
+                format!(
+                    "seller={}",
+                    value(&format!("{}/{}", s.platform, s.seller_id))
+                )
+            },
         );
         let result = self.check_seller_risk(seller).await;
         self.audited(
@@ -236,10 +241,10 @@ impl LiaisonService for Liaison {
     ) -> Result<Response<SubmitDeclarationsResponse>, Status> {
         let principal = authority_of(&request)?;
         let declarations = request.into_inner().declarations;
-        let ids: Vec<&str> = declarations
+        let ids: Vec<String> = declarations
             .iter()
             .take(10)
-            .map(|d| d.declaration_id.as_str())
+            .map(|d| value(&d.declaration_id))
             .collect();
         let parameters = format!("declarations={} ids={}", declarations.len(), ids.join(","));
         let result = if declarations.is_empty() || declarations.len() > MAX_DECLARATIONS {
@@ -282,7 +287,7 @@ impl LiaisonService for Liaison {
         self.audited(
             &principal,
             "GetShipment",
-            format!("name={name}"),
+            format!("name={}", value(&name)),
             result,
             Durability::Queued,
         )
@@ -296,7 +301,7 @@ impl LiaisonService for Liaison {
         let principal = authority_of(&request)?;
         let request = request.into_inner();
         let kind = request.result.as_ref().map_or(0, |r| r.kind);
-        let parameters = format!("name={} kind={kind}", request.name);
+        let parameters = format!("name={} kind={kind}", value(&request.name));
         let result = match (parse_name(&request.name), request.result) {
             (Err(error), _) => Err(error),
             (Ok(_), None) => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
@@ -327,13 +332,25 @@ impl LiaisonService for Liaison {
     ) -> Result<Response<SearchShipmentsResponse>, Status> {
         let principal = authority_of(&request)?;
         let request = request.into_inner();
+        // Every filter (found by a security tester: the seller, the times and the state
+        // were left out, so a search by seller read as a search of everything).
+        let time = |t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .map_or_else(String::new, |t| format!("{}.{:09}", t.seconds, t.nanos))
+        };
         let parameters = format!(
-            "office={} importer={} lane={} min_risk={} hs={} order={}",
-            request.customs_office,
-            request.importer_id,
+            "office={} importer={} seller={} start={} end={} lane={} min_risk={} hs={} state={} order={}",
+            value(&request.customs_office),
+            value(&request.importer_id),
+            value(&request.seller.as_ref().map_or_else(String::new, |s| {
+                format!("{}/{}", s.platform, s.seller_id)
+            })),
+            time(&request.start_time),
+            time(&request.end_time),
             request.lane,
             request.min_risk,
-            request.hs_code_prefix,
+            value(&request.hs_code_prefix),
+            request.assessment_state,
             request.order_by
         );
         let result = crate::search::search(
@@ -369,7 +386,7 @@ impl LiaisonService for Liaison {
             filter.after_cursor,
             filter.lane,
             filter.min_risk,
-            acx_runtime::error::clip(&filter.customs_office, 200)
+            value(&acx_runtime::error::clip(&filter.customs_office, 200))
         );
         let checked = if violations.is_empty() {
             self.streams.open(&principal.id).map_err(Error::TooMany)
@@ -455,8 +472,8 @@ impl LiaisonService for Liaison {
         // Reading the trail is recorded too (found by a tester: who read it was nowhere).
         let parameters = format!(
             "principal={} rpc={} page_size={} page_token={}",
-            acx_runtime::error::clip(&request.principal, 200),
-            acx_runtime::error::clip(&request.rpc, 200),
+            value(&acx_runtime::error::clip(&request.principal, 200)),
+            value(&acx_runtime::error::clip(&request.rpc, 200)),
             request.page_size,
             if request.page_token.is_empty() {
                 "none"
@@ -480,33 +497,7 @@ impl LiaisonService for Liaison {
     ) -> Result<Response<CheckPartyResponse>, Status> {
         let principal = authority_of(&request)?;
         let party = request.into_inner().party;
-        let mut units = 1;
-        let parameters = match &party {
-            Some(check_party_request::Party::ImporterId(id)) => format!("importer={id}"),
-            Some(check_party_request::Party::Entity(entity)) => {
-                // How many of each identifier were asked (found by a security tester:
-                // only the name was recorded, so a lookup by phone under any cover name
-                // left no trace of what it asked).
-                let asked = parties::identifier_counts(entity.identifiers.as_ref());
-                units += asked.iter().map(|(_, n)| *n as u32).sum::<u32>();
-                let counts: Vec<String> = asked
-                    .iter()
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(kind, n)| format!("{kind}={n}"))
-                    .collect();
-                format!(
-                    "entity name={} country={} identifiers: {}",
-                    entity.name,
-                    entity.country,
-                    if counts.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        counts.join(" ")
-                    }
-                )
-            }
-            None => "party=".to_owned(),
-        };
+        let (parameters, units) = parties::audit_parameters(party.as_ref());
         let result = match self.party_checks.take(&principal.to_string(), units) {
             Ok(()) => self.check_party_risk(party).await,
             Err(retry) => Err(Error::Quota(retry)),
@@ -555,7 +546,7 @@ impl LiaisonService for Liaison {
         let request = request.into_inner();
         let parameters = format!(
             "customs_office={} red_share={} yellow_share={} random_share={} exploration_share={}",
-            request.customs_office,
+            value(&request.customs_office),
             request.red_share,
             request.yellow_share,
             request.random_share,

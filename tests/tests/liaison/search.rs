@@ -234,3 +234,67 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
         "never the token"
     );
 }
+
+/// A search's audit record names every filter, each value as the caller sent it but quoted
+/// when it could pass for other parameters (found by a security tester: a search by seller
+/// was recorded without it, and an office of `USLAX importer=US-IMP-4711` read as two).
+#[tokio::test]
+async fn a_search_is_recorded_with_every_filter_none_forged() {
+    use acx_proto::{
+        common::SellerAccountRef,
+        liaison::{ListAuditRecordsRequest, SearchShipmentsRequest},
+    };
+    let suite = TestSuite::start_with(false).await;
+    let token = suite.token("customs:demo-customs");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let _ = liaison
+        .search_shipments(authorized(
+            SearchShipmentsRequest {
+                customs_office: "USLAX importer=US-IMP-4711".to_owned(),
+                seller: Some(SellerAccountRef {
+                    platform: "demo-platform".to_owned(),
+                    seller_id: "S-100".to_owned(),
+                }),
+                start_time: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await;
+    let auditor = suite.token("auditor:demo-auditor");
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        records = liaison
+            .list_audit_records(authorized(
+                ListAuditRecordsRequest {
+                    rpc: "SearchShipments".to_owned(),
+                    ..Default::default()
+                },
+                &auditor,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let parameters = &records.first().expect("recorded").parameters;
+    assert!(
+        parameters.starts_with("office=\"USLAX importer=US-IMP-4711\" importer= "),
+        "{parameters}"
+    );
+    assert!(
+        parameters.contains(" seller=demo-platform/S-100 "),
+        "{parameters}"
+    );
+    assert!(
+        parameters.contains(" start=1700000000.000000000 "),
+        "{parameters}"
+    );
+}
