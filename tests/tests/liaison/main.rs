@@ -63,6 +63,40 @@ async fn submit(
         .results
 }
 
+/// The audit records of `rpc` (every RPC's when empty) as the suite's auditor lists them,
+/// once `ready` holds for them (a question's record is written a few milliseconds after
+/// its answer), or as they are after 2.5 s.
+async fn audit_records(
+    liaison: &mut LiaisonServiceClient<Channel>,
+    suite: &TestSuite,
+    rpc: &str,
+    ready: impl Fn(&[acx_proto::liaison::AuditRecord]) -> bool,
+) -> Vec<acx_proto::liaison::AuditRecord> {
+    use acx_proto::liaison::ListAuditRecordsRequest;
+    let auditor = suite.token("auditor:demo-auditor");
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        records = liaison
+            .list_audit_records(authorized(
+                ListAuditRecordsRequest {
+                    rpc: rpc.to_owned(),
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                &auditor,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        if ready(&records) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    records
+}
+
 #[tokio::test]
 async fn declarations_are_validated_stored_assessed_and_idempotent() {
     let suite = TestSuite::start_with(true).await;
@@ -336,26 +370,7 @@ async fn platforms_are_refused_every_liaison_rpc_and_every_refusal_is_audited() 
         .unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
 
-    let auditor = suite.token("auditor:demo-auditor");
-    let mut records = Vec::new();
-    for _ in 0..50 {
-        records = liaison
-            .list_audit_records(authorized(
-                ListAuditRecordsRequest {
-                    page_size: 1000,
-                    ..Default::default()
-                },
-                &auditor,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .records;
-        if records.len() >= 9 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let records = audit_records(&mut liaison, &suite, "", |r| r.len() >= 9).await;
     let refused: Vec<(&str, &str, &str)> = records
         .iter()
         .map(|r| (r.principal.as_str(), r.rpc.as_str(), r.outcome.as_str()))
@@ -388,10 +403,7 @@ async fn platforms_are_refused_every_liaison_rpc_and_every_refusal_is_audited() 
 async fn party_checks_by_identifier_are_recorded_and_held_to_a_quota() {
     use acx_proto::{
         common::Identifiers,
-        liaison::{
-            CheckPartyRequest, ListAuditRecordsRequest, PartyDescription,
-            check_party_request::Party,
-        },
+        liaison::{CheckPartyRequest, PartyDescription, check_party_request::Party},
     };
     let suite = TestSuite::start_with(false).await;
     let token = suite.token("customs:demo-customs");
@@ -427,27 +439,10 @@ async fn party_checks_by_identifier_are_recorded_and_held_to_a_quota() {
     let refused = refused.expect("held to a quota");
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
 
-    let auditor = suite.token("auditor:demo-auditor");
-    let mut records = Vec::new();
-    for _ in 0..50 {
-        records = liaison
-            .list_audit_records(authorized(
-                ListAuditRecordsRequest {
-                    rpc: "CheckParty".to_owned(),
-                    page_size: 1000,
-                    ..Default::default()
-                },
-                &auditor,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .records;
-        if records.iter().any(|r| r.outcome == "RESOURCE_EXHAUSTED") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let records = audit_records(&mut liaison, &suite, "CheckParty", |r| {
+        r.iter().any(|r| r.outcome == "RESOURCE_EXHAUSTED")
+    })
+    .await;
     assert!(
         records
             .iter()

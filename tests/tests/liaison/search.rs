@@ -240,10 +240,7 @@ async fn search_pages_stably_watch_resumes_from_its_cursor_and_auditors_read_the
 /// was recorded without it, and an office of `USLAX importer=US-IMP-4711` read as two).
 #[tokio::test]
 async fn a_search_is_recorded_with_every_filter_none_forged() {
-    use acx_proto::{
-        common::SellerAccountRef,
-        liaison::{ListAuditRecordsRequest, SearchShipmentsRequest},
-    };
+    use acx_proto::{common::SellerAccountRef, liaison::SearchShipmentsRequest};
     let suite = TestSuite::start_with(false).await;
     let token = suite.token("customs:demo-customs");
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
@@ -264,26 +261,7 @@ async fn a_search_is_recorded_with_every_filter_none_forged() {
             &token,
         ))
         .await;
-    let auditor = suite.token("auditor:demo-auditor");
-    let mut records = Vec::new();
-    for _ in 0..50 {
-        records = liaison
-            .list_audit_records(authorized(
-                ListAuditRecordsRequest {
-                    rpc: "SearchShipments".to_owned(),
-                    ..Default::default()
-                },
-                &auditor,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .records;
-        if !records.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let records = audit_records(&mut liaison, &suite, "SearchShipments", |r| !r.is_empty()).await;
     let parameters = &records.first().expect("recorded").parameters;
     assert!(
         parameters.starts_with("office=\"USLAX importer=US-IMP-4711\" importer= "),

@@ -110,7 +110,7 @@ pub(crate) struct Proxy {
 }
 
 impl Proxy {
-    pub(crate) async fn to(server: std::net::SocketAddr) -> Self {
+    async fn to(server: std::net::SocketAddr) -> Self {
         let mut listener = Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
         let addr = listener.as_ref().unwrap().local_addr().unwrap();
         let (mode, mut watch) = tokio::sync::watch::channel(Mode::Open);
@@ -177,6 +177,18 @@ impl Proxy {
     /// to the server that took its place.
     pub(crate) fn strand(&self) {
         self.stranded.send_modify(|n| *n += 1);
+    }
+
+    /// A proxy to the PostgreSQL test server, and the server's URL; None without one.
+    pub(crate) async fn to_test_server() -> Option<(Self, String)> {
+        let server = acx_tests::postgres_server_url()?;
+        let options: sqlx::postgres::PgConnectOptions = server.parse().unwrap();
+        let pg = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        Some((Self::to(pg).await, server))
     }
 
     /// `database_url` (on the test server) through this proxy.
@@ -320,16 +332,9 @@ async fn a_write_whose_database_connection_is_lost_is_unavailable_and_its_retry_
 /// the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_out_of_reach_is_unavailable_within_the_deadline_and_then_served_again() {
-    let Some(server) = acx_tests::postgres_server_url() else {
+    let Some((proxy, server)) = Proxy::to_test_server().await else {
         return;
     };
-    let options: sqlx::postgres::PgConnectOptions = server.parse().unwrap();
-    let pg = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::to(pg).await;
     let dir = tempfile::tempdir().unwrap();
     let ingest_dir = dir.path().join("ingest");
     std::fs::create_dir_all(&ingest_dir).unwrap();

@@ -10,18 +10,6 @@
 use super::lost::{Proxy, WriteBlock};
 use super::*;
 
-/// The test server's address, a proxy to it and the server's URL.
-async fn proxied() -> Option<(Proxy, String)> {
-    let server = acx_tests::postgres_server_url()?;
-    let options: sqlx::postgres::PgConnectOptions = server.parse().unwrap();
-    let pg = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    Some((Proxy::to(pg).await, server))
-}
-
 /// Waits until `block` holds back `count` statements (up to 20 s).
 async fn until_waiting(block: &mut WriteBlock, count: i64) {
     for _ in 0..400 {
@@ -48,7 +36,7 @@ fn reassess(id: &str, token: &str, timeout: Duration) -> Request<AssessShipmentR
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_cut_off_while_the_server_vanished_give_their_connections_back() {
-    let Some((proxy, server)) = proxied().await else {
+    let Some((proxy, server)) = Proxy::to_test_server().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +90,7 @@ async fn calls_cut_off_while_the_server_vanished_give_their_connections_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_whose_history_read_was_stranded_applies_the_history_again() {
-    let Some((proxy, server)) = proxied().await else {
+    let Some((proxy, server)) = Proxy::to_test_server().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
