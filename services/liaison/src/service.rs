@@ -109,14 +109,21 @@ impl Liaison {
         result.map(Response::new)
     }
 
+    /// A valid check spends `units` of `caller`'s quota of identifier checks; an invalid
+    /// one, refused before it asks scoring anything, none.
     async fn check_party_risk(
         &self,
+        caller: &Principal,
+        units: u32,
         mut party: Option<check_party_request::Party>,
     ) -> Result<CheckPartyResponse, Error> {
         let violations = parties::validate(party.as_mut());
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
+        self.party_checks
+            .take(&caller.to_string(), units)
+            .map_err(Error::Quota)?;
         match party {
             Some(check_party_request::Party::ImporterId(id)) => {
                 let request = GetPartyHistoryRequest {
@@ -498,10 +505,7 @@ impl LiaisonService for Liaison {
         let principal = authority_of(&request)?;
         let party = request.into_inner().party;
         let (parameters, units) = parties::audit_parameters(party.as_ref());
-        let result = match self.party_checks.take(&principal.to_string(), units) {
-            Ok(()) => self.check_party_risk(party).await,
-            Err(retry) => Err(Error::Quota(retry)),
-        };
+        let result = self.check_party_risk(&principal, units, party).await;
         self.audited(
             &principal,
             "CheckParty",
