@@ -50,6 +50,20 @@ pub async fn call(
     body: Vec<u8>,
     wait: Duration,
 ) -> Result<RawAnswer, tonic::transport::Error> {
+    Ok(call_keeping_messages(channel, path, token, body, wait)
+        .await?
+        .0)
+}
+
+/// As [`call`], and also the bytes of the messages answered before the status (their gRPC
+/// frames, concatenated as received).
+pub async fn call_keeping_messages(
+    channel: &Channel,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    wait: Duration,
+) -> Result<(RawAnswer, Vec<u8>), tonic::transport::Error> {
     let mut request = http::Request::builder()
         .method(http::Method::POST)
         .uri(path)
@@ -63,21 +77,27 @@ pub async fn call(
         .expect("valid request");
     let response = channel.clone().oneshot(request).await?;
     if let Some(status) = Status::from_header_map(response.headers()) {
-        return Ok(RawAnswer::Status(status));
+        return Ok((RawAnswer::Status(status), Vec::new()));
     }
     let mut body = response.into_body();
+    let mut messages = Vec::new();
     loop {
-        match tokio::time::timeout(wait, body.frame()).await {
-            Err(_) => return Ok(RawAnswer::StillStreaming),
-            Ok(None) => return Ok(RawAnswer::NoStatus),
-            Ok(Some(Err(status))) => return Ok(RawAnswer::Status(status)),
-            Ok(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref() {
-                    return Ok(Status::from_header_map(trailers)
-                        .map_or(RawAnswer::NoStatus, RawAnswer::Status));
+        let answer = match tokio::time::timeout(wait, body.frame()).await {
+            Err(_) => RawAnswer::StillStreaming,
+            Ok(None) => RawAnswer::NoStatus,
+            Ok(Some(Err(status))) => RawAnswer::Status(status),
+            Ok(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => {
+                    messages.extend_from_slice(&data);
+                    continue;
                 }
-            }
-        }
+                Err(frame) => frame
+                    .trailers_ref()
+                    .and_then(Status::from_header_map)
+                    .map_or(RawAnswer::NoStatus, RawAnswer::Status),
+            },
+        };
+        return Ok((answer, messages));
     }
 }
 

@@ -5,7 +5,9 @@
 //! the caller's fault: `INVALID_ARGUMENT`, never `INTERNAL` (which docs/services.md keeps for
 //! bugs); no call breaks the connection it shares with the others, and every server is
 //! still healthy and answering afterwards. The run is bounded: a fixed set of bodies per
-//! RPC, random ones from a fixed seed, a few seconds for a stream that stays open.
+//! RPC, random ones from a fixed seed, a few seconds for a stream that stays open. Then every
+//! Timestamp and Money field of every request, set alone to a value the contract rules out,
+//! must be named in the answer.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,7 +19,11 @@ use acx_tests::{
     raw::{self, RawAnswer},
 };
 use futures_util::{StreamExt, stream};
-use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor};
+use prost::Message;
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+    Value,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -353,4 +359,194 @@ async fn echo_with_the_body_00_01_is_invalid_argument_naming_the_problem() {
     let details = status.get_error_details();
     let violation = &details.bad_request().unwrap().field_violations[0];
     assert_eq!(violation.field, "message", "{status:?}");
+}
+
+/// Paths from a request down to each of its `google.protobuf.Timestamp` and
+/// `acx.common.v1.Money` fields, through singular and repeated messages up to three deep.
+fn checked_fields(
+    message: &MessageDescriptor,
+    depth: usize,
+    path: &mut Vec<FieldDescriptor>,
+    out: &mut Vec<Vec<FieldDescriptor>>,
+) {
+    for field in message.fields() {
+        let Kind::Message(inner) = field.kind() else {
+            continue;
+        };
+        if field.is_map() {
+            continue;
+        }
+        path.push(field.clone());
+        match inner.full_name() {
+            "google.protobuf.Timestamp" | "acx.common.v1.Money" => out.push(path.clone()),
+            _ if depth < 3 => checked_fields(&inner, depth + 1, path, out),
+            _ => {}
+        }
+        path.pop();
+    }
+}
+
+/// A request of type `message` with nothing set but `leaf` at the end of `path` (a repeated
+/// field on the way holds one element).
+fn request_with(
+    message: &MessageDescriptor,
+    path: &[FieldDescriptor],
+    leaf: DynamicMessage,
+) -> DynamicMessage {
+    let mut request = DynamicMessage::new(message.clone());
+    let (field, rest) = path.split_first().unwrap();
+    let value = match field.kind() {
+        Kind::Message(inner) if !rest.is_empty() => request_with(&inner, rest, leaf),
+        _ => leaf,
+    };
+    let value = Value::Message(value);
+    request.set_field(
+        field,
+        if field.is_list() {
+            Value::List(vec![value])
+        } else {
+            value
+        },
+    );
+    request
+}
+
+/// Values of a Timestamp or Money that the contract rules out, each with the sub-field an
+/// answer must name: a timestamp's nanos outside 0..999,999,999 (as
+/// `google.protobuf.Timestamp` defines it), an amount with a sign or a comma, a currency
+/// that is no ISO 4217 code.
+fn malformed_values(kind: &MessageDescriptor) -> Vec<(&'static str, String, DynamicMessage)> {
+    let with = |fields: &[(&str, Value)]| {
+        let mut message = DynamicMessage::new(kind.clone());
+        for (name, value) in fields {
+            message.set_field_by_name(name, value.clone());
+        }
+        message
+    };
+    if kind.full_name() == "google.protobuf.Timestamp" {
+        [-5, 1_000_000_000]
+            .into_iter()
+            .map(|nanos| {
+                let time = with(&[
+                    ("seconds", Value::I64(1_700_000_000)),
+                    ("nanos", Value::I32(nanos)),
+                ]);
+                ("nanos", format!("nanos {nanos}"), time)
+            })
+            .collect()
+    } else {
+        let money = |sub, currency: &str, amount: &str| {
+            let label = format!("{currency} {amount}");
+            let money = with(&[
+                ("currency_code", Value::String(currency.into())),
+                ("amount", Value::String(amount.into())),
+            ]);
+            (sub, label, money)
+        };
+        vec![
+            money("amount", "USD", "-12.50"),
+            money("amount", "EUR", "12,50"),
+            money("currency_code", "US$", "12.50"),
+        ]
+    }
+}
+
+/// Every Timestamp and Money field of every request of every service, set alone to a value
+/// the contract rules out: the answer names that field (`INVALID_ARGUMENT` naming it, or,
+/// where a batch answers per item, an item's violation naming it). Found by a security
+/// tester: ListReports took a start_time with nanos of -5 and listed as if it were valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_timestamp_and_amount_in_every_request_is_checked() {
+    let suite = TestSuite::start_with_principals(&["service:operator"]).await;
+    let pool = pool();
+    let servers = [
+        (suite.ingest, &[acx_ingest::SERVICE_NAME][..]),
+        (suite.scoring, &[acx_scoring::SERVICE_NAME]),
+        (
+            suite.liaison,
+            &[acx_liaison::SERVICE_NAME, acx_liaison::SERVICE_NAME_V1],
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut checked = Vec::new();
+    for (addr, names) in servers {
+        let channel = acx_tests::channel(addr).await;
+        for name in names {
+            let service = pool.get_service_by_name(name).unwrap();
+            for method in service.methods() {
+                let mut paths = Vec::new();
+                checked_fields(&method.input(), 0, &mut Vec::new(), &mut paths);
+                let token = suite.token(principal_for(&method));
+                let rpc = format!("/{name}/{}", method.name());
+                for path in paths {
+                    let leaf = path.last().unwrap();
+                    let Kind::Message(kind) = leaf.kind() else {
+                        unreachable!()
+                    };
+                    let dotted: Vec<&str> = path.iter().map(|f| f.name()).collect();
+                    let dotted = dotted.join(".");
+                    checked.push(format!("{rpc} {dotted}"));
+                    for (sub, label, value) in malformed_values(&kind) {
+                        let request = request_with(&method.input(), &path, value);
+                        let named = format!("{}.{sub}", leaf.name());
+                        let (answer, messages) = raw::call_keeping_messages(
+                            &channel,
+                            &rpc,
+                            Some(&token),
+                            raw::frame(&request.encode_to_vec()),
+                            STREAM_WAIT,
+                        )
+                        .await
+                        .unwrap();
+                        let names_it = match &answer {
+                            RawAnswer::Status(status) if status.code() == Code::InvalidArgument => {
+                                status.get_details_bad_request().is_some_and(|details| {
+                                    details
+                                        .field_violations
+                                        .iter()
+                                        .any(|v| v.field.ends_with(&named))
+                                })
+                            }
+                            // A batch answering each item: a rejected item's violation.
+                            RawAnswer::Status(status) if status.code() == Code::Ok => messages
+                                .windows(named.len())
+                                .any(|window| window == named.as_bytes()),
+                            _ => false,
+                        };
+                        if !names_it {
+                            let answer = match &answer {
+                                RawAnswer::Status(status) => {
+                                    format!("{:?} {}", status.code(), status.message())
+                                }
+                                other => format!("{other:?}"),
+                            };
+                            failures.push(format!(
+                                "{rpc} with {dotted} = {label}: {answer}, naming no {named}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The walk found the fields it is meant to (a change to the descriptors' names would
+    // otherwise leave nothing checked).
+    for expected in [
+        "/acx.ingest.v1.IngestService/ListReports start_time",
+        "/acx.scoring.v1.ScoringService/RecordOutcome inspect_time",
+        "/acx.scoring.v1.ScoringService/RecordOutcome extra_duty",
+        "/acx.liaison.v2.LiaisonService/RecordInspectionResult result.inspect_time",
+    ] {
+        assert!(
+            checked.contains(&expected.to_owned()),
+            "{expected} not among {checked:#?}"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of the malformed values in {} fields were not named:\n{}",
+        failures.len(),
+        checked.len(),
+        failures.join("\n")
+    );
 }

@@ -145,7 +145,7 @@ impl Check {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(i64::MAX, |d| d.as_secs() as i64);
         if !(0..1_000_000_000).contains(&time.nanos) {
-            self.fail(field, "has nanos outside 0..999999999");
+            self.fail(format!("{field}.nanos"), "must be 0 to 999999999");
         } else if time.seconds < EARLIEST_TIME_SECONDS {
             self.fail(field, "must not be before 2000-01-01");
         } else if time.seconds > latest {

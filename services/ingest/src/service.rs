@@ -197,17 +197,15 @@ impl IngestService for Ingest {
                 0
             }
         };
+        violations.extend(acx_runtime::validate::time_range(
+            request.start_time.as_ref(),
+            request.end_time.as_ref(),
+        ));
         let filter = ListFilter {
             kind,
             start_us: request.start_time.as_ref().map_or(i64::MIN, micros),
             end_us: request.end_time.as_ref().map_or(i64::MAX, micros),
         };
-        if filter.end_us < filter.start_us {
-            violations.push(FieldViolation::new(
-                "end_time",
-                "must not be before start_time",
-            ));
-        }
         if !violations.is_empty() {
             return Err(Error::Invalid(violations).into());
         }

@@ -28,7 +28,7 @@ use crate::{
     audit::{AuditEntry, AuditLog, Durability, value},
     parties,
     scoring::Scoring,
-    shipments::{Shipments, parse_name},
+    shipments::{Shipments, parse_name, validate_result},
     watch,
 };
 
@@ -289,7 +289,7 @@ impl LiaisonService for Liaison {
                 .map(|shipment| GetShipmentResponse {
                     shipment: Some(shipment),
                 }),
-            Err(error) => Err(error),
+            Err(violation) => Err(Error::Invalid(vec![violation])),
         };
         self.audited(
             &principal,
@@ -306,22 +306,27 @@ impl LiaisonService for Liaison {
         request: Request<RecordInspectionResultRequest>,
     ) -> Result<Response<RecordInspectionResultResponse>, Status> {
         let principal = authority_of(&request)?;
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let kind = request.result.as_ref().map_or(0, |r| r.kind);
         let parameters = format!("name={} kind={kind}", value(&request.name));
-        let result = match (parse_name(&request.name), request.result) {
-            (Err(error), _) => Err(error),
-            (Ok(_), None) => Err(Error::Invalid(vec![acx_runtime::FieldViolation::new(
-                "result",
-                "is required",
-            )])),
-            (Ok(id), Some(inspection)) => self
+        // Every violation at once, the name's and the result's.
+        let mut violations = Vec::new();
+        let id = parse_name(&request.name)
+            .map_err(|violation| violations.push(violation))
+            .ok();
+        match &mut request.result {
+            None => violations.push(acx_runtime::FieldViolation::new("result", "is required")),
+            Some(inspection) => violations.extend(validate_result(inspection)),
+        }
+        let result = match (id, request.result) {
+            (Some(id), Some(inspection)) if violations.is_empty() => self
                 .shipments
                 .record_result(&principal.id, &id, inspection)
                 .await
                 .map(|shipment| RecordInspectionResultResponse {
                     shipment: Some(shipment),
                 }),
+            _ => Err(Error::Invalid(violations)),
         };
         self.audited(
             &principal,

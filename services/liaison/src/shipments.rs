@@ -52,8 +52,8 @@ pub struct Shipments {
 
 /// The declaration id of a `shipments/{declaration_id}` name, as stored (trimmed, NFC:
 /// [`acx_domain::customs::trim_id`]).
-pub fn parse_name(name: &str) -> Result<String, Error> {
-    let invalid = |why: &str| Error::Invalid(vec![FieldViolation::new("name", why)]);
+pub fn parse_name(name: &str) -> Result<String, FieldViolation> {
+    let invalid = |why: &str| FieldViolation::new("name", why);
     let id = name
         .strip_prefix("shipments/")
         .filter(|id| !id.is_empty())
@@ -67,6 +67,66 @@ pub fn parse_name(name: &str) -> Result<String, Error> {
     // Declaration ids are stored trimmed: a padded name is the same shipment (found by a
     // tester: `shipments/PAD-1  ` was NOT_FOUND though `PAD-1  ` was accepted as PAD-1).
     Ok(trimmed)
+}
+
+/// Checks an inspection result and puts its amounts and texts in canonical form; the
+/// violations under `result`.
+pub fn validate_result(result: &mut InspectionResult) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    match OutcomeKind::try_from(result.kind) {
+        Ok(OutcomeKind::Unspecified) => {
+            violations.push(FieldViolation::new("result.kind", "is required"))
+        }
+        Err(_) => violations.push(FieldViolation::new("result.kind", "is not a known outcome")),
+        Ok(_) => {}
+    }
+    if !(0.0..acx_domain::customs::MAX_MEASURE).contains(&result.seized_quantity) {
+        violations.push(FieldViolation::new(
+            "result.seized_quantity",
+            "must be a number from 0 to 9,999,999,999.999999 (0 when nothing was seized)",
+        ));
+    } else if result.kind == OutcomeKind::Cleared as i32 && result.seized_quantity > 0.0 {
+        // Contradictory: which of the two is the mistake cannot be told from here.
+        violations.push(FieldViolation::new(
+            "result.seized_quantity",
+            "must be 0 when the shipment was CLEARED (nothing seized); a seizure is \
+             COUNTERFEIT_SEIZED",
+        ));
+    }
+    let at = result.inspect_time.as_ref().map(|t| t.seconds);
+    for (field, money) in [
+        ("result.assessed_value", &mut result.assessed_value),
+        ("result.extra_duty", &mut result.extra_duty),
+    ] {
+        if let Some(money) = money {
+            for (sub, why) in acx_domain::money::canonicalize(money, at) {
+                violations.push(FieldViolation::new(format!("{field}.{sub}"), why));
+            }
+        }
+    }
+    if let Some(time) = &result.inspect_time {
+        let now = now_micros().div_euclid(1_000_000);
+        if let Err((sub, why)) =
+            acx_domain::customs::event_time_problem(time.seconds, time.nanos, now)
+        {
+            violations.push(FieldViolation::new(
+                format!("result.inspect_time{sub}"),
+                why,
+            ));
+        }
+    }
+    for (field, text, max) in [
+        ("result.note", &mut result.note, 2000),
+        ("result.rights_owner", &mut result.rights_owner, 300),
+    ] {
+        // Trimmed, as every other text customs sends (found by a tester: a retry with
+        // `ACME ` for `ACME` was ALREADY_EXISTS).
+        acx_domain::customs::trim_in_place(text);
+        if let Some(why) = acx_domain::text::free_text_problem(text, max) {
+            violations.push(FieldViolation::new(field, why));
+        }
+    }
+    violations
 }
 
 /// A declaration's violations as the answer lists them
@@ -465,70 +525,14 @@ impl Shipments {
         Arc::clone(&self.alerts)
     }
 
-    /// Records an inspection result of one of `authority`'s shipments and forwards it.
+    /// Records an inspection result of one of `authority`'s shipments and forwards it;
+    /// `result` was checked by [`validate_result`].
     pub async fn record_result(
         &self,
         authority: &str,
         declaration_id: &str,
         mut result: InspectionResult,
     ) -> Result<Shipment, Error> {
-        let mut violations = Vec::new();
-        match OutcomeKind::try_from(result.kind) {
-            Ok(OutcomeKind::Unspecified) => {
-                violations.push(FieldViolation::new("result.kind", "is required"))
-            }
-            Err(_) => violations.push(FieldViolation::new("result.kind", "is not a known outcome")),
-            Ok(_) => {}
-        }
-        if !(0.0..acx_domain::customs::MAX_MEASURE).contains(&result.seized_quantity) {
-            violations.push(FieldViolation::new(
-                "result.seized_quantity",
-                "must be a number from 0 to 9,999,999,999.999999 (0 when nothing was seized)",
-            ));
-        } else if result.kind == OutcomeKind::Cleared as i32 && result.seized_quantity > 0.0 {
-            // Contradictory: which of the two is the mistake cannot be told from here.
-            violations.push(FieldViolation::new(
-                "result.seized_quantity",
-                "must be 0 when the shipment was CLEARED (nothing seized); a seizure is \
-                 COUNTERFEIT_SEIZED",
-            ));
-        }
-        let at = result.inspect_time.as_ref().map(|t| t.seconds);
-        for (field, money) in [
-            ("result.assessed_value", &mut result.assessed_value),
-            ("result.extra_duty", &mut result.extra_duty),
-        ] {
-            if let Some(money) = money {
-                for (sub, why) in acx_domain::money::canonicalize(money, at) {
-                    violations.push(FieldViolation::new(format!("{field}.{sub}"), why));
-                }
-            }
-        }
-        if let Some(time) = &result.inspect_time {
-            let now = now_micros().div_euclid(1_000_000);
-            if let Err((sub, why)) =
-                acx_domain::customs::event_time_problem(time.seconds, time.nanos, now)
-            {
-                violations.push(FieldViolation::new(
-                    format!("result.inspect_time{sub}"),
-                    why,
-                ));
-            }
-        }
-        for (field, text, max) in [
-            ("result.note", &mut result.note, 2000),
-            ("result.rights_owner", &mut result.rights_owner, 300),
-        ] {
-            // Trimmed, as every other text customs sends (found by a tester: a retry with
-            // `ACME ` for `ACME` was ALREADY_EXISTS).
-            acx_domain::customs::trim_in_place(text);
-            if let Some(why) = acx_domain::text::free_text_problem(text, max) {
-                violations.push(FieldViolation::new(field, why));
-            }
-        }
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations));
-        }
         result.forwarded = false;
         let timed = result.inspect_time.is_some();
         if !timed {

@@ -3,7 +3,7 @@
 //! the description of a party to check against the accounts.
 
 use acx_domain::{customs, hashing::NormalizedSet, identifiers::Normalization, parties};
-use acx_proto::scoring::{CheckEntityRequest, DeclaredShipment};
+use acx_proto::scoring::{CheckEntityRequest, DeclaredShipment, RecordOutcomeRequest};
 use acx_runtime::FieldViolation;
 
 /// Most matches a CheckEntity call may ask for, and how many it gets when it asks for none.
@@ -30,6 +30,27 @@ pub(crate) fn validate_shipment(shipment: &mut DeclaredShipment) -> Vec<FieldVio
     );
     if let Some(why) = customs::oversize_problem(prost::Message::encoded_len(shipment)) {
         violations.push(FieldViolation::new("shipment", why));
+    }
+    violations
+}
+
+/// Checks an outcome's inspection time and extra duty with the rules liaison applies to an
+/// inspection result (a customs event's time, [`customs::event_time_problem`]; money,
+/// [`acx_domain::money::canonicalize`]) and puts the duty in canonical form.
+pub(crate) fn outcome_problems(outcome: &mut RecordOutcomeRequest) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    let at = outcome.inspect_time.as_ref().map(|t| t.seconds);
+    if let Some(time) = &outcome.inspect_time {
+        let now_seconds = acx_runtime::time::now_micros().div_euclid(1_000_000);
+        if let Err((sub, why)) = customs::event_time_problem(time.seconds, time.nanos, now_seconds)
+        {
+            violations.push(FieldViolation::new(format!("inspect_time{sub}"), why));
+        }
+    }
+    if let Some(duty) = &mut outcome.extra_duty {
+        for (sub, why) in acx_domain::money::canonicalize(duty, at) {
+            violations.push(FieldViolation::new(format!("extra_duty.{sub}"), why));
+        }
     }
     violations
 }

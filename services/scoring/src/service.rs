@@ -28,7 +28,7 @@ use crate::{
     Error,
     disclosure::Disclosure,
     positions::{at, not_found_at},
-    requests::{entity_query, validate_shipment},
+    requests::{entity_query, outcome_problems, validate_shipment},
     scorer::Scorer,
     store,
 };
@@ -390,7 +390,7 @@ impl ScoringService for Scoring {
         request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<RecordOutcomeResponse>, Status> {
         self.at_position(&request).await?;
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let mut violations = Vec::new();
         for (field, value) in [
             ("authority", &request.authority),
@@ -407,6 +407,7 @@ impl ScoringService for Scoring {
             Err(_) => violations.push(FieldViolation::new("kind", "is not a known outcome")),
             Ok(_) => {}
         }
+        violations.extend(outcome_problems(&mut request));
         invalid(violations)?;
         let (recorded, position) = self.scorer.record_outcome(request).await?;
         Ok(at(RecordOutcomeResponse { recorded }, position))
