@@ -115,7 +115,9 @@ impl AuditLog {
         }
     }
 
-    /// Records a call refused before it reached liaison (no or unknown token, wrong role).
+    /// Records a call refused before it reached liaison (no or unknown token, wrong role, or
+    /// an authenticated call answered before liaison took it: a body that does not decode,
+    /// a message over the size limit).
     /// The caller has its answer already, so nothing waits for the write.
     pub fn record_refusal(&self, refusal: acx_runtime::auth::Refusal) {
         let rpc = refusal

@@ -13,7 +13,10 @@ use std::{
     future::Future,
     path::Path,
     pin::Pin,
-    sync::{Arc, LazyLock},
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
 };
 
@@ -103,14 +106,25 @@ impl std::str::FromStr for Principal {
 }
 
 impl Principal {
-    /// The caller of a request that passed the auth layer.
+    /// The caller of a request that passed the auth layer. Asking takes the call: from
+    /// here on the service answers for it (a service that audits every call records it),
+    /// and the refusal hook is not told of it.
     pub fn of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+        if let Some(taken) = request.extensions().get::<Taken>() {
+            taken.0.store(true, Ordering::Relaxed);
+        }
         request
             .extensions()
             .get::<Principal>()
             .ok_or_else(|| Status::unauthenticated("no authenticated principal"))
     }
 }
+
+/// Whether the service took an authenticated call (asked [`Principal::of`]): one answered
+/// with an error before that (a body that does not decode, a message over the size limit,
+/// the concurrency limit) is told to the refusal hook.
+#[derive(Debug, Clone, Default)]
+struct Taken(Arc<AtomicBool>);
 
 /// The known tokens, by hash. Configuration holds only SHA-256 hashes, never tokens.
 #[derive(Debug, Clone, Default)]
@@ -257,11 +271,15 @@ pub struct AccessPolicy {
 /// A call refused before it reached the service: who (when known), what, and why.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    /// The caller, when its token was valid (a role not allowed for the RPC).
+    /// The caller, when its token was valid (a role not allowed for the RPC, or a call
+    /// refused before the service took it).
     pub principal: Option<Principal>,
     /// The RPC path, e.g. `/acx.liaison.v1.LiaisonService/GetShipment`.
     pub path: String,
-    /// UNAUTHENTICATED or PERMISSION_DENIED.
+    /// UNAUTHENTICATED or PERMISSION_DENIED; for an authenticated call the service never
+    /// took, the status it was answered with: INVALID_ARGUMENT for a body that does not
+    /// decode, RESOURCE_EXHAUSTED for a message over the size limit or a server at its
+    /// concurrency limit.
     pub code: Code,
 }
 
@@ -302,7 +320,9 @@ impl AccessPolicy {
         self
     }
 
-    /// Calls `hook` for every call refused for lack of credentials or of the right role.
+    /// Calls `hook` for every call refused for lack of credentials or of the right role,
+    /// and for every authenticated call answered with an error before the service took it
+    /// (see [`Principal::of`]).
     pub fn on_refusal(mut self, hook: RefusalHook) -> Self {
         self.on_refusal = Some(hook);
         self
@@ -495,11 +515,36 @@ where
             request.headers(),
         ) {
             Ok(principal) => {
-                if let Some(principal) = principal {
-                    tracing::Span::current().record("acx.principal", principal.to_string());
+                let Some(principal) = principal else {
+                    return Box::pin(self.inner.call(request));
+                };
+                tracing::Span::current().record("acx.principal", principal.to_string());
+                let Some(hook) = self.layer.policy.on_refusal.clone() else {
                     request.extensions_mut().insert(principal);
-                }
-                Box::pin(self.inner.call(request))
+                    return Box::pin(self.inner.call(request));
+                };
+                let taken = Taken::default();
+                request.extensions_mut().insert(taken.clone());
+                request.extensions_mut().insert(principal.clone());
+                let answer = self.inner.call(request);
+                Box::pin(async move {
+                    let response = answer.await?;
+                    if !taken.0.load(Ordering::Relaxed)
+                        && let Some(status) = Status::from_header_map(response.headers())
+                        && status.code() != Code::Ok
+                    {
+                        // As the caller sees it: tonic's decode failures are rewritten
+                        // outside this layer.
+                        let code = crate::malformed::rewrite(&status)
+                            .map_or(status.code(), |status| status.code());
+                        hook(Refusal {
+                            principal: Some(principal),
+                            path,
+                            code,
+                        });
+                    }
+                    Ok(response)
+                })
             }
             Err(status) => {
                 tracing::debug!(rpc.path = %path, code = ?status.code(), "call refused");

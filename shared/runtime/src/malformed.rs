@@ -50,7 +50,7 @@ const FRAMING_MESSAGES: &[(&str, &str)] = &[
 ];
 
 /// The `INVALID_ARGUMENT` a tonic decode status stands for, or `None` for any other status.
-fn rewrite(status: &Status) -> Option<Status> {
+pub(crate) fn rewrite(status: &Status) -> Option<Status> {
     if status.code() != Code::Internal {
         return None;
     }

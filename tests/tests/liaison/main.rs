@@ -396,6 +396,71 @@ async fn platforms_are_refused_every_liaison_rpc_and_every_refusal_is_audited() 
     );
 }
 
+/// A customs call liaison could not read (a body that does not decode, a message over the
+/// size limit) is in the audit trail like a refused one, and a call liaison took is recorded
+/// once, by liaison (found by a security tester: malformed and oversized calls left no
+/// record, so an auditor saw nothing of an authority probing the service).
+#[tokio::test]
+async fn calls_liaison_could_not_read_are_audited_once() {
+    use acx_tests::raw::{self, RawAnswer};
+    let suite = TestSuite::start().await;
+    let token = suite.token("customs:demo-customs");
+    let channel = channel(suite.liaison).await;
+    let wait = Duration::from_secs(5);
+    let path = "/acx.liaison.v2.LiaisonService/GetShipment";
+    // `name` (field 1) holding bytes that are not UTF-8.
+    let undecodable = raw::frame(&[0x0a, 0x03, b'a', 0xff, 0xfe]);
+    // A frame announcing 64 MiB, far over the limit (the first bytes are enough).
+    let mut oversized = vec![0, 0x04, 0, 0, 0];
+    oversized.extend_from_slice(&[0x0a, 0x01, b'a']);
+    for (body, code) in [
+        (undecodable, Code::InvalidArgument),
+        (oversized, Code::ResourceExhausted),
+    ] {
+        let answer = raw::call(&channel, path, Some(&token), body, wait)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&answer, RawAnswer::Status(status) if status.code() == code),
+            "{answer:?}"
+        );
+    }
+    let mut liaison = LiaisonServiceClient::new(channel);
+    let missing = liaison
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: "shipments/NO-SUCH".to_owned(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    let records = audit_records(&mut liaison, &suite, "GetShipment", |r| r.len() >= 3).await;
+    let mut outcomes: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.principal.as_str(), r.outcome.as_str()))
+        .collect();
+    outcomes.sort_unstable();
+    assert_eq!(
+        outcomes,
+        [
+            ("customs:demo-customs", "INVALID_ARGUMENT"),
+            ("customs:demo-customs", "NOT_FOUND"),
+            ("customs:demo-customs", "RESOURCE_EXHAUSTED"),
+        ],
+        "{records:#?}"
+    );
+    // The call liaison took keeps its parameters; the unread ones have none to give.
+    assert!(
+        records
+            .iter()
+            .any(|r| r.outcome == "NOT_FOUND" && r.parameters.contains("NO-SUCH")),
+        "{records:#?}"
+    );
+}
+
 /// A party check by identifiers is recorded with how many of each kind were asked, and is
 /// a quota per authority (found by a security tester: 10,000 phone numbers tried through
 /// CheckParty in 0.4 s, each record saying only `entity name=`).
