@@ -93,6 +93,8 @@ pub fn validate_result(result: &mut InspectionResult) -> Vec<FieldViolation> {
              COUNTERFEIT_SEIZED",
         ));
     }
+    // As a declaration's quantities: a retry with float noise is the same result.
+    result.seized_quantity = acx_domain::customs::to_millionth(result.seized_quantity);
     let at = result.inspect_time.as_ref().map(|t| t.seconds);
     for (field, money) in [
         ("result.assessed_value", &mut result.assessed_value),

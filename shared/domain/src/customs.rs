@@ -135,13 +135,13 @@ macro_rules! declaration_fields {
                     line_number: line.line_number,
                     hs_code: &mut line.hs_code,
                     description: &mut line.description,
-                    quantity: line.quantity,
+                    quantity: &mut line.quantity,
                     quantity_unit: &mut line.quantity_unit,
-                    net_mass_kg: line.net_mass_kg,
-                    gross_mass_kg: line.gross_mass_kg,
+                    net_mass_kg: &mut line.net_mass_kg,
+                    gross_mass_kg: &mut line.gross_mass_kg,
                     declared_value: line.declared_value.as_mut(),
                     valuation_basis: line.valuation_basis,
-                    duty_rate: line.duty_rate,
+                    duty_rate: &mut line.duty_rate,
                     declared_duty: line.declared_duty.as_mut(),
                     national_codes: &mut line.national_codes,
                 })
@@ -203,20 +203,21 @@ pub struct GoodsItem<'a> {
     pub hs_code: &'a mut String,
     /// Trade description.
     pub description: &'a mut String,
-    /// Quantity: not negative; 0 when not declared.
-    pub quantity: f64,
+    /// Quantity: not negative; 0 when not declared. Kept to the millionth ([`to_millionth`]),
+    /// as are the masses and the duty rate.
+    pub quantity: &'a mut f64,
     /// Unit of the quantity.
     pub quantity_unit: &'a mut String,
     /// Net mass, kg: not negative; 0 when not declared.
-    pub net_mass_kg: f64,
+    pub net_mass_kg: &'a mut f64,
     /// Gross mass, kg: not negative; not below the net mass when both are declared.
-    pub gross_mass_kg: f64,
+    pub gross_mass_kg: &'a mut f64,
     /// Declared value; required.
     pub declared_value: Option<&'a mut Money>,
     /// `ValuationBasis` number; 0 accepted.
     pub valuation_basis: i32,
     /// Duty rate as a fraction, 0 to [`MAX_DUTY_RATE`].
-    pub duty_rate: f64,
+    pub duty_rate: &'a mut f64,
     /// Declared duty; optional.
     pub declared_duty: Option<&'a mut Money>,
     /// Line-level national codes.
@@ -377,7 +378,7 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
     if let Some(why) = crate::text::free_text_problem(line.description, MAX_DESCRIPTION_CHARS) {
         fail("description", &why);
     }
-    if !(line.quantity >= 0.0 && line.quantity < MAX_MEASURE) {
+    if !(*line.quantity >= 0.0 && *line.quantity < MAX_MEASURE) {
         fail(
             "quantity",
             "must be a number from 0 to 9,999,999,999.999999 (0 or unset when not declared)",
@@ -399,18 +400,18 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
         );
     }
     let mass = |kg: f64| (0.0..MAX_MEASURE).contains(&kg);
-    if !mass(line.net_mass_kg) {
+    if !mass(*line.net_mass_kg) {
         fail(
             "net_mass_kg",
             "must be a number of kilograms from 0 to 9,999,999,999.999999 (0 when below the recorded precision)",
         );
     }
-    if !mass(line.gross_mass_kg) {
+    if !mass(*line.gross_mass_kg) {
         fail(
             "gross_mass_kg",
             "must be a number of kilograms from 0 to 9,999,999,999.999999 (0 or unset when not declared)",
         );
-    } else if line.gross_mass_kg > 0.0 && line.gross_mass_kg < line.net_mass_kg {
+    } else if *line.gross_mass_kg > 0.0 && *line.gross_mass_kg < *line.net_mass_kg {
         fail("gross_mass_kg", "must not be less than net_mass_kg");
     }
     amount(
@@ -426,7 +427,7 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
             "is not a known basis: VALUATION_BASIS_FOB, VALUATION_BASIS_CIF, or unset",
         );
     }
-    if !(line.duty_rate >= 0.0 && line.duty_rate <= MAX_DUTY_RATE) {
+    if !(*line.duty_rate >= 0.0 && *line.duty_rate <= MAX_DUTY_RATE) {
         fail(
             "duty_rate",
             &format!("must be a fraction from 0 to {MAX_DUTY_RATE} (0.12 for 12%, 5.0 for 500%)"),
@@ -434,6 +435,28 @@ fn goods_item(fail: &mut impl FnMut(&str, &str), line: GoodsItem<'_>, at_seconds
     }
     amount(fail, "declared_duty", line.declared_duty, false, at_seconds);
     national_codes(fail, "national_codes", line.national_codes);
+    for measure in [
+        line.quantity,
+        line.net_mass_kg,
+        line.gross_mass_kg,
+        line.duty_rate,
+    ] {
+        *measure = to_millionth(*measure);
+    }
+}
+
+/// A quantity, mass or rate kept to the millionth, as amounts are: the floating-point noise
+/// of an export or a conversion (`112.50000000000001` kg, `0.052000000000000005` for a rate
+/// of 5.2 %) is not content, so a retry that carries it, or carries none, is the same
+/// declaration (found by a tester: 440 of 20,000 declarations resent through another
+/// mapping of the same file were `ALREADY_EXISTS`). Through the decimal text, so every
+/// noisy form of a value gives the same number; a value that is not finite is returned as
+/// it is (the checks refuse it).
+pub fn to_millionth(value: f64) -> f64 {
+    if !value.is_finite() {
+        return value;
+    }
+    format!("{value:.6}").parse().unwrap_or(value)
 }
 
 /// Checks a party id, office code or declaration id and trims it in place.

@@ -109,13 +109,13 @@ fn run(owned: &mut Owned) -> Problems {
                 line_number: line.number,
                 hs_code: &mut line.hs,
                 description: &mut line.description,
-                quantity: line.quantity,
+                quantity: &mut line.quantity,
                 quantity_unit: &mut line.unit,
-                net_mass_kg: line.net,
-                gross_mass_kg: line.gross,
+                net_mass_kg: &mut line.net,
+                gross_mass_kg: &mut line.gross,
                 declared_value: line.value.as_mut(),
                 valuation_basis: line.basis,
-                duty_rate: line.rate,
+                duty_rate: &mut line.rate,
                 declared_duty: None,
                 national_codes: &mut line.codes,
             })
@@ -453,4 +453,38 @@ fn calls_keep_every_item_in_order_within_both_bounds() {
             }
         }
     }
+}
+
+/// Float noise is not content: the KCS mapping's `5.2 / 100` and a mass of
+/// `112.50000000000001` are stored as `0.052` and `112.5`, and rounding twice changes
+/// nothing, at every magnitude a measure may have.
+#[test]
+fn measures_and_rates_are_kept_to_the_millionth() {
+    let mut owned = good();
+    owned.lines[0].rate = 5.2 / 100.0;
+    owned.lines[0].net = 112.500_000_000_000_01;
+    owned.lines[0].gross = 0.0;
+    owned.lines[0].quantity = 0.1 + 0.2;
+    assert_eq!(run(&mut owned), Problems::new());
+    assert_eq!(
+        (
+            owned.lines[0].rate,
+            owned.lines[0].net,
+            owned.lines[0].quantity
+        ),
+        (0.052, 112.5, 0.3)
+    );
+    let mut value = 1e-7;
+    while value < MAX_MEASURE {
+        for noisy in [value, value * (1.0 + 1e-15), value * 3.000_000_7] {
+            let once = to_millionth(noisy);
+            assert_eq!(to_millionth(once), once, "{noisy}");
+            assert!(
+                (once - noisy).abs() <= 5e-7 + noisy * 1e-15,
+                "{noisy} → {once}"
+            );
+        }
+        value *= 1.37;
+    }
+    assert!(to_millionth(f64::NAN).is_nan());
 }

@@ -283,3 +283,94 @@ async fn a_declaration_stored_with_its_codes_as_sent_is_still_the_same_declarati
         "{retries:#?}"
     );
 }
+
+/// Float noise is not content (found by a tester: 440 of 20,000 KCS declarations resent
+/// with the duty rate computed as `5.2 / 100` or a mass of `112.50000000000001` answered
+/// ALREADY_EXISTS, and the evaluation dropped their outcomes): quantities, masses and rates
+/// are kept to the millionth, so the retry is DUPLICATE in either direction, also against a
+/// declaration an earlier version stored with its noise; an inspection result's seized
+/// quantity likewise.
+#[tokio::test]
+async fn a_retry_with_float_noise_is_the_same_declaration_and_result() {
+    use acx_proto::{
+        common::OutcomeKind,
+        liaison::{InspectionResult, RecordInspectionResultRequest},
+    };
+    let suite = TestSuite::start().await;
+    let declared = |id: &str, rate: f64, kg: f64, quantity: f64| {
+        let mut declared = noisy(
+            id,
+            "1Z999AA10123456784",
+            "MAEU123456789",
+            "17612345675",
+            "PCE",
+        );
+        let line = &mut declared.lines[0];
+        (line.duty_rate, line.net_mass_kg, line.gross_mass_kg) = (rate, kg, 0.0);
+        line.quantity = quantity;
+        declared
+    };
+    let noise = (5.2 / 100.0, 112.500_000_000_000_01, 0.1 + 0.2);
+    let clean = (0.052, 112.5, 0.3);
+    accepted(&submit(&suite, vec![declared("FLOAT-1", noise.0, noise.1, noise.2)]).await);
+    accepted(&submit(&suite, vec![declared("FLOAT-2", clean.0, clean.1, clean.2)]).await);
+    let stored = shipment(&suite, "FLOAT-1").await;
+    let line = &stored.declaration.as_ref().unwrap().lines[0];
+    assert_eq!(
+        (line.duty_rate, line.net_mass_kg, line.quantity),
+        clean,
+        "{line:#?}"
+    );
+    // As an earlier version stored it: with the noise.
+    store_as_before(
+        &suite,
+        "FLOAT-2",
+        &declared("FLOAT-2", noise.0, noise.1, noise.2),
+    )
+    .await;
+    let retries = submit(
+        &suite,
+        vec![
+            declared("FLOAT-1", clean.0, clean.1, clean.2),
+            declared("FLOAT-2", clean.0, clean.1, clean.2),
+            declared("FLOAT-2", noise.0, noise.1, noise.2),
+            declared("FLOAT-1", 0.053, clean.1, clean.2),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&retries),
+        [
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::Duplicate,
+            DeclarationOutcome::AlreadyExists
+        ],
+        "{retries:#?}"
+    );
+
+    let mut liaison = liaison(&suite).await;
+    let token = suite.token(CUSTOMS);
+    let record = |seized: f64| {
+        authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/FLOAT-1".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::CounterfeitSeized as i32,
+                    seized_quantity: seized,
+                    inspect_time: Some(prost_types::Timestamp {
+                        seconds: now_seconds() - 60,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &token,
+        )
+    };
+    let first = liaison.record_inspection_result(record(0.1 + 0.2)).await;
+    let retry = liaison.record_inspection_result(record(0.3)).await;
+    let seized = first.unwrap().into_inner().shipment.unwrap();
+    assert_eq!(seized.inspection_result.unwrap().seized_quantity, 0.3);
+    assert!(retry.is_ok(), "{retry:?}");
+}
