@@ -87,8 +87,11 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
         "value_anomaly" => "declared value far below comparable prices or declarations".to_owned(),
         "seller" => "the linked marketplace seller's risk".to_owned(),
         field => {
+            // A national code scheme the model knows that this declaration does not carry
+            // (found by a tester: "raises the risk: national code kr.import_type" on French
+            // declarations with no Korean codes read as if the code were declared).
             let Some(value) = declared.keys.get(field) else {
-                return field_label(field);
+                return format!("{}: not declared", field_label(field));
             };
             let label = field_label(field);
             // What was not declared is said so, not shown as a code (found by a tester:
@@ -174,4 +177,27 @@ pub fn reasons(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_national_code_the_declaration_does_not_carry_is_said_to_be_not_declared() {
+        let declared = Declared::default();
+        let stats = Stats::default();
+        let reasons = reasons(
+            &["code:kr.import_type.fraud_rate".to_owned()],
+            &[0.4],
+            0.3,
+            &declared,
+            &stats,
+        );
+        assert_eq!(reasons[0].code, "CODE_KR_IMPORT_TYPE_RECORD");
+        assert_eq!(
+            reasons[0].description,
+            "raises the risk: national code kr.import_type: not declared"
+        );
+    }
 }
