@@ -28,11 +28,19 @@ pub fn country_alias(code: &str) -> &str {
 pub const UNKNOWN_COUNTRY: &str = "ZZ";
 
 /// True for a country code a customs declaration may carry: an officially assigned ISO
-/// 3166-1 alpha-2 code, [`UNKNOWN_COUNTRY`] ("ZZ"), or "XK" (Kosovo: user-assigned, but the
-/// code the EU, the UN/CEFACT and most customs administrations use). Upper case only.
+/// 3166-1 alpha-2 code, [`UNKNOWN_COUNTRY`] ("ZZ"), or one of the user-assigned codes
+/// customs data models use ([`CUSTOMS_COUNTRY_CODES`]). Upper case only.
 pub fn is_declared_country(code: &str) -> bool {
-    is_country(code) || code == UNKNOWN_COUNTRY || code == "XK"
+    is_country(code) || code == UNKNOWN_COUNTRY || CUSTOMS_COUNTRY_CODES.contains(&code)
 }
+
+/// User-assigned ISO 3166-1 codes that customs declarations carry, from the EU's
+/// geonomenclature (Commission Implementing Regulation (EU) 2020/1470 and its amendments),
+/// which the UCC data requirements and other administrations use: `XK` Kosovo (also the
+/// UN/CEFACT's), `XI` United Kingdom (Northern Ireland) and `XU` United Kingdom (excluding
+/// Northern Ireland), in use since 2021 under the Windsor Framework (found by a tester: an
+/// ordinary EU declaration from Northern Ireland was refused), `XC` Ceuta and `XL` Melilla.
+pub const CUSTOMS_COUNTRY_CODES: &[&str] = &["XC", "XI", "XK", "XL", "XU"];
 
 /// True for an active ISO 4217 currency (or fund) code that a price or an invoice can be
 /// stated in ("EUR", "USD", "CNY", "CLF"), uppercase only.
@@ -567,8 +575,8 @@ mod tests {
     }
 
     #[test]
-    fn declared_countries_include_unknown_and_kosovo() {
-        for code in ["ZZ", "XK", "CN", "DE"] {
+    fn declared_countries_include_unknown_and_the_customs_codes() {
+        for code in ["ZZ", "XK", "XI", "XU", "XC", "XL", "CN", "DE"] {
             assert!(is_declared_country(code), "{code}");
         }
         for code in ["zz", "XX", "EU", "UK", ""] {

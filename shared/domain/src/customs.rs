@@ -514,7 +514,8 @@ pub fn trim_id(value: &mut String) -> Result<(), String> {
     Ok(())
 }
 
-/// An ISO 3166-1 alpha-2 code in either case, `ZZ` (unknown) or `XK` (Kosovo).
+/// An ISO 3166-1 alpha-2 code in either case, `ZZ` (unknown) or a customs code such as `XI`
+/// ([`codes::is_declared_country`]).
 fn country(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, required: bool) {
     *value = value.trim().to_ascii_uppercase();
     if value.is_empty() {

@@ -415,6 +415,27 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
         DeclarationOutcome::Duplicate
     );
 
+    // The user-assigned codes the EU's geonomenclature gives Northern Ireland, Great
+    // Britain, Ceuta and Melilla are countries a declaration carries (found by a tester:
+    // an ordinary declaration from Northern Ireland was refused).
+    let mut coded = Vec::new();
+    for (id, origin, departure) in [("XI-1", "xi", "XU"), ("XC-1", "XC", "XL")] {
+        let mut declared = as_customs_send_it(id);
+        declared.origin_country = origin.to_owned();
+        declared.departure_country = departure.to_owned();
+        coded.push(declared);
+    }
+    accepted(&submit(&suite, coded).await);
+    let stored = shipment(&suite, "XI-1").await;
+    let declared = stored.declaration.as_ref().unwrap();
+    assert_eq!(
+        (
+            declared.origin_country.as_str(),
+            declared.departure_country.as_str()
+        ),
+        ("XI", "XU")
+    );
+
     // Refused: line numbers below 1 or used twice, negative or non-finite numbers, a rate
     // past the bound, a country that is not one, an enum value that does not exist, a
     // currency that is none.
