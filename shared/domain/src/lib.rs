@@ -22,6 +22,8 @@ pub mod accounts;
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
 pub mod codes;
+/// Which ISO 4217 codes were money on a given day (withdrawn and newly issued codes).
+pub mod currency_dates;
 /// The rules of a customs declaration's fields, shared by liaison and scoring.
 pub mod customs;
 /// GTINs in their canonical GTIN-14 form.

@@ -77,9 +77,9 @@ pub fn format_micros(micros: i64) -> String {
 /// `("currency_code", ...)` or `("amount", ...)`.
 ///
 /// `at_seconds` is the Unix time the amount is of (a declaration's, a price's), when known:
-/// a currency since withdrawn is accepted on a date the built-in reference rates still
-/// quote it (HRK on a 2022 declaration, not on a 2023 one; found by a tester), so what was
-/// money then is accepted and can be converted.
+/// the currency must have been money on that day ([`crate::currency_dates::in_use_on`]:
+/// ANG on a 2020 declaration, not XCG; HRK in 2022, not in 2023; found by testers), or be
+/// quoted on it by the built-in reference rates. Without a date, a current code.
 pub fn canonicalize(
     value: &mut acx_proto::common::Money,
     at_seconds: Option<i64>,
@@ -95,13 +95,27 @@ pub fn canonicalize(
                     .is_some()
         })
     };
+    // Money on the amount's own date when it has one, else today.
+    let money = match at_seconds {
+        Some(seconds) => {
+            crate::currency_dates::in_use_on(code, crate::rates::day_of(seconds)) || quoted_then()
+        }
+        None => crate::codes::is_currency(code),
+    };
     if code.is_empty() {
         problems.push(("currency_code", "is required".to_owned()));
-    } else if !crate::codes::is_currency(code) && !quoted_then() {
-        problems.push((
-            "currency_code",
-            "must be an ISO 4217 currency code such as USD or EUR (one since withdrawn, such as HRK, only on a date it was in use)".to_owned(),
-        ));
+    } else if !money {
+        let why = match (crate::currency_dates::replaced_by(code), at_seconds) {
+            (Some(by), Some(_)) => format!(
+                "{code} was replaced by {by} before this date: an ISO 4217 code in use on the date is required"
+            ),
+            (Some(by), None) => format!("{code} was replaced by {by}: give the amount's date, or a current ISO 4217 code"),
+            (None, Some(_)) if crate::codes::is_currency(code) => format!(
+                "{code} was not yet issued on this date: an ISO 4217 code in use on the date is required"
+            ),
+            _ => "must be an ISO 4217 currency code such as USD or EUR (one since withdrawn, such as HRK, only on a date it was in use)".to_owned(),
+        };
+        problems.push(("currency_code", why));
     }
     match parse_amount_micros(value.amount.trim()) {
         Ok(micros) => value.amount = format_micros(micros),

@@ -525,37 +525,65 @@ async fn what_real_declarations_lack_or_carry_is_stored_and_assessed_and_only_th
     }
 }
 
-/// A currency since withdrawn is money on a date it was in use (found by a tester: a 2022
-/// declaration in kuna was refused, though the reference rates quote HRK until the euro).
+/// A currency is judged by the declaration's date: one since withdrawn is money while it
+/// was in use, a new one only from its issue (found by testers: a 2022 declaration in kuna
+/// was refused, as were ANG in 2020 and LTL in 2014, while XCG was taken in 2020, five
+/// years before it was issued).
 #[tokio::test]
-async fn a_withdrawn_currency_is_accepted_on_a_date_it_was_in_use() {
+async fn a_currency_is_money_on_the_dates_it_was_in_use() {
     let suite = TestSuite::start().await;
-    // 2022-06-01 and 2023-06-01, 10:00 UTC.
-    let on = |id: &str, seconds: i64| {
+    let on = |id: &str, currency: &str, seconds: i64| {
         let mut declared = declaration(
             id,
-            vec![line(1, "8518.30", 10.0, 2.0, money("hrk", "750.00"))],
+            vec![line(1, "8518.30", 10.0, 2.0, money(currency, "750.00"))],
         );
         declared.declaration_time = Some(prost_types::Timestamp { seconds, nanos: 0 });
         declared
     };
+    // 10:00 UTC on 2022-06-01, 2023-06-01, 2020-06-01, 2014-05-01, 2025-05-01.
     let results = submit(
         &suite,
         vec![
-            on("KUNA-2022", 1_654_077_600),
-            on("KUNA-2023", 1_685_613_600),
+            on("KUNA-2022", "hrk", 1_654_077_600),
+            on("KUNA-2023", "hrk", 1_685_613_600),
+            on("ANG-2020", "ANG", 1_591_005_600),
+            on("XCG-2020", "XCG", 1_591_005_600),
+            on("LTL-2014", "LTL", 1_398_938_400),
+            on("XCG-2025", "XCG", 1_746_093_600),
         ],
     )
     .await;
+    let outcomes: Vec<(&str, DeclarationOutcome)> = results
+        .iter()
+        .map(|r| (r.declaration_id.as_str(), r.outcome()))
+        .collect();
     assert_eq!(
-        results[0].outcome(),
-        DeclarationOutcome::Accepted,
+        outcomes,
+        [
+            ("KUNA-2022", DeclarationOutcome::Accepted),
+            ("KUNA-2023", DeclarationOutcome::Rejected),
+            ("ANG-2020", DeclarationOutcome::Accepted),
+            ("XCG-2020", DeclarationOutcome::Rejected),
+            ("LTL-2014", DeclarationOutcome::Accepted),
+            ("XCG-2025", DeclarationOutcome::Accepted),
+        ],
         "{results:#?}"
     );
-    assert_eq!(results[1].outcome(), DeclarationOutcome::Rejected);
     assert_eq!(
         results[1].violations[0].field,
         "declarations[1].lines[0].declared_value.currency_code"
+    );
+    assert!(
+        results[1].violations[0]
+            .description
+            .contains("replaced by EUR"),
+        "{results:#?}"
+    );
+    assert!(
+        results[3].violations[0]
+            .description
+            .contains("not yet issued"),
+        "{results:#?}"
     );
     let stored = shipment(&suite, "KUNA-2022").await;
     let line = &assessment(&stored).lines[0];
