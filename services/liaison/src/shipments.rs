@@ -50,6 +50,12 @@ pub struct Shipments {
     alerts: Arc<Notify>,
 }
 
+/// How long before its declaration's time an inspection may end: a day, for systems that
+/// record a declaration's date only (midnight in one time zone, an inspection time in
+/// another). Earlier is a date mixed up (found by a tester: an inspection in 2001 of a
+/// declaration of 2025 was taken and fed scoring's outcome timing).
+const INSPECTION_LEAD_SECONDS: i64 = 86_400;
+
 /// The declaration id of a `shipments/{declaration_id}` name, as stored (trimmed, NFC:
 /// [`acx_domain::customs::trim_id`]).
 pub fn parse_name(name: &str) -> Result<String, FieldViolation> {
@@ -541,7 +547,23 @@ impl Shipments {
             result.inspect_time = Some(to_timestamp(now_micros()));
         }
         // The shipment must exist (and be the caller's) before anything is stored.
-        self.get(authority, declaration_id).await?;
+        let shipment = self.get(authority, declaration_id).await?;
+        let declared = shipment
+            .declaration
+            .as_ref()
+            .and_then(|d| d.declaration_time.as_ref());
+        if let (true, Some(declared), Some(inspected)) = (timed, declared, &result.inspect_time)
+            && inspected.seconds < declared.seconds - INSPECTION_LEAD_SECONDS
+        {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "result.inspect_time",
+                format!(
+                    "must not be more than a day before the declaration's time ({}): an \
+                     inspection of a declaration follows it",
+                    acx_domain::rates::format_day(acx_domain::rates::day_of(declared.seconds))
+                ),
+            )]));
+        }
         if !store::insert_result(&self.database, authority, declaration_id, &result).await? {
             let existing = store::result(&self.database, authority, declaration_id)
                 .await?
