@@ -28,6 +28,9 @@ pub struct Item {
     /// The first line (JSON Lines) or row (CSV, the header being line 1) of the
     /// declaration.
     pub line: u64,
+    /// The declaration id as read, also of a declaration that could not be read whole (a
+    /// CSV row with a value the tool cannot read); empty when unknown.
+    pub declaration_id: String,
     /// The declaration, or why the input is not one.
     pub declaration: Result<Declaration, String>,
 }
@@ -128,9 +131,15 @@ pub fn read_jsonl(text: &str) -> Vec<Item> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| Item {
-            line: index as u64 + 1,
-            declaration: json::parse::<Declaration>(line.trim()).map_err(|e| e.to_string()),
+        .map(|(index, line)| {
+            let declaration = json::parse::<Declaration>(line.trim()).map_err(|e| e.to_string());
+            Item {
+                line: index as u64 + 1,
+                declaration_id: declaration
+                    .as_ref()
+                    .map_or_else(|_| String::new(), |d| d.declaration_id.clone()),
+                declaration,
+            }
         })
         .collect()
 }
@@ -269,6 +278,7 @@ pub fn read_csv(text: &str, options: &CsvOptions) -> Result<(Vec<Item>, Dialect)
         let position = *by_id.entry(id.clone()).or_insert_with(|| {
             items.push(Item {
                 line,
+                declaration_id: id.clone(),
                 declaration: Ok(Declaration {
                     declaration_id: id.clone(),
                     ..Default::default()
@@ -367,14 +377,19 @@ fn add_row(declaration: &mut Declaration, row: &Row<'_>) -> Result<(), String> {
             nanos: timestamp.subsec_nanosecond(),
         });
     }
-    header.procedure = enum_value("procedure", &field("procedure"), "PROCEDURE_", |name| {
-        Procedure::from_str_name(name).map(|v| v as i32)
-    })?;
+    header.procedure = enum_value(
+        "procedure",
+        &field("procedure"),
+        "PROCEDURE_",
+        |name| Procedure::from_str_name(name).map(|v| v as i32),
+        |v| Procedure::try_from(v).ok().map(|p| p.as_str_name()),
+    )?;
     header.transport_mode = enum_value(
         "transport_mode",
         &field("transport_mode"),
         "TRANSPORT_MODE_",
         |name| TransportMode::from_str_name(name).map(|v| v as i32),
+        |v| TransportMode::try_from(v).ok().map(|m| m.as_str_name()),
     )?;
     let consignment = ConsignmentNumbers {
         tracking_numbers: list(&field("tracking_numbers")),
@@ -428,6 +443,7 @@ fn add_row(declaration: &mut Declaration, row: &Row<'_>) -> Result<(), String> {
             &field("valuation_basis"),
             "VALUATION_BASIS_",
             |name| ValuationBasis::from_str_name(name).map(|v| v as i32),
+            |v| ValuationBasis::try_from(v).ok().map(|b| b.as_str_name()),
         )?,
         duty_rate: row.number("duty_rate")?,
         declared_duty: if field("declared_duty").is_empty() {
@@ -513,6 +529,7 @@ fn enum_value(
     text: &str,
     prefix: &str,
     lookup: impl Fn(&str) -> Option<i32>,
+    name_of: impl Fn(i32) -> Option<&'static str>,
 ) -> Result<i32, String> {
     if text.is_empty() {
         return Ok(0);
@@ -523,9 +540,18 @@ fn enum_value(
     } else {
         format!("{prefix}{upper}")
     };
-    lookup(&full)
-        .filter(|&v| v != 0)
-        .ok_or_else(|| format!("{name} {text:?} is not a known value"))
+    lookup(&full).filter(|&v| v != 0).ok_or_else(|| {
+        // The values it takes, so the row can be mended without the docs (found by a
+        // newcomer: `PLANE` was refused with no word of AIR).
+        let known: Vec<&str> = (1..64)
+            .filter_map(&name_of)
+            .map(|full| full.trim_start_matches(prefix))
+            .collect();
+        format!(
+            "{name} {text:?} is not a known value: one of {}, or empty",
+            known.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]

@@ -45,6 +45,14 @@ fn rows_are_grouped_into_declarations_with_their_lines() {
     assert!(d2.contains("customs_office"), "{d2}");
     let d3 = items[2].declaration.as_ref().expect_err("D-3 is invalid");
     assert!(d3.contains("TELEPORT"), "{d3}");
+    // The refusal names the values that would do, and the rows keep their ids (found by a
+    // newcomer: a row with PLANE showed no declaration and no word of AIR).
+    assert!(
+        d3.contains("one of HOME_USE, ") && d3.contains("or empty"),
+        "{d3}"
+    );
+    let ids: Vec<&str> = items.iter().map(|i| i.declaration_id.as_str()).collect();
+    assert_eq!(ids, ["D-1", "D-2", "D-3"]);
 }
 
 /// Excel writes CRLF: each declaration still names its file line (found by a tester: the

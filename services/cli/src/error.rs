@@ -128,6 +128,15 @@ impl CliError {
                         violation.field, violation.description
                     ));
                 }
+                // The call went without a token (found by a newcomer, who had not set
+                // ACX_PRINCIPAL and read only the server's words).
+                if status.reason.as_deref() == Some("MISSING_CREDENTIALS") {
+                    text.push_str(
+                        "\n  give a token: --principal <principal> (from --credentials, \
+                         data/credentials by default), --token or --token-file \
+                         (ACX_PRINCIPAL, ACX_TOKEN, ACX_TOKEN_FILE)",
+                    );
+                }
                 text
             }
             other => other.to_string(),
@@ -197,5 +206,22 @@ mod tests {
         };
         assert_eq!(status("MESSAGE_TOO_LARGE").exit_code(), exit::USAGE);
         assert_eq!(status("OVERLOADED").exit_code(), exit::UNAVAILABLE);
+    }
+
+    #[test]
+    fn a_call_without_a_token_says_how_to_give_one() {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let refused = |reason: &str| {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(reason, "acx.exchange", std::collections::HashMap::new());
+            let status =
+                tonic::Status::with_error_details(Code::Unauthenticated, "no token", details);
+            CliError::Client(acx_client::Error::Status(
+                acx_client::ServerError::from_status(&status, 1),
+            ))
+            .to_human()
+        };
+        assert!(refused("MISSING_CREDENTIALS").contains("--principal"));
+        assert!(!refused("INVALID_CREDENTIALS").contains("--principal"));
     }
 }

@@ -422,9 +422,16 @@ fn authorize(
         return Err(status);
     }
     let Some(token) = bearer_token(headers) else {
+        // A header without the scheme, or with another, is a common slip (found by a
+        // newcomer: `authorization: <token>` was told its credentials were missing).
+        let message = if headers.contains_key(http::header::AUTHORIZATION) {
+            "the authorization header is not a bearer token: send 'authorization: Bearer <token>'"
+        } else {
+            "missing credentials: send 'authorization: Bearer <token>'"
+        };
         return Err(status_with_reason(
             Code::Unauthenticated,
-            "missing credentials: send 'authorization: Bearer <token>'",
+            message,
             "MISSING_CREDENTIALS",
         ));
     };

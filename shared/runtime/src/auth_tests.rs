@@ -54,6 +54,20 @@ fn decides_public_allowed_denied_and_unknown() {
         &http::HeaderMap::new(),
     );
     assert_eq!(missing.expect_err("no token").code(), Code::Unauthenticated);
+    for header in ["good-token", "Basic good-token", "Bearer "] {
+        let slip = authorize(
+            &tokens,
+            &policy,
+            "/acx.ingest.v1.IngestService/SubmitReports",
+            &headers(header),
+        )
+        .expect_err(header);
+        assert_eq!(slip.code(), Code::Unauthenticated, "{header}");
+        assert!(
+            slip.message().contains("not a bearer token"),
+            "{header}: {slip:?}"
+        );
+    }
 
     let unknown = authorize(
         &tokens,

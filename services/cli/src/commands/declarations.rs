@@ -111,8 +111,8 @@ async fn declarations_submit(
     let (items, dialect) = declarations::read(file, csv.then_some(&options))?;
     let liaison = context.liaison().await?;
 
-    // (line, declaration id, outcome as read or answered)
-    let mut rows: Vec<(u64, Result<DeclarationResult, String>)> = Vec::new();
+    // (line, outcome as answered, or the declaration id as read and why it is unreadable)
+    let mut rows: Vec<(u64, Result<DeclarationResult, (String, String)>)> = Vec::new();
     let mut valid = Vec::new();
     for item in items {
         match item.declaration {
@@ -120,7 +120,7 @@ async fn declarations_submit(
                 Some(refused) => rows.push((item.line, Ok(refused))),
                 None => valid.push((item.line, declaration)),
             },
-            Err(error) => rows.push((item.line, Err(error))),
+            Err(error) => rows.push((item.line, Err((item.declaration_id, error)))),
         }
     }
     for chunk in batches(&valid, batch_size) {
@@ -173,7 +173,14 @@ async fn declarations_submit(
                     }
                     entry
                 }
-                Err(error) => serde_json::json!({"outcome": "UNPARSEABLE", "error": error}),
+                Err((id, error)) if id.is_empty() => {
+                    serde_json::json!({"outcome": "UNPARSEABLE", "error": error})
+                }
+                Err((id, error)) => serde_json::json!({
+                    "declarationId": id,
+                    "outcome": "UNPARSEABLE",
+                    "error": error,
+                }),
             };
             entry["line"] = (*line).into();
             results.push(entry);
@@ -215,7 +222,13 @@ async fn declarations_submit(
                         line.to_string(),
                         result.declaration_id.clone(),
                         short(result.outcome().as_str_name(), "DECLARATION_OUTCOME_"),
-                        short(result.assessment_state().as_str_name(), "ASSESSMENT_STATE_"),
+                        // A rejected declaration has no state (found by a newcomer:
+                        // "unspecified" read as a state it was in).
+                        if result.assessment_state() == AssessmentState::Unspecified {
+                            "-".to_owned()
+                        } else {
+                            short(result.assessment_state().as_str_name(), "ASSESSMENT_STATE_")
+                        },
                         if assessed {
                             short(result.lane().as_str_name(), "LANE_")
                         } else {
@@ -229,9 +242,13 @@ async fn declarations_submit(
                         problems.join("; "),
                     ]
                 }
-                Err(error) => vec![
+                Err((id, error)) => vec![
                     line.to_string(),
-                    "-".to_owned(),
+                    if id.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        id.clone()
+                    },
                     "unparseable".to_owned(),
                     "-".to_owned(),
                     "-".to_owned(),
