@@ -114,6 +114,15 @@ struct Row {
     critical: String,
 }
 
+/// Whether a CSV header row is the data set's (it names `Declaration ID`, `HS6 Code` and
+/// `Item Price`), so that a user who gives such a file as the tool's own CSV is told to say
+/// `--format kcs`.
+pub fn is_header(header: &str) -> bool {
+    ["Declaration ID", "HS6 Code", "Item Price"]
+        .iter()
+        .all(|column| header.contains(column))
+}
+
 /// The data file, looked for in `start` and each directory above it (the data lies in
 /// `shared/` beside the repository's checkout).
 pub fn find_data_file(start: &Path) -> Option<PathBuf> {

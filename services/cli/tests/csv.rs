@@ -165,3 +165,60 @@ async fn a_european_spreadsheet_is_read_as_it_is_written_and_never_in_utc_unaske
         "{answer:#?}"
     );
 }
+
+/// Rows in the columns of the KCS declaration data sets, as the development data writes
+/// them (an HS6 code that lost its leading zero, a tax rate in percent, no courier).
+const KCS: &str = "\
+Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,Mode of Transport,Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,Country of Departure,Country of Origin,Tax Rate,Tax Type,Country of Origin Indicator,Net Mass,Item Price,Fraud,Critical Fraud
+KCS-T-1,2020-01-01,30,B,11,21,11,10,ZZR1LT6,QLRUBN9,0VKY2BR,,440890,BE,BE,5.2,FEU1,G,108.0,372254.4,0,0
+KCS-T-2,2020-01-02,30,B,11,21,11,40,ZZR1LT6,QLRUBN9,0VKY2BR,,90121,CN,ZZ,8.0,A,B,0.0,1200.0,1,1
+";
+
+/// A file of the KCS data sets is read in their columns with `--format kcs`, and without it
+/// the refusal says so (found by a tester: the data set's own file was refused for its
+/// `Date` column, with no word of the format the tool has for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_the_kcs_data_sets_is_submitted_with_format_kcs() {
+    let suite = TestSuite::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kcs.csv");
+    std::fs::write(&file, KCS).unwrap();
+
+    let refused = acxctl(&suite, &["declarations", "submit", path(&file)]).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("--format kcs"), "{refused:?}");
+
+    let run = acxctl(
+        &suite,
+        &[
+            "-o",
+            "json",
+            "declarations",
+            "submit",
+            "--format",
+            "kcs",
+            path(&file),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["accepted"], 2, "{summary:#}");
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    let stored = liaison
+        .get_shipment(authorized(
+            GetShipmentRequest {
+                name: "shipments/KCS-T-2".to_owned(),
+            },
+            &suite.token(CUSTOMS),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .shipment
+        .unwrap()
+        .declaration
+        .unwrap();
+    assert_eq!(stored.lines[0].hs_code, "090121");
+    assert_eq!(stored.lines[0].duty_rate, 0.08);
+}

@@ -20,8 +20,8 @@ use crate::{
 /// `acxctl declarations ...`
 #[derive(Debug, Subcommand)]
 pub enum DeclarationsCommand {
-    /// Submits declarations from JSON Lines (one acx.liaison.v1.Declaration per line) or
-    /// CSV, in batches; prints each declaration's outcome, lane and risk, or its
+    /// Submits declarations from JSON Lines (one acx.liaison.v1.Declaration per line), CSV
+    /// or a file of the KCS data sets (--format kcs), in batches; prints each declaration's outcome, lane and risk, or its
     /// violations. Resubmitting is safe: a declaration already stored answers DUPLICATE.
     #[command(after_help = CSV_COLUMNS)]
     Submit {
@@ -46,6 +46,9 @@ pub enum InputFormat {
     Jsonl,
     /// A header row and one row per declaration line.
     Csv,
+    /// The columns of the Korea Customs Service's declaration data sets (the development
+    /// data, docs/customs.md): one declaration per row; its outcome columns are not sent.
+    Kcs,
 }
 
 /// Runs a `declarations` subcommand.
@@ -89,6 +92,27 @@ fn oversized(declaration: &acx_proto::liaison::Declaration) -> Option<Declaratio
     })
 }
 
+/// The declarations of a file in the KCS data sets' columns ([`crate::kcs`]), one per row.
+fn read_kcs(file: &Path) -> Result<Vec<declarations::Item>, CliError> {
+    let input = std::fs::File::open(file).map_err(CliError::io(file))?;
+    Ok(crate::kcs::records(std::io::BufReader::new(input))
+        .enumerate()
+        .map(|(index, record)| match record {
+            Ok(record) => declarations::Item {
+                line: record.line,
+                declaration_id: record.declaration.declaration_id.clone(),
+                declaration: Ok(record.declaration),
+            },
+            // The header is line 1; the data sets have no multi-line rows.
+            Err(error) => declarations::Item {
+                line: index as u64 + 2,
+                declaration_id: String::new(),
+                declaration: Err(error),
+            },
+        })
+        .collect())
+}
+
 async fn declarations_submit(
     context: &Context,
     file: &Path,
@@ -107,8 +131,28 @@ async fn declarations_submit(
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
     };
-    let options = csv_args.options();
-    let (items, dialect) = declarations::read(file, csv.then_some(&options))?;
+    let (items, dialect) = if format == Some(InputFormat::Kcs) {
+        (read_kcs(file)?, None)
+    } else {
+        let options = csv_args.options();
+        declarations::read(file, csv.then_some(&options)).map_err(|error| {
+            // Found by a tester: the data set's own file was refused for its `Date` column.
+            let header = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|text| text.lines().next().map(str::to_owned));
+            match error {
+                CliError::Usage(message)
+                    if csv && header.as_deref().is_some_and(crate::kcs::is_header) =>
+                {
+                    CliError::Usage(format!(
+                        "{message}\n  the file has the columns of the KCS declaration data sets: \
+                         add --format kcs"
+                    ))
+                }
+                other => other,
+            }
+        })?
+    };
     let liaison = context.liaison().await?;
 
     // (line, outcome as answered, or the declaration id as read and why it is unreadable)
