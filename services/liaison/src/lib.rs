@@ -10,6 +10,7 @@ mod error;
 mod parties;
 mod positions;
 mod reads;
+mod results;
 mod scoring;
 mod search;
 mod service;

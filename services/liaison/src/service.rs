@@ -27,8 +27,9 @@ use crate::{
     Error,
     audit::{AuditEntry, AuditLog, Durability, value},
     parties,
+    results::validate_result,
     scoring::Scoring,
-    shipments::{Shipments, parse_name, validate_result},
+    shipments::{Shipments, parse_name},
     watch,
 };
 

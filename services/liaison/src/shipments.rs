@@ -10,9 +10,7 @@ use acx_proto::{
         AssessmentState, Declaration, DeclarationOutcome, DeclarationResult, DeclarationViolation,
         InspectionResult, Shipment,
     },
-    scoring::{
-        AssessShipmentsRequest, Lane, OutcomeKind, RecordOutcomeRequest, ShipmentAssessment,
-    },
+    scoring::{AssessShipmentsRequest, Lane, RecordOutcomeRequest, ShipmentAssessment},
 };
 use acx_runtime::{
     Database, FieldViolation, Shutdown, db,
@@ -26,6 +24,7 @@ use tonic::Code;
 use crate::{
     Error, declarations,
     reads::ShipmentReader,
+    results::contradictions,
     scoring::Scoring,
     store::{self, AssessmentRecord, AssessmentWrite},
 };
@@ -50,12 +49,6 @@ pub struct Shipments {
     alerts: Arc<Notify>,
 }
 
-/// How long before its declaration's time an inspection may end: a day, for systems that
-/// record a declaration's date only (midnight in one time zone, an inspection time in
-/// another). Earlier is a date mixed up (found by a tester: an inspection in 2001 of a
-/// declaration of 2025 was taken and fed scoring's outcome timing).
-const INSPECTION_LEAD_SECONDS: i64 = 86_400;
-
 /// The declaration id of a `shipments/{declaration_id}` name, as stored (trimmed, NFC:
 /// [`acx_domain::customs::trim_id`]).
 pub fn parse_name(name: &str) -> Result<String, FieldViolation> {
@@ -73,68 +66,6 @@ pub fn parse_name(name: &str) -> Result<String, FieldViolation> {
     // Declaration ids are stored trimmed: a padded name is the same shipment (found by a
     // tester: `shipments/PAD-1  ` was NOT_FOUND though `PAD-1  ` was accepted as PAD-1).
     Ok(trimmed)
-}
-
-/// Checks an inspection result and puts its amounts and texts in canonical form; the
-/// violations under `result`.
-pub fn validate_result(result: &mut InspectionResult) -> Vec<FieldViolation> {
-    let mut violations = Vec::new();
-    match OutcomeKind::try_from(result.kind) {
-        Ok(OutcomeKind::Unspecified) => {
-            violations.push(FieldViolation::new("result.kind", "is required"))
-        }
-        Err(_) => violations.push(FieldViolation::new("result.kind", "is not a known outcome")),
-        Ok(_) => {}
-    }
-    if !(0.0..acx_domain::customs::MAX_MEASURE).contains(&result.seized_quantity) {
-        violations.push(FieldViolation::new(
-            "result.seized_quantity",
-            "must be a number from 0 to 9,999,999,999.999999 (0 when nothing was seized)",
-        ));
-    } else if result.kind == OutcomeKind::Cleared as i32 && result.seized_quantity > 0.0 {
-        // Contradictory: which of the two is the mistake cannot be told from here.
-        violations.push(FieldViolation::new(
-            "result.seized_quantity",
-            "must be 0 when the shipment was CLEARED (nothing seized); a seizure is \
-             COUNTERFEIT_SEIZED",
-        ));
-    }
-    // As a declaration's quantities: a retry with float noise is the same result.
-    result.seized_quantity = acx_domain::customs::to_millionth(result.seized_quantity);
-    let at = result.inspect_time.as_ref().map(|t| t.seconds);
-    for (field, money) in [
-        ("result.assessed_value", &mut result.assessed_value),
-        ("result.extra_duty", &mut result.extra_duty),
-    ] {
-        if let Some(money) = money {
-            for (sub, why) in acx_domain::money::canonicalize(money, at) {
-                violations.push(FieldViolation::new(format!("{field}.{sub}"), why));
-            }
-        }
-    }
-    if let Some(time) = &result.inspect_time {
-        let now = now_micros().div_euclid(1_000_000);
-        if let Err((sub, why)) =
-            acx_domain::customs::event_time_problem(time.seconds, time.nanos, now)
-        {
-            violations.push(FieldViolation::new(
-                format!("result.inspect_time{sub}"),
-                why,
-            ));
-        }
-    }
-    for (field, text, max) in [
-        ("result.note", &mut result.note, 2000),
-        ("result.rights_owner", &mut result.rights_owner, 300),
-    ] {
-        // Trimmed, as every other text customs sends (found by a tester: a retry with
-        // `ACME ` for `ACME` was ALREADY_EXISTS).
-        acx_domain::customs::trim_in_place(text);
-        if let Some(why) = acx_domain::text::free_text_problem(text, max) {
-            violations.push(FieldViolation::new(field, why));
-        }
-    }
-    violations
 }
 
 /// A declaration's violations as the answer lists them
@@ -548,21 +479,11 @@ impl Shipments {
         }
         // The shipment must exist (and be the caller's) before anything is stored.
         let shipment = self.get(authority, declaration_id).await?;
-        let declared = shipment
-            .declaration
-            .as_ref()
-            .and_then(|d| d.declaration_time.as_ref());
-        if let (true, Some(declared), Some(inspected)) = (timed, declared, &result.inspect_time)
-            && inspected.seconds < declared.seconds - INSPECTION_LEAD_SECONDS
-        {
-            return Err(Error::Invalid(vec![FieldViolation::new(
-                "result.inspect_time",
-                format!(
-                    "must not be more than a day before the declaration's time ({}): an \
-                     inspection of a declaration follows it",
-                    acx_domain::rates::format_day(acx_domain::rates::day_of(declared.seconds))
-                ),
-            )]));
+        if let Some(declaration) = &shipment.declaration {
+            let violations = contradictions(&result, declaration, timed);
+            if !violations.is_empty() {
+                return Err(Error::Invalid(violations));
+            }
         }
         if !store::insert_result(&self.database, authority, declaration_id, &result).await? {
             let existing = store::result(&self.database, authority, declaration_id)

@@ -462,10 +462,11 @@ async fn calls_liaison_could_not_read_are_audited_once() {
 }
 
 /// An inspection ends after its declaration, give or take a day for systems that record a
-/// date only (found by a tester: an inspection in 2001 of a declaration of 2025 was taken
-/// and counted).
+/// date only, and an undervaluation assessed more than was declared (found by a tester: an
+/// inspection in 2001 of a declaration of 2025, and JPY 0.10 assessed on JPY 0.35
+/// declared, were taken and counted).
 #[tokio::test]
-async fn an_inspection_long_before_its_declaration_is_refused() {
+async fn an_inspection_result_that_contradicts_its_declaration_is_refused() {
     let suite = TestSuite::start().await;
     let token = suite.token("customs:demo-customs");
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
@@ -518,6 +519,40 @@ async fn an_inspection_long_before_its_declaration_is_refused() {
             .seconds,
         declared_at - 3600
     );
+
+    // Declared at USD 900.00 (the fixture's one line).
+    submit(&mut liaison, &token, vec![fixtures::declaration("UNDER-1")]).await;
+    let undervalued = |amount: &str| {
+        authorized(
+            RecordInspectionResultRequest {
+                name: "shipments/UNDER-1".to_owned(),
+                result: Some(InspectionResult {
+                    kind: OutcomeKind::UndervaluationConfirmed as i32,
+                    assessed_value: Some(Money {
+                        currency_code: "USD".to_owned(),
+                        amount: amount.to_owned(),
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &token,
+        )
+    };
+    for below in ["100", "900"] {
+        let refused = liaison
+            .record_inspection_result(undervalued(below))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert!(
+            refused.message().contains("result.assessed_value"),
+            "{refused:?}"
+        );
+    }
+    liaison
+        .record_inspection_result(undervalued("1400.50"))
+        .await
+        .unwrap();
 }
 
 /// A party check by identifiers is recorded with how many of each kind were asked, and is
