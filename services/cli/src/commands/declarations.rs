@@ -92,6 +92,9 @@ fn oversized(declaration: &acx_proto::liaison::Declaration) -> Option<Declaratio
     })
 }
 
+/// A declaration's outcome as answered, or its id as read and why it is unreadable.
+type Outcome = Result<DeclarationResult, (String, String)>;
+
 /// The declarations of a file in the KCS data sets' columns ([`crate::kcs`]), one per row.
 fn read_kcs(file: &Path) -> Result<Vec<declarations::Item>, CliError> {
     let input = std::fs::File::open(file).map_err(CliError::io(file))?;
@@ -155,8 +158,7 @@ async fn declarations_submit(
     };
     let liaison = context.liaison().await?;
 
-    // (line, outcome as answered, or the declaration id as read and why it is unreadable)
-    let mut rows: Vec<(u64, Result<DeclarationResult, (String, String)>)> = Vec::new();
+    let mut rows: Vec<(u64, Outcome)> = Vec::new();
     let mut valid = Vec::new();
     for item in items {
         match item.declaration {
