@@ -202,6 +202,19 @@ struct Outcome {
     answer: Result<RawAnswer, tonic::transport::Error>,
 }
 
+/// Each server of the suite with the names of its own services (liaison serves v1 beside
+/// v2).
+fn own_services(suite: &TestSuite) -> [(std::net::SocketAddr, &'static [&'static str]); 3] {
+    [
+        (suite.ingest, &[acx_ingest::SERVICE_NAME][..]),
+        (suite.scoring, &[acx_scoring::SERVICE_NAME]),
+        (
+            suite.liaison,
+            &[acx_liaison::SERVICE_NAME, acx_liaison::SERVICE_NAME_V1],
+        ),
+    ]
+}
+
 fn is_server_error(code: Code) -> bool {
     matches!(code, Code::Internal | Code::Unknown | Code::DataLoss)
 }
@@ -210,14 +223,7 @@ fn is_server_error(code: Code) -> bool {
 async fn every_rpc_answers_malformed_bodies_with_invalid_argument_and_stays_up() {
     let suite = TestSuite::start_with_principals(&["service:operator"]).await;
     let pool = pool();
-    let servers = [
-        (suite.ingest, &[acx_ingest::SERVICE_NAME][..]),
-        (suite.scoring, &[acx_scoring::SERVICE_NAME]),
-        (
-            suite.liaison,
-            &[acx_liaison::SERVICE_NAME, acx_liaison::SERVICE_NAME_V1],
-        ),
-    ];
+    let servers = own_services(&suite);
     let mut failures = Vec::new();
     let mut calls = 0;
     let mut rpcs = 0;
@@ -459,14 +465,7 @@ fn malformed_values(kind: &MessageDescriptor) -> Vec<(&'static str, String, Dyna
 async fn every_timestamp_and_amount_in_every_request_is_checked() {
     let suite = TestSuite::start_with_principals(&["service:operator"]).await;
     let pool = pool();
-    let servers = [
-        (suite.ingest, &[acx_ingest::SERVICE_NAME][..]),
-        (suite.scoring, &[acx_scoring::SERVICE_NAME]),
-        (
-            suite.liaison,
-            &[acx_liaison::SERVICE_NAME, acx_liaison::SERVICE_NAME_V1],
-        ),
-    ];
+    let servers = own_services(&suite);
     let mut failures = Vec::new();
     let mut checked = Vec::new();
     for (addr, names) in servers {

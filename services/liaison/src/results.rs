@@ -16,9 +16,10 @@ pub const INSPECTION_LEAD_SECONDS: i64 = 86_400;
 
 /// What an inspection result may not say of its declaration (`timed`: the caller gave the
 /// inspection's time): that it ended more than [`INSPECTION_LEAD_SECONDS`] before the
-/// declaration, or, for UNDERVALUATION_CONFIRMED, an assessed value not above the value
-/// declared, where the lines' values are in the assessed value's currency (found by a
-/// tester: JPY 0.10 assessed on JPY 0.35 declared was taken and counted as fraud).
+/// declaration, or, for UNDERVALUATION_CONFIRMED, an assessed value not above what its
+/// lines in the assessed value's currency declared (lines in others only add to the total;
+/// found by a tester: JPY 0.10 assessed on JPY 0.35 declared was taken and counted as
+/// fraud).
 pub fn contradictions(
     result: &InspectionResult,
     declaration: &Declaration,
@@ -45,21 +46,26 @@ pub fn contradictions(
         && let Some(assessed) = &result.assessed_value
         && let Ok(assessed_micros) = parse_amount_micros(&assessed.amount)
     {
-        // The declared total, when every line is in the assessed value's currency.
-        let total = declaration.lines.iter().try_fold(0_i64, |total, line| {
-            let value = line
-                .declared_value
-                .as_ref()
-                .filter(|v| v.currency_code == assessed.currency_code)?;
-            total.checked_add(parse_amount_micros(&value.amount).ok()?)
-        });
-        if let Some(total) = total
+        // What the lines in the assessed value's currency declared: a lower bound of the
+        // declared total (lines in other currencies only add to it).
+        let same_currency: Vec<i64> = declaration
+            .lines
+            .iter()
+            .filter_map(|line| line.declared_value.as_ref())
+            .filter(|v| v.currency_code == assessed.currency_code)
+            .filter_map(|v| parse_amount_micros(&v.amount).ok())
+            .collect();
+        let total = same_currency
+            .iter()
+            .try_fold(0_i64, |total, micros| total.checked_add(*micros));
+        if !same_currency.is_empty()
+            && let Some(total) = total
             && assessed_micros <= total
         {
             violations.push(FieldViolation::new(
                 "result.assessed_value",
                 format!(
-                    "must be above the value declared ({} {}) for UNDERVALUATION_CONFIRMED, \
+                    "must be above what its lines declared in {} ({}) for UNDERVALUATION_CONFIRMED, \
                      which says the declared value was too low",
                     assessed.currency_code,
                     format_micros(total)
@@ -81,6 +87,9 @@ pub fn validate_result(result: &mut InspectionResult) -> Vec<FieldViolation> {
         Err(_) => violations.push(FieldViolation::new("result.kind", "is not a known outcome")),
         Ok(_) => {}
     }
+    // As a declaration's quantities, and before the checks: a retry with float noise is
+    // the same result, and noise is not a seizure.
+    result.seized_quantity = acx_domain::customs::to_millionth(result.seized_quantity);
     if !(0.0..acx_domain::customs::MAX_MEASURE).contains(&result.seized_quantity) {
         violations.push(FieldViolation::new(
             "result.seized_quantity",
@@ -94,9 +103,23 @@ pub fn validate_result(result: &mut InspectionResult) -> Vec<FieldViolation> {
              COUNTERFEIT_SEIZED",
         ));
     }
-    // As a declaration's quantities: a retry with float noise is the same result.
-    result.seized_quantity = acx_domain::customs::to_millionth(result.seized_quantity);
     let at = result.inspect_time.as_ref().map(|t| t.seconds);
+    if result.kind == OutcomeKind::Cleared as i32 {
+        // Nothing was wrong, so nothing was reassessed (found by a tester: CLEARED with an
+        // extra duty of EUR 500 was taken).
+        for (field, money) in [
+            ("result.assessed_value", &result.assessed_value),
+            ("result.extra_duty", &result.extra_duty),
+        ] {
+            if money.is_some() {
+                violations.push(FieldViolation::new(
+                    field,
+                    "must be unset when the shipment was CLEARED; a higher value assessed is \
+                     UNDERVALUATION_CONFIRMED",
+                ));
+            }
+        }
+    }
     for (field, money) in [
         ("result.assessed_value", &mut result.assessed_value),
         ("result.extra_duty", &mut result.extra_duty),
@@ -130,4 +153,77 @@ pub fn validate_result(result: &mut InspectionResult) -> Vec<FieldViolation> {
         }
     }
     violations
+}
+
+#[cfg(test)]
+mod tests {
+    use acx_proto::{common::Money, liaison::DeclarationLine};
+
+    use super::*;
+
+    fn money(currency: &str, amount: &str) -> Option<Money> {
+        Some(Money {
+            currency_code: currency.to_owned(),
+            amount: amount.to_owned(),
+        })
+    }
+
+    fn undervalued(assessed: &str) -> InspectionResult {
+        InspectionResult {
+            kind: OutcomeKind::UndervaluationConfirmed as i32,
+            assessed_value: money("EUR", assessed),
+            ..Default::default()
+        }
+    }
+
+    /// Lines in other currencies only add to the declared total, so what the lines in the
+    /// assessed value's currency declared is a bound below it (found by a tester: EUR 120
+    /// assessed on lines of EUR 100, EUR 50 and USD 1,000 was taken).
+    #[test]
+    fn an_undervaluation_is_held_to_the_lines_in_its_currency() {
+        let line = |currency, amount| DeclarationLine {
+            declared_value: money(currency, amount),
+            ..Default::default()
+        };
+        let declaration = Declaration {
+            lines: vec![line("EUR", "100"), line("EUR", "50"), line("USD", "1000")],
+            ..Default::default()
+        };
+        let fields = |assessed| {
+            contradictions(&undervalued(assessed), &declaration, false)
+                .into_iter()
+                .map(|v| v.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fields("120"), ["result.assessed_value"]);
+        assert_eq!(fields("150"), ["result.assessed_value"]);
+        assert!(fields("150.01").is_empty());
+        let in_yen = Declaration {
+            lines: vec![line("JPY", "10")],
+            ..Default::default()
+        };
+        assert!(contradictions(&undervalued("1"), &in_yen, false).is_empty());
+    }
+
+    #[test]
+    fn a_cleared_shipment_has_no_reassessment() {
+        let mut cleared = InspectionResult {
+            kind: OutcomeKind::Cleared as i32,
+            extra_duty: money("EUR", "500"),
+            ..Default::default()
+        };
+        let fields: Vec<String> = validate_result(&mut cleared)
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["result.extra_duty"]);
+        // Noise is no seizure.
+        let mut noisy = InspectionResult {
+            kind: OutcomeKind::Cleared as i32,
+            seized_quantity: 4e-7,
+            ..Default::default()
+        };
+        assert!(validate_result(&mut noisy).is_empty());
+        assert_eq!(noisy.seized_quantity, 0.0);
+    }
 }

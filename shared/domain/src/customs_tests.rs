@@ -487,4 +487,13 @@ fn measures_and_rates_are_kept_to_the_millionth() {
         value *= 1.37;
     }
     assert!(to_millionth(f64::NAN).is_nan());
+    assert_eq!(to_millionth(-1e-9).to_bits(), 0.0_f64.to_bits());
+
+    // The checks see the rounded values: the same mass as net and gross, once with noise,
+    // and a rate of 100 % computed with noise, are valid.
+    let mut owned = good();
+    (owned.lines[0].net, owned.lines[0].gross) = (0.1 + 0.2, 0.3);
+    owned.lines[0].rate = 100.000_000_4;
+    assert_eq!(run(&mut owned), Problems::new());
+    assert_eq!((owned.lines[0].net, owned.lines[0].rate), (0.3, 100.0));
 }
