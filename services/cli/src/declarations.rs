@@ -198,6 +198,55 @@ fn delimiter_of(text: &str, given: Option<u8>) -> Result<(u8, HashMap<String, us
     ))
 }
 
+/// The file lines CSV records of a text start on (the first line is 1), for records read
+/// in order. Counted from each record's byte offset: the csv crate's own line count is one
+/// short on CRLF files, as Excel writes them (found by testers: errors named the line
+/// before theirs). The offset may point at the terminator before the record: skipped. Each
+/// call counts only from the previous record on, so a file is read once.
+pub(crate) struct Lines<'a> {
+    text: &'a [u8],
+    /// Bytes counted so far, and the line the next byte is on.
+    counted: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// Lines of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            counted: 0,
+            line: 1,
+        }
+    }
+
+    /// The line `record` starts on.
+    pub(crate) fn of(&mut self, record: &csv::StringRecord) -> u64 {
+        let Some(position) = record.position() else {
+            return 0;
+        };
+        let mut start = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while self
+            .text
+            .get(start)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            start += 1;
+        }
+        if start >= self.counted {
+            let newlines = self.text[self.counted..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.line += newlines as u64;
+            self.counted = start;
+        }
+        self.line
+    }
+}
+
 /// Rows grouped into declarations, in order of first appearance, and how the file was
 /// read. Errors of the file as a whole (the header, a decimal style or time zone that
 /// cannot be told) fail it; errors in a row fail only its declaration.
@@ -210,22 +259,10 @@ pub fn read_csv(text: &str, options: &CsvOptions) -> Result<(Vec<Item>, Dialect)
         .flexible(false)
         .from_reader(text.as_bytes());
     let mut records = Vec::new();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
-        // Counted from the record's byte offset: the csv crate's own line count is one short
-        // on CRLF files, as Excel writes them (found by a tester: errors named the line
-        // before theirs).
-        // (The offset may point at the terminator before the record: skipped.)
-        let line = record.position().map_or(0, |p| {
-            let bytes = text.as_bytes();
-            let mut start = usize::try_from(p.byte())
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
-                start += 1;
-            }
-            bytes[..start].iter().filter(|b| **b == b'\n').count() as u64 + 1
-        });
+        let line = lines.of(&record);
         records.push((line, record));
     }
     let cell = |record: &csv::StringRecord, name: &str| -> String {

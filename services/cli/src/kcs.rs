@@ -108,17 +108,18 @@ struct Row {
     net_mass: String,
     #[serde(rename = "Item Price")]
     item_price: String,
-    #[serde(rename = "Fraud")]
+    #[serde(rename = "Fraud", default)]
     fraud: String,
-    #[serde(rename = "Critical Fraud")]
+    #[serde(rename = "Critical Fraud", default)]
     critical: String,
 }
 
 /// Whether a CSV header row is the data set's (it names `Declaration ID`, `HS6 Code` and
-/// `Item Price`), so that a user who gives such a file as the tool's own CSV is told to say
+/// `Item Price`, in any case), so that a user who gives such a file as the tool's own CSV is told to say
 /// `--format kcs`.
 pub fn is_header(header: &str) -> bool {
-    ["Declaration ID", "HS6 Code", "Item Price"]
+    let header = header.to_lowercase();
+    ["declaration id", "hs6 code", "item price"]
         .iter()
         .all(|column| header.contains(column))
 }
@@ -132,31 +133,107 @@ pub fn find_data_file(start: &Path) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// Reads every row of the file at `path`, in file order. A row that cannot be read is an
-/// error naming its line.
+/// Reads every row of the file at `path`, in file order, outcomes required. A row that
+/// cannot be read is an error naming its line.
 pub fn read(path: &Path) -> Result<Vec<Record>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    records(std::io::BufReader::new(file))
-        .collect::<Result<Vec<_>, _>>()
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    rows(&text, true)
+        .and_then(|rows| rows.into_iter().map(|(_, row)| row).collect())
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The rows of a file in the data set's format, one at a time.
-pub fn records(input: impl std::io::Read) -> impl Iterator<Item = Result<Record, String>> {
+/// The declarations of a text in the data set's columns, each with its file line, for
+/// submitting: the outcome columns may be missing or empty (declarations whose inspection
+/// is still to come). A header that lacks a column is one error for the whole file.
+pub fn declarations(text: &str) -> Result<Vec<(u64, Result<Declaration, String>)>, String> {
+    Ok(rows(text, false)?
+        .into_iter()
+        .map(|(line, row)| (line, row.map(|record| record.declaration)))
+        .collect())
+}
+
+/// The columns of the data set, as its files name them.
+const COLUMNS: &[&str] = &[
+    "Declaration ID",
+    "Date",
+    "Office ID",
+    "Process Type",
+    "Import Type",
+    "Import Use",
+    "Payment Type",
+    "Mode of Transport",
+    "Declarant ID",
+    "Importer ID",
+    "Seller ID",
+    "Courier ID",
+    "HS6 Code",
+    "Country of Departure",
+    "Country of Origin",
+    "Tax Rate",
+    "Tax Type",
+    "Country of Origin Indicator",
+    "Net Mass",
+    "Item Price",
+    "Fraud",
+    "Critical Fraud",
+];
+
+/// The outcome columns, which a file of declarations to submit may leave out.
+const OUTCOME_COLUMNS: &[&str] = &["Fraud", "Critical Fraud"];
+
+/// Every row of `text` with its file line; `outcomes`: whether the outcome columns must be
+/// there and filled. Column names are matched in any case and spacing (`declaration id`).
+fn rows(text: &str, outcomes: bool) -> Result<Vec<(u64, Result<Record, String>)>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(input);
-    let headers = reader.headers().cloned();
-    reader.into_records().map(move |record| {
-        let headers = headers.as_ref().map_err(|e| format!("header row: {e}"))?;
+        .from_reader(text.as_bytes());
+    let fold = |name: &str| {
+        name.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let given = reader
+        .headers()
+        .map_err(|e| format!("header row: {e}"))?
+        .clone();
+    let headers: csv::StringRecord = given
+        .iter()
+        .map(|name| {
+            COLUMNS
+                .iter()
+                .find(|column| fold(column) == fold(name))
+                .map_or(name, |column| *column)
+        })
+        .collect();
+    let missing: Vec<&str> = COLUMNS
+        .iter()
+        .filter(|column| outcomes || !OUTCOME_COLUMNS.contains(column))
+        .filter(|column| !headers.iter().any(|h| h == **column))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "header row: no column {} (the data set's columns, in any case: {})",
+            missing.join(", "),
+            COLUMNS.join(", ")
+        ));
+    }
+    let mut rows = Vec::new();
+    let mut lines = crate::declarations::Lines::new(text);
+    for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
-        let line = record.position().map_or(0, |p| p.line());
-        let row: Row = record
-            .deserialize(Some(headers))
-            .map_err(|e| format!("line {line}: {e}"))?;
-        to_record(row, line).map_err(|e| format!("line {line}: {e}"))
-    })
+        let line = lines.of(&record);
+        let row = record
+            .deserialize::<Row>(Some(&headers))
+            .map_err(|e| e.to_string())
+            .and_then(|row| to_record(row, line, outcomes))
+            .map_err(|e| format!("line {line}: {e}"));
+        rows.push((line, row));
+    }
+    Ok(rows)
 }
 
 fn code(scheme: &str, code: &str) -> Option<NationalCode> {
@@ -190,7 +267,8 @@ fn transport_mode(code: &str) -> TransportMode {
     }
 }
 
-fn to_record(row: Row, line: u64) -> Result<Record, String> {
+/// `outcomes`: whether the outcome columns must be filled (else empty is no fraud).
+fn to_record(row: Row, line: u64, outcomes: bool) -> Result<Record, String> {
     let number = |name: &str, text: &str| -> Result<f64, String> {
         text.parse::<f64>()
             .ok()
@@ -246,11 +324,13 @@ fn to_record(row: Row, line: u64) -> Result<Record, String> {
         ..Default::default()
     };
     let fraud = match row.fraud.as_str() {
+        "" if !outcomes => false,
         "0" => false,
         "1" => true,
         other => return Err(format!("Fraud {other:?} is not 0 or 1")),
     };
     let critical: u8 = match row.critical.as_str() {
+        "" if !outcomes => 0,
         "0" => 0,
         "1" => 1,
         "2" => 2,
@@ -300,7 +380,10 @@ Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,M
 
     #[test]
     fn rows_become_declarations_and_results() {
-        let records: Vec<Record> = records(SAMPLE.as_bytes())
+        let records: Vec<Record> = rows(SAMPLE, true)
+            .expect("the header reads")
+            .into_iter()
+            .map(|(_, row)| row)
             .collect::<Result<_, _>>()
             .expect("the sample reads");
         assert_eq!(records.len(), 3);
@@ -346,17 +429,49 @@ Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,M
         assert!(odd.result.note.contains("critical fraud 2"));
     }
 
+    fn first_error(text: &str, outcomes: bool) -> (u64, String) {
+        rows(text, outcomes)
+            .expect("the header reads")
+            .into_iter()
+            .find_map(|(line, row)| row.err().map(|error| (line, error)))
+            .expect("an error")
+    }
+
     #[test]
     fn unreadable_rows_name_their_line() {
         let bad = SAMPLE.replace("108.0,372254.4,0,0", "heavy,372254.4,0,0");
-        let error = records(bad.as_bytes())
-            .find_map(Result::err)
-            .expect("an error");
+        let (line, error) = first_error(&bad, true);
         assert!(error.starts_with("line 2: Net Mass"), "{error}");
+        assert_eq!(line, 2);
         let bad = SAMPLE.replace("375751.2,0,0", "375751.2,0,1");
-        let error = records(bad.as_bytes())
-            .find_map(Result::err)
-            .expect("an error");
-        assert!(error.contains("line 3"), "{error}");
+        assert!(first_error(&bad, true).1.contains("line 3"));
+        // As Excel writes it: CRLF line ends name the same lines (found by a tester: one
+        // line short).
+        let crlf = SAMPLE
+            .replace("108.0,372254.4,0,0", "heavy,372254.4,0,0")
+            .replace('\n', "\r\n");
+        assert_eq!(first_error(&crlf, true), (2, error));
+    }
+
+    /// Declarations to submit need no outcome, and the header is read in any case and
+    /// spacing; a header without a column is one error, not one per row (found by a tester).
+    #[test]
+    fn declarations_to_submit_need_no_outcome_columns() {
+        let without: String = SAMPLE
+            .lines()
+            .map(|line| line.rsplitn(3, ',').nth(2).unwrap_or(line).to_owned() + "\n")
+            .collect::<String>()
+            .replacen("Declaration ID", "declaration  id", 1);
+        let read = declarations(&without).expect("readable");
+        assert_eq!(read.len(), 3);
+        assert!(read.iter().all(|(_, d)| d.is_ok()), "{read:?}");
+        assert_eq!(read[2].0, 4);
+        let error = rows(&without, true).expect_err("outcomes required");
+        assert!(error.contains("no column Fraud, Critical Fraud"), "{error}");
+        let error = declarations("Declaration ID,Date\n1,2020-01-01\n").expect_err("columns");
+        assert!(
+            error.starts_with("header row: no column Office ID"),
+            "{error}"
+        );
     }
 }

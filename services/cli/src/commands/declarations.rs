@@ -97,21 +97,17 @@ type Outcome = Result<DeclarationResult, (String, String)>;
 
 /// The declarations of a file in the KCS data sets' columns ([`crate::kcs`]), one per row.
 fn read_kcs(file: &Path) -> Result<Vec<declarations::Item>, CliError> {
-    let input = std::fs::File::open(file).map_err(CliError::io(file))?;
-    Ok(crate::kcs::records(std::io::BufReader::new(input))
-        .enumerate()
-        .map(|(index, record)| match record {
-            Ok(record) => declarations::Item {
-                line: record.line,
-                declaration_id: record.declaration.declaration_id.clone(),
-                declaration: Ok(record.declaration),
-            },
-            // The header is line 1; the data sets have no multi-line rows.
-            Err(error) => declarations::Item {
-                line: index as u64 + 2,
-                declaration_id: String::new(),
-                declaration: Err(error),
-            },
+    let text = std::fs::read_to_string(file).map_err(CliError::io(file))?;
+    let rows = crate::kcs::declarations(&text)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    Ok(rows
+        .into_iter()
+        .map(|(line, declaration)| declarations::Item {
+            line,
+            declaration_id: declaration
+                .as_ref()
+                .map_or_else(|_| String::new(), |d| d.declaration_id.clone()),
+            declaration,
         })
         .collect())
 }
