@@ -146,12 +146,15 @@ pub fn read(path: &Path) -> Result<Vec<Record>, String> {
 /// The declarations of a text in the data set's columns, each with its file line, for
 /// submitting: the outcome columns may be missing or empty (declarations whose inspection
 /// is still to come). A header that lacks a column is one error for the whole file.
-pub fn declarations(text: &str) -> Result<Vec<(u64, Result<Declaration, String>)>, String> {
+pub fn declarations(text: &str) -> Result<Vec<Lined<Declaration>>, String> {
     Ok(rows(text, false)?
         .into_iter()
         .map(|(line, row)| (line, row.map(|record| record.declaration)))
         .collect())
 }
+
+/// A row's file line, and what it holds or why it cannot be read.
+pub type Lined<T> = (u64, Result<T, String>);
 
 /// The columns of the data set, as its files name them.
 const COLUMNS: &[&str] = &[
@@ -184,7 +187,7 @@ const OUTCOME_COLUMNS: &[&str] = &["Fraud", "Critical Fraud"];
 
 /// Every row of `text` with its file line; `outcomes`: whether the outcome columns must be
 /// there and filled. Column names are matched in any case and spacing (`declaration id`).
-fn rows(text: &str, outcomes: bool) -> Result<Vec<(u64, Result<Record, String>)>, String> {
+fn rows(text: &str, outcomes: bool) -> Result<Vec<Lined<Record>>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
