@@ -90,9 +90,10 @@ pub struct RecordResultArgs {
     /// For counterfeit-seized: the rights owner, if known.
     #[arg(long)]
     pub rights_owner: Option<String>,
-    /// Currency of --assessed-value and --extra-duty (ISO 4217).
-    #[arg(long, default_value = "USD")]
-    pub currency: String,
+    /// Currency of --assessed-value and --extra-duty (ISO 4217) [default: the currency the
+    /// declaration's lines are in].
+    #[arg(long)]
+    pub currency: Option<String>,
     /// For undervaluation-confirmed: the value customs assessed, e.g. 12495.00.
     #[arg(long)]
     pub assessed_value: Option<String>,
@@ -355,10 +356,49 @@ async fn shipments_get(context: &Context, id: &str) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
+/// The currency of a result's amounts when `--currency` is not given: the one the
+/// declaration's lines are in (found by a tester: amounts went in as USD, the old default,
+/// on declarations in KRW and EUR, so wrong money was stored and forwarded).
+async fn declared_currency(context: &Context, id: &str) -> Result<String, CliError> {
+    let shipment = context
+        .liaison()
+        .await?
+        .get_shipment(GetShipmentRequest {
+            name: resource("shipments", id),
+        })
+        .await?
+        .shipment
+        .ok_or_else(|| CliError::Failed("the answer holds no shipment".to_owned()))?;
+    let mut currencies: Vec<String> = shipment
+        .declaration
+        .iter()
+        .flat_map(|d| &d.lines)
+        .filter_map(|line| line.declared_value.as_ref())
+        .map(|value| value.currency_code.clone())
+        .collect();
+    currencies.sort();
+    currencies.dedup();
+    match currencies.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(CliError::Usage(
+            "give --currency: the declaration states no value".to_owned(),
+        )),
+        several => Err(CliError::Usage(format!(
+            "give --currency: the declaration's lines are in {}",
+            several.join(", ")
+        ))),
+    }
+}
+
 async fn record_result(context: &Context, args: RecordResultArgs) -> Result<u8, CliError> {
+    let currency = match (&args.currency, &args.assessed_value, &args.extra_duty) {
+        (Some(currency), _, _) => currency.clone(),
+        (None, None, None) => String::new(),
+        (None, _, _) => declared_currency(context, &args.id).await?,
+    };
     let amount = |amount: Option<String>| {
         amount.map(|amount| Money {
-            currency_code: args.currency.clone(),
+            currency_code: currency.clone(),
             amount,
         })
     };

@@ -183,6 +183,73 @@ async fn declarations_shipments_results_and_alerts_for_customs() {
     assert!(other.stderr.contains("ALREADY_EXISTS"), "{other:#?}");
 }
 
+/// An inspection result's amounts are in the declaration's currency unless `--currency`
+/// says otherwise (found by a tester: they went in as USD on declarations in KRW and EUR),
+/// and a declaration in several currencies needs `--currency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_results_amounts_are_in_the_declarations_currency() {
+    use acx_proto::{
+        common::Money,
+        liaison::{SubmitDeclarationsRequest, liaison_service_client::LiaisonServiceClient},
+    };
+    let suite = TestSuite::start().await;
+    let in_currencies = |id: &str, currencies: &[&str]| {
+        let mut declared = acx_tests::fixtures::declaration(id);
+        let template = declared.lines[0].clone();
+        declared.lines = currencies
+            .iter()
+            .enumerate()
+            .map(|(i, currency)| {
+                let mut line = template.clone();
+                line.line_number = i as i32 + 1;
+                line.declared_value = Some(Money {
+                    currency_code: (*currency).to_owned(),
+                    amount: "100".to_owned(),
+                });
+                line
+            })
+            .collect();
+        declared
+    };
+    LiaisonServiceClient::new(channel(suite.liaison).await)
+        .submit_declarations(authorized(
+            SubmitDeclarationsRequest {
+                declarations: vec![
+                    in_currencies("IN-EUR", &["EUR", "EUR"]),
+                    in_currencies("IN-MIXED", &["EUR", "USD"]),
+                ],
+            },
+            &suite.token(CUSTOMS),
+        ))
+        .await
+        .unwrap();
+    let record = |id: &'static str| {
+        [
+            "-o",
+            "json",
+            "shipments",
+            "record-result",
+            id,
+            "--kind",
+            "undervaluation-confirmed",
+            "--assessed-value",
+            "450",
+        ]
+    };
+    let recorded = acxctl(&suite, CUSTOMS, &record("IN-EUR")).await;
+    assert_eq!(recorded.code, 0, "{recorded:#?}");
+    assert_eq!(
+        recorded.json()["inspectionResult"]["assessedValue"]["currencyCode"],
+        "EUR"
+    );
+    let mixed = acxctl(&suite, CUSTOMS, &record("IN-MIXED")).await;
+    assert_eq!(mixed.code, 2, "{mixed:#?}");
+    assert!(mixed.stderr.contains("--currency"), "{mixed:#?}");
+    let mut told = record("IN-MIXED").to_vec();
+    told.extend(["--currency", "USD"]);
+    assert_eq!(acxctl(&suite, CUSTOMS, &told).await.code, 0);
+}
+
 /// Large declarations go in calls the services take: a batch is cut by bytes as well as by
 /// count, and a declaration over 1 MiB is refused on its line without being sent (found by
 /// a tester: ten consolidations of 30,000 tracking numbers made one 5 MB call, refused as a
