@@ -222,7 +222,7 @@ async fn a_results_amounts_are_in_the_declarations_currency() {
             &suite.token(CUSTOMS),
         ))
         .await
-        .unwrap();
+        .expect("declarations submitted");
     let record = |id: &'static str| {
         [
             "-o",
