@@ -115,13 +115,22 @@ struct Row {
 }
 
 /// Whether a CSV header row is the data set's (it names `Declaration ID`, `HS6 Code` and
-/// `Item Price`, in any case), so that a user who gives such a file as the tool's own CSV is told to say
+/// `Item Price`, compared as [`fold`] compares them), so that a user who gives such a file as the tool's own CSV is told to say
 /// `--format kcs`.
 pub fn is_header(header: &str) -> bool {
-    let header = header.to_lowercase();
-    ["declaration id", "hs6 code", "item price"]
+    let header = fold(header);
+    ["Declaration ID", "HS6 Code", "Item Price"]
         .iter()
-        .all(|column| header.contains(column))
+        .all(|column| header.contains(&fold(column)))
+}
+
+/// A column name as compared: lower case, runs of white space as one space
+/// (`declaration  id` is `Declaration ID`).
+fn fold(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// The data file, looked for in `start` and each directory above it (the data lies in
@@ -192,12 +201,6 @@ fn rows(text: &str, outcomes: bool) -> Result<Vec<Lined<Record>>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let fold = |name: &str| {
-        name.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
     let given = reader
         .headers()
         .map_err(|e| format!("header row: {e}"))?
