@@ -351,6 +351,8 @@ async fn a_retry_with_float_noise_is_the_same_declaration_and_result() {
 
     let mut liaison = liaison(&suite).await;
     let token = suite.token(CUSTOMS);
+    // One time for both calls: a retry computed a second later would be a different result.
+    let inspected = now_seconds() - 60;
     let record = |seized: f64| {
         authorized(
             RecordInspectionResultRequest {
@@ -359,7 +361,7 @@ async fn a_retry_with_float_noise_is_the_same_declaration_and_result() {
                     kind: OutcomeKind::CounterfeitSeized as i32,
                     seized_quantity: seized,
                     inspect_time: Some(prost_types::Timestamp {
-                        seconds: now_seconds() - 60,
+                        seconds: inspected,
                         nanos: 0,
                     }),
                     ..Default::default()
