@@ -64,6 +64,17 @@ pub fn confirmed_finding(
     }
 }
 
+/// An hour before the first call in this test process, the same for every call: a
+/// declaration built twice (a retry, the same id written another way) is the same
+/// declaration even when a second boundary falls between the two.
+pub fn an_hour_ago() -> prost_types::Timestamp {
+    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    prost_types::Timestamp {
+        seconds: *AT.get_or_init(|| now_seconds() - 3600),
+        nanos: 0,
+    }
+}
+
 /// A valid one-line declaration `id` as a courier brings it: declared an hour ago at USLAX
 /// for home use by importer `US-IMP-77` (declarant `BROKER-9`, consignor `CN-EXP-1`,
 /// carrier `UPS`, tracking number `TRK{id}`), from and made in CN: 100 PCE of wireless
@@ -72,7 +83,7 @@ pub fn confirmed_finding(
 pub fn declaration(id: &str) -> Declaration {
     Declaration {
         declaration_id: id.to_owned(),
-        declaration_time: Some(seconds_ago(3600)),
+        declaration_time: Some(an_hour_ago()),
         customs_office: "USLAX".to_owned(),
         procedure: Procedure::HomeUse as i32,
         transport_mode: TransportMode::Courier as i32,

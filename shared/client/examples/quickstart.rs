@@ -11,7 +11,7 @@
 //! Every flag also reads an environment variable (`ACX_LIAISON_ENDPOINT`, `ACX_TOKEN`,
 //! `ACX_CA_CERT`); flags win.
 
-use std::{path::PathBuf, process::ExitCode, time::SystemTime};
+use std::{path::PathBuf, process::ExitCode};
 
 use acx_client::{
     Client, ClientConfig, Error,
@@ -165,15 +165,12 @@ async fn run(args: Args) -> Result<ExitCode, Error> {
 /// 500 wireless earphones declared at 1000 USD: 2 USD a pair, well below what they sell
 /// for on the marketplaces.
 fn sample_declaration(id: &str) -> Declaration {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
     Declaration {
         declaration_id: id.to_owned(),
-        // The start of the last hour, so that running it again within the hour sends the
+        // A fixed time (2026-11-02 09:00 UTC), so that running it again, whenever, sends the
         // same declaration (DUPLICATE), not another one under the same id.
         declaration_time: Some(prost_types::Timestamp {
-            seconds: (i64::try_from(now).unwrap_or(i64::MAX) / 3600 - 1) * 3600,
+            seconds: 1_793_610_000,
             nanos: 0,
         }),
         customs_office: "USLAX".to_owned(),

@@ -26,7 +26,7 @@ use acx_proto::{
 };
 use acx_tests::{
     TestSuite, authorized, channel,
-    fixtures::{earbuds_notice, now_seconds},
+    fixtures::{an_hour_ago, earbuds_notice, now_seconds},
 };
 use prost::Message;
 use tonic::{Code, transport::Channel};
@@ -58,10 +58,7 @@ fn line(number: i32, hs: &str, quantity: f64, kg: f64, value: Option<Money>) -> 
 fn declaration(id: &str, lines: Vec<DeclarationLine>) -> Declaration {
     Declaration {
         declaration_id: id.to_owned(),
-        declaration_time: Some(prost_types::Timestamp {
-            seconds: now_seconds() - 3600,
-            nanos: 0,
-        }),
+        declaration_time: Some(an_hour_ago()),
         customs_office: "HUBUD".to_owned(),
         procedure: Procedure::HomeUse as i32,
         transport_mode: TransportMode::Road as i32,

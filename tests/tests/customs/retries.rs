@@ -10,17 +10,12 @@ use super::*;
 
 /// A declaration of 500 earbuds at 1.00 each on one tracking number, bill of lading and air
 /// waybill, with the codes written as given, declared at one time whenever it is built (a
-/// retry built a second later is otherwise another declaration).
+/// retry built a second later is otherwise another declaration: [`an_hour_ago`]).
 fn noisy(id: &str, tracking: &str, lading: &str, waybill: &str, unit: &str) -> Declaration {
-    static DECLARED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     let mut declared = declaration(
         id,
         vec![line(1, "8518.30", 500.0, 40.0, money("USD", "500.00"))],
     );
-    declared.declaration_time = Some(prost_types::Timestamp {
-        seconds: *DECLARED_AT.get_or_init(|| now_seconds() - 3600),
-        nanos: 0,
-    });
     declared.consignment = Some(ConsignmentNumbers {
         tracking_numbers: vec![tracking.to_owned()],
         bills_of_lading: vec![lading.to_owned()],
