@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    io::Read,
+    io::BufRead,
     path::PathBuf,
     process::{Command, Stdio},
     time::Duration,
@@ -109,7 +109,8 @@ async fn the_customs_walkthrough_works_as_printed() {
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("shipments/WALK-0001"), "{out}");
 
-        // The alert stream stays open: read what arrives for a few seconds.
+        // The alert stream stays open: read what arrives until the alert (buf is a Go
+        // process that first asks for the schema by reflection; a busy machine takes seconds).
         let mut watch = curl
             .command(true)
             .args([
@@ -121,15 +122,25 @@ async fn the_customs_walkthrough_works_as_printed() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-        let _ = watch.kill();
+        let (lines, arrived) = std::sync::mpsc::channel();
+        let stdout = std::io::BufReader::new(watch.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let mut streamed = String::new();
-        watch
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut streamed)
-            .unwrap();
+        while !streamed.contains("shipments/WALK-0001") {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match arrived.recv_timeout(left) {
+                Ok(line) => streamed.push_str(&line),
+                Err(_) => break,
+            }
+        }
+        let _ = watch.kill();
         let _ = watch.wait();
         assert!(streamed.contains("shipments/WALK-0001"), "{streamed}");
 

@@ -38,7 +38,15 @@ pub enum DemoError {
     /// A report was rejected (a bug in the demo data).
     #[error("demo report {0} was rejected: {1}")]
     Rejected(String, String),
+    /// Scoring did not know the demo sellers within [`SCORING_WAIT`] of their reports, so the
+    /// demo declarations would be assessed without them.
+    #[error("scoring did not take the demo reports within {} s", SCORING_WAIT.as_secs())]
+    ScoringBehind,
 }
+
+/// How long the demo waits for scoring to know its sellers before it declares shipments
+/// (a debug build on a busy machine takes seconds; a release build well under one).
+pub const SCORING_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn days_ago(days: i64) -> Option<prost_types::Timestamp> {
     let now = std::time::SystemTime::now()
@@ -396,7 +404,8 @@ pub async fn load_declarations(
         .connect()
         .await?;
     let mut scoring_client = ScoringServiceClient::new(scoring_channel);
-    for _ in 0..100 {
+    let deadline = tokio::time::Instant::now() + SCORING_WAIT;
+    loop {
         let request = GetSellerRiskRequest {
             seller: Some(SellerAccountRef {
                 platform: "demo-marketplace".to_owned(),
@@ -410,6 +419,9 @@ pub async fn load_declarations(
             .is_ok()
         {
             break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(DemoError::ScoringBehind);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

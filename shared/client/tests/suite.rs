@@ -357,10 +357,15 @@ async fn streams_outlive_the_deadline() {
         })
         .await
         .unwrap();
-    let alert = tokio::time::timeout(Duration::from_secs(10), alerts.message())
-        .await
-        .expect("the live alert in time")
-        .unwrap()
-        .expect("the stream is still open");
-    assert_eq!(alert.shipment.unwrap().name, "shipments/ACX-CLIENT-LIVE");
+    // On a busy machine the backlog may still be arriving: skip it to the live alert.
+    let live = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let alert = alerts.message().await.unwrap();
+            let alert = alert.expect("the stream is still open");
+            if alert.shipment.unwrap().name == "shipments/ACX-CLIENT-LIVE" {
+                return;
+            }
+        }
+    });
+    live.await.expect("the live alert in time");
 }

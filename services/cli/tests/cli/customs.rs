@@ -275,7 +275,16 @@ async fn large_declarations_go_in_calls_that_fit_and_one_over_1_mib_is_refused_o
     let run = acxctl(
         &suite,
         CUSTOMS,
-        &["-o", "json", "declarations", "submit", path(&file)],
+        // 300,000 tracking numbers take seconds of a debug build's deadline of 10 s.
+        &[
+            "--deadline",
+            "60s",
+            "-o",
+            "json",
+            "declarations",
+            "submit",
+            path(&file),
+        ],
     )
     .await;
     assert_eq!(run.code, 3, "one refused, the rest taken: {run:#?}");
@@ -295,7 +304,12 @@ async fn large_declarations_go_in_calls_that_fit_and_one_over_1_mib_is_refused_o
     );
 
     // Human output names the whole declaration's problem on its line.
-    let again = acxctl(&suite, CUSTOMS, &["declarations", "submit", path(&file)]).await;
+    let again = acxctl(
+        &suite,
+        CUSTOMS,
+        &["--deadline", "60s", "declarations", "submit", path(&file)],
+    )
+    .await;
     assert_eq!(again.code, 3, "{again:#?}");
     assert!(again.stdout.contains("10 duplicate"), "{again:#?}");
     let row = again
