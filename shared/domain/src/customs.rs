@@ -22,7 +22,7 @@ use acx_proto::common::{
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::{accounts, codes, money};
+use crate::{accounts, codes, country_dates, money};
 
 /// Most goods items in a declaration (the WCO goods item number has three digits).
 pub const MAX_LINES: usize = 999;
@@ -280,12 +280,20 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
             Err(why) => fail("marketplace", &why),
         }
     }
-    country(&mut fail, "origin_country", fields.origin_country, true);
+    let day = fields.declaration_seconds.map(crate::rates::day_of);
+    country(
+        &mut fail,
+        "origin_country",
+        fields.origin_country,
+        true,
+        day,
+    );
     country(
         &mut fail,
         "departure_country",
         fields.departure_country,
         false,
+        day,
     );
     if let Some(seller) = fields.seller {
         if seller.platform.trim().is_empty() || seller.seller_id.trim().is_empty() {
@@ -520,18 +528,22 @@ pub fn trim_id(value: &mut String) -> Result<(), String> {
 }
 
 /// An ISO 3166-1 alpha-2 code in either case, `ZZ` (unknown) or a customs code such as `XI`
-/// ([`codes::is_declared_country`]).
-fn country(fail: &mut impl FnMut(&str, &str), field: &str, value: &mut String, required: bool) {
+/// ([`codes::is_declared_country`]), in use on the declaration's day `on` (days since
+/// 1970-01-01) when it is known ([`country_dates::problem_on`]: `AN` in 2009, not in 2020).
+fn country(
+    fail: &mut impl FnMut(&str, &str),
+    field: &str,
+    value: &mut String,
+    required: bool,
+    on: Option<i64>,
+) {
     *value = value.trim().to_ascii_uppercase();
     if value.is_empty() {
         if required {
             fail(field, "is required (ZZ when unknown)");
         }
-    } else if !codes::is_declared_country(value) {
-        fail(
-            field,
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE (ZZ when unknown)",
-        );
+    } else if let Some(why) = country_dates::problem_on(value, on) {
+        fail(field, &why);
     }
 }
 

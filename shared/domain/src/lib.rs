@@ -22,6 +22,9 @@ pub mod accounts;
 /// Checks for the standard codes carried in reports: countries, currencies, GTINs, HS codes
 /// and telephone calling codes. Lists are sorted static arrays searched by binary search.
 pub mod codes;
+/// Which country codes a declaration of a given day may carry (ISO 3166-3 withdrawals,
+/// codes assigned since 2000).
+pub mod country_dates;
 /// Which ISO 4217 codes were money on a given day (withdrawn and newly issued codes).
 pub mod currency_dates;
 /// The rules of a customs declaration's fields, shared by liaison and scoring.

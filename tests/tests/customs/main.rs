@@ -587,6 +587,68 @@ async fn a_currency_is_money_on_the_dates_it_was_in_use() {
     assert!(line.declared_unit_value_usd > 5.0, "{line:?}");
 }
 
+/// A country code is judged by the declaration's date, as its currencies are: one ISO 3166
+/// has since withdrawn is a country while it was in use (and for a year after, while code
+/// lists catch up), a new one only from its assignment (found by a tester: AN on a 2009
+/// declaration, CS in 2005 and YU in 2001 were refused).
+#[tokio::test]
+async fn a_country_code_is_a_country_on_the_dates_it_was_in_use() {
+    let suite = TestSuite::start().await;
+    let on = |id: &str, origin: &str, departure: &str, seconds: i64| {
+        let mut declared = declaration(
+            id,
+            vec![line(1, "8518.30", 10.0, 2.0, money("USD", "750.00"))],
+        );
+        declared.declaration_time = Some(prost_types::Timestamp { seconds, nanos: 0 });
+        declared.origin_country = origin.to_owned();
+        declared.departure_country = departure.to_owned();
+        declared
+    };
+    // 10:00 UTC on 2009-06-01, 2005-06-01, 2001-06-01, 2020-06-01, 2010-06-01.
+    let results = submit(
+        &suite,
+        vec![
+            on("AN-2009", "an", "AN", 1_243_850_400),
+            on("CS-2005", "CS", "", 1_117_620_000),
+            on("YU-2001", "YU", "", 991_389_600),
+            on("AN-2020", "AN", "", 1_591_005_600),
+            on("CW-2010", "CN", "CW", 1_275_386_400),
+            on("CW-2020", "CN", "CW", 1_591_005_600),
+        ],
+    )
+    .await;
+    let outcomes: Vec<(&str, DeclarationOutcome)> = results
+        .iter()
+        .map(|r| (r.declaration_id.as_str(), r.outcome()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("AN-2009", DeclarationOutcome::Accepted),
+            ("CS-2005", DeclarationOutcome::Accepted),
+            ("YU-2001", DeclarationOutcome::Accepted),
+            ("AN-2020", DeclarationOutcome::Rejected),
+            ("CW-2010", DeclarationOutcome::Rejected),
+            ("CW-2020", DeclarationOutcome::Accepted),
+        ],
+        "{results:#?}"
+    );
+    let (withdrawn, early) = (&results[3].violations[0], &results[4].violations[0]);
+    assert_eq!(withdrawn.field, "declarations[3].origin_country");
+    assert!(
+        withdrawn.description.contains("withdrawn")
+            && withdrawn.description.contains("BQ, CW or SX"),
+        "{withdrawn:?}"
+    );
+    assert_eq!(early.field, "declarations[4].departure_country");
+    assert!(
+        early.description.contains("first assigned on 2010-12-15"),
+        "{early:?}"
+    );
+    let stored = shipment(&suite, "AN-2009").await;
+    assert_eq!(stored.declaration.unwrap().origin_country, "AN");
+}
+
 /// A mass too small for a value per kilogram gives none, not infinity (found by a tester).
 #[tokio::test]
 async fn a_vanishing_mass_gives_no_infinite_value_per_kilogram() {
