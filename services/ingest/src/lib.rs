@@ -12,6 +12,7 @@ pub mod storage;
 mod store;
 
 pub use error::Error;
+pub use prepare::content_hash;
 
 use std::{path::PathBuf, sync::Arc};
 

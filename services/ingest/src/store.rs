@@ -38,6 +38,8 @@ pub struct Existing {
     pub kind: i32,
     /// The retraction that withdrew it, if any.
     pub retracted_by: Option<String>,
+    /// Its stored form (the encoded `Report`), to read it again by today's rules.
+    pub payload: Vec<u8>,
 }
 
 /// A stored report as read back.
@@ -84,7 +86,7 @@ impl BatchTx {
         platform: &str,
         ids: &[&str],
     ) -> Result<HashMap<String, Existing>, sqlx::Error> {
-        const COLUMNS: &str = "SELECT report_id, sequence, content_hash, key_id, kind, retracted_by FROM reports WHERE platform = ";
+        const COLUMNS: &str = "SELECT report_id, sequence, content_hash, key_id, kind, retracted_by, payload FROM reports WHERE platform = ";
         let mut found = HashMap::new();
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
             let rows: Vec<Existing> = match &mut self.0 {

@@ -308,32 +308,8 @@ pub fn check(fields: DeclarationFields<'_>, now_seconds: i64) -> Problems {
         }
     }
     if let Some(consignment) = fields.consignment {
-        for (list, numbers) in [
-            ("tracking_numbers", &mut consignment.tracking_numbers),
-            ("bills_of_lading", &mut consignment.bills_of_lading),
-            ("air_waybills", &mut consignment.air_waybills),
-        ] {
-            let mut valid = true;
-            for (i, number) in numbers.iter_mut().enumerate() {
-                // Stored canonical, so that a retry written with other spaces, hyphens or
-                // case is the same declaration (found by a tester: it was ALREADY_EXISTS).
-                // The path names the number; the value is not echoed (found by a tester:
-                // 100,000 bad numbers made a 7 MB answer).
-                match codes::consignment_number(number) {
-                    Ok(canonical) => *number = canonical,
-                    Err(why) => {
-                        valid = false;
-                        fail(&format!("consignment.{list}[{i}]"), why);
-                    }
-                }
-            }
-            // A list is a set: sorted, a repeat dropped, so that the same numbers in another
-            // order are the same declaration (found by a tester). Left as sent when refused,
-            // so the paths name the numbers as sent.
-            if valid {
-                numbers.sort_unstable();
-                numbers.dedup();
-            }
+        for (path, why) in consignment_problems(consignment) {
+            fail(&format!("consignment.{path}"), why);
         }
     }
     national_codes(&mut fail, "national_codes", fields.national_codes);
@@ -525,6 +501,35 @@ pub fn trim_id(value: &mut String) -> Result<(), String> {
         return Err("must not begin with a combining mark (an accent with no letter)".to_owned());
     }
     Ok(())
+}
+
+/// Checks a consignment's numbers and puts them in canonical form
+/// ([`codes::consignment_number`]), for a declaration and a platform's shipment notice alike:
+/// problems as (path such as `tracking_numbers[2]`, reason). Each list is a set, sorted with
+/// a repeat dropped, so that the same numbers in another order are the same declaration or
+/// report (found by testers: a retry with its numbers reordered was ALREADY_EXISTS). A list
+/// with a refused number is left as sent, so the paths name the numbers as sent; the value
+/// is not echoed (found by a tester: 100,000 bad numbers made a 7 MB answer).
+pub fn consignment_problems(consignment: &mut ConsignmentNumbers) -> Vec<(String, &'static str)> {
+    let mut problems = Vec::new();
+    for (list, numbers) in [
+        ("tracking_numbers", &mut consignment.tracking_numbers),
+        ("bills_of_lading", &mut consignment.bills_of_lading),
+        ("air_waybills", &mut consignment.air_waybills),
+    ] {
+        let before = problems.len();
+        for (i, number) in numbers.iter_mut().enumerate() {
+            match codes::consignment_number(number) {
+                Ok(canonical) => *number = canonical,
+                Err(why) => problems.push((format!("{list}[{i}]"), why)),
+            }
+        }
+        if problems.len() == before {
+            numbers.sort_unstable();
+            numbers.dedup();
+        }
+    }
+    problems
 }
 
 /// An ISO 3166-1 alpha-2 code in either case, `ZZ` (unknown) or a customs code such as `XI`

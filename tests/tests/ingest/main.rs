@@ -6,6 +6,7 @@
 
 mod bulk;
 mod feed;
+mod notices;
 mod reads;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
