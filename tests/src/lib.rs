@@ -74,6 +74,10 @@ impl TestSuite {
     pub async fn start_in(data_dir: tempfile::TempDir, demo: bool) -> Self {
         let args = SuiteArgs {
             demo,
+            // No random selections: the lane a test expects is the rules' or the model's,
+            // not a draw keyed with this suite's own secret (a test of random selection sets
+            // a lane policy's random share).
+            random_inspection_share: 0.0,
             ..SuiteArgs::on_free_ports(data_dir.path())
         };
         let shutdown = Shutdown::new();

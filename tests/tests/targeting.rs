@@ -537,13 +537,6 @@ async fn in_cold_start_the_rules_lanes_keep_to_the_policys_shares() {
                 let shipment = assessment(&mut liaison, &customs, &result.declaration_id).await;
                 if !shipment.random_selection {
                     red += 1;
-                    if red == 1 {
-                        eprintln!("DEBUG {shipment:#?}");
-                        eprintln!(
-                            "DEBUGCARD {:#?}",
-                            card_through(&mut liaison, &customs).await.lanes
-                        );
-                    }
                 }
             }
         }

@@ -44,7 +44,7 @@ use acx_runtime::{
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::Error;
+use crate::{Error, targeting::lanes::Selections};
 
 /// PostgreSQL NOTIFY channel of appends.
 pub const CHANNEL: &str = "acx_scoring_history";
@@ -551,29 +551,37 @@ pub async fn declaration(
         .transpose()
 }
 
-/// Which of `shipments` were recorded, as (authority, declaration id), without reading
-/// them back: one query per [`ROWS_PER_STATEMENT`] declarations.
-pub async fn recorded_ids(
+/// Which of `shipments` were recorded, as (authority, declaration id), with the selections
+/// their first assessment made (a re-assessment keeps them): one query per
+/// [`ROWS_PER_STATEMENT`] declarations.
+pub async fn recorded_selections(
     database: &Database,
     shipments: &[DeclaredShipment],
-) -> Result<std::collections::HashSet<(String, String)>, Error> {
-    let mut found = std::collections::HashSet::new();
+) -> Result<HashMap<(String, String), Selections>, Error> {
+    let mut found = HashMap::new();
     for chunk in shipments.chunks(ROWS_PER_STATEMENT) {
         let sql = database.fit(rows_statement(
-            "SELECT d.authority, d.declaration_id FROM (VALUES ",
+            "SELECT d.authority, d.declaration_id, d.assessment FROM (VALUES ",
             0,
             chunk.len(),
             2,
             KEYS_JOIN,
         ));
-        let rows: Vec<(String, String)> = on_backend!(database, pool => {
+        let rows: Vec<(String, String, Vec<u8>)> = on_backend!(database, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
             for shipment in chunk {
                 query = query.bind(&shipment.authority).bind(&shipment.declaration_id);
             }
             query.fetch_all(pool).await?
         });
-        found.extend(rows);
+        for (authority, declaration_id, assessment) in rows {
+            let first = ShipmentAssessment::decode(assessment.as_slice())?;
+            let selections = Selections {
+                random: first.random_selection,
+                exploration: first.exploration,
+            };
+            found.insert((authority, declaration_id), selections);
+        }
     }
     Ok(found)
 }

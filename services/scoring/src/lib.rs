@@ -117,7 +117,8 @@ pub struct Config {
     pub adopt_settings: bool,
 }
 
-fn parse_share(text: &str) -> Result<f64, String> {
+/// A share between 0 and 1 (`ACX_SCORING_RANDOM_INSPECTION_SHARE`, the suite's flag too).
+pub fn parse_share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
         _ => Err(format!("{text:?} is not a share between 0 and 1")),
@@ -229,12 +230,16 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         &rates,
     );
     settings::agree(&database, &shared, config.adopt_settings).await?;
+    // The deployment's stored secret (the same on every replica): it seals page tokens and
+    // keys the selections' draws, which traders must not be able to compute.
+    let page_tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
     let scorer = Arc::new(scorer::Scorer::new(
         database.clone(),
         params,
         config.random_inspection_share,
         rates,
         shared,
+        targeting::lanes::Draws::new(page_tokens.derive("acx.scoring.selection-draws")),
     ));
     upgrade::from_legacy(&database).await?;
     let head = history::head(&database).await?;
@@ -264,7 +269,6 @@ pub async fn start(config: &Config, shutdown: Shutdown) -> Result<RunningServer,
         ),
     }
     let ready = scorer.ready();
-    let page_tokens = acx_runtime::paging::PageTokens::load_or_create(&database).await?;
     let scoring = service::Scoring::new(Arc::clone(&scorer), keys, page_tokens);
     let routes = tonic::service::Routes::new(
         ScoringServiceServer::new(scoring)

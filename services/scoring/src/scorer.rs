@@ -26,6 +26,7 @@ use crate::{
     state::State,
     targeting::{
         features::{Context, Declared},
+        lanes::{Draws, Selections},
         trainer::KnownVersions,
     },
     valuation::{self, AssessmentInputs, PartyHistory},
@@ -41,6 +42,8 @@ pub struct Scorer {
     pub(crate) database: Database,
     pub(crate) params: ModelParams,
     random_share: f64,
+    /// Keyed draws for random selection, exploration and lane ties.
+    draws: Draws,
     /// Reference rates that put declared values in US dollars (put back on a state
     /// restored from a snapshot).
     pub(crate) rates: Arc<ReferenceRates>,
@@ -93,13 +96,15 @@ fn spends_red(assessment: &ShipmentAssessment) -> bool {
 impl Scorer {
     /// An empty replica over `database` (the follower fills it); `random_share` of assessed
     /// declarations are picked for a random inspection; values are compared in US dollars
-    /// at `rates`; `settings` are the shared ones these make up (agreed at start-up).
+    /// at `rates`; `settings` are the shared ones these make up (agreed at start-up);
+    /// `draws` make the selections (keyed with the deployment's secret).
     pub fn new(
         database: Database,
         params: ModelParams,
         random_share: f64,
         rates: Arc<ReferenceRates>,
         settings: SharedSettings,
+        draws: Draws,
     ) -> Self {
         static COUNTER: AtomicI64 = AtomicI64::new(0);
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scoring".to_owned());
@@ -114,6 +119,7 @@ impl Scorer {
             database,
             params,
             random_share,
+            draws,
             rates,
             applied: watch::channel(0).0,
             start_head: AtomicI64::new(i64::MAX),
@@ -231,10 +237,24 @@ impl Scorer {
     }
 
     /// Assesses a (validated) declaration against this replica's state: the rules, then the
-    /// targeting model when one is in force. `seen`: the declaration is recorded already (a
-    /// re-assessment), so its own counts are left out of its features.
-    fn assess_now(&self, state: &State, shipment: &DeclaredShipment, seen: bool) -> Assessed {
+    /// targeting model when one is in force. `arrival`: the declaration is recorded already
+    /// (a re-assessment) with these selections, which it keeps, and its own counts are left
+    /// out of its features; otherwise its selections are drawn now.
+    fn assess_now(
+        &self,
+        state: &State,
+        shipment: &DeclaredShipment,
+        arrival: Option<Selections>,
+    ) -> Assessed {
         let model = &state.model;
+        let random_selection = arrival.map_or_else(
+            || {
+                state
+                    .targeting
+                    .random_selection(shipment, self.random_share, &self.draws)
+            },
+            |selected| selected.random,
+        );
         let notice = state.market.matching_notice(shipment);
         let seller = Self::seller_of(state, shipment);
         let mut assessment = valuation::assess(
@@ -246,7 +266,7 @@ impl Scorer {
                 profiles: &state.profiles,
                 seller_risk: seller.as_ref().and_then(|account| model.risk(account)),
                 notice,
-                random_share: self.random_share,
+                random_selection,
                 model_version: self.rules_version(),
             },
         );
@@ -265,7 +285,8 @@ impl Scorer {
             &mut assessment,
             shipment,
             self.random_share,
-            seen,
+            &self.draws,
+            arrival,
         );
         Assessed {
             assessment,
@@ -307,17 +328,16 @@ impl Scorer {
     ) -> Result<(Vec<Option<ShipmentAssessment>>, i64), Error> {
         if !record {
             // A declaration recorded before (a re-assessment) leaves its own counts out of
-            // its features. One look-up and one read of the state for the batch.
-            let recorded = history::recorded_ids(&self.database, shipments).await?;
+            // its features and keeps the selections made on its arrival. One look-up and
+            // one read of the state for the batch.
+            let recorded = history::recorded_selections(&self.database, shipments).await?;
             let state = self.state.read().await;
             let assessed = shipments
                 .iter()
                 .map(|shipment| {
                     let key = (shipment.authority.clone(), shipment.declaration_id.clone());
-                    Some(
-                        self.assess_now(&state, shipment, recorded.contains(&key))
-                            .assessment,
-                    )
+                    let arrival = recorded.get(&key).copied();
+                    Some(self.assess_now(&state, shipment, arrival).assessment)
                 })
                 .collect();
             return Ok((assessed, self.applied()));
@@ -341,7 +361,7 @@ impl Scorer {
             let mut undo = Vec::with_capacity(shipments.len());
             let mut assessed = Vec::with_capacity(shipments.len());
             for (shipment, stamped) in shipments.iter().zip(&stamped) {
-                let now = self.assess_now(&state, shipment, false);
+                let now = self.assess_now(&state, shipment, None);
                 let declared = Declared::read(stamped, &state.rates);
                 let seen = state.targeting.stats.see_undoable(&declared);
                 let red = spends_red(&now.assessment);

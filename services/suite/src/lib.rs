@@ -62,6 +62,12 @@ pub struct SuiteArgs {
     #[arg(long, env = "ACX_REFERENCE_RATES_FILE", value_name = "FILE")]
     pub reference_rates_file: Option<PathBuf>,
 
+    /// Share of assessed declarations scoring picks at random for inspection (0 to 1; see
+    /// scoring's --random-inspection-share).
+    #[arg(long, env = "ACX_SCORING_RANDOM_INSPECTION_SHARE", value_name = "SHARE",
+          default_value_t = 0.02, value_parser = acx_scoring::parse_share)]
+    pub random_inspection_share: f64,
+
     /// Log line format on standard error: human or json.
     #[arg(
         long,
@@ -84,6 +90,7 @@ impl SuiteArgs {
             liaison_addr: any,
             demo: false,
             reference_rates_file: None,
+            random_inspection_share: 0.02,
             log_format: LogFormat::default(),
         }
     }
@@ -155,6 +162,7 @@ pub async fn start(args: &SuiteArgs, shutdown: Shutdown) -> Result<Suite, SuiteE
             ingest_token: Some(credentials.token_of("service:scoring")?.into()),
             identifier_keys_file: Some(credentials.identifier_keys_file.clone()),
             reference_rates_file: args.reference_rates_file.clone(),
+            random_inspection_share: args.random_inspection_share,
             // The suite is the only replica of its embedded database: a setting changed
             // between two runs is the deployment's new one.
             adopt_settings: true,

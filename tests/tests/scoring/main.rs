@@ -6,6 +6,7 @@
 mod evidence;
 mod reads;
 mod restarts;
+mod selections;
 mod shipments;
 
 use std::time::Duration;

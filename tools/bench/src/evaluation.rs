@@ -351,7 +351,7 @@ pub fn run(options: EvalOptions) -> EvalReport {
                 profiles: &profiles,
                 seller_risk: seller.and_then(|account| model.risk(&account)),
                 notice,
-                random_share: 0.0,
+                random_selection: false,
                 model_version: "eval".to_owned(),
             },
         );

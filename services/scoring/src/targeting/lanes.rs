@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use acx_proto::scoring::{Lane, LanePolicy, LaneThresholds};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 /// Recent scores kept per authority and per office.
 const RECENT: usize = 5000;
@@ -312,12 +312,56 @@ impl LaneBook {
     }
 }
 
-/// A fixed draw in 0..1 for a declaration and a purpose, so it is always picked the same way.
-pub fn draw(authority: &str, declaration_id: &str, purpose: &str) -> f64 {
-    let digest = Sha256::digest(format!("{purpose}/{authority}/{declaration_id}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(bytes) as f64 / u64::MAX as f64
+/// Draws in 0..1 for a declaration and a purpose (random selection, exploration, a lane
+/// tie), keyed with a secret of the deployment: fixed, so every replica and every retry
+/// picks a declaration the same way, and unknown to traders, who could otherwise compute
+/// before declaring whether a declaration will be selected at random (found by a tester:
+/// an unkeyed SHA-256 of the declaration id reproduced all 185 random selections of a run).
+#[derive(Clone)]
+pub struct Draws {
+    key: [u8; 32],
+}
+
+impl Draws {
+    /// Draws keyed with `key` (scoring derives it from the deployment's stored secret, the
+    /// same on every replica).
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    /// The draw for `purpose` of `declaration_id` of `authority`.
+    pub fn draw(&self, authority: &str, declaration_id: &str, purpose: &str) -> f64 {
+        use hmac::{KeyInit as _, Mac as _};
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        for part in [purpose, authority, declaration_id] {
+            // Length-prefixed: no two (authority, id) pairs give the same input.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(bytes) as f64 / u64::MAX as f64
+    }
+}
+
+impl std::fmt::Debug for Draws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Draws { key: <secret> }")
+    }
+}
+
+/// The selections made when a declaration was first assessed and recorded. A
+/// re-assessment keeps them: a random selection is drawn once, under the policy of that
+/// day, or it is no unbiased sample (found by a tester: shipments GREEN on arrival became
+/// "selected at random" when the random share was raised later, and most picks vanished).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selections {
+    /// Selected at random for inspection.
+    pub random: bool,
+    /// Selected to explore a party with few outcomes.
+    pub exploration: bool,
 }
 
 #[cfg(test)]
@@ -472,6 +516,38 @@ mod tests {
         assert_eq!(
             (p.authority.as_str(), p.customs_office.as_str()),
             ("KCS", "NL000396")
+        );
+    }
+
+    #[test]
+    fn draws_are_a_fixed_share_and_depend_on_the_deployment_s_key() {
+        let draws = Draws::new([7; 32]);
+        let picked = (0..10_000)
+            .filter(|i| draws.draw("KCS", &format!("D{i}"), "random") < 0.02)
+            .count();
+        assert!((150..250).contains(&picked), "{picked}");
+        assert_eq!(
+            draws.draw("KCS", "D7", "random"),
+            Draws::new([7; 32]).draw("KCS", "D7", "random")
+        );
+        let other = Draws::new([8; 32]);
+        let same = (0..1000)
+            .filter(|i| {
+                let id = format!("D{i}");
+                (draws.draw("KCS", &id, "random") < 0.5) == (other.draw("KCS", &id, "random") < 0.5)
+            })
+            .count();
+        assert!(
+            (400..600).contains(&same),
+            "another key, other picks: {same}"
+        );
+        assert_ne!(
+            draws.draw("KCS", "D7", "random"),
+            draws.draw("KCS", "D7", "explore")
+        );
+        assert_ne!(
+            draws.draw("K", "CSD7", "random"),
+            draws.draw("KC", "SD7", "random")
         );
     }
 }

@@ -21,7 +21,7 @@ use forust_ml::{GradientBooster, Matrix, gradientbooster::ContributionsMethod};
 use crate::{model::ReasonCode, valuation};
 
 use features::{Context, Declared, FeatureSpace, Stats};
-use lanes::{EXPLORE_BELOW, LaneBook, draw};
+use lanes::{Draws, EXPLORE_BELOW, LaneBook, Selections};
 use train::Facts;
 
 /// A promoted model.
@@ -86,13 +86,36 @@ impl Targeting {
         outcomes >= self.trained_at_outcomes + RETRAIN_AFTER.max(self.trained_at_outcomes / 10)
     }
 
-    /// Scores `declared` (already counted in the statistics when `seen`: a re-assessment)
-    /// with the champion and rewrites the rules' `assessment`: risk, lane,
-    /// reasons and explanation from the model; the rules' facts (line comparisons, notes,
-    /// a blacklisted seller, random selection) stay. Returns the score. In cold start (no
-    /// champion) the rules' risk stands and their lane is held to the lane policy's shares
-    /// ([`LaneBook::cap_rules_lane`]); the rules' risk is returned as the score, so the
-    /// policy's thresholds follow the rules' recent risks until a model is in force.
+    /// Whether `shipment` is selected at random: its draw against the random share of the
+    /// lane policy in force for its authority and office (`random_share` when none is set).
+    /// Made once, when the declaration is first assessed ([`Selections`]).
+    pub fn random_selection(
+        &self,
+        shipment: &DeclaredShipment,
+        random_share: f64,
+        draws: &Draws,
+    ) -> bool {
+        let (authority, office) = (
+            shipment.authority.as_str(),
+            shipment.customs_office.as_str(),
+        );
+        let share = self
+            .lanes
+            .policy(authority, office, random_share)
+            .random_share;
+        draws.draw(authority, &shipment.declaration_id, "random") < share
+    }
+
+    /// Scores `declared` with the champion and rewrites the rules' `assessment`: risk,
+    /// lane, reasons and explanation from the model; the rules' facts (line comparisons,
+    /// notes, a blacklisted seller, the random selection already made) stay. `arrival`:
+    /// the selections made when the declaration was recorded, for a re-assessment (its
+    /// own counts are then left out of its features, and the selections kept). Returns the
+    /// score. In cold start (no champion) the rules' risk stands and their lane is held to
+    /// the lane policy's shares ([`LaneBook::cap_rules_lane`]); the rules' risk is
+    /// returned as the score, so the policy's thresholds follow the rules' recent risks
+    /// until a model is in force.
+    #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &self,
         declared: &Declared,
@@ -100,7 +123,8 @@ impl Targeting {
         assessment: &mut ShipmentAssessment,
         shipment: &DeclaredShipment,
         random_share: f64,
-        seen: bool,
+        draws: &Draws,
+        arrival: Option<Selections>,
     ) -> Option<f64> {
         let (authority, declaration_id, office) = (
             shipment.authority.as_str(),
@@ -112,14 +136,14 @@ impl Targeting {
             let forced = assessment.random_selection
                 || context.seller_listed
                 || context.market_anomaly >= 1.0;
-            let tie = draw(authority, declaration_id, "lane tie");
+            let tie = draws.draw(authority, declaration_id, "lane tie");
             let lane = self
                 .lanes
                 .cap_rules_lane(&policy, assessment.risk, forced, tie);
             assessment.lane = lane as i32;
             return Some(assessment.risk);
         };
-        let x = if seen {
+        let x = if arrival.is_some() {
             champion.space.vector_seen(declared, context, &self.stats)
         } else {
             champion.space.vector(declared, context, &self.stats)
@@ -143,17 +167,21 @@ impl Targeting {
 
         let policy = self.lanes.policy(authority, office, random_share);
         let thresholds = self.lanes.thresholds(&policy);
-        let random = draw(authority, declaration_id, "random") < policy.random_share;
-        let blind = ["importer", "consignor"].iter().any(|party| {
-            declared
-                .keys
-                .get(*party)
-                .and_then(|v| self.stats.record_of(party, v))
-                .map_or(0, |r| r.inspections)
-                < EXPLORE_BELOW
-        });
-        let explore =
-            blind && draw(authority, declaration_id, "explore") < policy.exploration_share;
+        let random = assessment.random_selection;
+        let explore = arrival.map_or_else(
+            || {
+                let blind = ["importer", "consignor"].iter().any(|party| {
+                    declared
+                        .keys
+                        .get(*party)
+                        .and_then(|v| self.stats.record_of(party, v))
+                        .map_or(0, |r| r.inspections)
+                        < EXPLORE_BELOW
+                });
+                blind && draws.draw(authority, declaration_id, "explore") < policy.exploration_share
+            },
+            |selected| selected.exploration,
+        );
         // RED within the share of recent scores and while the window has RED room left.
         let mut lane = if risk >= thresholds.red_threshold && self.lanes.room_left(&policy) {
             Lane::Red
@@ -244,7 +272,6 @@ impl Targeting {
         });
         assessment.risk = risk;
         assessment.lane = lane as i32;
-        assessment.random_selection = random;
         assessment.exploration = explore;
         assessment.reasons = reasons;
         assessment.model_version = champion.version_name();

@@ -16,7 +16,6 @@ use acx_proto::{
         ShipmentAssessment, SkippedComparison,
     },
 };
-use sha2::{Digest, Sha256};
 
 use super::{
     anomaly::{Comparison, compare, strength},
@@ -28,17 +27,6 @@ use crate::{
     market::{MarketIndex, NoticeLine, NoticeRef},
     model::ReasonCode,
 };
-
-/// Whether a declaration is picked for a random inspection: a fixed function of its id,
-/// so the same declaration is always picked the same way.
-pub(super) fn randomly_selected(shipment: &DeclaredShipment, share: f64) -> bool {
-    let digest =
-        Sha256::digest(format!("{}/{}", shipment.authority, shipment.declaration_id).as_bytes());
-    let draw = u64::from_be_bytes([
-        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-    ]);
-    (draw as f64 / u64::MAX as f64) < share
-}
 
 /// Everything an assessment reads.
 pub struct AssessmentInputs<'a> {
@@ -54,8 +42,9 @@ pub struct AssessmentInputs<'a> {
     pub seller_risk: Option<SellerRisk>,
     /// The notice matched by consignment numbers.
     pub notice: Option<&'a NoticeRef>,
-    /// Share of declarations picked at random for inspection.
-    pub random_share: f64,
+    /// Selected at random for inspection (drawn by the caller once per declaration:
+    /// [`crate::targeting::lanes::Draws`]).
+    pub random_selection: bool,
     /// Model version.
     pub model_version: String,
 }
@@ -495,7 +484,7 @@ pub fn assess(shipment: &DeclaredShipment, inputs: AssessmentInputs<'_>) -> Ship
             .then_with(|| a.code.cmp(&b.code))
     });
 
-    let random_selection = randomly_selected(shipment, inputs.random_share);
+    let random_selection = inputs.random_selection;
     let lane = if random_selection || seller_listed || risk >= 0.6 {
         Lane::Red
     } else if risk >= 0.3 {

@@ -7,7 +7,7 @@ use acx_proto::{
     scoring::{ComparisonBasis, DeclaredShipment, Lane, ShipmentAssessment},
 };
 
-use super::{anomaly::strength, assess::randomly_selected};
+use super::anomaly::strength;
 use crate::market::MarketIndex;
 
 use acx_proto::ingest::ShipmentNotice;
@@ -55,7 +55,7 @@ fn inputs<'a>(market: &'a MarketIndex, peers: &'a Peers) -> AssessmentInputs<'a>
         profiles: &NO_PROFILES,
         seller_risk: None,
         notice: None,
-        random_share: 0.0,
+        random_selection: false,
         model_version: "test".to_owned(),
     }
 }
@@ -199,24 +199,6 @@ fn only_a_quantity_that_counts_items_is_set_beside_the_marketplace_price() {
         let pieces = assessed(480.0, unit, "1000.00");
         assert!((pieces.lines[0].anomalies[0].ratio - anomaly.ratio).abs() < 1e-9);
     }
-}
-
-#[test]
-fn random_selection_is_a_fixed_share_of_declarations() {
-    let picked = (0..10_000)
-        .filter(|i| {
-            randomly_selected(
-                &shipment(&format!("D{i}"), "i", line("851830", 1.0, 1.0, "1")),
-                0.02,
-            )
-        })
-        .count();
-    assert!((150..250).contains(&picked), "{picked}");
-    let again = randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02);
-    assert_eq!(
-        again,
-        randomly_selected(&shipment("D7", "i", line("851830", 1.0, 1.0, "1")), 0.02)
-    );
 }
 
 #[test]
