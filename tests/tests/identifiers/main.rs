@@ -10,6 +10,7 @@
 mod false_links;
 mod forms;
 mod registers;
+mod shared_domains;
 mod versions;
 
 use std::time::Duration;

@@ -47,62 +47,86 @@ pub fn normalize(value: &str) -> Result<String, String> {
 /// Given as a web domain (without a seller's own subdomain, which stays its own:
 /// `bright.myshopify.com`), each is refused (normalisation version 3 on): found by a
 /// tester, two "John Smith"s whose storefront URLs were on `ebay.com`, and a seller giving
-/// `gmail.com`, were linked.
+/// `gmail.com`, were linked; a second tester's Trendyol, Noon, Weidian, `bit.ly` and
+/// `smartstore.naver.com` shop pages linked two shops with similar names).
 const SHARED_HOSTS: &[&str] = &[
-    "1688",
+    "11st",
     "126",
     "163",
+    "1688",
     "alibaba",
     "aliexpress",
     "allegro",
     "amazon",
     "aol",
+    "avito",
+    "bit",
     "bol",
     "cdiscount",
     "coupang",
+    "depop",
     "ebay",
     "etsy",
     "facebook",
     "flipkart",
     "github",
     "gmail",
+    "gmarket",
     "gmx",
+    "goo",
     "google",
     "googlemail",
+    "hepsiburada",
     "hotmail",
     "icloud",
     "instagram",
     "jd",
+    "jumia",
+    "kaufland",
     "lazada",
     "linkedin",
     "linktr",
     "live",
     "mail",
+    "meesho",
     "mercadolibre",
     "mercadolivre",
+    "mercari",
+    "n11",
     "naver",
+    "noon",
+    "olx",
     "otto",
     "outlook",
     "ozon",
     "pinterest",
+    "poshmark",
     "proton",
     "protonmail",
     "qq",
     "rakuten",
     "shein",
     "shopee",
+    "shopify",
+    "snapdeal",
     "t",
     "taobao",
     "temu",
     "tiktok",
+    "tinyurl",
     "tmall",
+    "tokopedia",
+    "trendyol",
     "twitter",
+    "vinted",
     "vk",
+    "wa",
     "walmart",
     "wayfair",
-    "wa",
     "web",
+    "weidian",
     "wildberries",
+    "wish",
     "x",
     "yahoo",
     "yandex",
@@ -110,9 +134,35 @@ const SHARED_HOSTS: &[&str] = &[
     "zalando",
 ];
 
+/// The platform's own subdomains of a shared host, where its sellers' pages live
+/// (`smartstore.naver.com/{shop}`, `sites.google.com/view/{page}`, `m.facebook.com`): not a
+/// seller's subdomain, which names the seller (`shop123.taobao.com`, `nike.tmall.com`).
+const PLATFORM_SUBDOMAINS: &[&str] = &[
+    "blog",
+    "business",
+    "item",
+    "m",
+    "mall",
+    "mobile",
+    "my",
+    "pages",
+    "seller",
+    "shop",
+    "shopping",
+    "sites",
+    "smartstore",
+    "store",
+    "stores",
+];
+
 /// Whether a normalised host is a [`SHARED_HOSTS`] name under a public suffix of one or two
-/// short labels (`ebay.com`, `amazon.co.uk`, `mail.ru`, `wa.me`), with no subdomain.
+/// short labels (`ebay.com`, `amazon.co.uk`, `mail.ru`, `wa.me`), with no subdomain or one of
+/// the platform's own ([`PLATFORM_SUBDOMAINS`]: `smartstore.naver.com`).
 pub(crate) fn is_shared_host(host: &str) -> bool {
+    let host = match host.split_once('.') {
+        Some((sub, rest)) if PLATFORM_SUBDOMAINS.contains(&sub) => rest,
+        _ => host,
+    };
     let Some((name, suffix)) = host.split_once('.') else {
         return false;
     };
@@ -182,11 +232,23 @@ mod tests {
             "amazon.co.uk/shops/x",
             "https://www.facebook.com/brightdeals",
             "wa.me/8613812345678",
+            // A second tester's shop pages on the marketplaces of the TR, KR and AE markets,
+            // a site builder's pages and a link shortener.
+            "https://www.trendyol.com/magaza/anka-ev-tekstil-m-123456",
+            "https://smartstore.naver.com/hanbit_shop",
+            "noon.com/uae-en/seller/p-12345",
+            "sites.google.com/view/bright-deals",
+            "https://bit.ly/3xYzAbc",
+            "weidian.com/?userid=1234567",
+            "m.facebook.com/brightdeals",
         ] {
             let error = normalize_kind(WebDomain, raw, None).unwrap_err();
             assert!(error.contains("shared"), "{raw}: {error}");
         }
         assert_eq!(ok("bright.myshopify.com"), "bright.myshopify.com");
+        // A seller's own subdomain of a marketplace names the seller.
+        assert_eq!(ok("shop123456.taobao.com"), "shop123456.taobao.com");
+        assert_eq!(ok("nike.tmall.com"), "nike.tmall.com");
         assert_eq!(ok("ebay-deals.com"), "ebay-deals.com");
         assert_eq!(ok("shop.example.co.uk"), "shop.example.co.uk");
     }
