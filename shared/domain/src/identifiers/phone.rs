@@ -59,8 +59,18 @@ pub fn normalize(
             .ok()
             .filter(super::numbering_plan::is_valid)
     };
+    // "00" is how most of the world dials abroad, so "00852 9183 4627" beside a seller's
+    // country is an international number too; read so only when it does not read as a
+    // number of that country as written (found by a tester: refused with HK, JP, KR, BR, AU,
+    // SG, TH, RU and NG, and accepted without a country).
+    let abroad = || {
+        text.strip_prefix("00")
+            .filter(|_| region.is_some())
+            .and_then(|rest| valid(&format!("+{rest}")))
+    };
     let number = valid(&text)
         .or_else(|| with_extension_words_read(&text).and_then(|read| valid(&read)))
+        .or_else(abroad)
         .ok_or_else(|| INVALID.to_owned())?;
     if refuse_placeholders && is_placeholder(&number) {
         return Err(PLACEHOLDER.to_owned());
@@ -243,6 +253,20 @@ mod tests {
             ok("＋８６ １３８ ２７６５ ４４０１", None),
             "+8613827654401"
         );
+        // "00" and the country code beside a seller's country, which may be another one
+        // (found by a tester: refused with a country, accepted without).
+        for country in [
+            "HK", "JP", "KR", "BR", "AU", "SG", "TH", "RU", "NG", "CN", "US",
+        ] {
+            assert_eq!(
+                ok("00852 9183 4627", Some(country)),
+                "+85291834627",
+                "{country}"
+            );
+        }
+        assert_eq!(ok("0044 20 7318 4623", Some("GB")), "+442073184623");
+        // A national number of the country as written still reads as one.
+        assert_eq!(ok("020 7318 4623", Some("GB")), "+442073184623");
     }
 
     #[test]
