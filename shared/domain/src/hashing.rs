@@ -156,7 +156,8 @@ fn legacy_forms(
         }
         computed = Some(version);
         // The current form of a registration or tax number may name its register
-        // (`GB:...`), which older versions never read: then only the raw value gives theirs.
+        // (`GB:...`), and from version 6 that of a national bank account its country, which
+        // older versions never read: then only the raw value gives theirs.
         let inputs: &[&str] = if current.contains(':') && kind.is_strong() {
             &[raw]
         } else {

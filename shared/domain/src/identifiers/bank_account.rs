@@ -1,6 +1,7 @@
 //! Bank and payout accounts: IBANs checked against the IBAN registry (the `iban_validate`
 //! crate: check digits and each country's account format), other account numbers taken as
-//! they are printed.
+//! they are printed and, from version 6, as their country's ([`in_country`]), weak unless
+//! they carry their bank's code ([`names_its_bank`]).
 
 use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
 

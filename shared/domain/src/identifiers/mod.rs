@@ -265,7 +265,9 @@ impl std::str::FromStr for Normalization {
 /// `country` is the seller's ISO 3166-1 alpha-2 country when known (any case), the country
 /// of its registration: it reads phone numbers written in national form and, from version 3
 /// on, names the register of a business registration number
-/// ([`registration::in_register`]). `Err` is a short lowercase text for a
+/// ([`registration::in_register`]), and from version 6 the country of a national bank
+/// account number ([`bank_account::in_country`]); [`hash_kind`] says whether such a number
+/// is hashed as a bank account or as a national account number. `Err` is a short lowercase text for a
 /// field violation or warning, e.g. "is not a valid e-mail address".
 pub fn normalize(kind: IdentifierKind, raw: &str, country: Option<&str>) -> Result<String, String> {
     normalize_as(Normalization::CURRENT, kind, raw, country)
