@@ -4,7 +4,14 @@
 
 use super::*;
 
-use acx_proto::{common::RiskTier, scoring::EntityMatch};
+use acx_proto::{
+    common::RiskTier,
+    liaison::{
+        CheckPartyRequest, PartyDescription, check_party_request::Party,
+        liaison_service_client::LiaisonServiceClient,
+    },
+    scoring::EntityMatch,
+};
 use acx_tests::TestSuite;
 
 fn bank(account: &str) -> Identifiers {
@@ -123,6 +130,44 @@ async fn a_national_account_number_alone_links_no_other_country_and_no_other_nam
             "{anywhere:#?}"
         );
     }
+
+    // Customs asking through liaison (CheckParty) gets the same answers.
+    let check_party = |country: &'static str| {
+        let token = suite.token("customs:demo-customs");
+        let liaison = suite.liaison;
+        async move {
+            LiaisonServiceClient::new(channel(liaison).await)
+                .check_party(authorized(
+                    CheckPartyRequest {
+                        party: Some(Party::Entity(PartyDescription {
+                            name: String::new(),
+                            country: country.to_owned(),
+                            identifiers: Some(bank("40178362")),
+                        })),
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .matches
+        }
+    };
+    let us = check_party("US").await;
+    assert!(
+        !clusters(&us).contains(&listed.cluster_id.as_str()),
+        "{us:#?}"
+    );
+    assert!(
+        clusters(&us).contains(&american.cluster_id.as_str()),
+        "{us:#?}"
+    );
+    assert!(us.iter().all(|m| !m.blacklisted), "{us:#?}");
+    let anywhere = check_party("").await;
+    assert!(
+        clusters(&anywhere).contains(&listed.cluster_id.as_str()),
+        "{anywhere:#?}"
+    );
 }
 
 /// What names one account still links on its own, whatever the names: an IBAN (whatever
