@@ -48,9 +48,9 @@ pub struct Config {
     /// Older normalisation versions whose hashes new profiles also carry, so that they link
     /// to profiles stored under those versions, and under which retries of reports stored
     /// before an upgrade are recognised: a comma-separated list of versions, `none` for
-    /// none. Default: every older version (`1,2,3,4` today).
+    /// none. Default: every older version (`1,2,3,4,5` today).
     #[arg(long, env = "ACX_INGEST_LEGACY_NORMALIZATIONS", value_name = "VERSIONS",
-          default_value = "1,2,3,4", value_parser = parse_legacy)]
+          default_value = "1,2,3,4,5", value_parser = parse_legacy)]
     pub legacy_normalizations: LegacyNormalizations,
 
     /// Most reports in one SubmitReports call or one bulk-load batch.

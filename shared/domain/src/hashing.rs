@@ -63,7 +63,15 @@ pub fn proto_kind(kind: IdentifierKind) -> pb::IdentifierKind {
         IdentifierKind::Email => pb::IdentifierKind::Email,
         IdentifierKind::Phone => pb::IdentifierKind::Phone,
         IdentifierKind::WebDomain => pb::IdentifierKind::WebDomain,
+        IdentifierKind::NationalBankAccount => pb::IdentifierKind::NationalBankAccount,
     }
+}
+
+/// The identifier kind of the contract's enum value, `None` for one this build does not know.
+pub fn domain_kind(kind: i32) -> Option<IdentifierKind> {
+    IdentifierKind::ALL
+        .into_iter()
+        .find(|k| proto_kind(*k) as i32 == kind)
 }
 
 /// A problem with one identifier: its field path under `identifiers` and a description,
@@ -116,7 +124,7 @@ pub fn normalize_all(
                 Ok(current) => {
                     let legacy = legacy_forms(kind, raw, &current, country, legacy);
                     set.normalized.push(Normalized {
-                        kind,
+                        kind: identifiers::hash_kind(kind, Normalization::CURRENT, &current),
                         current,
                         legacy,
                     });
@@ -148,7 +156,8 @@ fn legacy_forms(
         }
         computed = Some(version);
         // The current form of a registration or tax number may name its register
-        // (`GB:...`), which older versions never read: then only the raw value gives theirs.
+        // (`GB:...`), and from version 6 that of a national bank account its country, which
+        // older versions never read: then only the raw value gives theirs.
         let inputs: &[&str] = if current.contains(':') && kind.is_strong() {
             &[raw]
         } else {
@@ -179,7 +188,10 @@ pub fn hash_all(normalized: &[Normalized], key: &IdentifierKey) -> Vec<HashedIde
             key,
         ));
         for (version, form) in &item.legacy {
-            hashed.push(hashed_one(item.kind, form, *version, key));
+            // Each version's own kind: a national account number was a bank account before
+            // version 6.
+            let kind = identifiers::hash_kind(item.kind.field(), *version, form);
+            hashed.push(hashed_one(kind, form, *version, key));
         }
     }
     hashed.sort_by(|a, b| {
@@ -228,6 +240,29 @@ pub fn links_across_versions(
     let a_primary = version_a == primary_a;
     let b_primary = version_b == primary_b;
     (a_primary && b_primary) || (a_primary != b_primary && version_a == version_b)
+}
+
+/// Whether a hash of `kind` that links two profiles ([`links_across_versions`], same
+/// arguments) links them on its own, as a strong identifier, rather than only with similar
+/// names. A bank-account hash made under a version before 6 may be of a national account
+/// number without its bank, which names no account on its own; so where one side's is such
+/// a legacy hash (the profile was sent again since, and its own hash of the number is
+/// a national account number's or a scoped one's), the link is weak: a profile sent again
+/// no longer keeps a false strong link to one stored before (found by a tester: a British
+/// and an American seller with the same 8 digits). Two primary hashes keep their kind's
+/// strength: an IBAN is the same hash under every version.
+pub fn links_strongly(
+    kind: IdentifierKind,
+    (version_a, primary_a): (u32, u32),
+    (version_b, primary_b): (u32, u32),
+) -> bool {
+    let old_account = |version: u32, primary: u32| {
+        let version = version.max(1);
+        version < primary.max(1) && version < Normalization::V6.number()
+    };
+    kind.is_strong()
+        && !(kind == IdentifierKind::BankAccount
+            && (old_account(version_a, primary_a) || old_account(version_b, primary_b)))
 }
 
 #[cfg(test)]
@@ -339,6 +374,87 @@ mod tests {
                 ("+493041729356", &[][..]),
             ]
         );
+    }
+
+    /// A national account number: version 6 scopes it to the country and hashes it as a
+    /// national account number (weak); its version-5 form, the bare number, is kept as a
+    /// legacy bank-account hash, which links weakly ([`links_strongly`]). An IBAN needs no
+    /// legacy form.
+    #[test]
+    fn a_national_account_keeps_its_version_5_form_as_a_bank_account_legacy() {
+        let identifiers = Identifiers {
+            bank_accounts: vec![
+                "4017 8362".to_owned(),
+                "GB07 NWBK 6016 1331 9268 27".to_owned(),
+            ],
+            ..Default::default()
+        };
+        let set = normalize_all(&identifiers, Some("GB"), &[Normalization::V5]);
+        /// A value's hash kind, current form and legacy forms.
+        type Forms<'a> = (IdentifierKind, &'a str, &'a [(Normalization, String)]);
+        let forms: Vec<Forms> = set
+            .normalized
+            .iter()
+            .map(|n| (n.kind, n.current.as_str(), n.legacy.as_slice()))
+            .collect();
+        assert_eq!(
+            forms,
+            [
+                (
+                    IdentifierKind::NationalBankAccount,
+                    "GB:40178362",
+                    &[(Normalization::V5, "40178362".to_owned())][..]
+                ),
+                (
+                    IdentifierKind::BankAccount,
+                    "GB07NWBK60161331926827",
+                    &[][..]
+                ),
+            ]
+        );
+        let k = key();
+        let hashed = hash_all(&set.normalized, &k);
+        let legacy = hashed
+            .iter()
+            .find(|h| h.normalization_version == 5)
+            .unwrap();
+        assert_eq!(legacy.kind, pb::IdentifierKind::BankAccount as i32);
+        assert_eq!(
+            legacy.hash,
+            k.hash_identifier(IdentifierKind::BankAccount, "40178362")
+        );
+        assert_eq!(
+            hashed
+                .iter()
+                .filter(|h| h.kind == pb::IdentifierKind::NationalBankAccount as i32)
+                .count(),
+            1
+        );
+        assert_eq!(
+            domain_kind(pb::IdentifierKind::NationalBankAccount as i32),
+            Some(IdentifierKind::NationalBankAccount)
+        );
+        assert_eq!(domain_kind(99), None);
+    }
+
+    #[test]
+    fn old_bank_account_hashes_link_strongly_only_between_profiles_of_their_version() {
+        use IdentifierKind::*;
+        let (resent_legacy, old_primary, new_primary) = ((5, 6), (5, 5), (6, 6));
+        // Two profiles stored under version 5: their hashes keep their kind's strength.
+        assert!(links_strongly(BankAccount, old_primary, old_primary));
+        // An IBAN (one hash under every version) meets an old profile's: strong.
+        assert!(links_strongly(BankAccount, new_primary, old_primary));
+        // A profile sent again meets an old one through its version-5 legacy hash: weak.
+        assert!(!links_strongly(BankAccount, resent_legacy, old_primary));
+        assert!(!links_strongly(BankAccount, old_primary, resent_legacy));
+        assert!(links_strongly(TaxNumber, resent_legacy, old_primary));
+        assert!(!links_strongly(
+            NationalBankAccount,
+            new_primary,
+            new_primary
+        ));
+        assert!(!links_strongly(Phone, new_primary, new_primary));
     }
 
     #[test]

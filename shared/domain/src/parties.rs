@@ -66,18 +66,46 @@ pub fn check_description(
 /// in every country's register (profiles hold it under their country's, [`crate::identifiers::registration`]),
 /// so a question that does not know the country still finds the holders, in every register
 /// that issued it.
+///
+/// Likewise a national bank account number (version 6): profiles hold it under their
+/// country (`GB:40178362`), so a question without a country asks about it in every country,
+/// each form of the kind it is there (with a UK sort code, 14 digits, a bank account).
 fn in_every_register(set: &mut NormalizedSet) {
-    use crate::identifiers::IdentifierKind::{self, BusinessRegistration, TaxNumber};
+    use crate::identifiers::IdentifierKind::{
+        self, BankAccount, BusinessRegistration, NationalBankAccount, TaxNumber,
+    };
     let numbers: Vec<(IdentifierKind, String)> = set
         .normalized
         .iter()
         .filter(|n| {
-            matches!(n.kind, BusinessRegistration | TaxNumber)
-                && n.current.bytes().all(|b| b.is_ascii_digit())
+            (matches!(n.kind, BusinessRegistration | TaxNumber)
+                && n.current.bytes().all(|b| b.is_ascii_digit()))
+                || n.kind == NationalBankAccount
         })
         .map(|n| (n.kind, n.current.clone()))
         .collect();
     for (kind, number) in numbers {
+        if kind == NationalBankAccount {
+            let mut forms: Vec<String> = codes::countries()
+                .iter()
+                .map(|country| {
+                    crate::identifiers::bank_account::in_country(number.clone(), Some(country))
+                })
+                .collect();
+            forms.sort_unstable();
+            forms.dedup();
+            set.normalized
+                .extend(forms.into_iter().map(|current| hashing::Normalized {
+                    kind: crate::identifiers::hash_kind(
+                        BankAccount,
+                        Normalization::CURRENT,
+                        &current,
+                    ),
+                    current,
+                    legacy: Vec::new(),
+                }));
+            continue;
+        }
         let mut forms: Vec<String> = codes::countries()
             .iter()
             .map(|country| match kind {
@@ -144,5 +172,48 @@ mod tests {
         ] {
             assert!(forms.contains(&form), "{form} not in {forms:?}");
         }
+    }
+
+    /// A national account number (version 6): asked with a country, in that country only;
+    /// without one, in every country, each form of its kind there; an IBAN as it is.
+    #[test]
+    fn a_national_account_is_asked_in_its_country_or_in_every_one() {
+        use crate::identifiers::IdentifierKind::{BankAccount, NationalBankAccount};
+        let identifiers = Identifiers {
+            bank_accounts: vec!["40178362".into(), "20000040178362".into()],
+            ..Default::default()
+        };
+        let forms = |country: &str| {
+            let (set, violations) = check_description("", country, &identifiers, &[]);
+            assert!(violations.is_empty(), "{violations:?}");
+            set.normalized
+                .into_iter()
+                .map(|n| (n.current, n.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            forms("US"),
+            [
+                ("US:40178362".to_owned(), NationalBankAccount),
+                ("US:20000040178362".to_owned(), NationalBankAccount)
+            ]
+        );
+        let anywhere = forms("");
+        for form in [
+            ("40178362".to_owned(), NationalBankAccount),
+            ("GB:40178362".to_owned(), NationalBankAccount),
+            ("US:40178362".to_owned(), NationalBankAccount),
+            ("GB:20000040178362".to_owned(), BankAccount),
+            ("US:20000040178362".to_owned(), NationalBankAccount),
+        ] {
+            assert!(anywhere.contains(&form), "{form:?} not in {anywhere:?}");
+        }
+        let iban = Identifiers {
+            bank_accounts: vec!["GB07 NWBK 6016 1331 9268 27".into()],
+            ..Default::default()
+        };
+        let (set, _) = check_description("", "", &iban, &[]);
+        assert_eq!(set.normalized.len(), 1);
+        assert_eq!(set.normalized[0].kind, BankAccount);
     }
 }

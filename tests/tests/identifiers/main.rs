@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bank_accounts;
 mod false_links;
 mod forms;
 mod registers;

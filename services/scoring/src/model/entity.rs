@@ -10,7 +10,7 @@ use super::{
     ClusterId, Model,
     accounts::{Account, Identifier},
     index::AccountSet,
-    linking::{is_strong, kind_label},
+    linking::{kind_label, links_strongly},
 };
 use crate::names;
 
@@ -29,25 +29,27 @@ impl Model {
         let mut found: BTreeMap<ClusterId, BTreeMap<String, f64>> = BTreeMap::new();
         for (kind, hash, version) in identifiers {
             let identifier = Identifier::new(*kind, hash);
-            for account in self
+            let asked = ((*version).max(1), asked_version);
+            for (account, theirs) in self
                 .holders
                 .get(&identifier)
                 .into_iter()
                 .flatten()
-                .filter(|account| {
-                    self.accounts
-                        .get(**account)
-                        .and_then(Account::current)
-                        .is_some_and(|theirs| {
-                            hashing::links_across_versions(
-                                ((*version).max(1), asked_version),
-                                theirs.version_of(&identifier),
-                            )
-                        })
+                .filter_map(|account| {
+                    let theirs = self
+                        .accounts
+                        .get(*account)
+                        .and_then(Account::current)?
+                        .version_of(&identifier);
+                    hashing::links_across_versions(asked, theirs).then_some((account, theirs))
                 })
             {
                 if let Some(cluster) = self.accounts.get(*account).and_then(|a| a.cluster) {
-                    let weight = if is_strong(*kind) { 0.9 } else { 0.35 };
+                    let weight = if links_strongly(*kind, asked, theirs) {
+                        0.9
+                    } else {
+                        0.35
+                    };
                     let feature = found
                         .entry(cluster)
                         .or_default()

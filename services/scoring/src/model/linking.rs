@@ -46,14 +46,19 @@ impl std::fmt::Display for ClusterId {
     }
 }
 
+/// Whether identifiers of `kind` (`acx.common.v1.IdentifierKind`) link accounts on their
+/// own: registration and tax numbers, IBANs and national account numbers with their bank's
+/// code ([`IdentifierKind::is_strong`]).
 pub(super) fn is_strong(kind: i32) -> bool {
-    [
-        pb::IdentifierKind::BusinessRegistration,
-        pb::IdentifierKind::TaxNumber,
-        pb::IdentifierKind::BankAccount,
-    ]
-    .iter()
-    .any(|k| *k as i32 == kind)
+    hashing::domain_kind(kind).is_some_and(IdentifierKind::is_strong)
+}
+
+/// Whether a hash of `kind` shared by two profiles, each side's (hash version, profile
+/// version), links them on its own ([`hashing::links_strongly`]): a bank-account hash that
+/// one side holds only as a legacy hash of a version before 6 may be a national number
+/// without its bank, and links with similar names only.
+pub(super) fn links_strongly(kind: i32, a: (u32, u32), b: (u32, u32)) -> bool {
+    hashing::domain_kind(kind).is_some_and(|kind| hashing::links_strongly(kind, a, b))
 }
 
 /// How a link reason names a kind of identifier, in words (`bank account`, not the tag).
@@ -66,22 +71,13 @@ fn kind_words(kind: i32) -> &'static str {
         Ok(pb::IdentifierKind::Email) => "e-mail",
         Ok(pb::IdentifierKind::Phone) => "phone",
         Ok(pb::IdentifierKind::WebDomain) => "web domain",
+        Ok(pb::IdentifierKind::NationalBankAccount) => "national account number",
         _ => "identifier",
     }
 }
 
 pub(super) fn kind_label(kind: i32) -> &'static str {
-    let domain = match pb::IdentifierKind::try_from(kind) {
-        Ok(pb::IdentifierKind::BusinessRegistration) => IdentifierKind::BusinessRegistration,
-        Ok(pb::IdentifierKind::TaxNumber) => IdentifierKind::TaxNumber,
-        Ok(pb::IdentifierKind::BankAccount) => IdentifierKind::BankAccount,
-        Ok(pb::IdentifierKind::Address) => IdentifierKind::Address,
-        Ok(pb::IdentifierKind::Email) => IdentifierKind::Email,
-        Ok(pb::IdentifierKind::Phone) => IdentifierKind::Phone,
-        Ok(pb::IdentifierKind::WebDomain) => IdentifierKind::WebDomain,
-        _ => return "identifier",
-    };
-    domain.tag()
+    hashing::domain_kind(kind).map_or("identifier", IdentifierKind::tag)
 }
 
 /// The cluster id founded by `account`.
@@ -150,16 +146,19 @@ impl Model {
             for &other in holders.iter().filter(|other| **other != account) {
                 let theirs = self.accounts.get(other);
                 // A shared hash counts only if it means the same under both sides' rules.
-                let same_rules = theirs.and_then(Account::current).is_some_and(|theirs| {
-                    hashing::links_across_versions(
-                        profile.version_of(identifier),
-                        theirs.version_of(identifier),
-                    )
-                });
-                if !same_rules {
+                let Some(versions) = theirs
+                    .and_then(Account::current)
+                    .map(|theirs| {
+                        (
+                            profile.version_of(identifier),
+                            theirs.version_of(identifier),
+                        )
+                    })
+                    .filter(|(ours, theirs)| hashing::links_across_versions(*ours, *theirs))
+                else {
                     continue;
-                }
-                if is_strong(identifier.kind) {
+                };
+                if links_strongly(identifier.kind, versions.0, versions.1) {
                     links.insert(other, true);
                 } else if let Entry::Vacant(vacant) = links.entry(other) {
                     let other_names = theirs.map(Account::names).unwrap_or_default();

@@ -308,6 +308,100 @@ fn cluster_ids_are_stable_and_merges_keep_the_oldest() {
     );
 }
 
+/// A profile whose hashes carry their normalisation versions: (kind, hash, version).
+fn versioned_profile(
+    id: &str,
+    seller: &str,
+    name: &str,
+    identifiers: &[(pb::IdentifierKind, &str, u32)],
+) -> Report {
+    let mut report = profile(id, seller, name, &[]);
+    if let Some(Kind::SellerProfile(p)) = report.kind.as_mut() {
+        p.hashed_identifiers = identifiers
+            .iter()
+            .map(|(kind, hash, version)| HashedIdentifier {
+                kind: *kind as i32,
+                key_id: "k1".to_owned(),
+                hash: (*hash).to_owned(),
+                normalization_version: *version,
+            })
+            .collect();
+    }
+    report
+}
+
+/// Found by a tester: the same national account number of a British and an American seller
+/// linked them strongly and a finding against one blacklisted the other. A national account
+/// number links only with a similar name, and so does a bank account that a profile sent
+/// again (version 6) holds only as a version-5 legacy hash; two profiles still under
+/// version 5 stay strongly linked (their hashes cannot tell a national number from an IBAN).
+#[test]
+fn national_account_numbers_and_old_bank_account_legacy_hashes_link_only_with_similar_names() {
+    use pb::IdentifierKind::{BankAccount, NationalBankAccount};
+    let model = model_of(&[
+        (
+            "a",
+            versioned_profile("P1", "S1", "Bright Lantern Ltd", &[(BankAccount, "b1", 5)]),
+        ),
+        ("a", finding("F1", "S1", true, EvidenceType::TestBuy, 3)),
+        // Sent again under version 6: its national number, and the version-5 form as legacy.
+        (
+            "b",
+            versioned_profile(
+                "P2",
+                "T1",
+                "Ohio Garden Supply LLC",
+                &[(NationalBankAccount, "n1", 6), (BankAccount, "b1", 5)],
+            ),
+        ),
+        (
+            "b",
+            versioned_profile(
+                "P3",
+                "T2",
+                "Bright Lantern Ltd",
+                &[(NationalBankAccount, "n1", 6), (BankAccount, "b1", 5)],
+            ),
+        ),
+        // Still under version 5.
+        (
+            "c",
+            versioned_profile("P4", "U1", "Meadowbrook Home", &[(BankAccount, "b1", 5)]),
+        ),
+        // Two sellers of version 6 with one national number and unrelated names.
+        (
+            "d",
+            versioned_profile(
+                "P5",
+                "V1",
+                "Kestrel Audio",
+                &[(NationalBankAccount, "n2", 6)],
+            ),
+        ),
+        (
+            "d",
+            versioned_profile(
+                "P6",
+                "V2",
+                "Harbour Tea Rooms",
+                &[(NationalBankAccount, "n2", 6)],
+            ),
+        ),
+    ]);
+    let risk = |platform: &str, seller: &str| model.risk(&key(platform, seller)).expect("scored");
+    let listed = risk("a", "S1");
+    assert_eq!(listed.tier, RiskTier::Blacklisted as i32);
+    let american = risk("b", "T1");
+    assert_ne!(american.cluster_id, listed.cluster_id);
+    assert_ne!(american.tier, RiskTier::Blacklisted as i32);
+    assert_eq!(risk("b", "T2").cluster_id, listed.cluster_id);
+    assert_ne!(risk("b", "T2").tier, RiskTier::Blacklisted as i32);
+    let old = risk("c", "U1");
+    assert_eq!(old.cluster_id, listed.cluster_id);
+    assert_eq!(old.tier, RiskTier::Blacklisted as i32);
+    assert_ne!(risk("d", "V1").cluster_id, risk("d", "V2").cluster_id);
+}
+
 #[test]
 fn a_confirmed_finding_lists_the_account_and_its_strong_links_and_a_retraction_delists() {
     let mut model = Model::new(params());

@@ -1,6 +1,7 @@
 //! Bank and payout accounts: IBANs checked against the IBAN registry (the `iban_validate`
 //! crate: check digits and each country's account format), other account numbers taken as
-//! they are printed.
+//! they are printed and, from version 6, as their country's ([`in_country`]), weak unless
+//! they carry their bank's code ([`names_its_bank`]).
 
 use iban::{BaseIban, Iban, IbanLike, ParseIbanError};
 
@@ -84,6 +85,66 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     }
 }
 
+/// A bank account as its country's banks know it (version 6 on): an IBAN stays as it is
+/// (its country and bank are in it, and it is one account whatever country a platform
+/// records); a national account number is prefixed with the seller's country
+/// (`GB:40178362`), as national numbering is each country's own and the same digits name
+/// unrelated accounts in two countries (found by a tester: a British seller's `40178362`
+/// and an American seller's were linked, and a finding against the one blacklisted the
+/// other). Without a country the number stays as it is, and meets only numbers given
+/// without one.
+pub fn in_country(account: String, country: Option<&str>) -> String {
+    if looks_like_iban(&account) {
+        return account;
+    }
+    match country.map(str::trim).filter(|c| c.len() == 2) {
+        Some(country) => format!("{}:{account}", country.to_ascii_uppercase()),
+        None => account,
+    }
+}
+
+/// Whether a bank account normalised under version 6 ([`in_country`]) names its bank, and
+/// so one account on its own: an IBAN, or a national number with its bank's code where the
+/// country's form is known: a UK sort code and account number (`GB:` and 14 digits), a US
+/// ABA routing number (9 digits with a valid check digit and a Federal Reserve prefix)
+/// followed by an account number of 4 to 17 digits. Any other national number, and one
+/// given without a country, is unique only within a bank the value does not name, so it
+/// links as a weak identifier, with a similar name only
+/// ([`super::IdentifierKind::NationalBankAccount`]).
+pub fn names_its_bank(normalized: &str) -> bool {
+    if looks_like_iban(normalized) {
+        return true;
+    }
+    let Some((country, number)) = normalized.split_once(':') else {
+        return false;
+    };
+    if !number.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    match country {
+        "GB" => number.len() == 14,
+        "US" => number.len() >= 13 && number.len() <= 26 && is_aba_routing(&number[..9]),
+        _ => false,
+    }
+}
+
+/// Whether 9 digits are an ABA routing number: a Federal Reserve routing symbol as its first
+/// two digits (00 to 12, 21 to 32, 61 to 72 or 80) and the check digit of weights 3, 7, 1.
+fn is_aba_routing(digits: &str) -> bool {
+    let d: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
+    if d.len() != 9 {
+        return false;
+    }
+    let prefix = d[0] * 10 + d[1];
+    let known = matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80);
+    let sum: u32 = d
+        .iter()
+        .zip([3, 7, 1].iter().cycle())
+        .map(|(digit, weight)| digit * weight)
+        .sum();
+    known && sum.is_multiple_of(10)
+}
+
 /// Two ASCII letters then two digits: how every IBAN begins, and no national account number.
 pub(super) fn looks_like_iban(s: &str) -> bool {
     let b = s.as_bytes();
@@ -164,6 +225,62 @@ mod tests {
             .unwrap(),
             "GB82WEST12345698765432"
         );
+    }
+
+    /// Found by a tester: a British seller's account number `40178362` and an American
+    /// seller's were one hash, and so were two British sellers' of two banks; a finding
+    /// against one blacklisted the others. From version 6 a national number is its
+    /// country's, and without its bank's code a weak identifier of its own kind.
+    #[test]
+    fn national_numbers_are_their_country_s_and_weak_without_their_bank() {
+        use super::super::{
+            IdentifierKind::NationalBankAccount, Normalization, hash_kind, normalize_as,
+        };
+        let in_country = |raw: &str, country: &str| {
+            let form = normalize_kind(BankAccount, raw, Some(country)).unwrap();
+            let kind = hash_kind(BankAccount, Normalization::V6, &form);
+            (form, kind)
+        };
+        assert_eq!(
+            in_country("40178362", "GB"),
+            ("GB:40178362".to_owned(), NationalBankAccount)
+        );
+        assert_eq!(
+            in_country("4017 8362", "us"),
+            ("US:40178362".to_owned(), NationalBankAccount)
+        );
+        // With its bank's code: a UK sort code, a US routing number (check digit right).
+        assert_eq!(
+            in_country("20-00-00 40178362", "GB"),
+            ("GB:20000040178362".to_owned(), BankAccount)
+        );
+        assert_eq!(
+            in_country("021000021 / 40178362", "US"),
+            ("US:02100002140178362".to_owned(), BankAccount)
+        );
+        // Nine digits that are no routing number (wrong check digit) name no bank.
+        assert_eq!(
+            in_country("021000022 / 40178362", "US").1,
+            NationalBankAccount
+        );
+        // 14 digits name a British bank, not an American one.
+        assert_eq!(in_country("20000040178362", "US").1, NationalBankAccount);
+        // An IBAN stays as it is and strong, whatever the country.
+        assert_eq!(
+            in_country("GB07 NWBK 6016 1331 9268 27", "US"),
+            ("GB07NWBK60161331926827".to_owned(), BankAccount)
+        );
+        // Without a country: unscoped, and weak.
+        let bare = normalize_kind(BankAccount, "40178362", None).unwrap();
+        assert_eq!(bare, "40178362");
+        assert_eq!(
+            hash_kind(BankAccount, Normalization::V6, &bare),
+            NationalBankAccount
+        );
+        // Version 5 took every national number as it was, as a bank account.
+        let v5 = normalize_as(Normalization::V5, BankAccount, "40178362", Some("GB")).unwrap();
+        assert_eq!(v5, "40178362");
+        assert_eq!(hash_kind(BankAccount, Normalization::V5, &v5), BankAccount);
     }
 
     #[test]

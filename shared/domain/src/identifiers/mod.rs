@@ -47,11 +47,17 @@ pub enum IdentifierKind {
     Phone,
     /// Web domain of a shop or contact site.
     WebDomain,
+    /// A national bank account number given without its bank's code (a UK account number
+    /// without its sort code, a US one without its routing number), from normalisation
+    /// version 6: unique only within its bank, so the same digits name unrelated accounts of
+    /// two banks (found by a tester). Given in `bank_accounts`; hashed with its country
+    /// ([`bank_account::in_country`]).
+    NationalBankAccount,
 }
 
 impl IdentifierKind {
     /// Every kind, in declaration order, for iterating (tests, metrics, admin listings).
-    pub const ALL: [IdentifierKind; 7] = [
+    pub const ALL: [IdentifierKind; 8] = [
         IdentifierKind::BusinessRegistration,
         IdentifierKind::TaxNumber,
         IdentifierKind::BankAccount,
@@ -59,6 +65,7 @@ impl IdentifierKind {
         IdentifierKind::Email,
         IdentifierKind::Phone,
         IdentifierKind::WebDomain,
+        IdentifierKind::NationalBankAccount,
     ];
 
     /// Stable lowercase tag used inside hashes and logs. Never change one: every stored hash
@@ -72,12 +79,24 @@ impl IdentifierKind {
             IdentifierKind::Email => "email",
             IdentifierKind::Phone => "phone",
             IdentifierKind::WebDomain => "web_domain",
+            IdentifierKind::NationalBankAccount => "national_bank_account",
+        }
+    }
+
+    /// The kind of the field a value of this kind is given in, and of the hashes versions
+    /// before 6 made of it: a national account number is given, and was hashed, as a bank
+    /// account.
+    pub fn field(self) -> IdentifierKind {
+        match self {
+            IdentifierKind::NationalBankAccount => IdentifierKind::BankAccount,
+            kind => kind,
         }
     }
 
     /// Registration, tax and bank identifiers identify a business on their own; the others
-    /// (shared addresses, forwarded phones, reused mailboxes) link sellers only together with a
-    /// similar name.
+    /// (shared addresses, forwarded phones, reused mailboxes, and from version 6 a national
+    /// account number without its bank's code) link sellers only together with a similar
+    /// name.
     pub fn is_strong(self) -> bool {
         matches!(
             self,
@@ -123,18 +142,27 @@ pub enum Normalization {
     /// forms read alike (`Parkway` and `Pkwy`, `California` and `CA`, a trailing `USA`).
     /// Other kinds read as in version 4.
     V5,
+    /// Version 5, and a national bank account number (not an IBAN) is its country's, as a
+    /// registration number of digits only is: hashed with the seller's country
+    /// (`GB:40178362`), and, given without its bank's code (a sort code, a routing number),
+    /// a weak identifier of its own kind ([`IdentifierKind::NationalBankAccount`]): the
+    /// same digits named accounts of two banks, or of two countries, and a finding against
+    /// one blacklisted the other (found by a tester). See [`bank_account::in_country`].
+    /// IBANs, and other kinds, read as in version 5.
+    V6,
 }
 
 impl Normalization {
     /// The version new identifiers are normalised and hashed with.
-    pub const CURRENT: Normalization = Normalization::V5;
+    pub const CURRENT: Normalization = Normalization::V6;
     /// Every version, oldest first.
-    pub const ALL: [Normalization; 5] = [
+    pub const ALL: [Normalization; 6] = [
         Normalization::V1,
         Normalization::V2,
         Normalization::V3,
         Normalization::V4,
         Normalization::V5,
+        Normalization::V6,
     ];
 
     /// The version's number, as the contract carries it (1, 2, ...).
@@ -145,6 +173,7 @@ impl Normalization {
             Normalization::V3 => 3,
             Normalization::V4 => 4,
             Normalization::V5 => 5,
+            Normalization::V6 => 6,
         }
     }
 
@@ -157,6 +186,7 @@ impl Normalization {
             3 => Some(Normalization::V3),
             4 => Some(Normalization::V4),
             5 => Some(Normalization::V5),
+            6 => Some(Normalization::V6),
             _ => None,
         }
     }
@@ -165,6 +195,8 @@ impl Normalization {
     /// both gives one hash, and the older one need not be computed).
     pub fn reads_alike(self, other: Normalization, kind: IdentifierKind) -> bool {
         use Normalization::*;
+        // A national account number was a bank account to every version before 6.
+        let kind = kind.field();
         let (a, b) = (self.min(other), self.max(other));
         // Each step from one version to the next changes some kinds; versions read a kind
         // alike when no step between them changes it.
@@ -186,6 +218,10 @@ impl Normalization {
                 IdentifierKind::TaxNumber
                     | IdentifierKind::BusinessRegistration
                     | IdentifierKind::Address
+            ),
+            V6 => !matches!(
+                kind,
+                IdentifierKind::BankAccount | IdentifierKind::NationalBankAccount
             ),
         };
         Normalization::ALL
@@ -219,7 +255,7 @@ impl std::str::FromStr for Normalization {
             .filter(|n| *n > 0)
             .and_then(Normalization::from_number)
             .ok_or_else(|| {
-                format!("unknown normalisation version {s:?}: this build knows 1, 2, 3, 4 and 5")
+                format!("unknown normalisation version {s:?}: this build knows 1, 2, 3, 4, 5 and 6")
             })
     }
 }
@@ -229,7 +265,9 @@ impl std::str::FromStr for Normalization {
 /// `country` is the seller's ISO 3166-1 alpha-2 country when known (any case), the country
 /// of its registration: it reads phone numbers written in national form and, from version 3
 /// on, names the register of a business registration number
-/// ([`registration::in_register`]). `Err` is a short lowercase text for a
+/// ([`registration::in_register`]), and from version 6 the country of a national bank
+/// account number ([`bank_account::in_country`]); [`hash_kind`] says whether such a number
+/// is hashed as a bank account or as a national account number. `Err` is a short lowercase text for a
 /// field violation or warning, e.g. "is not a valid e-mail address".
 pub fn normalize(kind: IdentifierKind, raw: &str, country: Option<&str>) -> Result<String, String> {
     normalize_as(Normalization::CURRENT, kind, raw, country)
@@ -242,6 +280,7 @@ pub fn normalize_as(
     raw: &str,
     country: Option<&str>,
 ) -> Result<String, String> {
+    let kind = kind.field();
     if version == Normalization::V1 {
         return v1::normalize(kind, raw, country);
     }
@@ -294,7 +333,13 @@ pub fn normalize_as(
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
             registration::normalize(&value, labels)
         }
-        IdentifierKind::BankAccount => bank_account::normalize(&value, labels),
+        IdentifierKind::BankAccount if version >= Normalization::V6 => {
+            bank_account::normalize(&value, labels)
+                .map(|account| bank_account::in_country(account, country))
+        }
+        IdentifierKind::BankAccount | IdentifierKind::NationalBankAccount => {
+            bank_account::normalize(&value, labels)
+        }
         IdentifierKind::Email => email::normalize(&value, labels),
         IdentifierKind::Phone => phone::normalize(&value, country, labels),
         IdentifierKind::Address => address::normalize(&value, version >= Normalization::V5),
@@ -305,6 +350,21 @@ pub fn normalize_as(
                 Ok(host)
             }
         }),
+    }
+}
+
+/// The kind a value given as `kind` and normalised under `version` to `normalized` is
+/// hashed as: from version 6 a bank account that is neither an IBAN nor a national number
+/// with its bank's code is a [`IdentifierKind::NationalBankAccount`]
+/// ([`bank_account::names_its_bank`]); every other value is of the kind it was given as.
+pub fn hash_kind(kind: IdentifierKind, version: Normalization, normalized: &str) -> IdentifierKind {
+    match kind.field() {
+        IdentifierKind::BankAccount
+            if version >= Normalization::V6 && !bank_account::names_its_bank(normalized) =>
+        {
+            IdentifierKind::NationalBankAccount
+        }
+        kind => kind,
     }
 }
 
@@ -330,7 +390,8 @@ mod tests {
                 "address",
                 "email",
                 "phone",
-                "web_domain"
+                "web_domain",
+                "national_bank_account"
             ]
         );
     }
@@ -342,6 +403,8 @@ mod tests {
             .filter(|k| k.is_strong())
             .collect();
         assert_eq!(strong, [BusinessRegistration, TaxNumber, BankAccount]);
+        assert_eq!(NationalBankAccount.field(), BankAccount);
+        assert_eq!(Phone.field(), Phone);
     }
 
     #[test]
@@ -358,12 +421,13 @@ mod tests {
             assert_eq!(Normalization::from_number(v.number()), Some(v));
             assert_eq!(v.to_string().parse::<Normalization>().unwrap(), v);
         }
-        assert_eq!(Normalization::from_number(6), None);
+        assert_eq!(Normalization::from_number(7), None);
         assert!("0".parse::<Normalization>().is_err());
         assert!("x".parse::<Normalization>().is_err());
         assert_eq!(
-            Normalization::V5.older().collect::<Vec<_>>(),
+            Normalization::V6.older().collect::<Vec<_>>(),
             [
+                Normalization::V5,
                 Normalization::V4,
                 Normalization::V3,
                 Normalization::V2,

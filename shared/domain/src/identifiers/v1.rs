@@ -65,7 +65,9 @@ pub fn normalize(kind: IdentifierKind, raw: &str, country: Option<&str>) -> Resu
         IdentifierKind::BusinessRegistration | IdentifierKind::TaxNumber => {
             normalize_registration(value)
         }
-        IdentifierKind::BankAccount => normalize_bank_account(value),
+        IdentifierKind::BankAccount | IdentifierKind::NationalBankAccount => {
+            normalize_bank_account(value)
+        }
         IdentifierKind::Email => normalize_email(value),
         IdentifierKind::Phone => normalize_phone(value, country),
         IdentifierKind::Address => normalize_address(value),
