@@ -203,6 +203,34 @@ pub fn hash_all(normalized: &[Normalized], key: &IdentifierKey) -> Vec<HashedIde
     hashed
 }
 
+/// The hashes a profile's `identifiers` carried when `version` (2 or later) was the current
+/// normalisation: each valid value's form under that version, hashed as that version, sorted
+/// and without repeats, as [`hash_all`] kept them then (its legacy hashes are not part of a
+/// report's content). Ingest recognises a retry of a report stored before an upgrade by them
+/// (found by a tester: a profile stored under version 5 and sent again after version 6 was
+/// ALREADY_EXISTS).
+pub fn hash_as_current_in(
+    version: Normalization,
+    identifiers: &Identifiers,
+    country: Option<&str>,
+    key: &IdentifierKey,
+) -> Vec<HashedIdentifier> {
+    let mut hashed: Vec<HashedIdentifier> = by_kind(identifiers)
+        .into_iter()
+        .filter(|(_, _, values)| values.len() <= MAX_PER_KIND)
+        .flat_map(|(kind, _, values)| {
+            values.iter().filter_map(move |raw| {
+                let form = identifiers::normalize_as(version, kind, raw, country).ok()?;
+                let kind = identifiers::hash_kind(kind, version, &form);
+                Some(hashed_one(kind, &form, version, key))
+            })
+        })
+        .collect();
+    hashed.sort_by(|a, b| (a.kind, &a.hash).cmp(&(b.kind, &b.hash)));
+    hashed.dedup_by(|later, earlier| later.kind == earlier.kind && later.hash == earlier.hash);
+    hashed
+}
+
 /// The keyed hash of one normalised value, as the contract carries it.
 pub fn hashed_one(
     kind: IdentifierKind,

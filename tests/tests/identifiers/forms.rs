@@ -130,7 +130,11 @@ async fn every_kind_is_accepted_as_sent_and_hashes_like_its_plain_form() {
         ("phone", ids(|i, v| i.phones.push(v), "06 1 457 8823"), "HU"),
         // "00" and the country code, beside a seller's country that is another one (found
         // by a tester: refused with a country, accepted without).
-        ("phone", ids(|i, v| i.phones.push(v), "0036 1 457 8823"), "HK"),
+        (
+            "phone",
+            ids(|i, v| i.phones.push(v), "0036 1 457 8823"),
+            "HK",
+        ),
         (
             "phone",
             ids(|i, v| i.phones.push(v), "＋３６ １ ４５７ ８８２３"),

@@ -452,7 +452,7 @@ async fn a_profile_sent_again_ends_its_version_5_strong_link_through_a_national_
             )
             .bind(platform)
             .bind(&report.report_id)
-            .bind(key.mac(&payload).to_vec())
+            .bind(acx_ingest::content_hash(Normalization::V5, key, &payload))
             .bind(key.id())
             .bind(payload)
             .execute(&pool)
@@ -475,6 +475,14 @@ async fn a_profile_sent_again_ends_its_version_5_strong_link_through_a_national_
         before = risk(&suite, account("demo-marketplace", "V5-C")).await;
     }
     assert_eq!(before.cluster_id, listed_risk.cluster_id, "{before:#?}");
+    // A retry of a report stored under version 5 is the same report: the stored one, read by
+    // today's rules, is the retry.
+    let retried = submit(&suite, PLATFORM_B, vec![american.clone()]).await;
+    assert_eq!(
+        retried[0].outcome(),
+        ReportOutcome::Duplicate,
+        "{retried:#?}"
+    );
 
     // Both platform B sellers send their profiles again, under version 6.
     accept(
