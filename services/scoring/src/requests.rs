@@ -61,6 +61,9 @@ pub(crate) fn outcome_problems(outcome: &mut RecordOutcomeRequest) -> Vec<FieldV
 pub(crate) struct EntityQuery {
     pub name: String,
     pub identifiers: NormalizedSet,
+    /// Identifier values asked, as sent (one each, however many registers or forms it is
+    /// asked in): what the quota of identifier checks counts.
+    pub asked: u32,
     pub max_matches: usize,
 }
 
@@ -78,12 +81,13 @@ pub(crate) fn entity_query(
     }
     // Every older version too: matching profiles stored under it costs a few hashes.
     let legacy: Vec<Normalization> = Normalization::CURRENT.older().collect();
-    let (set, problems) = parties::check_description(
-        &request.name,
-        &request.country,
-        &request.identifiers.unwrap_or_default(),
-        &legacy,
-    );
+    let identifiers = request.identifiers.unwrap_or_default();
+    let asked = acx_domain::hashing::by_kind(&identifiers)
+        .iter()
+        .map(|(_, _, values)| values.len() as u32)
+        .sum();
+    let (set, problems) =
+        parties::check_description(&request.name, &request.country, &identifiers, &legacy);
     violations.extend(
         problems
             .into_iter()
@@ -95,6 +99,7 @@ pub(crate) fn entity_query(
     Ok(EntityQuery {
         name: request.name,
         identifiers: set,
+        asked,
         max_matches: match request.max_matches {
             0 => DEFAULT_MATCHES,
             n => n as usize,

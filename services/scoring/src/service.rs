@@ -295,7 +295,10 @@ impl ScoringService for Scoring {
         let query = entity_query(request.into_inner()).map_err(Error::Invalid)?;
         let set = &query.identifiers;
         if caller.role == acx_runtime::Role::Platform {
-            let units = 1 + set.normalized.len() as u32;
+            // One unit for the question and one per value asked, as liaison's CheckParty
+            // counts: a digit-only number asked in every register is one guess (found by a
+            // tester: such a question cost about 250 units, one per register).
+            let units = 1 + query.asked;
             self.entity_checks
                 .take(&caller.to_string(), units)
                 .map_err(|retry| quota::exceeded("identifier checks", retry))?;
