@@ -144,39 +144,113 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
 pub fn reasons(
     names: &[String],
     contributions: &[f64],
+    values: &[f64],
     risk: f64,
     declared: &Declared,
     stats: &Stats,
 ) -> Vec<Reason> {
-    let mut groups: BTreeMap<String, f64> = BTreeMap::new();
-    for (name, c) in names.iter().zip(contributions) {
-        *groups.entry(group_of(name)).or_default() += c;
+    // Per group: its summed contribution, and the feature that moved it most (in the
+    // direction of the sum) with that feature's value, so the words say what weighed.
+    let mut groups: BTreeMap<String, (f64, Option<Driver<'_>>)> = BTreeMap::new();
+    for ((name, c), v) in names.iter().zip(contributions).zip(values) {
+        let entry = groups.entry(group_of(name)).or_default();
+        entry.0 += c;
+        if entry.1.is_none_or(|d| c.abs() > d.contribution.abs()) {
+            entry.1 = Some(Driver {
+                feature: name,
+                value: *v,
+                contribution: *c,
+            });
+        }
     }
-    let mut ranked: Vec<(String, f64)> = groups.into_iter().collect();
+    let mut ranked: Vec<(String, f64, Option<Driver<'_>>)> =
+        groups.into_iter().map(|(g, (c, d))| (g, c, d)).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let positive: f64 = ranked.iter().map(|g| g.1.max(0.0)).sum();
+    let said = |group: &str, driver: Option<Driver<'_>>| {
+        let record = words(group, declared, stats);
+        match driver.and_then(|d| what_weighed(group, d, stats, declared)) {
+            Some(weighed) => format!("{record}; {weighed}"),
+            None => record,
+        }
+    };
     let mut out: Vec<Reason> = ranked
         .iter()
         .filter(|g| g.1 > 0.0)
         .take(MAX_REASONS)
-        .map(|(group, c)| Reason {
+        .map(|(group, c, driver)| Reason {
             code: code_of(group),
-            description: format!("raises the risk: {}", words(group, declared, stats)),
+            description: format!("raises the risk: {}", said(group, *driver)),
             contribution: risk * c / positive,
             evidence: Vec::new(),
         })
         .collect();
     if out.is_empty()
-        && let Some((group, _)) = ranked.last()
+        && let Some((group, _, driver)) = ranked.last()
     {
         out.push(Reason {
             code: code_of(group),
-            description: format!("lowers the risk: {}", words(group, declared, stats)),
+            description: format!("lowers the risk: {}", said(group, *driver)),
             contribution: 0.0,
             evidence: Vec::new(),
         });
     }
     out
+}
+
+/// The feature of a group that moved the risk most, with its value.
+#[derive(Debug, Clone, Copy)]
+struct Driver<'a> {
+    feature: &'a str,
+    value: f64,
+    contribution: f64,
+}
+
+/// What weighed most in a party's or code's group, when it is not the record the words
+/// already give (found by a tester: "importer X: 2 of 2 inspections found fraud" where the
+/// importer's days known weighed, and "fraud in 0% of 99 inspections" raising a risk through
+/// how often the code is declared): how long the party is known, how often declared, how its
+/// value per kg compares, how long since its last fraud.
+fn what_weighed(
+    group: &str,
+    driver: Driver<'_>,
+    stats: &Stats,
+    declared: &Declared,
+) -> Option<String> {
+    let (_, feature) = driver.feature.rsplit_once('.')?;
+    let v = driver.value;
+    if !v.is_finite() {
+        return None;
+    }
+    let days = |d: f64| plural(d.round().max(0.0) as u32, "day", "days");
+    match feature {
+        "days_known" if v < 1.0 => Some("first declared now: a new importer".to_owned()),
+        "days_known" => Some(format!("first declared {} before", days(v))),
+        "declarations_log" => {
+            let seen = (v.exp() - 1.0).round().max(0.0) as u32;
+            Some(format!(
+                "{} seen before",
+                plural(seen, "declaration", "declarations")
+            ))
+        }
+        "value_per_kg_z" => Some(format!(
+            "value per kg {:.1} standard deviations {} its declarations'",
+            v.abs(),
+            if v < 0.0 { "below" } else { "above" }
+        )),
+        "days_since_fraud" if v < 9_000.0 => Some(format!("last fraud {} before", days(v))),
+        "days_since_outcome" if v < 9_000.0 => Some(format!("last inspected {} before", days(v))),
+        // The record itself: the words say it, unless no fraud was found in many
+        // inspections and what weighed is how many there were (a rate of 0% raising the
+        // risk reads as a contradiction).
+        "outcomes_log" => {
+            let value = declared.keys.get(group)?;
+            let record = stats.record_of(group, value)?;
+            (record.frauds == 0 && record.inspections >= 20 && driver.contribution > 0.0)
+                .then(|| "weighed for how often it is inspected, not for fraud found".to_owned())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +264,7 @@ mod tests {
         let reasons = reasons(
             &["code:kr.import_type.fraud_rate".to_owned()],
             &[0.4],
+            &[0.2],
             0.3,
             &declared,
             &stats,
@@ -198,6 +273,53 @@ mod tests {
         assert_eq!(
             reasons[0].description,
             "raises the risk: national code kr.import_type: not declared"
+        );
+    }
+
+    #[test]
+    fn a_reason_says_which_of_its_group_s_features_weighed() {
+        let mut declared = Declared::default();
+        declared
+            .keys
+            .insert("importer".to_owned(), "GFXOURM".to_owned());
+        let stats = Stats::default();
+        let names = [
+            "importer.fraud_rate".to_owned(),
+            "importer.days_known".to_owned(),
+            "importer.declarations_log".to_owned(),
+        ];
+        // The importer's days known weighed, not its record.
+        let said = reasons(
+            &names,
+            &[-0.067, 0.29, 0.01],
+            &[0.3, 0.0, 0.0],
+            0.5,
+            &declared,
+            &stats,
+        );
+        assert_eq!(said[0].code, "IMPORTER_RECORD");
+        assert!(
+            said[0]
+                .description
+                .ends_with("; first declared now: a new importer"),
+            "{}",
+            said[0].description
+        );
+        // How often it was declared weighed: 12 declarations seen.
+        let said = reasons(
+            &names,
+            &[0.0, 0.01, 0.4],
+            &[0.3, 40.0, 13f64.ln()],
+            0.5,
+            &declared,
+            &stats,
+        );
+        assert!(
+            said[0]
+                .description
+                .ends_with("; 12 declarations seen before"),
+            "{}",
+            said[0].description
         );
     }
 }

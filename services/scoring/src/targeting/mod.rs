@@ -200,6 +200,7 @@ impl Targeting {
         let mut reasons = explain::reasons(
             &champion.names,
             contributions,
+            &x,
             model_risk,
             declared,
             &self.stats,
