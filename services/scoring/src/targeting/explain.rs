@@ -238,8 +238,18 @@ fn what_weighed(
             v.abs(),
             if v < 0.0 { "below" } else { "above" }
         )),
-        "days_since_fraud" if v < 9_000.0 => Some(format!("last fraud {} before", days(v))),
-        "days_since_outcome" if v < 9_000.0 => Some(format!("last inspected {} before", days(v))),
+        "days_since_fraud" | "days_since_outcome" if v < 9_000.0 => {
+            let what = if feature == "days_since_fraud" {
+                "last fraud found"
+            } else {
+                "last inspected"
+            };
+            Some(if v < 1.0 {
+                format!("{what} the same day")
+            } else {
+                format!("{what} {} before", days(v))
+            })
+        }
         // The record itself: the words say it, unless no fraud was found in many
         // inspections and what weighed is how many there were (a rate of 0% raising the
         // risk reads as a contradiction).
