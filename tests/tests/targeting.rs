@@ -478,72 +478,9 @@ async fn in_cold_start_the_rules_lanes_keep_to_the_policys_shares() {
     let suite = TestSuite::start().await;
     let customs = suite.token(CUSTOMS);
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
-    liaison
-        .set_lane_policy(authorized(
-            SetLanePolicyRequest {
-                red_share: 0.01,
-                yellow_share: 0.04,
-                ..Default::default()
-            },
-            &customs,
-        ))
-        .await
-        .unwrap();
-    // One comparison group (HS, origin, unit): 250 values spread around 100 USD a unit,
-    // then 200 ever lower.
-    let line = |n: u64, unit_value: f64| {
-        let mut declaration = declaration(n, 1, 100 + n % 50);
-        declaration.origin_country = "CN".to_owned();
-        let line = &mut declaration.lines[0];
-        line.hs_code = "851830".to_owned();
-        line.quantity = 10.0;
-        line.declared_value = Some(Money {
-            currency_code: "USD".to_owned(),
-            amount: format!("{:.2}", unit_value * 10.0),
-        });
-        declaration
-    };
-    let peers: Vec<Declaration> = (0..250)
-        .map(|n| {
-            line(
-                n,
-                100.0 * (0.6 + f64::from(draw(n, 9) as u32) / 1000.0 * 0.8),
-            )
-        })
-        .collect();
-    submit(&mut liaison, &customs, peers).await;
-    let lower: Vec<Declaration> = (0..200)
-        .map(|k| {
-            let decades = f64::from(draw(k, 11) as u32) / 1000.0 * 1.2;
-            line(1000 + k, 100.0 * 10f64.powf(-decades))
-        })
-        .collect();
-    let mut red = 0;
-    let mut risky = 0;
-    for chunk in lower.chunks(50) {
-        let results = liaison
-            .submit_declarations(authorized(
-                SubmitDeclarationsRequest {
-                    declarations: chunk.to_vec(),
-                },
-                &customs,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .results;
-        for result in results {
-            if result.risk >= 0.6 {
-                risky += 1;
-            }
-            if result.lane() == Lane::Red {
-                let shipment = assessment(&mut liaison, &customs, &result.declaration_id).await;
-                if !shipment.random_selection {
-                    red += 1;
-                }
-            }
-        }
-    }
+    set_red_share(&mut liaison, &customs, 0.01).await;
+    submit(&mut liaison, &customs, peers()).await;
+    let (red, risky) = red_of(&mut liaison, &customs, ever_lower(0..200)).await;
     assert!(
         risky >= 30,
         "the rules score many of them 0.6 or more: {risky}"
@@ -555,4 +492,111 @@ async fn in_cold_start_the_rules_lanes_keep_to_the_policys_shares() {
         "{red} RED of {risky} the rules scored 0.6 or more"
     );
     assert!(red >= 1, "the riskiest still go RED");
+}
+
+/// A RED share set anew counts its room from then: an authority that lowers its share gets
+/// that share of what arrives next, not nothing until the REDs spent under the old one leave
+/// the window (found by a customs analyst: lowered from 5 % to 1 %, no shipment went RED in
+/// 600, five of them above the threshold).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowered_red_share_counts_its_room_from_when_it_is_set() {
+    let suite = TestSuite::start().await;
+    let customs = suite.token(CUSTOMS);
+    let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
+    set_red_share(&mut liaison, &customs, 0.05).await;
+    submit(&mut liaison, &customs, peers()).await;
+    let (spent, _) = red_of(&mut liaison, &customs, ever_lower(0..200)).await;
+    assert!(spent >= 10, "the 5 % share spent on the window: {spent}");
+    set_red_share(&mut liaison, &customs, 0.01).await;
+    // 60 at a hundredth of their peers' value: the rules' top risk, tied with the REDs
+    // before; 1 % of the window (about 5) go RED, none without the change.
+    let far_below: Vec<Declaration> = (0..60).map(|k| in_group(2000 + k, 1.0)).collect();
+    let (red, risky) = red_of(&mut liaison, &customs, far_below).await;
+    assert!(risky >= 50, "{risky}");
+    assert!(
+        (1..=7).contains(&red),
+        "1 % of a window of 510 from the change: {red} RED"
+    );
+}
+
+async fn set_red_share(liaison: &mut LiaisonServiceClient<Channel>, token: &str, red: f64) {
+    liaison
+        .set_lane_policy(authorized(
+            SetLanePolicyRequest {
+                red_share: red,
+                yellow_share: 0.04,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+}
+
+/// One comparison group (HS, origin, unit) of declaration `n` at `unit_value` USD a unit.
+fn in_group(n: u64, unit_value: f64) -> Declaration {
+    let mut declaration = declaration(n, 1, 100 + n % 50);
+    declaration.origin_country = "CN".to_owned();
+    let line = &mut declaration.lines[0];
+    line.hs_code = "851830".to_owned();
+    line.quantity = 10.0;
+    line.declared_value = Some(Money {
+        currency_code: "USD".to_owned(),
+        amount: format!("{:.2}", unit_value * 10.0),
+    });
+    declaration
+}
+
+/// 250 values spread around 100 USD a unit.
+fn peers() -> Vec<Declaration> {
+    (0..250)
+        .map(|n| {
+            in_group(
+                n,
+                100.0 * (0.6 + f64::from(draw(n, 9) as u32) / 1000.0 * 0.8),
+            )
+        })
+        .collect()
+}
+
+/// Values ever lower than the peers', down to a sixteenth.
+fn ever_lower(ks: std::ops::Range<u64>) -> Vec<Declaration> {
+    ks.map(|k| {
+        let decades = f64::from(draw(k, 11) as u32) / 1000.0 * 1.2;
+        in_group(1000 + k, 100.0 * 10f64.powf(-decades))
+    })
+    .collect()
+}
+
+/// Submits `declarations` 50 at a time; how many went RED other than at random, and how many
+/// the rules scored 0.6 or more.
+async fn red_of(
+    liaison: &mut LiaisonServiceClient<Channel>,
+    token: &str,
+    declarations: Vec<Declaration>,
+) -> (usize, usize) {
+    let (mut red, mut risky) = (0, 0);
+    for chunk in declarations.chunks(50) {
+        let results = liaison
+            .submit_declarations(authorized(
+                SubmitDeclarationsRequest {
+                    declarations: chunk.to_vec(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        for result in results {
+            if result.risk >= 0.6 {
+                risky += 1;
+            }
+            if result.lane() == Lane::Red {
+                let shipment = assessment(liaison, token, &result.declaration_id).await;
+                red += usize::from(!shipment.random_selection);
+            }
+        }
+    }
+    (red, risky)
 }

@@ -285,7 +285,6 @@ impl Scorer {
             &mut assessment,
             shipment,
             self.random_share,
-            &self.draws,
             arrival,
         );
         Assessed {

@@ -83,12 +83,26 @@ fn threshold(scores: &VecDeque<f64>, share: f64) -> f64 {
 }
 
 impl LaneBook {
-    /// Sets (replaces) a policy.
+    /// Sets (replaces) a policy. A new RED share counts its room from now: the REDs its
+    /// window spent under the share before are forgotten (its scores stay, for the
+    /// thresholds), so an authority that lowers its share gets that share of what arrives
+    /// next, not nothing until the old REDs leave the window (found by a customs analyst:
+    /// RED lowered from 5 % to 1 % sent no shipment RED in 600, five of them above the
+    /// threshold).
     pub fn set(&mut self, policy: LanePolicy) {
-        self.policies.insert(
-            (policy.authority.clone(), policy.customs_office.clone()),
-            policy,
-        );
+        let key = (policy.authority.clone(), policy.customs_office.clone());
+        let before = self
+            .policies
+            .get(&key)
+            .map_or(default_policy(&policy.authority, 0.0).red_share, |p| {
+                p.red_share
+            });
+        if before != policy.red_share
+            && let Some(reds) = self.reds.get_mut(&key)
+        {
+            reds.iter_mut().for_each(|red| *red = false);
+        }
+        self.policies.insert(key, policy);
     }
 
     /// The policy for an office of an authority: the office's, else the authority's, else
@@ -312,8 +326,8 @@ impl LaneBook {
     }
 }
 
-/// Draws in 0..1 for a declaration and a purpose (random selection, exploration, a lane
-/// tie), keyed with a secret of the deployment: fixed, so every replica and every retry
+/// Draws in 0..1 for a declaration and a purpose (random selection), keyed with a secret of
+/// the deployment: fixed, so every replica and every retry
 /// picks a declaration the same way, and unknown to traders, who could otherwise compute
 /// before declaring whether a declaration will be selected at random (found by a tester:
 /// an unkeyed SHA-256 of the declaration id reproduced all 185 random selections of a run).
@@ -344,6 +358,18 @@ impl Draws {
         bytes.copy_from_slice(&digest[..8]);
         u64::from_be_bytes(bytes) as f64 / u64::MAX as f64
     }
+}
+
+/// A fixed draw in 0..1 for a declaration and a purpose that is no selection a trader gains
+/// by foreseeing: the tie-break among equal risks at a lane's threshold, and exploration
+/// (at least YELLOW, a documentary check). Unkeyed, so the same on every deployment; random
+/// selection, which sends a shipment RED, is drawn with [`Draws`].
+pub fn fixed_draw(authority: &str, declaration_id: &str, purpose: &str) -> f64 {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(format!("{purpose}/{authority}/{declaration_id}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes) as f64 / u64::MAX as f64
 }
 
 impl std::fmt::Debug for Draws {
@@ -452,6 +478,27 @@ mod tests {
             LaneBook::default().room_left(&policy),
             "too few scores: no count yet"
         );
+    }
+
+    #[test]
+    fn a_new_red_share_counts_its_room_from_when_it_is_set() {
+        let mut book = LaneBook::default();
+        let mut policy = default_policy("KCS", 0.0);
+        // 5 % of a window of 1,000 went RED under the default share.
+        for i in 0..1000 {
+            book.observe("KCS", "", f64::from(i) / 1000.0, i % 20 == 0);
+        }
+        policy.red_share = 0.01;
+        assert!(!book.room_left(&policy), "the old REDs fill a 1 % share");
+        book.set(policy.clone());
+        assert!(book.room_left(&policy), "counted from the change");
+        for _ in 0..12 {
+            book.observe("KCS", "", 0.999, true);
+        }
+        assert!(!book.room_left(&policy), "1 % of the window spent since");
+        // The same share set again changes nothing.
+        book.set(policy.clone());
+        assert!(!book.room_left(&policy));
     }
 
     #[test]

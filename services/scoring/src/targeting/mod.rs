@@ -115,7 +115,6 @@ impl Targeting {
     /// the lane policy's shares ([`LaneBook::cap_rules_lane`]); the rules' risk is
     /// returned as the score, so the policy's thresholds follow the rules' recent risks
     /// until a model is in force.
-    #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &self,
         declared: &Declared,
@@ -123,7 +122,6 @@ impl Targeting {
         assessment: &mut ShipmentAssessment,
         shipment: &DeclaredShipment,
         random_share: f64,
-        draws: &Draws,
         arrival: Option<Selections>,
     ) -> Option<f64> {
         let (authority, declaration_id, office) = (
@@ -136,7 +134,7 @@ impl Targeting {
             let forced = assessment.random_selection
                 || context.seller_listed
                 || context.market_anomaly >= 1.0;
-            let tie = draws.draw(authority, declaration_id, "lane tie");
+            let tie = lanes::fixed_draw(authority, declaration_id, "lane tie");
             let lane = self
                 .lanes
                 .cap_rules_lane(&policy, assessment.risk, forced, tie);
@@ -178,7 +176,9 @@ impl Targeting {
                         .map_or(0, |r| r.inspections)
                         < EXPLORE_BELOW
                 });
-                blind && draws.draw(authority, declaration_id, "explore") < policy.exploration_share
+                blind
+                    && lanes::fixed_draw(authority, declaration_id, "explore")
+                        < policy.exploration_share
             },
             |selected| selected.exploration,
         );
