@@ -206,7 +206,8 @@ async fn listed_and_other(
 /// Normalisation version 4: a VAT number given without its prefix by a seller of the VAT area
 /// is the prefixed number, so two platforms' sellers giving it either way are one party, and a
 /// confirmed finding against one lists the other (found by a tester: they never linked, and a
-/// counterfeiter dodged the strong link by dropping two letters).
+/// counterfeiter dodged the strong link by dropping two letters). From version 6, a UK number
+/// given with Northern Ireland's `XI` prefix is the `GB` one.
 #[tokio::test]
 async fn a_vat_number_without_its_prefix_links_with_the_prefixed_one() {
     let suite = TestSuite::start().await;
@@ -218,6 +219,10 @@ async fn a_vat_number_without_its_prefix_links_with_the_prefixed_one() {
         ("DE", "136695976", "DE 136 695 976"),
         ("IT", "P.IVA 00743110157", "IT00743110157"),
         ("AT", "U13585627", "ATU13585627"),
+        // Version 6: Northern Ireland's prefix on a UK VAT number (found by a tester: one
+        // business's GB and XI numbers were two sellers).
+        ("GB", "GB 318 4729 56", "XI 318 4729 56"),
+        ("GB", "318472956", "XI318472956"),
     ]
     .into_iter()
     .enumerate()

@@ -315,6 +315,19 @@ pub fn normalize_as(
         }
     }
     match kind {
+        IdentifierKind::TaxNumber if version >= Normalization::V6 => {
+            registration::normalize(&value, labels).map(|number| {
+                registration::northern_ireland_as_gb(registration::tax_in_register(
+                    registration::without_vat_suffix(number),
+                    country,
+                ))
+            })
+        }
+        IdentifierKind::BusinessRegistration if version >= Normalization::V6 => {
+            registration::normalize(&value, labels).map(|number| {
+                registration::northern_ireland_as_gb(registration::in_register(number, country))
+            })
+        }
         IdentifierKind::TaxNumber if version >= Normalization::V5 => {
             registration::normalize(&value, labels).map(|number| {
                 registration::tax_in_register(registration::without_vat_suffix(number), country)

@@ -187,6 +187,22 @@ pub fn without_vat_suffix(number: String) -> String {
     number
 }
 
+/// A UK VAT or EORI number given with Northern Ireland's prefix as the UK's (version 6 on):
+/// `XI318472956` is `GB318472956`, `XI318472956000` (an EORI) is `GB318472956000`. HMRC issues
+/// the `XI` number on the same registration for trade in goods with the EU from Northern
+/// Ireland, so both name one business (found by a tester: `GB 318 4729 56` on one platform
+/// and `XI 318 4729 56` on another were two sellers). Any other number as it is.
+pub fn northern_ireland_as_gb(number: String) -> String {
+    match number.strip_prefix("XI") {
+        Some(digits)
+            if matches!(digits.len(), 9 | 12) && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("GB{digits}")
+        }
+        _ => number,
+    }
+}
+
 /// A tax number as its register knows it (version 4 on): as [`in_register`], except that a
 /// seller of the EU VAT area, the UK, Switzerland or Norway who gives its VAT number
 /// without its prefix, or with the register's suffix, has it written as the VAT number is
@@ -519,5 +535,45 @@ mod tests {
                 "must contain at least 4 letters or digits"
             );
         }
+    }
+
+    #[test]
+    fn from_version_6_a_northern_irish_vat_or_eori_number_is_the_uk_s() {
+        use crate::identifiers::{IdentifierKind, Normalization, normalize_as};
+        let v6 = |kind, raw: &str, country: Option<&str>| {
+            normalize_as(Normalization::V6, kind, raw, country).unwrap()
+        };
+        assert_eq!(
+            v6(IdentifierKind::TaxNumber, "XI 318 4729 56", None),
+            "GB318472956"
+        );
+        assert_eq!(
+            v6(IdentifierKind::TaxNumber, "318 4729 56", Some("XI")),
+            "GB318472956"
+        );
+        assert_eq!(
+            v6(IdentifierKind::TaxNumber, "GB 318 4729 56", Some("XI")),
+            "GB318472956"
+        );
+        assert_eq!(
+            v6(
+                IdentifierKind::BusinessRegistration,
+                "XI318472956000",
+                Some("GB")
+            ),
+            "GB318472956000"
+        );
+        // Version 5 kept it its own; a number of another form stays as it is.
+        assert_eq!(
+            normalize_as(
+                Normalization::V5,
+                IdentifierKind::TaxNumber,
+                "XI318472956",
+                None
+            )
+            .unwrap(),
+            "XI318472956"
+        );
+        assert_eq!(super::northern_ireland_as_gb("XIA123".to_owned()), "XIA123");
     }
 }
