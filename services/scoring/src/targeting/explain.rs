@@ -93,7 +93,7 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
             let Some(value) = declared.keys.get(field) else {
                 return format!("{}: not declared", field_label(field));
             };
-            let label = field_label(field);
+            let label = tariff_label(field, value, field_label(field));
             // What was not declared is said so, not shown as a code (found by a tester:
             // "consignor ∅", "transport mode 0").
             let shown = value
@@ -135,6 +135,23 @@ fn words(group: &str, declared: &Declared, stats: &Stats) -> String {
                 }
             }
         }
+    }
+}
+
+/// A field's label with its tariff code named as the national one it is, when its code is
+/// of chapter 98 or 99, which the HS leaves to each country (found by a tester: a Korean
+/// national code read "HS subheading 990388"). `value` is the field's key (`990388|CN`).
+fn tariff_label(field: &str, value: &str, label: String) -> String {
+    let part = match field {
+        "hs2" | "hs4" | "hs6" | "hs6_origin" | "hs6_departure" | "hs4_origin" => 0,
+        "importer_hs2" | "consignor_hs6" => 1,
+        _ => return label,
+    };
+    match value.split('|').nth(part) {
+        Some(code) if acx_domain::codes::is_national_chapter(code) => {
+            label.replace("HS ", "national tariff ")
+        }
+        _ => label,
     }
 }
 
@@ -330,6 +347,41 @@ mod tests {
                 .ends_with("; 12 declarations seen before"),
             "{}",
             said[0].description
+        );
+    }
+
+    #[test]
+    fn a_national_chapter_is_named_as_a_national_tariff_code() {
+        let mut declared = Declared::default();
+        declared.keys.insert("hs6".to_owned(), "990388".to_owned());
+        declared
+            .keys
+            .insert("importer_hs2".to_owned(), "990001|61".to_owned());
+        let stats = Stats::default();
+        let said = reasons(
+            &[
+                "hs6.fraud_rate".to_owned(),
+                "importer_hs2.fraud_rate".to_owned(),
+            ],
+            &[0.5, 0.4],
+            &[0.2, 0.2],
+            0.6,
+            &declared,
+            &stats,
+        );
+        assert!(
+            said[0]
+                .description
+                .starts_with("raises the risk: national tariff subheading 990388: never inspected"),
+            "{}",
+            said[0].description
+        );
+        assert!(
+            said[1]
+                .description
+                .contains("importer in HS chapter 990001 / 61"),
+            "{}",
+            said[1].description
         );
     }
 }
