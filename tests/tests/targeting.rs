@@ -494,12 +494,12 @@ async fn in_cold_start_the_rules_lanes_keep_to_the_policys_shares() {
     assert!(red >= 1, "the riskiest still go RED");
 }
 
-/// A RED share set anew counts its room from then: an authority that lowers its share gets
-/// that share of what arrives next, not nothing until the REDs spent under the old one leave
-/// the window (found by a customs analyst: lowered from 5 % to 1 %, no shipment went RED in
-/// 600, five of them above the threshold).
+/// A RED share set anew holds for what arrives from then: lowered from 5 % to 1 %, about 1 %
+/// of the next declarations go RED, neither none until the REDs spent under the old share
+/// leave the window (found by a customs analyst: none in 600, five above the threshold) nor a
+/// burst at the change (found by a second tester: 30 of 300 right after lowering to 2 %).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lowered_red_share_counts_its_room_from_when_it_is_set() {
+async fn a_lowered_red_share_holds_for_what_arrives_from_when_it_is_set() {
     let suite = TestSuite::start().await;
     let customs = suite.token(CUSTOMS);
     let mut liaison = LiaisonServiceClient::new(channel(suite.liaison).await);
@@ -508,14 +508,14 @@ async fn a_lowered_red_share_counts_its_room_from_when_it_is_set() {
     let (spent, _) = red_of(&mut liaison, &customs, ever_lower(0..200)).await;
     assert!(spent >= 10, "the 5 % share spent on the window: {spent}");
     set_red_share(&mut liaison, &customs, 0.01).await;
-    // 60 at a hundredth of their peers' value: the rules' top risk, tied with the REDs
-    // before; 1 % of the window (about 5) go RED, none without the change.
-    let far_below: Vec<Declaration> = (0..60).map(|k| in_group(2000 + k, 1.0)).collect();
+    // 200 at a hundredth of their peers' value: the rules' top risk, tied with the REDs
+    // before; about 1 % of the window's growth from 450 to 650 go RED.
+    let far_below: Vec<Declaration> = (0..200).map(|k| in_group(2000 + k, 1.0)).collect();
     let (red, risky) = red_of(&mut liaison, &customs, far_below).await;
-    assert!(risky >= 50, "{risky}");
+    assert!(risky >= 60, "{risky}");
     assert!(
-        (1..=7).contains(&red),
-        "1 % of a window of 510 from the change: {red} RED"
+        (1..=4).contains(&red),
+        "{red} RED of {risky} after lowering to 1 %"
     );
 }
 

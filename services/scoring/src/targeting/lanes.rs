@@ -83,12 +83,14 @@ fn threshold(scores: &VecDeque<f64>, share: f64) -> f64 {
 }
 
 impl LaneBook {
-    /// Sets (replaces) a policy. A new RED share counts its room from now: the REDs its
-    /// window spent under the share before are forgotten (its scores stay, for the
-    /// thresholds), so an authority that lowers its share gets that share of what arrives
-    /// next, not nothing until the old REDs leave the window (found by a customs analyst:
-    /// RED lowered from 5 % to 1 % sent no shipment RED in 600, five of them above the
-    /// threshold).
+    /// Sets (replaces) a policy. A new RED share holds from now: the REDs its window spent
+    /// are re-marked as that share of the window, spread evenly over it (its scores stay, for
+    /// the thresholds), so as old declarations leave the window and new ones arrive, that
+    /// share of the new ones finds room, neither a burst nor nothing. Found by a customs
+    /// analyst: RED lowered from 5 % to 1 % sent no shipment RED in 600 until the old REDs
+    /// left the window; and by a second tester: counting from zero instead let a burst of 30
+    /// RED through right after lowering a share to 2 %, and a share raised to 20 % sent every
+    /// risky one RED.
     pub fn set(&mut self, policy: LanePolicy) {
         let key = (policy.authority.clone(), policy.customs_office.clone());
         let before = self
@@ -100,7 +102,11 @@ impl LaneBook {
         if before != policy.red_share
             && let Some(reds) = self.reds.get_mut(&key)
         {
-            reds.iter_mut().for_each(|red| *red = false);
+            let share = policy.red_share;
+            for (i, red) in reds.iter_mut().enumerate() {
+                let i = i as f64;
+                *red = ((i + 1.0) * share).floor() > (i * share).floor();
+            }
         }
         self.policies.insert(key, policy);
     }
@@ -481,22 +487,38 @@ mod tests {
     }
 
     #[test]
-    fn a_new_red_share_counts_its_room_from_when_it_is_set() {
-        let mut book = LaneBook::default();
+    fn a_new_red_share_holds_for_what_arrives_from_when_it_is_set() {
         let mut policy = default_policy("KCS", 0.0);
-        // 5 % of a window of 1,000 went RED under the default share.
-        for i in 0..1000 {
-            book.observe("KCS", "", f64::from(i) / 1000.0, i % 20 == 0);
+        // A full window, 5 % of which went RED under the default share; then every new
+        // declaration wants RED. Of the next 1,000, about the new share go RED, in a steady
+        // trickle: no burst at the change, no drought until the old REDs leave.
+        for share in [0.01, 0.20] {
+            let mut book = LaneBook::default();
+            for i in 0..RECENT {
+                book.observe("KCS", "", 0.5, i % 20 == 0);
+            }
+            policy.red_share = share;
+            book.set(policy.clone());
+            let mut red = Vec::new();
+            for _ in 0..1000 {
+                let room = book.room_left(&policy);
+                red.push(room);
+                book.observe("KCS", "", 0.9, room);
+            }
+            let total = red.iter().filter(|r| **r).count() as f64;
+            assert!((total - 1000.0 * share).abs() <= 2.0, "{share}: {total}");
+            let first = red[..100].iter().filter(|r| **r).count() as f64;
+            assert!(
+                first <= 100.0 * share + 1.0,
+                "{share}: {first} of the first 100"
+            );
         }
-        policy.red_share = 0.01;
-        assert!(!book.room_left(&policy), "the old REDs fill a 1 % share");
-        book.set(policy.clone());
-        assert!(book.room_left(&policy), "counted from the change");
-        for _ in 0..12 {
-            book.observe("KCS", "", 0.999, true);
-        }
-        assert!(!book.room_left(&policy), "1 % of the window spent since");
         // The same share set again changes nothing.
+        let mut book = LaneBook::default();
+        for i in 0..1000 {
+            book.observe("KCS", "", 0.5, i % 20 == 0);
+        }
+        policy.red_share = 0.05;
         book.set(policy.clone());
         assert!(!book.room_left(&policy));
     }
