@@ -144,7 +144,7 @@ pub enum Normalization {
     V5,
     /// Version 5, and a national bank account number (not an IBAN) is its country's, as a
     /// registration number of digits only is: hashed with the seller's country
-    /// (`GB:40178362`), and, given without its bank's code (a sort code, a routing number),
+    /// (`GB:40178362`), and, given without its bank's code (a UK sort code),
     /// a weak identifier of its own kind ([`IdentifierKind::NationalBankAccount`]): the
     /// same digits named accounts of two banks, or of two countries, and a finding against
     /// one blacklisted the other (found by a tester). See [`bank_account::in_country`].
