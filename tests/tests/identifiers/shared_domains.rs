@@ -26,6 +26,11 @@ async fn shop_pages_on_a_shared_platform_link_no_one() {
             "sites.google.com/view/bright-deals",
             "sites.google.com/view/bright-deals-uk",
         ),
+        // A second tester's: the mobile store pages of two Naver shops.
+        (
+            "https://m.smartstore.naver.com/seoulbeauty",
+            "https://m.smartstore.naver.com/gangnam-cosmetics",
+        ),
     ];
     for (i, (listed_page, other_page)) in pages.into_iter().enumerate() {
         let (listed_id, other_id) = (format!("SH-{i}"), format!("SO-{i}"));

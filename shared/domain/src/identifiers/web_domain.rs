@@ -58,8 +58,10 @@ const SHARED_HOSTS: &[&str] = &[
     "aliexpress",
     "allegro",
     "amazon",
+    "amzn",
     "aol",
     "avito",
+    "beacons",
     "bit",
     "bol",
     "cdiscount",
@@ -76,6 +78,7 @@ const SHARED_HOSTS: &[&str] = &[
     "goo",
     "google",
     "googlemail",
+    "gumroad",
     "hepsiburada",
     "hotmail",
     "icloud",
@@ -83,6 +86,7 @@ const SHARED_HOSTS: &[&str] = &[
     "jd",
     "jumia",
     "kaufland",
+    "ko-fi",
     "lazada",
     "linkedin",
     "linktr",
@@ -98,6 +102,7 @@ const SHARED_HOSTS: &[&str] = &[
     "olx",
     "otto",
     "outlook",
+    "ow",
     "ozon",
     "pinterest",
     "poshmark",
@@ -106,6 +111,7 @@ const SHARED_HOSTS: &[&str] = &[
     "qq",
     "rakuten",
     "shein",
+    "shope",
     "shopee",
     "shopify",
     "snapdeal",
@@ -127,6 +133,7 @@ const SHARED_HOSTS: &[&str] = &[
     "weidian",
     "wildberries",
     "wish",
+    "wixsite",
     "x",
     "yahoo",
     "yandex",
@@ -138,14 +145,24 @@ const SHARED_HOSTS: &[&str] = &[
 /// (`smartstore.naver.com/{shop}`, `sites.google.com/view/{page}`, `m.facebook.com`): not a
 /// seller's subdomain, which names the seller (`shop123.taobao.com`, `nike.tmall.com`).
 const PLATFORM_SUBDOMAINS: &[&str] = &[
+    "a",
+    "click",
     "blog",
     "business",
+    "detail",
+    "docs",
+    "drive",
+    "global",
+    "h5",
     "item",
+    "jp",
     "m",
     "mall",
     "mobile",
     "my",
     "pages",
+    "play",
+    "s",
     "seller",
     "shop",
     "shopping",
@@ -153,16 +170,23 @@ const PLATFORM_SUBDOMAINS: &[&str] = &[
     "smartstore",
     "store",
     "stores",
+    "vt",
+    "web",
 ];
 
 /// Whether a normalised host is a [`SHARED_HOSTS`] name under a public suffix of one or two
 /// short labels (`ebay.com`, `amazon.co.uk`, `mail.ru`, `wa.me`), with no subdomain or one of
-/// the platform's own ([`PLATFORM_SUBDOMAINS`]: `smartstore.naver.com`).
+/// the platform's own in front ([`PLATFORM_SUBDOMAINS`]: `smartstore.naver.com`,
+/// `m.smartstore.naver.com`, `detail.tmall.com`, `s.click.aliexpress.com`).
 pub(crate) fn is_shared_host(host: &str) -> bool {
-    let host = match host.split_once('.') {
-        Some((sub, rest)) if PLATFORM_SUBDOMAINS.contains(&sub) => rest,
-        _ => host,
-    };
+    // Each of the platform's own labels in front (`m.smartstore.naver.com`, found by a
+    // second tester).
+    let mut host = host;
+    while let Some((sub, rest)) = host.split_once('.')
+        && PLATFORM_SUBDOMAINS.contains(&sub)
+    {
+        host = rest;
+    }
     let Some((name, suffix)) = host.split_once('.') else {
         return false;
     };
@@ -241,6 +265,16 @@ mod tests {
             "https://bit.ly/3xYzAbc",
             "weidian.com/?userid=1234567",
             "m.facebook.com/brightdeals",
+            // A second tester's: a platform's labels stacked, item pages, short links.
+            "https://m.smartstore.naver.com/seoulbeauty",
+            "detail.tmall.com/item.htm?id=1",
+            "h5.m.taobao.com/awp/core/detail.htm",
+            "s.click.aliexpress.com/e/_abc",
+            "https://amzn.to/3abc",
+            "shope.ee/abc",
+            "docs.google.com/forms/x",
+            "ko-fi.com/bright",
+            "jp.mercari.com/user/profile/123",
         ] {
             let error = normalize_kind(WebDomain, raw, None).unwrap_err();
             assert!(error.contains("shared"), "{raw}: {error}");
