@@ -243,6 +243,15 @@ fn what_weighed(
     match feature {
         "days_known" if v < 1.0 => Some("first declared now: a new importer".to_owned()),
         "days_known" => Some(format!("first declared {} before", days(v))),
+        // An undeclared party is no party that was seen (found by a second tester:
+        // "consignor not declared: ... 2917 declarations seen before").
+        _ if declared
+            .keys
+            .get(group)
+            .is_some_and(|v| v.split('|').any(|part| part == MISSING)) =>
+        {
+            None
+        }
         "declarations_log" => {
             let seen = (v.exp() - 1.0).round().max(0.0) as u32;
             Some(format!(
@@ -250,11 +259,21 @@ fn what_weighed(
                 plural(seen, "declaration", "declarations")
             ))
         }
-        "value_per_kg_z" => Some(format!(
-            "value per kg {:.1} standard deviations {} its declarations'",
-            v.abs(),
-            if v < 0.0 { "below" } else { "above" }
-        )),
+        // Said only when it is far from its declarations' (found by a second tester: "0.2
+        // standard deviations above" read as an anomaly where the values were the same in
+        // another currency), and without a figure past ten, where few values make the
+        // spread small.
+        "value_per_kg_z" if v.abs() >= 1.5 => {
+            let side = if v < 0.0 { "below" } else { "above" };
+            Some(if v.abs() > 10.0 {
+                format!("value per kg far {side} its declarations'")
+            } else {
+                format!(
+                    "value per kg {:.1} standard deviations {side} its declarations'",
+                    v.abs()
+                )
+            })
+        }
         "days_since_fraud" | "days_since_outcome" if v < 9_000.0 => {
             let what = if feature == "days_since_fraud" {
                 "last fraud found"
@@ -383,5 +402,37 @@ mod tests {
             "{}",
             said[1].description
         );
+    }
+
+    #[test]
+    fn a_value_per_kg_near_its_declarations_or_an_undeclared_party_adds_no_clause() {
+        let mut declared = Declared::default();
+        declared.keys.insert("hs6".to_owned(), "730840".to_owned());
+        declared
+            .keys
+            .insert("consignor".to_owned(), MISSING.to_owned());
+        let stats = Stats::default();
+        let one = |feature: &str, value: f64| {
+            reasons(
+                &[feature.to_owned()],
+                &[0.3],
+                &[value],
+                0.4,
+                &declared,
+                &stats,
+            )
+            .remove(0)
+            .description
+        };
+        assert!(!one("hs6.value_per_kg_z", 0.2).contains(';'));
+        assert!(
+            one("hs6.value_per_kg_z", -31.9)
+                .ends_with("; value per kg far below its declarations'")
+        );
+        assert!(
+            one("hs6.value_per_kg_z", -2.24)
+                .ends_with("; value per kg 2.2 standard deviations below its declarations'")
+        );
+        assert!(!one("consignor.declarations_log", 8.0).contains(';'));
     }
 }
