@@ -318,10 +318,10 @@ fn check_profile(
     // `UK` is GB, as forms write it (found by a tester: the whole profile was refused).
     let country = profile.country.trim().to_ascii_uppercase();
     profile.country = codes::country_alias(&country).to_owned();
-    if !profile.country.is_empty() && !codes::is_country(&profile.country) {
+    if !profile.country.is_empty() && !codes::is_party_country(&profile.country) {
         check.fail(
             "seller_profile.country",
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE",
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE (or XK, XI)",
         );
     }
     check.time(

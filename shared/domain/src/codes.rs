@@ -34,6 +34,14 @@ pub fn is_declared_country(code: &str) -> bool {
     is_country(code) || code == UNKNOWN_COUNTRY || CUSTOMS_COUNTRY_CODES.contains(&code)
 }
 
+/// True for the country of a seller or a party to look for: an officially assigned ISO
+/// 3166-1 alpha-2 code or one of [`CUSTOMS_COUNTRY_CODES`] (`XK` Kosovo, `XI` Northern
+/// Ireland, ...), which declarations carry too (found by a tester: a seller in Kosovo could
+/// not be reported at all). Upper case only.
+pub fn is_party_country(code: &str) -> bool {
+    is_country(code) || CUSTOMS_COUNTRY_CODES.contains(&code)
+}
+
 /// User-assigned ISO 3166-1 codes that customs declarations carry, from the EU's
 /// geonomenclature (Commission Implementing Regulation (EU) 2020/1470 and its amendments),
 /// which the UCC data requirements and other administrations use: `XK` Kosovo (also the

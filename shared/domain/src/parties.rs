@@ -28,10 +28,10 @@ pub fn check_description(
     let mut violations = Vec::new();
     let country = country.trim().to_ascii_uppercase();
     let country = codes::country_alias(&country).to_owned();
-    if !country.is_empty() && !codes::is_country(&country) {
+    if !country.is_empty() && !codes::is_party_country(&country) {
         violations.push((
             "country".to_owned(),
-            "must be an ISO 3166-1 alpha-2 code such as CN or DE".to_owned(),
+            "must be an ISO 3166-1 alpha-2 code such as CN or DE (or XK, XI)".to_owned(),
         ));
     }
     if let Some(why) = crate::text::free_text_problem(name, MAX_NAME_CHARS) {

@@ -540,3 +540,51 @@ async fn a_gtin_written_as_upc_a_or_ean_13_is_one_product_for_price_comparison()
     // The three listings (12, 13 and 14 digits) and the notice's own price: one product.
     assert_eq!(anomaly.sample_size, 4, "{anomaly:?}");
 }
+
+/// A seller in Kosovo or Northern Ireland is reported with the codes declarations carry
+/// (found by a tester: a profile with country `XK` was refused whole, and so was an entity
+/// check with it); a national phone number reads with Kosovo's numbering plan.
+#[tokio::test]
+async fn a_seller_in_kosovo_or_northern_ireland_is_reported_and_found() {
+    let suite = TestSuite::start().await;
+    accept(
+        &suite,
+        PLATFORM_A,
+        vec![
+            profile(
+                "P-XK",
+                "XK-1",
+                "Dardania Trade",
+                "XK",
+                phones(&["044 123 456"]),
+            ),
+            profile(
+                "P-XI",
+                "XI-1",
+                "Lagan Valley Crafts",
+                "xi",
+                Identifiers {
+                    tax_numbers: vec!["318 4729 56".to_owned()],
+                    ..Default::default()
+                },
+            ),
+        ],
+    )
+    .await;
+    // Known to scoring once the feed has reached them.
+    risk(&suite, account("demo-platform", "XK-1")).await;
+    risk(&suite, account("demo-platform", "XI-1")).await;
+    let found = check_entity(&suite, "", "XK", phones(&["+383 44 123 456"])).await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let found = check_entity(
+        &suite,
+        "",
+        "GB",
+        Identifiers {
+            tax_numbers: vec!["GB318472956".to_owned()],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
