@@ -85,6 +85,66 @@ pub fn normalize(value: &str, labels: bool) -> Result<String, String> {
     }
 }
 
+/// Words that label the parts of a national account as payout forms print them (version 6):
+/// a UK sort code and account, a US routing (ABA) number and account, an Australian BSB, a
+/// Canadian transit and institution number.
+const NATIONAL_LABELS: &[&str] = &[
+    "ABA",
+    "AC",
+    "ACC",
+    "ACCOUNT",
+    "ACCT",
+    "BANK",
+    "BSB",
+    "CODE",
+    "INSTITUTION",
+    "NO",
+    "NR",
+    "NUMBER",
+    "ROUTING",
+    "RTN",
+    "SC",
+    "SORT",
+    "SORTCODE",
+    "TRANSIT",
+];
+
+/// A national account written with the labels of its parts, as its digits (version 6 on):
+/// `Sort code 20-00-00, account 40178362` is `20000040178362`, `S/C 20-00-00 A/C 40178362`
+/// the same, and a British account written before its sort code, `40178362 (20-00-00)`, is
+/// put after it. `None` when `value` is anything else (no label, or a word that is none),
+/// which is then read as it is (found by a tester: labelled sort codes and accounts were kept
+/// with their words and met no unlabelled form, and `S/C ...` was read as a Seychelles IBAN).
+pub fn national_parts(value: &str, country: Option<&str>) -> Option<String> {
+    let mut groups: Vec<String> = Vec::new();
+    let mut labelled = false;
+    for token in value.split(|c: char| c.is_whitespace() || ",;:()[]#".contains(c)) {
+        let compact: String = token
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '/' | '\u{2010}'..='\u{2015}'))
+            .collect();
+        if compact.is_empty() {
+            continue;
+        }
+        if compact.bytes().all(|b| b.is_ascii_digit()) {
+            groups.push(compact);
+        } else if NATIONAL_LABELS.contains(&compact.to_ascii_uppercase().as_str()) {
+            labelled = true;
+        } else {
+            return None;
+        }
+    }
+    // A British account before its sort code is put after it, labelled or not.
+    let british = country.is_some_and(|c| c.trim().eq_ignore_ascii_case("GB"));
+    let reversed = british && groups.len() == 2 && groups[0].len() == 8 && groups[1].len() == 6;
+    if reversed {
+        groups.swap(0, 1);
+    }
+    // Too few digits are no account: the words' own check says so (`account 1234`).
+    let digits: usize = groups.iter().map(String::len).sum();
+    ((labelled || reversed) && digits >= 6).then(|| groups.concat())
+}
+
 /// A bank account as its country's banks know it (version 6 on): an IBAN stays as it is
 /// (its country and bank are in it, and it is one account whatever country a platform
 /// records); a national account number is prefixed with the seller's country
@@ -228,6 +288,26 @@ mod tests {
             in_country("40178362", "GB"),
             ("GB:40178362".to_owned(), NationalBankAccount)
         );
+        // The labels of the parts, in either order (found by a tester).
+        for labelled in [
+            "Sort code 20-00-00, account 40178362",
+            "sort 200000 acc 40178362",
+            "S/C 20-00-00 A/C 40178362",
+            "40178362 (20-00-00)",
+            "Account No. 40178362, Sort Code: 20-00-00",
+        ] {
+            assert_eq!(
+                in_country(labelled, "GB"),
+                ("GB:20000040178362".to_owned(), BankAccount),
+                "{labelled}"
+            );
+        }
+        assert_eq!(
+            in_country("Routing 021000021 Account 4455667788", "US").0,
+            "US:0210000214455667788"
+        );
+        // A word that is no label leaves the value as it is written.
+        assert_eq!(super::national_parts("Barclays 40178362", Some("GB")), None);
         assert_eq!(
             in_country("4017 8362", "us"),
             ("US:40178362".to_owned(), NationalBankAccount)

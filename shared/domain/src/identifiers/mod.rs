@@ -347,6 +347,7 @@ pub fn normalize_as(
             registration::normalize(&value, labels)
         }
         IdentifierKind::BankAccount if version >= Normalization::V6 => {
+            let value = bank_account::national_parts(&value, country).unwrap_or(value);
             bank_account::normalize(&value, labels)
                 .map(|account| bank_account::in_country(account, country))
         }
