@@ -164,16 +164,19 @@ pub const MAX_CONSIGNMENT_NUMBER_CHARS: usize = 64;
 
 /// A transport document number (a parcel tracking number, a bill of lading or an air waybill
 /// number, as in `ConsignmentNumbers`) in its canonical form: full-width letters and digits
-/// as ASCII ([`narrow`]), separators ([`is_separator`]) removed and letters upper-cased, since carriers print them in groups and any case
+/// as ASCII ([`narrow`]), separators ([`is_separator`]) and format characters (zero-width
+/// spaces) removed and letters upper-cased, since carriers print them in groups and any case
 /// ("1z 999 aa1 01 2345 6784" is `1Z999AA10123456784`, "176-12345675" is `17612345675`).
 /// Declarations, shipment notices and their matching all use this form, so that a number
 /// written two ways is one number. Errors: why the rest is not 1 to
 /// [`MAX_CONSIGNMENT_NUMBER_CHARS`] ASCII letters and digits (the number is not echoed:
 /// it may be long).
 pub fn consignment_number(number: &str) -> Result<String, &'static str> {
+    // Format characters (a zero-width space copied with the number from a web page) are
+    // dropped, as identifiers drop them (found by a tester: one refused a whole declaration).
     let canonical: String = number
         .chars()
-        .filter(|&c| !is_separator(c))
+        .filter(|&c| !is_separator(c) && !crate::identifiers::text::is_format(c))
         .map(|c| narrow(c).to_ascii_uppercase())
         .collect();
     if canonical.is_empty()
@@ -518,6 +521,8 @@ mod tests {
             ("maeu123456789", "MAEU123456789"),
             // Full-width forms, as East Asian input methods type them.
             ("\u{ff11}\u{ff3a}\u{ff19}\u{ff19}", "1Z99"),
+            // A zero-width space or byte-order mark copied with it.
+            ("1Z999AA1\u{200b}0123456784\u{feff}", "1Z999AA10123456784"),
         ] {
             assert_eq!(
                 consignment_number(given).as_deref(),

@@ -227,7 +227,10 @@ async fn ibans_and_account_numbers_with_their_bank_s_code_stay_strong() {
             ("GB", "Sort code 40-47-84, account 71234567"),
             ("GB", "71234567 (40-47-84)"),
         ),
-        (("GB", "S/C 40-47-85 A/C 71234568"), ("GB", "404785 71234568")),
+        (
+            ("GB", "S/C 40-47-85 A/C 71234568"),
+            ("GB", "404785 71234568"),
+        ),
     ];
     for (i, ((country_a, a), (country_b, b))) in cases.into_iter().enumerate() {
         let (listed_id, other_id) = (format!("BS-{i}"), format!("BO-{i}"));

@@ -106,6 +106,9 @@ async fn a_notice_s_numbers_in_another_order_are_the_same_notice() {
         vec![
             notice("N-1", &[ups, post]),
             notice("N-1", &["lx 123 456 785 cn", ups, post]),
+            // A zero-width space copied with a number from a web page (found by a tester:
+            // the whole notice was refused).
+            notice("N-1", &["LX123456785CN\u{200b}", ups]),
             notice("N-2", &[ups, post]),
             notice("N-2", &[post, ups]),
             notice("N-1", &[ups]),
@@ -115,6 +118,7 @@ async fn a_notice_s_numbers_in_another_order_are_the_same_notice() {
     assert_eq!(
         outcomes(&retries),
         [
+            ReportOutcome::Duplicate,
             ReportOutcome::Duplicate,
             ReportOutcome::Duplicate,
             ReportOutcome::Duplicate,
