@@ -453,6 +453,14 @@ fn check_shipment(check: &mut Check, notice: &mut ShipmentNotice, now: SystemTim
         );
     }
     check.time("shipment_notice.ship_time", notice.ship_time.as_ref(), now);
+    // The lines are a set, as the consignment numbers are: stored in one order, so that a
+    // retry listing them in another is the same notice (found by a tester: it was
+    // ALREADY_EXISTS). Sorted once checked, so the paths name the lines as sent.
+    if check.violations.is_empty() {
+        notice
+            .lines
+            .sort_by_cached_key(prost::Message::encode_to_vec);
+    }
 }
 
 fn check_retraction(check: &mut Check, retraction: &Retraction, own_id: &str) {

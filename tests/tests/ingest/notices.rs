@@ -128,3 +128,41 @@ async fn a_notice_s_numbers_in_another_order_are_the_same_notice() {
         "{retries:#?}"
     );
 }
+
+/// A notice's lines are a set too (found by a tester: a retry listing them in another order
+/// was ALREADY_EXISTS).
+#[tokio::test]
+async fn a_notice_s_lines_in_another_order_are_the_same_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(ingest) = harness(Backend::Sqlite, &dir).await else {
+        return;
+    };
+    let token = ingest.platform_a.clone();
+    let with_lines = |quantities: &[i64]| {
+        let mut report = shipment("L-1");
+        if let Some(Kind::ShipmentNotice(notice)) = report.kind.as_mut() {
+            let line = notice.lines[0].clone();
+            notice.lines = quantities
+                .iter()
+                .map(|q| ShipmentLine {
+                    quantity: *q,
+                    ..line.clone()
+                })
+                .collect();
+        }
+        report
+    };
+    let first = submit(&ingest, &token, vec![with_lines(&[200, 50, 75])]).await;
+    assert_eq!(outcomes(&first), [ReportOutcome::Accepted], "{first:#?}");
+    let retries = submit(
+        &ingest,
+        &token,
+        vec![with_lines(&[75, 200, 50]), with_lines(&[75, 200])],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&retries),
+        [ReportOutcome::Duplicate, ReportOutcome::AlreadyExists],
+        "{retries:#?}"
+    );
+}
