@@ -310,6 +310,23 @@ impl Intake {
         } else {
             tx.existing(platform, &taken).await?
         };
+        // The stored forms of the taken ids whose content hash differs: a retry under another
+        // key or rules, or a conflicting reuse. A plain retry reads none.
+        let differing: Vec<&str> = candidates
+            .iter()
+            .filter(|c| {
+                stored.get(&c.report_id).is_some_and(|existing| {
+                    existing.key_id != c.key_id || existing.content_hash != c.content_hash
+                })
+            })
+            .map(|c| c.report_id.as_str())
+            .collect();
+        let payloads = if differing.is_empty() {
+            HashMap::new()
+        } else {
+            tx.payloads(platform, &differing).await?
+        };
+        let payload_of = |id: &str| payloads.get(id).map(Vec::as_slice);
         let mut outcome_of_candidate = Vec::with_capacity(candidates.len());
         for (candidate, original) in candidates.iter().zip(originals) {
             let outcome = match (
@@ -324,7 +341,14 @@ impl Intake {
                     (ReportOutcome::Accepted, sequence)
                 }
                 (None, Some(existing)) => {
-                    let same = self.same_content(candidate, original, existing, platform, now);
+                    let same = self.same_content(
+                        candidate,
+                        original,
+                        existing,
+                        payload_of(&candidate.report_id),
+                        platform,
+                        now,
+                    );
                     let outcome = if same {
                         ReportOutcome::Duplicate
                     } else {
@@ -386,7 +410,14 @@ impl Intake {
                         // The first copy was refused: this one may be the stored content.
                         let retry = outcome_of_candidate[slot].0 == ReportOutcome::AlreadyExists
                             && stored.get(&prepared.report_id).is_some_and(|existing| {
-                                self.same_content(&prepared, original, existing, platform, now)
+                                self.same_content(
+                                    &prepared,
+                                    original,
+                                    existing,
+                                    payload_of(&prepared.report_id),
+                                    platform,
+                                    now,
+                                )
                             });
                         let outcome = if retry {
                             ReportOutcome::Duplicate
@@ -410,12 +441,14 @@ impl Intake {
 
     /// Whether `candidate` has the content of the `existing` report of the same id,
     /// comparing under the key and the normalisation rules that made the stored one: the
-    /// current rules and each legacy version, under the stored report's key.
+    /// current rules and each legacy version, under the stored report's key. `payload` is
+    /// the stored report's encoded form, read when the hashes differ.
     fn same_content(
         &self,
         candidate: &Prepared,
         original: Option<Vec<u8>>,
         existing: &store::Existing,
+        payload: Option<&[u8]>,
         platform: &str,
         now: SystemTime,
     ) -> bool {
@@ -425,9 +458,9 @@ impl Intake {
         // The stored report read by today's rules, against the retry: an earlier version
         // stored it less canonical (a shipment notice's numbers in the order sent; found by
         // a tester: the same notice with its numbers reordered was ALREADY_EXISTS).
-        if let (Some(current_key), Ok(stored)) = (
+        if let (Some(current_key), Some(Ok(stored))) = (
             self.keys.get(&candidate.key_id),
-            Report::decode(existing.payload.as_slice()),
+            payload.map(Report::decode),
         ) {
             let today = Rules {
                 version: self.rules.version,

@@ -38,8 +38,6 @@ pub struct Existing {
     pub kind: i32,
     /// The retraction that withdrew it, if any.
     pub retracted_by: Option<String>,
-    /// Its stored form (the encoded `Report`), to read it again by today's rules.
-    pub payload: Vec<u8>,
 }
 
 /// A stored report as read back.
@@ -86,12 +84,51 @@ impl BatchTx {
         platform: &str,
         ids: &[&str],
     ) -> Result<HashMap<String, Existing>, sqlx::Error> {
-        const COLUMNS: &str = "SELECT report_id, sequence, content_hash, key_id, kind, retracted_by, payload FROM reports WHERE platform = ";
-        let mut found = HashMap::new();
+        let rows: Vec<Existing> = self
+            .by_ids(
+                "report_id, sequence, content_hash, key_id, kind, retracted_by",
+                platform,
+                ids,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.report_id.clone(), row))
+            .collect())
+    }
+
+    /// The stored forms (encoded `Report`s) of the reports `platform` stored under `ids`, by
+    /// id. Read only for retries whose content hash differs from the stored one, to read the
+    /// stored report again by today's rules; a plain retry reads no payload.
+    pub async fn payloads(
+        &mut self,
+        platform: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<u8>>, sqlx::Error> {
+        let rows: Vec<(String, Vec<u8>)> = self.by_ids("report_id, payload", platform, ids).await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// `columns` of the reports `platform` stored under any of `ids`, [`IDS_PER_LOOKUP`] ids
+    /// a statement.
+    async fn by_ids<T>(
+        &mut self,
+        columns: &str,
+        platform: &str,
+        ids: &[&str],
+    ) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let select = format!("SELECT {columns} FROM reports WHERE platform = ");
+        let mut found = Vec::new();
         for chunk in ids.chunks(IDS_PER_LOOKUP) {
-            let rows: Vec<Existing> = match &mut self.0 {
+            let rows: Vec<T> = match &mut self.0 {
                 WriteTx::Sqlite(tx) => {
-                    let mut query = QueryBuilder::<Sqlite>::new(COLUMNS);
+                    let mut query = QueryBuilder::<Sqlite>::new(&select);
                     query.push_bind(platform).push(" AND report_id IN (");
                     let mut list = query.separated(", ");
                     for id in chunk {
@@ -102,7 +139,7 @@ impl BatchTx {
                 }
                 WriteTx::Postgres(tx) => {
                     let ids: Vec<&str> = chunk.to_vec();
-                    let mut query = QueryBuilder::<Postgres>::new(COLUMNS);
+                    let mut query = QueryBuilder::<Postgres>::new(&select);
                     query
                         .push_bind(platform)
                         .push(" AND report_id = ANY(")
@@ -111,7 +148,7 @@ impl BatchTx {
                     query.build_query_as().fetch_all(&mut **tx).await?
                 }
             };
-            found.extend(rows.into_iter().map(|row| (row.report_id.clone(), row)));
+            found.extend(rows);
         }
         Ok(found)
     }
